@@ -1,0 +1,37 @@
+// One open database connection and how statements run on it.
+//
+// Poco::Data opens and owns the connection (its SQLite and PostgreSQL
+// connectors); statements run through the native handle underneath. That
+// gives exact value types per row (Poco's RecordSet types SQLite expression
+// columns as text), exact error codes (unique violation vs busy), bound
+// parameters without Poco's `$N` text scan, and a per-connection cache of
+// prepared statements.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kernel/db/url.hpp"
+#include "picloud/sdk/database.hpp"
+
+namespace picloud::kernel::db {
+
+struct ConnectionOptions {
+  int busy_timeout_ms = 5000;  // SQLite: how long a writer waits for the lock
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) = 0;
+  virtual sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params) = 0;
+  // Several statements separated by ';', no parameters (migration files).
+  virtual sdk::Result<void> execute_script(std::string_view sql) = 0;
+  // False once the connection is known to be broken; the pool drops it.
+  virtual bool healthy() const = 0;
+};
+
+sdk::Result<std::unique_ptr<Connection>> open_connection(const DatabaseUrl& url, const ConnectionOptions& options);
+
+}  // namespace picloud::kernel::db

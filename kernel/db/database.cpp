@@ -1,0 +1,147 @@
+#include "kernel/db/database.hpp"
+
+#include <chrono>
+#include <exception>
+
+namespace picloud::kernel::db {
+
+// A connection borrowed from the pool; returned (or dropped if broken) on destruction.
+class Database::Lease {
+ public:
+  Lease(Database* owner, std::unique_ptr<Connection> conn) : owner_(owner), conn_(std::move(conn)) {}
+  Lease(Lease&& other) noexcept = default;
+  ~Lease() {
+    if (conn_) owner_->release(std::move(conn_));
+  }
+  Connection* operator->() { return conn_.get(); }
+  Connection& operator*() { return *conn_; }
+
+ private:
+  Database* owner_;
+  std::unique_ptr<Connection> conn_;
+};
+
+namespace {
+
+class ConnectionTransaction final : public sdk::Transaction {
+ public:
+  explicit ConnectionTransaction(Connection& conn) : conn_(conn) {}
+  sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
+    return conn_.query(sql, params);
+  }
+  sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params) override {
+    return conn_.execute(sql, params);
+  }
+  Connection& connection() { return conn_; }
+
+ private:
+  Connection& conn_;
+};
+
+}  // namespace
+
+sdk::Result<std::unique_ptr<Database>> Database::open(const DatabaseUrl& url, const DatabaseOptions& options) {
+  std::unique_ptr<Database> db(new Database(url, options));
+  auto first = open_connection(url, options.connection);
+  if (!first) return first.error();
+  db->open_ = 1;
+  db->idle_.push_back(std::move(*first));
+  return db;
+}
+
+Database::~Database() = default;
+
+std::size_t Database::connections_open() const {
+  std::lock_guard lock(mutex_);
+  return open_;
+}
+
+sdk::Result<Database::Lease> Database::acquire() {
+  std::unique_lock lock(mutex_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.acquire_timeout_ms);
+  while (idle_.empty() && open_ >= static_cast<std::size_t>(options_.pool_size)) {
+    if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= static_cast<std::size_t>(options_.pool_size))
+      return sdk::make_error(sdk::ErrorKind::unavailable,
+                             "no database connection free within " + std::to_string(options_.acquire_timeout_ms) +
+                                 " ms (pool size " + std::to_string(options_.pool_size) + ")");
+  }
+  in_use_.fetch_add(1, std::memory_order_relaxed);
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = open_connection(url_, options_.connection);
+  if (!conn) {
+    lock.lock();
+    --open_;
+    in_use_.fetch_sub(1, std::memory_order_relaxed);
+    available_.notify_one();
+    return conn.error();
+  }
+  return Lease(this, std::move(*conn));
+}
+
+void Database::release(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard lock(mutex_);
+    if (conn->healthy())
+      idle_.push_back(std::move(conn));
+    else
+      --open_;  // dropped; the next acquire opens a fresh one
+    in_use_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  available_.notify_one();
+}
+
+sdk::Result<sdk::Rows> Database::query(std::string_view sql, const sdk::Params& params) {
+  auto lease = acquire();
+  if (!lease) return lease.error();
+  return (*lease)->query(sql, params);
+}
+
+sdk::Result<std::int64_t> Database::execute(std::string_view sql, const sdk::Params& params) {
+  auto lease = acquire();
+  if (!lease) return lease.error();
+  return (*lease)->execute(sql, params);
+}
+
+sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) {
+  auto lease = acquire();
+  if (!lease) return lease.error();
+  Connection& conn = **lease;
+  // SQLite: take the write lock up front, so a read-then-write transaction
+  // cannot fail half-way because another connection committed meanwhile.
+  auto begun = conn.execute_script(dialect() == sdk::Dialect::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (!begun) return begun.error();
+  ConnectionTransaction tx(conn);
+  sdk::Result<void> outcome;
+  try {
+    outcome = body(tx);
+  } catch (const std::exception& e) {
+    outcome = sdk::make_error(sdk::ErrorKind::internal, std::string("transaction body threw: ") + e.what());
+  } catch (...) {
+    outcome = sdk::make_error(sdk::ErrorKind::internal, "transaction body threw");
+  }
+  if (outcome) {
+    auto committed = conn.execute_script("COMMIT");
+    if (committed) return {};
+    outcome = committed;
+  }
+  (void)conn.execute_script("ROLLBACK");
+  return outcome;
+}
+
+sdk::Result<void> Database::execute_script(sdk::Transaction& tx, std::string_view sql) {
+  return static_cast<ConnectionTransaction&>(tx).connection().execute_script(sql);
+}
+
+bool Database::ping() {
+  auto r = query("SELECT 1");
+  return r.ok() && r->size() == 1;
+}
+
+}  // namespace picloud::kernel::db

@@ -1,0 +1,62 @@
+// The kernel's database: a bounded pool of connections behind the SDK's
+// Database interface. Plugins and kernel components share it.
+//
+// The pool is hand-written (small): connections need per-dialect set-up
+// (SQLite pragmas) when opened, which Poco's SessionPool cannot run.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "kernel/db/connection.hpp"
+#include "kernel/db/url.hpp"
+#include "picloud/sdk/database.hpp"
+
+namespace picloud::kernel::db {
+
+struct DatabaseOptions {
+  int pool_size = 8;
+  int acquire_timeout_ms = 10000;
+  ConnectionOptions connection;
+};
+
+class Database final : public sdk::Database {
+ public:
+  // Opens the first connection at once, so a bad URL, an unreachable server
+  // or an unusable file is reported at start-up.
+  static sdk::Result<std::unique_ptr<Database>> open(const DatabaseUrl& url, const DatabaseOptions& options);
+  ~Database() override;
+
+  sdk::Dialect dialect() const override { return url_.dialect; }
+  const DatabaseUrl& url() const { return url_; }
+
+  sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params = {}) override;
+  sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params = {}) override;
+  sdk::Result<void> transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) override;
+  // Several statements (a migration file), inside `transaction` when given.
+  static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);
+
+  // Answers whether a trivial statement runs (for /readyz).
+  bool ping();
+  std::size_t connections_in_use() const { return in_use_.load(std::memory_order_relaxed); }
+  std::size_t connections_open() const;
+
+ private:
+  class Lease;
+  Database(DatabaseUrl url, DatabaseOptions options) : url_(std::move(url)), options_(options) {}
+  sdk::Result<Lease> acquire();
+  void release(std::unique_ptr<Connection> conn);
+
+  DatabaseUrl url_;
+  DatabaseOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;
+  std::atomic<std::size_t> in_use_{0};
+};
+
+}  // namespace picloud::kernel::db

@@ -1,0 +1,196 @@
+// PostgreSQL statements on the libpq handle of a Poco::Data session.
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernel/db/connection.hpp"
+#include "kernel/db/sql.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::db {
+namespace {
+
+using sdk::ErrorKind;
+
+// Type OIDs from PostgreSQL's pg_type catalogue (stable across versions).
+constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kOid = 26, kFloat4 = 700,
+              kFloat8 = 701, kNumeric = 1700;
+
+ErrorKind kind_of_sqlstate(const char* state) {
+  if (!state) return ErrorKind::unavailable;  // no result at all: connection trouble
+  std::string_view s(state);
+  if (s == "23505") return ErrorKind::conflict;                          // unique_violation
+  if (s.rfind("23", 0) == 0) return ErrorKind::invalid_argument;         // other integrity violations
+  if (s == "40001" || s == "40P01" || s == "55P03") return ErrorKind::unavailable;  // retryable
+  if (s.rfind("08", 0) == 0 || s.rfind("57", 0) == 0 || s.rfind("53", 0) == 0) return ErrorKind::unavailable;
+  if (s.rfind("22", 0) == 0) return ErrorKind::invalid_argument;         // data exceptions
+  return ErrorKind::internal;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+sdk::Value decode(Oid type, const char* text, int length) {
+  std::string_view v(text, static_cast<std::size_t>(length));
+  switch (type) {
+    case kBool: return sdk::Value(v == "t");
+    case kInt2:
+    case kInt4:
+    case kInt8:
+    case kOid: {
+      std::int64_t i = 0;
+      std::from_chars(v.data(), v.data() + v.size(), i);
+      return sdk::Value(i);
+    }
+    case kFloat4:
+    case kFloat8: return sdk::Value(std::strtod(std::string(v).c_str(), nullptr));
+    case kNumeric: {  // integral values (sum(), count over numeric) stay integers when they fit
+      std::int64_t i = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+      if (ec == std::errc() && end == v.data() + v.size()) return sdk::Value(i);
+      return sdk::Value(std::strtod(std::string(v).c_str(), nullptr));
+    }
+    case kBytea: {  // text output of bytea is hex: \x0a1b...
+      sdk::Bytes out;
+      if (v.size() >= 2 && v[0] == '\\' && v[1] == 'x') {
+        out.reserve((v.size() - 2) / 2);
+        for (std::size_t i = 2; i + 1 < v.size(); i += 2)
+          out.push_back(static_cast<std::uint8_t>(hex_digit(v[i]) * 16 + hex_digit(v[i + 1])));
+      }
+      return sdk::Value(std::move(out));
+    }
+    default: return sdk::Value(std::string(v));
+  }
+}
+
+class PostgresConnection final : public Connection {
+ public:
+  explicit PostgresConnection(std::unique_ptr<Poco::Data::Session> session) : session_(std::move(session)) {
+    auto* impl = static_cast<Poco::Data::PostgreSQL::SessionImpl*>(session_->impl());
+    conn_ = impl->handle();
+  }
+
+  sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
+    sdk::Rows out;
+    auto r = run(sql, params, &out);
+    if (!r) return r.error();
+    return out;
+  }
+
+  sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params) override {
+    return run(sql, params, nullptr);
+  }
+
+  sdk::Result<void> execute_script(std::string_view sql) override {
+    PGresult* res = PQexec(conn_, std::string(sql).c_str());
+    auto r = check(res, sql);
+    PQclear(res);
+    if (!r) return r.error();
+    return {};
+  }
+
+  bool healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
+
+ private:
+  sdk::Result<std::int64_t> check(PGresult* res, std::string_view sql) {
+    auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      const char* affected = PQcmdTuples(res);
+      return affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
+    }
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    return sdk::make_error(kind_of_sqlstate(state), message + " (in: " + std::string(sql.substr(0, 120)) + ")");
+  }
+
+  sdk::Result<std::int64_t> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
+    std::size_t count = 0;
+    std::string text = number_placeholders(sql, count);
+    if (count != params.size())
+      return sdk::make_error(ErrorKind::invalid_argument, "statement has " + std::to_string(count) +
+                                                              " placeholders but " + std::to_string(params.size()) +
+                                                              " parameters were given");
+    // Text format for everything but bytes, which go binary (no escaping).
+    std::vector<std::string> storage(params.size());
+    std::vector<const char*> values(params.size());
+    std::vector<int> lengths(params.size()), formats(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const auto& p = params[i];
+      switch (p.type()) {
+        case sdk::ValueType::null: values[i] = nullptr; continue;
+        case sdk::ValueType::boolean: storage[i] = p.as_bool() ? "true" : "false"; break;
+        case sdk::ValueType::integer: storage[i] = std::to_string(p.as_int()); break;
+        case sdk::ValueType::number: {
+          char buf[32];
+          auto [end, ec] = std::to_chars(buf, buf + sizeof buf, p.as_float());
+          storage[i].assign(buf, end);
+          break;
+        }
+        case sdk::ValueType::string: storage[i] = p.as_string(); break;
+        case sdk::ValueType::bytes:
+          storage[i].assign(p.as_bytes().begin(), p.as_bytes().end());
+          formats[i] = 1;
+          break;
+        case sdk::ValueType::array:
+        case sdk::ValueType::object: storage[i] = sdk::to_json(p); break;
+      }
+      values[i] = storage[i].data();
+      lengths[i] = static_cast<int>(storage[i].size());
+    }
+    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                 lengths.data(), formats.data(), 0);
+    auto r = check(res, sql);
+    if (r && out && PQresultStatus(res) == PGRES_TUPLES_OK) {
+      int columns = PQnfields(res), rows = PQntuples(res);
+      for (int c = 0; c < columns; ++c) out->columns.emplace_back(PQfname(res, c));
+      out->rows.reserve(static_cast<std::size_t>(rows));
+      for (int row = 0; row < rows; ++row) {
+        auto& values_out = out->rows.emplace_back();
+        values_out.reserve(static_cast<std::size_t>(columns));
+        for (int c = 0; c < columns; ++c) {
+          if (PQgetisnull(res, row, c))
+            values_out.emplace_back();
+          else
+            values_out.push_back(decode(PQftype(res, c), PQgetvalue(res, row, c), PQgetlength(res, row, c)));
+        }
+      }
+    }
+    PQclear(res);
+    return r;
+  }
+
+  std::unique_ptr<Poco::Data::Session> session_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace
+
+sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const DatabaseUrl& url, const ConnectionOptions&) {
+  static const bool registered = (Poco::Data::PostgreSQL::Connector::registerConnector(), true);
+  (void)registered;
+  std::unique_ptr<Poco::Data::Session> session;
+  try {
+    session = std::make_unique<Poco::Data::Session>("postgresql", url.postgres_connection);
+  } catch (const Poco::Exception& e) {
+    std::string why = e.displayText();
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + why);
+  }
+  auto conn = std::make_unique<PostgresConnection>(std::move(session));
+  auto r = conn->execute_script("SET client_min_messages = warning");
+  if (!r) return r.error();
+  return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace picloud::kernel::db

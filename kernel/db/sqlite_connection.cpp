@@ -1,0 +1,203 @@
+// SQLite statements on the native handle of a Poco::Data session.
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Exception.h>
+#include <sqlite3.h>
+
+#include <list>
+#include <unordered_map>
+
+#include "kernel/db/connection.hpp"
+#include "kernel/db/sql.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::db {
+namespace {
+
+using sdk::ErrorKind;
+
+sdk::ErrorKind kind_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) ? ErrorKind::conflict
+                                                                                  : ErrorKind::invalid_argument;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN: return ErrorKind::unavailable;
+    default: return ErrorKind::internal;
+  }
+}
+
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(std::unique_ptr<Poco::Data::Session> session)
+      : session_(std::move(session)), db_(Poco::Data::SQLite::Utility::dbHandle(*session_)) {}
+
+  ~SqliteConnection() override {
+    for (auto& [_, entry] : cache_) sqlite3_finalize(entry.stmt);
+  }
+
+  sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
+    sdk::Rows out;
+    auto r = run(sql, params, &out);
+    if (!r) return r.error();
+    return out;
+  }
+
+  sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params) override {
+    auto r = run(sql, params, nullptr);
+    if (!r) return r.error();
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+  }
+
+  sdk::Result<void> execute_script(std::string_view sql) override {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
+    if (rc == SQLITE_OK) return {};
+    std::string text = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    return sdk::make_error(kind_of(rc), text);
+  }
+
+  bool healthy() const override { return healthy_; }
+
+ private:
+  struct CacheEntry {
+    sqlite3_stmt* stmt;
+    std::list<std::string>::iterator lru;
+  };
+  static constexpr std::size_t kCacheSize = 64;
+
+  sdk::Error fail(int rc, std::string_view sql) {
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) healthy_ = false;
+    return sdk::make_error(kind_of(rc), std::string(sqlite3_errmsg(db_)) + " (in: " + std::string(sql.substr(0, 120)) + ")");
+  }
+
+  // A prepared statement for `sql`, from the cache or newly prepared.
+  sdk::Result<sqlite3_stmt*> prepare(std::string_view sql) {
+    std::string key(sql);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, key.data(), static_cast<int>(key.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) return fail(rc, sql);
+    if (!stmt) return sdk::make_error(ErrorKind::invalid_argument, "empty SQL statement");
+    if (cache_.size() >= kCacheSize) {
+      auto victim = cache_.find(lru_.back());
+      sqlite3_finalize(victim->second.stmt);
+      cache_.erase(victim);
+      lru_.pop_back();
+    }
+    lru_.push_front(key);
+    cache_.emplace(std::move(key), CacheEntry{stmt, lru_.begin()});
+    return stmt;
+  }
+
+  int bind(sqlite3_stmt* stmt, int index, const sdk::Value& v) {
+    switch (v.type()) {
+      case sdk::ValueType::null: return sqlite3_bind_null(stmt, index);
+      case sdk::ValueType::boolean: return sqlite3_bind_int64(stmt, index, v.as_bool() ? 1 : 0);
+      case sdk::ValueType::integer: return sqlite3_bind_int64(stmt, index, v.as_int());
+      case sdk::ValueType::number: return sqlite3_bind_double(stmt, index, v.as_float());
+      case sdk::ValueType::string:
+        return sqlite3_bind_text64(stmt, index, v.as_string().data(), v.as_string().size(), SQLITE_TRANSIENT,
+                                   SQLITE_UTF8);
+      case sdk::ValueType::bytes:
+        return sqlite3_bind_blob64(stmt, index, v.as_bytes().data(), v.as_bytes().size(), SQLITE_TRANSIENT);
+      case sdk::ValueType::array:
+      case sdk::ValueType::object: {
+        std::string text = sdk::to_json(v);
+        return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      }
+    }
+    return SQLITE_MISUSE;
+  }
+
+  static sdk::Value column_value(sqlite3_stmt* stmt, int i) {
+    switch (sqlite3_column_type(stmt, i)) {
+      case SQLITE_INTEGER: return sdk::Value(static_cast<std::int64_t>(sqlite3_column_int64(stmt, i)));
+      case SQLITE_FLOAT: return sdk::Value(sqlite3_column_double(stmt, i));
+      case SQLITE_TEXT:
+        return sdk::Value(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt, i))));
+      case SQLITE_BLOB: {
+        auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, i));
+        return sdk::Value(sdk::Bytes(p, p + sqlite3_column_bytes(stmt, i)));
+      }
+      default: return sdk::Value();
+    }
+  }
+
+  sdk::Result<void> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
+    std::size_t expected = count_placeholders(sql);
+    if (expected != params.size())
+      return sdk::make_error(ErrorKind::invalid_argument, "statement has " + std::to_string(expected) +
+                                                              " placeholders but " + std::to_string(params.size()) +
+                                                              " parameters were given");
+    auto prepared = prepare(sql);
+    if (!prepared) return prepared.error();
+    sqlite3_stmt* stmt = *prepared;
+    struct Reset {  // leave the cached statement reusable whatever happens
+      sqlite3_stmt* s;
+      ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset{stmt};
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      int rc = bind(stmt, static_cast<int>(i + 1), params[i]);
+      if (rc != SQLITE_OK) return fail(rc, sql);
+    }
+    int columns = sqlite3_column_count(stmt);
+    if (out)
+      for (int i = 0; i < columns; ++i) out->columns.emplace_back(sqlite3_column_name(stmt, i));
+    for (;;) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return {};
+      if (rc != SQLITE_ROW) return fail(sqlite3_extended_errcode(db_), sql);
+      if (!out) continue;
+      auto& row = out->rows.emplace_back();
+      row.reserve(static_cast<std::size_t>(columns));
+      for (int i = 0; i < columns; ++i) row.push_back(column_value(stmt, i));
+    }
+  }
+
+  std::unique_ptr<Poco::Data::Session> session_;
+  sqlite3* db_;
+  bool healthy_ = true;
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;
+};
+
+}  // namespace
+
+sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUrl& url,
+                                                                const ConnectionOptions& options) {
+  static const bool registered = (Poco::Data::SQLite::Connector::registerConnector(), true);
+  (void)registered;
+  std::unique_ptr<Poco::Data::Session> session;
+  try {
+    session = std::make_unique<Poco::Data::Session>("sqlite", url.sqlite_path);
+  } catch (const Poco::Exception& e) {
+    return sdk::make_error(ErrorKind::unavailable, "cannot open SQLite database " + url.sqlite_path + ": " +
+                                                       e.displayText());
+  }
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session);
+  sqlite3_extended_result_codes(db, 1);
+  auto conn = std::make_unique<SqliteConnection>(std::move(session));
+  // Poco sets a 60 s busy timeout on every session; ours is configurable.
+  // synchronous=FULL: a commit that acknowledges work survives a power loss.
+  auto r = conn->execute_script("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms) +
+                                "; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+  if (!r) return r.error();
+  auto mode = conn->query("PRAGMA journal_mode = WAL", {});
+  if (!mode) return mode.error();
+  return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace picloud::kernel::db

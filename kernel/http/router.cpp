@@ -1,0 +1,140 @@
+#include "kernel/http/router.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace picloud::kernel::http {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+bool valid_method(const std::string& m) {
+  static const char* known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"};
+  return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return m == k; });
+}
+
+// Shape of a pattern for conflict checks: parameter names do not matter.
+std::string shape(const RouteEntry& r) {
+  std::string s;
+  for (const auto& seg : r.segments)
+    s += seg.kind == RouteEntry::Segment::literal ? "/" + seg.text : seg.kind == RouteEntry::Segment::param ? "/{}" : "/*";
+  return s.empty() ? "/" : s;
+}
+
+// Higher is more specific. Compared lexicographically, segment by segment.
+std::vector<int> specificity(const RouteEntry& r) {
+  std::vector<int> score;
+  for (const auto& seg : r.segments) score.push_back(seg.kind == RouteEntry::Segment::literal ? 3 : seg.kind == RouteEntry::Segment::param ? 2 : 1);
+  score.push_back(0);
+  return score;
+}
+
+}  // namespace
+
+sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
+  auto entry = std::make_unique<RouteEntry>();
+  for (auto& c : route.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!valid_method(route.method))
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": unknown method '" + route.method + "'");
+  if (route.path.empty() || route.path[0] != '/')
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "route path '" + route.path + "' must start with '/'");
+  if (route.capability.empty())
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           "route " + route.path + " names no capability (use \"public\" for open routes)");
+  if (!route.handler)
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + " has no handler");
+  auto parts = split_path(route.path);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto p = parts[i];
+    if (p == "*") {
+      if (i + 1 != parts.size())
+        return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": '*' must be the last segment");
+      entry->segments.push_back({RouteEntry::Segment::rest, ""});
+    } else if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      entry->segments.push_back({RouteEntry::Segment::param, std::string(p.substr(1, p.size() - 2))});
+    } else if (p.find_first_of("{}*") != std::string_view::npos) {
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": bad segment '" + std::string(p) + "'");
+    } else {
+      entry->segments.push_back({RouteEntry::Segment::literal, std::string(p)});
+    }
+  }
+  entry->method = route.method;
+  entry->path = route.path;
+  entry->capability = route.capability;
+  entry->owner = owner;
+  entry->handler = std::move(route.handler);
+  for (const auto& existing : routes_) {
+    bool methods_overlap = existing->method == entry->method || existing->method == "*" || entry->method == "*";
+    if (methods_overlap && shape(*existing) == shape(*entry))
+      return sdk::make_error(sdk::ErrorKind::conflict, "route " + entry->method + " " + entry->path + " of " + owner +
+                                                           " conflicts with " + existing->method + " " + existing->path +
+                                                           " of " + existing->owner);
+  }
+  Labels base{{"owner", owner}, {"route", entry->path}};
+  const char* classes[] = {"2xx", "4xx", "5xx"};
+  for (int i = 0; i < 3; ++i) {
+    Labels labels = base;
+    labels.emplace_back("status", classes[i]);
+    entry->responses[i] = &metrics_.counter("picloud_http_requests_total", "HTTP requests answered, by route and status class", labels);
+  }
+  entry->latency = &metrics_.histogram("picloud_http_request_duration_seconds", "HTTP request latency by route", base);
+  routes_.push_back(std::move(entry));
+  return {};
+}
+
+RouteMatch Router::match(std::string_view method, std::string_view path) const {
+  RouteMatch best;
+  std::vector<int> best_score;
+  auto parts = split_path(path);
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    std::size_t i = 0;
+    for (; i < route->segments.size() && ok; ++i) {
+      const auto& seg = route->segments[i];
+      if (seg.kind == RouteEntry::Segment::rest) {
+        i = route->segments.size();
+        break;
+      }
+      if (i >= parts.size()) ok = false;
+      else if (seg.kind == RouteEntry::Segment::literal) ok = parts[i] == seg.text;
+      else params[seg.text] = std::string(parts[i]);
+    }
+    bool prefix = !route->segments.empty() && route->segments.back().kind == RouteEntry::Segment::rest;
+    if (!ok || (!prefix && parts.size() != route->segments.size())) continue;
+    if (prefix && parts.size() < route->segments.size() - 1) continue;
+    if (route->method != "*" && route->method != method && !(method == "HEAD" && route->method == "GET")) {
+      best.allowed_methods.push_back(route->method);
+      continue;
+    }
+    auto score = specificity(*route);
+    if (!best.route || score > best_score) {
+      best.route = route.get();
+      best.params = std::move(params);
+      best_score = std::move(score);
+    }
+  }
+  return best;
+}
+
+std::vector<const RouteEntry*> Router::routes() const {
+  std::vector<const RouteEntry*> out;
+  for (const auto& r : routes_) out.push_back(r.get());
+  return out;
+}
+
+}  // namespace picloud::kernel::http

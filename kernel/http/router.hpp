@@ -1,0 +1,58 @@
+// The kernel's one router for its own and plugins' HTTP routes.
+//
+// Patterns: exact ("/a/b"), parameters ("/a/{id}"), prefix ("/a/*"). The most
+// specific route wins: a literal segment beats a parameter, a parameter beats
+// a prefix, a longer prefix beats a shorter one. Two routes with the same
+// shape and an overlapping method conflict, and the second is refused
+// naming the owner of the first.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel/metrics.hpp"
+#include "picloud/sdk/error.hpp"
+#include "picloud/sdk/http.hpp"
+
+namespace picloud::kernel::http {
+
+struct RouteEntry {
+  std::string method;  // upper case or "*"
+  std::string path;
+  std::string capability;
+  std::string owner;  // "kernel" or the plugin's name
+  sdk::HttpHandler handler;
+  // Per-route metrics, created once at registration so the hot path does no lookups.
+  CounterMetric* responses[3] = {};  // 2xx/3xx, 4xx, 5xx
+  HistogramMetric* latency = nullptr;
+
+  struct Segment {
+    enum Kind { literal, param, rest } kind;
+    std::string text;  // literal text or parameter name
+  };
+  std::vector<Segment> segments;
+};
+
+struct RouteMatch {
+  const RouteEntry* route = nullptr;
+  std::map<std::string, std::string> params;
+  std::vector<std::string> allowed_methods;  // when the path matched but the method did not
+};
+
+class Router {
+ public:
+  explicit Router(MetricsRegistry& metrics) : metrics_(metrics) {}
+
+  sdk::Result<void> add(sdk::HttpRoute route, const std::string& owner);
+  RouteMatch match(std::string_view method, std::string_view path) const;
+  std::vector<const RouteEntry*> routes() const;
+
+ private:
+  MetricsRegistry& metrics_;
+  std::vector<std::unique_ptr<RouteEntry>> routes_;
+};
+
+}  // namespace picloud::kernel::http

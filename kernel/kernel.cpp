@@ -1,0 +1,182 @@
+#include "kernel/kernel.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "kernel/db/migrations.hpp"
+#include "kernel/log.hpp"
+#include "picloud/sdk/json.hpp"
+#include "picloud/sdk/plugin.hpp"
+
+namespace picloud::kernel {
+namespace fs = std::filesystem;
+
+namespace {
+
+// A SQLite file needs a writable directory (for the file, its WAL and shm).
+Result<void> prepare_sqlite_directory(const std::string& file) {
+  fs::path dir = fs::absolute(file).parent_path();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return sdk::make_error(sdk::ErrorKind::unavailable,
+                           "cannot create the data directory " + dir.string() + ": " + ec.message());
+  if (::access(dir.c_str(), W_OK) != 0)
+    return sdk::make_error(sdk::ErrorKind::unavailable,
+                           "the data directory " + dir.string() +
+                               " is not writable: PiCloud needs to write the database, its WAL and lock files there");
+  if (fs::exists(file, ec) && ::access(file.c_str(), R_OK | W_OK) != 0)
+    return sdk::make_error(sdk::ErrorKind::unavailable, "the database file " + file + " is not readable and writable");
+  return {};
+}
+
+}  // namespace
+
+Kernel::Kernel(Config& config, Settings settings)
+    : config_(config), settings_(std::move(settings)), router_(metrics_) {
+  set_log_level(settings_.log_level);
+  set_log_format(settings_.log_format);
+  plugins_ = std::make_unique<plugins::PluginHost>(config_, router_, metrics_);
+}
+
+Kernel::~Kernel() { stop(); }
+
+Result<void> Kernel::open_database() {
+  if (database_) return {};
+  const auto& url = settings_.database_url;
+  if (url.dialect == sdk::Dialect::sqlite) {
+    if (auto r = prepare_sqlite_directory(url.sqlite_path); !r) return r;
+  }
+  auto db = db::Database::open(url, settings_.database);
+  if (!db) {
+    std::string hint = url.dialect == sdk::Dialect::sqlite
+                           ? " (is " + url.sqlite_path + " a SQLite database? move it away to start afresh)"
+                           : "";
+    return sdk::make_error(db.error().kind, "database " + url.display + ": " + db.error().message + hint);
+  }
+  database_ = std::move(*db);
+  auto* raw = database_.get();
+  metrics_.gauge("picloud_db_connections_in_use", "database connections lent out",
+                 [raw] { return static_cast<double>(raw->connections_in_use()); });
+  metrics_.gauge("picloud_db_connections_open", "database connections open",
+                 [raw] { return static_cast<double>(raw->connections_open()); });
+  metrics_.gauge("picloud_db_pool_size", "database pool size",
+                 [this] { return static_cast<double>(settings_.database.pool_size); });
+  write_log(LogLevel::info, "kernel", "database open", {{"url", url.display}});
+  return {};
+}
+
+Result<void> Kernel::load_plugins() {
+  if (plugins_loaded_) return {};
+  if (auto r = plugins_->load(settings_.plugins); !r) return r;
+  plugins_loaded_ = true;
+  return {};
+}
+
+std::string Kernel::migrations_dir(const std::string& component, const std::string& plugin_dir) const {
+  std::error_code ec;
+  // A plugin may ship its migrations beside its .so: <dir>/migrations/<name>/.
+  if (!plugin_dir.empty()) {
+    fs::path beside = fs::path(plugin_dir) / "migrations" / component;
+    if (fs::is_directory(beside, ec)) return beside.string();
+  }
+  for (const auto& root : settings_.migrations_path) {
+    fs::path candidate = fs::path(root) / component;
+    if (fs::is_directory(candidate, ec)) return candidate.string();
+  }
+  return {};
+}
+
+Result<int> Kernel::migrate() {
+  if (auto r = open_database(); !r) return r.error();
+  if (auto r = load_plugins(); !r) return r.error();
+  db::MigrationRunner runner(*database_);
+  ComponentLogger log("migrate");
+  int total = 0;
+  auto run = [&](const std::string& component, const std::string& dir) -> Result<void> {
+    if (dir.empty()) return {};
+    auto files = runner.discover(dir);
+    if (!files) return files.error();
+    auto applied = runner.apply(component, *files, log);
+    if (!applied) return applied.error();
+    total += *applied;
+    return {};
+  };
+  if (auto r = run("kernel", migrations_dir("kernel", "")); !r) return r.error();
+  for (const auto& plugin : plugins_->plugins())
+    if (auto r = run(plugin.name, migrations_dir(plugin.name, plugin.directory)); !r) return r.error();
+  return total;
+}
+
+void Kernel::register_kernel_routes() {
+  auto add = [&](const char* path, sdk::HttpHandler handler) {
+    auto r = router_.add(sdk::HttpRoute{"GET", path, std::string(sdk::kPublic), std::move(handler)}, "kernel");
+    if (!r) throw std::logic_error(r.error().message);
+  };
+  add("/healthz", [](const sdk::HttpRequest&) { return sdk::HttpResponse::text(200, "ok\n"); });
+  add("/readyz", [this](const sdk::HttpRequest&) {
+    bool db_ok = database_ && database_->ping();
+    bool plugins_ok = plugins_->all_started() && ready_.load();
+    sdk::Value body = sdk::Value::object({{"ready", db_ok && plugins_ok},
+                                          {"database", db_ok ? "ok" : "unreachable"},
+                                          {"plugins", plugins_ok ? "started" : "not started"}});
+    return sdk::HttpResponse::json(db_ok && plugins_ok ? 200 : 503, sdk::to_json(body));
+  });
+  add("/metrics", [this](const sdk::HttpRequest&) {
+    return sdk::HttpResponse{200, {{"content-type", "text/plain; version=0.0.4; charset=utf-8"}}, metrics_.render()};
+  });
+}
+
+void Kernel::warn_unread_config() {
+  for (const auto& key : config_.unread_keys())
+    write_log(LogLevel::warn, "config", "unknown config key (ignored)", {{"key", key}});
+}
+
+Result<void> Kernel::start() {
+  auto fail = [this](const sdk::Error& e) -> Result<void> {
+    plugins_->stop_all();
+    return e;
+  };
+  register_kernel_routes();
+  auto migrated = migrate();
+  if (!migrated) return fail(migrated.error());
+  if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
+  warn_unread_config();
+  if (auto r = plugins_->start_all(); !r) return fail(r.error());
+  server_ = std::make_unique<http::Server>(router_, authorizer_, metrics_, settings_.http);
+  if (auto r = server_->start(); !r) {
+    server_.reset();
+    return fail(r.error());
+  }
+  ready_ = true;
+  std::string names;
+  for (const auto& p : plugins_->plugins()) names += (names.empty() ? "" : ",") + p.name;
+  write_log(LogLevel::info, "kernel", "listening",
+            {{"address", settings_.http.host + ":" + std::to_string(server_->port())},
+             {"database", settings_.database_url.display},
+             {"plugins", names.empty() ? "none" : names}});
+  return {};
+}
+
+void Kernel::stop() {
+  ready_ = false;
+  if (server_) {
+    int cut = server_->stop(settings_.shutdown_grace_ms);
+    if (cut > 0)
+      write_log(LogLevel::warn, "kernel", "requests cut off at shutdown", {{"count", std::to_string(cut)}});
+    // The server keeps references into the router and plugins' handlers: it
+    // goes before the plugins stop. With requests cut off it is left
+    // allocated, since their threads may still run.
+    if (cut == 0) server_.reset();
+    else server_.release();
+  }
+  if (plugins_) plugins_->stop_all();
+  if (database_) {
+    database_.reset();
+    write_log(LogLevel::info, "kernel", "database closed");
+  }
+}
+
+}  // namespace picloud::kernel

@@ -1,0 +1,63 @@
+// The kernel: brings PiCloud up in a fixed order and down in reverse.
+//
+//   database → kernel migrations → plugins loaded and ordered →
+//   plugin migrations (dependency order) → configure → start → HTTP listening
+//
+// Any failure on the way up undoes what was done and is returned as one
+// message naming the thing that failed.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "kernel/config.hpp"
+#include "kernel/db/database.hpp"
+#include "kernel/http/router.hpp"
+#include "kernel/http/server.hpp"
+#include "kernel/metrics.hpp"
+#include "kernel/plugins/host.hpp"
+#include "kernel/settings.hpp"
+
+namespace picloud::kernel {
+
+class Kernel {
+ public:
+  Kernel(Config& config, Settings settings);
+  ~Kernel();
+
+  // Opens the database and applies migrations (kernel, then plugins); used
+  // by `serve` and by `picloud migrate`.
+  Result<void> open_database();
+  Result<void> load_plugins();
+  Result<int> migrate();
+  // The whole start-up; afterwards the server answers on port().
+  Result<void> start();
+  // Graceful stop: no new connections, in-flight requests finish within the
+  // grace period, plugins stop in reverse order, the database closes.
+  void stop();
+
+  int port() const { return server_ ? server_->port() : 0; }
+  db::Database* database() { return database_.get(); }
+  plugins::PluginHost& plugins() { return *plugins_; }
+  const Settings& settings() const { return settings_; }
+
+ private:
+  // The directory holding `component`'s migrations for this dialect's tree.
+  std::string migrations_dir(const std::string& component, const std::string& plugin_dir) const;
+  void register_kernel_routes();
+  void warn_unread_config();
+
+  Config& config_;
+  Settings settings_;
+  MetricsRegistry metrics_;
+  http::Router router_;
+  http::NoIdentityAuthorizer authorizer_;
+  std::unique_ptr<db::Database> database_;
+  std::unique_ptr<plugins::PluginHost> plugins_;
+  std::unique_ptr<http::Server> server_;
+  std::atomic<bool> ready_{false};
+  bool plugins_loaded_ = false;
+};
+
+}  // namespace picloud::kernel

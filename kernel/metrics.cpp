@@ -1,0 +1,116 @@
+#include "kernel/metrics.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace picloud::kernel {
+namespace {
+
+std::string render_labels(const Labels& labels) {
+  if (labels.empty()) return {};
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i) out += ',';
+    out += labels[i].first + "=\"";
+    for (char c : labels[i].second) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// Adds one more label to an already rendered label set.
+std::string with_label(const std::string& rendered, const std::string& extra) {
+  if (rendered.empty()) return "{" + extra + "}";
+  return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+void HistogramMetric::observe(double value) {
+  std::size_t i = 0;
+  while (i < kBounds.size() && value > kBounds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(value * 1e6), std::memory_order_relaxed);
+}
+
+void HistogramMetric::render(std::string& out, const std::string& name, const std::string& labels) const {
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    std::string le = i < kBounds.size() ? number(kBounds[i]) : "+Inf";
+    out += name + "_bucket" + with_label(labels, "le=\"" + le + "\"") + " " + std::to_string(cumulative) + "\n";
+  }
+  out += name + "_sum" + labels + " " + number(sum_micros_.load(std::memory_order_relaxed) / 1e6) + "\n";
+  out += name + "_count" + labels + " " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
+}
+
+MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, const std::string& help, Kind kind) {
+  auto [it, inserted] = families_.try_emplace(name, Family{kind, help, {}});
+  if (!inserted && it->second.kind != kind)
+    throw std::logic_error("metric " + name + " registered twice with different types");
+  return it->second;
+}
+
+CounterMetric& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  auto& series = family(name, help, Kind::counter).series[render_labels(labels)];
+  if (!series.counter) series.counter = std::make_unique<CounterMetric>();
+  return *series.counter;
+}
+
+HistogramMetric& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  auto& series = family(name, help, Kind::histogram).series[render_labels(labels)];
+  if (!series.histogram) series.histogram = std::make_unique<HistogramMetric>();
+  return *series.histogram;
+}
+
+void MetricsRegistry::gauge(const std::string& name, const std::string& help, std::function<double()> read,
+                            const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  family(name, help, Kind::gauge).series[render_labels(labels)].gauge = std::move(read);
+}
+
+std::string MetricsRegistry::render() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  out.reserve(4096);
+  for (const auto& [name, fam] : families_) {
+    const char* type = fam.kind == Kind::counter ? "counter" : fam.kind == Kind::histogram ? "histogram" : "gauge";
+    out += "# HELP " + name + " " + fam.help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& [labels, series] : fam.series) {
+      switch (fam.kind) {
+        case Kind::counter: out += name + labels + " " + std::to_string(series.counter->value()) + "\n"; break;
+        case Kind::histogram: series.histogram->render(out, name, labels); break;
+        case Kind::gauge: out += name + labels + " " + number(series.gauge ? series.gauge() : 0) + "\n"; break;
+      }
+    }
+  }
+  return out;
+}
+
+sdk::Counter& PluginMetrics::counter(std::string_view name, std::string_view help) {
+  return registry_.counter(prefix_ + std::string(name), std::string(help));
+}
+sdk::Histogram& PluginMetrics::histogram(std::string_view name, std::string_view help) {
+  return registry_.histogram(prefix_ + std::string(name), std::string(help));
+}
+void PluginMetrics::gauge(std::string_view name, std::string_view help, std::function<double()> read) {
+  registry_.gauge(prefix_ + std::string(name), std::string(help), std::move(read));
+}
+
+}  // namespace picloud::kernel

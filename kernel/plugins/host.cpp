@@ -1,0 +1,209 @@
+#include "kernel/plugins/host.hpp"
+
+#include <exception>
+
+#include "kernel/log.hpp"
+#include "kernel/plugins/order.hpp"
+#include "kernel/plugins/tasks.hpp"
+
+namespace picloud::kernel::plugins {
+using sdk::ErrorKind;
+
+sdk::Result<void> ServiceDirectory::provide(const std::string& owner, std::string_view name, std::uint32_t version,
+                                            std::shared_ptr<void> service) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = entries_.try_emplace(std::string(name), Entry{version, std::move(service), owner});
+  if (!inserted)
+    return sdk::make_error(ErrorKind::conflict, "service '" + std::string(name) + "' is already provided by " + it->second.owner);
+  return {};
+}
+
+std::shared_ptr<void> ServiceDirectory::find(std::string_view name, std::uint32_t min_version) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(name);
+  if (it == entries_.end() || it->second.version < min_version) return nullptr;
+  return it->second.service;
+}
+
+namespace {
+
+class PluginServices final : public sdk::ServiceRegistry {
+ public:
+  PluginServices(ServiceDirectory& directory, const LoadedPlugin& plugin) : directory_(directory), plugin_(plugin) {}
+  sdk::Result<void> provide(std::string_view name, std::uint32_t version, std::shared_ptr<void> service) override {
+    bool declared = false;
+    for (const auto& p : plugin_.provides) declared = declared || p == name;
+    if (!declared)
+      return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' provides service '" +
+                                                              std::string(name) + "' without declaring it in its descriptor");
+    return directory_.provide(plugin_.name, name, version, std::move(service));
+  }
+  std::shared_ptr<void> find(std::string_view name, std::uint32_t min_version) const override {
+    return directory_.find(name, min_version);
+  }
+
+ private:
+  ServiceDirectory& directory_;
+  const LoadedPlugin& plugin_;
+};
+
+// Runs a call into plugin code; a throw becomes an internal error.
+template <typename F>
+sdk::Result<void> guarded(F&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return sdk::make_error(ErrorKind::internal, std::string("threw: ") + e.what());
+  } catch (...) {
+    return sdk::make_error(ErrorKind::internal, "threw a non-standard exception");
+  }
+}
+
+}  // namespace
+
+class PluginHost::Context final : public sdk::PluginContext {
+ public:
+  Context(PluginHost& host, const LoadedPlugin& plugin, sdk::Database& database)
+      : host_(host),
+        plugin_(plugin),
+        config_(host.config_, plugin.name),
+        logger_(plugin.name),
+        database_(database),
+        services_(host.services_, plugin),
+        tasks_(plugin.name),
+        metrics_(host.metrics_, plugin.name) {}
+
+  std::string_view plugin_name() const override { return plugin_.name; }
+  sdk::ConfigSection& config() override { return config_; }
+  sdk::Logger& logger() override { return logger_; }
+  sdk::Database& database() override { return database_; }
+  sdk::ServiceRegistry& services() override { return services_; }
+  sdk::BackgroundTasks& tasks() override { return tasks_; }
+  sdk::Metrics& metrics() override { return metrics_; }
+  sdk::Result<void> add_route(sdk::HttpRoute route) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' may add routes only in configure()");
+    return host_.router_.add(std::move(route), plugin_.name);
+  }
+  sdk::ScriptApi* script_api() override { return nullptr; }
+  sdk::TriggerKinds* trigger_kinds() override { return nullptr; }
+  sdk::EventSink* events() override { return nullptr; }
+
+  bool configuring_ = false;
+  TaskGroup& task_group() { return tasks_; }
+
+ private:
+  PluginHost& host_;
+  const LoadedPlugin& plugin_;
+  PluginConfigSection config_;
+  ComponentLogger logger_;
+  sdk::Database& database_;
+  PluginServices services_;
+  TaskGroup tasks_;
+  PluginMetrics metrics_;
+};
+
+struct PluginHost::Instance {
+  const LoadedPlugin* plugin = nullptr;
+  sdk::Plugin* object = nullptr;
+  std::unique_ptr<Context> context;
+  ~Instance() {
+    context.reset();
+    if (object) plugin->descriptor->destroy(object);
+  }
+};
+
+PluginHost::PluginHost(Config& config, http::Router& router, MetricsRegistry& metrics)
+    : config_(config), router_(router), metrics_(metrics) {
+  metrics_.gauge("picloud_plugins_loaded", "plugins loaded", [this] { return static_cast<double>(loaded_.size()); });
+  metrics_.gauge("picloud_plugins_started", "plugins started", [this] { return static_cast<double>(started_.load()); });
+}
+
+PluginHost::~PluginHost() {
+  stop_all();
+  instances_.clear();
+}
+
+sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
+  std::vector<std::string> files;
+  if (settings.enable_all) {
+    files = discover_plugin_files(settings.search_path);
+  } else {
+    for (const auto& name : settings.enabled) {
+      auto file = find_plugin_file(name, settings.search_path);
+      if (!file) return file.error();
+      files.push_back(*file);
+    }
+  }
+  std::vector<LoadedPlugin> loaded;
+  for (const auto& file : files) {
+    auto plugin = load_plugin(file);
+    if (!plugin) return plugin.error();
+    for (const auto& other : loaded)
+      if (other.name == plugin->name)
+        return sdk::make_error(ErrorKind::conflict, "plugin '" + plugin->name + "' is enabled twice");
+    loaded.push_back(std::move(*plugin));
+  }
+  auto order = dependency_order(loaded);
+  if (!order) return order.error();
+  loaded_.clear();
+  for (auto i : *order) loaded_.push_back(std::move(loaded[i]));
+  return {};
+}
+
+sdk::Result<void> PluginHost::configure_all(sdk::Database& database) {
+  for (const auto& plugin : loaded_) {
+    auto instance = std::make_unique<Instance>();
+    instance->plugin = &plugin;
+    instance->context = std::make_unique<Context>(*this, plugin, database);
+    auto created = guarded([&]() -> sdk::Result<void> {
+      instance->object = plugin.descriptor->create();
+      if (!instance->object) return sdk::make_error(ErrorKind::internal, "factory returned null");
+      return {};
+    });
+    if (!created)
+      return sdk::make_error(created.error().kind, "plugin '" + plugin.name + "' could not be created: " + created.error().message);
+    instance->context->configuring_ = true;
+    auto configured = guarded([&] { return instance->object->configure(*instance->context); });
+    instance->context->configuring_ = false;
+    instances_.push_back(std::move(instance));
+    if (!configured)
+      return sdk::make_error(configured.error().kind,
+                             "plugin '" + plugin.name + "' failed to configure: " + configured.error().message);
+  }
+  return {};
+}
+
+sdk::Result<void> PluginHost::start_all() {
+  for (auto& instance : instances_) {
+    auto r = guarded([&] { return instance->object->start(*instance->context); });
+    if (!r) {
+      // This plugin may have spawned tasks before failing: stop them too.
+      instance->context->task_group().stop_and_join();
+      auto message = "plugin '" + instance->plugin->name + "' failed to start: " + r.error().message;
+      stop_all();
+      return sdk::make_error(r.error().kind, message);
+    }
+    ++started_;
+    write_log(LogLevel::info, "kernel", "plugin started",
+              {{"plugin", instance->plugin->name}, {"version", instance->plugin->version}});
+  }
+  return {};
+}
+
+void PluginHost::stop_all() {
+  while (started_ > 0) {
+    auto& instance = instances_[--started_];
+    instance->context->task_group().stop_and_join();
+    auto r = guarded([&]() -> sdk::Result<void> {
+      instance->object->stop();
+      return {};
+    });
+    if (!r)
+      write_log(LogLevel::error, "kernel", "plugin stop failed", {{"plugin", instance->plugin->name}, {"error", r.error().message}});
+    else
+      write_log(LogLevel::info, "kernel", "plugin stopped", {{"plugin", instance->plugin->name}});
+  }
+}
+
+}  // namespace picloud::kernel::plugins

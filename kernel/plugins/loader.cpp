@@ -1,0 +1,142 @@
+#include "kernel/plugins/loader.hpp"
+
+#include <boost/dll/shared_library.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+namespace picloud::kernel::plugins {
+namespace fs = std::filesystem;
+using sdk::ErrorKind;
+
+namespace {
+
+std::vector<std::string> split_list(const char* text) {
+  std::vector<std::string> out;
+  if (!text) return out;
+  std::string item;
+  for (const char* p = text;; ++p) {
+    if (*p == ',' || *p == '\0') {
+      auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+      if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+      item.clear();
+      if (*p == '\0') break;
+    } else {
+      item += *p;
+    }
+  }
+  return out;
+}
+
+std::string fingerprint_text(const sdk::BuildFingerprint& f) {
+  auto field = [](const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); };
+  return field(f.compiler, sizeof f.compiler) + "/" + field(f.stdlib, sizeof f.stdlib) + " abi " +
+         std::to_string(f.stdlib_abi) + ", " + std::to_string(f.pointer_bits) + "-bit";
+}
+
+bool same_fingerprint(const sdk::BuildFingerprint& a, const sdk::BuildFingerprint& b) {
+  return strncmp(a.compiler, b.compiler, sizeof a.compiler) == 0 && strncmp(a.stdlib, b.stdlib, sizeof a.stdlib) == 0 &&
+         a.stdlib_abi == b.stdlib_abi && a.pointer_bits == b.pointer_bits;
+}
+
+bool valid_name(const char* name) {
+  if (!name || !*name || std::strlen(name) > 64) return false;
+  for (const char* p = name; *p; ++p)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return false;
+  return name[0] >= 'a' && name[0] <= 'z';
+}
+
+}  // namespace
+
+std::string abi_version_text(const sdk::AbiBlock& abi) {
+  return std::to_string(abi.abi_major) + "." + std::to_string(abi.abi_minor);
+}
+
+sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    return sdk::make_error(ErrorKind::not_found, "plugin file " + path + " does not exist");
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  try {
+    lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const boost::system::system_error& e) {
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " cannot be loaded: " + e.what());
+  }
+  if (!lib->has(PICLOUD_PLUGIN_ENTRY_SYMBOL))
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " does not export " +
+                                                            PICLOUD_PLUGIN_ENTRY_SYMBOL +
+                                                            " (declare it with PICLOUD_PLUGIN)");
+  const auto& d = lib->get<const sdk::PluginDescriptor>(PICLOUD_PLUGIN_ENTRY_SYMBOL);
+
+  // The ABI block first: nothing else in the descriptor is trusted before this.
+  constexpr auto kernel_abi = sdk::current_abi_block();
+  if (d.abi.magic != sdk::kAbiMagic)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " has no valid PiCloud ABI block (wrong magic number)");
+  if (d.abi.abi_major != kernel_abi.abi_major)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " was built for SDK ABI " + abi_version_text(d.abi) +
+                               ", but this kernel provides ABI " + abi_version_text(kernel_abi) +
+                               " (major versions must match): rebuild the plugin against this SDK");
+  if (d.abi.abi_minor > kernel_abi.abi_minor)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " needs SDK ABI " + abi_version_text(d.abi) +
+                               ", newer than this kernel's ABI " + abi_version_text(kernel_abi) +
+                               ": upgrade PiCloud or rebuild the plugin against this SDK");
+  if (!same_fingerprint(d.abi.fingerprint, kernel_abi.fingerprint))
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " was built with " + fingerprint_text(d.abi.fingerprint) +
+                               ", but this kernel with " + fingerprint_text(kernel_abi.fingerprint));
+  if (!valid_name(d.name))
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " has an invalid name (lower-case letters, digits, '_')");
+  if (!d.create || !d.destroy)
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " has no factory");
+  std::string stem = fs::path(path).stem().string();
+  if (stem != d.name)
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " names itself '" + d.name +
+                                                            "'; its file must be called " + d.name + ".so");
+
+  LoadedPlugin out;
+  out.name = d.name;
+  out.version = d.version ? d.version : "";
+  out.file = fs::absolute(path).lexically_normal().string();
+  out.directory = fs::path(out.file).parent_path().string();
+  out.provides = split_list(d.provides);
+  out.depends = split_list(d.depends);
+  out.descriptor = &d;
+  out.library = std::move(lib);
+  return out;
+}
+
+sdk::Result<std::string> find_plugin_file(const std::string& name, const std::vector<std::string>& search_path) {
+  std::string looked;
+  for (const auto& dir : search_path) {
+    fs::path candidate = fs::path(dir) / (name + ".so");
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return candidate.string();
+    looked += (looked.empty() ? "" : ", ") + dir;
+  }
+  return sdk::make_error(ErrorKind::not_found, "plugin '" + name + "' is enabled but no " + name +
+                                                   ".so was found in the search path (" +
+                                                   (looked.empty() ? "empty" : looked) + ")");
+}
+
+std::vector<std::string> discover_plugin_files(const std::vector<std::string>& search_path) {
+  std::vector<std::string> out;
+  std::set<std::string> names;
+  for (const auto& dir : search_path) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".so" && entry.is_regular_file()) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files)
+      if (names.insert(f.stem().string()).second) out.push_back(f.string());
+  }
+  return out;
+}
+
+}  // namespace picloud::kernel::plugins

@@ -1,0 +1,88 @@
+#include "kernel/settings.hpp"
+
+#include <thread>
+
+namespace picloud::kernel {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  auto flush = [&] {
+    auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    item.clear();
+  };
+  for (char c : text) {
+    if (c == sep) flush();
+    else item += c;
+  }
+  flush();
+  return out;
+}
+
+#define TRY_ASSIGN(target, expr) \
+  do {                           \
+    auto r_ = (expr);            \
+    if (!r_) return r_.error();  \
+    target = *r_;                \
+  } while (0)
+
+}  // namespace
+
+Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
+  Settings s;
+  std::string text;
+  std::int64_t n = 0;
+
+  TRY_ASSIGN(s.http.host, c.get_string("http", "host", "127.0.0.1"));
+  TRY_ASSIGN(n, c.get_int("http", "port", 8080, 0, 65535));
+  s.http.port = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("http", "threads", 64, 2, 4096));
+  s.http.threads = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("http", "max_queued", 256, 0, 100000));
+  s.http.max_queued = static_cast<int>(n);
+  TRY_ASSIGN(s.http.max_body_bytes, c.get_int("http", "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
+  TRY_ASSIGN(n, c.get_int("http", "keep_alive_timeout_s", 10, 1, 3600));
+  s.http.keep_alive_timeout_s = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("http", "shutdown_grace_ms", 10000, 0, 600000));
+  s.shutdown_grace_ms = static_cast<int>(n);
+
+  std::int64_t connect_timeout = 0;
+  TRY_ASSIGN(connect_timeout, c.get_int("database", "connect_timeout_s", 5, 1, 300));
+  TRY_ASSIGN(text, c.get_string("database", "url", "sqlite:./data/picloud.db"));
+  TRY_ASSIGN(s.database_url, db::parse_database_url(text, static_cast<int>(connect_timeout)));
+  std::int64_t default_pool = std::max(4u, std::thread::hardware_concurrency() * 2);
+  TRY_ASSIGN(n, c.get_int("database", "pool_size", default_pool, 1, 1000));
+  s.database.pool_size = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("database", "busy_timeout_ms", 5000, 0, 600000));
+  s.database.connection.busy_timeout_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("database", "acquire_timeout_ms", 10000, 1, 600000));
+  s.database.acquire_timeout_ms = static_cast<int>(n);
+  TRY_ASSIGN(text, c.get_string("database", "migrations_path", ""));
+  s.migrations_path = text.empty() ? std::vector<std::string>{exe_dir + "/migrations", exe_dir + "/../share/picloud/migrations"}
+                                   : split(text, ':');
+
+  TRY_ASSIGN(text, c.get_string("plugins", "enabled", "*"));
+  if (text == "*") {
+    s.plugins.enable_all = true;
+  } else {
+    s.plugins.enabled = split(text, ',');
+    for (const auto& name : s.plugins.enabled)
+      if (name == "*")
+        return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                               "config: [plugins] enabled mixes '*' with names (from " + c.origin("plugins", "enabled") +
+                                   "): expected '*' or a comma-separated list of plugin names");
+  }
+  TRY_ASSIGN(text, c.get_string("plugins", "search_path", ""));
+  s.plugins.search_path = text.empty() ? std::vector<std::string>{exe_dir + "/plugins", exe_dir + "/../lib/picloud/plugins"}
+                                       : split(text, ':');
+
+  TRY_ASSIGN(text, c.get_choice("log", "level", "info", {"debug", "info", "warn", "error"}));
+  s.log_level = text == "debug" ? LogLevel::debug : text == "warn" ? LogLevel::warn : text == "error" ? LogLevel::error : LogLevel::info;
+  TRY_ASSIGN(text, c.get_choice("log", "format", "logfmt", {"logfmt", "json"}));
+  s.log_format = text == "json" ? LogFormat::json : LogFormat::logfmt;
+  return s;
+}
+
+}  // namespace picloud::kernel

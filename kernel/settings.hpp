@@ -1,0 +1,35 @@
+// The kernel's own config keys, read and validated in one place.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernel/config.hpp"
+#include "kernel/db/database.hpp"
+#include "kernel/db/url.hpp"
+#include "kernel/http/server.hpp"
+#include "kernel/log.hpp"
+#include "kernel/plugins/host.hpp"
+
+namespace picloud::kernel {
+
+struct Settings {
+  http::ServerOptions http;
+  int shutdown_grace_ms = 10000;
+  db::DatabaseUrl database_url;
+  db::DatabaseOptions database;
+  std::vector<std::string> migrations_path;
+  plugins::PluginSettings plugins;
+  LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::logfmt;
+};
+
+// Reads every kernel key. `exe_dir` anchors the default plugin and migration
+// paths, so a build tree and an installed tree both work without config.
+// Returns the first invalid value as an error naming the key.
+Result<Settings> read_settings(Config& config, const std::string& exe_dir);
+
+// The kernel's sections, whose unknown keys are warned about at start-up.
+inline const std::vector<std::string> kKernelSections = {"http", "database", "plugins", "log"};
+
+}  // namespace picloud::kernel
