@@ -17,7 +17,7 @@ namespace {
 
 // A SQLite file needs a writable directory (for the file, its WAL and shm).
 Result<void> prepare_sqlite_directory(const std::string& file) {
-  fs::path dir = fs::absolute(file).parent_path();
+  fs::path dir = fs::absolute(file).lexically_normal().parent_path();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)

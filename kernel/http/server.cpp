@@ -195,7 +195,7 @@ sdk::Result<void> Server::start() {
   try {
     Poco::Net::SocketAddress address(options_.host, static_cast<Poco::UInt16>(options_.port));
     Poco::Net::ServerSocket socket;
-    socket.bind(address, true, true);
+    socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
     socket.listen(1024);
     socket.setNoDelay(true);  // inherited by accepted sockets: no Nagle delay between header and body writes
     bound_port_ = socket.address().port();

@@ -4,6 +4,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <cstring>
+#include <mutex>
 #include <filesystem>
 #include <set>
 
@@ -48,6 +49,16 @@ bool valid_name(const char* name) {
   return name[0] >= 'a' && name[0] <= 'z';
 }
 
+// Every library ever mapped stays mapped until the process exits: handlers,
+// vtables and static destructors of a plugin may be referenced until then
+// (DESIGN.md: no unload). Deliberately never freed.
+void keep_mapped(std::shared_ptr<boost::dll::shared_library> lib) {
+  static auto* libraries = new std::vector<std::shared_ptr<boost::dll::shared_library>>;
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  libraries->push_back(std::move(lib));
+}
+
 }  // namespace
 
 std::string abi_version_text(const sdk::AbiBlock& abi) {
@@ -64,6 +75,7 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
   } catch (const boost::system::system_error& e) {
     return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " cannot be loaded: " + e.what());
   }
+  keep_mapped(lib);
   if (!lib->has(PICLOUD_PLUGIN_ENTRY_SYMBOL))
     return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " does not export " +
                                                             PICLOUD_PLUGIN_ENTRY_SYMBOL +

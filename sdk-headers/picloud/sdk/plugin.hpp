@@ -89,4 +89,4 @@ struct PluginDescriptor {
       PROVIDES,                                                                                    \
       DEPENDS,                                                                                     \
       []() -> ::picloud::sdk::Plugin* { return new PluginClass(); },                               \
-      [](::picloud::sdk::Plugin* p) noexcept { delete p; }}
+      [](::picloud::sdk::Plugin* p) noexcept { delete p; }};

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -43,8 +44,9 @@ class Value {
   Value() = default;
   Value(std::nullptr_t) {}
   Value(bool b) : data_(b) {}
-  Value(int i) : data_(static_cast<std::int64_t>(i)) {}
-  Value(std::int64_t i) : data_(i) {}
+  // Every integer type becomes an int64 (unsigned values above INT64_MAX wrap).
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  Value(T i) : data_(static_cast<std::int64_t>(i)) {}
   Value(double d) : data_(d) {}
   Value(const char* s) : data_(std::string(s)) {}
   Value(std::string s) : data_(std::move(s)) {}

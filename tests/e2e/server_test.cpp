@@ -1,0 +1,312 @@
+// The picloud binary end to end: real process, real HTTP over loopback, real
+// plugin files, real databases.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "support.hpp"
+
+using namespace picloud;
+using namespace std::chrono_literals;
+using test::Backend;
+using test::Process;
+
+namespace {
+
+struct Server {
+  test::TempDir dir;
+  int port = test::free_port();
+  std::unique_ptr<test::TestDatabase> db;
+  std::unique_ptr<Process> process;
+
+  Server(Backend backend, std::map<std::string, std::string> env, std::vector<std::string> args = {"serve"}) {
+    db = std::make_unique<test::TestDatabase>(backend);
+    env.emplace("PICLOUD_HTTP_PORT", std::to_string(port));
+    env.emplace("PICLOUD_DATABASE_URL", db->url());
+    env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
+    env.emplace("PICLOUD_PLUGINS_ENABLED", "t_good");
+    env.emplace("PICLOUD_HTTP_SHUTDOWN_GRACE_MS", "5000");
+    args.insert(args.begin(), test::picloud_binary());
+    process = std::make_unique<Process>(Process::Options{args, env, dir.path(), false});
+  }
+  bool ready() { return test::wait_for_status(port, "/readyz", 200, 15s); }
+};
+
+std::string diagnostics(Process& p) { return "stdout:\n" + p.out() + "\nstderr:\n" + p.err(); }
+
+}  // namespace
+
+class ServerTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(ServerTest, ServesKernelAndPluginRoutes) {
+  Server s(GetParam(), {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+
+  auto health = test::http_get(s.port, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  EXPECT_FALSE(health.headers["x-request-id"].empty());
+
+  auto ready = test::http_get(s.port, "/readyz");
+  EXPECT_EQ(ready.body, R"({"database":"ok","plugins":"started","ready":true})");
+
+  EXPECT_EQ(test::http_get(s.port, "/t_good/hello").body, "hello");
+  auto item = test::http_get(s.port, "/t_good/items/a%20b?x=1&y=2");
+  EXPECT_EQ(item.status, 200);
+  EXPECT_EQ(item.body, R"({"id":"a b","query":"x=1&y=2"})");
+  EXPECT_EQ(item.headers["content-type"], "application/json");
+
+  std::string binary("\0\1\2\xff body", 9);
+  auto echo = test::http("POST", s.port, "/t_good/echo", binary, {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(echo.status, 201);
+  EXPECT_EQ(echo.body, binary);
+  EXPECT_EQ(echo.headers["x-echo-length"], "9");
+
+  // The plugin's migration (shipped beside its .so) ran and start() wrote a row.
+  EXPECT_EQ(test::http_get(s.port, "/t_good/events").body, "1");
+
+  auto traced = test::http("GET", s.port, "/healthz", "", {{"X-Request-Id", "trace-123"}});
+  EXPECT_EQ(traced.headers["x-request-id"], "trace-123");
+}
+
+TEST_P(ServerTest, AnswersErrorsInOneShape) {
+  Server s(GetParam(), {{"PICLOUD_HTTP_MAX_BODY_BYTES", "1000"}});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+
+  auto missing = test::http_get(s.port, "/no/such/route");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, R"({"error":{"code":"not_found","details":{},"message":"no route for GET /no/such/route"}})");
+
+  auto method = test::http("DELETE", s.port, "/t_good/hello");
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.headers["allow"], "GET");
+  EXPECT_NE(method.body.find(R"("code":"method_not_allowed")"), std::string::npos);
+
+  auto big = test::http("POST", s.port, "/t_good/echo", std::string(1001, 'x'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(big.body.find(R"("code":"payload_too_large")"), std::string::npos);
+  auto fits = test::http("POST", s.port, "/t_good/echo", std::string(1000, 'x'));
+  EXPECT_EQ(fits.status, 201);
+
+  auto secret = test::http_get(s.port, "/t_good/secret");
+  EXPECT_EQ(secret.status, 401);
+  EXPECT_NE(secret.body.find("app:admin"), std::string::npos);
+
+  auto thrown = test::http_get(s.port, "/t_good/throws");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.body, R"({"error":{"code":"internal","details":{},"message":"internal error"}})");
+  // The server is still fine afterwards.
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+TEST_P(ServerTest, ExportsPrometheusMetrics) {
+  Server s(GetParam(), {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  test::http_get(s.port, "/t_good/hello");
+  test::http_get(s.port, "/nope");
+  auto m = test::http_get(s.port, "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.headers["content-type"].find("text/plain"), std::string::npos);
+  for (const char* expected :
+       {"picloud_http_requests_total{owner=\"t_good\",route=\"/t_good/hello\",status=\"2xx\"} 1",
+        "picloud_http_request_duration_seconds_count{owner=\"t_good\",route=\"/t_good/hello\"} 1",
+        "picloud_http_not_found_total 1", "picloud_plugins_loaded 1", "picloud_plugins_started 1",
+        "picloud_db_connections_in_use ", "picloud_db_pool_size ", "picloud_t_good_ticks_total "})
+    EXPECT_NE(m.body.find(expected), std::string::npos) << expected << "\n" << m.body;
+}
+
+TEST_P(ServerTest, SigtermFinishesInFlightRequestsThenStopsPlugins) {
+  Server s(GetParam(), {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  test::HttpResult slow;
+  std::thread client([&] { slow = test::http_get(s.port, "/t_good/slow"); });
+  std::this_thread::sleep_for(200ms);
+  s.process->signal(SIGTERM);
+  client.join();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(slow.body, "slow done");
+  EXPECT_EQ(s.process->wait(10s), 0) << diagnostics(*s.process);
+  std::string log = s.process->err();
+  auto shutting = log.find("msg=\"shutting down\" signal=SIGTERM");
+  auto stopped = log.find("msg=\"plugin stopped\" plugin=t_good");
+  auto closed = log.find("msg=\"database closed\"");
+  ASSERT_NE(shutting, std::string::npos) << log;
+  ASSERT_NE(stopped, std::string::npos) << log;
+  ASSERT_NE(closed, std::string::npos) << log;
+  EXPECT_LT(shutting, stopped);
+  EXPECT_LT(stopped, closed);
+  // No new connections after shutdown.
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 0);
+}
+
+TEST_P(ServerTest, PluginThatFailsToStartLeavesNoServer) {
+  Server s(GetParam(), {{"PICLOUD_PLUGINS_ENABLED", "t_good,t_start_throws"}});
+  EXPECT_EQ(s.process->wait(15s), 1) << diagnostics(*s.process);
+  EXPECT_NE(s.process->err().find("plugin 't_start_throws' failed to start: threw: boom in start"), std::string::npos)
+      << s.process->err();
+  EXPECT_NE(s.process->err().find("msg=\"plugin stopped\" plugin=t_good"), std::string::npos);
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 0);
+}
+
+TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
+  Server s(GetParam(), {{"PICLOUD_PLUGINS_ENABLED", "t_good, t_abi_major"}});
+  EXPECT_EQ(s.process->wait(15s), 1);
+  std::string err = s.process->err();
+  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.0"), std::string::npos)
+      << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& info) { return test::backend_name(info.param); });
+
+// ---- start-up failures and the other commands ---------------------------------
+
+namespace {
+
+std::unique_ptr<Process> run(std::vector<std::string> args, std::map<std::string, std::string> env,
+                             const std::string& cwd, bool drop_root = false) {
+  args.insert(args.begin(), test::picloud_binary());
+  env.emplace("PICLOUD_HTTP_PORT", std::to_string(test::free_port()));
+  env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
+  env.emplace("PICLOUD_PLUGINS_ENABLED", "t_good");
+  return std::make_unique<Process>(Process::Options{args, env, cwd, drop_root});
+}
+
+}  // namespace
+
+TEST(Startup, VersionMatchesTheRelease) {
+  test::TempDir dir;
+  auto p = run({"--version"}, {}, dir.path());
+  EXPECT_EQ(p->wait(5s), 0);
+  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.0)\n");
+}
+
+TEST(Startup, DefaultsToSqliteUnderData) {
+  test::TempDir dir;
+  auto p = run({}, {}, dir.path());
+  std::string err;
+  for (int i = 0; i < 300 && err.find("msg=listening") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    err = p->err();
+  }
+  ASSERT_NE(err.find("database=sqlite:./data/picloud.db"), std::string::npos) << err;
+  struct stat st {};
+  EXPECT_EQ(stat((dir.path() + "/data/picloud.db").c_str(), &st), 0);
+  p->signal(SIGINT);
+  EXPECT_EQ(p->wait(10s), 0);
+}
+
+TEST(Startup, UnreachablePostgresFailsFastWithAClearMessage) {
+  test::TempDir dir;
+  auto started = std::chrono::steady_clock::now();
+  auto p = run({}, {{"PICLOUD_DATABASE_URL", "postgresql://picloud@127.0.0.1:" + std::to_string(test::free_port()) + "/x"},
+                    {"PICLOUD_DATABASE_CONNECT_TIMEOUT_S", "2"}},
+               dir.path());
+  EXPECT_EQ(p->wait(15s), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_NE(p->err().find("cannot connect to PostgreSQL at postgresql://picloud@127.0.0.1:"), std::string::npos)
+      << p->err();
+}
+
+TEST(Startup, CorruptSqliteFileIsReported) {
+  test::TempDir dir;
+  dir.write("data/picloud.db", std::string(8192, 'Z'));
+  auto p = run({}, {}, dir.path());
+  EXPECT_EQ(p->wait(10s), 1);
+  EXPECT_NE(p->err().find("not a database"), std::string::npos) << p->err();
+  EXPECT_NE(p->err().find("sqlite:./data/picloud.db"), std::string::npos) << p->err();
+}
+
+TEST(Startup, ReadOnlyDataDirectoryIsReported) {
+  test::TempDir dir;
+  std::string data = dir.file("data");
+  ASSERT_EQ(mkdir(data.c_str(), 0555), 0);
+  ASSERT_EQ(chmod(data.c_str(), 0555), 0);
+  // As root every directory is writable: run the server unprivileged then.
+  auto p = run({}, {}, dir.path(), /*drop_root=*/true);
+  EXPECT_EQ(p->wait(10s), 1);
+  EXPECT_NE(p->err().find("data directory " + data + " is not writable"), std::string::npos) << p->err();
+}
+
+TEST(Startup, MalformedDatabaseUrlAndBadValuesExitWithCode2) {
+  test::TempDir dir;
+  auto p = run({}, {{"PICLOUD_DATABASE_URL", "mysql://localhost/db"}}, dir.path());
+  EXPECT_EQ(p->wait(5s), 2);
+  EXPECT_NE(p->err().find("[database] url 'mysql://localhost/db' is not valid"), std::string::npos) << p->err();
+
+  auto q = run({}, {{"PICLOUD_HTTP_THREADS", "many"}}, dir.path());
+  EXPECT_EQ(q->wait(5s), 2);
+  EXPECT_NE(q->err().find("[http] threads = 'many' (from environment PICLOUD_HTTP_THREADS)"), std::string::npos)
+      << q->err();
+}
+
+TEST(Startup, PortInUseIsReported) {
+  test::TempDir dir;
+  int port = test::free_port();
+  auto first = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, dir.path());
+  ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << first->err();
+  test::TempDir other;
+  auto second = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, other.path());
+  EXPECT_EQ(second->wait(10s), 1);
+  EXPECT_NE(second->err().find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << second->err();
+}
+
+TEST(Commands, ConfigCheckWarnsAboutUnknownKeys) {
+  test::TempDir dir;
+  dir.write("p.ini", "[http]\nprot = 1\n[t_good]\ngreeting = hi\n");
+  auto ok = run({"config", "check", "--config", dir.file("p.ini")}, {}, dir.path());
+  EXPECT_EQ(ok->wait(5s), 0) << ok->err();
+  EXPECT_NE(ok->out().find("config OK"), std::string::npos);
+  EXPECT_NE(ok->err().find("key=\"[http] prot"), std::string::npos) << ok->err();
+  EXPECT_EQ(ok->err().find("[t_good] greeting"), std::string::npos) << ok->err();
+
+  dir.write("bad.ini", "[log]\nlevel = chatty\n");
+  auto bad = run({"config", "check", "--config", dir.file("bad.ini")}, {}, dir.path());
+  EXPECT_EQ(bad->wait(5s), 2);
+  EXPECT_NE(bad->err().find("[log] level = 'chatty'"), std::string::npos) << bad->err();
+}
+
+TEST(Commands, UnknownKeysAreWarnedAtServeToo) {
+  test::TempDir dir;
+  dir.write("p.ini", "[http]\nhots = x\n[t_good]\ngreting = hi\n");
+  int port = test::free_port();
+  auto p = run({"--config", dir.file("p.ini")}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, dir.path());
+  ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << p->err();
+  EXPECT_NE(p->err().find("key=\"[http] hots"), std::string::npos) << p->err();
+  EXPECT_NE(p->err().find("key=\"[t_good] greting"), std::string::npos) << p->err();
+}
+
+TEST(Commands, PluginsListsFoundEnabledAndRefused) {
+  test::TempDir dir;
+  auto p = run({"plugins"}, {{"PICLOUD_PLUGINS_ENABLED", "t_good,t_missing"}}, dir.path());
+  EXPECT_EQ(p->wait(10s), 1);  // something is refused or missing
+  std::string out = p->out();
+  EXPECT_NE(out.find("t_good           1.2.3      1.0    yes"), std::string::npos) << out;
+  EXPECT_NE(out.find("t_dependent      0.1.0      1.0    no"), std::string::npos) << out;
+  EXPECT_NE(out.find("refused: plugin " + test::test_plugin_dir() + "/t_abi_major.so was built for SDK ABI 2.0"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("t_missing"), std::string::npos) << out;
+}
+
+TEST(Commands, MigrateAppliesAndPrintsStatus) {
+  test::TempDir dir;
+  auto p = run({"migrate"}, {}, dir.path());
+  EXPECT_EQ(p->wait(10s), 0) << p->err();
+  EXPECT_NE(p->out().find("t_good           1        events"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("1 migration(s) applied now"), std::string::npos) << p->out();
+  auto again = run({"migrate"}, {}, dir.path());
+  EXPECT_EQ(again->wait(10s), 0);
+  EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();
+}
+
+TEST(Commands, UnknownCommandShowsUsage) {
+  test::TempDir dir;
+  auto p = run({"frobnicate"}, {}, dir.path());
+  EXPECT_EQ(p->wait(5s), 2);
+  EXPECT_NE(p->err().find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_NE(p->err().find("usage: picloud"), std::string::npos);
+}

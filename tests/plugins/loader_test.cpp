@@ -1,0 +1,193 @@
+// The plugin loader and host with real .so files built for these tests.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "kernel/config.hpp"
+#include "kernel/http/router.hpp"
+#include "kernel/plugins/host.hpp"
+#include "kernel/plugins/loader.hpp"
+#include "support.hpp"
+
+using namespace picloud;
+using namespace picloud::kernel;
+
+namespace {
+
+std::string plugin(const std::string& name) { return test::test_plugin_dir() + "/" + name + ".so"; }
+
+std::string load_error(const std::string& name) {
+  auto r = plugins::load_plugin(plugin(name));
+  return r.ok() ? "" : r.error().message;
+}
+
+}  // namespace
+
+TEST(Loader, LoadsAGoodPluginAndReadsItsDescriptor) {
+  auto p = plugins::load_plugin(plugin("t_good"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->name, "t_good");
+  EXPECT_EQ(p->version, "1.2.3");
+  EXPECT_EQ(p->provides, std::vector<std::string>{"greeter"});
+  EXPECT_TRUE(p->depends.empty());
+  EXPECT_EQ(plugins::abi_version_text(p->descriptor->abi), "1.0");
+  auto d = plugins::load_plugin(plugin("t_dependent"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->depends, std::vector<std::string>{"t_good"});
+}
+
+TEST(Loader, RefusesAnAbiMajorMismatchNamingFileAndBothVersions) {
+  std::string e = load_error("t_abi_major");
+  EXPECT_NE(e.find("t_abi_major.so"), std::string::npos) << e;
+  EXPECT_NE(e.find("built for SDK ABI 2.0"), std::string::npos) << e;
+  EXPECT_NE(e.find("this kernel provides ABI 1.0"), std::string::npos) << e;
+}
+
+TEST(Loader, RefusesANewerMinor) {
+  std::string e = load_error("t_abi_minor");
+  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1.1"), std::string::npos) << e;
+  EXPECT_NE(e.find("newer than this kernel's ABI 1.0"), std::string::npos) << e;
+}
+
+TEST(Loader, RefusesAnotherBuildFingerprint) {
+  std::string e = load_error("t_fingerprint");
+  EXPECT_NE(e.find("gcc/libc++"), std::string::npos) << e;
+}
+
+TEST(Loader, RefusesMissingFileMissingSymbolAndGarbage) {
+  std::string missing = load_error("t_does_not_exist");
+  EXPECT_NE(missing.find("t_does_not_exist.so does not exist"), std::string::npos) << missing;
+
+  std::string nosym = load_error("t_no_symbol");
+  EXPECT_NE(nosym.find("does not export picloud_plugin_descriptor"), std::string::npos) << nosym;
+
+  test::TempDir dir;
+  dir.write("junk.so", "this is not an ELF file");
+  auto junk = plugins::load_plugin(dir.file("junk.so"));
+  ASSERT_FALSE(junk.ok());
+  EXPECT_NE(junk.error().message.find("cannot be loaded"), std::string::npos) << junk.error().message;
+
+  std::string misnamed = load_error("t_misnamed");
+  EXPECT_NE(misnamed.find("must be called t_other.so"), std::string::npos) << misnamed;
+}
+
+TEST(Loader, FindsPluginsOnTheSearchPath) {
+  auto f = plugins::find_plugin_file("t_good", {"/nonexistent", test::test_plugin_dir()});
+  ASSERT_TRUE(f.ok());
+  auto none = plugins::find_plugin_file("t_nothing", {"/nonexistent"});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no t_nothing.so was found in the search path (/nonexistent)"),
+            std::string::npos);
+  auto all = plugins::discover_plugin_files({test::test_plugin_dir()});
+  EXPECT_GE(all.size(), 10u);
+}
+
+class HostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Config::load("", {"PICLOUD_T_GOOD_TRACE_FILE=" + trace_, "PICLOUD_T_DEPENDENT_TRACE_FILE=" + trace_});
+    ASSERT_TRUE(c.ok());
+    config_ = std::make_unique<Config>(std::move(*c));
+    router_ = std::make_unique<http::Router>(metrics_);
+    host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, metrics_);
+    db_ = tdb_.open();
+    ASSERT_TRUE(db_->execute("CREATE TABLE t_good_events (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT)").ok());
+  }
+  sdk::Result<void> load(std::vector<std::string> names) {
+    plugins::PluginSettings s;
+    s.enabled = std::move(names);
+    s.search_path = {test::test_plugin_dir()};
+    return host_->load(s);
+  }
+  std::string trace() const { return test::read_file(trace_); }
+
+  test::TempDir dir_;
+  std::string trace_ = dir_.file("trace.txt");
+  test::TestDatabase tdb_{test::Backend::sqlite};
+  std::unique_ptr<kernel::db::Database> db_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Config> config_;
+  std::unique_ptr<http::Router> router_;
+  std::unique_ptr<plugins::PluginHost> host_;
+};
+
+TEST_F(HostTest, OrdersByDependencyAndStopsInReverse) {
+  ASSERT_TRUE(load({"t_dependent", "t_good"}).ok());
+  ASSERT_EQ(host_->plugins().size(), 2u);
+  EXPECT_EQ(host_->plugins()[0].name, "t_good");
+  auto configured = host_->configure_all(*db_);
+  ASSERT_TRUE(configured.ok()) << configured.error().message;
+  ASSERT_TRUE(host_->start_all().ok());
+  EXPECT_TRUE(host_->all_started());
+  auto m = router_->match("GET", "/t_dependent/greet");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.route->handler({}).body, "hello via dependent");
+  EXPECT_EQ(m.route->owner, "t_dependent");
+  host_->stop_all();
+  EXPECT_EQ(trace(), "configure t_good\nstart t_good\nstart t_dependent\nstop t_dependent\nstop t_good\n");
+  auto rows = db_->query("SELECT what FROM t_good_events");
+  ASSERT_EQ(rows->size(), 1u);
+}
+
+TEST_F(HostTest, MissingDependencyIsRefusedNamingBoth) {
+  auto r = load({"t_dep_missing"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("plugin 't_dep_missing' depends on 't_nowhere'"), std::string::npos)
+      << r.error().message;
+  auto r2 = load({"t_dependent"});  // t_good exists but is not enabled
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.error().message.find("depends on 't_good', which is not enabled"), std::string::npos);
+}
+
+TEST_F(HostTest, CycleIsRefusedNamingTheChain) {
+  auto r = load({"t_cycle_a", "t_cycle_b"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cycle: t_cycle_a -> t_cycle_b -> t_cycle_a"), std::string::npos)
+      << r.error().message;
+}
+
+TEST_F(HostTest, StartThatThrowsStopsEverythingAlreadyStarted) {
+  ASSERT_TRUE(load({"t_good", "t_start_throws"}).ok());
+  ASSERT_TRUE(host_->configure_all(*db_).ok());
+  auto r = host_->start_all();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("plugin 't_start_throws' failed to start: threw: boom in start"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(host_->all_started());
+  EXPECT_EQ(trace(), "configure t_good\nstart t_good\nstop t_good\n");
+}
+
+TEST_F(HostTest, ConfigureErrorNamesThePlugin) {
+  ASSERT_TRUE(load({"t_configure_fails"}).ok());
+  auto r = host_->configure_all(*db_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "plugin 't_configure_fails' failed to configure: setting 'x' is required");
+}
+
+TEST_F(HostTest, InvalidPluginConfigValueRefusesNamingTheKey) {
+  auto c = Config::load("", {"PICLOUD_T_GOOD_LIMIT=1000"});
+  config_ = std::make_unique<Config>(std::move(*c));
+  host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, metrics_);
+  ASSERT_TRUE(load({"t_good"}).ok());
+  auto r = host_->configure_all(*db_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("[t_good] limit = '1000'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("an integer from 1 to 100"), std::string::npos) << r.error().message;
+}
+
+TEST_F(HostTest, BackgroundTasksRunAndStopBeforeThePlugin) {
+  ASSERT_TRUE(load({"t_good"}).ok());
+  ASSERT_TRUE(host_->configure_all(*db_).ok());
+  ASSERT_TRUE(host_->start_all().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string text = metrics_.render();
+  const std::string series = "\npicloud_t_good_ticks_total ";
+  auto pos = text.find(series);
+  ASSERT_NE(pos, std::string::npos) << text;
+  EXPECT_GT(std::stoi(text.substr(pos + series.size())), 0);
+  host_->stop_all();
+  std::string after = metrics_.render();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(after, metrics_.render()) << "ticks continued after stop";
+}

@@ -1,0 +1,87 @@
+// A well-behaved test plugin: config, routes, a service, a background task,
+// migrations beside its .so, and a database table it writes at start.
+#include <picloud/sdk.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+namespace {
+
+using namespace picloud::sdk;
+
+struct Greeter {
+  std::string greeting;
+};
+
+class GoodPlugin final : public Plugin {
+ public:
+  Result<void> configure(PluginContext& ctx) override {
+    auto greeting = ctx.config().get_string("greeting", "hello");
+    if (!greeting) return greeting.error();
+    auto limit = ctx.config().get_int("limit", 10, 1, 100);
+    if (!limit) return limit.error();
+    auto trace_file = ctx.config().get_string("trace_file", "");
+    if (!trace_file) return trace_file.error();
+    trace_ = *trace_file;
+    greeting_ = *greeting;
+    ticks_ = &ctx.metrics().counter("ticks_total", "background ticks");
+    Database* db = &ctx.database();
+
+    if (auto r = ctx.services().provide("greeter", 1, std::make_shared<Greeter>(Greeter{greeting_})); !r) return r;
+    std::vector<HttpRoute> routes{
+        {"GET", "/t_good/hello", std::string(kPublic),
+         [this](const HttpRequest&) { return HttpResponse::text(200, greeting_); }},
+        {"GET", "/t_good/items/{id}", std::string(kPublic),
+         [](const HttpRequest& r) {
+           return HttpResponse::json(200, to_json(Value::object({{"id", r.params.at("id")}, {"query", r.query}})));
+         }},
+        {"POST", "/t_good/echo", std::string(kPublic),
+         [](const HttpRequest& r) {
+           return HttpResponse{201, {{"content-type", "application/octet-stream"}, {"x-echo-length", std::to_string(r.body.size())}}, r.body};
+         }},
+        {"GET", "/t_good/slow", std::string(kPublic),
+         [](const HttpRequest&) {
+           std::this_thread::sleep_for(std::chrono::milliseconds(800));
+           return HttpResponse::text(200, "slow done");
+         }},
+        {"GET", "/t_good/throws", std::string(kPublic),
+         [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("handler exploded"); }},
+        {"GET", "/t_good/secret", "app:admin", [](const HttpRequest&) { return HttpResponse::text(200, "secret"); }},
+        {"GET", "/t_good/events", std::string(kPublic),
+         [db](const HttpRequest&) {
+           auto rows = db->query("SELECT count(*) FROM t_good_events");
+           if (!rows) return HttpResponse::text(500, rows.error().message);
+           return HttpResponse::text(200, std::to_string(rows->rows[0][0].as_int()));
+         }},
+    };
+    for (auto& route : routes)
+      if (auto r = ctx.add_route(std::move(route)); !r) return r;
+    trace("configure t_good");
+    return {};
+  }
+
+  Result<void> start(PluginContext& ctx) override {
+    auto r = ctx.database().execute("INSERT INTO t_good_events (what) VALUES (?)", {"started"});
+    if (!r) return r.error();
+    ctx.tasks().every("tick", 10, [this] { ticks_->inc(); });
+    ctx.logger().info("t_good started", {{"greeting", greeting_}});
+    trace("start t_good");
+    return {};
+  }
+
+  void stop() override { trace("stop t_good"); }
+
+ private:
+  void trace(const std::string& line) {
+    if (!trace_.empty()) std::ofstream(trace_, std::ios::app) << line << "\n";
+  }
+  std::string greeting_, trace_;
+  Counter* ticks_ = nullptr;
+};
+
+}  // namespace
+
+PICLOUD_PLUGIN(GoodPlugin, "t_good", "1.2.3", "greeter", "")

@@ -1,0 +1,130 @@
+#include <gtest/gtest.h>
+
+#include "kernel/config.hpp"
+#include "kernel/settings.hpp"
+#include "support.hpp"
+
+using namespace picloud;
+using namespace picloud::kernel;
+
+namespace {
+
+Config load(const std::string& ini, const std::vector<std::string>& env = {}) {
+  static test::TempDir dir;
+  static int n = 0;
+  std::string name = "c" + std::to_string(++n) + ".ini";
+  dir.write(name, ini);
+  auto c = Config::load(dir.file(name), env);
+  if (!c) throw std::runtime_error(c.error().message);
+  return std::move(*c);
+}
+
+}  // namespace
+
+TEST(Config, DefaultsWithoutAFile) {
+  auto c = Config::load("", {});
+  ASSERT_TRUE(c.ok());
+  auto s = read_settings(*c, "/opt/picloud/bin");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->http.host, "127.0.0.1");
+  EXPECT_EQ(s->http.port, 8080);
+  EXPECT_EQ(s->database_url.dialect, sdk::Dialect::sqlite);
+  EXPECT_EQ(s->database_url.sqlite_path, "./data/picloud.db");
+  EXPECT_TRUE(s->plugins.enable_all);
+  ASSERT_EQ(s->plugins.search_path.size(), 2u);
+  EXPECT_EQ(s->plugins.search_path[0], "/opt/picloud/bin/plugins");
+  EXPECT_EQ(s->log_level, LogLevel::info);
+}
+
+TEST(Config, ShippedDefaultFileMatchesBuiltInDefaults) {
+  auto c = Config::load(test::source_dir() + "/config/picloud.ini", {});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  auto s = read_settings(*c, "/x");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->http.port, 8080);
+  EXPECT_EQ(s->database_url.sqlite_path, "./data/picloud.db");
+  EXPECT_TRUE(c->unread_keys().empty());
+}
+
+TEST(Config, EnvironmentOverridesFile) {
+  auto c = load("[http]\nport = 9000\n[database]\nbusy_timeout_ms = 100\n",
+                {"PICLOUD_HTTP_PORT=9100", "PATH=/bin", "PICLOUD_DATABASE_URL=postgresql://u:pw@db:6543/app"});
+  auto s = read_settings(c, "/x");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->http.port, 9100);
+  EXPECT_EQ(s->database.connection.busy_timeout_ms, 100);
+  EXPECT_EQ(s->database_url.dialect, sdk::Dialect::postgres);
+  EXPECT_EQ(s->database_url.display, "postgresql://u:***@db:6543/app");
+  EXPECT_NE(s->database_url.postgres_connection.find("host='db' port=6543 dbname='app' user='u' password='pw'"),
+            std::string::npos);
+}
+
+TEST(Config, InvalidValueNamesKeyAndWhatIsAllowed) {
+  auto c = load("[http]\nport = eighty\n");
+  auto s = read_settings(c, "/x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("[http] port = 'eighty'"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("an integer from 0 to 65535"), std::string::npos) << s.error().message;
+
+  auto c2 = load("", {"PICLOUD_LOG_LEVEL=loud"});
+  auto s2 = read_settings(c2, "/x");
+  ASSERT_FALSE(s2.ok());
+  EXPECT_NE(s2.error().message.find("environment PICLOUD_LOG_LEVEL"), std::string::npos) << s2.error().message;
+  EXPECT_NE(s2.error().message.find("one of: debug, info, warn, error"), std::string::npos);
+
+  auto c3 = load("[http]\nport = 70000\n");
+  EXPECT_FALSE(read_settings(c3, "/x").ok());
+  auto c4 = load("[plugins]\nenabled = kv, *\n");
+  EXPECT_FALSE(read_settings(c4, "/x").ok());
+}
+
+TEST(Config, UnreadKeysAreReportedByName) {
+  auto c = load("[http]\nprot = 1\nport = 1\n[kv]\nmax = 3\n[nobody]\nx = 1\n", {"PICLOUD_HTTP_TYPO=1", "PICLOUD_CONFIG=/x"});
+  ASSERT_TRUE(read_settings(c, "/x").ok());
+  auto unread = c.unread_keys({"kv"});
+  std::string all;
+  for (const auto& k : unread) all += k + ";";
+  EXPECT_NE(all.find("[http] prot"), std::string::npos) << all;
+  EXPECT_NE(all.find("[nobody] x"), std::string::npos) << all;
+  EXPECT_NE(all.find("PICLOUD_HTTP_TYPO"), std::string::npos) << all;
+  EXPECT_EQ(all.find("[http] port"), std::string::npos) << all;
+  EXPECT_EQ(all.find("[kv]"), std::string::npos) << all;
+  EXPECT_EQ(all.find("PICLOUD_CONFIG"), std::string::npos) << all;
+}
+
+TEST(Config, PluginSectionReadsTypedValues) {
+  auto c = load("[kv]\nlimit = 5\nflag = yes\nbad = maybe\n", {"PICLOUD_KV_NAME=env"});
+  PluginConfigSection kv(c, "kv");
+  EXPECT_EQ(*kv.get_int("limit", 1, 1, 10), 5);
+  EXPECT_EQ(*kv.get_int("absent", 3, 1, 10), 3);
+  EXPECT_FALSE(kv.get_int("limit", 1, 6, 10).ok());
+  EXPECT_TRUE(*kv.get_bool("flag", false));
+  EXPECT_FALSE(kv.get_bool("bad", false).ok());
+  EXPECT_EQ(*kv.get_string("name", "x"), "env");
+  EXPECT_TRUE(kv.has("limit"));
+  EXPECT_FALSE(kv.has("nothing"));
+}
+
+TEST(Config, MissingFileIsAnError) {
+  auto c = Config::load("/nonexistent/picloud.ini", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("/nonexistent/picloud.ini"), std::string::npos);
+}
+
+TEST(DatabaseUrl, RejectsMalformedUrls) {
+  for (const char* bad : {"mysql://x/y", "sqlite:", "postgresql://", "postgresql://host", "postgresql://host/",
+                          "postgresql://host:99999999/db", "postgresql://host/a/b", "postgresql://host/db?bad-key=1",
+                          "nonsense"}) {
+    auto r = kernel::db::parse_database_url(bad, 5);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) EXPECT_NE(r.error().message.find("[database] url"), std::string::npos) << r.error().message;
+  }
+  auto ok = kernel::db::parse_database_url("sqlite:///var/lib/picloud/p.db", 5);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->sqlite_path, "/var/lib/picloud/p.db");
+  auto pg = kernel::db::parse_database_url("postgres://h/db?sslmode=require&connect_timeout=2", 5);
+  ASSERT_TRUE(pg.ok());
+  EXPECT_NE(pg->postgres_connection.find("sslmode='require'"), std::string::npos);
+  EXPECT_EQ(pg->postgres_connection.find("connect_timeout='2'") == std::string::npos, false);
+  EXPECT_EQ(pg->postgres_connection.find("connect_timeout=5"), std::string::npos);
+}
