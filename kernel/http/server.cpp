@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -17,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "kernel/http/wire.hpp"
 #include "kernel/log.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -38,6 +40,8 @@ bool acceptable_request_id(const std::string& id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   return true;
 }
+
+const std::string kNoRequestId;
 
 int status_class(int status) { return status >= 500 ? 2 : status >= 400 ? 1 : 0; }
 
@@ -67,7 +71,7 @@ class Server::Handler final : public Poco::Net::HTTPRequestHandler {
     } done{server_.in_flight_};
 
     sdk::HttpRequest req;
-    std::string incoming_id = in.get("X-Request-Id", "");
+    const std::string& incoming_id = in.get("X-Request-Id", kNoRequestId);
     req.request_id = acceptable_request_id(incoming_id) ? incoming_id : next_request_id();
     RequestIdScope scope(req.request_id);
 
@@ -83,17 +87,24 @@ class Server::Handler final : public Poco::Net::HTTPRequestHandler {
       res = error_response(500, "internal", "internal error");
     }
 
-    out.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(res.status));
-    for (const auto& [k, v] : res.headers) out.set(k, v);
-    out.set("X-Request-Id", req.request_id);
-    out.setContentLength64(static_cast<Poco::Int64>(res.body.size()));
+    // One buffer, one send. The Poco response object only carries the
+    // keep-alive decision back to the connection loop.
+    bool keep_alive = out.getKeepAlive() && !close_after_;
+    out.setKeepAlive(keep_alive);
+    WireOptions wire{req.method == "HEAD", keep_alive, in.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0,
+                     req.request_id};
+    std::string bytes;
+    if (!serialize_response(res, wire, bytes)) {
+      write_log(LogLevel::error, "http", "handler produced an invalid response header",
+                {{"path", req.path}, {"owner", route ? route->owner : "kernel"}});
+      res = error_response(500, "internal", "internal error");
+      serialize_response(res, wire, bytes);
+    }
     try {
-      if (req.method == "HEAD")
-        out.send();
-      else
-        out.sendBuffer(res.body.data(), res.body.size());
+      auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(in).socket();
+      socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
     } catch (const Poco::Exception&) {
-      // The client went away; nothing to tell it.
+      out.setKeepAlive(false);  // the client went away
     }
 
     if (route) {
@@ -157,13 +168,15 @@ class Server::Handler final : public Poco::Net::HTTPRequestHandler {
     return route->handler(req);
   }
 
-  static sdk::HttpResponse too_large(std::int64_t limit) {
-    auto r = error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
-    r.headers.emplace_back("Connection", "close");
-    return r;
+  // The unread rest of an oversize body would be taken for the next request:
+  // answer and close the connection.
+  sdk::HttpResponse too_large(std::int64_t limit) {
+    close_after_ = true;
+    return error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
   }
 
   Server& server_;
+  bool close_after_ = false;
 };
 
 class Server::Factory final : public Poco::Net::HTTPRequestHandlerFactory {

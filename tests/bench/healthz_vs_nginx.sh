@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # /healthz throughput, side by side with nginx `return 200` in the same run.
 # Goal (foundation issue): PiCloud / nginx >= 0.5.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 command -v nginx >/dev/null || { echo "nginx is not installed (./dev bench installs it)"; exit 1; }
 
 DURATION="${DURATION:-10s}"

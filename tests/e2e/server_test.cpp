@@ -97,6 +97,15 @@ TEST_P(ServerTest, AnswersErrorsInOneShape) {
   auto thrown = test::http_get(s.port, "/t_good/throws");
   EXPECT_EQ(thrown.status, 500);
   EXPECT_EQ(thrown.body, R"({"error":{"code":"internal","details":{},"message":"internal error"}})");
+  auto injected = test::http_get(s.port, "/t_good/bad_header");
+  EXPECT_EQ(injected.status, 500);
+  EXPECT_EQ(injected.headers.count("set-cookie"), 0u);
+
+  auto head = test::http("HEAD", s.port, "/t_good/hello");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers["content-length"], "5");
+  EXPECT_EQ(head.body, "");
+
   // The server is still fine afterwards.
   EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
 }

@@ -49,6 +49,8 @@ class GoodPlugin final : public Plugin {
          }},
         {"GET", "/t_good/throws", std::string(kPublic),
          [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("handler exploded"); }},
+        {"GET", "/t_good/bad_header", std::string(kPublic),
+         [](const HttpRequest&) { return HttpResponse{200, {{"x-evil", "a\r\nSet-Cookie: s=1"}}, "never sent"}; }},
         {"GET", "/t_good/secret", "app:admin", [](const HttpRequest&) { return HttpResponse::text(200, "secret"); }},
         {"GET", "/t_good/events", std::string(kPublic),
          [db](const HttpRequest&) {

@@ -1,0 +1,85 @@
+#include "kernel/http/wire.hpp"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Timestamp.h>
+
+#include <cctype>
+#include <ctime>
+#include <strings.h>
+
+namespace picloud::kernel::http {
+namespace {
+
+// The Date header changes once a second: format it once per second per thread.
+const std::string& http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string cached;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    cached = Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(now), Poco::DateTimeFormat::HTTP_FORMAT);
+  }
+  return cached;
+}
+
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool is_framing(const std::string& name) {
+  return strcasecmp(name.c_str(), "content-length") == 0 || strcasecmp(name.c_str(), "transfer-encoding") == 0 ||
+         strcasecmp(name.c_str(), "connection") == 0;
+}
+
+}  // namespace
+
+bool valid_header(const std::string& name, const std::string& value) {
+  if (name.empty()) return false;
+  for (unsigned char c : name)
+    if (!is_token_char(c)) return false;
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+bool serialize_response(const sdk::HttpResponse& response, const WireOptions& options, std::string& out) {
+  out.clear();
+  int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  out.reserve(160 + response.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  out += "\r\nDate: ";
+  out += http_date();
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    if (!valid_header(name, value)) {
+      out.clear();
+      return false;
+    }
+    if (is_framing(name)) continue;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!options.request_id.empty()) {
+    out += "X-Request-Id: ";
+    out += options.request_id;
+    out += "\r\n";
+  }
+  if (!options.keep_alive)
+    out += "Connection: close\r\n";
+  else if (options.http10)
+    out += "Connection: Keep-Alive\r\n";
+  out += "Content-Length: ";
+  out += std::to_string(response.body.size());
+  out += "\r\n\r\n";
+  if (!options.head) out += response.body;
+  return true;
+}
+
+}  // namespace picloud::kernel::http
