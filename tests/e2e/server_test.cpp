@@ -6,6 +6,9 @@
 
 #include <thread>
 
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
 #include "support.hpp"
 
 using namespace picloud;
@@ -165,6 +168,74 @@ TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
   std::string err = s.process->err();
   EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.0"), std::string::npos)
       << err;
+}
+
+TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
+  Server s(Backend::sqlite, {{"PICLOUD_HTTP_MAX_BODY_BYTES", "16"}, {"PICLOUD_HTTP_KEEP_ALIVE_TIMEOUT_S", "1"}});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+
+  // Two pipelined requests on one connection, both answered, connection kept.
+  auto two = test::raw_exchange(s.port, "GET /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 500ms);
+  EXPECT_EQ(count(two.received, "HTTP/1.1 200 OK"), 2u) << two.received;
+  EXPECT_FALSE(two.closed);
+
+  // A chunked body within the limit is read and echoed.
+  auto chunked = test::raw_exchange(
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n3\r\n!!!\r\n0\r\n\r\n", 2s);
+  EXPECT_NE(chunked.received.find("HTTP/1.1 201 Created"), std::string::npos) << chunked.received;
+  EXPECT_NE(chunked.received.find("\r\n\r\nhello!!!"), std::string::npos) << chunked.received;
+  EXPECT_TRUE(chunked.closed) << "Connection: close is honoured";
+
+  // A chunked body over the limit answers 413 and closes the connection.
+  auto big = test::raw_exchange(
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 2s);
+  EXPECT_NE(big.received.find("HTTP/1.1 413 "), std::string::npos) << big.received;
+  EXPECT_TRUE(big.closed);
+
+  // Expect: 100-continue is answered before the body is sent.
+  auto expect = test::raw_exchange(
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok", 2s);
+  EXPECT_EQ(expect.received.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201", 0), 0u) << expect.received;
+
+  // HTTP/1.0 without keep-alive: answered, then closed.
+  auto old = test::raw_exchange(s.port, "GET /healthz HTTP/1.0\r\n\r\n", 2s);
+  EXPECT_NE(old.received.find("200 OK"), std::string::npos);
+  EXPECT_TRUE(old.closed);
+
+  // Garbage: 400 in the common error shape, then closed.
+  auto garbage = test::raw_exchange(s.port, "THIS IS NOT HTTP\r\n\r\n", 2s);
+  EXPECT_NE(garbage.received.find("HTTP/1.1 400 Bad Request"), std::string::npos) << garbage.received;
+  EXPECT_NE(garbage.received.find(R"("code":"bad_request")"), std::string::npos) << garbage.received;
+  EXPECT_TRUE(garbage.closed);
+  auto long_method = test::raw_exchange(s.port, std::string(200, 'A') + " / HTTP/1.1\r\n\r\n", 2s);
+  EXPECT_NE(long_method.received.find("HTTP/1.1 400 Bad Request"), std::string::npos) << long_method.received;
+
+  // A body shorter than its Content-Length: after the receive timeout, 400 and closed.
+  auto started = std::chrono::steady_clock::now();
+  auto short_body = test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 5s);
+  EXPECT_NE(short_body.received.find("HTTP/1.1 400 Bad Request"), std::string::npos) << short_body.received;
+  EXPECT_TRUE(short_body.closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+TEST(Protocol, ShutdownDoesNotWaitForIdleKeepAliveConnections) {
+  Server s(Backend::sqlite, {{"PICLOUD_HTTP_KEEP_ALIVE_TIMEOUT_S", "60"}});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  Poco::Net::StreamSocket idle(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  idle.sendBytes(req.data(), static_cast<int>(req.size()));
+  char buf[1024];
+  ASSERT_GT(idle.receiveBytes(buf, sizeof buf), 0);
+  auto started = std::chrono::steady_clock::now();
+  s.process->signal(SIGTERM);
+  EXPECT_EQ(s.process->wait(10s), 0) << diagnostics(*s.process);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values(Backend::sqlite, Backend::postgres),

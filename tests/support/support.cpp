@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include <atomic>
@@ -152,6 +153,30 @@ HttpResult http(const std::string& method, int port, const std::string& path, co
     Poco::StreamCopier::copyToString(in, result.body);
   } catch (const std::exception&) {
     result.status = 0;
+  }
+  return result;
+}
+
+RawResult raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  RawResult result;
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+  socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    socket.setReceiveTimeout(Poco::Timespan(0, 50000));
+    try {
+      int n = socket.receiveBytes(buf, sizeof buf);
+      if (n <= 0) {
+        result.closed = true;
+        break;
+      }
+      result.received.append(buf, static_cast<std::size_t>(n));
+    } catch (const Poco::TimeoutException&) {
+    } catch (const Poco::Exception&) {
+      result.closed = true;  // reset
+      break;
+    }
   }
   return result;
 }

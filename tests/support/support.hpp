@@ -78,6 +78,14 @@ HttpResult http(const std::string& method, int port, const std::string& path, co
                 const std::map<std::string, std::string>& headers = {});
 inline HttpResult http_get(int port, const std::string& path) { return http("GET", port, path); }
 
+// Sends raw bytes on a new connection and returns everything received until
+// the server closes it or `timeout` passes (then `closed` is false).
+struct RawResult {
+  std::string received;
+  bool closed = false;
+};
+RawResult raw_exchange(int port, const std::string& bytes, std::chrono::milliseconds timeout);
+
 // Polls GET `path` until it answers `status`; false on timeout.
 bool wait_for_status(int port, const std::string& path, int status, std::chrono::milliseconds timeout);
 
