@@ -78,6 +78,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.plugins.search_path = text.empty() ? std::vector<std::string>{exe_dir + "/plugins", exe_dir + "/../lib/picloud/plugins"}
                                        : split(text, ':');
 
+  s.plugins.reserved_names = kKernelSections;
+
   TRY_ASSIGN(text, c.get_choice("log", "level", "info", {"debug", "info", "warn", "error"}));
   s.log_level = text == "debug" ? LogLevel::debug : text == "warn" ? LogLevel::warn : text == "error" ? LogLevel::error : LogLevel::info;
   TRY_ASSIGN(text, c.get_choice("log", "format", "logfmt", {"logfmt", "json"}));

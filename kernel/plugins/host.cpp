@@ -139,6 +139,11 @@ sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
   for (const auto& file : files) {
     auto plugin = load_plugin(file);
     if (!plugin) return plugin.error();
+    for (const auto& reserved : settings.reserved_names)
+      if (plugin->name == reserved)
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin " + plugin->file + " is named '" + reserved +
+                                   "', which is the kernel's own config section: rename the plugin");
     for (const auto& other : loaded)
       if (other.name == plugin->name)
         return sdk::make_error(ErrorKind::conflict, "plugin '" + plugin->name + "' is enabled twice");

@@ -26,6 +26,8 @@ struct PluginSettings {
   bool enable_all = false;            // enabled = *
   std::vector<std::string> enabled;   // names, when not all
   std::vector<std::string> search_path;
+  // Names a plugin may not take: the kernel's own config sections.
+  std::vector<std::string> reserved_names;
 };
 
 // Services provided by plugins, by name.

@@ -139,6 +139,17 @@ TEST_F(HostTest, MissingDependencyIsRefusedNamingBoth) {
   EXPECT_NE(r2.error().message.find("depends on 't_good', which is not enabled"), std::string::npos);
 }
 
+TEST_F(HostTest, KernelSectionNamesAreReserved) {
+  plugins::PluginSettings s;
+  s.enabled = {"log"};
+  s.search_path = {test::test_plugin_dir() + "/reserved"};
+  s.reserved_names = {"http", "database", "plugins", "log"};
+  auto r = host_->load(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("is named 'log', which is the kernel's own config section"), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(HostTest, CycleIsRefusedNamingTheChain) {
   auto r = load({"t_cycle_a", "t_cycle_b"});
   ASSERT_FALSE(r.ok());
