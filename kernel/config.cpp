@@ -129,12 +129,6 @@ Result<std::string> Config::get_choice(std::string_view section, std::string_vie
   return invalid(*this, section, key, *v, "one of: " + list);
 }
 
-std::vector<std::string> Config::file_sections() const {
-  std::vector<std::string> out;
-  for (const auto& [s, _] : file_) out.push_back(s);
-  return out;
-}
-
 std::vector<std::string> Config::unread_keys(const std::set<std::string>& ignored_sections) const {
   std::lock_guard lock(*mutex_);
   std::vector<std::string> out;

@@ -42,8 +42,6 @@ class Config {
   Result<std::string> get_choice(std::string_view section, std::string_view key, std::string_view fallback,
                                  const std::vector<std::string>& allowed);
 
-  // Sections present in the file.
-  std::vector<std::string> file_sections() const;
   // "[section] key" for every key in the file or environment that was never read.
   std::vector<std::string> unread_keys(const std::set<std::string>& ignored_sections = {}) const;
 

@@ -36,7 +36,8 @@ class Database final : public sdk::Database {
   sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params = {}) override;
   sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params = {}) override;
   sdk::Result<void> transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) override;
-  // Several statements (a migration file), inside `transaction` when given.
+  // Several statements without parameters (a migration file), run inside a
+  // transaction. `tx` must be the one this class passed to a transaction() body.
   static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);
 
   // Answers whether a trivial statement runs (for /readyz).

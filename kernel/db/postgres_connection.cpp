@@ -117,10 +117,7 @@ class PostgresConnection final : public Connection {
   sdk::Result<std::int64_t> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
     std::size_t count = 0;
     std::string text = number_placeholders(sql, count);
-    if (count != params.size())
-      return sdk::make_error(ErrorKind::invalid_argument, "statement has " + std::to_string(count) +
-                                                              " placeholders but " + std::to_string(params.size()) +
-                                                              " parameters were given");
+    if (auto counted = check_parameter_count(count, params.size()); !counted) return counted.error();
     // Text format for everything but bytes, which go binary (no escaping).
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size());

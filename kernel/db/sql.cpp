@@ -62,6 +62,13 @@ std::string number_placeholders(std::string_view sql, std::size_t& count) {
   return out;
 }
 
+sdk::Result<void> check_parameter_count(std::size_t placeholders, std::size_t parameters) {
+  if (placeholders == parameters) return {};
+  return sdk::make_error(sdk::ErrorKind::invalid_argument, "statement has " + std::to_string(placeholders) +
+                                                               " placeholders but " + std::to_string(parameters) +
+                                                               " parameters were given");
+}
+
 std::size_t count_placeholders(std::string_view sql) {
   std::size_t count = 0;
   scan(sql, [](std::string_view) {}, [&] { ++count; });

@@ -134,11 +134,7 @@ class SqliteConnection final : public Connection {
   }
 
   sdk::Result<void> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
-    std::size_t expected = count_placeholders(sql);
-    if (expected != params.size())
-      return sdk::make_error(ErrorKind::invalid_argument, "statement has " + std::to_string(expected) +
-                                                              " placeholders but " + std::to_string(params.size()) +
-                                                              " parameters were given");
+    if (auto counted = check_parameter_count(count_placeholders(sql), params.size()); !counted) return counted;
     auto prepared = prepare(sql);
     if (!prepared) return prepared.error();
     sqlite3_stmt* stmt = *prepared;

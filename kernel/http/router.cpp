@@ -131,10 +131,4 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   return best;
 }
 
-std::vector<const RouteEntry*> Router::routes() const {
-  std::vector<const RouteEntry*> out;
-  for (const auto& r : routes_) out.push_back(r.get());
-  return out;
-}
-
 }  // namespace picloud::kernel::http

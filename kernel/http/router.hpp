@@ -48,7 +48,6 @@ class Router {
 
   sdk::Result<void> add(sdk::HttpRoute route, const std::string& owner);
   RouteMatch match(std::string_view method, std::string_view path) const;
-  std::vector<const RouteEntry*> routes() const;
 
  private:
   MetricsRegistry& metrics_;

@@ -72,7 +72,6 @@ class Server {
   // then closes every connection. Returns the number of requests cut off.
   int stop(int grace_ms);
   int port() const { return bound_port_; }
-  std::int64_t in_flight() const { return in_flight_.load(); }
 
  private:
   class Connection;
