@@ -246,10 +246,11 @@ class Server::Connection final : public Poco::Net::TCPServerConnection {
     } catch (const std::exception& e) {
       write_log(LogLevel::error, "http", "handler failed", {{"path", x.request.path}, {"error", e.what()}});
       res = error_response(500, "internal", "internal error");
-      x.close_after = x.close_after || x.route == nullptr;
+      x.close_after = true;  // how much of the request was read is unknown
     } catch (...) {
       write_log(LogLevel::error, "http", "handler failed", {{"path", x.request.path}});
       res = error_response(500, "internal", "internal error");
+      x.close_after = true;
     }
 
     bool keep_alive = head.getKeepAlive() && !x.close_after && !server_.stopping_.load();

@@ -170,6 +170,16 @@ TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
       << err;
 }
 
+TEST(Readiness, ReadyzAnswers503WhenTheDatabaseGoesAway) {
+  Server s(Backend::postgres, {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  s.db.reset();  // drops the database, terminating the server's connections
+  auto ready = test::http_get(s.port, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, R"({"database":"unreachable","plugins":"started","ready":false})");
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200) << "the process itself is up";
+}
+
 TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
   Server s(Backend::sqlite, {{"PICLOUD_HTTP_MAX_BODY_BYTES", "16"}, {"PICLOUD_HTTP_KEEP_ALIVE_TIMEOUT_S", "1"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
