@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <list>
+#include <unordered_map>
 
 #include "kernel/db/connection.hpp"
 #include "kernel/db/sql.hpp"
@@ -145,8 +147,21 @@ class PostgresConnection final : public Connection {
       values[i] = storage[i].data();
       lengths[i] = static_cast<int>(storage[i].size());
     }
-    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                                 lengths.data(), formats.data(), 0);
+    auto exec = [&](const std::string& name) {
+      return PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+                            formats.data(), 0);
+    };
+    auto name = prepared(text, static_cast<int>(params.size()), sql);
+    if (!name) return name.error();
+    PGresult* res = exec(*name);
+    if (stale_plan(res)) {
+      // The schema changed under a cached plan: prepare again, once.
+      PQclear(res);
+      forget(text);
+      name = prepared(text, static_cast<int>(params.size()), sql);
+      if (!name) return name.error();
+      res = exec(*name);
+    }
     auto r = check(res, sql);
     if (r && out && PQresultStatus(res) == PGRES_TUPLES_OK) {
       int columns = PQnfields(res), rows = PQntuples(res);
@@ -167,8 +182,54 @@ class PostgresConnection final : public Connection {
     return r;
   }
 
+  // Prepared statements, by SQL text: a statement is parsed and planned once
+  // per connection instead of on every call (PQexecParams prepares an
+  // unnamed statement each time).
+  sdk::Result<std::string> prepared(const std::string& text, int n_params, std::string_view sql) {
+    if (auto it = statements_.find(text); it != statements_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.name;
+    }
+    std::string name = "picloud_" + std::to_string(++next_statement_);
+    PGresult* res = PQprepare(conn_, name.c_str(), text.c_str(), n_params, nullptr);
+    auto r = check(res, sql);
+    PQclear(res);
+    if (!r) return r.error();
+    if (statements_.size() >= kCacheSize) forget(lru_.back());
+    lru_.push_front(text);
+    statements_.emplace(text, Statement{name, lru_.begin()});
+    return name;
+  }
+
+  void forget(const std::string& text) {
+    auto it = statements_.find(text);
+    if (it == statements_.end()) return;
+    // Fails harmlessly inside an aborted transaction; the statement then
+    // lives until the connection closes.
+    PQclear(PQexec(conn_, ("DEALLOCATE " + it->second.name).c_str()));
+    lru_.erase(it->second.lru);
+    statements_.erase(it);
+  }
+
+  // "cached plan must not change result type" (0A000) or a statement the
+  // server no longer knows (26000).
+  static bool stale_plan(PGresult* res) {
+    if (!res || PQresultStatus(res) != PGRES_FATAL_ERROR) return false;
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state && (std::strcmp(state, "0A000") == 0 || std::strcmp(state, "26000") == 0);
+  }
+
+  struct Statement {
+    std::string name;
+    std::list<std::string>::iterator lru;
+  };
+  static constexpr std::size_t kCacheSize = 64;
+
   std::unique_ptr<Poco::Data::Session> session_;
   PGconn* conn_ = nullptr;
+  std::unordered_map<std::string, Statement> statements_;
+  std::list<std::string> lru_;
+  std::uint64_t next_statement_ = 0;
 };
 
 }  // namespace

@@ -149,13 +149,17 @@ class SqliteConnection final : public Connection {
       int rc = bind(stmt, static_cast<int>(i + 1), params[i]);
       if (rc != SQLITE_OK) return fail(rc, sql);
     }
-    int columns = sqlite3_column_count(stmt);
-    if (out)
-      for (int i = 0; i < columns; ++i) out->columns.emplace_back(sqlite3_column_name(stmt, i));
+    int columns = -1;
     for (;;) {
       int rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(sqlite3_extended_errcode(db_), sql);
+      if (out && columns < 0) {
+        // Read after the first step: a schema change re-prepares the
+        // statement there, and `SELECT *` may then have other columns.
+        columns = sqlite3_column_count(stmt);
+        for (int i = 0; i < columns; ++i) out->columns.emplace_back(sqlite3_column_name(stmt, i));
+      }
       if (rc == SQLITE_DONE) return {};
-      if (rc != SQLITE_ROW) return fail(sqlite3_extended_errcode(db_), sql);
       if (!out) continue;
       auto& row = out->rows.emplace_back();
       row.reserve(static_cast<std::size_t>(columns));

@@ -140,6 +140,30 @@ TEST_P(DatabaseTest, ConcurrentReadModifyWriteTransactionsLoseNothing) {
   EXPECT_EQ(v->rows[0][0].as_number(), kThreads * kIncrements);
 }
 
+TEST_P(DatabaseTest, CachedStatementsSurviveSchemaChangesAndEviction) {
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 1;  // every statement below runs on the same connection
+  auto db = kernel::db::Database::open(*kernel::db::parse_database_url(tdb_->url(), 5), options);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->execute("INSERT INTO items (id, name) VALUES (?, ?)", {1, "a"}).ok());
+  auto before = (*db)->query("SELECT * FROM items WHERE id = ?", {1});
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->columns.size(), 5u);
+  ASSERT_TRUE((*db)->execute("ALTER TABLE items ADD COLUMN extra TEXT").ok());
+  auto after = (*db)->query("SELECT * FROM items WHERE id = ?", {1});
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->columns.size(), 6u);
+  // More distinct statements than the per-connection cache holds.
+  for (int i = 0; i < 150; ++i) {
+    auto r = (*db)->query("SELECT ? + " + std::to_string(i) + " AS v", {1});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->rows[0][0].as_int(), 1 + i);
+  }
+  auto again = (*db)->query("SELECT name FROM items WHERE id = ?", {1});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->rows[0][0], sdk::Value("a"));
+}
+
 TEST_P(DatabaseTest, PoolIsBoundedAndReportsExhaustion) {
   kernel::db::DatabaseOptions options;
   options.pool_size = 1;
