@@ -1,6 +1,7 @@
 #include "kernel/plugins/host.hpp"
 
 #include <exception>
+#include <filesystem>
 
 #include "kernel/log.hpp"
 #include "kernel/plugins/order.hpp"
@@ -128,6 +129,15 @@ sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
   std::vector<std::string> files;
   if (settings.enable_all) {
     files = discover_plugin_files(settings.search_path);
+    bool any_dir = false;
+    std::string dirs;
+    for (const auto& dir : settings.search_path) {
+      std::error_code ec;
+      any_dir = any_dir || std::filesystem::is_directory(dir, ec);
+      dirs += (dirs.empty() ? "" : ":") + dir;
+    }
+    if (!any_dir)  // most likely a typo in plugins.search_path
+      write_log(LogLevel::warn, "kernel", "no plugin search path directory exists", {{"search_path", dirs}});
   } else {
     for (const auto& name : settings.enabled) {
       auto file = find_plugin_file(name, settings.search_path);

@@ -288,6 +288,18 @@ TEST(Startup, DefaultsToSqliteUnderData) {
   EXPECT_EQ(p->wait(10s), 0);
 }
 
+TEST(Startup, WarnsWhenNoPluginDirectoryExists) {
+  test::TempDir dir;
+  int port = test::free_port();
+  auto p = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}, {"PICLOUD_PLUGINS_ENABLED", "*"},
+                    {"PICLOUD_PLUGINS_SEARCH_PATH", "/nonexistent/a:/nonexistent/b"}},
+               dir.path());
+  ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << p->err();
+  EXPECT_NE(p->err().find("msg=\"no plugin search path directory exists\" search_path=/nonexistent/a:/nonexistent/b"),
+            std::string::npos)
+      << p->err();
+}
+
 TEST(Startup, UnreachablePostgresFailsFastWithAClearMessage) {
   test::TempDir dir;
   auto started = std::chrono::steady_clock::now();
