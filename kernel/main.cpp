@@ -4,9 +4,7 @@
 
 #include <climits>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
