@@ -134,17 +134,39 @@ void Kernel::warn_unread_config() {
     write_log(LogLevel::warn, "config", "unknown config key (ignored)", {{"key", key}});
 }
 
+Result<void> Kernel::build_script_engine() {
+  // Every plugin has declared its script API during configure(); the engine
+  // is built once from all of it and nothing is registered later.
+  plugins_->declarations().seal();
+  auto engine = scripting::Engine::create(settings_.scripting, plugins_->declarations());
+  if (!engine) return engine.error();
+  script_engine_ = std::move(*engine);
+  std::size_t functions = plugins_->declarations().functions().size();
+  write_log(LogLevel::debug, "kernel", "script engine ready", {{"plugin_functions", std::to_string(functions)}});
+  return {};
+}
+
+Result<void> Kernel::start_without_http() {
+  auto fail = [this](const sdk::Error& e) -> Result<void> {
+    plugins_->stop_all();
+    return e;
+  };
+  auto migrated = migrate();
+  if (!migrated) return fail(migrated.error());
+  if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
+  if (auto r = build_script_engine(); !r) return fail(r.error());
+  warn_unread_config();
+  if (auto r = plugins_->start_all(); !r) return fail(r.error());
+  return {};
+}
+
 Result<void> Kernel::start() {
   auto fail = [this](const sdk::Error& e) -> Result<void> {
     plugins_->stop_all();
     return e;
   };
   register_kernel_routes();
-  auto migrated = migrate();
-  if (!migrated) return fail(migrated.error());
-  if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
-  warn_unread_config();
-  if (auto r = plugins_->start_all(); !r) return fail(r.error());
+  if (auto r = start_without_http(); !r) return r;
   server_ = std::make_unique<http::Server>(router_, authorizer_, metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
     server_.reset();

@@ -18,6 +18,7 @@
 #include "kernel/metrics.hpp"
 #include "kernel/plugins/host.hpp"
 #include "kernel/settings.hpp"
+#include "scripting/engine.hpp"
 
 namespace picloud::kernel {
 
@@ -33,6 +34,9 @@ class Kernel {
   Result<int> migrate();
   // The whole start-up; afterwards the server answers on port().
   Result<void> start();
+  // Everything start() does except listening for HTTP: for tools that
+  // compile or run scripts from the command line.
+  Result<void> start_without_http();
   // Graceful stop: no new connections, in-flight requests finish within the
   // grace period, plugins stop in reverse order, the database closes.
   void stop();
@@ -40,12 +44,15 @@ class Kernel {
   int port() const { return server_ ? server_->port() : 0; }
   db::Database* database() { return database_.get(); }
   plugins::PluginHost& plugins() { return *plugins_; }
+  // The script engine, once start() (or prepare_scripting()) has built it.
+  scripting::Engine* script_engine() { return script_engine_.get(); }
   const Settings& settings() const { return settings_; }
 
  private:
   // The directory holding `component`'s migrations for this dialect's tree.
   std::string migrations_dir(const std::string& component, const std::string& plugin_dir) const;
   void register_kernel_routes();
+  Result<void> build_script_engine();
   void warn_unread_config();
 
   Config& config_;
@@ -55,6 +62,7 @@ class Kernel {
   http::NoIdentityAuthorizer authorizer_;
   std::unique_ptr<db::Database> database_;
   std::unique_ptr<plugins::PluginHost> plugins_;
+  std::unique_ptr<scripting::Engine> script_engine_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
   bool plugins_loaded_ = false;

@@ -5,6 +5,8 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +33,12 @@ commands:
   plugins          list the plugins found, enabled and refused
   migrate          apply pending database migrations and print their status
   config check     validate the configuration and exit
+  script check FILE [--module]
+                   compile a script and print its diagnostics; modules it
+                   imports are read from NAME.as beside FILE
+  script run FILE [--method M] [--path P] [--body TEXT] [--header 'K: V']...
+                   run a script's handle() once with the enabled plugins and
+                   print the response
   version          print the version (also --version)
 
 The config file comes from --config, else $PICLOUD_CONFIG; without one the
@@ -123,6 +131,101 @@ int cmd_config_check(Config& config, const Settings& settings) {
   return 0;
 }
 
+// Scripts and their modules from files: FILE, and NAME.as beside it.
+class FileScripts final : public scripting::ScriptSource {
+ public:
+  explicit FileScripts(std::filesystem::path file) : file_(std::move(file)) {}
+  sdk::Result<std::string> script_code(const scripting::ScriptRef&) override { return read(file_); }
+  sdk::Result<scripting::ModuleCode> module_code(std::string_view, std::string_view name) override {
+    auto code = read(file_.parent_path() / (std::string(name) + ".as"));
+    if (!code) return code.error();
+    return scripting::ModuleCode{std::string(name), *code};
+  }
+
+ private:
+  static sdk::Result<std::string> read(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return sdk::make_error(sdk::ErrorKind::not_found, "cannot read " + path.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  std::filesystem::path file_;
+};
+
+int cmd_script(Config& config, Settings settings, const std::vector<std::string>& args) {
+  if (args.size() < 3 || (args[1] != "check" && args[1] != "run")) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string file = args[2];
+  bool module = false;
+  sdk::HttpRequest request{"GET", "/", "", {}, {}, "", "127.0.0.1", "cli"};
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool has_value = i + 1 < args.size();
+    if (a == "--module") module = true;
+    else if (a == "--method" && has_value) request.method = args[++i];
+    else if (a == "--path" && has_value) {
+      std::string target = args[++i];
+      auto q = target.find('?');
+      request.path = target.substr(0, q);
+      if (q != std::string::npos) request.query = target.substr(q + 1);
+    } else if (a == "--body" && has_value) request.body = args[++i];
+    else if (a == "--header" && has_value) {
+      std::string h = args[++i];
+      auto colon = h.find(':');
+      if (colon == std::string::npos) return fail("--header needs 'Name: value'", 2);
+      std::string name = h.substr(0, colon), value = h.substr(colon + 1);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      value.erase(0, value.find_first_not_of(' '));
+      request.headers.emplace_back(name, value);
+    } else {
+      return fail("script: unknown option '" + a + "'", 2);
+    }
+  }
+  FileScripts source(file);
+  if (auto code = source.script_code({}); !code) return fail(code.error().message, 2);
+
+  Kernel kernel(config, std::move(settings));
+  if (auto r = kernel.start_without_http(); !r) return fail("start-up failed: " + r.error().message);
+  auto& engine = *kernel.script_engine();
+  int status = 0;
+  if (args[1] == "check") {
+    auto code = source.script_code({});
+    auto v = engine.validate("cli", module ? scripting::ScriptKind::module : scripting::ScriptKind::endpoint, *code, source);
+    auto print = [&](const scripting::Diagnostic& d, const char* level) {
+      std::string where = d.section == "main" ? file : "module " + d.section;
+      std::printf("%s:%d:%d: %s: %s\n", where.c_str(), d.line, d.column, level, d.message.c_str());
+    };
+    for (const auto& d : v.errors) print(d, "error");
+    for (const auto& d : v.warnings) print(d, "warning");
+    if (v.ok()) std::printf("%s: OK\n", file.c_str());
+    status = v.ok() ? 0 : 1;
+  } else {
+    auto r = engine.run_http({"cli", file, 1}, source, {}, request);
+    for (const auto& line : r.logs) {
+      using SL = scripting::LogLevel;
+      LogLevel level = line.level == SL::debug ? LogLevel::debug
+                       : line.level == SL::warn ? LogLevel::warn
+                       : line.level == SL::error ? LogLevel::error
+                                                 : LogLevel::info;
+      write_log(level, "script", line.message);
+    }
+    if (!r.ok()) {
+      std::fprintf(stderr, "picloud: script failed (%s, HTTP %d): %s\n", std::string(scripting::to_string(r.error)).c_str(),
+                   r.status(), r.message.c_str());
+      status = 1;
+    } else {
+      std::printf("HTTP %d\n", r.response.status);
+      for (const auto& [k, v] : r.response.headers) std::printf("%s: %s\n", k.c_str(), v.c_str());
+      std::printf("\n%s\n", r.response.body.c_str());
+    }
+  }
+  kernel.stop();
+  return status;
+}
+
 int cmd_serve(Config& config, Settings settings) {
   // Signals are taken synchronously by the main thread: block them before any
   // thread starts so every thread inherits the mask.
@@ -184,6 +287,7 @@ int main(int argc, char** argv) {
   if (command == "plugins" && args.size() == 1) return cmd_plugins(*settings);
   if (command == "migrate" && args.size() == 1) return cmd_migrate(*config, std::move(*settings));
   if (command == "config" && args.size() == 2 && args[1] == "check") return cmd_config_check(*config, *settings);
+  if (command == "script") return cmd_script(*config, std::move(*settings), args);
   std::fprintf(stderr, "picloud: unknown command '%s'\n\n%s", args.empty() ? "" : args[0].c_str(), kUsage);
   return 2;
 }

@@ -80,6 +80,25 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
 
   s.plugins.reserved_names = kKernelSections;
 
+  auto& lim = s.scripting.limits;
+  TRY_ASSIGN(lim.timeout_ms, c.get_int("scripting", "timeout_ms", lim.timeout_ms, 1, 3'600'000));
+  TRY_ASSIGN(lim.max_operations, c.get_int("scripting", "max_operations", lim.max_operations, 1000, std::int64_t{1} << 40));
+  TRY_ASSIGN(lim.max_memory_bytes, c.get_int("scripting", "max_memory_bytes", lim.max_memory_bytes, 1 << 20, std::int64_t{1} << 36));
+  TRY_ASSIGN(lim.max_value_bytes, c.get_int("scripting", "max_value_bytes", lim.max_value_bytes, 1024, std::int64_t{1} << 36));
+  TRY_ASSIGN(n, c.get_int("scripting", "max_call_depth", lim.max_call_depth, 16, 10'000));
+  lim.max_call_depth = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("scripting", "max_json_depth", lim.max_json_depth, 4, 512));
+  lim.max_json_depth = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("scripting", "max_log_lines", lim.max_log_lines, 0, 100'000));
+  lim.max_log_lines = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("scripting", "max_log_line_bytes", lim.max_log_line_bytes, 16, 1 << 20));
+  lim.max_log_line_bytes = static_cast<int>(n);
+  TRY_ASSIGN(lim.max_response_bytes, c.get_int("scripting", "max_response_bytes", lim.max_response_bytes, 0, std::int64_t{1} << 32));
+  TRY_ASSIGN(n, c.get_int("scripting", "cache_size", static_cast<std::int64_t>(s.scripting.cache_size), 1, 1'000'000));
+  s.scripting.cache_size = static_cast<std::size_t>(n);
+  TRY_ASSIGN(n, c.get_int("scripting", "max_import_depth", s.scripting.max_import_depth, 1, 64));
+  s.scripting.max_import_depth = static_cast<int>(n);
+
   TRY_ASSIGN(text, c.get_choice("log", "level", "info", {"debug", "info", "warn", "error"}));
   s.log_level = text == "debug" ? LogLevel::debug : text == "warn" ? LogLevel::warn : text == "error" ? LogLevel::error : LogLevel::info;
   TRY_ASSIGN(text, c.get_choice("log", "format", "logfmt", {"logfmt", "json"}));

@@ -10,6 +10,7 @@
 #include "kernel/http/server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/plugins/host.hpp"
+#include "scripting/engine.hpp"
 
 namespace picloud::kernel {
 
@@ -20,6 +21,7 @@ struct Settings {
   db::DatabaseOptions database;
   std::vector<std::string> migrations_path;
   plugins::PluginSettings plugins;
+  scripting::EngineConfig scripting;
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::logfmt;
 };
@@ -30,6 +32,6 @@ struct Settings {
 Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
-inline const std::vector<std::string> kKernelSections = {"http", "database", "plugins", "log"};
+inline const std::vector<std::string> kKernelSections = {"http", "database", "plugins", "log", "scripting"};
 
 }  // namespace picloud::kernel

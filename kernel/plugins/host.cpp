@@ -86,7 +86,7 @@ class PluginHost::Context final : public sdk::PluginContext {
       return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' may add routes only in configure()");
     return host_.router_.add(std::move(route), plugin_.name);
   }
-  sdk::ScriptApi* script_api() override { return nullptr; }
+  sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return nullptr; }
   sdk::EventSink* events() override { return nullptr; }
 

@@ -19,6 +19,7 @@
 #include "kernel/metrics.hpp"
 #include "kernel/plugins/loader.hpp"
 #include "picloud/sdk/plugin.hpp"
+#include "scripting/declarations.hpp"
 
 namespace picloud::kernel::plugins {
 
@@ -63,6 +64,8 @@ class PluginHost {
   // stopped and joined first, then its stop() runs.
   void stop_all();
   bool all_started() const { return started_.load() == loaded_.size(); }
+  // What the plugins declared to scripts (during configure).
+  scripting::Declarations& declarations() { return declarations_; }
 
  private:
   class Context;
@@ -72,6 +75,7 @@ class PluginHost {
   http::Router& router_;
   MetricsRegistry& metrics_;
   ServiceDirectory services_;
+  scripting::Declarations declarations_;
   std::vector<LoadedPlugin> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;  // parallel to loaded_
   std::atomic<std::size_t> started_{0};

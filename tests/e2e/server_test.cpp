@@ -166,7 +166,7 @@ TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
   Server s(GetParam(), {{"PICLOUD_PLUGINS_ENABLED", "t_good, t_abi_major"}});
   EXPECT_EQ(s.process->wait(15s), 1);
   std::string err = s.process->err();
-  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.0"), std::string::npos)
+  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.1"), std::string::npos)
       << err;
 }
 
@@ -270,7 +270,7 @@ TEST(Startup, VersionMatchesTheRelease) {
   test::TempDir dir;
   auto p = run({"--version"}, {}, dir.path());
   EXPECT_EQ(p->wait(5s), 0);
-  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.0)\n");
+  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.1)\n");
 }
 
 TEST(Startup, DefaultsToSqliteUnderData) {

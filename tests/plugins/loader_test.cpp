@@ -30,7 +30,7 @@ TEST(Loader, LoadsAGoodPluginAndReadsItsDescriptor) {
   EXPECT_EQ(p->version, "1.2.3");
   EXPECT_EQ(p->provides, std::vector<std::string>{"greeter"});
   EXPECT_TRUE(p->depends.empty());
-  EXPECT_EQ(plugins::abi_version_text(p->descriptor->abi), "1.0");
+  EXPECT_EQ(plugins::abi_version_text(p->descriptor->abi), "1.1");
   auto d = plugins::load_plugin(plugin("t_dependent"));
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->depends, std::vector<std::string>{"t_good"});
@@ -40,13 +40,13 @@ TEST(Loader, RefusesAnAbiMajorMismatchNamingFileAndBothVersions) {
   std::string e = load_error("t_abi_major");
   EXPECT_NE(e.find("t_abi_major.so"), std::string::npos) << e;
   EXPECT_NE(e.find("built for SDK ABI 2.0"), std::string::npos) << e;
-  EXPECT_NE(e.find("this kernel provides ABI 1.0"), std::string::npos) << e;
+  EXPECT_NE(e.find("this kernel provides ABI 1.1"), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesANewerMinor) {
   std::string e = load_error("t_abi_minor");
-  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1.1"), std::string::npos) << e;
-  EXPECT_NE(e.find("newer than this kernel's ABI 1.0"), std::string::npos) << e;
+  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1.2"), std::string::npos) << e;
+  EXPECT_NE(e.find("newer than this kernel's ABI 1.1"), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesAnotherBuildFingerprint) {

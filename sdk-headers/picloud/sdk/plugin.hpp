@@ -19,15 +19,15 @@
 #include "picloud/sdk/http.hpp"
 #include "picloud/sdk/log.hpp"
 #include "picloud/sdk/metrics.hpp"
+#include "picloud/sdk/script.hpp"
 #include "picloud/sdk/services.hpp"
 #include "picloud/sdk/tasks.hpp"
 
 namespace picloud::sdk {
 
-// Reserved for the script API (namespaces, functions, handle types), trigger
-// kinds and event emission. Their accessors below return null until the
-// kernel implements them; a later SDK minor defines these types.
-class ScriptApi;
+// Reserved for trigger kinds and event emission. Their accessors below
+// return null until the kernel implements them; a later SDK minor defines
+// these types.
 class TriggerKinds;
 class EventSink;
 
@@ -45,6 +45,8 @@ class PluginContext {
   // is a conflict naming its owner. Only during configure().
   virtual Result<void> add_route(HttpRoute route) = 0;
 
+  // Declares script functions and handle types (see script.hpp). Non-null
+  // from ABI 1.1; declarations are accepted only during configure().
   virtual ScriptApi* script_api() = 0;
   virtual TriggerKinds* trigger_kinds() = 0;
   virtual EventSink* events() = 0;

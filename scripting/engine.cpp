@@ -1,0 +1,665 @@
+#include "scripting/engine.hpp"
+
+#include <angelscript/scriptarray.h>
+#include <angelscript/scripthelper.h>
+#include <angelscript/scriptmath.h>
+#include <angelscript/scriptstdstring.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <list>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <unordered_map>
+
+#include "scripting/bindings.hpp"
+#include "scripting/json.hpp"
+#include "scripting/memory.hpp"
+#include "scripting/stdlib/stdlib.hpp"
+
+namespace picloud::scripting {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// --- process-wide set-up -----------------------------------------------------
+
+void prepare_process() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Before any engine exists: every engine allocation is then countable.
+    asSetGlobalMemoryFunctions(memory::engine_alloc, memory::engine_free);
+    asPrepareMultithread();
+  });
+}
+
+std::string new_execution_id() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return out;
+}
+
+// --- callbacks -----------------------------------------------------------------
+
+// Diagnostics of the build in progress (builds are serialised).
+thread_local std::vector<Diagnostic>* t_errors = nullptr;
+thread_local std::vector<Diagnostic>* t_warnings = nullptr;
+thread_local const std::map<std::string, int>* t_column_shift = nullptr;
+
+void on_message(const asSMessageInfo* msg, void*) {
+  std::vector<Diagnostic>* into = msg->type == asMSGTYPE_ERROR ? t_errors : msg->type == asMSGTYPE_WARNING ? t_warnings : nullptr;
+  if (!into) return;
+  std::string section = msg->section ? msg->section : "";
+  int column = msg->col;
+  if (t_column_shift && msg->row == 1) {
+    auto it = t_column_shift->find(section);
+    if (it != t_column_shift->end()) column = std::max(1, column - it->second);
+  }
+  into->push_back({section, msg->row, column, msg->message});
+}
+
+// Runs on every statement: the operation budget, the wall clock (every 64
+// statements, to keep the common path to an increment and a compare) and the
+// memory budget.
+void line_callback(asIScriptContext* ctx, void*) {
+  auto* run = static_cast<RunState*>(ctx->GetUserData(kRunStateSlot));
+  if (!run) return;
+  if (++run->operations > run->limits->max_operations) {
+    run->fail(RunError::operation_limit,
+              "script exceeded its budget of " + std::to_string(run->limits->max_operations) + " operations");
+  } else if ((run->operations & 63) == 0 && Clock::now() > run->deadline) {
+    run->fail(RunError::timeout, "script ran longer than " + std::to_string(run->limits->timeout_ms) + " ms");
+  } else if (run->budget.exceeded) {
+    run->fail(RunError::memory_limit, "");
+  }
+}
+
+// A C++ exception escaped a binding: keep its message for the script.
+void translate_exception(asIScriptContext* ctx, void*) {
+  try {
+    throw;
+  } catch (const ScriptException& e) {
+    ctx->SetException(e.what());
+  } catch (const std::bad_alloc&) {
+    ctx->SetException("out of memory", false);
+  } catch (const std::exception& e) {
+    ctx->SetException((std::string("internal: ") + e.what()).c_str());
+  } catch (...) {
+    ctx->SetException("internal: unknown exception");
+  }
+}
+
+// --- imports -----------------------------------------------------------------
+
+struct Section {
+  std::string name;  // "main" or the module's name
+  std::string code;
+};
+
+struct Prepared {
+  std::vector<Section> sections;
+  std::map<std::string, int> column_shift;  // per module section, on line 1
+  std::vector<std::string> direct_imports;
+  std::vector<std::string> modules;  // every module included
+  std::vector<Diagnostic> errors;
+};
+
+struct ImportLine {
+  std::string name;
+  int line;
+};
+
+// Finds `import "name";` lines and blanks them (line numbers stay right).
+std::vector<ImportLine> take_imports(std::string& code, const std::string& section, std::vector<Diagnostic>& errors) {
+  static const std::regex import_line(R"re(^[ \t]*import[ \t]+"([^"]*)"[ \t]*;[ \t]*(//.*)?\r?$)re");
+  static const std::regex starts_with_import(R"(^[ \t]*import\b.*)");
+  std::vector<ImportLine> found;
+  std::size_t pos = 0;
+  int line = 1;
+  while (pos <= code.size()) {
+    std::size_t end = code.find('\n', pos);
+    if (end == std::string::npos) end = code.size();
+    std::string text = code.substr(pos, end - pos);
+    std::smatch m;
+    if (text.size() < 512 && std::regex_match(text, m, import_line)) {
+      found.push_back({m[1].str(), line});
+      std::fill(code.begin() + static_cast<std::ptrdiff_t>(pos), code.begin() + static_cast<std::ptrdiff_t>(end), ' ');
+    } else if (text.size() < 512 && std::regex_match(text, starts_with_import)) {
+      errors.push_back({section, line, 1, "write imports as: import \"module_name\";"});
+    }
+    pos = end + 1;
+    ++line;
+  }
+  return found;
+}
+
+// --- the compiled-script cache -----------------------------------------------
+
+struct Compiled {
+  std::string app_id;
+  asIScriptModule* module = nullptr;
+  asIScriptFunction* handle = nullptr;
+  asIScriptFunction* on_event = nullptr;
+  std::vector<std::string> modules;
+  std::string error;  // first compile error, when it did not compile
+  bool transient = false;
+  std::mutex* build_mutex = nullptr;
+  ~Compiled() {
+    if (module) {
+      std::lock_guard lock(*build_mutex);
+      module->Discard();
+    }
+  }
+};
+
+struct ThreadContexts {
+  std::uint64_t engine_id = 0;
+  std::vector<asIScriptContext*> idle;
+};
+
+struct ThreadPools {
+  std::vector<ThreadContexts> pools;
+  ~ThreadPools() { asThreadCleanup(); }
+};
+thread_local ThreadPools t_pools;
+
+constexpr std::size_t kIdleContextsPerThread = 4;
+std::atomic<std::uint64_t> g_engine_ids{0};
+
+std::string cache_key(const ScriptRef& ref) {
+  return ref.app_id + '\x1f' + ref.script_id + '\x1f' + std::to_string(ref.version);
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineConfig config;
+  asIScriptEngine* engine = nullptr;
+  std::deque<BoundCall> calls;
+  std::set<std::string, std::less<>> reserved_names;
+  std::uint64_t id = ++g_engine_ids;
+  std::mutex build_mutex;
+  std::atomic<std::uint64_t> module_counter{0};
+
+  mutable std::mutex cache_mutex;
+  std::list<std::shared_ptr<Compiled>> lru;  // front = most recent
+  std::unordered_map<std::string, std::list<std::shared_ptr<Compiled>>::iterator> index;
+  std::unordered_map<const Compiled*, std::string> keys;
+  CacheStats stats;
+
+  std::mutex contexts_mutex;
+  std::set<asIScriptContext*> contexts;
+
+  ~Impl() {
+    {
+      std::lock_guard lock(cache_mutex);
+      index.clear();
+      keys.clear();
+      lru.clear();
+    }
+    {
+      std::lock_guard lock(contexts_mutex);
+      for (auto* ctx : contexts) ctx->Release();
+      contexts.clear();
+    }
+    if (engine) engine->ShutDownAndRelease();
+  }
+
+  // --- contexts ---
+  asIScriptContext* acquire_context() {
+    for (auto& pool : t_pools.pools) {
+      if (pool.engine_id != id || pool.idle.empty()) continue;
+      asIScriptContext* ctx = pool.idle.back();
+      pool.idle.pop_back();
+      return ctx;
+    }
+    asIScriptContext* ctx = engine->CreateContext();
+    ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
+    std::lock_guard lock(contexts_mutex);
+    contexts.insert(ctx);
+    return ctx;
+  }
+
+  void release_context(asIScriptContext* ctx) {
+    ctx->Unprepare();
+    ctx->SetUserData(nullptr, kRunStateSlot);
+    for (auto& pool : t_pools.pools) {
+      if (pool.engine_id != id) continue;
+      if (pool.idle.size() < kIdleContextsPerThread) {
+        pool.idle.push_back(ctx);
+        return;
+      }
+      break;
+    }
+    bool have_pool = std::any_of(t_pools.pools.begin(), t_pools.pools.end(), [&](auto& p) { return p.engine_id == id; });
+    if (!have_pool) {
+      t_pools.pools.push_back({id, {ctx}});
+      return;
+    }
+    std::lock_guard lock(contexts_mutex);
+    contexts.erase(ctx);
+    ctx->Release();
+  }
+
+  // --- compiling ---
+  bool is_reserved(const std::string& name) const { return reserved_names.count(name) > 0; }
+
+  void include_module(const std::string& app_id, const ImportLine& import, const std::string& from,
+                      std::vector<std::string>& chain, ScriptSource& source, Prepared& out) {
+    auto chain_text = [&](const std::string& last) {
+      std::string text;
+      for (const auto& c : chain) text += c + " → ";
+      return text + last;
+    };
+    if (!is_identifier(import.name)) {
+      out.errors.push_back({from, import.line, 1, "\"" + import.name + "\" is not a module name"});
+      return;
+    }
+    if (is_reserved(import.name)) {
+      out.errors.push_back({from, import.line, 1, "\"" + import.name + "\" is a reserved name, not a module"});
+      return;
+    }
+    if (std::find(chain.begin(), chain.end(), import.name) != chain.end()) {
+      out.errors.push_back({from, import.line, 1, "import cycle: " + chain_text(import.name)});
+      return;
+    }
+    if (static_cast<int>(chain.size()) > config.max_import_depth) {
+      out.errors.push_back({from, import.line, 1,
+                            "imports nested deeper than " + std::to_string(config.max_import_depth) + ": " +
+                                chain_text(import.name)});
+      return;
+    }
+    if (std::find(out.modules.begin(), out.modules.end(), import.name) != out.modules.end()) return;  // diamond
+    auto found = source.module_code(app_id, import.name);
+    if (!found) {
+      std::string message = found.error().kind == sdk::ErrorKind::not_found
+                                ? "module \"" + import.name + "\" not found in this app"
+                                : "module \"" + import.name + "\" could not be loaded: " + found.error().message;
+      out.errors.push_back({from, import.line, 1, message});
+      return;
+    }
+    out.modules.push_back(import.name);
+    std::string code = found->code;
+    auto nested = take_imports(code, import.name, out.errors);
+    chain.push_back(import.name);
+    for (const auto& n : nested) include_module(app_id, n, import.name, chain, source, out);
+    chain.pop_back();
+    std::string prefix = "namespace " + import.name + " { ";
+    out.column_shift[import.name] = static_cast<int>(prefix.size());
+    out.sections.push_back({import.name, prefix + code + "\n}\n"});
+  }
+
+  Prepared prepare(std::string_view app_id, const std::string& code, ScriptSource& source) {
+    Prepared out;
+    std::string main = code;
+    auto imports = take_imports(main, "main", out.errors);
+    out.sections.push_back({"main", std::move(main)});
+    std::vector<std::string> chain{"main"};
+    for (const auto& i : imports) {
+      out.direct_imports.push_back(i.name);
+      include_module(std::string(app_id), i, "main", chain, source, out);
+    }
+    return out;
+  }
+
+  struct BuildResult {
+    asIScriptModule* module = nullptr;
+    std::vector<Diagnostic> errors, warnings;
+  };
+
+  // Builds the sections into a fresh module and checks the rules every
+  // script follows. On error the module is discarded.
+  BuildResult build(const Prepared& prepared) {
+    BuildResult result{nullptr, prepared.errors, {}};
+    if (!result.errors.empty()) return result;
+    std::lock_guard lock(build_mutex);
+    std::string name = "script-" + std::to_string(++module_counter);
+    asIScriptModule* mod = engine->GetModule(name.c_str(), asGM_ALWAYS_CREATE);
+    for (const auto& s : prepared.sections)
+      mod->AddScriptSection(s.name.c_str(), s.code.data(), s.code.size());
+    t_errors = &result.errors;
+    t_warnings = &result.warnings;
+    t_column_shift = &prepared.column_shift;
+    int r = mod->Build();
+    t_errors = t_warnings = nullptr;
+    t_column_shift = nullptr;
+    if (r < 0 && result.errors.empty()) result.errors.push_back({"main", 0, 0, "the script does not compile"});
+    if (result.errors.empty()) {
+      for (asUINT i = 0; i < mod->GetGlobalVarCount(); ++i) {
+        const char* var = nullptr;
+        const char* ns = nullptr;
+        bool is_const = false;
+        mod->GetGlobalVar(i, &var, &ns, nullptr, &is_const);
+        if (is_const) continue;
+        std::string section = ns && *ns ? std::string(ns) : "main";
+        result.errors.push_back({section, 0, 0,
+                                 "global variable '" + std::string(var) +
+                                     "' must be const: runs share a compiled script and keep no state between them"});
+      }
+    }
+    if (result.errors.empty()) initialise_globals(mod, result.errors);
+    if (!result.errors.empty()) {
+      mod->Discard();
+      return result;
+    }
+    result.module = mod;
+    return result;
+  }
+
+  // Global initialisers run once per compile, under limits, without services.
+  void initialise_globals(asIScriptModule* mod, std::vector<Diagnostic>& errors) {
+    Limits limits = config.limits;
+    limits.max_operations = std::min<std::int64_t>(limits.max_operations, 1'000'000);
+    limits.timeout_ms = std::min<std::int64_t>(limits.timeout_ms, 1'000);
+    RunState run;
+    run.limits = &limits;
+    run.services_allowed = false;
+    run.budget.limit = limits.max_memory_bytes;
+    run.budget.max_single = limits.max_value_bytes;
+    run.deadline = Clock::now() + std::chrono::milliseconds(limits.timeout_ms);
+    asIScriptContext* ctx = engine->CreateContext();
+    ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
+    ctx->SetUserData(&run, kRunStateSlot);
+    int r;
+    {
+      memory::BudgetScope scope(&run.budget);
+      r = mod->ResetGlobalVars(ctx);
+    }
+    if (r < 0) {
+      std::string why = run.failure != RunError::none ? std::string(to_string(run.failure))
+                        : ctx->GetState() == asEXECUTION_EXCEPTION ? std::string(ctx->GetExceptionString())
+                                                                   : "error " + std::to_string(r);
+      errors.push_back({"main", 0, 0, "initialising global variables failed: " + why});
+    }
+    ctx->Release();
+  }
+
+  std::shared_ptr<Compiled> compile(const ScriptRef& ref, ScriptSource& source) {
+    auto compiled = std::make_shared<Compiled>();
+    compiled->app_id = ref.app_id;
+    compiled->build_mutex = &build_mutex;
+    auto code = source.script_code(ref);
+    if (!code) {
+      compiled->error = "script could not be loaded: " + code.error().message;
+      compiled->transient = true;  // not cached: the next run tries again
+      return compiled;
+    }
+    Prepared prepared = prepare(ref.app_id, *code, source);
+    compiled->modules = prepared.modules;
+    BuildResult built = build(prepared);
+    if (!built.errors.empty()) {
+      const auto& e = built.errors.front();
+      compiled->error = e.section + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) + ": " + e.message;
+      if (built.errors.size() > 1) compiled->error += " (and " + std::to_string(built.errors.size() - 1) + " more)";
+      return compiled;
+    }
+    compiled->module = built.module;
+    compiled->handle = built.module->GetFunctionByDecl("void handle(request@, response@)");
+    compiled->on_event = built.module->GetFunctionByDecl("void on_event(event@)");
+    return compiled;
+  }
+
+  std::shared_ptr<Compiled> lookup(const ScriptRef& ref, ScriptSource& source) {
+    std::string key = cache_key(ref);
+    {
+      std::lock_guard lock(cache_mutex);
+      auto it = index.find(key);
+      if (it != index.end()) {
+        lru.splice(lru.begin(), lru, it->second);
+        ++stats.hits;
+        return *it->second;
+      }
+    }
+    auto compiled = compile(ref, source);
+    if (compiled->transient) return compiled;
+    std::lock_guard lock(cache_mutex);
+    auto it = index.find(key);
+    if (it != index.end()) return *it->second;  // another thread compiled it meanwhile
+    ++stats.compiles;
+    lru.push_front(compiled);
+    index[key] = lru.begin();
+    keys[compiled.get()] = key;
+    while (lru.size() > std::max<std::size_t>(1, config.cache_size)) {
+      erase(std::prev(lru.end()));
+      ++stats.evictions;
+    }
+    return compiled;
+  }
+
+  void erase(std::list<std::shared_ptr<Compiled>>::iterator it) {
+    auto k = keys.find(it->get());
+    if (k != keys.end()) {
+      index.erase(k->second);
+      keys.erase(k);
+    }
+    lru.erase(it);  // the module is discarded once no run holds it
+  }
+
+  // --- running ---
+  template <typename Setup>
+  RunResult run(const ScriptRef& ref, ScriptSource& source, const Caller& caller, const sdk::Value* event,
+                bool http, Setup&& setup) {
+    auto started = Clock::now();
+    RunResult result;
+    result.execution_id = caller.execution_id.empty() ? new_execution_id() : caller.execution_id;
+    auto finish = [&] {
+      result.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+      return std::move(result);
+    };
+    auto compiled = lookup(ref, source);
+    if (!compiled->module) {
+      result.error = RunError::compile_error;
+      result.message = compiled->error;
+      return finish();
+    }
+    asIScriptFunction* entry = http ? compiled->handle : compiled->on_event;
+    if (!entry) {
+      result.error = RunError::no_entry_point;
+      result.message = http ? "the script has no entry point `void handle(request@ req, response@ res)`"
+                            : "the script has no entry point `void on_event(event@ e)`";
+      return finish();
+    }
+
+    const Limits& limits = config.limits;
+    RunState state;
+    state.call = sdk::CallContext{ref.app_id, caller.principal, ref.script_id, result.execution_id, caller.trigger_depth,
+                                  event};
+    state.limits = &limits;
+    state.budget.limit = limits.max_memory_bytes;
+    state.budget.max_single = limits.max_value_bytes;
+    state.deadline = started + std::chrono::milliseconds(limits.timeout_ms);
+
+    asIScriptContext* ctx = acquire_context();
+    ctx->SetUserData(&state, kRunStateSlot);
+    int r = asERROR;
+    {
+      memory::BudgetScope scope(&state.budget);
+      if (ctx->Prepare(entry) >= 0) {
+        setup(ctx);
+        r = ctx->Execute();
+      }
+    }
+    classify(ctx, r, state, result);
+    result.logs = std::move(state.logs);
+    result.dropped_logs = state.dropped_logs;
+    result.operations = state.operations;
+    result.peak_memory_bytes = state.budget.peak;
+    release_context(ctx);
+    return finish();
+  }
+
+  void classify(asIScriptContext* ctx, int r, RunState& state, RunResult& result) {
+    const Limits& limits = config.limits;
+    auto memory_message = [&] {
+      return state.budget.single_too_large
+                 ? "script tried to create a value larger than " + std::to_string(limits.max_value_bytes) + " bytes"
+                 : "script used more than " + std::to_string(limits.max_memory_bytes) + " bytes of memory";
+    };
+    if (r == asEXECUTION_FINISHED && state.failure == RunError::none && !state.budget.exceeded) return;
+    if (state.failure != RunError::none) {
+      result.error = state.failure;
+      result.message = state.failure == RunError::memory_limit ? memory_message() : state.failure_message;
+      return;
+    }
+    if (state.budget.exceeded) {
+      result.error = RunError::memory_limit;
+      result.message = memory_message();
+      return;
+    }
+    if (r == asEXECUTION_EXCEPTION) {
+      std::string what = ctx->GetExceptionString() ? ctx->GetExceptionString() : "exception";
+      if (what == "Stack overflow") {
+        result.error = RunError::stack_limit;
+        result.message = "script calls nested deeper than " + std::to_string(limits.max_call_depth);
+        return;
+      }
+      result.error = RunError::script_error;
+      const char* section = nullptr;
+      int column = 0;
+      int line = ctx->GetExceptionLineNumber(&column, &section);
+      const asIScriptFunction* fn = ctx->GetExceptionFunction();
+      result.message = what + " (" + (section ? section : "main") + ":" + std::to_string(line) + ":" +
+                       std::to_string(column) + (fn ? std::string(", in ") + fn->GetName() : "") + ")";
+      return;
+    }
+    result.error = RunError::internal;
+    result.message = "the script could not be run (AngelScript error " + std::to_string(r) + ")";
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const Declarations& declarations) {
+  prepare_process();
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  asIScriptEngine* e = asCreateScriptEngine();
+  if (!e) return sdk::make_error(sdk::ErrorKind::internal, "cannot create the AngelScript engine");
+  impl->engine = e;
+  try {
+    check_registration(e->SetMessageCallback(asFUNCTION(on_message), nullptr, asCALL_CDECL), "message callback");
+    check_registration(e->SetTranslateAppExceptionCallback(asFUNCTION(translate_exception), nullptr, asCALL_CDECL),
+                       "exception translation");
+    e->SetEngineProperty(asEP_MAX_CALL_STACK_SIZE, static_cast<asPWORD>(config.limits.max_call_depth));
+    e->SetEngineProperty(asEP_INIT_GLOBAL_VARS_AFTER_BUILD, false);
+    e->SetEngineProperty(asEP_DISALLOW_EMPTY_LIST_ELEMENTS, true);
+    RegisterStdString(e);
+    RegisterScriptArray(e, true);
+    RegisterStdStringUtils(e);
+    RegisterScriptMath(e);
+    RegisterExceptionRoutines(e);
+    register_json(e);
+    register_entry_types(e);
+    register_log(e);
+    register_codecs(e);
+    register_crypto(e);
+    register_time(e);
+    register_regex(e);
+    register_declarations(e, declarations, impl->calls);
+  } catch (const std::exception& ex) {
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, std::string("script engine: ") + ex.what());
+  }
+  for (auto n : reserved_namespaces()) impl->reserved_names.emplace(n);
+  for (const auto& f : declarations.functions()) impl->reserved_names.insert(f.decl.ns);
+  for (const auto& t : declarations.handle_types()) impl->reserved_names.insert(t.decl.ns);
+  for (const char* n : {"main", "request", "response", "event"}) impl->reserved_names.emplace(n);
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Validation Engine::validate(std::string_view app_id, ScriptKind kind, const std::string& code, ScriptSource& source) {
+  Validation out;
+  Prepared prepared = impl_->prepare(app_id, code, source);
+  out.imports = prepared.direct_imports;
+  auto built = impl_->build(prepared);
+  out.errors = std::move(built.errors);
+  out.warnings = std::move(built.warnings);
+  if (!built.module) return out;
+  asIScriptModule* mod = built.module;
+  bool has_handle = mod->GetFunctionByDecl("void handle(request@, response@)") != nullptr;
+  bool has_event = mod->GetFunctionByDecl("void on_event(event@)") != nullptr;
+  if (kind == ScriptKind::endpoint) {
+    if (mod->GetFunctionByName("handle") && !has_handle)
+      out.errors.push_back({"main", 0, 0, "handle must be declared `void handle(request@ req, response@ res)`"});
+    else if (mod->GetFunctionByName("on_event") && !has_event)
+      out.errors.push_back({"main", 0, 0, "on_event must be declared `void on_event(event@ e)`"});
+    else if (!has_handle && !has_event)
+      out.errors.push_back({"main", 0, 0,
+                            "an endpoint script needs `void handle(request@ req, response@ res)` (HTTP) or "
+                            "`void on_event(event@ e)` (triggers)"});
+  } else if (has_handle || has_event) {
+    out.errors.push_back({"main", 0, 0, "a module is a library: it cannot have handle() or on_event()"});
+  }
+  std::lock_guard lock(impl_->build_mutex);
+  mod->Discard();
+  return out;
+}
+
+RunResult Engine::run_http(const ScriptRef& ref, ScriptSource& source, const Caller& caller,
+                           const sdk::HttpRequest& request) {
+  ScriptRequest* req = nullptr;
+  ScriptResponse* res = nullptr;
+  auto result = impl_->run(ref, source, caller, nullptr, true, [&](asIScriptContext* ctx) {
+    req = make_request(request);
+    res = make_response(impl_->config.limits.max_response_bytes);
+    ctx->SetArgObject(0, req);  // the context takes its own references
+    ctx->SetArgObject(1, res);
+  });
+  if (res && result.ok()) result.response = take_response(*res);
+  if (req) release(req);
+  if (res) release(res);
+  return result;
+}
+
+RunResult Engine::run_event(const ScriptRef& ref, ScriptSource& source, const Caller& caller, const sdk::Value& event) {
+  ScriptEvent* ev = nullptr;
+  auto result = impl_->run(ref, source, caller, &event, false, [&](asIScriptContext* ctx) {
+    ev = make_event(event);
+    ctx->SetArgObject(0, ev);
+  });
+  if (ev) release(ev);
+  return result;
+}
+
+void Engine::invalidate_module(std::string_view app_id, std::string_view module_name) {
+  std::lock_guard lock(impl_->cache_mutex);
+  for (auto it = impl_->lru.begin(); it != impl_->lru.end();) {
+    const auto& c = **it;
+    bool uses = c.app_id == app_id && std::find(c.modules.begin(), c.modules.end(), module_name) != c.modules.end();
+    auto next = std::next(it);
+    if (uses) impl_->erase(it);
+    it = next;
+  }
+}
+
+void Engine::forget_script(std::string_view app_id, std::string_view script_id) {
+  std::lock_guard lock(impl_->cache_mutex);
+  std::string prefix = std::string(app_id) + '\x1f' + std::string(script_id) + '\x1f';
+  for (auto it = impl_->lru.begin(); it != impl_->lru.end();) {
+    auto next = std::next(it);
+    auto k = impl_->keys.find(it->get());
+    if (k != impl_->keys.end() && k->second.rfind(prefix, 0) == 0) impl_->erase(it);
+    it = next;
+  }
+}
+
+CacheStats Engine::cache_stats() const {
+  std::lock_guard lock(impl_->cache_mutex);
+  CacheStats s = impl_->stats;
+  s.size = impl_->lru.size();
+  return s;
+}
+
+const EngineConfig& Engine::config() const { return impl_->config; }
+
+}  // namespace picloud::scripting

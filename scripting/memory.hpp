@@ -1,0 +1,48 @@
+// Per-run memory accounting.
+//
+// While a budget is installed on a thread, every allocation on that thread is
+// charged to it: the C++ heap (operator new, used by strings, json values and
+// the bindings) and the script engine's own allocator (script arrays, objects,
+// the context's stack). An allocation that would exceed the budget, or one
+// larger than the single-value limit, fails (std::bad_alloc, or null for the
+// engine) and marks the budget exceeded; the run is then ended.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace picloud::scripting::memory {
+
+struct Budget {
+  std::int64_t limit = 0;         // live bytes
+  std::int64_t max_single = 0;    // one allocation
+  std::int64_t live = 0;          // allocated minus freed while installed
+  std::int64_t peak = 0;
+  bool exceeded = false;
+  bool single_too_large = false;  // the first refusal was one oversized value
+};
+
+// Installs `budget` for this thread for the scope's lifetime (nestable).
+class BudgetScope {
+ public:
+  explicit BudgetScope(Budget* budget);
+  ~BudgetScope();
+  BudgetScope(const BudgetScope&) = delete;
+  BudgetScope& operator=(const BudgetScope&) = delete;
+
+ private:
+  Budget* previous_;
+};
+
+// Suspends accounting (for work done on the run's behalf that must not fail,
+// such as recording an error message).
+class Unaccounted : public BudgetScope {
+ public:
+  Unaccounted() : BudgetScope(nullptr) {}
+};
+
+// The engine's allocator pair (asSetGlobalMemoryFunctions).
+void* engine_alloc(std::size_t size);
+void engine_free(void* pointer);
+
+}  // namespace picloud::scripting::memory

@@ -1,0 +1,57 @@
+// The state of one script run, reachable from every binding through the
+// running context's user data.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "picloud/sdk/script.hpp"
+#include "scripting/limits.hpp"
+#include "scripting/memory.hpp"
+
+namespace picloud::scripting {
+
+enum class LogLevel { debug, info, warn, error };
+std::string_view to_string(LogLevel level);
+
+struct LogLine {
+  LogLevel level;
+  std::int64_t time_ms;  // Unix milliseconds
+  std::string message;
+};
+
+// The context user-data slot holding the RunState.
+inline constexpr unsigned long kRunStateSlot = 0x52554e;  // "RUN"
+
+struct RunState {
+  sdk::CallContext call;
+  const Limits* limits = nullptr;
+  memory::Budget budget;
+  std::int64_t operations = 0;
+  std::chrono::steady_clock::time_point deadline;
+  // False while a module's global variables are initialised: no call context.
+  bool services_allowed = true;
+
+  // Set by a limit check before aborting the context.
+  RunError failure = RunError::none;
+  std::string failure_message;
+
+  // The kind of the last service error raised as a script exception, for
+  // exception_kind(); "script" for an exception the script threw itself.
+  std::string last_error_kind;
+
+  std::vector<LogLine> logs;
+  int dropped_logs = 0;
+
+  // The current run on this thread's active script context, or null (for
+  // example while a module's globals are initialised).
+  static RunState* current();
+
+  // Ends the run with `error` at the next check (and aborts the context now
+  // if one is active).
+  void fail(RunError error, std::string message);
+};
+
+}  // namespace picloud::scripting

@@ -1,0 +1,111 @@
+// regex:: — Perl-style regular expressions on Boost.Regex, whose matcher
+// keeps its backtracking state on the heap and gives up on patterns that
+// explode (catastrophic backtracking becomes a script exception, not a
+// crashed or stuck worker).
+#include <boost/regex.hpp>
+
+#include <angelscript/scriptarray.h>
+
+#include "scripting/json.hpp"
+#include "scripting/stdlib/stdlib.hpp"
+
+namespace picloud::scripting {
+namespace {
+
+constexpr std::size_t kMaxPattern = 4096;
+
+boost::regex compile(const std::string& pattern) {
+  if (pattern.size() > kMaxPattern) throw ScriptException("regex: pattern longer than 4096 characters");
+  try {
+    return boost::regex(pattern, boost::regex::perl);
+  } catch (const boost::regex_error& e) {
+    throw ScriptException(std::string("regex: invalid pattern: ") + e.what());
+  }
+}
+
+template <typename F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const boost::regex_error&) {
+    throw ScriptException("regex: the pattern is too complex for this input");
+  } catch (const std::runtime_error& e) {  // Boost reports exhausted matcher memory this way
+    if (dynamic_cast<const ScriptException*>(&e)) throw;
+    throw ScriptException(std::string("regex: ") + e.what());
+  }
+}
+
+bool is_match(const std::string& pattern, const std::string& text) {
+  auto re = compile(pattern);
+  return guarded([&] { return boost::regex_search(text, re); });
+}
+
+JsonNode* find(const std::string& pattern, const std::string& text) {
+  auto re = compile(pattern);
+  return guarded([&] {
+    boost::smatch m;
+    if (!boost::regex_search(text, m, re)) return make_json().detach();
+    sdk::Value groups = sdk::Value::array();
+    for (std::size_t i = 1; i < m.size(); ++i) groups.push(m[i].matched ? sdk::Value(m[i].str()) : sdk::Value());
+    sdk::Value out = sdk::Value::object(
+        {{"match", m[0].str()}, {"index", static_cast<std::int64_t>(m.position(std::size_t{0}))}, {"groups", std::move(groups)}});
+    return json_from_value(out).detach();
+  });
+}
+
+CScriptArray* strings(const std::vector<std::string>& items) {
+  asITypeInfo* type = asGetActiveContext()->GetEngine()->GetTypeInfoByDecl("array<string>");
+  CScriptArray* out = CScriptArray::Create(type, static_cast<asUINT>(items.size()));
+  for (asUINT i = 0; i < items.size(); ++i) *static_cast<std::string*>(out->At(i)) = items[i];
+  return out;
+}
+
+CScriptArray* find_all(const std::string& pattern, const std::string& text) {
+  auto re = compile(pattern);
+  return guarded([&] {
+    std::vector<std::string> found;
+    for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) found.push_back((*it)[0].str());
+    return strings(found);
+  });
+}
+
+// `replacement` may use $1…$9 and $& for groups.
+std::string replace(const std::string& pattern, const std::string& text, const std::string& replacement) {
+  auto re = compile(pattern);
+  return guarded([&] { return boost::regex_replace(text, re, replacement, boost::format_perl); });
+}
+
+CScriptArray* split(const std::string& pattern, const std::string& text) {
+  auto re = compile(pattern);
+  return guarded([&] {
+    std::vector<std::string> parts;
+    for (boost::sregex_token_iterator it(text.begin(), text.end(), re, -1), end; it != end; ++it) parts.push_back(*it);
+    return strings(parts);
+  });
+}
+
+void fn(asIScriptEngine* e, const char* decl, const asSFuncPtr& f) {
+  check_registration(e->RegisterGlobalFunction(decl, f, asCALL_GENERIC), decl);
+}
+
+}  // namespace
+
+void register_regex(asIScriptEngine* e) {
+  check_registration(e->SetDefaultNamespace("regex"), "namespace regex");
+  fn(e, "bool is_match(const string &in pattern, const string &in text)", WRAP_FN(is_match));
+  fn(e, "json@ find(const string &in pattern, const string &in text)", WRAP_FN(find));
+  fn(e, "array<string>@ find_all(const string &in pattern, const string &in text)", WRAP_FN(find_all));
+  fn(e, "string replace(const string &in pattern, const string &in text, const string &in replacement)",
+     WRAP_FN(replace));
+  fn(e, "array<string>@ split(const string &in pattern, const string &in text)", WRAP_FN(split));
+  check_registration(e->SetDefaultNamespace(""), "namespace");
+}
+
+const std::vector<std::string_view>& reserved_namespaces() {
+  static const std::vector<std::string_view> names = {"log",    "json",  "regex", "random", "time",
+                                                      "base64", "hex",   "url",   "crypto", "picloud",
+                                                      "string", "array", "math"};
+  return names;
+}
+
+}  // namespace picloud::scripting
