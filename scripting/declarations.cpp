@@ -13,14 +13,14 @@ namespace {
 // Words the script language keeps for itself; a name among them would make
 // the generated registration fail.
 constexpr std::string_view kKeywords[] = {
-    "and",      "abstract", "auto",     "bool",     "break",    "case",      "cast",     "catch",  "class",
-    "const",    "continue", "default",  "do",       "double",   "else",      "enum",     "explicit", "external",
-    "false",    "final",    "float",    "for",      "from",     "funcdef",   "function", "get",    "if",
-    "import",   "in",       "inout",    "int",      "interface", "int8",     "int16",    "int32",  "int64",
-    "is",       "mixin",    "namespace", "not",     "null",     "or",        "out",      "override", "private",
-    "property", "protected", "return",  "set",      "shared",   "super",     "switch",   "this",   "true",
-    "try",      "typedef",  "uint",     "uint8",    "uint16",   "uint32",    "uint64",   "void",   "while",
-    "xor",      "json",     "string",   "array",    "request",  "response",  "event"};
+    "and",    "auto",     "bool",     "break",   "case",   "cast",   "catch",    "class",     "const",
+    "continue", "default", "do",      "double",  "else",   "enum",   "false",    "float",     "for",
+    "funcdef", "if",      "import",   "in",      "inout",  "int",    "interface", "int8",     "int16",
+    "int32",  "int64",    "is",       "mixin",   "namespace", "not", "null",     "or",        "out",
+    "private", "protected", "return", "switch",  "true",   "try",    "typedef",  "uint",      "uint8",
+    "uint16", "uint32",   "uint64",   "void",    "while",  "xor",    "this",     "super",
+    // types every script has
+    "json",   "string",   "array",    "request", "response", "event"};
 
 bool is_keyword(std::string_view name) {
   return std::find(std::begin(kKeywords), std::end(kKeywords), name) != std::end(kKeywords);
@@ -114,9 +114,9 @@ std::string Declarations::namespace_owner(std::string_view ns) const {
 
 sdk::Result<void> Declarations::claim_namespace(const std::string& owner, const std::string& ns) {
   if (sealed_) return invalid("plugin '" + owner + "' declared script API after configure()");
-  if (!is_identifier(ns) || is_keyword(ns)) return invalid("script namespace '" + ns + "' is not a usable identifier");
   for (auto reserved : reserved_namespaces())
     if (ns == reserved) return sdk::make_error(ErrorKind::conflict, "script namespace '" + ns + "' is reserved by the kernel");
+  if (!is_identifier(ns) || is_keyword(ns)) return invalid("script namespace '" + ns + "' is not a usable identifier");
   auto [it, inserted] = namespace_owners_.try_emplace(ns, owner);
   if (!inserted && it->second != owner)
     return sdk::make_error(ErrorKind::conflict, "script namespace '" + ns + "' is already owned by plugin '" + it->second + "'");

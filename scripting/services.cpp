@@ -92,7 +92,7 @@ std::string type_text(ScriptType type, const std::string& handle, bool parameter
     case ScriptType::string: return parameter ? "const string &in" : "string";
     case ScriptType::bytes: return parameter ? "const array<uint8> &in" : "array<uint8>@";
     case ScriptType::json: return parameter ? "const json &in" : "json@";
-    case ScriptType::handle: return "::" + handle + "@";
+    case ScriptType::handle: return handle + "@";
   }
   return "void";
 }

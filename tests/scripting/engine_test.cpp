@@ -1,18 +1,406 @@
-// The engine end to end: entry points, limits, errors, caching, modules.
+// The engine end to end: entry points, limits, errors, caching, modules and
+// validation, each through real compiled scripts.
+#include <chrono>
+
 #include "harness.hpp"
 
 namespace picloud::test {
 namespace {
 
 using scripting::RunError;
+using scripting::ScriptKind;
+
+constexpr const char* kHello = "void handle(request@ req, response@ res) {\n  res.text(\"Hello, world!\");\n}\n";
+
+std::string handler(const std::string& body) {
+  return "void handle(request@ req, response@ res) {\n" + body + "\n}\n";
+}
 
 TEST(Engine, HelloWorld) {
   auto engine = make_engine();
   MemorySource source;
-  auto r = run_script(*engine, source, "void handle(request@ req, response@ res) {\n  res.text(\"Hello, world!\");\n}\n");
+  auto r = run_script(*engine, source, kHello);
   ASSERT_TRUE(r.ok()) << r.message;
-  EXPECT_EQ(r.response.status, 200);
+  EXPECT_EQ(r.status(), 200);
   EXPECT_EQ(r.response.body, "Hello, world!");
+  EXPECT_FALSE(r.execution_id.empty());
+  EXPECT_GT(r.operations, 0);
+}
+
+TEST(Engine, EventEntryPointReceivesTheEvent) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_script("app", "t", R"(
+    void on_event(event@ e) {
+      log::info(e.source + "/" + e.op + "/" + e.data["key"].as_string());
+    })");
+  auto event = sdk::Value::object({{"source", "kv"}, {"op", "insert"}, {"key", "alice"}});
+  auto r = engine->run_event({"app", "t", 1}, source, {}, event);
+  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_EQ(r.logs.size(), 1u);
+  EXPECT_EQ(r.logs[0].message, "kv/insert/alice");
+}
+
+TEST(Engine, MissingEntryPointIsItsOwnError) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_script("app", "t", "void on_event(event@ e) {}");
+  auto r = engine->run_http({"app", "t", 1}, source, {}, get());
+  EXPECT_EQ(r.error, RunError::no_entry_point);
+  EXPECT_EQ(r.status(), 422);
+  EXPECT_NE(r.message.find("handle(request@ req, response@ res)"), std::string::npos) << r.message;
+  auto e = engine->run_event({"app", "s", 1}, source, {}, sdk::Value::object());
+  EXPECT_EQ(e.error, RunError::compile_error) << "script s does not exist";
+}
+
+TEST(Engine, CompileErrorNamesLineAndColumn) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, "void handle(request@ req, response@ res) {\n  int x = ;\n}\n");
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_EQ(r.status(), 422);
+  EXPECT_NE(r.message.find("main:2:"), std::string::npos) << r.message;
+}
+
+TEST(Engine, ThrowIsScriptErrorWithLocation) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  throw(\"boom\");"));
+  EXPECT_EQ(r.error, RunError::script_error);
+  EXPECT_EQ(r.status(), 502);
+  EXPECT_NE(r.message.find("boom"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("main:2"), std::string::npos) << r.message;
+}
+
+TEST(Engine, NullHandleAndDivisionByZeroAreScriptErrors) {
+  auto engine = make_engine();
+  MemorySource source;
+  EXPECT_EQ(run_script(*engine, source, handler("  json@ j; j.size();"), get(), "a").error, RunError::script_error);
+  EXPECT_EQ(run_script(*engine, source, handler("  int z = 0; int x = 5 / z;"), get(), "b").error,
+            RunError::script_error);
+}
+
+TEST(Engine, ScriptCanCatchAndContinue) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, handler(R"(
+    string seen;
+    try { json::parse("{broken"); } catch { seen = getExceptionInfo(); }
+    res.text(seen);)"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_NE(r.response.body.find("json: invalid JSON"), std::string::npos) << r.response.body;
+}
+
+// --- limits ----------------------------------------------------------------------
+
+scripting::EngineConfig tight() {
+  scripting::EngineConfig c;
+  c.limits.timeout_ms = 2'000;
+  c.limits.max_operations = 2'000'000;
+  c.limits.max_memory_bytes = 8 << 20;
+  c.limits.max_value_bytes = 2 << 20;
+  c.limits.max_call_depth = 200;
+  c.limits.max_response_bytes = 1 << 16;
+  return c;
+}
+
+TEST(Limits, InfiniteLoopHitsTheOperationBudget) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  while (true) {}"));
+  EXPECT_EQ(r.error, RunError::operation_limit) << r.message;
+  EXPECT_EQ(r.status(), 507);
+}
+
+TEST(Limits, SlowLoopHitsTheWallClock) {
+  auto config = tight();
+  config.limits.timeout_ms = 200;
+  config.limits.max_operations = std::int64_t{1} << 40;
+  auto engine = make_engine(config);
+  MemorySource source;
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_script(*engine, source, handler("  for (;;) {}"));
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.error, RunError::timeout) << r.message;
+  EXPECT_EQ(r.status(), 504);
+  EXPECT_LT(took, std::chrono::seconds(2));
+}
+
+TEST(Limits, RecursionHitsTheCallDepth) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, "int f(int n) { return f(n + 1) + 1; }\n" + handler("  f(0);"));
+  EXPECT_EQ(r.error, RunError::stack_limit) << r.message;
+  EXPECT_EQ(r.status(), 507);
+}
+
+TEST(Limits, StringDoublingHitsTheMemoryBudget) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  string s = \"x\"; while (true) { s += s; }"));
+  EXPECT_EQ(r.error, RunError::memory_limit) << r.message;
+  EXPECT_EQ(r.status(), 507);
+}
+
+TEST(Limits, CaughtOutOfMemoryStillEndsTheRun) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, handler(R"(
+    array<string> keep;
+    for (int i = 0; i < 100000; i++) {
+      try { string s; s.resize(1 << 20); keep.insertLast(s); } catch {}
+    }
+    res.text("survived");)"));
+  EXPECT_EQ(r.error, RunError::memory_limit) << r.message << " " << r.response.body;
+}
+
+TEST(Limits, ArrayGrowthHitsTheMemoryBudget) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  array<int> a; a.resize(100000000);"));
+  EXPECT_EQ(r.error, RunError::memory_limit) << r.message;
+}
+
+TEST(Limits, OversizeResponseIsAnOutputError) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source, handler(R"(
+    string s; s.resize(100000);
+    try { res.text(s); } catch {}
+    res.text("small");)"));
+  EXPECT_EQ(r.error, RunError::output_limit) << r.message;
+  EXPECT_EQ(r.status(), 507);
+}
+
+TEST(Limits, LogLinesAreBoundedPerRun) {
+  auto config = tight();
+  config.limits.max_log_lines = 5;
+  auto engine = make_engine(config);
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  for (int i = 0; i < 50; i++) log::info(\"line \" + i);"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.logs.size(), 5u);
+  EXPECT_EQ(r.dropped_logs, 45);
+}
+
+TEST(Limits, AFailedRunLeavesTheEngineUsable) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  EXPECT_EQ(run_script(*engine, source, handler("  while (true) {}"), get(), "bad").error, RunError::operation_limit);
+  auto r = run_script(*engine, source, kHello, get(), "good");
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "Hello, world!");
+}
+
+TEST(Limits, GlobalVariablesMustBeConst) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, "int counter = 0;\n" + handler("  counter++;"));
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("global variable 'counter' must be const"), std::string::npos) << r.message;
+  auto ok = run_script(*engine, source, "const string greeting = \"hi\";\n" + handler("  res.text(greeting);"), get(),
+                       "const");
+  ASSERT_TRUE(ok.ok()) << ok.message;
+  EXPECT_EQ(ok.response.body, "hi");
+}
+
+TEST(Limits, GlobalInitialiserCannotLoopForever) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, "int forever() { while (true) {} return 1; }\nconst int x = forever();\n" +
+                                           handler(""));
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("initialising global variables failed"), std::string::npos) << r.message;
+}
+
+// --- cache -----------------------------------------------------------------------
+
+TEST(Cache, UnchangedScriptCompilesOnceNewVersionRecompiles) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_script("app", "s", handler("  res.text(\"v1\");"));
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(engine->run_http({"app", "s", 1}, source, {}, get()).response.body, "v1");
+  EXPECT_EQ(source.script_loads(), 1);
+  EXPECT_EQ(engine->cache_stats().compiles, 1u);
+  EXPECT_EQ(engine->cache_stats().hits, 4u);
+  source.put_script("app", "s", handler("  res.text(\"v2\");"));
+  EXPECT_EQ(engine->run_http({"app", "s", 1}, source, {}, get()).response.body, "v1") << "same version: cached";
+  EXPECT_EQ(engine->run_http({"app", "s", 2}, source, {}, get()).response.body, "v2");
+  EXPECT_EQ(source.script_loads(), 2);
+}
+
+TEST(Cache, SizeIsBoundedLeastRecentlyUsedFirst) {
+  scripting::EngineConfig config;
+  config.cache_size = 2;
+  auto engine = make_engine(config);
+  MemorySource source;
+  for (const char* id : {"a", "b", "c"}) source.put_script("app", id, kHello);
+  auto run = [&](const char* id) { ASSERT_TRUE(engine->run_http({"app", id, 1}, source, {}, get()).ok()); };
+  run("a");
+  run("b");
+  run("a");  // b is now least recently used
+  run("c");  // evicts b
+  EXPECT_EQ(engine->cache_stats().size, 2u);
+  EXPECT_EQ(engine->cache_stats().evictions, 1u);
+  int loads = source.script_loads();
+  run("a");
+  EXPECT_EQ(source.script_loads(), loads) << "a stayed cached";
+  run("b");
+  EXPECT_EQ(source.script_loads(), loads + 1) << "b was evicted";
+}
+
+TEST(Cache, ForgetScriptDropsIt) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_script("app", "s", kHello);
+  ASSERT_TRUE(engine->run_http({"app", "s", 1}, source, {}, get()).ok());
+  engine->forget_script("app", "s");
+  EXPECT_EQ(engine->cache_stats().size, 0u);
+}
+
+TEST(Cache, SourceFailureIsNotCached) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto missing = engine->run_http({"app", "later", 1}, source, {}, get());
+  EXPECT_EQ(missing.error, RunError::compile_error);
+  source.put_script("app", "later", kHello);
+  EXPECT_TRUE(engine->run_http({"app", "later", 1}, source, {}, get()).ok());
+}
+
+// --- modules -----------------------------------------------------------------------
+
+TEST(Modules, ImportedFunctionsLiveInTheModulesNamespace) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "text", "string shout(const string &in s) { return s + \"!\"; }\n");
+  auto r = run_script(*engine, source, "import \"text\";\n" + handler("  res.text(text::shout(\"hi\"));"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "hi!");
+}
+
+TEST(Modules, NestedAndDiamondImports) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "base", "int one() { return 1; }\n");
+  source.put_module("app", "left", "import \"base\";\nint two() { return base::one() + 1; }\n");
+  source.put_module("app", "right", "import \"base\";\nint three() { return base::one() + 2; }\n");
+  auto r = run_script(*engine, source,
+                      "import \"left\";\nimport \"right\";\n" + handler("  res.text(\"\" + (left::two() + right::three()));"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "5");
+}
+
+TEST(Modules, OtherAppsModulesDoNotExist) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("other", "secret", "int key() { return 42; }\n");
+  auto r = run_script(*engine, source, "import \"secret\";\n" + handler("  res.text(\"\" + secret::key());"));
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("module \"secret\" not found in this app"), std::string::npos) << r.message;
+}
+
+TEST(Modules, CycleIsRefusedWithTheChain) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "a", "import \"b\";\nint fa() { return 1; }\n");
+  source.put_module("app", "b", "import \"a\";\nint fb() { return 2; }\n");
+  auto v = engine->validate("app", ScriptKind::endpoint, "import \"a\";\n" + handler(""), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.errors[0].message, "import cycle: main → a → b → a");
+  EXPECT_EQ(v.errors[0].section, "b");
+  EXPECT_EQ(v.errors[0].line, 1);
+}
+
+TEST(Modules, DepthIsLimited) {
+  scripting::EngineConfig config;
+  config.max_import_depth = 3;
+  auto engine = make_engine(config);
+  MemorySource source;
+  for (int i = 0; i < 6; ++i)
+    source.put_module("app", "m" + std::to_string(i),
+                      (i < 5 ? "import \"m" + std::to_string(i + 1) + "\";\n" : std::string()) + "int f() { return " +
+                          std::to_string(i) + "; }\n");
+  auto v = engine->validate("app", ScriptKind::endpoint, "import \"m0\";\n" + handler(""), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.errors[0].message.find("imports nested deeper than 3: main → m0 → m1 → m2 → m3"), std::string::npos)
+      << v.errors[0].message;
+}
+
+TEST(Modules, ReservedNamesAreRefused) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "json", "int f() { return 1; }\n");
+  auto v = engine->validate("app", ScriptKind::endpoint, "import \"json\";\n" + handler(""), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.errors[0].message.find("reserved"), std::string::npos) << v.errors[0].message;
+}
+
+TEST(Modules, ChangingAModuleInvalidatesItsImporters) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "lib", "string v() { return \"one\"; }\n");
+  source.put_module("app", "top", "import \"lib\";\nstring w() { return lib::v(); }\n");
+  source.put_script("app", "uses", "import \"top\";\n" + handler("  res.text(top::w());"));
+  source.put_script("app", "plain", kHello);
+  ASSERT_EQ(engine->run_http({"app", "uses", 1}, source, {}, get()).response.body, "one");
+  ASSERT_TRUE(engine->run_http({"app", "plain", 1}, source, {}, get()).ok());
+  source.put_module("app", "lib", "string v() { return \"two\"; }\n");
+  engine->invalidate_module("other-app", "lib");
+  EXPECT_EQ(engine->run_http({"app", "uses", 1}, source, {}, get()).response.body, "one") << "other app: no effect";
+  engine->invalidate_module("app", "lib");
+  EXPECT_EQ(engine->run_http({"app", "uses", 1}, source, {}, get()).response.body, "two");
+  EXPECT_EQ(engine->cache_stats().size, 2u) << "the script not importing lib stayed";
+}
+
+TEST(Modules, BadImportLineIsExplained) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto v = engine->validate("app", ScriptKind::endpoint, "import lib;\n" + handler(""), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.errors[0].line, 1);
+  EXPECT_NE(v.errors[0].message.find("import \"module_name\";"), std::string::npos);
+}
+
+// --- validation --------------------------------------------------------------------
+
+TEST(Validation, ReportsDiagnosticsAndImportsWithoutRunning) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "util", "int f() { return 1; }\n");
+  auto ok = engine->validate("app", ScriptKind::endpoint, "import \"util\";\n" + handler("  while (true) {}"), source);
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(ok.imports, std::vector<std::string>{"util"});
+
+  auto bad = engine->validate("app", ScriptKind::endpoint, "void handle(request@ req, response@ res) {\n  undefined();\n}",
+                              source);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.errors[0].section, "main");
+  EXPECT_EQ(bad.errors[0].line, 2);
+  EXPECT_GT(bad.errors[0].column, 0);
+  EXPECT_NE(bad.errors[0].message.find("undefined"), std::string::npos) << bad.errors[0].message;
+}
+
+TEST(Validation, EndpointNeedsAnEntryPointModuleMustNotHaveOne) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto none = engine->validate("app", ScriptKind::endpoint, "int f() { return 1; }", source);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.errors[0].message.find("needs `void handle(request@ req, response@ res)`"), std::string::npos);
+  auto wrong = engine->validate("app", ScriptKind::endpoint, "void handle() {}", source);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.errors[0].message.find("handle must be declared"), std::string::npos);
+  EXPECT_TRUE(engine->validate("app", ScriptKind::module, "int f() { return 1; }", source).ok());
+  EXPECT_FALSE(engine->validate("app", ScriptKind::module, kHello, source).ok());
+}
+
+TEST(Validation, ErrorInAModuleNamesTheModule) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "broken", "int f() {\n  return \"x\";\n}\n");
+  auto v = engine->validate("app", ScriptKind::endpoint, "import \"broken\";\n" + handler(""), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.errors[0].section, "broken");
+  EXPECT_EQ(v.errors[0].line, 2);
 }
 
 }  // namespace

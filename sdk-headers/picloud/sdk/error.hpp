@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -38,8 +39,15 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}
-  Result(Error error) : state_(std::move(error)) {}
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+  // Anything T can be made from: `return 42;` in a function returning
+  // Result<Value>.
+  template <typename U, typename = std::enable_if_t<!std::is_same_v<std::decay_t<U>, T> &&
+                                                    !std::is_same_v<std::decay_t<U>, Error> &&
+                                                    !std::is_same_v<std::decay_t<U>, Result> &&
+                                                    std::is_constructible_v<T, U&&>>>
+  Result(U&& value) : state_(std::in_place_index<0>, T(std::forward<U>(value))) {}
+  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}
 
   bool ok() const { return state_.index() == 0; }
   explicit operator bool() const { return ok(); }

@@ -1,0 +1,259 @@
+// Plugin-declared script functions and handle types: the generated
+// registrations, argument and result conversion, the call context, errors.
+#include <atomic>
+
+#include "harness.hpp"
+#include "picloud/sdk/json.hpp"
+#include "scripting/bindings.hpp"
+
+namespace picloud::test {
+namespace {
+
+using scripting::Declarations;
+using scripting::RunError;
+using sdk::ScriptType;
+
+struct Recorded {
+  std::string app, principal, script, execution;
+  int depth = -1;
+  bool had_event = false;
+};
+
+// A small "kv"-like API: kv::collection(name) -> kv::Collection with get/set,
+// plus functions exercising every type of the vocabulary.
+std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
+  auto d = std::make_unique<Declarations>();
+  auto& api = d->api_for("sample");
+  auto store = std::make_shared<std::map<std::string, sdk::Value>>();
+  EXPECT_TRUE(api.add_handle_type(
+      {"kv",
+       "Collection",
+       {{"get",
+         {{"key", ScriptType::string}},
+         ScriptType::json,
+         "",
+         [store](const sdk::CallContext& call, const sdk::Value& self, std::span<const sdk::Value> args)
+             -> sdk::Result<sdk::Value> {
+           auto it = store->find(std::string(call.app_id) + "/" + self.as_string() + "/" + args[0].as_string());
+           if (it == store->end()) return sdk::make_error(sdk::ErrorKind::not_found, "no key " + args[0].as_string());
+           return it->second;
+         }},
+        {"set",
+         {{"key", ScriptType::string}, {"value", ScriptType::json}},
+         ScriptType::void_type,
+         "",
+         [store](const sdk::CallContext& call, const sdk::Value& self, std::span<const sdk::Value> args)
+             -> sdk::Result<sdk::Value> {
+           (*store)[std::string(call.app_id) + "/" + self.as_string() + "/" + args[0].as_string()] = args[1];
+           return sdk::Value();
+         }},
+        {"name", {}, ScriptType::string, "",
+         [](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+           return self;
+         }}}}));
+  EXPECT_TRUE(api.add_function({"kv",
+                                "collection",
+                                {{"name", ScriptType::string}},
+                                ScriptType::handle,
+                                "kv::Collection",
+                                [](const sdk::CallContext&, std::span<const sdk::Value> args) -> sdk::Result<sdk::Value> {
+                                  if (args[0].as_string().empty())
+                                    return sdk::make_error(sdk::ErrorKind::invalid_argument, "empty collection name");
+                                  return args[0];
+                                }}));
+  EXPECT_TRUE(api.add_function(
+      {"kv",
+       "count",
+       {{"c", ScriptType::handle, "kv::Collection"}},
+       ScriptType::integer,
+       "",
+       [store](const sdk::CallContext&, std::span<const sdk::Value> args) -> sdk::Result<sdk::Value> {
+         std::int64_t n = 0;
+         for (const auto& [k, v] : *store) n += k.find("/" + args[0].as_string() + "/") != std::string::npos;
+         return n;
+       }}));
+  EXPECT_TRUE(api.add_function(
+      {"sample",
+       "describe",
+       {{"s", ScriptType::string},
+        {"i", ScriptType::integer},
+        {"f", ScriptType::number},
+        {"b", ScriptType::boolean},
+        {"j", ScriptType::json},
+        {"bytes", ScriptType::bytes},
+        {"opt", ScriptType::string, "", sdk::Value("dflt \"quoted\"\n")},
+        {"n", ScriptType::integer, "", sdk::Value(INT64_MIN)},
+        {"x", ScriptType::number, "", sdk::Value(0.25)},
+        {"cfg", ScriptType::json, "", sdk::Value::object({{"k", 1}})}},
+       ScriptType::string,
+       "",
+       [](const sdk::CallContext&, std::span<const sdk::Value> a) -> sdk::Result<sdk::Value> {
+         std::string out;
+         for (const auto& v : a) out += std::string(sdk::to_string(v.type())) + "=" + sdk::to_json(v) + ";";
+         return out;
+       }}));
+  EXPECT_TRUE(api.add_function({"sample", "context", {}, ScriptType::void_type, "",
+                                [recorded](const sdk::CallContext& c, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  *recorded = {std::string(c.app_id),       std::string(c.principal),
+                                               std::string(c.script_id),    std::string(c.execution_id),
+                                               c.trigger_depth,             c.event != nullptr};
+                                  return sdk::Value();
+                                }}));
+  EXPECT_TRUE(api.add_function({"sample", "boom", {}, ScriptType::integer, "",
+                                [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  throw std::runtime_error("kaput");
+                                }}));
+  EXPECT_TRUE(api.add_function({"sample", "liar", {}, ScriptType::integer, "",
+                                [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  return sdk::Value("not an int");
+                                }}));
+  EXPECT_TRUE(api.add_function({"sample", "blob", {{"n", ScriptType::integer}}, ScriptType::bytes, "",
+                                [](const sdk::CallContext&, std::span<const sdk::Value> a) -> sdk::Result<sdk::Value> {
+                                  return sdk::Value(sdk::Bytes(static_cast<std::size_t>(a[0].as_int()), 7));
+                                }}));
+  d->seal();
+  return d;
+}
+
+struct Services : ::testing::Test {
+  Recorded recorded;
+  std::unique_ptr<Declarations> declarations = sample_api(&recorded);
+  std::unique_ptr<scripting::Engine> engine = make_engine({}, declarations.get());
+  MemorySource source;
+
+  std::string body(const std::string& statements) { return body_of(*engine, source, statements); }
+};
+
+TEST_F(Services, HandleTypeWithMethods) {
+  EXPECT_EQ(body(R"(
+    kv::collection("users").set("alice", json = {{"age", 42}});
+    kv::Collection@ users = kv::collection("users");
+    res.text(users.name() + " " + users.get("alice").stringify() + " " + kv::count(users));)"),
+            "users {\"age\":42} 1");
+}
+
+TEST_F(Services, ServiceErrorIsCatchableWithKindAndMessage) {
+  EXPECT_EQ(body(R"(
+    string seen;
+    try { kv::collection("users").get("nobody"); } catch { seen = getExceptionInfo(); }
+    res.text(seen);)"),
+            "not_found: no key nobody");
+  auto r = run_script(*engine, source, "void handle(request@ req, response@ res) { kv::collection(\"\"); }");
+  EXPECT_EQ(r.error, RunError::script_error);
+  EXPECT_NE(r.message.find("invalid_argument: empty collection name"), std::string::npos) << r.message;
+}
+
+TEST_F(Services, EveryVocabularyTypeAndDefaultsArrive) {
+  EXPECT_EQ(body(R"(
+    array<uint8> b = {1, 2};
+    res.text(sample::describe("s", 5, 1.5, true, json = {{"a", 2.0}}, b));)"),
+            "string=\"s\";int=5;float=1.5;bool=true;object={\"a\":2.0};bytes=\"AQI=\";"
+            "string=\"dflt \\\"quoted\\\"\\n\";int=-9223372036854775808;float=0.25;object={\"k\":1};");
+}
+
+TEST_F(Services, BytesResult) { EXPECT_EQ(body("  array<uint8>@ b = sample::blob(3); res.text(\"\" + b.length() + \":\" + b[2]);"), "3:7"); }
+
+TEST_F(Services, CallContextComesFromTheKernelNotTheScript) {
+  source.put_script("app-1", "script-9", "void handle(request@ req, response@ res) { sample::context(); }");
+  scripting::Caller caller{"user:7", "exec-1", 2};
+  auto r = engine->run_http({"app-1", "script-9", 3}, source, caller, get());
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(recorded.app, "app-1");
+  EXPECT_EQ(recorded.principal, "user:7");
+  EXPECT_EQ(recorded.script, "script-9");
+  EXPECT_EQ(recorded.execution, "exec-1");
+  EXPECT_EQ(recorded.depth, 2);
+  EXPECT_FALSE(recorded.had_event);
+
+  source.put_script("app-1", "trigger", "void on_event(event@ e) { sample::context(); }");
+  r = engine->run_event({"app-1", "trigger", 1}, source, {}, sdk::Value::object({{"source", "kv"}}));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_TRUE(recorded.had_event);
+  EXPECT_EQ(recorded.execution, r.execution_id) << "generated when the caller gives none";
+}
+
+TEST_F(Services, TenancyIsByAppId) {
+  source.put_script("a", "w", "void handle(request@ req, response@ res) { kv::collection(\"c\").set(\"k\", json = {{\"v\", 1}}); }");
+  source.put_script("b", "r", R"(void handle(request@ req, response@ res) {
+      try { kv::collection("c").get("k"); res.text("leak"); } catch { res.text(getExceptionInfo()); } })");
+  ASSERT_TRUE(engine->run_http({"a", "w", 1}, source, {}, get()).ok());
+  EXPECT_EQ(engine->run_http({"b", "r", 1}, source, {}, get()).response.body, "not_found: no key k");
+}
+
+TEST_F(Services, ThrowingImplementationBecomesInternalError) {
+  EXPECT_EQ(body("  try { sample::boom(); } catch { res.text(getExceptionInfo()); }"),
+            "internal: sample::boom failed: kaput");
+}
+
+TEST_F(Services, WrongResultTypeIsCaught) {
+  EXPECT_NE(body("  try { sample::liar(); } catch { res.text(getExceptionInfo()); }").find("internal: sample::liar returned string"),
+            std::string::npos);
+}
+
+TEST_F(Services, ScriptsCannotCreateHandlesThemselves) {
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "void handle(request@ req, response@ res) { kv::Collection c; }", source);
+  EXPECT_FALSE(v.ok());
+}
+
+TEST_F(Services, NoServicesWhileGlobalsInitialise) {
+  auto r = run_script(*engine, source,
+                      "const string n = kv::collection(\"x\").name();\nvoid handle(request@ req, response@ res) {}");
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("initialising global variables failed"), std::string::npos) << r.message;
+}
+
+TEST_F(Services, GeneratedSignatureReadsLikeAngelScript) {
+  const auto& f = declarations->functions()[0].decl;
+  EXPECT_EQ(scripting::script_signature(f), "kv::Collection@ kv::collection(const string &in name)");
+}
+
+// --- declaration checks ---------------------------------------------------------------
+
+sdk::ScriptFunction noop() {
+  return [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> { return sdk::Value(); };
+}
+
+TEST(Declarations, AreCheckedWhenMade) {
+  Declarations d;
+  auto& a = d.api_for("a");
+  auto& b = d.api_for("b");
+  EXPECT_TRUE(a.add_function({"mine", "f", {}, ScriptType::void_type, "", noop()}));
+  auto twice = a.add_function({"mine", "f", {}, ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().kind, sdk::ErrorKind::conflict);
+  auto taken = b.add_function({"mine", "g", {}, ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(taken);
+  EXPECT_NE(taken.error().message.find("already owned by plugin 'a'"), std::string::npos);
+  auto reserved = a.add_function({"json", "f", {}, ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(reserved);
+  EXPECT_NE(reserved.error().message.find("reserved"), std::string::npos);
+  EXPECT_FALSE(a.add_function({"mine", "bad name", {}, ScriptType::void_type, "", noop()}));
+  EXPECT_FALSE(a.add_function({"mine", "nocall", {}, ScriptType::void_type, "", {}}));
+  EXPECT_FALSE(a.add_function({"mine", "p", {{"in", ScriptType::integer}}, ScriptType::void_type, "", noop()}))
+      << "keyword as a parameter name";
+  auto wrong_default =
+      a.add_function({"mine", "d", {{"n", ScriptType::integer, "", sdk::Value("x")}}, ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(wrong_default);
+  EXPECT_NE(wrong_default.error().message.find("default value"), std::string::npos);
+  EXPECT_FALSE(a.add_function({"mine", "o",
+                               {{"a", ScriptType::integer, "", sdk::Value(1)}, {"b", ScriptType::integer}},
+                               ScriptType::void_type, "", noop()}))
+      << "required after optional";
+  d.seal();
+  auto late = a.add_function({"mine", "late", {}, ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().message.find("after configure()"), std::string::npos);
+}
+
+TEST(Declarations, UnknownHandleTypeStopsTheEngineNamingIt) {
+  Declarations d;
+  ASSERT_TRUE(d.api_for("p").add_function({"p", "f", {}, ScriptType::handle, "p::Missing", noop()}));
+  auto engine = scripting::Engine::create({}, d);
+  ASSERT_FALSE(engine);
+  EXPECT_NE(engine.error().message.find("plugin 'p': function p::f names handle type 'p::Missing'"), std::string::npos)
+      << engine.error().message;
+}
+
+}  // namespace
+}  // namespace picloud::test
