@@ -2,7 +2,7 @@
 # Installs PiCloud (binary + SDK) to a temporary prefix, builds the example
 # plugin in examples/plugins/hello out of tree against that SDK with
 # find_package(PiCloudSDK), loads it into the installed kernel and calls the
-# route it registers.
+# route it registers and the script function it declares.
 set -euo pipefail
 BUILD_DIR="$1" SOURCE_DIR="$2"
 work="$(mktemp -d /tmp/picloud-sdk-test.XXXXXX)"
@@ -41,5 +41,18 @@ for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 
 body=$(curl -fsS "http://127.0.0.1:$port/hello/greet?name=sdk") || { cat "$work/server.log"; exit 1; }
 echo "response: $body"
 [ "$body" = '{"greeting":"howdy, sdk","plugin":"hello"}' ] || { cat "$work/server.log"; exit 1; }
-PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" "$work/prefix/bin/picloud" plugins | grep -E '^hello +1\.0\.0 +1\.0 +yes'
+PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" "$work/prefix/bin/picloud" plugins | grep -E '^hello +1\.0\.0 +1\.1 +yes'
+
+echo "== call its script function from a script"
+cat >"$work/run/greet.as" <<'SCRIPT'
+void handle(request@ req, response@ res) {
+  string caught;
+  try { hello::greet(""); } catch { caught = getExceptionInfo(); }
+  res.text(hello::greet(req.query.get_string("name")) + " / " + hello::greet() + " / " + caught);
+}
+SCRIPT
+out=$(cd "$work/run" && PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_PLUGINS_ENABLED=hello PICLOUD_HELLO_GREETING=howdy \
+  "$work/prefix/bin/picloud" script run greet.as --path '/?name=script' 2>"$work/script.log") || { cat "$work/script.log"; exit 1; }
+echo "$out"
+echo "$out" | grep -qx 'howdy, script / howdy, world / invalid_argument: name must not be empty' || { cat "$work/script.log"; exit 1; }
 echo "out-of-tree plugin built, loaded and called"

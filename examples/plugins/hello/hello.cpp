@@ -1,9 +1,11 @@
-// The smallest useful PiCloud plugin: one config key and one HTTP route.
+// The smallest useful PiCloud plugin: one config key, one HTTP route and one
+// script function.
 //
 //   [hello]
 //   greeting = hello          ; or PICLOUD_HELLO_GREETING
 //
 //   GET /hello/greet?name=ann  ->  {"greeting":"hello, ann","plugin":"hello"}
+//   in a script: hello::greet("ann")  ->  "hello, ann"  (name defaults to "world")
 #include <picloud/sdk.hpp>
 
 #include <string>
@@ -31,6 +33,14 @@ class HelloPlugin final : public Plugin {
     auto greeting = ctx.config().get_string("greeting", "hello");
     if (!greeting) return greeting.error();
     greeting_ = *greeting;
+    auto declared = ctx.script_api()->add_function(
+        {"hello", "greet", {{"name", ScriptType::string, "", Value("world")}}, ScriptType::string, "",
+         [this](const CallContext&, std::span<const Value> args) -> Result<Value> {
+           if (args[0].as_string().empty()) return make_error(ErrorKind::invalid_argument, "name must not be empty");
+           return greeting_ + ", " + args[0].as_string();
+         },
+         "Greets `name` with the configured greeting."});
+    if (!declared) return declared;
     return ctx.add_route({"GET", "/hello/greet", std::string(kPublic), [this](const HttpRequest& req) {
                             std::string name = query_param(req.query, "name");
                             Value body = Value::object({{"greeting", greeting_ + ", " + (name.empty() ? "world" : name)},
