@@ -386,8 +386,8 @@ TEST(Commands, PluginsListsFoundEnabledAndRefused) {
   auto p = run({"plugins"}, {{"PICLOUD_PLUGINS_ENABLED", "t_good,t_missing"}}, dir.path());
   EXPECT_EQ(p->wait(10s), 1);  // something is refused or missing
   std::string out = p->out();
-  EXPECT_NE(out.find("t_good           1.2.3      1.0    yes"), std::string::npos) << out;
-  EXPECT_NE(out.find("t_dependent      0.1.0      1.0    no"), std::string::npos) << out;
+  EXPECT_NE(out.find("t_good           1.2.3      1.1    yes"), std::string::npos) << out;
+  EXPECT_NE(out.find("t_dependent      0.1.0      1.1    no"), std::string::npos) << out;
   EXPECT_NE(out.find("refused: plugin " + test::test_plugin_dir() + "/t_abi_major.so was built for SDK ABI 2.0"),
             std::string::npos)
       << out;
@@ -403,6 +403,47 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();
+}
+
+TEST(Commands, ScriptRunCallsPluginDeclaredFunctions) {
+  test::TempDir dir;
+  dir.write("util.as", "string shout(const string &in s) { return s + \"!\"; }\n");
+  dir.write("hello.as", R"(import "util";
+void handle(request@ req, response@ res) {
+  log::info("running");
+  res.status = 201;
+  res.set_header("x-events", "" + t_good::events());
+  res.text(util::shout(t_good::greet(req.query.get_string("name"))) + " " + t_good::greet());
+})");
+  auto p = run({"script", "run", dir.file("hello.as"), "--path", "/x?name=ada"}, {}, dir.path());
+  EXPECT_EQ(p->wait(10s), 0) << diagnostics(*p);
+  EXPECT_NE(p->out().find("HTTP 201\n"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("x-events: 1\n"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("hello, ada from cli! hello, world from cli"), std::string::npos) << p->out();
+  EXPECT_NE(p->err().find("component=script msg=running"), std::string::npos) << p->err();
+}
+
+TEST(Commands, ScriptCheckPrintsDiagnostics) {
+  test::TempDir dir;
+  dir.write("bad.as", "void handle(request@ req, response@ res) {\n  t_good::nope();\n}\n");
+  auto p = run({"script", "check", dir.file("bad.as")}, {}, dir.path());
+  EXPECT_EQ(p->wait(10s), 1) << diagnostics(*p);
+  EXPECT_NE(p->out().find(dir.file("bad.as") + ":2:"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("error: No matching symbol 't_good::nope'"), std::string::npos) << p->out();
+  dir.write("good.as", "int twice(int x) { return 2 * x; }\n");
+  auto ok = run({"script", "check", dir.file("good.as"), "--module"}, {}, dir.path());
+  EXPECT_EQ(ok->wait(10s), 0) << diagnostics(*ok);
+}
+
+TEST(Commands, ScriptRunReportsTheLimitHit) {
+  test::TempDir dir;
+  dir.write("loop.as", "void handle(request@ req, response@ res) { while (true) {} }\n");
+  auto p = run({"script", "run", dir.file("loop.as")}, {{"PICLOUD_SCRIPTING_MAX_OPERATIONS", "10000"}}, dir.path());
+  EXPECT_EQ(p->wait(10s), 1) << diagnostics(*p);
+  EXPECT_NE(p->err().find("script failed (operation_limit, HTTP 507)"), std::string::npos) << p->err();
+  auto bad = run({"script", "run", dir.file("loop.as")}, {{"PICLOUD_SCRIPTING_MAX_OPERATIONS", "-1"}}, dir.path());
+  EXPECT_EQ(bad->wait(10s), 2) << diagnostics(*bad);
+  EXPECT_NE(bad->err().find("max_operations"), std::string::npos) << bad->err();
 }
 
 TEST(Commands, UnknownCommandShowsUsage) {

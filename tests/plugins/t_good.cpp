@@ -62,12 +62,34 @@ class GoodPlugin final : public Plugin {
     for (auto& route : routes)
       if (auto r = ctx.add_route(std::move(route)); !r) return r;
     trace("configure t_good");
+    // Script API: a function reading the plugin's table through the
+    // kernel's database, and one with an optional parameter.
+    auto* api = ctx.script_api();
+    if (auto r = api->add_function({"t_good", "greet", {{"name", ScriptType::string, "", Value("world")}},
+                                    ScriptType::string, "",
+                                    [this](const CallContext& call, std::span<const Value> args) -> Result<Value> {
+                                      return greeting_ + ", " + args[0].as_string() + " from " + std::string(call.app_id);
+                                    }});
+        !r)
+      return r;
+    if (auto r = api->add_function({"t_good", "events", {}, ScriptType::integer, "",
+                                    [db](const CallContext&, std::span<const Value>) -> Result<Value> {
+                                      auto rows = db->query("SELECT count(*) FROM t_good_events");
+                                      if (!rows) return rows.error();
+                                      return rows->rows[0][0];
+                                    }});
+        !r)
+      return r;
     return {};
   }
 
   Result<void> start(PluginContext& ctx) override {
     auto r = ctx.database().execute("INSERT INTO t_good_events (what) VALUES (?)", {"started"});
     if (!r) return r.error();
+    // The engine is built after configure(): later declarations are refused.
+    auto late = ctx.script_api()->add_function({"t_good", "late", {}, ScriptType::void_type, "",
+                                                [](const CallContext&, std::span<const Value>) -> Result<Value> { return Value(); }});
+    if (late) return make_error(ErrorKind::internal, "script API accepted a declaration in start()");
     ctx.tasks().every("tick", 10, [this] { ticks_->inc(); });
     ctx.logger().info("t_good started", {{"greeting", greeting_}});
     trace("start t_good");
