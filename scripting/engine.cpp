@@ -1,7 +1,6 @@
 #include "scripting/engine.hpp"
 
 #include <angelscript/scriptarray.h>
-#include <angelscript/scripthelper.h>
 #include <angelscript/scriptmath.h>
 #include <angelscript/scriptstdstring.h>
 #include <openssl/rand.h>
@@ -21,6 +20,11 @@
 #include "scripting/json.hpp"
 #include "scripting/memory.hpp"
 #include "scripting/stdlib/stdlib.hpp"
+
+// Exported by the string add-on library but not declared in its header.
+namespace AngelScript {
+void RegisterStdString_Generic(asIScriptEngine* engine);
+}
 
 namespace picloud::scripting {
 namespace {
@@ -97,6 +101,22 @@ void translate_exception(asIScriptContext* ctx, void*) {
   } catch (...) {
     ctx->SetException("internal: unknown exception");
   }
+}
+
+// throw(message) and getExceptionInfo(), as generic functions.
+void script_throw(const std::string& message) {
+  if (asIScriptContext* ctx = asGetActiveContext()) ctx->SetException(message.c_str());
+}
+std::string exception_info() {
+  asIScriptContext* ctx = asGetActiveContext();
+  const char* text = ctx ? ctx->GetExceptionString() : nullptr;
+  return text ? text : "";
+}
+void register_exception_routines(asIScriptEngine* e) {
+  check_registration(e->RegisterGlobalFunction("void throw(const string &in message)", WRAP_FN(script_throw), asCALL_GENERIC),
+                     "throw");
+  check_registration(e->RegisterGlobalFunction("string getExceptionInfo()", WRAP_FN(exception_info), asCALL_GENERIC),
+                     "getExceptionInfo");
 }
 
 // --- imports -----------------------------------------------------------------
@@ -554,11 +574,13 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     e->SetEngineProperty(asEP_MAX_CALL_STACK_SIZE, static_cast<asPWORD>(config.limits.max_call_depth));
     e->SetEngineProperty(asEP_INIT_GLOBAL_VARS_AFTER_BUILD, false);
     e->SetEngineProperty(asEP_DISALLOW_EMPTY_LIST_ELEMENTS, true);
-    RegisterStdString(e);
+    // The add-ons' generic registrations where the library exports them;
+    // array and the string utilities pick theirs at run time.
+    RegisterStdString_Generic(e);
     RegisterScriptArray(e, true);
     RegisterStdStringUtils(e);
-    RegisterScriptMath(e);
-    RegisterExceptionRoutines(e);
+    RegisterScriptMath_Generic(e);
+    register_exception_routines(e);
     register_json(e);
     register_entry_types(e);
     register_log(e);
