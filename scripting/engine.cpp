@@ -78,7 +78,11 @@ void on_message(const asSMessageInfo* msg, void*) {
 void line_callback(asIScriptContext* ctx, void*) {
   auto* run = static_cast<RunState*>(ctx->GetUserData(kRunStateSlot));
   if (!run) return;
-  if (++run->operations > run->limits->max_operations) {
+  if (ctx->GetCallstackSize() > static_cast<asUINT>(run->limits->max_call_depth)) {
+    // Checked here rather than left to the engine's own limit, whose "Stack
+    // overflow" a script could catch and carry on.
+    run->fail(RunError::stack_limit, "script calls nested deeper than " + std::to_string(run->limits->max_call_depth));
+  } else if (++run->operations > run->limits->max_operations) {
     run->fail(RunError::operation_limit,
               "script exceeded its budget of " + std::to_string(run->limits->max_operations) + " operations");
   } else if ((run->operations & 63) == 0 && Clock::now() > run->deadline) {
@@ -571,7 +575,8 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     check_registration(e->SetMessageCallback(asFUNCTION(on_message), nullptr, asCALL_CDECL), "message callback");
     check_registration(e->SetTranslateAppExceptionCallback(asFUNCTION(translate_exception), nullptr, asCALL_CDECL),
                        "exception translation");
-    e->SetEngineProperty(asEP_MAX_CALL_STACK_SIZE, static_cast<asPWORD>(config.limits.max_call_depth));
+    // A backstop above the limit the line callback enforces.
+    e->SetEngineProperty(asEP_MAX_CALL_STACK_SIZE, static_cast<asPWORD>(config.limits.max_call_depth + 64));
     e->SetEngineProperty(asEP_INIT_GLOBAL_VARS_AFTER_BUILD, false);
     e->SetEngineProperty(asEP_DISALLOW_EMPTY_LIST_ELEMENTS, true);
     // The add-ons' generic registrations where the library exports them;

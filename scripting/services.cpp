@@ -135,6 +135,10 @@ sdk::Value read_arg(asIScriptGeneric* gen, asUINT i, const sdk::ScriptParam& p) 
                         " where its declaration promises " + type_text(call.result, "", false));
 }
 
+// Hands a new reference (+1, owned by the engine from now on) back as a
+// handle result.
+void return_handle(asIScriptGeneric* gen, void* object) { *static_cast<void**>(gen->GetAddressOfReturnLocation()) = object; }
+
 void write_result(asIScriptGeneric* gen, const BoundCall& call, sdk::Value&& v) {
   switch (call.result) {
     case ScriptType::void_type: return;
@@ -154,13 +158,13 @@ void write_result(asIScriptGeneric* gen, const BoundCall& call, sdk::Value&& v) 
       if (!v.is_bool()) wrong_result(call, v);
       gen->SetReturnByte(v.as_bool() ? 1 : 0);
       return;
-    case ScriptType::json: gen->SetReturnAddress(json_from_value(v).detach()); return;
+    case ScriptType::json: return_handle(gen, json_from_value(v).detach()); return;
     case ScriptType::bytes:
       if (!v.is_bytes()) wrong_result(call, v);
-      gen->SetReturnAddress(make_bytes(v.as_bytes()));
+      return_handle(gen, make_bytes(v.as_bytes()));
       return;
     case ScriptType::handle:
-      gen->SetReturnAddress(v.is_null() ? nullptr : new ScriptHandle(std::move(v)));
+      return_handle(gen, v.is_null() ? nullptr : new ScriptHandle(std::move(v)));
       return;
   }
 }
@@ -170,6 +174,19 @@ void call_declared(asIScriptGeneric* gen) {
   RunState* run = RunState::current();
   if (!run || !run->services_allowed)
     throw ScriptException("unavailable: " + call.name + " cannot be called while global variables are initialised");
+  // A handle argument arrives with a reference the callee owns: give it
+  // back once its state is copied, whatever happens after.
+  struct ReleaseHandles {
+    asIScriptGeneric* gen;
+    const BoundCall& call;
+    ~ReleaseHandles() {
+      for (asUINT i = 0; i < call.params.size(); ++i)
+        if (call.params[i].type == ScriptType::handle)
+          if (auto* h = static_cast<ScriptHandle*>(gen->GetArgObject(i));
+              h && h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete h;
+    }
+  } release_handles{gen, call};
   std::array<sdk::Value, 16> args;
   for (asUINT i = 0; i < call.params.size(); ++i) args[i] = read_arg(gen, i, call.params[i]);
   std::span<const sdk::Value> view(args.data(), call.params.size());

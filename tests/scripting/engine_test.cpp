@@ -134,6 +134,14 @@ TEST(Limits, RecursionHitsTheCallDepth) {
   EXPECT_EQ(r.status(), 507);
 }
 
+TEST(Limits, CaughtRecursionStillEndsTheRun) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  auto r = run_script(*engine, source,
+                      "int f(int n) { return f(n + 1) + 1; }\n" + handler("  try { f(0); } catch {}\n  res.text(\"survived\");"));
+  EXPECT_EQ(r.error, RunError::stack_limit) << r.message << " " << r.response.body;
+}
+
 TEST(Limits, StringDoublingHitsTheMemoryBudget) {
   auto engine = make_engine(tight());
   MemorySource source;

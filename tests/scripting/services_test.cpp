@@ -132,6 +132,23 @@ TEST_F(Services, HandleTypeWithMethods) {
             "users {\"age\":42} 1");
 }
 
+TEST_F(Services, HandlesPassedAndReturnedDoNotLeak) {
+  // A leaked handle per call would exceed an 8 MiB budget within these calls.
+  scripting::EngineConfig config;
+  config.limits.max_memory_bytes = 8 << 20;
+  config.limits.max_operations = 10'000'000;
+  auto small = make_engine(config, declarations.get());
+  auto r = run_script(*small, source, R"(void handle(request@ req, response@ res) {
+      kv::Collection@ users = kv::collection("users");
+      int64 n = 0;
+      for (int i = 0; i < 200000; i++) n += kv::count(users) + kv::count(kv::collection("x")) + users.name().length();
+      res.text("" + n);
+    })");
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "1000000");
+  EXPECT_LT(r.peak_memory_bytes, 1 << 20);
+}
+
 TEST_F(Services, ServiceErrorIsCatchableWithKindAndMessage) {
   EXPECT_EQ(body(R"(
     string seen;
