@@ -37,6 +37,7 @@ class ScriptResponse : public RefCounted<ScriptResponse> {
   explicit ScriptResponse(std::int64_t max) : max_body(max) {}
   sdk::HttpResponse out;
   std::int64_t max_body;
+  bool explicit_type = false;  // content-type came from set_header
 };
 
 class ScriptEvent : public RefCounted<ScriptEvent> {
@@ -159,6 +160,7 @@ void set_header(const std::string& name, const std::string& value, ScriptRespons
   auto& hs = r->out.headers;
   hs.erase(std::remove_if(hs.begin(), hs.end(), [&](const auto& h) { return h.first == key; }), hs.end());
   hs.emplace_back(key, value);
+  if (key == "content-type") r->explicit_type = true;
 }
 
 void set_body(ScriptResponse* r, std::string body, const char* content_type) {
@@ -172,9 +174,12 @@ void set_body(ScriptResponse* r, std::string body, const char* content_type) {
     throw ScriptException("response: body too large");
   }
   r->out.body = std::move(body);
+  // Only a type the script set itself is kept: one left by an earlier body
+  // call gives way (text() then json() answered JSON labelled text/plain).
+  if (r->explicit_type) return;
   auto& hs = r->out.headers;
-  bool has_type = std::any_of(hs.begin(), hs.end(), [](const auto& h) { return h.first == "content-type"; });
-  if (!has_type) hs.emplace_back("content-type", content_type);
+  hs.erase(std::remove_if(hs.begin(), hs.end(), [](const auto& h) { return h.first == "content-type"; }), hs.end());
+  hs.emplace_back("content-type", content_type);
 }
 
 void text(const std::string& body, ScriptResponse* r) { set_body(r, body, "text/plain; charset=utf-8"); }

@@ -63,7 +63,13 @@ void JsonNode::materialise() {
   JsonPtr parent = std::move(pending_parent_);
   pending_parent_.reset();
   parent->materialise();
-  parent->as_object_for_write()[pending_key_] = JsonPtr(this);
+  JsonPtr& slot = parent->as_object_for_write()[pending_key_];
+  // Another placeholder for the same key may have joined first
+  // (`json@ a = o["x"]["y"]; json@ b = o["x"]["z"]; a = 1; b = 2;`): take
+  // over what it holds instead of dropping it ("y" was lost). The write that
+  // follows then edits or replaces that content.
+  if (slot) data_ = slot->data();
+  slot = JsonPtr(this);
   pending_key_.clear();
 }
 
@@ -271,17 +277,72 @@ void append_node(std::string& out, const JsonNode& node, bool pretty, int indent
   }
 }
 
+// Whether `token` is an integer (-?digits, no leading zero) outside int64.
+bool beyond_int64(std::string_view token) {
+  bool negative = !token.empty() && token.front() == '-';
+  std::string_view digits = token.substr(negative ? 1 : 0);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  if (digits.size() > 1 && digits.front() == '0') return false;  // invalid JSON: left for the parser to refuse
+  std::string_view limit = negative ? "9223372036854775808" : "9223372036854775807";
+  return digits.size() > limit.size() || (digits.size() == limit.size() && digits > limit);
+}
+
+// Poco's parser refuses integers beyond uint64 and below int64 ("Not a valid
+// unsigned integer: 100000000000000000000"), though they are valid JSON.
+// Writing them with a fraction makes it read them as floats, the type such
+// integers get here anyway. False (and `out` untouched) when there are none.
+bool widen_big_integers(const std::string& text, std::string& out) {
+  std::size_t copied = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    std::size_t end = i;
+    while (end < text.size() && std::string_view("+-0123456789.eE").find(text[end]) != std::string_view::npos) ++end;
+    if (beyond_int64(std::string_view(text).substr(i, end - i))) {
+      out.append(text, copied, end - copied);
+      out += ".0";
+      copied = end;
+    }
+    i = end - 1;
+  }
+  if (copied == 0) return false;
+  out.append(text, copied, std::string::npos);
+  return true;
+}
+
 }  // namespace
 
-JsonPtr parse_json(const std::string& text) {
+JsonPtr parse_json(const std::string& original) {
+  std::string widened;
+  const std::string& text = widen_big_integers(original, widened) ? widened : original;
+  // Poco's parser takes only an object or an array at the top level ("42"
+  // failed with "Attempt to set value on an empty stack"), while RFC 8259
+  // allows any value: parse a scalar as the only element of an array.
+  auto first = text.find_first_not_of(" \t\r\n");
+  bool scalar = first != std::string::npos && text[first] != '{' && text[first] != '[';
   Poco::JSON::Parser parser;
-  parser.setDepth(static_cast<std::size_t>(json_max_depth()) + 1);
+  parser.setDepth(static_cast<std::size_t>(json_max_depth()) + (scalar ? 2 : 1));
   Poco::Dynamic::Var var;
   try {
-    var = parser.parse(text);
+    var = parser.parse(scalar ? "[" + text + "]" : text);
   } catch (const Poco::Exception& e) {
     std::string detail = e.message().empty() ? e.displayText() : e.message();
     fail("invalid JSON: " + detail);
+  }
+  if (scalar) {
+    auto array = var.type() == typeid(Poco::JSON::Array::Ptr) ? var.extract<Poco::JSON::Array::Ptr>() : nullptr;
+    if (!array || array->size() != 1) fail("invalid JSON: text after the value");
+    return from_poco(array->get(0), 0);
   }
   return from_poco(var, 0);
 }
@@ -368,16 +429,25 @@ void assign_any(asIScriptEngine* engine, JsonNode& target, int type_id, void* re
 // {repeat {string, ?}}: object literal.
 JsonNode* list_factory(asBYTE* buffer) {
   asIScriptEngine* engine = asGetActiveContext()->GetEngine();
-  JsonPtr object = make_json();
-  object->assign(JsonNode::Members{});
+  struct Entry {
+    const std::string* key;
+    int type_id;
+    void* ref;
+  };
+  // First walk the whole buffer, then convert: the walk also repairs nulls
+  // for the engine's clean-up (see below), which must happen even when a
+  // conversion throws.
+  std::vector<Entry> entries;
   asUINT count = *reinterpret_cast<asUINT*>(buffer);
   buffer += sizeof(asUINT);
+  entries.reserve(count);
   for (asUINT i = 0; i < count; ++i) {
     auto align = reinterpret_cast<asPWORD>(buffer) & 3;
     if (align) buffer += 4 - align;
-    const std::string& key = *reinterpret_cast<std::string*>(buffer);
+    const std::string* key = reinterpret_cast<std::string*>(buffer);
     buffer += sizeof(std::string);
-    int type_id = *reinterpret_cast<int*>(buffer);
+    int* type_slot = reinterpret_cast<int*>(buffer);
+    int type_id = *type_slot;
     buffer += sizeof(int);
     void* ref = buffer;
     std::size_t size = sizeof(void*);
@@ -392,11 +462,24 @@ JsonNode* list_factory(asBYTE* buffer) {
       } else if (!(type_id & asTYPEID_OBJHANDLE)) {
         ref = *static_cast<void**>(ref);  // reference type: the buffer holds a pointer
       }
+    } else {
+      // A null: the compiler reserves a pointer's worth of (zeroed) bytes
+      // after type id 0, but AngelScript's DestroyList reads id 0 as void and
+      // skips nothing, so it misreads every later entry and frees garbage
+      // (`{{"n", null}, {"a", 1}, {"b", 2}}` crashed the process). Mark the
+      // slot as an integer of pointer size (nothing to destroy) once we know
+      // it is null; the buffer is rebuilt on every evaluation of the literal.
+      *type_slot = sizeof(void*) == 8 ? asTYPEID_INT64 : asTYPEID_INT32;
     }
-    JsonPtr value = make_json(1);
-    assign_any(engine, *value, type_id, ref);
-    object->set(key, *value);
+    entries.push_back({key, type_id, ref});
     buffer += size;
+  }
+  JsonPtr object = make_json();
+  object->assign(JsonNode::Members{});
+  for (const auto& entry : entries) {
+    JsonPtr value = make_json(1);
+    assign_any(engine, *value, entry.type_id, entry.ref);
+    object->set(*entry.key, *value);
   }
   return hand_out(object);
 }
@@ -640,7 +723,9 @@ void register_json(asIScriptEngine* e) {
   method("json& push(double value)", WRAP_OBJ_LAST(push_scalar<double>));
   method("json& push(bool value)", WRAP_OBJ_LAST(push_scalar<bool>));
   method("json& push(const string &in value)", WRAP_OBJ_LAST(push_string));
-  method("string stringify(bool pretty = false) const", WRAP_OBJ_LAST(to_text));
+  // Named to_string, not stringify: a method of that name would hide the
+  // namespace function json::stringify (the type and namespace share a name).
+  method("string to_string(bool pretty = false) const", WRAP_OBJ_LAST(to_text));
 
   check_registration(e->SetDefaultNamespace("json"), "namespace json");
   auto fn = [&](const char* decl, const asSFuncPtr& f) {

@@ -4,6 +4,7 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "scripting/bytes.hpp"
@@ -32,6 +33,15 @@ std::string base64_decode_text(const std::string& text) {
     if (!ok) throw ScriptException("base64: invalid character in input");
     compact.push_back(c == '-' ? '+' : c == '_' ? '/' : c);  // accept the URL-safe alphabet too
   }
+  // Poco's decoder quietly drops a dangling character and reads past padding
+  // ("Z" and "Zg==Zg==" decoded without error), so check the layout: padding
+  // only at the end, completing the last group, and no group of one character.
+  std::size_t pad = 0;
+  while (pad < compact.size() && compact[compact.size() - 1 - pad] == '=') ++pad;
+  std::size_t data = compact.size() - pad;
+  if (compact.find('=') < data || pad > 2 || (pad && (data % 4 == 0 || data % 4 + pad > 4)))
+    throw ScriptException("base64: misplaced padding in input");
+  if (data % 4 == 1) throw ScriptException("base64: truncated input");
   while (compact.size() % 4) compact.push_back('=');
   std::istringstream in(compact);
   Poco::Base64Decoder decoder(in);
@@ -88,9 +98,14 @@ std::string url_encode(const std::string& s) {
 }
 
 std::string url_decode(const std::string& s) {
+  // '+' is a space in form data. Poco's plusAsSpace applies only after a '?'
+  // in the text, so "a+b" stayed "a+b"; replace before decoding (an encoded
+  // %2B still decodes to '+').
+  std::string spaced = s;
+  std::replace(spaced.begin(), spaced.end(), '+', ' ');
   std::string out;
   try {
-    Poco::URI::decode(s, out, true);  // '+' is a space in form data
+    Poco::URI::decode(spaced, out);
   } catch (const Poco::Exception& e) {
     throw ScriptException("url: " + e.message());
   }

@@ -19,9 +19,15 @@ void write(const std::string& message) {
     return;
   }
   auto now = std::chrono::system_clock::now().time_since_epoch();
-  std::string text = message.size() > static_cast<std::size_t>(run->limits->max_log_line_bytes)
-                         ? message.substr(0, static_cast<std::size_t>(run->limits->max_log_line_bytes)) + "…"
-                         : message;
+  auto max = static_cast<std::size_t>(run->limits->max_log_line_bytes);
+  std::string text = message;
+  if (message.size() > max) {
+    // Cut before a UTF-8 continuation byte, not in the middle of a character
+    // (a cut character left the line invalid UTF-8).
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    text = message.substr(0, cut) + "…";
+  }
   memory::Unaccounted keep;  // the log belongs to the execution, not the script's heap
   run->logs.push_back({level, std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), std::move(text)});
 }

@@ -25,28 +25,35 @@ std::int64_t now() {
 // optional), and plain dates (midnight UTC).
 std::int64_t parse(const std::string& text) {
   if (text.size() > 64) throw ScriptException("time: cannot parse a date longer than 64 characters");
+  // Poco's parser skips whatever is not a digit and ignores the literal
+  // characters of its format ("not a date" parsed as year 0, "2026/01/31" as
+  // a date), so the shape is checked here first. An offset is required:
+  // ISO 8601 text without one is ambiguous.
+  static const std::regex date_only(R"(\d{4}-\d{2}-\d{2})");
+  static const std::regex date_time(
+      R"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):?[0-5]\d))");
   int tz = 0;
   Poco::DateTime dt;
   bool ok = false;
   try {
-    if (text.size() == 10) {
+    if (std::regex_match(text, date_only)) {
       ok = Poco::DateTimeParser::tryParse("%Y-%m-%d", text, dt, tz);
-    } else {
+    } else if (std::regex_match(text, date_time)) {
       std::string normal = text;
-      if (normal.size() > 10 && (normal[10] == 't' || normal[10] == ' ')) normal[10] = 'T';
-      if (!normal.empty() && normal.back() == 'z') normal.back() = 'Z';
+      normal[10] = 'T';
+      if (normal.back() == 'z') normal.back() = 'Z';
       ok = Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, normal, dt, tz) ||
            Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FORMAT, normal, dt, tz);
-      // Poco accepts a missing offset; ISO 8601 text without one is ambiguous.
-      static const std::regex has_offset(R"(.*(Z|[+-]\d\d:?\d\d)$)");
-      ok = ok && std::regex_match(normal, has_offset);
     }
   } catch (const Poco::Exception&) {
     ok = false;
   }
   if (!ok) throw ScriptException("time: cannot parse \"" + text + "\" as ISO 8601 (e.g. 2026-01-31T12:00:00Z)");
   dt.makeUTC(tz);
-  return dt.timestamp().epochMicroseconds() / 1000;
+  // Round down, also before 1970 (division truncates toward zero, which
+  // turned 1969-12-31T23:59:59.9995Z into 0 rather than -1).
+  std::int64_t us = dt.timestamp().epochMicroseconds();
+  return us / 1000 - (us % 1000 < 0 ? 1 : 0);
 }
 
 std::string format(std::int64_t ms) {
@@ -56,10 +63,19 @@ std::string format(std::int64_t ms) {
   return Poco::DateTimeFormatter::format(ts, "%Y-%m-%dT%H:%M:%S.%iZ");
 }
 
-std::int64_t seconds(std::int64_t n) { return n * 1000; }
-std::int64_t minutes(std::int64_t n) { return n * 60'000; }
-std::int64_t hours(std::int64_t n) { return n * 3'600'000; }
-std::int64_t days(std::int64_t n) { return n * 86'400'000; }
+// n units in milliseconds; an overflow (undefined behaviour, in practice a
+// wrapped, wrong instant) throws instead.
+std::int64_t scale(std::int64_t n, std::int64_t unit_ms, const char* name) {
+  std::int64_t out = 0;
+  if (__builtin_mul_overflow(n, unit_ms, &out))
+    throw ScriptException(std::string("time: ") + name + "(" + std::to_string(n) + ") is out of range");
+  return out;
+}
+
+std::int64_t seconds(std::int64_t n) { return scale(n, 1000, "seconds"); }
+std::int64_t minutes(std::int64_t n) { return scale(n, 60'000, "minutes"); }
+std::int64_t hours(std::int64_t n) { return scale(n, 3'600'000, "hours"); }
+std::int64_t days(std::int64_t n) { return scale(n, 86'400'000, "days"); }
 
 void fn(asIScriptEngine* e, const char* decl, const asSFuncPtr& f) {
   check_registration(e->RegisterGlobalFunction(decl, f, asCALL_GENERIC), decl);

@@ -128,7 +128,7 @@ TEST_F(Services, HandleTypeWithMethods) {
   EXPECT_EQ(body(R"(
     kv::collection("users").set("alice", json = {{"age", 42}});
     kv::Collection@ users = kv::collection("users");
-    res.text(users.name() + " " + users.get("alice").stringify() + " " + kv::count(users));)"),
+    res.text(users.name() + " " + users.get("alice").to_string() + " " + kv::count(users));)"),
             "users {\"age\":42} 1");
 }
 
