@@ -135,9 +135,8 @@ void Kernel::warn_unread_config() {
 }
 
 Result<void> Kernel::build_script_engine() {
-  // Every plugin has declared its script API during configure(); the engine
-  // is built once from all of it and nothing is registered later.
-  plugins_->declarations().seal();
+  // Every plugin has declared its script API during configure() (the host
+  // sealed the declarations after it); the engine is built once from them.
   auto engine = scripting::Engine::create(settings_.scripting, plugins_->declarations());
   if (!engine) return engine.error();
   script_engine_ = std::move(*engine);

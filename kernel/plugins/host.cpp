@@ -186,6 +186,9 @@ sdk::Result<void> PluginHost::configure_all(sdk::Database& database) {
       return sdk::make_error(configured.error().kind,
                              "plugin '" + plugin.name + "' failed to configure: " + configured.error().message);
   }
+  // Script declarations are made during configure() only: the engine is
+  // built from them next, and nothing is registered later.
+  declarations_.seal();
   return {};
 }
 
