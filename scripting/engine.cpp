@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "scripting/bindings.hpp"
+#include "scripting/bytes.hpp"
 #include "scripting/json.hpp"
 #include "scripting/memory.hpp"
 #include "scripting/stdlib/stdlib.hpp"
@@ -78,7 +79,12 @@ void on_message(const asSMessageInfo* msg, void*) {
 void line_callback(asIScriptContext* ctx, void*) {
   auto* run = static_cast<RunState*>(ctx->GetUserData(kRunStateSlot));
   if (!run) return;
-  if (ctx->GetCallstackSize() > static_cast<asUINT>(run->limits->max_call_depth)) {
+  // Our own bookkeeping: never charged to the script (an exhausted budget
+  // would otherwise throw out of this callback, which the engine cannot take).
+  memory::Unaccounted ours;
+  if (run->budget.exceeded) {
+    run->fail(RunError::memory_limit, "");
+  } else if (ctx->GetCallstackSize() > static_cast<asUINT>(run->limits->max_call_depth)) {
     // Checked here rather than left to the engine's own limit, whose "Stack
     // overflow" a script could catch and carry on.
     run->fail(RunError::stack_limit, "script calls nested deeper than " + std::to_string(run->limits->max_call_depth));
@@ -87,13 +93,12 @@ void line_callback(asIScriptContext* ctx, void*) {
               "script exceeded its budget of " + std::to_string(run->limits->max_operations) + " operations");
   } else if ((run->operations & 63) == 0 && Clock::now() > run->deadline) {
     run->fail(RunError::timeout, "script ran longer than " + std::to_string(run->limits->timeout_ms) + " ms");
-  } else if (run->budget.exceeded) {
-    run->fail(RunError::memory_limit, "");
   }
 }
 
 // A C++ exception escaped a binding: keep its message for the script.
 void translate_exception(asIScriptContext* ctx, void*) {
+  memory::Unaccounted ours;
   try {
     throw;
   } catch (const ScriptException& e) {
@@ -121,6 +126,62 @@ void register_exception_routines(asIScriptEngine* e) {
                      "throw");
   check_registration(e->RegisterGlobalFunction("string getExceptionInfo()", WRAP_FN(exception_info), asCALL_GENERIC),
                      "getExceptionInfo");
+}
+
+// --- source checks -------------------------------------------------------------
+
+constexpr std::size_t kMaxSourceBytes = 512 * 1024;
+constexpr int kMaxNesting = 256;
+
+// Functions of the string add-on that are not offered to scripts: its
+// formatInt/formatUInt/formatFloat write past a fixed-size buffer for long
+// results (formatFloat(1e308)), so a script could corrupt memory with them.
+constexpr std::string_view kWithheld[] = {"formatInt", "formatUInt", "formatFloat"};
+
+// Walks the tokens once: size, bracket nesting (the parser recurses on it),
+// and withheld names. Comments and strings are tokens of their own, so their
+// content is never mistaken for code.
+void check_source(const asIScriptEngine* engine, const std::string& code, const std::string& section,
+                  std::vector<Diagnostic>& errors) {
+  if (code.size() > kMaxSourceBytes) {
+    errors.push_back({section, 0, 0,
+                      "source is " + std::to_string(code.size()) + " bytes; the limit is " +
+                          std::to_string(kMaxSourceBytes)});
+    return;
+  }
+  int depth = 0, line = 1, column = 1;
+  std::size_t pos = 0;
+  while (pos < code.size()) {
+    asUINT length = 0;
+    asETokenClass cls = engine->ParseToken(code.data() + pos, code.size() - pos, &length);
+    if (length == 0) length = 1;
+    std::string_view token(code.data() + pos, length);
+    if (cls == asTC_KEYWORD && length == 1) {
+      char c = token[0];
+      if (c == '(' || c == '[' || c == '{') {
+        if (++depth > kMaxNesting) {
+          errors.push_back({section, line, column, "brackets nested deeper than " + std::to_string(kMaxNesting)});
+          return;
+        }
+      } else if (c == ')' || c == ']' || c == '}') {
+        --depth;
+      }
+    } else if (cls == asTC_IDENTIFIER) {
+      for (auto name : kWithheld)
+        if (token == name)
+          errors.push_back({section, line, column,
+                            std::string(name) + " is not available to scripts; build the text with string operations"});
+    }
+    for (char c : token) {
+      if (c == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    pos += length;
+  }
 }
 
 // --- imports -----------------------------------------------------------------
@@ -314,6 +375,7 @@ struct Engine::Impl {
     }
     out.modules.push_back(import.name);
     std::string code = found->code;
+    check_source(engine, code, import.name, out.errors);
     auto nested = take_imports(code, import.name, out.errors);
     chain.push_back(import.name);
     for (const auto& n : nested) include_module(app_id, n, import.name, chain, source, out);
@@ -325,6 +387,7 @@ struct Engine::Impl {
 
   Prepared prepare(std::string_view app_id, const std::string& code, ScriptSource& source) {
     Prepared out;
+    check_source(engine, code, "main", out.errors);
     std::string main = code;
     auto imports = take_imports(main, "main", out.errors);
     out.sections.push_back({"main", std::move(main)});
@@ -363,12 +426,34 @@ struct Engine::Impl {
         const char* var = nullptr;
         const char* ns = nullptr;
         bool is_const = false;
-        mod->GetGlobalVar(i, &var, &ns, nullptr, &is_const);
-        if (is_const) continue;
+        int type_id = 0;
+        mod->GetGlobalVar(i, &var, &ns, &type_id, &is_const);
         std::string section = ns && *ns ? std::string(ns) : "main";
-        result.errors.push_back({section, 0, 0,
-                                 "global variable '" + std::string(var) +
-                                     "' must be const: runs share a compiled script and keep no state between them"});
+        if (!is_const) {
+          result.errors.push_back({section, 0, 0,
+                                   "global variable '" + std::string(var) +
+                                       "' must be const: runs share a compiled script and keep no state between them"});
+        } else if (!shareable(type_id)) {
+          result.errors.push_back({section, 0, 0,
+                                   "global constant '" + std::string(var) + "' has type " +
+                                       engine->GetTypeDeclaration(type_id, true) +
+                                       ": constants may only be numbers, bools, enums, strings, json and arrays of "
+                                       "those (a handle or an object could still be changed through)"});
+        }
+      }
+      for (asUINT i = 0; i < mod->GetObjectTypeCount(); ++i) {
+        asITypeInfo* type = mod->GetObjectTypeByIndex(i);
+        for (asUINT b = 0; b < type->GetBehaviourCount(); ++b) {
+          asEBehaviours kind;
+          asIScriptFunction* fn = type->GetBehaviourByIndex(b, &kind);
+          if (kind == asBEHAVE_DESTRUCT && fn && fn->GetFuncType() == asFUNC_SCRIPT) {
+            const char* section = fn->GetScriptSectionName();
+            result.errors.push_back({section ? section : "main", 0, 0,
+                                     std::string("class ") + type->GetName() +
+                                         " has a destructor: scripts may not declare destructors (they would run "
+                                         "whenever the object is collected, outside any run's limits)"});
+          }
+        }
       }
     }
     if (result.errors.empty()) initialise_globals(mod, result.errors);
@@ -380,6 +465,20 @@ struct Engine::Impl {
     return result;
   }
 
+  // Whether a constant of this type can be shared by concurrent runs: values
+  // that cannot be changed through a const reference.
+  bool shareable(int type_id) const {
+    if (type_id & asTYPEID_OBJHANDLE) return false;
+    if (type_id <= asTYPEID_DOUBLE) return true;  // primitives (and void)
+    asITypeInfo* type = engine->GetTypeInfoById(type_id);
+    if (!type) return false;
+    if (type->GetFlags() & asOBJ_ENUM) return true;
+    std::string_view name = type->GetName();
+    if (name == "string" || name == "json") return true;
+    if (name == "array") return shareable(type->GetSubTypeId());
+    return false;
+  }
+
   // Global initialisers run once per compile, under limits, without services.
   void initialise_globals(asIScriptModule* mod, std::vector<Diagnostic>& errors) {
     Limits limits = config.limits;
@@ -388,8 +487,9 @@ struct Engine::Impl {
     RunState run;
     run.limits = &limits;
     run.services_allowed = false;
-    run.budget.limit = limits.max_memory_bytes;
-    run.budget.max_single = limits.max_value_bytes;
+    // Constants stay in memory as long as the script is cached: keep them small.
+    run.budget.limit = std::min<std::int64_t>(limits.max_memory_bytes, 4 << 20);
+    run.budget.max_single = std::min<std::int64_t>(limits.max_value_bytes, 1 << 20);
     run.deadline = Clock::now() + std::chrono::milliseconds(limits.timeout_ms);
     asIScriptContext* ctx = engine->CreateContext();
     ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
@@ -514,6 +614,13 @@ struct Engine::Impl {
       }
     }
     classify(ctx, r, state, result);
+    ctx->Unprepare();  // the run's own objects go now
+    {
+      memory::BudgetScope scope(&state.budget);
+      asUINT tracked = 0;
+      engine->GetGCStatistics(&tracked);
+      if (tracked > 0) engine->GarbageCollect(asGC_FULL_CYCLE);
+    }
     result.logs = std::move(state.logs);
     result.dropped_logs = state.dropped_logs;
     result.operations = state.operations;
@@ -579,11 +686,14 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     e->SetEngineProperty(asEP_MAX_CALL_STACK_SIZE, static_cast<asPWORD>(config.limits.max_call_depth + 64));
     e->SetEngineProperty(asEP_INIT_GLOBAL_VARS_AFTER_BUILD, false);
     e->SetEngineProperty(asEP_DISALLOW_EMPTY_LIST_ELEMENTS, true);
+    // Collected at the end of each run instead, on that run's thread and
+    // budget, rather than in the middle of some other app's run.
+    e->SetEngineProperty(asEP_AUTO_GARBAGE_COLLECT, false);
     // The add-ons' generic registrations where the library exports them;
     // array and the string utilities pick theirs at run time.
     RegisterStdString_Generic(e);
     RegisterScriptArray(e, true);
-    RegisterStdStringUtils(e);
+    register_string_utils(e);
     RegisterScriptMath_Generic(e);
     register_exception_routines(e);
     register_json(e);
@@ -594,6 +704,7 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     register_time(e);
     register_regex(e);
     register_declarations(e, declarations, impl->calls);
+    remember_array_types(e);
   } catch (const std::exception& ex) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument, std::string("script engine: ") + ex.what());
   }

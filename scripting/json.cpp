@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "picloud/sdk/json.hpp"
+#include "scripting/bytes.hpp"
 #include "scripting/run_state.hpp"
 
 namespace picloud::scripting {
@@ -565,14 +566,12 @@ std::int64_t size(const JsonNode* self) { return static_cast<std::int64_t>(self-
 bool remove(const std::string& key, JsonNode* self) { return self->remove(key); }
 
 CScriptArray* keys(const JsonNode* self) {
-  asIScriptContext* ctx = asGetActiveContext();
-  asITypeInfo* type = ctx->GetEngine()->GetTypeInfoByDecl("array<string>");
-  CScriptArray* out = CScriptArray::Create(type);
+  std::vector<std::string> names;
   if (auto* m = std::get_if<JsonNode::Members>(&self->data())) {
-    out->Reserve(static_cast<asUINT>(m->size()));
-    for (const auto& [key, value] : *m) out->InsertLast(const_cast<std::string*>(&key));
+    names.reserve(m->size());
+    for (const auto& [key, value] : *m) names.push_back(key);
   }
-  return out;
+  return make_string_array(names);
 }
 
 JsonNode* set_json(const std::string& key, const JsonNode& value, JsonNode* self) {

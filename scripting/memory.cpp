@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -55,7 +56,9 @@ void* counted_aligned(std::size_t size, std::size_t alignment) {
 
 void counted_free(void* p) {
   if (!p) return;
-  if (Budget* b = t_budget) b->live -= static_cast<std::int64_t>(malloc_usable_size(p));
+  // Never below zero: freeing memory the run did not allocate (an earlier
+  // run's garbage, say) must not raise what it may take.
+  if (Budget* b = t_budget) b->live = std::max<std::int64_t>(0, b->live - static_cast<std::int64_t>(malloc_usable_size(p)));
   std::free(p);
 }
 
@@ -64,7 +67,23 @@ void counted_free(void* p) {
 BudgetScope::BudgetScope(Budget* budget) : previous_(t_budget) { t_budget = budget; }
 BudgetScope::~BudgetScope() { t_budget = previous_; }
 
-void* engine_alloc(std::size_t size) { return counted_malloc(size); }
+// The engine's allocations are a soft limit: its virtual machine does not
+// handle a failed allocation everywhere (a call stack that cannot grow would
+// overwrite a frame), so they succeed and mark the budget, and the run ends
+// at its next statement. Only one oversized value (an array buffer) is
+// refused outright; the array add-on reports that as a script exception.
+void* engine_alloc(std::size_t size) {
+  Budget* b = t_budget;
+  if (b && static_cast<std::int64_t>(size) > b->max_single) {
+    b->exceeded = true;
+    b->single_too_large = true;
+    return nullptr;
+  }
+  if (b && !admit(b, size)) b->exceeded = true;  // admitted anyway
+  void* p = std::malloc(size ? size : 1);
+  if (b && p) charge(b, p);
+  return p;
+}
 void engine_free(void* pointer) { counted_free(pointer); }
 
 }  // namespace picloud::scripting::memory

@@ -14,6 +14,7 @@
 #include "scripting/bindings.hpp"
 #include "scripting/bytes.hpp"
 #include "scripting/json.hpp"
+#include "scripting/memory.hpp"
 #include "scripting/run_state.hpp"
 
 namespace picloud::scripting {
@@ -193,6 +194,10 @@ void call_declared(asIScriptGeneric* gen) {
 
   std::optional<sdk::Result<sdk::Value>> result;
   try {
+    // The plugin's own work is not the script's memory: a script that has
+    // filled its budget must not make allocations fail inside plugin or
+    // database code. Arguments and results are converted on the budget.
+    memory::Unaccounted plugin_work;
     if (call.method) {
       auto* self = static_cast<ScriptHandle*>(gen->GetObject());
       result.emplace(call.method(run->call, self->state, view));

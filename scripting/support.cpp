@@ -71,9 +71,33 @@ void check_registration(int result, const char* what) {
     throw RegistrationError(std::string("cannot register ") + what + " (AngelScript error " + std::to_string(result) + ")");
 }
 
+namespace {
+constexpr asPWORD kBytesTypeSlot = 0x42595445;    // "BYTE"
+constexpr asPWORD kStringsTypeSlot = 0x53545253;  // "STRS"
+
+asITypeInfo* cached_type(asPWORD slot) {
+  return static_cast<asITypeInfo*>(asGetActiveContext()->GetEngine()->GetUserData(slot));
+}
+}  // namespace
+
+void remember_array_types(asIScriptEngine* engine) {
+  engine->SetUserData(engine->GetTypeInfoByDecl("array<uint8>"), kBytesTypeSlot);
+  engine->SetUserData(engine->GetTypeInfoByDecl("array<string>"), kStringsTypeSlot);
+}
+
+CScriptArray* make_string_array(const std::vector<std::string>& items) {
+  CScriptArray* out = CScriptArray::Create(cached_type(kStringsTypeSlot), static_cast<asUINT>(items.size()));
+  if (!out) throw std::bad_alloc();
+  if (out->GetSize() != items.size()) {  // the buffer could not be allocated
+    out->Release();
+    throw std::bad_alloc();
+  }
+  for (asUINT i = 0; i < items.size(); ++i) *static_cast<std::string*>(out->At(i)) = items[i];
+  return out;
+}
+
 CScriptArray* make_bytes(std::string_view data) {
-  asITypeInfo* type = asGetActiveContext()->GetEngine()->GetTypeInfoByDecl("array<uint8>");
-  CScriptArray* out = CScriptArray::Create(type, static_cast<asUINT>(data.size()));
+  CScriptArray* out = CScriptArray::Create(cached_type(kBytesTypeSlot), static_cast<asUINT>(data.size()));
   if (!out) throw std::bad_alloc();
   if (out->GetSize() != data.size()) {  // the buffer could not be allocated
     out->Release();

@@ -1,4 +1,5 @@
-// base64::, hex:: and url:: — text encodings, on strings and on bytes.
+// base64::, hex:: and url:: — text encodings, on strings and on bytes — and
+// the string utilities split and join.
 #include <Poco/Base64Decoder.h>
 #include <Poco/Base64Encoder.h>
 #include <Poco/Exception.h>
@@ -137,11 +138,48 @@ JsonNode* url_parse(const std::string& text) {
   return json_from_value(out).detach();
 }
 
+// string.split(delimiter) and join(parts, delimiter), in linear time (the
+// add-on's grow their array one element at a time).
+CScriptArray* split(const std::string& delimiter, const std::string* self) {
+  std::vector<std::string> parts;
+  if (delimiter.empty()) {
+    parts.push_back(*self);
+  } else {
+    std::size_t start = 0, at;
+    while ((at = self->find(delimiter, start)) != std::string::npos) {
+      parts.push_back(self->substr(start, at - start));
+      start = at + delimiter.size();
+    }
+    parts.push_back(self->substr(start));
+  }
+  return make_string_array(parts);
+}
+
+std::string join(const CScriptArray& parts, const std::string& delimiter) {
+  std::size_t total = 0;
+  for (asUINT i = 0; i < parts.GetSize(); ++i)
+    total += static_cast<const std::string*>(parts.At(i))->size() + (i ? delimiter.size() : 0);
+  std::string out;
+  out.reserve(total);
+  for (asUINT i = 0; i < parts.GetSize(); ++i) {
+    if (i) out += delimiter;
+    out += *static_cast<const std::string*>(parts.At(i));
+  }
+  return out;
+}
+
 void fn(asIScriptEngine* e, const char* decl, const asSFuncPtr& f) {
   check_registration(e->RegisterGlobalFunction(decl, f, asCALL_GENERIC), decl);
 }
 
 }  // namespace
+
+void register_string_utils(asIScriptEngine* e) {
+  check_registration(e->RegisterObjectMethod("string", "array<string>@ split(const string &in delimiter) const",
+                                             WRAP_OBJ_LAST(split), asCALL_GENERIC),
+                     "string::split");
+  fn(e, "string join(const array<string> &in parts, const string &in delimiter)", WRAP_FN(join));
+}
 
 void register_codecs(asIScriptEngine* e) {
   check_registration(e->SetDefaultNamespace("base64"), "namespace base64");

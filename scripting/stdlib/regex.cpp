@@ -6,6 +6,7 @@
 
 #include <angelscript/scriptarray.h>
 
+#include "scripting/bytes.hpp"
 #include "scripting/json.hpp"
 #include "scripting/stdlib/stdlib.hpp"
 
@@ -13,6 +14,14 @@ namespace picloud::scripting {
 namespace {
 
 constexpr std::size_t kMaxPattern = 4096;
+// One call must stay short: the run's clock is only checked between
+// statements. Longer texts can be processed in slices.
+constexpr std::size_t kMaxText = 1 << 20;
+constexpr std::size_t kMaxMatches = 100'000;
+
+void check_text(const std::string& text) {
+  if (text.size() > kMaxText) throw ScriptException("regex: text longer than 1 MiB (1048576 bytes)");
+}
 
 boost::regex compile(const std::string& pattern) {
   if (pattern.size() > kMaxPattern) throw ScriptException("regex: pattern longer than 4096 characters");
@@ -36,11 +45,13 @@ auto guarded(F&& f) -> decltype(f()) {
 }
 
 bool is_match(const std::string& pattern, const std::string& text) {
+  check_text(text);
   auto re = compile(pattern);
   return guarded([&] { return boost::regex_search(text, re); });
 }
 
 JsonNode* find(const std::string& pattern, const std::string& text) {
+  check_text(text);
   auto re = compile(pattern);
   return guarded([&] {
     boost::smatch m;
@@ -53,34 +64,36 @@ JsonNode* find(const std::string& pattern, const std::string& text) {
   });
 }
 
-CScriptArray* strings(const std::vector<std::string>& items) {
-  asITypeInfo* type = asGetActiveContext()->GetEngine()->GetTypeInfoByDecl("array<string>");
-  CScriptArray* out = CScriptArray::Create(type, static_cast<asUINT>(items.size()));
-  for (asUINT i = 0; i < items.size(); ++i) *static_cast<std::string*>(out->At(i)) = items[i];
-  return out;
-}
-
 CScriptArray* find_all(const std::string& pattern, const std::string& text) {
+  check_text(text);
   auto re = compile(pattern);
   return guarded([&] {
     std::vector<std::string> found;
-    for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) found.push_back((*it)[0].str());
-    return strings(found);
+    for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) {
+      if (found.size() == kMaxMatches) throw ScriptException("regex: more than 100000 matches");
+      found.push_back((*it)[0].str());
+    }
+    return make_string_array(found);
   });
 }
 
 // `replacement` may use $1…$9 and $& for groups.
 std::string replace(const std::string& pattern, const std::string& text, const std::string& replacement) {
+  check_text(text);
   auto re = compile(pattern);
   return guarded([&] { return boost::regex_replace(text, re, replacement, boost::format_perl); });
 }
 
 CScriptArray* split(const std::string& pattern, const std::string& text) {
+  check_text(text);
   auto re = compile(pattern);
   return guarded([&] {
     std::vector<std::string> parts;
-    for (boost::sregex_token_iterator it(text.begin(), text.end(), re, -1), end; it != end; ++it) parts.push_back(*it);
-    return strings(parts);
+    for (boost::sregex_token_iterator it(text.begin(), text.end(), re, -1), end; it != end; ++it) {
+      if (parts.size() == kMaxMatches) throw ScriptException("regex: more than 100000 parts");
+      parts.push_back(*it);
+    }
+    return make_string_array(parts);
   });
 }
 

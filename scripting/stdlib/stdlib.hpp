@@ -11,6 +11,7 @@
 namespace picloud::scripting {
 
 void register_log(asIScriptEngine* engine);
+void register_string_utils(asIScriptEngine* engine);  // string.split, join
 void register_codecs(asIScriptEngine* engine);  // base64, hex, url
 void register_crypto(asIScriptEngine* engine);  // crypto, random
 void register_time(asIScriptEngine* engine);

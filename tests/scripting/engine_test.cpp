@@ -221,6 +221,80 @@ TEST(Limits, GlobalInitialiserCannotLoopForever) {
   EXPECT_NE(r.message.find("initialising global variables failed"), std::string::npos) << r.message;
 }
 
+TEST(Limits, GlobalConstantsCannotBeChangedThroughHandles) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto handle = run_script(*engine, source, "array<string>@ const shared = array<string>();\n" +
+                                                handler("  shared.insertLast(req.body);"), get(), "h");
+  EXPECT_EQ(handle.error, RunError::compile_error);
+  EXPECT_NE(handle.message.find("global constant 'shared' has type"), std::string::npos) << handle.message;
+  auto object = run_script(*engine, source, "class Box { int n; }\nconst Box box;\n" + handler(""), get(), "o");
+  EXPECT_EQ(object.error, RunError::compile_error) << "a script object could hold handles";
+  auto fine = run_script(*engine, source,
+                         "const array<int> primes = {2, 3, 5};\nconst json limits = {{\"max\", 3}};\nenum Color { red }\n"
+                         "const Color c = red;\n" +
+                             handler("  res.text(\"\" + primes[2] + limits[\"max\"].as_int());"),
+                         get(), "f");
+  ASSERT_TRUE(fine.ok()) << fine.message;
+  EXPECT_EQ(fine.response.body, "53");
+}
+
+TEST(Limits, DestructorsAreRefused) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, "class E { E@ me; ~E() { while (true) {} } }\n" + handler("  E e; @e.me = e;"));
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("class E has a destructor"), std::string::npos) << r.message;
+}
+
+TEST(Limits, CyclicGarbageIsCollectedWithinTheRun) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  // Each iteration leaves a two-object cycle behind; collected after the run.
+  auto r = run_script(*engine, source,
+                      "class Node { Node@ other; }\n" +
+                          handler("  for (int i = 0; i < 1000; i++) { Node a; Node b; @a.other = b; @b.other = a; }"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  auto again = run_script(*engine, source, kHello, get(), "after");
+  EXPECT_TRUE(again.ok());
+}
+
+TEST(Limits, DangerousAddOnFormattersAreWithheld) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto r = run_script(*engine, source, handler("  res.text(formatFloat(1e308, \"\", 0, 0));"));
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("formatFloat is not available"), std::string::npos) << r.message;
+  auto in_string = run_script(*engine, source, handler("  res.text(\"formatInt\"); // formatUInt"), get(), "str");
+  ASSERT_TRUE(in_string.ok()) << "names in strings and comments are fine: " << in_string.message;
+}
+
+TEST(Limits, SourceSizeAndNestingAreBounded) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto deep = run_script(*engine, source, handler("  int x = " + std::string(100000, '(') + "1" + std::string(100000, ')') + ";"),
+                         get(), "deep");
+  EXPECT_EQ(deep.error, RunError::compile_error);
+  EXPECT_NE(deep.message.find("brackets nested deeper than 256"), std::string::npos) << deep.message;
+  auto big = run_script(*engine, source, handler("  // " + std::string(600 * 1024, 'x')), get(), "big");
+  EXPECT_EQ(big.error, RunError::compile_error);
+  EXPECT_NE(big.message.find("the limit is 524288"), std::string::npos) << big.message;
+}
+
+TEST(Limits, SplitOfALargeStringIsLinear) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_script(*engine, source, handler(R"(
+    string s; s.resize(200000);
+    for (uint i = 0; i < s.length(); i++) s[i] = 44;  // ','
+    array<string>@ parts = s.split(",");
+    res.text("" + parts.length() + " " + join(array<string> = {"a", "b"}, "-"));)"));
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.response.body, "200001 a-b");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
 // --- cache -----------------------------------------------------------------------
 
 TEST(Cache, UnchangedScriptCompilesOnceNewVersionRecompiles) {
