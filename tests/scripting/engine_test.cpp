@@ -295,6 +295,18 @@ TEST(Limits, SplitOfALargeStringIsLinear) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }
 
+TEST(Isolation, NoFilesProcessesOrSocketsWithoutAService) {
+  auto engine = make_engine();
+  MemorySource source;
+  // The add-ons that reach the system (file, filesystem) are not registered,
+  // and nothing else offers such access.
+  for (const char* body : {"  file f; f.open(\"/etc/passwd\", \"r\");", "  filesystem fs; fs.getDirs();",
+                           "  system(\"id\");", "  socket s;", "  import void f() from \"other\";"}) {
+    auto v = engine->validate("app", scripting::ScriptKind::endpoint, handler(body), source);
+    EXPECT_FALSE(v.ok()) << body;
+  }
+}
+
 // --- cache -----------------------------------------------------------------------
 
 TEST(Cache, UnchangedScriptCompilesOnceNewVersionRecompiles) {
