@@ -89,4 +89,27 @@ inline std::string body_of(scripting::Engine& engine, MemorySource& source, cons
   return r.response.body;
 }
 
+// A fixture with a default engine: run() answers a handle() body's response
+// text, caught() a statement's exception message.
+class ScriptTest : public ::testing::Test {
+ protected:
+  // The response body of a handle() made of `statements`.
+  std::string run(const std::string& statements) { return body_of(*engine_, source_, statements); }
+
+  // Runs `statement` inside try/catch and answers "caught: <message>", or
+  // "no exception" when it did not throw.
+  std::string caught(const std::string& statement) {
+    return run("string result = \"no exception\";\n"
+               "try {\n" +
+               statement +
+               "\n} catch {\n"
+               "  result = \"caught: \" + getExceptionInfo();\n"
+               "}\n"
+               "res.text(result);");
+  }
+
+  std::unique_ptr<scripting::Engine> engine_ = make_engine();
+  MemorySource source_;
+};
+
 }  // namespace picloud::test

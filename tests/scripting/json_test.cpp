@@ -10,26 +10,7 @@ namespace {
 
 using scripting::RunError;
 
-class JsonTest : public ::testing::Test {
- protected:
-  // The response body of a handle() made of `statements`.
-  std::string run(const std::string& statements) { return body_of(*engine_, source_, statements); }
-
-  // Runs `statement` inside try/catch and answers "caught: <message>", or
-  // "no exception" when it did not throw.
-  std::string caught(const std::string& statement) {
-    return run("string result = \"no exception\";\n"
-               "try {\n" +
-               statement +
-               "\n} catch {\n"
-               "  result = \"caught: \" + getExceptionInfo();\n"
-               "}\n"
-               "res.text(result);");
-  }
-
-  std::unique_ptr<scripting::Engine> engine_ = make_engine();
-  MemorySource source_;
-};
+using JsonTest = ScriptTest;
 
 // `n` nested arrays around `1`: "[[1]]" for n = 2.
 std::string nested_arrays(int n) { return std::string(n, '[') + "1" + std::string(n, ']'); }

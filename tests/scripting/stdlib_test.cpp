@@ -13,22 +13,8 @@ namespace {
 using scripting::LogLevel;
 using scripting::RunError;
 
-class StdlibTest : public ::testing::Test {
+class StdlibTest : public ScriptTest {
  protected:
-  // The response body of a handle() made of `statements`.
-  std::string run(const std::string& statements) { return body_of(*engine_, source_, statements); }
-
-  // Runs `statement` inside try/catch and answers "caught: <message>", or
-  // "no exception" when it did not throw.
-  std::string caught(const std::string& statement) {
-    return run("string result = \"no exception\";\n"
-               "try {\n" +
-               statement +
-               "\n} catch {\n"
-               "  result = \"caught: \" + getExceptionInfo();\n"
-               "}\n"
-               "res.text(result);");
-  }
 
   // Runs a whole handle() body and returns the result (logs included).
   scripting::RunResult run_full(const std::string& statements, const sdk::HttpRequest& request = get()) {
@@ -37,8 +23,6 @@ class StdlibTest : public ::testing::Test {
                       request, "full" + std::to_string(++counter));
   }
 
-  std::unique_ptr<scripting::Engine> engine_ = make_engine();
-  MemorySource source_;
 };
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
