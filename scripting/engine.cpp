@@ -252,6 +252,9 @@ struct ThreadContexts {
   std::vector<asIScriptContext*> idle;
 };
 
+// Idle contexts of this thread, per engine. The engine owns every context it
+// created and releases them all when it goes; an entry of a destroyed engine
+// is never used again, since engine ids are not reused.
 struct ThreadPools {
   std::vector<ThreadContexts> pools;
   ~ThreadPools() { asThreadCleanup(); }
