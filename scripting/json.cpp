@@ -650,6 +650,18 @@ JsonNode* new_object() {
   return hand_out(n);
 }
 
+// Bytes in and out: an array<uint8> stored in a json otherwise becomes an
+// array of numbers.
+JsonNode* from_bytes(const CScriptArray& data) {
+  JsonPtr n = make_json();
+  n->assign(to_bytes(data));
+  return hand_out(n);
+}
+CScriptArray* as_bytes(const JsonNode* self) {
+  if (auto* b = std::get_if<sdk::Bytes>(&self->data())) return make_bytes(*b);
+  return make_bytes(std::string_view());
+}
+
 }  // namespace
 
 asITypeInfo* json_type_info(asIScriptEngine* engine) {
@@ -703,6 +715,7 @@ void register_json(asIScriptEngine* e) {
   method("double as_float(double fallback = 0) const", WRAP_OBJ_LAST(as_float));
   method("string as_string(const string &in fallback = \"\") const", WRAP_OBJ_LAST(as_string));
   method("bool as_bool(bool fallback = false) const", WRAP_OBJ_LAST(as_bool));
+  method("array<uint8>@ as_bytes() const", WRAP_OBJ_LAST(as_bytes));
   method("int64 get_int(const string &in key, int64 fallback = 0) const", WRAP_OBJ_LAST(get_int));
   method("double get_float(const string &in key, double fallback = 0) const", WRAP_OBJ_LAST(get_float));
   method("string get_string(const string &in key, const string &in fallback = \"\") const",
@@ -734,6 +747,7 @@ void register_json(asIScriptEngine* e) {
   fn("string stringify(const json &in value, bool pretty = false)", WRAP_FN(stringify));
   fn("json@ array()", WRAP_FN(new_array));
   fn("json@ object()", WRAP_FN(new_object));
+  fn("json@ bytes(const array<uint8> &in data)", WRAP_FN(from_bytes));
   check_registration(e->SetDefaultNamespace(""), "namespace");
 }
 

@@ -638,3 +638,19 @@ TEST(JsonBytes, BytesStringifyAsBase64) {
 
 }  // namespace
 }  // namespace picloud::test
+
+namespace picloud::test {
+namespace {
+
+TEST_F(JsonTest, BytesGoInAndOut) {
+  EXPECT_EQ(run("array<uint8> raw = {0, 255, 16};\n"
+                "json o = {{\"blob\", json::bytes(raw)}};\n"
+                "array<uint8>@ back = o[\"blob\"].as_bytes();\n"
+                "json n = 5;\n"
+                "res.text(o.to_string() + \" \" + o[\"blob\"].type() + \" \" + back.length() + \" \" + back[1] + \" \" +\n"
+                "         n.as_bytes().length());"),
+            R"({"blob":"AP8Q"} bytes 3 255 0)");
+}
+
+}  // namespace
+}  // namespace picloud::test
