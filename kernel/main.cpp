@@ -185,14 +185,14 @@ int cmd_script(Config& config, Settings settings, const std::vector<std::string>
     }
   }
   FileScripts source(file);
-  if (auto code = source.script_code({}); !code) return fail(code.error().message, 2);
+  auto code = source.script_code({});
+  if (!code) return fail(code.error().message, 2);
 
   Kernel kernel(config, std::move(settings));
   if (auto r = kernel.start_without_http(); !r) return fail("start-up failed: " + r.error().message);
   auto& engine = *kernel.script_engine();
   int status = 0;
   if (args[1] == "check") {
-    auto code = source.script_code({});
     auto v = engine.validate("cli", module ? scripting::ScriptKind::module : scripting::ScriptKind::endpoint, *code, source);
     auto print = [&](const scripting::Diagnostic& d, const char* level) {
       std::string where = d.section == "main" ? file : "module " + d.section;

@@ -3,11 +3,9 @@
 #include <angelscript/scriptarray.h>
 #include <angelscript/scriptmath.h>
 #include <angelscript/scriptstdstring.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <deque>
 #include <list>
 #include <map>
@@ -43,16 +41,6 @@ void prepare_process() {
   });
 }
 
-std::string new_execution_id() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
 
 // --- callbacks -----------------------------------------------------------------
 
@@ -76,24 +64,39 @@ void on_message(const asSMessageInfo* msg, void*) {
 // Runs on every statement: the operation budget, the wall clock (every 64
 // statements, to keep the common path to an increment and a compare) and the
 // memory budget.
+// What a limit's error says.
+std::string limit_message(RunError error, const Limits& limits, const memory::Budget& budget) {
+  switch (error) {
+    case RunError::memory_limit:
+      return budget.single_too_large
+                 ? "script tried to create a value larger than " + std::to_string(limits.max_value_bytes) + " bytes"
+                 : "script used more than " + std::to_string(limits.max_memory_bytes) + " bytes of memory";
+    case RunError::stack_limit: return "script calls nested deeper than " + std::to_string(limits.max_call_depth);
+    case RunError::operation_limit:
+      return "script exceeded its budget of " + std::to_string(limits.max_operations) + " operations";
+    case RunError::timeout: return "script ran longer than " + std::to_string(limits.timeout_ms) + " ms";
+    default: return std::string(to_string(error));
+  }
+}
+
+// Runs on every statement: the memory budget, the call depth (checked here
+// rather than left to the engine's own limit, whose "Stack overflow" a script
+// could catch and carry on), the operation budget and the wall clock (every
+// 64 statements, to keep the common path to an increment and a compare).
 void line_callback(asIScriptContext* ctx, void*) {
   auto* run = static_cast<RunState*>(ctx->GetUserData(kRunStateSlot));
   if (!run) return;
+  const Limits& limits = *run->limits;
+  RunError error = RunError::none;
+  if (run->budget.exceeded) error = RunError::memory_limit;
+  else if (ctx->GetCallstackSize() > static_cast<asUINT>(limits.max_call_depth)) error = RunError::stack_limit;
+  else if (++run->operations > limits.max_operations) error = RunError::operation_limit;
+  else if ((run->operations & 63) == 0 && Clock::now() > run->deadline) error = RunError::timeout;
+  if (error == RunError::none) return;
   // Our own bookkeeping: never charged to the script (an exhausted budget
   // would otherwise throw out of this callback, which the engine cannot take).
   memory::Unaccounted ours;
-  if (run->budget.exceeded) {
-    run->fail(RunError::memory_limit, "");
-  } else if (ctx->GetCallstackSize() > static_cast<asUINT>(run->limits->max_call_depth)) {
-    // Checked here rather than left to the engine's own limit, whose "Stack
-    // overflow" a script could catch and carry on.
-    run->fail(RunError::stack_limit, "script calls nested deeper than " + std::to_string(run->limits->max_call_depth));
-  } else if (++run->operations > run->limits->max_operations) {
-    run->fail(RunError::operation_limit,
-              "script exceeded its budget of " + std::to_string(run->limits->max_operations) + " operations");
-  } else if ((run->operations & 63) == 0 && Clock::now() > run->deadline) {
-    run->fail(RunError::timeout, "script ran longer than " + std::to_string(run->limits->timeout_ms) + " ms");
-  }
+  run->fail(error, limit_message(error, limits, run->budget));
 }
 
 // A C++ exception escaped a binding: keep its message for the script.
@@ -578,7 +581,7 @@ struct Engine::Impl {
                 bool http, Setup&& setup) {
     auto started = Clock::now();
     RunResult result;
-    result.execution_id = caller.execution_id.empty() ? new_execution_id() : caller.execution_id;
+    result.execution_id = caller.execution_id.empty() ? random_uuid() : caller.execution_id;
     auto finish = [&] {
       result.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
       return std::move(result);
@@ -633,28 +636,21 @@ struct Engine::Impl {
   }
 
   void classify(asIScriptContext* ctx, int r, RunState& state, RunResult& result) {
-    const Limits& limits = config.limits;
-    auto memory_message = [&] {
-      return state.budget.single_too_large
-                 ? "script tried to create a value larger than " + std::to_string(limits.max_value_bytes) + " bytes"
-                 : "script used more than " + std::to_string(limits.max_memory_bytes) + " bytes of memory";
-    };
     if (r == asEXECUTION_FINISHED && state.failure == RunError::none && !state.budget.exceeded) return;
+    if (state.budget.exceeded && state.failure == RunError::none) state.failure = RunError::memory_limit;
     if (state.failure != RunError::none) {
       result.error = state.failure;
-      result.message = state.failure == RunError::memory_limit ? memory_message() : state.failure_message;
-      return;
-    }
-    if (state.budget.exceeded) {
-      result.error = RunError::memory_limit;
-      result.message = memory_message();
+      // The memory message is made now: which way the budget ran out is
+      // known only at the end.
+      result.message = state.failure == RunError::memory_limit ? limit_message(state.failure, config.limits, state.budget)
+                                                               : state.failure_message;
       return;
     }
     if (r == asEXECUTION_EXCEPTION) {
       std::string what = ctx->GetExceptionString() ? ctx->GetExceptionString() : "exception";
-      if (what == "Stack overflow") {
+      if (what == "Stack overflow") {  // the engine's own limit, as a backstop
         result.error = RunError::stack_limit;
-        result.message = "script calls nested deeper than " + std::to_string(limits.max_call_depth);
+        result.message = limit_message(RunError::stack_limit, config.limits, state.budget);
         return;
       }
       result.error = RunError::script_error;

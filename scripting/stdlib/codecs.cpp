@@ -60,17 +60,6 @@ std::string base64_encode_bytes(const CScriptArray& b) { return base64_encode_vi
 std::string base64_decode(const std::string& s) { return base64_decode_text(s); }
 CScriptArray* base64_decode_bytes(const std::string& s) { return make_bytes(base64_decode_text(s)); }
 
-std::string hex_encode_view(std::string_view data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
-  for (unsigned char c : data) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
-
 std::string hex_decode_text(const std::string& text) {
   if (text.size() % 2) throw ScriptException("hex: input has an odd number of digits");
   auto digit = [](char c) -> int {
@@ -85,8 +74,8 @@ std::string hex_decode_text(const std::string& text) {
   return out;
 }
 
-std::string hex_encode(const std::string& s) { return hex_encode_view(s); }
-std::string hex_encode_bytes(const CScriptArray& b) { return hex_encode_view(bytes_view(b)); }
+std::string hex_encode(const std::string& s) { return hex_text(s); }
+std::string hex_encode_bytes(const CScriptArray& b) { return hex_text(bytes_view(b)); }
 std::string hex_decode(const std::string& s) { return hex_decode_text(s); }
 CScriptArray* hex_decode_bytes(const std::string& s) { return make_bytes(hex_decode_text(s)); }
 
@@ -173,6 +162,17 @@ void fn(asIScriptEngine* e, const char* decl, const asSFuncPtr& f) {
 }
 
 }  // namespace
+
+std::string hex_text(std::string_view data) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (unsigned char c : data) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
 
 void register_string_utils(asIScriptEngine* e) {
   check_registration(e->RegisterObjectMethod("string", "array<string>@ split(const string &in delimiter) const",

@@ -13,15 +13,8 @@
 namespace picloud::scripting {
 namespace {
 
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
-  }
-  return out;
+std::string to_hex(const unsigned char* data, unsigned int size) {
+  return hex_text(std::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 std::string sha256_view(std::string_view data) {
@@ -59,16 +52,6 @@ void fill_random(void* out, std::size_t size) {
     throw ScriptException("random: the system's random source failed");
 }
 
-std::string uuid() {
-  unsigned char b[16];
-  fill_random(b, sizeof b);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  char out[37];
-  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
 
 // Uniform in [min, max], both included, without modulo bias.
 std::int64_t integer(std::int64_t min, std::int64_t max) {
@@ -101,6 +84,17 @@ void fn(asIScriptEngine* e, const char* decl, const asSFuncPtr& f) {
 
 }  // namespace
 
+std::string random_uuid() {
+  unsigned char b[16];
+  fill_random(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  char out[37];
+  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return out;
+}
+
 void register_crypto(asIScriptEngine* e) {
   check_registration(e->SetDefaultNamespace("crypto"), "namespace crypto");
   fn(e, "string sha256(const string &in data)", WRAP_FN(sha256));
@@ -110,7 +104,7 @@ void register_crypto(asIScriptEngine* e) {
      WRAP_FN(hmac_sha256_bytes));
   fn(e, "bool equals(const string &in a, const string &in b)", WRAP_FN(equals));
   check_registration(e->SetDefaultNamespace("random"), "namespace random");
-  fn(e, "string uuid()", WRAP_FN(uuid));
+  fn(e, "string uuid()", WRAP_FN(random_uuid));
   fn(e, "int64 integer(int64 min, int64 max)", WRAP_FN(integer));
   fn(e, "array<uint8>@ bytes(int64 count)", WRAP_FN(random_bytes));
   check_registration(e->SetDefaultNamespace(""), "namespace");
