@@ -39,7 +39,7 @@ void handle_release(asIScriptGeneric* gen) {
 
 std::string qualified(const std::string& ns, const std::string& name) { return ns + "::" + name; }
 
-// An AngelScript string literal (its escapes differ from JSON's: no \\b or \\f).
+// An AngelScript string literal (its escapes differ from JSON's: no \b or \f).
 std::string escape_string_literal(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
