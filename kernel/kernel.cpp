@@ -38,7 +38,7 @@ Kernel::Kernel(Config& config, Settings settings)
     : config_(config), settings_(std::move(settings)), router_(metrics_) {
   set_log_level(settings_.log_level);
   set_log_format(settings_.log_format);
-  plugins_ = std::make_unique<plugins::PluginHost>(config_, router_, metrics_);
+  plugins_ = std::make_unique<plugins::PluginHost>(config_, router_, capabilities_, metrics_);
 }
 
 Kernel::~Kernel() { stop(); }
@@ -145,16 +145,36 @@ Result<void> Kernel::build_script_engine() {
   return {};
 }
 
+std::vector<std::string> Kernel::routes() const {
+  std::vector<std::string> out;
+  for (const auto* r : router_.routes()) out.push_back(r->method + " " + r->path);
+  return out;
+}
+
+Result<void> Kernel::build_admin() {
+  if (admin_) return {};
+  admin_ = std::make_unique<admin::AdminApi>(*database_, settings_.admin, capabilities_, metrics_);
+  // Before plugins configure: their routes cannot take the admin API's paths.
+  if (auto r = admin_->register_routes(router_); !r) return r;
+  if (!settings_.owner_username.empty())
+    if (auto r = admin_->bootstrap_owner(settings_.owner_username, settings_.owner_password); !r) return r;
+  return {};
+}
+
 Result<void> Kernel::start_without_http() {
   auto fail = [this](const sdk::Error& e) -> Result<void> {
     plugins_->stop_all();
+    if (admin_) admin_->stop();
     return e;
   };
   auto migrated = migrate();
   if (!migrated) return fail(migrated.error());
+  if (auto r = build_admin(); !r) return fail(r.error());
   if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
   if (auto r = build_script_engine(); !r) return fail(r.error());
+  admin_->set_engine(script_engine_.get());
   warn_unread_config();
+  admin_->start();
   if (auto r = plugins_->start_all(); !r) return fail(r.error());
   return {};
 }
@@ -166,7 +186,7 @@ Result<void> Kernel::start() {
   };
   register_kernel_routes();
   if (auto r = start_without_http(); !r) return r;
-  server_ = std::make_unique<http::Server>(router_, authorizer_, metrics_, settings_.http);
+  server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
     server_.reset();
     return fail(r.error());
@@ -194,6 +214,8 @@ void Kernel::stop() {
     else server_.release();
   }
   if (plugins_) plugins_->stop_all();
+  // After the plugins: what they ran is still logged.
+  if (admin_) admin_->stop();
   if (database_) {
     database_.reset();
     write_log(LogLevel::info, "kernel", "database closed");

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "kernel/admin/admin_api.hpp"
+#include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
 #include "kernel/http/router.hpp"
@@ -47,20 +49,27 @@ class Kernel {
   // The script engine, once start() (or prepare_scripting()) has built it.
   scripting::Engine* script_engine() { return script_engine_.get(); }
   const Settings& settings() const { return settings_; }
+  // The admin API (identity, apps, scripts, routes, execution logs), once
+  // start() or start_without_http() has built it.
+  admin::AdminApi* admin() { return admin_.get(); }
+  // Every registered route as "METHOD path" (kernel's and plugins').
+  std::vector<std::string> routes() const;
 
  private:
   // The directory holding `component`'s migrations for this dialect's tree.
   std::string migrations_dir(const std::string& component, const std::string& plugin_dir) const;
   void register_kernel_routes();
   Result<void> build_script_engine();
+  Result<void> build_admin();
   void warn_unread_config();
 
   Config& config_;
   Settings settings_;
   MetricsRegistry metrics_;
   http::Router router_;
-  http::NoIdentityAuthorizer authorizer_;
+  admin::CapabilityRegistry capabilities_;
   std::unique_ptr<db::Database> database_;
+  std::unique_ptr<admin::AdminApi> admin_;
   std::unique_ptr<plugins::PluginHost> plugins_;
   std::unique_ptr<scripting::Engine> script_engine_;
   std::unique_ptr<http::Server> server_;

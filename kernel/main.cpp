@@ -1,11 +1,13 @@
 // picloud: the command line.
 #include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <set>
 #include <string>
@@ -39,6 +41,12 @@ commands:
   script run FILE [--method M] [--path P] [--body TEXT] [--header 'K: V']...
                    run a script's handle() once with the enabled plugins and
                    print the response
+  admin create-owner --username NAME
+                   create the instance owner (only while there are no
+                   users); the password is read from standard input
+  admin reset-password --username NAME
+                   set a user's password (read from standard input) and
+                   end their sessions: for an owner locked out
   version          print the version (also --version)
 
 The config file comes from --config, else $PICLOUD_CONFIG; without one the
@@ -226,6 +234,79 @@ int cmd_script(Config& config, Settings settings, const std::vector<std::string>
   return status;
 }
 
+// A password from standard input: asked for twice, unechoed, on a terminal;
+// else the first line.
+std::optional<std::string> read_password() {
+  auto line = [](std::string& out) {
+    out.clear();
+    int c;
+    while ((c = std::getchar()) != EOF && c != '\n') out.push_back(static_cast<char>(c));
+    if (!out.empty() && out.back() == '\r') out.pop_back();
+    return c != EOF || !out.empty();
+  };
+  std::string first, second;
+  if (!::isatty(STDIN_FILENO)) {
+    if (!line(first)) return std::nullopt;
+    return first;
+  }
+  termios saved{};
+  ::tcgetattr(STDIN_FILENO, &saved);
+  termios quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  std::fputs("password: ", stderr);
+  bool ok = line(first);
+  std::fputs("\nagain: ", stderr);
+  ok = ok && line(second);
+  std::fputs("\n", stderr);
+  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  if (!ok) return std::nullopt;
+  if (first != second) {
+    std::fputs("picloud: the passwords differ\n", stderr);
+    return std::nullopt;
+  }
+  return first;
+}
+
+int cmd_admin(Config& config, Settings settings, const std::vector<std::string>& args) {
+  if (args.size() != 4 || args[2] != "--username" || (args[1] != "create-owner" && args[1] != "reset-password")) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string& username = args[3];
+  auto identity_settings = settings.admin.identity;
+  Kernel kernel(config, std::move(settings));
+  if (auto r = kernel.migrate(); !r) return fail(r.error().message);
+  admin::PasswordHasher hasher(1);
+  admin::Identity identity(*kernel.database(), hasher, identity_settings);
+  if (auto name = admin::Identity::normalise_username(username); !name) return fail(name.error().message, 2);
+  if (args[1] == "create-owner") {
+    auto users = identity.count_users();
+    if (!users) return fail(users.error().message);
+    if (*users > 0)
+      return fail("there are users already; the owner adds users through the admin API "
+                  "(or use 'picloud admin reset-password' to regain access)");
+  } else {
+    auto user = identity.find_user(username);
+    if (!user) return fail(user.error().message);
+    if (!*user) return fail("no user '" + username + "'", 2);
+  }
+  auto password = read_password();
+  if (!password) return fail("no password given on standard input", 2);
+  if (auto rules = admin::Identity::check_password_rules(*password); !rules) return fail(rules.error().message, 2);
+  if (args[1] == "create-owner") {
+    auto user = identity.create_user(username, *password, true);
+    if (!user) return fail(user.error().message);
+    std::printf("owner '%s' created (id %s)\n", user->username.c_str(), user->id.c_str());
+  } else {
+    auto user = identity.find_user(username);
+    if (!user || !*user) return fail("no user '" + username + "'");
+    if (auto r = identity.set_password((*user)->id, *password); !r) return fail(r.error().message);
+    std::printf("password of '%s' set; their sessions have ended\n", (*user)->username.c_str());
+  }
+  return 0;
+}
+
 int cmd_serve(Config& config, Settings settings) {
   // Signals are taken synchronously by the main thread: block them before any
   // thread starts so every thread inherits the mask.
@@ -288,6 +369,7 @@ int main(int argc, char** argv) {
   if (command == "migrate" && args.size() == 1) return cmd_migrate(*config, std::move(*settings));
   if (command == "config" && args.size() == 2 && args[1] == "check") return cmd_config_check(*config, *settings);
   if (command == "script") return cmd_script(*config, std::move(*settings), args);
+  if (command == "admin") return cmd_admin(*config, std::move(*settings), args);
   std::fprintf(stderr, "picloud: unknown command '%s'\n\n%s", args.empty() ? "" : args[0].c_str(), kUsage);
   return 2;
 }

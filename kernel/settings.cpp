@@ -99,6 +99,36 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(n, c.get_int("scripting", "max_import_depth", s.scripting.max_import_depth, 1, 64));
   s.scripting.max_import_depth = static_cast<int>(n);
 
+  auto& adm = s.admin;
+  TRY_ASSIGN(adm.identity.session_ttl_s, c.get_int("admin", "session_ttl_s", adm.identity.session_ttl_s, 60, 365LL * 24 * 3600));
+  TRY_ASSIGN(adm.identity.session_idle_s,
+             c.get_int("admin", "session_idle_timeout_s", adm.identity.session_idle_s, 60, 365LL * 24 * 3600));
+  TRY_ASSIGN(text, c.get_choice("admin", "cookie_secure", "auto", {"auto", "always", "never"}));
+  adm.cookie_secure = text == "always"  ? admin::CookieSecure::always
+                      : text == "never" ? admin::CookieSecure::never
+                                        : admin::CookieSecure::auto_detect;
+  TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_account", adm.login.per_account, 1, 1000));
+  adm.login.per_account = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_address", adm.login.per_address, 1, 100000));
+  adm.login.per_address = static_cast<int>(n);
+  TRY_ASSIGN(adm.login.window_s, c.get_int("admin", "login_window_s", adm.login.window_s, 1, 24 * 3600));
+  TRY_ASSIGN(n, c.get_int("admin", "password_hash_concurrency", adm.password_hash_concurrency, 1, 64));
+  adm.password_hash_concurrency = static_cast<int>(n);
+  auto& ex = adm.executions;
+  TRY_ASSIGN(n, c.get_int("executions", "retention_days", ex.retention_days, 1, 3650));
+  ex.retention_days = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("executions", "batch_size", ex.batch_size, 1, 10000));
+  ex.batch_size = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("executions", "flush_interval_ms", ex.flush_interval_ms, 10, 60000));
+  ex.flush_interval_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("executions", "queue_capacity", ex.queue_capacity, 1, 10'000'000));
+  ex.queue_capacity = static_cast<int>(n);
+  TRY_ASSIGN(s.owner_username, c.get_string("owner", "username", ""));
+  TRY_ASSIGN(s.owner_password, c.get_string("owner", "password", ""));
+  if (s.owner_username.empty() != s.owner_password.empty())
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           "config: set both PICLOUD_OWNER_USERNAME and PICLOUD_OWNER_PASSWORD, or neither");
+
   TRY_ASSIGN(text, c.get_choice("log", "level", "info", {"debug", "info", "warn", "error"}));
   s.log_level = text == "debug" ? LogLevel::debug : text == "warn" ? LogLevel::warn : text == "error" ? LogLevel::error : LogLevel::info;
   TRY_ASSIGN(text, c.get_choice("log", "format", "logfmt", {"logfmt", "json"}));

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/admin/admin_api.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
 #include "kernel/db/url.hpp"
@@ -22,6 +23,11 @@ struct Settings {
   std::vector<std::string> migrations_path;
   plugins::PluginSettings plugins;
   scripting::EngineConfig scripting;
+  admin::AdminSettings admin;
+  // The first owner, created on a start when there are no users yet.
+  // Meant for the environment (PICLOUD_OWNER_USERNAME, PICLOUD_OWNER_PASSWORD).
+  std::string owner_username;
+  std::string owner_password;
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::logfmt;
 };
@@ -32,6 +38,7 @@ struct Settings {
 Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
-inline const std::vector<std::string> kKernelSections = {"http", "database", "plugins", "log", "scripting"};
+inline const std::vector<std::string> kKernelSections = {"http",  "database", "plugins",    "log",
+                                                         "scripting", "admin", "executions", "owner"};
 
 }  // namespace picloud::kernel

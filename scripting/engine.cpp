@@ -768,6 +768,8 @@ RunResult Engine::run_event(const ScriptRef& ref, ScriptSource& source, const Ca
   return result;
 }
 
+bool Engine::reserved_name(std::string_view name) const { return impl_->is_reserved(std::string(name)); }
+
 void Engine::invalidate_module(std::string_view app_id, std::string_view module_name) {
   std::lock_guard lock(impl_->cache_mutex);
   for (auto it = impl_->lru.begin(); it != impl_->lru.end();) {

@@ -127,6 +127,10 @@ class Engine {
   // Drops every cached version of a script (for example when it is deleted).
   void forget_script(std::string_view app_id, std::string_view script_id);
 
+  // Whether `name` is taken by the standard library, a plugin or an entry
+  // type, so a module cannot be called that.
+  bool reserved_name(std::string_view name) const;
+
   CacheStats cache_stats() const;
   const EngineConfig& config() const;
 

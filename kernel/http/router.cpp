@@ -27,12 +27,13 @@ bool valid_method(const std::string& m) {
   return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return m == k; });
 }
 
-// Shape of a pattern for conflict checks: parameter names do not matter.
-std::string shape(const RouteEntry& r) {
-  std::string s;
-  for (const auto& seg : r.segments)
-    s += seg.kind == RouteEntry::Segment::literal ? "/" + seg.text : seg.kind == RouteEntry::Segment::param ? "/{}" : "/*";
-  return s.empty() ? "/" : s;
+std::string shape(const RouteEntry& r) { return pattern_shape(r.segments); }
+
+bool identifier(std::string_view s) {
+  if (s.empty() || s.size() > 64 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
 }
 
 // Higher is more specific. Compared lexicographically, segment by segment.
@@ -45,33 +46,53 @@ std::vector<int> specificity(const RouteEntry& r) {
 
 }  // namespace
 
+sdk::Result<std::vector<PathSegment>> parse_path_pattern(std::string_view path) {
+  std::vector<PathSegment> segments;
+  auto bad = [&](const std::string& why) {
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "path '" + std::string(path) + "': " + why);
+  };
+  if (path.empty() || path[0] != '/') return bad("must start with '/'");
+  auto parts = split_path(path);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto p = parts[i];
+    if (p == "*") {
+      if (i + 1 != parts.size()) return bad("'*' must be the last segment");
+      segments.push_back({PathSegment::rest, ""});
+    } else if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      auto name = p.substr(1, p.size() - 2);
+      if (!identifier(name)) return bad("parameter '" + std::string(p) + "' must be {name} with letters, digits and '_'");
+      for (const auto& s : segments)
+        if (s.kind == PathSegment::param && s.text == name) return bad("parameter {" + std::string(name) + "} repeats");
+      segments.push_back({PathSegment::param, std::string(name)});
+    } else if (p.find_first_of("{}*") != std::string_view::npos) {
+      return bad("bad segment '" + std::string(p) + "'");
+    } else {
+      segments.push_back({PathSegment::literal, std::string(p)});
+    }
+  }
+  return segments;
+}
+
+std::string pattern_shape(const std::vector<PathSegment>& segments) {
+  std::string s;
+  for (const auto& seg : segments)
+    s += seg.kind == PathSegment::literal ? "/" + seg.text : seg.kind == PathSegment::param ? "/{}" : "/*";
+  return s.empty() ? "/" : s;
+}
+
 sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
   auto entry = std::make_unique<RouteEntry>();
   for (auto& c : route.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (!valid_method(route.method))
     return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": unknown method '" + route.method + "'");
-  if (route.path.empty() || route.path[0] != '/')
-    return sdk::make_error(sdk::ErrorKind::invalid_argument, "route path '" + route.path + "' must start with '/'");
   if (route.capability.empty())
     return sdk::make_error(sdk::ErrorKind::invalid_argument,
                            "route " + route.path + " names no capability (use \"public\" for open routes)");
   if (!route.handler)
     return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + " has no handler");
-  auto parts = split_path(route.path);
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    auto p = parts[i];
-    if (p == "*") {
-      if (i + 1 != parts.size())
-        return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": '*' must be the last segment");
-      entry->segments.push_back({RouteEntry::Segment::rest, ""});
-    } else if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
-      entry->segments.push_back({RouteEntry::Segment::param, std::string(p.substr(1, p.size() - 2))});
-    } else if (p.find_first_of("{}*") != std::string_view::npos) {
-      return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + route.path + ": bad segment '" + std::string(p) + "'");
-    } else {
-      entry->segments.push_back({RouteEntry::Segment::literal, std::string(p)});
-    }
-  }
+  auto segments = parse_path_pattern(route.path);
+  if (!segments) return sdk::make_error(sdk::ErrorKind::invalid_argument, "route " + segments.error().message);
+  entry->segments = std::move(*segments);
   entry->method = route.method;
   entry->path = route.path;
   entry->capability = route.capability;

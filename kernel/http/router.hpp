@@ -19,6 +19,18 @@
 
 namespace picloud::kernel::http {
 
+struct PathSegment {
+  enum Kind { literal, param, rest } kind;
+  std::string text;  // literal text or parameter name
+};
+
+// Parses a route pattern ("/a/{id}/*"); the error names the bad segment.
+// Parameter names are identifiers and may not repeat.
+sdk::Result<std::vector<PathSegment>> parse_path_pattern(std::string_view path);
+// The pattern with parameter names erased ("/a/{}/*"): two patterns with the
+// same shape match the same paths.
+std::string pattern_shape(const std::vector<PathSegment>& segments);
+
 struct RouteEntry {
   std::string method;  // upper case or "*"
   std::string path;
@@ -29,10 +41,7 @@ struct RouteEntry {
   CounterMetric* responses[3] = {};  // 2xx/3xx, 4xx, 5xx
   HistogramMetric* latency = nullptr;
 
-  struct Segment {
-    enum Kind { literal, param, rest } kind;
-    std::string text;  // literal text or parameter name
-  };
+  using Segment = PathSegment;
   std::vector<Segment> segments;
 };
 
@@ -48,6 +57,12 @@ class Router {
 
   sdk::Result<void> add(sdk::HttpRoute route, const std::string& owner);
   RouteMatch match(std::string_view method, std::string_view path) const;
+  // Every route, in registration order (for the OpenAPI document and checks).
+  std::vector<const RouteEntry*> routes() const {
+    std::vector<const RouteEntry*> out;
+    for (const auto& r : routes_) out.push_back(r.get());
+    return out;
+  }
 
  private:
   MetricsRegistry& metrics_;

@@ -65,11 +65,6 @@ sdk::HttpResponse error_response(int status, std::string_view code, std::string_
   return sdk::HttpResponse::json(status, sdk::to_json(body));
 }
 
-std::optional<sdk::HttpResponse> NoIdentityAuthorizer::check(const sdk::HttpRequest&, const std::string& capability) {
-  return error_response(401, "unauthorized",
-                        "this route requires the capability '" + capability + "' and no credentials were accepted");
-}
-
 // One request being served: what was parsed, and what the connection must
 // know afterwards.
 struct Server::Exchange {
@@ -117,6 +112,13 @@ sdk::HttpResponse Server::serve(Exchange& x) {
     req.headers.emplace_back(std::move(lower), value);
   }
 
+  if (x.route->capability != sdk::kPublic) {
+    if (auto denied = authorizer_.check(req, x.route->capability)) {
+      x.close_after = has_body;  // the body stays unread
+      return std::move(*denied);
+    }
+  }
+
   // Bounded body: refuse a declared oversize body unread, and stop reading
   // an undeclared (chunked) one as soon as it passes the limit. Either way
   // the rest is unread, so the connection closes after the answer.
@@ -152,8 +154,6 @@ sdk::HttpResponse Server::serve(Exchange& x) {
     }
   }
 
-  if (x.route->capability != sdk::kPublic)
-    if (auto denied = authorizer_.check(req, x.route->capability)) return std::move(*denied);
   return x.route->handler(req);
 }
 

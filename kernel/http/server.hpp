@@ -9,8 +9,8 @@
 // and sends each response in one write. Request parsing and body framing
 // stay Poco's (HTTPRequest, fixed-length and chunked streams).
 //
-// Per request it builds the SDK request (bounded body, request id), checks
-// the route's capability with the Authorizer, calls the handler, records
+// Per request it builds the SDK request (request id), checks the route's
+// capability with the Authorizer, reads the bounded body, calls the handler, records
 // metrics and writes the response. Errors use one JSON shape:
 //   {"error": {"code": "...", "message": "...", "details": {...}}}
 #pragma once
@@ -45,18 +45,15 @@ struct ServerOptions {
   int keep_alive_timeout_s = 10;
 };
 
-// Decides whether a request may use a route that requires a capability.
+// Decides whether a request may use a route that requires a capability. It
+// runs after the route matched and before the body is read, so a refused
+// request never costs a body upload. It may fill in the request (the
+// principal, canonical path parameters).
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  // Returns nothing when allowed, or the error response (401/403) to send.
-  virtual std::optional<sdk::HttpResponse> check(const sdk::HttpRequest& request, const std::string& capability) = 0;
-};
-
-// Until identities exist, every non-public route answers 401.
-class NoIdentityAuthorizer final : public Authorizer {
- public:
-  std::optional<sdk::HttpResponse> check(const sdk::HttpRequest& request, const std::string& capability) override;
+  // Returns nothing when allowed, or the error response (401/403/404) to send.
+  virtual std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) = 0;
 };
 
 sdk::HttpResponse error_response(int status, std::string_view code, std::string_view message);

@@ -84,7 +84,15 @@ class PluginHost::Context final : public sdk::PluginContext {
   sdk::Result<void> add_route(sdk::HttpRoute route) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' may add routes only in configure()");
+    if (auto r = host_.capabilities_.check_route(route.capability, route.path, plugin_.name); !r)
+      return sdk::make_error(r.error().kind, "plugin '" + plugin_.name + "': " + r.error().message);
     return host_.router_.add(std::move(route), plugin_.name);
+  }
+  sdk::Result<void> add_capability(sdk::Capability capability) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "' may declare capabilities only in configure()");
+    return host_.capabilities_.declare(capability, plugin_.name);
   }
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return nullptr; }
@@ -114,8 +122,9 @@ struct PluginHost::Instance {
   }
 };
 
-PluginHost::PluginHost(Config& config, http::Router& router, MetricsRegistry& metrics)
-    : config_(config), router_(router), metrics_(metrics) {
+PluginHost::PluginHost(Config& config, http::Router& router, admin::CapabilityRegistry& capabilities,
+                       MetricsRegistry& metrics)
+    : config_(config), router_(router), capabilities_(capabilities), metrics_(metrics) {
   metrics_.gauge("picloud_plugins_loaded", "plugins loaded", [this] { return static_cast<double>(loaded_.size()); });
   metrics_.gauge("picloud_plugins_started", "plugins started", [this] { return static_cast<double>(started_.load()); });
 }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/http/router.hpp"
 #include "kernel/metrics.hpp"
@@ -50,7 +51,7 @@ class ServiceDirectory {
 
 class PluginHost {
  public:
-  PluginHost(Config& config, http::Router& router, MetricsRegistry& metrics);
+  PluginHost(Config& config, http::Router& router, admin::CapabilityRegistry& capabilities, MetricsRegistry& metrics);
   ~PluginHost();
 
   // Finds, loads, checks and orders the enabled plugins.
@@ -73,6 +74,7 @@ class PluginHost {
 
   Config& config_;
   http::Router& router_;
+  admin::CapabilityRegistry& capabilities_;
   MetricsRegistry& metrics_;
   ServiceDirectory services_;
   scripting::Declarations declarations_;

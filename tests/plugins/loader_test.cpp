@@ -12,6 +12,10 @@
 using namespace picloud;
 using namespace picloud::kernel;
 
+// The kernel's ABI as the loader prints it.
+const std::string kKernelAbi =
+    std::to_string(PICLOUD_SDK_ABI_MAJOR) + "." + std::to_string(PICLOUD_SDK_ABI_MINOR);
+
 namespace {
 
 std::string plugin(const std::string& name) { return test::test_plugin_dir() + "/" + name + ".so"; }
@@ -30,7 +34,7 @@ TEST(Loader, LoadsAGoodPluginAndReadsItsDescriptor) {
   EXPECT_EQ(p->version, "1.2.3");
   EXPECT_EQ(p->provides, std::vector<std::string>{"greeter"});
   EXPECT_TRUE(p->depends.empty());
-  EXPECT_EQ(plugins::abi_version_text(p->descriptor->abi), "1.1");
+  EXPECT_EQ(plugins::abi_version_text(p->descriptor->abi), kKernelAbi);
   auto d = plugins::load_plugin(plugin("t_dependent"));
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->depends, std::vector<std::string>{"t_good"});
@@ -40,13 +44,13 @@ TEST(Loader, RefusesAnAbiMajorMismatchNamingFileAndBothVersions) {
   std::string e = load_error("t_abi_major");
   EXPECT_NE(e.find("t_abi_major.so"), std::string::npos) << e;
   EXPECT_NE(e.find("built for SDK ABI 2.0"), std::string::npos) << e;
-  EXPECT_NE(e.find("this kernel provides ABI 1.1"), std::string::npos) << e;
+  EXPECT_NE(e.find("this kernel provides ABI " + kKernelAbi), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesANewerMinor) {
   std::string e = load_error("t_abi_minor");
-  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1.2"), std::string::npos) << e;
-  EXPECT_NE(e.find("newer than this kernel's ABI 1.1"), std::string::npos) << e;
+  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1." + std::to_string(PICLOUD_SDK_ABI_MINOR + 1)), std::string::npos) << e;
+  EXPECT_NE(e.find("newer than this kernel's ABI " + kKernelAbi), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesAnotherBuildFingerprint) {
@@ -89,7 +93,7 @@ class HostTest : public ::testing::Test {
     ASSERT_TRUE(c.ok());
     config_ = std::make_unique<Config>(std::move(*c));
     router_ = std::make_unique<http::Router>(metrics_);
-    host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, metrics_);
+    host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, capabilities_, metrics_);
     db_ = tdb_.open();
     ASSERT_TRUE(db_->execute("CREATE TABLE t_good_events (id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT)").ok());
   }
@@ -106,6 +110,7 @@ class HostTest : public ::testing::Test {
   test::TestDatabase tdb_{test::Backend::sqlite};
   std::unique_ptr<kernel::db::Database> db_;
   MetricsRegistry metrics_;
+  admin::CapabilityRegistry capabilities_;
   std::unique_ptr<Config> config_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<plugins::PluginHost> host_;
@@ -179,7 +184,7 @@ TEST_F(HostTest, ConfigureErrorNamesThePlugin) {
 TEST_F(HostTest, InvalidPluginConfigValueRefusesNamingTheKey) {
   auto c = Config::load("", {"PICLOUD_T_GOOD_LIMIT=1000"});
   config_ = std::make_unique<Config>(std::move(*c));
-  host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, metrics_);
+  host_ = std::make_unique<plugins::PluginHost>(*config_, *router_, capabilities_, metrics_);
   ASSERT_TRUE(load({"t_good"}).ok());
   auto r = host_->configure_all(*db_);
   ASSERT_FALSE(r.ok());

@@ -31,6 +31,16 @@ class GoodPlugin final : public Plugin {
     Database* db = &ctx.database();
 
     if (auto r = ctx.services().provide("greeter", 1, std::make_shared<Greeter>(Greeter{greeting_})); !r) return r;
+    // An admin capability of its own; names outside "t_good." are refused.
+    if (auto r = ctx.add_capability({"t_good.secret", Access::owner, "app:admin", "read the secret"}); !r) return r;
+    if (ctx.add_capability({"other.secret", Access::owner, "", ""}))
+      return make_error(ErrorKind::internal, "a capability outside the plugin's prefix was accepted");
+    if (ctx.add_capability({"t_good.bad_scope", Access::owner, "app:everything", ""}))
+      return make_error(ErrorKind::internal, "an unknown scope was accepted");
+    if (ctx.add_route({"GET", "/t_good/undeclared", "t_good.nothing", [](const HttpRequest&) { return HttpResponse{}; }}))
+      return make_error(ErrorKind::internal, "a route with an undeclared capability was accepted");
+    if (ctx.add_route({"GET", "/t_good/no_app", "script.read", [](const HttpRequest&) { return HttpResponse{}; }}))
+      return make_error(ErrorKind::internal, "an app-scoped route without {app} was accepted");
     std::vector<HttpRoute> routes{
         {"GET", "/t_good/hello", std::string(kPublic),
          [this](const HttpRequest&) { return HttpResponse::text(200, greeting_); }},
@@ -51,7 +61,11 @@ class GoodPlugin final : public Plugin {
          [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("handler exploded"); }},
         {"GET", "/t_good/bad_header", std::string(kPublic),
          [](const HttpRequest&) { return HttpResponse{200, {{"x-evil", "a\r\nSet-Cookie: s=1"}}, "never sent"}; }},
-        {"GET", "/t_good/secret", "app:admin", [](const HttpRequest&) { return HttpResponse::text(200, "secret"); }},
+        {"GET", "/t_good/secret", "t_good.secret",
+         [](const HttpRequest& r) { return HttpResponse::text(200, "secret for " + r.principal); }},
+        // An app-scoped admin route: the kernel resolves {app} and checks the role.
+        {"GET", "/api/v1/admin/apps/{app}/t_good", "script.read",
+         [](const HttpRequest& r) { return HttpResponse::text(200, "t_good of " + r.params.at("app")); }},
         {"GET", "/t_good/events", std::string(kPublic),
          [db](const HttpRequest&) {
            auto rows = db->query("SELECT count(*) FROM t_good_events");

@@ -1,8 +1,13 @@
 // HTTP routes a plugin registers with the kernel's router.
 //
 // Every route names the capability it requires. `kPublic` means anyone may
-// call it; any other capability is checked by the kernel's authorizer before
-// the handler runs (401 without credentials, 403 without the capability).
+// call it; any other capability must be declared (by the kernel, or by the
+// plugin with PluginContext::add_capability) and is checked by the kernel
+// before the request body is read and before the handler runs:
+//   401  no credentials, or bad, expired or revoked ones
+//   403  signed in, but the role or the API key's scopes do not allow it
+//   404  the app named by the route's `{app}` parameter does not exist, or the
+//        caller is not a member of it (other apps' existence is not revealed)
 #pragma once
 
 #include <cstdint>
@@ -26,6 +31,11 @@ struct HttpRequest {
   std::string body;
   std::string remote_address;
   std::string request_id;
+  // Appended in ABI 1.2. The signed-in user's id once the route's capability
+  // was checked (empty on public routes). For a route with an `{app}`
+  // parameter, params["app"] then holds the app's id even when the caller
+  // named the app by its slug.
+  std::string principal;
 
   // First header with this (lower case) name, or empty.
   std::string_view header(std::string_view name) const {
@@ -46,6 +56,27 @@ struct HttpResponse {
   static HttpResponse json(int status, std::string body) {
     return HttpResponse{status, {{"content-type", "application/json"}}, std::move(body)};
   }
+};
+
+// Who may use a capability (ABI 1.2). The app-scoped levels need the route's
+// path to have an `{app}` parameter; the instance owner passes every level.
+enum class Access {
+  signed_in,   // any signed-in user or API key
+  app_viewer,  // a member of the app with at least this role
+  app_editor,
+  app_admin,
+  owner,       // the instance owner only
+};
+
+// A capability a plugin declares for its admin routes (ABI 1.2). `scope` is
+// the API-key scope it needs: one of app:read, app:write, app:admin,
+// script:read, script:write, logs:read, users:admin — or empty when any key
+// of the user will do. Names are "<plugin>.<name>".
+struct Capability {
+  std::string name;
+  Access access = Access::owner;
+  std::string scope;
+  std::string description;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -50,6 +50,11 @@ class PluginContext {
   virtual ScriptApi* script_api() = 0;
   virtual TriggerKinds* trigger_kinds() = 0;
   virtual EventSink* events() = 0;
+
+  // ABI 1.2. Declares a capability for this plugin's routes; the name must
+  // start with "<plugin>.". Only during configure(), before the routes that
+  // use it.
+  virtual Result<void> add_capability(Capability capability) = 0;
 };
 
 class Plugin {

@@ -1,0 +1,105 @@
+#include "kernel/admin/admin_api.hpp"
+
+#include "kernel/admin/handlers.hpp"
+#include "kernel/log.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::admin {
+
+// The document's text, embedded at build time from openapi.json.
+extern const char* const kOpenApiDocument;
+
+void Registrar::add(const std::string& method, const std::string& path, const std::string& capability,
+                    AdminHandler handler) {
+  add_absolute(method, std::string(kAdminPrefix) + path, capability, std::move(handler));
+}
+
+void Registrar::add_absolute(const std::string& method, const std::string& path, const std::string& capability,
+                             AdminHandler handler) {
+  if (!result_) return;
+  if (auto r = ctx_.capabilities.check_route(capability, path, "kernel"); !r) {
+    result_ = r;
+    return;
+  }
+  auto wrapped = [handler = std::move(handler)](const sdk::HttpRequest& req) -> sdk::HttpResponse {
+    try {
+      return handler(req);
+    } catch (const ApiError& e) {
+      return error_body(e.status, e.code, e.message, e.details);
+    }
+  };
+  if (auto r = router_.add(sdk::HttpRoute{method, path, capability, std::move(wrapped)}, "kernel"); !r) {
+    result_ = r;
+    return;
+  }
+  ctx_.routes.push_back(method + " " + path);
+}
+
+AdminApi::AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,
+                   MetricsRegistry& metrics)
+    : ctx_(std::make_unique<AdminContext>(db, settings, capabilities, metrics)) {}
+
+AdminApi::~AdminApi() { stop(); }
+
+http::Authorizer& AdminApi::authorizer() { return ctx_->authorizer; }
+Identity& AdminApi::identity() { return ctx_->identity; }
+ExecutionLog& AdminApi::executions() { return ctx_->executions; }
+void AdminApi::set_engine(scripting::Engine* engine) { ctx_->engine = engine; }
+std::vector<std::string> AdminApi::kernel_routes() const { return ctx_->routes; }
+
+sdk::Result<void> AdminApi::register_routes(http::Router& router) {
+  ctx_->router = &router;
+  Registrar r(*ctx_, router);
+  add_account_routes(*ctx_, r);
+  add_user_routes(*ctx_, r);
+  add_app_routes(*ctx_, r);
+  add_script_routes(*ctx_, r);
+  add_route_routes(*ctx_, r);
+  add_execution_routes(*ctx_, r);
+  r.add_absolute("GET", std::string(kOpenApiPath), std::string(sdk::kPublic), [this](const sdk::HttpRequest&) {
+    return openapi_document();
+  });
+  return r.result();
+}
+
+sdk::HttpResponse AdminApi::openapi_document() const {
+  // The kernel's own operations come from the embedded document; plugins'
+  // admin routes are added as they registered, with their capability.
+  sdk::Value doc = parse_stored_json(kOpenApiDocument);
+  if (!doc.is_object()) return error_body(500, "internal", "the OpenAPI document is not valid JSON");
+  auto& paths = doc.as_object()["paths"];
+  if (!paths.is_object()) paths = sdk::Value::object();
+  for (const auto& route : ctx_->router->routes()) {
+    if (route->owner == "kernel" || route->path.rfind(std::string(kAdminPrefix) + "/", 0) != 0) continue;
+    std::string method = route->method == "*" ? "get" : to_lower(route->method);
+    sdk::Array params;
+    for (const auto& seg : route->segments)
+      if (seg.kind == http::PathSegment::param)
+        params.push_back(sdk::Value::object({{"name", seg.text}, {"in", "path"}, {"required", true},
+                                             {"schema", sdk::Value::object({{"type", "string"}})}}));
+    auto& item = paths.as_object()[route->path];
+    if (!item.is_object()) item = sdk::Value::object();
+    item.as_object()[method] = sdk::Value::object(
+        {{"summary", "registered by the plugin " + route->owner},
+         {"tags", sdk::Value::array({sdk::Value(route->owner)})},
+         {"parameters", std::move(params)},
+         {"x-capability", route->capability},
+         {"responses", sdk::Value::object({{"default", sdk::Value::object({{"description", "the plugin's response"}})}})}});
+  }
+  return json_response(200, doc);
+}
+
+sdk::Result<void> AdminApi::bootstrap_owner(const std::string& username, const std::string& password) {
+  auto users = ctx_->identity.count_users();
+  if (!users) return users.error();
+  if (*users > 0) return {};
+  auto user = ctx_->identity.create_user(username, password, true);
+  if (!user) return sdk::make_error(user.error().kind, "cannot create the owner: " + user.error().message);
+  write_log(LogLevel::info, "admin", "owner created", {{"username", user->username}});
+  return {};
+}
+
+void AdminApi::start() { ctx_->executions.start(); }
+void AdminApi::stop() { ctx_->executions.stop(); }
+
+}  // namespace picloud::kernel::admin

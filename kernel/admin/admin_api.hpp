@@ -1,0 +1,71 @@
+// The admin API under /api/v1/admin: identity (sign-in, sessions, API keys,
+// users), apps with their hostnames and members, scripts, routes and
+// execution logs; and the OpenAPI document at /api/v1/openapi.json.
+//
+// The kernel builds one AdminApi after the database is open, registers its
+// routes before plugins configure (so theirs cannot shadow them), hands it
+// the script engine once that exists, and uses its authorizer for every
+// non-public route, plugins' included.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/admin/authorizer.hpp"
+#include "kernel/admin/capabilities.hpp"
+#include "kernel/admin/execution_log.hpp"
+#include "kernel/admin/identity.hpp"
+#include "kernel/admin/login_limiter.hpp"
+#include "kernel/http/router.hpp"
+#include "kernel/metrics.hpp"
+#include "scripting/engine.hpp"
+
+namespace picloud::kernel::admin {
+
+enum class CookieSecure { auto_detect, always, never };
+
+struct AdminSettings {
+  IdentitySettings identity;
+  LoginLimits login;
+  ExecutionLogSettings executions;
+  CookieSecure cookie_secure = CookieSecure::auto_detect;
+  int password_hash_concurrency = 2;
+};
+
+inline constexpr std::string_view kAdminPrefix = "/api/v1/admin";
+inline constexpr std::string_view kOpenApiPath = "/api/v1/openapi.json";
+
+struct AdminContext;
+
+class AdminApi {
+ public:
+  AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities, MetricsRegistry& metrics);
+  ~AdminApi();
+
+  http::Authorizer& authorizer();
+  Identity& identity();
+  ExecutionLog& executions();
+
+  // Registers the admin routes and the OpenAPI document.
+  sdk::Result<void> register_routes(http::Router& router);
+  // Scripts are validated on save by this engine (set once it is built).
+  void set_engine(scripting::Engine* engine);
+
+  // Creates the first owner from PICLOUD_OWNER_USERNAME/PASSWORD when there
+  // are no users yet; does nothing otherwise.
+  sdk::Result<void> bootstrap_owner(const std::string& username, const std::string& password);
+
+  void start();
+  void stop();
+
+  // Every admin route registered by the kernel, as "METHOD path".
+  std::vector<std::string> kernel_routes() const;
+
+ private:
+  sdk::HttpResponse openapi_document() const;
+
+  std::unique_ptr<AdminContext> ctx_;
+};
+
+}  // namespace picloud::kernel::admin

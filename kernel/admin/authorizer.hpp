@@ -1,0 +1,40 @@
+// The kernel's authorizer: reads the request's credentials, resolves the app
+// an app-scoped route names, and checks the route's capability (role, scope,
+// session-only). On success the request carries the principal's user id and
+// the app's canonical id, and kernel handlers can read the whole Principal
+// through current_access().
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kernel/admin/capabilities.hpp"
+#include "kernel/admin/identity.hpp"
+#include "kernel/http/server.hpp"
+
+namespace picloud::kernel::admin {
+
+// What the check established, for the handler that runs next on this thread.
+struct Access {
+  Principal principal;
+  std::string app_id;   // app-scoped routes
+  Role role = Role::none;  // the principal's role in that app (owner: admin)
+};
+
+// The Access of the request this thread is serving (valid inside a handler of
+// a route that required a capability).
+const Access& current_access();
+
+class AdminAuthorizer final : public http::Authorizer {
+ public:
+  AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db)
+      : identity_(identity), capabilities_(capabilities), db_(db) {}
+  std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
+
+ private:
+  Identity& identity_;
+  const CapabilityRegistry& capabilities_;
+  sdk::Database& db_;
+};
+
+}  // namespace picloud::kernel::admin

@@ -1,0 +1,139 @@
+#include "kernel/admin/execution_log.hpp"
+
+#include <chrono>
+
+#include "kernel/admin/secrets.hpp"
+#include "kernel/log.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::admin {
+
+ExecutionLog::ExecutionLog(sdk::Database& db, ExecutionLogSettings settings, MetricsRegistry& metrics)
+    : db_(db),
+      settings_(settings),
+      written_(metrics.counter("picloud_execution_logs_written_total", "execution log rows written")),
+      dropped_(metrics.counter("picloud_execution_logs_dropped_total",
+                               "execution log rows dropped because the queue was full")),
+      failed_(metrics.counter("picloud_execution_logs_failed_total",
+                              "execution log rows lost to a database error")) {}
+
+ExecutionLog::~ExecutionLog() { stop(); }
+
+void ExecutionLog::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ExecutionLog::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void ExecutionLog::record(ExecutionRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    if (static_cast<int>(queue_.size()) >= settings_.queue_capacity) {
+      dropped_.inc();
+      return;
+    }
+    queue_.push_back(std::move(record));
+    ++queued_total_;
+    if (static_cast<int>(queue_.size()) < settings_.batch_size) return;
+  }
+  wake_.notify_one();
+}
+
+void ExecutionLog::flush() {
+  std::unique_lock lock(mutex_);
+  std::uint64_t target = queued_total_;
+  if (!thread_.joinable()) {
+    // No writer thread (a tool, or after stop): write here.
+    std::vector<ExecutionRecord> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    lock.unlock();
+    write_batch(batch);
+    lock.lock();
+    done_total_ += batch.size();
+    return;
+  }
+  flush_requested_ = true;
+  wake_.notify_one();
+  written_cv_.wait(lock, [&] { return done_total_ >= target; });
+}
+
+void ExecutionLog::run() {
+  auto next_sweep = std::chrono::steady_clock::now();
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, std::chrono::milliseconds(settings_.flush_interval_ms),
+                   [&] { return stopping_ || flush_requested_ || static_cast<int>(queue_.size()) >= settings_.batch_size; });
+    flush_requested_ = false;
+    while (!queue_.empty()) {
+      std::vector<ExecutionRecord> batch;
+      while (!queue_.empty() && static_cast<int>(batch.size()) < settings_.batch_size) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      lock.unlock();
+      write_batch(batch);
+      lock.lock();
+      done_total_ += batch.size();
+      written_cv_.notify_all();
+    }
+    if (stopping_) return;
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      lock.unlock();
+      if (auto r = sweep(); !r)
+        write_log(LogLevel::warn, "executions", "retention sweep failed", {{"error", r.error().message}});
+      else if (*r > 0)
+        write_log(LogLevel::info, "executions", "old execution logs deleted", {{"rows", std::to_string(*r)}});
+      lock.lock();
+      next_sweep = std::chrono::steady_clock::now() + std::chrono::seconds(settings_.sweep_interval_s);
+    }
+  }
+}
+
+void ExecutionLog::write_batch(std::vector<ExecutionRecord>& batch) {
+  if (batch.empty()) return;
+  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    for (auto& e : batch) {
+      auto opt = [](const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); };
+      auto ins = tx.execute(
+          "INSERT INTO executions (id, app_id, script_id, script_version, route_id, trigger_id, source, status, "
+          "http_status, error_kind, error_message, duration_us, operations, peak_memory_bytes, logs, dropped_logs, "
+          "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+          {e.id, e.app_id, e.script_id, e.script_version, opt(e.route_id), opt(e.trigger_id), e.source,
+           e.ok ? "ok" : "error", e.http_status, opt(e.error_kind), opt(e.error_message), e.duration_us, e.operations,
+           e.peak_memory_bytes, sdk::to_json(sdk::Value(std::move(e.logs))), e.dropped_logs, e.started_at_ms});
+      if (!ins) return ins.error();
+    }
+    return {};
+  });
+  if (r) {
+    written_.inc(batch.size());
+  } else {
+    failed_.inc(batch.size());
+    write_log(LogLevel::warn, "executions", "execution logs could not be written",
+              {{"rows", std::to_string(batch.size())}, {"error", r.error().message}});
+  }
+}
+
+sdk::Result<std::int64_t> ExecutionLog::sweep() {
+  std::int64_t cutoff = now_ms() - std::int64_t{settings_.retention_days} * 24 * 3600 * 1000;
+  return db_.execute("DELETE FROM executions WHERE started_at < ?", {cutoff});
+}
+
+sdk::Result<void> ExecutionLog::forget_app(const std::string& app_id) {
+  auto r = db_.execute("DELETE FROM executions WHERE app_id = ?", {app_id});
+  if (!r) return r.error();
+  return {};
+}
+
+}  // namespace picloud::kernel::admin

@@ -1,0 +1,69 @@
+// Internal to the admin API: the state its handlers share and the registrar
+// they are added through. Each resource's handlers live in routes_<name>.cpp.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/admin/admin_api.hpp"
+#include "kernel/admin/api_support.hpp"
+
+namespace picloud::kernel::admin {
+
+struct AdminContext {
+  AdminContext(sdk::Database& db, AdminSettings s, CapabilityRegistry& caps, MetricsRegistry& metrics)
+      : db(db),
+        settings(s),
+        capabilities(caps),
+        hasher(s.password_hash_concurrency),
+        identity(db, hasher, s.identity),
+        limiter(s.login),
+        executions(db, s.executions, metrics),
+        authorizer(identity, caps, db) {}
+
+  sdk::Database& db;
+  AdminSettings settings;
+  CapabilityRegistry& capabilities;
+  PasswordHasher hasher;
+  Identity identity;
+  LoginLimiter limiter;
+  ExecutionLog executions;
+  AdminAuthorizer authorizer;
+  scripting::Engine* engine = nullptr;
+  http::Router* router = nullptr;
+  std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
+};
+
+using AdminHandler = std::function<sdk::HttpResponse(const sdk::HttpRequest&)>;
+
+// Adds kernel admin routes; turns ApiError and unexpected exceptions into
+// the one error shape.
+class Registrar {
+ public:
+  Registrar(AdminContext& ctx, http::Router& router) : ctx_(ctx), router_(router) {}
+  // `path` is relative to /api/v1/admin.
+  void add(const std::string& method, const std::string& path, const std::string& capability, AdminHandler handler);
+  void add_absolute(const std::string& method, const std::string& path, const std::string& capability,
+                    AdminHandler handler);
+  sdk::Result<void> result() const { return result_; }
+
+ private:
+  AdminContext& ctx_;
+  http::Router& router_;
+  sdk::Result<void> result_;
+};
+
+void add_account_routes(AdminContext& ctx, Registrar& r);
+void add_user_routes(AdminContext& ctx, Registrar& r);
+void add_app_routes(AdminContext& ctx, Registrar& r);
+void add_script_routes(AdminContext& ctx, Registrar& r);
+void add_route_routes(AdminContext& ctx, Registrar& r);
+void add_execution_routes(AdminContext& ctx, Registrar& r);
+
+// Shared JSON shapes.
+sdk::Value user_json(const User& user);
+sdk::Value time_or_null(const std::optional<std::int64_t>& ms);
+
+}  // namespace picloud::kernel::admin

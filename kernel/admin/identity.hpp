@@ -1,0 +1,120 @@
+// Users, sessions and API keys in the kernel's database, and turning a
+// request's credentials into a Principal.
+//
+//   session  cookie "picloud_session", 32 random bytes; the database keeps
+//            only its SHA-256. Ends at its absolute expiry or after the idle
+//            timeout, whichever comes first.
+//   API key  "pcl_<16 hex lookup>_<43 chars secret>", sent as
+//            "Authorization: Bearer ..."; stored as the lookup part and the
+//            SHA-256 of the secret (the secret is 256 random bits, so a slow
+//            KDF would add nothing). Shown once, when created.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/admin/capabilities.hpp"
+#include "kernel/admin/secrets.hpp"
+#include "picloud/sdk/database.hpp"
+#include "picloud/sdk/http.hpp"
+
+namespace picloud::kernel::admin {
+
+inline constexpr std::string_view kSessionCookie = "picloud_session";
+inline constexpr std::string_view kKeyPrefix = "pcl_";
+
+struct User {
+  std::string id;
+  std::string username;
+  bool owner = false;
+  std::int64_t created_at = 0;
+};
+
+struct Principal {
+  User user;
+  bool via_key = false;
+  std::string key_id;                 // when via_key
+  std::uint32_t scopes = kAllScopes;  // a session holds every scope
+  std::string session_hash;           // when signed in with a session
+};
+
+struct ApiKey {
+  std::string id;
+  std::string name;
+  std::string lookup;
+  std::uint32_t scopes = 0;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> expires_at, revoked_at, last_used_at;
+};
+
+struct IdentitySettings {
+  std::int64_t session_ttl_s = 7 * 24 * 3600;
+  std::int64_t session_idle_s = 12 * 3600;
+};
+
+// The outcome of reading credentials: a principal, or why there is none.
+struct Authentication {
+  std::optional<Principal> principal;
+  std::string failure;  // for the 401 message when there is no principal
+};
+
+class Identity {
+ public:
+  Identity(sdk::Database& db, PasswordHasher& hasher, IdentitySettings settings)
+      : db_(db), hasher_(hasher), settings_(settings) {}
+
+  const IdentitySettings& settings() const { return settings_; }
+
+  // Users. Names are lower-cased; both are checked (invalid_argument).
+  static sdk::Result<std::string> normalise_username(std::string_view name);
+  static sdk::Result<void> check_password_rules(std::string_view password);
+  sdk::Result<User> create_user(std::string_view username, std::string_view password, bool owner);
+  // By id or user name.
+  sdk::Result<std::optional<User>> find_user(std::string_view id_or_name);
+  sdk::Result<std::vector<User>> list_users(const std::string& after_id, int limit);
+  // Sets a new password and ends all the user's sessions but `keep_session`.
+  sdk::Result<void> set_password(const std::string& user_id, std::string_view password,
+                                 const std::string& keep_session_hash = "");
+  sdk::Result<bool> delete_user(const std::string& user_id);
+  sdk::Result<std::int64_t> count_owners();
+  sdk::Result<std::int64_t> count_users();
+
+  // Sign-in: the user when the password matches. An unknown name costs the
+  // same time as a wrong password.
+  sdk::Result<std::optional<User>> check_password(std::string_view username, std::string_view password);
+  // Opens a session; returns the cookie token.
+  sdk::Result<std::string> open_session(const std::string& user_id, const std::string& remote_address);
+  sdk::Result<void> close_session(const std::string& session_hash);
+
+  // API keys of one user.
+  struct NewKey {
+    ApiKey key;
+    std::string token;  // the whole key, shown once
+  };
+  sdk::Result<NewKey> create_key(const std::string& user_id, std::string_view name, std::uint32_t scopes,
+                                 std::optional<std::int64_t> expires_at);
+  sdk::Result<std::vector<ApiKey>> list_keys(const std::string& user_id, const std::string& after_id, int limit);
+  // False when the user has no such key; revoking twice keeps the first time.
+  sdk::Result<bool> revoke_key(const std::string& user_id, const std::string& key_id);
+
+  // Reads the Authorization header (an API key) or else the session cookie.
+  sdk::Result<Authentication> authenticate(const sdk::HttpRequest& request);
+
+  // Deletes expired sessions; returns how many.
+  sdk::Result<std::int64_t> sweep_sessions();
+
+ private:
+  sdk::Result<Authentication> authenticate_key(std::string_view token);
+  sdk::Result<Authentication> authenticate_session(std::string_view token);
+
+  sdk::Database& db_;
+  PasswordHasher& hasher_;
+  IdentitySettings settings_;
+};
+
+// The session token in a Cookie header, or empty.
+std::string session_cookie_value(std::string_view cookie_header);
+
+}  // namespace picloud::kernel::admin

@@ -1,0 +1,42 @@
+// Failed sign-ins, counted per account and per client address in fixed
+// windows. Once a key reaches its limit, sign-in for it is refused (429)
+// until the window ends — before any password is checked, so a flood costs
+// no hashing. Counts live in this process only (see docs/admin-api.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace picloud::kernel::admin {
+
+struct LoginLimits {
+  int per_account = 5;
+  int per_address = 20;
+  std::int64_t window_s = 15 * 60;
+};
+
+class LoginLimiter {
+ public:
+  explicit LoginLimiter(LoginLimits limits) : limits_(limits) {}
+  // Seconds until sign-in may be tried again, 0 when allowed now.
+  std::int64_t blocked_for(const std::string& account, const std::string& address, std::int64_t now_ms);
+  void failed(const std::string& account, const std::string& address, std::int64_t now_ms);
+  // A successful sign-in clears the account's count (not the address's).
+  void succeeded(const std::string& account);
+
+ private:
+  struct Window {
+    std::int64_t start_ms = 0;
+    int failures = 0;
+  };
+  std::int64_t blocked(std::map<std::string, Window>& table, const std::string& key, int limit, std::int64_t now_ms);
+  void count(std::map<std::string, Window>& table, const std::string& key, std::int64_t now_ms);
+
+  LoginLimits limits_;
+  std::mutex mutex_;
+  std::map<std::string, Window> accounts_, addresses_;
+};
+
+}  // namespace picloud::kernel::admin

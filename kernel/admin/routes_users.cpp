@@ -1,0 +1,77 @@
+// The instance's users; the owner's business only.
+#include "kernel/admin/handlers.hpp"
+
+namespace picloud::kernel::admin {
+namespace {
+
+User find_or_404(AdminContext& ctx, const std::string& name) {
+  auto user = unwrap(ctx.identity.find_user(name));
+  if (!user) not_found("user", name);
+  return *user;
+}
+
+}  // namespace
+
+void add_user_routes(AdminContext& ctx, Registrar& r) {
+  r.add("GET", "/users", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    auto page = read_page(query_params(req, {"limit", "cursor"}));
+    auto users = unwrap(ctx.identity.list_users(page.after, page.limit));
+    sdk::Array items;
+    for (const auto& u : users) items.push_back(user_json(u));
+    return json_response(200, page_body(std::move(items), users.size() == static_cast<std::size_t>(page.limit)
+                                                              ? std::optional<std::string>(users.back().id)
+                                                              : std::nullopt));
+  });
+
+  r.add("POST", "/users", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    auto body = json_body(req);
+    Fields f(body);
+    std::string username = *f.string("username", true);
+    std::string password = *f.string("password", true);
+    bool owner = f.boolean("owner").value_or(false);
+    f.finish();
+    if (auto n = Identity::normalise_username(username); !n) fail_field("username", n.error().message);
+    if (auto p = Identity::check_password_rules(password); !p) fail_field("password", p.error().message);
+    auto user = ctx.identity.create_user(username, password, owner);
+    if (!user && user.error().kind == sdk::ErrorKind::conflict)
+      fail(409, "conflict", user.error().message, sdk::Value::object({{"field", "username"}}));
+    return json_response(201, user_json(unwrap(std::move(user))));
+  });
+
+  r.add("GET", "/users/{user}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    return json_response(200, user_json(find_or_404(ctx, req.params.at("user"))));
+  });
+
+  r.add("PATCH", "/users/{user}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    User user = find_or_404(ctx, req.params.at("user"));
+    auto body = json_body(req);
+    Fields f(body);
+    auto password = f.string("password");
+    auto owner = f.boolean("owner");
+    f.finish();
+    if (password) {
+      if (auto p = Identity::check_password_rules(*password); !p) fail_field("password", p.error().message);
+    }
+    if (owner && *owner != user.owner) {
+      if (!*owner && unwrap(ctx.identity.count_owners()) <= 1)
+        fail(409, "conflict", "'" + user.username + "' is the only owner; make someone else owner first");
+      unwrap(ctx.db.execute("UPDATE users SET is_owner = ?, updated_at = ? WHERE id = ?",
+                            {*owner ? 1 : 0, now_ms(), user.id}));
+      user.owner = *owner;
+    }
+    // A reset password ends all of the user's sessions.
+    if (password) unwrap(ctx.identity.set_password(user.id, *password));
+    return json_response(200, user_json(user));
+  });
+
+  r.add("DELETE", "/users/{user}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    User user = find_or_404(ctx, req.params.at("user"));
+    if (user.id == current_access().principal.user.id) fail(409, "conflict", "you cannot delete yourself");
+    if (user.owner && unwrap(ctx.identity.count_owners()) <= 1)
+      fail(409, "conflict", "'" + user.username + "' is the only owner");
+    unwrap(ctx.identity.delete_user(user.id));
+    return no_content();
+  });
+}
+
+}  // namespace picloud::kernel::admin
