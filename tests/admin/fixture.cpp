@@ -69,9 +69,12 @@ std::string Instance::make_user(const std::string& username) {
   return r.json["id"].as_string();
 }
 
-void Instance::cast() {
+void Instance::cast_owner() {
   owner = login("owner");
   owner_key = make_key(owner, all_scopes());
+}
+
+void Instance::cast() {
   for (const char* name : {"alice", "eddie", "vera", "oscar"}) make_user(name);
   auto app = [&](const std::string& slug) {
     auto r = call("POST", "/apps", owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
@@ -109,13 +112,14 @@ class SharedInstances final : public ::testing::Environment {
 const auto* const kRegistered = ::testing::AddGlobalTestEnvironment(new SharedInstances);
 }  // namespace
 
-Instance& shared_instance(Backend backend) {
+Instance& shared_instance(Backend backend, bool whole_cast) {
   (void)kRegistered;
   auto& slot = instances()[backend];
   if (!slot) {
     slot = std::make_unique<Instance>(backend);
-    slot->cast();
+    slot->cast_owner();
   }
+  if (whole_cast && slot->alpha_id.empty()) slot->cast();
   return *slot;
 }
 

@@ -60,9 +60,11 @@ class Instance {
   Creds make_key(const Creds& session, const std::string& scopes);
   std::string make_user(const std::string& username);  // by the owner; returns the id
 
-  // The cast (filled by cast()).
+  // The cast: cast_owner() signs the owner in; cast() adds the others and
+  // the apps alpha and bravo.
   Creds owner, owner_key, alice, alice_session, eddie, vera, vera_session, oscar;
   std::string alpha_id, bravo_id;
+  void cast_owner();
   void cast();
 
  private:
@@ -73,8 +75,9 @@ class Instance {
   int port_ = 0;
 };
 
-// One Instance per backend, made on first use and kept for the process.
-Instance& shared_instance(Backend backend);
+// One Instance per backend, made on first use and kept for the process;
+// `whole_cast` also makes the users and apps beyond the owner.
+Instance& shared_instance(Backend backend, bool whole_cast = true);
 
 inline std::string all_scopes() {
   return "app:read app:write app:admin script:read script:write logs:read users:admin";
