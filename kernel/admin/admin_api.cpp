@@ -26,6 +26,9 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
       return handler(req);
     } catch (const ApiError& e) {
       return error_body(e.status, e.code, e.message, e.details);
+    } catch (const std::exception& e) {
+      write_log(LogLevel::error, "admin", "handler failed", {{"path", req.path}, {"error", e.what()}});
+      return error_body(500, "internal", "internal error");
     }
   };
   if (auto r = router_.add(sdk::HttpRoute{method, path, capability, std::move(wrapped)}, "kernel"); !r) {
@@ -71,7 +74,9 @@ sdk::HttpResponse AdminApi::openapi_document() const {
   if (!paths.is_object()) paths = sdk::Value::object();
   for (const auto& route : ctx_->router->routes()) {
     if (route->owner == "kernel" || route->path.rfind(std::string(kAdminPrefix) + "/", 0) != 0) continue;
-    std::string method = route->method == "*" ? "get" : to_lower(route->method);
+    std::vector<std::string> methods;
+    if (route->method == "*") methods = {"get", "post", "put", "patch", "delete"};
+    else methods = {to_lower(route->method)};
     sdk::Array params;
     for (const auto& seg : route->segments)
       if (seg.kind == http::PathSegment::param)
@@ -79,12 +84,13 @@ sdk::HttpResponse AdminApi::openapi_document() const {
                                              {"schema", sdk::Value::object({{"type", "string"}})}}));
     auto& item = paths.as_object()[route->path];
     if (!item.is_object()) item = sdk::Value::object();
-    item.as_object()[method] = sdk::Value::object(
-        {{"summary", "registered by the plugin " + route->owner},
-         {"tags", sdk::Value::array({sdk::Value(route->owner)})},
-         {"parameters", std::move(params)},
-         {"x-capability", route->capability},
-         {"responses", sdk::Value::object({{"default", sdk::Value::object({{"description", "the plugin's response"}})}})}});
+    for (const auto& method : methods)
+      item.as_object()[method] = sdk::Value::object(
+          {{"summary", "registered by the plugin " + route->owner},
+           {"tags", sdk::Value::array({sdk::Value(route->owner)})},
+           {"parameters", params},
+           {"x-capability", route->capability},
+           {"responses", sdk::Value::object({{"default", sdk::Value::object({{"description", "the plugin's response"}})}})}});
   }
   return json_response(200, doc);
 }

@@ -62,6 +62,8 @@ sdk::Result<std::string> Identity::normalise_username(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '@'))
       return sdk::make_error(sdk::ErrorKind::invalid_argument,
                              "a user name may contain letters, digits, '.', '_', '-' and '@' only");
+  if (looks_like_id(lower))
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "a user name must not look like an id");
   return lower;
 }
 

@@ -36,7 +36,12 @@ sdk::HttpResponse list(AdminContext& ctx, const sdk::HttpRequest& req, const std
   std::string sql = std::string("SELECT ") + kExecutionColumns + " FROM executions WHERE app_id = ?";
   sdk::Params params{current_access().app_id};
   std::string script = script_id;
-  if (auto s = query.find("script"); s != query.end()) script = s->second;
+  if (auto s = query.find("script"); s != query.end()) {
+    // By id or by name; a deleted script's id still finds its logs.
+    auto rows = unwrap(ctx.db.query("SELECT id FROM scripts WHERE app_id = ? AND (id = ? OR name = ?)",
+                                    {current_access().app_id, s->second, s->second}));
+    script = rows.empty() ? s->second : rows.rows[0][0].as_string();
+  }
   if (!script.empty()) {
     sql += " AND script_id = ?";
     params.push_back(script);

@@ -219,6 +219,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
 
   r.add("PATCH", "/apps/{app}/scripts/{script}", "script.write", [&ctx](const sdk::HttpRequest& req) {
     const std::string& app_id = current_access().app_id;
+    engine(ctx);  // 503 before anything is written when the engine is not up
     Script old = find_script(ctx, app_id, req.params.at("script"));
     auto body = json_body(req);
     Fields f(body);
@@ -268,6 +269,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
 
   r.add("DELETE", "/apps/{app}/scripts/{script}", "script.write", [&ctx](const sdk::HttpRequest& req) {
     const std::string& app_id = current_access().app_id;
+    engine(ctx);
     Script s = find_script(ctx, app_id, req.params.at("script"));
     if (s.kind == "module") {
       auto deps = dependents_of(ctx, app_id, s.name);

@@ -59,8 +59,9 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
                             {*owner ? 1 : 0, now_ms(), user.id}));
       user.owner = *owner;
     }
-    // A reset password ends all of the user's sessions.
-    if (password) unwrap(ctx.identity.set_password(user.id, *password));
+    // A reset password ends the user's sessions (but the one making the
+    // change, when owners reset their own).
+    if (password) unwrap(ctx.identity.set_password(user.id, *password, current_access().principal.session_hash));
     return json_response(200, user_json(user));
   });
 

@@ -225,6 +225,27 @@ class Server::Connection final : public Poco::Net::TCPServerConnection {
     }
   }
 
+  // A response sent before the request body was read (413, 401, ...): closing
+  // at once would make the kernel reset the connection while the client is
+  // still sending, and the client would never read the answer. Half-close,
+  // then read and drop what still arrives for a short while (as nginx's
+  // lingering close does).
+  static void linger(Poco::Net::StreamSocket& sock) {
+    try {
+      sock.shutdownSend();
+      sock.setReceiveTimeout(Poco::Timespan(0, 500'000));
+      char sink[16384];
+      std::int64_t drained = 0;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (drained < (std::int64_t{64} << 20) && std::chrono::steady_clock::now() < deadline) {
+        int n = sock.receiveBytes(sink, sizeof sink);
+        if (n <= 0) break;
+        drained += n;
+      }
+    } catch (const Poco::Exception&) {
+    }
+  }
+
   // Serves one request; returns whether the connection stays open.
   bool answer(Poco::Net::HTTPRequest& head, Session& session, Poco::Net::StreamSocket& sock, const std::string& peer) {
     auto started = std::chrono::steady_clock::now();
@@ -268,6 +289,7 @@ class Server::Connection final : public Poco::Net::TCPServerConnection {
     } catch (const Poco::Exception&) {
       keep_alive = false;  // the client went away
     }
+    if (x.close_after) linger(sock);
 
     if (x.route) {
       x.route->responses[status_class(res.status)]->inc();
