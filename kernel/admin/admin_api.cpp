@@ -105,6 +105,8 @@ sdk::Result<void> AdminApi::bootstrap_owner(const std::string& username, const s
   return {};
 }
 
+void AdminApi::access_changed() { ctx_->cache.invalidate(); }
+
 void AdminApi::start() { ctx_->executions.start(); }
 void AdminApi::stop() { ctx_->executions.stop(); }
 

@@ -59,6 +59,10 @@ class AdminApi {
   void start();
   void stop();
 
+  // Forgets remembered credential and membership checks; for whoever changes
+  // identities in the database behind the API's back.
+  void access_changed();
+
   // Every admin route registered by the kernel, as "METHOD path".
   std::vector<std::string> kernel_routes() const;
 

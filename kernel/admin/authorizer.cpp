@@ -47,21 +47,30 @@ std::optional<sdk::HttpResponse> AdminAuthorizer::check(sdk::HttpRequest& reques
   if (app_scoped(cap.access)) {
     auto named = request.params.find("app");
     if (named == request.params.end()) return error_body(500, "internal", "internal error");
-    auto rows = db_.query(
-        "SELECT a.id, m.role FROM apps a LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = ? "
-        "WHERE a.id = ? OR a.slug = ?",
-        {p.user.id, named->second, named->second});
-    if (!rows) return error_body(503, "unavailable", "the database is unavailable: " + rows.error().message);
-    Role role = Role::none;
-    if (!rows->empty() && rows->rows[0][1].is_string()) role = parse_role(rows->rows[0][1].as_string()).value_or(Role::none);
-    if (p.user.owner) role = Role::admin;
+    std::int64_t now = now_ms();
+    auto known = cache_.membership(p.user.id, named->second, now);
+    if (!known) {
+      std::uint64_t generation = cache_.generation();
+      auto rows = db_.query(
+          "SELECT a.id, m.role FROM apps a LEFT JOIN app_members m ON m.app_id = a.id AND m.user_id = ? "
+          "WHERE a.id = ? OR a.slug = ?",
+          {p.user.id, named->second, named->second});
+      if (!rows) return error_body(503, "unavailable", "the database is unavailable: " + rows.error().message);
+      AccessCache::Membership m;
+      if (!rows->empty()) {
+        m.app_id = rows->rows[0][0].as_string();
+        if (rows->rows[0][1].is_string()) m.role = parse_role(rows->rows[0][1].as_string()).value_or(Role::none);
+      }
+      cache_.remember(p.user.id, named->second, m, now, generation);
+      known = m;
+    }
+    Role role = known->app_id.empty() ? Role::none : p.user.owner ? Role::admin : known->role;
     // Another app's existence is not revealed: not a member reads as missing.
-    if (rows->empty() || role == Role::none)
-      return error_body(404, "not_found", "app '" + named->second + "' not found");
+    if (role == Role::none) return error_body(404, "not_found", "app '" + named->second + "' not found");
     if (role < required_role(cap.access))
       return forbidden("your role in this app is " + std::string(role_name(role)) + "; to " + cap.description +
                        " you need " + std::string(role_name(required_role(cap.access))));
-    access.app_id = rows->rows[0][0].as_string();
+    access.app_id = known->app_id;
     access.role = role;
     named->second = access.app_id;
   }

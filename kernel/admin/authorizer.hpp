@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "kernel/admin/access_cache.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/identity.hpp"
 #include "kernel/http/server.hpp"
@@ -27,14 +28,15 @@ const Access& current_access();
 
 class AdminAuthorizer final : public http::Authorizer {
  public:
-  AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db)
-      : identity_(identity), capabilities_(capabilities), db_(db) {}
+  AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db, AccessCache& cache)
+      : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache) {}
   std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
 
  private:
   Identity& identity_;
   const CapabilityRegistry& capabilities_;
   sdk::Database& db_;
+  AccessCache& cache_;
 };
 
 }  // namespace picloud::kernel::admin

@@ -18,15 +18,16 @@ struct AdminContext {
         settings(s),
         capabilities(caps),
         hasher(s.password_hash_concurrency),
-        identity(db, hasher, s.identity),
+        identity(db, hasher, s.identity, &cache),
         limiter(s.login),
         executions(db, s.executions, metrics),
-        authorizer(identity, caps, db) {}
+        authorizer(identity, caps, db, cache) {}
 
   sdk::Database& db;
   AdminSettings settings;
   CapabilityRegistry& capabilities;
   PasswordHasher hasher;
+  AccessCache cache;  // before identity and authorizer, which use it
   Identity identity;
   LoginLimiter limiter;
   ExecutionLog executions;

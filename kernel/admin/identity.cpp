@@ -1,5 +1,7 @@
 #include "kernel/admin/identity.hpp"
 
+#include "kernel/admin/access_cache.hpp"
+
 namespace picloud::kernel::admin {
 namespace {
 
@@ -93,6 +95,10 @@ sdk::Result<User> Identity::create_user(std::string_view username, std::string_v
   return user;
 }
 
+void Identity::access_changed() {
+  if (cache_) cache_->invalidate();
+}
+
 sdk::Result<std::optional<User>> Identity::find_user(std::string_view id_or_name) {
   auto rows = db_.query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ? OR username = ?",
                         {std::string(id_or_name), lower(id_or_name)});
@@ -115,7 +121,7 @@ sdk::Result<void> Identity::set_password(const std::string& user_id, std::string
   if (auto r = check_password_rules(password); !r) return r.error();
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
-  return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto n = tx.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {*hash, now_ms(), user_id});
     if (!n) return n.error();
     if (*n == 0) return sdk::make_error(sdk::ErrorKind::not_found, "no such user");
@@ -123,10 +129,13 @@ sdk::Result<void> Identity::set_password(const std::string& user_id, std::string
     if (!d) return d.error();
     return {};
   });
+  access_changed();
+  return r;
 }
 
 sdk::Result<bool> Identity::delete_user(const std::string& user_id) {
   auto n = db_.execute("DELETE FROM users WHERE id = ?", {user_id});
+  access_changed();
   if (!n) return n.error();
   return *n > 0;
 }
@@ -169,6 +178,7 @@ sdk::Result<std::string> Identity::open_session(const std::string& user_id, cons
 
 sdk::Result<void> Identity::close_session(const std::string& session_hash) {
   auto r = db_.execute("DELETE FROM sessions WHERE token_hash = ?", {session_hash});
+  access_changed();
   if (!r) return r.error();
   return {};
 }
@@ -209,21 +219,34 @@ sdk::Result<bool> Identity::revoke_key(const std::string& user_id, const std::st
   if (!rows) return rows.error();
   if (rows->empty()) return false;
   auto r = db_.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", {now_ms(), key_id});
+  access_changed();
   if (!r) return r.error();
   return true;
 }
 
 sdk::Result<Authentication> Identity::authenticate(const sdk::HttpRequest& request) {
   auto authorization = request.header("authorization");
-  if (!authorization.empty()) {
+  std::string token;
+  bool key = !authorization.empty();
+  if (key) {
     constexpr std::string_view kBearer = "Bearer ";
     if (authorization.size() <= kBearer.size() || lower(authorization.substr(0, kBearer.size())) != "bearer ")
       return Authentication{std::nullopt, "the Authorization header must be 'Bearer <API key>'"};
-    return authenticate_key(authorization.substr(kBearer.size()));
+    token = std::string(authorization.substr(kBearer.size()));
+  } else {
+    token = session_cookie_value(request.header("cookie"));
+    if (token.empty())
+      return Authentication{std::nullopt, "sign in, or send an API key as 'Authorization: Bearer <key>'"};
   }
-  std::string token = session_cookie_value(request.header("cookie"));
-  if (!token.empty()) return authenticate_session(token);
-  return Authentication{std::nullopt, "sign in, or send an API key as 'Authorization: Bearer <key>'"};
+  // Tagged, so a key and a session token can never be taken for each other.
+  std::string credential = (key ? "k:" : "s:") + token;
+  std::int64_t now = now_ms();
+  if (cache_)
+    if (auto hit = cache_->principal(credential, now)) return Authentication{std::move(*hit), ""};
+  std::uint64_t generation = cache_ ? cache_->generation() : 0;
+  auto auth = key ? authenticate_key(token) : authenticate_session(token);
+  if (auth && auth->principal && cache_) cache_->remember(credential, *auth->principal, auth->valid_until_ms, now, generation);
+  return auth;
 }
 
 sdk::Result<Authentication> Identity::authenticate_key(std::string_view token) {
@@ -255,7 +278,7 @@ sdk::Result<Authentication> Identity::authenticate_key(std::string_view token) {
     auto r = db_.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", {now, p.key_id});
     if (!r) return r.error();
   }
-  return Authentication{std::move(p), ""};
+  return Authentication{std::move(p), "", row[3].is_null() ? INT64_MAX : row[3].as_int()};
 }
 
 sdk::Result<Authentication> Identity::authenticate_session(std::string_view token) {
@@ -280,7 +303,8 @@ sdk::Result<Authentication> Identity::authenticate_session(std::string_view toke
   Principal p;
   p.user = User{row[2].as_string(), row[3].as_string(), row[4].as_int() != 0, row[5].as_int()};
   p.session_hash = hash;
-  return Authentication{std::move(p), ""};
+  std::int64_t seen = now - last_seen >= kTouchEveryMs ? now : last_seen;
+  return Authentication{std::move(p), "", std::min(row[0].as_int(), seen + settings_.session_idle_s * 1000)};
 }
 
 sdk::Result<std::int64_t> Identity::sweep_sessions() {

@@ -10,6 +10,7 @@
 //            KDF would add nothing). Shown once, when created.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -58,12 +59,17 @@ struct IdentitySettings {
 struct Authentication {
   std::optional<Principal> principal;
   std::string failure;  // for the 401 message when there is no principal
+  std::int64_t valid_until_ms = INT64_MAX;  // when the credential ends by itself
 };
+
+class AccessCache;
 
 class Identity {
  public:
-  Identity(sdk::Database& db, PasswordHasher& hasher, IdentitySettings settings)
-      : db_(db), hasher_(hasher), settings_(settings) {}
+  // `cache` (optional) remembers successful checks briefly; every change here
+  // that narrows access clears it.
+  Identity(sdk::Database& db, PasswordHasher& hasher, IdentitySettings settings, AccessCache* cache = nullptr)
+      : db_(db), hasher_(hasher), settings_(settings), cache_(cache) {}
 
   const IdentitySettings& settings() const { return settings_; }
 
@@ -108,10 +114,12 @@ class Identity {
  private:
   sdk::Result<Authentication> authenticate_key(std::string_view token);
   sdk::Result<Authentication> authenticate_session(std::string_view token);
+  void access_changed();
 
   sdk::Database& db_;
   PasswordHasher& hasher_;
   IdentitySettings settings_;
+  AccessCache* cache_;
 };
 
 // The session token in a Cookie header, or empty.

@@ -68,10 +68,17 @@ sdk::Value app_json(const std::vector<sdk::Value>& row, const std::vector<std::s
                              {"updated_at", format_time(row[5].as_int())}});
 }
 
+// The app and its hostnames in one round trip (one row per hostname).
 sdk::Value load_app(AdminContext& ctx, const std::string& app_id, Role role) {
-  auto rows = unwrap(ctx.db.query(std::string("SELECT ") + kAppColumns + " FROM apps WHERE id = ?", {app_id}));
+  auto rows = unwrap(ctx.db.query(
+      "SELECT a.id, a.slug, a.name, a.description, a.created_at, a.updated_at, h.hostname "
+      "FROM apps a LEFT JOIN app_hostnames h ON h.app_id = a.id WHERE a.id = ? ORDER BY h.hostname",
+      {app_id}));
   if (rows.empty()) not_found("app", app_id);
-  return app_json(rows.rows[0], hostnames_of(ctx, app_id), role);
+  std::vector<std::string> hostnames;
+  for (const auto& row : rows.rows)
+    if (row[6].is_string()) hostnames.push_back(row[6].as_string());
+  return app_json(rows.rows[0], hostnames, role);
 }
 
 // Inserts hostnames, turning a taken one into a 409 that names it.
@@ -141,6 +148,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       if (!ins) return slug_conflict(ins.error(), slug);
       return insert_hostnames(tx, id, hosts);
     }));
+    ctx.cache.invalidate();  // "no such app" may have been remembered
     return json_response(201, load_app(ctx, id, Role::admin));
   });
 
@@ -188,6 +196,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       }
       return {};
     }));
+    if (slug) ctx.cache.invalidate();  // memberships are remembered by slug too
     return json_response(200, load_app(ctx, app_id, current_access().role));
   });
 
@@ -196,6 +205,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     auto scripts = unwrap(ctx.db.query("SELECT id FROM scripts WHERE app_id = ?", {app_id}));
     // Hostnames, members, scripts, imports and routes go with the app.
     unwrap(ctx.db.execute("DELETE FROM apps WHERE id = ?", {app_id}));
+    ctx.cache.invalidate();
     unwrap(ctx.executions.forget_app(app_id));
     if (ctx.engine)
       for (const auto& row : scripts.rows) ctx.engine->forget_script(app_id, row[0].as_string());
@@ -233,6 +243,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
                             {app_id, user->id, role_text, now_ms()}));
       status = 201;
     }
+    ctx.cache.invalidate();
     auto rows = unwrap(ctx.db.query(
         "SELECT u.id, u.username, m.role, m.created_at FROM app_members m JOIN users u ON u.id = m.user_id "
         "WHERE m.app_id = ? AND m.user_id = ?",
@@ -245,6 +256,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     if (!user) not_found("user", req.params.at("user"));
     auto n = unwrap(ctx.db.execute("DELETE FROM app_members WHERE app_id = ? AND user_id = ?",
                                    {current_access().app_id, user->id}));
+    ctx.cache.invalidate();
     if (n == 0) not_found("member", req.params.at("user"));
     return no_content();
   });

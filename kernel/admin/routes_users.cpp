@@ -57,6 +57,7 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
         fail(409, "conflict", "'" + user.username + "' is the only owner; make someone else owner first");
       unwrap(ctx.db.execute("UPDATE users SET is_owner = ?, updated_at = ? WHERE id = ?",
                             {*owner ? 1 : 0, now_ms(), user.id}));
+      ctx.cache.invalidate();
       user.owner = *owner;
     }
     // A reset password ends the user's sessions (but the one making the

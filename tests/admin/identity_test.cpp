@@ -56,6 +56,7 @@ TEST_P(Identity, SessionsExpireWhenIdle) {
   // Idle past the timeout (12 hours by default).
   ASSERT_TRUE(pc.db().execute("UPDATE sessions SET last_seen_at = last_seen_at - ? WHERE token_hash <> ''",
                               {std::int64_t{13} * 3600 * 1000}));
+  pc.kernel().admin()->access_changed();
   auto r = pc.get("/me", s);
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.message().find("expired"), std::string::npos) << r.body;
@@ -174,6 +175,7 @@ TEST_P(Identity, ApiKeysAreShownOnceScopedRevocableAndTracked) {
 
   auto expiring = pc.post("/keys", pc.owner, R"({"name":"old","scopes":["app:read"],"expires_in_days":1})");
   ASSERT_TRUE(pc.db().execute("UPDATE api_keys SET expires_at = ? WHERE id = ?", {1000, expiring.json["id"]}));
+  pc.kernel().admin()->access_changed();
   auto expired = pc.get("/me", Creds{"", expiring.json["key"].as_string()});
   EXPECT_EQ(expired.status, 401);
   EXPECT_NE(expired.message().find("expired"), std::string::npos);

@@ -65,6 +65,11 @@ TEST_P(Resources, AppsHaveSlugsHostnamesAndMembersAndTakeEverythingWithThem) {
   ASSERT_EQ(pc.call("PUT", "/apps/shop/members/member", k, R"({"role":"editor"})").status, 201);
   EXPECT_EQ(pc.call("PUT", "/apps/shop/members/member", k, R"({"role":"viewer"})").json["role"].as_string(), "viewer");
   EXPECT_EQ(pc.call("PUT", "/apps/shop/members/member", k, R"({"role":"god"})").status, 400);
+  // Access checks are remembered briefly, but a removal counts at once.
+  Creds member = pc.login("member");
+  EXPECT_EQ(pc.get("/apps/shop", member).status, 200);
+  EXPECT_EQ(pc.call("DELETE", "/apps/shop/members/member", k).status, 204);
+  EXPECT_EQ(pc.get("/apps/shop", member).status, 404);
   pc.kernel().admin()->executions().record({kernel::admin::new_id(), id, "s", 1, "", "", "route", true, 200, "", "",
                                             10, 1, 1, {}, 0, kernel::admin::now_ms()});
   pc.kernel().admin()->executions().flush();
