@@ -186,6 +186,13 @@ Result<void> Kernel::start() {
   };
   register_kernel_routes();
   if (auto r = start_without_http(); !r) return r;
+  // The data plane: whatever no kernel or plugin route claims goes to the
+  // dispatcher, which matches it by Host to an app's routes.
+  dispatcher_ = std::make_unique<dispatch::Dispatcher>(*database_, *script_engine_, admin_->executions(), metrics_,
+                                                       settings_.dispatch);
+  if (auto r = dispatcher_->start(); !r) return fail(r.error());
+  admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
+  router_.set_fallback([d = dispatcher_.get()](const sdk::HttpRequest& req) { return d->serve(req); }, "kernel");
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
     server_.reset();
@@ -212,6 +219,10 @@ void Kernel::stop() {
     // allocated, since their threads may still run.
     if (cut == 0) server_.reset();
     else server_.release();
+  }
+  if (dispatcher_) {
+    if (admin_) admin_->set_routing_listener(nullptr);
+    dispatcher_->stop();
   }
   if (plugins_) plugins_->stop_all();
   // After the plugins: what they ran is still logged.

@@ -15,6 +15,7 @@
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
+#include "kernel/dispatch/dispatcher.hpp"
 #include "kernel/http/router.hpp"
 #include "kernel/http/server.hpp"
 #include "kernel/metrics.hpp"
@@ -52,6 +53,8 @@ class Kernel {
   // The admin API (identity, apps, scripts, routes, execution logs), once
   // start() or start_without_http() has built it.
   admin::AdminApi* admin() { return admin_.get(); }
+  // The data plane, once start() has built it.
+  dispatch::Dispatcher* dispatcher() { return dispatcher_.get(); }
   // Every registered route as "METHOD path" (kernel's and plugins').
   std::vector<std::string> routes() const;
 
@@ -72,6 +75,7 @@ class Kernel {
   std::unique_ptr<admin::AdminApi> admin_;
   std::unique_ptr<plugins::PluginHost> plugins_;
   std::unique_ptr<scripting::Engine> script_engine_;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
   bool plugins_loaded_ = false;

@@ -123,6 +123,21 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   ex.flush_interval_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("executions", "queue_capacity", ex.queue_capacity, 1, 10'000'000));
   ex.queue_capacity = static_cast<int>(n);
+  auto& d = s.dispatch;
+  TRY_ASSIGN(n, c.get_int("dispatch", "max_running", 0, 0, 100000));
+  d.max_running = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "max_queued", d.max_queued, 0, 1000000));
+  d.max_queued = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "queue_timeout_ms", d.queue_timeout_ms, 0, 600000));
+  d.queue_timeout_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "workers", 0, 0, 1024));
+  d.workers = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "poll_interval_ms", d.poll_interval_ms, 10, 600000));
+  d.poll_interval_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "max_attempts", d.max_attempts, 1, 100));
+  d.max_attempts = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "retry_base_ms", d.retry_base_ms, 1, 3600000));
+  d.retry_base_ms = static_cast<int>(n);
   TRY_ASSIGN(s.owner_username, c.get_string("owner", "username", ""));
   TRY_ASSIGN(s.owner_password, c.get_string("owner", "password", ""));
   if (s.owner_username.empty() != s.owner_password.empty())

@@ -8,6 +8,7 @@
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
 #include "kernel/db/url.hpp"
+#include "kernel/dispatch/dispatcher.hpp"
 #include "kernel/http/server.hpp"
 #include "kernel/log.hpp"
 #include "kernel/plugins/host.hpp"
@@ -24,6 +25,7 @@ struct Settings {
   plugins::PluginSettings plugins;
   scripting::EngineConfig scripting;
   admin::AdminSettings admin;
+  dispatch::DispatchSettings dispatch;
   // The first owner, created on a start when there are no users yet.
   // Meant for the environment (PICLOUD_OWNER_USERNAME, PICLOUD_OWNER_PASSWORD).
   std::string owner_username;
@@ -39,6 +41,6 @@ Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
 inline const std::vector<std::string> kKernelSections = {"http",  "database", "plugins",    "log",
-                                                         "scripting", "admin", "executions", "owner"};
+                                                         "scripting", "admin", "executions", "owner", "dispatch"};
 
 }  // namespace picloud::kernel

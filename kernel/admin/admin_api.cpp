@@ -38,6 +38,14 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
   ctx_.routes.push_back(method + " " + path);
 }
 
+void routing_changed(AdminContext& ctx) {
+  if (auto r = ctx.db.execute("UPDATE kernel_state SET value = value + 1 WHERE name = 'routing_version'"); !r)
+    write_log(LogLevel::warn, "admin", "routing version could not be bumped", {{"error", r.error().message}});
+  if (ctx.routing_listener) ctx.routing_listener();
+}
+
+void AdminApi::set_routing_listener(std::function<void()> listener) { ctx_->routing_listener = std::move(listener); }
+
 AdminApi::AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,
                    MetricsRegistry& metrics)
     : ctx_(std::make_unique<AdminContext>(db, settings, capabilities, metrics)) {}

@@ -8,6 +8,7 @@
 // non-public route, plugins' included.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ class AdminApi {
   sdk::Result<void> register_routes(http::Router& router);
   // Scripts are validated on save by this engine (set once it is built).
   void set_engine(scripting::Engine* engine);
+  // Called after every change to hostnames, scripts or routes (the
+  // dispatcher reloads its route table).
+  void set_routing_listener(std::function<void()> listener);
 
   // Creates the first owner from PICLOUD_OWNER_USERNAME/PASSWORD when there
   // are no users yet; does nothing otherwise.

@@ -223,10 +223,10 @@ Page read_page(const std::map<std::string, std::string>& query) {
   return page;
 }
 
-std::string encode_cursor(std::string_view position) { return base64url_encode(position); }
-
-sdk::Value page_body(sdk::Array items, const std::optional<std::string>& next) {
-  return sdk::Value::object({{"items", std::move(items)}, {"next_cursor", next ? sdk::Value(encode_cursor(*next)) : sdk::Value()}});
+sdk::HttpResponse page_response(sdk::Array items, const Page& page, const std::string& last) {
+  bool full = static_cast<int>(items.size()) == page.limit && !last.empty();
+  return json_response(200, sdk::Value::object({{"items", std::move(items)},
+                                                {"next_cursor", full ? sdk::Value(base64url_encode(last)) : sdk::Value()}}));
 }
 
 std::string to_lower(std::string_view text) {

@@ -85,10 +85,10 @@ struct Page {
   std::string after;  // the decoded cursor, empty for the first page
 };
 Page read_page(const std::map<std::string, std::string>& query);
-std::string encode_cursor(std::string_view position);
-// {"items": [...], "next_cursor": ... } — `next` is the position of the last
-// item when the page is full.
-sdk::Value page_body(sdk::Array items, const std::optional<std::string>& next);
+// 200 {"items": [...], "next_cursor": ...}: `last` is the position of the
+// page's last item; it becomes the next cursor when the page is full (a
+// full last page is followed by an empty one with a null cursor).
+sdk::HttpResponse page_response(sdk::Array items, const Page& page, const std::string& last);
 
 std::string to_lower(std::string_view text);
 

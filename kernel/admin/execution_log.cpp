@@ -103,17 +103,8 @@ void ExecutionLog::run() {
 void ExecutionLog::write_batch(std::vector<ExecutionRecord>& batch) {
   if (batch.empty()) return;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    for (auto& e : batch) {
-      auto opt = [](const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); };
-      auto ins = tx.execute(
-          "INSERT INTO executions (id, app_id, script_id, script_version, route_id, trigger_id, source, status, "
-          "http_status, error_kind, error_message, duration_us, operations, peak_memory_bytes, logs, dropped_logs, "
-          "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-          {e.id, e.app_id, e.script_id, e.script_version, opt(e.route_id), opt(e.trigger_id), e.source,
-           e.ok ? "ok" : "error", e.http_status, opt(e.error_kind), opt(e.error_message), e.duration_us, e.operations,
-           e.peak_memory_bytes, sdk::to_json(sdk::Value(std::move(e.logs))), e.dropped_logs, e.started_at_ms});
-      if (!ins) return ins.error();
-    }
+    for (const auto& e : batch)
+      if (auto ins = insert(tx, e); !ins) return ins;
     return {};
   });
   if (r) {
@@ -123,6 +114,19 @@ void ExecutionLog::write_batch(std::vector<ExecutionRecord>& batch) {
     write_log(LogLevel::warn, "executions", "execution logs could not be written",
               {{"rows", std::to_string(batch.size())}, {"error", r.error().message}});
   }
+}
+
+sdk::Result<void> ExecutionLog::insert(sdk::Transaction& tx, const ExecutionRecord& e) {
+  auto opt = [](const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); };
+  auto ins = tx.execute(
+      "INSERT INTO executions (id, app_id, script_id, script_version, route_id, trigger_id, source, status, "
+      "http_status, error_kind, error_message, duration_us, operations, peak_memory_bytes, logs, dropped_logs, "
+      "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+      {e.id, e.app_id, e.script_id, e.script_version, opt(e.route_id), opt(e.trigger_id), e.source,
+       e.ok ? "ok" : "error", e.http_status, opt(e.error_kind), opt(e.error_message), e.duration_us, e.operations,
+       e.peak_memory_bytes, sdk::to_json(sdk::Value(e.logs)), e.dropped_logs, e.started_at_ms});
+  if (!ins) return ins.error();
+  return {};
 }
 
 sdk::Result<std::int64_t> ExecutionLog::sweep() {

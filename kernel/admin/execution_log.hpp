@@ -71,6 +71,10 @@ class ExecutionLog {
 
   // Deletes rows older than the retention; returns how many.
   sdk::Result<std::int64_t> sweep();
+  // Writes one record inside `tx` (for work whose record must be durable
+  // together with another change, such as finishing an outbox row).
+  static sdk::Result<void> insert(sdk::Transaction& tx, const ExecutionRecord& record);
+
   // Deletes an app's rows (the app was deleted).
   sdk::Result<void> forget_app(const std::string& app_id);
 

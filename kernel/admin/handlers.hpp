@@ -35,7 +35,12 @@ struct AdminContext {
   scripting::Engine* engine = nullptr;
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
+  std::function<void()> routing_listener;  // this node's dispatcher, when there is one
 };
+
+// Hostnames, scripts or routes changed: bumps the routing version every
+// node watches and tells this node's dispatcher at once.
+void routing_changed(AdminContext& ctx);
 
 using AdminHandler = std::function<sdk::HttpResponse(const sdk::HttpRequest&)>;
 

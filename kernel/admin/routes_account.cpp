@@ -121,9 +121,7 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     auto keys = unwrap(ctx.identity.list_keys(current_access().principal.user.id, page.after, page.limit));
     sdk::Array items;
     for (const auto& k : keys) items.push_back(key_json(k));
-    return json_response(200, page_body(std::move(items), keys.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(keys.back().id)
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, keys.size() == 0 ? std::string() : keys.back().id);
   });
 
   r.add("POST", "/keys", "account.keys", [&ctx](const sdk::HttpRequest& req) {

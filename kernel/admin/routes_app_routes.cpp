@@ -173,9 +173,7 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     auto rows = unwrap(ctx.db.query(sql, params));
     sdk::Array items;
     for (const auto& row : rows.rows) items.push_back(route_json(route_from(row)));
-    return json_response(200, page_body(std::move(items), rows.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(rows.rows.back()[0].as_string())
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 
   r.add("POST", "/apps/{app}/routes", "route.write", [&ctx](const sdk::HttpRequest& req) {
@@ -192,6 +190,7 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {route.id, route.app_id, route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch,
          route.created_at, route.updated_at}));
+    routing_changed(ctx);
     return json_response(201, route_json(route));
   });
 
@@ -211,6 +210,7 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
         "WHERE id = ?",
         {route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch, route.updated_at,
          route.id}));
+    routing_changed(ctx);
     return json_response(200, route_json(route));
   });
 
@@ -218,6 +218,7 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     auto n = unwrap(ctx.db.execute("DELETE FROM routes WHERE app_id = ? AND id = ?",
                                    {current_access().app_id, req.params.at("route")}));
     if (n == 0) not_found("route", req.params.at("route"));
+    routing_changed(ctx);
     return no_content();
   });
 }

@@ -123,9 +123,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     for (const auto& row : rows.rows)
       items.push_back(app_json(row, hostnames_of(ctx, row[0].as_string()),
                                parse_role(row[6].as_string()).value_or(Role::none)));
-    return json_response(200, page_body(std::move(items), rows.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(rows.rows.back()[0].as_string())
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 
   r.add("POST", "/apps", "app.create", [&ctx](const sdk::HttpRequest& req) {
@@ -149,6 +147,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       return insert_hostnames(tx, id, hosts);
     }));
     ctx.cache.invalidate();  // "no such app" may have been remembered
+    if (!hosts.empty()) routing_changed(ctx);
     return json_response(201, load_app(ctx, id, Role::admin));
   });
 
@@ -197,6 +196,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       return {};
     }));
     if (slug) ctx.cache.invalidate();  // memberships are remembered by slug too
+    if (hosts) routing_changed(ctx);
     return json_response(200, load_app(ctx, app_id, current_access().role));
   });
 
@@ -206,6 +206,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     // Hostnames, members, scripts, imports and routes go with the app.
     unwrap(ctx.db.execute("DELETE FROM apps WHERE id = ?", {app_id}));
     ctx.cache.invalidate();
+    routing_changed(ctx);
     unwrap(ctx.executions.forget_app(app_id));
     if (ctx.engine)
       for (const auto& row : scripts.rows) ctx.engine->forget_script(app_id, row[0].as_string());
@@ -220,9 +221,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
         {current_access().app_id, page.after, page.limit}));
     sdk::Array items;
     for (const auto& row : rows.rows) items.push_back(member_json(row));
-    return json_response(200, page_body(std::move(items), rows.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(rows.rows.back()[0].as_string())
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 
   r.add("PUT", "/apps/{app}/members/{user}", "app.members.manage", [&ctx](const sdk::HttpRequest& req) {

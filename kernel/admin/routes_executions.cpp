@@ -74,12 +74,9 @@ sdk::HttpResponse list(AdminContext& ctx, const sdk::HttpRequest& req, const std
   auto rows = unwrap(ctx.db.query(sql, params));
   sdk::Array items;
   for (const auto& row : rows.rows) items.push_back(execution_json(row, false));
-  std::optional<std::string> next;
-  if (rows.size() == static_cast<std::size_t>(page.limit)) {
-    const auto& last = rows.rows.back();
-    next = std::to_string(last[15].as_int()) + ":" + last[0].as_string();
-  }
-  return json_response(200, page_body(std::move(items), next));
+  std::string last;
+  if (!rows.empty()) last = std::to_string(rows.rows.back()[15].as_int()) + ":" + rows.rows.back()[0].as_string();
+  return page_response(std::move(items), page, last);
 }
 
 }  // namespace

@@ -179,9 +179,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
       Script s = script_from(row);
       items.push_back(script_json(s, imports_of(ctx, s.id), false));
     }
-    return json_response(200, page_body(std::move(items), rows.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(rows.rows.back()[0].as_string())
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 
   r.add("POST", "/apps/{app}/scripts", "script.write", [&ctx](const sdk::HttpRequest& req) {
@@ -256,6 +254,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
       if (!u) return u.error();
       return save_imports(tx, s.id, app_id, v.imports);
     }));
+    routing_changed(ctx);  // routes run the new version
     auto& eng = engine(ctx);
     eng.forget_script(app_id, s.id);
     if (old.kind == "module") eng.invalidate_module(app_id, old.name);

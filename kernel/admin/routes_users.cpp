@@ -18,9 +18,7 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
     auto users = unwrap(ctx.identity.list_users(page.after, page.limit));
     sdk::Array items;
     for (const auto& u : users) items.push_back(user_json(u));
-    return json_response(200, page_body(std::move(items), users.size() == static_cast<std::size_t>(page.limit)
-                                                              ? std::optional<std::string>(users.back().id)
-                                                              : std::nullopt));
+    return page_response(std::move(items), page, users.size() == 0 ? std::string() : users.back().id);
   });
 
   r.add("POST", "/users", "instance.users", [&ctx](const sdk::HttpRequest& req) {

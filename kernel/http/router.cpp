@@ -117,6 +117,23 @@ sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
   return {};
 }
 
+void Router::set_fallback(sdk::HttpHandler handler, const std::string& owner) {
+  fallback_ = std::make_unique<RouteEntry>();
+  fallback_->method = "*";
+  fallback_->path = "/*";
+  fallback_->capability = std::string(sdk::kPublic);
+  fallback_->owner = owner;
+  fallback_->handler = std::move(handler);
+  Labels base{{"owner", owner}, {"route", "(apps)"}};
+  const char* classes[] = {"2xx", "4xx", "5xx"};
+  for (int i = 0; i < 3; ++i) {
+    Labels labels = base;
+    labels.emplace_back("status", classes[i]);
+    fallback_->responses[i] = &metrics_.counter("picloud_http_requests_total", "HTTP requests answered, by route and status class", labels);
+  }
+  fallback_->latency = &metrics_.histogram("picloud_http_request_duration_seconds", "HTTP request latency by route", base);
+}
+
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   RouteMatch best;
   std::vector<int> best_score;
@@ -149,6 +166,7 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
       best_score = std::move(score);
     }
   }
+  if (!best.route && best.allowed_methods.empty() && fallback_) best.route = fallback_.get();
   return best;
 }
 

@@ -56,6 +56,9 @@ class Router {
   explicit Router(MetricsRegistry& metrics) : metrics_(metrics) {}
 
   sdk::Result<void> add(sdk::HttpRoute route, const std::string& owner);
+  // The route for requests no route's path matches (the data plane). A path
+  // that matched with another method still answers 405.
+  void set_fallback(sdk::HttpHandler handler, const std::string& owner);
   RouteMatch match(std::string_view method, std::string_view path) const;
   // Every route, in registration order (for the OpenAPI document and checks).
   std::vector<const RouteEntry*> routes() const {
@@ -67,6 +70,7 @@ class Router {
  private:
   MetricsRegistry& metrics_;
   std::vector<std::unique_ptr<RouteEntry>> routes_;
+  std::unique_ptr<RouteEntry> fallback_;
 };
 
 }  // namespace picloud::kernel::http

@@ -1,0 +1,321 @@
+#include "kernel/dispatch/dispatcher.hpp"
+
+#include <chrono>
+
+#include "kernel/admin/api_support.hpp"
+#include "kernel/admin/secrets.hpp"
+#include "kernel/log.hpp"
+
+namespace picloud::kernel::dispatch {
+namespace {
+
+using admin::error_body;
+
+int default_running() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency() * 2)); }
+int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
+
+sdk::Array log_lines(const scripting::RunResult& r) {
+  sdk::Array out;
+  for (const auto& line : r.logs)
+    out.push_back(sdk::Value::object({{"level", std::string(scripting::to_string(line.level))},
+                                      {"time", admin::format_time(line.time_ms)},
+                                      {"message", line.message}}));
+  return out;
+}
+
+admin::ExecutionRecord record_of(const std::string& id, const std::string& app_id, const AppRoute* route,
+                                 const std::string& script_id, std::int64_t version, const scripting::RunResult& r,
+                                 std::int64_t started_ms) {
+  admin::ExecutionRecord rec;
+  rec.id = id;
+  rec.app_id = app_id;
+  rec.script_id = script_id;
+  rec.script_version = version;
+  rec.route_id = route ? route->id : "";
+  rec.source = "route";
+  rec.ok = r.ok();
+  rec.http_status = r.status();
+  if (!r.ok()) {
+    rec.error_kind = std::string(scripting::to_string(r.error));
+    rec.error_message = r.message;
+  }
+  rec.duration_us = r.duration.count();
+  rec.operations = r.operations;
+  rec.peak_memory_bytes = r.peak_memory_bytes;
+  rec.logs = log_lines(r);
+  rec.dropped_logs = r.dropped_logs;
+  rec.started_at_ms = started_ms;
+  return rec;
+}
+
+// A failed run as the caller sees it: the status of its kind and the one
+// error shape, with the execution id to look the run up by.
+sdk::HttpResponse failure(const scripting::RunResult& r, const std::string& execution_id) {
+  auto res = error_body(r.status(), scripting::to_string(r.error), r.message,
+                        sdk::Value::object({{"execution_id", execution_id}}));
+  res.headers.emplace_back("X-Execution-Id", execution_id);
+  return res;
+}
+
+sdk::Value request_payload(const sdk::HttpRequest& req, const std::map<std::string, std::string>& params) {
+  sdk::Array headers;
+  for (const auto& [k, v] : req.headers) headers.push_back(sdk::Value::array({k, v}));
+  sdk::Object p;
+  for (const auto& [k, v] : params) p.emplace(k, v);
+  return sdk::Value::object({{"method", req.method},
+                             {"path", req.path},
+                             {"query", req.query},
+                             {"headers", std::move(headers)},
+                             {"params", std::move(p)},
+                             {"body", admin::base64url_encode(req.body)},
+                             {"remote_address", req.remote_address},
+                             {"request_id", req.request_id}});
+}
+
+sdk::HttpRequest request_from(const sdk::Value& p) {
+  sdk::HttpRequest req;
+  req.method = p["method"].string_or("GET");
+  req.path = p["path"].string_or("/");
+  req.query = p["query"].string_or("");
+  if (p["headers"].is_array())
+    for (const auto& h : p["headers"].as_array()) req.headers.emplace_back(h[std::size_t{0}].string_or(""), h[std::size_t{1}].string_or(""));
+  if (p["params"].is_object())
+    for (const auto& [k, v] : p["params"].as_object()) req.params.emplace(k, v.string_or(""));
+  admin::base64url_decode(p["body"].string_or(""), req.body);
+  req.remote_address = p["remote_address"].string_or("");
+  req.request_id = p["request_id"].string_or("");
+  return req;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::ExecutionLog& executions,
+                       MetricsRegistry& metrics, DispatchSettings settings)
+    : db_(db),
+      engine_(engine),
+      executions_(executions),
+      settings_([&] {
+        if (settings.max_running <= 0) settings.max_running = default_running();
+        if (settings.workers <= 0) settings.workers = default_workers();
+        return settings;
+      }()),
+      scripts_(db),
+      outbox_(db),
+      gate_(settings_.max_running, settings_.max_queued),
+      node_id_(admin::random_hex(8)),
+      runs_ok_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "ok"}})),
+      runs_failed_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "error"}})),
+      rejected_(metrics.counter("picloud_dispatch_rejected_total",
+                                "requests turned away because the execution gate was full (503)")),
+      accepted_async_(metrics.counter("picloud_dispatch_async_accepted_total", "async requests committed to the outbox")),
+      not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
+      run_seconds_(metrics.histogram("picloud_script_run_duration_seconds", "script run time")) {
+  metrics.gauge("picloud_dispatch_running", "script runs in progress", [this] { return gate_.running(); });
+  metrics.gauge("picloud_dispatch_queued", "script runs waiting for a slot", [this] { return gate_.queued(); });
+  metrics.gauge("picloud_dispatch_routes", "routes in the route table", [this] {
+    auto t = table();
+    return t ? static_cast<double>(t->route_count()) : 0.0;
+  });
+}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+std::shared_ptr<const RouteTable> Dispatcher::table() const {
+  std::lock_guard lock(table_mutex_);
+  return table_;
+}
+
+sdk::Result<void> Dispatcher::reload(std::int64_t version) {
+  auto loaded = RouteTable::load(db_, version);
+  if (!loaded) return loaded.error();
+  std::lock_guard lock(table_mutex_);
+  table_ = std::move(*loaded);
+  return {};
+}
+
+void Dispatcher::routing_changed() {
+  auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
+  std::int64_t version = rows && !rows->empty() ? rows->rows[0][0].as_int() : 0;
+  if (auto r = reload(version); !r)
+    write_log(LogLevel::error, "dispatch", "route table could not be reloaded", {{"error", r.error().message}});
+}
+
+sdk::Result<void> Dispatcher::start() {
+  auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
+  if (!rows) return rows.error();
+  if (auto r = reload(rows->empty() ? 0 : rows->rows[0][0].as_int()); !r) return r;
+  stopping_ = false;
+  for (int i = 0; i < settings_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  watcher_ = std::thread([this] { watch_routing(); });
+  return {};
+}
+
+void Dispatcher::stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(wake_mutex_);
+    ++wakeups_;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void Dispatcher::watch_routing() {
+  // Other nodes' route changes arrive here; local ones reload at once.
+  while (!stopping_) {
+    {
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms), [&] { return stopping_.load(); });
+    }
+    if (stopping_) return;
+    auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
+    if (!rows || rows->empty()) continue;
+    auto current = table();
+    if (!current || current->version() != rows->rows[0][0].as_int()) {
+      if (auto r = reload(rows->rows[0][0].as_int()); !r)
+        write_log(LogLevel::warn, "dispatch", "route table could not be reloaded", {{"error", r.error().message}});
+    }
+  }
+}
+
+sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
+  auto t = table();
+  if (!t) return error_body(503, "unavailable", "the route table is not loaded yet");
+  RouteMatch m = t->match(request.header("host"), request.method, request.path);
+  switch (m.outcome) {
+    case RouteMatch::Outcome::no_app:
+      not_found_.inc();
+      return error_body(404, "not_found", "no app serves the host '" + host_name(request.header("host")) + "'");
+    case RouteMatch::Outcome::no_route:
+      not_found_.inc();
+      return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
+    case RouteMatch::Outcome::wrong_method: {
+      auto r = error_body(405, "method_not_allowed", "method " + request.method + " is not allowed on " + request.path);
+      std::string allow;
+      for (const auto& a : m.allowed_methods) allow += (allow.empty() ? "" : ", ") + a;
+      r.headers.emplace_back("Allow", allow);
+      return r;
+    }
+    case RouteMatch::Outcome::matched: break;
+  }
+  // `t` keeps the matched route alive while it runs.
+  return m.route->async ? enqueue(m, request) : run_sync(m, request);
+}
+
+sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpRequest& request) {
+  if (!gate_.enter(std::chrono::milliseconds(settings_.queue_timeout_ms))) {
+    rejected_.inc();
+    auto r = error_body(503, "overloaded", "too many script runs at once; try again shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  ExecutionGate::Slot slot(gate_);
+  sdk::HttpRequest req = request;
+  req.params = m.params;
+  std::string id = admin::new_id();
+  std::int64_t started = admin::now_ms();
+  const AppRoute& route = *m.route;
+  auto result = engine_.run_http({route.app_id, route.script_id, route.script_version}, scripts_, {"", id, 0}, req);
+  (result.ok() ? runs_ok_ : runs_failed_).inc();
+  run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
+  sdk::HttpResponse response;
+  if (result.ok()) {
+    response = std::move(result.response);
+  } else {
+    response = failure(result, id);
+    write_log(LogLevel::warn, "dispatch", "script run failed",
+              {{"app", route.app_id}, {"script", route.script_id}, {"execution", id},
+               {"error", std::string(scripting::to_string(result.error))}, {"message", result.message}});
+  }
+  executions_.record(record_of(id, route.app_id, &route, route.script_id, route.script_version, result, started));
+  return response;
+}
+
+sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpRequest& request) {
+  OutboxItem item;
+  item.id = admin::new_id();
+  item.app_id = m.route->app_id;
+  item.script_id = m.route->script_id;
+  item.route_id = m.route->id;
+  item.source = "route";
+  item.payload = request_payload(request, m.params);
+  if (auto r = outbox_.add(item, admin::now_ms()); !r) {
+    write_log(LogLevel::error, "dispatch", "async request could not be queued", {{"error", r.error().message}});
+    return error_body(503, "unavailable", "the request could not be queued: the database is unavailable");
+  }
+  accepted_async_.inc();
+  {
+    std::lock_guard lock(wake_mutex_);
+    ++wakeups_;
+  }
+  wake_.notify_one();
+  auto r = admin::json_response(202, sdk::Value::object({{"execution_id", item.id}}));
+  r.headers.emplace_back("X-Execution-Id", item.id);
+  return r;
+}
+
+void Dispatcher::worker_loop() {
+  const std::int64_t lease_ms = engine_.config().limits.timeout_ms + 30'000;
+  while (!stopping_) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(wake_mutex_);
+      seen = wakeups_;
+    }
+    std::int64_t now = admin::now_ms();
+    auto items = outbox_.claim(node_id_, 1, now, now + lease_ms);
+    if (items && !items->empty()) {
+      for (auto& item : *items) run_item(item);
+      continue;
+    }
+    if (!items)
+      write_log(LogLevel::warn, "dispatch", "outbox could not be read", {{"error", items.error().message}});
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms),
+                   [&] { return stopping_.load() || wakeups_ != seen; });
+  }
+}
+
+void Dispatcher::run_item(OutboxItem& item) {
+  gate_.enter_blocking();
+  ExecutionGate::Slot slot(gate_);
+  std::int64_t started = admin::now_ms();
+  auto version = db_.query("SELECT version FROM scripts WHERE id = ? AND app_id = ?", {item.script_id, item.app_id});
+  if (!version) return;  // the lease runs out and the row is tried again
+  scripting::RunResult result;
+  std::int64_t script_version = 0;
+  if (version->empty()) {
+    result.error = scripting::RunError::internal;
+    result.message = "the script was deleted before the request ran";
+  } else {
+    script_version = version->rows[0][0].as_int();
+    sdk::HttpRequest req = request_from(item.payload);
+    result = engine_.run_http({item.app_id, item.script_id, script_version}, scripts_, {"", item.id, 0}, req);
+  }
+  (result.ok() ? runs_ok_ : runs_failed_).inc();
+  run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
+  auto record = record_of(item.id, item.app_id, nullptr, item.script_id, script_version, result, started);
+  record.route_id = item.route_id;
+  record.trigger_id = item.trigger_id;
+  record.source = item.source;
+  bool deleted = version->empty();
+  if (result.ok() || deleted || item.attempts >= settings_.max_attempts) {
+    if (auto r = outbox_.finish(item.id, record); !r)
+      write_log(LogLevel::warn, "dispatch", "outbox row could not be finished", {{"execution", item.id}, {"error", r.error().message}});
+    return;
+  }
+  // Try again later; this attempt is logged under an id of its own.
+  std::int64_t delay = settings_.retry_base_ms;
+  for (int i = 1; i < item.attempts; ++i) delay *= 4;
+  write_log(LogLevel::warn, "dispatch", "async run failed; will retry",
+            {{"execution", item.id}, {"attempt", std::to_string(item.attempts)}, {"message", result.message}});
+  record.id = admin::new_id();
+  executions_.record(record);
+  if (auto r = outbox_.retry_later(item.id, admin::now_ms() + delay); !r)
+    write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"execution", item.id}, {"error", r.error().message}});
+}
+
+}  // namespace picloud::kernel::dispatch

@@ -1,0 +1,101 @@
+// The data plane: every request that no kernel or plugin route claims comes
+// here, is matched by Host to an app and by method and path to one of its
+// routes, and runs that route's script through the one dispatch path.
+//
+//   sync route   gate (bounded running + queued; full → 503) → engine on the
+//                accepting thread → the script's response. Nothing is written
+//                to the database on this path; the execution record is queued
+//                for the batched log.
+//   async route  outbox row committed → 202 {"execution_id"}; a worker claims
+//                it (woken at once by the local insert, polling only for
+//                other nodes' rows), runs it through the same gate, and
+//                deletes the row together with its execution record.
+//
+// Failed async runs are tried again with backoff (`max_attempts`); the last
+// failure ends the row with an error record.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernel/admin/execution_log.hpp"
+#include "kernel/admin/script_source.hpp"
+#include "kernel/dispatch/gate.hpp"
+#include "kernel/dispatch/outbox.hpp"
+#include "kernel/dispatch/route_table.hpp"
+#include "kernel/metrics.hpp"
+#include "picloud/sdk/http.hpp"
+#include "scripting/engine.hpp"
+
+namespace picloud::kernel::dispatch {
+
+struct DispatchSettings {
+  int max_running = 0;        // 0: 2 × cores
+  int max_queued = 256;
+  int queue_timeout_ms = 2000;  // how long a sync request may wait for a slot
+  int workers = 0;            // async workers; 0: max(2, cores)
+  int poll_interval_ms = 1000;  // for other nodes' outbox rows and routing changes
+  int max_attempts = 3;
+  int retry_base_ms = 1000;   // backoff: base × 4^(attempt-1)
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::ExecutionLog& executions, MetricsRegistry& metrics,
+             DispatchSettings settings);
+  ~Dispatcher();
+
+  // Loads the route table and starts the async workers.
+  sdk::Result<void> start();
+  void stop();
+
+  // The data-plane handler (the kernel's catch-all route).
+  sdk::HttpResponse serve(const sdk::HttpRequest& request);
+
+  // Routing changed on this node: bump the shared version and reload now.
+  void routing_changed();
+
+  const DispatchSettings& settings() const { return settings_; }
+
+ private:
+  sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);
+  sdk::HttpResponse enqueue(const RouteMatch& match, const sdk::HttpRequest& request);
+  void worker_loop();
+  void run_item(OutboxItem& item);
+  sdk::Result<void> reload(std::int64_t version);
+  void watch_routing();
+  std::shared_ptr<const RouteTable> table() const;
+
+  sdk::Database& db_;
+  scripting::Engine& engine_;
+  admin::ExecutionLog& executions_;
+  DispatchSettings settings_;
+  admin::DatabaseScriptSource scripts_;
+  Outbox outbox_;
+  ExecutionGate gate_;
+  std::string node_id_;
+
+  mutable std::mutex table_mutex_;
+  std::shared_ptr<const RouteTable> table_;
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::uint64_t wakeups_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+  std::thread watcher_;
+
+  CounterMetric& runs_ok_;
+  CounterMetric& runs_failed_;
+  CounterMetric& rejected_;
+  CounterMetric& accepted_async_;
+  CounterMetric& not_found_;
+  HistogramMetric& run_seconds_;
+};
+
+}  // namespace picloud::kernel::dispatch

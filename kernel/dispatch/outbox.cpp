@@ -1,0 +1,69 @@
+#include "kernel/dispatch/outbox.hpp"
+
+#include "kernel/admin/api_support.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::dispatch {
+namespace {
+sdk::Value text_or_null(const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); }
+}  // namespace
+
+sdk::Result<void> Outbox::add(const OutboxItem& item, std::int64_t now_ms) {
+  auto r = db_.execute(
+      "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, attempts, next_attempt_at, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+      {item.id, item.app_id, item.script_id, text_or_null(item.route_id), text_or_null(item.trigger_id), item.source,
+       sdk::to_json(item.payload), now_ms, now_ms});
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int limit, std::int64_t now_ms,
+                                                   std::int64_t lease_until_ms) {
+  // SQLite has one writer at a time, so the subquery cannot race; PostgreSQL
+  // skips rows another node holds locked.
+  std::string pick = "SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                     "ORDER BY next_attempt_at LIMIT ?";
+  if (db_.dialect() == sdk::Dialect::postgres) pick += " FOR UPDATE SKIP LOCKED";
+  auto rows = db_.query("UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN (" +
+                            pick + ") RETURNING id, app_id, script_id, route_id, trigger_id, source, payload, attempts",
+                        {owner, lease_until_ms, now_ms, now_ms, limit});
+  if (!rows) return rows.error();
+  std::vector<OutboxItem> out;
+  for (const auto& row : rows->rows) {
+    OutboxItem item;
+    item.id = row[0].as_string();
+    item.app_id = row[1].as_string();
+    item.script_id = row[2].as_string();
+    item.route_id = row[3].string_or("");
+    item.trigger_id = row[4].string_or("");
+    item.source = row[5].as_string();
+    item.payload = admin::parse_stored_json(row[6].as_string());
+    item.attempts = static_cast<int>(row[7].as_int());
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+sdk::Result<void> Outbox::finish(const std::string& id, const admin::ExecutionRecord& record) {
+  return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    auto d = tx.execute("DELETE FROM outbox WHERE id = ?", {id});
+    if (!d) return d.error();
+    return admin::ExecutionLog::insert(tx, record);
+  });
+}
+
+sdk::Result<void> Outbox::retry_later(const std::string& id, std::int64_t next_attempt_ms) {
+  auto r = db_.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ?",
+                       {next_attempt_ms, id});
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Result<std::int64_t> Outbox::pending() {
+  auto rows = db_.query("SELECT count(*) FROM outbox");
+  if (!rows) return rows.error();
+  return rows->rows[0][0].as_int();
+}
+
+}  // namespace picloud::kernel::dispatch

@@ -1,0 +1,50 @@
+// The outbox: work acknowledged before it runs, committed first and run by
+// the dispatcher later. A row is claimed with a lease (PostgreSQL: FOR UPDATE
+// SKIP LOCKED, so nodes never take the same row); a row whose lease ran out
+// (its node died) can be claimed again. Completion deletes the row and writes
+// the execution record in one transaction, so a run is never lost between
+// the two.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/admin/execution_log.hpp"
+#include "picloud/sdk/database.hpp"
+#include "picloud/sdk/value.hpp"
+
+namespace picloud::kernel::dispatch {
+
+struct OutboxItem {
+  std::string id;  // the execution id
+  std::string app_id;
+  std::string script_id;
+  std::string route_id;
+  std::string trigger_id;
+  std::string source;
+  sdk::Value payload;
+  int attempts = 0;  // including the current one, once claimed
+};
+
+class Outbox {
+ public:
+  explicit Outbox(sdk::Database& db) : db_(db) {}
+
+  // Commits the item (durably) before returning.
+  sdk::Result<void> add(const OutboxItem& item, std::int64_t now_ms);
+  // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
+  sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
+                                             std::int64_t lease_until_ms);
+  // The run is over for good: deletes the row and writes its record.
+  sdk::Result<void> finish(const std::string& id, const admin::ExecutionRecord& record);
+  // Tries again at `next_attempt_ms`.
+  sdk::Result<void> retry_later(const std::string& id, std::int64_t next_attempt_ms);
+  sdk::Result<std::int64_t> pending();
+
+ private:
+  sdk::Database& db_;
+};
+
+}  // namespace picloud::kernel::dispatch

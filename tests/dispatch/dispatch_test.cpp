@@ -1,0 +1,288 @@
+// The data plane end to end: requests over real HTTP matched by Host and
+// route to scripts, sync and async, on both databases.
+#include <signal.h>
+
+#include <atomic>
+#include <future>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "fixture.hpp"
+#include "picloud/sdk/json.hpp"
+
+using namespace picloud;
+using namespace picloud::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+void save_script(Instance& pc, const std::string& app, const std::string& name, const std::string& source,
+                 const std::string& kind = "endpoint") {
+  auto body = sdk::to_json(sdk::Value::object({{"name", name}, {"kind", kind}, {"source", source}}));
+  auto r = pc.post("/apps/" + app + "/scripts", pc.owner_key, body);
+  ASSERT_EQ(r.status, 201) << r.body;
+}
+
+void bind_route(Instance& pc, const std::string& app, const std::string& json) {
+  auto r = pc.post("/apps/" + app + "/routes", pc.owner_key, json);
+  ASSERT_EQ(r.status, 201) << json << " -> " << r.body;
+}
+
+HttpResult on(Instance& pc, const std::string& host, const std::string& method, const std::string& path,
+              const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+  headers["Host"] = host;
+  return http(method, pc.port(), path, body, headers);
+}
+
+// An instance with short limits, one per backend, shared by this file.
+Instance& dispatch_instance(Backend backend) {
+  static std::map<Backend, std::unique_ptr<Instance>> instances;
+  auto& slot = instances[backend];
+  if (!slot) {
+    slot = std::make_unique<Instance>(backend, std::map<std::string, std::string>{
+                                                   {"PICLOUD_SCRIPTING_TIMEOUT_MS", "300"},
+                                                   {"PICLOUD_SCRIPTING_MAX_MEMORY_BYTES", "8388608"},
+                                                   {"PICLOUD_DISPATCH_MAX_ATTEMPTS", "2"},
+                                                   {"PICLOUD_DISPATCH_RETRY_BASE_MS", "50"},
+                                                   {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "100"},
+                                               });
+    slot->cast_owner();
+  }
+  return *slot;
+}
+
+// Waits until `sql` counts `want` rows.
+bool wait_count(Instance& pc, const std::string& sql, const sdk::Params& params, std::int64_t want,
+                std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = pc.db().query(sql, params);
+    if (r && r->rows[0][0].as_int() == want) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+class Dispatch : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(Dispatch, SyncRoutesPassRequestsAndResponsesThrough) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"echo","hostnames":["echo.localhost","echo.example.com"]})").status, 201);
+  save_script(pc, "echo", "inspect", R"(
+void handle(request@ req, response@ res) {
+  json echo = {{"method", req.method}, {"path", req.path}, {"id", req.param("id")},
+              {"q", req.query.get_string("q", "-")}, {"agent", req.header("X-Agent", "none")},
+              {"body", req.body}};
+  res.status = 201;
+  res.set_header("X-Made-By", "script");
+  res.json(echo);
+})");
+  save_script(pc, "echo", "raw", R"(
+void handle(request@ req, response@ res) { res.bytes(req.bytes()); })");
+  save_script(pc, "echo", "answer", R"(
+void handle(request@ req, response@ res) { res.text("any host"); })");
+  save_script(pc, "echo", "exact", R"(
+void handle(request@ req, response@ res) { res.text("exact host " + req.param("name")); })");
+  bind_route(pc, "echo", R"({"script":"inspect","path":"/items/{id}","methods":["GET","POST"]})");
+  bind_route(pc, "echo", R"({"script":"raw","path":"/raw","methods":["PUT"]})");
+  bind_route(pc, "echo", R"({"script":"answer","path":"/who/*"})");
+  bind_route(pc, "echo", R"({"script":"exact","path":"/who/{name}","host":"echo.example.com"})");
+
+  auto r = on(pc, "echo.localhost:8080", "POST", "/items/42?q=a%20b", R"({"x":1})",
+              {{"X-Agent", "tester"}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.headers["x-made-by"], "script");
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  auto v = kernel::admin::parse_stored_json(r.body);
+  EXPECT_EQ(v["method"].as_string(), "POST");
+  EXPECT_EQ(v["path"].as_string(), "/items/42");
+  EXPECT_EQ(v["id"].as_string(), "42");
+  EXPECT_EQ(v["q"].as_string(), "a b");
+  EXPECT_EQ(v["agent"].as_string(), "tester");
+  EXPECT_EQ(v["body"].as_string(), R"({"x":1})");
+
+  std::string binary("\0\1\2\xff\xfe body", 10);
+  auto b = on(pc, "ECHO.LOCALHOST", "PUT", "/raw", binary, {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(b.body, binary);
+
+  auto head = on(pc, "echo.localhost", "HEAD", "/items/7");
+  EXPECT_EQ(head.status, 201);
+  EXPECT_TRUE(head.body.empty());
+
+  // Most specific wins; a host-specific route beats an any-host one.
+  EXPECT_EQ(on(pc, "echo.localhost", "GET", "/who/ada").body, "any host");
+  EXPECT_EQ(on(pc, "echo.example.com", "GET", "/who/ada").body, "exact host ada");
+  EXPECT_EQ(on(pc, "echo.example.com", "GET", "/who/ada/more").body, "any host");
+
+  auto method = on(pc, "echo.localhost", "DELETE", "/items/1");
+  EXPECT_EQ(method.status, 405);
+  EXPECT_EQ(method.headers["allow"], "GET, POST");
+  auto none = on(pc, "echo.localhost", "GET", "/nothing");
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(kernel::admin::parse_stored_json(none.body)["error"]["code"].as_string(), "not_found");
+  EXPECT_EQ(on(pc, "unknown.localhost", "GET", "/items/1").status, 404);
+  // Kernel routes answer on every host and cannot be shadowed.
+  EXPECT_EQ(on(pc, "echo.localhost", "GET", "/healthz").body, "ok\n");
+
+  // Every run is in the execution log (batched, so it may take a moment).
+  auto app = pc.get("/apps/echo", pc.owner_key).json["id"].as_string();
+  EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE app_id = ?", {app}, 6));
+}
+
+TEST_P(Dispatch, AnotherAppsHostNeverReachesThisAppsRoutes) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"one","hostnames":["one.localhost"]})").status, 201);
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"two","hostnames":["two.localhost"]})").status, 201);
+  save_script(pc, "one", "mine", R"(void handle(request@ req, response@ res) { res.text("one"); })");
+  bind_route(pc, "one", R"({"script":"mine","path":"/only-one"})");
+  EXPECT_EQ(on(pc, "one.localhost", "GET", "/only-one").body, "one");
+  EXPECT_EQ(on(pc, "two.localhost", "GET", "/only-one").status, 404);
+}
+
+TEST_P(Dispatch, FailuresAnswerWithTheirOwnStatus) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"fail","hostnames":["fail.localhost"]})").status, 201);
+  save_script(pc, "fail", "lib", R"(string name() { return "x"; })", "module");
+  save_script(pc, "fail", "uses_lib", R"(import "lib";
+void handle(request@ req, response@ res) { res.text(lib::name()); })");
+  save_script(pc, "fail", "throws", R"(void handle(request@ req, response@ res) { throw("no luck"); })");
+  save_script(pc, "fail", "spins", R"(void handle(request@ req, response@ res) { int i = 0; while (true) { i++; } })");
+  save_script(pc, "fail", "hogs", R"(void handle(request@ req, response@ res) {
+  string s = "x"; while (true) { s += s; } })");
+  for (const char* name : {"uses_lib", "throws", "spins", "hogs"})
+    bind_route(pc, "fail", std::string(R"({"script":")") + name + R"(","path":"/)" + name + R"("})");
+  EXPECT_EQ(on(pc, "fail.localhost", "GET", "/uses_lib").body, "x");
+  // The module changes under it: the importer no longer compiles (422).
+  ASSERT_EQ(pc.call("PATCH", "/apps/fail/scripts/lib", pc.owner_key, R"({"source":"int other() { return 1; }"})").status, 200);
+
+  struct Case {
+    std::string path;
+    int status;
+    std::string code;
+  };
+  for (const auto& c : std::vector<Case>{{"/uses_lib", 422, "compile_error"},
+                                         {"/throws", 502, "script_error"},
+                                         {"/spins", 504, "timeout"},
+                                         {"/hogs", 507, "memory_limit"}}) {
+    auto r = on(pc, "fail.localhost", "GET", c.path);
+    EXPECT_EQ(r.status, c.status) << c.path << " " << r.body;
+    auto v = kernel::admin::parse_stored_json(r.body);
+    EXPECT_EQ(v["error"]["code"].as_string(), c.code) << r.body;
+    EXPECT_FALSE(v["error"]["message"].as_string().empty());
+    std::string id = v["error"]["details"]["execution_id"].string_or("");
+    EXPECT_EQ(r.headers["x-execution-id"], id);
+    // The failure is in the execution log under that id.
+    EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE id = ? AND status = 'error'", {id}, 1)) << c.path;
+  }
+  auto thrown = on(pc, "fail.localhost", "GET", "/throws");
+  EXPECT_NE(thrown.body.find("no luck"), std::string::npos) << thrown.body;
+  // The server is fine afterwards.
+  EXPECT_EQ(on(pc, "fail.localhost", "GET", "/healthz").status, 200);
+}
+
+TEST_P(Dispatch, RouteChangesTakeEffectAtOnceAndFromOtherNodes) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"live","hostnames":["live.localhost"]})").status, 201);
+  save_script(pc, "live", "v", R"(void handle(request@ req, response@ res) { res.text("v1"); })");
+  EXPECT_EQ(on(pc, "live.localhost", "GET", "/v").status, 404);
+  bind_route(pc, "live", R"({"script":"v","path":"/v"})");
+  EXPECT_EQ(on(pc, "live.localhost", "GET", "/v").body, "v1");
+  ASSERT_EQ(pc.call("PATCH", "/apps/live/scripts/v", pc.owner_key,
+                    sdk::to_json(sdk::Value::object({{"source", R"(void handle(request@ req, response@ res) { res.text("v2"); })"}})))
+                .status,
+            200);
+  EXPECT_EQ(on(pc, "live.localhost", "GET", "/v").body, "v2");
+  auto routes = pc.get("/apps/live/routes", pc.owner_key);
+  ASSERT_EQ(pc.call("DELETE", "/apps/live/routes/" + routes.json["items"][0]["id"].as_string(), pc.owner_key).status, 204);
+  EXPECT_EQ(on(pc, "live.localhost", "GET", "/v").status, 404);
+
+  // Another node adds a route straight into the shared database and bumps
+  // the version: this node serves it within its poll interval.
+  auto app = pc.get("/apps/live", pc.owner_key).json["id"].as_string();
+  auto script = pc.get("/apps/live/scripts/v", pc.owner_key).json["id"].as_string();
+  ASSERT_TRUE(pc.db().execute("INSERT INTO routes (id, app_id, script_id, host, path, shape, methods, dispatch, created_at, "
+                              "updated_at) VALUES (?, ?, ?, '', '/elsewhere', '/elsewhere', '*', 'sync', 0, 0)",
+                              {kernel::admin::new_id(), app, script}));
+  ASSERT_TRUE(pc.db().execute("UPDATE kernel_state SET value = value + 1 WHERE name = 'routing_version'"));
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    served = on(pc, "live.localhost", "GET", "/elsewhere").status == 200;
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_P(Dispatch, AsyncRoutesAnswer202AndRunFromTheOutbox) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"later","hostnames":["later.localhost"]})").status, 201);
+  save_script(pc, "later", "job", R"(
+void handle(request@ req, response@ res) {
+  log::info("job " + req.param("n") + " " + req.body + " " + req.header("X-Tag"));
+  res.text("done");
+})");
+  save_script(pc, "later", "flaky", R"(void handle(request@ req, response@ res) { throw("always fails"); })");
+  bind_route(pc, "later", R"({"script":"job","path":"/jobs/{n}","methods":["POST"],"dispatch":"async"})");
+  bind_route(pc, "later", R"({"script":"flaky","path":"/flaky","dispatch":"async"})");
+
+  auto r = on(pc, "later.localhost", "POST", "/jobs/5", "payload", {{"X-Tag", "t1"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  std::string id = kernel::admin::parse_stored_json(r.body)["execution_id"].as_string();
+  EXPECT_EQ(r.headers["x-execution-id"], id);
+  ASSERT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE id = ? AND status = 'ok'", {id}, 1));
+  auto one = pc.get("/apps/later/executions/" + id, pc.owner_key);
+  EXPECT_EQ(one.json["logs"][std::size_t{0}]["message"].as_string(), "job 5 payload t1") << one.body;
+  EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM outbox WHERE id = ?", {id}, 0));
+
+  // A failing run is tried max_attempts (2) times, then ends with an error.
+  auto f = on(pc, "later.localhost", "GET", "/flaky");
+  ASSERT_EQ(f.status, 202);
+  std::string fid = kernel::admin::parse_stored_json(f.body)["execution_id"].as_string();
+  ASSERT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE id = ? AND status = 'error'", {fid}, 1));
+  EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM outbox WHERE id = ?", {fid}, 0));
+  auto app = pc.get("/apps/later", pc.owner_key).json["id"].as_string();
+  EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE app_id = ? AND error_kind = 'script_error'", {app}, 2))
+      << "both attempts are logged";
+}
+
+TEST_P(Dispatch, OverloadAnswers503AndRecovers) {
+  Instance pc(GetParam(), {{"PICLOUD_DISPATCH_MAX_RUNNING", "1"},
+                           {"PICLOUD_DISPATCH_MAX_QUEUED", "1"},
+                           {"PICLOUD_DISPATCH_QUEUE_TIMEOUT_MS", "100"},
+                           {"PICLOUD_SCRIPTING_TIMEOUT_MS", "400"}});
+  pc.cast_owner();
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"busy","hostnames":["busy.localhost"]})").status, 201);
+  save_script(pc, "busy", "slow", R"(void handle(request@ req, response@ res) {
+  if (req.param("how") == "fast") { res.text("fast"); return; }
+  int i = 0; while (true) { i++; } })");
+  bind_route(pc, "busy", R"({"script":"slow","path":"/{how}"})");
+  std::vector<std::future<HttpResult>> calls;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i)
+    calls.push_back(std::async(std::launch::async, [&] { return on(pc, "busy.localhost", "GET", "/slow"); }));
+  int turned_away = 0, ran = 0;
+  for (auto& c : calls) {
+    auto r = c.get();
+    if (r.status == 503) {
+      ++turned_away;
+      EXPECT_EQ(r.headers["retry-after"], "1");
+      EXPECT_NE(r.body.find("overloaded"), std::string::npos);
+    } else {
+      EXPECT_EQ(r.status, 504) << r.body;
+      ++ran;
+    }
+  }
+  EXPECT_GT(turned_away, 0);
+  EXPECT_GT(ran, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "nobody hangs";
+  EXPECT_EQ(on(pc, "busy.localhost", "GET", "/fast").body, "fast");
+  auto metrics = http("GET", pc.port(), "/metrics");
+  EXPECT_NE(metrics.body.find("picloud_dispatch_rejected_total " + std::to_string(turned_away)), std::string::npos)
+      << metrics.body.substr(0, 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Dispatch, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& info) { return backend_name(info.param); });
+
+}  // namespace
