@@ -138,6 +138,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   d.max_attempts = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "retry_base_ms", d.retry_base_ms, 1, 3600000));
   d.retry_base_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "lease_grace_ms", d.lease_grace_ms, 100, 3600000));
+  d.lease_grace_ms = static_cast<int>(n);
   TRY_ASSIGN(s.owner_username, c.get_string("owner", "username", ""));
   TRY_ASSIGN(s.owner_password, c.get_string("owner", "password", ""));
   if (s.owner_username.empty() != s.owner_password.empty())

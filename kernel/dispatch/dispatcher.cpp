@@ -258,7 +258,7 @@ sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpReques
 }
 
 void Dispatcher::worker_loop() {
-  const std::int64_t lease_ms = engine_.config().limits.timeout_ms + 30'000;
+  const std::int64_t lease_ms = engine_.config().limits.timeout_ms + settings_.lease_grace_ms;
   while (!stopping_) {
     std::uint64_t seen;
     {

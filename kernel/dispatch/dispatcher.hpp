@@ -42,6 +42,9 @@ struct DispatchSettings {
   int poll_interval_ms = 1000;  // for other nodes' outbox rows and routing changes
   int max_attempts = 3;
   int retry_base_ms = 1000;   // backoff: base × 4^(attempt-1)
+  // A claimed row's lease: the script's wall-clock limit plus this. When a
+  // node dies mid-run, its rows run again once their lease is over.
+  int lease_grace_ms = 30000;
 };
 
 class Dispatcher {
