@@ -45,7 +45,7 @@ struct ExecutionRecord {
 
 struct ExecutionLogSettings {
   int retention_days = 7;
-  int batch_size = 200;
+  int batch_size = 1000;
   int flush_interval_ms = 250;
   int queue_capacity = 10'000;
   int sweep_interval_s = 3600;

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,7 +70,9 @@ class Dispatcher {
   sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);
   sdk::HttpResponse enqueue(const RouteMatch& match, const sdk::HttpRequest& request);
   void worker_loop();
-  void run_item(OutboxItem& item);
+  // Runs one claimed item; returns its final record when the row is done
+  // (success, or the last attempt), nothing when it was rescheduled.
+  std::optional<admin::ExecutionRecord> run_item(OutboxItem& item);
   sdk::Result<void> reload(std::int64_t version);
   void watch_routing();
   std::shared_ptr<const RouteTable> table() const;

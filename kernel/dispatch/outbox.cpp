@@ -45,11 +45,15 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
   return out;
 }
 
-sdk::Result<void> Outbox::finish(const std::string& id, const admin::ExecutionRecord& record) {
+sdk::Result<void> Outbox::finish(const std::vector<admin::ExecutionRecord>& records) {
+  if (records.empty()) return {};
   return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    auto d = tx.execute("DELETE FROM outbox WHERE id = ?", {id});
-    if (!d) return d.error();
-    return admin::ExecutionLog::insert(tx, record);
+    for (const auto& record : records) {
+      auto d = tx.execute("DELETE FROM outbox WHERE id = ?", {record.id});
+      if (!d) return d.error();
+      if (auto r = admin::ExecutionLog::insert(tx, record); !r) return r;
+    }
+    return {};
   });
 }
 

@@ -37,8 +37,9 @@ class Outbox {
   // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);
-  // The run is over for good: deletes the row and writes its record.
-  sdk::Result<void> finish(const std::string& id, const admin::ExecutionRecord& record);
+  // These runs are over for good: deletes their rows and writes their
+  // records, in one transaction.
+  sdk::Result<void> finish(const std::vector<admin::ExecutionRecord>& records);
   // Tries again at `next_attempt_ms`.
   sdk::Result<void> retry_later(const std::string& id, std::int64_t next_attempt_ms);
   sdk::Result<std::int64_t> pending();
