@@ -1,5 +1,7 @@
 #include "kernel/db/database.hpp"
 
+#include <cctype>
+
 #include <chrono>
 #include <exception>
 
@@ -97,19 +99,33 @@ void Database::release(std::unique_ptr<Connection> conn) {
   available_.notify_one();
 }
 
+std::unique_lock<std::mutex> Database::writer_turn(std::string_view sql) {
+  if (url_.dialect != sdk::Dialect::sqlite) return {};
+  auto start = sql.find_first_not_of(" \t\r\n(");
+  std::string head;
+  for (std::size_t i = start; i != std::string_view::npos && i < sql.size() && head.size() < 8 && std::isalpha(static_cast<unsigned char>(sql[i])); ++i)
+    head.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+  bool reads = head == "SELECT" || head == "WITH" || head == "PRAGMA" || head == "EXPLAIN" || head == "VALUES";
+  if (reads) return {};
+  return std::unique_lock<std::mutex>(writer_);
+}
+
 sdk::Result<sdk::Rows> Database::query(std::string_view sql, const sdk::Params& params) {
+  auto turn = writer_turn(sql);  // UPDATE ... RETURNING is a query too
   auto lease = acquire();
   if (!lease) return lease.error();
   return (*lease)->query(sql, params);
 }
 
 sdk::Result<std::int64_t> Database::execute(std::string_view sql, const sdk::Params& params) {
+  auto turn = writer_turn(sql);
   auto lease = acquire();
   if (!lease) return lease.error();
   return (*lease)->execute(sql, params);
 }
 
 sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) {
+  auto turn = writer_turn("BEGIN");
   auto lease = acquire();
   if (!lease) return lease.error();
   Connection& conn = **lease;

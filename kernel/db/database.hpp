@@ -51,8 +51,14 @@ class Database final : public sdk::Database {
   sdk::Result<Lease> acquire();
   void release(std::unique_ptr<Connection> conn);
 
+  // SQLite: writes from this process take turns here, in order, instead of
+  // racing for the file lock (whose busy handler polls with growing sleeps
+  // and can starve a writer past the busy timeout under load).
+  std::unique_lock<std::mutex> writer_turn(std::string_view sql);
+
   DatabaseUrl url_;
   DatabaseOptions options_;
+  std::mutex writer_;
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -45,37 +45,44 @@ post("/apps/bench/scripts", {"name": "greet", "source":
 post("/apps/bench/scripts", {"name": "later", "source": 'void handle(request@ req, response@ res) { }'})
 post("/apps/bench/routes", {"script": "hello", "path": "/hello", "methods": ["GET"]})
 post("/apps/bench/routes", {"script": "greet", "path": "/json", "methods": ["GET"]})
+post("/apps/bench/scripts", {"name": "paced", "source": 'void handle(request@ req, response@ res) { }'})
 post("/apps/bench/routes", {"script": "later", "path": "/later", "methods": ["POST"], "dispatch": "async"})
+post("/apps/bench/routes", {"script": "paced", "path": "/paced", "methods": ["POST"], "dispatch": "async"})
 PY
 }
 
-async_run() {  # async_run LABEL SQL_RUNNER: 202/s and 202 → start latency
-  local label="$1" runner="$2" out rps
-  cat > "$BENCH_TMP/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "x"
-LUA
-  out=$(wrk -t2 -c64 -d"$DURATION" -s "$BENCH_TMP/post.lua" "http://127.0.0.1:$PORT/later")
-  grep -q "Non-2xx" <<<"$out" && { echo "$out"; echo "error: non-2xx answers"; exit 1; }
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  # Wait for the outbox to drain, then read every run's queueing delay.
+# Prints "p50 p99 count" of the delay from the 202 (the execution id's
+# UUIDv7 timestamp) to the script's start, for runs of SCRIPT.
+queue_delays() {  # queue_delays RUNNER SCRIPT
+  local runner="$1" script="$2"
   for _ in $(seq 1 600); do
     [ "$($runner "SELECT count(*) FROM outbox")" = "0" ] && break
     sleep 0.5
   done
-  $runner "SELECT e.id || ' ' || e.started_at FROM executions e JOIN scripts s ON s.id = e.script_id WHERE s.name = 'later'" |
+  $runner "SELECT e.id || ' ' || e.started_at FROM executions e JOIN scripts s ON s.id = e.script_id WHERE s.name = '$script'" |
     python3 -c '
 import sys
-delays = []
-for line in sys.stdin:
-    parts = line.split()
-    if len(parts) != 2: continue
-    created = int(parts[0].replace("-", "")[:12], 16)   # UUIDv7: 48-bit ms
-    delays.append(int(parts[1]) - created)
-delays.sort()
-pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
-print("%-10s async: %s 202/s; 202 -> start p50 %d ms, p99 %d ms (%d runs)" % (sys.argv[1], sys.argv[2], pick(0.5), pick(0.99), len(delays)))
-' "$label" "$rps"
+delays = sorted(int(p[1]) - int(p[0].replace("-", "")[:12], 16) for p in (l.split() for l in sys.stdin) if len(p) == 2)
+pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] if delays else -1
+print(pick(0.5), pick(0.99), len(delays))'
+}
+
+async_run() {  # async_run LABEL RUNNER: 202/s flat out, then the 202 -> start delay at a quarter of that rate
+  local label="$1" runner="$2" out rps p50 p99 n paced
+  printf 'wrk.method = "POST"\nwrk.body = "x"\n' > "$BENCH_TMP/post.lua"
+  out=$(wrk -t2 -c64 -d"$DURATION" -s "$BENCH_TMP/post.lua" "http://127.0.0.1:$PORT/later")
+  grep -q "Non-2xx" <<<"$out" && { echo "$out"; echo "error: non-2xx answers"; exit 1; }
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  read -r p50 p99 n <<<"$(queue_delays "$runner" later)"
+  printf '%-10s async flat out: %s 202/s; 202 -> start p50 %s ms, p99 %s ms (%s runs; the queue grows while accepts outpace runs)\n' \
+    "$label" "$rps" "$p50" "$p99" "$n"
+  paced=$(awk -v r="$rps" 'BEGIN {printf "%d", r / 4}')
+  printf 'wrk.method = "POST"\nwrk.body = "x"\nfunction delay() return %s end\n' \
+    "$(awk -v r="$paced" 'BEGIN {printf "%.3f", 16 * 1000 / r}')" > "$BENCH_TMP/paced.lua"
+  out=$(wrk -t2 -c16 -d"$DURATION" -s "$BENCH_TMP/paced.lua" "http://127.0.0.1:$PORT/paced")
+  read -r p50 p99 n <<<"$(queue_delays "$runner" paced)"
+  printf '%-10s async at %s 202/s: 202 -> start p50 %s ms, p99 %s ms (%s runs)\n' "$label" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$p50" "$p99" "$n"
 }
 
 machine_line
