@@ -121,10 +121,10 @@ sdk::Result<void> ExecutionLog::insert(sdk::Transaction& tx, const ExecutionReco
   auto ins = tx.execute(
       "INSERT INTO executions (id, app_id, script_id, script_version, route_id, trigger_id, source, status, "
       "http_status, error_kind, error_message, duration_us, operations, peak_memory_bytes, logs, dropped_logs, "
-      "started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+      "started_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
       {e.id, e.app_id, e.script_id, e.script_version, opt(e.route_id), opt(e.trigger_id), e.source,
        e.ok ? "ok" : "error", e.http_status, opt(e.error_kind), opt(e.error_message), e.duration_us, e.operations,
-       e.peak_memory_bytes, sdk::to_json(sdk::Value(e.logs)), e.dropped_logs, e.started_at_ms});
+       e.peak_memory_bytes, sdk::to_json(sdk::Value(e.logs)), e.dropped_logs, e.started_at_ms, opt(e.request_id)});
   if (!ins) return ins.error();
   return {};
 }

@@ -30,6 +30,7 @@ struct ExecutionRecord {
   std::string route_id;    // empty unless a route ran it
   std::string trigger_id;  // empty unless a trigger ran it
   std::string source;      // "route", "trigger", ...
+  std::string request_id;  // the HTTP request it served, if any
   bool ok = true;
   int http_status = 200;
   std::string error_kind;  // empty on success

@@ -6,7 +6,7 @@ namespace {
 
 const char* kExecutionColumns =
     "id, app_id, script_id, script_version, route_id, trigger_id, source, status, http_status, error_kind, "
-    "error_message, duration_us, operations, peak_memory_bytes, dropped_logs, started_at, logs";
+    "error_message, duration_us, operations, peak_memory_bytes, dropped_logs, started_at, logs, request_id";
 
 sdk::Value execution_json(const std::vector<sdk::Value>& row, bool with_logs) {
   sdk::Value out = sdk::Value::object({{"id", row[0]},
@@ -24,7 +24,8 @@ sdk::Value execution_json(const std::vector<sdk::Value>& row, bool with_logs) {
                                        {"operations", row[12]},
                                        {"peak_memory_bytes", row[13]},
                                        {"dropped_logs", row[14]},
-                                       {"started_at", format_time(row[15].as_int())}});
+                                       {"started_at", format_time(row[15].as_int())},
+                                       {"request_id", row[17]}});
   if (with_logs) out.as_object()["logs"] = parse_stored_json(row[16].as_string());
   return out;
 }

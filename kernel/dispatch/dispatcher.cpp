@@ -232,7 +232,9 @@ sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpReque
               {{"app", route.app_id}, {"script", route.script_id}, {"execution", id},
                {"error", std::string(scripting::to_string(result.error))}, {"message", result.message}});
   }
-  executions_.record(record_of(id, route.app_id, &route, route.script_id, route.script_version, result, started));
+  auto record = record_of(id, route.app_id, &route, route.script_id, route.script_version, result, started);
+  record.request_id = request.request_id;
+  executions_.record(std::move(record));
   return response;
 }
 
@@ -301,12 +303,14 @@ std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item) {
   if (!version) return std::nullopt;  // the lease runs out and the row is tried again
   scripting::RunResult result;
   std::int64_t script_version = 0;
+  std::string request_id;
   if (version->empty()) {
     result.error = scripting::RunError::internal;
     result.message = "the script was deleted before the request ran";
   } else {
     script_version = version->rows[0][0].as_int();
     sdk::HttpRequest req = request_from(item.payload);
+    request_id = req.request_id;
     result = engine_.run_http({item.app_id, item.script_id, script_version}, scripts_, {"", item.id, 0}, req);
   }
   (result.ok() ? runs_ok_ : runs_failed_).inc();
@@ -315,6 +319,7 @@ std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item) {
   record.route_id = item.route_id;
   record.trigger_id = item.trigger_id;
   record.source = item.source;
+  record.request_id = request_id;
   bool deleted = version->empty();
   if (result.ok() || deleted || item.attempts >= settings_.max_attempts) return record;
   // Try again later; this attempt is logged under an id of its own.

@@ -129,6 +129,9 @@ void handle(request@ req, response@ res) { res.text("exact host " + req.param("n
   // Every run is in the execution log (batched, so it may take a moment).
   auto app = pc.get("/apps/echo", pc.owner_key).json["id"].as_string();
   EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE app_id = ?", {app}, 6));
+  // The request id follows the run into its record.
+  EXPECT_EQ(on(pc, "echo.localhost", "GET", "/who/x", "", {{"X-Request-Id", "trace-77"}}).status, 200);
+  EXPECT_TRUE(wait_count(pc, "SELECT count(*) FROM executions WHERE app_id = ? AND request_id = 'trace-77'", {app}, 1));
 }
 
 TEST_P(Dispatch, AnotherAppsHostNeverReachesThisAppsRoutes) {

@@ -24,3 +24,6 @@ CREATE TABLE outbox (
   created_at      BIGINT NOT NULL
 );
 CREATE INDEX outbox_due ON outbox(next_attempt_at);
+
+-- The HTTP request a run served, to follow one request through the logs.
+ALTER TABLE executions ADD COLUMN request_id TEXT;
