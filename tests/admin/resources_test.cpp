@@ -70,8 +70,13 @@ TEST_P(Resources, AppsHaveSlugsHostnamesAndMembersAndTakeEverythingWithThem) {
   EXPECT_EQ(pc.get("/apps/shop", member).status, 200);
   EXPECT_EQ(pc.call("DELETE", "/apps/shop/members/member", k).status, 204);
   EXPECT_EQ(pc.get("/apps/shop", member).status, 404);
-  pc.kernel().admin()->executions().record({kernel::admin::new_id(), id, "s", 1, "", "", "route", true, 200, "", "",
-                                            10, 1, 1, {}, 0, kernel::admin::now_ms()});
+  kernel::admin::ExecutionRecord run;
+  run.id = kernel::admin::new_id();
+  run.app_id = id;
+  run.script_id = "s";
+  run.source = "route";
+  run.started_at_ms = kernel::admin::now_ms();
+  pc.kernel().admin()->executions().record(run);
   pc.kernel().admin()->executions().flush();
   EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ?", {id}), 1);
   EXPECT_EQ(pc.call("DELETE", "/apps/shop", k).status, 204);
