@@ -7,7 +7,8 @@
 #   and — when PICLOUD_TEST_POSTGRES_URL names a server — PostgreSQL.
 # Goals: /hello and /json ≥ 1.5× workerd, ≥ 1.0× node, ≥ 0.5× nginx return 200
 # (measure the peers side by side: set PEERS_DIR to the peers harness and it
-# runs against this PiCloud in the same run); p99 at half load < 2 ms.
+# runs against this PiCloud in the same run; PEERS_ONLY=1 skips the rest);
+# p99 at half load < 2 ms.
 source "$(dirname "$0")/lib.bash"
 command -v wrk >/dev/null || { echo "wrk is not installed (./dev bench installs it)"; exit 1; }
 DURATION="${DURATION:-10s}"
@@ -91,6 +92,7 @@ SQLITE_FILE="$BENCH_TMP/sqlite/picloud.db"
 SQLITE_PORT=$PORT
 sqlite_sql() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print(*r) for r in c.execute(sys.argv[2])]' "$SQLITE_FILE" "$1"; }
 
+if [ -z "${PEERS_ONLY:-}" ]; then
 printf '%-22s %10s %9s %9s\n' "route (wrk -t2 -c64)" "req/s" "p50" "p99"
 read -r h_rps h_p50 h_p99 <<<"$(wrk_run "http://127.0.0.1:$PORT/hello" "$DURATION")"
 read -r j_rps j_p50 j_p99 <<<"$(wrk_run "http://127.0.0.1:$PORT/json?name=picloud" "$DURATION")"
@@ -117,6 +119,7 @@ if [ -n "${PICLOUD_TEST_POSTGRES_URL:-}" ]; then
   pg_sql() { psql -qAt "$PG_URL" -c "$1"; }
   async_run postgres pg_sql
 fi
+fi  # PEERS_ONLY
 
 if [ -n "${PEERS_DIR:-}" ]; then
   echo "== peers, side by side (this PiCloud first)"
