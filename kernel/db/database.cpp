@@ -99,7 +99,7 @@ void Database::release(std::unique_ptr<Connection> conn) {
   available_.notify_one();
 }
 
-std::unique_lock<std::mutex> Database::writer_turn(std::string_view sql) {
+std::unique_lock<std::timed_mutex> Database::writer_turn(std::string_view sql) {
   if (url_.dialect != sdk::Dialect::sqlite) return {};
   auto start = sql.find_first_not_of(" \t\r\n(");
   std::string head;
@@ -107,7 +107,9 @@ std::unique_lock<std::mutex> Database::writer_turn(std::string_view sql) {
     head.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
   bool reads = head == "SELECT" || head == "WITH" || head == "PRAGMA" || head == "EXPLAIN" || head == "VALUES";
   if (reads) return {};
-  return std::unique_lock<std::mutex>(writer_);
+  std::unique_lock<std::timed_mutex> turn(writer_, std::defer_lock);
+  (void)turn.try_lock_for(std::chrono::milliseconds(options_.connection.busy_timeout_ms));
+  return turn;
 }
 
 sdk::Result<sdk::Rows> Database::query(std::string_view sql, const sdk::Params& params) {

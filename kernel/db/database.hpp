@@ -51,14 +51,17 @@ class Database final : public sdk::Database {
   sdk::Result<Lease> acquire();
   void release(std::unique_ptr<Connection> conn);
 
-  // SQLite: writes from this process take turns here, in order, instead of
-  // racing for the file lock (whose busy handler polls with growing sleeps
-  // and can starve a writer past the busy timeout under load).
-  std::unique_lock<std::mutex> writer_turn(std::string_view sql);
+  // SQLite: writes from this process take turns here instead of racing for
+  // the file lock (whose busy handler polls with growing sleeps and can
+  // starve a writer past the busy timeout under load). A writer that waits
+  // longer than the busy timeout — say, a write started inside another
+  // write's transaction — goes on without its turn and meets SQLite's own
+  // busy handling, so a mistake there is an error, never a deadlock.
+  std::unique_lock<std::timed_mutex> writer_turn(std::string_view sql);
 
   DatabaseUrl url_;
   DatabaseOptions options_;
-  std::mutex writer_;
+  std::timed_mutex writer_;
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

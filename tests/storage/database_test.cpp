@@ -194,3 +194,63 @@ TEST_P(DatabaseTest, PoolIsBoundedAndReportsExhaustion) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return test::backend_name(info.param); });
+
+// SQLite writes of one process take turns; a write started inside another
+// write's transaction (a mistake) must fail like a busy database, not hang.
+TEST(SqliteWriters, AWriteInsideAnotherWritesTransactionFailsInsteadOfHanging) {
+  test::TempDir dir;
+  auto parsed = kernel::db::parse_database_url("sqlite:" + dir.file("w.db"), 5);
+  ASSERT_TRUE(parsed);
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 2;
+  options.connection.busy_timeout_ms = 200;
+  auto db = kernel::db::Database::open(*parsed, options);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->execute("CREATE TABLE t (x INTEGER)"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto outer = (*db)->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    if (auto r = tx.execute("INSERT INTO t VALUES (1)"); !r) return r.error();
+    auto nested = (*db)->execute("INSERT INTO t VALUES (2)");  // not through tx
+    EXPECT_FALSE(nested);
+    if (!nested) EXPECT_EQ(nested.error().kind, sdk::ErrorKind::unavailable) << nested.error().message;
+    return {};
+  });
+  EXPECT_TRUE(outer);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  auto rows = (*db)->query("SELECT count(*) FROM t");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->rows[0][0].as_int(), 1);
+}
+
+// Many threads writing at once all get through (they queue in the process).
+TEST(SqliteWriters, ABurstOfWritersAllCommit) {
+  test::TempDir dir;
+  auto parsed = kernel::db::parse_database_url("sqlite:" + dir.file("b.db"), 5);
+  ASSERT_TRUE(parsed);
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 8;
+  options.connection.busy_timeout_ms = 1000;
+  auto db = kernel::db::Database::open(*parsed, options);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->execute("CREATE TABLE t (x INTEGER)"));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if (!(*db)->execute("INSERT INTO t VALUES (?)", {t * 100 + i})) ++failures;
+        auto r = (*db)->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+          auto n = tx.query("SELECT count(*) FROM t");
+          if (!n) return n.error();
+          auto w = tx.execute("INSERT INTO t VALUES (?)", {-1});
+          if (!w) return w.error();
+          return {};
+        });
+        if (!r) ++failures;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto rows = (*db)->query("SELECT count(*) FROM t");
+  EXPECT_EQ(rows->rows[0][0].as_int(), 16 * 50 * 2);
+}
