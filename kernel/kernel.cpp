@@ -192,6 +192,7 @@ Result<void> Kernel::start() {
                                                        settings_.dispatch);
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
   admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
+  admin_->set_app_host_check([d = dispatcher_.get()](std::string_view host) { return d->is_app_host(host); });
   router_.set_fallback([d = dispatcher_.get()](const sdk::HttpRequest& req) { return d->serve(req); }, "kernel");
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
@@ -221,7 +222,10 @@ void Kernel::stop() {
     else server_.release();
   }
   if (dispatcher_) {
-    if (admin_) admin_->set_routing_listener(nullptr);
+    if (admin_) {
+      admin_->set_routing_listener(nullptr);
+      admin_->set_app_host_check(nullptr);
+    }
     dispatcher_->stop();
   }
   if (plugins_) plugins_->stop_all();

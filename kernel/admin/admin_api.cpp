@@ -45,6 +45,9 @@ void routing_changed(AdminContext& ctx) {
 }
 
 void AdminApi::set_routing_listener(std::function<void()> listener) { ctx_->routing_listener = std::move(listener); }
+void AdminApi::set_app_host_check(std::function<bool(std::string_view)> check) {
+  ctx_->authorizer.app_host = std::move(check);
+}
 
 AdminApi::AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,
                    MetricsRegistry& metrics)

@@ -55,6 +55,9 @@ class AdminApi {
   // Called after every change to hostnames, scripts or routes (the
   // dispatcher reloads its route table).
   void set_routing_listener(std::function<void()> listener);
+  // Tells which Host headers belong to apps: there the admin API does not
+  // answer (sign-in and every route that needs credentials are 404).
+  void set_app_host_check(std::function<bool(std::string_view)> check);
 
   // Creates the first owner from PICLOUD_OWNER_USERNAME/PASSWORD when there
   // are no users yet; does nothing otherwise.

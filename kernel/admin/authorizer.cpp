@@ -22,6 +22,8 @@ const Access& current_access() { return t_access; }
 
 std::optional<sdk::HttpResponse> AdminAuthorizer::check(sdk::HttpRequest& request, const std::string& capability) {
   t_access = Access{};
+  if (app_host && app_host(request.header("host")))
+    return error_body(404, "not_found", "no route for " + request.method + " " + request.path + " on an app's host");
   const CapabilityEntry* entry = capabilities_.find(capability);
   if (!entry) {
     write_log(LogLevel::error, "auth", "route requires an undeclared capability", {{"capability", capability}});

@@ -5,6 +5,7 @@
 // through current_access().
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,11 @@ class AdminAuthorizer final : public http::Authorizer {
   AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db, AccessCache& cache)
       : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache) {}
   std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
+
+  // Whether a Host header names one of the apps' hostnames. Routes that need
+  // credentials answer 404 there: an app's pages must never share an origin
+  // with an API that honours the admin session cookie.
+  std::function<bool(std::string_view host)> app_host;
 
  private:
   Identity& identity_;

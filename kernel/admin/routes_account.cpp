@@ -54,6 +54,9 @@ sdk::Value time_or_null(const std::optional<std::int64_t>& ms) {
 
 void add_account_routes(AdminContext& ctx, Registrar& r) {
   r.add("POST", "/login", std::string(sdk::kPublic), [&ctx](const sdk::HttpRequest& req) {
+    // No session cookie is ever set for an app's host (see AdminAuthorizer::app_host).
+    if (ctx.authorizer.app_host && ctx.authorizer.app_host(req.header("host")))
+      fail(404, "not_found", "no route for POST " + req.path + " on an app's host");
     auto body = json_body(req);
     Fields f(body);
     std::string username = *f.string("username", true);

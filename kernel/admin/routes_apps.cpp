@@ -204,7 +204,12 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     const std::string app_id = current_access().app_id;
     auto scripts = unwrap(ctx.db.query("SELECT id FROM scripts WHERE app_id = ?", {app_id}));
     // Hostnames, members, scripts, imports and routes go with the app.
-    unwrap(ctx.db.execute("DELETE FROM apps WHERE id = ?", {app_id}));
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      // Queued async work of the app goes with it.
+      if (auto o = tx.execute("DELETE FROM outbox WHERE app_id = ?", {app_id}); !o) return o.error();
+      if (auto a = tx.execute("DELETE FROM apps WHERE id = ?", {app_id}); !a) return a.error();
+      return {};
+    }));
     ctx.cache.invalidate();
     routing_changed(ctx);
     unwrap(ctx.executions.forget_app(app_id));

@@ -1,6 +1,8 @@
 // Execution logs of an app: newest first, filtered by script, route and status.
 #include "kernel/admin/handlers.hpp"
 
+#include <charconv>
+
 namespace picloud::kernel::admin {
 namespace {
 
@@ -61,9 +63,11 @@ sdk::HttpResponse list(AdminContext& ctx, const sdk::HttpRequest& req, const std
     // The cursor is "<started_at>:<id>" of the last row of the previous page.
     auto colon = page.after.find(':');
     std::int64_t started = 0;
-    bool ok = colon != std::string::npos && colon > 0 && colon <= 19 &&
-              page.after.find_first_not_of("0123456789") == colon;
-    if (ok) started = std::stoll(page.after.substr(0, colon));
+    bool ok = colon != std::string::npos && colon > 0;
+    if (ok) {
+      auto [end, ec] = std::from_chars(page.after.data(), page.after.data() + colon, started);
+      ok = ec == std::errc() && end == page.after.data() + colon;
+    }
     if (!ok) fail(400, "invalid_parameter", "cursor is not one this API returned", sdk::Value::object({{"parameter", "cursor"}}));
     sql += " AND (started_at < ? OR (started_at = ? AND id < ?))";
     params.push_back(started);

@@ -99,6 +99,8 @@ void Database::release(std::unique_ptr<Connection> conn) {
   available_.notify_one();
 }
 
+thread_local const Database* Database::holds_turn_ = nullptr;
+
 std::unique_lock<std::timed_mutex> Database::writer_turn(std::string_view sql) {
   if (url_.dialect != sdk::Dialect::sqlite) return {};
   auto start = sql.find_first_not_of(" \t\r\n(");
@@ -108,6 +110,9 @@ std::unique_lock<std::timed_mutex> Database::writer_turn(std::string_view sql) {
   bool reads = head == "SELECT" || head == "WITH" || head == "PRAGMA" || head == "EXPLAIN" || head == "VALUES";
   if (reads) return {};
   std::unique_lock<std::timed_mutex> turn(writer_, std::defer_lock);
+  // A thread that already has its turn (a write inside its own transaction)
+  // does not wait for itself; SQLite's busy handling answers it.
+  if (holds_turn_ == this) return turn;
   (void)turn.try_lock_for(std::chrono::milliseconds(options_.connection.busy_timeout_ms));
   return turn;
 }
@@ -128,6 +133,13 @@ sdk::Result<std::int64_t> Database::execute(std::string_view sql, const sdk::Par
 
 sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) {
   auto turn = writer_turn("BEGIN");
+  struct Holding {
+    const Database* previous;
+    explicit Holding(const Database* db, bool held) : previous(holds_turn_) {
+      if (held) holds_turn_ = db;
+    }
+    ~Holding() { holds_turn_ = previous; }
+  } holding(this, turn.owns_lock());
   auto lease = acquire();
   if (!lease) return lease.error();
   Connection& conn = **lease;

@@ -62,6 +62,7 @@ class Database final : public sdk::Database {
   DatabaseUrl url_;
   DatabaseOptions options_;
   std::timed_mutex writer_;
+  static thread_local const Database* holds_turn_;  // the database whose turn this thread holds
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

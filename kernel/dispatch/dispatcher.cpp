@@ -13,6 +13,7 @@ using admin::error_body;
 
 int default_running() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency() * 2)); }
 constexpr int kClaimBatch = 16;
+constexpr std::int64_t kMaxRetryDelayMs = 6 * 3600 * 1000;
 
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
@@ -147,7 +148,8 @@ sdk::Result<void> Dispatcher::start() {
   if (!rows) return rows.error();
   if (auto r = reload(rows->empty() ? 0 : rows->rows[0][0].as_int()); !r) return r;
   stopping_ = false;
-  for (int i = 0; i < settings_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (int i = 0; i < settings_.workers; ++i)
+    workers_.emplace_back([this, owner = node_id_ + "-" + std::to_string(i)] { worker_loop(owner); });
   watcher_ = std::thread([this] { watch_routing(); });
   return {};
 }
@@ -183,7 +185,21 @@ void Dispatcher::watch_routing() {
   }
 }
 
+bool Dispatcher::is_app_host(std::string_view host_header) const {
+  auto t = table();
+  return t && t->has_host(host_header);
+}
+
 sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
+  // The kernel's paths never reach a script, on any host: not even an
+  // unregistered /api/v1/admin/... (the admin session cookie's path).
+  for (std::string_view reserved : {"/api/v1/admin", "/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"}) {
+    std::string_view path = request.path;
+    if (path.substr(0, reserved.size()) == reserved && (path.size() == reserved.size() || path[reserved.size()] == '/')) {
+      not_found_.inc();
+      return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
+    }
+  }
   auto t = table();
   if (!t) return error_body(503, "unavailable", "the route table is not loaded yet");
   RouteMatch m = t->match(request.header("host"), request.method, request.path);
@@ -255,13 +271,13 @@ sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpReques
     std::lock_guard lock(wake_mutex_);
     ++wakeups_;
   }
-  wake_.notify_one();
+  wake_.notify_all();  // the routing watcher waits on it too
   auto r = admin::json_response(202, sdk::Value::object({{"execution_id", item.id}}));
   r.headers.emplace_back("X-Execution-Id", item.id);
   return r;
 }
 
-void Dispatcher::worker_loop() {
+void Dispatcher::worker_loop(const std::string& owner) {
   const std::int64_t lease_ms = engine_.config().limits.timeout_ms + settings_.lease_grace_ms;
   while (!stopping_) {
     std::uint64_t seen;
@@ -272,17 +288,16 @@ void Dispatcher::worker_loop() {
     std::int64_t now = admin::now_ms();
     // A few rows per claim, finished together: one write transaction per
     // batch instead of two per row.
-    auto items = outbox_.claim(node_id_, kClaimBatch, now, now + lease_ms);
+    auto items = outbox_.claim(owner, kClaimBatch, now, now + lease_ms);
     if (items && !items->empty()) {
       std::vector<admin::ExecutionRecord> done;
       // An item may start only while its lease still covers a whole run;
-      // the rest are left to be claimed again.
-      const std::int64_t last_start = now + settings_.lease_grace_ms;
+      // the rest are given back unrun.
+      const std::int64_t run_by = now + settings_.lease_grace_ms;
       for (auto& item : *items) {
-        if (admin::now_ms() > last_start) break;
-        if (auto record = run_item(item)) done.push_back(std::move(*record));
+        if (auto record = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*record));
       }
-      if (auto r = outbox_.finish(done); !r)
+      if (auto r = outbox_.finish(owner, done); !r)
         write_log(LogLevel::warn, "dispatch", "outbox rows could not be finished; they run again after their lease",
                   {{"rows", std::to_string(done.size())}, {"error", r.error().message}});
       continue;
@@ -295,9 +310,18 @@ void Dispatcher::worker_loop() {
   }
 }
 
-std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item) {
+std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item, const std::string& owner,
+                                                           std::int64_t run_by_ms) {
+  auto give_back = [&] {
+    if (auto r = outbox_.release(owner, item.id); !r)
+      write_log(LogLevel::warn, "dispatch", "outbox row could not be given back", {{"execution", item.id}, {"error", r.error().message}});
+    return std::nullopt;
+  };
+  if (admin::now_ms() > run_by_ms) return give_back();
   gate_.enter_blocking();
   ExecutionGate::Slot slot(gate_);
+  // The wait for a slot may have eaten the lease's margin.
+  if (admin::now_ms() > run_by_ms) return give_back();
   std::int64_t started = admin::now_ms();
   auto version = db_.query("SELECT version FROM scripts WHERE id = ? AND app_id = ?", {item.script_id, item.app_id});
   if (!version) return std::nullopt;  // the lease runs out and the row is tried again
@@ -324,12 +348,13 @@ std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item) {
   if (result.ok() || deleted || item.attempts >= settings_.max_attempts) return record;
   // Try again later; this attempt is logged under an id of its own.
   std::int64_t delay = settings_.retry_base_ms;
-  for (int i = 1; i < item.attempts; ++i) delay *= 4;
+  for (int i = 1; i < item.attempts && delay < kMaxRetryDelayMs; ++i) delay *= 4;
+  delay = std::min(delay, kMaxRetryDelayMs);
   write_log(LogLevel::warn, "dispatch", "async run failed; will retry",
             {{"execution", item.id}, {"attempt", std::to_string(item.attempts)}, {"message", result.message}});
   record.id = admin::new_id();
   executions_.record(record);
-  if (auto r = outbox_.retry_later(item.id, admin::now_ms() + delay); !r)
+  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
     write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"execution", item.id}, {"error", r.error().message}});
   return std::nullopt;
 }

@@ -60,6 +60,8 @@ class Dispatcher {
 
   // The data-plane handler (the kernel's catch-all route).
   sdk::HttpResponse serve(const sdk::HttpRequest& request);
+  // Whether a Host header names one of the apps' hostnames.
+  bool is_app_host(std::string_view host_header) const;
 
   // Routing changed on this node: bump the shared version and reload now.
   void routing_changed();
@@ -69,10 +71,12 @@ class Dispatcher {
  private:
   sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);
   sdk::HttpResponse enqueue(const RouteMatch& match, const sdk::HttpRequest& request);
-  void worker_loop();
+  void worker_loop(const std::string& owner);
   // Runs one claimed item; returns its final record when the row is done
   // (success, or the last attempt), nothing when it was rescheduled.
-  std::optional<admin::ExecutionRecord> run_item(OutboxItem& item);
+  // `run_by_ms`: the last moment the run may start and still end within its
+  // lease; later, the row is given back unrun.
+  std::optional<admin::ExecutionRecord> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
   sdk::Result<void> reload(std::int64_t version);
   void watch_routing();
   std::shared_ptr<const RouteTable> table() const;

@@ -45,21 +45,31 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
   return out;
 }
 
-sdk::Result<void> Outbox::finish(const std::vector<admin::ExecutionRecord>& records) {
+sdk::Result<void> Outbox::finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records) {
   if (records.empty()) return {};
   return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     for (const auto& record : records) {
-      auto d = tx.execute("DELETE FROM outbox WHERE id = ?", {record.id});
+      auto d = tx.execute("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", {record.id, owner});
       if (!d) return d.error();
+      if (*d == 0) continue;  // no longer ours: whoever holds it now records it
       if (auto r = admin::ExecutionLog::insert(tx, record); !r) return r;
     }
     return {};
   });
 }
 
-sdk::Result<void> Outbox::retry_later(const std::string& id, std::int64_t next_attempt_ms) {
-  auto r = db_.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ?",
-                       {next_attempt_ms, id});
+sdk::Result<void> Outbox::retry_later(const std::string& owner, const std::string& id, std::int64_t next_attempt_ms) {
+  auto r = db_.execute(
+      "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, next_attempt_at = ? WHERE id = ? AND lease_owner = ?",
+      {next_attempt_ms, id, owner});
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Result<void> Outbox::release(const std::string& owner, const std::string& id) {
+  auto r = db_.execute(
+      "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE id = ? AND lease_owner = ?",
+      {id, owner});
   if (!r) return r.error();
   return {};
 }

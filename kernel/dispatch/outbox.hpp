@@ -38,10 +38,13 @@ class Outbox {
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);
   // These runs are over for good: deletes their rows and writes their
-  // records, in one transaction.
-  sdk::Result<void> finish(const std::vector<admin::ExecutionRecord>& records);
-  // Tries again at `next_attempt_ms`.
-  sdk::Result<void> retry_later(const std::string& id, std::int64_t next_attempt_ms);
+  // records, in one transaction. A row `owner` no longer holds (its lease ran
+  // out and someone else claimed it) is left alone, record and all.
+  sdk::Result<void> finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records);
+  // Tries again at `next_attempt_ms` (if `owner` still holds the row).
+  sdk::Result<void> retry_later(const std::string& owner, const std::string& id, std::int64_t next_attempt_ms);
+  // Gives a claimed row back unrun: its attempt does not count.
+  sdk::Result<void> release(const std::string& owner, const std::string& id);
   sdk::Result<std::int64_t> pending();
 
  private:

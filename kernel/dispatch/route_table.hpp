@@ -20,6 +20,9 @@
 
 namespace picloud::kernel::dispatch {
 
+// The host name of a Host header value: lower case, without the port.
+std::string host_name(std::string_view header);
+
 struct AppRoute {
   std::string id;
   std::string app_id;
@@ -48,6 +51,7 @@ class RouteTable {
 
   // `host` as in the Host header (any case, port allowed).
   RouteMatch match(std::string_view host, std::string_view method, std::string_view path) const;
+  bool has_host(std::string_view host_header) const { return app_of_host_.count(host_name(host_header)) > 0; }
 
  private:
   std::int64_t version_ = 0;
@@ -56,7 +60,5 @@ class RouteTable {
   std::unordered_map<std::string, std::vector<AppRoute>> routes_of_app_;
 };
 
-// The host name of a Host header value: lower case, without the port.
-std::string host_name(std::string_view header);
 
 }  // namespace picloud::kernel::dispatch

@@ -144,6 +144,29 @@ TEST_P(Dispatch, AnotherAppsHostNeverReachesThisAppsRoutes) {
   EXPECT_EQ(on(pc, "two.localhost", "GET", "/only-one").status, 404);
 }
 
+TEST_P(Dispatch, AppHostsNeverServeTheAdminApiOrSeeItsPaths) {
+  Instance& pc = dispatch_instance(GetParam());
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"greedy","hostnames":["greedy.localhost"]})").status, 201);
+  save_script(pc, "greedy", "all", R"(void handle(request@ req, response@ res) { res.text("script saw " + req.path); })");
+  bind_route(pc, "greedy", R"({"script":"all","path":"/*"})");
+  EXPECT_EQ(on(pc, "greedy.localhost", "GET", "/anything").body, "script saw /anything");
+  // Credentials are not honoured on an app's host, and sign-in is not offered
+  // there: an app's page never shares an origin with a working admin API.
+  auto me = on(pc, "greedy.localhost", "GET", "/api/v1/admin/me", "", {{"Authorization", "Bearer " + pc.owner_key.key}});
+  EXPECT_EQ(me.status, 404) << me.body;
+  auto login = on(pc, "greedy.localhost", "POST", "/api/v1/admin/login",
+                  R"({"username":"owner","password":")" + kPassword + R"("})", {{"Content-Type", "application/json"}});
+  EXPECT_EQ(login.status, 404) << login.body;
+  EXPECT_EQ(login.headers.count("set-cookie"), 0u);
+  // Kernel paths, even unregistered ones under /api/v1/admin, never reach a script.
+  for (const char* path : {"/api/v1/admin/nothing-here", "/api/v1/admin", "/metrics/x"}) {
+    auto r = on(pc, "greedy.localhost", "GET", path, "", {{"Cookie", "picloud_session=secret"}});
+    EXPECT_EQ(r.status, 404) << path << " " << r.body;
+    EXPECT_EQ(r.body.find("script saw"), std::string::npos) << path;
+  }
+  EXPECT_EQ(pc.get("/me", pc.owner_key).status, 200) << "elsewhere the API answers as before";
+}
+
 TEST_P(Dispatch, FailuresAnswerWithTheirOwnStatus) {
   Instance& pc = dispatch_instance(GetParam());
   ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"fail","hostnames":["fail.localhost"]})").status, 201);
