@@ -132,7 +132,9 @@ sdk::Result<void> Dispatcher::reload(std::int64_t version) {
   auto loaded = RouteTable::load(db_, version);
   if (!loaded) return loaded.error();
   std::lock_guard lock(table_mutex_);
-  table_ = std::move(*loaded);
+  // Two reloads can overlap (an admin change and the watcher): the one that
+  // read an older version must not replace a newer table.
+  if (!table_ || (*loaded)->version() >= table_->version()) table_ = std::move(*loaded);
   return {};
 }
 
