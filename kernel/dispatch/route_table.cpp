@@ -5,22 +5,6 @@
 namespace picloud::kernel::dispatch {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
 // Segment by segment: literal 3, parameter 2, rest 1; then host-specific.
 std::vector<int> specificity(const AppRoute& r) {
   std::vector<int> score;
@@ -105,7 +89,7 @@ RouteMatch RouteTable::match(std::string_view host_header, std::string_view meth
   out.outcome = RouteMatch::Outcome::no_route;
   auto routes = routes_of_app_.find(out.app_id);
   if (routes == routes_of_app_.end()) return out;
-  auto parts = split_path(path);
+  auto parts = http::split_path(path);
   std::vector<int> best_score;
   for (const auto& r : routes->second) {
     if (!r.host.empty() && r.host != host) continue;

@@ -6,22 +6,6 @@
 namespace picloud::kernel::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
 bool valid_method(const std::string& m) {
   static const char* known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"};
   return std::any_of(std::begin(known), std::end(known), [&](const char* k) { return m == k; });
@@ -45,6 +29,22 @@ std::vector<int> specificity(const RouteEntry& r) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
 
 sdk::Result<std::vector<PathSegment>> parse_path_pattern(std::string_view path) {
   std::vector<PathSegment> segments;

@@ -24,6 +24,9 @@ struct PathSegment {
   std::string text;  // literal text or parameter name
 };
 
+// The non-empty segments of a path ("/a//b/" → a, b).
+std::vector<std::string_view> split_path(std::string_view path);
+
 // Parses a route pattern ("/a/{id}/*"); the error names the bad segment.
 // Parameter names are identifiers and may not repeat.
 sdk::Result<std::vector<PathSegment>> parse_path_pattern(std::string_view path);
