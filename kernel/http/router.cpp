@@ -105,16 +105,20 @@ sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
                                                            " conflicts with " + existing->method + " " + existing->path +
                                                            " of " + existing->owner);
   }
-  Labels base{{"owner", owner}, {"route", entry->path}};
+  attach_metrics(*entry, entry->path);
+  routes_.push_back(std::move(entry));
+  return {};
+}
+
+void Router::attach_metrics(RouteEntry& entry, const std::string& route_label) {
+  Labels base{{"owner", entry.owner}, {"route", route_label}};
   const char* classes[] = {"2xx", "4xx", "5xx"};
   for (int i = 0; i < 3; ++i) {
     Labels labels = base;
     labels.emplace_back("status", classes[i]);
-    entry->responses[i] = &metrics_.counter("picloud_http_requests_total", "HTTP requests answered, by route and status class", labels);
+    entry.responses[i] = &metrics_.counter("picloud_http_requests_total", "HTTP requests answered, by route and status class", labels);
   }
-  entry->latency = &metrics_.histogram("picloud_http_request_duration_seconds", "HTTP request latency by route", base);
-  routes_.push_back(std::move(entry));
-  return {};
+  entry.latency = &metrics_.histogram("picloud_http_request_duration_seconds", "HTTP request latency by route", base);
 }
 
 void Router::set_fallback(sdk::HttpHandler handler, const std::string& owner) {
@@ -124,14 +128,7 @@ void Router::set_fallback(sdk::HttpHandler handler, const std::string& owner) {
   fallback_->capability = std::string(sdk::kPublic);
   fallback_->owner = owner;
   fallback_->handler = std::move(handler);
-  Labels base{{"owner", owner}, {"route", "(apps)"}};
-  const char* classes[] = {"2xx", "4xx", "5xx"};
-  for (int i = 0; i < 3; ++i) {
-    Labels labels = base;
-    labels.emplace_back("status", classes[i]);
-    fallback_->responses[i] = &metrics_.counter("picloud_http_requests_total", "HTTP requests answered, by route and status class", labels);
-  }
-  fallback_->latency = &metrics_.histogram("picloud_http_request_duration_seconds", "HTTP request latency by route", base);
+  attach_metrics(*fallback_, "(apps)");
 }
 
 RouteMatch Router::match(std::string_view method, std::string_view path) const {

@@ -71,6 +71,9 @@ class Router {
   }
 
  private:
+  // Per-route metrics, created once at registration so the hot path does no lookups.
+  void attach_metrics(RouteEntry& entry, const std::string& route_label);
+
   MetricsRegistry& metrics_;
   std::vector<std::unique_ptr<RouteEntry>> routes_;
   std::unique_ptr<RouteEntry> fallback_;
