@@ -24,19 +24,25 @@ User user_from(const std::vector<sdk::Value>& row) {
   return User{row[0].as_string(), row[1].as_string(), row[2].as_int() != 0, row[3].as_int()};
 }
 
+// The stored form: scope names separated by spaces.
+std::uint32_t parse_scope_list(std::string_view text) {
+  std::uint32_t mask = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    mask |= parse_scope(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return mask;
+}
+
 ApiKey key_from(const std::vector<sdk::Value>& row) {
   ApiKey k;
   k.id = row[0].as_string();
   k.name = row[1].as_string();
   k.lookup = row[2].as_string();
-  std::string scopes = row[3].as_string();
-  std::size_t start = 0;
-  while (start < scopes.size()) {
-    auto end = scopes.find(' ', start);
-    if (end == std::string::npos) end = scopes.size();
-    k.scopes |= parse_scope(std::string_view(scopes).substr(start, end - start));
-    start = end + 1;
-  }
+  k.scopes = parse_scope_list(row[3].as_string());
   k.created_at = row[4].as_int();
   k.expires_at = opt_int(row[5]);
   k.revoked_at = opt_int(row[6]);
@@ -271,8 +277,7 @@ sdk::Result<Authentication> Identity::authenticate_key(std::string_view token) {
   p.user = User{row[6].as_string(), row[7].as_string(), row[8].as_int() != 0, row[9].as_int()};
   p.via_key = true;
   p.key_id = row[0].as_string();
-  ApiKey parsed = key_from({row[0], "", "", row[2], 0, nullptr, nullptr, nullptr});
-  p.scopes = parsed.scopes;
+  p.scopes = parse_scope_list(row[2].as_string());
   // last_used_at to the minute: a key in a hot loop does not write per request.
   if (row[5].is_null() || now - row[5].as_int() >= kTouchEveryMs) {
     auto r = db_.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", {now, p.key_id});

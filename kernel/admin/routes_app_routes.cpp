@@ -9,8 +9,6 @@ namespace picloud::kernel::admin {
 namespace {
 
 const char* kKnownMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-// Paths the kernel answers itself on every host.
-const char* kReservedPaths[] = {"/api/v1/admin", "/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"};
 
 struct RouteRow {
   std::string id, app_id, script_id, script_name, host, path, shape, methods, dispatch;
@@ -93,11 +91,8 @@ std::string check_path(const std::string& path, std::string& shape) {
   auto segments = http::parse_path_pattern(path);
   if (!segments) fail_field("path", segments.error().message);
   shape = http::pattern_shape(*segments);
-  for (const char* reserved : kReservedPaths) {
-    std::string_view r(reserved);
-    if (shape == r || (shape.size() > r.size() && shape.compare(0, r.size(), r) == 0 && shape[r.size()] == '/'))
-      fail_field("path", "'" + std::string(reserved) + "' is the kernel's; routes cannot use it");
-  }
+  if (auto reserved = http::kernel_path(shape); !reserved.empty())
+    fail_field("path", "'" + std::string(reserved) + "' is the kernel's; routes cannot use it");
   return path;
 }
 

@@ -2,6 +2,7 @@
 #include "kernel/admin/handlers.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace picloud::kernel::admin {
 namespace {
@@ -46,10 +47,18 @@ std::vector<std::string> check_hostnames(const std::vector<std::string>& given) 
   return out;
 }
 
-std::vector<std::string> hostnames_of(AdminContext& ctx, const std::string& app_id) {
-  auto rows = unwrap(ctx.db.query("SELECT hostname FROM app_hostnames WHERE app_id = ? ORDER BY hostname", {app_id}));
-  std::vector<std::string> out;
-  for (const auto& row : rows.rows) out.push_back(row[0].as_string());
+// The hostnames of a page of apps, in one query.
+std::map<std::string, std::vector<std::string>> hostnames_of(AdminContext& ctx, const sdk::Rows& apps) {
+  std::map<std::string, std::vector<std::string>> out;
+  if (apps.empty()) return out;
+  std::string sql = "SELECT app_id, hostname FROM app_hostnames WHERE app_id IN (";
+  sdk::Params ids;
+  for (const auto& row : apps.rows) {
+    sql += ids.empty() ? "?" : ", ?";
+    ids.push_back(row[0]);
+  }
+  auto rows = unwrap(ctx.db.query(sql + ") ORDER BY hostname", ids));
+  for (const auto& row : rows.rows) out[row[0].as_string()].push_back(row[1].as_string());
   return out;
 }
 
@@ -119,10 +128,10 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
           "JOIN app_members m ON m.app_id = a.id AND m.user_id = ? WHERE a.id > ? ORDER BY a.id LIMIT ?",
           {user.id, page.after, page.limit}));
     }
+    auto hostnames = hostnames_of(ctx, rows);
     sdk::Array items;
     for (const auto& row : rows.rows)
-      items.push_back(app_json(row, hostnames_of(ctx, row[0].as_string()),
-                               parse_role(row[6].as_string()).value_or(Role::none)));
+      items.push_back(app_json(row, hostnames[row[0].as_string()], parse_role(row[6].as_string()).value_or(Role::none)));
     return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 

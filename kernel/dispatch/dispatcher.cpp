@@ -195,12 +195,9 @@ bool Dispatcher::is_app_host(std::string_view host_header) const {
 sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
   // The kernel's paths never reach a script, on any host: not even an
   // unregistered /api/v1/admin/... (the admin session cookie's path).
-  for (std::string_view reserved : {"/api/v1/admin", "/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"}) {
-    std::string_view path = request.path;
-    if (path.substr(0, reserved.size()) == reserved && (path.size() == reserved.size() || path[reserved.size()] == '/')) {
-      not_found_.inc();
-      return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
-    }
+  if (!http::kernel_path(request.path).empty()) {
+    not_found_.inc();
+    return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
   }
   auto t = table();
   if (!t) return error_body(503, "unavailable", "the route table is not loaded yet");

@@ -30,6 +30,13 @@ std::vector<int> specificity(const RouteEntry& r) {
 
 }  // namespace
 
+std::string_view kernel_path(std::string_view path) {
+  for (std::string_view reserved : {"/api/v1/admin", "/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"})
+    if (path.substr(0, reserved.size()) == reserved && (path.size() == reserved.size() || path[reserved.size()] == '/'))
+      return reserved;
+  return {};
+}
+
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
   std::size_t i = 0;

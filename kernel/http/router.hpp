@@ -24,6 +24,12 @@ struct PathSegment {
   std::string text;  // literal text or parameter name
 };
 
+// Whether `path` is one of the paths the kernel answers on every host
+// (/api/v1/admin and below, /api/v1/openapi.json, /healthz, /readyz,
+// /metrics and below): app routes may not claim them and scripts never see
+// requests for them. Returns the reserved prefix, or empty.
+std::string_view kernel_path(std::string_view path);
+
 // The non-empty segments of a path ("/a//b/" → a, b).
 std::vector<std::string_view> split_path(std::string_view path);
 
