@@ -49,7 +49,7 @@ void AdminApi::set_app_host_check(std::function<bool(std::string_view)> check) {
   ctx_->authorizer.app_host = std::move(check);
 }
 
-AdminApi::AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,
+AdminApi::AdminApi(db::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,
                    MetricsRegistry& metrics)
     : ctx_(std::make_unique<AdminContext>(db, settings, capabilities, metrics)) {}
 

@@ -41,7 +41,7 @@ struct AdminContext;
 
 class AdminApi {
  public:
-  AdminApi(sdk::Database& db, AdminSettings settings, CapabilityRegistry& capabilities, MetricsRegistry& metrics);
+  AdminApi(db::Database& db, AdminSettings settings, CapabilityRegistry& capabilities, MetricsRegistry& metrics);
   ~AdminApi();
 
   http::Authorizer& authorizer();

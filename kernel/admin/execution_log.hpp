@@ -12,11 +12,13 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kernel/metrics.hpp"
+#include "kernel/db/database.hpp"
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/value.hpp"
 
@@ -54,7 +56,7 @@ struct ExecutionLogSettings {
 
 class ExecutionLog {
  public:
-  ExecutionLog(sdk::Database& db, ExecutionLogSettings settings, MetricsRegistry& metrics);
+  ExecutionLog(db::Database& db, ExecutionLogSettings settings, MetricsRegistry& metrics);
   ~ExecutionLog();
   ExecutionLog(const ExecutionLog&) = delete;
   ExecutionLog& operator=(const ExecutionLog&) = delete;
@@ -75,6 +77,7 @@ class ExecutionLog {
   // Writes one record inside `tx` (for work whose record must be durable
   // together with another change, such as finishing an outbox row).
   static sdk::Result<void> insert(sdk::Transaction& tx, const ExecutionRecord& record);
+  static sdk::Result<void> insert(sdk::Transaction& tx, std::span<const ExecutionRecord> records);
 
   // Deletes an app's rows (the app was deleted).
   sdk::Result<void> forget_app(const std::string& app_id);
@@ -83,7 +86,7 @@ class ExecutionLog {
   void run();
   void write_batch(std::vector<ExecutionRecord>& batch);
 
-  sdk::Database& db_;
+  db::Database& db_;
   ExecutionLogSettings settings_;
   CounterMetric& written_;
   CounterMetric& dropped_;

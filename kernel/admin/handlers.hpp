@@ -13,7 +13,7 @@
 namespace picloud::kernel::admin {
 
 struct AdminContext {
-  AdminContext(sdk::Database& db, AdminSettings s, CapabilityRegistry& caps, MetricsRegistry& metrics)
+  AdminContext(db::Database& db, AdminSettings s, CapabilityRegistry& caps, MetricsRegistry& metrics)
       : db(db),
         settings(s),
         capabilities(caps),

@@ -30,6 +30,9 @@ class Connection {
   virtual sdk::Result<void> execute_script(std::string_view sql) = 0;
   // False once the connection is known to be broken; the pool drops it.
   virtual bool healthy() const = 0;
+  // Makes healthy() false: the connection's state is no longer what the pool
+  // hands out (a setting could not be put back).
+  virtual void mark_broken() = 0;
 };
 
 sdk::Result<std::unique_ptr<Connection>> open_connection(const DatabaseUrl& url, const ConnectionOptions& options);

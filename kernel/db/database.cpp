@@ -132,6 +132,11 @@ sdk::Result<std::int64_t> Database::execute(std::string_view sql, const sdk::Par
 }
 
 sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) {
+  return transaction(body, Durability::full);
+}
+
+sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
+                                        Durability durability) {
   auto turn = writer_turn("BEGIN");
   struct Holding {
     const Database* previous;
@@ -145,8 +150,28 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   Connection& conn = **lease;
   // SQLite: take the write lock up front, so a read-then-write transaction
   // cannot fail half-way because another connection committed meanwhile.
-  auto begun = conn.execute_script(dialect() == sdk::Dialect::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  const bool sqlite = dialect() == sdk::Dialect::sqlite;
+  const bool relaxed = durability == Durability::relaxed;
+  // SQLite's setting is the connection's (and cannot change inside a
+  // transaction): lowered around this one and put back before the
+  // connection returns to the pool. PostgreSQL's is the transaction's own.
+  if (relaxed && sqlite) {
+    if (auto r = conn.execute_script("PRAGMA synchronous = NORMAL"); !r) return r.error();
+  }
+  struct RestoreSync {
+    Connection* conn;
+    ~RestoreSync() {
+      if (conn && !conn->execute_script("PRAGMA synchronous = FULL")) conn->mark_broken();
+    }
+  } restore{relaxed && sqlite ? &conn : nullptr};
+  auto begun = conn.execute_script(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begun) return begun.error();
+  if (relaxed && !sqlite) {
+    if (auto r = conn.execute_script("SET LOCAL synchronous_commit = off"); !r) {
+      (void)conn.execute_script("ROLLBACK");
+      return r.error();
+    }
+  }
   ConnectionTransaction tx(conn);
   sdk::Result<void> outcome;
   try {

@@ -17,6 +17,19 @@
 
 namespace picloud::kernel::db {
 
+// How a transaction's commit reaches the disk.
+enum class Durability {
+  // The commit is on disk before it returns (SQLite synchronous=FULL,
+  // PostgreSQL synchronous_commit on): survives a power cut.
+  full,
+  // The commit survives a crash of the process but may be lost with the last
+  // moments before a power cut or an OS crash (SQLite synchronous=NORMAL in
+  // WAL mode, PostgreSQL synchronous_commit off). Never corrupts; for
+  // best-effort records such as execution logs, where an fsync per batch
+  // would cost the hot path more than the record is worth.
+  relaxed,
+};
+
 struct DatabaseOptions {
   int pool_size = 8;
   int acquire_timeout_ms = 10000;
@@ -36,6 +49,7 @@ class Database final : public sdk::Database {
   sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params = {}) override;
   sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params = {}) override;
   sdk::Result<void> transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) override;
+  sdk::Result<void> transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body, Durability durability);
   // Several statements without parameters (a migration file), run inside a
   // transaction. `tx` must be the one this class passed to a transaction() body.
   static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);

@@ -101,7 +101,8 @@ class PostgresConnection final : public Connection {
     return {};
   }
 
-  bool healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
+  bool healthy() const override { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+  void mark_broken() override { broken_ = true; }
 
  private:
   sdk::Result<std::int64_t> check(PGresult* res, std::string_view sql) {
@@ -228,6 +229,7 @@ class PostgresConnection final : public Connection {
   std::unique_ptr<Poco::Data::Session> session_;
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, Statement> statements_;
+  bool broken_ = false;
   std::list<std::string> lru_;
   std::uint64_t next_statement_ = 0;
 };

@@ -63,6 +63,7 @@ class SqliteConnection final : public Connection {
   }
 
   bool healthy() const override { return healthy_; }
+  void mark_broken() override { healthy_ = false; }
 
  private:
   struct CacheEntry {

@@ -330,6 +330,28 @@ TEST_P(Resources, ExecutionLogsAreBatchedListedNewestFirstAndSwept) {
   ASSERT_TRUE(swept);
   EXPECT_GE(*swept, 1);
   EXPECT_EQ(pc.get("/apps/logs/executions", k).json["items"].size(), 4u);
+
+  // Many rows: written several to a statement, swept in chunks, oldest only.
+  const std::int64_t old = now - std::int64_t{9} * 24 * 3600 * 1000;
+  for (int i = 0; i < 1234; ++i) {
+    kernel::admin::ExecutionRecord r;
+    r.id = kernel::admin::new_id();
+    r.app_id = app_id;
+    r.script_id = sid;
+    r.script_version = 1;
+    r.source = "route";
+    r.logs = {sdk::Value::object({{"level", "info"}, {"message", "row " + std::to_string(i)}})};
+    r.started_at_ms = i % 2 == 0 ? old + i : now;
+    log.record(r);
+  }
+  log.flush();
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ?", {app_id}), 4 + 1234);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ? AND logs LIKE '%row 1233%'", {app_id}), 1);
+  swept = log.sweep();
+  ASSERT_TRUE(swept);
+  EXPECT_GE(*swept, 617);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ?", {app_id}), 4 + 617);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ? AND started_at < ?", {app_id, now}), 0);
 }
 
 TEST_P(Resources, TheOpenApiDocumentListsExactlyTheRegisteredAdminRoutes) {

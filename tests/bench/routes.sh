@@ -22,14 +22,16 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY
      PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$PASSWORD" exec "$PICLOUD" serve) &
   BENCH_PIDS+=($!)
   wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null
-  base="http://127.0.0.1:$PORT/api/v1/admin"
+  # The app owns 127.0.0.1 (the peers' URL contract); the admin API is not
+  # served on an app's hostname, so it is reached as localhost.
+  base="http://localhost:$PORT/api/v1/admin"
   curl -fsS -c "$dir/jar" -H 'Content-Type: application/json' \
     -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "$base/login" >/dev/null
   KEY=$(curl -fsS -b "$dir/jar" -H 'Content-Type: application/json' \
     -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$base/keys" |
     python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
   local H=(-fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
-  curl "${H[@]}" -d '{"slug":"bench","hostnames":["127.0.0.1","localhost"]}' "$base/apps"
+  curl "${H[@]}" -d '{"slug":"bench","hostnames":["127.0.0.1"]}' "$base/apps"
   python3 - "$base" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]

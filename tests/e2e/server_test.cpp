@@ -401,7 +401,8 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   EXPECT_NE(p->out().find("t_good           1        events"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           1        identity_and_apps"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           2        dispatch"), std::string::npos) << p->out();
-  EXPECT_NE(p->out().find("3 migration(s) applied now"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           3        execution_log_indexes"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("4 migration(s) applied now"), std::string::npos) << p->out();
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "kernel/db/database.hpp"
+#include "picloud/sdk/json.hpp"
 #include "support.hpp"
 
 using namespace picloud;
@@ -190,6 +191,47 @@ TEST_P(DatabaseTest, PoolIsBoundedAndReportsExhaustion) {
   holder.join();
   EXPECT_TRUE(db.query("SELECT 1").ok());
   EXPECT_TRUE(db.ping());
+}
+
+// A relaxed transaction commits without waiting for the disk, and only it:
+// the connection goes back to the pool with full durability, also after a
+// relaxed transaction that failed.
+TEST_P(DatabaseTest, RelaxedDurabilityAppliesToItsOwnTransactionOnly) {
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 1;  // every statement below runs on the same connection
+  auto parsed = kernel::db::parse_database_url(tdb_->url(), 5);
+  auto one = kernel::db::Database::open(*parsed, options);
+  ASSERT_TRUE(one.ok());
+  auto& db = **one;
+  const bool sqlite = db.dialect() == sdk::Dialect::sqlite;
+  auto setting = [&](sdk::Transaction& tx) {
+    auto r = tx.query(sqlite ? "PRAGMA synchronous" : "SHOW synchronous_commit");
+    EXPECT_TRUE(r.ok());
+    return r.ok() && !r->empty() ? sdk::to_json(r->rows[0][0]) : std::string("?");
+  };
+  const std::string full = sqlite ? "2" : "\"on\"", relaxed = sqlite ? "1" : "\"off\"";
+  std::string seen;
+  for (bool fail : {false, true}) {
+    auto r = db.transaction(
+        [&](sdk::Transaction& tx) -> sdk::Result<void> {
+          seen = setting(tx);
+          if (auto w = tx.execute("INSERT INTO items (id) VALUES (?)", {fail ? 11 : 10}); !w) return w.error();
+          if (fail) return sdk::make_error(sdk::ErrorKind::internal, "changed my mind");
+          return {};
+        },
+        kernel::db::Durability::relaxed);
+    EXPECT_EQ(r.ok(), !fail);
+    EXPECT_EQ(seen, relaxed);
+    ASSERT_TRUE(db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      seen = setting(tx);
+      return {};
+    }));
+    EXPECT_EQ(seen, full) << "after a relaxed transaction that " << (fail ? "failed" : "committed");
+  }
+  auto rows = db.query("SELECT id FROM items ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->rows[0][0], sdk::Value(10));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest, ::testing::Values(Backend::sqlite, Backend::postgres),
