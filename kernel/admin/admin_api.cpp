@@ -38,9 +38,13 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
   ctx_.routes.push_back(method + " " + path);
 }
 
+sdk::Result<void> bump_routing_version(sdk::Transaction& tx) {
+  auto r = tx.execute("UPDATE kernel_state SET value = value + 1 WHERE name = 'routing_version'");
+  if (!r) return r.error();
+  return {};
+}
+
 void routing_changed(AdminContext& ctx) {
-  if (auto r = ctx.db.execute("UPDATE kernel_state SET value = value + 1 WHERE name = 'routing_version'"); !r)
-    write_log(LogLevel::warn, "admin", "routing version could not be bumped", {{"error", r.error().message}});
   if (ctx.routing_listener) ctx.routing_listener();
 }
 

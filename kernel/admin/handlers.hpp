@@ -38,8 +38,11 @@ struct AdminContext {
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one
 };
 
-// Hostnames, scripts or routes changed: bumps the routing version every
-// node watches and tells this node's dispatcher at once.
+// Hostnames, scripts or routes change: the change's transaction also bumps
+// the routing version every node watches (so no node can miss a committed
+// change), and after the commit routing_changed() tells this node's
+// dispatcher at once.
+sdk::Result<void> bump_routing_version(sdk::Transaction& tx);
 void routing_changed(AdminContext& ctx);
 
 using AdminHandler = std::function<sdk::HttpResponse(const sdk::HttpRequest&)>;

@@ -180,11 +180,15 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     read_fields(ctx, f, route, true);
     check_conflict(ctx, route);
     route.created_at = route.updated_at = now_ms();
-    unwrap(ctx.db.execute(
-        "INSERT INTO routes (id, app_id, script_id, host, path, shape, methods, dispatch, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {route.id, route.app_id, route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch,
-         route.created_at, route.updated_at}));
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto ins = tx.execute(
+          "INSERT INTO routes (id, app_id, script_id, host, path, shape, methods, dispatch, created_at, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {route.id, route.app_id, route.script_id, route.host, route.path, route.shape, route.methods,
+           route.dispatch, route.created_at, route.updated_at});
+      if (!ins) return ins.error();
+      return bump_routing_version(tx);
+    }));
     routing_changed(ctx);
     return json_response(201, route_json(route));
   });
@@ -200,18 +204,28 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     read_fields(ctx, f, route, false);
     check_conflict(ctx, route);
     route.updated_at = now_ms();
-    unwrap(ctx.db.execute(
-        "UPDATE routes SET script_id = ?, host = ?, path = ?, shape = ?, methods = ?, dispatch = ?, updated_at = ? "
-        "WHERE id = ?",
-        {route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch, route.updated_at,
-         route.id}));
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto u = tx.execute(
+          "UPDATE routes SET script_id = ?, host = ?, path = ?, shape = ?, methods = ?, dispatch = ?, updated_at = ? "
+          "WHERE id = ?",
+          {route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch, route.updated_at,
+           route.id});
+      if (!u) return u.error();
+      return bump_routing_version(tx);
+    }));
     routing_changed(ctx);
     return json_response(200, route_json(route));
   });
 
   r.add("DELETE", "/apps/{app}/routes/{route}", "route.write", [&ctx](const sdk::HttpRequest& req) {
-    auto n = unwrap(ctx.db.execute("DELETE FROM routes WHERE app_id = ? AND id = ?",
-                                   {current_access().app_id, req.params.at("route")}));
+    std::int64_t n = 0;
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto d = tx.execute("DELETE FROM routes WHERE app_id = ? AND id = ?",
+                          {current_access().app_id, req.params.at("route")});
+      if (!d) return d.error();
+      n = *d;
+      return n == 0 ? sdk::Result<void>() : bump_routing_version(tx);
+    }));
     if (n == 0) not_found("route", req.params.at("route"));
     routing_changed(ctx);
     return no_content();

@@ -153,7 +153,8 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
           "INSERT INTO apps (id, slug, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
           {id, slug, name.value_or(slug), description, now, now});
       if (!ins) return slug_conflict(ins.error(), slug);
-      return insert_hostnames(tx, id, hosts);
+      if (auto h = insert_hostnames(tx, id, hosts); !h) return h;
+      return hosts.empty() ? sdk::Result<void>() : bump_routing_version(tx);
     }));
     ctx.cache.invalidate();  // "no such app" may have been remembered
     if (!hosts.empty()) routing_changed(ctx);
@@ -201,6 +202,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
         if (auto ins = insert_hostnames(tx, app_id, *hosts); !ins) return ins;
         auto u = tx.execute("UPDATE apps SET updated_at = ? WHERE id = ?", {now_ms(), app_id});
         if (!u) return u.error();
+        return bump_routing_version(tx);
       }
       return {};
     }));
@@ -217,7 +219,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       // Queued async work of the app goes with it.
       if (auto o = tx.execute("DELETE FROM outbox WHERE app_id = ?", {app_id}); !o) return o.error();
       if (auto a = tx.execute("DELETE FROM apps WHERE id = ?", {app_id}); !a) return a.error();
-      return {};
+      return bump_routing_version(tx);
     }));
     ctx.cache.invalidate();
     routing_changed(ctx);

@@ -245,6 +245,11 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
     if (old.kind == "endpoint" && s.kind == "module" && route_count(ctx, old.id) > 0)
       fail(409, "conflict", "script '" + old.name + "' is bound to routes; a module cannot serve them");
     auto v = validate_or_fail(ctx, app_id, s.name, s.kind, s.source);
+    // A module's new code changes what its importers run: they get a new
+    // version too, so every node compiles them afresh (compiled scripts are
+    // cached by id and version).
+    std::vector<Script> importers;
+    if (old.kind == "module" && s.source != old.source) importers = dependents_of(ctx, app_id, old.name);
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       auto u = tx.execute(
           "UPDATE scripts SET name = ?, kind = ?, source = ?, version = version + 1, updated_at = ? WHERE id = ?",
@@ -252,7 +257,10 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
       if (!u && u.error().kind == sdk::ErrorKind::conflict)
         return sdk::make_error(sdk::ErrorKind::conflict, "this app already has a script named '" + s.name + "'");
       if (!u) return u.error();
-      return save_imports(tx, s.id, app_id, v.imports);
+      for (const auto& dep : importers)
+        if (auto d = tx.execute("UPDATE scripts SET version = version + 1 WHERE id = ?", {dep.id}); !d) return d.error();
+      if (auto i = save_imports(tx, s.id, app_id, v.imports); !i) return i;
+      return bump_routing_version(tx);
     }));
     routing_changed(ctx);  // routes run the new version
     auto& eng = engine(ctx);

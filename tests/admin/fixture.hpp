@@ -46,6 +46,9 @@ class Instance {
   ~Instance();
 
   int port() const { return port_; }
+  // The database this instance serves (another Instance can share it, as a
+  // second node: pass it as PICLOUD_DATABASE_URL).
+  const std::string& database_url() const { return database_->url(); }
   kernel::Kernel& kernel() { return *kernel_; }
   sdk::Database& db() { return *kernel_->database(); }
 

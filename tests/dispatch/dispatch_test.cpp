@@ -240,6 +240,41 @@ TEST_P(Dispatch, RouteChangesTakeEffectAtOnceAndFromOtherNodes) {
   EXPECT_TRUE(served);
 }
 
+// A module changed on one node: a second node sharing the database runs the
+// importing endpoint with the new module code, not its cached compilation.
+TEST_P(Dispatch, ModuleChangesReachEveryNodesCompiledImporters) {
+  Instance& a = dispatch_instance(GetParam());
+  Instance b(GetParam(), {{"PICLOUD_DATABASE_URL", a.database_url()}, {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "100"}});
+  ASSERT_EQ(a.post("/apps", a.owner_key, R"({"slug":"mods","hostnames":["mods.localhost"]})").status, 201);
+  auto module = [](const std::string& word) { return "string word() { return \"" + word + "\"; }"; };
+  save_script(a, "mods", "lib", module("one"), "module");
+  save_script(a, "mods", "ep", "import \"lib\";\nvoid handle(request@ req, response@ res) { res.text(lib::word()); }");
+  bind_route(a, "mods", R"({"script":"ep","path":"/w"})");
+  auto served_by = [](Instance& node, const std::string& want) {
+    for (int i = 0; i < 150; ++i) {
+      if (on(node, "mods.localhost", "GET", "/w").body == want) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  ASSERT_TRUE(served_by(a, "one"));
+  ASSERT_TRUE(served_by(b, "one")) << "the second node compiled and cached the endpoint";
+  auto before = a.get("/apps/mods/scripts/ep", a.owner_key).json["version"].as_int();
+
+  auto changed = a.call("PATCH", "/apps/mods/scripts/lib", a.owner_key,
+                        sdk::to_json(sdk::Value::object({{"source", module("two")}})));
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  EXPECT_EQ(on(a, "mods.localhost", "GET", "/w").body, "two");
+  EXPECT_TRUE(served_by(b, "two")) << "the other node still ran the old module code";
+  EXPECT_EQ(a.get("/apps/mods/scripts/ep", a.owner_key).json["version"].as_int(), before + 1)
+      << "an importer's version moves with its module";
+  // A change that leaves the module's code as it was moves nobody.
+  ASSERT_EQ(a.call("PATCH", "/apps/mods/scripts/lib", a.owner_key, R"({"source":"string word() { return \"two\"; }"})")
+                .status,
+            200);
+  EXPECT_EQ(a.get("/apps/mods/scripts/ep", a.owner_key).json["version"].as_int(), before + 1);
+}
+
 TEST_P(Dispatch, AsyncRoutesAnswer202AndRunFromTheOutbox) {
   Instance& pc = dispatch_instance(GetParam());
   ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"later","hostnames":["later.localhost"]})").status, 201);
