@@ -146,6 +146,44 @@ sdk::Result<bool> Identity::delete_user(const std::string& user_id) {
   return *n > 0;
 }
 
+namespace {
+
+// Runs `change` unless `user_id` is the only owner; see demote_owner().
+sdk::Result<bool> unless_last_owner(sdk::Database& db, const std::string& user_id, const std::string& change,
+                                    const sdk::Params& params) {
+  bool changed = false;
+  auto r = db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    // SQLite's write transaction already excludes every other writer.
+    auto owners = tx.query(db.dialect() == sdk::Dialect::postgres
+                               ? "SELECT id FROM users WHERE is_owner = 1 FOR UPDATE"
+                               : "SELECT id FROM users WHERE is_owner = 1");
+    if (!owners) return owners.error();
+    bool others = false, is_owner = false;
+    for (const auto& row : owners->rows) (row[0].as_string() == user_id ? is_owner : others) = true;
+    if (is_owner && !others) return {};
+    auto u = tx.execute(change, params);
+    if (!u) return u.error();
+    changed = true;
+    return {};
+  });
+  if (!r) return r.error();
+  return changed;
+}
+
+}  // namespace
+
+sdk::Result<bool> Identity::demote_owner(const std::string& user_id) {
+  auto r = unless_last_owner(db_, user_id, "UPDATE users SET is_owner = 0, updated_at = ? WHERE id = ?", {now_ms(), user_id});
+  access_changed();
+  return r;
+}
+
+sdk::Result<bool> Identity::delete_user_keeping_an_owner(const std::string& user_id) {
+  auto r = unless_last_owner(db_, user_id, "DELETE FROM users WHERE id = ?", {user_id});
+  access_changed();
+  return r;
+}
+
 sdk::Result<std::int64_t> Identity::count_owners() {
   auto rows = db_.query("SELECT count(*) FROM users WHERE is_owner = 1");
   if (!rows) return rows.error();

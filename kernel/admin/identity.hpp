@@ -85,6 +85,11 @@ class Identity {
                                  const std::string& keep_session_hash = "");
   sdk::Result<bool> delete_user(const std::string& user_id);
   sdk::Result<std::int64_t> count_owners();
+  // Demotes an owner, or deletes a user, unless that leaves the instance
+  // without an owner (then false, nothing changed). The owners are locked for
+  // the check, so two owners demoting each other at once cannot both succeed.
+  sdk::Result<bool> demote_owner(const std::string& user_id);
+  sdk::Result<bool> delete_user_keeping_an_owner(const std::string& user_id);
   sdk::Result<std::int64_t> count_users();
 
   // Sign-in: the user when the password matches. An unknown name costs the

@@ -51,10 +51,10 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
       if (auto p = Identity::check_password_rules(*password); !p) fail_field("password", p.error().message);
     }
     if (owner && *owner != user.owner) {
-      if (!*owner && unwrap(ctx.identity.count_owners()) <= 1)
+      if (*owner)
+        unwrap(ctx.db.execute("UPDATE users SET is_owner = 1, updated_at = ? WHERE id = ?", {now_ms(), user.id}));
+      else if (!unwrap(ctx.identity.demote_owner(user.id)))
         fail(409, "conflict", "'" + user.username + "' is the only owner; make someone else owner first");
-      unwrap(ctx.db.execute("UPDATE users SET is_owner = ?, updated_at = ? WHERE id = ?",
-                            {*owner ? 1 : 0, now_ms(), user.id}));
       ctx.cache.invalidate();
       user.owner = *owner;
     }
@@ -67,9 +67,8 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
   r.add("DELETE", "/users/{user}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
     User user = find_or_404(ctx, req.params.at("user"));
     if (user.id == current_access().principal.user.id) fail(409, "conflict", "you cannot delete yourself");
-    if (user.owner && unwrap(ctx.identity.count_owners()) <= 1)
+    if (!unwrap(ctx.identity.delete_user_keeping_an_owner(user.id)))
       fail(409, "conflict", "'" + user.username + "' is the only owner");
-    unwrap(ctx.identity.delete_user(user.id));
     return no_content();
   });
 }

@@ -1,4 +1,7 @@
 // Sign-in, sessions, passwords, API keys and users, through real HTTP.
+#include <atomic>
+#include <thread>
+
 #include "fixture.hpp"
 
 using namespace picloud;
@@ -233,6 +236,31 @@ TEST_P(Identity, TheOwnerManagesUsers) {
   EXPECT_EQ(pc.call("DELETE", "/users/uma", pc.owner_key).status, 204);
   EXPECT_EQ(pc.get("/me", uma_again).status, 401);
   EXPECT_EQ(pc.get("/users/uma", pc.owner_key).status, 404);
+
+  // Two owners demoting each other (or one deleting the other) at the same
+  // moment: one wins, the instance always keeps an owner.
+  auto& identity = pc.kernel().admin()->identity();
+  auto owners = [&] { return pc.db().query("SELECT count(*) FROM users WHERE is_owner = 1")->rows[0][0].as_int(); };
+  for (int round = 0; round < 20; ++round) {
+    if (pc.get("/users/olga", pc.owner_key).status == 404)
+      ASSERT_EQ(pc.post("/users", pc.owner_key, R"({"username":"olga","password":"a long enough password"})").status, 201);
+    auto olga = pc.get("/users/olga", pc.owner_key).json["id"].as_string();
+    ASSERT_TRUE(pc.db().execute("UPDATE users SET is_owner = 1 WHERE id IN (?, ?)", {me, olga}));
+    std::atomic<int> changed{0};
+    std::thread a([&] {
+      auto r = identity.demote_owner(me);
+      if (r && *r) ++changed;
+    });
+    std::thread b([&] {
+      auto r = round % 2 == 0 ? identity.demote_owner(olga) : identity.delete_user_keeping_an_owner(olga);
+      if (r && *r) ++changed;
+    });
+    a.join();
+    b.join();
+    EXPECT_EQ(changed.load(), 1) << "round " << round;
+    EXPECT_EQ(owners(), 1) << "round " << round;
+    ASSERT_TRUE(pc.db().execute("UPDATE users SET is_owner = 1 WHERE id = ?", {me}));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Identity, ::testing::Values(Backend::sqlite, Backend::postgres),
