@@ -139,13 +139,6 @@ sdk::Result<void> Identity::set_password(const std::string& user_id, std::string
   return r;
 }
 
-sdk::Result<bool> Identity::delete_user(const std::string& user_id) {
-  auto n = db_.execute("DELETE FROM users WHERE id = ?", {user_id});
-  access_changed();
-  if (!n) return n.error();
-  return *n > 0;
-}
-
 namespace {
 
 // Runs `change` unless `user_id` is the only owner; see demote_owner().
@@ -182,12 +175,6 @@ sdk::Result<bool> Identity::delete_user_keeping_an_owner(const std::string& user
   auto r = unless_last_owner(db_, user_id, "DELETE FROM users WHERE id = ?", {user_id});
   access_changed();
   return r;
-}
-
-sdk::Result<std::int64_t> Identity::count_owners() {
-  auto rows = db_.query("SELECT count(*) FROM users WHERE is_owner = 1");
-  if (!rows) return rows.error();
-  return rows->rows[0][0].as_int();
 }
 
 sdk::Result<std::int64_t> Identity::count_users() {

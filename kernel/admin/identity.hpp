@@ -83,8 +83,6 @@ class Identity {
   // Sets a new password and ends all the user's sessions but `keep_session`.
   sdk::Result<void> set_password(const std::string& user_id, std::string_view password,
                                  const std::string& keep_session_hash = "");
-  sdk::Result<bool> delete_user(const std::string& user_id);
-  sdk::Result<std::int64_t> count_owners();
   // Demotes an owner, or deletes a user, unless that leaves the instance
   // without an owner (then false, nothing changed). The owners are locked for
   // the check, so two owners demoting each other at once cannot both succeed.

@@ -161,6 +161,7 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   struct RestoreSync {
     Connection* conn;
     ~RestoreSync() {
+      // FULL: the level every SQLite connection is opened with.
       if (conn && !conn->execute_script("PRAGMA synchronous = FULL")) conn->mark_broken();
     }
   } restore{relaxed && sqlite ? &conn : nullptr};
