@@ -216,10 +216,8 @@ void Kernel::stop() {
     if (cut > 0)
       write_log(LogLevel::warn, "kernel", "requests cut off at shutdown", {{"count", std::to_string(cut)}});
     // The server keeps references into the router and plugins' handlers: it
-    // goes before the plugins stop. With requests cut off it is left
-    // allocated, since their threads may still run.
-    if (cut == 0) server_.reset();
-    else server_.release();
+    // goes before the plugins stop (stop() returned once no handler runs).
+    server_.reset();
   }
   if (dispatcher_) {
     if (admin_) {

@@ -40,8 +40,10 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.http.port = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("http", "threads", 64, 2, 4096));
   s.http.threads = static_cast<int>(n);
-  TRY_ASSIGN(n, c.get_int("http", "max_queued", 256, 0, 100000));
-  s.http.max_queued = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("http", "active_workers", 0, 0, 4096));
+  s.http.active_workers = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("http", "max_connections", 10000, 1, 1000000));
+  s.http.max_connections = static_cast<int>(n);
   TRY_ASSIGN(s.http.max_body_bytes, c.get_int("http", "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
   TRY_ASSIGN(n, c.get_int("http", "keep_alive_timeout_s", 10, 1, 3600));
   s.http.keep_alive_timeout_s = static_cast<int>(n);

@@ -1,27 +1,27 @@
 #include "kernel/http/server.hpp"
 
 #include <Poco/Exception.h>
-#include <Poco/Net/HTTPChunkedStream.h>
-#include <Poco/Net/HTTPFixedLengthStream.h>
-#include <Poco/Net/HTTPHeaderStream.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPSession.h>
-#include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
-#include <Poco/Net/StreamSocket.h>
-#include <Poco/Net/TCPServer.h>
-#include <Poco/Net/TCPServerConnection.h>
-#include <Poco/Net/TCPServerConnectionFactory.h>
-#include <Poco/Net/TCPServerParams.h>
-#include <Poco/ThreadPool.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
-#include <thread>
 
+#include "kernel/http/framing.hpp"
 #include "kernel/http/wire.hpp"
 #include "kernel/log.hpp"
 #include "picloud/sdk/json.hpp"
@@ -45,16 +45,29 @@ bool acceptable_request_id(const std::string& id) {
   return true;
 }
 
-const std::string kNoRequestId;
+const std::string kNone;
 
 int status_class(int status) { return status >= 500 ? 2 : status >= 400 ? 1 : 0; }
 
-// Poco's HTTPSession buffers reads from the socket; its constructor is
-// protected, so the connection owns one through this subclass.
-class Session final : public Poco::Net::HTTPSession {
- public:
-  explicit Session(const Poco::Net::StreamSocket& socket) : HTTPSession(socket, true) {}
-};
+constexpr std::int64_t kNever = INT64_MAX;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string peer_address(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (addr.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
+  else if (addr.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
+  return text;
+}
+
+// Markers for the two epoll registrations that are not connections.
+char listener_tag;
+char wake_tag;
 
 }  // namespace
 
@@ -65,255 +78,55 @@ sdk::HttpResponse error_response(int status, std::string_view code, std::string_
   return sdk::HttpResponse::json(status, sdk::to_json(body));
 }
 
-// One request being served: what was parsed, and what the connection must
-// know afterwards.
+
+// One request being served: what was parsed so far, and what the connection
+// must know once it is answered.
 struct Server::Exchange {
-  Poco::Net::HTTPRequest& head;
-  Session& session;
-  Poco::Net::StreamSocket& socket;
+  Poco::Net::HTTPRequest head;
   sdk::HttpRequest request;
   const RouteEntry* route = nullptr;
+  bool parsed = false;  // `head` holds a valid request (else it is Poco's default)
+  BodyFraming framing;
+  ChunkedDecoder chunked;
   bool close_after = false;  // the body was not read to its end
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-sdk::HttpResponse Server::serve(Exchange& x) {
-  auto& req = x.request;
-  req.method = x.head.getMethod();
-  const std::string& uri = x.head.getURI();
-  auto q = uri.find('?');
-  try {
-    Poco::URI::decode(uri.substr(0, q), req.path);
-  } catch (const Poco::Exception&) {
-    x.close_after = true;
-    return error_response(400, "bad_request", "the request path is not valid");
-  }
-  if (q != std::string::npos) req.query = uri.substr(q + 1);
+// A client connection. It belongs to the worker that took its epoll event
+// until that worker re-arms it; only the housekeeper looks at it otherwise,
+// through the atomics.
+struct Server::Connection {
+  enum class Phase { head, body, writing, lingering };
 
-  auto match = router_.match(req.method, req.path);
-  bool has_body = x.head.getChunkedTransferEncoding() || (x.head.hasContentLength() && x.head.getContentLength64() > 0);
-  if (!match.route) {
-    x.close_after = has_body;  // never read a body nobody will use
-    if (!match.allowed_methods.empty()) {
-      std::string allow;
-      for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
-      auto r = error_response(405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path);
-      r.headers.emplace_back("Allow", allow);
-      return r;
-    }
-    not_found_.inc();
-    return error_response(404, "not_found", "no route for " + req.method + " " + req.path);
-  }
-  x.route = match.route;
-  req.params = std::move(match.params);
-  req.headers.reserve(x.head.size());
-  for (const auto& [name, value] : x.head) {
-    std::string lower = name;
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(lower), value);
-  }
+  int fd = -1;
+  std::string peer;
+  std::string in;   // received and not yet consumed
+  std::string out;  // the response being written
+  std::size_t out_sent = 0;
+  Phase phase = Phase::head;
+  bool peer_closed = false;  // no more input will come (EOF, reset, or timed out)
+  bool keep_alive = true;    // for the response being written
+  std::unique_ptr<Exchange> exchange;
+  std::int64_t linger_until = 0;
+  std::int64_t lingered = 0;
 
-  if (x.route->capability != sdk::kPublic) {
-    if (auto denied = authorizer_.check(req, x.route->capability)) {
-      x.close_after = has_body;  // the body stays unread
-      return std::move(*denied);
-    }
-  }
+  std::atomic<bool> busy{false};  // a request is being served (not idle)
+  // When the housekeeper ends the wait, and how: shutting the read side
+  // makes the owner see end of input; both sides, a failed write.
+  std::atomic<std::int64_t> deadline_ms{kNever};
+  std::atomic<int> timeout_shutdown{SHUT_RD};
+};
 
-  // Bounded body: refuse a declared oversize body unread, and stop reading
-  // an undeclared (chunked) one as soon as it passes the limit. Either way
-  // the rest is unread, so the connection closes after the answer.
-  const auto limit = options_.max_body_bytes;
-  auto too_large = [&] {
-    x.close_after = true;
-    return error_response(413, "payload_too_large",
-                          "the request body is larger than " + std::to_string(limit) + " bytes");
-  };
-  if (x.head.hasContentLength() && x.head.getContentLength64() > limit) return too_large();
-  if (has_body) {
-    if (x.head.get("Expect", kNoRequestId) == "100-continue") {
-      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      x.socket.sendBytes(kContinue, sizeof kContinue - 1);
-    }
-    std::unique_ptr<std::istream> body;
-    if (x.head.getChunkedTransferEncoding())
-      body = std::make_unique<Poco::Net::HTTPChunkedInputStream>(x.session);
-    else
-      body = std::make_unique<Poco::Net::HTTPFixedLengthInputStream>(x.session, x.head.getContentLength64());
-    char buf[8192];
-    while (body->read(buf, sizeof buf) || body->gcount() > 0) {
-      req.body.append(buf, static_cast<std::size_t>(body->gcount()));
-      if (static_cast<std::int64_t>(req.body.size()) > limit) return too_large();
-    }
-    if (body->bad()) {
-      x.close_after = true;
-      return error_response(400, "bad_request", "the request body could not be read");
-    }
-    if (x.head.hasContentLength() && static_cast<std::int64_t>(req.body.size()) != x.head.getContentLength64()) {
-      x.close_after = true;
-      return error_response(400, "bad_request", "the request body is shorter than its Content-Length");
-    }
-  }
+// A worker's handler timing, read by the housekeeper: when the current
+// event's handling started (ms), 0 when idle, negated once the housekeeper
+// counted the worker as blocked.
+struct Server::WorkerSlot {
+  std::atomic<std::int64_t> busy_since{0};
+};
 
-  return x.route->handler(req);
+namespace {
+constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
 }
-
-class Server::Connection final : public Poco::Net::TCPServerConnection {
- public:
-  Connection(const Poco::Net::StreamSocket& socket, Server& server) : TCPServerConnection(socket), server_(server) {}
-
-  // Held while a request is being answered: shutdown closes only the
-  // connections whose lock it can take (the idle ones).
-  std::mutex busy;
-
-  void shutdown(bool both) {
-    try {
-      if (both) socket().shutdown();
-      else socket().shutdownReceive();
-    } catch (const Poco::Exception&) {
-    }
-  }
-
-  void run() override {
-    auto& sock = socket();
-    std::string peer;
-    try {
-      peer = sock.peerAddress().host().toString();
-      // Idle keep-alive connections end after the timeout; a client that
-      // stops reading cannot hold a thread for ever.
-      sock.setReceiveTimeout(Poco::Timespan(server_.options_.keep_alive_timeout_s, 0));
-      sock.setSendTimeout(Poco::Timespan(30, 0));
-    } catch (const Poco::Exception&) {
-      return;
-    }
-    server_.track(this);
-    struct Untrack {
-      Server& s;
-      Connection* c;
-      ~Untrack() { s.untrack(c); }
-    } untrack{server_, this};
-
-    Session session(sock);
-    while (!server_.stopping_.load()) {
-      Poco::Net::HTTPRequest head;
-      try {
-        Poco::Net::HTTPHeaderInputStream header_stream(session);
-        head.read(header_stream);
-      } catch (const Poco::Net::NoMessageException&) {
-        return;  // the client closed between requests
-      } catch (const Poco::Net::MessageException& e) {
-        send_bad_request(sock, e.displayText());
-        return;
-      } catch (const Poco::Exception&) {
-        return;  // idle timeout, reset, or shut down by stop()
-      }
-      if (head.getVersion() != Poco::Net::HTTPMessage::HTTP_1_1 && head.getVersion() != Poco::Net::HTTPMessage::HTTP_1_0) {
-        send_bad_request(sock, "unsupported protocol version '" + head.getVersion().substr(0, 16) + "'");
-        return;
-      }
-      std::lock_guard lock(busy);
-      if (!answer(head, session, sock, peer)) return;
-    }
-  }
-
- private:
-  static void send_bad_request(Poco::Net::StreamSocket& sock, const std::string& why) {
-    std::string bytes;
-    serialize_response(error_response(400, "bad_request", "malformed request: " + why), {false, false, false, ""}, bytes);
-    try {
-      sock.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
-    } catch (const Poco::Exception&) {
-    }
-  }
-
-  // A response sent before the request body was read (413, 401, ...): closing
-  // at once would make the kernel reset the connection while the client is
-  // still sending, and the client would never read the answer. Half-close,
-  // then read and drop what still arrives for a short while (as nginx's
-  // lingering close does).
-  static void linger(Poco::Net::StreamSocket& sock) {
-    try {
-      sock.shutdownSend();
-      sock.setReceiveTimeout(Poco::Timespan(0, 500'000));
-      char sink[16384];
-      std::int64_t drained = 0;
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      while (drained < (std::int64_t{64} << 20) && std::chrono::steady_clock::now() < deadline) {
-        int n = sock.receiveBytes(sink, sizeof sink);
-        if (n <= 0) break;
-        drained += n;
-      }
-    } catch (const Poco::Exception&) {
-    }
-  }
-
-  // Serves one request; returns whether the connection stays open.
-  bool answer(Poco::Net::HTTPRequest& head, Session& session, Poco::Net::StreamSocket& sock, const std::string& peer) {
-    auto started = std::chrono::steady_clock::now();
-    server_.in_flight_.fetch_add(1);
-    struct Done {
-      std::atomic<std::int64_t>& n;
-      ~Done() { n.fetch_sub(1); }
-    } done{server_.in_flight_};
-
-    Exchange x{head, session, sock, {}, nullptr, false};
-    const std::string& incoming_id = head.get("X-Request-Id", kNoRequestId);
-    x.request.request_id = acceptable_request_id(incoming_id) ? incoming_id : next_request_id();
-    x.request.remote_address = peer;
-    RequestIdScope scope(x.request.request_id);
-
-    sdk::HttpResponse res;
-    try {
-      res = server_.serve(x);
-    } catch (const std::exception& e) {
-      write_log(LogLevel::error, "http", "handler failed", {{"path", x.request.path}, {"error", e.what()}});
-      res = error_response(500, "internal", "internal error");
-      x.close_after = true;  // how much of the request was read is unknown
-    } catch (...) {
-      write_log(LogLevel::error, "http", "handler failed", {{"path", x.request.path}});
-      res = error_response(500, "internal", "internal error");
-      x.close_after = true;
-    }
-
-    bool keep_alive = head.getKeepAlive() && !x.close_after && !server_.stopping_.load();
-    WireOptions wire{head.getMethod() == "HEAD", keep_alive, head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0,
-                     x.request.request_id};
-    std::string bytes;
-    if (!serialize_response(res, wire, bytes)) {
-      write_log(LogLevel::error, "http", "handler produced an invalid response header",
-                {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
-      res = error_response(500, "internal", "internal error");
-      serialize_response(res, wire, bytes);
-    }
-    try {
-      sock.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
-    } catch (const Poco::Exception&) {
-      keep_alive = false;  // the client went away
-    }
-    if (x.close_after) linger(sock);
-
-    if (x.route) {
-      x.route->responses[status_class(res.status)]->inc();
-      x.route->latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
-    if (log_level() <= LogLevel::debug)
-      write_log(LogLevel::debug, "http", "request",
-                {{"method", x.request.method}, {"path", x.request.path}, {"status", std::to_string(res.status)}});
-    return keep_alive;
-  }
-
-  Server& server_;
-};
-
-class Server::Factory final : public Poco::Net::TCPServerConnectionFactory {
- public:
-  explicit Factory(Server& server) : server_(server) {}
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new Connection(socket, server_);
-  }
-
- private:
-  Server& server_;
-};
 
 Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics, ServerOptions options)
     : router_(router),
@@ -322,65 +135,464 @@ Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics,
       not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")) {
   metrics.gauge("picloud_http_requests_in_flight", "HTTP requests being served",
                 [this] { return static_cast<double>(in_flight_.load()); });
-  metrics.gauge("picloud_http_connections_refused", "connections refused because every server thread was busy",
-                [this] { return server_ ? static_cast<double>(server_->refusedConnections()) : 0.0; });
+  metrics.gauge("picloud_http_connections_refused", "connections closed at once because http.max_connections were open",
+                [this] { return static_cast<double>(refused_.load()); });
   metrics.gauge("picloud_http_connections_open", "HTTP connections open", [this] {
     std::lock_guard lock(live_mutex_);
     return static_cast<double>(live_.size());
   });
 }
 
-Server::~Server() {
-  if (server_) stop(0);
-}
-
-void Server::track(Connection* c) {
-  std::lock_guard lock(live_mutex_);
-  live_.insert(c);
-}
-
-void Server::untrack(Connection* c) {
-  std::lock_guard lock(live_mutex_);
-  live_.erase(c);
-}
+Server::~Server() { stop(0); }
 
 sdk::Result<void> Server::start() {
   try {
     Poco::Net::SocketAddress address(options_.host, static_cast<Poco::UInt16>(options_.port));
-    Poco::Net::ServerSocket socket;
-    socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
-    socket.listen(1024);
-    socket.setNoDelay(true);  // inherited by accepted sockets
-    bound_port_ = socket.address().port();
-    auto* params = new Poco::Net::TCPServerParams;
-    params->setMaxThreads(options_.threads);
-    params->setMaxQueued(options_.max_queued);
-    pool_ = std::make_unique<Poco::ThreadPool>(2, options_.threads, 60);
-    server_ = std::make_unique<Poco::Net::TCPServer>(new Factory(*this), *pool_, socket, params);
-    server_->start();
+    listener_ = std::make_unique<Poco::Net::ServerSocket>();
+    listener_->bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
+    listener_->listen(1024);
+    listener_->setBlocking(false);
+    bound_port_ = listener_->address().port();
   } catch (const Poco::Exception& e) {
-    server_.reset();
+    listener_.reset();
     return sdk::make_error(sdk::ErrorKind::unavailable, "cannot listen on " + options_.host + ":" +
                                                             std::to_string(options_.port) + ": " + e.displayText());
   }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event listen_event{EPOLLIN | EPOLLONESHOT, {.ptr = &listener_tag}};
+  epoll_event wake_event{EPOLLIN, {.ptr = &wake_tag}};  // level-triggered: every worker sees it
+  if (epoll_fd_ < 0 || wake_fd_ < 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_->impl()->sockfd(), &listen_event) != 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake_event) != 0) {
+    std::string why = std::strerror(errno);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    epoll_fd_ = wake_fd_ = -1;
+    listener_.reset();
+    return sdk::make_error(sdk::ErrorKind::unavailable, "cannot set up the HTTP event loop: " + why);
+  }
+  active_target_ = options_.active_workers > 0
+                       ? options_.active_workers
+                       : static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
+  active_target_ = std::min(active_target_, options_.threads);
+  for (int i = 0; i < options_.threads; ++i) slots_.push_back(std::make_unique<WorkerSlot>());
+  for (auto& slot : slots_) workers_.emplace_back([this, s = slot.get()] { work(*s); });
+  housekeeper_ = std::thread([this] { housekeep(); });
   return {};
 }
 
+void Server::work(WorkerSlot& slot) {
+  pthread_setname_np(pthread_self(), "picloud-http");
+  std::unique_lock lock(park_mutex_);
+  for (;;) {
+    park_cv_.wait(lock, [&] { return exiting_.load() || participants_.load() < active_target_ + blocked_.load(); });
+    if (exiting_.load()) return;
+    participants_.fetch_add(1);
+    lock.unlock();
+    bool more = serve_events(slot);
+    lock.lock();
+    participants_.fetch_sub(1);
+    if (!more) return;
+  }
+}
+
+bool Server::serve_events(WorkerSlot& slot) {
+  while (participants_.load(std::memory_order_relaxed) <= active_target_ + blocked_.load(std::memory_order_relaxed)) {
+    epoll_event event;
+    int n = epoll_wait(epoll_fd_, &event, 1, -1);
+    if (n <= 0) continue;  // EINTR
+    if (event.data.ptr == &wake_tag) return false;
+    slot.busy_since.store(now_ms(), std::memory_order_relaxed);
+    if (event.data.ptr == &listener_tag) accept_ready();
+    else on_ready(*static_cast<Connection*>(event.data.ptr));
+    if (slot.busy_since.exchange(0, std::memory_order_relaxed) < 0) blocked_.fetch_sub(1);
+  }
+  return true;  // one too many now that a slow handler ended: park
+}
+
+void Server::accept_ready() {
+  const int listen_fd = listener_->impl()->sockfd();
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the pending connection stays queued. Back off
+        // briefly instead of spinning on a listener that stays readable.
+        write_log(LogLevel::warn, "http", "cannot accept a connection", {{"error", std::strerror(errno)}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      break;  // EAGAIN, or the listener was shut down
+    }
+    std::size_t open;
+    {
+      std::lock_guard lock(live_mutex_);
+      open = live_.size();
+    }
+    if (static_cast<std::int64_t>(open) >= options_.max_connections) {
+      refused_.fetch_add(1);
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new Connection;
+    c->fd = fd;
+    c->peer = peer_address(addr);
+    {
+      std::lock_guard lock(live_mutex_);
+      live_.insert(c);
+    }
+    c->deadline_ms = now_ms() + options_.keep_alive_timeout_s * 1000;
+    epoll_event event{EPOLLIN | EPOLLONESHOT, {.ptr = c}};
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) close_connection(c);
+  }
+  if (!stopping_.load()) {
+    epoll_event event{EPOLLIN | EPOLLONESHOT, {.ptr = &listener_tag}};
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd, &event);
+  }
+}
+
+void Server::on_ready(Connection& c) {
+  c.deadline_ms.store(kNever);
+  Next next;
+  try {
+    next = c.phase == Connection::Phase::writing ? flush(c) : receive(c);
+    if (next == Next::proceed) next = process(c);
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "http", "connection failed", {{"error", e.what()}});
+    next = Next::close;
+  }
+  if (next == Next::close) close_connection(&c);
+  else arm(c, next);
+}
+
+// Reads what has arrived. Returns `proceed` to parse it, `read` to wait for
+// more (lingering), or `close`.
+Server::Next Server::receive(Connection& c) {
+  thread_local char buffer[64 << 10];
+  const bool lingering = c.phase == Connection::Phase::lingering;
+  // Bounded per turn, so one fast sender cannot keep a worker to itself.
+  for (int turn = 0; turn < 16; ++turn) {
+    ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      if (lingering) c.lingered += n;
+      else c.in.append(buffer, static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) < sizeof buffer) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    c.peer_closed = true;  // EOF, reset, or the housekeeper's timeout
+    break;
+  }
+  if (lingering) {
+    bool done = c.peer_closed || c.lingered > (std::int64_t{64} << 20) || now_ms() >= c.linger_until;
+    return done ? Next::close : Next::read;
+  }
+  return Next::proceed;
+}
+
+// Parses and serves buffered requests until more input is needed, a
+// response waits to be written, or the connection ends.
+Server::Next Server::process(Connection& c) {
+  // A request that cannot be parsed is answered without a head; the
+  // connection closes after it.
+  auto refuse = [&](int status, std::string_view code, const std::string& message) {
+    c.exchange = std::make_unique<Exchange>();
+    c.exchange->close_after = true;
+    return respond(c, error_response(status, code, message));
+  };
+  for (;;) {
+    Next next;
+    if (c.phase == Connection::Phase::head) {
+      std::size_t end = header_block_end(c.in);
+      if (end > options_.max_header_bytes || (end == 0 && c.in.size() > options_.max_header_bytes)) {
+        next = refuse(431, "header_too_large",
+                      "the request header is larger than " + std::to_string(options_.max_header_bytes) + " bytes");
+      } else if (end == 0) {
+        if (!c.peer_closed) return Next::read;
+        if (c.in.find_first_not_of("\r\n") == std::string::npos) return Next::close;  // ended between requests
+        next = refuse(400, "bad_request", "the request header is incomplete");
+      } else {
+        c.exchange = std::make_unique<Exchange>();
+        std::string error = parse_head(std::string_view(c.in).substr(0, end), c.exchange->head);
+        c.in.erase(0, end);
+        if (!error.empty()) {
+          next = refuse(400, "bad_request", "malformed request: " + error);
+        } else {
+          c.exchange->parsed = true;
+          next = guarded(c, &Server::begin_request);
+        }
+      }
+    } else if (c.phase == Connection::Phase::body) {
+      next = guarded(c, &Server::read_body);
+    } else {
+      return Next::read;  // lingering
+    }
+    if (next != Next::proceed) return next;
+  }
+}
+
+// Runs a step of serving a request; a failure in it (an authorizer or a
+// handler that throws) is answered 500, and the connection closes since how
+// much of the request was read is unknown.
+Server::Next Server::guarded(Connection& c, Next (Server::*step)(Connection&)) {
+  try {
+    return (this->*step)(c);
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "http", "handler failed", {{"path", c.exchange->request.path}, {"error", e.what()}});
+  } catch (...) {
+    write_log(LogLevel::error, "http", "handler failed", {{"path", c.exchange->request.path}});
+  }
+  c.exchange->close_after = true;
+  return respond(c, error_response(500, "internal", "internal error"));
+}
+
+Server::Next Server::begin_request(Connection& c) {
+  auto& x = *c.exchange;
+  auto& req = x.request;
+  c.busy = true;
+  in_flight_.fetch_add(1);
+  const std::string& incoming_id = x.head.get("X-Request-Id", kNone);
+  req.request_id = acceptable_request_id(incoming_id) ? incoming_id : next_request_id();
+  req.remote_address = c.peer;
+  RequestIdScope scope(req.request_id);
+
+  req.method = x.head.getMethod();
+  const std::string& uri = x.head.getURI();
+  auto q = uri.find('?');
+  try {
+    Poco::URI::decode(uri.substr(0, q), req.path);
+  } catch (const Poco::Exception&) {
+    x.close_after = true;
+    return respond(c, error_response(400, "bad_request", "the request path is not valid"));
+  }
+  if (q != std::string::npos) req.query = uri.substr(q + 1);
+
+  x.framing = body_framing(x.head);
+  if (!x.framing.error.empty()) {
+    x.close_after = true;
+    return respond(c, error_response(400, "bad_request", "malformed request: " + x.framing.error));
+  }
+  const bool has_body = x.framing.kind != BodyFraming::none;
+
+  auto match = router_.match(req.method, req.path);
+  if (!match.route) {
+    x.close_after = has_body;  // never read a body nobody will use
+    if (!match.allowed_methods.empty()) {
+      std::string allow;
+      for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+      auto r = error_response(405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path);
+      r.headers.emplace_back("Allow", allow);
+      return respond(c, std::move(r));
+    }
+    not_found_.inc();
+    return respond(c, error_response(404, "not_found", "no route for " + req.method + " " + req.path));
+  }
+  x.route = match.route;
+  req.params = std::move(match.params);
+  req.headers.reserve(x.head.size());
+  for (const auto& [name, value] : x.head) {
+    std::string lower = name;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    req.headers.emplace_back(std::move(lower), value);
+  }
+
+  if (x.route->capability != sdk::kPublic) {
+    if (auto denied = authorizer_.check(req, x.route->capability)) {
+      x.close_after = has_body;  // the body stays unread
+      return respond(c, std::move(*denied));
+    }
+  }
+
+  if (!has_body) return complete_request(c);
+  // A declared oversize body is refused unread.
+  if (x.framing.kind == BodyFraming::fixed && x.framing.length > options_.max_body_bytes) {
+    x.close_after = true;
+    return respond(c, error_response(413, "payload_too_large", "the request body is larger than " +
+                                                                   std::to_string(options_.max_body_bytes) + " bytes"));
+  }
+  if (c.in.empty() && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 &&
+      Poco::icompare(x.head.get("Expect", kNone), "100-continue") == 0) {
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    // An empty send buffer always takes these few bytes; if not, the
+    // client sends its body after its own wait anyway.
+    [[maybe_unused]] auto sent = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+  }
+  if (x.framing.kind == BodyFraming::fixed) req.body.reserve(static_cast<std::size_t>(x.framing.length));
+  c.phase = Connection::Phase::body;
+  return read_body(c);
+}
+
+Server::Next Server::read_body(Connection& c) {
+  auto& x = *c.exchange;
+  auto& body = x.request.body;
+  Progress progress;
+  if (x.framing.kind == BodyFraming::chunked) {
+    progress = x.chunked.feed(c.in, body, options_.max_body_bytes);
+    if (progress == Progress::failed) {
+      x.close_after = true;
+      if (x.chunked.too_large())
+        return respond(c, error_response(413, "payload_too_large", "the request body is larger than " +
+                                                                       std::to_string(options_.max_body_bytes) + " bytes"));
+      return respond(c, error_response(400, "bad_request", "the request body could not be read: " + x.chunked.error()));
+    }
+  } else {
+    auto missing = static_cast<std::size_t>(x.framing.length) - body.size();
+    auto take = std::min(missing, c.in.size());
+    body.append(c.in, 0, take);
+    c.in.erase(0, take);
+    progress = body.size() == static_cast<std::size_t>(x.framing.length) ? Progress::done : Progress::need_more;
+  }
+  if (progress == Progress::done) return complete_request(c);
+  if (!c.peer_closed) return Next::read;
+  x.close_after = true;
+  return respond(c, error_response(400, "bad_request",
+                                   x.framing.kind == BodyFraming::fixed
+                                       ? "the request body is shorter than its Content-Length"
+                                       : "the request body ended before its last chunk"));
+}
+
+Server::Next Server::complete_request(Connection& c) {
+  auto& x = *c.exchange;
+  RequestIdScope scope(x.request.request_id);
+  return respond(c, x.route->handler(x.request));
+}
+
+Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
+  auto& x = *c.exchange;
+  c.keep_alive = x.parsed && x.head.getKeepAlive() && !x.close_after && !c.peer_closed && !stopping_.load();
+  WireOptions wire{x.parsed && x.head.getMethod() == "HEAD", c.keep_alive,
+                   x.parsed && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0, x.request.request_id};
+  c.out.clear();
+  c.out_sent = 0;
+  if (!serialize_response(res, wire, c.out)) {
+    write_log(LogLevel::error, "http", "handler produced an invalid response header",
+              {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
+    res = error_response(500, "internal", "internal error");
+    serialize_response(res, wire, c.out);
+  }
+  if (x.route) {
+    x.route->responses[status_class(res.status)]->inc();
+    x.route->latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count());
+  }
+  if (log_level() <= LogLevel::debug)
+    write_log(LogLevel::debug, "http", "request",
+              {{"method", x.request.method}, {"path", x.request.path}, {"status", std::to_string(res.status)}});
+  c.phase = Connection::Phase::writing;
+  return flush(c);
+}
+
+Server::Next Server::flush(Connection& c) {
+  while (c.out_sent < c.out.size()) {
+    ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
+    return Next::close;  // the client went away (or stopped reading past the send timeout)
+  }
+  return after_response(c);
+}
+
+Server::Next Server::after_response(Connection& c) {
+  const bool linger = c.exchange && c.exchange->close_after && !c.peer_closed;
+  end_exchange(c);
+  c.out.clear();
+  if (linger) {
+    // A response sent before the request body was read (413, 401, ...):
+    // closing at once would make the kernel reset the connection while the
+    // client is still sending, and the client would never read the answer.
+    // Half-close, then read and drop what still arrives for a short while
+    // (as nginx's lingering close does).
+    ::shutdown(c.fd, SHUT_WR);
+    c.phase = Connection::Phase::lingering;
+    c.in.clear();
+    c.linger_until = now_ms() + 2000;
+    return Next::read;
+  }
+  if (!c.keep_alive) return Next::close;
+  c.phase = Connection::Phase::head;
+  return Next::proceed;
+}
+
+void Server::end_exchange(Connection& c) {
+  if (c.busy.exchange(false)) in_flight_.fetch_sub(1);
+  c.exchange.reset();
+}
+
+void Server::arm(Connection& c, Next next) {
+  const bool write = next == Next::write;
+  std::int64_t deadline = c.phase == Connection::Phase::lingering ? c.linger_until
+                          : write ? now_ms() + std::int64_t{options_.send_timeout_s} * 1000
+                                  : now_ms() + std::int64_t{options_.keep_alive_timeout_s} * 1000;
+  c.timeout_shutdown.store(write ? SHUT_RDWR : SHUT_RD);
+  c.deadline_ms.store(deadline);
+  // From here on another worker may own the connection.
+  epoll_event event{static_cast<std::uint32_t>((write ? EPOLLOUT : EPOLLIN) | EPOLLONESHOT), {.ptr = &c}};
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event) != 0) {
+    write_log(LogLevel::error, "http", "cannot wait on a connection", {{"error", std::strerror(errno)}});
+    close_connection(&c);
+  }
+}
+
+void Server::close_connection(Connection* c) {
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.erase(c);
+  }
+  end_exchange(*c);
+  ::close(c->fd);  // also leaves the epoll set
+  delete c;
+}
+
+void Server::housekeep() {
+  pthread_setname_np(pthread_self(), "picloud-http-tm");
+  std::unique_lock lock(live_mutex_);
+  std::int64_t next_timeout_scan = 0;
+  while (!exiting_.load()) {
+    housekeeping_.wait_for(lock, std::chrono::milliseconds(5));
+    const auto now = now_ms();
+    // Workers held by slow handlers: let parked ones take their place.
+    for (auto& slot : slots_) {
+      auto since = slot->busy_since.load(std::memory_order_relaxed);
+      if (since > 0 && now - since >= kBlockedAfterMs && slot->busy_since.compare_exchange_strong(since, -since)) {
+        blocked_.fetch_add(1);
+        std::lock_guard park(park_mutex_);
+        park_cv_.notify_one();
+      }
+    }
+    if (now < next_timeout_scan) continue;
+    next_timeout_scan = now + 100;
+    for (auto* c : live_) {
+      auto deadline = c->deadline_ms.load();
+      // Shutting a socket down wakes its epoll registration; the worker that
+      // takes it sees the end of input (or a failed write) and ends it.
+      if (deadline <= now && c->deadline_ms.compare_exchange_strong(deadline, kNever))
+        ::shutdown(c->fd, c->timeout_shutdown.load());
+    }
+  }
+}
+
 int Server::stop(int grace_ms) {
-  if (!server_) return 0;
-  server_->stop();  // no new connections
+  if (workers_.empty()) return 0;
   stopping_ = true;
+  ::shutdown(listener_->impl()->sockfd(), SHUT_RDWR);  // accepting ends
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   for (;;) {
     {
       // Idle connections (waiting for their next request) close now; busy
-      // ones finish their request and then see `stopping_`.
+      // ones finish their request and then close, seeing `stopping_`.
       std::lock_guard lock(live_mutex_);
       if (live_.empty()) break;
-      for (auto* c : live_) {
-        std::unique_lock busy(c->busy, std::try_to_lock);
-        if (busy.owns_lock()) c->shutdown(false);
-      }
+      for (auto* c : live_)
+        if (!c->busy.load()) ::shutdown(c->fd, SHUT_RD);
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -388,9 +600,25 @@ int Server::stop(int grace_ms) {
   int cut = static_cast<int>(in_flight_.load());
   {
     std::lock_guard lock(live_mutex_);
-    for (auto* c : live_) c->shutdown(true);
+    for (auto* c : live_) ::shutdown(c->fd, SHUT_RDWR);
+    exiting_ = true;
   }
-  if (cut == 0) pool_->joinAll();
+  housekeeping_.notify_all();
+  {
+    std::lock_guard park(park_mutex_);
+    park_cv_.notify_all();
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+  for (auto& w : workers_) w.join();
+  housekeeper_.join();
+  workers_.clear();
+  slots_.clear();
+  for (auto* c : std::unordered_set<Connection*>(live_)) close_connection(c);
+  ::close(epoll_fd_);
+  ::close(wake_fd_);
+  epoll_fd_ = wake_fd_ = -1;
+  listener_.reset();
   return cut;
 }
 

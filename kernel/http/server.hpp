@@ -1,37 +1,47 @@
-// The HTTP server: Poco::Net::TCPServer (accepting, thread pool) with our
-// own HTTP/1.1 connection loop in front of the Router.
+// The HTTP server: HTTP/1.1 over epoll, served by a pool of worker threads.
 //
-// Why not Poco::Net::HTTPServer: between two keep-alive requests it polls
-// the socket through a fresh epoll instance (four system calls), and asks
-// the kernel for both socket addresses on every request; measured, that was
-// most of the cost of a small request. This loop blocks in recv() with the
-// keep-alive timeout instead, reads the peer address once per connection,
-// and sends each response in one write. Request parsing and body framing
-// stay Poco's (HTTPRequest, fixed-length and chunked streams).
+// Sockets are non-blocking and registered one-shot in a single epoll
+// instance; each worker waits on it, takes one ready connection, and does
+// everything that connection can do now: read, parse, run the handler,
+// write. Then it re-arms the socket and waits again. So
+//   - an idle keep-alive connection holds no thread (thousands may be open);
+//   - under load a worker finds the next ready connection without sleeping,
+//     instead of each connection's thread waking for its own request (the
+//     context switch per request dominated a small request's cost before);
+//   - a slow handler (a script waiting on the network) holds one worker,
+//     never a loop other connections depend on.
+// Only `active_workers` (about the core count) take part at once: more
+// would just sleep in epoll and be woken one per event, the very cost this
+// design avoids. A worker held by a handler for longer than a few
+// milliseconds no longer counts, and a parked one joins in its place, up to
+// `threads` in all.
+// Timeouts (idle keep-alive, slow requests, slow readers, lingering close)
+// are enforced by a housekeeping thread that shuts the socket's read side,
+// which wakes the connection's owner to end it.
 //
 // Per request it builds the SDK request (request id), checks the route's
-// capability with the Authorizer, reads the bounded body, calls the handler, records
-// metrics and writes the response. Errors use one JSON shape:
+// capability with the Authorizer before the body is read, reads the bounded
+// body, calls the handler, records metrics and writes the response in one
+// send. Errors use one JSON shape:
 //   {"error": {"code": "...", "message": "...", "details": {...}}}
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "kernel/http/router.hpp"
 #include "picloud/sdk/http.hpp"
 
 namespace Poco::Net {
-class TCPServer;
-class StreamSocket;
-}  // namespace Poco::Net
-namespace Poco {
-class ThreadPool;
+class ServerSocket;
 }
 
 namespace picloud::kernel::http {
@@ -39,10 +49,13 @@ namespace picloud::kernel::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 64;  // connections served at once (one thread each)
-  int max_queued = 256;
+  int threads = 64;               // requests served at once (worker threads)
+  int active_workers = 0;         // workers waiting for connections at once; 0: 2 × cores
+  int max_connections = 10000;    // open connections; more are closed at accept
+  std::size_t max_header_bytes = 64 << 10;
   std::int64_t max_body_bytes = 1 << 20;
-  int keep_alive_timeout_s = 10;
+  int keep_alive_timeout_s = 10;  // idle connections, and stalled requests
+  int send_timeout_s = 30;        // a client that stops reading
 };
 
 // Decides whether a request may use a route that requires a capability. It
@@ -65,32 +78,60 @@ class Server {
 
   // Binds and starts accepting. Fails with a message naming the address.
   sdk::Result<void> start();
-  // Stops accepting, lets in-flight requests finish for up to `grace_ms`,
-  // then closes every connection. Returns the number of requests cut off.
+  // Stops accepting, closes idle connections, lets in-flight requests finish
+  // for up to `grace_ms`, then closes every connection. Returns the number of
+  // requests cut off; their handlers are waited for (scripts are bounded by
+  // their wall-clock limit), so nothing runs once this returns.
   int stop(int grace_ms);
   int port() const { return bound_port_; }
 
  private:
-  class Connection;
-  class Factory;
+  struct Connection;
   struct Exchange;
+  // What a connection waits for next.
+  enum class Next { read, write, close, proceed /* response done: go on with buffered input */ };
 
-  // Runs one request through router, authorizer and handler.
-  sdk::HttpResponse serve(Exchange& exchange);
-
-  // Live connections, so shutdown can close the idle ones at once.
-  void track(Connection* c);
-  void untrack(Connection* c);
+  struct WorkerSlot;
+  void work(WorkerSlot& slot);  // a worker thread
+  // Serves events until this worker is one too many; false once exiting.
+  bool serve_events(WorkerSlot& slot);
+  void housekeep();  // the timeout thread
+  void accept_ready();
+  void on_ready(Connection& c);
+  Next receive(Connection& c);
+  Next process(Connection& c);
+  Next guarded(Connection& c, Next (Server::*step)(Connection&));
+  Next begin_request(Connection& c);  // head parsed: route, authorize, frame the body
+  Next read_body(Connection& c);
+  Next complete_request(Connection& c);  // body read: run the handler
+  Next respond(Connection& c, sdk::HttpResponse response);
+  Next flush(Connection& c);
+  Next after_response(Connection& c);
+  void end_exchange(Connection& c);
+  void arm(Connection& c, Next next);
+  void close_connection(Connection* c);
 
   Router& router_;
   Authorizer& authorizer_;
   ServerOptions options_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::TCPServer> server_;
+  std::unique_ptr<Poco::Net::ServerSocket> listener_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // an eventfd: readable once the workers must exit
+  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<WorkerSlot>> slots_;
+  int active_target_ = 2;
+  std::atomic<int> blocked_{0};       // workers held by a slow handler
+  std::atomic<int> participants_{0};  // workers not parked (changed under park_mutex_)
+  std::mutex park_mutex_;
+  std::condition_variable park_cv_;
+  std::thread housekeeper_;
   std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<std::int64_t> refused_{0};
   std::atomic<bool> stopping_{false};
-  std::mutex live_mutex_;
-  std::set<Connection*> live_;
+  std::atomic<bool> exiting_{false};
+  std::mutex live_mutex_;  // guards live_; a listed connection's socket is open
+  std::condition_variable housekeeping_;
+  std::unordered_set<Connection*> live_;
   int bound_port_ = 0;
   CounterMetric& not_found_;
 };

@@ -207,10 +207,25 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
   EXPECT_NE(big.received.find("HTTP/1.1 413 "), std::string::npos) << big.received;
   EXPECT_TRUE(big.closed);
 
-  // Expect: 100-continue is answered before the body is sent.
-  auto expect = test::raw_exchange(
+  // Expect: 100-continue is answered before the body is sent; a client that
+  // sent its body without waiting gets the final answer only.
+  {
+    Poco::Net::StreamSocket client(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
+    client.setReceiveTimeout(Poco::Timespan(2, 0));
+    std::string head = "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+    client.sendBytes(head.data(), static_cast<int>(head.size()));
+    char buf[4096];
+    int n = client.receiveBytes(buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+    client.sendBytes("ok", 2);
+    n = client.receiveBytes(buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 201", 0), 0u);
+  }
+  auto eager = test::raw_exchange(
       s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok", 2s);
-  EXPECT_EQ(expect.received.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201", 0), 0u) << expect.received;
+  EXPECT_EQ(eager.received.rfind("HTTP/1.1 201", 0), 0u) << eager.received;
 
   // HTTP/1.0 without keep-alive: answered, then closed.
   auto old = test::raw_exchange(s.port, "GET /healthz HTTP/1.0\r\n\r\n", 2s);
@@ -232,6 +247,95 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
   EXPECT_TRUE(short_body.closed);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
   EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+TEST(Protocol, FramingErrorsAnswer400OrOversizeHeaders431) {
+  Server s(Backend::sqlite, {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  auto post = [&](const std::string& headers, const std::string& body) {
+    return test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n" + body, 3s);
+  };
+  struct Case {
+    const char* what;
+    std::string headers, body, expect;
+  };
+  std::vector<Case> cases{
+      {"both framing headers", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n", "both Content-Length and Transfer-Encoding"},
+      {"length not a number", "Content-Length: 5x\r\n", "hello", "Content-Length is not a number"},
+      {"unsupported coding", "Transfer-Encoding: gzip\r\n", "", "unsupported Transfer-Encoding"},
+      {"bad chunk size", "Transfer-Encoding: chunked\r\n", "zz\r\nhello\r\n0\r\n\r\n", "chunk size is malformed"},
+      {"chunk longer than its size", "Transfer-Encoding: chunked\r\n", "2\r\nhello\r\n0\r\n\r\n", "does not end where its size says"},
+  };
+  for (const auto& c : cases) {
+    auto r = post(c.headers, c.body);
+    EXPECT_EQ(r.received.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << c.what << ": " << r.received;
+    EXPECT_NE(r.received.find(c.expect), std::string::npos) << c.what << ": " << r.received;
+    EXPECT_TRUE(r.closed) << c.what;
+  }
+  std::string big_head = "GET /healthz HTTP/1.1\r\n";
+  for (int i = 0; i < 40; ++i) big_head += "X-Big-" + std::to_string(i) + ": " + std::string(2000, 'a') + "\r\n";
+  auto huge = test::raw_exchange(s.port, big_head + "\r\n", 3s);
+  EXPECT_EQ(huge.received.rfind("HTTP/1.1 431 ", 0), 0u) << huge.received.substr(0, 200);
+  EXPECT_TRUE(huge.closed);
+  // A client that half-closes after a complete request still gets its answer.
+  {
+    Poco::Net::StreamSocket client(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
+    client.setReceiveTimeout(Poco::Timespan(2, 0));
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    client.sendBytes(req.data(), static_cast<int>(req.size()));
+    client.shutdownSend();
+    char buf[4096];
+    int n = client.receiveBytes(buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200 OK", 0), 0u);
+  }
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+// Idle keep-alive connections hold no worker: with two workers, hundreds of
+// open connections and a slow request in progress, a new request is still
+// answered at once, and every idle connection still works afterwards.
+TEST(Protocol, IdleConnectionsHoldNoWorker) {
+  Server s(Backend::sqlite, {{"PICLOUD_HTTP_THREADS", "2"}});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto ask = [&](Poco::Net::StreamSocket& sock) {
+    sock.sendBytes(req.data(), static_cast<int>(req.size()));
+    char buf[2048];
+    int n = sock.receiveBytes(buf, sizeof buf);
+    return n > 0 && std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200 OK", 0) == 0;
+  };
+  std::vector<Poco::Net::StreamSocket> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.emplace_back(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
+    idle.back().setReceiveTimeout(Poco::Timespan(3, 0));
+    ASSERT_TRUE(ask(idle.back())) << "connection " << i;
+  }
+  std::thread slow([&] { EXPECT_EQ(test::http_get(s.port, "/t_good/slow").status, 200); });
+  std::this_thread::sleep_for(100ms);  // the slow request holds one of the two workers
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 500ms);
+  auto metrics = test::http_get(s.port, "/metrics").body;
+  EXPECT_NE(metrics.find("picloud_http_connections_open 30"), std::string::npos) << "300 idle + slow + this one";
+  for (std::size_t i = 0; i < idle.size(); i += 50) EXPECT_TRUE(ask(idle[i])) << "connection " << i;
+  slow.join();
+}
+
+// Workers held by slow handlers stop counting against the active ones: with
+// one active worker (of four), two slow requests in progress do not keep a
+// quick one waiting.
+TEST(Protocol, SlowHandlersLetParkedWorkersIn) {
+  Server s(Backend::sqlite, {{"PICLOUD_HTTP_THREADS", "4"}, {"PICLOUD_HTTP_ACTIVE_WORKERS", "1"}});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; ++i)
+    slow.emplace_back([&] { EXPECT_EQ(test::http_get(s.port, "/t_good/slow").status, 200); });
+  std::this_thread::sleep_for(150ms);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 300ms) << "the slow requests take 800 ms";
+  for (auto& t : slow) t.join();
 }
 
 TEST(Protocol, ShutdownDoesNotWaitForIdleKeepAliveConnections) {
