@@ -176,17 +176,26 @@ sdk::Result<void> Server::start() {
                        ? options_.active_workers
                        : static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));
   active_target_ = std::min(active_target_, options_.threads);
-  for (int i = 0; i < options_.threads; ++i) slots_.push_back(std::make_unique<WorkerSlot>());
-  for (auto& slot : slots_) workers_.emplace_back([this, s = slot.get()] { work(*s); });
+  // The active workers start now; the rest only when slow handlers hold
+  // workers (an idle server stays small).
+  std::lock_guard park(park_mutex_);
+  for (int i = 0; i < active_target_; ++i) add_worker();
   housekeeper_ = std::thread([this] { housekeep(); });
   return {};
+}
+
+void Server::add_worker() {
+  slots_.push_back(std::make_unique<WorkerSlot>());
+  workers_.emplace_back([this, s = slots_.back().get()] { work(*s); });
 }
 
 void Server::work(WorkerSlot& slot) {
   pthread_setname_np(pthread_self(), "picloud-http");
   std::unique_lock lock(park_mutex_);
   for (;;) {
+    ++parked_;
     park_cv_.wait(lock, [&] { return exiting_.load() || participants_.load() < active_target_ + blocked_.load(); });
+    --parked_;
     if (exiting_.load()) return;
     participants_.fetch_add(1);
     lock.unlock();
@@ -273,7 +282,9 @@ void Server::on_ready(Connection& c) {
 // Reads what has arrived. Returns `proceed` to parse it, `read` to wait for
 // more (lingering), or `close`.
 Server::Next Server::receive(Connection& c) {
-  thread_local char buffer[64 << 10];
+  // On the stack: only the pages a read fills become resident, where a
+  // thread_local would be zeroed (all of it resident) in every worker.
+  char buffer[64 << 10];
   const bool lingering = c.phase == Connection::Phase::lingering;
   // Bounded per turn, so one fast sender cannot keep a worker to itself.
   for (int turn = 0; turn < 16; ++turn) {
@@ -559,13 +570,18 @@ void Server::housekeep() {
   while (!exiting_.load()) {
     housekeeping_.wait_for(lock, std::chrono::milliseconds(5));
     const auto now = now_ms();
-    // Workers held by slow handlers: let parked ones take their place.
-    for (auto& slot : slots_) {
-      auto since = slot->busy_since.load(std::memory_order_relaxed);
-      if (since > 0 && now - since >= kBlockedAfterMs && slot->busy_since.compare_exchange_strong(since, -since)) {
-        blocked_.fetch_add(1);
-        std::lock_guard park(park_mutex_);
-        park_cv_.notify_one();
+    // Workers held by slow handlers: let parked ones (or new ones, up to
+    // `threads`) take their place.
+    {
+      std::lock_guard park(park_mutex_);
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        auto& slot = *slots_[i];
+        auto since = slot.busy_since.load(std::memory_order_relaxed);
+        if (since > 0 && now - since >= kBlockedAfterMs && slot.busy_since.compare_exchange_strong(since, -since)) {
+          blocked_.fetch_add(1);
+          if (parked_ > 0) park_cv_.notify_one();
+          else if (static_cast<int>(workers_.size()) < options_.threads) add_worker();
+        }
       }
     }
     if (now < next_timeout_scan) continue;
@@ -581,7 +597,7 @@ void Server::housekeep() {
 }
 
 int Server::stop(int grace_ms) {
-  if (workers_.empty()) return 0;
+  if (!listener_) return 0;  // not started, or stopped already
   stopping_ = true;
   ::shutdown(listener_->impl()->sockfd(), SHUT_RDWR);  // accepting ends
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
@@ -610,8 +626,8 @@ int Server::stop(int grace_ms) {
   }
   std::uint64_t one = 1;
   [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
+  housekeeper_.join();  // first: it adds workers
   for (auto& w : workers_) w.join();
-  housekeeper_.join();
   workers_.clear();
   slots_.clear();
   for (auto* c : std::unordered_set<Connection*>(live_)) close_connection(c);

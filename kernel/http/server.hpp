@@ -92,6 +92,7 @@ class Server {
   enum class Next { read, write, close, proceed /* response done: go on with buffered input */ };
 
   struct WorkerSlot;
+  void add_worker();            // with park_mutex_ held
   void work(WorkerSlot& slot);  // a worker thread
   // Serves events until this worker is one too many; false once exiting.
   bool serve_events(WorkerSlot& slot);
@@ -117,8 +118,9 @@ class Server {
   std::unique_ptr<Poco::Net::ServerSocket> listener_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // an eventfd: readable once the workers must exit
-  std::vector<std::thread> workers_;
-  std::vector<std::unique_ptr<WorkerSlot>> slots_;
+  std::vector<std::thread> workers_;                 // guarded by park_mutex_ until stop()
+  std::vector<std::unique_ptr<WorkerSlot>> slots_;   // likewise
+  int parked_ = 0;                                   // guarded by park_mutex_
   int active_target_ = 2;
   std::atomic<int> blocked_{0};       // workers held by a slow handler
   std::atomic<int> participants_{0};  // workers not parked (changed under park_mutex_)
