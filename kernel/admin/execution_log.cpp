@@ -71,6 +71,12 @@ void ExecutionLog::flush() {
 }
 
 void ExecutionLog::run() {
+  pthread_setname_np(pthread_self(), "picloud-execlog");
+  // A batch is background work: it should not preempt a request's worker
+  // when it wakes. SCHED_BATCH does that and still gets its fair share of
+  // the CPU (a lower priority made it fall behind and drop rows when busy).
+  sched_param normal{};
+  pthread_setschedparam(pthread_self(), SCHED_BATCH, &normal);
   auto next_sweep = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   for (;;) {
