@@ -1,6 +1,7 @@
 // An app's HTTP routes: host (any or one of the app's hostnames), path
 // pattern, methods, dispatch mode, and the endpoint script they run.
 #include <algorithm>
+#include <optional>
 
 #include "kernel/admin/handlers.hpp"
 #include "kernel/http/router.hpp"
@@ -113,16 +114,33 @@ void check_host(AdminContext& ctx, const std::string& app_id, const std::string&
   if (rows.empty()) fail_field("host", "'" + host + "' is not one of this app's hostnames (add it to the app first)");
 }
 
-// 409 when another route of the app matches the same requests.
-void check_conflict(AdminContext& ctx, const RouteRow& r) {
-  auto rows = unwrap(ctx.db.query("SELECT id, path, methods FROM routes WHERE app_id = ? AND host = ? AND shape = ? AND id <> ?",
-                                  {r.app_id, r.host, r.shape, r.id}));
-  for (const auto& row : rows.rows)
-    if (methods_overlap(row[2].as_string(), r.methods))
-      fail(409, "conflict",
-           "route " + row[0].as_string() + " (" + row[2].as_string() + " " + row[1].as_string() +
-               ") already matches these requests",
-           sdk::Value::object({{"route_id", row[0]}}));
+// Writes a route (insert or update) unless another route of the app already
+// matches the same requests (409). The check runs inside the write
+// transaction after the routing version is bumped: that row's lock
+// (PostgreSQL) or the write lock (SQLite) orders concurrent route changes,
+// so two of them cannot both pass the check.
+void write_route(AdminContext& ctx, const RouteRow& r, std::string_view sql, const sdk::Params& params) {
+  std::optional<std::vector<sdk::Value>> conflict;
+  auto written = ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    if (auto bumped = bump_routing_version(tx); !bumped) return bumped;
+    auto rows = tx.query("SELECT id, path, methods FROM routes WHERE app_id = ? AND host = ? AND shape = ? AND id <> ?",
+                         {r.app_id, r.host, r.shape, r.id});
+    if (!rows) return rows.error();
+    for (const auto& row : rows->rows)
+      if (methods_overlap(row[2].as_string(), r.methods)) {
+        conflict = row;
+        return sdk::make_error(sdk::ErrorKind::conflict, "route conflict");  // rolls back
+      }
+    auto w = tx.execute(sql, params);
+    if (!w) return w.error();
+    return {};
+  });
+  if (conflict)
+    fail(409, "conflict",
+         "route " + (*conflict)[0].as_string() + " (" + (*conflict)[2].as_string() + " " + (*conflict)[1].as_string() +
+             ") already matches these requests",
+         sdk::Value::object({{"route_id", (*conflict)[0]}}));
+  unwrap(std::move(written));
 }
 
 // Reads the writable fields into `r`; on create every field is read.
@@ -178,17 +196,12 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     route.id = new_id();
     route.app_id = current_access().app_id;
     read_fields(ctx, f, route, true);
-    check_conflict(ctx, route);
     route.created_at = route.updated_at = now_ms();
-    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-      auto ins = tx.execute(
-          "INSERT INTO routes (id, app_id, script_id, host, path, shape, methods, dispatch, created_at, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          {route.id, route.app_id, route.script_id, route.host, route.path, route.shape, route.methods,
-           route.dispatch, route.created_at, route.updated_at});
-      if (!ins) return ins.error();
-      return bump_routing_version(tx);
-    }));
+    write_route(ctx, route,
+                "INSERT INTO routes (id, app_id, script_id, host, path, shape, methods, dispatch, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                {route.id, route.app_id, route.script_id, route.host, route.path, route.shape, route.methods,
+                 route.dispatch, route.created_at, route.updated_at});
     routing_changed(ctx);
     return json_response(201, route_json(route));
   });
@@ -202,17 +215,12 @@ void add_route_routes(AdminContext& ctx, Registrar& r) {
     auto body = json_body(req);
     Fields f(body);
     read_fields(ctx, f, route, false);
-    check_conflict(ctx, route);
     route.updated_at = now_ms();
-    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-      auto u = tx.execute(
-          "UPDATE routes SET script_id = ?, host = ?, path = ?, shape = ?, methods = ?, dispatch = ?, updated_at = ? "
-          "WHERE id = ?",
-          {route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch, route.updated_at,
-           route.id});
-      if (!u) return u.error();
-      return bump_routing_version(tx);
-    }));
+    write_route(ctx, route,
+                "UPDATE routes SET script_id = ?, host = ?, path = ?, shape = ?, methods = ?, dispatch = ?, "
+                "updated_at = ? WHERE id = ?",
+                {route.script_id, route.host, route.path, route.shape, route.methods, route.dispatch,
+                 route.updated_at, route.id});
     routing_changed(ctx);
     return json_response(200, route_json(route));
   });

@@ -203,6 +203,26 @@ TEST_P(Resources, OtherAppsResourcesAreNotFound) {
   EXPECT_EQ(pc.get("/apps/bravo/scripts/" + sid, pc.owner_key).json["name"].as_string(), "bravo_only");
 }
 
+// Two clients adding the same route at the same moment: exactly one gets it
+// (the conflict check runs inside the write transaction).
+TEST_P(Resources, ConcurrentConflictingRoutesOnlyOneWins) {
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"racing"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/racing/scripts", k, script_body("h", kHello)).status, 201);
+  for (int round = 0; round < 15; ++round) {
+    const std::string body = R"({"script":"h","path":"/race/)" + std::to_string(round) + R"("})";
+    int statuses[2] = {0, 0};
+    std::thread a([&] { statuses[0] = pc.post("/apps/racing/routes", k, body).status; });
+    std::thread b([&] { statuses[1] = pc.post("/apps/racing/routes", k, body).status; });
+    a.join();
+    b.join();
+    EXPECT_EQ(std::min(statuses[0], statuses[1]), 201) << "round " << round;
+    EXPECT_EQ(std::max(statuses[0], statuses[1]), 409) << "round " << round;
+  }
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM routes r JOIN apps a ON a.id = r.app_id WHERE a.slug = 'racing'", {}), 15);
+}
+
 TEST_P(Resources, RoutesAreValidatedAndConflictsRefused) {
   Instance& pc = shared_instance(GetParam(), false);
   const Creds& k = pc.owner_key;
