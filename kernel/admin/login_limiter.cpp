@@ -1,5 +1,7 @@
 #include "kernel/admin/login_limiter.hpp"
 
+#include <algorithm>
+
 namespace picloud::kernel::admin {
 namespace {
 // Bounds memory under a flood of distinct names or addresses: past this many
@@ -28,21 +30,31 @@ void LoginLimiter::count(std::map<std::string, Window>& table, const std::string
   ++w.failures;
 }
 
-std::int64_t LoginLimiter::blocked_for(const std::string& account, const std::string& address, std::int64_t now_ms) {
-  std::lock_guard lock(mutex_);
-  return std::max(blocked(accounts_, account, limits_.per_account, now_ms),
-                  blocked(addresses_, address, limits_.per_address, now_ms));
+void LoginLimiter::uncount(std::map<std::string, Window>& table, const std::string& key) {
+  auto it = table.find(key);
+  if (it != table.end() && --it->second.failures <= 0) table.erase(it);
 }
 
-void LoginLimiter::failed(const std::string& account, const std::string& address, std::int64_t now_ms) {
+std::int64_t LoginLimiter::admit(const std::string& account, const std::string& address, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  auto wait = std::max(blocked(accounts_, account, limits_.per_account, now_ms),
+                       blocked(addresses_, address, limits_.per_address, now_ms));
+  if (wait > 0) return wait;
   count(accounts_, account, now_ms);
   count(addresses_, address, now_ms);
+  return 0;
 }
 
-void LoginLimiter::succeeded(const std::string& account) {
+void LoginLimiter::succeeded(const std::string& account, const std::string& address) {
   std::lock_guard lock(mutex_);
   accounts_.erase(account);
+  uncount(addresses_, address);
+}
+
+void LoginLimiter::withdrawn(const std::string& account, const std::string& address) {
+  std::lock_guard lock(mutex_);
+  uncount(accounts_, account);
+  uncount(addresses_, address);
 }
 
 }  // namespace picloud::kernel::admin

@@ -41,6 +41,16 @@ sdk::HttpResponse rate_limited(std::int64_t seconds) {
   return r;
 }
 
+// Too many password checks waiting already (see PasswordHasher): the
+// admitted attempt is withdrawn, so it does not count against the limits.
+sdk::HttpResponse too_busy(AdminContext& ctx, const std::string& account, const std::string& address) {
+  ctx.limiter.withdrawn(account, address);
+  auto r = error_body(503, "busy", "too many sign-ins are being checked at once; try again in a moment",
+                      sdk::Value::object({{"retry_after_s", 1}}));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 }  // namespace
 
 sdk::Value user_json(const User& user) {
@@ -64,13 +74,15 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     f.finish();
     std::string account = to_lower(username);
     std::int64_t now = now_ms();
-    if (auto wait = ctx.limiter.blocked_for(account, req.remote_address, now); wait > 0) return rate_limited(wait);
-    auto user = unwrap(ctx.identity.check_password(username, password));
-    if (!user) {
-      ctx.limiter.failed(account, req.remote_address, now);
-      return error_body(401, "unauthorized", "wrong user name or password");
+    if (auto wait = ctx.limiter.admit(account, req.remote_address, now); wait > 0) return rate_limited(wait);
+    std::optional<User> user;
+    try {
+      user = unwrap(ctx.identity.check_password(username, password));
+    } catch (const PasswordCheckBusy&) {
+      return too_busy(ctx, account, req.remote_address);
     }
-    ctx.limiter.succeeded(account);
+    if (!user) return error_body(401, "unauthorized", "wrong user name or password");
+    ctx.limiter.succeeded(account, req.remote_address);
     unwrap(ctx.identity.sweep_sessions());
     std::string token = unwrap(ctx.identity.open_session(user->id, req.remote_address));
     std::int64_t ttl = ctx.settings.identity.session_ttl_s;
@@ -106,14 +118,16 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     std::string next = *f.string("new_password", true);
     f.finish();
     const auto& p = current_access().principal;
-    std::int64_t now = now_ms();
-    if (auto wait = ctx.limiter.blocked_for(p.user.username, req.remote_address, now); wait > 0) return rate_limited(wait);
     if (auto rules = Identity::check_password_rules(next); !rules) fail_field("new_password", rules.error().message);
-    auto user = unwrap(ctx.identity.check_password(p.user.username, current));
-    if (!user) {
-      ctx.limiter.failed(p.user.username, req.remote_address, now);
-      fail(403, "forbidden", "the current password is wrong");
+    if (auto wait = ctx.limiter.admit(p.user.username, req.remote_address, now_ms()); wait > 0) return rate_limited(wait);
+    std::optional<User> user;
+    try {
+      user = unwrap(ctx.identity.check_password(p.user.username, current));
+    } catch (const PasswordCheckBusy&) {
+      return too_busy(ctx, p.user.username, req.remote_address);
     }
+    if (!user) fail(403, "forbidden", "the current password is wrong");
+    ctx.limiter.succeeded(p.user.username, req.remote_address);
     // Other sessions end: whoever else knew the old password is signed out.
     unwrap(ctx.identity.set_password(p.user.id, next, p.session_hash));
     return no_content();

@@ -163,10 +163,13 @@ bool looks_like_id(std::string_view text) {
 }
 
 bool PasswordHasher::derive(std::string_view password, std::string_view salt, int log_n, int r, int p,
-                            unsigned char* out, std::size_t out_size) {
+                            unsigned char* out, std::size_t out_size, bool bounded_wait) {
   {
     std::unique_lock lock(mutex_);
+    if (busy_ >= concurrency_ && bounded_wait && waiting_ >= 4 * concurrency_) throw PasswordCheckBusy();
+    ++waiting_;
     freed_.wait(lock, [&] { return busy_ < concurrency_; });
+    --waiting_;
     ++busy_;
   }
   std::uint64_t n = std::uint64_t{1} << log_n;
@@ -188,7 +191,7 @@ sdk::Result<std::string> PasswordHasher::hash(std::string_view password) {
   std::string salt(kSaltBytes, '\0');
   fill_random(reinterpret_cast<unsigned char*>(salt.data()), salt.size());
   std::string digest(kHashBytes, '\0');
-  if (!derive(password, salt, kLogN, kR, kP, reinterpret_cast<unsigned char*>(digest.data()), digest.size()))
+  if (!derive(password, salt, kLogN, kR, kP, reinterpret_cast<unsigned char*>(digest.data()), digest.size(), false))
     return sdk::make_error(sdk::ErrorKind::internal, "password hashing failed (scrypt)");
   return "$scrypt$ln=" + std::to_string(kLogN) + ",r=" + std::to_string(kR) + ",p=" + std::to_string(kP) + "$" +
          base64url_encode(salt) + "$" + base64url_encode(digest);
@@ -208,14 +211,14 @@ bool PasswordHasher::verify(std::string_view password, std::string_view stored) 
     return false;
   if (salt.empty() || expected.size() < 16 || expected.size() > 64) return false;
   std::string actual(expected.size(), '\0');
-  if (!derive(password, salt, log_n, r, p, reinterpret_cast<unsigned char*>(actual.data()), actual.size()))
+  if (!derive(password, salt, log_n, r, p, reinterpret_cast<unsigned char*>(actual.data()), actual.size(), true))
     return false;
   return constant_time_equal(actual, expected);
 }
 
 void PasswordHasher::waste_one_verification(std::string_view password) {
   unsigned char sink[kHashBytes];
-  derive(password, "picloud-no-such-user", kLogN, kR, kP, sink, sizeof sink);
+  derive(password, "picloud-no-such-user", kLogN, kR, kP, sink, sizeof sink, true);
 }
 
 }  // namespace picloud::kernel::admin

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -39,7 +40,15 @@ std::string format_time(std::int64_t ms);
 // Passwords: scrypt at OWASP's parameters (N = 2^17, r = 8, p = 1, 128 MiB of
 // memory per hash), stored in PHC string form:
 //   $scrypt$ln=17,r=8,p=1$<salt>$<hash>     (salt and hash base64url)
-// At most `concurrency` hashes run at once (each takes ~128 MiB); the rest wait.
+// At most `concurrency` hashes run at once (each takes ~128 MiB); the rest
+// wait. Verifications (what unauthenticated sign-ins cost) wait only while
+// fewer than 4 × `concurrency` are waiting (a few seconds of work); beyond
+// that they throw PasswordCheckBusy at once, so a flood of sign-ins cannot
+// hold every HTTP worker in this queue.
+struct PasswordCheckBusy : std::runtime_error {
+  PasswordCheckBusy() : std::runtime_error("too many password checks at once") {}
+};
+
 class PasswordHasher {
  public:
   explicit PasswordHasher(int concurrency) : concurrency_(concurrency < 1 ? 1 : concurrency) {}
@@ -52,11 +61,13 @@ class PasswordHasher {
 
  private:
   // Runs scrypt under the concurrency bound; false when OpenSSL fails.
+  // With `bounded_wait`, throws PasswordCheckBusy when the queue is full.
   bool derive(std::string_view password, std::string_view salt, int log_n, int r, int p, unsigned char* out,
-              std::size_t out_size);
+              std::size_t out_size, bool bounded_wait);
 
   int concurrency_;
   int busy_ = 0;
+  int waiting_ = 0;
   std::mutex mutex_;
   std::condition_variable freed_;
 };

@@ -113,6 +113,51 @@ TEST(IdentityLimits, FailedSignInsFromOneAddressAreLimited) {
   EXPECT_EQ(r.status, 429) << r.body;
 }
 
+// Sign-ins sent all at once are counted as they are admitted, not as they
+// fail: no more than the limit get their password checked. With one hash at
+// a time and 4 waiting, the rest are turned away at once (503) rather than
+// holding server workers, and those do not count against the limits.
+TEST(IdentityLimits, ConcurrentSignInsCannotPassTheLimitOrPileUp) {
+  Instance pc(Backend::sqlite, {{"PICLOUD_ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"},
+                                {"PICLOUD_ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", "1000"},
+                                {"PICLOUD_ADMIN_PASSWORD_HASH_CONCURRENCY", "1"}});
+  auto burst = [&](const std::string& user, int n) {
+    std::vector<int> statuses(static_cast<std::size_t>(n));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+      threads.emplace_back([&, i] {
+        statuses[static_cast<std::size_t>(i)] =
+            pc.post("/login", {}, R"({"username":")" + user + R"(","password":"not the password"})").status;
+      });
+    for (auto& t : threads) t.join();
+    std::map<int, int> count;
+    for (int s : statuses) ++count[s];
+    return count;
+  };
+  // (Unknown names cost a verification too, and are limited the same way.)
+  auto rushed = burst("rusher", 12);
+  EXPECT_EQ(rushed[401], 5) << "only the admitted attempts were checked";
+  EXPECT_EQ(rushed[429], 7);
+
+  // 20 distinct accounts at once: one hash runs, 4 wait, the rest are refused.
+  std::vector<std::thread> threads;
+  std::map<int, int> count;
+  std::mutex m;
+  for (int i = 0; i < 20; ++i)
+    threads.emplace_back([&, i] {
+      int status = pc.post("/login", {}, R"({"username":"nobody)" + std::to_string(i) + R"(","password":"not the password"})").status;
+      std::lock_guard lock(m);
+      ++count[status];
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_GE(count[503], 1) << "beyond the waiting room, refused at once";
+  std::string seen;
+  for (auto [status, n] : count) seen += std::to_string(status) + "×" + std::to_string(n) + " ";
+  EXPECT_EQ(count[401] + count[503], 20) << seen;
+  // Refused attempts did not count: a refused account may still sign in.
+  EXPECT_EQ(pc.post("/login", {}, R"({"username":"owner","password":")" + kPassword + R"("})").status, 200);
+}
+
 TEST_P(Identity, PasswordChangeNeedsTheCurrentOneAndEndsOtherSessions) {
   Instance& pc = shared_instance(GetParam(), false);
   pc.make_user("pat");
