@@ -173,6 +173,7 @@ Result<void> Kernel::start_without_http() {
   if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
   if (auto r = build_script_engine(); !r) return fail(r.error());
   admin_->set_engine(script_engine_.get());
+  admin_->set_trigger_kinds(&plugins_->trigger_kinds());
   warn_unread_config();
   admin_->start();
   if (auto r = plugins_->start_all(); !r) return fail(r.error());

@@ -116,6 +116,18 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(adm.login.window_s, c.get_int("admin", "login_window_s", adm.login.window_s, 1, 24 * 3600));
   TRY_ASSIGN(n, c.get_int("admin", "password_hash_concurrency", adm.password_hash_concurrency, 1, 64));
   adm.password_hash_concurrency = static_cast<int>(n);
+  auto& retry = adm.retry;
+  TRY_ASSIGN(n, c.get_int("triggers", "retry_max_attempts", retry.max_attempts, 1, 100));
+  retry.max_attempts = static_cast<int>(n);
+  TRY_ASSIGN(text, c.get_choice("triggers", "retry_backoff", "exponential", {"exponential", "linear", "constant"}));
+  retry.backoff = text == "linear"     ? triggers::RetryPolicy::Backoff::linear
+                  : text == "constant" ? triggers::RetryPolicy::Backoff::constant
+                                       : triggers::RetryPolicy::Backoff::exponential;
+  TRY_ASSIGN(n, c.get_int("triggers", "retry_base_delay_ms", retry.base_delay.count(), 0,
+                          triggers::RetryPolicy::kMaxDelay.count()));
+  retry.base_delay = std::chrono::milliseconds(n);
+  TRY_ASSIGN(n, c.get_int("triggers", "retry_jitter_percent", 20, 0, 100));
+  retry.jitter = static_cast<double>(n) / 100.0;
   auto& ex = adm.executions;
   TRY_ASSIGN(n, c.get_int("executions", "retention_days", ex.retention_days, 1, 3650));
   ex.retention_days = static_cast<int>(n);

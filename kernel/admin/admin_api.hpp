@@ -20,6 +20,8 @@
 #include "kernel/admin/login_limiter.hpp"
 #include "kernel/http/router.hpp"
 #include "kernel/metrics.hpp"
+#include "kernel/triggers/retry_policy.hpp"
+#include "kernel/triggers/trigger_kinds.hpp"
 #include "scripting/engine.hpp"
 
 namespace picloud::kernel::admin {
@@ -32,6 +34,7 @@ struct AdminSettings {
   ExecutionLogSettings executions;
   CookieSecure cookie_secure = CookieSecure::auto_detect;
   int password_hash_concurrency = 2;
+  triggers::RetryPolicy retry;  // defaults for triggers' deliveries
 };
 
 inline constexpr std::string_view kAdminPrefix = "/api/v1/admin";
@@ -52,6 +55,8 @@ class AdminApi {
   sdk::Result<void> register_routes(http::Router& router);
   // Scripts are validated on save by this engine (set once it is built).
   void set_engine(scripting::Engine* engine);
+  // Trigger filters are validated by these kinds (set once plugins configured).
+  void set_trigger_kinds(const triggers::TriggerKindRegistry* kinds);
   // Called after every change to hostnames, scripts or routes (the
   // dispatcher reloads its route table).
   void set_routing_listener(std::function<void()> listener);

@@ -133,6 +133,11 @@ const sdk::Value* Fields::get(std::string_view name, bool required) {
 
 bool Fields::has(std::string_view name) { return object_.count(name) > 0; }
 
+sdk::Value Fields::json(std::string_view name) {
+  const sdk::Value* v = get(name, false);
+  return v ? *v : sdk::Value();
+}
+
 bool Fields::is_null(std::string_view name) {
   auto it = object_.find(name);
   return it != object_.end() && it->second.is_null();

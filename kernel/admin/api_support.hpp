@@ -67,6 +67,8 @@ class Fields {
   std::optional<bool> boolean(std::string_view name, bool required = false);
   std::optional<std::int64_t> integer(std::string_view name, bool required = false);
   std::optional<std::vector<std::string>> strings(std::string_view name, bool required = false);
+  // Any JSON value; null when absent or null.
+  sdk::Value json(std::string_view name);
   void finish() const;
 
  private:

@@ -99,6 +99,8 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("script.write", Access::app_editor, kScriptWrite, "create, change and delete an app's scripts");
   kernel("route.read", Access::app_viewer, kAppRead, "see an app's routes");
   kernel("route.write", Access::app_editor, kAppWrite, "create, change and delete an app's routes");
+  kernel("trigger.read", Access::app_viewer, kAppRead, "see an app's triggers");
+  kernel("trigger.write", Access::app_editor, kAppWrite, "create, change and delete an app's triggers");
   kernel("execution.read", Access::app_viewer, kLogsRead, "read an app's execution logs");
 }
 

@@ -33,6 +33,7 @@ struct AdminContext {
   ExecutionLog executions;
   AdminAuthorizer authorizer;
   scripting::Engine* engine = nullptr;
+  const triggers::TriggerKindRegistry* trigger_kinds = nullptr;  // set once plugins have configured
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one
@@ -69,6 +70,12 @@ void add_user_routes(AdminContext& ctx, Registrar& r);
 void add_app_routes(AdminContext& ctx, Registrar& r);
 void add_script_routes(AdminContext& ctx, Registrar& r);
 void add_route_routes(AdminContext& ctx, Registrar& r);
+void add_trigger_routes(AdminContext& ctx, Registrar& r);
+
+// An endpoint script of the app by id or name, as {id, name}: 404 when the
+// app has none, 400 (field "script") when it is a module.
+std::pair<std::string, std::string> resolve_endpoint_script(AdminContext& ctx, const std::string& app_id,
+                                                            const std::string& ref);
 void add_execution_routes(AdminContext& ctx, Registrar& r);
 
 // Shared JSON shapes.

@@ -98,16 +98,6 @@ std::string check_path(const std::string& path, std::string& shape) {
 }
 
 // The endpoint script a route names (by id or name), in this app only.
-std::pair<std::string, std::string> resolve_script(AdminContext& ctx, const std::string& app_id, const std::string& ref) {
-  auto rows = unwrap(
-      ctx.db.query("SELECT id, name, kind FROM scripts WHERE app_id = ? AND (id = ? OR name = ?)", {app_id, ref, ref}));
-  if (rows.empty())
-    fail(404, "not_found", "script '" + ref + "' not found in this app", sdk::Value::object({{"field", "script"}}));
-  if (rows.rows[0][2].as_string() != "endpoint")
-    fail_field("script", "'" + ref + "' is a module; a route needs an endpoint script");
-  return {rows.rows[0][0].as_string(), rows.rows[0][1].as_string()};
-}
-
 void check_host(AdminContext& ctx, const std::string& app_id, const std::string& host) {
   if (host.empty()) return;
   auto rows = unwrap(ctx.db.query("SELECT 1 FROM app_hostnames WHERE app_id = ? AND hostname = ?", {app_id, host}));
@@ -152,7 +142,7 @@ void read_fields(AdminContext& ctx, Fields& f, RouteRow& r, bool create) {
   auto host = f.string("host");
   auto dispatch = f.string("dispatch");
   f.finish();
-  if (script) std::tie(r.script_id, r.script_name) = resolve_script(ctx, r.app_id, *script);
+  if (script) std::tie(r.script_id, r.script_name) = resolve_endpoint_script(ctx, r.app_id, *script);
   if (path) r.path = check_path(*path, r.shape);
   if (methods) r.methods = normalise_methods(*methods);
   else if (create) r.methods = "*";

@@ -153,11 +153,32 @@ std::string names_of(const std::vector<Script>& scripts) {
   return out;
 }
 
-std::int64_t route_count(AdminContext& ctx, const std::string& script_id) {
-  return unwrap(ctx.db.query("SELECT count(*) FROM routes WHERE script_id = ?", {script_id})).rows[0][0].as_int();
+// What runs the script: its routes and triggers, e.g. "2 routes and 1 trigger";
+// empty when nothing does.
+std::string users_of(AdminContext& ctx, const std::string& script_id) {
+  auto rows = unwrap(ctx.db.query("SELECT (SELECT count(*) FROM routes WHERE script_id = ?), "
+                                  "(SELECT count(*) FROM triggers WHERE script_id = ?)",
+                                  {script_id, script_id}));
+  std::int64_t routes = rows.rows[0][0].as_int(), triggers = rows.rows[0][1].as_int();
+  auto part = [](std::int64_t n, const char* what) {
+    return n == 0 ? std::string() : std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  std::string r = part(routes, "route"), t = part(triggers, "trigger");
+  return r.empty() ? t : t.empty() ? r : r + " and " + t;
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> resolve_endpoint_script(AdminContext& ctx, const std::string& app_id,
+                                                            const std::string& ref) {
+  auto rows = unwrap(
+      ctx.db.query("SELECT id, name, kind FROM scripts WHERE app_id = ? AND (id = ? OR name = ?)", {app_id, ref, ref}));
+  if (rows.empty())
+    fail(404, "not_found", "script '" + ref + "' not found in this app", sdk::Value::object({{"field", "script"}}));
+  if (rows.rows[0][2].as_string() != "endpoint")
+    fail_field("script", "'" + ref + "' is a module; routes and triggers run endpoint scripts");
+  return {rows.rows[0][0].as_string(), rows.rows[0][1].as_string()};
+}
 
 void add_script_routes(AdminContext& ctx, Registrar& r) {
   r.add("GET", "/apps/{app}/scripts", "script.read", [&ctx](const sdk::HttpRequest& req) {
@@ -242,8 +263,9 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
         fail(409, "conflict", "module '" + old.name + "' is imported by " + names_of(deps) +
                                   "; it cannot be renamed or made an endpoint while they use it");
     }
-    if (old.kind == "endpoint" && s.kind == "module" && route_count(ctx, old.id) > 0)
-      fail(409, "conflict", "script '" + old.name + "' is bound to routes; a module cannot serve them");
+    if (old.kind == "endpoint" && s.kind == "module")
+      if (auto users = users_of(ctx, old.id); !users.empty())
+        fail(409, "conflict", "script '" + old.name + "' is run by " + users + "; a module cannot be run");
     auto v = validate_or_fail(ctx, app_id, s.name, s.kind, s.source);
     // A module's new code changes what its importers run: they get a new
     // version too, so every node compiles them afresh (compiled scripts are
@@ -283,9 +305,8 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
       if (!deps.empty())
         fail(409, "conflict", "module '" + s.name + "' is imported by " + names_of(deps) + "; remove those imports first");
     }
-    if (auto n = route_count(ctx, s.id); n > 0)
-      fail(409, "conflict", "script '" + s.name + "' is bound to " + std::to_string(n) +
-                                (n == 1 ? " route" : " routes") + "; delete or rebind them first");
+    if (auto users = users_of(ctx, s.id); !users.empty())
+      fail(409, "conflict", "script '" + s.name + "' is run by " + users + "; delete or rebind them first");
     unwrap(ctx.db.execute("DELETE FROM scripts WHERE id = ?", {s.id}));
     auto& eng = engine(ctx);
     eng.forget_script(app_id, s.id);

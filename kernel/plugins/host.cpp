@@ -63,6 +63,21 @@ sdk::Result<void> guarded(F&& call) {
 }  // namespace
 
 class PluginHost::Context final : public sdk::PluginContext {
+  // Declarations land in the host's registry under the plugin's name.
+  class Kinds final : public sdk::TriggerKinds {
+   public:
+    Kinds(Context& ctx) : ctx_(ctx) {}
+    sdk::Result<void> declare(sdk::TriggerKind kind) override {
+      if (!ctx_.configuring_)
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin '" + ctx_.plugin_.name + "' may declare trigger kinds only in configure()");
+      return ctx_.host_.trigger_kinds_.declare(std::move(kind), ctx_.plugin_.name);
+    }
+
+   private:
+    Context& ctx_;
+  };
+
  public:
   Context(PluginHost& host, const LoadedPlugin& plugin, sdk::Database& database)
       : host_(host),
@@ -72,7 +87,8 @@ class PluginHost::Context final : public sdk::PluginContext {
         database_(database),
         services_(host.services_, plugin),
         tasks_(plugin.name),
-        metrics_(host.metrics_, plugin.name) {}
+        metrics_(host.metrics_, plugin.name),
+        trigger_kinds_(*this) {}
 
   std::string_view plugin_name() const override { return plugin_.name; }
   sdk::ConfigSection& config() override { return config_; }
@@ -95,7 +111,7 @@ class PluginHost::Context final : public sdk::PluginContext {
     return host_.capabilities_.declare(capability, plugin_.name);
   }
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
-  sdk::TriggerKinds* trigger_kinds() override { return nullptr; }
+  sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
   sdk::EventSink* events() override { return nullptr; }
 
   bool configuring_ = false;
@@ -110,6 +126,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   PluginServices services_;
   TaskGroup tasks_;
   PluginMetrics metrics_;
+  Kinds trigger_kinds_;
 };
 
 struct PluginHost::Instance {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/triggers/trigger_kinds.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/http/router.hpp"
@@ -67,6 +68,8 @@ class PluginHost {
   bool all_started() const { return started_.load() == loaded_.size(); }
   // What the plugins declared to scripts (during configure).
   scripting::Declarations& declarations() { return declarations_; }
+  // The trigger kinds the plugins declared (during configure).
+  const triggers::TriggerKindRegistry& trigger_kinds() const { return trigger_kinds_; }
 
  private:
   class Context;
@@ -78,6 +81,7 @@ class PluginHost {
   MetricsRegistry& metrics_;
   ServiceDirectory services_;
   scripting::Declarations declarations_;
+  triggers::TriggerKindRegistry trigger_kinds_;
   std::vector<LoadedPlugin> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;  // parallel to loaded_
   std::atomic<std::size_t> started_{0};

@@ -13,4 +13,5 @@
 #include "picloud/sdk/script.hpp"
 #include "picloud/sdk/services.hpp"
 #include "picloud/sdk/tasks.hpp"
+#include "picloud/sdk/triggers.hpp"
 #include "picloud/sdk/value.hpp"

@@ -223,6 +223,84 @@ TEST_P(Resources, ConcurrentConflictingRoutesOnlyOneWins) {
   EXPECT_EQ(count(pc, "SELECT count(*) FROM routes r JOIN apps a ON a.id = r.app_id WHERE a.slug = 'racing'", {}), 15);
 }
 
+// Triggers through the admin API: the kind (declared by the t_good plugin)
+// validates the filter; scripts, retry overrides and enabled are the kernel's.
+TEST_P(Resources, TriggersAreValidatedByTheirKindAndManaged) {
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"trig"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/trig/scripts", k, script_body("on_change", kHello)).status, 201);
+  ASSERT_EQ(pc.post("/apps/trig/scripts", k, script_body("lib", "int one() { return 1; }", "module")).status, 201);
+  const std::string base = "/apps/trig/triggers";
+
+  auto made = pc.post(base + "/t_good", k, R"({"script":"on_change","filter":{"collection":"orders*"}})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(made.json["kind"].as_string(), "t_good");
+  EXPECT_EQ(made.json["script"].as_string(), "on_change");
+  EXPECT_EQ(made.json["filter"], sdk::Value::object({{"collection", "orders*"}, {"ops", sdk::Value::array({"insert", "delete"})}}))
+      << "the kind filled in its default";
+  EXPECT_TRUE(made.json["retry"].is_null());
+  EXPECT_TRUE(made.json["enabled"].as_bool());
+  const std::string id = made.json["id"].as_string();
+
+  struct Bad {
+    std::string path, body;
+    int status;
+    std::string says;
+  };
+  for (const auto& b : std::vector<Bad>{
+           {"/nosuch", R"({"script":"on_change"})", 404, "kinds: t_good"},
+           {"/t_good", R"({"script":"on_change"})", 400, "must be an object"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":""}})", 400, "collection must be a non-empty string"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a","ops":["update"]}})", 400, "ops may hold"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a","extra":1}})", 400, "unknown field 'extra'"},
+           {"/t_good", R"({"filter":{"collection":"a"}})", 400, "script is required"},
+           {"/t_good", R"({"script":"lib","filter":{"collection":"a"}})", 400, "is a module"},
+           {"/t_good", R"({"script":"nope","filter":{"collection":"a"}})", 404, "not found in this app"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a"},"retry":{"max_attempts":0}})", 400, "retry.max_attempts"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a"},"retry":{"tries":2}})", 400, "retry.tries: unknown field"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a"},"enabled":"yes"})", 400, "enabled"},
+           {"/t_good", R"({"script":"on_change","filter":{"collection":"a"},"priority":1})", 400, "priority"},
+       }) {
+    auto r = pc.post(base + b.path, k, b.body);
+    EXPECT_EQ(r.status, b.status) << b.body << " -> " << r.body;
+    EXPECT_NE(r.body.find(b.says), std::string::npos) << b.body << " -> " << r.body;
+  }
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM triggers t JOIN apps a ON a.id = t.app_id WHERE a.slug = 'trig'", {}), 1)
+      << "nothing was stored by the refused requests";
+
+  auto retried = pc.post(base + "/t_good", k,
+                         R"({"script":"on_change","filter":{"collection":"users","ops":["delete"]},"retry":{"max_attempts":5,"backoff":"linear"},"enabled":false})");
+  ASSERT_EQ(retried.status, 201) << retried.body;
+  EXPECT_EQ(retried.json["retry"], sdk::Value::object({{"max_attempts", 5}, {"backoff", "linear"}}));
+  EXPECT_FALSE(retried.json["enabled"].as_bool());
+
+  EXPECT_EQ(pc.get(base, k).json["items"].size(), 2u);
+  EXPECT_EQ(pc.get(base + "/t_good?script=on_change", k).json["items"].size(), 2u);
+  EXPECT_EQ(pc.get(base + "?kind=other", k).json["items"].size(), 0u);
+  EXPECT_EQ(pc.get(base + "/nosuch", k).status, 404);
+  EXPECT_EQ(pc.get(base + "/t_good/" + id, k).json["filter"]["collection"].as_string(), "orders*");
+  EXPECT_EQ(pc.get(base + "/other/" + id, k).status, 404) << "a trigger is found under its own kind only";
+
+  auto patched = pc.call("PATCH", base + "/t_good/" + id, k, R"({"enabled":false,"filter":{"collection":"carts"}})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_FALSE(patched.json["enabled"].as_bool());
+  EXPECT_EQ(patched.json["filter"]["ops"], sdk::Value::array({"insert", "delete"}));
+  EXPECT_EQ(pc.call("PATCH", base + "/t_good/" + id, k, R"({"filter":{"collection":""}})").status, 400);
+  EXPECT_EQ(pc.get(base + "/t_good/" + id, k).json["filter"]["collection"].as_string(), "carts") << "unchanged by the refused patch";
+
+  // A script that triggers run cannot be deleted or made a module.
+  auto held = pc.call("DELETE", "/apps/trig/scripts/on_change", k);
+  EXPECT_EQ(held.status, 409);
+  EXPECT_NE(held.body.find("run by 2 triggers"), std::string::npos) << held.body;
+  EXPECT_EQ(pc.call("PATCH", "/apps/trig/scripts/on_change", k, R"({"kind":"module"})").status, 409);
+
+  EXPECT_EQ(pc.call("DELETE", base + "/t_good/" + id, k).status, 204);
+  EXPECT_EQ(pc.call("DELETE", base + "/t_good/" + id, k).status, 404);
+  EXPECT_EQ(pc.call("DELETE", base + "/t_good/" + retried.json["id"].as_string(), k).status, 204);
+  EXPECT_EQ(pc.call("DELETE", "/apps/trig/scripts/on_change", k).status, 204);
+}
+
 TEST_P(Resources, RoutesAreValidatedAndConflictsRefused) {
   Instance& pc = shared_instance(GetParam(), false);
   const Creds& k = pc.owner_key;

@@ -166,7 +166,7 @@ TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
   Server s(GetParam(), {{"PICLOUD_PLUGINS_ENABLED", "t_good, t_abi_major"}});
   EXPECT_EQ(s.process->wait(15s), 1);
   std::string err = s.process->err();
-  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.2"), std::string::npos)
+  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.3"), std::string::npos)
       << err;
 }
 
@@ -374,7 +374,7 @@ TEST(Startup, VersionMatchesTheRelease) {
   test::TempDir dir;
   auto p = run({"--version"}, {}, dir.path());
   EXPECT_EQ(p->wait(5s), 0);
-  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.2)\n");
+  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.3)\n");
 }
 
 TEST(Startup, DefaultsToSqliteUnderData) {
@@ -506,7 +506,8 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   EXPECT_NE(p->out().find("kernel           1        identity_and_apps"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           2        dispatch"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           3        execution_log_indexes"), std::string::npos) << p->out();
-  EXPECT_NE(p->out().find("4 migration(s) applied now"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           4        triggers"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("5 migration(s) applied now"), std::string::npos) << p->out();
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();

@@ -31,6 +31,36 @@ class GoodPlugin final : public Plugin {
     Database* db = &ctx.database();
 
     if (auto r = ctx.services().provide("greeter", 1, std::make_shared<Greeter>(Greeter{greeting_})); !r) return r;
+    // A trigger kind: filter {"collection": "<name or prefix*>", "ops": [...]}.
+    if (auto r = ctx.trigger_kinds()->declare(
+            {"t_good", "runs a script when a test collection changes", {"insert", "delete"},
+             [](const Value& filter) -> Result<Value> {
+               if (!filter.is_object()) return make_error(ErrorKind::invalid_argument, "must be an object");
+               for (const auto& [k, v] : filter.as_object())
+                 if (k != "collection" && k != "ops") return make_error(ErrorKind::invalid_argument, "unknown field '" + k + "'");
+               if (!filter["collection"].is_string() || filter["collection"].as_string().empty())
+                 return make_error(ErrorKind::invalid_argument, "collection must be a non-empty string");
+               Value ops = filter["ops"].is_null() ? Value::array({"insert", "delete"}) : filter["ops"];
+               if (!ops.is_array() || ops.size() == 0) return make_error(ErrorKind::invalid_argument, "ops must be a non-empty list");
+               for (const auto& op : ops.as_array())
+                 if (op != Value("insert") && op != Value("delete"))
+                   return make_error(ErrorKind::invalid_argument, "ops may hold insert and delete");
+               return Value::object({{"collection", filter["collection"]}, {"ops", ops}});
+             },
+             [](const Value& filter, const Event& e) {
+               const std::string& c = filter["collection"].as_string();
+               bool collection = c.back() == '*' ? e.payload["collection"].string_or("").rfind(c.substr(0, c.size() - 1), 0) == 0
+                                                 : e.payload["collection"].string_or("") == c;
+               bool op = false;
+               for (const auto& o : filter["ops"].as_array()) op = op || o.as_string() == e.op;
+               return collection && op;
+             },
+             {{"collection", "the collection"}, {"key", "the key"}}});
+        !r)
+      return r;
+    if (ctx.trigger_kinds()->declare({"cron", "", {"tick"}, [](const Value& f) -> Result<Value> { return f; },
+                                      [](const Value&, const Event&) { return true; }, {}}))
+      return make_error(ErrorKind::internal, "the kernel's trigger kind name was accepted");
     // An admin capability of its own; names outside "t_good." are refused.
     if (auto r = ctx.add_capability({"t_good.secret", Access::owner, "app:admin", "read the secret"}); !r) return r;
     if (ctx.add_capability({"other.secret", Access::owner, "", ""}))

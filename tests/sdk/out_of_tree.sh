@@ -41,7 +41,9 @@ for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 
 body=$(curl -fsS "http://127.0.0.1:$port/hello/greet?name=sdk") || { cat "$work/server.log"; exit 1; }
 echo "response: $body"
 [ "$body" = '{"greeting":"howdy, sdk","plugin":"hello"}' ] || { cat "$work/server.log"; exit 1; }
-PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" "$work/prefix/bin/picloud" plugins | grep -E '^hello +1\.0\.0 +1\.2 +yes'
+abi_h="$work/prefix/include/picloud/sdk/abi.hpp"
+abi="$(sed -n 's/^#define PICLOUD_SDK_ABI_MAJOR //p' "$abi_h").$(sed -n 's/^#define PICLOUD_SDK_ABI_MINOR //p' "$abi_h")"
+PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" "$work/prefix/bin/picloud" plugins | grep -E "^hello +1\.0\.0 +${abi//./\\.} +yes"
 
 echo "== call its script function from a script"
 cat >"$work/run/greet.as" <<'SCRIPT'

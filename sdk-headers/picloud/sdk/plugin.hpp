@@ -25,9 +25,8 @@
 
 namespace picloud::sdk {
 
-// Reserved for trigger kinds and event emission. Their accessors below
-// return null until the kernel implements them; a later SDK minor defines
-// these types.
+// TriggerKinds is defined in triggers.hpp (ABI 1.3). EventSink is reserved:
+// its accessor returns null until a later SDK minor defines it.
 class TriggerKinds;
 class EventSink;
 
@@ -48,6 +47,8 @@ class PluginContext {
   // Declares script functions and handle types (see script.hpp). Non-null
   // from ABI 1.1; declarations are accepted only during configure().
   virtual ScriptApi* script_api() = 0;
+  // Declares trigger kinds (triggers.hpp). Non-null from ABI 1.3; only
+  // during configure().
   virtual TriggerKinds* trigger_kinds() = 0;
   virtual EventSink* events() = 0;
 

@@ -1,0 +1,176 @@
+// An app's triggers: a script of the app run when an event of a kind (declared
+// by a plugin) matches the trigger's filter. Generic over kinds: the kind
+// validates the filter; the kernel stores it, with optional retry overrides.
+#include <optional>
+
+#include "kernel/admin/handlers.hpp"
+#include "kernel/triggers/retry_policy.hpp"
+#include "kernel/triggers/trigger_kinds.hpp"
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::kernel::admin {
+namespace {
+
+struct TriggerRow {
+  std::string id, app_id, kind, script_id, script_name;
+  sdk::Value filter, retry;
+  bool enabled = true;
+  std::int64_t created_at = 0, updated_at = 0;
+};
+
+const char* kTriggerSelect =
+    "SELECT t.id, t.app_id, t.kind, t.script_id, s.name, t.filter, t.retry, t.enabled, t.created_at, t.updated_at "
+    "FROM triggers t JOIN scripts s ON s.id = t.script_id";
+
+TriggerRow trigger_from(const std::vector<sdk::Value>& row) {
+  return TriggerRow{row[0].as_string(),
+                    row[1].as_string(),
+                    row[2].as_string(),
+                    row[3].as_string(),
+                    row[4].as_string(),
+                    parse_stored_json(row[5].as_string()),
+                    row[6].is_null() ? sdk::Value() : parse_stored_json(row[6].as_string()),
+                    row[7].as_int() != 0,
+                    row[8].as_int(),
+                    row[9].as_int()};
+}
+
+sdk::Value trigger_json(const TriggerRow& t) {
+  return sdk::Value::object({{"id", t.id},
+                             {"app_id", t.app_id},
+                             {"kind", t.kind},
+                             {"script_id", t.script_id},
+                             {"script", t.script_name},
+                             {"filter", t.filter},
+                             {"retry", t.retry},
+                             {"enabled", t.enabled},
+                             {"created_at", format_time(t.created_at)},
+                             {"updated_at", format_time(t.updated_at)}});
+}
+
+// A trigger is addressed under its kind: /triggers/{kind}/{trigger}.
+TriggerRow find_trigger(AdminContext& ctx, const std::string& app_id, const std::string& kind, const std::string& id) {
+  auto rows = unwrap(ctx.db.query(std::string(kTriggerSelect) + " WHERE t.app_id = ? AND t.kind = ? AND t.id = ?",
+                                  {app_id, kind, id}));
+  if (rows.empty()) not_found("trigger", id);
+  return trigger_from(rows.rows[0]);
+}
+
+const triggers::RegisteredKind& find_kind(AdminContext& ctx, const std::string& name) {
+  const auto* kind = ctx.trigger_kinds ? ctx.trigger_kinds->find(name) : nullptr;
+  if (!kind) {
+    std::string known;
+    if (ctx.trigger_kinds)
+      for (const auto& n : ctx.trigger_kinds->names()) known += (known.empty() ? "" : ", ") + n;
+    fail(404, "not_found", "no trigger kind '" + name + "' (" + (known.empty() ? "no plugin declares one" : "kinds: " + known) + ")",
+         sdk::Value::object({{"kind", name}}));
+  }
+  return *kind;
+}
+
+// Reads the writable fields into `t`; on create, script is required.
+void read_fields(AdminContext& ctx, Fields& f, TriggerRow& t, bool create) {
+  auto script = f.string("script", create);
+  bool filter_given = f.has("filter");
+  sdk::Value filter = f.json("filter");
+  bool retry_given = f.has("retry");
+  sdk::Value retry = f.json("retry");
+  auto enabled = f.boolean("enabled");
+  f.finish();
+  if (script) std::tie(t.script_id, t.script_name) = resolve_endpoint_script(ctx, t.app_id, *script);
+  if (create || filter_given) {
+    const auto& kind = find_kind(ctx, t.kind);
+    auto checked = kind.kind.validate_filter(filter);
+    if (!checked) fail_field("filter", checked.error().message);
+    t.filter = std::move(*checked);
+  }
+  if (retry_given) {
+    if (auto r = triggers::RetryPolicy::with_overrides(ctx.settings.retry, retry); !r)
+      fail_field("retry", r.error().message);
+    t.retry = retry;  // the overrides as given; the defaults may change later
+  }
+  if (enabled) t.enabled = *enabled;
+}
+
+std::string retry_text(const TriggerRow& t) { return t.retry.is_null() ? std::string() : sdk::to_json(t.retry); }
+
+}  // namespace
+
+void add_trigger_routes(AdminContext& ctx, Registrar& r) {
+  r.add("POST", "/apps/{app}/triggers/{kind}", "trigger.write", [&ctx](const sdk::HttpRequest& req) {
+    auto body = json_body(req);
+    Fields f(body);
+    TriggerRow t;
+    t.id = new_id();
+    t.app_id = current_access().app_id;
+    t.kind = find_kind(ctx, req.params.at("kind")).kind.name;
+    read_fields(ctx, f, t, true);
+    t.created_at = t.updated_at = now_ms();
+    sdk::Params params{t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter)};
+    params.push_back(t.retry.is_null() ? sdk::Value() : sdk::Value(retry_text(t)));
+    params.insert(params.end(), {std::int64_t{t.enabled}, t.created_at, t.updated_at});
+    unwrap(ctx.db.execute(
+        "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params));
+    return json_response(201, trigger_json(t));
+  });
+
+  // All of the app's triggers (?kind= narrows), or those of one kind.
+  auto list = [&ctx](const sdk::HttpRequest& req) {
+    auto query = query_params(req, {"limit", "cursor", "kind", "script"});
+    auto page = read_page(query);
+    std::string sql = std::string(kTriggerSelect) + " WHERE t.app_id = ? AND t.id > ?";
+    sdk::Params params{current_access().app_id, page.after};
+    auto kind = req.params.count("kind") ? std::optional<std::string>(req.params.at("kind")) : std::nullopt;
+    if (auto k = query.find("kind"); !kind && k != query.end()) kind = k->second;
+    if (kind) {
+      sql += " AND t.kind = ?";
+      params.push_back(*kind);
+    }
+    if (auto s = query.find("script"); s != query.end()) {
+      sql += " AND (s.id = ? OR s.name = ?)";
+      params.push_back(s->second);
+      params.push_back(s->second);
+    }
+    sql += " ORDER BY t.id LIMIT ?";
+    params.emplace_back(std::int64_t{page.limit});
+    auto rows = unwrap(ctx.db.query(sql, params));
+    sdk::Array items;
+    for (const auto& row : rows.rows) items.push_back(trigger_json(trigger_from(row)));
+    return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
+  };
+  r.add("GET", "/apps/{app}/triggers", "trigger.read", list);
+  r.add("GET", "/apps/{app}/triggers/{kind}", "trigger.read", [&ctx, list](const sdk::HttpRequest& req) {
+    find_kind(ctx, req.params.at("kind"));
+    return list(req);
+  });
+
+  r.add("GET", "/apps/{app}/triggers/{kind}/{trigger}", "trigger.read", [&ctx](const sdk::HttpRequest& req) {
+    return json_response(
+        200, trigger_json(find_trigger(ctx, current_access().app_id, req.params.at("kind"), req.params.at("trigger"))));
+  });
+
+  r.add("PATCH", "/apps/{app}/triggers/{kind}/{trigger}", "trigger.write", [&ctx](const sdk::HttpRequest& req) {
+    TriggerRow t = find_trigger(ctx, current_access().app_id, req.params.at("kind"), req.params.at("trigger"));
+    auto body = json_body(req);
+    Fields f(body);
+    read_fields(ctx, f, t, false);
+    t.updated_at = now_ms();
+    sdk::Params params{t.script_id, sdk::to_json(t.filter)};
+    params.push_back(t.retry.is_null() ? sdk::Value() : sdk::Value(retry_text(t)));
+    params.insert(params.end(), {std::int64_t{t.enabled}, t.updated_at, t.id});
+    unwrap(ctx.db.execute("UPDATE triggers SET script_id = ?, filter = ?, retry = ?, enabled = ?, updated_at = ? WHERE id = ?",
+                          params));
+    return json_response(200, trigger_json(t));
+  });
+
+  r.add("DELETE", "/apps/{app}/triggers/{kind}/{trigger}", "trigger.write", [&ctx](const sdk::HttpRequest& req) {
+    auto n = unwrap(ctx.db.execute("DELETE FROM triggers WHERE app_id = ? AND kind = ? AND id = ?",
+                                   {current_access().app_id, req.params.at("kind"), req.params.at("trigger")}));
+    if (n == 0) not_found("trigger", req.params.at("trigger"));
+    return no_content();
+  });
+}
+
+}  // namespace picloud::kernel::admin

@@ -1,0 +1,62 @@
+// Trigger kinds (ABI 1.3): what a plugin declares so that apps can run
+// scripts when its data changes.
+//
+// A kind names itself ("kv"), checks the filters operators give its
+// triggers through the admin API (POST /api/v1/admin/apps/{app}/triggers/kv),
+// and decides whether one of its events matches a stored filter. Events are
+// emitted inside the transaction of the change that caused them, and the
+// kernel writes one outbox row per matching trigger there (EventSink, a later
+// ABI minor). Kind names are unique across the kernel and all plugins; the
+// kernel keeps "cron" and "dead_letter" for itself.
+//
+//   ctx.trigger_kinds()->declare({
+//       "kv", "runs a script when keys of a collection change",
+//       {"insert", "update", "delete"},
+//       [](const Value& filter) -> Result<Value> { ... },    // normalised filter or a named error
+//       [](const Value& filter, const Event& e) { ... },    // does the event match?
+//       {{"collection", "the collection's name"}, {"key", "the key"}, ...}});
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "picloud/sdk/error.hpp"
+#include "picloud/sdk/value.hpp"
+
+namespace picloud::sdk {
+
+// One change, as a kind's matcher and (later) its handlers see it.
+struct Event {
+  std::string source;  // the trigger kind that emitted it
+  std::string op;      // one of the kind's ops
+  Value payload;       // the kind's documented fields
+};
+
+struct TriggerKind {
+  std::string name;  // [a-z][a-z0-9_]*, at most 32 characters
+  std::string description;
+  std::vector<std::string> ops;  // the ops its events carry
+  // Checks a filter (any JSON the admin API received, null when none was
+  // given) and returns it as it should be stored: defaults filled in,
+  // spelling normalised. Errors are invalid_argument naming the field; they
+  // answer 400.
+  std::function<Result<Value>(const Value& filter)> validate_filter;
+  // Whether an event matches a filter validate_filter returned. Called on
+  // the emitting thread inside its transaction: keep it quick, no I/O.
+  std::function<bool(const Value& filter, const Event& event)> matches;
+  // The payload's fields and what they mean, for the documentation.
+  std::vector<std::pair<std::string, std::string>> event_fields;
+};
+
+class TriggerKinds {
+ public:
+  virtual ~TriggerKinds() = default;
+  // Only during configure(). A name already declared (by the kernel or a
+  // plugin) is a conflict naming its owner; a malformed declaration is
+  // invalid_argument.
+  virtual Result<void> declare(TriggerKind kind) = 0;
+};
+
+}  // namespace picloud::sdk
