@@ -9,12 +9,16 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include "picloud/sdk/abi.hpp"
 #include "support.hpp"
 
 using namespace picloud;
 using namespace std::chrono_literals;
 using test::Backend;
 using test::Process;
+
+// The kernel's SDK ABI as "major.minor", as the command line prints it.
+const std::string kAbi = std::to_string(PICLOUD_SDK_ABI_MAJOR) + "." + std::to_string(PICLOUD_SDK_ABI_MINOR);
 
 namespace {
 
@@ -166,7 +170,7 @@ TEST_P(ServerTest, WrongAbiIsRefusedNamingBothVersions) {
   Server s(GetParam(), {{"PICLOUD_PLUGINS_ENABLED", "t_good, t_abi_major"}});
   EXPECT_EQ(s.process->wait(15s), 1);
   std::string err = s.process->err();
-  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI 1.3"), std::string::npos)
+  EXPECT_NE(err.find("t_abi_major.so was built for SDK ABI 2.0, but this kernel provides ABI " + kAbi), std::string::npos)
       << err;
 }
 
@@ -374,7 +378,7 @@ TEST(Startup, VersionMatchesTheRelease) {
   test::TempDir dir;
   auto p = run({"--version"}, {}, dir.path());
   EXPECT_EQ(p->wait(5s), 0);
-  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI 1.3)\n");
+  EXPECT_EQ(p->out(), "picloud 0.1.0 (SDK ABI " + kAbi + ")\n");
 }
 
 TEST(Startup, DefaultsToSqliteUnderData) {
@@ -490,8 +494,8 @@ TEST(Commands, PluginsListsFoundEnabledAndRefused) {
   auto p = run({"plugins"}, {{"PICLOUD_PLUGINS_ENABLED", "t_good,t_missing"}}, dir.path());
   EXPECT_EQ(p->wait(10s), 1);  // something is refused or missing
   std::string out = p->out();
-  EXPECT_NE(out.find("t_good           1.2.3      1.2    yes"), std::string::npos) << out;
-  EXPECT_NE(out.find("t_dependent      0.1.0      1.2    no"), std::string::npos) << out;
+  EXPECT_NE(out.find("t_good           1.2.3      " + kAbi + "    yes"), std::string::npos) << out;
+  EXPECT_NE(out.find("t_dependent      0.1.0      " + kAbi + "    no"), std::string::npos) << out;
   EXPECT_NE(out.find("refused: plugin " + test::test_plugin_dir() + "/t_abi_major.so was built for SDK ABI 2.0"),
             std::string::npos)
       << out;
