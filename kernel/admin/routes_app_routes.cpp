@@ -97,7 +97,6 @@ std::string check_path(const std::string& path, std::string& shape) {
   return path;
 }
 
-// The endpoint script a route names (by id or name), in this app only.
 void check_host(AdminContext& ctx, const std::string& app_id, const std::string& host) {
   if (host.empty()) return;
   auto rows = unwrap(ctx.db.query("SELECT 1 FROM app_hostnames WHERE app_id = ? AND hostname = ?", {app_id, host}));

@@ -92,7 +92,8 @@ void read_fields(AdminContext& ctx, Fields& f, TriggerRow& t, bool create) {
   if (enabled) t.enabled = *enabled;
 }
 
-std::string retry_text(const TriggerRow& t) { return t.retry.is_null() ? std::string() : sdk::to_json(t.retry); }
+// The retry column: the overrides as JSON text, or NULL for none.
+sdk::Value stored_retry(const TriggerRow& t) { return t.retry.is_null() ? sdk::Value() : sdk::Value(sdk::to_json(t.retry)); }
 
 }  // namespace
 
@@ -106,13 +107,11 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
     t.kind = find_kind(ctx, req.params.at("kind")).kind.name;
     read_fields(ctx, f, t, true);
     t.created_at = t.updated_at = now_ms();
-    sdk::Params params{t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter)};
-    params.push_back(t.retry.is_null() ? sdk::Value() : sdk::Value(retry_text(t)));
-    params.insert(params.end(), {std::int64_t{t.enabled}, t.created_at, t.updated_at});
     unwrap(ctx.db.execute(
         "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params));
+        {t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled},
+         t.created_at, t.updated_at}));
     return json_response(201, trigger_json(t));
   });
 
@@ -157,11 +156,8 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
     Fields f(body);
     read_fields(ctx, f, t, false);
     t.updated_at = now_ms();
-    sdk::Params params{t.script_id, sdk::to_json(t.filter)};
-    params.push_back(t.retry.is_null() ? sdk::Value() : sdk::Value(retry_text(t)));
-    params.insert(params.end(), {std::int64_t{t.enabled}, t.updated_at, t.id});
     unwrap(ctx.db.execute("UPDATE triggers SET script_id = ?, filter = ?, retry = ?, enabled = ?, updated_at = ? WHERE id = ?",
-                          params));
+                          {t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled}, t.updated_at, t.id}));
     return json_response(200, trigger_json(t));
   });
 

@@ -50,6 +50,7 @@ const std::string kNone;
 int status_class(int status) { return status >= 500 ? 2 : status >= 400 ? 1 : 0; }
 
 constexpr std::int64_t kNever = INT64_MAX;
+constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -77,7 +78,6 @@ sdk::HttpResponse error_response(int status, std::string_view code, std::string_
                                                                       {"details", sdk::Value::object()}})}});
   return sdk::HttpResponse::json(status, sdk::to_json(body));
 }
-
 
 // One request being served: what was parsed so far, and what the connection
 // must know once it is answered.
@@ -123,10 +123,6 @@ struct Server::Connection {
 struct Server::WorkerSlot {
   std::atomic<std::int64_t> busy_since{0};
 };
-
-namespace {
-constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
-}
 
 Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics, ServerOptions options)
     : router_(router),
