@@ -6,7 +6,9 @@
 #include <set>
 
 #include "kernel/db/migrations.hpp"
+#include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
+#include "kernel/triggers/dead_letter_functions.hpp"
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/plugin.hpp"
 
@@ -39,6 +41,9 @@ Kernel::Kernel(Config& config, Settings settings)
   set_log_level(settings_.log_level);
   set_log_format(settings_.log_format);
   plugins_ = std::make_unique<plugins::PluginHost>(config_, router_, capabilities_, metrics_);
+  events_ = std::make_unique<triggers::EventRouter>(plugins_->trigger_kinds(), outbox_signal_, metrics_,
+                                                    settings_.triggers.max_depth);
+  plugins_->set_event_router(events_.get());
 }
 
 Kernel::~Kernel() { stop(); }
@@ -170,6 +175,13 @@ Result<void> Kernel::start_without_http() {
   auto migrated = migrate();
   if (!migrated) return fail(migrated.error());
   if (auto r = build_admin(); !r) return fail(r.error());
+  if (!dead_letters_) {
+    dead_letters_ = std::make_unique<triggers::DeadLetterStore>(*database_, *events_, outbox_signal_, metrics_);
+    admin_->set_dead_letters(dead_letters_.get());
+    // Before the plugins: the namespace is the kernel's.
+    if (auto r = triggers::declare_dead_letter_functions(plugins_->declarations(), *dead_letters_); !r)
+      return fail(r.error());
+  }
   if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
   if (auto r = build_script_engine(); !r) return fail(r.error());
   admin_->set_engine(script_engine_.get());
@@ -190,8 +202,21 @@ Result<void> Kernel::start() {
   // The data plane: whatever no kernel or plugin route claims goes to the
   // dispatcher, which matches it by Host to an app's routes.
   dispatcher_ = std::make_unique<dispatch::Dispatcher>(*database_, *script_engine_, admin_->executions(), metrics_,
-                                                       settings_.dispatch);
+                                                       settings_.dispatch,
+                                                       dispatch::Delivery{outbox_signal_, *dead_letters_});
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
+  cron_ = std::make_unique<triggers::CronScheduler>(*database_, outbox_signal_, metrics_,
+                                                    settings_.triggers.cron_poll_interval_ms);
+  cron_->start();
+  maintenance_.every("dead-letter-sweep", std::int64_t{settings_.triggers.sweep_interval_s} * 1000, [this] {
+    const std::int64_t cutoff =
+        admin::now_ms() - std::int64_t{settings_.triggers.dead_letter_retention_days} * 24 * 3600 * 1000;
+    auto n = dead_letters_->sweep(cutoff);
+    if (!n)
+      write_log(LogLevel::warn, "triggers", "dead letter retention sweep failed", {{"error", n.error().message}});
+    else if (*n > 0)
+      write_log(LogLevel::info, "triggers", "old dead letters deleted", {{"rows", std::to_string(*n)}});
+  });
   admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
   admin_->set_app_host_check([d = dispatcher_.get()](std::string_view host) { return d->is_app_host(host); });
   router_.set_fallback([d = dispatcher_.get()](const sdk::HttpRequest& req) { return d->serve(req); }, "kernel");
@@ -220,6 +245,8 @@ void Kernel::stop() {
     // goes before the plugins stop (stop() returned once no handler runs).
     server_.reset();
   }
+  maintenance_.stop_and_join();
+  if (cron_) cron_->stop();
   if (dispatcher_) {
     if (admin_) {
       admin_->set_routing_listener(nullptr);

@@ -20,6 +20,10 @@
 #include "kernel/http/server.hpp"
 #include "kernel/metrics.hpp"
 #include "kernel/plugins/host.hpp"
+#include "kernel/plugins/tasks.hpp"
+#include "kernel/triggers/cron_scheduler.hpp"
+#include "kernel/triggers/dead_letters.hpp"
+#include "kernel/triggers/event_router.hpp"
 #include "kernel/settings.hpp"
 #include "scripting/engine.hpp"
 
@@ -74,8 +78,13 @@ class Kernel {
   std::unique_ptr<db::Database> database_;
   std::unique_ptr<admin::AdminApi> admin_;
   std::unique_ptr<plugins::PluginHost> plugins_;
+  dispatch::OutboxSignal outbox_signal_;
+  std::unique_ptr<triggers::EventRouter> events_;
+  std::unique_ptr<triggers::DeadLetterStore> dead_letters_;
   std::unique_ptr<scripting::Engine> script_engine_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
+  std::unique_ptr<triggers::CronScheduler> cron_;
+  plugins::TaskGroup maintenance_{"kernel"};  // retention sweeps
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
   bool plugins_loaded_ = false;

@@ -128,6 +128,15 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   retry.base_delay = std::chrono::milliseconds(n);
   TRY_ASSIGN(n, c.get_int("triggers", "retry_jitter_percent", 20, 0, 100));
   retry.jitter = static_cast<double>(n) / 100.0;
+  auto& t = s.triggers;
+  TRY_ASSIGN(n, c.get_int("triggers", "max_depth", t.max_depth, 1, 64));
+  t.max_depth = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("triggers", "dead_letter_retention_days", t.dead_letter_retention_days, 1, 3650));
+  t.dead_letter_retention_days = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("triggers", "sweep_interval_s", t.sweep_interval_s, 1, 7 * 24 * 3600));
+  t.sweep_interval_s = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("triggers", "cron_poll_interval_ms", t.cron_poll_interval_ms, 50, 60000));
+  t.cron_poll_interval_ms = static_cast<int>(n);
   auto& ex = adm.executions;
   TRY_ASSIGN(n, c.get_int("executions", "retention_days", ex.retention_days, 1, 3650));
   ex.retention_days = static_cast<int>(n);
@@ -154,6 +163,7 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   d.retry_base_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "lease_grace_ms", d.lease_grace_ms, 100, 3600000));
   d.lease_grace_ms = static_cast<int>(n);
+  d.trigger_retry = adm.retry;
   TRY_ASSIGN(s.owner_username, c.get_string("owner", "username", ""));
   TRY_ASSIGN(s.owner_password, c.get_string("owner", "password", ""));
   if (s.owner_username.empty() != s.owner_password.empty())

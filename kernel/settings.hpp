@@ -16,6 +16,15 @@
 
 namespace picloud::kernel {
 
+// Delivery of trigger events ([triggers]; the retry defaults live in
+// admin.retry and dispatch.trigger_retry).
+struct TriggerSettings {
+  int max_depth = 8;                    // deeper handler runs are dropped
+  int dead_letter_retention_days = 30;  // dead letters older than this are deleted
+  int sweep_interval_s = 3600;          // how often the retention sweep runs
+  int cron_poll_interval_ms = 1000;     // how soon new or changed cron triggers are seen
+};
+
 struct Settings {
   http::ServerOptions http;
   int shutdown_grace_ms = 10000;
@@ -26,6 +35,7 @@ struct Settings {
   scripting::EngineConfig scripting;
   admin::AdminSettings admin;
   dispatch::DispatchSettings dispatch;
+  TriggerSettings triggers;
   // The first owner, created on a start when there are no users yet.
   // Meant for the environment (PICLOUD_OWNER_USERNAME, PICLOUD_OWNER_PASSWORD).
   std::string owner_username;
@@ -41,6 +51,6 @@ Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
 inline const std::vector<std::string> kKernelSections = {"http",  "database", "plugins",    "log",
-                                                         "scripting", "admin", "executions", "owner", "dispatch"};
+                                                         "scripting", "admin", "executions", "owner", "dispatch", "triggers"};
 
 }  // namespace picloud::kernel

@@ -64,6 +64,7 @@ Identity& AdminApi::identity() { return ctx_->identity; }
 ExecutionLog& AdminApi::executions() { return ctx_->executions; }
 void AdminApi::set_engine(scripting::Engine* engine) { ctx_->engine = engine; }
 void AdminApi::set_trigger_kinds(const triggers::TriggerKindRegistry* kinds) { ctx_->trigger_kinds = kinds; }
+void AdminApi::set_dead_letters(triggers::DeadLetterStore* store) { ctx_->dead_letters = store; }
 std::vector<std::string> AdminApi::kernel_routes() const { return ctx_->routes; }
 
 sdk::Result<void> AdminApi::register_routes(http::Router& router) {
@@ -75,6 +76,7 @@ sdk::Result<void> AdminApi::register_routes(http::Router& router) {
   add_script_routes(*ctx_, r);
   add_route_routes(*ctx_, r);
   add_trigger_routes(*ctx_, r);
+  add_dead_letter_routes(*ctx_, r);
   add_execution_routes(*ctx_, r);
   r.add_absolute("GET", std::string(kOpenApiPath), std::string(sdk::kPublic), [this](const sdk::HttpRequest&) {
     return openapi_document();

@@ -22,6 +22,10 @@
 #include "kernel/metrics.hpp"
 #include "kernel/triggers/retry_policy.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
+
+namespace picloud::kernel::triggers {
+class DeadLetterStore;
+}
 #include "scripting/engine.hpp"
 
 namespace picloud::kernel::admin {
@@ -57,6 +61,8 @@ class AdminApi {
   void set_engine(scripting::Engine* engine);
   // Trigger filters are validated by these kinds (set once plugins configured).
   void set_trigger_kinds(const triggers::TriggerKindRegistry* kinds);
+  // Dead letters are listed, replayed and resolved through this store.
+  void set_dead_letters(triggers::DeadLetterStore* store);
   // Called after every change to hostnames, scripts or routes (the
   // dispatcher reloads its route table).
   void set_routing_listener(std::function<void()> listener);

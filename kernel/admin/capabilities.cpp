@@ -101,6 +101,8 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("route.write", Access::app_editor, kAppWrite, "create, change and delete an app's routes");
   kernel("trigger.read", Access::app_viewer, kAppRead, "see an app's triggers");
   kernel("trigger.write", Access::app_editor, kAppWrite, "create, change and delete an app's triggers");
+  kernel("dead_letter.read", Access::app_viewer, kAppRead, "see an app's dead letters");
+  kernel("dead_letter.write", Access::app_editor, kAppWrite, "replay and resolve an app's dead letters");
   kernel("execution.read", Access::app_viewer, kLogsRead, "read an app's execution logs");
 }
 

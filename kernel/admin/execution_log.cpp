@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "kernel/admin/secrets.hpp"
+#include "kernel/db/leader.hpp"
 #include "kernel/log.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -184,9 +185,25 @@ sdk::Result<std::int64_t> ExecutionLog::sweep() {
       sql += ids.empty() ? "?" : ", ?";
       ids.push_back(row.at(0));
     }
-    auto r = db_.execute(sql + ")", ids);
+    sql += ")";
+    // On PostgreSQL one node sweeps: the others skip while it holds the lock.
+    bool skipped = false;
+    std::int64_t n = 0;
+    auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto leading = db::lead(tx, db_.dialect(), db::LeaderJob::execution_sweep);
+      if (!leading) return leading.error();
+      if (!*leading) {
+        skipped = true;
+        return {};
+      }
+      auto d = tx.execute(sql, ids);
+      if (!d) return d.error();
+      n = *d;
+      return {};
+    });
     if (!r) return r.error();
-    deleted += *r;
+    if (skipped) return deleted;
+    deleted += n;
   }
 }
 

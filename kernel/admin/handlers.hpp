@@ -34,6 +34,7 @@ struct AdminContext {
   AdminAuthorizer authorizer;
   scripting::Engine* engine = nullptr;
   const triggers::TriggerKindRegistry* trigger_kinds = nullptr;  // set once plugins have configured
+  triggers::DeadLetterStore* dead_letters = nullptr;              // set once the database is migrated
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one
@@ -71,6 +72,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r);
 void add_script_routes(AdminContext& ctx, Registrar& r);
 void add_route_routes(AdminContext& ctx, Registrar& r);
 void add_trigger_routes(AdminContext& ctx, Registrar& r);
+void add_dead_letter_routes(AdminContext& ctx, Registrar& r);
 
 // An endpoint script of the app by id or name, as {id, name}: 404 when the
 // app has none, 400 (field "script") when it is a module.

@@ -35,9 +35,14 @@ class ConnectionTransaction final : public sdk::Transaction {
     return conn_.execute(sql, params);
   }
   Connection& connection() { return conn_; }
+  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  void committed() {
+    for (auto& action : after_commit_) action();
+  }
 
  private:
   Connection& conn_;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 }  // namespace
@@ -184,7 +189,10 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   }
   if (outcome) {
     auto committed = conn.execute_script("COMMIT");
-    if (committed) return {};
+    if (committed) {
+      tx.committed();
+      return {};
+    }
     outcome = committed;
   }
   (void)conn.execute_script("ROLLBACK");
@@ -193,6 +201,14 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
 
 sdk::Result<void> Database::execute_script(sdk::Transaction& tx, std::string_view sql) {
   return static_cast<ConnectionTransaction&>(tx).connection().execute_script(sql);
+}
+
+void Database::after_commit(sdk::Transaction& tx, std::function<void()> action) {
+  if (auto* ours = dynamic_cast<ConnectionTransaction*>(&tx)) {
+    ours->after_commit(std::move(action));
+  } else {
+    action();  // not a transaction of ours: nothing to wait for
+  }
 }
 
 bool Database::ping() {

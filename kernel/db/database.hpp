@@ -53,6 +53,10 @@ class Database final : public sdk::Database {
   // Several statements without parameters (a migration file), run inside a
   // transaction. `tx` must be the one this class passed to a transaction() body.
   static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);
+  // Runs `action` once `tx` (a transaction of this class) has committed, on
+  // the committing thread; never when it rolls back. For wake-ups that must
+  // not come before the rows they announce are visible.
+  static void after_commit(sdk::Transaction& tx, std::function<void()> action);
 
   // Answers whether a trivial statement runs (for /readyz).
   bool ping();

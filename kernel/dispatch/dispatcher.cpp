@@ -1,10 +1,12 @@
 #include "kernel/dispatch/dispatcher.hpp"
 
 #include <chrono>
+#include <random>
 
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
+#include "kernel/triggers/kernel_kinds.hpp"
 
 namespace picloud::kernel::dispatch {
 namespace {
@@ -93,7 +95,7 @@ sdk::HttpRequest request_from(const sdk::Value& p) {
 }  // namespace
 
 Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::ExecutionLog& executions,
-                       MetricsRegistry& metrics, DispatchSettings settings)
+                       MetricsRegistry& metrics, DispatchSettings settings, Delivery delivery)
     : db_(db),
       engine_(engine),
       executions_(executions),
@@ -102,6 +104,7 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
         if (settings.workers <= 0) settings.workers = default_workers();
         return settings;
       }()),
+      delivery_(delivery),
       scripts_(db),
       outbox_(db),
       gate_(settings_.max_running, settings_.max_queued),
@@ -112,7 +115,8 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
                                 "requests turned away because the execution gate was full (503)")),
       accepted_async_(metrics.counter("picloud_dispatch_async_accepted_total", "async requests committed to the outbox")),
       not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
-      run_seconds_(metrics.histogram("picloud_script_run_duration_seconds", "script run time")) {
+      run_seconds_(metrics.histogram("picloud_script_run_duration_seconds", "script run time")),
+      retries_(metrics.counter("picloud_dispatch_retries_total", "failed queued runs scheduled to be tried again")) {
   metrics.gauge("picloud_dispatch_running", "script runs in progress", [this] { return gate_.running(); });
   metrics.gauge("picloud_dispatch_queued", "script runs waiting for a slot", [this] { return gate_.queued(); });
   metrics.gauge("picloud_dispatch_routes", "routes in the route table", [this] {
@@ -159,10 +163,10 @@ sdk::Result<void> Dispatcher::start() {
 void Dispatcher::stop() {
   if (stopping_.exchange(true)) return;
   {
-    std::lock_guard lock(wake_mutex_);
-    ++wakeups_;
+    std::lock_guard lock(stop_mutex_);
   }
-  wake_.notify_all();
+  stop_.notify_all();
+  delivery_.signal.notify();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
@@ -173,8 +177,8 @@ void Dispatcher::watch_routing() {
   // Other nodes' route changes arrive here; local ones reload at once.
   while (!stopping_) {
     {
-      std::unique_lock lock(wake_mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms), [&] { return stopping_.load(); });
+      std::unique_lock lock(stop_mutex_);
+      stop_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms), [&] { return stopping_.load(); });
     }
     if (stopping_) return;
     auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
@@ -266,11 +270,7 @@ sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpReques
     return error_body(503, "unavailable", "the request could not be queued: the database is unavailable");
   }
   accepted_async_.inc();
-  {
-    std::lock_guard lock(wake_mutex_);
-    ++wakeups_;
-  }
-  wake_.notify_all();  // the routing watcher waits on it too
+  delivery_.signal.notify();
   auto r = admin::json_response(202, sdk::Value::object({{"execution_id", item.id}}));
   r.headers.emplace_back("X-Execution-Id", item.id);
   return r;
@@ -279,37 +279,50 @@ sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpReques
 void Dispatcher::worker_loop(const std::string& owner) {
   const std::int64_t lease_ms = engine_.config().limits.timeout_ms + settings_.lease_grace_ms;
   while (!stopping_) {
-    std::uint64_t seen;
-    {
-      std::lock_guard lock(wake_mutex_);
-      seen = wakeups_;
-    }
+    std::uint64_t seen = delivery_.signal.generation();
     std::int64_t now = admin::now_ms();
     // A few rows per claim, finished together: one write transaction per
     // batch instead of two per row.
     auto items = outbox_.claim(owner, kClaimBatch, now, now + lease_ms);
     if (items && !items->empty()) {
-      std::vector<admin::ExecutionRecord> done;
+      std::vector<Completion> done;
       // An item may start only while its lease still covers a whole run;
       // the rest are given back unrun.
       const std::int64_t run_by = now + settings_.lease_grace_ms;
       for (auto& item : *items) {
-        if (auto record = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*record));
+        if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*completion));
       }
-      if (auto r = outbox_.finish(owner, done); !r)
+      std::vector<admin::ExecutionRecord> records;
+      for (const auto& c : done) records.push_back(c.record);
+      auto also = [&](sdk::Transaction& tx, std::size_t i) -> sdk::Result<void> {
+        const Completion& c = done[i];
+        if (c.dead_letter)
+          if (auto r = delivery_.dead_letters.record(tx, *c.dead_letter); !r) return r;
+        if (!c.handled_letter.empty())
+          if (auto r = delivery_.dead_letters.handler_finished(tx, c.handled_letter, c.handler_ok); !r) return r;
+        return {};
+      };
+      if (auto r = outbox_.finish(owner, records, also); !r)
         write_log(LogLevel::warn, "dispatch", "outbox rows could not be finished; they run again after their lease",
                   {{"rows", std::to_string(done.size())}, {"error", r.error().message}});
       continue;
     }
     if (!items)
       write_log(LogLevel::warn, "dispatch", "outbox could not be read", {{"error", items.error().message}});
-    std::unique_lock lock(wake_mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms),
-                   [&] { return stopping_.load() || wakeups_ != seen; });
+    delivery_.signal.wait(seen, std::chrono::milliseconds(settings_.poll_interval_ms), stopping_);
   }
 }
 
-std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item, const std::string& owner,
+triggers::RetryPolicy Dispatcher::trigger_policy(const std::string& trigger_id) {
+  auto rows = db_.query("SELECT retry FROM triggers WHERE id = ?", {trigger_id});
+  if (!rows || rows->empty() || rows->rows[0][0].is_null()) return settings_.trigger_retry;
+  // Overrides were validated when stored; a bad one falls back to the defaults.
+  auto policy = triggers::RetryPolicy::with_overrides(settings_.trigger_retry,
+                                                      admin::parse_stored_json(rows->rows[0][0].as_string()));
+  return policy ? *policy : settings_.trigger_retry;
+}
+
+std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, const std::string& owner,
                                                            std::int64_t run_by_ms) {
   auto give_back = [&] {
     if (auto r = outbox_.release(owner, item.id); !r)
@@ -324,35 +337,90 @@ std::optional<admin::ExecutionRecord> Dispatcher::run_item(OutboxItem& item, con
   std::int64_t started = admin::now_ms();
   auto version = db_.query("SELECT version FROM scripts WHERE id = ? AND app_id = ?", {item.script_id, item.app_id});
   if (!version) return std::nullopt;  // the lease runs out and the row is tried again
+  const bool request = item.source == "route";
   scripting::RunResult result;
   std::int64_t script_version = 0;
   std::string request_id;
-  if (version->empty()) {
+  const bool deleted = version->empty();
+  if (deleted) {
     result.error = scripting::RunError::internal;
-    result.message = "the script was deleted before the request ran";
+    result.message = "the script was deleted before the run";
   } else {
     script_version = version->rows[0][0].as_int();
-    sdk::HttpRequest req = request_from(item.payload);
-    request_id = req.request_id;
-    result = engine_.run_http({item.app_id, item.script_id, script_version}, scripts_, {"", item.id, 0}, req);
+    scripting::ScriptRef ref{item.app_id, item.script_id, script_version};
+    if (request) {
+      sdk::HttpRequest req = request_from(item.payload);
+      request_id = req.request_id;
+      result = engine_.run_http(ref, scripts_, {"", item.id, item.depth}, req);
+    } else {
+      result = engine_.run_event(ref, scripts_, {"", item.id, item.depth}, item.payload);
+    }
   }
   (result.ok() ? runs_ok_ : runs_failed_).inc();
   run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
-  auto record = record_of(item.id, item.app_id, nullptr, item.script_id, script_version, result, started);
-  record.route_id = item.route_id;
-  record.trigger_id = item.trigger_id;
-  record.source = item.source;
-  record.request_id = request_id;
-  bool deleted = version->empty();
-  if (result.ok() || deleted || item.attempts >= settings_.max_attempts) return record;
+  Completion done;
+  done.record = record_of(item.id, item.app_id, nullptr, item.script_id, script_version, result, started);
+  done.record.route_id = item.route_id;
+  done.record.trigger_id = item.trigger_id;
+  done.record.source = item.source;
+  done.record.request_id = request_id;
+  const std::string error = std::string(scripting::to_string(result.error)) + ": " + result.message;
+
+  // The recursion stop: a dead_letter handler runs once, and its failure is
+  // noted on the letter, never retried or dead-lettered.
+  if (item.source == triggers::kDeadLetterKind) {
+    done.handled_letter = item.payload["dead_letter"]["id"].string_or("");
+    done.handler_ok = result.ok();
+    if (!result.ok())
+      write_log(LogLevel::error, "dispatch", "dead_letter handler failed (not retried)",
+                {{"app", item.app_id}, {"execution", item.id}, {"dead_letter", done.handled_letter},
+                 {"trigger", item.trigger_id}, {"error", error}});
+    return done;
+  }
+  if (result.ok()) return done;
+
+  bool last = deleted;
+  std::int64_t delay = 0;
+  if (!last && request) {
+    last = item.attempts >= settings_.max_attempts;
+    delay = settings_.retry_base_ms;
+    for (int i = 1; i < item.attempts && delay < kMaxRetryDelayMs; ++i) delay *= 4;
+    delay = std::min(delay, kMaxRetryDelayMs);
+  } else if (!last) {
+    auto policy = trigger_policy(item.trigger_id);
+    last = policy.exhausted(item.attempts);
+    thread_local std::mt19937 random(std::random_device{}());
+    delay = policy.delay_after(item.attempts, std::uniform_real_distribution<double>(0.0, 1.0)(random)).count();
+  }
+  if (last) {
+    triggers::DeadLetter& d = done.dead_letter.emplace();
+    d.id = admin::new_id();
+    d.app_id = item.app_id;
+    d.execution_id = item.id;
+    d.source = item.source;
+    d.op = request ? "request" : item.payload["op"].string_or("");
+    d.trigger_id = item.trigger_id;
+    d.route_id = item.route_id;
+    d.script_id = item.script_id;
+    d.payload = item.payload;
+    d.depth = item.depth;
+    d.attempts = item.attempts;
+    d.first_attempt_ms = item.first_attempt_ms ? item.first_attempt_ms : started;
+    d.last_attempt_ms = started;
+    d.last_error = error;
+    d.created_ms = admin::now_ms();
+    write_log(LogLevel::warn, "dispatch", "queued run failed for good; dead-lettered",
+              {{"app", item.app_id}, {"execution", item.id}, {"source", item.source},
+               {"attempts", std::to_string(item.attempts)}, {"dead_letter", d.id}, {"error", error}});
+    return done;
+  }
   // Try again later; this attempt is logged under an id of its own.
-  std::int64_t delay = settings_.retry_base_ms;
-  for (int i = 1; i < item.attempts && delay < kMaxRetryDelayMs; ++i) delay *= 4;
-  delay = std::min(delay, kMaxRetryDelayMs);
-  write_log(LogLevel::warn, "dispatch", "async run failed; will retry",
-            {{"execution", item.id}, {"attempt", std::to_string(item.attempts)}, {"message", result.message}});
-  record.id = admin::new_id();
-  executions_.record(record);
+  retries_.inc();
+  write_log(LogLevel::warn, "dispatch", "queued run failed; will retry",
+            {{"execution", item.id}, {"source", item.source}, {"attempt", std::to_string(item.attempts)},
+             {"retry_in_ms", std::to_string(delay)}, {"message", result.message}});
+  done.record.id = admin::new_id();
+  executions_.record(done.record);
   if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
     write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"execution", item.id}, {"error", r.error().message}});
   return std::nullopt;

@@ -11,8 +11,15 @@
 //                other nodes' rows), runs it through the same gate, and
 //                deletes the row together with its execution record.
 //
-// Failed async runs are tried again with backoff (`max_attempts`); the last
-// failure ends the row with an error record.
+//   trigger     outbox row written by an event's transaction, a cron tick or a
+//               replay; run through `on_event(event@ e)` at the row's trigger
+//               depth, the same way.
+//
+// Failed async runs are tried again with backoff: async requests per
+// `max_attempts`/`retry_base_ms`, trigger runs per their trigger's retry
+// policy. The last failure ends the row with an error record and a dead
+// letter, in one transaction. A dead_letter handler runs once: its failure
+// marks the dead letter handler_failed and nothing more.
 #pragma once
 
 #include <atomic>
@@ -28,8 +35,11 @@
 #include "kernel/admin/script_source.hpp"
 #include "kernel/dispatch/gate.hpp"
 #include "kernel/dispatch/outbox.hpp"
+#include "kernel/dispatch/outbox_signal.hpp"
 #include "kernel/dispatch/route_table.hpp"
 #include "kernel/metrics.hpp"
+#include "kernel/triggers/dead_letters.hpp"
+#include "kernel/triggers/retry_policy.hpp"
 #include "picloud/sdk/http.hpp"
 #include "scripting/engine.hpp"
 
@@ -46,12 +56,21 @@ struct DispatchSettings {
   // A claimed row's lease: the script's wall-clock limit plus this. When a
   // node dies mid-run, its rows run again once their lease is over.
   int lease_grace_ms = 30000;
+  // Trigger runs without retry overrides ([triggers] retry_*).
+  triggers::RetryPolicy trigger_retry;
+};
+
+// What the dispatcher needs besides the database: the wake-up other writers
+// of outbox rows notify, and where failed runs end up.
+struct Delivery {
+  OutboxSignal& signal;
+  triggers::DeadLetterStore& dead_letters;
 };
 
 class Dispatcher {
  public:
   Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::ExecutionLog& executions, MetricsRegistry& metrics,
-             DispatchSettings settings);
+             DispatchSettings settings, Delivery delivery);
   ~Dispatcher();
 
   // Loads the route table and starts the async workers.
@@ -72,11 +91,23 @@ class Dispatcher {
   sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);
   sdk::HttpResponse enqueue(const RouteMatch& match, const sdk::HttpRequest& request);
   void worker_loop(const std::string& owner);
-  // Runs one claimed item; returns its final record when the row is done
+  // How a row ended for good: its record, and a dead letter to write or a
+  // dead_letter handler's outcome to note, all in the transaction that
+  // deletes the row.
+  struct Completion {
+    admin::ExecutionRecord record;
+    std::optional<triggers::DeadLetter> dead_letter;
+    std::string handled_letter;  // for a dead_letter handler's run
+    bool handler_ok = false;
+  };
+  // Runs one claimed item; returns how it ended when the row is done
   // (success, or the last attempt), nothing when it was rescheduled.
   // `run_by_ms`: the last moment the run may start and still end within its
   // lease; later, the row is given back unrun.
-  std::optional<admin::ExecutionRecord> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
+  std::optional<Completion> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
+  // The retry policy of a trigger's runs (defaults when it has no overrides
+  // or is gone).
+  triggers::RetryPolicy trigger_policy(const std::string& trigger_id);
   sdk::Result<void> reload(std::int64_t version);
   void watch_routing();
   std::shared_ptr<const RouteTable> table() const;
@@ -85,6 +116,7 @@ class Dispatcher {
   scripting::Engine& engine_;
   admin::ExecutionLog& executions_;
   DispatchSettings settings_;
+  Delivery delivery_;
   admin::DatabaseScriptSource scripts_;
   Outbox outbox_;
   ExecutionGate gate_;
@@ -93,9 +125,8 @@ class Dispatcher {
   mutable std::mutex table_mutex_;
   std::shared_ptr<const RouteTable> table_;
 
-  std::mutex wake_mutex_;
-  std::condition_variable wake_;
-  std::uint64_t wakeups_ = 0;
+  std::mutex stop_mutex_;  // the routing watcher sleeps on it
+  std::condition_variable stop_;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   std::thread watcher_;
@@ -106,6 +137,7 @@ class Dispatcher {
   CounterMetric& accepted_async_;
   CounterMetric& not_found_;
   HistogramMetric& run_seconds_;
+  CounterMetric& retries_;
 };
 
 }  // namespace picloud::kernel::dispatch

@@ -6,14 +6,29 @@
 namespace picloud::kernel::dispatch {
 namespace {
 sdk::Value text_or_null(const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); }
+
+
+constexpr const char* kInsert =
+    "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, depth, attempts, "
+    "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
+
+sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms) {
+  return {item.id,     item.app_id,
+          item.script_id, text_or_null(item.route_id),
+          text_or_null(item.trigger_id), item.source,
+          sdk::to_json(item.payload), item.depth,
+          now_ms,      now_ms};
+}
 }  // namespace
 
 sdk::Result<void> Outbox::add(const OutboxItem& item, std::int64_t now_ms) {
-  auto r = db_.execute(
-      "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, attempts, next_attempt_at, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-      {item.id, item.app_id, item.script_id, text_or_null(item.route_id), text_or_null(item.trigger_id), item.source,
-       sdk::to_json(item.payload), now_ms, now_ms});
+  auto r = db_.execute(kInsert, insert_params(item, now_ms));
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms) {
+  auto r = tx.execute(kInsert, insert_params(item, now_ms));
   if (!r) return r.error();
   return {};
 }
@@ -25,9 +40,12 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
   std::string pick = "SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
                      "ORDER BY next_attempt_at LIMIT ?";
   if (db_.dialect() == sdk::Dialect::postgres) pick += " FOR UPDATE SKIP LOCKED";
-  auto rows = db_.query("UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN (" +
-                            pick + ") RETURNING id, app_id, script_id, route_id, trigger_id, source, payload, attempts",
-                        {owner, lease_until_ms, now_ms, now_ms, limit});
+  auto rows = db_.query("UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
+                        "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id IN (" +
+                            pick +
+                            ") RETURNING id, app_id, script_id, route_id, trigger_id, source, payload, attempts, depth, "
+                            "first_attempt_at",
+                        {owner, lease_until_ms, now_ms, now_ms, now_ms, limit});
   if (!rows) return rows.error();
   std::vector<OutboxItem> out;
   for (const auto& row : rows->rows) {
@@ -40,19 +58,24 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
     item.source = row[5].as_string();
     item.payload = admin::parse_stored_json(row[6].as_string());
     item.attempts = static_cast<int>(row[7].as_int());
+    item.depth = static_cast<int>(row[8].as_int());
+    item.first_attempt_ms = row[9].as_int();
     out.push_back(std::move(item));
   }
   return out;
 }
 
-sdk::Result<void> Outbox::finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records) {
+sdk::Result<void> Outbox::finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records,
+                                 const FinishStep& also) {
   if (records.empty()) return {};
   return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    for (const auto& record : records) {
-      auto d = tx.execute("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", {record.id, owner});
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      auto d = tx.execute("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", {records[i].id, owner});
       if (!d) return d.error();
       if (*d == 0) continue;  // no longer ours: whoever holds it now records it
-      if (auto r = admin::ExecutionLog::insert(tx, record); !r) return r;
+      if (auto r = admin::ExecutionLog::insert(tx, records[i]); !r) return r;
+      if (also)
+        if (auto r = also(tx, i); !r) return r;
     }
     return {};
   });

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +26,9 @@ struct OutboxItem {
   std::string trigger_id;
   std::string source;
   sdk::Value payload;
+  int depth = 0;     // trigger depth of the run: 0 for a request, caller's + 1 for an event
   int attempts = 0;  // including the current one, once claimed
+  std::int64_t first_attempt_ms = 0;  // once claimed
 };
 
 class Outbox {
@@ -34,13 +37,19 @@ class Outbox {
 
   // Commits the item (durably) before returning.
   sdk::Result<void> add(const OutboxItem& item, std::int64_t now_ms);
+  // Writes the item inside `tx`: it commits (or not) with the change that
+  // caused it. Whoever commits notifies the OutboxSignal afterwards.
+  static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms);
   // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);
   // These runs are over for good: deletes their rows and writes their
-  // records, in one transaction. A row `owner` no longer holds (its lease ran
-  // out and someone else claimed it) is left alone, record and all.
-  sdk::Result<void> finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records);
+  // records, in one transaction, with `also(tx, i)` for each row deleted (a
+  // dead letter, say). A row `owner` no longer holds (its lease ran out and
+  // someone else claimed it) is left alone, record and all.
+  using FinishStep = std::function<sdk::Result<void>(sdk::Transaction&, std::size_t)>;
+  sdk::Result<void> finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records,
+                           const FinishStep& also = {});
   // Tries again at `next_attempt_ms` (if `owner` still holds the row).
   sdk::Result<void> retry_later(const std::string& owner, const std::string& id, std::int64_t next_attempt_ms);
   // Gives a claimed row back unrun: its attempt does not count.

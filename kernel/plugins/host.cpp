@@ -6,6 +6,7 @@
 #include "kernel/log.hpp"
 #include "kernel/plugins/order.hpp"
 #include "kernel/plugins/tasks.hpp"
+#include "kernel/triggers/kernel_kinds.hpp"
 
 namespace picloud::kernel::plugins {
 using sdk::ErrorKind;
@@ -112,7 +113,10 @@ class PluginHost::Context final : public sdk::PluginContext {
   }
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
-  sdk::EventSink* events() override { return nullptr; }
+  sdk::EventSink* events() override {
+    if (!events_ && host_.event_router_) events_ = host_.event_router_->sink_for(plugin_.name);
+    return events_.get();
+  }
 
   bool configuring_ = false;
   TaskGroup& task_group() { return tasks_; }
@@ -127,6 +131,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   TaskGroup tasks_;
   PluginMetrics metrics_;
   Kinds trigger_kinds_;
+  std::unique_ptr<sdk::EventSink> events_;
 };
 
 struct PluginHost::Instance {
@@ -144,6 +149,8 @@ PluginHost::PluginHost(Config& config, http::Router& router, admin::CapabilityRe
     : config_(config), router_(router), capabilities_(capabilities), metrics_(metrics) {
   metrics_.gauge("picloud_plugins_loaded", "plugins loaded", [this] { return static_cast<double>(loaded_.size()); });
   metrics_.gauge("picloud_plugins_started", "plugins started", [this] { return static_cast<double>(started_.load()); });
+  // The kernel's own kinds first, so no plugin can take their names.
+  if (auto r = triggers::declare_kernel_kinds(trigger_kinds_); !r) throw std::logic_error(r.error().message);
 }
 
 PluginHost::~PluginHost() {

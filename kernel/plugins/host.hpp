@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
@@ -70,6 +71,8 @@ class PluginHost {
   scripting::Declarations& declarations() { return declarations_; }
   // The trigger kinds the plugins declared (during configure).
   const triggers::TriggerKindRegistry& trigger_kinds() const { return trigger_kinds_; }
+  // Where plugins' events go (ctx.events()); set before configure_all.
+  void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
 
  private:
   class Context;
@@ -82,6 +85,7 @@ class PluginHost {
   ServiceDirectory services_;
   scripting::Declarations declarations_;
   triggers::TriggerKindRegistry trigger_kinds_;
+  triggers::EventRouter* event_router_ = nullptr;
   std::vector<LoadedPlugin> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;  // parallel to loaded_
   std::atomic<std::size_t> started_{0};

@@ -249,7 +249,7 @@ TEST_P(Resources, TriggersAreValidatedByTheirKindAndManaged) {
     std::string says;
   };
   for (const auto& b : std::vector<Bad>{
-           {"/nosuch", R"({"script":"on_change"})", 404, "kinds: t_good"},
+           {"/nosuch", R"({"script":"on_change"})", 404, "kinds: cron, dead_letter, t_good"},
            {"/t_good", R"({"script":"on_change"})", 400, "must be an object"},
            {"/t_good", R"({"script":"on_change","filter":{"collection":""}})", 400, "collection must be a non-empty string"},
            {"/t_good", R"({"script":"on_change","filter":{"collection":"a","ops":["update"]}})", 400, "ops may hold"},

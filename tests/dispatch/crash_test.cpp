@@ -21,50 +21,86 @@ namespace {
 
 const std::string kPassword = "crash test password";
 
+// A picloud process on a test database, restarted at will, with an owner
+// API key for the admin API.
+class CrashHarness {
+ public:
+  CrashHarness(Backend backend, const std::string& plugins) : database_(backend), port_(free_port()) {
+    env_ = {
+        {"PICLOUD_HTTP_PORT", std::to_string(port_)},
+        {"PICLOUD_DATABASE_URL", database_.url()},
+        {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
+        {"PICLOUD_PLUGINS_SEARCH_PATH", test_plugin_dir()},
+        {"PICLOUD_PLUGINS_ENABLED", plugins},
+        {"PICLOUD_OWNER_USERNAME", "owner"},
+        {"PICLOUD_OWNER_PASSWORD", kPassword},
+        {"PICLOUD_LOG_LEVEL", "error"},
+        {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "50"},
+        {"PICLOUD_DISPATCH_LEASE_GRACE_MS", "300"},
+        {"PICLOUD_SCRIPTING_TIMEOUT_MS", "1000"},
+    };
+  }
+  int port() const { return port_; }
+  TestDatabase& database() { return database_; }
+
+  std::unique_ptr<Process> start() {
+    auto p = std::make_unique<Process>(Process::Options{{picloud_binary(), "serve"}, env_, dir_.path(), false});
+    EXPECT_TRUE(wait_for_status(port_, "/readyz", 200, 20s)) << p->err();
+    return p;
+  }
+  // Signs the owner in once and keeps an API key.
+  HttpResult api(const std::string& method, const std::string& path, const std::string& body) {
+    if (auth_.empty()) {
+      auto login = call("POST", "/login", R"({"username":"owner","password":")" + kPassword + R"("})");
+      EXPECT_EQ(login.status, 200) << login.body;
+      std::string cookie = login.headers["set-cookie"].substr(0, login.headers["set-cookie"].find(';'));
+      auth_["Cookie"] = cookie;
+      auto key = call("POST", "/keys", R"({"name":"t","scopes":["app:admin","app:write","script:write"]})");
+      EXPECT_EQ(key.status, 201);
+      auth_.clear();
+      auth_["Authorization"] = "Bearer " + kernel::admin::parse_stored_json(key.body)["key"].as_string();
+    }
+    return call(method, path, body);
+  }
+  // Once killed, restarted and drained: waits for an empty outbox.
+  bool drained(sdk::Database& db) {
+    std::int64_t pending = -1;
+    for (int i = 0; i < 600 && pending != 0; ++i) {
+      auto rows = db.query("SELECT count(*) FROM outbox");
+      pending = rows ? rows->rows[0][0].as_int() : -1;
+      if (pending != 0) std::this_thread::sleep_for(50ms);
+    }
+    return pending == 0;
+  }
+
+ private:
+  HttpResult call(const std::string& method, const std::string& path, const std::string& body) {
+    auto h = auth_;
+    h["Content-Type"] = "application/json";
+    return http(method, port_, "/api/v1/admin" + path, body, h);
+  }
+  TestDatabase database_;
+  TempDir dir_;
+  int port_;
+  std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> auth_;
+};
+
 class CrashDurability : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(CrashDurability, EveryAcceptedAsyncRequestRunsAtLeastOnce) {
-  TestDatabase database(GetParam());
-  TempDir dir;
-  const int port = free_port();
-  const std::map<std::string, std::string> env{
-      {"PICLOUD_HTTP_PORT", std::to_string(port)},
-      {"PICLOUD_DATABASE_URL", database.url()},
-      {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
-      {"PICLOUD_PLUGINS_ENABLED", ""},
-      {"PICLOUD_OWNER_USERNAME", "owner"},
-      {"PICLOUD_OWNER_PASSWORD", kPassword},
-      {"PICLOUD_LOG_LEVEL", "error"},
-      {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "50"},
-      {"PICLOUD_DISPATCH_LEASE_GRACE_MS", "300"},
-      {"PICLOUD_SCRIPTING_TIMEOUT_MS", "1000"},
-  };
-  auto start = [&] {
-    auto p = std::make_unique<Process>(Process::Options{{picloud_binary(), "serve"}, env, dir.path(), false});
-    EXPECT_TRUE(wait_for_status(port, "/readyz", 200, 20s)) << p->err();
-    return p;
-  };
-  auto api = [&](const std::string& method, const std::string& path, const std::string& body,
-                 const std::map<std::string, std::string>& headers) {
-    auto h = headers;
-    h["Content-Type"] = "application/json";
-    return http(method, port, "/api/v1/admin" + path, body, h);
-  };
+  CrashHarness harness(GetParam(), "");
+  const int port = harness.port();
+  auto start = [&] { return harness.start(); };
 
   {  // The app, its script and an async route.
     auto server = start();
-    auto login = api("POST", "/login", R"({"username":"owner","password":")" + kPassword + R"("})", {});
-    ASSERT_EQ(login.status, 200) << login.body;
-    std::string cookie = login.headers["set-cookie"].substr(0, login.headers["set-cookie"].find(';'));
-    auto key = api("POST", "/keys", R"({"name":"t","scopes":["app:admin","app:write","script:write"]})", {{"Cookie", cookie}});
-    ASSERT_EQ(key.status, 201);
-    std::map<std::string, std::string> auth{{"Authorization", "Bearer " + kernel::admin::parse_stored_json(key.body)["key"].as_string()}};
-    ASSERT_EQ(api("POST", "/apps", R"({"slug":"crash","hostnames":["crash.localhost"]})", auth).status, 201);
-    ASSERT_EQ(api("POST", "/apps/crash/scripts",
-                  R"({"name":"job","source":"void handle(request@ req, response@ res) { log::info(req.body); }"})", auth)
+    ASSERT_EQ(harness.api("POST", "/apps", R"({"slug":"crash","hostnames":["crash.localhost"]})").status, 201);
+    ASSERT_EQ(harness.api("POST", "/apps/crash/scripts",
+                          R"({"name":"job","source":"void handle(request@ req, response@ res) { log::info(req.body); }"})")
                   .status,
               201);
-    ASSERT_EQ(api("POST", "/apps/crash/routes", R"({"script":"job","path":"/job","dispatch":"async"})", auth).status, 201);
+    ASSERT_EQ(harness.api("POST", "/apps/crash/routes", R"({"script":"job","path":"/job","dispatch":"async"})").status, 201);
     server->signal(SIGKILL);
     server->wait(5s);
   }
@@ -97,14 +133,8 @@ TEST_P(CrashDurability, EveryAcceptedAsyncRequestRunsAtLeastOnce) {
   // Restarted once more, the server drains the outbox: rows of the killed
   // runs come back when their leases end.
   auto server = start();
-  auto db = database.open(2);
-  std::int64_t pending = -1;
-  for (int i = 0; i < 600 && pending != 0; ++i) {
-    auto rows = db->query("SELECT count(*) FROM outbox");
-    pending = rows ? rows->rows[0][0].as_int() : -1;
-    if (pending != 0) std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_EQ(pending, 0);
+  auto db = harness.database().open(2);
+  EXPECT_TRUE(harness.drained(*db));
   std::size_t lost = 0;
   for (const auto& id : accepted) {
     auto rows = db->query("SELECT count(*) FROM executions WHERE id = ?", {id});
@@ -112,6 +142,67 @@ TEST_P(CrashDurability, EveryAcceptedAsyncRequestRunsAtLeastOnce) {
   }
   EXPECT_EQ(lost, 0u) << "of " << accepted.size() << " accepted requests";
   std::printf("[          ] %zu async requests accepted over 10 crashes, lost %zu\n", accepted.size(), lost);
+}
+
+// Trigger events: a route writes items through the t_events plugin (items
+// and their events in one transaction) while the server is killed at random
+// moments. Every item that committed must have had its handler run at least
+// once in the end (duplicates are allowed and counted).
+TEST_P(CrashDurability, EveryCommittedEventRunsItsHandlerAtLeastOnce) {
+  CrashHarness harness(GetParam(), "t_events");
+  const int port = harness.port();
+  {
+    auto server = harness.start();
+    ASSERT_EQ(harness.api("POST", "/apps", R"({"slug":"events","hostnames":["events.localhost"]})").status, 201);
+    ASSERT_EQ(harness.api("POST", "/apps/events/scripts",
+                          R"({"name":"burst","source":"void handle(request@ req, response@ res) { res.text(\"\" + t_events::write_many(\"c\", req.query.get_string(\"p\"), 10)); }"})")
+                  .status,
+              201);
+    ASSERT_EQ(harness.api("POST", "/apps/events/scripts",
+                          R"({"name":"handler","source":"void on_event(event@ e) { t_events::seen(e.data.get_string(\"key\")); }"})")
+                  .status,
+              201);
+    ASSERT_EQ(harness.api("POST", "/apps/events/routes", R"({"script":"burst","path":"/burst"})").status, 201);
+    auto t = harness.api("POST", "/apps/events/triggers/t_events", R"({"script":"handler","filter":{"collection":"c"}})");
+    ASSERT_EQ(t.status, 201) << t.body;
+    server->signal(SIGKILL);
+    server->wait(5s);
+  }
+  std::atomic<int> answered{0};
+  std::mt19937 rng(std::random_device{}());
+  for (int round = 0; round < 8; ++round) {
+    auto server = harness.start();
+    std::atomic<bool> stop{false};
+    std::thread sender([&] {
+      for (int n = 0; !stop; ++n) {
+        auto r = http("GET", port, "/burst?p=r" + std::to_string(round) + "n" + std::to_string(n) + "i",
+                      "", {{"Host", "events.localhost"}});
+        if (r.status == 200) ++answered;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 500)(rng)));
+    server->signal(SIGKILL);
+    EXPECT_GE(server->wait(5s), 0);
+    stop = true;
+    sender.join();
+  }
+  ASSERT_GT(answered.load(), 5) << "the harness got too few bursts in";
+
+  auto server = harness.start();
+  auto db = harness.database().open(2);
+  EXPECT_TRUE(harness.drained(*db));
+  // The database is the truth: every committed item, answered or not.
+  auto committed = db->query("SELECT count(*) FROM t_events_items");
+  auto lost = db->query(
+      "SELECT count(*) FROM t_events_items i WHERE NOT EXISTS (SELECT 1 FROM t_events_seen s WHERE s.item_key = i.item_key)");
+  auto runs = db->query("SELECT count(*), count(DISTINCT item_key) FROM t_events_seen");
+  ASSERT_TRUE(committed && lost && runs);
+  EXPECT_GT(committed->rows[0][0].as_int(), 50);
+  EXPECT_EQ(lost->rows[0][0].as_int(), 0) << "of " << committed->rows[0][0].as_int() << " committed events";
+  std::printf("[          ] %lld events committed over 8 crashes, lost %lld, handler runs %lld (%lld duplicates)\n",
+              static_cast<long long>(committed->rows[0][0].as_int()), static_cast<long long>(lost->rows[0][0].as_int()),
+              static_cast<long long>(runs->rows[0][0].as_int()),
+              static_cast<long long>(runs->rows[0][0].as_int() - runs->rows[0][1].as_int()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CrashDurability, ::testing::Values(Backend::sqlite, Backend::postgres),

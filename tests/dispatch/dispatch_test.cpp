@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "scripts.hpp"
 #include "picloud/sdk/json.hpp"
 
 using namespace picloud;
@@ -16,24 +17,6 @@ using namespace picloud::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-void save_script(Instance& pc, const std::string& app, const std::string& name, const std::string& source,
-                 const std::string& kind = "endpoint") {
-  auto body = sdk::to_json(sdk::Value::object({{"name", name}, {"kind", kind}, {"source", source}}));
-  auto r = pc.post("/apps/" + app + "/scripts", pc.owner_key, body);
-  ASSERT_EQ(r.status, 201) << r.body;
-}
-
-void bind_route(Instance& pc, const std::string& app, const std::string& json) {
-  auto r = pc.post("/apps/" + app + "/routes", pc.owner_key, json);
-  ASSERT_EQ(r.status, 201) << json << " -> " << r.body;
-}
-
-HttpResult on(Instance& pc, const std::string& host, const std::string& method, const std::string& path,
-              const std::string& body = "", std::map<std::string, std::string> headers = {}) {
-  headers["Host"] = host;
-  return http(method, pc.port(), path, body, headers);
-}
 
 // An instance with short limits, one per backend, shared by this file.
 Instance& dispatch_instance(Backend backend) {
@@ -50,18 +33,6 @@ Instance& dispatch_instance(Backend backend) {
     slot->cast_owner();
   }
   return *slot;
-}
-
-// Waits until `sql` counts `want` rows.
-bool wait_count(Instance& pc, const std::string& sql, const sdk::Params& params, std::int64_t want,
-                std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = pc.db().query(sql, params);
-    if (r && r->rows[0][0].as_int() == want) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
 }
 
 class Dispatch : public ::testing::TestWithParam<Backend> {};

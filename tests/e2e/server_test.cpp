@@ -511,7 +511,8 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   EXPECT_NE(p->out().find("kernel           2        dispatch"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           3        execution_log_indexes"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           4        triggers"), std::string::npos) << p->out();
-  EXPECT_NE(p->out().find("5 migration(s) applied now"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           5        delivery"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("6 migration(s) applied now"), std::string::npos) << p->out();
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();

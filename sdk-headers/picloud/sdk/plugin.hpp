@@ -25,8 +25,7 @@
 
 namespace picloud::sdk {
 
-// TriggerKinds is defined in triggers.hpp (ABI 1.3). EventSink is reserved:
-// its accessor returns null until a later SDK minor defines it.
+// TriggerKinds (ABI 1.3) and EventSink (ABI 1.4) are defined in triggers.hpp.
 class TriggerKinds;
 class EventSink;
 
@@ -50,6 +49,8 @@ class PluginContext {
   // Declares trigger kinds (triggers.hpp). Non-null from ABI 1.3; only
   // during configure().
   virtual TriggerKinds* trigger_kinds() = 0;
+  // Emits events of the kinds this plugin declared (triggers.hpp). Non-null
+  // from ABI 1.4.
   virtual EventSink* events() = 0;
 
   // ABI 1.2. Declares a capability for this plugin's routes; the name must

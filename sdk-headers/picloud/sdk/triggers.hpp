@@ -1,5 +1,5 @@
-// Trigger kinds (ABI 1.3): what a plugin declares so that apps can run
-// scripts when its data changes.
+// Trigger kinds (ABI 1.3) and event emission (ABI 1.4): what a plugin
+// declares so that apps can run scripts when its data changes.
 //
 // A kind names itself ("kv"), checks the filters operators give its
 // triggers through the admin API (POST /api/v1/admin/apps/{app}/triggers/kv),
@@ -22,7 +22,9 @@
 #include <utility>
 #include <vector>
 
+#include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"
+#include "picloud/sdk/script.hpp"
 #include "picloud/sdk/value.hpp"
 
 namespace picloud::sdk {
@@ -57,6 +59,31 @@ class TriggerKinds {
   // plugin) is a conflict naming its owner; a malformed declaration is
   // invalid_argument.
   virtual Result<void> declare(TriggerKind kind) = 0;
+};
+
+// ABI 1.4. Where a plugin's events go (ctx.events(), usable from start()):
+//
+//   db.transaction([&](Transaction& tx) -> Result<void> {
+//     ... write the change with tx ...
+//     return events->emit(tx, call, {"kv", "update", Value::object({{"collection", c}, {"key", k}, ...})});
+//   });
+//
+// `call` says whose change it is: the app comes from call.app_id, and a
+// handler the event starts runs one trigger level deeper than `call` (a
+// script run by a trigger writing again). Past the depth limit the event is
+// dropped with a log line and a metric (a trigger loop), which is not an
+// error of emit(). The handlers see {source, op, app, ...payload}.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Writes one outbox row per enabled trigger of the app whose filter
+  // matches, inside `tx` (which must come from ctx.database()); they run
+  // once the transaction commits. Errors: invalid_argument when the source
+  // is not a kind this plugin declared, the op is not one of the kind's, the
+  // payload is not an object or uses the names source, op or app; the
+  // database's error otherwise (return it, so the change rolls back).
+  // Returns how many triggers matched.
+  virtual Result<int> emit(Transaction& tx, const CallContext& call, const Event& event) = 0;
 };
 
 }  // namespace picloud::sdk

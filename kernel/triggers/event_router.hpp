@@ -1,0 +1,51 @@
+// Event fan-out: an event of a kind, emitted inside the transaction of the
+// change that caused it, becomes one outbox row per enabled trigger of the
+// app whose filter matches — in that same transaction, so a rolled-back
+// change fires nothing. Workers on this node are woken once it commits.
+//
+// The trigger depth stops loops: a run started by an event is one level
+// deeper than the run that caused it; past `max_depth` the event is dropped
+// with a log line and picloud_trigger_depth_exceeded_total, never retried
+// or dead-lettered.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kernel/dispatch/outbox_signal.hpp"
+#include "kernel/metrics.hpp"
+#include "kernel/triggers/trigger_kinds.hpp"
+#include "picloud/sdk/database.hpp"
+#include "picloud/sdk/triggers.hpp"
+
+namespace picloud::kernel::triggers {
+
+class EventRouter {
+ public:
+  EventRouter(const TriggerKindRegistry& kinds, dispatch::OutboxSignal& signal, MetricsRegistry& metrics,
+              int max_depth);
+
+  // Writes the outbox rows for `event` of `app_id` at trigger depth `depth`
+  // (the depth the handlers run at); returns how many triggers matched.
+  sdk::Result<int> fan_out(sdk::Transaction& tx, std::string_view app_id, int depth, const sdk::Event& event);
+
+  // What a handler receives: {source, op, app, ...payload}.
+  static sdk::Value handler_event(std::string_view app_id, const sdk::Event& event);
+
+  // The EventSink handed to plugin `owner`: it may emit only the kinds it
+  // declared, with their ops, and checks the payload's shape.
+  std::unique_ptr<sdk::EventSink> sink_for(const std::string& owner);
+
+  int max_depth() const { return max_depth_; }
+
+ private:
+  const TriggerKindRegistry& kinds_;
+  dispatch::OutboxSignal& signal_;
+  int max_depth_;
+  CounterMetric& emitted_;
+  CounterMetric& queued_;
+  CounterMetric& depth_exceeded_;
+};
+
+}  // namespace picloud::kernel::triggers
