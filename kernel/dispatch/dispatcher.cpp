@@ -14,7 +14,7 @@ namespace {
 using admin::error_body;
 
 int default_running() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency() * 2)); }
-constexpr int kClaimBatch = 16;
+constexpr int kClaimBatch = 32;
 constexpr std::int64_t kMaxRetryDelayMs = 6 * 3600 * 1000;
 
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }

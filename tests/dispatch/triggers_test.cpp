@@ -348,6 +348,32 @@ void on_event(event@ e) {
   EXPECT_EQ(pc.get("/apps/loop/dead_letters/count", pc.owner_key).json["unresolved"].as_int(), 0);
 }
 
+TEST_P(Triggers, PluginsEmitOnlyWellFormedEventsOfTheirOwnKinds) {
+  Instance& pc = triggers_instance(GetParam());
+  make_app(pc, "emits");
+  save_script(pc, "emits", "emit", R"(
+void handle(request@ req, response@ res) {
+  json payload = json::parse(req.body);
+  res.text("" + t_events::emit_raw(req.query.get_string("source"), req.query.get_string("op"), payload));
+})");
+  bind_route(pc, "emits", R"({"script":"emit","path":"/emit"})");
+  auto emit = [&](const std::string& query, const std::string& payload) {
+    return on(pc, "emits.localhost", "POST", "/emit?" + query, payload);
+  };
+  auto refused = [&](const std::string& query, const std::string& payload, const std::string& says) {
+    auto r = emit(query, payload);
+    EXPECT_EQ(r.status, 502) << query << " " << payload << " -> " << r.body;
+    EXPECT_NE(r.body.find(says), std::string::npos) << query << " " << payload << " -> " << r.body;
+  };
+  refused("source=t_good&op=insert", R"({"collection":"c"})", "'t_good' is not a trigger kind it declared");
+  refused("source=cron&op=tick", R"({})", "'cron' is not a trigger kind it declared");
+  refused("source=t_events&op=explode", R"({"collection":"c"})", "'explode' is not an op of the kind");
+  refused("source=t_events&op=insert", R"([1,2])", "the payload must be an object");
+  refused("source=t_events&op=insert", R"({"collection":"c","app":"someone-else"})", "may not have a field 'app'");
+  refused("source=t_events&op=insert", R"({"collection":"c","source":"x"})", "may not have a field 'source'");
+  EXPECT_EQ(emit("source=t_events&op=insert", R"({"collection":"c"})").body, "0");  // well-formed, no trigger
+}
+
 TEST_P(Triggers, KernelKindsValidateTheirFilters) {
   Instance& pc = triggers_instance(GetParam());
   make_app(pc, "kinds");

@@ -12,6 +12,8 @@
 //   void t_events::seen(key)             a handler records that it ran (duplicates kept)
 //   void t_events::observe(emitted_us)   a handler records its start latency
 //   int  t_events::depth()               the calling run's trigger depth
+//   int  t_events::emit_raw(source, op, payload)   emits as given, nothing written
+//                                        (for the sink's refusals)
 // Routes (test only, public):
 //   POST /t_events/emit?app=&collection=&count=&rate=&batch=   emits `count`
 //                         events at `rate`/s, `batch` per transaction, from
@@ -131,6 +133,23 @@ class EventsPlugin final : public Plugin {
     if (auto r = add({"t_events", "depth", {}, ScriptType::integer, "",
                       [](const CallContext& call, std::span<const Value>) -> Result<Value> {
                         return Value(std::int64_t{call.trigger_depth});
+                      }});
+        !r)
+      return r;
+
+    if (auto r = add({"t_events", "emit_raw",
+                      {{"source", ScriptType::string}, {"op", ScriptType::string}, {"payload", ScriptType::json}},
+                      ScriptType::integer, "",
+                      [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        int matched = 0;
+                        auto r = db_->transaction([&](Transaction& tx) -> Result<void> {
+                          auto m = events_->emit(tx, call, {a[0].as_string(), a[1].as_string(), a[2]});
+                          if (!m) return m.error();
+                          matched = *m;
+                          return {};
+                        });
+                        if (!r) return r.error();
+                        return Value(std::int64_t{matched});
                       }});
         !r)
       return r;
