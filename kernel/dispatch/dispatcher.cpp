@@ -292,8 +292,9 @@ void Dispatcher::worker_loop(const std::string& owner) {
       for (auto& item : *items) {
         if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*completion));
       }
+      // The records move out; `also` reads only the rest of each completion.
       std::vector<admin::ExecutionRecord> records;
-      for (const auto& c : done) records.push_back(c.record);
+      for (auto& c : done) records.push_back(std::move(c.record));
       auto also = [&](sdk::Transaction& tx, std::size_t i) -> sdk::Result<void> {
         const Completion& c = done[i];
         if (c.dead_letter)

@@ -89,7 +89,8 @@ class PluginHost::Context final : public sdk::PluginContext {
         services_(host.services_, plugin),
         tasks_(plugin.name),
         metrics_(host.metrics_, plugin.name),
-        trigger_kinds_(*this) {}
+        trigger_kinds_(*this),
+        events_(host.event_router_ ? host.event_router_->sink_for(plugin.name) : nullptr) {}
 
   std::string_view plugin_name() const override { return plugin_.name; }
   sdk::ConfigSection& config() override { return config_; }
@@ -113,10 +114,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   }
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
-  sdk::EventSink* events() override {
-    if (!events_ && host_.event_router_) events_ = host_.event_router_->sink_for(plugin_.name);
-    return events_.get();
-  }
+  sdk::EventSink* events() override { return events_.get(); }
 
   bool configuring_ = false;
   TaskGroup& task_group() { return tasks_; }

@@ -46,3 +46,27 @@ wrk_run() {
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   echo "$rps $p50 $p99"
 }
+
+BENCH_PASSWORD="bench password, long enough"
+
+# bench_picloud LABEL DATABASE_URL [VAR=value ...]: starts picloud in its own
+# directory with those settings, waits until it is ready, signs the owner in
+# and makes an API key: sets PORT, KEY and ADMIN (the admin API's base URL,
+# reached as localhost: an app may own 127.0.0.1, where the admin API is not
+# served).
+bench_picloud() {
+  local label="$1" url="$2" dir="$BENCH_TMP/$1"
+  shift 2
+  PORT=$(free_port)
+  mkdir -p "$dir"
+  (cd "$dir" && exec env PICLOUD_HTTP_PORT="$PORT" PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
+     PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$BENCH_PASSWORD" "$@" "$PICLOUD" serve) &
+  BENCH_PIDS+=($!)
+  wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null
+  ADMIN="http://localhost:$PORT/api/v1/admin"
+  curl -fsS -c "$dir/jar" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"bench\",\"password\":\"$BENCH_PASSWORD\"}" "$ADMIN/login" >/dev/null
+  KEY=$(curl -fsS -b "$dir/jar" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$ADMIN/keys" |
+    python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
+}

@@ -12,24 +12,10 @@
 source "$(dirname "$0")/lib.bash"
 command -v wrk >/dev/null || { echo "wrk is not installed (./dev bench installs it)"; exit 1; }
 DURATION="${DURATION:-10s}"
-PASSWORD="bench password, long enough"
-
 start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY
-  local label="$1" url="$2" dir="$BENCH_TMP/$1" base
-  PORT=$(free_port)
-  mkdir -p "$dir"
-  (cd "$dir" && PICLOUD_HTTP_PORT=$PORT PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
-     PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$PASSWORD" exec "$PICLOUD" serve) &
-  BENCH_PIDS+=($!)
-  wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null
-  # The app owns 127.0.0.1 (the peers' URL contract); the admin API is not
-  # served on an app's hostname, so it is reached as localhost.
-  base="http://localhost:$PORT/api/v1/admin"
-  curl -fsS -c "$dir/jar" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "$base/login" >/dev/null
-  KEY=$(curl -fsS -b "$dir/jar" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$base/keys" |
-    python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
+  bench_picloud "$1" "$2"
+  # The app owns 127.0.0.1 (the peers' URL contract).
+  local base="$ADMIN"
   local H=(-fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
   curl "${H[@]}" -d '{"slug":"bench","hostnames":["127.0.0.1"]}' "$base/apps"
   python3 - "$base" "$KEY" <<'PY'

@@ -9,7 +9,6 @@
 # On SQLite and — when PICLOUD_TEST_POSTGRES_URL names a server — PostgreSQL.
 # Goals (SQLite): p50 < 2 ms, p99 < 20 ms; >= 5,000 events/s.
 source "$(dirname "$0")/lib.bash"
-PASSWORD="bench password, long enough"
 PLUGIN_DIR="$BUILD_DIR/bench/plugins"
 [ -f "$PLUGIN_DIR/t_events.so" ] || { echo "no $PLUGIN_DIR/t_events.so: build the benchmarks first"; exit 1; }
 RATE="${RATE:-500}"
@@ -17,21 +16,8 @@ LATENCY_EVENTS="${LATENCY_EVENTS:-5000}"
 THROUGHPUT_EVENTS="${THROUGHPUT_EVENTS:-50000}"
 
 start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, APP
-  local label="$1" url="$2" dir="$BENCH_TMP/$1" base key
-  PORT=$(free_port)
-  mkdir -p "$dir"
-  (cd "$dir" && PICLOUD_HTTP_PORT=$PORT PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
-     PICLOUD_PLUGINS_SEARCH_PATH="$PLUGIN_DIR" PICLOUD_PLUGINS_ENABLED=t_events \
-     PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$PASSWORD" exec "$PICLOUD" serve) &
-  BENCH_PIDS+=($!)
-  wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null
-  base="http://localhost:$PORT/api/v1/admin"
-  curl -fsS -c "$dir/jar" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "$base/login" >/dev/null
-  key=$(curl -fsS -b "$dir/jar" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","scopes":["app:admin","app:write","script:write"]}' "$base/keys" |
-    python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
-  APP=$(python3 - "$base" "$key" <<'PY'
+  bench_picloud "$1" "$2" PICLOUD_PLUGINS_SEARCH_PATH="$PLUGIN_DIR" PICLOUD_PLUGINS_ENABLED=t_events
+  APP=$(python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
 def post(path, body):
