@@ -22,11 +22,11 @@
 #include "kernel/metrics.hpp"
 #include "kernel/triggers/retry_policy.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
+#include "scripting/engine.hpp"
 
 namespace picloud::kernel::triggers {
 class DeadLetterStore;
 }
-#include "scripting/engine.hpp"
 
 namespace picloud::kernel::admin {
 
