@@ -37,8 +37,6 @@ class EventRouter {
   // declared, with their ops, and checks the payload's shape.
   std::unique_ptr<sdk::EventSink> sink_for(const std::string& owner);
 
-  int max_depth() const { return max_depth_; }
-
  private:
   const TriggerKindRegistry& kinds_;
   dispatch::OutboxSignal& signal_;
