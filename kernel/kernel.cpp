@@ -175,11 +175,15 @@ Result<void> Kernel::start_without_http() {
   auto migrated = migrate();
   if (!migrated) return fail(migrated.error());
   if (auto r = build_admin(); !r) return fail(r.error());
+  if (!run_access_) {
+    run_access_ = std::make_unique<admin::RunAccess>(capabilities_, *database_);
+    plugins_->set_access_control(run_access_.get());
+  }
   if (!dead_letters_) {
     dead_letters_ = std::make_unique<triggers::DeadLetterStore>(*database_, *events_, outbox_signal_, metrics_);
     admin_->set_dead_letters(dead_letters_.get());
     // Before the plugins: the namespace is the kernel's.
-    if (auto r = triggers::declare_dead_letter_functions(plugins_->declarations(), *dead_letters_); !r)
+    if (auto r = triggers::declare_dead_letter_functions(plugins_->declarations(), *dead_letters_, *run_access_); !r)
       return fail(r.error());
   }
   if (auto r = plugins_->configure_all(*database_); !r) return fail(r.error());
@@ -218,6 +222,7 @@ Result<void> Kernel::start() {
       write_log(LogLevel::info, "triggers", "old dead letters deleted", {{"rows", std::to_string(*n)}});
   });
   admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
+  admin_->set_script_runner([d = dispatcher_.get()](const admin::ManualRun& run) { return d->run_manual(run); });
   admin_->set_app_host_check([d = dispatcher_.get()](std::string_view host) { return d->is_app_host(host); });
   router_.set_fallback([d = dispatcher_.get()](const sdk::HttpRequest& req) { return d->serve(req); }, "kernel");
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
@@ -250,6 +255,7 @@ void Kernel::stop() {
   if (dispatcher_) {
     if (admin_) {
       admin_->set_routing_listener(nullptr);
+      admin_->set_script_runner(nullptr);
       admin_->set_app_host_check(nullptr);
     }
     dispatcher_->stop();

@@ -15,6 +15,7 @@
 
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/capabilities.hpp"
+#include "kernel/admin/run_access.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
 #include "kernel/dispatch/dispatcher.hpp"
@@ -78,6 +79,8 @@ class Kernel {
   http::Router router_;
   admin::CapabilityRegistry capabilities_;
   std::unique_ptr<db::Database> database_;
+  // Outlives the plugins, whose contexts hand it out.
+  std::unique_ptr<admin::RunAccess> run_access_;
   std::unique_ptr<admin::AdminApi> admin_;
   std::unique_ptr<plugins::PluginHost> plugins_;
   dispatch::OutboxSignal outbox_signal_;

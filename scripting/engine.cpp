@@ -1,4 +1,5 @@
 #include "scripting/engine.hpp"
+#include "scripting/scope_hint.hpp"
 
 #include <angelscript/scriptarray.h>
 #include <angelscript/scriptmath.h>
@@ -278,6 +279,7 @@ struct Engine::Impl {
   asIScriptEngine* engine = nullptr;
   std::deque<BoundCall> calls;
   std::set<std::string, std::less<>> reserved_names;
+  std::set<std::string, std::less<>> scopes;  // what scripts may qualify with `name::`
   std::uint64_t id = ++g_engine_ids;
   std::mutex build_mutex;
   std::atomic<std::uint64_t> module_counter{0};
@@ -427,6 +429,12 @@ struct Engine::Impl {
     t_errors = t_warnings = nullptr;
     t_column_shift = nullptr;
     if (r < 0 && result.errors.empty()) result.errors.push_back({"main", 0, 0, "the script does not compile"});
+    if (r < 0) {
+      // AngelScript blames what follows an unknown `ns::`, not `ns`: say it first.
+      std::vector<SourceSection> sections;
+      for (const auto& s : prepared.sections) sections.push_back({s.name, s.code});
+      if (auto hint = unknown_scope(engine, sections, scopes)) result.errors.insert(result.errors.begin(), *hint);
+    }
     if (result.errors.empty()) {
       for (asUINT i = 0; i < mod->GetGlobalVarCount(); ++i) {
         const char* var = nullptr;
@@ -711,6 +719,7 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
   for (const auto& f : declarations.functions()) impl->reserved_names.insert(f.decl.ns);
   for (const auto& t : declarations.handle_types()) impl->reserved_names.insert(t.decl.ns);
   for (const char* n : {"main", "request", "response", "event"}) impl->reserved_names.emplace(n);
+  impl->scopes = registered_scopes(impl->engine);
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

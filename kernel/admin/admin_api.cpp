@@ -49,6 +49,7 @@ void routing_changed(AdminContext& ctx) {
 }
 
 void AdminApi::set_routing_listener(std::function<void()> listener) { ctx_->routing_listener = std::move(listener); }
+void AdminApi::set_script_runner(ScriptRunner runner) { ctx_->script_runner = std::move(runner); }
 void AdminApi::set_app_host_check(std::function<bool(std::string_view)> check) {
   ctx_->authorizer.app_host = std::move(check);
 }

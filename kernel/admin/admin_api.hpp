@@ -41,6 +41,21 @@ struct AdminSettings {
   triggers::RetryPolicy retry;  // defaults for triggers' deliveries
 };
 
+// A run started from the admin API (POST /apps/{app}/scripts/{script}/run):
+// the script's handle() with `request`, on behalf of `principal`, through the
+// data plane's gate and limits.
+struct ManualRun {
+  scripting::ScriptRef script;
+  std::string principal;
+  sdk::HttpRequest request;
+};
+struct ManualRunResult {
+  bool admitted = false;       // false: too many runs at once
+  ExecutionRecord record;      // as written to the execution log
+  sdk::HttpResponse response;  // what the script answered, when it succeeded
+};
+using ScriptRunner = std::function<ManualRunResult(const ManualRun&)>;
+
 inline constexpr std::string_view kAdminPrefix = "/api/v1/admin";
 inline constexpr std::string_view kOpenApiPath = "/api/v1/openapi.json";
 
@@ -66,6 +81,8 @@ class AdminApi {
   // Called after every change to hostnames, scripts or routes (the
   // dispatcher reloads its route table).
   void set_routing_listener(std::function<void()> listener);
+  // Runs scripts for POST /apps/{app}/scripts/{script}/run (the dispatcher).
+  void set_script_runner(ScriptRunner runner);
   // Tells which Host headers belong to apps: there the admin API does not
   // answer (sign-in and every route that needs credentials are 404).
   void set_app_host_check(std::function<bool(std::string_view)> check);

@@ -97,6 +97,10 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("app.members.manage", Access::app_admin, kAppAdmin, "add, change and remove an app's members");
   kernel("script.read", Access::app_viewer, kScriptRead, "read an app's scripts");
   kernel("script.write", Access::app_editor, kScriptWrite, "create, change and delete an app's scripts");
+  // A viewer may run scripts: the services a run calls check the user's own
+  // capabilities (a viewer's run reads but cannot write). A key needs
+  // script:write, since a run can change data.
+  kernel("script.run", Access::app_viewer, kScriptWrite, "run an app's scripts on your own behalf");
   kernel("route.read", Access::app_viewer, kAppRead, "see an app's routes");
   kernel("route.write", Access::app_editor, kAppWrite, "create, change and delete an app's routes");
   kernel("trigger.read", Access::app_viewer, kAppRead, "see an app's triggers");

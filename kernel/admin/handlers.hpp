@@ -38,6 +38,7 @@ struct AdminContext {
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one
+  ScriptRunner script_runner;              // likewise
 };
 
 // Hostnames, scripts or routes change: the change's transaction also bumps

@@ -231,6 +231,64 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
     return json_response(201, out);
   });
 
+  // Runs the script's handle() as the signed-in user with a request made of
+  // the body's fields (all optional); the answer is the run's record and
+  // what the script responded.
+  r.add("POST", "/apps/{app}/scripts/{script}/run", "script.run", [&ctx](const sdk::HttpRequest& req) {
+    const auto& access = current_access();
+    Script s = find_script(ctx, access.app_id, req.params.at("script"));
+    if (s.kind == "module") fail_field("script", "'" + s.name + "' is a module; only endpoint scripts run");
+    if (!ctx.script_runner) fail(503, "unavailable", "this node does not run scripts");
+    ManualRun run{{s.app_id, s.id, s.version}, access.principal.user.id, {}};
+    run.request.method = "GET";
+    run.request.path = "/";
+    if (!req.body.empty()) {
+      auto body = json_body(req);
+      Fields f(body);
+      run.request.method = f.string("method").value_or("GET");
+      run.request.path = f.string("path").value_or("/");
+      run.request.query = f.string("query").value_or("");
+      run.request.body = f.string("body").value_or("");
+      sdk::Value headers = f.json("headers");
+      f.finish();
+      if (run.request.method.empty() || run.request.method.size() > 16 ||
+          run.request.method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos)
+        fail_field("method", "must be an upper-case HTTP method");
+      if (run.request.path.empty() || run.request.path[0] != '/') fail_field("path", "must start with '/'");
+      if (!headers.is_null()) {
+        if (!headers.is_object()) fail_field("headers", "must be an object of header names to strings");
+        for (const auto& [name, value] : headers.as_object()) {
+          if (!value.is_string()) fail_field("headers", "the value of '" + name + "' must be a string");
+          run.request.headers.emplace_back(to_lower(name), value.as_string());
+        }
+      }
+    }
+    run.request.request_id = req.request_id;
+    run.request.remote_address = req.remote_address;
+    run.request.principal = run.principal;
+    ManualRunResult done = ctx.script_runner(run);
+    if (!done.admitted) fail(503, "overloaded", "too many script runs at once; try again shortly");
+    const ExecutionRecord& rec = done.record;
+    sdk::Value error;
+    if (!rec.ok) error = sdk::Value::object({{"code", rec.error_kind}, {"message", rec.error_message}});
+    sdk::Value response;
+    if (rec.ok) {
+      sdk::Array headers;
+      for (const auto& [k, v] : done.response.headers) headers.push_back(sdk::Value::array({k, v}));
+      response = sdk::Value::object({{"status", std::int64_t{done.response.status}},
+                                     {"headers", std::move(headers)},
+                                     {"body", done.response.body}});
+    }
+    return json_response(200, sdk::Value::object({{"execution_id", rec.id},
+                                                  {"ok", rec.ok},
+                                                  {"status", std::int64_t{rec.http_status}},
+                                                  {"error", error},
+                                                  {"response", response},
+                                                  {"logs", rec.logs},
+                                                  {"duration_ms", static_cast<double>(rec.duration_us) / 1000.0},
+                                                  {"operations", rec.operations}}));
+  });
+
   r.add("GET", "/apps/{app}/scripts/{script}", "script.read", [&ctx](const sdk::HttpRequest& req) {
     Script s = find_script(ctx, current_access().app_id, req.params.at("script"));
     return json_response(200, script_json(s, imports_of(ctx, s.id), true));

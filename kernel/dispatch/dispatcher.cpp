@@ -257,6 +257,27 @@ sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpReque
   return response;
 }
 
+admin::ManualRunResult Dispatcher::run_manual(const admin::ManualRun& run) {
+  admin::ManualRunResult out;
+  if (!gate_.enter(std::chrono::milliseconds(settings_.queue_timeout_ms))) {
+    rejected_.inc();
+    return out;
+  }
+  ExecutionGate::Slot slot(gate_);
+  out.admitted = true;
+  std::string id = admin::new_id();
+  std::int64_t started = admin::now_ms();
+  auto result = engine_.run_http(run.script, scripts_, {run.principal, id, 0}, run.request);
+  (result.ok() ? runs_ok_ : runs_failed_).inc();
+  run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
+  out.record = record_of(id, run.script.app_id, nullptr, run.script.script_id, run.script.version, result, started);
+  out.record.source = "admin";
+  out.record.request_id = run.request.request_id;
+  out.response = std::move(result.response);
+  executions_.record(out.record);
+  return out;
+}
+
 sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpRequest& request) {
   OutboxItem item;
   item.id = admin::new_id();

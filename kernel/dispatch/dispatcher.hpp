@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/execution_log.hpp"
 #include "kernel/admin/script_source.hpp"
 #include "kernel/dispatch/gate.hpp"
@@ -81,6 +82,10 @@ class Dispatcher {
   sdk::HttpResponse serve(const sdk::HttpRequest& request);
   // Whether a Host header names one of the apps' hostnames.
   bool is_app_host(std::string_view host_header) const;
+
+  // A run asked for through the admin API, as its user, through the same
+  // gate, limits and execution log as a route's (source "admin").
+  admin::ManualRunResult run_manual(const admin::ManualRun& run);
 
   // Routing changed on this node: bump the shared version and reload now.
   void routing_changed();

@@ -115,6 +115,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
   sdk::EventSink* events() override { return events_.get(); }
+  sdk::AccessControl* access() override { return host_.access_; }
 
   bool configuring_ = false;
   TaskGroup& task_group() { return tasks_; }

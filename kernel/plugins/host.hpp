@@ -21,6 +21,7 @@
 #include "kernel/http/router.hpp"
 #include "kernel/metrics.hpp"
 #include "kernel/plugins/loader.hpp"
+#include "picloud/sdk/access.hpp"
 #include "picloud/sdk/plugin.hpp"
 #include "scripting/declarations.hpp"
 
@@ -73,6 +74,8 @@ class PluginHost {
   const triggers::TriggerKindRegistry& trigger_kinds() const { return trigger_kinds_; }
   // Where plugins' events go (ctx.events()); set before configure_all.
   void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
+  // How plugins check a run's principal (ctx.access()); set before configure_all.
+  void set_access_control(sdk::AccessControl* access) { access_ = access; }
 
  private:
   class Context;
@@ -86,6 +89,7 @@ class PluginHost {
   scripting::Declarations declarations_;
   triggers::TriggerKindRegistry trigger_kinds_;
   triggers::EventRouter* event_router_ = nullptr;
+  sdk::AccessControl* access_ = nullptr;
   std::vector<LoadedPlugin> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;  // parallel to loaded_
   std::atomic<std::size_t> started_{0};

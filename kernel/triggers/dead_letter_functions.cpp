@@ -43,7 +43,8 @@ sdk::Result<DeadLetterQuery> query_from(const Value& filter) {
 
 }  // namespace
 
-sdk::Result<void> declare_dead_letter_functions(scripting::Declarations& declarations, DeadLetterStore& store) {
+sdk::Result<void> declare_dead_letter_functions(scripting::Declarations& declarations, DeadLetterStore& store,
+                                               sdk::AccessControl& access) {
   const std::string owner = "kernel";
   auto app = [](const sdk::CallContext& call) { return std::string(call.app_id); };
   std::vector<sdk::ScriptFunctionDecl> functions{
@@ -91,8 +92,17 @@ sdk::Result<void> declare_dead_letter_functions(scripting::Declarations& declara
        },
        "marks the dead letter resolved, with a reason"},
   };
-  for (auto& f : functions)
+  for (auto& f : functions) {
+    // A run on behalf of a user needs that user's dead-letter capability,
+    // as the admin API would; a run as the app needs none.
+    const char* capability = f.name == "replay" || f.name == "resolve" ? "dead_letter.write" : "dead_letter.read";
+    f.call = [inner = std::move(f.call), &access, capability](const sdk::CallContext& call,
+                                                             std::span<const Value> args) -> sdk::Result<Value> {
+      if (auto allowed = access.require(call, capability); !allowed) return allowed.error();
+      return inner(call, args);
+    };
     if (auto r = declarations.add_function(owner, std::move(f)); !r) return r;
+  }
   return {};
 }
 

@@ -1,5 +1,6 @@
 // dead_letters:: for scripts, declared by the kernel through the same script
-// API plugins use. Every call works on the calling script's app only.
+// API plugins use. Every call works on the calling script's app only; a run
+// on behalf of a user needs that user's dead_letter.read / dead_letter.write.
 //
 //   json    dead_letters::list(json filter = null)   {items, next_cursor}; filter
 //           {state: unresolved|resolved|all, source, trigger, script, limit (1-500), cursor}
@@ -10,10 +11,12 @@
 #pragma once
 
 #include "kernel/triggers/dead_letters.hpp"
+#include "picloud/sdk/access.hpp"
 #include "scripting/declarations.hpp"
 
 namespace picloud::kernel::triggers {
 
-sdk::Result<void> declare_dead_letter_functions(scripting::Declarations& declarations, DeadLetterStore& store);
+sdk::Result<void> declare_dead_letter_functions(scripting::Declarations& declarations, DeadLetterStore& store,
+                                               sdk::AccessControl& access);
 
 }  // namespace picloud::kernel::triggers

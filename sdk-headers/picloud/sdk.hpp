@@ -2,6 +2,7 @@
 #pragma once
 
 #include "picloud/sdk/abi.hpp"
+#include "picloud/sdk/access.hpp"
 #include "picloud/sdk/config.hpp"
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"

@@ -19,8 +19,8 @@
 // string (text, ini, sh, none, ...) are prose.
 //
 // The guide's plugin section uses an illustrative plugin, declared below: a
-// `kv` namespace with `kv::collection(name)` returning a `kv::Collection`
-// whose `get(key)` and `set(key, value)` keep json values in memory.
+// `shelf` namespace with `shelf::open(name)` returning a `shelf::Shelf`
+// whose `get(key)` and `put(key, value)` keep json values in memory.
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -118,13 +118,13 @@ sdk::HttpRequest request_from(const std::string& spec) {
   return request;
 }
 
-// The illustrative `kv` plugin of the guide's plugin section.
-class KvFixture {
+// The illustrative `shelf` plugin of the guide's plugin section.
+class ShelfFixture {
  public:
-  KvFixture() {
-    auto& api = declarations_.api_for("kv");
+  ShelfFixture() {
+    auto& api = declarations_.api_for("shelf");
     auto name_of = [](const sdk::Value& self) { return self.as_string(); };
-    sdk::ScriptHandleTypeDecl collection{"kv", "Collection", {}};
+    sdk::ScriptHandleTypeDecl collection{"shelf", "Shelf", {}};
     collection.methods.push_back(
         {"get", {{"key", ScriptType::string}}, ScriptType::json, "",
          [this, name_of](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value> args)
@@ -137,7 +137,7 @@ class KvFixture {
            return it->second;
          }});
     collection.methods.push_back(
-        {"set", {{"key", ScriptType::string}, {"value", ScriptType::json}}, ScriptType::void_type, "",
+        {"put", {{"key", ScriptType::string}, {"value", ScriptType::json}}, ScriptType::void_type, "",
          [this, name_of](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value> args)
              -> sdk::Result<sdk::Value> {
            std::lock_guard lock(mutex_);
@@ -146,10 +146,10 @@ class KvFixture {
          }});
     auto added = api.add_handle_type(std::move(collection));
     EXPECT_TRUE(added) << added.error().message;
-    added = api.add_function({"kv", "collection", {{"name", ScriptType::string}}, ScriptType::handle, "kv::Collection",
+    added = api.add_function({"shelf", "open", {{"name", ScriptType::string}}, ScriptType::handle, "shelf::Shelf",
                               [](const sdk::CallContext&, std::span<const sdk::Value> args) -> sdk::Result<sdk::Value> {
                                 if (args[0].as_string().empty())
-                                  return sdk::make_error(sdk::ErrorKind::invalid_argument, "a collection needs a name");
+                                  return sdk::make_error(sdk::ErrorKind::invalid_argument, "a shelf needs a name");
                                 return args[0];
                               }});
     EXPECT_TRUE(added) << added.error().message;
@@ -181,8 +181,8 @@ TEST(DocsScripting, EveryExampleRuns) {
   // Fewer would mean the guide lost its examples or extraction broke.
   ASSERT_GE(runnable, 10) << "docs/scripting.md: expected at least 10 `angelscript` examples";
 
-  KvFixture kv;
-  auto engine = make_engine({}, &kv.declarations());
+  ShelfFixture shelf;
+  auto engine = make_engine({}, &shelf.declarations());
   ASSERT_TRUE(engine);
   MemorySource source;
 

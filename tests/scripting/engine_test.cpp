@@ -307,6 +307,31 @@ TEST(Isolation, NoFilesProcessesOrSocketsWithoutAService) {
   }
 }
 
+// A namespace nobody declares (a plugin that is not enabled) is named in the
+// first error; names the script or a module declares, the engine's own
+// namespaces and types, and `ns::` inside comments and strings are not.
+TEST(CompileErrors, AnUnknownNamespaceIsNamedFirst) {
+  auto engine = make_engine();
+  MemorySource source;
+  source.put_module("app", "util", "int one() { return 1; }\n");
+  auto v = engine->validate("app", ScriptKind::endpoint,
+                            "import \"util\";\nenum Color { red }\nnamespace local { int two() { return 2; } }\n" +
+                                handler("  // gone:: in a comment\n  string s = \"text:: in a string\";\n"
+                                        "  int n = util::one() + local::two() + Color::red;\n"
+                                        "  json j = json::parse(\"1\");\n  store::Box@ b = store::open(\"x\");"),
+                            source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.errors[0].message,
+            "store:: is unknown: no enabled plugin declares the namespace 'store' and the script declares nothing by "
+            "that name (is the plugin that provides store:: enabled on this server?)");
+  EXPECT_EQ(v.errors[0].section, "main");
+  EXPECT_GT(v.errors.size(), 1u);  // AngelScript's own errors follow
+  // Without such a name, the errors are AngelScript's alone.
+  v = engine->validate("app", ScriptKind::endpoint, handler("  json j = json::parse(\"1\") + ;"), source);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.errors[0].message.find("is unknown"), std::string::npos) << v.errors[0].message;
+}
+
 // --- cache -----------------------------------------------------------------------
 
 TEST(Cache, UnchangedScriptCompilesOnceNewVersionRecompiles) {

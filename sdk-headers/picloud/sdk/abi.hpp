@@ -13,7 +13,7 @@
 // something is appended compatibly. A kernel accepts a plugin whose major is
 // equal and whose minor is not newer than its own.
 #define PICLOUD_SDK_ABI_MAJOR 1
-#define PICLOUD_SDK_ABI_MINOR 4
+#define PICLOUD_SDK_ABI_MINOR 5
 
 // The SDK release these headers belong to (same as the PiCloud release).
 #define PICLOUD_SDK_VERSION "0.1.0"

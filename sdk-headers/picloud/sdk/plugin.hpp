@@ -25,9 +25,11 @@
 
 namespace picloud::sdk {
 
-// TriggerKinds (ABI 1.3) and EventSink (ABI 1.4) are defined in triggers.hpp.
+// TriggerKinds (ABI 1.3) and EventSink (ABI 1.4) are defined in triggers.hpp,
+// AccessControl (ABI 1.5) in access.hpp.
 class TriggerKinds;
 class EventSink;
+class AccessControl;
 
 class PluginContext {
  public:
@@ -57,6 +59,10 @@ class PluginContext {
   // start with "<plugin>.". Only during configure(), before the routes that
   // use it.
   virtual Result<void> add_capability(Capability capability) = 0;
+
+  // ABI 1.5. Checks a script run's principal against a capability
+  // (access.hpp). Non-null; usable from start().
+  virtual AccessControl* access() = 0;
 };
 
 class Plugin {
