@@ -58,6 +58,7 @@ std::string read_file(const std::string& path) {
 
 std::string picloud_binary() { return PICLOUD_TEST_BINARY; }
 std::string test_plugin_dir() { return PICLOUD_TEST_PLUGIN_DIR; }
+std::string builtin_plugin_dir() { return PICLOUD_TEST_BUILTIN_PLUGIN_DIR; }
 std::string source_dir() { return PICLOUD_TEST_SOURCE_DIR; }
 
 Process::Process(Options options) : io_(std::make_unique<TempDir>()) {

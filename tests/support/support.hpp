@@ -35,6 +35,8 @@ std::string read_file(const std::string& path);
 // Paths of the build tree, set by CMake.
 std::string picloud_binary();
 std::string test_plugin_dir();
+// Where the built-in plugins (kv, ...) are built.
+std::string builtin_plugin_dir();
 std::string source_dir();
 
 // A child process with stdout and stderr captured to files.

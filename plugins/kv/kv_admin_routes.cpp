@@ -1,0 +1,193 @@
+#include "kv_admin_routes.hpp"
+
+#include <ctime>
+
+#include "kv_rules.hpp"
+#include "support/admin_http.hpp"
+
+namespace picloud::kv {
+namespace {
+
+using plugin_support::fail;
+using plugin_support::json_reply;
+using plugin_support::unwrap;
+using sdk::Value;
+
+constexpr std::int64_t kDefaultPage = 50;
+constexpr std::int64_t kMaxPage = 200;  // values can be large: admin pages stay small
+
+std::string rfc3339(std::int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return text;
+}
+
+Value entry_json(const Entry &e) {
+  return Value::object({{"key", e.key},
+                        {"value", e.value},
+                        {"version", e.version},
+                        {"expires_at", e.expires_at ? Value(rfc3339(e.expires_at)) : Value()},
+                        {"updated_at", rfc3339(e.updated_at)}});
+}
+
+struct PageQuery {
+  std::string after;
+  std::int64_t limit = kDefaultPage;
+};
+
+PageQuery page_query(const std::map<std::string, std::string> &query) {
+  PageQuery page;
+  if (auto it = query.find("limit"); it != query.end()) {
+    try {
+      std::size_t used = 0;
+      page.limit = std::stoll(it->second, &used);
+      if (used != it->second.size()) throw std::invalid_argument("trailing text");
+    } catch (const std::exception &) {
+      page.limit = -1;
+    }
+    if (page.limit < 1 || page.limit > kMaxPage)
+      fail(400, "invalid_field", "limit: must be a whole number from 1 to " + std::to_string(kMaxPage));
+  }
+  if (auto it = query.find("cursor"); it != query.end() && !it->second.empty()) {
+    auto after = plugin_support::decode_cursor(it->second);
+    if (!after) fail(400, "invalid_field", "cursor: malformed (pass back the next_cursor of an earlier page)");
+    page.after = std::move(*after);
+  }
+  return page;
+}
+
+Value next_cursor(const std::optional<std::string> &next) {
+  return next ? Value(plugin_support::encode_cursor(*next)) : Value();
+}
+
+const std::string &collection_of(const sdk::HttpRequest &req) {
+  const std::string &name = req.params.at("collection");
+  if (auto ok = check_collection(name); !ok) fail(400, "invalid_field", "collection: " + ok.error().message);
+  return name;
+}
+
+std::string key_of(const std::map<std::string, std::string> &query) {
+  auto it = query.find("key");
+  if (it == query.end()) fail(400, "missing_field", "key is required (?key=...)");
+  if (auto ok = check_key(it->second); !ok) fail(400, "invalid_field", "key: " + ok.error().message);
+  return it->second;
+}
+
+sdk::CallContext admin_call(const sdk::HttpRequest &req) {
+  return sdk::CallContext{req.params.at("app"), req.principal, "", req.request_id, 0, nullptr};
+}
+
+}  // namespace
+
+sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std::int64_t max_value_bytes) {
+  if (auto r =
+          ctx.add_capability({kReadCapability, sdk::Access::app_viewer, "app:read", "read an app's key-value data"});
+      !r)
+    return r;
+  if (auto r = ctx.add_capability(
+          {kWriteCapability, sdk::Access::app_editor, "app:write", "change an app's key-value data"});
+      !r)
+    return r;
+  KvStore *kv = &store;  // the plugin owns it for as long as routes are served
+  const std::string base = "/api/v1/admin/apps/{app}/kv";
+  auto add = [&](const char *method, const std::string &path, const char *capability,
+                 std::function<sdk::HttpResponse(const sdk::HttpRequest &)> handler) {
+    return ctx.add_route({method, path, capability, plugin_support::guarded(std::move(handler))});
+  };
+
+  if (auto r = add("GET", base, kReadCapability,
+                   [kv](const sdk::HttpRequest &req) {
+                     auto page = page_query(plugin_support::query_params(req.query));
+                     auto found = unwrap(kv->collections(req.params.at("app"), page.after, page.limit));
+                     sdk::Array items;
+                     for (const auto &c : found.items)
+                       items.push_back(Value::object({{"collection", c.name}, {"keys", c.keys}}));
+                     return json_reply(200, Value::object({{"items", Value(std::move(items))},
+                                                           {"next_cursor", next_cursor(found.next)}}));
+                   });
+      !r)
+    return r;
+
+  if (auto r =
+          add("GET", base + "/{collection}", kReadCapability,
+              [kv](const sdk::HttpRequest &req) {
+                auto query = plugin_support::query_params(req.query);
+                auto page = page_query(query);
+                std::string prefix = query.count("prefix") ? query.at("prefix") : "";
+                if (prefix.size() > kMaxKeyBytes) fail(400, "invalid_field", "prefix: longer than a key can be");
+                auto found =
+                    unwrap(kv->list(req.params.at("app"), collection_of(req), page.after, page.limit, prefix, true));
+                sdk::Array items;
+                for (const auto &e : found.items) items.push_back(entry_json(e));
+                return json_reply(
+                    200, Value::object({{"items", Value(std::move(items))}, {"next_cursor", next_cursor(found.next)}}));
+              });
+      !r)
+    return r;
+
+  const std::string entry = base + "/{collection}/entry";
+  if (auto r = add("GET", entry, kReadCapability,
+                   [kv](const sdk::HttpRequest &req) {
+                     const std::string &collection = collection_of(req);
+                     std::string key = key_of(plugin_support::query_params(req.query));
+                     auto found = unwrap(kv->get(req.params.at("app"), collection, key));
+                     if (!found) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
+                     return json_reply(200, entry_json(*found));
+                   });
+      !r)
+    return r;
+
+  if (auto r = add("PUT", entry, kWriteCapability,
+                   [kv, max_value_bytes](const sdk::HttpRequest &req) {
+                     const std::string &collection = collection_of(req);
+                     std::string key = key_of(plugin_support::query_params(req.query));
+                     Value body = plugin_support::json_object_body(req);
+                     for (const auto &[field, v] : body.as_object())
+                       if (field != "value" && field != "ttl_seconds" && field != "version")
+                         fail(400, "unknown_field", field + ": unknown field (value, ttl_seconds, version)");
+                     if (!body.has("value")) fail(400, "missing_field", "value is required");
+                     auto text = encode_value(body["value"], max_value_bytes);
+                     if (!text) fail(400, "invalid_field", text.error().message);
+                     std::int64_t ttl = 0;
+                     if (body.has("ttl_seconds")) {
+                       if (!body["ttl_seconds"].is_int())
+                         fail(400, "invalid_field", "ttl_seconds: must be a whole number of seconds");
+                       ttl = body["ttl_seconds"].as_int();
+                     }
+                     auto expires = expiry_from_ttl(ttl, system_now_ms());
+                     if (!expires) fail(400, "invalid_field", expires.error().message);
+                     NewValue value{body["value"], std::move(*text), *expires};
+                     sdk::CallContext call = admin_call(req);
+                     if (body.has("version")) {
+                       if (!body["version"].is_int() || body["version"].as_int() < 0)
+                         fail(400, "invalid_field",
+                              "version: must be a whole number, 0 for a key that must "
+                              "not exist yet");
+                       auto written =
+                           unwrap(kv->set_if_version(call, collection, key, value, body["version"].as_int()));
+                       if (!written)
+                         fail(409, "conflict",
+                              "key '" + key + "' is not at version " + std::to_string(body["version"].as_int()) +
+                                  (body["version"].as_int() == 0 ? " (it exists)" : ""));
+                       return json_reply(written->version == 1 ? 201 : 200, entry_json(*written));
+                     }
+                     auto written = unwrap(kv->set(call, collection, key, value));
+                     return json_reply(written.version == 1 ? 201 : 200, entry_json(written));
+                   });
+      !r)
+    return r;
+
+  return add("DELETE", entry, kWriteCapability, [kv](const sdk::HttpRequest &req) {
+    const std::string &collection = collection_of(req);
+    std::string key = key_of(plugin_support::query_params(req.query));
+    auto removed = unwrap(kv->remove(admin_call(req), collection, key));
+    if (!removed) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
+    return sdk::HttpResponse{204, {}, ""};
+  });
+}
+
+}  // namespace picloud::kv

@@ -1,0 +1,60 @@
+// What the built-in plugins' admin routes share with the kernel's own: the
+// one error shape {"error": {"code", "message", "details"}}, strict JSON
+// bodies, decoded query parameters and opaque cursors.
+//
+// Handlers throw HttpFailure (fail(), unwrap()); guarded() turns it into the
+// error reply, and any other exception into a 500 that names no internals.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "picloud/sdk/error.hpp"
+#include "picloud/sdk/http.hpp"
+#include "picloud/sdk/value.hpp"
+
+namespace picloud::plugin_support {
+
+struct HttpFailure {
+  int status;
+  std::string code;
+  std::string message;
+};
+
+[[noreturn]] void fail(int status, std::string code, std::string message);
+// An SDK error as its status: invalid_argument 400, forbidden 403,
+// not_found 404, conflict 409, unavailable 503, internal 500.
+[[noreturn]] void fail(const sdk::Error &error);
+
+template <typename T>
+T unwrap(sdk::Result<T> r) {
+  if (!r) fail(r.error());
+  return std::move(*r);
+}
+inline void unwrap(sdk::Result<void> r) {
+  if (!r) fail(r.error());
+}
+
+sdk::HttpResponse json_reply(int status, const sdk::Value &body);
+sdk::HttpResponse error_reply(int status, std::string_view code, std::string_view message);
+
+sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest &)> handler);
+
+// The query string's parameters, percent-decoded ('+' is a space); a
+// repeated name keeps its last value.
+std::map<std::string, std::string> query_params(std::string_view raw);
+
+// The body as a JSON object: 415 unless the content type is JSON, 400 when it
+// is empty, malformed or not an object.
+sdk::Value json_object_body(const sdk::HttpRequest &request);
+
+// Cursors are positions (a key, a name) wrapped so clients treat them as
+// opaque: base64url without padding. Decoding gives nothing for a cursor
+// that is not one.
+std::string encode_cursor(std::string_view position);
+std::optional<std::string> decode_cursor(std::string_view cursor);
+
+}  // namespace picloud::plugin_support

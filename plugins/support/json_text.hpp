@@ -1,0 +1,23 @@
+// JSON text to SDK values, for plugins (sdk/json.hpp writes JSON; this reads
+// it). Built on Poco's parser: integers stay int, numbers with a fraction or
+// exponent become float, so values round-trip through sdk::to_json.
+#pragma once
+
+#include <string_view>
+
+#include "picloud/sdk/error.hpp"
+#include "picloud/sdk/value.hpp"
+
+namespace picloud::plugin_support {
+
+// The default matches the script engine's nesting limit.
+inline constexpr int kMaxJsonDepth = 64;
+
+// invalid_argument naming what is wrong when `text` is not one JSON value
+// nested at most `max_depth` levels.
+sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth = kMaxJsonDepth);
+
+// Whether `text` is well-formed UTF-8 (PostgreSQL refuses anything else).
+bool is_utf8(std::string_view text);
+
+}  // namespace picloud::plugin_support
