@@ -649,6 +649,32 @@ void handle(request@ req, response@ res) { res.text("" + kv::collection("notes")
   EXPECT_EQ(run(pc.vera, "reader", "").json["response"]["body"], V(R"({"by":"anyone"})"));
 }
 
+// The guide's examples compile against the real plugin, and the first one
+// answers what its comments say.
+TEST_P(Kv, TheGuideExamplesCompileAndRun) {
+  Instance& pc = kv_instance(GetParam());
+  make_app(pc, "kvguide");
+  std::string guide = read_file(source_dir() + "/docs/kv.md");
+  std::vector<std::string> examples;
+  for (std::size_t at = guide.find("```angelscript\n"); at != std::string::npos;
+       at = guide.find("```angelscript\n", at + 1)) {
+    std::size_t start = at + 15;
+    examples.push_back(guide.substr(start, guide.find("```", start) - start));
+  }
+  ASSERT_GE(examples.size(), 4u);
+  for (std::size_t i = 0; i < examples.size(); ++i) save_script(pc, "kvguide", "example" + std::to_string(i), examples[i]);
+  bind_route(pc, "kvguide", R"({"script":"example0","path":"/first"})");
+  bind_route(pc, "kvguide", R"({"script":"example1","path":"/count"})");
+  bind_route(pc, "kvguide", R"({"script":"example3","path":"/error"})");
+  auto first = on(pc, "kvguide.localhost", "GET", "/first");
+  EXPECT_EQ(first.body, R"({"name":"Ada","visits":1})");
+  EXPECT_EQ(on(pc, "kvguide.localhost", "GET", "/first").body, R"({"name":"Ada","visits":2})");
+  EXPECT_EQ(on(pc, "kvguide.localhost", "GET", "/count").body, "2 users");
+  auto error = on(pc, "kvguide.localhost", "GET", "/error");
+  EXPECT_EQ(error.status, 400);
+  EXPECT_TRUE(contains(error.body, "invalid_argument: key is empty"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Kv, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto &info) { return backend_name(info.param); });
 
