@@ -18,7 +18,9 @@ constexpr std::string_view kLive = " AND (expires_at = 0 OR expires_at > ?)";
 sdk::Result<Value> stored_value(const Value &text, std::string_view key) {
   if (!text.is_string())
     return make_error(ErrorKind::internal, "stored value of key '" + std::string(key) + "' is not text");
-  auto value = plugin_support::parse_json(text.as_string());
+  // As deep as any script may build a value (scripting.max_json_depth is at
+  // most 512): what a script could store, it can read back.
+  auto value = plugin_support::parse_json(text.as_string(), 512);
   if (!value) return make_error(ErrorKind::internal, "stored value of key '" + std::string(key) + "' is not JSON");
   return value;
 }
