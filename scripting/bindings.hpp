@@ -16,7 +16,7 @@ namespace picloud::scripting {
 
 // One declared function or method as the generic call wrapper sees it.
 struct BoundCall {
-  std::string name;  // "kv::collection" or "kv::Collection::get", for messages
+  std::string name;  // "ns::function" or "ns::Type::method", for messages
   std::vector<sdk::ScriptParam> params;
   sdk::ScriptType result = sdk::ScriptType::void_type;
   sdk::ScriptFunction function;
@@ -28,7 +28,7 @@ struct BoundCall {
 void register_declarations(asIScriptEngine* engine, const Declarations& declarations, std::deque<BoundCall>& calls);
 
 // The AngelScript declaration generated for a declared function (for docs
-// and error messages), e.g. "kv::Collection@ collection(const string &in name)".
+// and error messages), e.g. "shelf::Shelf@ open(const string &in name)".
 std::string script_signature(const sdk::ScriptFunctionDecl& decl);
 
 // request, response and event.

@@ -6,7 +6,7 @@
 namespace picloud::scripting {
 namespace {
 
-void add_first_segment(std::set<std::string, std::less<>> &out, const char *ns) {
+void add_first_segment(std::set<std::string, std::less<>>& out, const char* ns) {
   if (!ns || !*ns) return;
   std::string_view text(ns);
   out.emplace(text.substr(0, text.find("::")));
@@ -14,30 +14,30 @@ void add_first_segment(std::set<std::string, std::less<>> &out, const char *ns) 
 
 }  // namespace
 
-std::set<std::string, std::less<>> registered_scopes(const asIScriptEngine *engine) {
+std::set<std::string, std::less<>> registered_scopes(const asIScriptEngine* engine) {
   std::set<std::string, std::less<>> out;
   for (asUINT i = 0; i < engine->GetGlobalFunctionCount(); ++i)
     add_first_segment(out, engine->GetGlobalFunctionByIndex(i)->GetNamespace());
   for (asUINT i = 0; i < engine->GetObjectTypeCount(); ++i) {
-    const asITypeInfo *type = engine->GetObjectTypeByIndex(i);
+    const asITypeInfo* type = engine->GetObjectTypeByIndex(i);
     add_first_segment(out, type->GetNamespace());
     out.emplace(type->GetName());
   }
   for (asUINT i = 0; i < engine->GetEnumCount(); ++i) {
-    const asITypeInfo *type = engine->GetEnumByIndex(i);
+    const asITypeInfo* type = engine->GetEnumByIndex(i);
     add_first_segment(out, type->GetNamespace());
     out.emplace(type->GetName());
   }
   for (asUINT i = 0; i < engine->GetGlobalPropertyCount(); ++i) {
-    const char *ns = nullptr;
+    const char* ns = nullptr;
     engine->GetGlobalPropertyByIndex(i, nullptr, &ns);
     add_first_segment(out, ns);
   }
   return out;
 }
 
-std::optional<Diagnostic> unknown_scope(const asIScriptEngine *engine, const std::vector<SourceSection> &sections,
-                                        const std::set<std::string, std::less<>> &known) {
+std::optional<Diagnostic> unknown_scope(const asIScriptEngine* engine, const std::vector<SourceSection>& sections,
+                                        const std::set<std::string, std::less<>>& known) {
   struct Token {
     std::string_view text;
     asETokenClass cls;
@@ -45,7 +45,7 @@ std::optional<Diagnostic> unknown_scope(const asIScriptEngine *engine, const std
     int line, column;
   };
   std::vector<Token> tokens;
-  for (const auto &[section, code] : sections) {
+  for (const auto& [section, code] : sections) {
     int line = 1, column = 1;
     for (std::size_t pos = 0; pos < code.size();) {
       asUINT length = 0;
@@ -70,7 +70,7 @@ std::optional<Diagnostic> unknown_scope(const asIScriptEngine *engine, const std
       declared.insert(tokens[i + 1].text);
   }
   for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const Token &t = tokens[i];
+    const Token& t = tokens[i];
     if (t.cls != asTC_IDENTIFIER || tokens[i + 1].text != "::") continue;
     if (i > 0 && tokens[i - 1].text == "::") continue;  // a later segment of a qualified name
     if (known.count(t.text) || declared.count(t.text)) continue;

@@ -1,7 +1,7 @@
 // A clearer first error for a script that names a namespace nobody declares
-// (`kv::collection(...)` on a server without the plugin that provides kv::).
-// AngelScript reports such code with errors about the names after `kv::`
-// ("Identifier 'Collection' is not a data type"), never about `kv` itself.
+// (`store::open(...)` on a server without the plugin that provides store::).
+// AngelScript reports such code with errors about the names after `store::`
+// ("Identifier 'Box' is not a data type"), never about `store` itself.
 #pragma once
 
 #include <optional>
@@ -17,7 +17,7 @@ namespace picloud::scripting {
 
 // Every name a script may qualify with `name::` because the engine registered
 // it: namespaces (first segments) and type names (json::, enum values).
-std::set<std::string, std::less<>> registered_scopes(const asIScriptEngine *engine);
+std::set<std::string, std::less<>> registered_scopes(const asIScriptEngine* engine);
 
 struct SourceSection {
   std::string_view name;
@@ -27,7 +27,7 @@ struct SourceSection {
 // The first `name::` in the sections (outside comments and strings) that is
 // neither in `known` nor declared by any of them (namespace, class,
 // interface, enum, mixin: modules are namespaces), as an error pointing at it.
-std::optional<Diagnostic> unknown_scope(const asIScriptEngine *engine, const std::vector<SourceSection> &sections,
-                                        const std::set<std::string, std::less<>> &known);
+std::optional<Diagnostic> unknown_scope(const asIScriptEngine* engine, const std::vector<SourceSection>& sections,
+                                        const std::set<std::string, std::less<>>& known);
 
 }  // namespace picloud::scripting

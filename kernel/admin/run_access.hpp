@@ -16,12 +16,12 @@ namespace picloud::kernel::admin {
 
 class RunAccess final : public sdk::AccessControl {
  public:
-  RunAccess(const CapabilityRegistry &capabilities, sdk::Database &db) : capabilities_(capabilities), db_(db) {}
-  sdk::Result<void> require(const sdk::CallContext &call, std::string_view capability) override;
+  RunAccess(const CapabilityRegistry& capabilities, sdk::Database& db) : capabilities_(capabilities), db_(db) {}
+  sdk::Result<void> require(const sdk::CallContext& call, std::string_view capability) override;
 
  private:
-  const CapabilityRegistry &capabilities_;
-  sdk::Database &db_;
+  const CapabilityRegistry& capabilities_;
+  sdk::Database& db_;
 };
 
 }  // namespace picloud::kernel::admin

@@ -226,55 +226,52 @@ sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
   return m.route->async ? enqueue(m, request) : run_sync(m, request);
 }
 
-sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpRequest& request) {
+std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::ScriptRef& script,
+                                                          const std::string& principal,
+                                                          const sdk::HttpRequest& request, const AppRoute* route,
+                                                          const char* source) {
   if (!gate_.enter(std::chrono::milliseconds(settings_.queue_timeout_ms))) {
     rejected_.inc();
+    return std::nullopt;
+  }
+  ExecutionGate::Slot slot(gate_);
+  std::string id = admin::new_id();
+  std::int64_t started = admin::now_ms();
+  GatedRun ran;
+  ran.result = engine_.run_http(script, scripts_, {principal, id, 0}, request);
+  (ran.result.ok() ? runs_ok_ : runs_failed_).inc();
+  run_seconds_.observe(std::chrono::duration<double>(ran.result.duration).count());
+  ran.record = record_of(id, script.app_id, route, script.script_id, script.version, ran.result, started);
+  ran.record.source = source;
+  ran.record.request_id = request.request_id;
+  executions_.record(ran.record);
+  return ran;
+}
+
+sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpRequest& request) {
+  const AppRoute& route = *m.route;
+  sdk::HttpRequest req = request;
+  req.params = m.params;
+  auto ran = run_gated({route.app_id, route.script_id, route.script_version}, "", req, &route, "route");
+  if (!ran) {
     auto r = error_body(503, "overloaded", "too many script runs at once; try again shortly");
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
-  ExecutionGate::Slot slot(gate_);
-  sdk::HttpRequest req = request;
-  req.params = m.params;
-  std::string id = admin::new_id();
-  std::int64_t started = admin::now_ms();
-  const AppRoute& route = *m.route;
-  auto result = engine_.run_http({route.app_id, route.script_id, route.script_version}, scripts_, {"", id, 0}, req);
-  (result.ok() ? runs_ok_ : runs_failed_).inc();
-  run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
-  sdk::HttpResponse response;
-  if (result.ok()) {
-    response = std::move(result.response);
-  } else {
-    response = failure(result, id);
-    write_log(LogLevel::warn, "dispatch", "script run failed",
-              {{"app", route.app_id}, {"script", route.script_id}, {"execution", id},
-               {"error", std::string(scripting::to_string(result.error))}, {"message", result.message}});
-  }
-  auto record = record_of(id, route.app_id, &route, route.script_id, route.script_version, result, started);
-  record.request_id = request.request_id;
-  executions_.record(std::move(record));
-  return response;
+  if (ran->result.ok()) return std::move(ran->result.response);
+  write_log(LogLevel::warn, "dispatch", "script run failed",
+            {{"app", route.app_id}, {"script", route.script_id}, {"execution", ran->record.id},
+             {"error", std::string(scripting::to_string(ran->result.error))}, {"message", ran->result.message}});
+  return failure(ran->result, ran->record.id);
 }
 
 admin::ManualRunResult Dispatcher::run_manual(const admin::ManualRun& run) {
   admin::ManualRunResult out;
-  if (!gate_.enter(std::chrono::milliseconds(settings_.queue_timeout_ms))) {
-    rejected_.inc();
-    return out;
-  }
-  ExecutionGate::Slot slot(gate_);
+  auto ran = run_gated(run.script, run.principal, run.request, nullptr, "admin");
+  if (!ran) return out;
   out.admitted = true;
-  std::string id = admin::new_id();
-  std::int64_t started = admin::now_ms();
-  auto result = engine_.run_http(run.script, scripts_, {run.principal, id, 0}, run.request);
-  (result.ok() ? runs_ok_ : runs_failed_).inc();
-  run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
-  out.record = record_of(id, run.script.app_id, nullptr, run.script.script_id, run.script.version, result, started);
-  out.record.source = "admin";
-  out.record.request_id = run.request.request_id;
-  out.response = std::move(result.response);
-  executions_.record(out.record);
+  out.record = std::move(ran->record);
+  out.response = std::move(ran->result.response);
   return out;
 }
 

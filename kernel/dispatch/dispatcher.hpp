@@ -93,6 +93,15 @@ class Dispatcher {
   const DispatchSettings& settings() const { return settings_; }
 
  private:
+  // A run of handle() through the gate, counted and with its execution
+  // record queued; nothing when the gate stayed full. Sync routes and admin
+  // runs share it.
+  struct GatedRun {
+    scripting::RunResult result;
+    admin::ExecutionRecord record;
+  };
+  std::optional<GatedRun> run_gated(const scripting::ScriptRef& script, const std::string& principal,
+                                    const sdk::HttpRequest& request, const AppRoute* route, const char* source);
   sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);
   sdk::HttpResponse enqueue(const RouteMatch& match, const sdk::HttpRequest& request);
   void worker_loop(const std::string& owner);

@@ -26,7 +26,7 @@ std::string rfc3339(std::int64_t ms) {
   return text;
 }
 
-Value entry_json(const Entry &e) {
+Value entry_json(const Entry& e) {
   return Value::object({{"key", e.key},
                         {"value", e.value},
                         {"version", e.version},
@@ -39,14 +39,14 @@ struct PageQuery {
   std::int64_t limit = kDefaultPage;
 };
 
-PageQuery page_query(const std::map<std::string, std::string> &query) {
+PageQuery page_query(const std::map<std::string, std::string>& query) {
   PageQuery page;
   if (auto it = query.find("limit"); it != query.end()) {
     try {
       std::size_t used = 0;
       page.limit = std::stoll(it->second, &used);
       if (used != it->second.size()) throw std::invalid_argument("trailing text");
-    } catch (const std::exception &) {
+    } catch (const std::exception&) {
       page.limit = -1;
     }
     if (page.limit < 1 || page.limit > kMaxPage)
@@ -60,30 +60,30 @@ PageQuery page_query(const std::map<std::string, std::string> &query) {
   return page;
 }
 
-Value next_cursor(const std::optional<std::string> &next) {
+Value next_cursor(const std::optional<std::string>& next) {
   return next ? Value(plugin_support::encode_cursor(*next)) : Value();
 }
 
-const std::string &collection_of(const sdk::HttpRequest &req) {
-  const std::string &name = req.params.at("collection");
+const std::string& collection_of(const sdk::HttpRequest& req) {
+  const std::string& name = req.params.at("collection");
   if (auto ok = check_collection(name); !ok) fail(400, "invalid_field", "collection: " + ok.error().message);
   return name;
 }
 
-std::string key_of(const std::map<std::string, std::string> &query) {
+std::string key_of(const std::map<std::string, std::string>& query) {
   auto it = query.find("key");
   if (it == query.end()) fail(400, "missing_field", "key is required (?key=...)");
   if (auto ok = check_key(it->second); !ok) fail(400, "invalid_field", "key: " + ok.error().message);
   return it->second;
 }
 
-sdk::CallContext admin_call(const sdk::HttpRequest &req) {
+sdk::CallContext admin_call(const sdk::HttpRequest& req) {
   return sdk::CallContext{req.params.at("app"), req.principal, "", req.request_id, 0, nullptr};
 }
 
 }  // namespace
 
-sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std::int64_t max_value_bytes) {
+sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std::int64_t max_value_bytes) {
   if (auto r =
           ctx.add_capability({kReadCapability, sdk::Access::app_viewer, "app:read", "read an app's key-value data"});
       !r)
@@ -92,19 +92,19 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
           {kWriteCapability, sdk::Access::app_editor, "app:write", "change an app's key-value data"});
       !r)
     return r;
-  KvStore *kv = &store;  // the plugin owns it for as long as routes are served
+  KvStore* kv = &store;  // the plugin owns it for as long as routes are served
   const std::string base = "/api/v1/admin/apps/{app}/kv";
-  auto add = [&](const char *method, const std::string &path, const char *capability,
-                 std::function<sdk::HttpResponse(const sdk::HttpRequest &)> handler) {
+  auto add = [&](const char* method, const std::string& path, const char* capability,
+                 std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler) {
     return ctx.add_route({method, path, capability, plugin_support::guarded(std::move(handler))});
   };
 
   if (auto r = add("GET", base, kReadCapability,
-                   [kv](const sdk::HttpRequest &req) {
+                   [kv](const sdk::HttpRequest& req) {
                      auto page = page_query(plugin_support::query_params(req.query));
                      auto found = unwrap(kv->collections(req.params.at("app"), page.after, page.limit));
                      sdk::Array items;
-                     for (const auto &c : found.items)
+                     for (const auto& c : found.items)
                        items.push_back(Value::object({{"collection", c.name}, {"keys", c.keys}}));
                      return json_reply(200, Value::object({{"items", Value(std::move(items))},
                                                            {"next_cursor", next_cursor(found.next)}}));
@@ -114,7 +114,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
 
   if (auto r =
           add("GET", base + "/{collection}", kReadCapability,
-              [kv](const sdk::HttpRequest &req) {
+              [kv](const sdk::HttpRequest& req) {
                 auto query = plugin_support::query_params(req.query);
                 auto page = page_query(query);
                 std::string prefix = query.count("prefix") ? query.at("prefix") : "";
@@ -122,7 +122,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
                 auto found =
                     unwrap(kv->list(req.params.at("app"), collection_of(req), page.after, page.limit, prefix, true));
                 sdk::Array items;
-                for (const auto &e : found.items) items.push_back(entry_json(e));
+                for (const auto& e : found.items) items.push_back(entry_json(e));
                 return json_reply(
                     200, Value::object({{"items", Value(std::move(items))}, {"next_cursor", next_cursor(found.next)}}));
               });
@@ -131,8 +131,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
 
   const std::string entry = base + "/{collection}/entry";
   if (auto r = add("GET", entry, kReadCapability,
-                   [kv](const sdk::HttpRequest &req) {
-                     const std::string &collection = collection_of(req);
+                   [kv](const sdk::HttpRequest& req) {
+                     const std::string& collection = collection_of(req);
                      std::string key = key_of(plugin_support::query_params(req.query));
                      auto found = unwrap(kv->get(req.params.at("app"), collection, key));
                      if (!found) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
@@ -142,11 +142,11 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
     return r;
 
   if (auto r = add("PUT", entry, kWriteCapability,
-                   [kv, max_value_bytes](const sdk::HttpRequest &req) {
-                     const std::string &collection = collection_of(req);
+                   [kv, max_value_bytes](const sdk::HttpRequest& req) {
+                     const std::string& collection = collection_of(req);
                      std::string key = key_of(plugin_support::query_params(req.query));
                      Value body = plugin_support::json_object_body(req);
-                     for (const auto &[field, v] : body.as_object())
+                     for (const auto& [field, v] : body.as_object())
                        if (field != "value" && field != "ttl_seconds" && field != "version")
                          fail(400, "unknown_field", field + ": unknown field (value, ttl_seconds, version)");
                      if (!body.has("value")) fail(400, "missing_field", "value is required");
@@ -181,8 +181,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std:
       !r)
     return r;
 
-  return add("DELETE", entry, kWriteCapability, [kv](const sdk::HttpRequest &req) {
-    const std::string &collection = collection_of(req);
+  return add("DELETE", entry, kWriteCapability, [kv](const sdk::HttpRequest& req) {
+    const std::string& collection = collection_of(req);
     std::string key = key_of(plugin_support::query_params(req.query));
     auto removed = unwrap(kv->remove(admin_call(req), collection, key));
     if (!removed) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");

@@ -18,10 +18,10 @@
 
 namespace picloud::kv {
 
-inline constexpr const char *kReadCapability = "kv.read";
-inline constexpr const char *kWriteCapability = "kv.write";
+inline constexpr const char* kReadCapability = "kv.read";
+inline constexpr const char* kWriteCapability = "kv.write";
 
 // Declares kv.read and kv.write and adds the routes.
-sdk::Result<void> add_admin_routes(sdk::PluginContext &ctx, KvStore &store, std::int64_t max_value_bytes);
+sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std::int64_t max_value_bytes);
 
 }  // namespace picloud::kv

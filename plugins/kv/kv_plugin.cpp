@@ -23,7 +23,7 @@ constexpr std::int64_t kSweepBatch = 1000;
 
 class KvPlugin final : public sdk::Plugin {
  public:
-  Result<void> configure(sdk::PluginContext &ctx) override {
+  Result<void> configure(sdk::PluginContext& ctx) override {
     auto max_value = ctx.config().get_int("max_value_bytes", 1 << 20, 1024, 64 << 20);
     if (!max_value) return max_value.error();
     auto sweep = ctx.config().get_int("sweep_interval_s", 60, 1, 24 * 3600);
@@ -38,9 +38,9 @@ class KvPlugin final : public sdk::Plugin {
     return kv::declare_script_api(*ctx.script_api(), *store_, *ctx.access(), {*max_value});
   }
 
-  Result<void> start(sdk::PluginContext &ctx) override {
-    sdk::Logger *log = &ctx.logger();
-    sdk::Counter *expired = &ctx.metrics().counter("expired_keys_deleted_total", "expired keys the sweep deleted");
+  Result<void> start(sdk::PluginContext& ctx) override {
+    sdk::Logger* log = &ctx.logger();
+    sdk::Counter* expired = &ctx.metrics().counter("expired_keys_deleted_total", "expired keys the sweep deleted");
     ctx.tasks().every("expiry-sweep", sweep_interval_ms_, [this, log, expired] {
       std::int64_t total = 0;
       // Batches keep each transaction short; a backlog drains over passes.

@@ -1,6 +1,8 @@
 #include "kv_rules.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "picloud/sdk/json.hpp"
 #include "support/json_text.hpp"
@@ -12,7 +14,7 @@ using sdk::ErrorKind;
 using sdk::make_error;
 using sdk::Value;
 
-const char *const kOps[] = {"insert", "update", "delete"};
+const char* const kOps[] = {"insert", "update", "delete"};
 
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
@@ -20,7 +22,7 @@ bool name_char(char c) {
 }
 
 // The first part of a value kv cannot store, or empty.
-std::string unstorable(const Value &v, const std::string &path) {
+std::string unstorable(const Value& v, const std::string& path) {
   switch (v.type()) {
     case sdk::ValueType::bytes:
       return path + " is bytes, which JSON cannot hold (store base64::encode of them)";
@@ -31,7 +33,7 @@ std::string unstorable(const Value &v, const std::string &path) {
         if (auto bad = unstorable(v[i], path + "[" + std::to_string(i) + "]"); !bad.empty()) return bad;
       return "";
     case sdk::ValueType::object:
-      for (const auto &[k, child] : v.as_object())
+      for (const auto& [k, child] : v.as_object())
         if (auto bad = unstorable(child, path + "." + k); !bad.empty()) return bad;
       return "";
     default:
@@ -64,7 +66,7 @@ sdk::Result<void> check_key(std::string_view key) {
   return {};
 }
 
-sdk::Result<std::string> encode_value(const sdk::Value &value, std::int64_t max_bytes) {
+sdk::Result<std::string> encode_value(const sdk::Value& value, std::int64_t max_bytes) {
   if (value.is_null()) return make_error(ErrorKind::invalid_argument, "value is null; delete the key instead");
   if (auto bad = unstorable(value, "value"); !bad.empty()) return make_error(ErrorKind::invalid_argument, bad);
   std::string text = sdk::to_json(value);
@@ -99,15 +101,15 @@ sdk::TriggerKind trigger_kind() {
       "runs a script when keys of a collection are inserted, "
       "updated or deleted";
   kind.ops = {"insert", "update", "delete"};
-  kind.validate_filter = [](const Value &filter) -> sdk::Result<Value> {
+  kind.validate_filter = [](const Value& filter) -> sdk::Result<Value> {
     if (!filter.is_object())
       return make_error(ErrorKind::invalid_argument,
                         R"(filter must be an object: {"collection": "users" | "user*" | "*", "ops": [...]})");
-    for (const auto &[k, v] : filter.as_object())
+    for (const auto& [k, v] : filter.as_object())
       if (k != "collection" && k != "ops")
         return make_error(ErrorKind::invalid_argument,
                           "filter." + k + ": unknown field (a kv filter has collection and ops)");
-    const Value &collection = filter["collection"];
+    const Value& collection = filter["collection"];
     if (!collection.is_string())
       return make_error(ErrorKind::invalid_argument,
                         "filter.collection is required: a collection name, a "
@@ -122,23 +124,19 @@ sdk::TriggerKind trigger_kind() {
     Value ops = filter["ops"].is_null() ? Value::array({"insert", "update", "delete"}) : filter["ops"];
     if (!ops.is_array() || ops.size() == 0)
       return make_error(ErrorKind::invalid_argument, "filter.ops must be a non-empty list of insert, update, delete");
-    sdk::Array normalised;
-    for (const char *op : kOps)  // in a fixed order, each once
-      for (const auto &given : ops.as_array()) {
-        if (!given.is_string() ||
-            (given.as_string() != "insert" && given.as_string() != "update" && given.as_string() != "delete"))
-          return make_error(ErrorKind::invalid_argument,
-                            "filter.ops: " + sdk::to_json(given) + " is not one of insert, update, delete");
-        if (given.as_string() == op) {
-          normalised.push_back(op);
-          break;
-        }
-      }
+    for (const auto& given : ops.as_array())
+      if (!given.is_string() || std::find(std::begin(kOps), std::end(kOps), given.as_string()) == std::end(kOps))
+        return make_error(ErrorKind::invalid_argument,
+                          "filter.ops: " + sdk::to_json(given) + " is not one of insert, update, delete");
+    sdk::Array normalised;  // in a fixed order, each once
+    for (const char* op : kOps)
+      if (std::find(ops.as_array().begin(), ops.as_array().end(), Value(op)) != ops.as_array().end())
+        normalised.push_back(op);
     return Value::object({{"collection", pattern}, {"ops", Value(std::move(normalised))}});
   };
-  kind.matches = [](const Value &filter, const sdk::Event &event) {
+  kind.matches = [](const Value& filter, const sdk::Event& event) {
     bool op = false;
-    for (const auto &o : filter["ops"].as_array()) op = op || o.as_string() == event.op;
+    for (const auto& o : filter["ops"].as_array()) op = op || o.as_string() == event.op;
     return op && collection_matches(filter["collection"].as_string(), event.payload["collection"].string_or(""));
   };
   kind.event_fields = {{"collection", "the collection's name"},

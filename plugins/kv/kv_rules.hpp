@@ -29,7 +29,7 @@ sdk::Result<void> check_key(std::string_view key);
 // A value kv can store, as its JSON text: any JSON value but null (delete the
 // key instead), with no bytes (JSON has none) and only finite numbers,
 // `max_bytes` of JSON text at most.
-sdk::Result<std::string> encode_value(const sdk::Value &value, std::int64_t max_bytes);
+sdk::Result<std::string> encode_value(const sdk::Value& value, std::int64_t max_bytes);
 // A TTL in seconds (0: none) as an expiry time in ms since the epoch.
 sdk::Result<std::int64_t> expiry_from_ttl(std::int64_t ttl_seconds, std::int64_t now_ms);
 

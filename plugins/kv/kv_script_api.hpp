@@ -31,7 +31,7 @@ struct ScriptLimits {
   std::int64_t max_value_bytes = 0;
 };
 
-sdk::Result<void> declare_script_api(sdk::ScriptApi &api, KvStore &store, sdk::AccessControl &access,
+sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store, sdk::AccessControl& access,
                                      ScriptLimits limits);
 
 }  // namespace picloud::kv

@@ -15,7 +15,7 @@ using sdk::Value;
 // Live rows only: an expired key is gone for every reader at once.
 constexpr std::string_view kLive = " AND (expires_at = 0 OR expires_at > ?)";
 
-sdk::Result<Value> stored_value(const Value &text, std::string_view key) {
+sdk::Result<Value> stored_value(const Value& text, std::string_view key) {
   if (!text.is_string())
     return make_error(ErrorKind::internal, "stored value of key '" + std::string(key) + "' is not text");
   // As deep as any script may build a value (scripting.max_json_depth is at
@@ -40,7 +40,7 @@ std::int64_t system_now_ms() {
       .count();
 }
 
-KvStore::KvStore(sdk::Database &db, sdk::EventSink &events, Clock now)
+KvStore::KvStore(sdk::Database& db, sdk::EventSink& events, Clock now)
     : db_(db),
       events_(events),
       now_(std::move(now)),
@@ -57,7 +57,7 @@ sdk::Result<std::optional<Entry>> KvStore::get(std::string_view app, std::string
       {app, collection, key, now_()});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<Entry>();
-  const auto &row = rows->rows[0];
+  const auto& row = rows->rows[0];
   auto value = stored_value(row[0], key);
   if (!value) return value.error();
   return std::optional<Entry>(
@@ -75,7 +75,7 @@ sdk::Result<bool> KvStore::has(std::string_view app, std::string_view collection
 }
 
 sdk::Result<std::vector<std::optional<Value>>> KvStore::get_many(std::string_view app, std::string_view collection,
-                                                                 const std::vector<std::string> &keys) {
+                                                                 const std::vector<std::string>& keys) {
   std::vector<std::optional<Value>> out(keys.size());
   if (keys.empty()) return out;
   std::string sql =
@@ -91,7 +91,7 @@ sdk::Result<std::vector<std::optional<Value>>> KvStore::get_many(std::string_vie
   auto rows = db_.query(sql, params);
   if (!rows) return rows.error();
   std::map<std::string, Value, std::less<>> found;
-  for (const auto &row : rows->rows) {
+  for (const auto& row : rows->rows) {
     auto value = stored_value(row[1], row[0].as_string());
     if (!value) return value.error();
     found.emplace(row[0].as_string(), std::move(*value));
@@ -118,7 +118,7 @@ sdk::Result<Page<Entry>> KvStore::list(std::string_view app, std::string_view co
   auto rows = db_.query(sql, params);
   if (!rows) return rows.error();
   Page<Entry> page;
-  for (const auto &row : rows->rows) {
+  for (const auto& row : rows->rows) {
     if (static_cast<std::int64_t>(page.items.size()) == limit) {
       page.next = page.items.back().key;
       break;
@@ -143,7 +143,7 @@ sdk::Result<Page<CollectionInfo>> KvStore::collections(std::string_view app, std
       {app, after, now_(), limit + 1});
   if (!rows) return rows.error();
   Page<CollectionInfo> page;
-  for (const auto &row : rows->rows) {
+  for (const auto& row : rows->rows) {
     if (static_cast<std::int64_t>(page.items.size()) == limit) {
       page.next = page.items.back().name;
       break;
@@ -153,9 +153,9 @@ sdk::Result<Page<CollectionInfo>> KvStore::collections(std::string_view app, std
   return page;
 }
 
-sdk::Result<int> KvStore::emit(sdk::Transaction &tx, const sdk::CallContext &call, std::string_view op,
-                               std::string_view collection, std::string_view key, const Value &value,
-                               const Value &previous, std::int64_t version) {
+sdk::Result<int> KvStore::emit(sdk::Transaction& tx, const sdk::CallContext& call, std::string_view op,
+                               std::string_view collection, std::string_view key, const Value& value,
+                               const Value& previous, std::int64_t version) {
   return events_.emit(tx, call,
                       {"kv", std::string(op),
                        Value::object({{"collection", collection},
@@ -165,10 +165,10 @@ sdk::Result<int> KvStore::emit(sdk::Transaction &tx, const sdk::CallContext &cal
                                       {"version", version}})});
 }
 
-sdk::Result<std::optional<Entry>> KvStore::write(const sdk::CallContext &call, std::string_view collection,
-                                                 std::string_view key, const Decide &decide) {
+sdk::Result<std::optional<Entry>> KvStore::write(const sdk::CallContext& call, std::string_view collection,
+                                                 std::string_view key, const Decide& decide) {
   std::optional<Entry> written;
-  auto done = db_.transaction([&](sdk::Transaction &tx) -> sdk::Result<void> {
+  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     written.reset();
     // Twice at most in practice: an insert that lost a race to another
     // transaction's insert of the same key reads the key again, locked.
@@ -183,7 +183,7 @@ sdk::Result<std::optional<Entry>> KvStore::write(const sdk::CallContext &call, s
       const bool row_exists = !rows->empty();
       std::optional<Entry> live;
       if (row_exists) {
-        const auto &row = rows->rows[0];
+        const auto& row = rows->rows[0];
         if (row[2].as_int() == 0 || row[2].as_int() > now) {
           auto value = stored_value(row[0], key);
           if (!value) return value.error();
@@ -193,7 +193,7 @@ sdk::Result<std::optional<Entry>> KvStore::write(const sdk::CallContext &call, s
       auto decision = decide(live);
       if (!decision) return decision.error();
       if (!*decision) return {};
-      const NewValue &next = **decision;
+      const NewValue& next = **decision;
       const std::int64_t version = live ? live->version + 1 : 1;
       if (row_exists) {
         auto n = tx.execute(
@@ -225,29 +225,28 @@ sdk::Result<std::optional<Entry>> KvStore::write(const sdk::CallContext &call, s
   return written;
 }
 
-sdk::Result<Entry> KvStore::set(const sdk::CallContext &call, std::string_view collection, std::string_view key,
-                                const NewValue &value) {
-  auto written =
-      write(call, collection, key, [&](const std::optional<Entry> &) -> sdk::Result<std::optional<NewValue>> {
-        return std::optional<NewValue>(value);
-      });
+sdk::Result<Entry> KvStore::set(const sdk::CallContext& call, std::string_view collection, std::string_view key,
+                                const NewValue& value) {
+  auto written = write(call, collection, key, [&](const std::optional<Entry>&) -> sdk::Result<std::optional<NewValue>> {
+    return std::optional<NewValue>(value);
+  });
   if (!written) return written.error();
   return std::move(**written);
 }
 
-sdk::Result<std::optional<Entry>> KvStore::set_if_version(const sdk::CallContext &call, std::string_view collection,
-                                                          std::string_view key, const NewValue &value,
+sdk::Result<std::optional<Entry>> KvStore::set_if_version(const sdk::CallContext& call, std::string_view collection,
+                                                          std::string_view key, const NewValue& value,
                                                           std::int64_t expected) {
-  return write(call, collection, key, [&](const std::optional<Entry> &live) -> sdk::Result<std::optional<NewValue>> {
+  return write(call, collection, key, [&](const std::optional<Entry>& live) -> sdk::Result<std::optional<NewValue>> {
     if ((live ? live->version : 0) != expected) return std::optional<NewValue>();
     return std::optional<NewValue>(value);
   });
 }
 
-sdk::Result<Entry> KvStore::incr(const sdk::CallContext &call, std::string_view collection, std::string_view key,
+sdk::Result<Entry> KvStore::incr(const sdk::CallContext& call, std::string_view collection, std::string_view key,
                                  std::int64_t by) {
   auto written =
-      write(call, collection, key, [&](const std::optional<Entry> &live) -> sdk::Result<std::optional<NewValue>> {
+      write(call, collection, key, [&](const std::optional<Entry>& live) -> sdk::Result<std::optional<NewValue>> {
         std::int64_t current = 0;
         if (live) {
           if (!live->value.is_int())
@@ -265,10 +264,10 @@ sdk::Result<Entry> KvStore::incr(const sdk::CallContext &call, std::string_view 
   return std::move(**written);
 }
 
-sdk::Result<std::optional<Entry>> KvStore::remove(const sdk::CallContext &call, std::string_view collection,
+sdk::Result<std::optional<Entry>> KvStore::remove(const sdk::CallContext& call, std::string_view collection,
                                                   std::string_view key) {
   std::optional<Entry> removed;
-  auto done = db_.transaction([&](sdk::Transaction &tx) -> sdk::Result<void> {
+  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     removed.reset();
     auto rows = tx.query(
         "DELETE FROM kv_entries WHERE app_id = ? AND "
@@ -277,7 +276,7 @@ sdk::Result<std::optional<Entry>> KvStore::remove(const sdk::CallContext &call, 
         {call.app_id, collection, key});
     if (!rows) return rows.error();
     if (rows->empty()) return {};
-    const auto &row = rows->rows[0];
+    const auto& row = rows->rows[0];
     const std::int64_t expires = row[2].as_int();
     if (expires != 0 && expires <= now_()) return {};  // it had expired: already gone for readers
     auto value = stored_value(row[0], key);

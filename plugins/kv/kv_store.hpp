@@ -56,13 +56,13 @@ std::int64_t system_now_ms();
 
 class KvStore {
  public:
-  KvStore(sdk::Database &db, sdk::EventSink &events, Clock now = system_now_ms);
+  KvStore(sdk::Database& db, sdk::EventSink& events, Clock now = system_now_ms);
 
   sdk::Result<std::optional<Entry>> get(std::string_view app, std::string_view collection, std::string_view key);
   sdk::Result<bool> has(std::string_view app, std::string_view collection, std::string_view key);
   // One value (or nothing) per key, in the order asked.
   sdk::Result<std::vector<std::optional<sdk::Value>>> get_many(std::string_view app, std::string_view collection,
-                                                               const std::vector<std::string> &keys);
+                                                               const std::vector<std::string>& keys);
   // Live entries in key order after `after`, optionally only keys starting
   // with `prefix`; with_values false leaves values null (cheaper).
   sdk::Result<Page<Entry>> list(std::string_view app, std::string_view collection, std::string_view after,
@@ -70,17 +70,17 @@ class KvStore {
   sdk::Result<Page<CollectionInfo>> collections(std::string_view app, std::string_view after, std::int64_t limit);
 
   // Writes as call.app_id and emits the kv event in the same transaction.
-  sdk::Result<Entry> set(const sdk::CallContext &call, std::string_view collection, std::string_view key,
-                         const NewValue &value);
+  sdk::Result<Entry> set(const sdk::CallContext& call, std::string_view collection, std::string_view key,
+                         const NewValue& value);
   // Writes only when the key's version is `expected` (0: the key must not
   // exist); nothing when it is not.
-  sdk::Result<std::optional<Entry>> set_if_version(const sdk::CallContext &call, std::string_view collection,
-                                                   std::string_view key, const NewValue &value, std::int64_t expected);
+  sdk::Result<std::optional<Entry>> set_if_version(const sdk::CallContext& call, std::string_view collection,
+                                                   std::string_view key, const NewValue& value, std::int64_t expected);
   // Adds `by` to an int value (a missing key counts as 0); keeps its expiry.
-  sdk::Result<Entry> incr(const sdk::CallContext &call, std::string_view collection, std::string_view key,
+  sdk::Result<Entry> incr(const sdk::CallContext& call, std::string_view collection, std::string_view key,
                           std::int64_t by);
   // The entry deleted, or nothing when there was none.
-  sdk::Result<std::optional<Entry>> remove(const sdk::CallContext &call, std::string_view collection,
+  sdk::Result<std::optional<Entry>> remove(const sdk::CallContext& call, std::string_view collection,
                                            std::string_view key);
 
   // Deletes up to `batch` expired rows; returns how many.
@@ -89,15 +89,15 @@ class KvStore {
  private:
   // What a write does once it has seen the key's live entry (if any): the new
   // value, nothing to leave the key alone, or an error to roll back.
-  using Decide = std::function<sdk::Result<std::optional<NewValue>>(const std::optional<Entry> &live)>;
-  sdk::Result<std::optional<Entry>> write(const sdk::CallContext &call, std::string_view collection,
-                                          std::string_view key, const Decide &decide);
-  sdk::Result<int> emit(sdk::Transaction &tx, const sdk::CallContext &call, std::string_view op,
-                        std::string_view collection, std::string_view key, const sdk::Value &value,
-                        const sdk::Value &previous, std::int64_t version);
+  using Decide = std::function<sdk::Result<std::optional<NewValue>>(const std::optional<Entry>& live)>;
+  sdk::Result<std::optional<Entry>> write(const sdk::CallContext& call, std::string_view collection,
+                                          std::string_view key, const Decide& decide);
+  sdk::Result<int> emit(sdk::Transaction& tx, const sdk::CallContext& call, std::string_view op,
+                        std::string_view collection, std::string_view key, const sdk::Value& value,
+                        const sdk::Value& previous, std::int64_t version);
 
-  sdk::Database &db_;
-  sdk::EventSink &events_;
+  sdk::Database& db_;
+  sdk::EventSink& events_;
   Clock now_;
   std::string lock_clause_;  // " FOR UPDATE" on PostgreSQL
 };

@@ -18,7 +18,7 @@ void fail(int status, std::string code, std::string message) {
   throw HttpFailure{status, std::move(code), std::move(message)};
 }
 
-void fail(const sdk::Error &error) {
+void fail(const sdk::Error& error) {
   switch (error.kind) {
     case sdk::ErrorKind::invalid_argument:
       fail(400, "bad_request", error.message);
@@ -36,7 +36,7 @@ void fail(const sdk::Error &error) {
   fail(500, "internal", "internal error: " + error.message);
 }
 
-sdk::HttpResponse json_reply(int status, const sdk::Value &body) {
+sdk::HttpResponse json_reply(int status, const sdk::Value& body) {
   return sdk::HttpResponse::json(status, sdk::to_json(body));
 }
 
@@ -46,13 +46,13 @@ sdk::HttpResponse error_reply(int status, std::string_view code, std::string_vie
                                                                               {"details", sdk::Value::object()}})}}));
 }
 
-sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest &)> handler) {
-  return [handler = std::move(handler)](const sdk::HttpRequest &request) {
+sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler) {
+  return [handler = std::move(handler)](const sdk::HttpRequest& request) {
     try {
       return handler(request);
-    } catch (const HttpFailure &f) {
+    } catch (const HttpFailure& f) {
       return error_reply(f.status, f.code, f.message);
-    } catch (const std::exception &) {
+    } catch (const std::exception&) {
       return error_reply(500, "internal", "internal error");
     }
   };
@@ -66,7 +66,7 @@ std::map<std::string, std::string> query_params(std::string_view raw) {
     std::string text;
     try {
       Poco::URI::decode(plus, text);
-    } catch (const Poco::Exception &) {
+    } catch (const Poco::Exception&) {
       fail(400, "bad_request", "malformed query string");
     }
     return text;
@@ -88,7 +88,7 @@ std::map<std::string, std::string> query_params(std::string_view raw) {
   return out;
 }
 
-sdk::Value json_object_body(const sdk::HttpRequest &request) {
+sdk::Value json_object_body(const sdk::HttpRequest& request) {
   std::string type(request.header("content-type"));
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
   type = type.substr(0, type.find(';'));
@@ -122,7 +122,7 @@ std::optional<std::string> decode_cursor(std::string_view cursor) {
   std::string out;
   try {
     out.assign(std::istreambuf_iterator<char>(decoder), std::istreambuf_iterator<char>());
-  } catch (const Poco::Exception &) {
+  } catch (const Poco::Exception&) {
     return std::nullopt;
   }
   return out;

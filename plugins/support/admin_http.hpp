@@ -27,7 +27,7 @@ struct HttpFailure {
 [[noreturn]] void fail(int status, std::string code, std::string message);
 // An SDK error as its status: invalid_argument 400, forbidden 403,
 // not_found 404, conflict 409, unavailable 503, internal 500.
-[[noreturn]] void fail(const sdk::Error &error);
+[[noreturn]] void fail(const sdk::Error& error);
 
 template <typename T>
 T unwrap(sdk::Result<T> r) {
@@ -38,10 +38,10 @@ inline void unwrap(sdk::Result<void> r) {
   if (!r) fail(r.error());
 }
 
-sdk::HttpResponse json_reply(int status, const sdk::Value &body);
+sdk::HttpResponse json_reply(int status, const sdk::Value& body);
 sdk::HttpResponse error_reply(int status, std::string_view code, std::string_view message);
 
-sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest &)> handler);
+sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler);
 
 // The query string's parameters, percent-decoded ('+' is a space); a
 // repeated name keeps its last value.
@@ -49,7 +49,7 @@ std::map<std::string, std::string> query_params(std::string_view raw);
 
 // The body as a JSON object: 415 unless the content type is JSON, 400 when it
 // is empty, malformed or not an object.
-sdk::Value json_object_body(const sdk::HttpRequest &request);
+sdk::Value json_object_body(const sdk::HttpRequest& request);
 
 // Cursors are positions (a key, a name) wrapped so clients treat them as
 // opaque: base64url without padding. Decoding gives nothing for a cursor

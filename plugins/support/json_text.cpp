@@ -11,16 +11,16 @@
 namespace picloud::plugin_support {
 namespace {
 
-sdk::Value to_value(const Poco::Dynamic::Var &var) {
+sdk::Value to_value(const Poco::Dynamic::Var& var) {
   if (var.isEmpty()) return nullptr;
   if (var.type() == typeid(Poco::JSON::Object::Ptr)) {
     sdk::Object out;
-    for (const auto &[key, child] : *var.extract<Poco::JSON::Object::Ptr>()) out.emplace(key, to_value(child));
+    for (const auto& [key, child] : *var.extract<Poco::JSON::Object::Ptr>()) out.emplace(key, to_value(child));
     return out;
   }
   if (var.type() == typeid(Poco::JSON::Array::Ptr)) {
     sdk::Array out;
-    for (const auto &child : *var.extract<Poco::JSON::Array::Ptr>()) out.push_back(to_value(child));
+    for (const auto& child : *var.extract<Poco::JSON::Array::Ptr>()) out.push_back(to_value(child));
     return out;
   }
   if (var.isBoolean()) return var.extract<bool>();
@@ -46,17 +46,17 @@ sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth) {
     sdk::Value outer = to_value(parser.parse(wrapped));
     if (outer.size() != 1) return sdk::make_error(sdk::ErrorKind::invalid_argument, "malformed JSON: not one value");
     return std::move(outer.as_array()[0]);
-  } catch (const Poco::Exception &e) {
+  } catch (const Poco::Exception& e) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument,
                            "malformed JSON: " + (e.message().empty() ? e.displayText() : e.message()));
-  } catch (const std::exception &e) {
+  } catch (const std::exception& e) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument, std::string("malformed JSON: ") + e.what());
   }
 }
 
 bool is_utf8(std::string_view text) {
   std::size_t i = 0;
-  const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   while (i < text.size()) {
     unsigned char c = s[i];
     if (c < 0x80) {

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-::testing::AssertionResult contains(const std::string &text, const std::string &part) {
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
 }
@@ -33,15 +33,15 @@ std::map<std::string, std::string> kv_env(std::map<std::string, std::string> ext
       {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "100"},
       {"PICLOUD_SCRIPTING_TIMEOUT_MS", "5000"},
   };
-  for (auto &[k, v] : extra) env[k] = v;
+  for (auto& [k, v] : extra) env[k] = v;
   return env;
 }
 
 // One instance per backend, shared by this file's tests (each uses its own
 // app).
-Instance &kv_instance(Backend backend) {
+Instance& kv_instance(Backend backend) {
   static std::map<Backend, std::unique_ptr<Instance>> instances;
-  auto &slot = instances[backend];
+  auto& slot = instances[backend];
   if (!slot) {
     slot = std::make_unique<Instance>(backend, kv_env());
     slot->cast_owner();
@@ -52,7 +52,7 @@ Instance &kv_instance(Backend backend) {
 
 // Every kv:: method, driven by a JSON body: {"op", "c", "k", "v", "ttl",
 // "ver", "by", "cursor", "limit", "prefix", "keys"}.
-const char *kDriver = R"(
+const char* kDriver = R"(
 void handle(request@ req, response@ res) {
   json a = req.json();
   kv::Collection@ c = kv::collection(a.get_string("c", "things"));
@@ -73,14 +73,14 @@ void handle(request@ req, response@ res) {
   res.json(r);
 })";
 
-std::string make_app(Instance &pc, const std::string &slug) {
+std::string make_app(Instance& pc, const std::string& slug) {
   auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
   EXPECT_EQ(r.status, 201) << r.body;
   return r.json["id"].string_or("");
 }
 
 // An app with the driver bound to POST /kv.
-std::string driven_app(Instance &pc, const std::string &slug) {
+std::string driven_app(Instance& pc, const std::string& slug) {
   std::string id = make_app(pc, slug);
   save_script(pc, slug, "drive", kDriver);
   bind_route(pc, slug, R"({"script":"drive","path":"/kv","methods":["POST"]})");
@@ -94,21 +94,21 @@ struct KvReply {
   std::string error() const { return json["error"]["message"].string_or(""); }
 };
 
-KvReply drive(Instance &pc, const std::string &slug, const sdk::Value &args) {
+KvReply drive(Instance& pc, const std::string& slug, const sdk::Value& args) {
   auto r = on(pc, slug + ".localhost", "POST", "/kv", sdk::to_json(args), {{"Content-Type", "application/json"}});
   // Results may be scalars ("1", "true"), which the JSON reader takes only inside an array.
   return {r.status, kernel::admin::parse_stored_json("[" + r.body + "]")[0], r.body};
 }
 
 // Calls that must succeed: the result.
-sdk::Value ok(Instance &pc, const std::string &slug, const sdk::Value &args) {
+sdk::Value ok(Instance& pc, const std::string& slug, const sdk::Value& args) {
   auto r = drive(pc, slug, args);
   EXPECT_EQ(r.status, 200) << sdk::to_json(args) << " -> " << r.body;
   return r.json;
 }
 
 // Calls that must fail in the script: the error message.
-std::string refused(Instance &pc, const std::string &slug, const sdk::Value &args) {
+std::string refused(Instance& pc, const std::string& slug, const sdk::Value& args) {
   auto r = drive(pc, slug, args);
   EXPECT_EQ(r.status, 502) << sdk::to_json(args) << " -> " << r.body;
   return r.error();
@@ -116,7 +116,7 @@ std::string refused(Instance &pc, const std::string &slug, const sdk::Value &arg
 
 using V = sdk::Value;
 
-std::int64_t row_count(Instance &pc, const std::string &app_id) {
+std::int64_t row_count(Instance& pc, const std::string& app_id) {
   auto rows = pc.db().query("SELECT count(*) FROM kv_entries WHERE app_id = ?", {app_id});
   return rows ? rows->rows[0][0].as_int() : -1;
 }
@@ -124,7 +124,7 @@ std::int64_t row_count(Instance &pc, const std::string &app_id) {
 class Kv : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(Kv, ScriptApiRoundTrips) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   driven_app(pc, "kvbasic");
   EXPECT_EQ(ok(pc, "kvbasic", V::object({{"op", "name"}, {"c", "users"}})), V("users"));
   EXPECT_EQ(ok(pc, "kvbasic", V::object({{"op", "get"}, {"k", "ada"}})), V());
@@ -165,9 +165,9 @@ TEST_P(Kv, ScriptApiRoundTrips) {
 }
 
 TEST_P(Kv, ListPagesInKeyOrderWithAnOpaqueCursor) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   driven_app(pc, "kvlist");
-  for (const char *k : {"user:3", "user:1", "admin:1", "user:2", "user:10", "Zed", "é"})
+  for (const char* k : {"user:3", "user:1", "admin:1", "user:2", "user:10", "Zed", "é"})
     ok(pc, "kvlist", V::object({{"op", "set"}, {"c", "people"}, {"k", k}, {"v", 1}}));
   std::vector<std::string> all;
   std::string cursor;
@@ -176,7 +176,7 @@ TEST_P(Kv, ListPagesInKeyOrderWithAnOpaqueCursor) {
     V page = ok(pc, "kvlist", V::object({{"op", "list"}, {"c", "people"}, {"limit", 3}, {"cursor", cursor}}));
     ASSERT_TRUE(page["keys"].is_array()) << sdk::to_json(page);
     EXPECT_LE(page["keys"].size(), 3u);
-    for (const auto &k : page["keys"].as_array()) all.push_back(k.as_string());
+    for (const auto& k : page["keys"].as_array()) all.push_back(k.as_string());
     cursor = page["next_cursor"].string_or("");
     ++pages;
   } while (!cursor.empty() && pages < 10);
@@ -197,11 +197,11 @@ TEST_P(Kv, ListPagesInKeyOrderWithAnOpaqueCursor) {
 }
 
 TEST_P(Kv, BadInputIsAClearScriptErrorAndChangesNothing) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string app = driven_app(pc, "kvbad");
   ok(pc, "kvbad", V::object({{"op", "set"}, {"k", "n"}, {"v", "text"}}));
   const std::int64_t rows = row_count(pc, app);
-  auto expect_refused = [&](V args, const std::string &part) {
+  auto expect_refused = [&](V args, const std::string& part) {
     std::string message = refused(pc, "kvbad", args);
     EXPECT_TRUE(contains(message, part)) << sdk::to_json(args);
   };
@@ -234,7 +234,7 @@ TEST_P(Kv, BadInputIsAClearScriptErrorAndChangesNothing) {
 }
 
 TEST_P(Kv, AppsNeverSeeEachOthersKeys) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string a = driven_app(pc, "kviso-a");
   std::string b = driven_app(pc, "kviso-b");
   ok(pc, "kviso-a", V::object({{"op", "set"}, {"c", "shared"}, {"k", "secret"}, {"v", "a's"}}));
@@ -263,7 +263,7 @@ TEST_P(Kv, AppsNeverSeeEachOthersKeys) {
 }
 
 TEST_P(Kv, ExpiredKeysAreInvisibleAtOnceAndSweptLater) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string app = driven_app(pc, "kvttl");
   ok(pc, "kvttl", V::object({{"op", "set"}, {"k", "short"}, {"v", "soon gone"}, {"ttl", 1}}));
   ok(pc, "kvttl", V::object({{"op", "set"}, {"k", "long"}, {"v", "stays"}, {"ttl", 3600}}));
@@ -299,7 +299,7 @@ TEST_P(Kv, ExpiredKeysAreInvisibleAtOnceAndSweptLater) {
 }
 
 TEST_P(Kv, ConcurrentIncrementsLoseNothing) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   driven_app(pc, "kvincr");
   constexpr int kThreads = 8, kEach = 40;
   std::atomic<int> failures{0};
@@ -314,7 +314,7 @@ TEST_P(Kv, ConcurrentIncrementsLoseNothing) {
           ++failures;
       }
     });
-  for (auto &t : threads) t.join();
+  for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(ok(pc, "kvincr", V::object({{"op", "get"}, {"k", "hot"}})), V(kThreads * kEach));
   EXPECT_EQ(ok(pc, "kvincr", V::object({{"op", "entry"}, {"k", "hot"}}))["version"], V(kThreads * kEach));
@@ -323,7 +323,7 @@ TEST_P(Kv, ConcurrentIncrementsLoseNothing) {
 }
 
 TEST_P(Kv, CompareAndSetWritesOnlyAtTheExpectedVersion) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   driven_app(pc, "kvcas");
   // 0: only a new key.
   EXPECT_EQ(ok(pc, "kvcas", V::object({{"op", "cas"}, {"k", "doc"}, {"v", "first"}, {"ver", 0}})), V(true));
@@ -361,7 +361,7 @@ TEST_P(Kv, CompareAndSetWritesOnlyAtTheExpectedVersion) {
           ++conflicts;
       }
     });
-  for (auto &t : threads) t.join();
+  for (auto& t : threads) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(wins.load(), 120);
   EXPECT_EQ(ok(pc, "kvcas", V::object({{"op", "get"}, {"k", "counter"}})), V(120));
@@ -371,12 +371,12 @@ TEST_P(Kv, CompareAndSetWritesOnlyAtTheExpectedVersion) {
 
 // Handlers record each event they get in the "seen" collection, keyed by op
 // and key: the whole event as the value.
-const char *kRecorder = R"(
+const char* kRecorder = R"(
 void on_event(event@ e) {
   kv::collection("seen").set(e.op + ":" + e.data.get_string("key"), e.data);
 })";
 
-V seen_event(Instance &pc, const std::string &slug, const std::string &key) {
+V seen_event(Instance& pc, const std::string& slug, const std::string& key) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     V v = ok(pc, slug, V::object({{"op", "get"}, {"c", "seen"}, {"k", key}}));
@@ -386,14 +386,14 @@ V seen_event(Instance &pc, const std::string &slug, const std::string &key) {
   return V();
 }
 
-std::string create_trigger(Instance &pc, const std::string &app, const std::string &json) {
+std::string create_trigger(Instance& pc, const std::string& app, const std::string& json) {
   auto r = pc.post("/apps/" + app + "/triggers/kv", pc.owner_key, json);
   EXPECT_EQ(r.status, 201) << json << " -> " << r.body;
   return r.json["id"].string_or("");
 }
 
 TEST_P(Kv, TriggersFireOnInsertUpdateDeleteWithTheValues) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string app = driven_app(pc, "kvtrig");
   save_script(pc, "kvtrig", "recorder", kRecorder);
   create_trigger(pc, "kvtrig", R"({"script":"recorder","filter":{"collection":"orders*"}})");
@@ -442,7 +442,7 @@ TEST_P(Kv, TriggersFireOnInsertUpdateDeleteWithTheValues) {
 }
 
 TEST_P(Kv, ARolledBackWriteFiresNothingAndLeavesNothing) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string app = driven_app(pc, "kvrollback");
   save_script(pc, "kvrollback", "recorder", kRecorder);
   create_trigger(pc, "kvrollback", R"({"script":"recorder","filter":{"collection":"orders"}})");
@@ -492,10 +492,10 @@ TEST_P(Kv, ARolledBackWriteFiresNothingAndLeavesNothing) {
 }
 
 TEST_P(Kv, TriggerFiltersAreChecked) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   make_app(pc, "kvfilter");
   save_script(pc, "kvfilter", "recorder", kRecorder);
-  auto bad = [&](const std::string &filter, const std::string &part) {
+  auto bad = [&](const std::string& filter, const std::string& part) {
     auto r = pc.post("/apps/kvfilter/triggers/kv", pc.owner_key, R"({"script":"recorder","filter":)" + filter + "}");
     EXPECT_EQ(r.status, 400) << filter << " -> " << r.body;
     EXPECT_TRUE(contains(r.message(), part)) << filter;
@@ -514,14 +514,14 @@ TEST_P(Kv, TriggerFiltersAreChecked) {
 }
 
 TEST_P(Kv, AdminApiBrowsesAndEditsWithCapabilities) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   std::string base = "/apps/alpha/kv";
   // Empty at first.
   auto empty = pc.get(base, pc.vera);
   ASSERT_EQ(empty.status, 200) << empty.body;
   EXPECT_EQ(empty.json, V::object({{"items", V::array()}, {"next_cursor", nullptr}}));
 
-  auto put = [&](const Creds &who, const std::string &collection, const std::string &key, const std::string &body) {
+  auto put = [&](const Creds& who, const std::string& collection, const std::string& key, const std::string& body) {
     return pc.call("PUT", base + "/" + collection + "/entry?key=" + key, who, body);
   };
   auto created = put(pc.eddie, "users", "ada", R"({"value":{"name":"Ada"}})");
@@ -566,7 +566,7 @@ TEST_P(Kv, AdminApiBrowsesAndEditsWithCapabilities) {
   EXPECT_EQ(one.json["value"], V::object({{"name", "Ada L."}}));
 
   // Bad requests change nothing.
-  auto bad = [&](const Reply &r, int status, const std::string &part) {
+  auto bad = [&](const Reply& r, int status, const std::string& part) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_TRUE(contains(r.message(), part)) << r.body;
   };
@@ -609,12 +609,12 @@ TEST_P(Kv, AdminApiBrowsesAndEditsWithCapabilities) {
 // A run started from the admin API acts for its user: kv checks that user's
 // capabilities in the app; a public route's run acts as the app.
 TEST_P(Kv, RunsOnBehalfOfAUserNeedTheirCapabilities) {
-  Instance &pc = kv_instance(GetParam());
+  Instance& pc = kv_instance(GetParam());
   save_script(pc, "alpha", "reader", R"(
 void handle(request@ req, response@ res) { res.json(kv::collection("notes").get("n1")); })");
   save_script(pc, "alpha", "writer", R"(
 void handle(request@ req, response@ res) { res.text("" + kv::collection("notes").set("n1", req.json())); })");
-  auto run = [&](const Creds &who, const std::string &script, const std::string &body) {
+  auto run = [&](const Creds& who, const std::string& script, const std::string& body) {
     return pc.post("/apps/alpha/scripts/" + script + "/run", who, body);
   };
   // An editor writes; the run's record says so.
@@ -662,7 +662,8 @@ TEST_P(Kv, TheGuideExamplesCompileAndRun) {
     examples.push_back(guide.substr(start, guide.find("```", start) - start));
   }
   ASSERT_GE(examples.size(), 4u);
-  for (std::size_t i = 0; i < examples.size(); ++i) save_script(pc, "kvguide", "example" + std::to_string(i), examples[i]);
+  for (std::size_t i = 0; i < examples.size(); ++i)
+    save_script(pc, "kvguide", "example" + std::to_string(i), examples[i]);
   bind_route(pc, "kvguide", R"({"script":"example0","path":"/first"})");
   bind_route(pc, "kvguide", R"({"script":"example1","path":"/count"})");
   bind_route(pc, "kvguide", R"({"script":"example3","path":"/error"})");
@@ -676,7 +677,7 @@ TEST_P(Kv, TheGuideExamplesCompileAndRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Kv, ::testing::Values(Backend::sqlite, Backend::postgres),
-                         [](const auto &info) { return backend_name(info.param); });
+                         [](const auto& info) { return backend_name(info.param); });
 
 // Without the kv plugin there is no kv:: at all: a script using it does not
 // compile, and the error says what is missing.
