@@ -1,7 +1,5 @@
 #include "kv_admin_routes.hpp"
 
-#include <ctime>
-
 #include "kv_rules.hpp"
 #include "support/admin_http.hpp"
 
@@ -10,21 +8,14 @@ namespace {
 
 using plugin_support::fail;
 using plugin_support::json_reply;
+using plugin_support::next_cursor;
+using plugin_support::PageQuery;
+using plugin_support::rfc3339;
 using plugin_support::unwrap;
 using sdk::Value;
 
 constexpr std::int64_t kDefaultPage = 50;
 constexpr std::int64_t kMaxPage = 200;  // values can be large: admin pages stay small
-
-std::string rfc3339(std::int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return text;
-}
 
 Value entry_json(const Entry& e) {
   return Value::object({{"key", e.key},
@@ -34,34 +25,8 @@ Value entry_json(const Entry& e) {
                         {"updated_at", rfc3339(e.updated_at)}});
 }
 
-struct PageQuery {
-  std::string after;
-  std::int64_t limit = kDefaultPage;
-};
-
 PageQuery page_query(const std::map<std::string, std::string>& query) {
-  PageQuery page;
-  if (auto it = query.find("limit"); it != query.end()) {
-    try {
-      std::size_t used = 0;
-      page.limit = std::stoll(it->second, &used);
-      if (used != it->second.size()) throw std::invalid_argument("trailing text");
-    } catch (const std::exception&) {
-      page.limit = -1;
-    }
-    if (page.limit < 1 || page.limit > kMaxPage)
-      fail(400, "invalid_field", "limit: must be a whole number from 1 to " + std::to_string(kMaxPage));
-  }
-  if (auto it = query.find("cursor"); it != query.end() && !it->second.empty()) {
-    auto after = plugin_support::decode_cursor(it->second);
-    if (!after) fail(400, "invalid_field", "cursor: malformed (pass back the next_cursor of an earlier page)");
-    page.after = std::move(*after);
-  }
-  return page;
-}
-
-Value next_cursor(const std::optional<std::string>& next) {
-  return next ? Value(plugin_support::encode_cursor(*next)) : Value();
+  return plugin_support::page_query(query, kDefaultPage, kMaxPage);
 }
 
 const std::string& collection_of(const sdk::HttpRequest& req) {

@@ -13,7 +13,6 @@
 
 namespace picloud::kv {
 
-inline constexpr std::size_t kMaxCollectionName = 128;
 inline constexpr std::size_t kMaxKeyBytes = 512;
 inline constexpr std::int64_t kDefaultListLimit = 100;
 inline constexpr std::int64_t kMaxListLimit = 1000;
@@ -21,8 +20,7 @@ inline constexpr std::size_t kMaxGetMany = 1000;
 // Ten years: a longer TTL is almost certainly a unit mistake (ms for s).
 inline constexpr std::int64_t kMaxTtlSeconds = 10LL * 366 * 24 * 3600;
 
-// 1–128 characters of A–Z a–z 0–9 _ - . : (no '*', which trigger filters use
-// as a wildcard, and nothing that needs escaping in a URL path).
+// The shared rule for collection names (plugin_support::check_collection_name).
 sdk::Result<void> check_collection(std::string_view name);
 // 1–512 bytes of UTF-8 without NUL.
 sdk::Result<void> check_key(std::string_view key);
@@ -35,8 +33,5 @@ sdk::Result<std::int64_t> expiry_from_ttl(std::int64_t ttl_seconds, std::int64_t
 
 // The `kv` trigger kind: filter {"collection": glob, "ops": [...]}.
 sdk::TriggerKind trigger_kind();
-// "*" matches every collection, "prefix*" those starting with prefix, any
-// other pattern the collection of that name.
-bool collection_matches(std::string_view pattern, std::string_view collection);
 
 }  // namespace picloud::kv

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <sstream>
 
 #include "picloud/sdk/json.hpp"
@@ -126,6 +128,41 @@ std::optional<std::string> decode_cursor(std::string_view cursor) {
     return std::nullopt;
   }
   return out;
+}
+
+PageQuery page_query(const std::map<std::string, std::string>& query, std::int64_t fallback, std::int64_t max) {
+  PageQuery page{"", fallback};
+  if (auto it = query.find("limit"); it != query.end()) {
+    try {
+      std::size_t used = 0;
+      page.limit = std::stoll(it->second, &used);
+      if (used != it->second.size()) page.limit = -1;
+    } catch (const std::exception&) {
+      page.limit = -1;
+    }
+    if (page.limit < 1 || page.limit > max)
+      fail(400, "invalid_field", "limit: must be a whole number from 1 to " + std::to_string(max));
+  }
+  if (auto it = query.find("cursor"); it != query.end() && !it->second.empty()) {
+    auto after = decode_cursor(it->second);
+    if (!after) fail(400, "invalid_field", "cursor: malformed (pass back the next_cursor of an earlier page)");
+    page.after = std::move(*after);
+  }
+  return page;
+}
+
+sdk::Value next_cursor(const std::optional<std::string>& last) {
+  return last ? sdk::Value(encode_cursor(*last)) : sdk::Value();
+}
+
+std::string rfc3339(std::int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return text;
 }
 
 }  // namespace picloud::plugin_support

@@ -6,6 +6,7 @@
 // error reply, and any other exception into a 500 that names no internals.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -56,5 +57,19 @@ sdk::Value json_object_body(const sdk::HttpRequest& request);
 // that is not one.
 std::string encode_cursor(std::string_view position);
 std::optional<std::string> decode_cursor(std::string_view cursor);
+
+// A page of an admin listing from ?limit= (1 to `max`, `fallback` when
+// absent) and ?cursor= (a position from encode_cursor); 400 naming the
+// parameter when either is malformed.
+struct PageQuery {
+  std::string after;  // empty: from the start
+  std::int64_t limit = 0;
+};
+PageQuery page_query(const std::map<std::string, std::string>& query, std::int64_t fallback, std::int64_t max);
+// The cursor of the page after `last`, or null when there is none.
+sdk::Value next_cursor(const std::optional<std::string>& last);
+
+// Milliseconds since the epoch as RFC 3339 UTC with milliseconds.
+std::string rfc3339(std::int64_t ms);
 
 }  // namespace picloud::plugin_support

@@ -6,6 +6,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <cmath>
 #include <string>
 
 namespace picloud::plugin_support {
@@ -84,6 +85,29 @@ bool is_utf8(std::string_view text) {
     i += extra + 1;
   }
   return true;
+}
+
+std::string unstorable_part(const sdk::Value& v, const std::string& label) {
+  switch (v.type()) {
+    case sdk::ValueType::bytes:
+      return label + " is bytes, which JSON cannot hold (store base64::encode of them)";
+    case sdk::ValueType::number:
+      return std::isfinite(v.as_float()) ? "" : label + " is not a finite number";
+    case sdk::ValueType::string:
+      return is_utf8(v.as_string()) ? "" : label + " is text that is not valid UTF-8";
+    case sdk::ValueType::array:
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (auto bad = unstorable_part(v[i], label + "[" + std::to_string(i) + "]"); !bad.empty()) return bad;
+      return "";
+    case sdk::ValueType::object:
+      for (const auto& [k, child] : v.as_object()) {
+        if (!is_utf8(k)) return label + " has a field name that is not valid UTF-8";
+        if (auto bad = unstorable_part(child, label + "." + k); !bad.empty()) return bad;
+      }
+      return "";
+    default:
+      return "";
+  }
 }
 
 }  // namespace picloud::plugin_support

@@ -3,6 +3,7 @@
 // exponent become float, so values round-trip through sdk::to_json.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "picloud/sdk/error.hpp"
@@ -19,5 +20,11 @@ sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth = kMaxJs
 
 // Whether `text` is well-formed UTF-8 (PostgreSQL refuses anything else).
 bool is_utf8(std::string_view text);
+
+// The first part of `value` that JSON text cannot hold, described for an
+// error message with `label` as its root ("value.tags[2] is bytes, ..."),
+// or empty when there is none: bytes, non-finite numbers, text that is not
+// UTF-8.
+std::string unstorable_part(const sdk::Value& value, const std::string& label);
 
 }  // namespace picloud::plugin_support

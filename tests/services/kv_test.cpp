@@ -5,24 +5,13 @@
 #include <limits>
 #include <thread>
 
-#include "fixture.hpp"
-#include "scripts.hpp"
-
-namespace picloud::sdk {
-// Failures print values as JSON.
-inline void PrintTo(const Value& v, std::ostream* os) { *os << to_json(v); }
-}  // namespace picloud::sdk
+#include "service_support.hpp"
 
 using namespace picloud;
 using namespace picloud::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 std::map<std::string, std::string> kv_env(std::map<std::string, std::string> extra = {}) {
   std::map<std::string, std::string> env{
@@ -73,12 +62,6 @@ void handle(request@ req, response@ res) {
   res.json(r);
 })";
 
-std::string make_app(Instance& pc, const std::string& slug) {
-  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json["id"].string_or("");
-}
-
 // An app with the driver bound to POST /kv.
 std::string driven_app(Instance& pc, const std::string& slug) {
   std::string id = make_app(pc, slug);
@@ -87,17 +70,8 @@ std::string driven_app(Instance& pc, const std::string& slug) {
   return id;
 }
 
-struct KvReply {
-  int status = 0;
-  sdk::Value json;
-  std::string body;
-  std::string error() const { return json["error"]["message"].string_or(""); }
-};
-
-KvReply drive(Instance& pc, const std::string& slug, const sdk::Value& args) {
-  auto r = on(pc, slug + ".localhost", "POST", "/kv", sdk::to_json(args), {{"Content-Type", "application/json"}});
-  // Results may be scalars ("1", "true"), which the JSON reader takes only inside an array.
-  return {r.status, kernel::admin::parse_stored_json("[" + r.body + "]")[0], r.body};
+DriverReply drive(Instance& pc, const std::string& slug, const sdk::Value& args) {
+  return drive_at(pc, slug, "/kv", args);
 }
 
 // Calls that must succeed: the result.

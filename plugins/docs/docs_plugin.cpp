@@ -1,0 +1,44 @@
+// The docs plugin: per-app collections of JSON documents for scripts
+// (docs::) with a query language compiled to SQL, partial updates, indexes
+// on paths, the `docs` trigger kind and an admin API. Built on the SDK
+// alone, like any third-party plugin.
+//
+// Config ([docs] in the config file, or PICLOUD_DOCS_<KEY>):
+//   max_document_bytes   largest document, as JSON text (default 1 MiB)
+#include <memory>
+#include <picloud/sdk.hpp>
+
+#include "docs_admin_routes.hpp"
+#include "docs_rules.hpp"
+#include "docs_script_api.hpp"
+#include "docs_store.hpp"
+
+namespace {
+
+using namespace picloud;
+using sdk::ErrorKind;
+using sdk::Result;
+
+class DocsPlugin final : public sdk::Plugin {
+ public:
+  Result<void> configure(sdk::PluginContext& ctx) override {
+    auto max_bytes = ctx.config().get_int("max_document_bytes", 1 << 20, 1024, 64 << 20);
+    if (!max_bytes) return max_bytes.error();
+    if (!ctx.events() || !ctx.access())
+      return sdk::make_error(ErrorKind::internal, "the kernel lacks the event sink or access control (SDK ABI 1.5)");
+    store_ = std::make_unique<docs::DocStore>(ctx.database(), *ctx.events(), *max_bytes);
+    if (auto r = ctx.trigger_kinds()->declare(docs::trigger_kind()); !r) return r;
+    if (auto r = docs::add_admin_routes(ctx, *store_); !r) return r;
+    return docs::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
+  }
+
+  Result<void> start(sdk::PluginContext&) override { return {}; }
+  void stop() override {}
+
+ private:
+  std::unique_ptr<docs::DocStore> store_;
+};
+
+}  // namespace
+
+PICLOUD_PLUGIN(DocsPlugin, "docs", "0.1.0", "", "")

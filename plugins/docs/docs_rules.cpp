@@ -1,0 +1,100 @@
+#include "docs_rules.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "picloud/sdk/json.hpp"
+#include "support/collections.hpp"
+#include "support/json_text.hpp"
+
+namespace picloud::docs {
+namespace {
+
+using sdk::ErrorKind;
+using sdk::make_error;
+
+bool id_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.' || c == ':';
+}
+
+// PostgreSQL's jsonb cannot hold U+0000, in values or field names.
+bool holds_nul(const sdk::Value& v) {
+  if (v.is_string()) return v.as_string().find('\0') != std::string::npos;
+  if (v.is_array()) return std::any_of(v.as_array().begin(), v.as_array().end(), holds_nul);
+  if (v.is_object())
+    for (const auto& [k, child] : v.as_object())
+      if (k.find('\0') != std::string::npos || holds_nul(child)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+sdk::Result<void> check_collection(std::string_view name) { return plugin_support::check_collection_name(name); }
+
+sdk::Result<void> check_id(std::string_view id) {
+  if (id.empty()) return make_error(ErrorKind::invalid_argument, "document id is empty");
+  if (id.size() > kMaxIdLength)
+    return make_error(ErrorKind::invalid_argument,
+                      "document id is longer than " + std::to_string(kMaxIdLength) + " characters");
+  if (!std::all_of(id.begin(), id.end(), id_char))
+    return make_error(ErrorKind::invalid_argument,
+                      "document id '" + std::string(id) + "' may hold only letters, digits and _ - . :");
+  return {};
+}
+
+std::string new_id() {
+  // 48 bits of ms, then a 12-bit sequence that counts up within one ms (so
+  // this process's ids strictly increase), then 62 random bits; laid out
+  // as a version-7 UUID. Ids are not secrets: a seeded PRNG per thread.
+  static std::atomic<std::uint64_t> last{0};  // (ms << 12) | sequence
+  const std::uint64_t now = static_cast<std::uint64_t>(now_ms()) << 12;
+  std::uint64_t prev = last.load(), next = 0;
+  do next = now > prev ? now : prev + 1;
+  while (!last.compare_exchange_weak(prev, next));
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  const std::uint64_t r = random();
+  const std::uint64_t ms = next >> 12, seq = next & 0xFFF;
+  char out[48];
+  std::snprintf(out, sizeof out, "%08llx-%04llx-7%03llx-%04llx-%012llx", static_cast<unsigned long long>(ms >> 16),
+                static_cast<unsigned long long>(ms & 0xFFFF), static_cast<unsigned long long>(seq),
+                static_cast<unsigned long long>(0x8000 | ((r >> 48) & 0x3FFF)),
+                static_cast<unsigned long long>(r & 0xFFFFFFFFFFFFULL));
+  return out;
+}
+
+sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t max_bytes) {
+  if (!data.is_object())
+    return make_error(ErrorKind::invalid_argument,
+                      "a document is an object, got " + std::string(sdk::to_string(data.type())));
+  if (auto bad = plugin_support::unstorable_part(data, "document"); !bad.empty())
+    return make_error(ErrorKind::invalid_argument, bad);
+  std::string text = sdk::to_json(data);
+  if (static_cast<std::int64_t>(text.size()) > max_bytes)
+    return make_error(ErrorKind::invalid_argument, "document is " + std::to_string(text.size()) +
+                                                       " bytes of JSON; at most " + std::to_string(max_bytes) +
+                                                       " ([docs] max_document_bytes)");
+  if (holds_nul(data))
+    return make_error(ErrorKind::invalid_argument, "document holds a NUL character, which PostgreSQL cannot store");
+  return text;
+}
+
+sdk::TriggerKind trigger_kind() {
+  return plugin_support::collection_trigger_kind(
+      "docs", "runs a script when documents of a collection are created, updated or deleted",
+      {"create", "update", "delete"},
+      {{"collection", "the collection's name"},
+       {"id", "the document's id"},
+       {"data", "the document after the change (null for delete)"},
+       {"prev_data", "the document before the change, read in the change's transaction (null for create)"}});
+}
+
+}  // namespace picloud::docs

@@ -1,0 +1,58 @@
+#include "docs_sql.hpp"
+
+namespace picloud::docs {
+
+// Segments are validated by parse_path to hold no quote or backslash, so
+// they can be spelled inside quoted literals as they are.
+std::string DocSql::json_path(const Path& path) const {
+  std::string out = "'$";
+  for (const auto& s : path.segments) out += ".\"" + s + "\"";
+  return out + "'";
+}
+
+std::string DocSql::jsonb_at(const Path& path, std::string_view column) const {
+  std::string out(column);
+  // ->'k'::text: a text key, so a segment of digits never indexes an array.
+  for (const auto& s : path.segments) out += "->'" + s + "'::text";
+  return out;
+}
+
+std::string DocSql::value(const Path& path, std::string_view column) const {
+  if (sqlite()) return "json_extract(" + std::string(column) + ", " + json_path(path) + ")";
+  return "NULLIF(" + jsonb_at(path, column) + ", 'null'::jsonb)";
+}
+
+std::string DocSql::type(const Path& path, std::string_view column) const {
+  if (sqlite()) return "json_type(" + std::string(column) + ", " + json_path(path) + ")";
+  return "jsonb_typeof(" + jsonb_at(path, column) + ")";
+}
+
+std::string DocSql::elements(const Path& path, std::string_view column) const {
+  if (sqlite()) return "json_each(" + std::string(column) + ", " + json_path(path) + ") AS e";
+  // PostgreSQL raises an error for the elements of a non-array, whatever the
+  // surrounding type check, so non-arrays become the empty array first.
+  const std::string at = jsonb_at(path, column);
+  return "jsonb_array_elements(CASE WHEN jsonb_typeof(" + at + ") = 'array' THEN " + at +
+         " ELSE '[]'::jsonb END) AS e(v)";
+}
+
+std::string DocSql::element_value() const { return sqlite() ? "e.value" : "NULLIF(e.v, 'null'::jsonb)"; }
+
+std::string DocSql::element_type() const { return sqlite() ? "e.type" : "jsonb_typeof(e.v)"; }
+
+std::string DocSql::sort_terms(const Path& path, bool descending) const {
+  const std::string dir = descending ? " DESC" : "";
+  const std::string t = type(path, "d.data");
+  if (sqlite())
+    return "CASE " + t +
+           " WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'object' THEN 3"
+           " WHEN 'array' THEN 4 WHEN 'false' THEN 5 WHEN 'true' THEN 5 ELSE 0 END" +
+           dir + ", " + value(path, "d.data") + dir;
+  return "CASE " + t +
+         " WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4"
+         " WHEN 'boolean' THEN 5 ELSE 0 END" +
+         dir + ", (CASE WHEN " + t + " = 'string' THEN " + jsonb_at(path, "d.data") + " #>> '{}' END) COLLATE \"C\"" +
+         dir + ", " + value(path, "d.data") + dir;
+}
+
+}  // namespace picloud::docs

@@ -1,0 +1,83 @@
+// How documents are spelled in each database's SQL: the value and JSON type
+// at a path, an array's elements, sort keys. The filter compiler and the
+// index definitions both use these, so a query names a path exactly as the
+// index on it does (both databases match expression indexes structurally).
+//
+// Values come out typed the same way on both databases, as far as queries
+// can tell: SQL NULL for a missing field and for JSON null; numbers compare
+// numerically (int and float alike); strings compare bytewise (SQLite's
+// BINARY, PostgreSQL's "C"); the type name tells the rest apart.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "docs_paths.hpp"
+#include "picloud/sdk/database.hpp"
+#include "picloud/sdk/value.hpp"
+
+namespace picloud::docs {
+
+// SQL text with its bound parameters, built up in order.
+struct Sql {
+  std::string text;
+  sdk::Params params;
+
+  Sql() = default;
+  explicit Sql(std::string t) : text(std::move(t)) {}
+  Sql& operator+=(const std::string& t) { return *this += std::string_view(t); }
+  Sql& operator+=(const char* t) { return *this += std::string_view(t); }
+  Sql& operator+=(std::string_view t) {
+    text += t;
+    return *this;
+  }
+  Sql& operator+=(const Sql& other) {
+    text += other.text;
+    params.insert(params.end(), other.params.begin(), other.params.end());
+    return *this;
+  }
+  // Appends a placeholder (with `cast` after it) bound to `value`.
+  Sql& bind(sdk::Value value, std::string_view cast = "") {
+    text += "?";
+    text += cast;
+    params.push_back(std::move(value));
+    return *this;
+  }
+};
+
+class DocSql {
+ public:
+  explicit DocSql(sdk::Dialect dialect) : dialect_(dialect) {}
+  sdk::Dialect dialect() const { return dialect_; }
+  bool sqlite() const { return dialect_ == sdk::Dialect::sqlite; }
+
+  // `column` is "d.data" in queries and "data" in index definitions.
+  // The value at the path: SQLite json_extract (ints, reals, text; true and
+  // false as 1 and 0; arrays and objects as JSON text), PostgreSQL jsonb.
+  std::string value(const Path& path, std::string_view column) const;
+  // The JSON type at the path, NULL when the field is missing. SQLite names:
+  // null true false integer real text array object; PostgreSQL: null boolean
+  // number string array object.
+  std::string type(const Path& path, std::string_view column) const;
+  // A FROM item over the elements of the array at the path (no rows unless it
+  // is an array), aliased e; element_value/element_type spell each element
+  // as value/type do.
+  std::string elements(const Path& path, std::string_view column) const;
+  std::string element_value() const;
+  std::string element_type() const;
+
+  // The ORDER BY terms for one sort key: null and missing first, then
+  // numbers, strings (bytewise), objects, arrays, booleans (MongoDB's order).
+  std::string sort_terms(const Path& path, bool descending) const;
+
+  // A JSON text parameter as the data column takes it.
+  std::string json_param() const { return sqlite() ? "?" : "?::jsonb"; }
+
+ private:
+  std::string json_path(const Path& path) const;                          // SQLite: '$."a"."b"'
+  std::string jsonb_at(const Path& path, std::string_view column) const;  // PostgreSQL: col->'a'::text->...
+
+  sdk::Dialect dialect_;
+};
+
+}  // namespace picloud::docs

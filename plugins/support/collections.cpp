@@ -1,0 +1,97 @@
+#include "support/collections.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "picloud/sdk/json.hpp"
+
+namespace picloud::plugin_support {
+namespace {
+
+using sdk::ErrorKind;
+using sdk::make_error;
+using sdk::Value;
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.' || c == ':';
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+}  // namespace
+
+sdk::Result<void> check_collection_name(std::string_view name) {
+  if (name.empty()) return make_error(ErrorKind::invalid_argument, "collection name is empty");
+  if (name.size() > kMaxCollectionName)
+    return make_error(ErrorKind::invalid_argument,
+                      "collection name is longer than " + std::to_string(kMaxCollectionName) + " characters");
+  if (!std::all_of(name.begin(), name.end(), name_char))
+    return make_error(ErrorKind::invalid_argument,
+                      "collection name '" + std::string(name) + "' may hold only letters, digits and _ - . :");
+  return {};
+}
+
+bool collection_matches(std::string_view pattern, std::string_view collection) {
+  if (pattern == "*") return true;
+  if (!pattern.empty() && pattern.back() == '*')
+    return collection.substr(0, pattern.size() - 1) == pattern.substr(0, pattern.size() - 1);
+  return pattern == collection;
+}
+
+sdk::TriggerKind collection_trigger_kind(std::string name, std::string description, std::vector<std::string> ops,
+                                         std::vector<std::pair<std::string, std::string>> event_fields) {
+  sdk::TriggerKind kind;
+  kind.name = name;
+  kind.description = std::move(description);
+  kind.ops = ops;
+  kind.event_fields = std::move(event_fields);
+  auto all_ops = std::make_shared<const std::vector<std::string>>(std::move(ops));
+  kind.validate_filter = [name, all_ops](const Value& filter) -> sdk::Result<Value> {
+    const std::string op_list = joined(*all_ops);
+    if (!filter.is_object())
+      return make_error(ErrorKind::invalid_argument,
+                        R"(filter must be an object: {"collection": "users" | "user*" | "*", "ops": [...]})");
+    for (const auto& [k, v] : filter.as_object())
+      if (k != "collection" && k != "ops")
+        return make_error(ErrorKind::invalid_argument,
+                          "filter." + k + ": unknown field (a " + name + " filter has collection and ops)");
+    const Value& collection = filter["collection"];
+    if (!collection.is_string())
+      return make_error(ErrorKind::invalid_argument,
+                        "filter.collection is required: a collection name, a prefix ending in '*', or '*'");
+    std::string pattern = collection.as_string();
+    if (pattern != "*") {
+      std::string_view fixed = pattern;
+      if (!fixed.empty() && fixed.back() == '*') fixed.remove_suffix(1);
+      if (auto r = check_collection_name(fixed); !r)
+        return make_error(ErrorKind::invalid_argument, "filter.collection: " + r.error().message);
+    }
+    sdk::Array every;
+    for (const auto& op : *all_ops) every.push_back(op);
+    Value ops = filter["ops"].is_null() ? Value(every) : filter["ops"];
+    if (!ops.is_array() || ops.size() == 0)
+      return make_error(ErrorKind::invalid_argument, "filter.ops must be a non-empty list of " + op_list);
+    for (const auto& given : ops.as_array())
+      if (!given.is_string() || std::find(all_ops->begin(), all_ops->end(), given.as_string()) == all_ops->end())
+        return make_error(ErrorKind::invalid_argument,
+                          "filter.ops: " + sdk::to_json(given) + " is not one of " + op_list);
+    sdk::Array normalised;  // in the kind's order, each once
+    for (const auto& op : *all_ops)
+      if (std::find(ops.as_array().begin(), ops.as_array().end(), Value(op)) != ops.as_array().end())
+        normalised.push_back(op);
+    return Value::object({{"collection", pattern}, {"ops", Value(std::move(normalised))}});
+  };
+  kind.matches = [](const Value& filter, const sdk::Event& event) {
+    bool op = false;
+    for (const auto& o : filter["ops"].as_array()) op = op || o.as_string() == event.op;
+    return op && collection_matches(filter["collection"].as_string(), event.payload["collection"].string_or(""));
+  };
+  return kind;
+}
+
+}  // namespace picloud::plugin_support

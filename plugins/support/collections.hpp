@@ -1,0 +1,34 @@
+// Named collections, as the built-in data plugins (kv, docs) use them: the
+// rule for a collection's name, and a trigger kind whose filter picks
+// collections by name or glob and the ops to run on.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "picloud/sdk/error.hpp"
+#include "picloud/sdk/triggers.hpp"
+
+namespace picloud::plugin_support {
+
+inline constexpr std::size_t kMaxCollectionName = 128;
+
+// 1–128 characters of A–Z a–z 0–9 _ - . : (no '*', which trigger filters use
+// as a wildcard, and nothing that needs escaping in a URL path or in SQL).
+sdk::Result<void> check_collection_name(std::string_view name);
+
+// "*" matches every collection, "prefix*" those starting with prefix, any
+// other pattern the collection of that name.
+bool collection_matches(std::string_view pattern, std::string_view collection);
+
+// A trigger kind with the filter {"collection": name | "prefix*" | "*",
+// "ops": [...]}: ops default to all of them and are stored in the kind's
+// order; unknown fields and ops are errors naming them. Events must carry
+// "collection" in their payload.
+sdk::TriggerKind collection_trigger_kind(std::string name, std::string description, std::vector<std::string> ops,
+                                         std::vector<std::pair<std::string, std::string>> event_fields);
+
+}  // namespace picloud::plugin_support

@@ -1,0 +1,43 @@
+// What the built-in service plugins' end-to-end tests share: readable
+// failures for SDK values, substring assertions, apps with a driver script
+// bound to a route, and the driver's replies.
+#pragma once
+
+#include <string>
+
+#include "fixture.hpp"
+#include "scripts.hpp"
+
+namespace picloud::sdk {
+// Failures print values as JSON.
+inline void PrintTo(const Value& v, std::ostream* os) { *os << to_json(v); }
+}  // namespace picloud::sdk
+
+namespace picloud::test {
+
+inline ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
+
+inline std::string make_app(Instance& pc, const std::string& slug) {
+  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.json["id"].string_or("");
+}
+
+struct DriverReply {
+  int status = 0;
+  sdk::Value json;
+  std::string body;
+  std::string error() const { return json["error"]["message"].string_or(""); }
+};
+
+// POSTs `args` as JSON to `path` of the app's host.
+inline DriverReply drive_at(Instance& pc, const std::string& slug, const std::string& path, const sdk::Value& args) {
+  auto r = on(pc, slug + ".localhost", "POST", path, sdk::to_json(args), {{"Content-Type", "application/json"}});
+  // Results may be scalars ("1", "true"), which the JSON reader takes only inside an array.
+  return {r.status, kernel::admin::parse_stored_json("[" + r.body + "]")[0], r.body};
+}
+
+}  // namespace picloud::test
