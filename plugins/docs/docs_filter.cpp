@@ -210,8 +210,15 @@ class Compiler {
     return out;
   }
 
+  // The type checks that follow a comparison of the value. On SQLite they
+  // are written +type so that the planner seeks the value's index with the
+  // comparison instead of the type's index with the check (which would
+  // match most of the collection).
   std::string numbers(const std::string& type) const {
-    return sql_.sqlite() ? type + " IN ('integer', 'real')" : type + " = 'number'";
+    return sql_.sqlite() ? "+" + type + " IN ('integer', 'real')" : type + " = 'number'";
+  }
+  std::string strings(const std::string& type) const {
+    return sql_.sqlite() ? "+" + type + " = 'text'" : type + " = 'string'";
   }
   std::string null_or_missing(const std::string& type) const {
     return "(" + type + " IS NULL OR " + type +
@@ -255,7 +262,7 @@ class Compiler {
       };
       if (sql_.sqlite()) {
         if (!nums.empty()) in_list(nums, numbers(type));
-        if (!strs.empty()) in_list(strs, type + " = 'text'");
+        if (!strs.empty()) in_list(strs, strings(type));
         if (!bools.empty()) {
           std::string names;
           for (const auto* b : bools)
@@ -296,11 +303,11 @@ class Compiler {
         if (sql_.sqlite()) {
           s += value + std::string(spelled(cmp));
           s.bind(operand);
-          s += " AND " + type + " = 'text')";
+          s += " AND " + strings(type) + ")";
         } else {
           s += "(" + value + " #>> '{}') COLLATE \"C\"" + std::string(spelled(cmp));
           s.bind(operand);
-          s += " AND " + type + " = 'string')";
+          s += " AND " + strings(type) + ")";
         }
         out.push_back(std::move(s));
       } else {
@@ -330,6 +337,9 @@ class Compiler {
       return fail("at " + at + ": " + op + " takes at most " + std::to_string(kMaxInValues) + " values");
     for (const auto& v : list.as_array())
       if (auto ok = check_operand(v, at, op + " element"); !ok) return ok.error();
+    values_ += list.size();
+    if (values_ > kMaxFilterValues)
+      return fail("filter has more than " + std::to_string(kMaxFilterValues) + " values in its $in/$nin lists");
     if (list.size() == 0) return Sql(op == "$in" ? "FALSE" : "TRUE");
     Sql positive = any(path, equality(list.as_array()));
     return op == "$nin" ? negated(positive) : positive;
@@ -351,6 +361,7 @@ class Compiler {
   const DocSql& sql_;
   std::string_view app_, collection_;
   int conditions_ = 0;
+  std::size_t values_ = 0;
 };
 
 }  // namespace

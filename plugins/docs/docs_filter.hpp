@@ -29,9 +29,10 @@
 
 namespace picloud::docs {
 
-inline constexpr int kMaxFilterDepth = 8;          // nested $and/$or
-inline constexpr int kMaxFilterConditions = 200;   // comparisons in one filter
-inline constexpr std::size_t kMaxInValues = 1000;  // operands of one $in/$nin
+inline constexpr int kMaxFilterDepth = 8;              // nested $and/$or
+inline constexpr int kMaxFilterConditions = 200;       // comparisons in one filter
+inline constexpr std::size_t kMaxInValues = 1000;      // operands of one $in/$nin
+inline constexpr std::size_t kMaxFilterValues = 5000;  // operands in one filter (each is bound twice)
 inline constexpr std::int64_t kDefaultFindLimit = 100;
 inline constexpr std::int64_t kMaxFindLimit = 1000;
 inline constexpr std::int64_t kMaxSkip = 100000;

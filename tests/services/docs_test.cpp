@@ -405,6 +405,14 @@ TEST_P(Docs, BadFiltersAndOptionsAreScriptErrorsNamingTheProblem) {
   EXPECT_TRUE(
       contains(refused(pc, "docbad", V::object({{"op", "find"}, {"c", "mixed"}, {"filter", parse(many + "]}}")}})),
                "$in takes at most 1000 values"));
+  V lists = V::object({});
+  for (int f = 0; f < 6; ++f) {
+    sdk::Array values;
+    for (int i = 0; i < 1000; ++i) values.push_back(V(i));
+    lists.as_object()["f" + std::to_string(f)] = V::object({{"$in", V(std::move(values))}});
+  }
+  EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", lists}})),
+                       "filter has more than 5000 values in its $in/$nin lists"));
   V wide = V::object({});
   for (int i = 0; i < 201; ++i) wide.as_object()["f" + std::to_string(i)] = V(i);
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", wide}})),
@@ -1034,7 +1042,9 @@ int env_int(const char* name, int fallback) {
 TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
   Instance& pc = docs_instance(GetParam());
   driven_app(pc, "docfuzz");
-  const std::uint64_t fuzz_seed = static_cast<std::uint64_t>(env_int("PICLOUD_DOCS_FUZZ_SEED", std::random_device{}()));
+  const char* seed_text = std::getenv("PICLOUD_DOCS_FUZZ_SEED");
+  const std::uint64_t fuzz_seed =
+      seed_text && *seed_text ? std::strtoull(seed_text, nullptr, 10) : std::uint64_t{std::random_device{}()};
   const int seconds = env_int("PICLOUD_DOCS_FUZZ_SECONDS", 8);
   Generator gen(fuzz_seed);
   std::vector<std::pair<std::string, V>> docs;
