@@ -7,6 +7,7 @@
 namespace picloud::docs {
 namespace {
 
+using plugin_support::admin_call;
 using plugin_support::fail;
 using plugin_support::json_reply;
 using plugin_support::rfc3339;
@@ -43,10 +44,6 @@ Value body_with(const sdk::HttpRequest& req, std::initializer_list<std::string_v
       fail(400, "unknown_field", field + ": unknown field (" + names + ")");
     }
   return body;
-}
-
-sdk::CallContext admin_call(const sdk::HttpRequest& req) {
-  return sdk::CallContext{req.params.at("app"), req.principal, "", req.request_id, 0, nullptr};
 }
 
 Value index_json(const IndexInfo& i) {

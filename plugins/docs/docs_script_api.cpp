@@ -2,6 +2,7 @@
 
 #include "docs_rules.hpp"
 #include "support/admin_http.hpp"
+#include "support/collections.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -11,9 +12,7 @@ using sdk::make_error;
 using sdk::ScriptType;
 using sdk::Value;
 
-// A method body: the collection (the handle's state), the arguments.
-using Body =
-    std::function<sdk::Result<Value>(const sdk::CallContext&, const std::string& collection, std::span<const Value>)>;
+using Body = plugin_support::CollectionMethodBody;
 
 }  // namespace
 
@@ -22,27 +21,14 @@ Value envelope(const Document& doc) {
       {{"id", doc.id}, {"data", doc.data}, {"created_at", doc.created_at}, {"updated_at", doc.updated_at}});
 }
 
-sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, sdk::AccessControl& access_ref) {
-  // The plugin owns both for as long as the engine can call these.
-  DocStore* store = &store_ref;
-  sdk::AccessControl* access = &access_ref;
+sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, sdk::AccessControl& access) {
+  DocStore* store = &store_ref;  // the plugin owns it for as long as the engine can call these
   // Every method checks the run's capability, then the id when its first
   // argument is one, then does its work.
-  auto method = [access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
-                         const char* capability, bool by_id, std::string doc, Body body) {
-    return sdk::ScriptMethodDecl{
-        std::move(name),
-        std::move(params),
-        result,
-        "",
-        [access, capability, by_id, body = std::move(body)](const sdk::CallContext& call, const Value& self,
-                                                            std::span<const Value> args) -> sdk::Result<Value> {
-          if (auto allowed = access->require(call, capability); !allowed) return allowed.error();
-          if (by_id)
-            if (auto ok = check_id(args[0].as_string()); !ok) return ok.error();
-          return body(call, self.as_string(), args);
-        },
-        std::move(doc)};
+  auto method = [&access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
+                          const char* capability, bool by_id, std::string doc, Body body) {
+    return plugin_support::collection_method(access, std::move(name), std::move(params), result, capability,
+                                             by_id ? &check_id : nullptr, std::move(doc), std::move(body));
   };
   const sdk::ScriptParam id{"id", ScriptType::string};
   const sdk::ScriptParam filter{"filter", ScriptType::json, "", Value()};

@@ -6,6 +6,7 @@
 namespace picloud::kv {
 namespace {
 
+using plugin_support::admin_call;
 using plugin_support::fail;
 using plugin_support::json_reply;
 using plugin_support::next_cursor;
@@ -40,10 +41,6 @@ std::string key_of(const std::map<std::string, std::string>& query) {
   if (it == query.end()) fail(400, "missing_field", "key is required (?key=...)");
   if (auto ok = check_key(it->second); !ok) fail(400, "invalid_field", "key: " + ok.error().message);
   return it->second;
-}
-
-sdk::CallContext admin_call(const sdk::HttpRequest& req) {
-  return sdk::CallContext{req.params.at("app"), req.principal, "", req.request_id, 0, nullptr};
 }
 
 }  // namespace

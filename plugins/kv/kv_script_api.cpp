@@ -2,6 +2,7 @@
 
 #include "kv_rules.hpp"
 #include "support/admin_http.hpp"
+#include "support/collections.hpp"
 
 namespace picloud::kv {
 namespace {
@@ -22,34 +23,19 @@ Value entry_json(const Entry& e) {
                         {"updated_at", e.updated_at}});
 }
 
-// A method body: the collection (the handle's state), the arguments.
-using Body =
-    std::function<sdk::Result<Value>(const sdk::CallContext&, const std::string& collection, std::span<const Value>)>;
+using Body = plugin_support::CollectionMethodBody;
 
 }  // namespace
 
-sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sdk::AccessControl& access_ref,
+sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sdk::AccessControl& access,
                                      ScriptLimits limits) {
-  // The plugin owns both for as long as the engine can call these.
-  KvStore* store = &store_ref;
-  sdk::AccessControl* access = &access_ref;
+  KvStore* store = &store_ref;  // the plugin owns it for as long as the engine can call these
   // Every method checks the run's capability, then the key (the first
   // argument, for all but list and get_many), then does its work.
-  auto method = [access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
-                         const char* capability, bool keyed, std::string doc, Body body) {
-    return sdk::ScriptMethodDecl{
-        std::move(name),
-        std::move(params),
-        result,
-        "",
-        [access, capability, keyed, body = std::move(body)](const sdk::CallContext& call, const Value& self,
-                                                            std::span<const Value> args) -> sdk::Result<Value> {
-          if (auto allowed = access->require(call, capability); !allowed) return allowed.error();
-          if (keyed)
-            if (auto ok = check_key(args[0].as_string()); !ok) return ok.error();
-          return body(call, self.as_string(), args);
-        },
-        std::move(doc)};
+  auto method = [&access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
+                          const char* capability, bool keyed, std::string doc, Body body) {
+    return plugin_support::collection_method(access, std::move(name), std::move(params), result, capability,
+                                             keyed ? &check_key : nullptr, std::move(doc), std::move(body));
   };
   auto new_value = [limits](const Value& value, std::int64_t ttl) -> sdk::Result<NewValue> {
     auto text = encode_value(value, limits.max_value_bytes);

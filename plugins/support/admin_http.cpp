@@ -48,6 +48,10 @@ sdk::HttpResponse error_reply(int status, std::string_view code, std::string_vie
                                                                               {"details", sdk::Value::object()}})}}));
 }
 
+sdk::CallContext admin_call(const sdk::HttpRequest& request) {
+  return sdk::CallContext{request.params.at("app"), request.principal, "", request.request_id, 0, nullptr};
+}
+
 sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler) {
   return [handler = std::move(handler)](const sdk::HttpRequest& request) {
     try {

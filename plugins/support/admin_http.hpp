@@ -15,6 +15,7 @@
 
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/http.hpp"
+#include "picloud/sdk/script.hpp"
 #include "picloud/sdk/value.hpp"
 
 namespace picloud::plugin_support {
@@ -41,6 +42,10 @@ inline void unwrap(sdk::Result<void> r) {
 
 sdk::HttpResponse json_reply(int status, const sdk::Value& body);
 sdk::HttpResponse error_reply(int status, std::string_view code, std::string_view message);
+
+// The call context of an admin-route write: the route's app, acting for the
+// signed-in principal, at trigger depth 0.
+sdk::CallContext admin_call(const sdk::HttpRequest& request);
 
 sdk::HttpHandler guarded(std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler);
 

@@ -43,6 +43,26 @@ bool collection_matches(std::string_view pattern, std::string_view collection) {
   return pattern == collection;
 }
 
+sdk::ScriptMethodDecl collection_method(sdk::AccessControl& access_ref, std::string name,
+                                        std::vector<sdk::ScriptParam> params, sdk::ScriptType result,
+                                        const char* capability, ArgumentCheck check_first, std::string doc,
+                                        CollectionMethodBody body) {
+  sdk::AccessControl* access = &access_ref;  // the plugin owns it for as long as the engine can call this
+  return sdk::ScriptMethodDecl{
+      std::move(name),
+      std::move(params),
+      result,
+      "",
+      [access, capability, check_first, body = std::move(body)](const sdk::CallContext& call, const Value& self,
+                                                                std::span<const Value> args) -> sdk::Result<Value> {
+        if (auto allowed = access->require(call, capability); !allowed) return allowed.error();
+        if (check_first)
+          if (auto ok = check_first(args[0].as_string()); !ok) return ok.error();
+        return body(call, self.as_string(), args);
+      },
+      std::move(doc)};
+}
+
 sdk::TriggerKind collection_trigger_kind(std::string name, std::string description, std::vector<std::string> ops,
                                          std::vector<std::pair<std::string, std::string>> event_fields) {
   sdk::TriggerKind kind;

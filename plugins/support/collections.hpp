@@ -4,12 +4,16 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "picloud/sdk/access.hpp"
 #include "picloud/sdk/error.hpp"
+#include "picloud/sdk/script.hpp"
 #include "picloud/sdk/triggers.hpp"
 
 namespace picloud::plugin_support {
@@ -30,5 +34,16 @@ bool collection_matches(std::string_view pattern, std::string_view collection);
 // "collection" in their payload.
 sdk::TriggerKind collection_trigger_kind(std::string name, std::string description, std::vector<std::string> ops,
                                          std::vector<std::pair<std::string, std::string>> event_fields);
+
+// A method of a collection handle (whose state is the collection's name):
+// checks the run's `capability`, then the first argument with
+// `check_first` when one is given, then runs `body` with the collection.
+using CollectionMethodBody = std::function<sdk::Result<sdk::Value>(
+    const sdk::CallContext& call, const std::string& collection, std::span<const sdk::Value> args)>;
+using ArgumentCheck = sdk::Result<void> (*)(std::string_view);
+sdk::ScriptMethodDecl collection_method(sdk::AccessControl& access, std::string name,
+                                        std::vector<sdk::ScriptParam> params, sdk::ScriptType result,
+                                        const char* capability, ArgumentCheck check_first, std::string doc,
+                                        CollectionMethodBody body);
 
 }  // namespace picloud::plugin_support
