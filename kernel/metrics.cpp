@@ -85,6 +85,18 @@ void MetricsRegistry::gauge(const std::string& name, const std::string& help, st
   family(name, help, Kind::gauge).series[render_labels(labels)].gauge = std::move(read);
 }
 
+void MetricsRegistry::scraped_gauges(const std::string& name, const std::string& help,
+                                     std::function<ScrapedSeries()> read) {
+  std::lock_guard lock(mutex_);
+  family(name, help, Kind::gauge).series[""].scraped = std::move(read);
+}
+
+void MetricsRegistry::scraped_counters(const std::string& name, const std::string& help,
+                                       std::function<ScrapedSeries()> read) {
+  std::lock_guard lock(mutex_);
+  family(name, help, Kind::counter).series[""].scraped = std::move(read);
+}
+
 std::string MetricsRegistry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -93,6 +105,10 @@ std::string MetricsRegistry::render() const {
     const char* type = fam.kind == Kind::counter ? "counter" : fam.kind == Kind::histogram ? "histogram" : "gauge";
     out += "# HELP " + name + " " + fam.help + "\n# TYPE " + name + " " + type + "\n";
     for (const auto& [labels, series] : fam.series) {
+      if (series.scraped) {
+        for (const auto& [set, value] : series.scraped()) out += name + render_labels(set) + " " + number(value) + "\n";
+        continue;
+      }
       switch (fam.kind) {
         case Kind::counter: out += name + labels + " " + std::to_string(series.counter->value()) + "\n"; break;
         case Kind::histogram: series.histogram->render(out, name, labels); break;

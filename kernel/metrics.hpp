@@ -52,6 +52,12 @@ class MetricsRegistry {
   HistogramMetric& histogram(const std::string& name, const std::string& help, const Labels& labels = {});
   void gauge(const std::string& name, const std::string& help, std::function<double()> read,
              const Labels& labels = {});
+  // Series whose label sets are only known when scraped (one per app, say):
+  // `read` returns every series at that moment. A counter family's values
+  // must only grow.
+  using ScrapedSeries = std::vector<std::pair<Labels, double>>;
+  void scraped_gauges(const std::string& name, const std::string& help, std::function<ScrapedSeries()> read);
+  void scraped_counters(const std::string& name, const std::string& help, std::function<ScrapedSeries()> read);
 
   std::string render() const;
 
@@ -61,6 +67,7 @@ class MetricsRegistry {
     std::unique_ptr<CounterMetric> counter;
     std::unique_ptr<HistogramMetric> histogram;
     std::function<double()> gauge;
+    std::function<ScrapedSeries()> scraped;
   };
   struct Family {
     Kind kind;

@@ -107,7 +107,8 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
       delivery_(delivery),
       scripts_(db),
       outbox_(db),
-      gate_(settings_.max_running, settings_.max_queued),
+      gate_(GateLimits{settings_.max_running, settings_.max_queued, settings_.max_running_per_app,
+                       settings_.max_queued_per_app}),
       node_id_(admin::random_hex(8)),
       runs_ok_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "ok"}})),
       runs_failed_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "error"}})),
@@ -119,6 +120,18 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
       retries_(metrics.counter("picloud_dispatch_retries_total", "failed queued runs scheduled to be tried again")) {
   metrics.gauge("picloud_dispatch_running", "script runs in progress", [this] { return gate_.running(); });
   metrics.gauge("picloud_dispatch_queued", "script runs waiting for a slot", [this] { return gate_.queued(); });
+  metrics.scraped_gauges("picloud_app_runs_running", "script runs in progress, per app", [this] {
+    MetricsRegistry::ScrapedSeries out;
+    for (const auto& u : gate_.usage()) out.push_back({{{"app", u.app}}, static_cast<double>(u.running)});
+    return out;
+  });
+  metrics.scraped_counters("picloud_app_runs_rejected_total",
+                           "runs of an app turned away by the execution gate (its share or the queue was full)", [this] {
+                             MetricsRegistry::ScrapedSeries out;
+                             for (const auto& u : gate_.usage())
+                               out.push_back({{{"app", u.app}}, static_cast<double>(u.rejected)});
+                             return out;
+                           });
   metrics.gauge("picloud_dispatch_routes", "routes in the route table", [this] {
     auto t = table();
     return t ? static_cast<double>(t->route_count()) : 0.0;
@@ -230,11 +243,11 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
                                                           const std::string& principal,
                                                           const sdk::HttpRequest& request, const AppRoute* route,
                                                           const char* source) {
-  if (!gate_.enter(std::chrono::milliseconds(settings_.queue_timeout_ms))) {
+  if (!gate_.enter(script.app_id, std::chrono::milliseconds(settings_.queue_timeout_ms))) {
     rejected_.inc();
     return std::nullopt;
   }
-  ExecutionGate::Slot slot(gate_);
+  ExecutionGate::Slot slot(gate_, script.app_id);
   std::string id = admin::new_id();
   std::int64_t started = admin::now_ms();
   GatedRun ran;
@@ -349,8 +362,8 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
     return std::nullopt;
   };
   if (admin::now_ms() > run_by_ms) return give_back();
-  gate_.enter_blocking();
-  ExecutionGate::Slot slot(gate_);
+  gate_.enter_blocking(item.app_id);
+  ExecutionGate::Slot slot(gate_, item.app_id);
   // The wait for a slot may have eaten the lease's margin.
   if (admin::now_ms() > run_by_ms) return give_back();
   std::int64_t started = admin::now_ms();

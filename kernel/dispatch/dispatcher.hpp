@@ -49,6 +49,8 @@ namespace picloud::kernel::dispatch {
 struct DispatchSettings {
   int max_running = 0;        // 0: 2 × cores
   int max_queued = 256;
+  int max_running_per_app = 0;  // 0: three quarters of max_running (see gate.hpp)
+  int max_queued_per_app = 0;   // 0: three quarters of max_queued
   int queue_timeout_ms = 2000;  // how long a sync request may wait for a slot
   int workers = 0;            // async workers; 0: max(2, cores)
   int poll_interval_ms = 1000;  // for other nodes' outbox rows and routing changes

@@ -1,42 +1,81 @@
 #include "kernel/dispatch/gate.hpp"
 
+#include <algorithm>
+
 namespace picloud::kernel::dispatch {
 
-bool ExecutionGate::enter(std::chrono::milliseconds max_wait) {
+GateLimits GateLimits::resolved() const {
+  GateLimits out = *this;
+  out.max_running = std::max(1, max_running);
+  out.max_queued = std::max(0, max_queued);
+  if (out.max_running_per_app <= 0) out.max_running_per_app = std::max(1, out.max_running * 3 / 4);
+  if (out.max_queued_per_app <= 0) out.max_queued_per_app = std::max(1, out.max_queued * 3 / 4);
+  out.max_running_per_app = std::min(out.max_running_per_app, out.max_running);
+  out.max_queued_per_app = std::min(out.max_queued_per_app, std::max(1, out.max_queued));
+  return out;
+}
+
+ExecutionGate::ExecutionGate(GateLimits limits) : limits_(limits.resolved()) {}
+
+ExecutionGate::AppLoad& ExecutionGate::load_of(std::string_view app) {
+  auto it = apps_.find(app);
+  if (it == apps_.end()) it = apps_.emplace(std::string(app), AppLoad{}).first;
+  return it->second;
+}
+
+bool ExecutionGate::enter(std::string_view app, std::chrono::milliseconds max_wait) {
   std::unique_lock lock(mutex_);
-  if (running_ < max_running_ && queued_ == 0) {
+  AppLoad& load = load_of(app);
+  // No waiting runs of this app ahead: first come, first served within an
+  // app; an app held back by its share does not hold the others back.
+  if (may_run(load) && load.queued == 0) {
     ++running_;
+    ++load.running;
     return true;
   }
-  if (queued_ >= max_queued_) {
+  if (queued_ >= limits_.max_queued || load.queued >= limits_.max_queued_per_app) {
     ++rejected_;
+    ++load.rejected;
     return false;
   }
   ++queued_;
-  bool admitted = freed_.wait_for(lock, max_wait, [&] { return running_ < max_running_; });
+  ++load.queued;
+  bool admitted = freed_.wait_for(lock, max_wait, [&] { return may_run(load); });
   --queued_;
+  --load.queued;
   if (!admitted) {
     ++rejected_;
+    ++load.rejected;
     return false;
   }
   ++running_;
+  ++load.running;
   return true;
 }
 
-void ExecutionGate::enter_blocking() {
+void ExecutionGate::enter_blocking(std::string_view app) {
   std::unique_lock lock(mutex_);
+  AppLoad& load = load_of(app);
   ++queued_;
-  freed_.wait(lock, [&] { return running_ < max_running_; });
+  ++load.queued;
+  freed_.wait(lock, [&] { return may_run(load); });
   --queued_;
+  --load.queued;
   ++running_;
+  ++load.running;
 }
 
-void ExecutionGate::leave() {
+void ExecutionGate::leave(std::string_view app) {
+  bool waiters;
   {
     std::lock_guard lock(mutex_);
     --running_;
+    --load_of(app).running;
+    waiters = queued_ > 0;
   }
-  freed_.notify_one();
+  // Every waiter looks: the first one in line may be of an app that is at
+  // its share, and waking only it would leave the slot unused.
+  if (waiters) freed_.notify_all();
 }
 
 int ExecutionGate::running() const {
@@ -52,6 +91,28 @@ int ExecutionGate::queued() const {
 std::uint64_t ExecutionGate::rejected() const {
   std::lock_guard lock(mutex_);
   return rejected_;
+}
+
+int ExecutionGate::running(std::string_view app) const {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(app);
+  return it == apps_.end() ? 0 : it->second.running;
+}
+
+std::uint64_t ExecutionGate::rejected(std::string_view app) const {
+  std::lock_guard lock(mutex_);
+  auto it = apps_.find(app);
+  return it == apps_.end() ? 0 : it->second.rejected;
+}
+
+std::vector<ExecutionGate::AppUsage> ExecutionGate::usage() const {
+  std::vector<AppUsage> out;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, load] : apps_) out.push_back({name, load.running, load.rejected});
+  }
+  std::sort(out.begin(), out.end(), [](const AppUsage& a, const AppUsage& b) { return a.app < b.app; });
+  return out;
 }
 
 }  // namespace picloud::kernel::dispatch

@@ -1,52 +1,100 @@
 // The execution gate: at most `max_running` script runs at once, at most
 // `max_queued` waiting for a slot. A sync request that finds the queue full,
 // or waits longer than it may, is turned away (503) rather than left hanging.
+//
+// The gate is shared by every app, so it is also where one app is kept from
+// starving the others: an app holds at most `max_running_per_app` slots and
+// `max_queued_per_app` places in the queue. With the defaults (three
+// quarters of each) an app whose scripts loop until their timeout still
+// leaves a quarter of the slots free, so another app's request starts at
+// once instead of waiting out the hostile app's runs.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace picloud::kernel::dispatch {
 
+struct GateLimits {
+  int max_running = 4;
+  int max_queued = 256;
+  int max_running_per_app = 0;  // 0: three quarters of max_running, at least 1
+  int max_queued_per_app = 0;   // 0: three quarters of max_queued, at least 1
+
+  // The same limits with the per-app defaults filled in.
+  GateLimits resolved() const;
+};
+
 class ExecutionGate {
  public:
-  ExecutionGate(int max_running, int max_queued) : max_running_(max_running), max_queued_(max_queued) {}
+  explicit ExecutionGate(GateLimits limits);
 
-  // Takes a slot, waiting up to `max_wait`; false when the queue is full or
-  // the wait ran out.
-  bool enter(std::chrono::milliseconds max_wait);
+  // Takes a slot for a run of `app`, waiting up to `max_wait`; false when
+  // the queue (or the app's part of it) is full or the wait ran out.
+  bool enter(std::string_view app, std::chrono::milliseconds max_wait);
   // Takes a slot, however long that takes (background work, not a caller).
-  void enter_blocking();
-  void leave();
+  // Still held to the app's share.
+  void enter_blocking(std::string_view app);
+  void leave(std::string_view app);
 
   int running() const;
   int queued() const;
   std::uint64_t rejected() const;
+  // Runs of one app in progress, and how many of its runs were turned away.
+  int running(std::string_view app) const;
+  std::uint64_t rejected(std::string_view app) const;
+  // Every app the gate has seen, for per-app metrics.
+  struct AppUsage {
+    std::string app;
+    int running = 0;
+    std::uint64_t rejected = 0;
+  };
+  std::vector<AppUsage> usage() const;
+  const GateLimits& limits() const { return limits_; }
 
   // Holds a slot for a scope.
   class Slot {
    public:
-    explicit Slot(ExecutionGate& gate) : gate_(&gate) {}
+    Slot(ExecutionGate& gate, std::string_view app) : gate_(&gate), app_(app) {}
     ~Slot() {
-      if (gate_) gate_->leave();
+      if (gate_) gate_->leave(app_);
     }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
 
    private:
     ExecutionGate* gate_;
+    std::string app_;
   };
 
  private:
-  const int max_running_;
-  const int max_queued_;
+  struct AppLoad {
+    int running = 0;
+    int queued = 0;
+    std::uint64_t rejected = 0;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  AppLoad& load_of(std::string_view app);  // with mutex_ held
+  bool may_run(const AppLoad& app) const { return running_ < limits_.max_running && app.running < limits_.max_running_per_app; }
+
+  const GateLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   int running_ = 0;
   int queued_ = 0;
   std::uint64_t rejected_ = 0;
+  // Entries stay once made: one small struct per app that ever ran.
+  std::unordered_map<std::string, AppLoad, Hash, std::equal_to<>> apps_;
 };
 
 }  // namespace picloud::kernel::dispatch

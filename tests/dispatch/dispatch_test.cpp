@@ -314,6 +314,64 @@ TEST_P(Dispatch, OverloadAnswers503AndRecovers) {
       << metrics.body.substr(0, 200);
 }
 
+TEST_P(Dispatch, AnAppThatSaturatesTheServerLeavesRoomForOthers) {
+  // Four slots; the hostile app's scripts loop until their timeout, and it
+  // keeps twelve requests going. On a gate without shares it holds every
+  // slot and the queue, and the other app's requests wait out the queue
+  // timeout and answer 503.
+  Instance pc(GetParam(), {{"PICLOUD_DISPATCH_MAX_RUNNING", "4"},
+                           {"PICLOUD_DISPATCH_MAX_QUEUED", "64"},
+                           {"PICLOUD_DISPATCH_QUEUE_TIMEOUT_MS", "300"},
+                           {"PICLOUD_SCRIPTING_TIMEOUT_MS", "1500"}});
+  pc.cast_owner();
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"hog","hostnames":["hog.localhost"]})").status, 201);
+  ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"calm","hostnames":["calm.localhost"]})").status, 201);
+  save_script(pc, "hog", "spin", R"(void handle(request@ req, response@ res) { int i = 0; while (true) { i++; } })");
+  bind_route(pc, "hog", R"({"script":"spin","path":"/spin"})");
+  save_script(pc, "calm", "hello", R"(void handle(request@ req, response@ res) { res.text("hello"); })");
+  bind_route(pc, "calm", R"({"script":"hello","path":"/hello"})");
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> hog_rejected{0}, hog_ran{0};
+  std::vector<std::thread> hogs;
+  for (int i = 0; i < 12; ++i)
+    hogs.emplace_back([&] {
+      while (!stop) {
+        auto r = on(pc, "hog.localhost", "GET", "/spin");
+        (r.status == 503 ? hog_rejected : hog_ran)++;
+      }
+    });
+  auto hog = pc.get("/apps/hog", pc.owner_key).json["id"].as_string();
+  auto calm = pc.get("/apps/calm", pc.owner_key).json["id"].as_string();
+  // Wait until the hostile app holds its share of the slots.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::string running = "picloud_app_runs_running{app=\"" + hog + "\"} 3";
+  while (http("GET", pc.port(), "/metrics").body.find(running) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  auto metrics = http("GET", pc.port(), "/metrics").body;
+  EXPECT_NE(metrics.find(running), std::string::npos) << "the hostile app holds three of the four slots";
+
+  int ok = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = on(pc, "calm.localhost", "GET", "/hello");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s) << "not waiting out the hostile app's runs";
+    if (r.status == 200) ++ok;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(ok, 10);
+  metrics = http("GET", pc.port(), "/metrics").body;
+  stop = true;
+  for (auto& t : hogs) t.join();
+  EXPECT_GT(hog_rejected.load(), 0) << "the hostile app's extra requests are turned away";
+  EXPECT_GT(hog_ran.load(), 0);
+  EXPECT_NE(metrics.find("picloud_app_runs_rejected_total{app=\"" + calm + "\"} 0"), std::string::npos);
+  EXPECT_EQ(metrics.find("picloud_app_runs_rejected_total{app=\"" + hog + "\"} 0"), std::string::npos)
+      << "the hostile app's rejections are counted";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Dispatch, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return backend_name(info.param); });
 

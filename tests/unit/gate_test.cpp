@@ -1,0 +1,136 @@
+// The execution gate's shares: one app can neither take every slot nor fill
+// the queue, and a slot that frees reaches a waiter that may use it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "kernel/dispatch/gate.hpp"
+
+using namespace picloud::kernel::dispatch;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Starts `app` waiting for a slot on another thread; the future says whether it got one.
+std::future<bool> wait_for_slot(ExecutionGate& gate, const std::string& app, std::chrono::milliseconds wait) {
+  auto f = std::async(std::launch::async, [&gate, app, wait] { return gate.enter(app, wait); });
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  int before = gate.queued();
+  while (gate.queued() == before && std::chrono::steady_clock::now() < deadline &&
+         f.wait_for(0ms) != std::future_status::ready)
+    std::this_thread::sleep_for(1ms);
+  return f;
+}
+
+}  // namespace
+
+TEST(Gate, DefaultSharesAreThreeQuartersAndAtLeastOne) {
+  auto l = GateLimits{8, 256, 0, 0}.resolved();
+  EXPECT_EQ(l.max_running_per_app, 6);
+  EXPECT_EQ(l.max_queued_per_app, 192);
+  EXPECT_EQ((GateLimits{4, 256, 0, 0}.resolved().max_running_per_app), 3);
+  EXPECT_EQ((GateLimits{1, 1, 0, 0}.resolved().max_running_per_app), 1);
+  EXPECT_EQ((GateLimits{1, 1, 0, 0}.resolved().max_queued_per_app), 1);
+  EXPECT_EQ((GateLimits{4, 10, 9, 99}.resolved().max_running_per_app), 4) << "a share is never more than the whole";
+  EXPECT_EQ((GateLimits{4, 10, 9, 99}.resolved().max_queued_per_app), 10);
+}
+
+TEST(Gate, OneAppCannotTakeTheSlotsItsShareLeavesFree) {
+  ExecutionGate gate(GateLimits{4, 16, 3, 8});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(gate.enter("hostile", 0ms));
+  EXPECT_FALSE(gate.enter("hostile", 20ms)) << "the fourth slot is kept for other apps";
+  EXPECT_TRUE(gate.enter("other", 0ms));
+  EXPECT_EQ(gate.running("hostile"), 3);
+  EXPECT_EQ(gate.running("other"), 1);
+  EXPECT_EQ(gate.rejected("hostile"), 1u);
+  EXPECT_EQ(gate.rejected("other"), 0u);
+  EXPECT_EQ(gate.rejected(), 1u);
+  auto usage = gate.usage();
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(usage[0].app, "hostile");
+  EXPECT_EQ(usage[0].running, 3);
+  for (int i = 0; i < 3; ++i) gate.leave("hostile");
+  gate.leave("other");
+  EXPECT_EQ(gate.running(), 0);
+}
+
+TEST(Gate, AWaiterHeldByItsShareDoesNotHoldOthersBack) {
+  ExecutionGate gate(GateLimits{4, 16, 3, 8});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(gate.enter("hostile", 0ms));
+  auto waiting = wait_for_slot(gate, "hostile", 2s);
+  ASSERT_EQ(gate.queued(), 1);
+  // A slot is free and the only waiter may not take it: a newcomer of
+  // another app gets it without waiting.
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(gate.enter("other", 0ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 50ms);
+  gate.leave("hostile");  // now the waiter fits its share again
+  EXPECT_TRUE(waiting.get());
+  EXPECT_EQ(gate.running("hostile"), 3);
+  for (int i = 0; i < 3; ++i) gate.leave("hostile");
+  gate.leave("other");
+}
+
+TEST(Gate, AFreedSlotReachesAWaiterThatMayUseIt) {
+  // hostile holds its share, other the last slot; a hostile waiter queues
+  // first, then an other waiter. When other's slot frees, the hostile
+  // waiter may not take it (its share), so the other waiter must get it.
+  ExecutionGate gate(GateLimits{4, 16, 3, 8});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(gate.enter("hostile", 0ms));
+  ASSERT_TRUE(gate.enter("other", 0ms));
+  auto hostile_waiter = wait_for_slot(gate, "hostile", 1500ms);
+  auto other_waiter = wait_for_slot(gate, "other", 1500ms);
+  ASSERT_EQ(gate.queued(), 2);
+  gate.leave("other");
+  ASSERT_EQ(other_waiter.wait_for(500ms), std::future_status::ready) << "the freed slot was lost on a waiter at its share";
+  EXPECT_TRUE(other_waiter.get());
+  EXPECT_FALSE(hostile_waiter.get()) << "still at its share: it times out";
+  for (int i = 0; i < 3; ++i) gate.leave("hostile");
+  gate.leave("other");
+}
+
+TEST(Gate, OneAppCannotFillTheQueue) {
+  ExecutionGate gate(GateLimits{1, 4, 1, 2});
+  ASSERT_TRUE(gate.enter("hostile", 0ms));
+  auto w1 = wait_for_slot(gate, "hostile", 1s);
+  auto w2 = wait_for_slot(gate, "hostile", 1s);
+  ASSERT_EQ(gate.queued(), 2);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(gate.enter("hostile", 1s)) << "its part of the queue is full";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms) << "refused at once, not after waiting";
+  auto w3 = wait_for_slot(gate, "other", 2s);
+  EXPECT_EQ(gate.queued(), 3) << "another app still finds room in the queue";
+  gate.leave("hostile");
+  int got = 0;
+  for (auto* f : {&w1, &w2, &w3}) {
+    if (f->get()) {
+      ++got;
+      // Whoever got the slot gives it back so the next one can run.
+      gate.leave(f == &w3 ? "other" : "hostile");
+    }
+  }
+  EXPECT_GE(got, 1);
+  EXPECT_EQ(gate.running(), 0);
+}
+
+TEST(Gate, BackgroundRunsWaitForTheirShare) {
+  ExecutionGate gate(GateLimits{2, 16, 1, 8});
+  gate.enter_blocking("busy");
+  std::atomic<bool> in{false};
+  std::thread t([&] {
+    gate.enter_blocking("busy");
+    in = true;
+  });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(in.load()) << "a second background run of the same app waits for its share";
+  EXPECT_TRUE(gate.enter("other", 0ms));
+  gate.leave("busy");
+  t.join();
+  EXPECT_TRUE(in.load());
+  gate.leave("busy");
+  gate.leave("other");
+  EXPECT_EQ(gate.running(), 0);
+}
