@@ -1,6 +1,11 @@
 #include "kernel/kernel.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <set>
@@ -17,20 +22,60 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A SQLite file needs a writable directory (for the file, its WAL and shm).
-Result<void> prepare_sqlite_directory(const std::string& file) {
-  fs::path dir = fs::absolute(file).lexically_normal().parent_path();
+// What PiCloud writes to disk is the operator's alone: password hashes, the
+// apps' data and, later, keys. A directory it makes is 0700 and a database
+// file 0600 (SQLite gives the WAL and shared-memory files the database
+// file's mode). The data directory and database file of an older start,
+// readable by others, are tightened and the change logged.
+Result<void> make_private_directory(const fs::path& dir, bool tighten) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec)
-    return sdk::make_error(sdk::ErrorKind::unavailable,
-                           "cannot create the data directory " + dir.string() + ": " + ec.message());
+  if (!fs::exists(dir, ec)) {
+    // Each missing level is made 0700, not just the last one.
+    fs::path made;
+    for (const auto& part : dir) {
+      made /= part;
+      if (fs::exists(made, ec)) continue;
+      if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST)
+        return sdk::make_error(sdk::ErrorKind::unavailable,
+                               "cannot create the data directory " + made.string() + ": " + std::strerror(errno));
+    }
+  } else if (tighten) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && st.st_uid == ::geteuid()) {
+      if (::chmod(dir.c_str(), 0700) == 0)
+        write_log(LogLevel::warn, "kernel", "data directory was readable by others; now owner-only (0700)",
+                  {{"path", dir.string()}});
+    }
+  }
   if (::access(dir.c_str(), W_OK) != 0)
     return sdk::make_error(sdk::ErrorKind::unavailable,
                            "the data directory " + dir.string() +
                                " is not writable: PiCloud needs to write the database, its WAL and lock files there");
-  if (fs::exists(file, ec) && ::access(file.c_str(), R_OK | W_OK) != 0)
+  return {};
+}
+
+Result<void> prepare_sqlite_file(const std::string& file, const fs::path& data_dir) {
+  fs::path path = fs::absolute(file).lexically_normal();
+  fs::path dir = path.parent_path();
+  const bool in_data_dir = dir == fs::absolute(data_dir).lexically_normal();
+  if (auto r = make_private_directory(dir, in_data_dir); !r) return r;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    // Made here rather than by SQLite, which would use 0644.
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST)
+      return sdk::make_error(sdk::ErrorKind::unavailable, "cannot create the database file " + file + ": " + std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return {};
+  }
+  if (::access(path.c_str(), R_OK | W_OK) != 0)
     return sdk::make_error(sdk::ErrorKind::unavailable, "the database file " + file + " is not readable and writable");
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::string f = path.string() + suffix;
+    struct stat st {};
+    if (::stat(f.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && st.st_uid == ::geteuid() && ::chmod(f.c_str(), 0600) == 0)
+      write_log(LogLevel::warn, "kernel", "database file was readable by others; now owner-only (0600)", {{"path", f}});
+  }
   return {};
 }
 
@@ -52,7 +97,7 @@ Result<void> Kernel::open_database() {
   if (database_) return {};
   const auto& url = settings_.database_url;
   if (url.dialect == sdk::Dialect::sqlite) {
-    if (auto r = prepare_sqlite_directory(url.sqlite_path); !r) return r;
+    if (auto r = prepare_sqlite_file(url.sqlite_path, settings_.data_dir); !r) return r;
   }
   auto db = db::Database::open(url, settings_.database);
   if (!db) {

@@ -1,5 +1,6 @@
 // picloud: the command line.
 #include <signal.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -332,6 +333,9 @@ int cmd_serve(Config& config, Settings settings) {
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  // Whatever PiCloud writes (the database, later keys and files) is for its
+  // own user only, whichever command created it.
+  umask(077);
   std::vector<std::string> args;
   std::string config_path;
   if (const char* env = std::getenv("PICLOUD_CONFIG")) config_path = env;

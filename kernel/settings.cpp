@@ -52,7 +52,10 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
 
   std::int64_t connect_timeout = 0;
   TRY_ASSIGN(connect_timeout, c.get_int("database", "connect_timeout_s", 5, 1, 300));
-  TRY_ASSIGN(text, c.get_string("database", "url", "sqlite:./data/picloud.db"));
+  TRY_ASSIGN(s.data_dir, c.get_string("server", "data_dir", "./data"));
+  if (s.data_dir.empty()) return sdk::make_error(sdk::ErrorKind::invalid_argument, "server.data_dir must not be empty");
+  while (s.data_dir.size() > 1 && s.data_dir.back() == '/') s.data_dir.pop_back();
+  TRY_ASSIGN(text, c.get_string("database", "url", "sqlite:" + s.data_dir + "/picloud.db"));
   TRY_ASSIGN(s.database_url, db::parse_database_url(text, static_cast<int>(connect_timeout)));
   std::int64_t default_pool = std::max(4u, std::thread::hardware_concurrency() * 2);
   TRY_ASSIGN(n, c.get_int("database", "pool_size", default_pool, 1, 1000));
@@ -151,6 +154,10 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   d.max_running = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "max_queued", d.max_queued, 0, 1000000));
   d.max_queued = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "max_running_per_app", 0, 0, 100000));
+  d.max_running_per_app = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("dispatch", "max_queued_per_app", 0, 0, 1000000));
+  d.max_queued_per_app = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "queue_timeout_ms", d.queue_timeout_ms, 0, 600000));
   d.queue_timeout_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "workers", 0, 0, 1024));

@@ -28,6 +28,9 @@ struct TriggerSettings {
 struct Settings {
   http::ServerOptions http;
   int shutdown_grace_ms = 10000;
+  // Where PiCloud keeps what it writes to disk (the SQLite database by
+  // default); owner-only: created 0700, its files 0600.
+  std::string data_dir = "./data";
   db::DatabaseUrl database_url;
   db::DatabaseOptions database;
   std::vector<std::string> migrations_path;

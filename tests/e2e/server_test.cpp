@@ -396,6 +396,57 @@ TEST(Startup, DefaultsToSqliteUnderData) {
   EXPECT_EQ(p->wait(10s), 0);
 }
 
+namespace {
+
+// Waits for the "listening" log line; the process's stderr so far.
+std::string wait_listening(Process& p) {
+  std::string err;
+  for (int i = 0; i < 300 && err.find("msg=listening") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    err = p.err();
+  }
+  return err;
+}
+
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return 01000;  // missing: no mode matches
+  return st.st_mode & 0777;
+}
+
+}  // namespace
+
+TEST(Startup, TheDataDirectoryAndDatabaseAreOwnerOnly) {
+  // On 0.1.0 the database was created 0644 in a 0755 directory: password
+  // hashes readable by every local user.
+  test::TempDir dir;
+  auto p = run({}, {{"PICLOUD_SERVER_DATA_DIR", "state/nested"}}, dir.path());
+  auto err = wait_listening(*p);
+  ASSERT_NE(err.find("database=sqlite:state/nested/picloud.db"), std::string::npos) << err;
+  EXPECT_EQ(mode_of(dir.path() + "/state"), 0700u);
+  EXPECT_EQ(mode_of(dir.path() + "/state/nested"), 0700u);
+  EXPECT_EQ(mode_of(dir.path() + "/state/nested/picloud.db"), 0600u);
+  EXPECT_EQ(mode_of(dir.path() + "/state/nested/picloud.db-wal"), 0600u);
+  p->signal(SIGINT);
+  EXPECT_EQ(p->wait(10s), 0);
+}
+
+TEST(Startup, AnOlderDataDirectoryReadableByOthersIsTightened) {
+  test::TempDir dir;
+  ASSERT_EQ(mkdir((dir.path() + "/data").c_str(), 0755), 0);
+  dir.write("data/picloud.db", "");  // an empty file is an empty SQLite database
+  ASSERT_EQ(chmod((dir.path() + "/data/picloud.db").c_str(), 0644), 0);
+  auto p = run({}, {}, dir.path());
+  auto err = wait_listening(*p);
+  ASSERT_NE(err.find("msg=listening"), std::string::npos) << err;
+  EXPECT_EQ(mode_of(dir.path() + "/data"), 0700u);
+  EXPECT_EQ(mode_of(dir.path() + "/data/picloud.db"), 0600u);
+  EXPECT_NE(err.find("now owner-only (0700)"), std::string::npos) << err;
+  EXPECT_NE(err.find("now owner-only (0600)"), std::string::npos) << err;
+  p->signal(SIGINT);
+  EXPECT_EQ(p->wait(10s), 0);
+}
+
 TEST(Startup, WarnsWhenNoPluginDirectoryExists) {
   test::TempDir dir;
   int port = test::free_port();
