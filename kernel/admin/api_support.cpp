@@ -1,7 +1,12 @@
 #include "kernel/admin/api_support.hpp"
 
 #include <Poco/Exception.h>
+#include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
+
+#include <set>
+#include <vector>
 #include <Poco/URI.h>
 
 #include "kernel/admin/secrets.hpp"
@@ -44,6 +49,74 @@ std::string_view type_word(const sdk::Value& v) {
     case sdk::ValueType::bytes: return "bytes";
   }
   return "a value";
+}
+
+// Whether a field name in JSON `text` holds the escape \u0000. Poco's
+// parser cuts a field name at U+0000 before any handler sees it, so this
+// looks at the text: a string is a field name when a ':' follows it.
+bool nul_in_field_name(std::string_view text) {
+  bool in_string = false, nul = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (!in_string) {
+      if (c == '"') in_string = true, nul = false;
+      continue;
+    }
+    if (c == '\\') {
+      if (text.compare(i, 6, "\\u0000") == 0) nul = true;
+      ++i;  // the escaped character
+    } else if (c == '"') {
+      in_string = false;
+      std::size_t j = text.find_first_not_of(" \t\r\n", i + 1);
+      if (nul && j != std::string_view::npos && text[j] == ':') return true;
+    }
+  }
+  return false;
+}
+
+// Poco's handler, refusing what it would otherwise resolve silently: a field
+// named twice in one object (Poco keeps the last; a proxy or another parser
+// may keep the first) and a field name holding U+0000. The plugins' support
+// library has the same handler: a plugin may not link kernel code.
+class StrictHandler final : public Poco::JSON::ParseHandler {
+ public:
+  void reset() override {
+    seen_.clear();
+    ParseHandler::reset();
+  }
+  void startObject() override {
+    seen_.emplace_back();
+    ParseHandler::startObject();
+  }
+  void endObject() override {
+    if (!seen_.empty()) seen_.pop_back();
+    ParseHandler::endObject();
+  }
+  void key(const std::string& k) override {
+    if (k.find('\0') != std::string::npos)
+      throw Poco::JSON::JSONException("a field name holds the NUL character (U+0000)");
+    if (!seen_.empty() && !seen_.back().insert(k).second)
+      throw Poco::JSON::JSONException("the field \"" + k + "\" appears twice in one object");
+    ParseHandler::key(k);
+  }
+
+ private:
+  std::vector<std::set<std::string>> seen_;
+};
+
+// The path of the first string holding U+0000 ("name", "hostnames[1]"), or
+// empty. Neither database stores it alike (PostgreSQL not at all).
+std::string nul_path(const sdk::Value& v, const std::string& at) {
+  if (v.is_string()) return v.as_string().find('\0') == std::string::npos ? "" : (at.empty() ? "the body" : at);
+  if (v.is_array()) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (auto p = nul_path(v[i], at + "[" + std::to_string(i) + "]"); !p.empty()) return p;
+  }
+  if (v.is_object()) {
+    for (const auto& [k, child] : v.as_object())
+      if (auto p = nul_path(child, at.empty() ? k : at + "." + k); !p.empty()) return p;
+  }
+  return "";
 }
 
 }  // namespace
@@ -92,7 +165,9 @@ sdk::Value json_body(const sdk::HttpRequest& request) {
          "the request body must be JSON (Content-Type: application/json), got '" + std::string(request.header("content-type")) +
              "'");
   if (request.body.empty()) fail(400, "bad_request", "the request body is empty; expected a JSON object");
-  Poco::JSON::Parser parser;
+  if (nul_in_field_name(request.body))
+    fail(400, "bad_request", "malformed JSON: a field name holds the NUL character (U+0000)");
+  Poco::JSON::Parser parser(new StrictHandler);
   parser.setDepth(kMaxJsonDepth);
   Poco::Dynamic::Var var;
   try {
@@ -104,6 +179,8 @@ sdk::Value json_body(const sdk::HttpRequest& request) {
   }
   sdk::Value value = from_poco(var);
   if (!value.is_object()) fail(400, "bad_request", "the request body must be a JSON object");
+  if (auto at = nul_path(value, ""); !at.empty())
+    fail_field(at, "holds the NUL character (U+0000), which cannot be stored");
   return value;
 }
 

@@ -37,4 +37,17 @@ class Connection {
 
 sdk::Result<std::unique_ptr<Connection>> open_connection(const DatabaseUrl& url, const ConnectionOptions& options);
 
+// What a failed statement may tell its caller. A database's own message can
+// quote the SQL and the values bound into it (PostgreSQL's does), and callers
+// pass error messages on to scripts and admin clients. So the full text goes
+// to the server log under a short reference, and the caller learns the kind,
+// the database's error code, the violated constraint's name (schema, not
+// data: callers tell constraints apart by it) and the reference.
+sdk::Error statement_error(sdk::ErrorKind kind, std::string_view code, std::string_view constraint,
+                           std::string_view detail, std::string_view sql);
+
+// Text parameters may not hold U+0000: PostgreSQL cannot store it (and libpq
+// would cut the text there), so neither database accepts it.
+sdk::Result<void> check_storable_text(const sdk::Params& params);
+
 }  // namespace picloud::kernel::db

@@ -112,15 +112,18 @@ class PostgresConnection final : public Connection {
       return affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
     }
     const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    const char* constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
     std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    return sdk::make_error(kind_of_sqlstate(state), message + " (in: " + std::string(sql.substr(0, 120)) + ")");
+    return statement_error(kind_of_sqlstate(state), state ? "SQLSTATE " + std::string(state) : "no result",
+                           constraint ? constraint : "", message, sql);
   }
 
   sdk::Result<std::int64_t> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
     std::size_t count = 0;
     std::string text = number_placeholders(sql, count);
     if (auto counted = check_parameter_count(count, params.size()); !counted) return counted.error();
+    if (auto text_ok = check_storable_text(params); !text_ok) return text_ok.error();
     // Text format for everything but bytes, which go binary (no escaping).
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size());

@@ -74,7 +74,12 @@ class SqliteConnection final : public Connection {
 
   sdk::Error fail(int rc, std::string_view sql) {
     if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) healthy_ = false;
-    return sdk::make_error(kind_of(rc), std::string(sqlite3_errmsg(db_)) + " (in: " + std::string(sql.substr(0, 120)) + ")");
+    std::string detail = sqlite3_errmsg(db_);
+    // "UNIQUE constraint failed: app_hostnames.hostname" or "...: index 'x'".
+    std::string constraint;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+      if (auto colon = detail.find(": "); colon != std::string::npos) constraint = detail.substr(colon + 2);
+    return statement_error(kind_of(rc), "SQLite " + std::string(sqlite3_errstr(rc)), constraint, detail, sql);
   }
 
   // A prepared statement for `sql`, from the cache or newly prepared.
@@ -136,6 +141,7 @@ class SqliteConnection final : public Connection {
 
   sdk::Result<void> run(std::string_view sql, const sdk::Params& params, sdk::Rows* out) {
     if (auto counted = check_parameter_count(count_placeholders(sql), params.size()); !counted) return counted;
+    if (auto text_ok = check_storable_text(params); !text_ok) return text_ok;
     auto prepared = prepare(sql);
     if (!prepared) return prepared.error();
     sqlite3_stmt* stmt = *prepared;

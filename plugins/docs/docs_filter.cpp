@@ -156,6 +156,9 @@ class Compiler {
       case ValueType::string:
         if (v.is_string() && !plugin_support::is_utf8(v.as_string()))
           return fail("at " + at + ": " + op + " operand is not valid UTF-8");
+        // No stored string can hold U+0000 (PostgreSQL cannot store it).
+        if (v.is_string() && v.as_string().find('\0') != std::string::npos)
+          return fail("at " + at + ": " + op + " operand holds the NUL character (U+0000), which no document holds");
         return {};
       case ValueType::number:
         if (!std::isfinite(v.as_float())) return fail("at " + at + ": " + op + " operand is not a finite number");

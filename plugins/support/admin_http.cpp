@@ -105,7 +105,7 @@ sdk::Value json_object_body(const sdk::HttpRequest& request) {
          "'" +
              std::string(request.header("content-type")) + "'");
   if (request.body.empty()) fail(400, "bad_request", "the request body is empty; expected a JSON object");
-  auto body = parse_json(request.body);
+  auto body = parse_json(request.body, kMaxJsonDepth, JsonStrictness::request);
   if (!body) fail(400, "bad_request", body.error().message);
   if (!body->is_object()) fail(400, "bad_request", "the request body must be a JSON object");
   return std::move(*body);

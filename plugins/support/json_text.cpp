@@ -6,8 +6,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/ParseHandler.h>
+
 #include <cmath>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace picloud::plugin_support {
 namespace {
@@ -33,10 +38,68 @@ sdk::Value to_value(const Poco::Dynamic::Var& var) {
   return nullptr;
 }
 
+// Whether a field name in JSON `text` holds the escape \u0000. Poco's
+// parser cuts a field name at U+0000 before any handler sees it, so this
+// looks at the text: a string is a field name when a ':' follows it.
+bool nul_in_field_name(std::string_view text) {
+  bool in_string = false, nul = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (!in_string) {
+      if (c == '"') in_string = true, nul = false;
+      continue;
+    }
+    if (c == '\\') {
+      if (text.compare(i, 6, "\\u0000") == 0) nul = true;
+      ++i;  // the escaped character
+    } else if (c == '"') {
+      in_string = false;
+      std::size_t j = text.find_first_not_of(" \t\r\n", i + 1);
+      if (nul && j != std::string_view::npos && text[j] == ':') return true;
+    }
+  }
+  return false;
+}
+
+// Poco's handler, refusing what it would otherwise resolve silently: a field
+// named twice in one object (Poco keeps the last; another parser in front
+// of PiCloud may keep the first) and a field name holding U+0000.
+class StrictHandler final : public Poco::JSON::ParseHandler {
+ public:
+  void reset() override {
+    seen_.clear();
+    ParseHandler::reset();
+  }
+  void startObject() override {
+    seen_.emplace_back();
+    ParseHandler::startObject();
+  }
+  void endObject() override {
+    if (!seen_.empty()) seen_.pop_back();
+    ParseHandler::endObject();
+  }
+  void key(const std::string& k) override {
+    if (k.find('\0') != std::string::npos)
+      throw Poco::JSON::JSONException("a field name holds the NUL character (U+0000)");
+    if (!seen_.empty() && !seen_.back().insert(k).second)
+      throw Poco::JSON::JSONException("the field \"" + k + "\" appears twice in one object");
+    ParseHandler::key(k);
+  }
+
+ private:
+  std::vector<std::set<std::string>> seen_;
+};
+
 }  // namespace
 
-sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth) {
+sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth, JsonStrictness strictness) {
   Poco::JSON::Parser parser;
+  if (strictness == JsonStrictness::request) {
+    if (nul_in_field_name(text))
+      return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                             "malformed JSON: a field name holds the NUL character (U+0000)");
+    parser.setHandler(new StrictHandler);
+  }
   // Poco reads only an object or an array at the top: a scalar ("1", "true")
   // is read as the one element of an array around it.
   parser.setDepth(static_cast<std::size_t>(max_depth) + 1);
@@ -94,7 +157,10 @@ std::string unstorable_part(const sdk::Value& v, const std::string& label) {
     case sdk::ValueType::number:
       return std::isfinite(v.as_float()) ? "" : label + " is not a finite number";
     case sdk::ValueType::string:
-      return is_utf8(v.as_string()) ? "" : label + " is text that is not valid UTF-8";
+      if (!is_utf8(v.as_string())) return label + " is text that is not valid UTF-8";
+      // PostgreSQL cannot store U+0000 in text or jsonb; SQLite could, but
+      // both databases must behave alike.
+      return v.as_string().find('\0') == std::string::npos ? "" : label + " holds the NUL character (U+0000), which cannot be stored";
     case sdk::ValueType::array:
       for (std::size_t i = 0; i < v.size(); ++i)
         if (auto bad = unstorable_part(v[i], label + "[" + std::to_string(i) + "]"); !bad.empty()) return bad;
@@ -102,6 +168,7 @@ std::string unstorable_part(const sdk::Value& v, const std::string& label) {
     case sdk::ValueType::object:
       for (const auto& [k, child] : v.as_object()) {
         if (!is_utf8(k)) return label + " has a field name that is not valid UTF-8";
+        if (k.find('\0') != std::string::npos) return label + " has a field name holding the NUL character (U+0000)";
         if (auto bad = unstorable_part(child, label + "." + k); !bad.empty()) return bad;
       }
       return "";

@@ -452,6 +452,33 @@ TEST_P(Resources, ExecutionLogsAreBatchedListedNewestFirstAndSwept) {
   EXPECT_EQ(count(pc, "SELECT count(*) FROM executions WHERE app_id = ? AND started_at < ?", {app_id, now}), 0);
 }
 
+TEST_P(Resources, BodiesWithNulOrAFieldNamedTwiceAreRefusedAndChangeNothing) {
+  // On 0.1.0 PostgreSQL cut a name at U+0000 (SQLite kept it), and a field
+  // named twice silently took the last value.
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  auto before = count(pc, "SELECT count(*) FROM apps", {});
+  auto nul = pc.post("/apps", k, R"({"slug":"nulapp","name":"cut\u0000here"})");
+  EXPECT_EQ(nul.status, 400) << nul.body;
+  EXPECT_EQ(nul.json["error"]["details"]["field"].string_or(""), "name") << nul.body;
+  EXPECT_NE(nul.body.find("U+0000"), std::string::npos) << nul.body;
+  auto nested = pc.post("/apps", k, R"({"slug":"nulapp","hostnames":["a.localhost","b\u0000.localhost"]})");
+  EXPECT_EQ(nested.status, 400) << nested.body;
+  auto twice = pc.post("/apps", k, R"({"slug":"twiceapp","slug":"otherslug"})");
+  EXPECT_EQ(twice.status, 400) << twice.body;
+  EXPECT_NE(twice.json["error"]["message"].string_or("").find("\"slug\" appears twice"), std::string::npos) << twice.body;
+  auto key = pc.post("/apps", k, R"({"slug":"keyapp","na\u0000me":"x"})");
+  EXPECT_EQ(key.status, 400) << key.body;
+  EXPECT_NE(key.body.find("U+0000"), std::string::npos) << key.body;
+  // An escaped backslash before "u0000" is no NUL.
+  auto literal = pc.post("/apps", k, R"({"slug":"litapp","name":"a\\u0000b"})");
+  EXPECT_EQ(literal.status, 201) << literal.body;
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM apps", {}), before) << "nothing was created";
+  // The same names in different objects are fine.
+  auto fine = pc.post("/apps", k, R"({"slug":"fineapp","name":"n","hostnames":[]})");
+  EXPECT_EQ(fine.status, 201) << fine.body;
+}
+
 TEST_P(Resources, TheOpenApiDocumentListsExactlyTheRegisteredAdminRoutes) {
   Instance& pc = shared_instance(GetParam(), false);
   auto doc = pc.get("/api/v1/openapi.json", {});

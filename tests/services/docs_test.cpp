@@ -493,6 +493,51 @@ TEST_P(Docs, BadDocumentsAndPatchesAreRefusedAndChangeNothing) {
                                      {"m", V::object({{"n", V::object({{"o", nullptr}})}})}}));
 }
 
+TEST_P(Docs, NulAndDuplicateFieldsAreRefusedAlikeAndNoDatabaseTextLeaks) {
+  // On 0.1.0 a filter operand holding U+0000 answered with PostgreSQL's
+  // error and the SQL text; SQLite accepted it. Both now refuse it first.
+  Instance& pc = docs_instance(GetParam());
+  std::string app = driven_app(pc, "docnul");
+  ok(pc, "docnul", V::object({{"op", "create"}, {"c", "things"}, {"id", "a"}, {"data", V::object({{"v", "x"}})}}));
+  auto leaks = [](const std::string& text) {
+    for (const char* word : {"SELECT", "docs_documents", "ERROR", "SQLSTATE", "jsonb"})
+      if (text.find(word) != std::string::npos) return true;
+    return false;
+  };
+  std::string nul("a\0b", 3);
+  auto filter = refused(pc, "docnul", V::object({{"op", "find"}, {"c", "things"}, {"filter", V::object({{"v", nul}})}}));
+  EXPECT_NE(filter.find("U+0000"), std::string::npos) << filter;
+  EXPECT_FALSE(leaks(filter)) << filter;
+  auto in = refused(pc, "docnul", V::object({{"op", "count"}, {"c", "things"},
+                                             {"filter", V::object({{"v", V::object({{"$in", V::array({"x", nul})}})}})}}));
+  EXPECT_NE(in.find("U+0000"), std::string::npos) << in;
+  auto stored = refused(pc, "docnul", V::object({{"op", "create"}, {"c", "things"}, {"data", V::object({{"s", nul}})}}));
+  EXPECT_NE(stored.find("U+0000"), std::string::npos) << stored;
+  EXPECT_FALSE(leaks(stored)) << stored;
+  auto patched = refused(pc, "docnul", V::object({{"op", "patch"}, {"c", "things"}, {"id", "a"},
+                                                  {"ops", V::object({{"$set", V::object({{"v", nul}})}})}}));
+  EXPECT_NE(patched.find("U+0000"), std::string::npos) << patched;
+  EXPECT_EQ(row_count(pc, app), 1);
+
+  // The admin API: the same refusals as 400s, and bodies naming a field twice.
+  const std::string base = "/apps/docnul/docs/things";
+  auto q = pc.post(base + "/query", pc.owner_key, R"({"filter":{"v":"a\u0000"}})");
+  EXPECT_EQ(q.status, 400) << q.body;
+  EXPECT_NE(q.body.find("U+0000"), std::string::npos) << q.body;
+  EXPECT_FALSE(leaks(q.body)) << q.body;
+  auto c = pc.post(base + "/documents", pc.owner_key, R"({"data":{"s":"\u0000"}})");
+  EXPECT_EQ(c.status, 400) << c.body;
+  auto twice = pc.post(base + "/documents", pc.owner_key, R"({"data":{"v":1},"data":{"v":2}})");
+  EXPECT_EQ(twice.status, 400) << twice.body;
+  EXPECT_NE(twice.body.find("appears twice"), std::string::npos) << twice.body;
+  auto nested = pc.post(base + "/documents", pc.owner_key, R"({"data":{"v":1,"v":2}})");
+  EXPECT_EQ(nested.status, 400) << nested.body;
+  auto key = pc.post(base + "/documents", pc.owner_key, R"({"data":{"k\u0000":1}})");
+  EXPECT_EQ(key.status, 400) << key.body;
+  EXPECT_NE(key.body.find("U+0000"), std::string::npos) << key.body;
+  EXPECT_EQ(row_count(pc, app), 1) << "nothing was stored";
+}
+
 TEST_P(Docs, ConcurrentIncrementsLoseNothing) {
   Instance& pc = docs_instance(GetParam());
   driven_app(pc, "docinc");

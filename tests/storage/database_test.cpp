@@ -79,9 +79,43 @@ TEST_P(DatabaseTest, ErrorsHaveKinds) {
   EXPECT_EQ(dup.error().kind, sdk::ErrorKind::conflict) << dup.error().message;
   auto bad = db_->query("SELEKT nonsense");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("SELEKT"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("SELEKT"), std::string::npos) << "no SQL in messages: " << bad.error().message;
+  EXPECT_NE(bad.error().message.find("reference db-"), std::string::npos) << bad.error().message;
   // The connection is still usable after errors.
   EXPECT_TRUE(db_->query("SELECT 1").ok());
+}
+
+TEST_P(DatabaseTest, ErrorMessagesNeverCarryStatementsOrValues) {
+  // PostgreSQL's own text quotes the SQL and, for a unique violation, the
+  // duplicate value; callers pass messages on to scripts and admin clients.
+  ASSERT_TRUE(db_->execute("CREATE UNIQUE INDEX items_name_unique ON items (name)").ok());
+  ASSERT_TRUE(db_->execute("INSERT INTO items (id, name) VALUES (?, ?)", {1, "secret-value-42"}).ok());
+  auto dup = db_->execute("INSERT INTO items (id, name) VALUES (?, ?)", {2, "secret-value-42"});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().kind, sdk::ErrorKind::conflict);
+  EXPECT_EQ(dup.error().message.find("secret-value-42"), std::string::npos) << dup.error().message;
+  EXPECT_EQ(dup.error().message.find("INSERT"), std::string::npos) << dup.error().message;
+  // The constraint is named (schema, not data): callers tell conflicts apart by it.
+  EXPECT_NE(dup.error().message.find(db_->dialect() == sdk::Dialect::sqlite ? "items.name" : "items_name_unique"),
+            std::string::npos)
+      << dup.error().message;
+
+  auto typed = db_->query("SELECT CAST(? AS INTEGER) + id FROM items WHERE name = 'hidden-literal'", {"not a number"});
+  if (!typed.ok()) {  // PostgreSQL refuses the cast; SQLite answers
+    EXPECT_EQ(typed.error().message.find("hidden-literal"), std::string::npos) << typed.error().message;
+    EXPECT_EQ(typed.error().message.find("not a number"), std::string::npos) << typed.error().message;
+  }
+}
+
+TEST_P(DatabaseTest, TextWithNulIsRefusedAlikeOnBothDatabases) {
+  // libpq would cut the text at the NUL; SQLite would keep it. Both refuse.
+  auto r = db_->execute("INSERT INTO items (id, name) VALUES (?, ?)", {1, std::string("cut\0here", 8)});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, sdk::ErrorKind::invalid_argument);
+  EXPECT_NE(r.error().message.find("U+0000"), std::string::npos) << r.error().message;
+  auto rows = db_->query("SELECT count(*) FROM items");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->rows[0][0], sdk::Value(0)) << "nothing was stored";
 }
 
 TEST_P(DatabaseTest, TransactionsCommitOrRollBack) {
