@@ -470,13 +470,13 @@ TEST_P(Resources, BodiesWithNulOrAFieldNamedTwiceAreRefusedAndChangeNothing) {
   auto key = pc.post("/apps", k, R"({"slug":"keyapp","na\u0000me":"x"})");
   EXPECT_EQ(key.status, 400) << key.body;
   EXPECT_NE(key.body.find("U+0000"), std::string::npos) << key.body;
-  // An escaped backslash before "u0000" is no NUL.
-  auto literal = pc.post("/apps", k, R"({"slug":"litapp","name":"a\\u0000b"})");
-  EXPECT_EQ(literal.status, 201) << literal.body;
   EXPECT_EQ(count(pc, "SELECT count(*) FROM apps", {}), before) << "nothing was created";
   // The same names in different objects are fine.
   auto fine = pc.post("/apps", k, R"({"slug":"fineapp","name":"n","hostnames":[]})");
   EXPECT_EQ(fine.status, 201) << fine.body;
+  // An escaped backslash before "u0000" is no NUL.
+  auto literal = pc.post("/apps", k, R"({"slug":"litapp","name":"a\\u0000b"})");
+  EXPECT_EQ(literal.status, 201) << literal.body;
 }
 
 TEST_P(Resources, TheOpenApiDocumentListsExactlyTheRegisteredAdminRoutes) {

@@ -185,6 +185,9 @@ TEST_P(Kv, BadInputIsAClearScriptErrorAndChangesNothing) {
   expect_refused(V::object({{"op", "set"}, {"k", ""}, {"v", 1}}), "invalid_argument: key is empty");
   expect_refused(V::object({{"op", "set"}, {"k", std::string(513, 'k')}, {"v", 1}}), "key is 513 bytes; at most 512");
   expect_refused(V::object({{"op", "set"}, {"k", "x"}}), "value is null; delete the key instead");
+  // PostgreSQL cannot store U+0000 in jsonb (0.1.0 leaked its error); SQLite could: both refuse.
+  expect_refused(V::object({{"op", "set"}, {"k", "x"}, {"v", V::object({{"s", std::string("a\0b", 3)}})}}),
+                 "value.s holds the NUL character (U+0000)");
   expect_refused(V::object({{"op", "set"}, {"k", "x"}, {"v", std::string(5000, 'v')}}),
                  "at most 4096 ([kv] max_value_bytes)");
   expect_refused(V::object({{"op", "set"}, {"k", "x"}, {"v", 1}, {"ttl", -1}}), "ttl_seconds is negative");
