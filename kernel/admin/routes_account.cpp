@@ -118,7 +118,8 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     std::string next = *f.string("new_password", true);
     f.finish();
     const auto& p = current_access().principal;
-    if (auto rules = Identity::check_password_rules(next); !rules) fail_field("new_password", rules.error().message);
+    if (auto rules = Identity::check_password_rules(next, p.user.username); !rules)
+      fail_field("new_password", rules.error().message);
     if (auto wait = ctx.limiter.admit(p.user.username, req.remote_address, now_ms()); wait > 0) return rate_limited(wait);
     std::optional<User> user;
     try {
