@@ -294,7 +294,7 @@ int cmd_admin(Config& config, Settings settings, const std::vector<std::string>&
   }
   auto password = read_password();
   if (!password) return fail("no password given on standard input", 2);
-  if (auto rules = admin::Identity::check_password_rules(*password); !rules) return fail(rules.error().message, 2);
+  if (auto rules = admin::Identity::check_password_rules(*password, username); !rules) return fail(rules.error().message, 2);
   if (args[1] == "create-owner") {
     auto user = identity.create_user(username, *password, true);
     if (!user) return fail(user.error().message);

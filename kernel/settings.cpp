@@ -116,6 +116,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   adm.login.per_account = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_address", adm.login.per_address, 1, 100000));
   adm.login.per_address = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_account_total", adm.login.per_account_total, 1, 1000000));
+  adm.login.per_account_total = static_cast<int>(n);
   TRY_ASSIGN(adm.login.window_s, c.get_int("admin", "login_window_s", adm.login.window_s, 1, 24 * 3600));
   TRY_ASSIGN(n, c.get_int("admin", "password_hash_concurrency", adm.password_hash_concurrency, 1, 64));
   adm.password_hash_concurrency = static_cast<int>(n);

@@ -1,6 +1,7 @@
 #include "kernel/admin/authorizer.hpp"
 
 #include "kernel/admin/api_support.hpp"
+#include "kernel/admin/request_origin.hpp"
 #include "kernel/log.hpp"
 
 namespace picloud::kernel::admin {
@@ -29,6 +30,11 @@ std::optional<sdk::HttpResponse> AdminAuthorizer::check(sdk::HttpRequest& reques
     write_log(LogLevel::error, "auth", "route requires an undeclared capability", {{"capability", capability}});
     return error_body(500, "internal", "internal error");
   }
+  // A change relying on the session cookie must come from the API's own
+  // pages (see request_origin.hpp); checked first, so a forged request does
+  // not even keep the session alive.
+  if (request.header("authorization").empty() && changes_state(request.method))
+    if (auto why = foreign_origin(request)) return error_body(403, "cross_origin", *why);
   auto auth = identity_.authenticate(request);
   if (!auth) {
     write_log(LogLevel::warn, "auth", "credentials could not be checked", {{"error", auth.error().message}});

@@ -1,6 +1,7 @@
 #include "kernel/admin/identity.hpp"
 
 #include "kernel/admin/access_cache.hpp"
+#include "kernel/admin/password_policy.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
@@ -75,18 +76,14 @@ sdk::Result<std::string> Identity::normalise_username(std::string_view name) {
   return lower;
 }
 
-sdk::Result<void> Identity::check_password_rules(std::string_view password) {
-  if (password.size() < 12)
-    return sdk::make_error(sdk::ErrorKind::invalid_argument, "a password needs at least 12 characters");
-  if (password.size() > 1024)
-    return sdk::make_error(sdk::ErrorKind::invalid_argument, "a password has at most 1024 bytes");
-  return {};
+sdk::Result<void> Identity::check_password_rules(std::string_view password, std::string_view username) {
+  return check_password_policy(password, username);
 }
 
 sdk::Result<User> Identity::create_user(std::string_view username, std::string_view password, bool owner) {
   auto name = normalise_username(username);
   if (!name) return name.error();
-  if (auto r = check_password_rules(password); !r) return r.error();
+  if (auto r = check_password_rules(password, *name); !r) return r.error();
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
   User user{new_id(), *name, owner, now_ms()};
@@ -124,7 +121,10 @@ sdk::Result<std::vector<User>> Identity::list_users(const std::string& after_id,
 
 sdk::Result<void> Identity::set_password(const std::string& user_id, std::string_view password,
                                          const std::string& keep_session_hash) {
-  if (auto r = check_password_rules(password); !r) return r.error();
+  auto named = db_.query("SELECT username FROM users WHERE id = ?", {user_id});
+  if (!named) return named.error();
+  if (named->empty()) return sdk::make_error(sdk::ErrorKind::not_found, "no such user");
+  if (auto r = check_password_rules(password, named->rows[0][0].as_string()); !r) return r.error();
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {

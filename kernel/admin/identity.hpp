@@ -75,12 +75,14 @@ class Identity {
 
   // Users. Names are lower-cased; both are checked (invalid_argument).
   static sdk::Result<std::string> normalise_username(std::string_view name);
-  static sdk::Result<void> check_password_rules(std::string_view password);
+  // The password policy (password_policy.hpp) for a password of `username`.
+  static sdk::Result<void> check_password_rules(std::string_view password, std::string_view username);
   sdk::Result<User> create_user(std::string_view username, std::string_view password, bool owner);
   // By id or user name.
   sdk::Result<std::optional<User>> find_user(std::string_view id_or_name);
   sdk::Result<std::vector<User>> list_users(const std::string& after_id, int limit);
-  // Sets a new password and ends all the user's sessions but `keep_session`.
+  // Sets a new password (held to the policy) and ends all the user's sessions
+  // but `keep_session`.
   sdk::Result<void> set_password(const std::string& user_id, std::string_view password,
                                  const std::string& keep_session_hash = "");
   // Demotes an owner, or deletes a user, unless that leaves the instance

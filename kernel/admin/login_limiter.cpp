@@ -3,58 +3,86 @@
 #include <algorithm>
 
 namespace picloud::kernel::admin {
-namespace {
-// Bounds memory under a flood of distinct names or addresses: past this many
-// entries, the windows that have ended are dropped.
-constexpr std::size_t kPruneAbove = 10'000;
-}  // namespace
 
-std::int64_t LoginLimiter::blocked(std::map<std::string, Window>& table, const std::string& key, int limit,
-                                   std::int64_t now_ms) {
+std::string LoginLimiter::pair_key(const std::string& account, const std::string& address) {
+  // A user name never holds a newline (nor does an address), so pairs cannot collide.
+  return account + '\n' + address;
+}
+
+LoginLimiter::Window* LoginLimiter::live(Table& table, const std::string& key, std::int64_t now_ms) {
   auto it = table.find(key);
-  if (it == table.end()) return 0;
-  std::int64_t end = it->second.start_ms + limits_.window_s * 1000;
-  if (end <= now_ms) {
+  if (it == table.end()) return nullptr;
+  if (it->second.start_ms + limits_.window_s * 1000 <= now_ms) {
     table.erase(it);
-    return 0;
+    return nullptr;
   }
-  return it->second.failures >= limit ? (end - now_ms + 999) / 1000 : 0;
+  return &it->second;
 }
 
-void LoginLimiter::count(std::map<std::string, Window>& table, const std::string& key, std::int64_t now_ms) {
-  if (table.size() > kPruneAbove)
-    for (auto it = table.begin(); it != table.end();)
-      it = it->second.start_ms + limits_.window_s * 1000 <= now_ms ? table.erase(it) : std::next(it);
-  auto& w = table[key];
-  if (w.failures == 0 || w.start_ms + limits_.window_s * 1000 <= now_ms) w = Window{now_ms, 0};
-  ++w.failures;
+std::int64_t LoginLimiter::seconds_left(const Window& w, std::int64_t now_ms) const {
+  return std::max<std::int64_t>(1, (w.start_ms + limits_.window_s * 1000 - now_ms + 999) / 1000);
 }
 
-void LoginLimiter::uncount(std::map<std::string, Window>& table, const std::string& key) {
+void LoginLimiter::make_room(Table& table, std::int64_t now_ms) {
+  if (table.size() < limits_.max_entries) return;
+  for (auto it = table.begin(); it != table.end();)
+    it = it->second.start_ms + limits_.window_s * 1000 <= now_ms ? table.erase(it) : std::next(it);
+  while (!table.empty() && table.size() >= limits_.max_entries)
+    table.erase(std::min_element(table.begin(), table.end(),
+                                 [](const auto& a, const auto& b) { return a.second.start_ms < b.second.start_ms; }));
+}
+
+void LoginLimiter::count(Table& table, const std::string& key, std::int64_t now_ms) {
+  Window* w = live(table, key, now_ms);
+  if (!w) {
+    make_room(table, now_ms);
+    w = &table[key];
+    *w = Window{now_ms, 0};
+  }
+  ++w->failures;
+}
+
+void LoginLimiter::uncount(Table& table, const std::string& key) {
   auto it = table.find(key);
   if (it != table.end() && --it->second.failures <= 0) table.erase(it);
 }
 
 std::int64_t LoginLimiter::admit(const std::string& account, const std::string& address, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  auto wait = std::max(blocked(accounts_, account, limits_.per_account, now_ms),
-                       blocked(addresses_, address, limits_.per_address, now_ms));
+  std::string pair = pair_key(account, address);
+  std::int64_t wait = 0;
+  Window* mine = live(pairs_, pair, now_ms);
+  if (mine && mine->failures >= limits_.per_account) wait = seconds_left(*mine, now_ms);
+  if (Window* from = live(addresses_, address, now_ms); from && from->failures >= limits_.per_address)
+    wait = std::max(wait, seconds_left(*from, now_ms));
+  // Under attack from many addresses: no second try for an address that
+  // failed already, until its own window or the name's ends.
+  if (Window* name = live(accounts_, account, now_ms); name && name->failures >= limits_.per_account_total && mine)
+    wait = std::max(wait, std::min(seconds_left(*mine, now_ms), seconds_left(*name, now_ms)));
   if (wait > 0) return wait;
-  count(accounts_, account, now_ms);
+  count(pairs_, pair, now_ms);
   count(addresses_, address, now_ms);
+  count(accounts_, account, now_ms);
   return 0;
 }
 
 void LoginLimiter::succeeded(const std::string& account, const std::string& address) {
   std::lock_guard lock(mutex_);
-  accounts_.erase(account);
+  pairs_.erase(pair_key(account, address));
   uncount(addresses_, address);
+  uncount(accounts_, account);
 }
 
 void LoginLimiter::withdrawn(const std::string& account, const std::string& address) {
   std::lock_guard lock(mutex_);
-  uncount(accounts_, account);
+  uncount(pairs_, pair_key(account, address));
   uncount(addresses_, address);
+  uncount(accounts_, account);
+}
+
+std::size_t LoginLimiter::entries() {
+  std::lock_guard lock(mutex_);
+  return pairs_.size() + addresses_.size() + accounts_.size();
 }
 
 }  // namespace picloud::kernel::admin

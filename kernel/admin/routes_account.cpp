@@ -1,5 +1,6 @@
 // Sign-in and the signed-in user's own things: session, password, API keys.
 #include "kernel/admin/handlers.hpp"
+#include "kernel/admin/request_origin.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
@@ -67,6 +68,9 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     // No session cookie is ever set for an app's host (see AdminAuthorizer::app_host).
     if (ctx.authorizer.app_host && ctx.authorizer.app_host(req.header("host")))
       fail(404, "not_found", "no route for POST " + req.path + " on an app's host");
+    // Login CSRF: another origin's page must not sign the browser in (to an
+    // account of the attacker's) any more than it may act with its session.
+    if (auto why = foreign_origin(req)) fail(403, "cross_origin", *why);
     auto body = json_body(req);
     Fields f(body);
     std::string username = *f.string("username", true);
@@ -118,7 +122,8 @@ void add_account_routes(AdminContext& ctx, Registrar& r) {
     std::string next = *f.string("new_password", true);
     f.finish();
     const auto& p = current_access().principal;
-    if (auto rules = Identity::check_password_rules(next); !rules) fail_field("new_password", rules.error().message);
+    if (auto rules = Identity::check_password_rules(next, p.user.username); !rules)
+      fail_field("new_password", rules.error().message);
     if (auto wait = ctx.limiter.admit(p.user.username, req.remote_address, now_ms()); wait > 0) return rate_limited(wait);
     std::optional<User> user;
     try {

@@ -29,7 +29,7 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
     bool owner = f.boolean("owner").value_or(false);
     f.finish();
     if (auto n = Identity::normalise_username(username); !n) fail_field("username", n.error().message);
-    if (auto p = Identity::check_password_rules(password); !p) fail_field("password", p.error().message);
+    if (auto p = Identity::check_password_rules(password, username); !p) fail_field("password", p.error().message);
     auto user = ctx.identity.create_user(username, password, owner);
     if (!user && user.error().kind == sdk::ErrorKind::conflict)
       fail(409, "conflict", user.error().message, sdk::Value::object({{"field", "username"}}));
@@ -48,7 +48,8 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
     auto owner = f.boolean("owner");
     f.finish();
     if (password) {
-      if (auto p = Identity::check_password_rules(*password); !p) fail_field("password", p.error().message);
+      if (auto p = Identity::check_password_rules(*password, user.username); !p)
+        fail_field("password", p.error().message);
     }
     if (owner && *owner != user.owner) {
       if (*owner)

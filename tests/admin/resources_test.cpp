@@ -518,12 +518,19 @@ TEST(CreateOwner, MakesTheFirstOwnerFromStandardInputOnce) {
   auto weak = run("echo short | " + bin + " admin create-owner --username boss");
   EXPECT_EQ(weak.first, 2) << weak.second;
   EXPECT_NE(weak.second.find("12 characters"), std::string::npos) << weak.second;
+  // The password policy holds here too, naming the reason.
+  auto named = run("echo 'boss-of-this-place' | " + bin + " admin create-owner --username boss");
+  EXPECT_EQ(named.first, 2) << named.second;
+  EXPECT_NE(named.second.find("must not contain the user name"), std::string::npos) << named.second;
   auto made = run("echo 'a long enough secret' | " + bin + " admin create-owner --username boss");
   EXPECT_EQ(made.first, 0) << made.second;
   EXPECT_NE(made.second.find("owner 'boss' created"), std::string::npos) << made.second;
   auto again = run("echo 'another long secret' | " + bin + " admin create-owner --username boss2");
   EXPECT_EQ(again.first, 1) << again.second;
   EXPECT_NE(again.second.find("there are users already"), std::string::npos) << again.second;
+  auto common = run("echo 'Password2024!' | " + bin + " admin reset-password --username boss");
+  EXPECT_EQ(common.first, 2) << common.second;
+  EXPECT_NE(common.second.find("too common"), std::string::npos) << common.second;
   auto reset = run("echo 'a new long secret!' | " + bin + " admin reset-password --username boss");
   EXPECT_EQ(reset.first, 0) << reset.second;
 }

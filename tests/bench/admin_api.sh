@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.bash"
 command -v wrk >/dev/null || { echo "wrk is not installed (./dev bench installs it)"; exit 1; }
 
 DURATION="${DURATION:-10s}"
-PASSWORD="bench password, long enough"
+PASSWORD="load-test password, long enough"
 
 run_one() {
   local label="$1" url="$2" port dir base key login_ms out rps p50 p99

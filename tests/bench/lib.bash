@@ -47,7 +47,7 @@ wrk_run() {
   echo "$rps $p50 $p99"
 }
 
-BENCH_PASSWORD="bench password, long enough"
+BENCH_PASSWORD="load-test password, long enough"
 
 # bench_picloud LABEL DATABASE_URL [VAR=value ...]: starts picloud in its own
 # directory with those settings, waits until it is ready, signs the owner in
