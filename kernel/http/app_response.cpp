@@ -28,8 +28,7 @@ sdk::HttpResponse refused(const std::string& why) {
   return error_response(502, "script_error", why);
 }
 
-}  // namespace
-
+// Whether a Set-Cookie value sets the admin session cookie.
 bool sets_admin_session(std::string_view set_cookie) {
   std::string_view pair = set_cookie.substr(0, set_cookie.find(';'));
   std::string_view name = pair.substr(0, pair.find('='));
@@ -40,6 +39,8 @@ bool sets_admin_session(std::string_view set_cookie) {
     if (istarts_with(name, prefix)) name.remove_prefix(prefix.size());
   return iequals(name, kSessionCookie);
 }
+
+}  // namespace
 
 sdk::HttpResponse app_response(sdk::HttpResponse response) {
   if (response.status < 200 || response.status > 599)

@@ -21,7 +21,4 @@ namespace picloud::kernel::http {
 
 sdk::HttpResponse app_response(sdk::HttpResponse response);
 
-// Whether a Set-Cookie value sets the admin session cookie.
-bool sets_admin_session(std::string_view set_cookie);
-
 }  // namespace picloud::kernel::http
