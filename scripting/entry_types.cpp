@@ -141,7 +141,9 @@ CScriptArray* body_bytes(const ScriptRequest* r) { return make_bytes(r->request.
 
 int get_status(const ScriptResponse* r) { return r->out.status; }
 void set_status(int status, ScriptResponse* r) {
-  if (status < 100 || status > 599) throw ScriptException("response: status " + std::to_string(status) + " is not 100-599");
+  // 1xx are interim answers about the connection (101 switches protocols):
+  // the server's to send, never a script's final answer.
+  if (status < 200 || status > 599) throw ScriptException("response: status " + std::to_string(status) + " is not 200-599");
   r->out.status = status;
 }
 

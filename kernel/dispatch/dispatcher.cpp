@@ -5,6 +5,7 @@
 
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
+#include "kernel/http/app_response.hpp"
 #include "kernel/log.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
 
@@ -271,7 +272,7 @@ sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpReque
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
-  if (ran->result.ok()) return std::move(ran->result.response);
+  if (ran->result.ok()) return http::app_response(std::move(ran->result.response));
   write_log(LogLevel::warn, "dispatch", "script run failed",
             {{"app", route.app_id}, {"script", route.script_id}, {"execution", ran->record.id},
              {"error", std::string(scripting::to_string(ran->result.error))}, {"message", ran->result.message}});

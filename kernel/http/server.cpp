@@ -478,8 +478,9 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
   c.out.clear();
   c.out_sent = 0;
   if (!serialize_response(res, wire, c.out)) {
-    write_log(LogLevel::error, "http", "handler produced an invalid response header",
-              {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
+    write_log(LogLevel::error, "http", "handler produced an invalid response (a status outside 200-599 or a bad header)",
+              {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"},
+               {"status", std::to_string(res.status)}});
     res = error_response(500, "internal", "internal error");
     serialize_response(res, wire, c.out);
   }

@@ -28,12 +28,21 @@ bool is_token_char(unsigned char c) {
   return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
-bool is_framing(const std::string& name) {
-  return strcasecmp(name.c_str(), "content-length") == 0 || strcasecmp(name.c_str(), "transfer-encoding") == 0 ||
-         strcasecmp(name.c_str(), "connection") == 0;
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"connection", "keep-alive",     "transfer-encoding", "te",
+                                                "trailer",    "upgrade",        "content-length",    "proxy-connection",
+                                                "proxy-authenticate", "proxy-authorization"};
+  auto same = [&](std::string_view other) {
+    return name.size() == other.size() && strncasecmp(name.data(), other.data(), name.size()) == 0;
+  };
+  for (auto n : kNames)
+    if (same(n)) return true;
+  return name.size() >= 6 && strncasecmp(name.data(), "proxy-", 6) == 0;
 }
 
-}  // namespace
+bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
 
 bool valid_header(const std::string& name, const std::string& value) {
   if (name.empty()) return false;
@@ -46,7 +55,9 @@ bool valid_header(const std::string& name, const std::string& value) {
 
 bool serialize_response(const sdk::HttpResponse& response, const WireOptions& options, std::string& out) {
   out.clear();
-  int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  const int status = response.status;
+  if (status < 200 || status > 599) return false;
+  const bool body = status_has_body(status);
   out.reserve(160 + response.body.size());
   out += "HTTP/1.1 ";
   out += std::to_string(status);
@@ -60,7 +71,7 @@ bool serialize_response(const sdk::HttpResponse& response, const WireOptions& op
       out.clear();
       return false;
     }
-    if (is_framing(name)) continue;
+    if (is_hop_by_hop(name)) continue;
     out += name;
     out += ": ";
     out += value;
@@ -75,10 +86,13 @@ bool serialize_response(const sdk::HttpResponse& response, const WireOptions& op
     out += "Connection: close\r\n";
   else if (options.http10)
     out += "Connection: Keep-Alive\r\n";
-  out += "Content-Length: ";
-  out += std::to_string(response.body.size());
-  out += "\r\n\r\n";
-  if (!options.head) out += response.body;
+  if (body) {
+    out += "Content-Length: ";
+    out += std::to_string(response.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (body && !options.head) out += response.body;
   return true;
 }
 

@@ -14,6 +14,7 @@
 
 using namespace picloud;
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 using test::Backend;
 using test::Process;
 
@@ -294,6 +295,65 @@ TEST(Protocol, FramingErrorsAnswer400OrOversizeHeaders431) {
     EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200 OK", 0), 0u);
   }
   EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+// Request smuggling: each request below is one a front proxy could frame
+// (or route) differently than PiCloud. Behind each one on the same
+// connection comes a second request; before, PiCloud served it (its bytes
+// were the tail of the first request's body to a proxy, so the proxy never
+// saw it). Now the first is refused with a 400 and the connection closed, so
+// the tail is never served: exactly one response on the wire.
+TEST(Protocol, SmugglingShapesAreRefusedAndTheirTailIsNeverServed) {
+  Server s(Backend::sqlite, {});
+  ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
+  const std::string tail = "GET /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string post = "POST /t_good/echo HTTP/1.1\r\nHost: x\r\n";
+  struct Case {
+    const char* what;
+    std::string request, reason;
+  };
+  const std::vector<Case> cases{
+      {"two Content-Lengths, first 0", post + "Content-Length: 0\r\nContent-Length: " + std::to_string(tail.size()) + "\r\n\r\n",
+       "2 Content-Length headers"},
+      {"two equal Content-Lengths", post + "Content-Length: 2\r\nContent-Length: 2\r\n\r\nab", "2 Content-Length headers"},
+      {"space before the colon of TE", post + "Content-Length: 5\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+       "whitespace between the header name"},
+      {"TE folded into another header", post + "Content-Length: 5\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "obsolete line folding"},
+      {"TE on a line without a colon", post + "Content-Length: 5\r\nTransfer-Encoding chunked\r\n\r\n0\r\n\r\n", "has no colon"},
+      {"TE and CL", post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "both Content-Length and Transfer-Encoding"},
+      {"TE in HTTP/1.0", "POST /t_good/echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "not allowed in an HTTP/1.0 request"},
+      {"TE chunked, gzip", post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", "unsupported Transfer-Encoding"},
+      {"TE xchunked", post + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", "unsupported Transfer-Encoding"},
+      {"a bare LF in a chunk extension", post + "Transfer-Encoding: chunked\r\n\r\n3;x\nabc\r\n0\r\n\r\n", "bare LF"},
+      {"a bare LF ending the chunked body", post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\n\n", "bare LF"},
+      {"a bare LF in the head", "POST /t_good/echo HTTP/1.1\r\nHost: x\nContent-Length: 0\r\n\r\n", "bare LF"},
+      {"NUL in a header value", post + "X-A: a\0b\r\nContent-Length: 0\r\n\r\n"s, "control character"},
+      {"two Host headers", "GET /t_good/hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "2 Host headers"},
+      {"an absolute target naming another host", "GET http://y/t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n", "but Host is 'x'"},
+      {"two spaces in the request line", "GET  /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n", "extra spaces"},
+      {"HTTP/1.2", "GET /t_good/hello HTTP/1.2\r\nHost: x\r\n\r\n", "unsupported protocol version"},
+  };
+  for (const auto& c : cases) {
+    auto r = test::raw_exchange(s.port, c.request + tail, 3s);
+    EXPECT_EQ(r.received.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << c.what << ": " << r.received;
+    EXPECT_NE(r.received.find(c.reason), std::string::npos) << c.what << ": " << r.received;
+    EXPECT_NE(r.received.find("\r\nConnection: close\r\n"), std::string::npos) << c.what << ": " << r.received;
+    // Exactly one response: its header block and the body its Content-Length gives.
+    auto head_end = r.received.find("\r\n\r\n");
+    auto length_at = r.received.find("\r\nContent-Length: ");
+    ASSERT_NE(head_end, std::string::npos) << c.what;
+    ASSERT_LT(length_at, head_end) << c.what;
+    auto length = std::stoul(r.received.substr(length_at + 18));
+    EXPECT_EQ(r.received.size(), head_end + 4 + length) << c.what << ": more than one response\n" << r.received;
+    EXPECT_TRUE(r.closed) << c.what;
+  }
+  // The same tail behind a well-framed request is served: the cases above
+  // fail for their framing, not for the tail.
+  auto good = test::raw_exchange(s.port, post + "Content-Length: 2\r\n\r\nab" + tail, 1s);
+  EXPECT_EQ(good.received.find("HTTP/1.1 201"), 0u) << good.received;
+  EXPECT_NE(good.received.find("\r\n\r\nhello"), std::string::npos) << good.received;
 }
 
 // Idle keep-alive connections hold no worker: with two workers, hundreds of

@@ -36,3 +36,37 @@ TEST(Wire, RefusesHeadersThatWouldSplitTheResponse) {
   EXPECT_FALSE(serialize_response({200, {{"", "v"}}, ""}, {}, out));
   EXPECT_TRUE(valid_header("X-Custom_1", "any text: even ; commas,"));
 }
+
+// A response a client or proxy would frame differently than we send it: a
+// body after 204/304 would be read as the next response; a 101 would switch
+// the connection away from HTTP.
+TEST(Wire, StatusesWithoutABodyAreSentWithoutOne) {
+  std::string out;
+  for (int status : {204, 304}) {
+    sdk::HttpResponse r{status, {{"content-length", "5"}}, "hello"};
+    ASSERT_TRUE(serialize_response(r, {false, true, false, ""}, out)) << status;
+    EXPECT_EQ(out.find("Content-Length"), std::string::npos) << out;
+    EXPECT_EQ(out.find("hello"), std::string::npos) << out;
+    EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << out;
+  }
+  ASSERT_TRUE(serialize_response({200, {}, ""}, {}, out));
+  EXPECT_NE(out.find("Content-Length: 0\r\n\r\n"), std::string::npos) << "an empty 200 still says its length";
+  for (int status : {0, 99, 100, 101, 103, 199, 600, 999})
+    EXPECT_FALSE(serialize_response({status, {{"upgrade", "websocket"}}, ""}, {}, out)) << status;
+}
+
+TEST(Wire, HopByHopHeadersAreTheServers) {
+  sdk::HttpResponse r{200,
+                      {{"Upgrade", "h2c"}, {"Keep-Alive", "timeout=999"}, {"TE", "trailers"}, {"Trailer", "X-Sum"},
+                       {"Transfer-Encoding", "chunked"}, {"Proxy-Connection", "keep-alive"}, {"proxy-anything", "1"},
+                       {"Connection", "close"}, {"X-Kept", "yes"}},
+                      "ok"};
+  std::string out;
+  ASSERT_TRUE(serialize_response(r, {}, out));
+  for (const char* gone : {"Upgrade", "Keep-Alive", "TE:", "Trailer", "chunked", "Proxy-", "proxy-", "close"})
+    EXPECT_EQ(out.find(gone), std::string::npos) << gone << " in\n" << out;
+  EXPECT_NE(out.find("X-Kept: yes\r\n"), std::string::npos);
+  EXPECT_TRUE(is_hop_by_hop("CONNECTION"));
+  EXPECT_FALSE(is_hop_by_hop("X-Connection"));
+  EXPECT_FALSE(is_hop_by_hop("tea"));
+}
