@@ -256,9 +256,12 @@ Result<void> Kernel::start() {
   admin_->set_script_runner([d = dispatcher_.get()](const admin::ManualRun& run) { return d->run_manual(run); });
   // The admin API's hosts never reach an app, whatever the database says.
   router_.set_fallback(
-      [d = dispatcher_.get(), &hosts = admin_->hosts()](const sdk::HttpRequest& req) {
+      [d = dispatcher_.get(), &hosts = admin_->hosts(),
+       &not_found = metrics_.counter("picloud_http_not_found_total", "HTTP requests that matched no route")](
+          const sdk::HttpRequest& req) {
         auto host = req.header("host");
         if (!hosts.serves(host) || !http::kernel_path(req.path).empty()) return d->serve(req);
+        not_found.inc();
         return admin::error_body(404, "not_found",
                                  "no app serves the host '" + admin::host_of(host) + "': it is the admin API's");
       },
