@@ -11,6 +11,7 @@
 #include <set>
 
 #include "kernel/db/migrations.hpp"
+#include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
 #include "kernel/triggers/dead_letter_functions.hpp"
@@ -174,9 +175,38 @@ void Kernel::register_kernel_routes() {
                                           {"plugins", plugins_ok ? "started" : "not started"}});
     return sdk::HttpResponse::json(db_ok && plugins_ok ? 200 : 503, sdk::to_json(body));
   });
-  add("/metrics", [this](const sdk::HttpRequest&) {
+  // /healthz and /readyz answer on every host (load balancers ask by any
+  // name); /metrics only on the admin API's hosts, with its token if set.
+  add("/metrics", [this](const sdk::HttpRequest& req) {
+    if (!admin_ || !admin_->hosts().serves(req.header("host"))) return admin::not_an_admin_host(req);
+    if (const auto& token = settings_.admin.metrics_token; !token.empty()) {
+      auto given = req.header("authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      bool ok = given.size() > kBearer.size() && admin::to_lower(given.substr(0, kBearer.size())) == "bearer " &&
+                admin::constant_time_equal(given.substr(kBearer.size()), token);
+      if (!ok) {
+        auto r = admin::error_body(401, "unauthorized",
+                                   "/metrics needs 'Authorization: Bearer <token>' with the token of [admin] metrics_token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"picloud-metrics\"");
+        return r;
+      }
+    }
     return sdk::HttpResponse{200, {{"content-type", "text/plain; version=0.0.4; charset=utf-8"}}, metrics_.render()};
   });
+}
+
+void Kernel::warn_reserved_app_hostnames() {
+  // Hostnames an older version let apps take that belong to the admin API
+  // now: requests for them reach the admin API, never the app.
+  auto rows = admin_->reserved_app_hostnames();
+  if (!rows) {
+    write_log(LogLevel::warn, "admin", "app hostnames could not be checked", {{"error", rows.error().message}});
+    return;
+  }
+  for (const auto& [app, host] : *rows)
+    write_log(LogLevel::warn, "admin",
+              "app hostname ignored: it is one of the admin API's hosts; give the app another hostname",
+              {{"app", app}, {"hostname", host}});
 }
 
 void Kernel::warn_unread_config() {
@@ -208,6 +238,7 @@ Result<void> Kernel::build_admin() {
   if (auto r = admin_->register_routes(router_); !r) return r;
   if (!settings_.owner_username.empty())
     if (auto r = admin_->bootstrap_owner(settings_.owner_username, settings_.owner_password); !r) return r;
+  warn_reserved_app_hostnames();
   return {};
 }
 
@@ -268,8 +299,18 @@ Result<void> Kernel::start() {
   });
   admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
   admin_->set_script_runner([d = dispatcher_.get()](const admin::ManualRun& run) { return d->run_manual(run); });
-  admin_->set_app_host_check([d = dispatcher_.get()](std::string_view host) { return d->is_app_host(host); });
-  router_.set_fallback([d = dispatcher_.get()](const sdk::HttpRequest& req) { return d->serve(req); }, "kernel");
+  // The admin API's hosts never reach an app, whatever the database says.
+  router_.set_fallback(
+      [d = dispatcher_.get(), &hosts = admin_->hosts(),
+       &not_found = metrics_.counter("picloud_http_not_found_total", "HTTP requests that matched no route")](
+          const sdk::HttpRequest& req) {
+        auto host = req.header("host");
+        if (!hosts.serves(host) || !http::kernel_path(req.path).empty()) return d->serve(req);
+        not_found.inc();
+        return admin::error_body(404, "not_found",
+                                 "no app serves the host '" + admin::host_of(host) + "': it is the admin API's");
+      },
+      "kernel");
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
     server_.reset();
@@ -301,7 +342,6 @@ void Kernel::stop() {
     if (admin_) {
       admin_->set_routing_listener(nullptr);
       admin_->set_script_runner(nullptr);
-      admin_->set_app_host_check(nullptr);
     }
     dispatcher_->stop();
   }

@@ -109,9 +109,17 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(adm.identity.session_idle_s,
              c.get_int("admin", "session_idle_timeout_s", adm.identity.session_idle_s, 60, 365LL * 24 * 3600));
   TRY_ASSIGN(text, c.get_choice("admin", "cookie_secure", "auto", {"auto", "always", "never"}));
-  adm.cookie_secure = text == "always"  ? admin::CookieSecure::always
-                      : text == "never" ? admin::CookieSecure::never
-                                        : admin::CookieSecure::auto_detect;
+  adm.identity.cookie_secure = text == "always"  ? admin::CookieSecure::always
+                               : text == "never" ? admin::CookieSecure::never
+                                                 : admin::CookieSecure::auto_detect;
+  TRY_ASSIGN(text, c.get_string("admin", "hostnames", "localhost"));
+  if (auto names = admin::AdminHosts::parse(text); !names)
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: [admin] hostnames = '" + text + "' (from " +
+                                                                 c.origin("admin", "hostnames") +
+                                                                 ") is not valid: " + names.error().message);
+  else
+    adm.hostnames = std::move(*names);
+  TRY_ASSIGN(adm.metrics_token, c.get_string("admin", "metrics_token", ""));
   TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_account", adm.login.per_account, 1, 1000));
   adm.login.per_account = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_address", adm.login.per_address, 1, 100000));

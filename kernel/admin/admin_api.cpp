@@ -21,7 +21,10 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
     result_ = r;
     return;
   }
-  auto wrapped = [handler = std::move(handler)](const sdk::HttpRequest& req) -> sdk::HttpResponse {
+  auto wrapped = [handler = std::move(handler), &hosts = ctx_.hosts](const sdk::HttpRequest& req) -> sdk::HttpResponse {
+    // Public routes (sign-in, the OpenAPI document) too: the authorizer
+    // checks the others before their body is read.
+    if (!hosts.serves(req.header("host"))) return not_an_admin_host(req);
     try {
       return handler(req);
     } catch (const ApiError& e) {
@@ -50,8 +53,16 @@ void routing_changed(AdminContext& ctx) {
 
 void AdminApi::set_routing_listener(std::function<void()> listener) { ctx_->routing_listener = std::move(listener); }
 void AdminApi::set_script_runner(ScriptRunner runner) { ctx_->script_runner = std::move(runner); }
-void AdminApi::set_app_host_check(std::function<bool(std::string_view)> check) {
-  ctx_->authorizer.app_host = std::move(check);
+const AdminHosts& AdminApi::hosts() const { return ctx_->hosts; }
+
+sdk::Result<std::vector<std::pair<std::string, std::string>>> AdminApi::reserved_app_hostnames() {
+  auto rows = ctx_->db.query("SELECT a.slug, h.hostname FROM app_hostnames h JOIN apps a ON a.id = h.app_id "
+                             "ORDER BY a.slug, h.hostname");
+  if (!rows) return rows.error();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& row : rows->rows)
+    if (!ctx_->hosts.reserved(row[1].as_string()).empty()) out.emplace_back(row[0].as_string(), row[1].as_string());
+  return out;
 }
 
 AdminApi::AdminApi(db::Database& db, AdminSettings settings, CapabilityRegistry& capabilities,

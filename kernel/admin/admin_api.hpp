@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/admin/admin_hosts.hpp"
 #include "kernel/admin/authorizer.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/execution_log.hpp"
@@ -30,13 +31,14 @@ class DeadLetterStore;
 
 namespace picloud::kernel::admin {
 
-enum class CookieSecure { auto_detect, always, never };
-
 struct AdminSettings {
   IdentitySettings identity;
   LoginLimits login;
   ExecutionLogSettings executions;
-  CookieSecure cookie_secure = CookieSecure::auto_detect;
+  // The admin API's hostnames besides IP addresses (see admin_hosts.hpp).
+  std::vector<std::string> hostnames = {"localhost"};
+  // When set, GET /metrics needs "Authorization: Bearer <this>".
+  std::string metrics_token;
   int password_hash_concurrency = 2;
   triggers::RetryPolicy retry;  // defaults for triggers' deliveries
 };
@@ -83,9 +85,11 @@ class AdminApi {
   void set_routing_listener(std::function<void()> listener);
   // Runs scripts for POST /apps/{app}/scripts/{script}/run (the dispatcher).
   void set_script_runner(ScriptRunner runner);
-  // Tells which Host headers belong to apps: there the admin API does not
-  // answer (sign-in and every route that needs credentials are 404).
-  void set_app_host_check(std::function<bool(std::string_view)> check);
+  // The hosts the admin API answers on; no app serves on them.
+  const AdminHosts& hosts() const;
+  // Hostnames an older version let apps take that are now the admin API's,
+  // as {app slug, hostname}: they are ignored (the kernel warns at start-up).
+  sdk::Result<std::vector<std::pair<std::string, std::string>>> reserved_app_hostnames();
 
   // Creates the first owner from PICLOUD_OWNER_USERNAME/PASSWORD when there
   // are no users yet; does nothing otherwise.

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernel/admin/access_cache.hpp"
+#include "kernel/admin/admin_hosts.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/identity.hpp"
 #include "kernel/http/server.hpp"
@@ -29,20 +30,23 @@ const Access& current_access();
 
 class AdminAuthorizer final : public http::Authorizer {
  public:
-  AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db, AccessCache& cache)
-      : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache) {}
+  // Routes that need credentials answer 404 on a host that is not one of
+  // `hosts`: the admin session must never be honoured on an origin whose
+  // pages an app could serve.
+  AdminAuthorizer(Identity& identity, const CapabilityRegistry& capabilities, sdk::Database& db, AccessCache& cache,
+                  const AdminHosts& hosts)
+      : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache), hosts_(hosts) {}
   std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
-
-  // Whether a Host header names one of the apps' hostnames. Routes that need
-  // credentials answer 404 there: an app's pages must never share an origin
-  // with an API that honours the admin session cookie.
-  std::function<bool(std::string_view host)> app_host;
 
  private:
   Identity& identity_;
   const CapabilityRegistry& capabilities_;
   sdk::Database& db_;
   AccessCache& cache_;
+  const AdminHosts& hosts_;
 };
+
+// The 404 of an admin route asked for on a host that is not the admin API's.
+sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request);
 
 }  // namespace picloud::kernel::admin

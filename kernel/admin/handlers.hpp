@@ -17,15 +17,17 @@ struct AdminContext {
       : db(db),
         settings(s),
         capabilities(caps),
+        hosts(s.hostnames),
         hasher(s.password_hash_concurrency),
         identity(db, hasher, s.identity, &cache),
         limiter(s.login),
         executions(db, s.executions, metrics),
-        authorizer(identity, caps, db, cache) {}
+        authorizer(identity, caps, db, cache, hosts) {}
 
   sdk::Database& db;
   AdminSettings settings;
   CapabilityRegistry& capabilities;
+  AdminHosts hosts;  // before the authorizer, which uses it
   PasswordHasher hasher;
   AccessCache cache;  // before identity and authorizer, which use it
   Identity identity;

@@ -1,6 +1,7 @@
 #include "kernel/admin/identity.hpp"
 
 #include "kernel/admin/access_cache.hpp"
+#include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/password_policy.hpp"
 
 namespace picloud::kernel::admin {
@@ -265,7 +266,19 @@ sdk::Result<Authentication> Identity::authenticate(const sdk::HttpRequest& reque
       return Authentication{std::nullopt, "the Authorization header must be 'Bearer <API key>'"};
     token = std::string(authorization.substr(kBearer.size()));
   } else {
-    token = session_cookie_value(request.header("cookie"));
+    // Over HTTPS only the __Host- cookie counts: a plain one may have been
+    // set by any sibling host (Domain=...), so it is ignored rather than
+    // allowed to refuse the request. Over plain HTTP the session is the
+    // plain cookie, and a __Host- one beside it counts as a second.
+    std::string_view name = session_cookie_name(request);
+    auto tokens = cookie_values(request, name);
+    std::size_t count = tokens.size();
+    if (name == kSessionCookie) count += cookie_values(request, kSecureSessionCookie).size();
+    if (count > 1)
+      return Authentication{std::nullopt, "the request carries " + std::to_string(count) +
+                                              " session cookies and only one can be honoured; sign out (or clear "
+                                              "this site's cookies) and sign in again"};
+    if (count == 1 && tokens.size() == 1 && tokens[0].size() <= 128) token = tokens[0];
     if (token.empty())
       return Authentication{std::nullopt, "sign in, or send an API key as 'Authorization: Bearer <key>'"};
   }
@@ -343,22 +356,54 @@ sdk::Result<std::int64_t> Identity::sweep_sessions() {
                      {now, now - settings_.session_idle_s * 1000});
 }
 
-std::string session_cookie_value(std::string_view header) {
-  // Cookie: a=1; picloud_session=xyz; b=2
-  while (!header.empty()) {
-    auto semi = header.find(';');
-    std::string_view pair = header.substr(0, semi);
-    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    auto eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == kSessionCookie) {
-      std::string_view value = pair.substr(eq + 1);
-      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-      if (value.size() > 128) return {};
-      return std::string(value);
+std::vector<std::string> cookie_values(const sdk::HttpRequest& request, std::string_view name) {
+  // Cookie: a=1; picloud_session=xyz; b=2 — in one header or several.
+  std::vector<std::string> out;
+  for (const auto& [header_name, value] : request.headers) {
+    if (header_name != "cookie") continue;
+    std::string_view header = value;
+    while (!header.empty()) {
+      auto semi = header.find(';');
+      std::string_view pair = header.substr(0, semi);
+      header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      auto eq = pair.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string_view key = pair.substr(0, eq);
+      while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+      if (key != name) continue;
+      std::string_view v = pair.substr(eq + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+      out.emplace_back(v);
     }
   }
-  return {};
+  return out;
+}
+
+std::string_view Identity::session_cookie_name(const sdk::HttpRequest& request) const {
+  bool secure = settings_.cookie_secure == CookieSecure::always ||
+                (settings_.cookie_secure == CookieSecure::auto_detect &&
+                 lower(request.header("x-forwarded-proto")) == "https");
+  return secure ? kSecureSessionCookie : kSessionCookie;
+}
+
+std::string Identity::session_set_cookie(const sdk::HttpRequest& request, std::string_view token,
+                                         std::int64_t max_age_s) const {
+  // SameSite=Strict: the admin API is called by its own pages, never reached
+  // signed-in from a link on another site.
+  std::string_view name = session_cookie_name(request);
+  std::string cookie = std::string(name) + "=" + std::string(token);
+  if (name == kSecureSessionCookie) {
+    // The __Host- prefix makes browsers insist on Secure, Path=/ and no
+    // Domain. Path=/ is safe: an app never serves on the admin API's hosts.
+    cookie += "; Path=/; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; Secure; SameSite=Strict";
+  } else {
+    // Plain HTTP: Path limits the cookie to the admin API.
+    cookie += "; Path=" + std::string(kAdminPrefix) + "; Max-Age=" + std::to_string(max_age_s) +
+              "; HttpOnly; SameSite=Strict";
+  }
+  return cookie;
 }
 
 }  // namespace picloud::kernel::admin

@@ -1,9 +1,15 @@
 // Users, sessions and API keys in the kernel's database, and turning a
 // request's credentials into a Principal.
 //
-//   session  cookie "picloud_session", 32 random bytes; the database keeps
-//            only its SHA-256. Ends at its absolute expiry or after the idle
-//            timeout, whichever comes first.
+//   session  a cookie with 32 random bytes; the database keeps only its
+//            SHA-256. Ends at its absolute expiry or after the idle timeout,
+//            whichever comes first. Over HTTPS the cookie is
+//            "__Host-picloud_session" (Secure, Path=/, no Domain: no other
+//            host, sibling subdomains included, can set or shadow it); over
+//            plain HTTP it is "picloud_session" with Path=/api/v1/admin.
+//            A request with more than one session cookie is refused: which
+//            one the browser lists first is not the server's choice, and a
+//            sibling host's script could have set the other.
 //   API key  "pcl_<16 hex lookup>_<43 chars secret>", sent as
 //            "Authorization: Bearer ..."; stored as the lookup part and the
 //            SHA-256 of the secret (the secret is 256 random bits, so a slow
@@ -24,6 +30,12 @@
 namespace picloud::kernel::admin {
 
 inline constexpr std::string_view kSessionCookie = "picloud_session";
+inline constexpr std::string_view kSecureSessionCookie = "__Host-picloud_session";
+
+// When the session cookie is the Secure one: auto_detect when the request
+// came through a proxy that says "X-Forwarded-Proto: https" (PiCloud itself
+// does not speak TLS), always, or never.
+enum class CookieSecure { auto_detect, always, never };
 inline constexpr std::string_view kKeyPrefix = "pcl_";
 
 struct User {
@@ -53,6 +65,7 @@ struct ApiKey {
 struct IdentitySettings {
   std::int64_t session_ttl_s = 7 * 24 * 3600;
   std::int64_t session_idle_s = 12 * 3600;
+  CookieSecure cookie_secure = CookieSecure::auto_detect;
 };
 
 // The outcome of reading credentials: a principal, or why there is none.
@@ -113,6 +126,12 @@ class Identity {
   // Reads the Authorization header (an API key) or else the session cookie.
   sdk::Result<Authentication> authenticate(const sdk::HttpRequest& request);
 
+  // The session cookie's name for this request (see the top of this file).
+  std::string_view session_cookie_name(const sdk::HttpRequest& request) const;
+  // The Set-Cookie value giving this request's client the session `token`
+  // for `max_age_s` seconds; an empty token and 0 clear it.
+  std::string session_set_cookie(const sdk::HttpRequest& request, std::string_view token, std::int64_t max_age_s) const;
+
   // Deletes expired sessions; returns how many.
   sdk::Result<std::int64_t> sweep_sessions();
 
@@ -127,7 +146,7 @@ class Identity {
   AccessCache* cache_;
 };
 
-// The session token in a Cookie header, or empty.
-std::string session_cookie_value(std::string_view cookie_header);
+// Every value of the cookie `name` in the request's Cookie headers, in order.
+std::vector<std::string> cookie_values(const sdk::HttpRequest& request, std::string_view name);
 
 }  // namespace picloud::kernel::admin

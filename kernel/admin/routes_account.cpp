@@ -7,15 +7,7 @@ namespace {
 
 std::string session_cookie(const AdminContext& ctx, const sdk::HttpRequest& req, const std::string& token,
                            std::int64_t max_age_s) {
-  // Path limits the cookie to the admin API: app routes served on the same
-  // host never see it.
-  std::string cookie = std::string(kSessionCookie) + "=" + token + "; Path=" + std::string(kAdminPrefix) +
-                       "; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict";
-  bool secure = ctx.settings.cookie_secure == CookieSecure::always ||
-                (ctx.settings.cookie_secure == CookieSecure::auto_detect &&
-                 to_lower(req.header("x-forwarded-proto")) == "https");
-  if (secure) cookie += "; Secure";
-  return cookie;
+  return ctx.identity.session_set_cookie(req, token, max_age_s);
 }
 
 sdk::Value key_json(const ApiKey& k) {
@@ -65,9 +57,6 @@ sdk::Value time_or_null(const std::optional<std::int64_t>& ms) {
 
 void add_account_routes(AdminContext& ctx, Registrar& r) {
   r.add("POST", "/login", std::string(sdk::kPublic), [&ctx](const sdk::HttpRequest& req) {
-    // No session cookie is ever set for an app's host (see AdminAuthorizer::app_host).
-    if (ctx.authorizer.app_host && ctx.authorizer.app_host(req.header("host")))
-      fail(404, "not_found", "no route for POST " + req.path + " on an app's host");
     // Login CSRF: another origin's page must not sign the browser in (to an
     // account of the attacker's) any more than it may act with its session.
     if (auto why = foreign_origin(req)) fail(403, "cross_origin", *why);

@@ -1,4 +1,9 @@
 // Apps, their hostnames and their members.
+//
+// Who sets hostnames: the owner when creating an app, and the app's admins
+// afterwards (PATCH). Any name may be taken but the admin API's own hosts
+// (IP addresses and [admin] hostnames): those are refused with 400 for
+// everyone, owners included, so no app can take the admin API's origin.
 #include "kernel/admin/handlers.hpp"
 
 #include <algorithm>
@@ -17,30 +22,25 @@ void check_slug(const std::string& slug) {
   if (looks_like_id(slug)) fail_field("slug", "must not look like an id");
 }
 
-std::string check_hostname(const std::string& given) {
+// A hostname an app may take: a DNS name (stored in lower case, without a
+// trailing dot) that is none of the admin API's hosts (see admin_hosts.hpp).
+std::string check_hostname(const AdminHosts& admin_hosts, const std::string& given) {
   std::string host = to_lower(given);
-  bool ok = !host.empty() && host.size() <= 253;
-  std::size_t label = 0;
-  for (std::size_t i = 0; ok && i <= host.size(); ++i) {
-    if (i == host.size() || host[i] == '.') {
-      ok = label >= 1 && label <= 63 && host[i - label] != '-' && host[i - 1] != '-';
-      label = 0;
-    } else {
-      char c = host[i];
-      ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-      ++label;
-    }
-  }
-  if (!ok)
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  // First: "[::1]" is not a DNS name either, but the better reason is this one.
+  if (is_ip_literal(host) && !host.empty())
+    fail_field("hostnames", "'" + given + "' " + admin_hosts.reserved(host));
+  if (!is_dns_name(host))
     fail_field("hostnames", "'" + given + "' is not a host name (DNS labels of letters, digits and '-', no port)");
+  if (auto why = admin_hosts.reserved(host); !why.empty()) fail_field("hostnames", "'" + given + "' " + why);
   return host;
 }
 
-std::vector<std::string> check_hostnames(const std::vector<std::string>& given) {
+std::vector<std::string> check_hostnames(const AdminHosts& admin_hosts, const std::vector<std::string>& given) {
   if (given.size() > kMaxHostnames) fail_field("hostnames", "at most " + std::to_string(kMaxHostnames) + " per app");
   std::vector<std::string> out;
   for (const auto& h : given) {
-    auto host = check_hostname(h);
+    auto host = check_hostname(admin_hosts, h);
     if (std::find(out.begin(), out.end(), host) != out.end()) fail_field("hostnames", "'" + host + "' is listed twice");
     out.push_back(host);
   }
@@ -141,7 +141,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     std::string slug = *f.string("slug", true);
     auto name = f.string("name");
     std::string description = f.string("description").value_or("");
-    auto hosts = check_hostnames(f.strings("hostnames").value_or(std::vector<std::string>{}));
+    auto hosts = check_hostnames(ctx.hosts, f.strings("hostnames").value_or(std::vector<std::string>{}));
     f.finish();
     check_slug(slug);
     if (name && (name->empty() || name->size() > 200)) fail_field("name", "must have 1 to 200 characters");
@@ -178,7 +178,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     if (name && (name->empty() || name->size() > 200)) fail_field("name", "must have 1 to 200 characters");
     if (description && description->size() > 2000) fail_field("description", "has at most 2000 characters");
     std::optional<std::vector<std::string>> hosts;
-    if (hosts_given) hosts = check_hostnames(*hosts_given);
+    if (hosts_given) hosts = check_hostnames(ctx.hosts, *hosts_given);
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       auto set = [&](const char* column, const std::string& value) -> sdk::Result<void> {
         auto u = tx.execute(std::string("UPDATE apps SET ") + column + " = ?, updated_at = ? WHERE id = ?",

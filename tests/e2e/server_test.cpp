@@ -85,7 +85,9 @@ TEST_P(ServerTest, AnswersErrorsInOneShape) {
 
   auto missing = test::http_get(s.port, "/no/such/route");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(missing.body, R"({"error":{"code":"not_found","details":{},"message":"no app serves the host '127.0.0.1'"}})");
+  // 127.0.0.1 is the admin API's host: no app is ever served there.
+  EXPECT_EQ(missing.body,
+            R"({"error":{"code":"not_found","details":{},"message":"no app serves the host '127.0.0.1': it is the admin API's"}})");
 
   auto method = test::http("DELETE", s.port, "/t_good/hello");
   EXPECT_EQ(method.status, 405);
