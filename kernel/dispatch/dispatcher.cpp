@@ -205,11 +205,6 @@ void Dispatcher::watch_routing() {
   }
 }
 
-bool Dispatcher::is_app_host(std::string_view host_header) const {
-  auto t = table();
-  return t && t->has_host(host_header);
-}
-
 sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
   // The kernel's paths never reach a script, on any host: not even an
   // unregistered /api/v1/admin/... (the admin session cookie's path).

@@ -82,8 +82,6 @@ class Dispatcher {
 
   // The data-plane handler (the kernel's catch-all route).
   sdk::HttpResponse serve(const sdk::HttpRequest& request);
-  // Whether a Host header names one of the apps' hostnames.
-  bool is_app_host(std::string_view host_header) const;
 
   // A run asked for through the admin API, as its user, through the same
   // gate, limits and execution log as a route's (source "admin").

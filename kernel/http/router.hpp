@@ -24,10 +24,11 @@ struct PathSegment {
   std::string text;  // literal text or parameter name
 };
 
-// Whether `path` is one of the paths the kernel answers on every host
-// (/api/v1/admin and below, /api/v1/openapi.json, /healthz, /readyz,
-// /metrics and below): app routes may not claim them and scripts never see
-// requests for them. Returns the reserved prefix, or empty.
+// Whether `path` is one of the kernel's own paths (/api/v1/admin and below,
+// /api/v1/openapi.json, /metrics and below, answered on the admin API's
+// hosts only; /healthz and /readyz, answered on every host): app routes may
+// not claim them and scripts never see requests for them, on any host.
+// Returns the reserved prefix, or empty.
 std::string_view kernel_path(std::string_view path);
 
 // The non-empty segments of a path ("/a//b/" → a, b).
