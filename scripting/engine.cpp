@@ -11,6 +11,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
 #include <unordered_map>
@@ -116,14 +117,29 @@ void translate_exception(asIScriptContext* ctx, void*) {
   }
 }
 
+// Every exception a run raises, caught or not, engine-made or thrown.
+void exception_callback(asIScriptContext* ctx, void*) {
+  if (auto* run = static_cast<RunState*>(ctx->GetUserData(kRunStateSlot))) run->raised_exception = true;
+}
+
 // throw(message) and getExceptionInfo(), as generic functions.
 void script_throw(const std::string& message) {
   if (asIScriptContext* ctx = asGetActiveContext()) ctx->SetException(message.c_str());
 }
+// The context keeps the text of the last exception it saw, which may be an
+// earlier run's (of another app): answered only once this run raised one.
 std::string exception_info() {
   asIScriptContext* ctx = asGetActiveContext();
-  const char* text = ctx ? ctx->GetExceptionString() : nullptr;
+  auto* run = ctx ? static_cast<RunState*>(ctx->GetUserData(kRunStateSlot)) : nullptr;
+  if (!run || !run->raised_exception) return "";
+  const char* text = ctx->GetExceptionString();
   return text ? text : "";
+}
+
+// Every context gets the same callbacks.
+void prepare_context(asIScriptContext* ctx) {
+  ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
+  ctx->SetExceptionCallback(asFUNCTION(exception_callback), nullptr, asCALL_CDECL);
 }
 void register_exception_routines(asIScriptEngine* e) {
   check_registration(e->RegisterGlobalFunction("void throw(const string &in message)", WRAP_FN(script_throw), asCALL_GENERIC),
@@ -142,9 +158,16 @@ constexpr int kMaxNesting = 256;
 // results (formatFloat(1e308)), so a script could corrupt memory with them.
 constexpr std::string_view kWithheld[] = {"formatInt", "formatUInt", "formatFloat"};
 
+// Why `shared` and `external` are refused, in every message about them.
+constexpr std::string_view kSharedRule =
+    "scripts may not use `shared` or `external`: the engine links such entities by name across the scripts of "
+    "every app, so one app could run another's code; share code within an app with modules (import \"name\";)";
+
 // Walks the tokens once: size, bracket nesting (the parser recurses on it),
-// and withheld names. Comments and strings are tokens of their own, so their
-// content is never mistaken for code.
+// withheld names, and shared funcdefs (which the module API does not list;
+// `shared`/`external` right before the keyword `funcdef` can mean nothing
+// else). Comments and strings are tokens of their own, so their content is
+// never mistaken for code.
 void check_source(const asIScriptEngine* engine, const std::string& code, const std::string& section,
                   std::vector<Diagnostic>& errors) {
   if (code.size() > kMaxSourceBytes) {
@@ -155,13 +178,24 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
   }
   int depth = 0, line = 1, column = 1;
   std::size_t pos = 0;
+  std::string_view previous;        // the last token that is not blank or a comment
+  int previous_line = 0, previous_column = 0;
+  std::optional<Diagnostic> shared_funcdef;  // waiting for the funcdef's name
+  std::string_view last_identifier;
   while (pos < code.size()) {
     asUINT length = 0;
     asETokenClass cls = engine->ParseToken(code.data() + pos, code.size() - pos, &length);
     if (length == 0) length = 1;
     std::string_view token(code.data() + pos, length);
+    if (cls == asTC_KEYWORD && token == "funcdef" && (previous == "shared" || previous == "external"))
+      shared_funcdef = Diagnostic{section, previous_line, previous_column, ""};
     if (cls == asTC_KEYWORD && length == 1) {
       char c = token[0];
+      if (c == '(' && shared_funcdef) {
+        shared_funcdef->message = "funcdef '" + std::string(last_identifier) + "' is declared shared: " + std::string(kSharedRule);
+        errors.push_back(*shared_funcdef);
+        shared_funcdef.reset();
+      }
       if (c == '(' || c == '[' || c == '{') {
         if (++depth > kMaxNesting) {
           errors.push_back({section, line, column, "brackets nested deeper than " + std::to_string(kMaxNesting)});
@@ -171,10 +205,16 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
         --depth;
       }
     } else if (cls == asTC_IDENTIFIER) {
+      last_identifier = token;
       for (auto name : kWithheld)
         if (token == name)
           errors.push_back({section, line, column,
                             std::string(name) + " is not available to scripts; build the text with string operations"});
+    }
+    if (cls != asTC_WHITESPACE && cls != asTC_COMMENT) {
+      previous = token;
+      previous_line = line;
+      previous_column = column;
     }
     for (char c : token) {
       if (c == '\n') {
@@ -185,6 +225,59 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
       }
     }
     pos += length;
+  }
+}
+
+// --- isolation ---------------------------------------------------------------
+
+// Every app's scripts are modules of one engine. AngelScript links `shared`
+// entities (and `external` declarations of them) by name across all modules,
+// and binds `import ... from "module"` declarations to another module's
+// functions: either would let one app run another's code with its data. All
+// three are refused after the build, through the module itself rather than
+// the text (`shared` and `external` are ordinary names elsewhere). Until the
+// check, nothing of the module has run (global initialisers run after it),
+// and a refused module is discarded before the next build starts, so no
+// shared entity ever outlives the build that declared it.
+std::string qualified(const char* ns, const char* name) {
+  return ns && *ns ? std::string(ns) + "::" + name : std::string(name);
+}
+
+void check_isolation(asIScriptModule* mod, const std::vector<std::string>& modules, std::vector<Diagnostic>& errors) {
+  // Types carry no section: a module's entities live in its namespace.
+  auto section_of_namespace = [&](const char* ns) {
+    std::string_view first = ns ? std::string_view(ns).substr(0, std::string_view(ns).find("::")) : "";
+    for (const auto& m : modules)
+      if (m == first) return m;
+    return std::string("main");
+  };
+  auto refuse_type = [&](asITypeInfo* type, const char* kind) {
+    if (!type || !(type->GetFlags() & asOBJ_SHARED)) return;
+    errors.push_back({section_of_namespace(type->GetNamespace()), 0, 0,
+                      std::string(kind) + " '" + qualified(type->GetNamespace(), type->GetName()) +
+                          "' is declared shared: " + std::string(kSharedRule)});
+  };
+  for (asUINT i = 0; i < mod->GetFunctionCount(); ++i) {
+    asIScriptFunction* fn = mod->GetFunctionByIndex(i);
+    if (!fn || !fn->IsShared()) continue;
+    const char* section = fn->GetScriptSectionName();
+    errors.push_back({section && *section ? section : "main", 0, 0,
+                      "function '" + std::string(fn->GetDeclaration(true, true, false)) + "' is declared shared: " +
+                          std::string(kSharedRule)});
+  }
+  for (asUINT i = 0; i < mod->GetObjectTypeCount(); ++i) {
+    asITypeInfo* type = mod->GetObjectTypeByIndex(i);
+    refuse_type(type, type && type->GetSize() == 0 ? "interface" : "class");  // interfaces have no instances
+  }
+  for (asUINT i = 0; i < mod->GetEnumCount(); ++i) refuse_type(mod->GetEnumByIndex(i), "enum");
+  for (asUINT i = 0; i < mod->GetTypedefCount(); ++i) refuse_type(mod->GetTypedefByIndex(i), "typedef");
+  for (asUINT i = 0; i < mod->GetImportedFunctionCount(); ++i) {
+    const char* decl = mod->GetImportedFunctionDeclaration(i);
+    const char* from = mod->GetImportedFunctionSourceModule(i);
+    errors.push_back({"main", 0, 0,
+                      std::string("'import ") + (decl ? decl : "?") + " from \"" + (from ? from : "") +
+                          "\"' reaches into another compiled script, which scripts may not do; import a module of "
+                          "this app with: import \"module_name\";"});
   }
 }
 
@@ -317,7 +410,7 @@ struct Engine::Impl {
       return ctx;
     }
     asIScriptContext* ctx = engine->CreateContext();
-    ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
+    prepare_context(ctx);
     std::lock_guard lock(contexts_mutex);
     contexts.insert(ctx);
     return ctx;
@@ -435,6 +528,7 @@ struct Engine::Impl {
       for (const auto& s : prepared.sections) sections.push_back({s.name, s.code});
       if (auto hint = unknown_scope(engine, sections, scopes)) result.errors.insert(result.errors.begin(), *hint);
     }
+    if (result.errors.empty()) check_isolation(mod, prepared.modules, result.errors);
     if (result.errors.empty()) {
       for (asUINT i = 0; i < mod->GetGlobalVarCount(); ++i) {
         const char* var = nullptr;
@@ -506,7 +600,7 @@ struct Engine::Impl {
     run.budget.max_single = std::min<std::int64_t>(limits.max_value_bytes, 1 << 20);
     run.deadline = Clock::now() + std::chrono::milliseconds(limits.timeout_ms);
     asIScriptContext* ctx = engine->CreateContext();
-    ctx->SetLineCallback(asFUNCTION(line_callback), nullptr, asCALL_CDECL);
+    prepare_context(ctx);
     ctx->SetUserData(&run, kRunStateSlot);
     int r;
     {

@@ -64,6 +64,18 @@ void counted_free(void* p) {
 
 }  // namespace
 
+bool admits(std::size_t size) {
+  Budget* b = t_budget;
+  return !b || admit(b, size);
+}
+
+std::size_t room(std::size_t fallback) {
+  Budget* b = t_budget;
+  if (!b) return fallback;
+  if (b->exceeded) return 0;
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, std::min(b->max_single, b->limit - b->live)));
+}
+
 BudgetScope::BudgetScope(Budget* budget) : previous_(t_budget) { t_budget = budget; }
 BudgetScope::~BudgetScope() { t_budget = previous_; }
 

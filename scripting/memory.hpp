@@ -41,6 +41,17 @@ class Unaccounted : public BudgetScope {
   Unaccounted() : BudgetScope(nullptr) {}
 };
 
+// Whether the run on this thread (if any) may still take one value of
+// `size` bytes. When it may not, the budget is marked exceeded the same way a
+// refused allocation marks it, so the run ends with its memory error; nothing
+// is allocated either way. For results produced with accounting suspended
+// (third-party code that does not survive a failed allocation mid-way),
+// checked before the result is handed to the script.
+bool admits(std::size_t size);
+// The most one value made now may take: the single-value limit or what is
+// left of the budget, whichever is smaller (`fallback` outside a run).
+std::size_t room(std::size_t fallback);
+
 // The engine's allocator pair (asSetGlobalMemoryFunctions).
 void* engine_alloc(std::size_t size);
 void engine_free(void* pointer);

@@ -41,6 +41,10 @@ struct RunState {
   // The kind of the last service error raised as a script exception, for
   // exception_kind(); "script" for an exception the script threw itself.
   std::string last_error_kind;
+  // Whether this run raised an exception (caught or not). Contexts are reused
+  // by the next run, of any app, and keep the last exception's text: only a
+  // run that raised one may read it back.
+  bool raised_exception = false;
 
   std::vector<LogLine> logs;
   int dropped_logs = 0;

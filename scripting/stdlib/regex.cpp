@@ -6,8 +6,11 @@
 
 #include <angelscript/scriptarray.h>
 
+#include <iterator>
+
 #include "scripting/bytes.hpp"
 #include "scripting/json.hpp"
+#include "scripting/memory.hpp"
 #include "scripting/stdlib/stdlib.hpp"
 
 namespace picloud::scripting {
@@ -77,11 +80,77 @@ CScriptArray* find_all(const std::string& pattern, const std::string& text) {
   });
 }
 
-// `replacement` may use $1…$9 and $& for groups.
+// Appends to a string and stops (with a script error) at `limit` bytes. The
+// output can be far larger than the text (50,000 matches × a 400-character
+// replacement, or `$&$&…` on a long match), so it is bounded as it grows.
+class BoundedOut {
+ public:
+  using iterator_category = std::output_iterator_tag;
+  using value_type = void;
+  using difference_type = std::ptrdiff_t;
+  using pointer = void;
+  using reference = void;
+  BoundedOut(std::string& out, std::size_t limit) : out_(&out), limit_(limit) {}
+  BoundedOut& operator=(char c) {
+    if (out_->size() >= limit_) throw TooLarge{};
+    out_->push_back(c);
+    return *this;
+  }
+  BoundedOut& operator*() { return *this; }
+  BoundedOut& operator++() { return *this; }
+  BoundedOut& operator++(int) { return *this; }
+  struct TooLarge {};
+
+ private:
+  std::string* out_;
+  std::size_t limit_;
+};
+
+// `replacement` may use $1…$9 and $& for groups. Built here, match by match,
+// rather than by boost::regex_replace: its output grows inside Boost, where a
+// refused allocation left the script engine's stack unsound (the process
+// aborted with a double free). The matching and formatting run with the
+// run's accounting suspended but bounded by what the run could still hold;
+// the result is then charged to the run.
 std::string replace(const std::string& pattern, const std::string& text, const std::string& replacement) {
   check_text(text);
   auto re = compile(pattern);
-  return guarded([&] { return boost::regex_replace(text, re, replacement, boost::format_perl); });
+  std::size_t limit = memory::room(std::size_t{16} << 20);
+  // Allocated and freed with accounting suspended, whichever way this ends.
+  struct Scratch {
+    std::string text;
+    ~Scratch() {
+      memory::Unaccounted ours;
+      std::string().swap(text);
+    }
+  } out;
+  bool too_large = false;
+  {
+    memory::Unaccounted bounded;
+    guarded([&] {
+      try {
+        BoundedOut sink(out.text, limit);
+        std::size_t count = 0;
+        auto last = text.cbegin();
+        for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) {
+          if (++count > kMaxMatches) throw ScriptException("regex: more than 100000 matches");
+          std::copy(last, (*it)[0].first, sink);
+          it->format(sink, replacement, boost::format_perl);
+          last = (*it)[0].second;
+        }
+        std::copy(last, text.cend(), sink);
+      } catch (const BoundedOut::TooLarge&) {
+        too_large = true;
+      }
+      return 0;
+    });
+  }
+  if (too_large) {
+    memory::admits(limit + 1);  // marks the budget: the run ends with its memory error
+    throw ScriptException("regex: the result would be larger than " + std::to_string(limit) +
+                          " bytes, all this run may still hold");
+  }
+  return out.text;  // the copy is the run's, charged as usual
 }
 
 CScriptArray* split(const std::string& pattern, const std::string& text) {
