@@ -119,6 +119,11 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
                                                                  ") is not valid: " + names.error().message);
   else
     adm.hostnames = std::move(*names);
+  TRY_ASSIGN(adm.ip_hosts, c.get_bool("admin", "ip_hosts", true));
+  if (!adm.ip_hosts && adm.hostnames.empty())
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           "config: [admin] ip_hosts = false needs at least one name in [admin] hostnames: the admin "
+                           "API would answer nowhere");
   TRY_ASSIGN(adm.metrics_token, c.get_string("admin", "metrics_token", ""));
   TRY_ASSIGN(n, c.get_int("admin", "login_max_failures_per_account", adm.login.per_account, 1, 1000));
   adm.login.per_account = static_cast<int>(n);

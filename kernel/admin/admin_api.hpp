@@ -37,6 +37,7 @@ struct AdminSettings {
   ExecutionLogSettings executions;
   // The admin API's hostnames besides IP addresses (see admin_hosts.hpp).
   std::vector<std::string> hostnames = {"localhost"};
+  bool ip_hosts = true;  // every IP address is an admin host too
   // When set, GET /metrics needs "Authorization: Bearer <this>".
   std::string metrics_token;
   int password_hash_concurrency = 2;

@@ -90,12 +90,12 @@ sdk::Result<std::vector<std::string>> AdminHosts::parse(std::string_view list) {
 bool AdminHosts::serves(std::string_view host_header) const {
   if (host_header.empty()) return true;  // no name was asked for: not a browser's request for an app
   std::string host = host_of(host_header);
-  if (is_ip_literal(host)) return true;
+  if (ip_hosts_ && is_ip_literal(host)) return true;
   return std::find(names_.begin(), names_.end(), host) != names_.end();
 }
 
 std::string AdminHosts::reserved(std::string_view hostname) const {
-  if (is_ip_literal(hostname))
+  if (ip_hosts_ && is_ip_literal(hostname))
     return "is an IP address; the admin API answers on every IP address, so no app may take one";
   if (std::find(names_.begin(), names_.end(), hostname) != names_.end())
     return "is one of the admin API's hostnames ([admin] hostnames), so no app may take it";

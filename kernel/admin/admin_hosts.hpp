@@ -9,6 +9,10 @@
 // rows are ignored and reported at start-up): otherwise an app admin could
 // take the admin API's origin and serve a fake sign-in page there.
 //
+// With `[admin] ip_hosts = false` IP addresses are ordinary hosts: the admin
+// API answers only on its names, and an app may take an IP address (a Pi on
+// a LAN whose apps are reached by address, or a benchmark's URL contract).
+//
 // An IP address is recognised as a browser's URL parser would: bracketed
 // IPv6, or a name whose last label is a number (`127.1`, `0x7f.0.0.1`,
 // `2130706433` are all 127.0.0.1 to a browser).
@@ -37,7 +41,8 @@ bool is_dns_name(std::string_view host);
 class AdminHosts {
  public:
   // `names`: host names (lower case, no port); the default is {"localhost"}.
-  explicit AdminHosts(std::vector<std::string> names = {"localhost"}) : names_(std::move(names)) {}
+  explicit AdminHosts(std::vector<std::string> names = {"localhost"}, bool ip_hosts = true)
+      : names_(std::move(names)), ip_hosts_(ip_hosts) {}
 
   // Reads `[admin] hostnames` ("a.example, localhost"): the names checked
   // and normalised; the error says which entry is wrong and why.
@@ -54,6 +59,7 @@ class AdminHosts {
 
  private:
   std::vector<std::string> names_;
+  bool ip_hosts_;  // every IP address is an admin host
 };
 
 }  // namespace picloud::kernel::admin

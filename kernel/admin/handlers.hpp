@@ -17,7 +17,7 @@ struct AdminContext {
       : db(db),
         settings(s),
         capabilities(caps),
-        hosts(s.hostnames),
+        hosts(s.hostnames, s.ip_hosts),
         hasher(s.password_hash_concurrency),
         identity(db, hasher, s.identity, &cache),
         limiter(s.login),

@@ -68,6 +68,22 @@ TEST(AdminHostRules, TheAdminApiServesItsNamesIpAddressesAndNoHost) {
   EXPECT_NE(custom.reserved("127.0.0.1"), "");
 }
 
+TEST(AdminHostRules, WithoutIpHostsAddressesAreOrdinaryHosts) {
+  // [admin] ip_hosts = false: a Pi on a LAN whose apps are reached by
+  // address; the admin API answers only on its names.
+  AdminHosts hosts({"pi.local"}, false);
+  EXPECT_FALSE(hosts.serves("192.168.1.10:8080"));
+  EXPECT_FALSE(hosts.serves("127.0.0.1"));
+  EXPECT_FALSE(hosts.serves("[::1]:8080"));
+  EXPECT_TRUE(hosts.serves("pi.local:8080"));
+  EXPECT_EQ(hosts.reserved("192.168.1.10"), "");
+  EXPECT_EQ(hosts.reserved("127.0.0.1"), "");
+  EXPECT_NE(hosts.reserved("pi.local"), "");
+  AdminHosts with_ips({"pi.local"});
+  EXPECT_TRUE(with_ips.serves("192.168.1.10:8080"));
+  EXPECT_NE(with_ips.reserved("192.168.1.10"), "");
+}
+
 TEST(AdminHostRules, TheConfiguredListIsCheckedAndNormalised) {
   auto ok = AdminHosts::parse(" Admin.Example.com , localhost,,localhost. ");
   ASSERT_TRUE(ok) << ok.error().message;

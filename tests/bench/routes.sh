@@ -13,8 +13,9 @@ source "$(dirname "$0")/lib.bash"
 command -v wrk >/dev/null || { echo "wrk is not installed (./dev bench installs it)"; exit 1; }
 DURATION="${DURATION:-10s}"
 start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY
-  bench_picloud "$1" "$2"
-  # The app owns 127.0.0.1 (the peers' URL contract).
+  # The app owns 127.0.0.1 (the peers' URL contract), so IP addresses are
+  # not admin hosts here: the admin API answers on localhost only.
+  bench_picloud "$1" "$2" PICLOUD_ADMIN_IP_HOSTS=false
   local base="$ADMIN"
   local H=(-fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
   curl "${H[@]}" -d '{"slug":"bench","hostnames":["127.0.0.1"]}' "$base/apps"
