@@ -794,6 +794,7 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     // array and the string utilities pick theirs at run time.
     RegisterStdString_Generic(e);
     RegisterScriptArray(e, true);
+    CScriptArray::SetMemoryFunctions(memory::array_alloc, memory::engine_free);
     register_string_utils(e);
     RegisterScriptMath_Generic(e);
     register_exception_routines(e);

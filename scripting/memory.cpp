@@ -98,6 +98,11 @@ void* engine_alloc(std::size_t size) {
 }
 void engine_free(void* pointer) { counted_free(pointer); }
 
+void* array_alloc(std::size_t size) {
+  if (void* p = engine_alloc(size)) return p;
+  throw std::bad_alloc();
+}
+
 }  // namespace picloud::scripting::memory
 
 using picloud::scripting::memory::counted_aligned;

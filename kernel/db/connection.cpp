@@ -19,7 +19,7 @@ sdk::Error statement_error(sdk::ErrorKind kind, std::string_view code, std::stri
                            std::string_view detail, std::string_view sql) {
   static std::atomic<std::uint32_t> counter{0};
   char ref[16];
-  std::snprintf(ref, sizeof ref, "db-%06x", (counter.fetch_add(1, std::memory_order_relaxed) * 2654435761u) & 0xffffff);
+  std::snprintf(ref, sizeof ref, "db-%06x", ((counter.fetch_add(1, std::memory_order_relaxed) + 1) * 2654435761u) & 0xffffff);
   // A unique violation is an expected answer (a taken name, a lost race):
   // worth a debug line, not a warning.
   write_log(kind == sdk::ErrorKind::conflict ? LogLevel::debug : LogLevel::warn, "db", "statement failed",

@@ -93,11 +93,21 @@ class PostgresConnection final : public Connection {
     return run(sql, params, nullptr);
   }
 
+  // Scripts are PiCloud's own SQL without parameters (migrations, BEGIN,
+  // COMMIT): their errors keep PostgreSQL's primary message, which names the
+  // schema object at fault, so a failed migration says why. The detail and
+  // the statement's text, which may quote values, stay in the log.
   sdk::Result<void> execute_script(std::string_view sql) override {
     PGresult* res = PQexec(conn_, std::string(sql).c_str());
     auto r = check(res, sql);
+    if (!r) {
+      const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      sdk::Error e = r.error();
+      if (primary) e.message = std::string(primary) + " — " + e.message;
+      PQclear(res);
+      return e;
+    }
     PQclear(res);
-    if (!r) return r.error();
     return {};
   }
 

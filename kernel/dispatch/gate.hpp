@@ -59,7 +59,8 @@ class ExecutionGate {
   std::vector<AppUsage> usage() const;
   const GateLimits& limits() const { return limits_; }
 
-  // Holds a slot for a scope.
+  // Holds a slot for a scope. `app` must outlive the slot (it is the run's
+  // own app id: no copy on the request path).
   class Slot {
    public:
     Slot(ExecutionGate& gate, std::string_view app) : gate_(&gate), app_(app) {}
@@ -71,7 +72,7 @@ class ExecutionGate {
 
    private:
     ExecutionGate* gate_;
-    std::string app_;
+    std::string_view app_;
   };
 
  private:

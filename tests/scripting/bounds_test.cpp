@@ -103,6 +103,12 @@ TEST_F(Bounds, DISABLED_ConcatenationPassedOn) {
   expect_error("string s; s.resize(9000000); res.text(s + s);", RunError::memory_limit, "");
 }
 
+// The array add-on's constructor with a default value wrote through the
+// buffer it could not get (over the single-value limit): a segmentation fault.
+TEST_F(Bounds, AHugeArrayWithADefaultValue) {
+  expect_error("array<string> ones(3000000, \"1\"); res.text(\"\" + ones.length());", RunError::memory_limit, "");
+}
+
 TEST_F(Bounds, JsonStringifyOfAHugeValue) {
   expect_error("string s; s.resize(3000000); json j = json::parse(\"[]\");\n"
                "for (int i = 0; i < 10; i++) j.push(s);\n"
