@@ -25,8 +25,11 @@ function(picloud_add_plugin name)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIRECTORY}")
   endif()
   target_link_libraries(${name} PRIVATE PiCloud::SDK)
-  target_link_options(${name} PRIVATE
-    "LINKER:--version-script=${_PICLOUD_PLUGIN_EXPORTS}"
-    "LINKER:-z,defs")
+  target_link_options(${name} PRIVATE "LINKER:--version-script=${_PICLOUD_PLUGIN_EXPORTS}")
+  # Every symbol resolved at link time, except in PiCloud's sanitizer build:
+  # there the sanitizer runtime lives in the executable, not in the plugin.
+  if(NOT PICLOUD_SANITIZE)
+    target_link_options(${name} PRIVATE "LINKER:-z,defs")
+  endif()
   set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS "${_PICLOUD_PLUGIN_EXPORTS}")
 endfunction()

@@ -83,14 +83,14 @@ class EventsPlugin final : public Plugin {
                       ScriptType::integer, "",
                       [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
                         int matched = 0;
-                        auto r = db_->transaction([&](Transaction& tx) -> Result<void> {
+                        auto done = db_->transaction([&](Transaction& tx) -> Result<void> {
                           auto m = write(tx, call, a[0].as_string(), a[1].as_string(), a[2].as_string());
                           if (!m) return m.error();
                           matched = *m;
                           if (a[3].as_bool()) return make_error(ErrorKind::invalid_argument, "failed on purpose after the emit");
                           return {};
                         });
-                        if (!r) return r.error();
+                        if (!done) return done.error();
                         return Value(std::int64_t{matched});
                       }});
         !r)
@@ -100,7 +100,7 @@ class EventsPlugin final : public Plugin {
                       ScriptType::integer, "",
                       [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
                         std::int64_t matched = 0;
-                        auto r = db_->transaction([&](Transaction& tx) -> Result<void> {
+                        auto done = db_->transaction([&](Transaction& tx) -> Result<void> {
                           for (std::int64_t i = 0; i < a[2].as_int(); ++i) {
                             auto m = write(tx, call, a[0].as_string(), a[1].as_string() + std::to_string(i), "insert");
                             if (!m) return m.error();
@@ -108,16 +108,16 @@ class EventsPlugin final : public Plugin {
                           }
                           return {};
                         });
-                        if (!r) return r.error();
+                        if (!done) return done.error();
                         return Value(matched);
                       }});
         !r)
       return r;
     if (auto r = add({"t_events", "seen", {{"key", ScriptType::string}}, ScriptType::void_type, "",
                       [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
-                        auto r = db_->execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, ?, ?)",
-                                              {a[0], std::string(call.execution_id), std::int64_t{call.trigger_depth}});
-                        if (!r) return r.error();
+                        auto done = db_->execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, ?, ?)",
+                                                 {a[0], std::string(call.execution_id), std::int64_t{call.trigger_depth}});
+                        if (!done) return done.error();
                         return Value();
                       }});
         !r)
@@ -142,13 +142,13 @@ class EventsPlugin final : public Plugin {
                       ScriptType::integer, "",
                       [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
                         int matched = 0;
-                        auto r = db_->transaction([&](Transaction& tx) -> Result<void> {
+                        auto done = db_->transaction([&](Transaction& tx) -> Result<void> {
                           auto m = events_->emit(tx, call, {a[0].as_string(), a[1].as_string(), a[2]});
                           if (!m) return m.error();
                           matched = *m;
                           return {};
                         });
-                        if (!r) return r.error();
+                        if (!done) return done.error();
                         return Value(std::int64_t{matched});
                       }});
         !r)
