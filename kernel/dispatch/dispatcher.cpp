@@ -218,7 +218,7 @@ sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
   switch (m.outcome) {
     case RouteMatch::Outcome::no_app:
       not_found_.inc();
-      return error_body(404, "not_found", "no app serves the host '" + host_name(request.header("host")) + "'");
+      return error_body(404, "not_found", "no app serves the host '" + admin::host_of(request.header("host")) + "'");
     case RouteMatch::Outcome::no_route:
       not_found_.inc();
       return error_body(404, "not_found", "no route for " + request.method + " " + request.path);

@@ -32,19 +32,6 @@ bool path_matches(const AppRoute& r, const std::vector<std::string_view>& parts,
 
 }  // namespace
 
-std::string host_name(std::string_view header) {
-  std::string out;
-  if (!header.empty() && header.front() == '[') {  // [v6]:port
-    auto close = header.find(']');
-    header = header.substr(0, close == std::string_view::npos ? header.size() : close + 1);
-  } else if (auto colon = header.rfind(':'); colon != std::string_view::npos) {
-    header = header.substr(0, colon);
-  }
-  for (char c : header) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  if (!out.empty() && out.back() == '.') out.pop_back();  // "example.com." is example.com
-  return out;
-}
-
 sdk::Result<std::shared_ptr<const RouteTable>> RouteTable::load(sdk::Database& db, std::int64_t version) {
   auto table = std::make_shared<RouteTable>();
   table->version_ = version;
@@ -82,7 +69,7 @@ sdk::Result<std::shared_ptr<const RouteTable>> RouteTable::load(sdk::Database& d
 
 RouteMatch RouteTable::match(std::string_view host_header, std::string_view method, std::string_view path) const {
   RouteMatch out;
-  std::string host = host_name(host_header);
+  std::string host = admin::host_of(host_header);
   auto app = app_of_host_.find(host);
   if (app == app_of_host_.end()) return out;
   out.app_id = app->second;

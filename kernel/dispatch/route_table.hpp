@@ -15,13 +15,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernel/admin/admin_hosts.hpp"
 #include "kernel/http/router.hpp"
 #include "picloud/sdk/database.hpp"
 
 namespace picloud::kernel::dispatch {
-
-// The host name of a Host header value: lower case, without the port.
-std::string host_name(std::string_view header);
 
 struct AppRoute {
   std::string id;
@@ -51,7 +49,7 @@ class RouteTable {
 
   // `host` as in the Host header (any case, port allowed).
   RouteMatch match(std::string_view host, std::string_view method, std::string_view path) const;
-  bool has_host(std::string_view host_header) const { return app_of_host_.count(host_name(host_header)) > 0; }
+  bool has_host(std::string_view host_header) const { return app_of_host_.count(admin::host_of(host_header)) > 0; }
 
  private:
   std::int64_t version_ = 0;
