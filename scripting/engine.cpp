@@ -3,7 +3,6 @@
 
 #include <angelscript/scriptarray.h>
 #include <angelscript/scriptmath.h>
-#include <angelscript/scriptstdstring.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,11 +20,6 @@
 #include "scripting/json.hpp"
 #include "scripting/memory.hpp"
 #include "scripting/stdlib/stdlib.hpp"
-
-// Exported by the string add-on library but not declared in its header.
-namespace AngelScript {
-void RegisterStdString_Generic(asIScriptEngine* engine);
-}
 
 namespace picloud::scripting {
 namespace {
@@ -153,18 +147,13 @@ void register_exception_routines(asIScriptEngine* e) {
 constexpr std::size_t kMaxSourceBytes = 512 * 1024;
 constexpr int kMaxNesting = 256;
 
-// Functions of the string add-on that are not offered to scripts: its
-// formatInt/formatUInt/formatFloat write past a fixed-size buffer for long
-// results (formatFloat(1e308)), so a script could corrupt memory with them.
-constexpr std::string_view kWithheld[] = {"formatInt", "formatUInt", "formatFloat"};
-
 // Why `shared` and `external` are refused, in every message about them.
 constexpr std::string_view kSharedRule =
     "scripts may not use `shared` or `external`: the engine links such entities by name across the scripts of "
     "every app, so one app could run another's code; share code within an app with modules (import \"name\";)";
 
-// Walks the tokens once: size, bracket nesting (the parser recurses on it),
-// withheld names, and shared funcdefs (which the module API does not list;
+// Walks the tokens once: size, bracket nesting (the parser recurses on it)
+// and shared funcdefs (which the module API does not list;
 // `shared`/`external` right before the keyword `funcdef` can mean nothing
 // else). Comments and strings are tokens of their own, so their content is
 // never mistaken for code.
@@ -206,10 +195,6 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
       }
     } else if (cls == asTC_IDENTIFIER) {
       last_identifier = token;
-      for (auto name : kWithheld)
-        if (token == name)
-          errors.push_back({section, line, column,
-                            std::string(name) + " is not available to scripts; build the text with string operations"});
     }
     if (cls != asTC_WHITESPACE && cls != asTC_COMMENT) {
       previous = token;
@@ -790,9 +775,9 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     // Collected at the end of each run instead, on that run's thread and
     // budget, rather than in the middle of some other app's run.
     e->SetEngineProperty(asEP_AUTO_GARBAGE_COLLECT, false);
-    // The add-ons' generic registrations where the library exports them;
-    // array and the string utilities pick theirs at run time.
-    RegisterStdString_Generic(e);
+    // Our own string type (stdlib/string.cpp says why not the add-on's);
+    // the array and math add-ons' generic registrations.
+    register_string(e);
     RegisterScriptArray(e, true);
     CScriptArray::SetMemoryFunctions(memory::array_alloc, memory::engine_free);
     register_string_utils(e);

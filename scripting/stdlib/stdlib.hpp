@@ -11,6 +11,7 @@
 
 namespace picloud::scripting {
 
+void register_string(asIScriptEngine* engine);  // the string type, formatInt, parseInt, …
 void register_log(asIScriptEngine* engine);
 void register_string_utils(asIScriptEngine* engine);  // string.split, join
 void register_codecs(asIScriptEngine* engine);  // base64, hex, url

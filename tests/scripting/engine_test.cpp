@@ -259,16 +259,6 @@ TEST(Limits, CyclicGarbageIsCollectedWithinTheRun) {
   EXPECT_TRUE(again.ok());
 }
 
-TEST(Limits, DangerousAddOnFormattersAreWithheld) {
-  auto engine = make_engine();
-  MemorySource source;
-  auto r = run_script(*engine, source, handler("  res.text(formatFloat(1e308, \"\", 0, 0));"));
-  EXPECT_EQ(r.error, RunError::compile_error);
-  EXPECT_NE(r.message.find("formatFloat is not available"), std::string::npos) << r.message;
-  auto in_string = run_script(*engine, source, handler("  res.text(\"formatInt\"); // formatUInt"), get(), "str");
-  ASSERT_TRUE(in_string.ok()) << "names in strings and comments are fine: " << in_string.message;
-}
-
 TEST(Limits, SourceSizeAndNestingAreBounded) {
   auto engine = make_engine();
   MemorySource source;
