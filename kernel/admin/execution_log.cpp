@@ -136,11 +136,13 @@ sdk::Result<void> ExecutionLog::insert(sdk::Transaction& tx, std::span<const Exe
   // Several rows per statement: a statement's fixed cost (reset, bind,
   // program start) was most of a row's cost when each row had its own.
   constexpr std::size_t kColumns = 18, kRowsPerStatement = 50;
-  static const std::string kHead =
+  // Literals, not static strings: the writer thread may still be inserting
+  // while the process exits and destroys function-local statics.
+  constexpr std::string_view kHead =
       "INSERT INTO executions (id, app_id, script_id, script_version, route_id, trigger_id, source, status, "
       "http_status, error_kind, error_message, duration_us, operations, peak_memory_bytes, logs, dropped_logs, "
       "started_at, request_id) VALUES ";
-  static const std::string kRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  constexpr std::string_view kRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   auto opt = [](const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); };
   sdk::Params params;
   std::string sql;
