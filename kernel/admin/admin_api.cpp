@@ -24,7 +24,7 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
   auto wrapped = [handler = std::move(handler), &hosts = ctx_.hosts](const sdk::HttpRequest& req) -> sdk::HttpResponse {
     // Public routes (sign-in, the OpenAPI document) too: the authorizer
     // checks the others before their body is read.
-    if (!hosts.serves(req.header("host"))) return not_an_admin_host(req);
+    if (!hosts.serves(req.header("host"))) return not_an_admin_host(req, hosts.ip_hosts());
     try {
       return handler(req);
     } catch (const ApiError& e) {

@@ -21,16 +21,17 @@ sdk::HttpResponse forbidden(const std::string& message) { return error_body(403,
 
 const Access& current_access() { return t_access; }
 
-sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request) {
+sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request, bool ip_hosts) {
   return error_body(404, "not_found",
                     "no route for " + request.method + " " + request.path + " on the host '" +
                         host_of(request.header("host")) +
-                        "': the admin API answers only on its own hostnames ([admin] hostnames) and IP addresses");
+                        "': the admin API answers only on its own hostnames ([admin] hostnames)" +
+                        (ip_hosts ? " and IP addresses" : ""));
 }
 
 std::optional<sdk::HttpResponse> AdminAuthorizer::check(sdk::HttpRequest& request, const std::string& capability) {
   t_access = Access{};
-  if (!hosts_.serves(request.header("host"))) return not_an_admin_host(request);
+  if (!hosts_.serves(request.header("host"))) return not_an_admin_host(request, hosts_.ip_hosts());
   const CapabilityEntry* entry = capabilities_.find(capability);
   if (!entry) {
     write_log(LogLevel::error, "auth", "route requires an undeclared capability", {{"capability", capability}});

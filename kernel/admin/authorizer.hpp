@@ -47,6 +47,6 @@ class AdminAuthorizer final : public http::Authorizer {
 };
 
 // The 404 of an admin route asked for on a host that is not the admin API's.
-sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request);
+sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request, bool ip_hosts);
 
 }  // namespace picloud::kernel::admin

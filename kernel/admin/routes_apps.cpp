@@ -27,9 +27,15 @@ void check_slug(const std::string& slug) {
 std::string check_hostname(const AdminHosts& admin_hosts, const std::string& given) {
   std::string host = to_lower(given);
   if (!host.empty() && host.back() == '.') host.pop_back();
-  // First: "[::1]" is not a DNS name either, but the better reason is this one.
-  if (is_ip_literal(host) && !host.empty())
-    fail_field("hostnames", "'" + given + "' " + admin_hosts.reserved(host));
+  if (is_ip_literal(host)) {
+    // First: "[::1]" is not a DNS name either, but the better reason is this
+    // one. Without [admin] ip_hosts an IPv4 address is an ordinary host (a
+    // Pi whose apps are reached by address on a LAN).
+    if (auto why = admin_hosts.reserved(host); !why.empty()) fail_field("hostnames", "'" + given + "' " + why);
+    if (!is_dns_name(host))
+      fail_field("hostnames", "'" + given + "' is an IPv6 address; an app is reached by a name or an IPv4 address");
+    return host;
+  }
   if (!is_dns_name(host))
     fail_field("hostnames", "'" + given + "' is not a host name (DNS labels of letters, digits and '-', no port)");
   if (auto why = admin_hosts.reserved(host); !why.empty()) fail_field("hostnames", "'" + given + "' " + why);

@@ -40,6 +40,7 @@ Reply Instance::call(const std::string& method, const std::string& path, const C
   if (!body.empty() && !headers.count("Content-Type")) headers["Content-Type"] = "application/json";
   if (!who.cookie.empty()) headers["Cookie"] = who.cookie;
   if (!who.key.empty()) headers["Authorization"] = "Bearer " + who.key;
+  if (!admin_host.empty() && !headers.count("Host")) headers["Host"] = admin_host;
   auto r = http(method, port_, path.rfind("/api/", 0) == 0 || path.rfind("/t_good", 0) == 0 || path.rfind("/t_events", 0) == 0 ? path : kAdmin + path,
                 body, headers);
   Reply out{r.status, r.headers, r.body, kernel::admin::parse_stored_json(r.body)};

@@ -55,6 +55,9 @@ class Instance {
   // `path` starting with "/api/" is used as is, else it is under /api/v1/admin.
   Reply call(const std::string& method, const std::string& path, const Creds& who = {}, const std::string& body = "",
              std::map<std::string, std::string> headers = {});
+  // The Host header call() sends unless told otherwise (empty: the client's
+  // default, 127.0.0.1:port). Set it where IP addresses are not admin hosts.
+  std::string admin_host;
   Reply get(const std::string& path, const Creds& who) { return call("GET", path, who); }
   Reply post(const std::string& path, const Creds& who, const std::string& body) { return call("POST", path, who, body); }
 

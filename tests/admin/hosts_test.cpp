@@ -307,6 +307,30 @@ TEST_P(CustomAdminHost, OnlyTheConfiguredNameAndIpAddressesServeTheAdminApi) {
   EXPECT_EQ(on(pc, "localhost", "GET", "/metrics", {{"Authorization", "Bearer metrics-secret-1234"}}).status, 404);
 }
 
+// [admin] ip_hosts = false: apps may take IPv4 addresses (a Pi on a LAN) and
+// are served there; the admin API answers on its names only.
+TEST_P(CustomAdminHost, WithoutIpHostsAnAppTakesAnAddress) {
+  Instance pc(GetParam(), {{"PICLOUD_ADMIN_IP_HOSTS", "false"}});
+  pc.admin_host = "localhost";
+  pc.cast_owner();
+  auto made = pc.post("/apps", pc.owner_key, R"({"slug":"lan","hostnames":["127.0.0.1","192.168.1.20"]})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  serve_hello(pc, "lan");
+  EXPECT_EQ(on(pc, with_port("127.0.0.1", pc), "GET", "/x").body, "script saw /x");
+  EXPECT_EQ(on(pc, "192.168.1.20", "GET", "/x").body, "script saw /x");
+  const std::map<std::string, std::string> key{{"Authorization", "Bearer " + pc.owner_key.key}};
+  EXPECT_EQ(on(pc, "localhost", "GET", "/api/v1/admin/me", key).status, 200);
+  auto on_address = on(pc, "127.0.0.1", "GET", "/api/v1/admin/me", key);
+  EXPECT_EQ(on_address.status, 404);
+  EXPECT_EQ(on_address.body.find("IP addresses"), std::string::npos) << "not said where untrue: " << on_address.body;
+  // An IPv6 address is refused with its reason; localhost still is the admin API's.
+  for (const std::string host : {"[::1]", "::1", "localhost"}) {
+    auto r = pc.post("/apps", pc.owner_key, R"({"slug":"v6","hostnames":[")" + host + R"("]})");
+    EXPECT_EQ(r.status, 400) << host << ": " << r.body;
+    EXPECT_NE(r.message().find("'" + host + "' is "), std::string::npos) << r.body;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CustomAdminHost, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return backend_name(info.param); });
 
