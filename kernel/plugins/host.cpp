@@ -177,10 +177,18 @@ sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
       files.push_back(*file);
     }
   }
+  // Every file is checked before any is loaded: one plugin the kernel
+  // cannot take stops start-up before any plugin's code has run.
+  for (const auto& file : files)
+    if (auto checked = check_file(file); !checked) return checked.error();
   std::vector<LoadedPlugin> loaded;
   for (const auto& file : files) {
     auto plugin = load_plugin(file);
     if (!plugin) return plugin.error();
+    if (!plugin->checked_before_loading)
+      write_log(LogLevel::warn, "kernel",
+                "plugin has no ABI section, so it could only be checked after loading: rebuild it with this SDK",
+                {{"plugin", plugin->name}, {"file", plugin->file}});
     for (const auto& reserved : settings.reserved_names)
       if (plugin->name == reserved)
         return sdk::make_error(ErrorKind::invalid_argument,

@@ -1,4 +1,5 @@
 #include "kernel/plugins/loader.hpp"
+#include "kernel/plugins/abi_section.hpp"
 
 #include <boost/dll/shared_library.hpp>
 #include <boost/system/system_error.hpp>
@@ -65,10 +66,48 @@ std::string abi_version_text(const sdk::AbiBlock& abi) {
   return std::to_string(abi.abi_major) + "." + std::to_string(abi.abi_minor);
 }
 
-sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
+namespace {
+
+// The checks on an ABI block, wherever it was read from.
+sdk::Result<void> check_abi(const std::string& path, const sdk::AbiBlock& abi) {
+  constexpr auto kernel_abi = sdk::current_abi_block();
+  if (abi.magic != sdk::kAbiMagic)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " has no valid PiCloud ABI block (wrong magic number)");
+  if (abi.abi_major != kernel_abi.abi_major)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " was built for SDK ABI " + abi_version_text(abi) +
+                               ", but this kernel provides ABI " + abi_version_text(kernel_abi) +
+                               " (major versions must match): rebuild the plugin against this SDK");
+  if (abi.abi_minor > kernel_abi.abi_minor)
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " needs SDK ABI " + abi_version_text(abi) +
+                               ", newer than this kernel's ABI " + abi_version_text(kernel_abi) +
+                               ": upgrade PiCloud or rebuild the plugin against this SDK");
+  if (!same_fingerprint(abi.fingerprint, kernel_abi.fingerprint))
+    return sdk::make_error(ErrorKind::invalid_argument,
+                           "plugin " + path + " was built with " + fingerprint_text(abi.fingerprint) +
+                               ", but this kernel with " + fingerprint_text(kernel_abi.fingerprint));
+  return {};
+}
+
+}  // namespace
+
+sdk::Result<std::optional<sdk::AbiBlock>> check_file(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec))
     return sdk::make_error(ErrorKind::not_found, "plugin file " + path + " does not exist");
+  auto block = read_abi_section(path);
+  if (!block) return block.error();
+  if (*block)
+    if (auto checked = check_abi(path, **block); !checked) return checked.error();
+  return block;
+}
+
+sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
+  // From the file first: nothing of the plugin runs before this.
+  auto file_abi = check_file(path);
+  if (!file_abi) return file_abi.error();
   auto lib = std::make_shared<boost::dll::shared_library>();
   try {
     lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
@@ -82,25 +121,13 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
                                                             " (declare it with PICLOUD_PLUGIN)");
   const auto& d = lib->get<const sdk::PluginDescriptor>(PICLOUD_PLUGIN_ENTRY_SYMBOL);
 
-  // The ABI block first: nothing else in the descriptor is trusted before this.
-  constexpr auto kernel_abi = sdk::current_abi_block();
-  if (d.abi.magic != sdk::kAbiMagic)
+  // The descriptor's ABI block next: nothing else in it is trusted before
+  // this. A plugin without the file's copy (built with older SDK headers)
+  // is checked only here, after its static constructors ran.
+  if (auto checked = check_abi(path, d.abi); !checked) return checked.error();
+  if (*file_abi && std::memcmp(&**file_abi, &d.abi, sizeof d.abi) != 0)
     return sdk::make_error(ErrorKind::invalid_argument,
-                           "plugin " + path + " has no valid PiCloud ABI block (wrong magic number)");
-  if (d.abi.abi_major != kernel_abi.abi_major)
-    return sdk::make_error(ErrorKind::invalid_argument,
-                           "plugin " + path + " was built for SDK ABI " + abi_version_text(d.abi) +
-                               ", but this kernel provides ABI " + abi_version_text(kernel_abi) +
-                               " (major versions must match): rebuild the plugin against this SDK");
-  if (d.abi.abi_minor > kernel_abi.abi_minor)
-    return sdk::make_error(ErrorKind::invalid_argument,
-                           "plugin " + path + " needs SDK ABI " + abi_version_text(d.abi) +
-                               ", newer than this kernel's ABI " + abi_version_text(kernel_abi) +
-                               ": upgrade PiCloud or rebuild the plugin against this SDK");
-  if (!same_fingerprint(d.abi.fingerprint, kernel_abi.fingerprint))
-    return sdk::make_error(ErrorKind::invalid_argument,
-                           "plugin " + path + " was built with " + fingerprint_text(d.abi.fingerprint) +
-                               ", but this kernel with " + fingerprint_text(kernel_abi.fingerprint));
+                           "plugin " + path + " has an ABI section that differs from its descriptor's ABI block");
   if (!valid_name(d.name))
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin " + path + " has an invalid name (lower-case letters, digits, '_')");
@@ -119,6 +146,7 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
   out.provides = split_list(d.provides);
   out.depends = split_list(d.depends);
   out.descriptor = &d;
+  out.checked_before_loading = file_abi->has_value();
   out.library = std::move(lib);
   return out;
 }

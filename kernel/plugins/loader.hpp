@@ -1,14 +1,16 @@
 // Finding and loading plugin shared objects, and checking them before use.
 //
 // A plugin is `<name>.so` exporting `picloud_plugin_descriptor`. The loader
-// maps it (RTLD_NOW | RTLD_LOCAL), reads the descriptor's plain ABI block and
-// refuses the file, naming it and both versions, unless the ABI major is equal,
-// the plugin's minor is not newer than the kernel's, and the build fingerprint
-// (compiler, standard library, pointer size) matches. Libraries stay mapped
-// until the process exits: plugins are never unloaded.
+// reads the copy of its ABI block from the file (abi_section.hpp), maps it
+// (RTLD_NOW | RTLD_LOCAL), then reads the descriptor's, and refuses the file,
+// naming it and both versions, unless the ABI major is equal, the plugin's
+// minor is not newer than the kernel's, and the build fingerprint (compiler,
+// standard library, pointer size) matches. Libraries stay mapped until the
+// process exits: plugins are never unloaded.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,13 +31,20 @@ struct LoadedPlugin {
   std::vector<std::string> provides;
   std::vector<std::string> depends;
   const sdk::PluginDescriptor* descriptor = nullptr;
+  // Whether the file carried its ABI block, checked before the library was
+  // mapped (false: built with SDK headers older than that section).
+  bool checked_before_loading = false;
   std::shared_ptr<boost::dll::shared_library> library;
 };
 
 // "1.0" style text for an ABI block.
 std::string abi_version_text(const sdk::AbiBlock& abi);
 
-// Loads and checks one file.
+// Checks one file without loading it: it exists, is a shared object for this
+// machine, and its ABI block, if it has one, is acceptable. Answers the block.
+sdk::Result<std::optional<sdk::AbiBlock>> check_file(const std::string& path);
+
+// Checks one file (check_file), then loads it and checks its descriptor.
 sdk::Result<LoadedPlugin> load_plugin(const std::string& path);
 
 // The first `<name>.so` in the search path, or an error listing where it looked.

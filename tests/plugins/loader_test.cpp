@@ -1,6 +1,8 @@
 // The plugin loader and host with real .so files built for these tests.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "kernel/config.hpp"
@@ -69,10 +71,110 @@ TEST(Loader, RefusesMissingFileMissingSymbolAndGarbage) {
   dir.write("junk.so", "this is not an ELF file");
   auto junk = plugins::load_plugin(dir.file("junk.so"));
   ASSERT_FALSE(junk.ok());
-  EXPECT_NE(junk.error().message.find("cannot be loaded"), std::string::npos) << junk.error().message;
+  EXPECT_NE(junk.error().message.find("junk.so is not an ELF shared object"), std::string::npos) << junk.error().message;
 
   std::string misnamed = load_error("t_misnamed");
   EXPECT_NE(misnamed.find("must be called t_other.so"), std::string::npos) << misnamed;
+}
+
+// --- checked from the file, before any plugin code runs ---------------------
+
+// Loads `name` with PICLOUD_TEST_MARKER_DIR set and answers the error (empty
+// when it loaded) and whether its static constructor ran.
+struct Attempt {
+  std::string error;
+  bool ran = false;
+};
+Attempt attempt(const std::string& name) {
+  test::TempDir markers;
+  setenv("PICLOUD_TEST_MARKER_DIR", markers.path().c_str(), 1);
+  auto r = plugins::load_plugin(plugin(name));
+  unsetenv("PICLOUD_TEST_MARKER_DIR");
+  return {r.ok() ? "" : r.error().message, std::filesystem::exists(markers.file(name + ".ran"))};
+}
+
+TEST(LoaderBeforeLoading, RefusalsComeBeforeAnyOfThePluginsCodeRuns) {
+  for (const char* name : {"t_abi_major", "t_abi_minor", "t_fingerprint", "t_section_malformed"}) {
+    Attempt a = attempt(name);
+    EXPECT_FALSE(a.error.empty()) << name;
+    EXPECT_FALSE(a.ran) << name << " ran before it was refused: " << a.error;
+  }
+  EXPECT_NE(attempt("t_section_malformed").error.find("malformed ABI section (7 bytes"), std::string::npos);
+  // The proof works: a plugin that is taken did run its constructor.
+  Attempt good = attempt("t_marker");
+  EXPECT_EQ(good.error, "");
+  EXPECT_TRUE(good.ran);
+}
+
+TEST(LoaderBeforeLoading, APluginFromTheCurrentSdkIsCheckedFromItsFile) {
+  auto p = plugins::load_plugin(plugin("t_good"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->checked_before_loading);
+  auto block = plugins::check_file(plugin("t_good"));
+  ASSERT_TRUE(block.ok() && block->has_value());
+  EXPECT_EQ(plugins::abi_version_text(**block), kKernelAbi);
+}
+
+TEST(LoaderBeforeLoading, APluginWithoutTheSectionIsStillCheckedAfterLoading) {
+  auto p = plugins::load_plugin(plugin("t_legacy"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_FALSE(p->checked_before_loading);
+}
+
+TEST(LoaderBeforeLoading, ASectionThatDisagreesWithTheDescriptorIsRefused) {
+  std::string e = load_error("t_section_mismatch");
+  EXPECT_NE(e.find("t_section_mismatch.so has an ABI section that differs from its descriptor"), std::string::npos) << e;
+}
+
+// Copies of a real plugin with one field of its ELF header changed.
+class DamagedFile : public ::testing::Test {
+ protected:
+  std::string copy_with(std::size_t offset, std::string bytes, std::size_t truncate_to = 0) {
+    std::string image = test::read_file(plugin("t_good"));
+    image.replace(offset, bytes.size(), bytes);
+    if (truncate_to) image.resize(truncate_to);
+    dir_.write("t_good.so", image);
+    auto r = plugins::load_plugin(dir_.file("t_good.so"));
+    return r.ok() ? "" : r.error().message;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(DamagedFile, AnotherMachineIsNamed) {
+  // e_machine, little-endian, at offset 18.
+#if defined(__aarch64__)
+  std::string e = copy_with(18, std::string("\x3e\x00", 2));  // x86_64
+  EXPECT_NE(e.find("was built for x86_64; this machine is aarch64"), std::string::npos) << e;
+#else
+  std::string e = copy_with(18, std::string("\xb7\x00", 2));  // aarch64
+  EXPECT_NE(e.find("was built for aarch64; this machine is"), std::string::npos) << e;
+#endif
+}
+
+TEST_F(DamagedFile, AnotherWordSizeIsNamed) {
+  std::string e = copy_with(4, std::string(1, sizeof(void*) == 8 ? '\x01' : '\x02'));  // EI_CLASS
+  EXPECT_NE(e.find(sizeof(void*) == 8 ? "is a 32-bit ELF file; this kernel is 64-bit" : "is a 64-bit ELF file"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(DamagedFile, NotASharedObject) {
+  std::string e = copy_with(16, std::string("\x02\x00", 2));  // e_type = ET_EXEC
+  EXPECT_NE(e.find("is not a shared object (ELF type 2)"), std::string::npos) << e;
+}
+
+TEST_F(DamagedFile, ATruncatedFileIsRefusedWithoutReadingPastIt) {
+  std::string e = copy_with(0, "", 4096);
+  EXPECT_NE(e.find("has a damaged section table"), std::string::npos) << e;
+  std::string header_only = copy_with(0, "", 40);
+  EXPECT_NE(header_only.find("is not an ELF shared object"), std::string::npos) << header_only;
+}
+
+TEST_F(DamagedFile, ASectionTableOffsetPastTheEnd) {
+  std::string far(8, '\xff');  // e_shoff at offset 40 (64-bit)
+  if (sizeof(void*) != 8) GTEST_SKIP() << "the offsets are the 64-bit layout's";
+  std::string e = copy_with(40, far);
+  EXPECT_NE(e.find("has a damaged section table"), std::string::npos) << e;
 }
 
 TEST(Loader, FindsPluginsOnTheSearchPath) {
@@ -132,6 +234,21 @@ TEST_F(HostTest, OrdersByDependencyAndStopsInReverse) {
   EXPECT_EQ(trace(), "configure t_good\nstart t_good\nstart t_dependent\nstop t_dependent\nstop t_good\n");
   auto rows = db_->query("SELECT what FROM t_good_events");
   ASSERT_EQ(rows->size(), 1u);
+}
+
+// One plugin the kernel cannot take stops start-up before any plugin's code
+// ran, including the good ones listed before it. (Meaningful in a process of
+// its own, as ctest runs each test: a library loaded earlier in the same
+// process does not run its constructors again.)
+TEST_F(HostTest, OneUnacceptablePluginStopsStartUpBeforeAnyPluginRuns) {
+  test::TempDir markers;
+  setenv("PICLOUD_TEST_MARKER_DIR", markers.path().c_str(), 1);
+  auto r = load({"t_marker", "t_abi_minor"});
+  unsetenv("PICLOUD_TEST_MARKER_DIR");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("t_abi_minor.so needs SDK ABI"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(std::filesystem::exists(markers.file("t_marker.ran")));
+  EXPECT_FALSE(std::filesystem::exists(markers.file("t_abi_minor.ran")));
 }
 
 TEST_F(HostTest, MissingDependencyIsRefusedNamingBoth) {

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "marker.hpp"
+
 class NothingPlugin : public picloud::sdk::Plugin {
  public:
   picloud::sdk::Result<void> configure(picloud::sdk::PluginContext&) override { return {}; }

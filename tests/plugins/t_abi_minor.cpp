@@ -1,6 +1,10 @@
 // Claims an SDK ABI minor newer than the kernel's: must be refused.
 #include "simple.hpp"
 
+PICLOUD_TEST_MARK_WHEN_LOADED("t_abi_minor")
+// The same claim in the file, where the loader reads it before loading.
+PICLOUD_SDK_ABI_SECTION_BLOCK((picloud::sdk::AbiBlock{picloud::sdk::kAbiMagic, PICLOUD_SDK_ABI_MAJOR, PICLOUD_SDK_ABI_MINOR + 1, picloud::sdk::current_abi_block().fingerprint}));
+
 extern "C" __attribute__((visibility("default"))) const picloud::sdk::PluginDescriptor picloud_plugin_descriptor;
 extern "C" const picloud::sdk::PluginDescriptor picloud_plugin_descriptor = {
     {picloud::sdk::kAbiMagic, PICLOUD_SDK_ABI_MAJOR, PICLOUD_SDK_ABI_MINOR + 1,

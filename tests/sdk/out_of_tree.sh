@@ -33,6 +33,8 @@ exports=$(nm -D --defined-only "$so" | awk '{print $NF}')
 
 echo "== load it into the installed kernel"
 mkdir -p "$work/run"
+# The ABI block the loader reads from the file before loading it.
+readelf -S "$work/hello-build/hello.so" | grep -q '\.picloud_abi' || { echo "hello.so has no .picloud_abi section"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work/run" && PICLOUD_HTTP_PORT=$port PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_PLUGINS_ENABLED=hello \
   PICLOUD_HELLO_GREETING=howdy exec "$work/prefix/bin/picloud" serve >"$work/server.log" 2>&1) &

@@ -57,6 +57,28 @@ struct AbiBlock {
 #define PICLOUD_SDK_STDLIB_ABI 0u
 #endif
 
+// The ELF section that holds a copy of a plugin's AbiBlock. The loader reads
+// it from the file before it maps the library, so a plugin built for another
+// ABI, compiler or machine is refused before any of its code (static
+// constructors included) runs. PICLOUD_PLUGIN places the block there.
+#define PICLOUD_SDK_ABI_SECTION ".picloud_abi"
+
+// Keeps the block through the linker's --gc-sections, where supported.
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define PICLOUD_SDK_RETAIN __attribute__((retain))
+#endif
+#endif
+#ifndef PICLOUD_SDK_RETAIN
+#define PICLOUD_SDK_RETAIN
+#endif
+
+// Places BLOCK (a constant AbiBlock, equal to the descriptor's) in the ABI
+// section. Once per plugin, at namespace scope; PICLOUD_PLUGIN does it.
+#define PICLOUD_SDK_ABI_SECTION_BLOCK(BLOCK)                                             \
+  extern "C" __attribute__((section(PICLOUD_SDK_ABI_SECTION), used)) PICLOUD_SDK_RETAIN \
+  const ::picloud::sdk::AbiBlock picloud_plugin_abi_block = BLOCK
+
 // The block for the code being compiled now (kernel or plugin).
 inline constexpr AbiBlock current_abi_block() {
   return AbiBlock{kAbiMagic,

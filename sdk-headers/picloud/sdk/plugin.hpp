@@ -90,10 +90,12 @@ struct PluginDescriptor {
 
 #define PICLOUD_PLUGIN_ENTRY_SYMBOL "picloud_plugin_descriptor"
 
-// Declares the plugin's descriptor. Use once, at namespace scope, in one
-// source file of the plugin:
+// Declares the plugin's descriptor (and the copy of its ABI block the loader
+// reads from the file). Use once, at namespace scope, in one source file of
+// the plugin:
 //   PICLOUD_PLUGIN(HelloPlugin, "hello", "1.0.0", /*provides*/ "", /*depends*/ "")
 #define PICLOUD_PLUGIN(PluginClass, NAME, VERSION, PROVIDES, DEPENDS)                              \
+  PICLOUD_SDK_ABI_SECTION_BLOCK(::picloud::sdk::current_abi_block());                              \
   extern "C" __attribute__((visibility("default")))                                                \
   const ::picloud::sdk::PluginDescriptor picloud_plugin_descriptor;                                \
   extern "C" const ::picloud::sdk::PluginDescriptor picloud_plugin_descriptor = {                 \
