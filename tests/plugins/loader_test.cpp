@@ -115,6 +115,12 @@ TEST(LoaderBeforeLoading, APluginFromTheCurrentSdkIsCheckedFromItsFile) {
   EXPECT_EQ(plugins::abi_version_text(**block), kKernelAbi);
 }
 
+TEST(LoaderBeforeLoading, ASectionLongerThanTheBlockIsReadFromItsStart) {
+  auto p = plugins::load_plugin(plugin("t_section_padded"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->checked_before_loading);
+}
+
 TEST(LoaderBeforeLoading, APluginWithoutTheSectionIsStillCheckedAfterLoading) {
   auto p = plugins::load_plugin(plugin("t_legacy"));
   ASSERT_TRUE(p.ok()) << p.error().message;
@@ -168,6 +174,30 @@ TEST_F(DamagedFile, ATruncatedFileIsRefusedWithoutReadingPastIt) {
   EXPECT_NE(e.find("has a damaged section table"), std::string::npos) << e;
   std::string header_only = copy_with(0, "", 40);
   EXPECT_NE(header_only.find("is not an ELF shared object"), std::string::npos) << header_only;
+}
+
+TEST_F(DamagedFile, ABadSectionHeaderSizeOrNameIndex) {
+  if (sizeof(void*) != 8) GTEST_SKIP() << "the offsets are the 64-bit layout's";
+  std::string entry = copy_with(58, std::string("\x10\x00", 2));  // e_shentsize
+  EXPECT_NE(entry.find("has a damaged section table"), std::string::npos) << entry;
+  std::string names = copy_with(62, std::string("\xf0\xff", 2));  // e_shstrndx past the table
+  EXPECT_NE(names.find("has a damaged section table"), std::string::npos) << names;
+}
+
+// Stripped of its section headers (sstrip, objcopy --strip-sections) a
+// library still loads: it has no ABI section, so it is checked after loading.
+TEST_F(DamagedFile, WithoutSectionHeadersItLoadsCheckedAfterwards) {
+  if (sizeof(void*) != 8) GTEST_SKIP() << "the offsets are the 64-bit layout's";
+  std::string image = test::read_file(plugin("t_good"));
+  image.replace(40, 8, std::string(8, '\0'));  // e_shoff
+  image.replace(60, 4, std::string(4, '\0'));  // e_shnum, e_shstrndx
+  dir_.write("t_good.so", image);
+  auto block = plugins::check_file(dir_.file("t_good.so"));
+  ASSERT_TRUE(block.ok()) << block.error().message;
+  EXPECT_FALSE(block->has_value());
+  auto p = plugins::load_plugin(dir_.file("t_good.so"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_FALSE(p->checked_before_loading);
 }
 
 TEST_F(DamagedFile, ASectionTableOffsetPastTheEnd) {
