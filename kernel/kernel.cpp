@@ -179,7 +179,7 @@ void Kernel::register_kernel_routes() {
   // name); /metrics only on the admin API's hosts, with its token if set.
   add("/metrics", [this](const sdk::HttpRequest& req) {
     if (!admin_ || !admin_->hosts().serves(req.header("host")))
-      return admin::not_an_admin_host(req, !admin_ || admin_->hosts().ip_hosts());
+      return admin::not_an_admin_host(req, admin_ && admin_->hosts().ip_hosts());
     if (const auto& token = settings_.admin.metrics_token; !token.empty()) {
       auto given = req.header("authorization");
       constexpr std::string_view kBearer = "Bearer ";

@@ -53,9 +53,10 @@ class AdminHosts {
 
   // Why an app may not take this hostname (already lower case, without a
   // trailing dot), or empty when it may.
+  std::string reserved(std::string_view hostname) const;
+
   // Whether every IP address is an admin host ([admin] ip_hosts).
   bool ip_hosts() const { return ip_hosts_; }
-  std::string reserved(std::string_view hostname) const;
 
   const std::vector<std::string>& names() const { return names_; }
 

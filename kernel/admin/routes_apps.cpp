@@ -6,6 +6,8 @@
 // everyone, owners included, so no app can take the admin API's origin.
 #include "kernel/admin/handlers.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <map>
 
@@ -32,9 +34,17 @@ std::string check_hostname(const AdminHosts& admin_hosts, const std::string& giv
     // one. Without [admin] ip_hosts an IPv4 address is an ordinary host (a
     // Pi whose apps are reached by address on a LAN).
     if (auto why = admin_hosts.reserved(host); !why.empty()) fail_field("hostnames", "'" + given + "' " + why);
-    if (!is_dns_name(host))
+    // Only the dotted form a.b.c.d: browsers turn the others (127.1,
+    // 0x7f.0.0.1, 2130706433) into it before sending Host, so two apps could
+    // otherwise hold one address under two spellings.
+    in_addr address{};
+    char canonical[INET_ADDRSTRLEN] = {};
+    if (inet_pton(AF_INET, host.c_str(), &address) == 1 &&
+        inet_ntop(AF_INET, &address, canonical, sizeof canonical) != nullptr && host == canonical)
+      return host;
+    if (host.find(':') != std::string::npos)
       fail_field("hostnames", "'" + given + "' is an IPv6 address; an app is reached by a name or an IPv4 address");
-    return host;
+    fail_field("hostnames", "'" + given + "' is not an IPv4 address in the form a.b.c.d (each 0-255, no leading zeros)");
   }
   if (!is_dns_name(host))
     fail_field("hostnames", "'" + given + "' is not a host name (DNS labels of letters, digits and '-', no port)");

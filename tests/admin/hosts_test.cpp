@@ -323,8 +323,11 @@ TEST_P(CustomAdminHost, WithoutIpHostsAnAppTakesAnAddress) {
   auto on_address = on(pc, "127.0.0.1", "GET", "/api/v1/admin/me", key);
   EXPECT_EQ(on_address.status, 404);
   EXPECT_EQ(on_address.body.find("IP addresses"), std::string::npos) << "not said where untrue: " << on_address.body;
-  // An IPv6 address is refused with its reason; localhost still is the admin API's.
-  for (const std::string host : {"[::1]", "::1", "localhost"}) {
+  // An IPv6 address, an address in another spelling (browsers send the
+  // dotted form) or out of range is refused with its reason; localhost still
+  // is the admin API's.
+  for (const std::string host : {"[::1]", "::1", "localhost", "127.1", "0x7f.0.0.1", "2130706433", "999.1.1.1",
+                                 "10.0.0.01", "1.2.3.4.5"}) {
     auto r = pc.post("/apps", pc.owner_key, R"({"slug":"v6","hostnames":[")" + host + R"("]})");
     EXPECT_EQ(r.status, 400) << host << ": " << r.body;
     EXPECT_NE(r.message().find("'" + host + "' is "), std::string::npos) << r.body;
