@@ -171,7 +171,7 @@ void write_result(asIScriptGeneric* gen, const BoundCall& call, sdk::Value&& v) 
   }
 }
 
-void call_declared(asIScriptGeneric* gen) {
+void call_declared_unguarded(asIScriptGeneric* gen) {
   const auto& call = *static_cast<const BoundCall*>(gen->GetAuxiliary());
   RunState* run = RunState::current();
   if (!run || !run->services_allowed)
@@ -218,6 +218,21 @@ void call_declared(asIScriptGeneric* gen) {
     throw ScriptException(run->last_error_kind + ": " + error.message);
   }
   write_result(gen, call, std::move(result->value()));
+}
+
+// Every plugin call. A call returning a string that fails leaves an empty
+// string in the return slot, as the guarded wrappers of as.hpp do: the
+// engine destroys that slot while unwinding when the result was to be passed
+// on as an argument. write_result constructs the string last, so the slot is
+// never filled twice.
+void call_declared(asIScriptGeneric* gen) {
+  try {
+    call_declared_unguarded(gen);
+  } catch (...) {
+    if (static_cast<const BoundCall*>(gen->GetAuxiliary())->result == ScriptType::string)
+      new (gen->GetAddressOfReturnLocation()) std::string();
+    throw;
+  }
 }
 
 void fail(int result, const std::string& what) {

@@ -147,7 +147,11 @@ Str with_value_prepended(T v, const Str& self) {  // value + string
 
 // --- members -----------------------------------------------------------------
 
-asUINT length(const Str& self) { return static_cast<asUINT>(self.size()); }
+asUINT length(const Str& self) {
+  if (self.size() > std::numeric_limits<asUINT>::max())
+    throw ScriptException("length " + std::to_string(self.size()) + " does not fit in a uint");
+  return static_cast<asUINT>(self.size());
+}
 void resize(asUINT size, Str& self) { self.resize(size); }
 bool is_empty(const Str& self) { return self.empty(); }
 
@@ -165,7 +169,15 @@ Str substr(asUINT start, int count, const Str& self) {
   return self.substr(start, count < 0 ? Str::npos : static_cast<std::size_t>(count));
 }
 
-int position(std::size_t found) { return found == Str::npos ? -1 : static_cast<int>(found); }
+// Positions are script ints: a string longer than that (possible only when
+// an operator raises the single-value limit past 2 GiB) is refused rather
+// than answered with a wrong position.
+int position(std::size_t found) {
+  if (found == Str::npos) return -1;
+  if (found > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw ScriptException("position " + std::to_string(found) + " does not fit in an int");
+  return static_cast<int>(found);
+}
 std::size_t from_end(int start) { return start < 0 ? Str::npos : static_cast<std::size_t>(start); }
 
 int find_first(const Str& sub, asUINT start, const Str& self) { return position(self.find(sub, start)); }

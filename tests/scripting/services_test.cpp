@@ -111,6 +111,12 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
                                 [](const sdk::CallContext&, std::span<const sdk::Value> a) -> sdk::Result<sdk::Value> {
                                   return sdk::Value(sdk::Bytes(static_cast<std::size_t>(a[0].as_int()), 7));
                                 }}));
+  EXPECT_TRUE(api.add_function({"sample", "echo_unless_no", {{"s", ScriptType::string}}, ScriptType::string, "",
+                                [](const sdk::CallContext&, std::span<const sdk::Value> a) -> sdk::Result<sdk::Value> {
+                                  if (a[0].as_string() == "no") return sdk::make_error(sdk::ErrorKind::invalid_argument, "refused");
+                                  if (a[0].as_string() == "lie") return sdk::Value(42);
+                                  return a[0];
+                                }}));
   d->seal();
   return d;
 }
@@ -205,6 +211,39 @@ TEST_F(Services, ThrowingImplementationBecomesInternalError) {
 TEST_F(Services, WrongResultTypeIsCaught) {
   EXPECT_NE(body("  try { sample::liar(); } catch { res.text(getExceptionInfo()); }").find("internal: sample::liar returned string"),
             std::string::npos);
+}
+
+// A plugin function returning a string that fails (an error, or a result of
+// the wrong type) while its result is passed on as an argument, caught and
+// uncaught, after successful calls left strings on the stack: the error
+// reaches the script and the run, nothing else. (The call leaves an empty
+// string in its return slot, as as.hpp's wrappers do; no crash without that
+// could be shown on this path, even under AddressSanitizer.)
+TEST_F(Services, AStringResultThatFailsWhilePassedOnEndsOnlyTheCall) {
+  for (const char* failing : {"no", "lie"}) {
+    std::string script = std::string(R"(
+      string seen;
+      for (int i = 0; i < 50; i++) {
+        res.text(sample::echo_unless_no("a long enough text to live on the heap, not inline " + i));
+        try { res.text(sample::echo_unless_no(")") + failing + R"(")); } catch { seen = getExceptionInfo(); }
+      }
+      res.text(seen);)";
+    std::string got = body(script);
+    EXPECT_NE(got.find(std::string(failing) == "no" ? "invalid_argument: refused" : "returned int"), std::string::npos)
+        << got;
+  }
+  // Uncaught, so the run unwinds to its end.
+  for (const char* failing : {"no", "lie"})
+    for (int i = 0; i < 20; ++i) {
+      std::string code = std::string("void handle(request@ req, response@ res) {\n") +
+                         "  string a = sample::echo_unless_no(\"" + std::string(40 + i, 'x') + "\");\n" +
+                         "  res.text(a + sample::echo_unless_no(\"" + failing + "\"));\n" +
+                         "  res.text(sample::echo_unless_no(\"" + failing + "\"));\n}\n";
+      auto r = run_script(*engine, source, code, get(), "uncaught" + std::to_string(i) + failing);
+      EXPECT_EQ(r.error, RunError::script_error) << r.message;
+      auto s2 = run_script(*engine, source, "void handle(request@ req, response@ res) { res.text(sample::echo_unless_no(\"" + std::string(failing) + "\")); }", get(), "direct" + std::to_string(i) + failing);
+      EXPECT_EQ(s2.error, RunError::script_error) << s2.message;
+    }
 }
 
 TEST_F(Services, ScriptsCannotCreateHandlesThemselves) {
