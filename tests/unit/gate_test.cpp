@@ -95,13 +95,15 @@ TEST(Gate, AFreedSlotReachesAWaiterThatMayUseIt) {
 TEST(Gate, OneAppCannotFillTheQueue) {
   ExecutionGate gate(GateLimits{1, 4, 1, 2});
   ASSERT_TRUE(gate.enter("hostile", 0ms));
-  auto w1 = wait_for_slot(gate, "hostile", 1s);
-  auto w2 = wait_for_slot(gate, "hostile", 1s);
+  // Waits long enough that no waiter gives up while a loaded machine is
+  // still starting the next one (1 s was not, once).
+  auto w1 = wait_for_slot(gate, "hostile", 4s);
+  auto w2 = wait_for_slot(gate, "hostile", 4s);
   ASSERT_EQ(gate.queued(), 2);
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(gate.enter("hostile", 1s)) << "its part of the queue is full";
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms) << "refused at once, not after waiting";
-  auto w3 = wait_for_slot(gate, "other", 2s);
+  auto w3 = wait_for_slot(gate, "other", 4s);
   EXPECT_EQ(gate.queued(), 3) << "another app still finds room in the queue";
   gate.leave("hostile");
   int got = 0;
