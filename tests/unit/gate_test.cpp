@@ -16,9 +16,12 @@ namespace {
 
 // Starts `app` waiting for a slot on another thread; the future says whether it got one.
 std::future<bool> wait_for_slot(ExecutionGate& gate, const std::string& app, std::chrono::milliseconds wait) {
+  // Counted before the thread starts: read after, it could already include
+  // this waiter, and the loop would then wait for the next change instead
+  // (an earlier waiter timing out), leaving one waiter too few queued.
+  int before = gate.queued();
   auto f = std::async(std::launch::async, [&gate, app, wait] { return gate.enter(app, wait); });
   auto deadline = std::chrono::steady_clock::now() + 2s;
-  int before = gate.queued();
   while (gate.queued() == before && std::chrono::steady_clock::now() < deadline &&
          f.wait_for(0ms) != std::future_status::ready)
     std::this_thread::sleep_for(1ms);
@@ -95,8 +98,6 @@ TEST(Gate, AFreedSlotReachesAWaiterThatMayUseIt) {
 TEST(Gate, OneAppCannotFillTheQueue) {
   ExecutionGate gate(GateLimits{1, 4, 1, 2});
   ASSERT_TRUE(gate.enter("hostile", 0ms));
-  // Waits long enough that no waiter gives up while a loaded machine is
-  // still starting the next one (1 s was not, once).
   auto w1 = wait_for_slot(gate, "hostile", 4s);
   auto w2 = wait_for_slot(gate, "hostile", 4s);
   ASSERT_EQ(gate.queued(), 2);
