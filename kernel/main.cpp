@@ -16,6 +16,7 @@
 
 #include "kernel/config.hpp"
 #include "kernel/db/migrations.hpp"
+#include "kernel/executable.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/log.hpp"
 #include "kernel/plugins/loader.hpp"
@@ -53,14 +54,6 @@ commands:
 The config file comes from --config, else $PICLOUD_CONFIG; without one the
 built-in defaults apply. Any key can be set as PICLOUD_<SECTION>_<KEY>.
 )";
-
-std::string exe_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return std::filesystem::path(buf).parent_path().string();
-}
 
 std::vector<std::string> environment() {
   std::vector<std::string> out;
@@ -363,7 +356,7 @@ int main(int argc, char** argv) {
 
   auto config = Config::load(config_path, environment());
   if (!config) return fail(config.error().message, 2);
-  auto settings = read_settings(*config, exe_dir());
+  auto settings = read_settings(*config, picloud::kernel::executable_directory());
   if (!settings) return fail(settings.error().message, 2);
   set_log_level(settings->log_level);
   set_log_format(settings->log_format);

@@ -1,9 +1,6 @@
 // PostgreSQL statements on the libpq handle of a Poco::Data session.
-#include <Poco/Data/PostgreSQL/Connector.h>
-#include <Poco/Data/PostgreSQL/SessionImpl.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Exception.h>
-#include <libpq-fe.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -12,6 +9,7 @@
 #include <unordered_map>
 
 #include "kernel/db/connection.hpp"
+#include "kernel/db/postgres_driver.hpp"
 #include "kernel/db/sql.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -77,10 +75,8 @@ sdk::Value decode(Oid type, const char* text, int length) {
 
 class PostgresConnection final : public Connection {
  public:
-  explicit PostgresConnection(std::unique_ptr<Poco::Data::Session> session) : session_(std::move(session)) {
-    auto* impl = static_cast<Poco::Data::PostgreSQL::SessionImpl*>(session_->impl());
-    conn_ = impl->handle();
-  }
+  PostgresConnection(const PostgresDriver& driver, std::unique_ptr<Poco::Data::Session> session)
+      : pq(&driver), session_(std::move(session)), conn_(pq->connection_of(*session_)) {}
 
   sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
     sdk::Rows out;
@@ -98,32 +94,32 @@ class PostgresConnection final : public Connection {
   // schema object at fault, so a failed migration says why. The detail and
   // the statement's text, which may quote values, stay in the log.
   sdk::Result<void> execute_script(std::string_view sql) override {
-    PGresult* res = PQexec(conn_, std::string(sql).c_str());
+    PGresult* res = pq->exec(conn_, std::string(sql).c_str());
     auto r = check(res, sql);
     if (!r) {
-      const char* primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      const char* primary = res ? pq->result_error_field(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
       sdk::Error e = r.error();
       if (primary) e.message = std::string(primary) + " — " + e.message;
-      PQclear(res);
+      pq->clear(res);
       return e;
     }
-    PQclear(res);
+    pq->clear(res);
     return {};
   }
 
-  bool healthy() const override { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+  bool healthy() const override { return !broken_ && pq->status(conn_) == CONNECTION_OK; }
   void mark_broken() override { broken_ = true; }
 
  private:
   sdk::Result<std::int64_t> check(PGresult* res, std::string_view sql) {
-    auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    auto status = res ? pq->result_status(res) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-      const char* affected = PQcmdTuples(res);
+      const char* affected = pq->cmd_tuples(res);
       return affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
     }
-    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-    const char* constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
-    std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
+    const char* state = res ? pq->result_error_field(res, PG_DIAG_SQLSTATE) : nullptr;
+    const char* constraint = res ? pq->result_error_field(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+    std::string message = res ? pq->result_error_message(res) : pq->error_message(conn_);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     return statement_error(kind_of_sqlstate(state), state ? "SQLSTATE " + std::string(state) : "no result",
                            constraint ? constraint : "", message, sql);
@@ -162,7 +158,7 @@ class PostgresConnection final : public Connection {
       lengths[i] = static_cast<int>(storage[i].size());
     }
     auto exec = [&](const std::string& name) {
-      return PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+      return pq->exec_prepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
                             formats.data(), 0);
     };
     auto name = prepared(text, static_cast<int>(params.size()), sql);
@@ -170,29 +166,29 @@ class PostgresConnection final : public Connection {
     PGresult* res = exec(*name);
     if (stale_plan(res)) {
       // The schema changed under a cached plan: prepare again, once.
-      PQclear(res);
+      pq->clear(res);
       forget(text);
       name = prepared(text, static_cast<int>(params.size()), sql);
       if (!name) return name.error();
       res = exec(*name);
     }
     auto r = check(res, sql);
-    if (r && out && PQresultStatus(res) == PGRES_TUPLES_OK) {
-      int columns = PQnfields(res), rows = PQntuples(res);
-      for (int c = 0; c < columns; ++c) out->columns.emplace_back(PQfname(res, c));
+    if (r && out && pq->result_status(res) == PGRES_TUPLES_OK) {
+      int columns = pq->nfields(res), rows = pq->ntuples(res);
+      for (int c = 0; c < columns; ++c) out->columns.emplace_back(pq->fname(res, c));
       out->rows.reserve(static_cast<std::size_t>(rows));
       for (int row = 0; row < rows; ++row) {
         auto& values_out = out->rows.emplace_back();
         values_out.reserve(static_cast<std::size_t>(columns));
         for (int c = 0; c < columns; ++c) {
-          if (PQgetisnull(res, row, c))
+          if (pq->getisnull(res, row, c))
             values_out.emplace_back();
           else
-            values_out.push_back(decode(PQftype(res, c), PQgetvalue(res, row, c), PQgetlength(res, row, c)));
+            values_out.push_back(decode(pq->ftype(res, c), pq->getvalue(res, row, c), pq->getlength(res, row, c)));
         }
       }
     }
-    PQclear(res);
+    pq->clear(res);
     return r;
   }
 
@@ -205,9 +201,9 @@ class PostgresConnection final : public Connection {
       return it->second.name;
     }
     std::string name = "picloud_" + std::to_string(++next_statement_);
-    PGresult* res = PQprepare(conn_, name.c_str(), text.c_str(), n_params, nullptr);
+    PGresult* res = pq->prepare(conn_, name.c_str(), text.c_str(), n_params, nullptr);
     auto r = check(res, sql);
-    PQclear(res);
+    pq->clear(res);
     if (!r) return r.error();
     if (statements_.size() >= kCacheSize) forget(lru_.back());
     lru_.push_front(text);
@@ -220,16 +216,16 @@ class PostgresConnection final : public Connection {
     if (it == statements_.end()) return;
     // Fails harmlessly inside an aborted transaction; the statement then
     // lives until the connection closes.
-    PQclear(PQexec(conn_, ("DEALLOCATE " + it->second.name).c_str()));
+    pq->clear(pq->exec(conn_, ("DEALLOCATE " + it->second.name).c_str()));
     lru_.erase(it->second.lru);
     statements_.erase(it);
   }
 
   // "cached plan must not change result type" (0A000) or a statement the
   // server no longer knows (26000).
-  static bool stale_plan(PGresult* res) {
-    if (!res || PQresultStatus(res) != PGRES_FATAL_ERROR) return false;
-    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  bool stale_plan(PGresult* res) const {
+    if (!res || pq->result_status(res) != PGRES_FATAL_ERROR) return false;
+    const char* state = pq->result_error_field(res, PG_DIAG_SQLSTATE);
     return state && (std::strcmp(state, "0A000") == 0 || std::strcmp(state, "26000") == 0);
   }
 
@@ -239,6 +235,7 @@ class PostgresConnection final : public Connection {
   };
   static constexpr std::size_t kCacheSize = 64;
 
+  const PostgresDriver* pq;  // libpq, through picloud_postgres.so
   std::unique_ptr<Poco::Data::Session> session_;
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, Statement> statements_;
@@ -250,8 +247,8 @@ class PostgresConnection final : public Connection {
 }  // namespace
 
 sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const DatabaseUrl& url, const ConnectionOptions&) {
-  static const bool registered = (Poco::Data::PostgreSQL::Connector::registerConnector(), true);
-  (void)registered;
+  auto driver = postgres_driver();
+  if (!driver) return driver.error();
   std::unique_ptr<Poco::Data::Session> session;
   try {
     session = std::make_unique<Poco::Data::Session>("postgresql", url.postgres_connection);
@@ -260,7 +257,7 @@ sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const Database
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + why);
   }
-  auto conn = std::make_unique<PostgresConnection>(std::move(session));
+  auto conn = std::make_unique<PostgresConnection>(**driver, std::move(session));
   auto r = conn->execute_script("SET client_min_messages = warning");
   if (!r) return r.error();
   return std::unique_ptr<Connection>(std::move(conn));
