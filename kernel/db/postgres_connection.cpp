@@ -76,7 +76,7 @@ sdk::Value decode(Oid type, const char* text, int length) {
 class PostgresConnection final : public Connection {
  public:
   PostgresConnection(const PostgresDriver& driver, std::unique_ptr<Poco::Data::Session> session)
-      : pq(&driver), session_(std::move(session)), conn_(pq->connection_of(*session_)) {}
+      : pq_(&driver), session_(std::move(session)), conn_(pq_->connection_of(*session_)) {}
 
   sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
     sdk::Rows out;
@@ -94,32 +94,32 @@ class PostgresConnection final : public Connection {
   // schema object at fault, so a failed migration says why. The detail and
   // the statement's text, which may quote values, stay in the log.
   sdk::Result<void> execute_script(std::string_view sql) override {
-    PGresult* res = pq->exec(conn_, std::string(sql).c_str());
+    PGresult* res = pq_->exec(conn_, std::string(sql).c_str());
     auto r = check(res, sql);
     if (!r) {
-      const char* primary = res ? pq->result_error_field(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      const char* primary = res ? pq_->result_error_field(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
       sdk::Error e = r.error();
       if (primary) e.message = std::string(primary) + " — " + e.message;
-      pq->clear(res);
+      pq_->clear(res);
       return e;
     }
-    pq->clear(res);
+    pq_->clear(res);
     return {};
   }
 
-  bool healthy() const override { return !broken_ && pq->status(conn_) == CONNECTION_OK; }
+  bool healthy() const override { return !broken_ && pq_->status(conn_) == CONNECTION_OK; }
   void mark_broken() override { broken_ = true; }
 
  private:
   sdk::Result<std::int64_t> check(PGresult* res, std::string_view sql) {
-    auto status = res ? pq->result_status(res) : PGRES_FATAL_ERROR;
+    auto status = res ? pq_->result_status(res) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-      const char* affected = pq->cmd_tuples(res);
+      const char* affected = pq_->cmd_tuples(res);
       return affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
     }
-    const char* state = res ? pq->result_error_field(res, PG_DIAG_SQLSTATE) : nullptr;
-    const char* constraint = res ? pq->result_error_field(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
-    std::string message = res ? pq->result_error_message(res) : pq->error_message(conn_);
+    const char* state = res ? pq_->result_error_field(res, PG_DIAG_SQLSTATE) : nullptr;
+    const char* constraint = res ? pq_->result_error_field(res, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+    std::string message = res ? pq_->result_error_message(res) : pq_->error_message(conn_);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
     return statement_error(kind_of_sqlstate(state), state ? "SQLSTATE " + std::string(state) : "no result",
                            constraint ? constraint : "", message, sql);
@@ -158,7 +158,7 @@ class PostgresConnection final : public Connection {
       lengths[i] = static_cast<int>(storage[i].size());
     }
     auto exec = [&](const std::string& name) {
-      return pq->exec_prepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+      return pq_->exec_prepared(conn_, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
                             formats.data(), 0);
     };
     auto name = prepared(text, static_cast<int>(params.size()), sql);
@@ -166,29 +166,29 @@ class PostgresConnection final : public Connection {
     PGresult* res = exec(*name);
     if (stale_plan(res)) {
       // The schema changed under a cached plan: prepare again, once.
-      pq->clear(res);
+      pq_->clear(res);
       forget(text);
       name = prepared(text, static_cast<int>(params.size()), sql);
       if (!name) return name.error();
       res = exec(*name);
     }
     auto r = check(res, sql);
-    if (r && out && pq->result_status(res) == PGRES_TUPLES_OK) {
-      int columns = pq->nfields(res), rows = pq->ntuples(res);
-      for (int c = 0; c < columns; ++c) out->columns.emplace_back(pq->fname(res, c));
+    if (r && out && pq_->result_status(res) == PGRES_TUPLES_OK) {
+      int columns = pq_->nfields(res), rows = pq_->ntuples(res);
+      for (int c = 0; c < columns; ++c) out->columns.emplace_back(pq_->fname(res, c));
       out->rows.reserve(static_cast<std::size_t>(rows));
       for (int row = 0; row < rows; ++row) {
         auto& values_out = out->rows.emplace_back();
         values_out.reserve(static_cast<std::size_t>(columns));
         for (int c = 0; c < columns; ++c) {
-          if (pq->getisnull(res, row, c))
+          if (pq_->getisnull(res, row, c))
             values_out.emplace_back();
           else
-            values_out.push_back(decode(pq->ftype(res, c), pq->getvalue(res, row, c), pq->getlength(res, row, c)));
+            values_out.push_back(decode(pq_->ftype(res, c), pq_->getvalue(res, row, c), pq_->getlength(res, row, c)));
         }
       }
     }
-    pq->clear(res);
+    pq_->clear(res);
     return r;
   }
 
@@ -201,9 +201,9 @@ class PostgresConnection final : public Connection {
       return it->second.name;
     }
     std::string name = "picloud_" + std::to_string(++next_statement_);
-    PGresult* res = pq->prepare(conn_, name.c_str(), text.c_str(), n_params, nullptr);
+    PGresult* res = pq_->prepare(conn_, name.c_str(), text.c_str(), n_params, nullptr);
     auto r = check(res, sql);
-    pq->clear(res);
+    pq_->clear(res);
     if (!r) return r.error();
     if (statements_.size() >= kCacheSize) forget(lru_.back());
     lru_.push_front(text);
@@ -216,7 +216,7 @@ class PostgresConnection final : public Connection {
     if (it == statements_.end()) return;
     // Fails harmlessly inside an aborted transaction; the statement then
     // lives until the connection closes.
-    pq->clear(pq->exec(conn_, ("DEALLOCATE " + it->second.name).c_str()));
+    pq_->clear(pq_->exec(conn_, ("DEALLOCATE " + it->second.name).c_str()));
     lru_.erase(it->second.lru);
     statements_.erase(it);
   }
@@ -224,8 +224,8 @@ class PostgresConnection final : public Connection {
   // "cached plan must not change result type" (0A000) or a statement the
   // server no longer knows (26000).
   bool stale_plan(PGresult* res) const {
-    if (!res || pq->result_status(res) != PGRES_FATAL_ERROR) return false;
-    const char* state = pq->result_error_field(res, PG_DIAG_SQLSTATE);
+    if (!res || pq_->result_status(res) != PGRES_FATAL_ERROR) return false;
+    const char* state = pq_->result_error_field(res, PG_DIAG_SQLSTATE);
     return state && (std::strcmp(state, "0A000") == 0 || std::strcmp(state, "26000") == 0);
   }
 
@@ -235,7 +235,7 @@ class PostgresConnection final : public Connection {
   };
   static constexpr std::size_t kCacheSize = 64;
 
-  const PostgresDriver* pq;  // libpq, through picloud_postgres.so
+  const PostgresDriver* pq_;  // libpq, through picloud_postgres.so
   std::unique_ptr<Poco::Data::Session> session_;
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, Statement> statements_;
