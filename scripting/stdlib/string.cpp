@@ -220,26 +220,15 @@ struct FormatOptions {
 FormatOptions read_options(const char* function, const Str& options, bool integer) {
   FormatOptions o;
   for (char c : options) {
-    switch (c) {
-      case 'l': o.left = true; break;
-      case '0': o.zeros = true; break;
-      case '+': o.plus = true; break;
-      case ' ': o.space = true; break;
-      case 'x':
-      case 'X':
-        if (!integer) goto unknown;
-        o.hex = c;
-        break;
-      case 'e':
-      case 'E':
-        if (integer) goto unknown;
-        o.exponent = c;
-        break;
-      default:
-      unknown:
-        throw ScriptException(std::string(function) + ": unknown option '" + Str(1, c) + "' (known: " +
-                              (integer ? "l 0 + space x X" : "l 0 + space e E") + ")");
-    }
+    if (c == 'l') o.left = true;
+    else if (c == '0') o.zeros = true;
+    else if (c == '+') o.plus = true;
+    else if (c == ' ') o.space = true;
+    else if (integer && (c == 'x' || c == 'X')) o.hex = c;
+    else if (!integer && (c == 'e' || c == 'E')) o.exponent = c;
+    else
+      throw ScriptException(std::string(function) + ": unknown option '" + Str(1, c) + "' (known: " +
+                            (integer ? "l 0 + space x X" : "l 0 + space e E") + ")");
   }
   return o;
 }
@@ -273,24 +262,24 @@ Str sign_of(const FormatOptions& o, bool negative) {
   return "";
 }
 
+// Digits of an unsigned value: decimal, or hexadecimal in the case `hex` says.
+Str digits_of(std::uint64_t value, char hex) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, hex == 'x' ? "%" PRIx64 : hex == 'X' ? "%" PRIX64 : "%" PRIu64, value);
+  return buffer;
+}
+
 Str format_int(asINT64 value, const Str& options, asUINT width) {
   FormatOptions o = read_options("formatInt", options, true);
-  char buffer[32];
-  if (o.hex) {
-    // The bits of the value, as printf's %x shows a negative number.
-    std::snprintf(buffer, sizeof buffer, o.hex == 'x' ? "%" PRIx64 : "%" PRIX64, static_cast<std::uint64_t>(value));
-    return pad(buffer, width, o, true);
-  }
-  std::snprintf(buffer, sizeof buffer, "%" PRIu64,
-                value < 0 ? std::uint64_t(0) - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value));
-  return pad(sign_of(o, value < 0) + buffer, width, o, true);
+  // Hexadecimal shows the value's bits, as printf's %x shows a negative number.
+  if (o.hex) return pad(digits_of(static_cast<std::uint64_t>(value), o.hex), width, o, true);
+  const auto bits = static_cast<std::uint64_t>(value);
+  return pad(sign_of(o, value < 0) + digits_of(value < 0 ? std::uint64_t(0) - bits : bits, 0), width, o, true);
 }
 
 Str format_uint(asQWORD value, const Str& options, asUINT width) {
   FormatOptions o = read_options("formatUInt", options, true);
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, o.hex == 'x' ? "%" PRIx64 : o.hex == 'X' ? "%" PRIX64 : "%" PRIu64, value);
-  return pad(buffer, width, o, true);
+  return pad(digits_of(value, o.hex), width, o, true);
 }
 
 // A double's exact decimal expansion ends within 1074 places after the
