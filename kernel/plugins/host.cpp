@@ -179,11 +179,16 @@ sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
   }
   // Every file is checked before any is loaded: one plugin the kernel
   // cannot take stops start-up before any plugin's code has run.
-  for (const auto& file : files)
-    if (auto checked = check_file(file); !checked) return checked.error();
-  std::vector<LoadedPlugin> loaded;
+  std::vector<std::optional<sdk::AbiBlock>> file_abis;
   for (const auto& file : files) {
-    auto plugin = load_plugin(file);
+    auto checked = check_file(file);
+    if (!checked) return checked.error();
+    file_abis.push_back(*checked);
+  }
+  std::vector<LoadedPlugin> loaded;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& file = files[i];
+    auto plugin = load_checked_plugin(file, file_abis[i]);
     if (!plugin) return plugin.error();
     if (!plugin->checked_before_loading)
       write_log(LogLevel::warn, "kernel",

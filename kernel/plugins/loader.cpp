@@ -108,6 +108,10 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
   // From the file first: nothing of the plugin runs before this.
   auto file_abi = check_file(path);
   if (!file_abi) return file_abi.error();
+  return load_checked_plugin(path, *file_abi);
+}
+
+sdk::Result<LoadedPlugin> load_checked_plugin(const std::string& path, const std::optional<sdk::AbiBlock>& file_abi) {
   auto lib = std::make_shared<boost::dll::shared_library>();
   try {
     lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
@@ -125,7 +129,7 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
   // this. A plugin without the file's copy (built with older SDK headers)
   // is checked only here, after its static constructors ran.
   if (auto checked = check_abi(path, d.abi); !checked) return checked.error();
-  if (*file_abi && std::memcmp(&**file_abi, &d.abi, sizeof d.abi) != 0)
+  if (file_abi && std::memcmp(&*file_abi, &d.abi, sizeof d.abi) != 0)
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin " + path + " has an ABI section that differs from its descriptor's ABI block");
   if (!valid_name(d.name))
@@ -146,7 +150,7 @@ sdk::Result<LoadedPlugin> load_plugin(const std::string& path) {
   out.provides = split_list(d.provides);
   out.depends = split_list(d.depends);
   out.descriptor = &d;
-  out.checked_before_loading = file_abi->has_value();
+  out.checked_before_loading = file_abi.has_value();
   out.library = std::move(lib);
   return out;
 }

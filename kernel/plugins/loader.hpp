@@ -46,6 +46,8 @@ sdk::Result<std::optional<sdk::AbiBlock>> check_file(const std::string& path);
 
 // Checks one file (check_file), then loads it and checks its descriptor.
 sdk::Result<LoadedPlugin> load_plugin(const std::string& path);
+// The same for a file check_file already answered `file_abi` for.
+sdk::Result<LoadedPlugin> load_checked_plugin(const std::string& path, const std::optional<sdk::AbiBlock>& file_abi);
 
 // The first `<name>.so` in the search path, or an error listing where it looked.
 sdk::Result<std::string> find_plugin_file(const std::string& name, const std::vector<std::string>& search_path);
