@@ -21,10 +21,16 @@ FUZZER="$BUILD_DIR/tests/fuzz/framing_fuzz"
 
 WORK="$BUILD_DIR/fuzz/framing"
 mkdir -p "$WORK/corpus" "$WORK/artifacts"
+LOG="$WORK/fuzz.log"
 status=0
+# libFuzzer's progress lines run to thousands; they go to a log, and only the
+# final figures (or the failure's report) are printed.
 "$FUZZER" -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
-  -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" "$HERE/corpus/framing" || status=$?
+  -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" "$HERE/corpus/framing" >"$LOG" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "$0: the fuzzer failed (exit $status); inputs: $(ls "$WORK/artifacts" | tr '\n' ' ')" >&2
+  grep -v -E '^#[0-9]+[[:space:]]' "$LOG" | tail -n 80 >&2
+  echo "$0: the fuzzer failed (exit $status); inputs: $(ls "$WORK/artifacts" | tr '\n' ' '); log: $LOG" >&2
+else
+  grep -E '^(Done|stat::)' "$LOG" || true
 fi
 exit "$status"
