@@ -2,7 +2,7 @@
 #
 # Builds <name>.so the way the PiCloud loader expects: a module with no
 # "lib" prefix, hidden visibility, and a linker version script that exports
-# only `picloud_plugin_descriptor`. Used for the built-in plugins and shipped
+# only `picloud_plugin` (the descriptor of picloud.h). Used for the built-in plugins and shipped
 # with the SDK for third-party ones.
 set(_PICLOUD_PLUGIN_EXPORTS "${CMAKE_CURRENT_LIST_DIR}/plugin-exports.map")
 

@@ -4,6 +4,8 @@
 #include <filesystem>
 
 #include "kernel/log.hpp"
+#include "kernel/plugins/host_api.hpp"
+#include "picloud/sdk/c_values.hpp"
 #include "kernel/plugins/order.hpp"
 #include "kernel/plugins/tasks.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
@@ -12,19 +14,19 @@ namespace picloud::kernel::plugins {
 using sdk::ErrorKind;
 
 sdk::Result<void> ServiceDirectory::provide(const std::string& owner, std::string_view name, std::uint32_t version,
-                                            std::shared_ptr<void> service) {
+                                            std::size_t table_size, const void* table) {
   std::lock_guard lock(mutex_);
-  auto [it, inserted] = entries_.try_emplace(std::string(name), Entry{version, std::move(service), owner});
+  auto [it, inserted] = entries_.try_emplace(std::string(name), Entry{version, table_size, table, owner});
   if (!inserted)
     return sdk::make_error(ErrorKind::conflict, "service '" + std::string(name) + "' is already provided by " + it->second.owner);
   return {};
 }
 
-std::shared_ptr<void> ServiceDirectory::find(std::string_view name, std::uint32_t min_version) const {
+const void* ServiceDirectory::find(std::string_view name, std::uint32_t min_version, std::size_t min_size) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(name);
-  if (it == entries_.end() || it->second.version < min_version) return nullptr;
-  return it->second.service;
+  if (it == entries_.end() || it->second.version < min_version || it->second.table_size < min_size) return nullptr;
+  return it->second.table;
 }
 
 namespace {
@@ -32,16 +34,18 @@ namespace {
 class PluginServices final : public sdk::ServiceRegistry {
  public:
   PluginServices(ServiceDirectory& directory, const LoadedPlugin& plugin) : directory_(directory), plugin_(plugin) {}
-  sdk::Result<void> provide(std::string_view name, std::uint32_t version, std::shared_ptr<void> service) override {
+  using sdk::ServiceRegistry::provide;
+  sdk::Result<void> provide(std::string_view name, std::uint32_t version, std::size_t table_size,
+                            const void* table) override {
     bool declared = false;
     for (const auto& p : plugin_.provides) declared = declared || p == name;
     if (!declared)
       return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' provides service '" +
                                                               std::string(name) + "' without declaring it in its descriptor");
-    return directory_.provide(plugin_.name, name, version, std::move(service));
+    return directory_.provide(plugin_.name, name, version, table_size, table);
   }
-  std::shared_ptr<void> find(std::string_view name, std::uint32_t min_version) const override {
-    return directory_.find(name, min_version);
+  const void* find(std::string_view name, std::uint32_t min_version, std::size_t min_size) const override {
+    return directory_.find(name, min_version, min_size);
   }
 
  private:
@@ -49,16 +53,11 @@ class PluginServices final : public sdk::ServiceRegistry {
   const LoadedPlugin& plugin_;
 };
 
-// Runs a call into plugin code; a throw becomes an internal error.
+// Calls one of a plugin's entry points; its error comes back as a Result.
 template <typename F>
-sdk::Result<void> guarded(F&& call) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return sdk::make_error(ErrorKind::internal, std::string("threw: ") + e.what());
-  } catch (...) {
-    return sdk::make_error(ErrorKind::internal, "threw a non-standard exception");
-  }
+sdk::Result<void> call_plugin(F&& entry) {
+  sdk::c::Answer answer;
+  return answer.take_void(entry(answer.out()));
 }
 
 }  // namespace
@@ -135,11 +134,11 @@ class PluginHost::Context final : public sdk::PluginContext {
 
 struct PluginHost::Instance {
   const LoadedPlugin* plugin = nullptr;
-  sdk::Plugin* object = nullptr;
+  void* state = nullptr;  // the plugin's, from its init()
   std::unique_ptr<Context> context;
   ~Instance() {
+    if (state) plugin->descriptor->destroy(state);
     context.reset();
-    if (object) plugin->descriptor->destroy(object);
   }
 };
 
@@ -216,15 +215,14 @@ sdk::Result<void> PluginHost::configure_all(sdk::Database& database) {
     auto instance = std::make_unique<Instance>();
     instance->plugin = &plugin;
     instance->context = std::make_unique<Context>(*this, plugin, database);
-    auto created = guarded([&]() -> sdk::Result<void> {
-      instance->object = plugin.descriptor->create();
-      if (!instance->object) return sdk::make_error(ErrorKind::internal, "factory returned null");
-      return {};
-    });
+    const pc_plugin_descriptor& d = *plugin.descriptor;
+    auto created = call_plugin(
+        [&](const pc_out* out) { return d.init(host_api(), plugin_handle(*instance->context), &instance->state, out); });
+    if (created && !instance->state) created = sdk::make_error(ErrorKind::internal, "init gave no state");
     if (!created)
       return sdk::make_error(created.error().kind, "plugin '" + plugin.name + "' could not be created: " + created.error().message);
     instance->context->configuring_ = true;
-    auto configured = guarded([&] { return instance->object->configure(*instance->context); });
+    auto configured = call_plugin([&](const pc_out* out) { return d.configure(instance->state, out); });
     instance->context->configuring_ = false;
     instances_.push_back(std::move(instance));
     if (!configured)
@@ -239,7 +237,7 @@ sdk::Result<void> PluginHost::configure_all(sdk::Database& database) {
 
 sdk::Result<void> PluginHost::start_all() {
   for (auto& instance : instances_) {
-    auto r = guarded([&] { return instance->object->start(*instance->context); });
+    auto r = call_plugin([&](const pc_out* out) { return instance->plugin->descriptor->start(instance->state, out); });
     if (!r) {
       // This plugin may have spawned tasks before failing: stop them too.
       instance->context->task_group().stop_and_join();
@@ -258,14 +256,8 @@ void PluginHost::stop_all() {
   while (started_ > 0) {
     auto& instance = instances_[--started_];
     instance->context->task_group().stop_and_join();
-    auto r = guarded([&]() -> sdk::Result<void> {
-      instance->object->stop();
-      return {};
-    });
-    if (!r)
-      write_log(LogLevel::error, "kernel", "plugin stop failed", {{"plugin", instance->plugin->name}, {"error", r.error().message}});
-    else
-      write_log(LogLevel::info, "kernel", "plugin stopped", {{"plugin", instance->plugin->name}});
+    instance->plugin->descriptor->stop(instance->state);
+    write_log(LogLevel::info, "kernel", "plugin stopped", {{"plugin", instance->plugin->name}});
   }
 }
 

@@ -1,8 +1,10 @@
 // The plugin host: loads the enabled plugins, orders them by dependency,
 // hands each its context, and drives configure → start → stop.
 //
-// A failure in any plugin's configure or start (an error value or a throw)
-// stops start-up with a message naming the plugin; the plugins already
+// Plugins are driven through their C descriptor (picloud.h) and reach the
+// kernel through the host table (host_api.hpp) over their Context.
+//
+// A failure in any plugin's init, configure or start stops start-up with a message naming the plugin; the plugins already
 // started are stopped again in reverse order, so there is never a
 // half-started server.
 #pragma once
@@ -38,14 +40,16 @@ struct PluginSettings {
 // Services provided by plugins, by name.
 class ServiceDirectory {
  public:
+  // `table` is the provider's C table, alive for the process's life.
   sdk::Result<void> provide(const std::string& owner, std::string_view name, std::uint32_t version,
-                            std::shared_ptr<void> service);
-  std::shared_ptr<void> find(std::string_view name, std::uint32_t min_version) const;
+                            std::size_t table_size, const void* table);
+  const void* find(std::string_view name, std::uint32_t min_version, std::size_t min_size) const;
 
  private:
   struct Entry {
     std::uint32_t version;
-    std::shared_ptr<void> service;
+    std::size_t table_size;
+    const void* table;
     std::string owner;
   };
   mutable std::mutex mutex_;

@@ -15,6 +15,9 @@ using sdk::ErrorKind;
 
 namespace {
 
+// What ABI 1's plugins exported instead of PC_PLUGIN_SYMBOL.
+constexpr const char* kAbi1Symbol = "picloud_plugin_descriptor";
+
 std::vector<std::string> split_list(const char* text) {
   std::vector<std::string> out;
   if (!text) return out;
@@ -30,17 +33,6 @@ std::vector<std::string> split_list(const char* text) {
     }
   }
   return out;
-}
-
-std::string fingerprint_text(const sdk::BuildFingerprint& f) {
-  auto field = [](const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); };
-  return field(f.compiler, sizeof f.compiler) + "/" + field(f.stdlib, sizeof f.stdlib) + " abi " +
-         std::to_string(f.stdlib_abi) + ", " + std::to_string(f.pointer_bits) + "-bit";
-}
-
-bool same_fingerprint(const sdk::BuildFingerprint& a, const sdk::BuildFingerprint& b) {
-  return strncmp(a.compiler, b.compiler, sizeof a.compiler) == 0 && strncmp(a.stdlib, b.stdlib, sizeof a.stdlib) == 0 &&
-         a.stdlib_abi == b.stdlib_abi && a.pointer_bits == b.pointer_bits;
 }
 
 bool valid_name(const char* name) {
@@ -84,10 +76,9 @@ sdk::Result<void> check_abi(const std::string& path, const sdk::AbiBlock& abi) {
                            "plugin " + path + " needs SDK ABI " + abi_version_text(abi) +
                                ", newer than this kernel's ABI " + abi_version_text(kernel_abi) +
                                ": upgrade PiCloud or rebuild the plugin against this SDK");
-  if (!same_fingerprint(abi.fingerprint, kernel_abi.fingerprint))
-    return sdk::make_error(ErrorKind::invalid_argument,
-                           "plugin " + path + " was built with " + fingerprint_text(abi.fingerprint) +
-                               ", but this kernel with " + fingerprint_text(kernel_abi.fingerprint));
+  if (abi.size < sizeof(sdk::AbiBlock))
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " has a malformed ABI block (size " +
+                                                            std::to_string(abi.size) + ")");
   return {};
 }
 
@@ -119,24 +110,36 @@ sdk::Result<LoadedPlugin> load_checked_plugin(const std::string& path, const std
     return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " cannot be loaded: " + e.what());
   }
   keep_mapped(lib);
-  if (!lib->has(PICLOUD_PLUGIN_ENTRY_SYMBOL))
-    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " does not export " +
-                                                            PICLOUD_PLUGIN_ENTRY_SYMBOL +
+  if (!lib->has(PC_PLUGIN_SYMBOL)) {
+    // ABI 1's descriptor: its block starts with the same magic, major and minor.
+    if (lib->has(kAbi1Symbol)) {
+      const auto& old = lib->get<const sdk::AbiBlock>(kAbi1Symbol);
+      if (old.magic == sdk::kAbiMagic)
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin " + path + " was built for SDK ABI " + abi_version_text(old) +
+                                   ", but this kernel provides ABI " + abi_version_text(sdk::current_abi_block()) +
+                                   " (major versions must match): rebuild the plugin against this SDK");
+    }
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " does not export " + PC_PLUGIN_SYMBOL +
                                                             " (declare it with PICLOUD_PLUGIN)");
-  const auto& d = lib->get<const sdk::PluginDescriptor>(PICLOUD_PLUGIN_ENTRY_SYMBOL);
+  }
+  const auto& d = lib->get<const pc_plugin_descriptor>(PC_PLUGIN_SYMBOL);
 
   // The descriptor's ABI block next: nothing else in it is trusted before
-  // this. A plugin without the file's copy (built with older SDK headers)
-  // is checked only here, after its static constructors ran.
+  // this. A plugin without the file's copy is checked only here, after its
+  // static constructors ran.
   if (auto checked = check_abi(path, d.abi); !checked) return checked.error();
   if (file_abi && std::memcmp(&*file_abi, &d.abi, sizeof d.abi) != 0)
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin " + path + " has an ABI section that differs from its descriptor's ABI block");
+  if (d.size < sizeof(pc_plugin_descriptor))
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " has a descriptor smaller than ABI " +
+                                                            abi_version_text(d.abi) + "'s");
   if (!valid_name(d.name))
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin " + path + " has an invalid name (lower-case letters, digits, '_')");
-  if (!d.create || !d.destroy)
-    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " has no factory");
+  if (!d.init || !d.configure || !d.start || !d.stop || !d.destroy)
+    return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " lacks an entry point (init, configure, start, stop, destroy)");
   std::string stem = fs::path(path).stem().string();
   if (stem != d.name)
     return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " names itself '" + d.name +

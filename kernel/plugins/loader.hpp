@@ -1,12 +1,13 @@
 // Finding and loading plugin shared objects, and checking them before use.
 //
-// A plugin is `<name>.so` exporting `picloud_plugin_descriptor`. The loader
-// reads the copy of its ABI block from the file (abi_section.hpp), maps it
-// (RTLD_NOW | RTLD_LOCAL), then reads the descriptor's, and refuses the file,
-// naming it and both versions, unless the ABI major is equal, the plugin's
-// minor is not newer than the kernel's, and the build fingerprint (compiler,
-// standard library, pointer size) matches. Libraries stay mapped until the
-// process exits: plugins are never unloaded.
+// A plugin is `<name>.so` exporting `picloud_plugin` (picloud.h's
+// descriptor). The loader reads the copy of its ABI block from the file
+// (abi_section.hpp), maps it (RTLD_NOW | RTLD_LOCAL), then reads the
+// descriptor's, and refuses the file, naming it and both versions, unless the
+// ABI major is equal and the plugin's minor is not newer than the kernel's.
+// The boundary is C, so the compiler and standard library a plugin was built
+// with do not matter. Libraries stay mapped until the process exits: plugins
+// are never unloaded.
 #pragma once
 
 #include <memory>
@@ -15,7 +16,8 @@
 #include <vector>
 
 #include "picloud/sdk/error.hpp"
-#include "picloud/sdk/plugin.hpp"
+#include "picloud/picloud.h"
+#include "picloud/sdk/abi.hpp"
 
 namespace boost::dll {
 class shared_library;
@@ -30,7 +32,7 @@ struct LoadedPlugin {
   std::string directory;
   std::vector<std::string> provides;
   std::vector<std::string> depends;
-  const sdk::PluginDescriptor* descriptor = nullptr;
+  const pc_plugin_descriptor* descriptor = nullptr;
   // Whether the file carried its ABI block, checked before the library was
   // mapped (false: built with SDK headers older than that section).
   bool checked_before_loading = false;

@@ -1,7 +1,9 @@
-// Everything a PiCloud plugin may use. See sdk/plugin.hpp to start.
+// Everything a PiCloud plugin written in C++ may use. See sdk/plugin.hpp to
+// start; picloud/picloud.h is the C boundary underneath.
 #pragma once
 
 #include "picloud/sdk/abi.hpp"
+#include "picloud/picloud.h"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/config.hpp"
 #include "picloud/sdk/database.hpp"
@@ -16,3 +18,6 @@
 #include "picloud/sdk/tasks.hpp"
 #include "picloud/sdk/triggers.hpp"
 #include "picloud/sdk/value.hpp"
+
+// The plugin's side of the C boundary and PICLOUD_PLUGIN.
+#include "picloud/sdk/bridge.hpp"

@@ -1,14 +1,25 @@
 // The scripting issue's three figures, each measured through the real engine:
 //   compile   a 200-line script (validate: build + checks, nothing run)
 //   request   a trivial cached endpoint script, request in -> response out
-//   call      one call from a script into a plugin-declared function
+//   call      one call from a script into a plugin's function, through the C
+//             boundary: the bench plugin (bench_calls.cpp) is a real .so
+//             loaded by the kernel's plugin host
 // Prints medians of several rounds; one thread.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "kernel/admin/capabilities.hpp"
+#include "kernel/config.hpp"
+#include "kernel/db/database.hpp"
+#include "kernel/db/url.hpp"
+#include "kernel/http/router.hpp"
+#include "kernel/metrics.hpp"
+#include "kernel/plugins/host.hpp"
 #include "scripting/engine.hpp"
 
 using namespace picloud;
@@ -68,18 +79,35 @@ double time_us(F&& f) {
 }  // namespace
 
 int main() {
-  scripting::Declarations declarations;
-  auto& api = declarations.api_for("bench");
-  (void)api.add_function({"bench", "add", {{"a", sdk::ScriptType::integer}, {"b", sdk::ScriptType::integer}},
-                          sdk::ScriptType::integer, "",
-                          [](const sdk::CallContext&, std::span<const sdk::Value> args) -> sdk::Result<sdk::Value> {
-                            return args[0].as_int() + args[1].as_int();
-                          }});
-  (void)api.add_function({"bench", "key", {{"name", sdk::ScriptType::string}}, sdk::ScriptType::string, "",
-                          [](const sdk::CallContext&, std::span<const sdk::Value> args) -> sdk::Result<sdk::Value> {
-                            return args[0];
-                          }});
-  declarations.seal();
+  // The bench plugin, loaded and configured by the kernel's plugin host.
+  auto cfg = kernel::Config::load("", {});
+  // The host wants a database; the plugin never touches it.
+  std::string db_file = "/tmp/picloud-scripting-bench-" + std::to_string(getpid()) + ".db";
+  struct Remove {
+    std::string f;
+    ~Remove() { std::remove(f.c_str()), std::remove((f + "-wal").c_str()), std::remove((f + "-shm").c_str()); }
+  } remove_db{db_file};
+  auto url = kernel::db::parse_database_url("sqlite:" + db_file, 5);
+  if (!cfg || !url) return 1;
+  auto db = kernel::db::Database::open(*url, {});
+  if (!db) {
+    std::fprintf(stderr, "%s\n", db.error().message.c_str());
+    return 1;
+  }
+  kernel::MetricsRegistry metrics;
+  kernel::http::Router router(metrics);
+  kernel::admin::CapabilityRegistry capabilities;
+  kernel::plugins::PluginHost host(*cfg, router, capabilities, metrics);
+  kernel::plugins::PluginSettings settings;
+  settings.enabled = {"bench"};
+  settings.search_path = {PICLOUD_BENCH_PLUGIN_DIR};
+  auto loaded = host.load(settings);
+  auto configured = loaded ? host.configure_all(**db) : loaded;
+  if (!configured) {
+    std::fprintf(stderr, "%s\n", configured.error().message.c_str());
+    return 1;
+  }
+  scripting::Declarations& declarations = host.declarations();
   scripting::EngineConfig config;
   config.limits.max_operations = std::int64_t{1} << 40;
   auto created = scripting::Engine::create(config, declarations);

@@ -170,6 +170,8 @@ void handle(request@ req, response@ res) { res.text("" + t_events::write("jobs",
   ASSERT_EQ(on(pc, "retry.localhost", "GET", "/write?k=x").body, "1");
   ASSERT_TRUE(wait_seen(pc, "retry-dl:%", 1)) << "no dead-letter handler ran";
   auto took = std::chrono::steady_clock::now() - started;
+  // The handler's outcome is written once its run has ended, after the line it wrote.
+  ASSERT_TRUE(wait_count(pc, "SELECT count(*) FROM dead_letters WHERE handler IS NOT NULL", {}, 1));
   EXPECT_EQ(seen(pc, "retry:%").size(), 3u);  // three attempts, then dead-lettered
   EXPECT_GE(took, 290ms) << "two 150 ms waits between the attempts";
   EXPECT_EQ(seen(pc, "retry-dl:%"), std::vector<std::string>{"retry-dl:t_events:x:3"});

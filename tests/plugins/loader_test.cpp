@@ -45,19 +45,23 @@ TEST(Loader, LoadsAGoodPluginAndReadsItsDescriptor) {
 TEST(Loader, RefusesAnAbiMajorMismatchNamingFileAndBothVersions) {
   std::string e = load_error("t_abi_major");
   EXPECT_NE(e.find("t_abi_major.so"), std::string::npos) << e;
-  EXPECT_NE(e.find("built for SDK ABI 2.0"), std::string::npos) << e;
+  EXPECT_NE(e.find("built for SDK ABI " + std::to_string(PICLOUD_SDK_ABI_MAJOR + 1) + ".0"), std::string::npos) << e;
   EXPECT_NE(e.find("this kernel provides ABI " + kKernelAbi), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesANewerMinor) {
   std::string e = load_error("t_abi_minor");
-  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI 1." + std::to_string(PICLOUD_SDK_ABI_MINOR + 1)), std::string::npos) << e;
+  EXPECT_NE(e.find("t_abi_minor.so needs SDK ABI " + std::to_string(PICLOUD_SDK_ABI_MAJOR) + "." +
+                   std::to_string(PICLOUD_SDK_ABI_MINOR + 1)),
+            std::string::npos)
+      << e;
   EXPECT_NE(e.find("newer than this kernel's ABI " + kKernelAbi), std::string::npos) << e;
 }
 
-TEST(Loader, RefusesAnotherBuildFingerprint) {
-  std::string e = load_error("t_fingerprint");
-  EXPECT_NE(e.find("gcc/libc++"), std::string::npos) << e;
+TEST(Loader, RefusesAPluginBuiltWithTheAbi1Sdk) {
+  std::string e = load_error("t_abi1");
+  EXPECT_NE(e.find("t_abi1.so was built for SDK ABI 1.5"), std::string::npos) << e;
+  EXPECT_NE(e.find("this kernel provides ABI " + kKernelAbi), std::string::npos) << e;
 }
 
 TEST(Loader, RefusesMissingFileMissingSymbolAndGarbage) {
@@ -65,7 +69,7 @@ TEST(Loader, RefusesMissingFileMissingSymbolAndGarbage) {
   EXPECT_NE(missing.find("t_does_not_exist.so does not exist"), std::string::npos) << missing;
 
   std::string nosym = load_error("t_no_symbol");
-  EXPECT_NE(nosym.find("does not export picloud_plugin_descriptor"), std::string::npos) << nosym;
+  EXPECT_NE(nosym.find("does not export picloud_plugin "), std::string::npos) << nosym;
 
   test::TempDir dir;
   dir.write("junk.so", "this is not an ELF file");
@@ -94,7 +98,7 @@ Attempt attempt(const std::string& name) {
 }
 
 TEST(LoaderBeforeLoading, RefusalsComeBeforeAnyOfThePluginsCodeRuns) {
-  for (const char* name : {"t_abi_major", "t_abi_minor", "t_fingerprint", "t_section_malformed"}) {
+  for (const char* name : {"t_abi_major", "t_abi_minor", "t_abi1", "t_section_malformed"}) {
     Attempt a = attempt(name);
     EXPECT_FALSE(a.error.empty()) << name;
     EXPECT_FALSE(a.ran) << name << " ran before it was refused: " << a.error;

@@ -4,24 +4,24 @@
 
 #include <fstream>
 
+#include "greeter.hpp"
+
 namespace {
 using namespace picloud::sdk;
-
-struct Greeter {
-  std::string greeting;
-};
 
 class DependentPlugin final : public Plugin {
  public:
   Result<void> configure(PluginContext& ctx) override {
-    auto greeter = ctx.services().get<Greeter>("greeter", 1);
+    const GreeterV1* greeter = ctx.services().get<GreeterV1>("greeter", 1);
     if (!greeter) return make_error(ErrorKind::not_found, "service greeter is not available");
-    if (ctx.services().find("greeter", 2)) return make_error(ErrorKind::internal, "version check failed");
+    if (ctx.services().find("greeter", 2, sizeof(GreeterV1))) return make_error(ErrorKind::internal, "version check failed");
+    if (ctx.services().find("greeter", 1, sizeof(GreeterV1) + 1))
+      return make_error(ErrorKind::internal, "a table smaller than asked for was found");
     auto trace = ctx.config().get_string("trace_file", "");
     if (!trace) return trace.error();
     trace_ = *trace;
     std::string greeting = greeter->greeting;
-    if (auto r = ctx.services().provide("undeclared", 1, greeter); r.ok())
+    if (auto r = ctx.services().provide("undeclared", 1, *greeter); r.ok())
       return make_error(ErrorKind::internal, "providing an undeclared service should fail");
     return ctx.add_route({"GET", "/t_dependent/greet", std::string(kPublic),
                           [greeting](const HttpRequest&) { return HttpResponse::text(200, greeting + " via dependent"); }});

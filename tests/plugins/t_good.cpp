@@ -8,13 +8,12 @@
 #include <memory>
 #include <thread>
 
+#include "greeter.hpp"
+
 namespace {
 
 using namespace picloud::sdk;
 
-struct Greeter {
-  std::string greeting;
-};
 
 class GoodPlugin final : public Plugin {
  public:
@@ -30,7 +29,8 @@ class GoodPlugin final : public Plugin {
     ticks_ = &ctx.metrics().counter("ticks_total", "background ticks");
     Database* db = &ctx.database();
 
-    if (auto r = ctx.services().provide("greeter", 1, std::make_shared<Greeter>(Greeter{greeting_})); !r) return r;
+    greeter_ = GreeterV1{sizeof(GreeterV1), greeting_.c_str()};
+    if (auto r = ctx.services().provide("greeter", 1, greeter_); !r) return r;
     // A trigger kind: filter {"collection": "<name or prefix*>", "ops": [...]}.
     if (auto r = ctx.trigger_kinds()->declare(
             {"t_good", "runs a script when a test collection changes", {"insert", "delete"},
@@ -147,6 +147,7 @@ class GoodPlugin final : public Plugin {
     if (!trace_.empty()) std::ofstream(trace_, std::ios::app) << line << "\n";
   }
   std::string greeting_, trace_;
+  GreeterV1 greeter_{};
   Counter* ticks_ = nullptr;
 };
 

@@ -29,12 +29,15 @@ cmake --build "$work/hello-build" >"$work/build.log" || { cat "$work/build.log";
 so="$work/hello-build/hello.so"
 test -f "$so"
 exports=$(nm -D --defined-only "$so" | awk '{print $NF}')
-[ "$exports" = "picloud_plugin_descriptor" ] || { echo "hello.so exports: $exports"; exit 1; }
+[ "$exports" = "picloud_plugin" ] || { echo "hello.so exports: $exports"; exit 1; }
 
 echo "== load it into the installed kernel"
 mkdir -p "$work/run"
 # The ABI block the loader reads from the file before loading it.
-readelf -S "$work/hello-build/hello.so" | grep -q '\.picloud_abi' || { echo "hello.so has no .picloud_abi section"; exit 1; }
+# (Read into a file first: `readelf | grep -q` fails under pipefail when grep
+# stops reading early and readelf gets SIGPIPE.)
+readelf -S "$work/hello-build/hello.so" >"$work/sections.txt"
+grep -q '\.picloud_abi' "$work/sections.txt" || { echo "hello.so has no .picloud_abi section"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work/run" && PICLOUD_HTTP_PORT=$port PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_PLUGINS_ENABLED=hello \
   PICLOUD_HELLO_GREETING=howdy exec "$work/prefix/bin/picloud" serve >"$work/server.log" 2>&1) &
@@ -43,8 +46,8 @@ for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" 
 body=$(curl -fsS "http://127.0.0.1:$port/hello/greet?name=sdk") || { cat "$work/server.log"; exit 1; }
 echo "response: $body"
 [ "$body" = '{"greeting":"howdy, sdk","plugin":"hello"}' ] || { cat "$work/server.log"; exit 1; }
-abi_h="$work/prefix/include/picloud/sdk/abi.hpp"
-abi="$(sed -n 's/^#define PICLOUD_SDK_ABI_MAJOR //p' "$abi_h").$(sed -n 's/^#define PICLOUD_SDK_ABI_MINOR //p' "$abi_h")"
+abi_h="$work/prefix/include/picloud/picloud.h"
+abi="$(sed -n 's/^#define PC_ABI_MAJOR //p' "$abi_h").$(sed -n 's/^#define PC_ABI_MINOR //p' "$abi_h")"
 PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" "$work/prefix/bin/picloud" plugins | grep -E "^hello +1\.0\.0 +${abi//./\\.} +yes"
 
 echo "== call its script function from a script"

@@ -1,4 +1,4 @@
-// Whether the principal a script runs for may use a capability (ABI 1.5).
+// Whether the principal a script runs for may use a capability.
 //
 // A script runs either as its app (a public route, a trigger, a cron tick:
 // CallContext::principal is empty) or on behalf of a signed-in user (for

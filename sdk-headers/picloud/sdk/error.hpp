@@ -1,4 +1,5 @@
-// Errors crossing the plugin boundary are values, never exceptions.
+// Errors are values, never exceptions: nothing is thrown across the plugin
+// boundary in either direction.
 #pragma once
 
 #include <string>
@@ -30,9 +31,14 @@ inline std::string_view to_string(ErrorKind kind) {
   return "internal";
 }
 
+// `kind` is the class that decides the HTTP status and the script's error
+// kind; `code` optionally says precisely what happened, in snake_case
+// (`not_configured`, `corrupted`, `blocked`, ...): an open set, so a plugin
+// can name its own cases without a new kind.
 struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string message;
+  std::string code = {};
 };
 
 // A value or an Error. Small on purpose (std::expected is C++23).
@@ -82,5 +88,8 @@ class [[nodiscard]] Result<void> {
 };
 
 inline Error make_error(ErrorKind kind, std::string message) { return Error{kind, std::move(message)}; }
+inline Error make_error(ErrorKind kind, std::string code, std::string message) {
+  return Error{kind, std::move(message), std::move(code)};
+}
 
 }  // namespace picloud::sdk

@@ -31,7 +31,7 @@ struct HttpRequest {
   std::string body;
   std::string remote_address;
   std::string request_id;
-  // Appended in ABI 1.2. The signed-in user's id once the route's capability
+  // The signed-in user's id once the route's capability
   // was checked (empty on public routes). For a route with an `{app}`
   // parameter, params["app"] then holds the app's id even when the caller
   // named the app by its slug.
@@ -58,7 +58,7 @@ struct HttpResponse {
   }
 };
 
-// Who may use a capability (ABI 1.2). The app-scoped levels need the route's
+// Who may use a capability. The app-scoped levels need the route's
 // path to have an `{app}` parameter; the instance owner passes every level.
 enum class Access {
   signed_in,   // any signed-in user or API key
@@ -68,7 +68,7 @@ enum class Access {
   owner,       // the instance owner only
 };
 
-// A capability a plugin declares for its admin routes (ABI 1.2). `scope` is
+// A capability a plugin declares for its admin routes. `scope` is
 // the API-key scope it needs: one of app:read, app:write, app:admin,
 // script:read, script:write, logs:read, users:admin — or empty when any key
 // of the user will do. Names are "<plugin>.<name>".

@@ -1,13 +1,22 @@
 // How plugins talk to each other: through the kernel, never by linking.
 //
-// A plugin provides a named service (an interface of its own, versioned) and
-// other plugins that declared it as a dependency look it up. The interface
-// type is shared through a header the providing plugin publishes.
+// A plugin provides a named, versioned service: a C table of its own (a
+// struct of function pointers and data, published in a header of the
+// providing plugin), which it keeps alive for the process's life. Plugins
+// that declared the provider as a dependency look it up by name, version and
+// the size of the table they were built against, so a provider may append
+// members in a later version without breaking older users.
+//
+//   struct GreeterV1 { std::uint32_t size; const char* (*greeting)(); };
+//   static const GreeterV1 table{sizeof(GreeterV1), &greeting};
+//   ctx.services().provide("greeter", 1, table);            // provider
+//   const GreeterV1* g = ctx.services().get<GreeterV1>("greeter", 1);  // user
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string_view>
+#include <type_traits>
 
 #include "picloud/sdk/error.hpp"
 
@@ -18,13 +27,23 @@ class ServiceRegistry {
   virtual ~ServiceRegistry() = default;
   // Publishes a service. The name must be one the plugin's descriptor lists in
   // `provides`; providing a name twice is a conflict.
-  virtual Result<void> provide(std::string_view name, std::uint32_t version, std::shared_ptr<void> service) = 0;
-  // A provided service whose version is at least `min_version`, or null.
-  virtual std::shared_ptr<void> find(std::string_view name, std::uint32_t min_version) const = 0;
+  virtual Result<void> provide(std::string_view name, std::uint32_t version, std::size_t table_size,
+                               const void* table) = 0;
+  // A provided service whose version is at least `min_version` and whose
+  // table has at least `min_size` bytes, or null.
+  virtual const void* find(std::string_view name, std::uint32_t min_version, std::size_t min_size) const = 0;
 
   template <typename T>
-  std::shared_ptr<T> get(std::string_view name, std::uint32_t min_version) const {
-    return std::static_pointer_cast<T>(find(name, min_version));
+  Result<void> provide(std::string_view name, std::uint32_t version, const T& table) {
+    static_assert(std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>,
+                  "a service is a C table: standard layout, trivially copyable");
+    return provide(name, version, sizeof(T), &table);
+  }
+  template <typename T>
+  const T* get(std::string_view name, std::uint32_t min_version) const {
+    static_assert(std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>,
+                  "a service is a C table: standard layout, trivially copyable");
+    return static_cast<const T*>(find(name, min_version, sizeof(T)));
   }
 };
 

@@ -1,4 +1,4 @@
-// Trigger kinds (ABI 1.3) and event emission (ABI 1.4): what a plugin
+// Trigger kinds and event emission: what a plugin
 // declares so that apps can run scripts when its data changes.
 //
 // A kind names itself ("kv"), checks the filters operators give its
@@ -61,7 +61,7 @@ class TriggerKinds {
   virtual Result<void> declare(TriggerKind kind) = 0;
 };
 
-// ABI 1.4. Where a plugin's events go (ctx.events(), usable from start()):
+// Where a plugin's events go (ctx.events(), usable from start()):
 //
 //   db.transaction([&](Transaction& tx) -> Result<void> {
 //     ... write the change with tx ...

@@ -1,0 +1,556 @@
+#include "kernel/plugins/host_api.hpp"
+
+#include <array>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernel/http/server.hpp"
+#include "kernel/log.hpp"
+#include "picloud/sdk/access.hpp"
+#include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/triggers.hpp"
+
+namespace picloud::kernel::plugins {
+namespace {
+
+using sdk::ErrorKind;
+using sdk::Value;
+using sdk::c::Answer;
+using sdk::c::str;
+using sdk::c::text;
+using sdk::c::view;
+
+// The smallest size a plugin may fill each struct with: its size in ABI 2.0.
+// When a minor appends a field, this stays at the 2.0 size and the reader
+// checks the new field with PICLOUD_SDK_HAS_FIELD.
+template <typename T>
+constexpr std::uint32_t kMinimumSize = sizeof(T);
+
+template <typename T>
+sdk::Result<void> check_struct(const T* p, const char* what) {
+  if (!p) return sdk::make_error(ErrorKind::invalid_argument, std::string(what) + " is missing");
+  if (p->size < kMinimumSize<T>)
+    return sdk::make_error(ErrorKind::invalid_argument, "abi_mismatch",
+                           std::string(what) + " is smaller (" + std::to_string(p->size) + " bytes) than in ABI 2.0 (" +
+                               std::to_string(kMinimumSize<T>) + ")");
+  return {};
+}
+
+// Runs a host function's body; its error, or what it threw, goes to `out`.
+template <typename F>
+pc_status host_call(const pc_out* out, F&& body) noexcept {
+  try {
+    sdk::Result<void> r = body();
+    return r ? PC_OK : sdk::c::put_error(out, r.error());
+  } catch (const std::exception& e) {
+    try {
+      return sdk::c::put_error(out, sdk::make_error(ErrorKind::internal, std::string("the kernel failed: ") + e.what()));
+    } catch (...) {
+      return PC_INTERNAL;
+    }
+  } catch (...) {
+    return PC_INTERNAL;
+  }
+}
+
+sdk::PluginContext& ctx(pc_plugin* p) { return plugin_context(p); }
+
+sdk::Params params_of(const pc_value* params, std::size_t n) {
+  sdk::Params out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(sdk::c::to_value(params[i]));
+  return out;
+}
+
+sdk::CallContext call_of(const pc_call& c) {
+  sdk::CallContext call;
+  call.app_id = view(c.app_id);
+  call.principal = view(c.principal);
+  call.script_id = view(c.script_id);
+  call.execution_id = view(c.execution_id);
+  call.trigger_depth = c.trigger_depth;
+  return call;
+}
+
+// ---- core ----------------------------------------------------------------------
+
+pc_str plugin_name(pc_plugin* p) { return str(ctx(p).plugin_name()); }
+
+int log_enabled(pc_plugin* p, std::uint32_t level) {
+  if (level > PC_LOG_ERROR) level = PC_LOG_ERROR;
+  try {
+    return ctx(p).logger().enabled(static_cast<sdk::LogLevel>(level)) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+void log(pc_plugin* p, std::uint32_t level, pc_str message, const pc_header* fields, std::size_t n) {
+  if (level > PC_LOG_ERROR) level = PC_LOG_ERROR;
+  try {
+    sdk::LogFields f;
+    f.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) f.emplace_back(text(fields[i].name), text(fields[i].value));
+    ctx(p).logger().log(static_cast<sdk::LogLevel>(level), view(message), f);
+  } catch (...) {  // a log line that cannot be written is dropped
+  }
+}
+
+int config_has(pc_plugin* p, pc_str key) {
+  try {
+    return ctx(p).config().has(view(key)) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+pc_status config_string(pc_plugin* p, pc_str key, pc_str fallback, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto v = ctx(p).config().get_string(view(key), view(fallback));
+    if (!v) return v.error();
+    sdk::c::put_value(out, Value(std::move(*v)));
+    return {};
+  });
+}
+
+pc_status config_int(pc_plugin* p, pc_str key, std::int64_t fallback, std::int64_t min, std::int64_t max,
+                     const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto v = ctx(p).config().get_int(view(key), fallback, min, max);
+    if (!v) return v.error();
+    sdk::c::put_value(out, Value(*v));
+    return {};
+  });
+}
+
+pc_status config_bool(pc_plugin* p, pc_str key, int fallback, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto v = ctx(p).config().get_bool(view(key), fallback != 0);
+    if (!v) return v.error();
+    sdk::c::put_value(out, Value(*v));
+    return {};
+  });
+}
+
+// ---- database -------------------------------------------------------------------
+
+std::uint32_t db_dialect(pc_plugin* p) {
+  return ctx(p).database().dialect() == sdk::Dialect::postgres ? PC_DIALECT_POSTGRES : PC_DIALECT_SQLITE;
+}
+
+pc_status db_query(pc_plugin* p, pc_tx* tx, pc_str sql, const pc_value* params, std::size_t n, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto bound = params_of(params, n);
+    auto rows = tx ? reinterpret_cast<sdk::Transaction*>(tx)->query(view(sql), bound)
+                   : ctx(p).database().query(view(sql), bound);
+    if (!rows) return rows.error();
+    sdk::Array columns, table;
+    columns.reserve(rows->columns.size());
+    for (auto& c : rows->columns) columns.emplace_back(std::move(c));
+    table.reserve(rows->rows.size());
+    for (auto& row : rows->rows) table.emplace_back(std::move(row));
+    sdk::c::put_value(out, Value(sdk::Object{{"columns", Value(std::move(columns))}, {"rows", Value(std::move(table))}}));
+    return {};
+  });
+}
+
+pc_status db_execute(pc_plugin* p, pc_tx* tx, pc_str sql, const pc_value* params, std::size_t n, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto bound = params_of(params, n);
+    auto affected = tx ? reinterpret_cast<sdk::Transaction*>(tx)->execute(view(sql), bound)
+                       : ctx(p).database().execute(view(sql), bound);
+    if (!affected) return affected.error();
+    sdk::c::put_value(out, Value(*affected));
+    return {};
+  });
+}
+
+pc_status db_transaction(pc_plugin* p, pc_status (*body)(void*, pc_tx*, const pc_out*), void* user,
+                         const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!body) return sdk::make_error(ErrorKind::invalid_argument, "the transaction has no body");
+    return ctx(p).database().transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      Answer a;
+      pc_status status = body(user, reinterpret_cast<pc_tx*>(&tx), a.out());
+      return a.take_void(status);
+    });
+  });
+}
+
+// ---- routes and capabilities ------------------------------------------------------
+
+sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::HttpRequest& req) {
+  std::vector<pc_header> headers, params;
+  headers.reserve(req.headers.size());
+  for (const auto& [k, v] : req.headers) headers.push_back(pc_header{str(k), str(v)});
+  params.reserve(req.params.size());
+  for (const auto& [k, v] : req.params) params.push_back(pc_header{str(k), str(v)});
+  pc_http_request r{};
+  r.size = sizeof r;
+  r.method = str(req.method);
+  r.path = str(req.path);
+  r.query = str(req.query);
+  r.headers = headers.data();
+  r.header_count = headers.size();
+  r.params = params.data();
+  r.param_count = params.size();
+  r.body = str(req.body);
+  r.remote_address = str(req.remote_address);
+  r.request_id = str(req.request_id);
+  r.principal = str(req.principal);
+
+  struct Reply {
+    sdk::HttpResponse response;
+    bool given = false;
+  } reply;
+  pc_responder responder{sizeof(pc_responder), &reply, [](void* user, const pc_http_response* res) {
+                           auto* reply = static_cast<Reply*>(user);
+                           if (reply->given || !res || res->size < kMinimumSize<pc_http_response>) return;
+                           try {
+                             reply->response.status = res->status;
+                             for (std::size_t i = 0; i < res->header_count; ++i)
+                               reply->response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
+                             reply->response.body = text(res->body);
+                             reply->given = true;
+                           } catch (...) {
+                             reply->response = {};
+                           }
+                         }};
+  handler(user, &r, &responder);
+  if (!reply.given || reply.response.status < 100 || reply.response.status > 599) {
+    write_log(LogLevel::error, "http", "plugin route gave no valid response", {{"path", req.path}});
+    return http::error_response(500, "internal", "internal error");
+  }
+  return std::move(reply.response);
+}
+
+pc_status add_route(pc_plugin* p, const pc_route* route, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(route, "the route"); !ok) return ok;
+    if (!route->handler) return sdk::make_error(ErrorKind::invalid_argument, "the route has no handler");
+    sdk::HttpRoute r;
+    r.method = text(route->method);
+    r.path = text(route->path);
+    r.capability = text(route->capability);
+    r.handler = [handler = route->handler, user = route->user](const sdk::HttpRequest& req) {
+      return call_route(handler, user, req);
+    };
+    return ctx(p).add_route(std::move(r));
+  });
+}
+
+pc_status add_capability(pc_plugin* p, const pc_capability* cap, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(cap, "the capability"); !ok) return ok;
+    if (cap->access > PC_ACCESS_OWNER)
+      return sdk::make_error(ErrorKind::invalid_argument, "capability '" + text(cap->name) + "' has an unknown access level " +
+                                                              std::to_string(cap->access));
+    return ctx(p).add_capability(
+        sdk::Capability{text(cap->name), static_cast<sdk::Access>(cap->access), text(cap->scope), text(cap->description)});
+  });
+}
+
+// ---- scripts -------------------------------------------------------------------------
+
+// Calls a plugin's script function with the kernel's values, borrowed.
+sdk::Result<Value> call_script(pc_script_fn fn, void* user, const sdk::CallContext& call, const Value* self,
+                               std::span<const Value> args) {
+  sdk::c::CValues storage;
+  pc_call c{};
+  c.size = sizeof c;
+  c.app_id = str(call.app_id);
+  c.principal = str(call.principal);
+  c.script_id = str(call.script_id);
+  c.execution_id = str(call.execution_id);
+  c.trigger_depth = call.trigger_depth;
+  pc_value event{};
+  if (call.event) {
+    event = storage.make(*call.event);
+    c.event = &event;
+  }
+  // Most calls take a few arguments: no allocation for them.
+  std::array<pc_value, 8> inline_args;
+  pc_value* cargs = args.size() <= inline_args.size() ? inline_args.data() : storage.values(args.size());
+  for (std::size_t i = 0; i < args.size(); ++i) cargs[i] = storage.make(args[i]);
+  pc_value cself{};
+  if (self) cself = storage.make(*self);
+  Answer a;
+  pc_status status = fn(user, &c, self ? &cself : nullptr, cargs, args.size(), a.out());
+  return a.take(status);
+}
+
+sdk::Result<std::vector<sdk::ScriptParam>> params_from(const pc_script_function& fn) {
+  std::vector<sdk::ScriptParam> out;
+  for (std::size_t i = 0; i < fn.param_count; ++i) {
+    const pc_script_param* p = &fn.params[i];
+    if (auto ok = check_struct(p, "a script parameter"); !ok) return ok.error();
+    if (p->type == PC_SCRIPT_VOID || p->type > PC_SCRIPT_HANDLE)
+      return sdk::make_error(ErrorKind::invalid_argument, "parameter '" + text(p->name) + "' of '" + text(fn.name) +
+                                                              "' has an unknown type " + std::to_string(p->type));
+    sdk::ScriptParam param{text(p->name), static_cast<sdk::ScriptType>(p->type), text(p->handle_type)};
+    if (p->default_value) param.default_value = sdk::c::to_value(*p->default_value);
+    out.push_back(std::move(param));
+  }
+  return out;
+}
+
+sdk::Result<void> check_function(const pc_script_function* fn) {
+  if (auto ok = check_struct(fn, "the script function"); !ok) return ok;
+  if (!fn->fn) return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has no code");
+  if (fn->result > PC_SCRIPT_HANDLE)
+    return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has an unknown result type " +
+                                                            std::to_string(fn->result));
+  if (fn->param_count && !fn->params)
+    return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has no parameter list");
+  return {};
+}
+
+pc_status add_script_function(pc_plugin* p, const pc_script_function* fn, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_function(fn); !ok) return ok;
+    auto params = params_from(*fn);
+    if (!params) return params.error();
+    sdk::ScriptFunctionDecl decl;
+    decl.ns = text(fn->ns);
+    decl.name = text(fn->name);
+    decl.params = std::move(*params);
+    decl.result = static_cast<sdk::ScriptType>(fn->result);
+    decl.result_handle = text(fn->result_handle);
+    decl.doc = text(fn->doc);
+    decl.call = [f = fn->fn, user = fn->user](const sdk::CallContext& call, std::span<const Value> args) {
+      return call_script(f, user, call, nullptr, args);
+    };
+    auto* api = ctx(p).script_api();
+    if (!api) return sdk::make_error(ErrorKind::unavailable, "scripts are not available");
+    return api->add_function(std::move(decl));
+  });
+}
+
+pc_status add_script_handle_type(pc_plugin* p, const pc_script_handle_type* type, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(type, "the handle type"); !ok) return ok;
+    if (type->method_count && !type->methods)
+      return sdk::make_error(ErrorKind::invalid_argument, "handle type '" + text(type->name) + "' has no method list");
+    sdk::ScriptHandleTypeDecl decl;
+    decl.ns = text(type->ns);
+    decl.name = text(type->name);
+    decl.doc = text(type->doc);
+    for (std::size_t i = 0; i < type->method_count; ++i) {
+      const pc_script_function* m = &type->methods[i];
+      if (auto ok = check_function(m); !ok) return ok;
+      auto params = params_from(*m);
+      if (!params) return params.error();
+      sdk::ScriptMethodDecl method;
+      method.name = text(m->name);
+      method.params = std::move(*params);
+      method.result = static_cast<sdk::ScriptType>(m->result);
+      method.result_handle = text(m->result_handle);
+      method.doc = text(m->doc);
+      method.call = [f = m->fn, user = m->user](const sdk::CallContext& call, const Value& self,
+                                               std::span<const Value> args) {
+        return call_script(f, user, call, &self, args);
+      };
+      decl.methods.push_back(std::move(method));
+    }
+    auto* api = ctx(p).script_api();
+    if (!api) return sdk::make_error(ErrorKind::unavailable, "scripts are not available");
+    return api->add_handle_type(std::move(decl));
+  });
+}
+
+// ---- triggers and events ---------------------------------------------------------------
+
+pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(kind, "the trigger kind"); !ok) return ok;
+    if (!kind->validate_filter || !kind->matches)
+      return sdk::make_error(ErrorKind::invalid_argument, "trigger kind '" + text(kind->name) + "' lacks validate_filter or matches");
+    sdk::TriggerKind k;
+    k.name = text(kind->name);
+    k.description = text(kind->description);
+    for (std::size_t i = 0; i < kind->op_count; ++i) k.ops.push_back(text(kind->ops[i]));
+    for (std::size_t i = 0; i < kind->event_field_count; ++i)
+      k.event_fields.emplace_back(text(kind->event_fields[i].name), text(kind->event_fields[i].value));
+    k.validate_filter = [f = kind->validate_filter, user = kind->user](const Value& filter) -> sdk::Result<Value> {
+      sdk::c::CValues storage;
+      pc_value cf = storage.make(filter);
+      Answer a;
+      return a.take(f(user, &cf, a.out()));
+    };
+    k.matches = [f = kind->matches, user = kind->user](const Value& filter, const sdk::Event& event) {
+      sdk::c::CValues storage;
+      pc_value cf = storage.make(filter);
+      pc_value payload = storage.make(event.payload);
+      pc_event ce{sizeof(pc_event), str(event.source), str(event.op), &payload};
+      return f(user, &cf, &ce) != 0;
+    };
+    auto* kinds = ctx(p).trigger_kinds();
+    if (!kinds) return sdk::make_error(ErrorKind::unavailable, "triggers are not available");
+    return kinds->declare(std::move(k));
+  });
+}
+
+pc_status emit_event(pc_plugin* p, pc_tx* tx, const pc_call* call, const pc_event* event, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!tx) return sdk::make_error(ErrorKind::invalid_argument, "events are emitted inside a transaction");
+    if (auto ok = check_struct(call, "the call"); !ok) return ok;
+    if (auto ok = check_struct(event, "the event"); !ok) return ok;
+    auto* sink = ctx(p).events();
+    if (!sink) return sdk::make_error(ErrorKind::unavailable, "events are not routed in this process");
+    sdk::Event e{text(event->source), text(event->op), event->payload ? sdk::c::to_value(*event->payload) : Value()};
+    auto matched = sink->emit(*reinterpret_cast<sdk::Transaction*>(tx), call_of(*call), e);
+    if (!matched) return matched.error();
+    sdk::c::put_value(out, Value(*matched));
+    return {};
+  });
+}
+
+pc_status access_require(pc_plugin* p, const pc_call* call, pc_str capability, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(call, "the call"); !ok) return ok;
+    auto* access = ctx(p).access();
+    if (!access) return sdk::make_error(ErrorKind::unavailable, "access control is not available in this process");
+    return access->require(call_of(*call), view(capability));
+  });
+}
+
+// ---- tasks ------------------------------------------------------------------------------
+
+void task_spawn(pc_plugin* p, pc_str name, void (*body)(void*, pc_stop*), void* user) {
+  if (!body) return;
+  try {
+    ctx(p).tasks().spawn(text(name), [body, user](const sdk::StopSignal& stop) {
+      body(user, reinterpret_cast<pc_stop*>(const_cast<sdk::StopSignal*>(&stop)));
+    });
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "kernel", "plugin task not started", {{"task", text(name)}, {"error", e.what()}});
+  }
+}
+
+void task_every(pc_plugin* p, pc_str name, std::int64_t interval_ms, void (*tick)(void*), void* user) {
+  if (!tick) return;
+  try {
+    ctx(p).tasks().every(text(name), interval_ms, [tick, user] { tick(user); });
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "kernel", "plugin task not started", {{"task", text(name)}, {"error", e.what()}});
+  }
+}
+
+const sdk::StopSignal& signal(pc_stop* stop) { return *reinterpret_cast<const sdk::StopSignal*>(stop); }
+int stop_requested(pc_stop* stop) { return stop && signal(stop).stop_requested() ? 1 : 0; }
+int stop_wait(pc_stop* stop, std::int64_t ms) { return !stop || signal(stop).wait_for(ms) ? 1 : 0; }
+
+// ---- metrics ----------------------------------------------------------------------------
+
+pc_counter* metric_counter(pc_plugin* p, pc_str name, pc_str help) {
+  try {
+    return reinterpret_cast<pc_counter*>(&ctx(p).metrics().counter(view(name), view(help)));
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "kernel", "plugin metric refused", {{"metric", text(name)}, {"error", e.what()}});
+    return nullptr;
+  }
+}
+
+void counter_inc(pc_counter* c, std::uint64_t by) {
+  if (c) reinterpret_cast<sdk::Counter*>(c)->inc(by);
+}
+
+pc_histogram* metric_histogram(pc_plugin* p, pc_str name, pc_str help) {
+  try {
+    return reinterpret_cast<pc_histogram*>(&ctx(p).metrics().histogram(view(name), view(help)));
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "kernel", "plugin metric refused", {{"metric", text(name)}, {"error", e.what()}});
+    return nullptr;
+  }
+}
+
+void histogram_observe(pc_histogram* h, double value) {
+  if (h) reinterpret_cast<sdk::Histogram*>(h)->observe(value);
+}
+
+pc_status metric_gauge(pc_plugin* p, pc_str name, pc_str help, double (*read)(void*), void* user, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!read) return sdk::make_error(ErrorKind::invalid_argument, "gauge '" + text(name) + "' has no reader");
+    try {
+      ctx(p).metrics().gauge(view(name), view(help), [read, user] { return read(user); });
+    } catch (const std::exception& e) {
+      return sdk::make_error(ErrorKind::invalid_argument, e.what());
+    }
+    return {};
+  });
+}
+
+// ---- services -----------------------------------------------------------------------------
+
+pc_status service_provide(pc_plugin* p, pc_str name, std::uint32_t version, std::size_t size, const void* table,
+                          const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!table || size == 0) return sdk::make_error(ErrorKind::invalid_argument, "service '" + text(name) + "' has no table");
+    return ctx(p).services().provide(view(name), version, size, table);
+  });
+}
+
+const void* service_find(pc_plugin* p, pc_str name, std::uint32_t min_version, std::size_t min_size) {
+  try {
+    return ctx(p).services().find(view(name), min_version, min_size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// Host functions that cannot fail through a pc_out still must not throw.
+template <auto F>
+struct NoThrow;
+template <typename R, typename... A, R (*F)(A...)>
+struct NoThrow<F> {
+  static R call(A... args) noexcept {
+    try {
+      return F(args...);
+    } catch (...) {
+      if constexpr (!std::is_void_v<R>) return R{};
+    }
+  }
+};
+
+constexpr pc_host_api kHostApi = {
+    sizeof(pc_host_api),
+    PC_ABI_MAJOR,
+    PC_ABI_MINOR,
+    &NoThrow<&plugin_name>::call,
+    &NoThrow<&log_enabled>::call,
+    &NoThrow<&log>::call,
+    &NoThrow<&config_has>::call,
+    &config_string,
+    &config_int,
+    &config_bool,
+    &NoThrow<&db_dialect>::call,
+    &db_query,
+    &db_execute,
+    &db_transaction,
+    &add_route,
+    &add_capability,
+    &add_script_function,
+    &add_script_handle_type,
+    &declare_trigger_kind,
+    &emit_event,
+    &access_require,
+    &NoThrow<&task_spawn>::call,
+    &NoThrow<&task_every>::call,
+    &NoThrow<&stop_requested>::call,
+    &NoThrow<&stop_wait>::call,
+    &NoThrow<&metric_counter>::call,
+    &NoThrow<&counter_inc>::call,
+    &NoThrow<&metric_histogram>::call,
+    &NoThrow<&histogram_observe>::call,
+    &metric_gauge,
+    &service_provide,
+    &NoThrow<&service_find>::call,
+};
+
+}  // namespace
+
+const pc_host_api* host_api() { return &kHostApi; }
+
+}  // namespace picloud::kernel::plugins

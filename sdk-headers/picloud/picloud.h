@@ -1,0 +1,392 @@
+/* PiCloud plugin ABI 2: the C boundary between the kernel and a plugin.
+ *
+ * This header is the whole contract. Everything that crosses between the
+ * kernel and a plugin is declared here in C: fixed-width integers, doubles,
+ * pointers, function pointers and structs of those. No C++ type, exception
+ * or allocator crosses, so a plugin may be built with any C or C++ compiler
+ * and standard library (GCC and libstdc++, clang and libc++, static or not)
+ * for the machine the kernel runs on. The C++ SDK (picloud/sdk.hpp) is a
+ * header-only layer over this one, compiled into the plugin.
+ *
+ * Rules (docs/plugin-sdk.md states them for plugin authors):
+ *
+ *  - Text and bytes are pc_str: a pointer and a length, not NUL-terminated.
+ *    Booleans are int (0 or 1). Enumerations are uint32_t constants.
+ *  - Ownership: every pointer passed in a call is borrowed for that call
+ *    only. Whoever receives data it must keep copies it before returning.
+ *    Results travel the other way through a pc_out the caller provides; the
+ *    callee's data need live only until the pc_out function returns.
+ *  - Errors: a function that can fail returns a pc_status (PC_OK or an error
+ *    class) and, when it fails, has first called out->error once with the
+ *    class, an open snake_case code (may be empty) and a message.
+ *  - Growth: structs that one side fills for the other start with
+ *    `uint32_t size` (the filler's sizeof). A minor release only appends
+ *    fields; a reader uses only the fields that lie within `size` and the
+ *    documented default for the rest. pc_host_api likewise only grows at its
+ *    end. pc_value, pc_str and pc_header never change within a major.
+ *  - Threads: host functions may be called from any thread unless marked
+ *    "configure only". Callbacks into a plugin may come from any thread,
+ *    concurrently. No callback may let a C++ exception or longjmp escape.
+ *  - Lifetime: registrations (routes, script functions, trigger kinds,
+ *    tasks, gauges) last until the process exits; the host never calls a
+ *    plugin's callbacks after its stop() returned, so a plugin may free
+ *    their user data in destroy(). Plugins are never unloaded.
+ */
+#ifndef PICLOUD_PICLOUD_H
+#define PICLOUD_PICLOUD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI version. Major: any incompatible change. Minor: appended functions or
+ * fields. A kernel accepts a plugin whose major equals its own and whose
+ * minor is not newer. */
+#define PC_ABI_MAJOR 2
+#define PC_ABI_MINOR 0
+/* The PiCloud release these headers come from. */
+#define PC_SDK_VERSION "0.1.0"
+
+#define PC_ABI_MAGIC 0x50434c44u /* "PCLD" */
+
+/* ---- basic types ---------------------------------------------------------- */
+
+typedef struct pc_str {
+  const char* ptr; /* may be NULL when len is 0 */
+  size_t len;
+} pc_str;
+
+/* Error classes. The class decides the HTTP status a route answers and the
+ * kind of exception a script sees; the code says precisely what happened. */
+typedef uint32_t pc_status;
+#define PC_OK 0u
+#define PC_NOT_FOUND 1u        /* does not exist, or belongs to another app */
+#define PC_INVALID_ARGUMENT 2u /* the caller passed something wrong */
+#define PC_FORBIDDEN 3u        /* the caller may not do this */
+#define PC_CONFLICT 4u         /* the state does not allow it */
+#define PC_UNAVAILABLE 5u      /* a dependency is down or busy; may work later */
+#define PC_INTERNAL 6u         /* a bug or an unexpected failure */
+
+/* Values: JSON plus int/float kept apart and bytes kept apart from text.
+ * A pc_value is a borrowed tree: arrays and objects point at their members. */
+#define PC_NULL 0u
+#define PC_BOOL 1u
+#define PC_INT 2u
+#define PC_FLOAT 3u
+#define PC_STRING 4u
+#define PC_BYTES 5u
+#define PC_ARRAY 6u
+#define PC_OBJECT 7u
+
+typedef struct pc_value pc_value;
+struct pc_value {
+  uint32_t type; /* PC_NULL .. PC_OBJECT */
+  union {
+    int b;       /* PC_BOOL */
+    int64_t i;   /* PC_INT */
+    double f;    /* PC_FLOAT */
+    pc_str s;    /* PC_STRING (UTF-8) and PC_BYTES */
+    struct {
+      const pc_value* items;
+      size_t count;
+    } array;     /* PC_ARRAY */
+    struct {
+      const pc_str* keys; /* unique; order not significant */
+      const pc_value* values;
+      size_t count;
+    } object;    /* PC_OBJECT */
+  } u;
+};
+
+/* Where a callee puts its result. Provided by the caller; each function is
+ * called at most once per call, and copies what it is given. */
+typedef struct pc_out {
+  uint32_t size;
+  void* user;
+  void (*value)(void* user, const pc_value* value);
+  void (*error)(void* user, pc_status kind, pc_str code, pc_str message);
+} pc_out;
+
+/* Opaque host objects. */
+typedef struct pc_plugin pc_plugin;       /* this plugin, as the host knows it */
+typedef struct pc_tx pc_tx;               /* an open transaction */
+typedef struct pc_stop pc_stop;           /* a background task's stop signal */
+typedef struct pc_counter pc_counter;
+typedef struct pc_histogram pc_histogram;
+
+/* ---- HTTP routes ----------------------------------------------------------- */
+
+typedef struct pc_header {
+  pc_str name; /* lower case in requests */
+  pc_str value;
+} pc_header;
+
+typedef struct pc_http_request {
+  uint32_t size;
+  pc_str method;  /* upper case */
+  pc_str path;    /* decoded, without the query string */
+  pc_str query;   /* raw, without '?' */
+  const pc_header* headers;
+  size_t header_count;
+  const pc_header* params; /* path parameters the route matched */
+  size_t param_count;
+  pc_str body;
+  pc_str remote_address;
+  pc_str request_id;
+  pc_str principal; /* the signed-in user once the capability was checked */
+} pc_http_request;
+
+typedef struct pc_http_response {
+  uint32_t size;
+  int32_t status;
+  const pc_header* headers;
+  size_t header_count;
+  pc_str body;
+} pc_http_response;
+
+/* Given to a route handler; call respond once (a handler that does not
+ * answers 500). */
+typedef struct pc_responder {
+  uint32_t size;
+  void* user;
+  void (*respond)(void* user, const pc_http_response* response);
+} pc_responder;
+
+typedef void (*pc_http_handler)(void* user, const pc_http_request* request, const pc_responder* responder);
+
+typedef struct pc_route {
+  uint32_t size;
+  pc_str method;     /* GET, POST, ... or "*" */
+  pc_str path;       /* "/a/b", a prefix "/a/" + "*", or "/a/{id}" */
+  pc_str capability; /* "public" or a declared capability */
+  pc_http_handler handler;
+  void* user;
+} pc_route;
+
+/* Who may use a capability. */
+#define PC_ACCESS_SIGNED_IN 0u
+#define PC_ACCESS_APP_VIEWER 1u
+#define PC_ACCESS_APP_EDITOR 2u
+#define PC_ACCESS_APP_ADMIN 3u
+#define PC_ACCESS_OWNER 4u
+
+typedef struct pc_capability {
+  uint32_t size;
+  pc_str name; /* "<plugin>.<name>" */
+  uint32_t access;
+  pc_str scope; /* an API-key scope, or empty */
+  pc_str description;
+} pc_capability;
+
+/* ---- script functions ------------------------------------------------------ */
+
+#define PC_SCRIPT_VOID 0u
+#define PC_SCRIPT_BOOL 1u
+#define PC_SCRIPT_INT 2u
+#define PC_SCRIPT_FLOAT 3u
+#define PC_SCRIPT_STRING 4u
+#define PC_SCRIPT_BYTES 5u
+#define PC_SCRIPT_JSON 6u
+#define PC_SCRIPT_HANDLE 7u
+
+/* Who is calling: set by the host for every script run. */
+typedef struct pc_call {
+  uint32_t size;
+  pc_str app_id;
+  pc_str principal; /* empty when anonymous */
+  pc_str script_id;
+  pc_str execution_id;
+  int32_t trigger_depth;
+  const pc_value* event; /* the triggering event, or NULL */
+} pc_call;
+
+/* A function (self is NULL) or a handle method (self is the handle's
+ * state). Arguments arrive in declaration order with defaults filled in. On
+ * success the result goes to out->value (nothing for void). */
+typedef pc_status (*pc_script_fn)(void* user, const pc_call* call, const pc_value* self, const pc_value* args,
+                                  size_t arg_count, const pc_out* out);
+
+typedef struct pc_script_param {
+  uint32_t size;
+  pc_str name;
+  uint32_t type;               /* PC_SCRIPT_* except VOID */
+  pc_str handle_type;          /* "ns::Name" for PC_SCRIPT_HANDLE */
+  const pc_value* default_value; /* NULL: required */
+} pc_script_param;
+
+typedef struct pc_script_function {
+  uint32_t size;
+  pc_str ns;   /* empty for a handle method */
+  pc_str name;
+  const pc_script_param* params;
+  size_t param_count;
+  uint32_t result; /* PC_SCRIPT_* */
+  pc_str result_handle;
+  pc_script_fn fn;
+  void* user;
+  pc_str doc;
+} pc_script_function;
+
+typedef struct pc_script_handle_type {
+  uint32_t size;
+  pc_str ns;
+  pc_str name;
+  const pc_script_function* methods;
+  size_t method_count;
+  pc_str doc;
+} pc_script_handle_type;
+
+/* ---- trigger kinds and events ---------------------------------------------- */
+
+typedef struct pc_event {
+  uint32_t size;
+  pc_str source;          /* the trigger kind */
+  pc_str op;
+  const pc_value* payload; /* an object */
+} pc_event;
+
+typedef struct pc_trigger_kind {
+  uint32_t size;
+  pc_str name;
+  pc_str description;
+  const pc_str* ops;
+  size_t op_count;
+  /* Checks a filter (PC_NULL when none was given); on success puts the
+   * filter to store into out->value. */
+  pc_status (*validate_filter)(void* user, const pc_value* filter, const pc_out* out);
+  /* Whether an event matches a stored filter: 1 or 0. Quick, no I/O. */
+  int (*matches)(void* user, const pc_value* filter, const pc_event* event);
+  void* user;
+  const pc_header* event_fields; /* name and meaning of each payload field */
+  size_t event_field_count;
+} pc_trigger_kind;
+
+/* ---- log levels, dialects --------------------------------------------------- */
+
+#define PC_LOG_DEBUG 0u
+#define PC_LOG_INFO 1u
+#define PC_LOG_WARN 2u
+#define PC_LOG_ERROR 3u
+
+#define PC_DIALECT_SQLITE 0u
+#define PC_DIALECT_POSTGRES 1u
+
+/* ---- the host table ---------------------------------------------------------- */
+
+/* The loader refuses a plugin built for a newer minor than the kernel's, so
+ * every function a plugin's headers declare is in the table it is given
+ * (size >= the plugin's sizeof(pc_host_api)). */
+typedef struct pc_host_api {
+  uint32_t size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+
+  /* core */
+  pc_str (*plugin_name)(pc_plugin* p); /* valid for the process's life */
+  int (*log_enabled)(pc_plugin* p, uint32_t level);
+  /* fields: field_count name/value pairs */
+  void (*log)(pc_plugin* p, uint32_t level, pc_str message, const pc_header* fields, size_t field_count);
+
+  /* config: the plugin's own section, each key overridable by
+   * PICLOUD_<PLUGIN>_<KEY>. The value goes to out->value (string, int, bool). */
+  int (*config_has)(pc_plugin* p, pc_str key);
+  pc_status (*config_string)(pc_plugin* p, pc_str key, pc_str fallback, const pc_out* out);
+  pc_status (*config_int)(pc_plugin* p, pc_str key, int64_t fallback, int64_t min, int64_t max, const pc_out* out);
+  pc_status (*config_bool)(pc_plugin* p, pc_str key, int fallback, const pc_out* out);
+
+  /* database: `?` placeholders in every dialect. tx NULL: the statement runs
+   * in its own transaction. query puts {"columns": [names], "rows": [[values]]}
+   * into out->value; execute puts the number of rows affected (an int). */
+  uint32_t (*db_dialect)(pc_plugin* p);
+  pc_status (*db_query)(pc_plugin* p, pc_tx* tx, pc_str sql, const pc_value* params, size_t param_count,
+                        const pc_out* out);
+  pc_status (*db_execute)(pc_plugin* p, pc_tx* tx, pc_str sql, const pc_value* params, size_t param_count,
+                          const pc_out* out);
+  /* Runs body in a write transaction: committed when body returns PC_OK,
+   * rolled back otherwise (body's error is passed on through out). */
+  pc_status (*db_transaction)(pc_plugin* p, pc_status (*body)(void* user, pc_tx* tx, const pc_out* out), void* user,
+                              const pc_out* out);
+
+  /* routes and capabilities (configure only) */
+  pc_status (*add_route)(pc_plugin* p, const pc_route* route, const pc_out* out);
+  pc_status (*add_capability)(pc_plugin* p, const pc_capability* capability, const pc_out* out);
+
+  /* scripts (configure only) */
+  pc_status (*add_script_function)(pc_plugin* p, const pc_script_function* fn, const pc_out* out);
+  pc_status (*add_script_handle_type)(pc_plugin* p, const pc_script_handle_type* type, const pc_out* out);
+
+  /* triggers: declare (configure only); emit inside tx (from start on),
+   * putting the number of matched triggers (an int) into out->value. */
+  pc_status (*declare_trigger_kind)(pc_plugin* p, const pc_trigger_kind* kind, const pc_out* out);
+  pc_status (*emit_event)(pc_plugin* p, pc_tx* tx, const pc_call* call, const pc_event* event, const pc_out* out);
+
+  /* access: may the run's principal use a capability? */
+  pc_status (*access_require)(pc_plugin* p, const pc_call* call, pc_str capability, const pc_out* out);
+
+  /* background tasks: stopped and joined before the plugin's stop() */
+  void (*task_spawn)(pc_plugin* p, pc_str name, void (*body)(void* user, pc_stop* stop), void* user);
+  void (*task_every)(pc_plugin* p, pc_str name, int64_t interval_ms, void (*tick)(void* user), void* user);
+  int (*stop_requested)(pc_stop* stop);
+  /* Sleeps up to ms; 1 at once when stop is requested. */
+  int (*stop_wait)(pc_stop* stop, int64_t ms);
+
+  /* metrics, exported as picloud_<plugin>_<name>. A handle is NULL when the
+   * name is taken or malformed (logged); inc/observe accept NULL. */
+  pc_counter* (*metric_counter)(pc_plugin* p, pc_str name, pc_str help);
+  void (*counter_inc)(pc_counter* counter, uint64_t by);
+  pc_histogram* (*metric_histogram)(pc_plugin* p, pc_str name, pc_str help);
+  void (*histogram_observe)(pc_histogram* histogram, double value);
+  pc_status (*metric_gauge)(pc_plugin* p, pc_str name, pc_str help, double (*read)(void* user), void* user,
+                            const pc_out* out);
+
+  /* services between plugins: a C table the provider keeps alive for the
+   * process's life. find answers NULL unless name is provided with at least
+   * min_version and a table of at least min_size bytes. */
+  pc_status (*service_provide)(pc_plugin* p, pc_str name, uint32_t version, size_t table_size, const void* table,
+                               const pc_out* out);
+  const void* (*service_find)(pc_plugin* p, pc_str name, uint32_t min_version, size_t min_size);
+} pc_host_api;
+
+/* ---- what a plugin exports ------------------------------------------------- */
+
+/* The ABI block. A copy sits in the ELF section ".picloud_abi", read from the
+ * file before the library is mapped; the same block starts the descriptor.
+ * magic, abi_major and abi_minor keep their offsets in every major. */
+typedef struct pc_abi_block {
+  uint32_t magic;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint32_t size; /* sizeof(pc_abi_block) */
+} pc_abi_block;
+
+#define PC_ABI_SECTION ".picloud_abi"
+#define PC_PLUGIN_SYMBOL "picloud_plugin"
+
+typedef struct pc_plugin_descriptor {
+  pc_abi_block abi; /* first */
+  uint32_t size;    /* sizeof(pc_plugin_descriptor) */
+  const char* name;        /* [a-z][a-z0-9_]*; the config section and <name>.so */
+  const char* version;     /* the plugin's own */
+  const char* sdk_version; /* PC_SDK_VERSION it was built with */
+  const char* provides;    /* comma-separated service names, may be "" */
+  const char* depends;     /* comma-separated plugin names, may be "" */
+  /* Creates the plugin's state; host and p stay valid for the process's life. */
+  pc_status (*init)(const pc_host_api* host, pc_plugin* p, void** state, const pc_out* out);
+  /* Reads config, registers routes, script functions, kinds, services. */
+  pc_status (*configure)(void* state, const pc_out* out);
+  /* Begins work. */
+  pc_status (*start)(void* state, const pc_out* out);
+  /* Once at shutdown, in reverse dependency order, after its tasks ended. */
+  void (*stop)(void* state);
+  /* Frees the state; nothing of the plugin is called afterwards. */
+  void (*destroy)(void* state);
+} pc_plugin_descriptor;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PICLOUD_PICLOUD_H */

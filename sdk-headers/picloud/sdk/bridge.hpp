@@ -1,0 +1,759 @@
+// The plugin's side of the C boundary: the C++ SDK's interfaces implemented
+// over the host table of picloud.h, the C entry points the kernel calls, and
+// PICLOUD_PLUGIN, which exports them. Compiled into the plugin only (the
+// kernel never includes this file), with the plugin's own compiler and
+// standard library. Every entry point and callback catches what the plugin
+// code throws: no exception leaves the plugin.
+#pragma once
+
+#include <cmath>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "picloud/picloud.h"
+#include "picloud/sdk/abi.hpp"
+#include "picloud/sdk/access.hpp"
+#include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/plugin.hpp"
+#include "picloud/sdk/triggers.hpp"
+
+namespace picloud::sdk::bridge {
+
+using c::Answer;
+using c::str;
+using c::view;
+
+struct Host {
+  const pc_host_api* api;
+  pc_plugin* plugin;
+};
+
+// What an exception escaping plugin code becomes.
+inline Error thrown(const char* what) {
+  return make_error(ErrorKind::internal, "plugin_threw", std::string("threw: ") + (what ? what : "unknown"));
+}
+
+// Runs plugin code that answers a Result; an exception becomes an internal
+// error. The error (if any) goes to `out`.
+template <typename F>
+pc_status guarded(const pc_out* out, F&& body) noexcept {
+  try {
+    Result<void> r = body();
+    return r ? PC_OK : c::put_error(out, r.error());
+  } catch (const std::exception& e) {
+    try {
+      return c::put_error(out, thrown(e.what()));
+    } catch (...) {
+      return PC_INTERNAL;
+    }
+  } catch (...) {
+    try {
+      return c::put_error(out, thrown("a non-standard exception"));
+    } catch (...) {
+      return PC_INTERNAL;
+    }
+  }
+}
+
+inline void log_to(const Host& host, LogLevel level, std::string_view message, const LogFields& fields) {
+  std::vector<pc_header> cfields;
+  cfields.reserve(fields.size());
+  for (const auto& [k, v] : fields) cfields.push_back(pc_header{str(k), str(v)});
+  host.api->log(host.plugin, static_cast<std::uint32_t>(level), str(message), cfields.data(), cfields.size());
+}
+
+// Logs an exception a callback with no error channel caught.
+inline void log_thrown(const Host& host, std::string_view where, const char* what) noexcept {
+  try {
+    log_to(host, LogLevel::error, "plugin callback threw", {{"where", std::string(where)}, {"error", what ? what : "unknown"}});
+  } catch (...) {
+  }
+}
+
+// ---- values in and out of the boundary --------------------------------------
+
+inline CallContext call_context(const pc_call& call, Value& event_storage) {
+  CallContext cc;
+  cc.app_id = view(call.app_id);
+  cc.principal = view(call.principal);
+  cc.script_id = view(call.script_id);
+  cc.execution_id = view(call.execution_id);
+  cc.trigger_depth = call.trigger_depth;
+  if (call.event) {
+    event_storage = c::to_value(*call.event);
+    cc.event = &event_storage;
+  }
+  return cc;
+}
+
+// The pc_call for a CallContext the plugin passes back (events, access).
+inline pc_call c_call(const CallContext& call) {
+  pc_call out{};
+  out.size = sizeof(pc_call);
+  out.app_id = str(call.app_id);
+  out.principal = str(call.principal);
+  out.script_id = str(call.script_id);
+  out.execution_id = str(call.execution_id);
+  out.trigger_depth = call.trigger_depth;
+  out.event = nullptr;
+  return out;
+}
+
+inline std::vector<pc_value> c_params(const Params& params, c::CValues& storage) {
+  std::vector<pc_value> out;
+  out.reserve(params.size());
+  for (const auto& p : params) out.push_back(storage.make(p));
+  return out;
+}
+
+inline Result<Rows> rows_from(Result<Value> answer) {
+  if (!answer) return answer.error();
+  Value& v = *answer;
+  Rows rows;
+  if (v["columns"].is_array())
+    for (const auto& name : v["columns"].as_array()) rows.columns.push_back(name.string_or(""));
+  if (v.has("rows") && v.as_object().find("rows")->second.is_array())
+    for (auto& row : v.as_object().find("rows")->second.as_array())
+      rows.rows.push_back(row.is_array() ? std::move(row.as_array()) : Array{});
+  return rows;
+}
+
+// ---- the SDK's interfaces over the host table --------------------------------
+
+class CConfig final : public ConfigSection {
+ public:
+  explicit CConfig(Host host) : host_(host) {}
+  std::string_view name() const override { return view(host_.api->plugin_name(host_.plugin)); }
+  bool has(std::string_view key) const override { return host_.api->config_has(host_.plugin, str(key)) != 0; }
+  Result<std::string> get_string(std::string_view key, std::string_view fallback) override {
+    Answer a;
+    auto r = a.take(host_.api->config_string(host_.plugin, str(key), str(fallback), a.out()));
+    if (!r) return r.error();
+    return r->string_or(std::string(fallback));
+  }
+  Result<std::int64_t> get_int(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) override {
+    Answer a;
+    auto r = a.take(host_.api->config_int(host_.plugin, str(key), fallback, min, max, a.out()));
+    if (!r) return r.error();
+    return r->int_or(fallback);
+  }
+  Result<bool> get_bool(std::string_view key, bool fallback) override {
+    Answer a;
+    auto r = a.take(host_.api->config_bool(host_.plugin, str(key), fallback ? 1 : 0, a.out()));
+    if (!r) return r.error();
+    return r->bool_or(fallback);
+  }
+
+ private:
+  Host host_;
+};
+
+class CLogger final : public Logger {
+ public:
+  explicit CLogger(Host host) : host_(host) {}
+  bool enabled(LogLevel level) const override {
+    return host_.api->log_enabled(host_.plugin, static_cast<std::uint32_t>(level)) != 0;
+  }
+  void log(LogLevel level, std::string_view message, const LogFields& fields) override {
+    log_to(host_, level, message, fields);
+  }
+
+ private:
+  Host host_;
+};
+
+class CTransaction final : public Transaction {
+ public:
+  CTransaction(Host host, pc_tx* tx) : host_(host), tx_(tx) {}
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    c::CValues storage;
+    auto cparams = c_params(params, storage);
+    Answer a;
+    return rows_from(a.take(host_.api->db_query(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out())));
+  }
+  Result<std::int64_t> execute(std::string_view sql, const Params& params) override {
+    c::CValues storage;
+    auto cparams = c_params(params, storage);
+    Answer a;
+    auto r = a.take(host_.api->db_execute(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out()));
+    if (!r) return r.error();
+    return r->int_or(0);
+  }
+  pc_tx* handle() const { return tx_; }
+
+ private:
+  Host host_;
+  pc_tx* tx_;
+};
+
+class CDatabase final : public Database {
+ public:
+  explicit CDatabase(Host host) : host_(host), own_(host, nullptr) {}
+  Dialect dialect() const override {
+    return host_.api->db_dialect(host_.plugin) == PC_DIALECT_POSTGRES ? Dialect::postgres : Dialect::sqlite;
+  }
+  Result<Rows> query(std::string_view sql, const Params& params) override { return own_.query(sql, params); }
+  Result<std::int64_t> execute(std::string_view sql, const Params& params) override { return own_.execute(sql, params); }
+  Result<void> transaction(const std::function<Result<void>(Transaction&)>& body) override {
+    struct Call {
+      Host host;
+      const std::function<Result<void>(Transaction&)>* body;
+    } call{host_, &body};
+    auto trampoline = [](void* user, pc_tx* tx, const pc_out* out) noexcept -> pc_status {
+      auto* c = static_cast<Call*>(user);
+      CTransaction t(c->host, tx);
+      return guarded(out, [&] { return (*c->body)(t); });
+    };
+    Answer a;
+    return a.take_void(host_.api->db_transaction(host_.plugin, trampoline, &call, a.out()));
+  }
+
+ private:
+  Host host_;
+  CTransaction own_;  // tx NULL: each statement in its own transaction
+};
+
+class CServices final : public ServiceRegistry {
+ public:
+  explicit CServices(Host host) : host_(host) {}
+  using ServiceRegistry::provide;
+  Result<void> provide(std::string_view name, std::uint32_t version, std::size_t table_size, const void* table) override {
+    Answer a;
+    return a.take_void(host_.api->service_provide(host_.plugin, str(name), version, table_size, table, a.out()));
+  }
+  const void* find(std::string_view name, std::uint32_t min_version, std::size_t min_size) const override {
+    return host_.api->service_find(host_.plugin, str(name), min_version, min_size);
+  }
+
+ private:
+  Host host_;
+};
+
+class CStopSignal final : public StopSignal {
+ public:
+  CStopSignal(const pc_host_api* api, pc_stop* stop) : api_(api), stop_(stop) {}
+  bool stop_requested() const override { return api_->stop_requested(stop_) != 0; }
+  bool wait_for(std::int64_t ms) const override { return api_->stop_wait(stop_, ms) != 0; }
+
+ private:
+  const pc_host_api* api_;
+  pc_stop* stop_;
+};
+
+class CTasks final : public BackgroundTasks {
+ public:
+  explicit CTasks(Host host) : host_(host) {}
+  void spawn(std::string name, std::function<void(const StopSignal&)> body) override {
+    struct Task {
+      Host host;
+      std::string name;
+      std::function<void(const StopSignal&)> body;
+    };
+    auto* task = keep(std::make_shared<Task>(Task{host_, name, std::move(body)}));
+    host_.api->task_spawn(host_.plugin, str(name), [](void* user, pc_stop* stop) noexcept {
+      auto* t = static_cast<Task*>(user);
+      try {
+        CStopSignal signal(t->host.api, stop);
+        t->body(signal);
+      } catch (const std::exception& e) {
+        log_thrown(t->host, t->name, e.what());
+      } catch (...) {
+        log_thrown(t->host, t->name, "a non-standard exception");
+      }
+    }, task);
+  }
+  void every(std::string name, std::int64_t interval_ms, std::function<void()> tick) override {
+    struct Tick {
+      Host host;
+      std::string name;
+      std::function<void()> tick;
+    };
+    auto* t = keep(std::make_shared<Tick>(Tick{host_, name, std::move(tick)}));
+    host_.api->task_every(host_.plugin, str(name), interval_ms, [](void* user) noexcept {
+      auto* t = static_cast<Tick*>(user);
+      try {
+        t->tick();
+      } catch (const std::exception& e) {
+        log_thrown(t->host, t->name, e.what());
+      } catch (...) {
+        log_thrown(t->host, t->name, "a non-standard exception");
+      }
+    }, t);
+  }
+
+ private:
+  template <typename T>
+  T* keep(std::shared_ptr<T> p) {
+    std::lock_guard lock(mutex_);
+    kept_.push_back(p);
+    return p.get();
+  }
+  Host host_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<void>> kept_;
+};
+
+class CCounter final : public Counter {
+ public:
+  CCounter(const pc_host_api* api, pc_counter* c) : api_(api), c_(c) {}
+  void inc(std::uint64_t by) override { api_->counter_inc(c_, by); }
+
+ private:
+  const pc_host_api* api_;
+  pc_counter* c_;
+};
+
+class CHistogram final : public Histogram {
+ public:
+  CHistogram(const pc_host_api* api, pc_histogram* h) : api_(api), h_(h) {}
+  void observe(double value) override { api_->histogram_observe(h_, value); }
+
+ private:
+  const pc_host_api* api_;
+  pc_histogram* h_;
+};
+
+class CMetrics final : public Metrics {
+ public:
+  explicit CMetrics(Host host) : host_(host) {}
+  Counter& counter(std::string_view name, std::string_view help) override {
+    std::lock_guard lock(mutex_);
+    return counters_.emplace_back(host_.api, host_.api->metric_counter(host_.plugin, str(name), str(help)));
+  }
+  Histogram& histogram(std::string_view name, std::string_view help) override {
+    std::lock_guard lock(mutex_);
+    return histograms_.emplace_back(host_.api, host_.api->metric_histogram(host_.plugin, str(name), str(help)));
+  }
+  void gauge(std::string_view name, std::string_view help, std::function<double()> read) override {
+    struct Gauge {
+      Host host;
+      std::string name;
+      std::function<double()> read;
+    };
+    auto owned = std::make_shared<Gauge>(Gauge{host_, std::string(name), std::move(read)});
+    Gauge* g = owned.get();
+    {
+      std::lock_guard lock(mutex_);
+      kept_.push_back(std::move(owned));
+    }
+    auto trampoline = [](void* user) noexcept -> double {
+      auto* g = static_cast<Gauge*>(user);
+      try {
+        return g->read();
+      } catch (const std::exception& e) {
+        log_thrown(g->host, g->name, e.what());
+      } catch (...) {
+        log_thrown(g->host, g->name, "a non-standard exception");
+      }
+      return std::numeric_limits<double>::quiet_NaN();
+    };
+    Answer a;
+    auto r = a.take_void(host_.api->metric_gauge(host_.plugin, str(name), str(help), trampoline, g, a.out()));
+    if (!r) log_to(host_, LogLevel::error, "gauge not registered", {{"name", std::string(name)}, {"error", r.error().message}});
+  }
+
+ private:
+  Host host_;
+  std::mutex mutex_;
+  std::deque<CCounter> counters_;
+  std::deque<CHistogram> histograms_;
+  std::vector<std::shared_ptr<void>> kept_;  // gauges' closures, until the plugin is destroyed
+};
+
+// Script declarations: each function keeps its closure here; the host calls
+// the trampoline with it.
+class CScriptApi final : public ScriptApi {
+ public:
+  explicit CScriptApi(Host host) : host_(host) {}
+
+  Result<void> add_function(ScriptFunctionDecl decl) override {
+    auto* closure = keep(Closure{host_, std::move(decl.call), {}});
+    Declaration d(decl.params);
+    pc_script_function fn = d.function(decl.ns, decl.name, decl.result, decl.result_handle, decl.doc, closure);
+    Answer a;
+    return a.take_void(host_.api->add_script_function(host_.plugin, &fn, a.out()));
+  }
+
+  Result<void> add_handle_type(ScriptHandleTypeDecl decl) override {
+    std::vector<std::unique_ptr<Declaration>> decls;
+    std::vector<pc_script_function> methods;
+    for (auto& m : decl.methods) {
+      auto* closure = keep(Closure{host_, {}, std::move(m.call)});
+      decls.push_back(std::make_unique<Declaration>(m.params));
+      methods.push_back(decls.back()->function({}, m.name, m.result, m.result_handle, m.doc, closure));
+    }
+    pc_script_handle_type type{};
+    type.size = sizeof type;
+    type.ns = str(decl.ns);
+    type.name = str(decl.name);
+    type.methods = methods.data();
+    type.method_count = methods.size();
+    type.doc = str(decl.doc);
+    Answer a;
+    return a.take_void(host_.api->add_script_handle_type(host_.plugin, &type, a.out()));
+  }
+
+ private:
+  struct Closure {
+    Host host;
+    ScriptFunction function;
+    ScriptMethod method;
+  };
+
+  // A declaration's parameters in C terms, borrowing from the SDK's.
+  class Declaration {
+   public:
+    explicit Declaration(const std::vector<ScriptParam>& params) {
+      defaults_.reserve(params.size());
+      for (const auto& p : params) {
+        pc_script_param cp{};
+        cp.size = sizeof cp;
+        cp.name = str(p.name);
+        cp.type = static_cast<std::uint32_t>(p.type);
+        cp.handle_type = str(p.handle_type);
+        if (p.default_value) {
+          defaults_.push_back(storage_.make(*p.default_value));
+          cp.default_value = &defaults_.back();
+        }
+        params_.push_back(cp);
+      }
+    }
+    pc_script_function function(std::string_view ns, std::string_view name, ScriptType result,
+                                std::string_view result_handle, std::string_view doc, Closure* closure) const {
+      pc_script_function fn{};
+      fn.size = sizeof fn;
+      fn.ns = str(ns);
+      fn.name = str(name);
+      fn.params = params_.data();
+      fn.param_count = params_.size();
+      fn.result = static_cast<std::uint32_t>(result);
+      fn.result_handle = str(result_handle);
+      fn.fn = &call;
+      fn.user = closure;
+      fn.doc = str(doc);
+      return fn;
+    }
+
+   private:
+    c::CValues storage_;
+    std::vector<pc_value> defaults_;  // reserved up front: pointers into it stay valid
+    std::vector<pc_script_param> params_;
+  };
+
+  static pc_status call(void* user, const pc_call* call, const pc_value* self, const pc_value* args, std::size_t n,
+                        const pc_out* out) noexcept {
+    auto* closure = static_cast<Closure*>(user);
+    try {
+      Value event;
+      CallContext cc = call_context(*call, event);
+      std::vector<Value> values;
+      values.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) values.push_back(c::to_value(args[i]));
+      Result<Value> r = self ? closure->method(cc, c::to_value(*self), values) : closure->function(cc, values);
+      if (!r) return c::put_error(out, r.error());
+      c::put_value(out, *r);
+      return PC_OK;
+    } catch (const std::exception& e) {
+      return c::put_error(out, thrown(e.what()));
+    } catch (...) {
+      return c::put_error(out, thrown("a non-standard exception"));
+    }
+  }
+
+  Closure* keep(Closure closure) {
+    closures_.push_back(std::make_unique<Closure>(std::move(closure)));
+    return closures_.back().get();
+  }
+
+  Host host_;
+  std::vector<std::unique_ptr<Closure>> closures_;
+};
+
+class CTriggerKinds final : public TriggerKinds {
+ public:
+  explicit CTriggerKinds(Host host) : host_(host) {}
+  Result<void> declare(TriggerKind kind) override {
+    kinds_.push_back(std::make_unique<Kind>(Kind{host_, std::move(kind)}));
+    const TriggerKind& k = kinds_.back()->kind;
+    std::vector<pc_str> ops;
+    for (const auto& op : k.ops) ops.push_back(str(op));
+    std::vector<pc_header> fields;
+    for (const auto& [name, meaning] : k.event_fields) fields.push_back(pc_header{str(name), str(meaning)});
+    pc_trigger_kind ck{};
+    ck.size = sizeof ck;
+    ck.name = str(k.name);
+    ck.description = str(k.description);
+    ck.ops = ops.data();
+    ck.op_count = ops.size();
+    ck.validate_filter = &validate;
+    ck.matches = &matches;
+    ck.user = kinds_.back().get();
+    ck.event_fields = fields.data();
+    ck.event_field_count = fields.size();
+    Answer a;
+    return a.take_void(host_.api->declare_trigger_kind(host_.plugin, &ck, a.out()));
+  }
+
+ private:
+  struct Kind {
+    Host host;
+    TriggerKind kind;
+  };
+  static pc_status validate(void* user, const pc_value* filter, const pc_out* out) noexcept {
+    auto* k = static_cast<Kind*>(user);
+    return guarded(out, [&]() -> Result<void> {
+      Value given = filter ? c::to_value(*filter) : Value();
+      if (!k->kind.validate_filter) {  // every filter is accepted as given
+        c::put_value(out, given);
+        return {};
+      }
+      auto r = k->kind.validate_filter(given);
+      if (!r) return r.error();
+      c::put_value(out, *r);
+      return {};
+    });
+  }
+  static int matches(void* user, const pc_value* filter, const pc_event* event) noexcept {
+    auto* k = static_cast<Kind*>(user);
+    try {
+      if (!k->kind.matches) return 1;
+      Event e{c::text(event->source), c::text(event->op), event->payload ? c::to_value(*event->payload) : Value()};
+      return k->kind.matches(filter ? c::to_value(*filter) : Value(), e) ? 1 : 0;
+    } catch (const std::exception& e) {
+      log_thrown(k->host, k->kind.name, e.what());
+    } catch (...) {
+      log_thrown(k->host, k->kind.name, "a non-standard exception");
+    }
+    return 0;
+  }
+
+  Host host_;
+  std::vector<std::unique_ptr<Kind>> kinds_;
+};
+
+class CEventSink final : public EventSink {
+ public:
+  explicit CEventSink(Host host) : host_(host) {}
+  Result<int> emit(Transaction& tx, const CallContext& call, const Event& event) override {
+    auto* ctx = dynamic_cast<CTransaction*>(&tx);
+    if (!ctx || !ctx->handle())
+      return make_error(ErrorKind::invalid_argument, "events are emitted inside a transaction of ctx.database()");
+    c::CValues storage;
+    pc_value payload = storage.make(event.payload);
+    pc_event ce{};
+    ce.size = sizeof ce;
+    ce.source = str(event.source);
+    ce.op = str(event.op);
+    ce.payload = &payload;
+    pc_call cc = c_call(call);
+    Answer a;
+    auto r = a.take(host_.api->emit_event(host_.plugin, ctx->handle(), &cc, &ce, a.out()));
+    if (!r) return r.error();
+    return static_cast<int>(r->int_or(0));
+  }
+
+ private:
+  Host host_;
+};
+
+class CAccess final : public AccessControl {
+ public:
+  explicit CAccess(Host host) : host_(host) {}
+  Result<void> require(const CallContext& call, std::string_view capability) override {
+    pc_call cc = c_call(call);
+    Answer a;
+    return a.take_void(host_.api->access_require(host_.plugin, &cc, str(capability), a.out()));
+  }
+
+ private:
+  Host host_;
+};
+
+inline HttpRequest http_request(const pc_http_request& r) {
+  HttpRequest out;
+  out.method = c::text(r.method);
+  out.path = c::text(r.path);
+  out.query = c::text(r.query);
+  out.headers.reserve(r.header_count);
+  for (std::size_t i = 0; i < r.header_count; ++i)
+    out.headers.emplace_back(c::text(r.headers[i].name), c::text(r.headers[i].value));
+  for (std::size_t i = 0; i < r.param_count; ++i) out.params[c::text(r.params[i].name)] = c::text(r.params[i].value);
+  out.body = c::text(r.body);
+  out.remote_address = c::text(r.remote_address);
+  out.request_id = c::text(r.request_id);
+  out.principal = c::text(r.principal);
+  return out;
+}
+
+class CContext final : public PluginContext {
+ public:
+  explicit CContext(Host host)
+      : host_(host),
+        config_(host),
+        logger_(host),
+        database_(host),
+        services_(host),
+        tasks_(host),
+        metrics_(host),
+        scripts_(host),
+        kinds_(host),
+        events_(host),
+        access_(host) {}
+
+  Host host() const { return host_; }
+  std::string_view plugin_name() const override { return view(host_.api->plugin_name(host_.plugin)); }
+  ConfigSection& config() override { return config_; }
+  Logger& logger() override { return logger_; }
+  Database& database() override { return database_; }
+  ServiceRegistry& services() override { return services_; }
+  BackgroundTasks& tasks() override { return tasks_; }
+  Metrics& metrics() override { return metrics_; }
+  ScriptApi* script_api() override { return &scripts_; }
+  TriggerKinds* trigger_kinds() override { return &kinds_; }
+  EventSink* events() override { return &events_; }
+  AccessControl* access() override { return &access_; }
+
+  Result<void> add_route(HttpRoute route) override {
+    routes_.push_back(std::make_unique<Route>(Route{host_, std::move(route.handler)}));
+    pc_route r{};
+    r.size = sizeof r;
+    r.method = str(route.method);
+    r.path = str(route.path);
+    r.capability = str(route.capability);
+    r.handler = &handle;
+    r.user = routes_.back().get();
+    Answer a;
+    return a.take_void(host_.api->add_route(host_.plugin, &r, a.out()));
+  }
+
+  Result<void> add_capability(Capability capability) override {
+    pc_capability cap{};
+    cap.size = sizeof cap;
+    cap.name = str(capability.name);
+    cap.access = static_cast<std::uint32_t>(capability.access);
+    cap.scope = str(capability.scope);
+    cap.description = str(capability.description);
+    Answer a;
+    return a.take_void(host_.api->add_capability(host_.plugin, &cap, a.out()));
+  }
+
+ private:
+  struct Route {
+    Host host;
+    HttpHandler handler;
+  };
+  // A handler that throws does not respond: the kernel answers 500.
+  static void handle(void* user, const pc_http_request* request, const pc_responder* responder) noexcept {
+    auto* route = static_cast<Route*>(user);
+    try {
+      HttpResponse response = route->handler(http_request(*request));
+      std::vector<pc_header> headers;
+      headers.reserve(response.headers.size());
+      for (const auto& [k, v] : response.headers) headers.push_back(pc_header{str(k), str(v)});
+      pc_http_response out{};
+      out.size = sizeof out;
+      out.status = response.status;
+      out.headers = headers.data();
+      out.header_count = headers.size();
+      out.body = str(response.body);
+      responder->respond(responder->user, &out);
+    } catch (const std::exception& e) {
+      log_thrown(route->host, c::view(request->path), e.what());
+    } catch (...) {
+      log_thrown(route->host, c::view(request->path), "a non-standard exception");
+    }
+  }
+
+  Host host_;
+  CConfig config_;
+  CLogger logger_;
+  CDatabase database_;
+  CServices services_;
+  CTasks tasks_;
+  CMetrics metrics_;
+  CScriptApi scripts_;
+  CTriggerKinds kinds_;
+  CEventSink events_;
+  CAccess access_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+// The state behind the descriptor's entry points.
+struct State {
+  explicit State(Host host) : context(host) {}
+  CContext context;
+  std::unique_ptr<Plugin> plugin;
+};
+
+template <typename PluginClass>
+struct Entry {
+  static pc_status init(const pc_host_api* host, pc_plugin* p, void** state, const pc_out* out) noexcept {
+    if (!host || host->abi_major != PC_ABI_MAJOR || host->size < sizeof(pc_host_api))
+      return c::put_error(out, make_error(ErrorKind::invalid_argument, "abi_mismatch",
+                                          "the kernel's host table does not match this plugin's SDK"));
+    return guarded(out, [&]() -> Result<void> {
+      auto s = std::make_unique<State>(Host{host, p});
+      s->plugin = std::make_unique<PluginClass>();
+      *state = s.release();
+      return {};
+    });
+  }
+  static pc_status configure(void* state, const pc_out* out) noexcept {
+    auto* s = static_cast<State*>(state);
+    return guarded(out, [&] { return s->plugin->configure(s->context); });
+  }
+  static pc_status start(void* state, const pc_out* out) noexcept {
+    auto* s = static_cast<State*>(state);
+    return guarded(out, [&] { return s->plugin->start(s->context); });
+  }
+  static void stop(void* state) noexcept {
+    auto* s = static_cast<State*>(state);
+    try {
+      s->plugin->stop();
+    } catch (const std::exception& e) {
+      log_thrown(s->context.host(), "stop", e.what());
+    } catch (...) {
+      log_thrown(s->context.host(), "stop", "a non-standard exception");
+    }
+  }
+  static void destroy(void* state) noexcept {
+    auto* s = static_cast<State*>(state);
+    try {
+      delete s;
+    } catch (...) {  // a destructor that throws: the rest is leaked
+    }
+  }
+};
+
+}  // namespace picloud::sdk::bridge
+
+#define PICLOUD_PLUGIN_ENTRY_SYMBOL PC_PLUGIN_SYMBOL
+
+// Declares the plugin's descriptor (and the copy of its ABI block the loader
+// reads from the file). Use once, at namespace scope, in one source file of
+// the plugin:
+//   PICLOUD_PLUGIN(HelloPlugin, "hello", "1.0.0", /*provides*/ "", /*depends*/ "")
+#define PICLOUD_PLUGIN(PluginClass, NAME, VERSION, PROVIDES, DEPENDS)                 \
+  PICLOUD_SDK_ABI_SECTION_BLOCK(::picloud::sdk::current_abi_block());                 \
+  extern "C" __attribute__((visibility("default"))) const pc_plugin_descriptor picloud_plugin; \
+  extern "C" const pc_plugin_descriptor picloud_plugin = {                            \
+      ::picloud::sdk::current_abi_block(),                                            \
+      sizeof(pc_plugin_descriptor),                                                   \
+      NAME,                                                                           \
+      VERSION,                                                                        \
+      PICLOUD_SDK_VERSION,                                                            \
+      PROVIDES,                                                                       \
+      DEPENDS,                                                                        \
+      &::picloud::sdk::bridge::Entry<PluginClass>::init,                              \
+      &::picloud::sdk::bridge::Entry<PluginClass>::configure,                         \
+      &::picloud::sdk::bridge::Entry<PluginClass>::start,                             \
+      &::picloud::sdk::bridge::Entry<PluginClass>::stop,                              \
+      &::picloud::sdk::bridge::Entry<PluginClass>::destroy};
