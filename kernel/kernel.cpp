@@ -267,6 +267,7 @@ Result<void> Kernel::start_without_http() {
   if (auto r = build_script_engine(); !r) return fail(r.error());
   admin_->set_engine(script_engine_.get());
   admin_->set_trigger_kinds(&plugins_->trigger_kinds());
+  admin_->set_app_lifecycle(&plugins_->app_lifecycle());
   warn_unread_config();
   admin_->start();
   if (auto r = plugins_->start_all(); !r) return fail(r.error());

@@ -77,6 +77,7 @@ ExecutionLog& AdminApi::executions() { return ctx_->executions; }
 void AdminApi::set_engine(scripting::Engine* engine) { ctx_->engine = engine; }
 void AdminApi::set_trigger_kinds(const triggers::TriggerKindRegistry* kinds) { ctx_->trigger_kinds = kinds; }
 void AdminApi::set_dead_letters(triggers::DeadLetterStore* store) { ctx_->dead_letters = store; }
+void AdminApi::set_app_lifecycle(const AppLifecycle* lifecycle) { ctx_->app_lifecycle = lifecycle; }
 std::vector<std::string> AdminApi::kernel_routes() const { return ctx_->routes; }
 
 sdk::Result<void> AdminApi::register_routes(http::Router& router) {

@@ -63,6 +63,7 @@ inline constexpr std::string_view kAdminPrefix = "/api/v1/admin";
 inline constexpr std::string_view kOpenApiPath = "/api/v1/openapi.json";
 
 struct AdminContext;
+class AppLifecycle;
 
 class AdminApi {
  public:
@@ -79,6 +80,9 @@ class AdminApi {
   void set_engine(scripting::Engine* engine);
   // Trigger filters are validated by these kinds (set once plugins configured).
   void set_trigger_kinds(const triggers::TriggerKindRegistry* kinds);
+  // Deleting an app also deletes the plugins' data of it through these hooks
+  // (set once plugins have configured).
+  void set_app_lifecycle(const AppLifecycle* lifecycle);
   // Dead letters are listed, replayed and resolved through this store.
   void set_dead_letters(triggers::DeadLetterStore* store);
   // Called after every change to hostnames, scripts or routes (the

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernel/admin/admin_api.hpp"
+#include "kernel/admin/app_lifecycle.hpp"
 #include "kernel/admin/api_support.hpp"
 
 namespace picloud::kernel::admin {
@@ -37,6 +38,7 @@ struct AdminContext {
   scripting::Engine* engine = nullptr;
   const triggers::TriggerKindRegistry* trigger_kinds = nullptr;  // set once plugins have configured
   triggers::DeadLetterStore* dead_letters = nullptr;              // set once the database is migrated
+  const AppLifecycle* app_lifecycle = nullptr;                    // set once plugins have configured
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one

@@ -234,6 +234,9 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       // Queued async work of the app goes with it.
       if (auto o = tx.execute("DELETE FROM outbox WHERE app_id = ?", {app_id}); !o) return o.error();
+      // And the plugins' data of it, or nothing at all.
+      if (ctx.app_lifecycle)
+        if (auto p = ctx.app_lifecycle->app_deleted(tx, app_id); !p) return p.error();
       if (auto a = tx.execute("DELETE FROM apps WHERE id = ?", {app_id}); !a) return a.error();
       return bump_routing_version(tx);
     }));

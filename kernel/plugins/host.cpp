@@ -105,6 +105,14 @@ class PluginHost::Context final : public sdk::PluginContext {
       return sdk::make_error(r.error().kind, "plugin '" + plugin_.name + "': " + r.error().message);
     return host_.router_.add(std::move(route), plugin_.name);
   }
+  sdk::Result<void> on_app_deleted(AppDeletedHook hook) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "' may register app hooks only in configure()");
+    if (!hook) return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' gave an empty app hook");
+    host_.app_lifecycle_.on_deleted(plugin_.name, std::move(hook));
+    return {};
+  }
   sdk::Result<void> add_capability(sdk::Capability capability) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument,
@@ -137,6 +145,9 @@ struct PluginHost::Instance {
   void* state = nullptr;  // the plugin's, from its init()
   std::unique_ptr<Context> context;
   ~Instance() {
+    // Tasks a plugin spawned (possibly in configure(), before a failed
+    // start-up) end before the state their closures live in is freed.
+    if (context) context->task_group().stop_and_join();
     if (state) plugin->descriptor->destroy(state);
     context.reset();
   }

@@ -18,6 +18,7 @@
 
 #include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
+#include "kernel/admin/app_lifecycle.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/http/router.hpp"
@@ -80,6 +81,8 @@ class PluginHost {
   void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
   // How plugins check a run's principal (ctx.access()); set before configure_all.
   void set_access_control(sdk::AccessControl* access) { access_ = access; }
+  // What the plugins do when an app is deleted (registered during configure).
+  const admin::AppLifecycle& app_lifecycle() const { return app_lifecycle_; }
 
  private:
   class Context;
@@ -92,6 +95,7 @@ class PluginHost {
   ServiceDirectory services_;
   scripting::Declarations declarations_;
   triggers::TriggerKindRegistry trigger_kinds_;
+  admin::AppLifecycle app_lifecycle_;
   triggers::EventRouter* event_router_ = nullptr;
   sdk::AccessControl* access_ = nullptr;
   std::vector<LoadedPlugin> loaded_;

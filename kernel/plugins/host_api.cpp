@@ -1,7 +1,9 @@
 #include "kernel/plugins/host_api.hpp"
 
 #include <array>
+#include <cstddef>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -22,14 +24,34 @@ using sdk::c::str;
 using sdk::c::text;
 using sdk::c::view;
 
-// The smallest size a plugin may fill each struct with: its size in ABI 2.0.
-// When a minor appends a field, this stays at the 2.0 size and the reader
-// checks the new field with PICLOUD_SDK_HAS_FIELD.
+// The smallest size a plugin may fill each struct with: up to the end of the
+// struct's last field in ABI 2.0. Named by field, so appending fields in a
+// minor leaves it alone; a reader checks an appended field with
+// PICLOUD_SDK_HAS_FIELD.
+#define PICLOUD_END_OF(type, member) static_cast<std::uint32_t>(offsetof(type, member) + sizeof(type::member))
 template <typename T>
-constexpr std::uint32_t kMinimumSize = sizeof(T);
+constexpr std::uint32_t kMinimumSize = 0;
+template <> constexpr std::uint32_t kMinimumSize<pc_route> = PICLOUD_END_OF(pc_route, user);
+template <> constexpr std::uint32_t kMinimumSize<pc_capability> = PICLOUD_END_OF(pc_capability, description);
+template <> constexpr std::uint32_t kMinimumSize<pc_http_response> = PICLOUD_END_OF(pc_http_response, body);
+template <> constexpr std::uint32_t kMinimumSize<pc_script_param> = PICLOUD_END_OF(pc_script_param, default_value);
+template <> constexpr std::uint32_t kMinimumSize<pc_script_function> = PICLOUD_END_OF(pc_script_function, doc);
+template <> constexpr std::uint32_t kMinimumSize<pc_script_handle_type> = PICLOUD_END_OF(pc_script_handle_type, doc);
+template <> constexpr std::uint32_t kMinimumSize<pc_trigger_kind> = PICLOUD_END_OF(pc_trigger_kind, event_field_count);
+template <> constexpr std::uint32_t kMinimumSize<pc_event> = PICLOUD_END_OF(pc_event, payload);
+template <> constexpr std::uint32_t kMinimumSize<pc_call> = PICLOUD_END_OF(pc_call, event);
+
+// A list a plugin passes: its pointer may be null only when it is empty.
+template <typename T>
+sdk::Result<void> check_list(const T* items, std::size_t count, const char* what) {
+  if (count && !items) return sdk::make_error(ErrorKind::invalid_argument, std::string(what) + " has no pointer for its " +
+                                                                               std::to_string(count) + " items");
+  return {};
+}
 
 template <typename T>
 sdk::Result<void> check_struct(const T* p, const char* what) {
+  static_assert(kMinimumSize<T> > 0, "name the struct's last ABI 2.0 field in kMinimumSize");
   if (!p) return sdk::make_error(ErrorKind::invalid_argument, std::string(what) + " is missing");
   if (p->size < kMinimumSize<T>)
     return sdk::make_error(ErrorKind::invalid_argument, "abi_mismatch",
@@ -58,6 +80,7 @@ pc_status host_call(const pc_out* out, F&& body) noexcept {
 sdk::PluginContext& ctx(pc_plugin* p) { return plugin_context(p); }
 
 sdk::Params params_of(const pc_value* params, std::size_t n) {
+  if (n && !params) throw std::invalid_argument("the statement's parameters have no pointer");
   sdk::Params out;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) out.push_back(sdk::c::to_value(params[i]));
@@ -91,6 +114,7 @@ void log(pc_plugin* p, std::uint32_t level, pc_str message, const pc_header* fie
   if (level > PC_LOG_ERROR) level = PC_LOG_ERROR;
   try {
     sdk::LogFields f;
+    if (!fields) n = 0;
     f.reserve(n);
     for (std::size_t i = 0; i < n; ++i) f.emplace_back(text(fields[i].name), text(fields[i].value));
     ctx(p).logger().log(static_cast<sdk::LogLevel>(level), view(message), f);
@@ -209,6 +233,7 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
                            auto* reply = static_cast<Reply*>(user);
                            if (reply->given || !res || res->size < kMinimumSize<pc_http_response>) return;
                            try {
+                             if (res->header_count && !res->headers) return;
                              reply->response.status = res->status;
                              for (std::size_t i = 0; i < res->header_count; ++i)
                                reply->response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
@@ -284,7 +309,7 @@ sdk::Result<Value> call_script(pc_script_fn fn, void* user, const sdk::CallConte
 sdk::Result<std::vector<sdk::ScriptParam>> params_from(const pc_script_function& fn) {
   std::vector<sdk::ScriptParam> out;
   for (std::size_t i = 0; i < fn.param_count; ++i) {
-    const pc_script_param* p = &fn.params[i];
+    const pc_script_param* p = fn.params[i];
     if (auto ok = check_struct(p, "a script parameter"); !ok) return ok.error();
     if (p->type == PC_SCRIPT_VOID || p->type > PC_SCRIPT_HANDLE)
       return sdk::make_error(ErrorKind::invalid_argument, "parameter '" + text(p->name) + "' of '" + text(fn.name) +
@@ -338,7 +363,7 @@ pc_status add_script_handle_type(pc_plugin* p, const pc_script_handle_type* type
     decl.name = text(type->name);
     decl.doc = text(type->doc);
     for (std::size_t i = 0; i < type->method_count; ++i) {
-      const pc_script_function* m = &type->methods[i];
+      const pc_script_function* m = type->methods[i];
       if (auto ok = check_function(m); !ok) return ok;
       auto params = params_from(*m);
       if (!params) return params.error();
@@ -367,6 +392,8 @@ pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const 
     if (auto ok = check_struct(kind, "the trigger kind"); !ok) return ok;
     if (!kind->validate_filter || !kind->matches)
       return sdk::make_error(ErrorKind::invalid_argument, "trigger kind '" + text(kind->name) + "' lacks validate_filter or matches");
+    if (auto ok = check_list(kind->ops, kind->op_count, "the kind's ops"); !ok) return ok;
+    if (auto ok = check_list(kind->event_fields, kind->event_field_count, "the kind's event fields"); !ok) return ok;
     sdk::TriggerKind k;
     k.name = text(kind->name);
     k.description = text(kind->description);
@@ -377,14 +404,19 @@ pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const 
       sdk::c::CValues storage;
       pc_value cf = storage.make(filter);
       Answer a;
-      return a.take(f(user, &cf, a.out()));
+      return a.take_value(f(user, &cf, a.out()));
     };
     k.matches = [f = kind->matches, user = kind->user](const Value& filter, const sdk::Event& event) {
       sdk::c::CValues storage;
       pc_value cf = storage.make(filter);
       pc_value payload = storage.make(event.payload);
       pc_event ce{sizeof(pc_event), str(event.source), str(event.op), &payload};
-      return f(user, &cf, &ce) != 0;
+      int result = 0;
+      Answer a;
+      auto r = a.take_void(f(user, &cf, &ce, &result, a.out()));
+      // The kernel's event router turns a throwing matcher into a rollback.
+      if (!r) throw std::runtime_error(r.error().message);
+      return result != 0;
     };
     auto* kinds = ctx(p).trigger_kinds();
     if (!kinds) return sdk::make_error(ErrorKind::unavailable, "triggers are not available");
@@ -500,6 +532,19 @@ const void* service_find(pc_plugin* p, pc_str name, std::uint32_t min_version, s
   }
 }
 
+// ---- apps ----------------------------------------------------------------------------------
+
+pc_status on_app_deleted(pc_plugin* p, pc_status (*fn)(void*, pc_tx*, pc_str, const pc_out*), void* user,
+                         const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "the app hook has no function");
+    return ctx(p).on_app_deleted([fn, user](sdk::Transaction& tx, std::string_view app_id) {
+      Answer a;
+      return a.take_void(fn(user, reinterpret_cast<pc_tx*>(&tx), str(app_id), a.out()));
+    });
+  });
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -547,6 +592,7 @@ constexpr pc_host_api kHostApi = {
     &metric_gauge,
     &service_provide,
     &NoThrow<&service_find>::call,
+    &on_app_deleted,
 };
 
 }  // namespace

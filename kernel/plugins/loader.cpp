@@ -4,6 +4,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <filesystem>
@@ -132,7 +133,8 @@ sdk::Result<LoadedPlugin> load_checked_plugin(const std::string& path, const std
   if (file_abi && std::memcmp(&*file_abi, &d.abi, sizeof d.abi) != 0)
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin " + path + " has an ABI section that differs from its descriptor's ABI block");
-  if (d.size < sizeof(pc_plugin_descriptor))
+  // Up to the last entry point of ABI 2.0: a later minor may append fields.
+  if (d.size < offsetof(pc_plugin_descriptor, destroy) + sizeof(d.destroy))
     return sdk::make_error(ErrorKind::invalid_argument, "plugin " + path + " has a descriptor smaller than ABI " +
                                                             abi_version_text(d.abi) + "'s");
   if (!valid_name(d.name))

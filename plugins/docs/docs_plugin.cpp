@@ -27,6 +27,9 @@ class DocsPlugin final : public sdk::Plugin {
     if (!ctx.events() || !ctx.access())
       return sdk::make_error(ErrorKind::internal, "the kernel lacks the event sink or access control (SDK ABI 1.5)");
     store_ = std::make_unique<docs::DocStore>(ctx.database(), *ctx.events(), *max_bytes);
+    // An app's documents and indexes go with it, without events: the app
+    // and its triggers are going too.
+    if (auto r = ctx.on_app_deleted(&docs::DocStore::delete_app); !r) return r;
     if (auto r = ctx.trigger_kinds()->declare(docs::trigger_kind()); !r) return r;
     if (auto r = docs::add_admin_routes(ctx, *store_); !r) return r;
     return docs::declare_script_api(*ctx.script_api(), *store_, *ctx.access());

@@ -350,4 +350,20 @@ sdk::Result<bool> DocStore::drop_index(std::string_view app, std::string_view co
   return existed;
 }
 
+sdk::Result<void> DocStore::delete_app(sdk::Transaction& tx, std::string_view app) {
+  auto indexes = tx.query("SELECT index_name FROM docs_indexes WHERE app_id = ?", {app});
+  if (!indexes) return indexes.error();
+  for (const auto& row : indexes->rows) {
+    // docs_ix_<suffix> is the value index; docs_it_<suffix> its type index.
+    const std::string name = row[0].string_or("");
+    if (name.rfind("docs_ix_", 0) != 0) continue;
+    const std::string suffix = name.substr(8);
+    if (auto r = tx.execute("DROP INDEX IF EXISTS docs_ix_" + suffix); !r) return r.error();
+    if (auto r = tx.execute("DROP INDEX IF EXISTS docs_it_" + suffix); !r) return r.error();
+  }
+  for (const char* sql : {"DELETE FROM docs_indexes WHERE app_id = ?", "DELETE FROM docs_documents WHERE app_id = ?"})
+    if (auto r = tx.execute(sql, {app}); !r) return r.error();
+  return {};
+}
+
 }  // namespace picloud::docs

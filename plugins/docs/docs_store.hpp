@@ -88,6 +88,9 @@ class DocStore {
   sdk::Result<IndexInfo> create_index(std::string_view app, std::string_view collection, const Path& path, bool unique);
   // Whether there was such an index.
   sdk::Result<bool> drop_index(std::string_view app, std::string_view collection, const Path& path);
+  // Deletes every document and index of an app inside `tx` (the app's
+  // deletion), without events.
+  static sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app);
 
  private:
   using Change = std::function<sdk::Result<std::optional<sdk::Value>>(const std::optional<Document>& current)>;

@@ -33,6 +33,14 @@ class KvPlugin final : public sdk::Plugin {
       return sdk::make_error(ErrorKind::internal, "the kernel lacks the event sink or access control (SDK ABI 1.5)");
     store_ = std::make_unique<kv::KvStore>(ctx.database(), *ctx.events());
 
+    // An app's keys go with it. Deleting them emits no events: the app
+    // and its triggers are going too.
+    if (auto r = ctx.on_app_deleted([](sdk::Transaction& tx, std::string_view app) -> Result<void> {
+          if (auto d = tx.execute("DELETE FROM kv_entries WHERE app_id = ?", {app}); !d) return d.error();
+          return {};
+        });
+        !r)
+      return r;
     if (auto r = ctx.trigger_kinds()->declare(kv::trigger_kind()); !r) return r;
     if (auto r = kv::add_admin_routes(ctx, *store_, *max_value); !r) return r;
     return kv::declare_script_api(*ctx.script_api(), *store_, *ctx.access(), {*max_value});

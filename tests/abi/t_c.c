@@ -97,6 +97,8 @@ static pc_status configure(void* st, const pc_out* out) {
   pc_status r;
   pc_route route;
   pc_script_param add_params[2];
+  const pc_script_param* add_list[2];
+  const pc_script_param* echo_list[1];
   pc_value two;
   pc_script_param echo_param;
   pc_script_function fn;
@@ -129,7 +131,9 @@ static pc_status configure(void* st, const pc_out* out) {
   fn.size = sizeof fn;
   fn.ns = lit("t_c");
   fn.name = lit("add");
-  fn.params = add_params;
+  add_list[0] = &add_params[0];
+  add_list[1] = &add_params[1];
+  fn.params = add_list;
   fn.param_count = 2;
   fn.result = PC_SCRIPT_INT;
   fn.fn = add;
@@ -141,7 +145,8 @@ static pc_status configure(void* st, const pc_out* out) {
   echo_param.name = lit("v");
   echo_param.type = PC_SCRIPT_JSON;
   fn.name = lit("echo");
-  fn.params = &echo_param;
+  echo_list[0] = &echo_param;
+  fn.params = echo_list;
   fn.param_count = 1;
   fn.result = PC_SCRIPT_JSON;
   fn.fn = echo;

@@ -376,6 +376,34 @@ void handle(request@ req, response@ res) {
   EXPECT_EQ(emit("source=t_events&op=insert", R"({"collection":"c"})").body, "0");  // well-formed, no trigger
 }
 
+// A plugin whose app hook fails stops the app's deletion: the app, its
+// routes and every plugin's data of it stay, and the admin is told why.
+TEST_P(Triggers, AnAppDeletionAPluginRefusesChangesNothing) {
+  Instance& pc = triggers_instance(GetParam());
+  std::string app = make_app(pc, "undel");
+  save_script(pc, "undel", "writer", R"(
+void handle(request@ req, response@ res) { res.text("" + t_events::write(req.query.get_string("c"), "k")); })");
+  bind_route(pc, "undel", R"({"script":"writer","path":"/write"})");
+  ASSERT_EQ(on(pc, "undel.localhost", "GET", "/write?c=plain").status, 200);
+  ASSERT_EQ(on(pc, "undel.localhost", "GET", "/write?c=undeletable").status, 200);
+  auto items = [&] {
+    auto rows = pc.db().query("SELECT count(*) FROM t_events_items WHERE app_id = ?", {app});
+    return rows ? rows->rows[0][0].as_int() : -1;
+  };
+  ASSERT_EQ(items(), 2);
+  auto refused = pc.call("DELETE", "/apps/undel", pc.owner_key);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("plugin 't_events' could not delete the app's data"), std::string::npos) << refused.body;
+  EXPECT_EQ(pc.get("/apps/undel", pc.owner_key).status, 200);
+  EXPECT_EQ(items(), 2);
+  EXPECT_EQ(on(pc, "undel.localhost", "GET", "/write?c=plain").status, 200) << "the app's routes still serve";
+  // Once the plugin lets go, the app goes with all its items.
+  ASSERT_TRUE(pc.db().execute("DELETE FROM t_events_items WHERE app_id = ? AND collection = 'undeletable'", {app}).ok());
+  auto deleted = pc.call("DELETE", "/apps/undel", pc.owner_key);
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(items(), 0);
+}
+
 TEST_P(Triggers, KernelKindsValidateTheirFilters) {
   Instance& pc = triggers_instance(GetParam());
   make_app(pc, "kinds");

@@ -3,6 +3,9 @@
 // real service plugin (kv, docs) does it, plus what the tests and the
 // trigger benchmark need around it.
 //
+// Deleting an app deletes its items, unless one is in the collection
+// "undeletable" (the hook then fails, for the rollback test).
+//
 // Script functions:
 //   int  t_events::write(collection, key, op = "insert", fail = false)
 //        writes an item and emits its event in one transaction; with fail the
@@ -47,6 +50,19 @@ class EventsPlugin final : public Plugin {
  public:
   Result<void> configure(PluginContext& ctx) override {
     db_ = &ctx.database();
+    // An app's items go with it, unless it has one in the collection
+    // "undeletable": then the hook fails, and the deletion must roll back.
+    if (auto r = ctx.on_app_deleted([](Transaction& tx, std::string_view app) -> Result<void> {
+          auto held = tx.query("SELECT count(*) FROM t_events_items WHERE app_id = ? AND collection = 'undeletable'", {app});
+          if (!held) return held.error();
+          if (held->rows[0][0].as_int() > 0)
+            return make_error(ErrorKind::conflict, "app_holds_undeletable", "the app holds an undeletable item");
+          auto d = tx.execute("DELETE FROM t_events_items WHERE app_id = ?", {app});
+          if (!d) return d.error();
+          return {};
+        });
+        !r)
+      return r;
     if (auto r = ctx.trigger_kinds()->declare(
             {"t_events", "runs a script when a test item changes", {"insert", "update", "delete"},
              [](const Value& filter) -> Result<Value> {

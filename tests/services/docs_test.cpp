@@ -595,6 +595,45 @@ TEST_P(Docs, AppsNeverSeeEachOthersDocuments) {
   EXPECT_EQ(row_count(pc, b), 2);
 }
 
+// Deleting an app deletes its documents, its index records and the
+// database indexes made for them; other apps keep theirs.
+TEST_P(Docs, DeletingAnAppDeletesItsDocumentsAndIndexes) {
+  Instance& pc = docs_instance(GetParam());
+  std::string gone = driven_app(pc, "docdel-gone");
+  std::string kept = driven_app(pc, "docdel-kept");
+  for (const char* slug : {"docdel-gone", "docdel-kept"}) {
+    ok(pc, slug, V::object({{"op", "create"}, {"c", "notes"}, {"data", V::object({{"pin", 7}})}}));
+    auto ix = pc.post(std::string("/apps/") + slug + "/docs/notes/indexes", pc.owner_key, R"({"path":"pin","unique":true})");
+    ASSERT_EQ(ix.status, 201) << ix.body;
+  }
+  auto index_names = [&](const std::string& app) {
+    auto rows = pc.db().query("SELECT index_name FROM docs_indexes WHERE app_id = ?", {app});
+    return rows ? rows->rows.size() : 999u;
+  };
+  auto db_index_exists = [&](const std::string& name) {
+    auto rows = GetParam() == Backend::sqlite
+                    ? pc.db().query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?", {name})
+                    : pc.db().query("SELECT count(*) FROM pg_indexes WHERE indexname = ?", {name});
+    return rows && rows->rows[0][0].as_int() == 1;
+  };
+  auto gone_index = pc.db().query("SELECT index_name FROM docs_indexes WHERE app_id = ?", {gone});
+  ASSERT_TRUE(gone_index && gone_index->size() == 1u);
+  std::string name = gone_index->rows[0][0].as_string();
+  ASSERT_TRUE(db_index_exists(name)) << name;
+
+  auto deleted = pc.call("DELETE", "/apps/docdel-gone", pc.owner_key);
+  ASSERT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(row_count(pc, gone), 0);
+  EXPECT_EQ(index_names(gone), 0u);
+  EXPECT_FALSE(db_index_exists(name)) << name << " outlived its app";
+  EXPECT_FALSE(db_index_exists("docs_it_" + name.substr(8))) << "the type index outlived its app";
+  EXPECT_EQ(row_count(pc, kept), 1);
+  EXPECT_EQ(index_names(kept), 1u);
+  // The kept app's unique index still holds.
+  EXPECT_EQ(drive(pc, "docdel-kept", V::object({{"op", "create"}, {"c", "notes"}, {"data", V::object({{"pin", 7}})}})).status,
+            502);
+}
+
 // Handlers record each event they get in the "seen" collection, with the
 // id op.<document id>: the whole event as the document.
 const char* kRecorder = R"(

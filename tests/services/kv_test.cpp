@@ -239,6 +239,24 @@ TEST_P(Kv, AppsNeverSeeEachOthersKeys) {
   EXPECT_EQ(other.status, 404) << other.body;
 }
 
+// Deleting an app deletes its keys in the same transaction; other apps keep
+// theirs.
+TEST_P(Kv, DeletingAnAppDeletesItsKeysAndNoOneElses) {
+  Instance& pc = kv_instance(GetParam());
+  std::string gone = driven_app(pc, "kvdel-gone");
+  std::string kept = driven_app(pc, "kvdel-kept");
+  for (const char* slug : {"kvdel-gone", "kvdel-kept"}) {
+    ok(pc, slug, V::object({{"op", "set"}, {"c", "a"}, {"k", "x"}, {"v", 1}}));
+    ok(pc, slug, V::object({{"op", "set"}, {"c", "b"}, {"k", "y"}, {"v", "two"}, {"ttl", 3600}}));
+  }
+  ASSERT_EQ(row_count(pc, gone), 2);
+  auto deleted = pc.call("DELETE", "/apps/kvdel-gone", pc.owner_key);
+  ASSERT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(row_count(pc, gone), 0);
+  EXPECT_EQ(row_count(pc, kept), 2);
+  EXPECT_EQ(ok(pc, "kvdel-kept", V::object({{"op", "get"}, {"c", "a"}, {"k", "x"}})), V(1));
+}
+
 TEST_P(Kv, ExpiredKeysAreInvisibleAtOnceAndSweptLater) {
   Instance& pc = kv_instance(GetParam());
   std::string app = driven_app(pc, "kvttl");

@@ -135,19 +135,19 @@ class CConfig final : public ConfigSection {
   bool has(std::string_view key) const override { return host_.api->config_has(host_.plugin, str(key)) != 0; }
   Result<std::string> get_string(std::string_view key, std::string_view fallback) override {
     Answer a;
-    auto r = a.take(host_.api->config_string(host_.plugin, str(key), str(fallback), a.out()));
+    auto r = a.take_value(host_.api->config_string(host_.plugin, str(key), str(fallback), a.out()));
     if (!r) return r.error();
     return r->string_or(std::string(fallback));
   }
   Result<std::int64_t> get_int(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max) override {
     Answer a;
-    auto r = a.take(host_.api->config_int(host_.plugin, str(key), fallback, min, max, a.out()));
+    auto r = a.take_value(host_.api->config_int(host_.plugin, str(key), fallback, min, max, a.out()));
     if (!r) return r.error();
     return r->int_or(fallback);
   }
   Result<bool> get_bool(std::string_view key, bool fallback) override {
     Answer a;
-    auto r = a.take(host_.api->config_bool(host_.plugin, str(key), fallback ? 1 : 0, a.out()));
+    auto r = a.take_value(host_.api->config_bool(host_.plugin, str(key), fallback ? 1 : 0, a.out()));
     if (!r) return r.error();
     return r->bool_or(fallback);
   }
@@ -177,17 +177,17 @@ class CTransaction final : public Transaction {
     c::CValues storage;
     auto cparams = c_params(params, storage);
     Answer a;
-    return rows_from(a.take(host_.api->db_query(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out())));
+    return rows_from(a.take_value(host_.api->db_query(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out())));
   }
   Result<std::int64_t> execute(std::string_view sql, const Params& params) override {
     c::CValues storage;
     auto cparams = c_params(params, storage);
     Answer a;
-    auto r = a.take(host_.api->db_execute(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out()));
+    auto r = a.take_value(host_.api->db_execute(host_.plugin, tx_, str(sql), cparams.data(), cparams.size(), a.out()));
     if (!r) return r.error();
     return r->int_or(0);
   }
-  pc_tx* handle() const { return tx_; }
+  void* boundary_handle() const override { return tx_; }
 
  private:
   Host host_;
@@ -385,17 +385,20 @@ class CScriptApi final : public ScriptApi {
   Result<void> add_handle_type(ScriptHandleTypeDecl decl) override {
     std::vector<std::unique_ptr<Declaration>> decls;
     std::vector<pc_script_function> methods;
+    methods.reserve(decl.methods.size());  // pointers into it are taken below
     for (auto& m : decl.methods) {
       auto* closure = keep(Closure{host_, {}, std::move(m.call)});
       decls.push_back(std::make_unique<Declaration>(m.params));
       methods.push_back(decls.back()->function({}, m.name, m.result, m.result_handle, m.doc, closure));
     }
+    std::vector<const pc_script_function*> method_list;
+    for (const auto& m : methods) method_list.push_back(&m);
     pc_script_handle_type type{};
     type.size = sizeof type;
     type.ns = str(decl.ns);
     type.name = str(decl.name);
-    type.methods = methods.data();
-    type.method_count = methods.size();
+    type.methods = method_list.data();
+    type.method_count = method_list.size();
     type.doc = str(decl.doc);
     Answer a;
     return a.take_void(host_.api->add_script_handle_type(host_.plugin, &type, a.out()));
@@ -425,6 +428,7 @@ class CScriptApi final : public ScriptApi {
         }
         params_.push_back(cp);
       }
+      for (const auto& p : params_) param_list_.push_back(&p);
     }
     pc_script_function function(std::string_view ns, std::string_view name, ScriptType result,
                                 std::string_view result_handle, std::string_view doc, Closure* closure) const {
@@ -432,8 +436,8 @@ class CScriptApi final : public ScriptApi {
       fn.size = sizeof fn;
       fn.ns = str(ns);
       fn.name = str(name);
-      fn.params = params_.data();
-      fn.param_count = params_.size();
+      fn.params = param_list_.data();
+      fn.param_count = param_list_.size();
       fn.result = static_cast<std::uint32_t>(result);
       fn.result_handle = str(result_handle);
       fn.fn = &call;
@@ -446,34 +450,33 @@ class CScriptApi final : public ScriptApi {
     c::CValues storage_;
     std::vector<pc_value> defaults_;  // reserved up front: pointers into it stay valid
     std::vector<pc_script_param> params_;
+    std::vector<const pc_script_param*> param_list_;  // into params_, once it is complete
   };
 
   static pc_status call(void* user, const pc_call* call, const pc_value* self, const pc_value* args, std::size_t n,
                         const pc_out* out) noexcept {
     auto* closure = static_cast<Closure*>(user);
-    try {
+    return guarded(out, [&]() -> Result<void> {
       Value event;
       CallContext cc = call_context(*call, event);
       std::vector<Value> values;
       values.reserve(n);
       for (std::size_t i = 0; i < n; ++i) values.push_back(c::to_value(args[i]));
       Result<Value> r = self ? closure->method(cc, c::to_value(*self), values) : closure->function(cc, values);
-      if (!r) return c::put_error(out, r.error());
+      if (!r) return r.error();
       c::put_value(out, *r);
-      return PC_OK;
-    } catch (const std::exception& e) {
-      return c::put_error(out, thrown(e.what()));
-    } catch (...) {
-      return c::put_error(out, thrown("a non-standard exception"));
-    }
+      return {};
+    });
   }
 
   Closure* keep(Closure closure) {
+    std::lock_guard lock(mutex_);
     closures_.push_back(std::make_unique<Closure>(std::move(closure)));
     return closures_.back().get();
   }
 
   Host host_;
+  std::mutex mutex_;
   std::vector<std::unique_ptr<Closure>> closures_;
 };
 
@@ -481,8 +484,13 @@ class CTriggerKinds final : public TriggerKinds {
  public:
   explicit CTriggerKinds(Host host) : host_(host) {}
   Result<void> declare(TriggerKind kind) override {
-    kinds_.push_back(std::make_unique<Kind>(Kind{host_, std::move(kind)}));
-    const TriggerKind& k = kinds_.back()->kind;
+    Kind* stored;
+    {
+      std::lock_guard lock(mutex_);
+      kinds_.push_back(std::make_unique<Kind>(Kind{host_, std::move(kind)}));
+      stored = kinds_.back().get();
+    }
+    const TriggerKind& k = stored->kind;
     std::vector<pc_str> ops;
     for (const auto& op : k.ops) ops.push_back(str(op));
     std::vector<pc_header> fields;
@@ -495,7 +503,7 @@ class CTriggerKinds final : public TriggerKinds {
     ck.op_count = ops.size();
     ck.validate_filter = &validate;
     ck.matches = &matches;
-    ck.user = kinds_.back().get();
+    ck.user = stored;
     ck.event_fields = fields.data();
     ck.event_field_count = fields.size();
     Answer a;
@@ -521,21 +529,23 @@ class CTriggerKinds final : public TriggerKinds {
       return {};
     });
   }
-  static int matches(void* user, const pc_value* filter, const pc_event* event) noexcept {
+  static pc_status matches(void* user, const pc_value* filter, const pc_event* event, int* result,
+                           const pc_out* out) noexcept {
     auto* k = static_cast<Kind*>(user);
-    try {
-      if (!k->kind.matches) return 1;
+    *result = 0;
+    return guarded(out, [&]() -> Result<void> {
+      if (!k->kind.matches) {
+        *result = 1;
+        return {};
+      }
       Event e{c::text(event->source), c::text(event->op), event->payload ? c::to_value(*event->payload) : Value()};
-      return k->kind.matches(filter ? c::to_value(*filter) : Value(), e) ? 1 : 0;
-    } catch (const std::exception& e) {
-      log_thrown(k->host, k->kind.name, e.what());
-    } catch (...) {
-      log_thrown(k->host, k->kind.name, "a non-standard exception");
-    }
-    return 0;
+      *result = k->kind.matches(filter ? c::to_value(*filter) : Value(), e) ? 1 : 0;
+      return {};
+    });
   }
 
   Host host_;
+  std::mutex mutex_;
   std::vector<std::unique_ptr<Kind>> kinds_;
 };
 
@@ -543,9 +553,8 @@ class CEventSink final : public EventSink {
  public:
   explicit CEventSink(Host host) : host_(host) {}
   Result<int> emit(Transaction& tx, const CallContext& call, const Event& event) override {
-    auto* ctx = dynamic_cast<CTransaction*>(&tx);
-    if (!ctx || !ctx->handle())
-      return make_error(ErrorKind::invalid_argument, "events are emitted inside a transaction of ctx.database()");
+    auto* handle = static_cast<pc_tx*>(tx.boundary_handle());
+    if (!handle) return make_error(ErrorKind::invalid_argument, "events are emitted inside a transaction of ctx.database()");
     c::CValues storage;
     pc_value payload = storage.make(event.payload);
     pc_event ce{};
@@ -555,7 +564,7 @@ class CEventSink final : public EventSink {
     ce.payload = &payload;
     pc_call cc = c_call(call);
     Answer a;
-    auto r = a.take(host_.api->emit_event(host_.plugin, ctx->handle(), &cc, &ce, a.out()));
+    auto r = a.take_value(host_.api->emit_event(host_.plugin, handle, &cc, &ce, a.out()));
     if (!r) return r.error();
     return static_cast<int>(r->int_or(0));
   }
@@ -622,16 +631,27 @@ class CContext final : public PluginContext {
   AccessControl* access() override { return &access_; }
 
   Result<void> add_route(HttpRoute route) override {
-    routes_.push_back(std::make_unique<Route>(Route{host_, std::move(route.handler)}));
+    Route* stored = keep(routes_, Route{host_, std::move(route.handler)});
     pc_route r{};
     r.size = sizeof r;
     r.method = str(route.method);
     r.path = str(route.path);
     r.capability = str(route.capability);
     r.handler = &handle;
-    r.user = routes_.back().get();
+    r.user = stored;
     Answer a;
     return a.take_void(host_.api->add_route(host_.plugin, &r, a.out()));
+  }
+
+  Result<void> on_app_deleted(AppDeletedHook hook) override {
+    AppHook* stored = keep(app_hooks_, AppHook{host_, std::move(hook)});
+    auto trampoline = [](void* user, pc_tx* tx, pc_str app_id, const pc_out* out) noexcept -> pc_status {
+      auto* h = static_cast<AppHook*>(user);
+      CTransaction t(h->host, tx);
+      return guarded(out, [&] { return h->hook(t, view(app_id)); });
+    };
+    Answer a;
+    return a.take_void(host_.api->on_app_deleted(host_.plugin, trampoline, stored, a.out()));
   }
 
   Result<void> add_capability(Capability capability) override {
@@ -649,6 +669,10 @@ class CContext final : public PluginContext {
   struct Route {
     Host host;
     HttpHandler handler;
+  };
+  struct AppHook {
+    Host host;
+    AppDeletedHook hook;
   };
   // A handler that throws does not respond: the kernel answers 500.
   static void handle(void* user, const pc_http_request* request, const pc_responder* responder) noexcept {
@@ -683,7 +707,16 @@ class CContext final : public PluginContext {
   CTriggerKinds kinds_;
   CEventSink events_;
   CAccess access_;
+  // Registrations' closures, kept until the plugin is destroyed.
+  template <typename T>
+  T* keep(std::vector<std::unique_ptr<T>>& list, T item) {
+    std::lock_guard lock(mutex_);
+    list.push_back(std::make_unique<T>(std::move(item)));
+    return list.back().get();
+  }
+  std::mutex mutex_;
   std::vector<std::unique_ptr<Route>> routes_;
+  std::vector<std::unique_ptr<AppHook>> app_hooks_;
 };
 
 // The state behind the descriptor's entry points.
@@ -696,10 +729,10 @@ struct State {
 template <typename PluginClass>
 struct Entry {
   static pc_status init(const pc_host_api* host, pc_plugin* p, void** state, const pc_out* out) noexcept {
-    if (!host || host->abi_major != PC_ABI_MAJOR || host->size < sizeof(pc_host_api))
-      return c::put_error(out, make_error(ErrorKind::invalid_argument, "abi_mismatch",
-                                          "the kernel's host table does not match this plugin's SDK"));
     return guarded(out, [&]() -> Result<void> {
+      if (!host || host->abi_major != PC_ABI_MAJOR || host->size < sizeof(pc_host_api))
+        return make_error(ErrorKind::invalid_argument, "abi_mismatch",
+                          "the kernel's host table does not match this plugin's SDK");
       auto s = std::make_unique<State>(Host{host, p});
       s->plugin = std::make_unique<PluginClass>();
       *state = s.release();

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,8 @@
 namespace picloud::sdk::c {
 
 inline pc_str str(std::string_view s) { return pc_str{s.data(), s.size()}; }
-inline std::string_view view(pc_str s) { return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len); }
+// A null pointer reads as empty text, whatever its length claims.
+inline std::string_view view(pc_str s) { return s.len == 0 || !s.ptr ? std::string_view() : std::string_view(s.ptr, s.len); }
 inline std::string text(pc_str s) { return std::string(view(s)); }
 
 // Whether a sized struct its filler sent carries `member` (it was filled by
@@ -52,8 +54,16 @@ inline pc_status status_of(ErrorKind kind) {
   return PC_INTERNAL;
 }
 
-// A deep copy of a borrowed tree.
-inline Value to_value(const pc_value& v) {
+// How deep a value may nest across the boundary: deeper trees (or cyclic
+// ones, which a buggy C plugin could build) are refused, not followed until
+// the stack runs out.
+inline constexpr int kMaxDepth = 512;
+
+// A deep copy of a borrowed tree. Throws std::invalid_argument for a tree
+// that nests too deep or has a list without its pointer; every caller runs
+// inside a guard that turns the throw into an error.
+inline Value to_value(const pc_value& v, int depth = 0) {
+  if (depth > kMaxDepth) throw std::invalid_argument("a value nests deeper than " + std::to_string(kMaxDepth) + " levels");
   switch (v.type) {
     case PC_NULL: return Value();
     case PC_BOOL: return Value(v.u.b != 0);
@@ -61,19 +71,23 @@ inline Value to_value(const pc_value& v) {
     case PC_FLOAT: return Value(v.u.f);
     case PC_STRING: return Value(text(v.u.s));
     case PC_BYTES: {
-      const auto* p = reinterpret_cast<const std::uint8_t*>(v.u.s.ptr);
-      return Value(Bytes(p, p + v.u.s.len));
+      auto b = view(v.u.s);
+      const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
+      return Value(Bytes(p, p + b.size()));
     }
     case PC_ARRAY: {
+      if (v.u.array.count && !v.u.array.items) throw std::invalid_argument("an array value has no items pointer");
       Array items;
       items.reserve(v.u.array.count);
-      for (std::size_t i = 0; i < v.u.array.count; ++i) items.push_back(to_value(v.u.array.items[i]));
+      for (std::size_t i = 0; i < v.u.array.count; ++i) items.push_back(to_value(v.u.array.items[i], depth + 1));
       return Value(std::move(items));
     }
     case PC_OBJECT: {
+      if (v.u.object.count && (!v.u.object.keys || !v.u.object.values))
+        throw std::invalid_argument("an object value has no keys or values pointer");
       Object members;
       for (std::size_t i = 0; i < v.u.object.count; ++i)
-        members.insert_or_assign(text(v.u.object.keys[i]), to_value(v.u.object.values[i]));
+        members.insert_or_assign(text(v.u.object.keys[i]), to_value(v.u.object.values[i], depth + 1));
       return Value(std::move(members));
     }
     default: return Value();  // a type from a newer side: read as null
@@ -85,7 +99,8 @@ inline Value to_value(const pc_value& v) {
 // Scalars and strings need no allocation.
 class CValues {
  public:
-  pc_value make(const Value& v) {
+  pc_value make(const Value& v, int depth = 0) {
+    if (depth > kMaxDepth) throw std::invalid_argument("a value nests deeper than " + std::to_string(kMaxDepth) + " levels");
     pc_value out{};
     out.type = static_cast<std::uint32_t>(v.type());
     switch (v.type()) {
@@ -100,7 +115,7 @@ class CValues {
       case ValueType::array: {
         const auto& items = v.as_array();
         pc_value* slots = values(items.size());
-        for (std::size_t i = 0; i < items.size(); ++i) slots[i] = make(items[i]);
+        for (std::size_t i = 0; i < items.size(); ++i) slots[i] = make(items[i], depth + 1);
         out.u.array.items = slots;
         out.u.array.count = items.size();
         break;
@@ -112,7 +127,7 @@ class CValues {
         std::size_t i = 0;
         for (const auto& [key, member] : members) {
           names[i] = str(key);
-          slots[i] = make(member);
+          slots[i] = make(member, depth + 1);
           ++i;
         }
         out.u.object.keys = names;
@@ -198,10 +213,17 @@ class Answer {
   const pc_out* out() const { return &out_; }
 
   // The call's result from its status: the error it reported (or one naming
-  // the status, when the callee forgot), else the value (null when none).
+  // the status, when the callee forgot), else the value (null when none:
+  // a void result).
   Result<Value> take(pc_status status) {
     if (status != PC_OK) return failure(status);
+    if (lost_) return Error{ErrorKind::internal, "the result could not be read: " + lost_reason_};
     return std::move(value_);
+  }
+  // The same for a call that must answer a value: none is an error.
+  Result<Value> take_value(pc_status status) {
+    if (status == PC_OK && !lost_ && !has_value_) return Error{ErrorKind::internal, "answered no value"};
+    return take(status);
   }
   Result<void> take_void(pc_status status) {
     if (status != PC_OK) return failure(status);
@@ -219,8 +241,14 @@ class Answer {
     try {
       self->value_ = v ? to_value(*v) : Value();
       self->has_value_ = true;
-    } catch (...) {  // out of memory: reported as a missing value
-      self->has_value_ = false;
+    } catch (const std::exception& e) {  // malformed, too deep, or out of memory
+      self->lost_ = true;
+      try {
+        self->lost_reason_ = e.what();
+      } catch (...) {
+      }
+    } catch (...) {
+      self->lost_ = true;
     }
   }
   static void on_error(void* user, pc_status kind, pc_str code, pc_str message) {
@@ -236,6 +264,8 @@ class Answer {
   pc_out out_;
   Value value_;
   bool has_value_ = false;
+  bool lost_ = false;  // a value came but could not be copied
+  std::string lost_reason_;
   Error error_;
   bool failed_ = false;
 };

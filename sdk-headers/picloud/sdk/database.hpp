@@ -47,6 +47,9 @@ class Transaction {
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
   // Returns the number of rows affected.
   virtual Result<std::int64_t> execute(std::string_view sql, const Params& params = {}) = 0;
+  // The C boundary's handle of this transaction: set on the transactions the
+  // C++ SDK hands a plugin (ctx.database()), null on any other.
+  virtual void* boundary_handle() const { return nullptr; }
 };
 
 class Database {

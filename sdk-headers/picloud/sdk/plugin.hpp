@@ -11,6 +11,7 @@
 // internal error of that plugin; nothing is thrown across it.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "picloud/sdk/abi.hpp"
@@ -64,6 +65,13 @@ class PluginContext {
   // Checks a script run's principal against a capability (access.hpp).
   // Non-null in a running server; usable from start().
   virtual AccessControl* access() = 0;
+
+  // What the plugin does when an app is deleted: delete its data of the app
+  // with `tx`, the transaction that deletes the app, so the app goes with
+  // all its data or not at all. An error rolls the deletion back and is the
+  // deleting admin's answer. Only during configure(); one hook per call.
+  using AppDeletedHook = std::function<Result<void>(Transaction& tx, std::string_view app_id)>;
+  virtual Result<void> on_app_deleted(AppDeletedHook hook) = 0;
 };
 
 class Plugin {

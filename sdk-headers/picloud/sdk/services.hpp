@@ -39,6 +39,9 @@ class ServiceRegistry {
                   "a service is a C table: standard layout, trivially copyable");
     return provide(name, version, sizeof(T), &table);
   }
+  // A temporary table would be gone when the call returns.
+  template <typename T>
+  Result<void> provide(std::string_view name, std::uint32_t version, const T&& table) = delete;
   template <typename T>
   const T* get(std::string_view name, std::uint32_t min_version) const {
     static_assert(std::is_standard_layout_v<T> && std::is_trivially_copyable_v<T>,

@@ -22,8 +22,11 @@
  *  - Growth: structs that one side fills for the other start with
  *    `uint32_t size` (the filler's sizeof). A minor release only appends
  *    fields; a reader uses only the fields that lie within `size` and the
- *    documented default for the rest. pc_host_api likewise only grows at its
- *    end. pc_value, pc_str and pc_header never change within a major.
+ *    documented default for the rest, and refuses a struct that ends before
+ *    the last field of its first version. Lists of sized structs are lists
+ *    of pointers, so each element's size is its own. pc_host_api likewise
+ *    only grows at its end. pc_value, pc_str and pc_header never change
+ *    within a major.
  *  - Threads: host functions may be called from any thread unless marked
  *    "configure only". Callbacks into a plugin may come from any thread,
  *    concurrently. No callback may let a C++ exception or longjmp escape.
@@ -221,7 +224,8 @@ typedef struct pc_script_function {
   uint32_t size;
   pc_str ns;   /* empty for a handle method */
   pc_str name;
-  const pc_script_param* params;
+  /* Pointers, not an array of structs: each element carries its own size. */
+  const pc_script_param* const* params;
   size_t param_count;
   uint32_t result; /* PC_SCRIPT_* */
   pc_str result_handle;
@@ -234,7 +238,7 @@ typedef struct pc_script_handle_type {
   uint32_t size;
   pc_str ns;
   pc_str name;
-  const pc_script_function* methods;
+  const pc_script_function* const* methods; /* each with its own size */
   size_t method_count;
   pc_str doc;
 } pc_script_handle_type;
@@ -257,8 +261,9 @@ typedef struct pc_trigger_kind {
   /* Checks a filter (PC_NULL when none was given); on success puts the
    * filter to store into out->value. */
   pc_status (*validate_filter)(void* user, const pc_value* filter, const pc_out* out);
-  /* Whether an event matches a stored filter: 1 or 0. Quick, no I/O. */
-  int (*matches)(void* user, const pc_value* filter, const pc_event* event);
+  /* Whether an event matches a stored filter: *result = 1 or 0. Quick, no
+   * I/O. An error rolls back the change that emitted the event. */
+  pc_status (*matches)(void* user, const pc_value* filter, const pc_event* event, int* result, const pc_out* out);
   void* user;
   const pc_header* event_fields; /* name and meaning of each payload field */
   size_t event_field_count;
@@ -333,8 +338,9 @@ typedef struct pc_host_api {
   /* Sleeps up to ms; 1 at once when stop is requested. */
   int (*stop_wait)(pc_stop* stop, int64_t ms);
 
-  /* metrics, exported as picloud_<plugin>_<name>. A handle is NULL when the
-   * name is taken or malformed (logged); inc/observe accept NULL. */
+  /* metrics, exported as picloud_<plugin>_<name>. Asking again for a name
+   * answers the same handle; NULL when the name is taken by another type of
+   * metric (logged). inc/observe accept NULL. */
   pc_counter* (*metric_counter)(pc_plugin* p, pc_str name, pc_str help);
   void (*counter_inc)(pc_counter* counter, uint64_t by);
   pc_histogram* (*metric_histogram)(pc_plugin* p, pc_str name, pc_str help);
@@ -348,6 +354,12 @@ typedef struct pc_host_api {
   pc_status (*service_provide)(pc_plugin* p, pc_str name, uint32_t version, size_t table_size, const void* table,
                                const pc_out* out);
   const void* (*service_find)(pc_plugin* p, pc_str name, uint32_t min_version, size_t min_size);
+
+  /* apps (configure only): fn runs inside the transaction that deletes an
+   * app, to delete this plugin's data of the app with tx; an error rolls the
+   * whole deletion back and is the deleting admin's answer. */
+  pc_status (*on_app_deleted)(pc_plugin* p, pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_out* out),
+                              void* user, const pc_out* out);
 } pc_host_api;
 
 /* ---- what a plugin exports ------------------------------------------------- */
