@@ -32,7 +32,7 @@ class Config {
 
   // The raw value (environment wins over the file), marking the key as known.
   std::optional<std::string> raw(std::string_view section, std::string_view key) const;
-  // Where a value came from, for error messages: "PICLOUD_HTTP_PORT" or "path".
+  // Where a value came from, for error messages: "PICLOUD_SERVER_PORT" or "path".
   std::string origin(std::string_view section, std::string_view key) const;
 
   Result<std::string> get_string(std::string_view section, std::string_view key, std::string_view fallback);

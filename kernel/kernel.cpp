@@ -211,6 +211,7 @@ void Kernel::warn_reserved_app_hostnames() {
 }
 
 void Kernel::warn_unread_config() {
+  for (const auto& warning : settings_.warnings) write_log(LogLevel::warn, "config", warning);
   for (const auto& key : config_.unread_keys())
     write_log(LogLevel::warn, "config", "unknown config key (ignored)", {{"key", key}});
 }

@@ -125,6 +125,7 @@ int cmd_config_check(Config& config, const Settings& settings) {
   if (auto r = kernel.load_plugins(); !r) return fail(r.error().message, 2);
   std::set<std::string> plugin_sections;
   for (const auto& p : kernel.plugins().plugins()) plugin_sections.insert(p.name);
+  for (const auto& warning : settings.warnings) write_log(LogLevel::warn, "config", warning);
   for (const auto& key : config.unread_keys(plugin_sections))
     write_log(LogLevel::warn, "config", "unknown config key (ignored)", {{"key", key}});
   std::printf("config OK: %s; database %s; %zu plugin(s); plugin sections are checked by the plugins at start-up\n",

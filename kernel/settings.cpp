@@ -1,5 +1,6 @@
 #include "kernel/settings.hpp"
 
+#include <cctype>
 #include <thread>
 
 namespace picloud::kernel {
@@ -21,6 +22,12 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
+std::string upper(std::string_view text) {
+  std::string out(text);
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
 #define TRY_ASSIGN(target, expr) \
   do {                           \
     auto r_ = (expr);            \
@@ -35,19 +42,31 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   std::string text;
   std::int64_t n = 0;
 
-  TRY_ASSIGN(s.http.host, c.get_string("http", "host", "127.0.0.1"));
-  TRY_ASSIGN(n, c.get_int("http", "port", 8080, 0, 65535));
+  // The listener's keys live in [server]. 0.1.0 had them in [http], a name
+  // that belongs to the outbound HTTP plugin now: such a key is still read
+  // when [server] lacks it, with a warning to move it.
+  auto server = [&](std::string_view key) -> std::string_view {
+    if (c.raw("server", key) || !c.raw(kLegacyServerSection, key)) return "server";
+    s.warnings.push_back("[" + std::string(kLegacyServerSection) + "] " + std::string(key) + " (from " +
+                         c.origin(kLegacyServerSection, key) + ") is read as [server] " + std::string(key) +
+                         ": the section was renamed; move the key (PICLOUD_SERVER_" + upper(key) +
+                         " in the environment), since [http] now configures the http plugin");
+    return kLegacyServerSection;
+  };
+  TRY_ASSIGN(s.http.host, c.get_string(server("host"), "host", "127.0.0.1"));
+  TRY_ASSIGN(n, c.get_int(server("port"), "port", 8080, 0, 65535));
   s.http.port = static_cast<int>(n);
-  TRY_ASSIGN(n, c.get_int("http", "threads", 64, 2, 4096));
+  TRY_ASSIGN(n, c.get_int(server("threads"), "threads", 64, 2, 4096));
   s.http.threads = static_cast<int>(n);
-  TRY_ASSIGN(n, c.get_int("http", "active_workers", 0, 0, 4096));
+  TRY_ASSIGN(n, c.get_int(server("active_workers"), "active_workers", 0, 0, 4096));
   s.http.active_workers = static_cast<int>(n);
-  TRY_ASSIGN(n, c.get_int("http", "max_connections", 10000, 1, 1000000));
+  TRY_ASSIGN(n, c.get_int(server("max_connections"), "max_connections", 10000, 1, 1000000));
   s.http.max_connections = static_cast<int>(n);
-  TRY_ASSIGN(s.http.max_body_bytes, c.get_int("http", "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
-  TRY_ASSIGN(n, c.get_int("http", "keep_alive_timeout_s", 10, 1, 3600));
+  TRY_ASSIGN(s.http.max_body_bytes,
+             c.get_int(server("max_body_bytes"), "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
+  TRY_ASSIGN(n, c.get_int(server("keep_alive_timeout_s"), "keep_alive_timeout_s", 10, 1, 3600));
   s.http.keep_alive_timeout_s = static_cast<int>(n);
-  TRY_ASSIGN(n, c.get_int("http", "shutdown_grace_ms", 10000, 0, 600000));
+  TRY_ASSIGN(n, c.get_int(server("shutdown_grace_ms"), "shutdown_grace_ms", 10000, 0, 600000));
   s.shutdown_grace_ms = static_cast<int>(n);
 
   std::int64_t connect_timeout = 0;

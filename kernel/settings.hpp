@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernel/admin/admin_api.hpp"
@@ -45,6 +46,8 @@ struct Settings {
   std::string owner_password;
   LogLevel log_level = LogLevel::info;
   LogFormat log_format = LogFormat::logfmt;
+  // What the operator should change in the config (logged at start-up).
+  std::vector<std::string> warnings;
 };
 
 // Reads every kernel key. `exe_dir` anchors the default plugin and migration
@@ -53,7 +56,10 @@ struct Settings {
 Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
-inline const std::vector<std::string> kKernelSections = {"http",  "database", "plugins",    "log",
-                                                         "scripting", "admin", "executions", "owner", "dispatch", "triggers"};
+inline const std::vector<std::string> kKernelSections = {"server",    "database", "plugins", "log",     "scripting",
+                                                         "admin",     "executions", "owner", "dispatch", "triggers"};
+// 0.1.0's name for [server]'s listener keys, still read where [server] lacks
+// them; not reserved, so a plugin may be called http.
+inline constexpr std::string_view kLegacyServerSection = "http";
 
 }  // namespace picloud::kernel

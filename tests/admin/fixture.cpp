@@ -8,7 +8,7 @@ Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env
   database_ = std::make_unique<TestDatabase>(backend);
   port_ = free_port();
   std::map<std::string, std::string> env{
-      {"PICLOUD_HTTP_PORT", std::to_string(port_)},
+      {"PICLOUD_SERVER_PORT", std::to_string(port_)},
       {"PICLOUD_DATABASE_URL", database_->url()},
       {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
       {"PICLOUD_PLUGINS_SEARCH_PATH", test_plugin_dir()},

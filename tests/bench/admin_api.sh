@@ -15,7 +15,7 @@ run_one() {
   port=$(free_port)
   dir="$BENCH_TMP/$label"
   mkdir -p "$dir"
-  (cd "$dir" && PICLOUD_HTTP_PORT=$port PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
+  (cd "$dir" && PICLOUD_SERVER_PORT=$port PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
      PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$PASSWORD" exec "$PICLOUD" serve) &
   BENCH_PIDS+=($!)
   wait_ready "http://127.0.0.1:$port/readyz" >/dev/null

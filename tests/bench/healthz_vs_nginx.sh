@@ -7,7 +7,7 @@ command -v nginx >/dev/null || { echo "nginx is not installed (./dev bench insta
 DURATION="${DURATION:-10s}"
 pc_port=$(free_port)
 mkdir -p "$BENCH_TMP/pc" "$BENCH_TMP/nginx/logs"
-(cd "$BENCH_TMP/pc" && PICLOUD_HTTP_PORT=$pc_port PICLOUD_LOG_LEVEL=warn exec "$PICLOUD" serve) &
+(cd "$BENCH_TMP/pc" && PICLOUD_SERVER_PORT=$pc_port PICLOUD_LOG_LEVEL=warn exec "$PICLOUD" serve) &
 BENCH_PIDS+=($!)
 wait_ready "http://127.0.0.1:$pc_port/healthz" >/dev/null
 

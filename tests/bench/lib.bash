@@ -59,7 +59,7 @@ bench_picloud() {
   shift 2
   PORT=$(free_port)
   mkdir -p "$dir"
-  (cd "$dir" && exec env PICLOUD_HTTP_PORT="$PORT" PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
+  (cd "$dir" && exec env PICLOUD_SERVER_PORT="$PORT" PICLOUD_DATABASE_URL="$url" PICLOUD_LOG_LEVEL=warn \
      PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$BENCH_PASSWORD" "$@" "$PICLOUD" serve) &
   BENCH_PIDS+=($!)
   wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null

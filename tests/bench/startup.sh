@@ -32,7 +32,7 @@ for i in range(runs):
     work = os.path.join(tmp, f"run{i}")
     os.makedirs(work)
     port = free_port()
-    env = dict(os.environ, PICLOUD_HTTP_PORT=str(port), PICLOUD_LOG_LEVEL="warn")
+    env = dict(os.environ, PICLOUD_SERVER_PORT=str(port), PICLOUD_LOG_LEVEL="warn")
     # Every other run starts on an existing database (migrations already applied).
     if i % 2 == 1:
         env["PICLOUD_DATABASE_URL"] = f"sqlite:{tmp}/run0/data/picloud.db"

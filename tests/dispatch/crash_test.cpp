@@ -27,7 +27,7 @@ class CrashHarness {
  public:
   CrashHarness(Backend backend, const std::string& plugins) : database_(backend), port_(free_port()) {
     env_ = {
-        {"PICLOUD_HTTP_PORT", std::to_string(port_)},
+        {"PICLOUD_SERVER_PORT", std::to_string(port_)},
         {"PICLOUD_DATABASE_URL", database_.url()},
         {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
         {"PICLOUD_PLUGINS_SEARCH_PATH", test_plugin_dir()},

@@ -31,11 +31,11 @@ struct Server {
 
   Server(Backend backend, std::map<std::string, std::string> env, std::vector<std::string> args = {"serve"}) {
     db = std::make_unique<test::TestDatabase>(backend);
-    env.emplace("PICLOUD_HTTP_PORT", std::to_string(port));
+    env.emplace("PICLOUD_SERVER_PORT", std::to_string(port));
     env.emplace("PICLOUD_DATABASE_URL", db->url());
     env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
     env.emplace("PICLOUD_PLUGINS_ENABLED", "t_good");
-    env.emplace("PICLOUD_HTTP_SHUTDOWN_GRACE_MS", "5000");
+    env.emplace("PICLOUD_SERVER_SHUTDOWN_GRACE_MS", "5000");
     args.insert(args.begin(), test::picloud_binary());
     process = std::make_unique<Process>(Process::Options{args, env, dir.path(), false});
   }
@@ -80,7 +80,7 @@ TEST_P(ServerTest, ServesKernelAndPluginRoutes) {
 }
 
 TEST_P(ServerTest, AnswersErrorsInOneShape) {
-  Server s(GetParam(), {{"PICLOUD_HTTP_MAX_BODY_BYTES", "1000"}});
+  Server s(GetParam(), {{"PICLOUD_SERVER_MAX_BODY_BYTES", "1000"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
 
   auto missing = test::http_get(s.port, "/no/such/route");
@@ -190,7 +190,7 @@ TEST(Readiness, ReadyzAnswers503WhenTheDatabaseGoesAway) {
 }
 
 TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
-  Server s(Backend::sqlite, {{"PICLOUD_HTTP_MAX_BODY_BYTES", "16"}, {"PICLOUD_HTTP_KEEP_ALIVE_TIMEOUT_S", "1"}});
+  Server s(Backend::sqlite, {{"PICLOUD_SERVER_MAX_BODY_BYTES", "16"}, {"PICLOUD_SERVER_KEEP_ALIVE_TIMEOUT_S", "1"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   auto count = [](const std::string& text, const std::string& what) {
     std::size_t n = 0;
@@ -364,7 +364,7 @@ TEST(Protocol, SmugglingShapesAreRefusedAndTheirTailIsNeverServed) {
 // open connections and a slow request in progress, a new request is still
 // answered at once, and every idle connection still works afterwards.
 TEST(Protocol, IdleConnectionsHoldNoWorker) {
-  Server s(Backend::sqlite, {{"PICLOUD_HTTP_THREADS", "2"}});
+  Server s(Backend::sqlite, {{"PICLOUD_SERVER_THREADS", "2"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   auto ask = [&](Poco::Net::StreamSocket& sock) {
@@ -394,7 +394,7 @@ TEST(Protocol, IdleConnectionsHoldNoWorker) {
 // one active worker (of four), two slow requests in progress do not keep a
 // quick one waiting.
 TEST(Protocol, SlowHandlersLetParkedWorkersIn) {
-  Server s(Backend::sqlite, {{"PICLOUD_HTTP_THREADS", "4"}, {"PICLOUD_HTTP_ACTIVE_WORKERS", "1"}});
+  Server s(Backend::sqlite, {{"PICLOUD_SERVER_THREADS", "4"}, {"PICLOUD_SERVER_ACTIVE_WORKERS", "1"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   std::vector<std::thread> slow;
   for (int i = 0; i < 2; ++i)
@@ -407,7 +407,7 @@ TEST(Protocol, SlowHandlersLetParkedWorkersIn) {
 }
 
 TEST(Protocol, ShutdownDoesNotWaitForIdleKeepAliveConnections) {
-  Server s(Backend::sqlite, {{"PICLOUD_HTTP_KEEP_ALIVE_TIMEOUT_S", "60"}});
+  Server s(Backend::sqlite, {{"PICLOUD_SERVER_KEEP_ALIVE_TIMEOUT_S", "60"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   Poco::Net::StreamSocket idle(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
   std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -430,7 +430,7 @@ namespace {
 std::unique_ptr<Process> run(std::vector<std::string> args, std::map<std::string, std::string> env,
                              const std::string& cwd, bool drop_root = false) {
   args.insert(args.begin(), test::picloud_binary());
-  env.emplace("PICLOUD_HTTP_PORT", std::to_string(test::free_port()));
+  env.emplace("PICLOUD_SERVER_PORT", std::to_string(test::free_port()));
   env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
   env.emplace("PICLOUD_PLUGINS_ENABLED", "t_good");
   return std::make_unique<Process>(Process::Options{args, env, cwd, drop_root});
@@ -514,7 +514,7 @@ TEST(Startup, AnOlderDataDirectoryReadableByOthersIsTightened) {
 TEST(Startup, WarnsWhenNoPluginDirectoryExists) {
   test::TempDir dir;
   int port = test::free_port();
-  auto p = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}, {"PICLOUD_PLUGINS_ENABLED", "*"},
+  auto p = run({}, {{"PICLOUD_SERVER_PORT", std::to_string(port)}, {"PICLOUD_PLUGINS_ENABLED", "*"},
                     {"PICLOUD_PLUGINS_SEARCH_PATH", "/nonexistent/a:/nonexistent/b"}},
                dir.path());
   ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << p->err();
@@ -561,19 +561,19 @@ TEST(Startup, MalformedDatabaseUrlAndBadValuesExitWithCode2) {
   EXPECT_EQ(p->wait(5s), 2);
   EXPECT_NE(p->err().find("[database] url 'mysql://localhost/db' is not valid"), std::string::npos) << p->err();
 
-  auto q = run({}, {{"PICLOUD_HTTP_THREADS", "many"}}, dir.path());
+  auto q = run({}, {{"PICLOUD_SERVER_THREADS", "many"}}, dir.path());
   EXPECT_EQ(q->wait(5s), 2);
-  EXPECT_NE(q->err().find("[http] threads = 'many' (from environment PICLOUD_HTTP_THREADS)"), std::string::npos)
+  EXPECT_NE(q->err().find("[server] threads = 'many' (from environment PICLOUD_SERVER_THREADS)"), std::string::npos)
       << q->err();
 }
 
 TEST(Startup, PortInUseIsReported) {
   test::TempDir dir;
   int port = test::free_port();
-  auto first = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, dir.path());
+  auto first = run({}, {{"PICLOUD_SERVER_PORT", std::to_string(port)}}, dir.path());
   ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << first->err();
   test::TempDir other;
-  auto second = run({}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, other.path());
+  auto second = run({}, {{"PICLOUD_SERVER_PORT", std::to_string(port)}}, other.path());
   EXPECT_EQ(second->wait(10s), 1);
   EXPECT_NE(second->err().find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
       << second->err();
@@ -581,11 +581,11 @@ TEST(Startup, PortInUseIsReported) {
 
 TEST(Commands, ConfigCheckWarnsAboutUnknownKeys) {
   test::TempDir dir;
-  dir.write("p.ini", "[http]\nprot = 1\n[t_good]\ngreeting = hi\n");
+  dir.write("p.ini", "[server]\nprot = 1\n[t_good]\ngreeting = hi\n");
   auto ok = run({"config", "check", "--config", dir.file("p.ini")}, {}, dir.path());
   EXPECT_EQ(ok->wait(5s), 0) << ok->err();
   EXPECT_NE(ok->out().find("config OK"), std::string::npos);
-  EXPECT_NE(ok->err().find("key=\"[http] prot"), std::string::npos) << ok->err();
+  EXPECT_NE(ok->err().find("key=\"[server] prot"), std::string::npos) << ok->err();
   EXPECT_EQ(ok->err().find("[t_good] greeting"), std::string::npos) << ok->err();
 
   dir.write("bad.ini", "[log]\nlevel = chatty\n");
@@ -596,11 +596,11 @@ TEST(Commands, ConfigCheckWarnsAboutUnknownKeys) {
 
 TEST(Commands, UnknownKeysAreWarnedAtServeToo) {
   test::TempDir dir;
-  dir.write("p.ini", "[http]\nhots = x\n[t_good]\ngreting = hi\n");
+  dir.write("p.ini", "[server]\nhots = x\n[t_good]\ngreting = hi\n");
   int port = test::free_port();
-  auto p = run({"--config", dir.file("p.ini")}, {{"PICLOUD_HTTP_PORT", std::to_string(port)}}, dir.path());
+  auto p = run({"--config", dir.file("p.ini")}, {{"PICLOUD_SERVER_PORT", std::to_string(port)}}, dir.path());
   ASSERT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << p->err();
-  EXPECT_NE(p->err().find("key=\"[http] hots"), std::string::npos) << p->err();
+  EXPECT_NE(p->err().find("key=\"[server] hots"), std::string::npos) << p->err();
   EXPECT_NE(p->err().find("key=\"[t_good] greting"), std::string::npos) << p->err();
 }
 

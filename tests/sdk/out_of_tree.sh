@@ -39,7 +39,7 @@ mkdir -p "$work/run"
 readelf -S "$work/hello-build/hello.so" >"$work/sections.txt"
 grep -q '\.picloud_abi' "$work/sections.txt" || { echo "hello.so has no .picloud_abi section"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$work/run" && PICLOUD_HTTP_PORT=$port PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_PLUGINS_ENABLED=hello \
+(cd "$work/run" && PICLOUD_SERVER_PORT=$port PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_PLUGINS_ENABLED=hello \
   PICLOUD_HELLO_GREETING=howdy exec "$work/prefix/bin/picloud" serve >"$work/server.log" 2>&1) &
 pid=$!
 for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.05; done

@@ -47,8 +47,8 @@ TEST(Config, ShippedDefaultFileMatchesBuiltInDefaults) {
 }
 
 TEST(Config, EnvironmentOverridesFile) {
-  auto c = load("[http]\nport = 9000\n[database]\nbusy_timeout_ms = 100\n",
-                {"PICLOUD_HTTP_PORT=9100", "PATH=/bin", "PICLOUD_DATABASE_URL=postgresql://u:pw@db:6543/app"});
+  auto c = load("[server]\nport = 9000\n[database]\nbusy_timeout_ms = 100\n",
+                {"PICLOUD_SERVER_PORT=9100", "PATH=/bin", "PICLOUD_DATABASE_URL=postgresql://u:pw@db:6543/app"});
   auto s = read_settings(c, "/x");
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->http.port, 9100);
@@ -59,11 +59,39 @@ TEST(Config, EnvironmentOverridesFile) {
             std::string::npos);
 }
 
+// 0.1.0 called [server]'s listener keys [http]: a config or environment
+// written for it still works, each such key with a warning, and [server]
+// wins where both are given. The name http is free for a plugin.
+TEST(Config, ListenerKeysUnderTheOldHttpSectionStillWorkWithAWarning) {
+  auto c = load("[http]\nport = 9000\nthreads = 8\n[server]\nthreads = 16\n", {"PICLOUD_HTTP_MAX_BODY_BYTES=2048"});
+  auto s = read_settings(c, "/x");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->http.port, 9000);
+  EXPECT_EQ(s->http.threads, 16);
+  EXPECT_EQ(s->http.max_body_bytes, 2048);
+  std::string warnings;
+  for (const auto& w : s->warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("[http] port (from "), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("is read as [server] port"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("PICLOUD_SERVER_PORT"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("[http] max_body_bytes (from environment PICLOUD_HTTP_MAX_BODY_BYTES)"), std::string::npos)
+      << warnings;
+  EXPECT_EQ(warnings.find("threads"), std::string::npos) << "[server] threads was given: " << warnings;
+  EXPECT_EQ(s->warnings.size(), 2u) << warnings;
+  EXPECT_TRUE(c.unread_keys({}).size() == 1u && c.unread_keys({})[0].rfind("[http] threads", 0) == 0)
+      << "the shadowed [http] key is unread";
+  for (const auto& name : s->plugins.reserved_names) EXPECT_NE(name, "http");
+  auto fresh = load("[server]\nport = 9001\n");
+  auto f = read_settings(fresh, "/x");
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->warnings.empty());
+}
+
 TEST(Config, InvalidValueNamesKeyAndWhatIsAllowed) {
-  auto c = load("[http]\nport = eighty\n");
+  auto c = load("[server]\nport = eighty\n");
   auto s = read_settings(c, "/x");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("[http] port = 'eighty'"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("[server] port = 'eighty'"), std::string::npos) << s.error().message;
   EXPECT_NE(s.error().message.find("an integer from 0 to 65535"), std::string::npos) << s.error().message;
 
   auto c2 = load("", {"PICLOUD_LOG_LEVEL=loud"});
@@ -72,22 +100,22 @@ TEST(Config, InvalidValueNamesKeyAndWhatIsAllowed) {
   EXPECT_NE(s2.error().message.find("environment PICLOUD_LOG_LEVEL"), std::string::npos) << s2.error().message;
   EXPECT_NE(s2.error().message.find("one of: debug, info, warn, error"), std::string::npos);
 
-  auto c3 = load("[http]\nport = 70000\n");
+  auto c3 = load("[server]\nport = 70000\n");
   EXPECT_FALSE(read_settings(c3, "/x").ok());
   auto c4 = load("[plugins]\nenabled = kv, *\n");
   EXPECT_FALSE(read_settings(c4, "/x").ok());
 }
 
 TEST(Config, UnreadKeysAreReportedByName) {
-  auto c = load("[http]\nprot = 1\nport = 1\n[kv]\nmax = 3\n[nobody]\nx = 1\n", {"PICLOUD_HTTP_TYPO=1", "PICLOUD_CONFIG=/x"});
+  auto c = load("[server]\nprot = 1\nport = 1\n[kv]\nmax = 3\n[nobody]\nx = 1\n", {"PICLOUD_SERVER_TYPO=1", "PICLOUD_CONFIG=/x"});
   ASSERT_TRUE(read_settings(c, "/x").ok());
   auto unread = c.unread_keys({"kv"});
   std::string all;
   for (const auto& k : unread) all += k + ";";
-  EXPECT_NE(all.find("[http] prot"), std::string::npos) << all;
+  EXPECT_NE(all.find("[server] prot"), std::string::npos) << all;
   EXPECT_NE(all.find("[nobody] x"), std::string::npos) << all;
-  EXPECT_NE(all.find("PICLOUD_HTTP_TYPO"), std::string::npos) << all;
-  EXPECT_EQ(all.find("[http] port"), std::string::npos) << all;
+  EXPECT_NE(all.find("PICLOUD_SERVER_TYPO"), std::string::npos) << all;
+  EXPECT_EQ(all.find("[server] port"), std::string::npos) << all;
   EXPECT_EQ(all.find("[kv]"), std::string::npos) << all;
   EXPECT_EQ(all.find("PICLOUD_CONFIG"), std::string::npos) << all;
 }

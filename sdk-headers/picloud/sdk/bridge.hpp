@@ -6,6 +6,7 @@
 // code throws: no exception leaves the plugin.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <deque>
 #include <exception>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -459,10 +461,17 @@ class CScriptApi final : public ScriptApi {
     return guarded(out, [&]() -> Result<void> {
       Value event;
       CallContext cc = call_context(*call, event);
-      std::vector<Value> values;
-      values.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) values.push_back(c::to_value(args[i]));
-      Result<Value> r = self ? closure->method(cc, c::to_value(*self), values) : closure->function(cc, values);
+      // Most calls take a few arguments: no allocation for the list.
+      std::array<Value, 8> inline_values;
+      std::vector<Value> more;
+      Value* values = inline_values.data();
+      if (n > inline_values.size()) {
+        more.resize(n);
+        values = more.data();
+      }
+      for (std::size_t i = 0; i < n; ++i) values[i] = c::to_value(args[i]);
+      std::span<const Value> list(values, n);
+      Result<Value> r = self ? closure->method(cc, c::to_value(*self), list) : closure->function(cc, list);
       if (!r) return r.error();
       c::put_value(out, *r);
       return {};
