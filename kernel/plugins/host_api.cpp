@@ -321,29 +321,31 @@ sdk::Result<std::vector<sdk::ScriptParam>> params_from(const pc_script_function&
   return out;
 }
 
-sdk::Result<void> check_function(const pc_script_function* fn) {
+// What a function and a handle method share, read from the plugin's struct
+// into the kernel's declaration: name, parameters, result and doc.
+template <typename Decl>
+sdk::Result<void> read_function(const pc_script_function* fn, Decl& decl) {
   if (auto ok = check_struct(fn, "the script function"); !ok) return ok;
   if (!fn->fn) return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has no code");
   if (fn->result > PC_SCRIPT_HANDLE)
     return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has an unknown result type " +
                                                             std::to_string(fn->result));
-  if (fn->param_count && !fn->params)
-    return sdk::make_error(ErrorKind::invalid_argument, "script function '" + text(fn->name) + "' has no parameter list");
+  if (auto ok = check_list(fn->params, fn->param_count, "the script function's parameter list"); !ok) return ok;
+  auto params = params_from(*fn);
+  if (!params) return params.error();
+  decl.name = text(fn->name);
+  decl.params = std::move(*params);
+  decl.result = static_cast<sdk::ScriptType>(fn->result);
+  decl.result_handle = text(fn->result_handle);
+  decl.doc = text(fn->doc);
   return {};
 }
 
 pc_status add_script_function(pc_plugin* p, const pc_script_function* fn, const pc_out* out) {
   return host_call(out, [&]() -> sdk::Result<void> {
-    if (auto ok = check_function(fn); !ok) return ok;
-    auto params = params_from(*fn);
-    if (!params) return params.error();
     sdk::ScriptFunctionDecl decl;
+    if (auto ok = read_function(fn, decl); !ok) return ok;
     decl.ns = text(fn->ns);
-    decl.name = text(fn->name);
-    decl.params = std::move(*params);
-    decl.result = static_cast<sdk::ScriptType>(fn->result);
-    decl.result_handle = text(fn->result_handle);
-    decl.doc = text(fn->doc);
     decl.call = [f = fn->fn, user = fn->user](const sdk::CallContext& call, std::span<const Value> args) {
       return call_script(f, user, call, nullptr, args);
     };
@@ -356,23 +358,15 @@ pc_status add_script_function(pc_plugin* p, const pc_script_function* fn, const 
 pc_status add_script_handle_type(pc_plugin* p, const pc_script_handle_type* type, const pc_out* out) {
   return host_call(out, [&]() -> sdk::Result<void> {
     if (auto ok = check_struct(type, "the handle type"); !ok) return ok;
-    if (type->method_count && !type->methods)
-      return sdk::make_error(ErrorKind::invalid_argument, "handle type '" + text(type->name) + "' has no method list");
+    if (auto ok = check_list(type->methods, type->method_count, "the handle type's method list"); !ok) return ok;
     sdk::ScriptHandleTypeDecl decl;
     decl.ns = text(type->ns);
     decl.name = text(type->name);
     decl.doc = text(type->doc);
     for (std::size_t i = 0; i < type->method_count; ++i) {
       const pc_script_function* m = type->methods[i];
-      if (auto ok = check_function(m); !ok) return ok;
-      auto params = params_from(*m);
-      if (!params) return params.error();
       sdk::ScriptMethodDecl method;
-      method.name = text(m->name);
-      method.params = std::move(*params);
-      method.result = static_cast<sdk::ScriptType>(m->result);
-      method.result_handle = text(m->result_handle);
-      method.doc = text(m->doc);
+      if (auto ok = read_function(m, method); !ok) return ok;
       method.call = [f = m->fn, user = m->user](const sdk::CallContext& call, const Value& self,
                                                std::span<const Value> args) {
         return call_script(f, user, call, &self, args);

@@ -80,6 +80,22 @@ inline void log_thrown(const Host& host, std::string_view where, const char* wha
   }
 }
 
+// Runs plugin code that has no error channel (a task, a tick, a gauge, a
+// route handler, stop): what it throws is logged. Answers whether it
+// returned normally.
+template <typename F>
+bool logged(const Host& host, std::string_view where, F&& body) noexcept {
+  try {
+    body();
+    return true;
+  } catch (const std::exception& e) {
+    log_thrown(host, where, e.what());
+  } catch (...) {
+    log_thrown(host, where, "a non-standard exception");
+  }
+  return false;
+}
+
 // ---- values in and out of the boundary --------------------------------------
 
 inline CallContext call_context(const pc_call& call, Value& event_storage) {
@@ -262,14 +278,7 @@ class CTasks final : public BackgroundTasks {
     auto* task = keep(std::make_shared<Task>(Task{host_, name, std::move(body)}));
     host_.api->task_spawn(host_.plugin, str(name), [](void* user, pc_stop* stop) noexcept {
       auto* t = static_cast<Task*>(user);
-      try {
-        CStopSignal signal(t->host.api, stop);
-        t->body(signal);
-      } catch (const std::exception& e) {
-        log_thrown(t->host, t->name, e.what());
-      } catch (...) {
-        log_thrown(t->host, t->name, "a non-standard exception");
-      }
+      logged(t->host, t->name, [&] { t->body(CStopSignal(t->host.api, stop)); });
     }, task);
   }
   void every(std::string name, std::int64_t interval_ms, std::function<void()> tick) override {
@@ -281,13 +290,7 @@ class CTasks final : public BackgroundTasks {
     auto* t = keep(std::make_shared<Tick>(Tick{host_, name, std::move(tick)}));
     host_.api->task_every(host_.plugin, str(name), interval_ms, [](void* user) noexcept {
       auto* t = static_cast<Tick*>(user);
-      try {
-        t->tick();
-      } catch (const std::exception& e) {
-        log_thrown(t->host, t->name, e.what());
-      } catch (...) {
-        log_thrown(t->host, t->name, "a non-standard exception");
-      }
+      logged(t->host, t->name, [&] { t->tick(); });
     }, t);
   }
 
@@ -348,14 +351,9 @@ class CMetrics final : public Metrics {
     }
     auto trampoline = [](void* user) noexcept -> double {
       auto* g = static_cast<Gauge*>(user);
-      try {
-        return g->read();
-      } catch (const std::exception& e) {
-        log_thrown(g->host, g->name, e.what());
-      } catch (...) {
-        log_thrown(g->host, g->name, "a non-standard exception");
-      }
-      return std::numeric_limits<double>::quiet_NaN();
+      double value = std::numeric_limits<double>::quiet_NaN();
+      logged(g->host, g->name, [&] { value = g->read(); });
+      return value;
     };
     Answer a;
     auto r = a.take_void(host_.api->metric_gauge(host_.plugin, str(name), str(help), trampoline, g, a.out()));
@@ -686,7 +684,7 @@ class CContext final : public PluginContext {
   // A handler that throws does not respond: the kernel answers 500.
   static void handle(void* user, const pc_http_request* request, const pc_responder* responder) noexcept {
     auto* route = static_cast<Route*>(user);
-    try {
+    logged(route->host, c::view(request->path), [&] {
       HttpResponse response = route->handler(http_request(*request));
       std::vector<pc_header> headers;
       headers.reserve(response.headers.size());
@@ -698,11 +696,7 @@ class CContext final : public PluginContext {
       out.header_count = headers.size();
       out.body = str(response.body);
       responder->respond(responder->user, &out);
-    } catch (const std::exception& e) {
-      log_thrown(route->host, c::view(request->path), e.what());
-    } catch (...) {
-      log_thrown(route->host, c::view(request->path), "a non-standard exception");
-    }
+    });
   }
 
   Host host_;
@@ -758,13 +752,7 @@ struct Entry {
   }
   static void stop(void* state) noexcept {
     auto* s = static_cast<State*>(state);
-    try {
-      s->plugin->stop();
-    } catch (const std::exception& e) {
-      log_thrown(s->context.host(), "stop", e.what());
-    } catch (...) {
-      log_thrown(s->context.host(), "stop", "a non-standard exception");
-    }
+    logged(s->context.host(), "stop", [&] { s->plugin->stop(); });
   }
   static void destroy(void* state) noexcept {
     auto* s = static_cast<State*>(state);
