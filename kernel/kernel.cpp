@@ -14,6 +14,7 @@
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
+#include "kernel/private_directory.hpp"
 #include "kernel/triggers/dead_letter_functions.hpp"
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/plugin.hpp"
@@ -22,38 +23,6 @@ namespace picloud::kernel {
 namespace fs = std::filesystem;
 
 namespace {
-
-// What PiCloud writes to disk is the operator's alone: password hashes, the
-// apps' data and, later, keys. A directory it makes is 0700 and a database
-// file 0600 (SQLite gives the WAL and shared-memory files the database
-// file's mode). The data directory and database file of an older start,
-// readable by others, are tightened and the change logged.
-Result<void> make_private_directory(const fs::path& dir, bool tighten) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    // Each missing level is made 0700, not just the last one.
-    fs::path made;
-    for (const auto& part : dir) {
-      made /= part;
-      if (fs::exists(made, ec)) continue;
-      if (::mkdir(made.c_str(), 0700) != 0 && errno != EEXIST)
-        return sdk::make_error(sdk::ErrorKind::unavailable,
-                               "cannot create the data directory " + made.string() + ": " + std::strerror(errno));
-    }
-  } else if (tighten) {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && st.st_uid == ::geteuid()) {
-      if (::chmod(dir.c_str(), 0700) == 0)
-        write_log(LogLevel::warn, "kernel", "data directory was readable by others; now owner-only (0700)",
-                  {{"path", dir.string()}});
-    }
-  }
-  if (::access(dir.c_str(), W_OK) != 0)
-    return sdk::make_error(sdk::ErrorKind::unavailable,
-                           "the data directory " + dir.string() +
-                               " is not writable: PiCloud needs to write the database, its WAL and lock files there");
-  return {};
-}
 
 Result<void> prepare_sqlite_file(const std::string& file, const fs::path& data_dir) {
   fs::path path = fs::absolute(file).lexically_normal();
@@ -287,6 +256,7 @@ Result<void> Kernel::start() {
   dispatcher_ = std::make_unique<dispatch::Dispatcher>(*database_, *script_engine_, admin_->executions(), metrics_,
                                                        settings_.dispatch,
                                                        dispatch::Delivery{outbox_signal_, *dead_letters_});
+  dispatcher_->set_plugin_routes(&plugins_->app_host_routes());
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
   cron_ = std::make_unique<triggers::CronScheduler>(*database_, outbox_signal_, metrics_,
                                                     settings_.triggers.cron_poll_interval_ms);

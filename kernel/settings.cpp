@@ -103,6 +103,7 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
                                        : split(text, ':');
 
   s.plugins.reserved_names = kKernelSections;
+  s.plugins.data_dir = s.data_dir;
 
   auto& lim = s.scripting.limits;
   TRY_ASSIGN(lim.timeout_ms, c.get_int("scripting", "timeout_ms", lim.timeout_ms, 1, 3'600'000));

@@ -695,6 +695,7 @@ struct Engine::Impl {
     state.budget.limit = limits.max_memory_bytes;
     state.budget.max_single = limits.max_value_bytes;
     state.deadline = started + std::chrono::milliseconds(limits.timeout_ms);
+    state.call.run = &state;
 
     asIScriptContext* ctx = acquire_context();
     ctx->SetUserData(&state, kRunStateSlot);

@@ -1,41 +1,18 @@
 #include "kernel/admin/api_support.hpp"
 
 #include <Poco/Exception.h>
-#include <Poco/JSON/JSONException.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
-
-#include <set>
-#include <vector>
 #include <Poco/URI.h>
 
 #include "kernel/admin/secrets.hpp"
+#include "kernel/json_text.hpp"
 #include "picloud/sdk/json.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
 
 constexpr int kMaxJsonDepth = 32;
-
-sdk::Value from_poco(const Poco::Dynamic::Var& var) {
-  if (var.isEmpty()) return nullptr;
-  if (var.type() == typeid(Poco::JSON::Object::Ptr)) {
-    sdk::Object out;
-    for (const auto& [key, child] : *var.extract<Poco::JSON::Object::Ptr>()) out.emplace(key, from_poco(child));
-    return out;
-  }
-  if (var.type() == typeid(Poco::JSON::Array::Ptr)) {
-    sdk::Array out;
-    for (const auto& child : *var.extract<Poco::JSON::Array::Ptr>()) out.push_back(from_poco(child));
-    return out;
-  }
-  if (var.isBoolean()) return var.extract<bool>();
-  if (var.isString()) return var.extract<std::string>();
-  if (var.type() == typeid(Poco::UInt64)) return static_cast<double>(var.extract<Poco::UInt64>());
-  if (var.isInteger()) return static_cast<std::int64_t>(var.convert<Poco::Int64>());
-  if (var.isNumeric()) return var.convert<double>();
-  return nullptr;
-}
+// Text the kernel wrote itself (execution logs, filters) nests no deeper.
+constexpr int kMaxStoredJsonDepth = 512;
 
 std::string_view type_word(const sdk::Value& v) {
   switch (v.type()) {
@@ -50,59 +27,6 @@ std::string_view type_word(const sdk::Value& v) {
   }
   return "a value";
 }
-
-// Whether a field name in JSON `text` holds the escape \u0000. Poco's
-// parser cuts a field name at U+0000 before any handler sees it, so this
-// looks at the text: a string is a field name when a ':' follows it.
-bool nul_in_field_name(std::string_view text) {
-  bool in_string = false, nul = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (!in_string) {
-      if (c == '"') in_string = true, nul = false;
-      continue;
-    }
-    if (c == '\\') {
-      if (text.compare(i, 6, "\\u0000") == 0) nul = true;
-      ++i;  // the escaped character
-    } else if (c == '"') {
-      in_string = false;
-      std::size_t j = text.find_first_not_of(" \t\r\n", i + 1);
-      if (nul && j != std::string_view::npos && text[j] == ':') return true;
-    }
-  }
-  return false;
-}
-
-// Poco's handler, refusing what it would otherwise resolve silently: a field
-// named twice in one object (Poco keeps the last; a proxy or another parser
-// may keep the first) and a field name holding U+0000. The plugins' support
-// library has the same handler: a plugin may not link kernel code.
-class StrictHandler final : public Poco::JSON::ParseHandler {
- public:
-  void reset() override {
-    seen_.clear();
-    ParseHandler::reset();
-  }
-  void startObject() override {
-    seen_.emplace_back();
-    ParseHandler::startObject();
-  }
-  void endObject() override {
-    if (!seen_.empty()) seen_.pop_back();
-    ParseHandler::endObject();
-  }
-  void key(const std::string& k) override {
-    if (k.find('\0') != std::string::npos)
-      throw Poco::JSON::JSONException("a field name holds the NUL character (U+0000)");
-    if (!seen_.empty() && !seen_.back().insert(k).second)
-      throw Poco::JSON::JSONException("the field \"" + k + "\" appears twice in one object");
-    ParseHandler::key(k);
-  }
-
- private:
-  std::vector<std::set<std::string>> seen_;
-};
 
 // The path of the first string holding U+0000 ("name", "hostnames[1]"), or
 // empty. Neither database stores it alike (PostgreSQL not at all).
@@ -165,19 +89,9 @@ sdk::Value json_body(const sdk::HttpRequest& request) {
          "the request body must be JSON (Content-Type: application/json), got '" + std::string(request.header("content-type")) +
              "'");
   if (request.body.empty()) fail(400, "bad_request", "the request body is empty; expected a JSON object");
-  if (nul_in_field_name(request.body))
-    fail(400, "bad_request", "malformed JSON: a field name holds the NUL character (U+0000)");
-  Poco::JSON::Parser parser(new StrictHandler);
-  parser.setDepth(kMaxJsonDepth);
-  Poco::Dynamic::Var var;
-  try {
-    var = parser.parse(request.body);
-  } catch (const Poco::Exception& e) {
-    fail(400, "bad_request", "malformed JSON: " + (e.message().empty() ? e.displayText() : e.message()));
-  } catch (const std::exception& e) {
-    fail(400, "bad_request", std::string("malformed JSON: ") + e.what());
-  }
-  sdk::Value value = from_poco(var);
+  auto parsed = parse_json(request.body, kMaxJsonDepth, JsonStrictness::request);
+  if (!parsed) fail(400, "bad_request", parsed.error().message);
+  sdk::Value value = std::move(*parsed);
   if (!value.is_object()) fail(400, "bad_request", "the request body must be a JSON object");
   if (auto at = nul_path(value, ""); !at.empty())
     fail_field(at, "holds the NUL character (U+0000), which cannot be stored");
@@ -185,12 +99,8 @@ sdk::Value json_body(const sdk::HttpRequest& request) {
 }
 
 sdk::Value parse_stored_json(const std::string& text) {
-  try {
-    Poco::JSON::Parser parser;
-    return from_poco(parser.parse(text));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  auto parsed = parse_json(text, kMaxStoredJsonDepth, JsonStrictness::stored);
+  return parsed ? std::move(*parsed) : sdk::Value();
 }
 
 const sdk::Value* Fields::get(std::string_view name, bool required) {

@@ -37,6 +37,7 @@ class AdminAuthorizer final : public http::Authorizer {
                   const AdminHosts& hosts)
       : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache), hosts_(hosts) {}
   std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
+  bool admin_host(std::string_view host_header) const override { return hosts_.serves(host_header); }
 
  private:
   Identity& identity_;

@@ -94,6 +94,8 @@ std::string check_path(const std::string& path, std::string& shape) {
   shape = http::pattern_shape(*segments);
   if (auto reserved = http::kernel_path(shape); !reserved.empty())
     fail_field("path", "'" + std::string(reserved) + "' is the kernel's; routes cannot use it");
+  if (http::plugin_path(shape))
+    fail_field("path", "'/_picloud/' is reserved for plugins' routes on app hosts; app routes cannot use it");
   return path;
 }
 

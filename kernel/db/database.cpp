@@ -35,9 +35,15 @@ class ConnectionTransaction final : public sdk::Transaction {
     return conn_.execute(sql, params);
   }
   Connection& connection() { return conn_; }
-  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  sdk::Result<void> after_commit(std::function<void()> action) override {
+    after_commit_.push_back(std::move(action));
+    return {};
+  }
+  // Runs the actions once, in order. A transaction that ends otherwise
+  // drops them unrun (their destructors let a plugin free what it gave).
   void committed() {
-    for (auto& action : after_commit_) action();
+    auto actions = std::move(after_commit_);
+    for (auto& action : actions) action();
   }
 
  private:
@@ -205,7 +211,7 @@ sdk::Result<void> Database::execute_script(sdk::Transaction& tx, std::string_vie
 
 void Database::after_commit(sdk::Transaction& tx, std::function<void()> action) {
   if (auto* ours = dynamic_cast<ConnectionTransaction*>(&tx)) {
-    ours->after_commit(std::move(action));
+    (void)ours->after_commit(std::move(action));
   } else {
     action();  // not a transaction of ours: nothing to wait for
   }

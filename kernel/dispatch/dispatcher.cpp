@@ -205,6 +205,32 @@ void Dispatcher::watch_routing() {
   }
 }
 
+sdk::HttpResponse Dispatcher::serve_plugin_route(const sdk::HttpRequest& request) {
+  auto t = table();
+  if (!t) return error_body(503, "unavailable", "the route table is not loaded yet");
+  std::string app_id = t->app_of(request.header("host"));
+  if (app_id.empty()) {
+    not_found_.inc();
+    return error_body(404, "not_found", "no app serves the host '" + admin::host_of(request.header("host")) + "'");
+  }
+  auto m = plugin_routes_ ? plugin_routes_->match(request.method, request.path) : http::RouteMatch{};
+  if (!m.route) {
+    if (!m.allowed_methods.empty()) {
+      auto r = error_body(405, "method_not_allowed", "method " + request.method + " is not allowed on " + request.path);
+      std::string allow;
+      for (const auto& a : m.allowed_methods) allow += (allow.empty() ? "" : ", ") + a;
+      r.headers.emplace_back("Allow", allow);
+      return r;
+    }
+    not_found_.inc();
+    return error_body(404, "not_found", "no plugin route for " + request.method + " " + request.path);
+  }
+  sdk::HttpRequest for_plugin = request;
+  for_plugin.params = std::move(m.params);
+  for_plugin.app_id = std::move(app_id);
+  return m.route->handler(for_plugin);
+}
+
 sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
   // The kernel's paths never reach a script, on any host: not even an
   // unregistered /api/v1/admin/... (the admin session cookie's path).
@@ -212,6 +238,7 @@ sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
     not_found_.inc();
     return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
   }
+  if (http::plugin_path(request.path)) return serve_plugin_route(request);
   auto t = table();
   if (!t) return error_body(503, "unavailable", "the route table is not loaded yet");
   RouteMatch m = t->match(request.header("host"), request.method, request.path);

@@ -82,6 +82,9 @@ class Dispatcher {
 
   // The data-plane handler (the kernel's catch-all route).
   sdk::HttpResponse serve(const sdk::HttpRequest& request);
+  // The plugins' app-host routes (under /_picloud/<plugin>/), served for the
+  // app of the Host header. Set before start(); lives as long as this.
+  void set_plugin_routes(const http::Router* routes) { plugin_routes_ = routes; }
 
   // A run asked for through the admin API, as its user, through the same
   // gate, limits and execution log as a route's (source "admin").
@@ -93,6 +96,9 @@ class Dispatcher {
   const DispatchSettings& settings() const { return settings_; }
 
  private:
+  sdk::HttpResponse serve_plugin_route(const sdk::HttpRequest& request);
+  const http::Router* plugin_routes_ = nullptr;
+
   // A run of handle() through the gate, counted and with its execution
   // record queued; nothing when the gate stayed full. Sync routes and admin
   // runs share it.

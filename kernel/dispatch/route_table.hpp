@@ -50,6 +50,11 @@ class RouteTable {
   // `host` as in the Host header (any case, port allowed).
   RouteMatch match(std::string_view host, std::string_view method, std::string_view path) const;
   bool has_host(std::string_view host_header) const { return app_of_host_.count(admin::host_of(host_header)) > 0; }
+  // The id of the app serving a Host header, or empty.
+  std::string app_of(std::string_view host_header) const {
+    auto it = app_of_host_.find(admin::host_of(host_header));
+    return it == app_of_host_.end() ? std::string() : it->second;
+  }
 
  private:
   std::int64_t version_ = 0;

@@ -37,6 +37,14 @@ std::string_view kernel_path(std::string_view path) {
   return {};
 }
 
+bool plugin_path(std::string_view path) {
+  std::size_t start = path.find_first_not_of('/');
+  if (start == std::string_view::npos) return false;
+  std::string_view first = path.substr(start, path.find('/', start) - start);
+  // The reserved prefix without its slashes.
+  return first == sdk::kPluginRoutePrefix.substr(1, sdk::kPluginRoutePrefix.size() - 2);
+}
+
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
   std::size_t i = 0;
@@ -105,6 +113,10 @@ sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
   entry->capability = route.capability;
   entry->owner = owner;
   entry->handler = std::move(route.handler);
+  // A plugin's route outside the kernel's paths answers on the admin hosts
+  // only: on an app's host the path is the app's.
+  entry->admin_hosts_only = owner != "kernel" && route.hosts == sdk::RouteHosts::admin && kernel_path(route.path).empty();
+  has_admin_hosts_only_ = has_admin_hosts_only_ || entry->admin_hosts_only;
   for (const auto& existing : routes_) {
     bool methods_overlap = existing->method == entry->method || existing->method == "*" || entry->method == "*";
     if (methods_overlap && shape(*existing) == shape(*entry))
@@ -138,11 +150,12 @@ void Router::set_fallback(sdk::HttpHandler handler, const std::string& owner) {
   attach_metrics(*fallback_, "(apps)");
 }
 
-RouteMatch Router::match(std::string_view method, std::string_view path) const {
+RouteMatch Router::match(std::string_view method, std::string_view path, bool admin_host) const {
   RouteMatch best;
   std::vector<int> best_score;
   auto parts = split_path(path);
   for (const auto& route : routes_) {
+    if (route->admin_hosts_only && !admin_host) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
     std::size_t i = 0;

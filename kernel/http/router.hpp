@@ -31,6 +31,11 @@ struct PathSegment {
 // Returns the reserved prefix, or empty.
 std::string_view kernel_path(std::string_view path);
 
+// Whether `path` lies under the prefix reserved for plugins' app-host
+// routes ("/_picloud/...", judged by segments as routes are matched): the
+// dispatcher serves it from the plugins' routes, never from an app's.
+bool plugin_path(std::string_view path);
+
 // The non-empty segments of a path ("/a//b/" → a, b).
 std::vector<std::string_view> split_path(std::string_view path);
 
@@ -47,6 +52,9 @@ struct RouteEntry {
   std::string capability;
   std::string owner;  // "kernel" or the plugin's name
   sdk::HttpHandler handler;
+  // A plugin's route outside the kernel's paths (sdk::RouteHosts::admin):
+  // matched only on the admin API's hosts.
+  bool admin_hosts_only = false;
   // Per-route metrics, created once at registration so the hot path does no lookups.
   CounterMetric* responses[3] = {};  // 2xx/3xx, 4xx, 5xx
   HistogramMetric* latency = nullptr;
@@ -69,7 +77,12 @@ class Router {
   // The route for requests no route's path matches (the data plane). A path
   // that matched with another method still answers 405.
   void set_fallback(sdk::HttpHandler handler, const std::string& owner);
-  RouteMatch match(std::string_view method, std::string_view path) const;
+  // `admin_host`: whether the request's Host is one of the admin API's
+  // (routes bound to those hosts are skipped otherwise).
+  RouteMatch match(std::string_view method, std::string_view path, bool admin_host = true) const;
+  // Whether any route answers on the admin hosts only (then match() needs
+  // to know the host).
+  bool has_admin_hosts_only_routes() const { return has_admin_hosts_only_; }
   // Every route, in registration order (for the OpenAPI document and checks).
   std::vector<const RouteEntry*> routes() const {
     std::vector<const RouteEntry*> out;
@@ -84,6 +97,7 @@ class Router {
   MetricsRegistry& metrics_;
   std::vector<std::unique_ptr<RouteEntry>> routes_;
   std::unique_ptr<RouteEntry> fallback_;
+  bool has_admin_hosts_only_ = false;
 };
 
 }  // namespace picloud::kernel::http

@@ -387,7 +387,9 @@ Server::Next Server::begin_request(Connection& c) {
   }
   const bool has_body = x.framing.kind != BodyFraming::none;
 
-  auto match = router_.match(req.method, req.path);
+  const bool admin_host =
+      !router_.has_admin_hosts_only_routes() || authorizer_.admin_host(x.head.get("Host", std::string()));
+  auto match = router_.match(req.method, req.path, admin_host);
   if (!match.route) {
     x.close_after = has_body;  // never read a body nobody will use
     if (!match.allowed_methods.empty()) {

@@ -67,6 +67,8 @@ class Authorizer {
   virtual ~Authorizer() = default;
   // Returns nothing when allowed, or the error response (401/403/404) to send.
   virtual std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) = 0;
+  // Whether a Host header names one of the admin API's hosts.
+  virtual bool admin_host(std::string_view host_header) const = 0;
 };
 
 sdk::HttpResponse error_response(int status, std::string_view code, std::string_view message);

@@ -3,7 +3,9 @@
 #include <exception>
 #include <filesystem>
 
+#include "kernel/admin/admin_hosts.hpp"
 #include "kernel/log.hpp"
+#include "kernel/private_directory.hpp"
 #include "kernel/plugins/host_api.hpp"
 #include "picloud/sdk/c_values.hpp"
 #include "kernel/plugins/order.hpp"
@@ -86,7 +88,7 @@ class PluginHost::Context final : public sdk::PluginContext {
         logger_(plugin.name),
         database_(database),
         services_(host.services_, plugin),
-        tasks_(plugin.name),
+        tasks_(plugin.name, &database),
         metrics_(host.metrics_, plugin.name),
         trigger_kinds_(*this),
         events_(host.event_router_ ? host.event_router_->sink_for(plugin.name) : nullptr) {}
@@ -101,9 +103,58 @@ class PluginHost::Context final : public sdk::PluginContext {
   sdk::Result<void> add_route(sdk::HttpRoute route) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' may add routes only in configure()");
+    const std::string prefix(sdk::kPluginRoutePrefix);
+    if (route.hosts == sdk::RouteHosts::apps) {
+      // Served by the dispatcher on app hosts, under the plugin's own prefix.
+      if (route.capability != sdk::kPublic)
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin '" + plugin_.name + "': the app-host route " + route.path +
+                                   " must be public (it authenticates its requests itself); it asks for '" +
+                                   route.capability + "'");
+      if (route.path.empty() || route.path[0] != '/')
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin '" + plugin_.name + "': the app-host route path '" + route.path + "' must start with '/'");
+      route.path = prefix + plugin_.name + (route.path == "/" ? "" : route.path);
+      return host_.app_host_routes_.add(std::move(route), plugin_.name);
+    }
+    if (route.path.compare(0, prefix.size(), prefix) == 0 || route.path + "/" == prefix)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "': " + route.path + " is under " + prefix +
+                                 ", which is served on app hosts: declare the route with RouteHosts::apps");
     if (auto r = host_.capabilities_.check_route(route.capability, route.path, plugin_.name); !r)
       return sdk::make_error(r.error().kind, "plugin '" + plugin_.name + "': " + r.error().message);
     return host_.router_.add(std::move(route), plugin_.name);
+  }
+
+  sdk::Result<sdk::AppInfo> find_app(std::string_view key) override {
+    std::string wanted(key);
+    auto rows = database_.query("SELECT id, slug, name FROM apps WHERE id = ? OR slug = ? ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END",
+                                {wanted, wanted, wanted});
+    if (!rows) return rows.error();
+    if (rows->empty()) {
+      rows = database_.query(
+          "SELECT a.id, a.slug, a.name FROM apps a JOIN app_hostnames h ON h.app_id = a.id WHERE h.hostname = ?",
+          {admin::host_of(key)});
+      if (!rows) return rows.error();
+    }
+    if (rows->empty()) return sdk::make_error(ErrorKind::not_found, "app '" + wanted + "' not found");
+    const auto& row = rows->rows[0];
+    sdk::AppInfo app{row[0].as_string(), row[1].as_string(), row[2].as_string(), {}};
+    auto hosts = database_.query("SELECT hostname FROM app_hostnames WHERE app_id = ? ORDER BY hostname", {app.id});
+    if (!hosts) return hosts.error();
+    for (const auto& h : hosts->rows) app.hostnames.push_back(h[0].as_string());
+    return app;
+  }
+
+  sdk::Result<std::string> data_dir() override {
+    std::filesystem::path dir = std::filesystem::absolute(host_.data_dir_) / "plugins" / plugin_.name;
+    dir = dir.lexically_normal();
+    if (auto r = make_private_directory(dir, true); !r) return r.error();
+    return dir.string();
+  }
+
+  std::string install_dir() const override {
+    return std::filesystem::absolute(plugin_.directory).lexically_normal().string();
   }
   sdk::Result<void> on_app_deleted(AppDeletedHook hook) override {
     if (!configuring_)
@@ -155,7 +206,7 @@ struct PluginHost::Instance {
 
 PluginHost::PluginHost(Config& config, http::Router& router, admin::CapabilityRegistry& capabilities,
                        MetricsRegistry& metrics)
-    : config_(config), router_(router), capabilities_(capabilities), metrics_(metrics) {
+    : config_(config), router_(router), app_host_routes_(metrics), capabilities_(capabilities), metrics_(metrics) {
   metrics_.gauge("picloud_plugins_loaded", "plugins loaded", [this] { return static_cast<double>(loaded_.size()); });
   metrics_.gauge("picloud_plugins_started", "plugins started", [this] { return static_cast<double>(started_.load()); });
   // The kernel's own kinds first, so no plugin can take their names.
@@ -168,6 +219,7 @@ PluginHost::~PluginHost() {
 }
 
 sdk::Result<void> PluginHost::load(const PluginSettings& settings) {
+  data_dir_ = settings.data_dir;
   std::vector<std::string> files;
   if (settings.enable_all) {
     files = discover_plugin_files(settings.search_path);

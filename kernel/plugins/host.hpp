@@ -36,6 +36,8 @@ struct PluginSettings {
   std::vector<std::string> search_path;
   // Names a plugin may not take: the kernel's own config sections.
   std::vector<std::string> reserved_names;
+  // [server] data_dir: plugins' data directories go under <data_dir>/plugins.
+  std::string data_dir = "./data";
 };
 
 // Services provided by plugins, by name.
@@ -83,6 +85,9 @@ class PluginHost {
   void set_access_control(sdk::AccessControl* access) { access_ = access; }
   // What the plugins do when an app is deleted (registered during configure).
   const admin::AppLifecycle& app_lifecycle() const { return app_lifecycle_; }
+  // The plugins' routes on app hosts (sdk::RouteHosts::apps), at their full
+  // paths under /_picloud/<plugin>/; the dispatcher serves them.
+  const http::Router& app_host_routes() const { return app_host_routes_; }
 
  private:
   class Context;
@@ -90,6 +95,8 @@ class PluginHost {
 
   Config& config_;
   http::Router& router_;
+  http::Router app_host_routes_;
+  std::string data_dir_;
   admin::CapabilityRegistry& capabilities_;
   MetricsRegistry& metrics_;
   ServiceDirectory services_;

@@ -1,6 +1,11 @@
 #include "kernel/plugins/host_api.hpp"
 
+#include <algorithm>
 #include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <cstddef>
 #include <exception>
 #include <stdexcept>
@@ -9,6 +14,7 @@
 #include <vector>
 
 #include "kernel/http/server.hpp"
+#include "kernel/json_text.hpp"
 #include "kernel/log.hpp"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/c_values.hpp"
@@ -40,6 +46,10 @@ template <> constexpr std::uint32_t kMinimumSize<pc_script_handle_type> = PICLOU
 template <> constexpr std::uint32_t kMinimumSize<pc_trigger_kind> = PICLOUD_END_OF(pc_trigger_kind, event_field_count);
 template <> constexpr std::uint32_t kMinimumSize<pc_event> = PICLOUD_END_OF(pc_event, payload);
 template <> constexpr std::uint32_t kMinimumSize<pc_call> = PICLOUD_END_OF(pc_call, event);
+
+// Whether a plugin's struct reaches `field`, a field appended after the
+// struct's first fields (older plugins end before it).
+#define PICLOUD_SDK_HAS(object, type, field) ((object).size >= offsetof(type, field) + sizeof(type::field))
 
 // A list a plugin passes: its pointer may be null only when it is empty.
 template <typename T>
@@ -94,6 +104,8 @@ sdk::CallContext call_of(const pc_call& c) {
   call.script_id = view(c.script_id);
   call.execution_id = view(c.execution_id);
   call.trigger_depth = c.trigger_depth;
+  // c.run is not read back: a plugin passes its CallContext on (events,
+  // access) without the run, and the kernel's own calls carry theirs.
   return call;
 }
 
@@ -224,6 +236,7 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
   r.remote_address = str(req.remote_address);
   r.request_id = str(req.request_id);
   r.principal = str(req.principal);
+  r.app_id = str(req.app_id);
 
   struct Reply {
     sdk::HttpResponse response;
@@ -259,6 +272,11 @@ pc_status add_route(pc_plugin* p, const pc_route* route, const pc_out* out) {
     r.method = text(route->method);
     r.path = text(route->path);
     r.capability = text(route->capability);
+    // Appended to pc_route after its first fields: read only when filled.
+    const std::uint32_t hosts = PICLOUD_SDK_HAS(*route, pc_route, hosts) ? route->hosts : PC_ROUTE_ADMIN_HOSTS;
+    if (hosts > PC_ROUTE_APP_HOSTS)
+      return sdk::make_error(ErrorKind::invalid_argument, "route " + r.path + " has an unknown hosts value " + std::to_string(hosts));
+    r.hosts = hosts == PC_ROUTE_APP_HOSTS ? sdk::RouteHosts::apps : sdk::RouteHosts::admin;
     r.handler = [handler = route->handler, user = route->user](const sdk::HttpRequest& req) {
       return call_route(handler, user, req);
     };
@@ -290,6 +308,7 @@ sdk::Result<Value> call_script(pc_script_fn fn, void* user, const sdk::CallConte
   c.script_id = str(call.script_id);
   c.execution_id = str(call.execution_id);
   c.trigger_depth = call.trigger_depth;
+  c.run = reinterpret_cast<pc_run*>(const_cast<sdk::RunControl*>(call.run));
   pc_value event{};
   if (call.event) {
     event = storage.make(*call.event);
@@ -539,6 +558,105 @@ pc_status on_app_deleted(pc_plugin* p, pc_status (*fn)(void*, pc_tx*, pc_str, co
   });
 }
 
+// ---- added to 2.0 for the wave-2 plugins -----------------------------------------------
+
+// Depth above which even a plugin's JSON is refused: the parser recurses.
+constexpr std::uint32_t kMaxPluginJsonDepth = 512;
+
+pc_status json_parse(pc_plugin*, pc_str text, std::uint32_t max_depth, std::uint32_t flags, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (max_depth < 1 || max_depth > kMaxPluginJsonDepth)
+      return sdk::make_error(ErrorKind::invalid_argument, "JSON depth " + std::to_string(max_depth) + " is not from 1 to " +
+                                                              std::to_string(kMaxPluginJsonDepth));
+    if (flags & ~PC_JSON_STRICT)
+      return sdk::make_error(ErrorKind::invalid_argument, "unknown JSON flags " + std::to_string(flags));
+    auto v = parse_json(view(text), static_cast<int>(max_depth),
+                        (flags & PC_JSON_STRICT) ? JsonStrictness::request : JsonStrictness::stored);
+    if (!v) return v.error();
+    sdk::c::put_value(out, *v);
+    return {};
+  });
+}
+
+pc_status app_find(pc_plugin* p, pc_str key, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto app = ctx(p).find_app(view(key));
+    if (!app) return app.error();
+    sdk::Array hostnames(app->hostnames.begin(), app->hostnames.end());
+    sdk::c::put_value(out, Value(sdk::Object{{"id", Value(app->id)},
+                                             {"slug", Value(app->slug)},
+                                             {"name", Value(app->name)},
+                                             {"hostnames", Value(std::move(hostnames))}}));
+    return {};
+  });
+}
+
+void task_every_leader(pc_plugin* p, pc_str name, std::int64_t interval_ms, pc_status (*tick)(void*, pc_tx*, const pc_out*),
+                       void* user) {
+  if (!tick) return;
+  try {
+    ctx(p).tasks().every_on_one_node(text(name), interval_ms, [tick, user](sdk::Transaction& tx) {
+      Answer a;
+      return a.take_void(tick(user, reinterpret_cast<pc_tx*>(&tx), a.out()));
+    });
+  } catch (const std::exception& e) {
+    write_log(LogLevel::error, "kernel", "plugin task not started", {{"task", text(name)}, {"error", e.what()}});
+  }
+}
+
+// Calls a plugin's after-commit function exactly once: from the commit, or
+// from the destructor when the transaction dropped it unrun (rolled back).
+class AfterCommit {
+ public:
+  AfterCommit(void (*fn)(void*, int), void* user) : fn_(fn), user_(user) {}
+  AfterCommit(const AfterCommit&) = delete;
+  AfterCommit& operator=(const AfterCommit&) = delete;
+  ~AfterCommit() { end(0); }
+  void cancel() { fn_ = nullptr; }
+  void end(int committed) noexcept {
+    if (auto* fn = std::exchange(fn_, nullptr)) fn(user_, committed);
+  }
+
+ private:
+  void (*fn_)(void*, int);
+  void* user_;
+};
+
+pc_status db_after_commit(pc_plugin*, pc_tx* tx, void (*fn)(void*, int), void* user, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!tx) return sdk::make_error(ErrorKind::invalid_argument, "after-commit work needs a transaction (tx is NULL)");
+    if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "the after-commit work has no function");
+    auto pending = std::make_shared<AfterCommit>(fn, user);
+    auto r = reinterpret_cast<sdk::Transaction*>(tx)->after_commit([pending] { pending->end(1); });
+    if (!r) pending->cancel();  // refused: the plugin keeps `user`, fn is never called
+    return r;
+  });
+}
+
+pc_status data_dir(pc_plugin* p, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto dir = ctx(p).data_dir();
+    if (!dir) return dir.error();
+    sdk::c::put_value(out, Value(std::move(*dir)));
+    return {};
+  });
+}
+
+pc_str install_dir(pc_plugin* p) {
+  // Kept for the process's life: the C contract hands out a borrowed pointer.
+  static std::mutex mutex;
+  static std::map<pc_plugin*, std::string> dirs;
+  std::lock_guard lock(mutex);
+  auto [it, fresh] = dirs.try_emplace(p);
+  if (fresh) it->second = ctx(p).install_dir();
+  return str(it->second);
+}
+
+std::int64_t run_remaining_ms(pc_plugin*, pc_run* run) {
+  if (!run) return INT64_MAX;
+  return std::max<std::int64_t>(0, reinterpret_cast<const sdk::RunControl*>(run)->remaining_ms());
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -587,6 +705,13 @@ constexpr pc_host_api kHostApi = {
     &service_provide,
     &NoThrow<&service_find>::call,
     &on_app_deleted,
+    &json_parse,
+    &app_find,
+    &NoThrow<&task_every_leader>::call,
+    &db_after_commit,
+    &data_dir,
+    &NoThrow<&install_dir>::call,
+    &NoThrow<&run_remaining_ms>::call,
 };
 
 }  // namespace

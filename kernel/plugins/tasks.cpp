@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 
+#include "kernel/db/leader.hpp"
 #include "kernel/log.hpp"
 
 namespace picloud::kernel::plugins {
@@ -47,6 +48,32 @@ void TaskGroup::every(std::string name, std::int64_t interval_ms, std::function<
         write_log(LogLevel::error, owner_, "periodic task failed", {{"task", name}, {"error", e.what()}});
       }
     }
+  });
+}
+
+void TaskGroup::every_on_one_node(std::string name, std::int64_t interval_ms,
+                                  std::function<sdk::Result<void>(sdk::Transaction&)> tick) {
+  if (!database_) {
+    write_log(LogLevel::error, owner_, "one-node task refused: no database", {{"task", name}});
+    return;
+  }
+  const std::int64_t key = db::plugin_task_key(owner_, name);
+  every(name, interval_ms, [this, name, key, tick = std::move(tick)] {
+    bool skipped = false;
+    auto r = database_->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto leading = db::lead(tx, database_->dialect(), key);
+      if (!leading) return leading.error();
+      if (!*leading) {
+        skipped = true;
+        return {};
+      }
+      return tick(tx);
+    });
+    if (!r)
+      write_log(LogLevel::warn, owner_, "one-node task failed; its tick was rolled back",
+                {{"task", name}, {"error", r.error().message}});
+    else if (skipped)
+      write_log(LogLevel::debug, owner_, "one-node task skipped: another node runs it", {{"task", name}});
   });
 }
 

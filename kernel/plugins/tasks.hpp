@@ -16,11 +16,15 @@ namespace picloud::kernel::plugins {
 
 class TaskGroup final : public sdk::BackgroundTasks {
  public:
-  explicit TaskGroup(std::string owner) : owner_(std::move(owner)) {}
+  // `database`: where every_on_one_node() ticks run (none: they are refused).
+  explicit TaskGroup(std::string owner, sdk::Database* database = nullptr)
+      : owner_(std::move(owner)), database_(database) {}
   ~TaskGroup() override { stop_and_join(); }
 
   void spawn(std::string name, std::function<void(const sdk::StopSignal&)> body) override;
   void every(std::string name, std::int64_t interval_ms, std::function<void()> tick) override;
+  void every_on_one_node(std::string name, std::int64_t interval_ms,
+                         std::function<sdk::Result<void>(sdk::Transaction&)> tick) override;
 
   // Signals every task to stop and waits for all of them.
   void stop_and_join();
@@ -39,6 +43,7 @@ class TaskGroup final : public sdk::BackgroundTasks {
   };
 
   std::string owner_;
+  sdk::Database* database_;
   Signal signal_;
   std::mutex mutex_;
   std::list<std::thread> threads_;

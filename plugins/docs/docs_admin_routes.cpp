@@ -2,16 +2,16 @@
 
 #include "docs_rules.hpp"
 #include "docs_script_api.hpp"
-#include "support/admin_http.hpp"
+#include "picloud/sdk/admin_routes.hpp"
 
 namespace picloud::docs {
 namespace {
 
-using plugin_support::admin_call;
-using plugin_support::fail;
-using plugin_support::json_reply;
-using plugin_support::rfc3339;
-using plugin_support::unwrap;
+using sdk::admin_call;
+using sdk::fail;
+using sdk::json_reply;
+using sdk::rfc3339;
+using sdk::unwrap;
 using sdk::Value;
 
 constexpr std::int64_t kDefaultPage = 50;
@@ -36,7 +36,7 @@ const std::string& id_of(const sdk::HttpRequest& req) {
 
 // The body's fields, refusing any not in `allowed`.
 Value body_with(const sdk::HttpRequest& req, std::initializer_list<std::string_view> allowed) {
-  Value body = plugin_support::json_object_body(req);
+  Value body = sdk::json_object_body(req);
   for (const auto& [field, v] : body.as_object())
     if (std::find(allowed.begin(), allowed.end(), field) == allowed.end()) {
       std::string names;
@@ -63,10 +63,10 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
   const std::string base = "/api/v1/admin/apps/{app}/docs";
   auto add = [&](const char* method, const std::string& path, const char* capability,
                  std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler) {
-    return ctx.add_route({method, path, capability, plugin_support::guarded(std::move(handler))});
+    return ctx.add_route({method, path, capability, sdk::with_error_replies(std::move(handler))});
   };
   auto page_of = [](const sdk::HttpRequest& req) {
-    return plugin_support::page_query(plugin_support::query_params(req.query), kDefaultPage, kMaxPage);
+    return sdk::page_query(sdk::query_params(req.query), kDefaultPage, kMaxPage);
   };
 
   if (auto r = add("GET", base, kReadCapability,
@@ -77,7 +77,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
                      for (const auto& c : found.items)
                        items.push_back(Value::object({{"collection", c.name}, {"documents", c.documents}}));
                      return json_reply(200, Value::object({{"items", Value(std::move(items))},
-                                                           {"next_cursor", plugin_support::next_cursor(found.next)}}));
+                                                           {"next_cursor", sdk::next_cursor(found.next)}}));
                    });
       !r)
     return r;
@@ -90,7 +90,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
                      sdk::Array items;
                      for (const auto& d : found.items) items.push_back(document_json(d));
                      return json_reply(200, Value::object({{"items", Value(std::move(items))},
-                                                           {"next_cursor", plugin_support::next_cursor(found.next)}}));
+                                                           {"next_cursor", sdk::next_cursor(found.next)}}));
                    });
       !r)
     return r;
@@ -195,7 +195,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
 
   return add("DELETE", indexes, kIndexCapability, [docs](const sdk::HttpRequest& req) {
     const std::string& collection = collection_of(req);
-    auto query = plugin_support::query_params(req.query);
+    auto query = sdk::query_params(req.query);
     auto it = query.find("path");
     if (it == query.end()) fail(400, "missing_field", "path is required (?path=...)");
     auto path = parse_path(it->second);

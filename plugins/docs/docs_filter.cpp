@@ -4,7 +4,7 @@
 #include <functional>
 
 #include "picloud/sdk/json.hpp"
-#include "support/json_text.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -154,7 +154,7 @@ class Compiler {
       case ValueType::boolean:
       case ValueType::integer:
       case ValueType::string:
-        if (v.is_string() && !plugin_support::is_utf8(v.as_string()))
+        if (v.is_string() && !sdk::is_utf8(v.as_string()))
           return fail("at " + at + ": " + op + " operand is not valid UTF-8");
         // No stored string can hold U+0000 (PostgreSQL cannot store it).
         if (v.is_string() && v.as_string().find('\0') != std::string::npos)

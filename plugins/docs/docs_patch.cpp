@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "support/json_text.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -64,7 +64,7 @@ sdk::Result<Patch> parse_patch(const Value& ops) {
       const std::string at = name + " '" + text + "'";
       if (kind == PatchOp::Kind::inc && !operand.is_int() && !operand.is_float())
         return fail("patch: " + at + " takes a number, got " + std::string(sdk::to_string(operand.type())));
-      if (auto bad = plugin_support::unstorable_part(operand, "patch: " + at); !bad.empty()) return fail(bad);
+      if (auto bad = sdk::unstorable_part(operand, "patch: " + at); !bad.empty()) return fail(bad);
       for (const auto& other : patch)
         if (prefix_of(other.path, *path) || prefix_of(*path, other.path))
           return fail("patch: " + at + " conflicts with " + std::string(op_name(other.kind)) + " '" + other.path.text +

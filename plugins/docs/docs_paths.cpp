@@ -1,6 +1,6 @@
 #include "docs_paths.hpp"
 
-#include "support/json_text.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 
@@ -9,7 +9,7 @@ sdk::Result<Path> parse_path(std::string_view text) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument, "path '" + std::string(text) + "': " + why);
   };
   if (text.empty()) return sdk::make_error(sdk::ErrorKind::invalid_argument, "path is empty");
-  if (!plugin_support::is_utf8(text)) return bad("not valid UTF-8");
+  if (!sdk::is_utf8(text)) return bad("not valid UTF-8");
   Path path{{}, std::string(text)};
   std::size_t start = 0;
   for (;;) {

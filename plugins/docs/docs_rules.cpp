@@ -7,8 +7,8 @@
 #include <random>
 
 #include "picloud/sdk/json.hpp"
-#include "support/collections.hpp"
-#include "support/json_text.hpp"
+#include "picloud/sdk/collections.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -38,7 +38,7 @@ std::int64_t now_ms() {
       .count();
 }
 
-sdk::Result<void> check_collection(std::string_view name) { return plugin_support::check_collection_name(name); }
+sdk::Result<void> check_collection(std::string_view name) { return sdk::check_collection_name(name); }
 
 sdk::Result<void> check_id(std::string_view id) {
   if (id.empty()) return make_error(ErrorKind::invalid_argument, "document id is empty");
@@ -75,7 +75,7 @@ sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t ma
   if (!data.is_object())
     return make_error(ErrorKind::invalid_argument,
                       "a document is an object, got " + std::string(sdk::to_string(data.type())));
-  if (auto bad = plugin_support::unstorable_part(data, "document"); !bad.empty())
+  if (auto bad = sdk::unstorable_part(data, "document"); !bad.empty())
     return make_error(ErrorKind::invalid_argument, bad);
   std::string text = sdk::to_json(data);
   if (static_cast<std::int64_t>(text.size()) > max_bytes)
@@ -88,7 +88,7 @@ sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t ma
 }
 
 sdk::TriggerKind trigger_kind() {
-  return plugin_support::collection_trigger_kind(
+  return sdk::collection_trigger_kind(
       "docs", "runs a script when documents of a collection are created, updated or deleted",
       {"create", "update", "delete"},
       {{"collection", "the collection's name"},

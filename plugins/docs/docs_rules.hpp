@@ -17,7 +17,7 @@ inline constexpr std::size_t kMaxIdLength = 128;
 inline constexpr std::int64_t kDefaultListLimit = 100;
 inline constexpr std::int64_t kMaxListLimit = 1000;
 
-// The shared rule for collection names (plugin_support::check_collection_name).
+// The shared rule for collection names (sdk::check_collection_name).
 sdk::Result<void> check_collection(std::string_view name);
 // 1–128 characters of A–Z a–z 0–9 _ - . :
 sdk::Result<void> check_id(std::string_view id);

@@ -1,8 +1,8 @@
 #include "docs_script_api.hpp"
 
 #include "docs_rules.hpp"
-#include "support/admin_http.hpp"
-#include "support/collections.hpp"
+#include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/collections.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -12,7 +12,7 @@ using sdk::make_error;
 using sdk::ScriptType;
 using sdk::Value;
 
-using Body = plugin_support::CollectionMethodBody;
+using Body = sdk::CollectionMethodBody;
 
 }  // namespace
 
@@ -27,7 +27,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, s
   // argument is one, then does its work.
   auto method = [&access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
                           const char* capability, bool by_id, std::string doc, Body body) {
-    return plugin_support::collection_method(access, std::move(name), std::move(params), result, capability,
+    return sdk::collection_method(access, std::move(name), std::move(params), result, capability,
                                              by_id ? &check_id : nullptr, std::move(doc), std::move(body));
   };
   const sdk::ScriptParam id{"id", ScriptType::string};
@@ -133,7 +133,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, s
               "list: limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got " + std::to_string(limit));
         std::string after;
         if (!a[0].as_string().empty()) {
-          auto decoded = plugin_support::decode_cursor(a[0].as_string());
+          auto decoded = sdk::decode_cursor(a[0].as_string());
           if (!decoded)
             return make_error(ErrorKind::invalid_argument, "list: malformed cursor (pass back next_cursor)");
           after = std::move(*decoded);
@@ -143,7 +143,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, s
         sdk::Array items;
         for (const auto& d : page->items) items.push_back(envelope(d));
         return Value::object(
-            {{"items", Value(std::move(items))}, {"next_cursor", plugin_support::next_cursor(page->next)}});
+            {{"items", Value(std::move(items))}, {"next_cursor", sdk::next_cursor(page->next)}});
       }));
   if (auto r = api.add_handle_type(std::move(collection)); !r) return r;
 

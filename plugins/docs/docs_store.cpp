@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "docs_rules.hpp"
-#include "support/json_text.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -55,7 +55,7 @@ sdk::Result<Document> DocStore::document_of(const std::vector<Value>& row) {
   if (!row[1].is_string()) return make_error(ErrorKind::internal, "stored document is not text");
   // As deep as any script may build a value (scripting.max_json_depth is at
   // most 512): what a script could store, it can read back.
-  auto data = plugin_support::parse_json(row[1].as_string(), 512);
+  auto data = sdk::parse_json(row[1].as_string(), 512);
   if (!data) return make_error(ErrorKind::internal, "stored document " + row[0].string_or("") + " is not JSON");
   return Document{row[0].as_string(), std::move(*data), row[2].as_int(), row[3].as_int()};
 }

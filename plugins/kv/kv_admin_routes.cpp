@@ -1,18 +1,18 @@
 #include "kv_admin_routes.hpp"
 
 #include "kv_rules.hpp"
-#include "support/admin_http.hpp"
+#include "picloud/sdk/admin_routes.hpp"
 
 namespace picloud::kv {
 namespace {
 
-using plugin_support::admin_call;
-using plugin_support::fail;
-using plugin_support::json_reply;
-using plugin_support::next_cursor;
-using plugin_support::PageQuery;
-using plugin_support::rfc3339;
-using plugin_support::unwrap;
+using sdk::admin_call;
+using sdk::fail;
+using sdk::json_reply;
+using sdk::next_cursor;
+using sdk::PageQuery;
+using sdk::rfc3339;
+using sdk::unwrap;
 using sdk::Value;
 
 constexpr std::int64_t kDefaultPage = 50;
@@ -27,7 +27,7 @@ Value entry_json(const Entry& e) {
 }
 
 PageQuery page_query(const std::map<std::string, std::string>& query) {
-  return plugin_support::page_query(query, kDefaultPage, kMaxPage);
+  return sdk::page_query(query, kDefaultPage, kMaxPage);
 }
 
 const std::string& collection_of(const sdk::HttpRequest& req) {
@@ -58,12 +58,12 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
   const std::string base = "/api/v1/admin/apps/{app}/kv";
   auto add = [&](const char* method, const std::string& path, const char* capability,
                  std::function<sdk::HttpResponse(const sdk::HttpRequest&)> handler) {
-    return ctx.add_route({method, path, capability, plugin_support::guarded(std::move(handler))});
+    return ctx.add_route({method, path, capability, sdk::with_error_replies(std::move(handler))});
   };
 
   if (auto r = add("GET", base, kReadCapability,
                    [kv](const sdk::HttpRequest& req) {
-                     auto page = page_query(plugin_support::query_params(req.query));
+                     auto page = page_query(sdk::query_params(req.query));
                      auto found = unwrap(kv->collections(req.params.at("app"), page.after, page.limit));
                      sdk::Array items;
                      for (const auto& c : found.items)
@@ -77,7 +77,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
   if (auto r =
           add("GET", base + "/{collection}", kReadCapability,
               [kv](const sdk::HttpRequest& req) {
-                auto query = plugin_support::query_params(req.query);
+                auto query = sdk::query_params(req.query);
                 auto page = page_query(query);
                 std::string prefix = query.count("prefix") ? query.at("prefix") : "";
                 if (prefix.size() > kMaxKeyBytes) fail(400, "invalid_field", "prefix: longer than a key can be");
@@ -95,7 +95,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
   if (auto r = add("GET", entry, kReadCapability,
                    [kv](const sdk::HttpRequest& req) {
                      const std::string& collection = collection_of(req);
-                     std::string key = key_of(plugin_support::query_params(req.query));
+                     std::string key = key_of(sdk::query_params(req.query));
                      auto found = unwrap(kv->get(req.params.at("app"), collection, key));
                      if (!found) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
                      return json_reply(200, entry_json(*found));
@@ -106,8 +106,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
   if (auto r = add("PUT", entry, kWriteCapability,
                    [kv, max_value_bytes](const sdk::HttpRequest& req) {
                      const std::string& collection = collection_of(req);
-                     std::string key = key_of(plugin_support::query_params(req.query));
-                     Value body = plugin_support::json_object_body(req);
+                     std::string key = key_of(sdk::query_params(req.query));
+                     Value body = sdk::json_object_body(req);
                      for (const auto& [field, v] : body.as_object())
                        if (field != "value" && field != "ttl_seconds" && field != "version")
                          fail(400, "unknown_field", field + ": unknown field (value, ttl_seconds, version)");
@@ -145,7 +145,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
 
   return add("DELETE", entry, kWriteCapability, [kv](const sdk::HttpRequest& req) {
     const std::string& collection = collection_of(req);
-    std::string key = key_of(plugin_support::query_params(req.query));
+    std::string key = key_of(sdk::query_params(req.query));
     auto removed = unwrap(kv->remove(admin_call(req), collection, key));
     if (!removed) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
     return sdk::HttpResponse{204, {}, ""};

@@ -20,6 +20,7 @@ using sdk::ErrorKind;
 using sdk::Result;
 
 constexpr std::int64_t kSweepBatch = 1000;
+constexpr int kSweepBatches = 10;
 
 class KvPlugin final : public sdk::Plugin {
  public:
@@ -49,22 +50,26 @@ class KvPlugin final : public sdk::Plugin {
   Result<void> start(sdk::PluginContext& ctx) override {
     sdk::Logger* log = &ctx.logger();
     sdk::Counter* expired = &ctx.metrics().counter("expired_keys_deleted_total", "expired keys the sweep deleted");
-    ctx.tasks().every("expiry-sweep", sweep_interval_ms_, [this, log, expired] {
+    // One node sweeps at a time (the others skip the pass). A pass deletes
+    // at most kSweepBatches batches in its one transaction, so the write
+    // lock is held briefly; a larger backlog drains over passes.
+    ctx.tasks().every_on_one_node("expiry-sweep", sweep_interval_ms_,
+                                  [this, log, expired](sdk::Transaction& tx) -> Result<void> {
       std::int64_t total = 0;
-      // Batches keep each transaction short; a backlog drains over passes.
-      for (int pass = 0; pass < 100; ++pass) {
-        auto n = store_->sweep_expired(kSweepBatch);
-        if (!n) {
-          log->warn("expired key sweep failed", {{"error", n.error().message}});
-          break;
-        }
+      for (int batch = 0; batch < kSweepBatches; ++batch) {
+        auto n = store_->sweep_expired(tx, kSweepBatch);
+        if (!n) return n.error();
         total += *n;
         if (*n < kSweepBatch) break;
       }
       if (total > 0) {
-        expired->inc(static_cast<std::uint64_t>(total));
-        log->info("expired keys deleted", {{"keys", std::to_string(total)}});
+        // Counted and logged once the deletions are committed.
+        return tx.after_commit([log, expired, total] {
+          expired->inc(static_cast<std::uint64_t>(total));
+          log->info("expired keys deleted", {{"keys", std::to_string(total)}});
+        });
       }
+      return {};
     });
     return {};
   }

@@ -20,7 +20,7 @@ inline constexpr std::size_t kMaxGetMany = 1000;
 // Ten years: a longer TTL is almost certainly a unit mistake (ms for s).
 inline constexpr std::int64_t kMaxTtlSeconds = 10LL * 366 * 24 * 3600;
 
-// The shared rule for collection names (plugin_support::check_collection_name).
+// The shared rule for collection names (sdk::check_collection_name).
 sdk::Result<void> check_collection(std::string_view name);
 // 1–512 bytes of UTF-8 without NUL.
 sdk::Result<void> check_key(std::string_view key);

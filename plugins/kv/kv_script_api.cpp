@@ -1,8 +1,8 @@
 #include "kv_script_api.hpp"
 
 #include "kv_rules.hpp"
-#include "support/admin_http.hpp"
-#include "support/collections.hpp"
+#include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/collections.hpp"
 
 namespace picloud::kv {
 namespace {
@@ -23,7 +23,7 @@ Value entry_json(const Entry& e) {
                         {"updated_at", e.updated_at}});
 }
 
-using Body = plugin_support::CollectionMethodBody;
+using Body = sdk::CollectionMethodBody;
 
 }  // namespace
 
@@ -34,7 +34,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sd
   // argument, for all but list and get_many), then does its work.
   auto method = [&access](std::string name, std::vector<sdk::ScriptParam> params, ScriptType result,
                           const char* capability, bool keyed, std::string doc, Body body) {
-    return plugin_support::collection_method(access, std::move(name), std::move(params), result, capability,
+    return sdk::collection_method(access, std::move(name), std::move(params), result, capability,
                                              keyed ? &check_key : nullptr, std::move(doc), std::move(body));
   };
   auto new_value = [limits](const Value& value, std::int64_t ttl) -> sdk::Result<NewValue> {
@@ -117,7 +117,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sd
               "list: limit must be from 1 to " + std::to_string(kMaxListLimit) + ", got " + std::to_string(limit));
         std::string after;
         if (!a[0].as_string().empty()) {
-          auto decoded = plugin_support::decode_cursor(a[0].as_string());
+          auto decoded = sdk::decode_cursor(a[0].as_string());
           if (!decoded)
             return make_error(ErrorKind::invalid_argument, "list: malformed cursor (pass back next_cursor)");
           after = std::move(*decoded);
@@ -130,7 +130,7 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sd
         for (auto& e : page->items) keys.push_back(std::move(e.key));
         return Value::object(
             {{"keys", Value(std::move(keys))},
-             {"next_cursor", page->next ? Value(plugin_support::encode_cursor(*page->next)) : Value()}});
+             {"next_cursor", page->next ? Value(sdk::encode_cursor(*page->next)) : Value()}});
       }));
   m.push_back(method("set", {key, {"value", ScriptType::json}, {"ttl_seconds", ScriptType::integer, "", Value(0)}},
                      ScriptType::integer, kWrite, true,

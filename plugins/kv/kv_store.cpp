@@ -3,7 +3,7 @@
 #include <chrono>
 #include <map>
 
-#include "support/json_text.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::kv {
 namespace {
@@ -20,7 +20,7 @@ sdk::Result<Value> stored_value(const Value& text, std::string_view key) {
     return make_error(ErrorKind::internal, "stored value of key '" + std::string(key) + "' is not text");
   // As deep as any script may build a value (scripting.max_json_depth is at
   // most 512): what a script could store, it can read back.
-  auto value = plugin_support::parse_json(text.as_string(), 512);
+  auto value = sdk::parse_json(text.as_string(), 512);
   if (!value) return make_error(ErrorKind::internal, "stored value of key '" + std::string(key) + "' is not JSON");
   return value;
 }
@@ -290,11 +290,11 @@ sdk::Result<std::optional<Entry>> KvStore::remove(const sdk::CallContext& call, 
   return removed;
 }
 
-sdk::Result<std::int64_t> KvStore::sweep_expired(std::int64_t batch) {
+sdk::Result<std::int64_t> KvStore::sweep_expired(sdk::Transaction& tx, std::int64_t batch) {
   const std::int64_t now = now_();
   // The outer condition is checked again on each row, so a key written anew
   // after the inner select saw it expired is kept.
-  return db_.execute(
+  return tx.execute(
       "DELETE FROM kv_entries WHERE expires_at > 0 AND "
       "expires_at <= ? AND (app_id, collection, key) IN "
       "(SELECT app_id, collection, key FROM kv_entries WHERE "

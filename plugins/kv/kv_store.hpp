@@ -83,8 +83,8 @@ class KvStore {
   sdk::Result<std::optional<Entry>> remove(const sdk::CallContext& call, std::string_view collection,
                                            std::string_view key);
 
-  // Deletes up to `batch` expired rows; returns how many.
-  sdk::Result<std::int64_t> sweep_expired(std::int64_t batch);
+  // Deletes up to `batch` expired rows in `tx`; returns how many.
+  sdk::Result<std::int64_t> sweep_expired(sdk::Transaction& tx, std::int64_t batch);
 
  private:
   // What a write does once it has seen the key's live entry (if any): the new

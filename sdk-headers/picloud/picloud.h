@@ -119,6 +119,7 @@ typedef struct pc_tx pc_tx;               /* an open transaction */
 typedef struct pc_stop pc_stop;           /* a background task's stop signal */
 typedef struct pc_counter pc_counter;
 typedef struct pc_histogram pc_histogram;
+typedef struct pc_run pc_run;             /* a script run, for its deadline */
 
 /* ---- HTTP routes ----------------------------------------------------------- */
 
@@ -140,6 +141,7 @@ typedef struct pc_http_request {
   pc_str remote_address;
   pc_str request_id;
   pc_str principal; /* the signed-in user once the capability was checked */
+  pc_str app_id;    /* PC_ROUTE_APP_HOSTS: the app serving the Host; else empty */
 } pc_http_request;
 
 typedef struct pc_http_response {
@@ -160,6 +162,20 @@ typedef struct pc_responder {
 
 typedef void (*pc_http_handler)(void* user, const pc_http_request* request, const pc_responder* responder);
 
+/* Where a route answers (pc_route.hosts).
+ *  ADMIN_HOSTS: on the admin API's hosts only ([admin] hostnames, IP
+ *    addresses); on an app's host the path is the app's, so a plugin route
+ *    never shadows an app.
+ *  APP_HOSTS: on every app's hosts, under the prefix reserved for plugins:
+ *    path "/x" answers at "/_picloud/<plugin>/x". The app is taken from the
+ *    Host header alone (pc_http_request.app_id); no app may route a path
+ *    under "/_picloud/". The capability must be "public": the plugin
+ *    authenticates such requests itself (signed URLs, webhook secrets,
+ *    tokens). */
+#define PC_ROUTE_ADMIN_HOSTS 0u
+#define PC_ROUTE_APP_HOSTS 1u
+#define PC_PLUGIN_ROUTE_PREFIX "/_picloud/"
+
 typedef struct pc_route {
   uint32_t size;
   pc_str method;     /* GET, POST, ... or "*" */
@@ -167,6 +183,7 @@ typedef struct pc_route {
   pc_str capability; /* "public" or a declared capability */
   pc_http_handler handler;
   void* user;
+  uint32_t hosts; /* PC_ROUTE_*_HOSTS */
 } pc_route;
 
 /* Who may use a capability. */
@@ -204,6 +221,7 @@ typedef struct pc_call {
   pc_str execution_id;
   int32_t trigger_depth;
   const pc_value* event; /* the triggering event, or NULL */
+  pc_run* run;           /* the script run, or NULL outside one (admin routes) */
 } pc_call;
 
 /* A function (self is NULL) or a handle method (self is the handle's
@@ -360,7 +378,52 @@ typedef struct pc_host_api {
    * whole deletion back and is the deleting admin's answer. */
   pc_status (*on_app_deleted)(pc_plugin* p, pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_out* out),
                               void* user, const pc_out* out);
+
+  /* JSON text to a value in out->value; PC_INVALID_ARGUMENT ("malformed
+   * JSON: ...") unless text is exactly one JSON value nested at most
+   * max_depth (1 to 512) levels. Integers stay PC_INT (past INT64_MAX:
+   * PC_FLOAT). PC_JSON_STRICT also refuses a field named twice in one
+   * object and a field name holding U+0000, as the kernel does for request
+   * bodies (two parsers must never read one body as two objects). */
+  pc_status (*json_parse)(pc_plugin* p, pc_str text, uint32_t max_depth, uint32_t flags, const pc_out* out);
+
+  /* apps: the app with this id, slug or hostname (tried in that order) as
+   * {"id", "slug", "name", "hostnames": [...]} in out->value; PC_NOT_FOUND
+   * when there is none. Reads the database. */
+  pc_status (*app_find)(pc_plugin* p, pc_str key, const pc_out* out);
+
+  /* A task on one node at a time: every interval_ms, tick runs inside a
+   * write transaction that first takes a lock named by the plugin and the
+   * task. On PostgreSQL (several nodes) that is an advisory transaction lock
+   * taken without waiting: a node that does not get it skips the tick.
+   * tick's error rolls the transaction back and is logged. Stopped and
+   * joined before the plugin's stop(). */
+  void (*task_every_leader)(pc_plugin* p, pc_str name, int64_t interval_ms,
+                            pc_status (*tick)(void* user, pc_tx* tx, const pc_out* out), void* user);
+
+  /* Calls fn exactly once when tx ends: with committed = 1 after tx has
+   * committed durably (on the committing thread, once the commit returned),
+   * or with committed = 0 when it rolled back, so user can be freed. For
+   * work that must not happen unless the data is there: waking another
+   * node, a cache update. fn must not fail and may not use tx. */
+  pc_status (*db_after_commit)(pc_plugin* p, pc_tx* tx, void (*fn)(void* user, int committed), void* user,
+                               const pc_out* out);
+
+  /* Directories: the plugin's own data directory (<[server] data_dir>/
+   * plugins/<name>, created with mode 0700 on the first call) as a string
+   * in out->value, and the directory its .so was loaded from (its shipped
+   * files: templates, CA bundles). Both are absolute. */
+  pc_status (*data_dir)(pc_plugin* p, const pc_out* out);
+  pc_str (*install_dir)(pc_plugin* p); /* valid for the process's life */
+
+  /* The milliseconds a script run has left (call->run; INT64_MAX when
+   * call->run is NULL). 0 once its deadline passed or the run was ended:
+   * a plugin bounds every wait of a call by it (a call must not outlive its
+   * run, nor the outbox lease the run holds). */
+  int64_t (*run_remaining_ms)(pc_plugin* p, pc_run* run);
 } pc_host_api;
+
+#define PC_JSON_STRICT 1u
 
 /* ---- what a plugin exports ------------------------------------------------- */
 

@@ -1,5 +1,7 @@
 // Everything a PiCloud plugin written in C++ may use. See sdk/plugin.hpp to
-// start; picloud/picloud.h is the C boundary underneath.
+// start; picloud/picloud.h is the C boundary underneath. Optional helpers:
+// sdk/admin_routes.hpp (admin routes that answer like the kernel's) and
+// sdk/collections.hpp (named collections, as kv and docs have them).
 #pragma once
 
 #include "picloud/sdk/abi.hpp"
@@ -16,8 +18,11 @@
 #include "picloud/sdk/script.hpp"
 #include "picloud/sdk/services.hpp"
 #include "picloud/sdk/tasks.hpp"
+#include "picloud/sdk/text.hpp"
 #include "picloud/sdk/triggers.hpp"
 #include "picloud/sdk/value.hpp"
 
 // The plugin's side of the C boundary and PICLOUD_PLUGIN.
 #include "picloud/sdk/bridge.hpp"
+// What plugins ask the kernel for outside a context (JSON parsing).
+#include "picloud/sdk/json_parse.hpp"

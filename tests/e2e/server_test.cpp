@@ -199,20 +199,20 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
   };
 
   // Two pipelined requests on one connection, both answered, connection kept.
-  auto two = test::raw_exchange(s.port, "GET /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 500ms);
+  auto two = test::raw_exchange(s.port, "GET /t_good/hello HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n", 500ms);
   EXPECT_EQ(count(two.received, "HTTP/1.1 200 OK"), 2u) << two.received;
   EXPECT_FALSE(two.closed);
 
   // A chunked body within the limit is read and echoed.
   auto chunked = test::raw_exchange(
-      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n3\r\n!!!\r\n0\r\n\r\n", 2s);
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n3\r\n!!!\r\n0\r\n\r\n", 2s);
   EXPECT_NE(chunked.received.find("HTTP/1.1 201 Created"), std::string::npos) << chunked.received;
   EXPECT_NE(chunked.received.find("\r\n\r\nhello!!!"), std::string::npos) << chunked.received;
   EXPECT_TRUE(chunked.closed) << "Connection: close is honoured";
 
   // A chunked body over the limit answers 413 and closes the connection.
   auto big = test::raw_exchange(
-      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 2s);
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n", 2s);
   EXPECT_NE(big.received.find("HTTP/1.1 413 "), std::string::npos) << big.received;
   EXPECT_TRUE(big.closed);
 
@@ -221,7 +221,7 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
   {
     Poco::Net::StreamSocket client(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
     client.setReceiveTimeout(Poco::Timespan(2, 0));
-    std::string head = "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+    std::string head = "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
     client.sendBytes(head.data(), static_cast<int>(head.size()));
     char buf[4096];
     int n = client.receiveBytes(buf, sizeof buf);
@@ -233,7 +233,7 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
     EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 201", 0), 0u);
   }
   auto eager = test::raw_exchange(
-      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok", 2s);
+      s.port, "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok", 2s);
   EXPECT_EQ(eager.received.rfind("HTTP/1.1 201", 0), 0u) << eager.received;
 
   // HTTP/1.0 without keep-alive: answered, then closed.
@@ -251,7 +251,7 @@ TEST(Protocol, KeepAlivePipeliningChunkedBodiesAndBadRequests) {
 
   // A body shorter than its Content-Length: after the receive timeout, 400 and closed.
   auto started = std::chrono::steady_clock::now();
-  auto short_body = test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 5s);
+  auto short_body = test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc", 5s);
   EXPECT_NE(short_body.received.find("HTTP/1.1 400 Bad Request"), std::string::npos) << short_body.received;
   EXPECT_TRUE(short_body.closed);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
@@ -262,7 +262,7 @@ TEST(Protocol, FramingErrorsAnswer400OrOversizeHeaders431) {
   Server s(Backend::sqlite, {});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   auto post = [&](const std::string& headers, const std::string& body) {
-    return test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n" + body, 3s);
+    return test::raw_exchange(s.port, "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\n" + headers + "\r\n" + body, 3s);
   };
   struct Case {
     const char* what;
@@ -290,7 +290,7 @@ TEST(Protocol, FramingErrorsAnswer400OrOversizeHeaders431) {
   {
     Poco::Net::StreamSocket client(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
     client.setReceiveTimeout(Poco::Timespan(2, 0));
-    std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     client.sendBytes(req.data(), static_cast<int>(req.size()));
     client.shutdownSend();
     char buf[4096];
@@ -310,8 +310,8 @@ TEST(Protocol, FramingErrorsAnswer400OrOversizeHeaders431) {
 TEST(Protocol, SmugglingShapesAreRefusedAndTheirTailIsNeverServed) {
   Server s(Backend::sqlite, {});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
-  const std::string tail = "GET /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n";
-  const std::string post = "POST /t_good/echo HTTP/1.1\r\nHost: x\r\n";
+  const std::string tail = "GET /t_good/hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const std::string post = "POST /t_good/echo HTTP/1.1\r\nHost: localhost\r\n";
   struct Case {
     const char* what;
     std::string request, reason;
@@ -334,10 +334,10 @@ TEST(Protocol, SmugglingShapesAreRefusedAndTheirTailIsNeverServed) {
       {"a bare LF ending the chunked body", post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\n\n", "bare LF"},
       {"a bare LF in the head", "POST /t_good/echo HTTP/1.1\r\nHost: x\nContent-Length: 0\r\n\r\n", "bare LF"},
       {"NUL in a header value", post + "X-A: a\0b\r\nContent-Length: 0\r\n\r\n"s, "control character"},
-      {"two Host headers", "GET /t_good/hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "2 Host headers"},
-      {"an absolute target naming another host", "GET http://y/t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n", "but Host is 'x'"},
-      {"two spaces in the request line", "GET  /t_good/hello HTTP/1.1\r\nHost: x\r\n\r\n", "extra spaces"},
-      {"HTTP/1.2", "GET /t_good/hello HTTP/1.2\r\nHost: x\r\n\r\n", "unsupported protocol version"},
+      {"two Host headers", "GET /t_good/hello HTTP/1.1\r\nHost: localhost\r\nHost: y\r\n\r\n", "2 Host headers"},
+      {"an absolute target naming another host", "GET http://y/t_good/hello HTTP/1.1\r\nHost: localhost\r\n\r\n", "but Host is 'localhost'"},
+      {"two spaces in the request line", "GET  /t_good/hello HTTP/1.1\r\nHost: localhost\r\n\r\n", "extra spaces"},
+      {"HTTP/1.2", "GET /t_good/hello HTTP/1.2\r\nHost: localhost\r\n\r\n", "unsupported protocol version"},
   };
   for (const auto& c : cases) {
     auto r = test::raw_exchange(s.port, c.request + tail, 3s);
@@ -366,7 +366,7 @@ TEST(Protocol, SmugglingShapesAreRefusedAndTheirTailIsNeverServed) {
 TEST(Protocol, IdleConnectionsHoldNoWorker) {
   Server s(Backend::sqlite, {{"PICLOUD_SERVER_THREADS", "2"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
-  const std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
   auto ask = [&](Poco::Net::StreamSocket& sock) {
     sock.sendBytes(req.data(), static_cast<int>(req.size()));
     char buf[2048];
@@ -410,7 +410,7 @@ TEST(Protocol, ShutdownDoesNotWaitForIdleKeepAliveConnections) {
   Server s(Backend::sqlite, {{"PICLOUD_SERVER_KEEP_ALIVE_TIMEOUT_S", "60"}});
   ASSERT_TRUE(s.ready()) << diagnostics(*s.process);
   Poco::Net::StreamSocket idle(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s.port)));
-  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
   idle.sendBytes(req.data(), static_cast<int>(req.size()));
   char buf[1024];
   ASSERT_GT(idle.receiveBytes(buf, sizeof buf), 0);

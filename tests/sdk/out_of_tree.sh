@@ -2,7 +2,9 @@
 # Installs PiCloud (binary + SDK) to a temporary prefix, builds the example
 # plugin in examples/plugins/hello out of tree against that SDK with
 # find_package(PiCloudSDK), loads it into the installed kernel and calls the
-# route it registers and the script function it declares.
+# route it registers and the script function it declares. Then builds the
+# built-in kv plugin the same way, from its sources alone, and uses it: the
+# built-in plugins need nothing the installed SDK does not give a third party.
 set -euo pipefail
 BUILD_DIR="$1" SOURCE_DIR="$2"
 work="$(mktemp -d /tmp/picloud-sdk-test.XXXXXX)"
@@ -62,4 +64,39 @@ out=$(cd "$work/run" && PICLOUD_PLUGINS_SEARCH_PATH="$work/hello-build" PICLOUD_
   "$work/prefix/bin/picloud" script run greet.as --path '/?name=script' 2>"$work/script.log") || { cat "$work/script.log"; exit 1; }
 echo "$out"
 echo "$out" | grep -qx 'howdy, script / howdy, world / invalid_argument: name must not be empty' || { cat "$work/script.log"; exit 1; }
-echo "out-of-tree plugin built, loaded and called"
+echo "== build the built-in kv plugin out of tree against the installed SDK alone"
+mkdir -p "$work/kv-src"
+cp -r "$SOURCE_DIR/plugins/kv" "$work/kv-src/kv"
+cat >"$work/kv-src/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.22)
+project(picloud_kv_out_of_tree LANGUAGES CXX)
+find_package(PiCloudSDK 0.1 REQUIRED)
+include(GNUInstallDirs)
+set(PICLOUD_PLUGIN_OUTPUT_DIR ${CMAKE_BINARY_DIR}/plugins)
+add_subdirectory(kv)
+CMAKE
+cmake -S "$work/kv-src" -B "$work/kv-build" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >"$work/kv-configure.log" \
+  || { cat "$work/kv-configure.log"; exit 1; }
+cmake --build "$work/kv-build" >"$work/kv-build.log" 2>&1 || { cat "$work/kv-build.log"; exit 1; }
+kv_so="$work/kv-build/plugins/kv.so"
+test -f "$kv_so"
+# It links no library beyond the C and C++ runtimes (no Poco, nothing of the kernel).
+readelf -d "$kv_so" >"$work/kv-dynamic.txt"
+needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' "$work/kv-dynamic.txt" | grep -vE '^(libstdc\+\+|libm|libgcc_s|libc)\.so' || true)
+[ -z "$needed" ] || { echo "kv.so needs more than the C/C++ runtime: $needed"; exit 1; }
+# It ships its migrations beside its .so, as a third-party plugin does.
+mkdir -p "$work/kv-build/plugins/migrations"
+cp -r "$SOURCE_DIR/migrations/kv" "$work/kv-build/plugins/migrations/kv"
+cat >"$work/run/kv.as" <<'SCRIPT'
+void handle(request@ req, response@ res) {
+  kv::Collection@ c = kv::collection("things");
+  c.set("k", json::parse('{"n": 42}'));
+  res.text(c.get("k").to_string() + " " + c.has("k") + " " + c.has("nope"));
+}
+SCRIPT
+out=$(cd "$work/run" && PICLOUD_PLUGINS_SEARCH_PATH="$work/kv-build/plugins" PICLOUD_PLUGINS_ENABLED=kv \
+  PICLOUD_SERVER_DATA_DIR="$work/run/kv-data" "$work/prefix/bin/picloud" script run kv.as 2>"$work/kv-script.log") \
+  || { cat "$work/kv-script.log"; exit 1; }
+echo "$out"
+echo "$out" | grep -qx '{"n":42} true false' || { cat "$work/kv-script.log"; exit 1; }
+echo "out-of-tree plugins built, loaded and called"

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cmath>
 #include <deque>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -36,6 +38,29 @@ using c::view;
 struct Host {
   const pc_host_api* api;
   pc_plugin* plugin;
+};
+
+// This plugin's host, set once by init(): for what the SDK offers outside a
+// context (sdk::parse_json, a call's remaining time). One per plugin: the SDK
+// is compiled into each plugin with hidden visibility.
+inline Host& plugin_host() {
+  static Host host{nullptr, nullptr};
+  return host;
+}
+
+// Whether a struct the kernel filled reaches `field` (it is at least as new
+// as the plugin, so this holds for every field the plugin's headers know).
+#define PICLOUD_SDK_FILLED(object, type, field) ((object).size >= offsetof(type, field) + sizeof(((type*)0)->field))
+
+// A script run's deadline, asked of the kernel.
+class CRun final : public RunControl {
+ public:
+  CRun(Host host, pc_run* run) : host_(host), run_(run) {}
+  std::int64_t remaining_ms() const override { return host_.api->run_remaining_ms(host_.plugin, run_); }
+
+ private:
+  Host host_;
+  pc_run* run_;
 };
 
 // What an exception escaping plugin code becomes.
@@ -98,7 +123,8 @@ bool logged(const Host& host, std::string_view where, F&& body) noexcept {
 
 // ---- values in and out of the boundary --------------------------------------
 
-inline CallContext call_context(const pc_call& call, Value& event_storage) {
+// `run` is filled when the call belongs to a script run (call.run).
+inline CallContext call_context(const pc_call& call, Value& event_storage, std::optional<CRun>& run) {
   CallContext cc;
   cc.app_id = view(call.app_id);
   cc.principal = view(call.principal);
@@ -108,6 +134,10 @@ inline CallContext call_context(const pc_call& call, Value& event_storage) {
   if (call.event) {
     event_storage = c::to_value(*call.event);
     cc.event = &event_storage;
+  }
+  if (PICLOUD_SDK_FILLED(call, pc_call, run) && call.run) {
+    run.emplace(plugin_host(), call.run);
+    cc.run = &*run;
   }
   return cc;
 }
@@ -122,6 +152,7 @@ inline pc_call c_call(const CallContext& call) {
   out.execution_id = str(call.execution_id);
   out.trigger_depth = call.trigger_depth;
   out.event = nullptr;
+  out.run = nullptr;  // the kernel asks nothing of it on the way back
   return out;
 }
 
@@ -206,6 +237,22 @@ class CTransaction final : public Transaction {
     return r->int_or(0);
   }
   void* boundary_handle() const override { return tx_; }
+  Result<void> after_commit(std::function<void()> action) override {
+    struct Action {
+      Host host;
+      std::function<void()> action;
+    };
+    auto held = std::make_unique<Action>(Action{host_, std::move(action)});
+    // Called once: on commit it runs the action; either way it frees it.
+    auto end = [](void* user, int committed) noexcept {
+      std::unique_ptr<Action> a(static_cast<Action*>(user));
+      if (committed) logged(a->host, "after commit", [&] { a->action(); });
+    };
+    Answer a;
+    auto r = a.take_void(host_.api->db_after_commit(host_.plugin, tx_, end, held.get(), a.out()));
+    if (r) held.release();  // the kernel owns it until `end`
+    return r;
+  }
 
  private:
   Host host_;
@@ -291,6 +338,19 @@ class CTasks final : public BackgroundTasks {
     host_.api->task_every(host_.plugin, str(name), interval_ms, [](void* user) noexcept {
       auto* t = static_cast<Tick*>(user);
       logged(t->host, t->name, [&] { t->tick(); });
+    }, t);
+  }
+  void every_on_one_node(std::string name, std::int64_t interval_ms,
+                         std::function<Result<void>(Transaction&)> tick) override {
+    struct Tick {
+      Host host;
+      std::function<Result<void>(Transaction&)> tick;
+    };
+    auto* t = keep(std::make_shared<Tick>(Tick{host_, std::move(tick)}));
+    host_.api->task_every_leader(host_.plugin, str(name), interval_ms, [](void* user, pc_tx* tx, const pc_out* out) noexcept {
+      auto* t = static_cast<Tick*>(user);
+      CTransaction transaction(t->host, tx);
+      return guarded(out, [&] { return t->tick(transaction); });
     }, t);
   }
 
@@ -458,7 +518,8 @@ class CScriptApi final : public ScriptApi {
     auto* closure = static_cast<Closure*>(user);
     return guarded(out, [&]() -> Result<void> {
       Value event;
-      CallContext cc = call_context(*call, event);
+      std::optional<CRun> run;
+      CallContext cc = call_context(*call, event, run);
       // Most calls take a few arguments: no allocation for the list.
       std::array<Value, 8> inline_values;
       std::vector<Value> more;
@@ -606,6 +667,7 @@ inline HttpRequest http_request(const pc_http_request& r) {
   out.remote_address = c::text(r.remote_address);
   out.request_id = c::text(r.request_id);
   out.principal = c::text(r.principal);
+  if (PICLOUD_SDK_FILLED(r, pc_http_request, app_id)) out.app_id = c::text(r.app_id);
   return out;
 }
 
@@ -646,9 +708,27 @@ class CContext final : public PluginContext {
     r.capability = str(route.capability);
     r.handler = &handle;
     r.user = stored;
+    r.hosts = route.hosts == RouteHosts::apps ? PC_ROUTE_APP_HOSTS : PC_ROUTE_ADMIN_HOSTS;
     Answer a;
     return a.take_void(host_.api->add_route(host_.plugin, &r, a.out()));
   }
+
+  Result<AppInfo> find_app(std::string_view key) override {
+    Answer a;
+    auto v = a.take_value(host_.api->app_find(host_.plugin, str(key), a.out()));
+    if (!v) return v.error();
+    AppInfo app{(*v)["id"].string_or(""), (*v)["slug"].string_or(""), (*v)["name"].string_or(""), {}};
+    if ((*v)["hostnames"].is_array())
+      for (const auto& h : (*v)["hostnames"].as_array()) app.hostnames.push_back(h.string_or(""));
+    return app;
+  }
+  Result<std::string> data_dir() override {
+    Answer a;
+    auto v = a.take_value(host_.api->data_dir(host_.plugin, a.out()));
+    if (!v) return v.error();
+    return v->string_or("");
+  }
+  std::string install_dir() const override { return c::text(host_.api->install_dir(host_.plugin)); }
 
   Result<void> on_app_deleted(AppDeletedHook hook) override {
     AppHook* stored = keep(app_hooks_, AppHook{host_, std::move(hook)});
@@ -736,6 +816,7 @@ struct Entry {
       if (!host || host->abi_major != PC_ABI_MAJOR || host->size < sizeof(pc_host_api))
         return make_error(ErrorKind::invalid_argument, "abi_mismatch",
                           "the kernel's host table does not match this plugin's SDK");
+      plugin_host() = Host{host, p};
       auto s = std::make_unique<State>(Host{host, p});
       s->plugin = std::make_unique<PluginClass>();
       *state = s.release();

@@ -50,6 +50,11 @@ class Transaction {
   // The C boundary's handle of this transaction: set on the transactions the
   // C++ SDK hands a plugin (ctx.database()), null on any other.
   virtual void* boundary_handle() const { return nullptr; }
+  // Runs `action` once this transaction has committed durably, on the
+  // committing thread; never when it rolls back. For what must not happen
+  // unless the data is there (a wake-up, a cache entry). `action` must not
+  // throw and may not use this transaction.
+  virtual Result<void> after_commit(std::function<void()> action) = 0;
 };
 
 class Database {

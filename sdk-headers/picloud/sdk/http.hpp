@@ -36,6 +36,8 @@ struct HttpRequest {
   // parameter, params["app"] then holds the app's id even when the caller
   // named the app by its slug.
   std::string principal;
+  // On a RouteHosts::apps route: the app serving the request's Host.
+  std::string app_id;
 
   // First header with this (lower case) name, or empty.
   std::string_view header(std::string_view name) const {
@@ -81,12 +83,24 @@ struct Capability {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Where a route answers.
+//   admin  on the admin API's hosts ([admin] hostnames and IP addresses);
+//          on an app's host the path stays the app's (never shadowed).
+//   apps   on every app's hosts, under the prefix reserved for plugins:
+//          path "/x" answers at "/_picloud/<plugin>/x", with
+//          HttpRequest::app_id the app of the Host header. Public only: the
+//          plugin authenticates such requests itself (signed URLs, webhook
+//          secrets, tokens). No app may route a path under "/_picloud/".
+enum class RouteHosts { admin, apps };
+inline constexpr std::string_view kPluginRoutePrefix = "/_picloud/";
+
 struct HttpRoute {
   std::string method;  // GET, POST, ... or "*" for any
   // Exact path ("/a/b"), prefix ("/a/*"), or with parameters ("/a/{id}").
   std::string path;
   std::string capability;  // kPublic or a capability name
   HttpHandler handler;
+  RouteHosts hosts = RouteHosts::admin;
 };
 
 }  // namespace picloud::sdk

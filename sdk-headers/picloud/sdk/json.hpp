@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <string>
 
+#include "picloud/sdk/text.hpp"
 #include "picloud/sdk/value.hpp"
 
 namespace picloud::sdk {
@@ -111,6 +112,38 @@ inline std::string to_json(const Value& value) {
   std::string out;
   json_detail::append_json(out, value);
   return out;
+}
+
+// The first part of `value` that JSON text cannot hold, described for an
+// error message with `label` as its root ("value.tags[2] is bytes, ..."), or
+// empty when there is none: bytes, non-finite numbers, text that is not
+// UTF-8, text or field names holding U+0000 (PostgreSQL cannot store it, and
+// both databases must behave alike).
+inline std::string unstorable_part(const Value& v, const std::string& label) {
+  switch (v.type()) {
+    case ValueType::bytes:
+      return label + " is bytes, which JSON cannot hold (store base64::encode of them)";
+    case ValueType::number:
+      return std::isfinite(v.as_float()) ? "" : label + " is not a finite number";
+    case ValueType::string:
+      if (!is_utf8(v.as_string())) return label + " is text that is not valid UTF-8";
+      return v.as_string().find('\0') == std::string::npos
+                 ? ""
+                 : label + " holds the NUL character (U+0000), which cannot be stored";
+    case ValueType::array:
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (auto bad = unstorable_part(v[i], label + "[" + std::to_string(i) + "]"); !bad.empty()) return bad;
+      return "";
+    case ValueType::object:
+      for (const auto& [k, child] : v.as_object()) {
+        if (!is_utf8(k)) return label + " has a field name that is not valid UTF-8";
+        if (k.find('\0') != std::string::npos) return label + " has a field name holding the NUL character (U+0000)";
+        if (auto bad = unstorable_part(child, label + "." + k); !bad.empty()) return bad;
+      }
+      return "";
+    default:
+      return "";
+  }
 }
 
 }  // namespace picloud::sdk

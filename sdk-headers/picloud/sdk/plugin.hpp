@@ -12,7 +12,9 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "picloud/sdk/abi.hpp"
 #include "picloud/sdk/config.hpp"
@@ -32,6 +34,14 @@ namespace picloud::sdk {
 class TriggerKinds;
 class EventSink;
 class AccessControl;
+
+// An app as plugins see it.
+struct AppInfo {
+  std::string id;
+  std::string slug;
+  std::string name;
+  std::vector<std::string> hostnames;
+};
 
 class PluginContext {
  public:
@@ -72,6 +82,16 @@ class PluginContext {
   // deleting admin's answer. Only during configure(); one hook per call.
   using AppDeletedHook = std::function<Result<void>(Transaction& tx, std::string_view app_id)>;
   virtual Result<void> on_app_deleted(AppDeletedHook hook) = 0;
+
+  // The app with this id, slug or hostname (tried in that order);
+  // not_found when there is none. Reads the database.
+  virtual Result<AppInfo> find_app(std::string_view key) = 0;
+
+  // The plugin's own data directory, <[server] data_dir>/plugins/<name>,
+  // created (mode 0700) on the first call; absolute.
+  virtual Result<std::string> data_dir() = 0;
+  // The directory the plugin's .so was loaded from (files it ships); absolute.
+  virtual std::string install_dir() const = 0;
 };
 
 class Plugin {

@@ -35,6 +35,15 @@ namespace picloud::sdk {
 //   void    no result (results only)
 enum class ScriptType : std::uint8_t { void_type, boolean, integer, number, string, bytes, json, handle };
 
+// When a script run must end. A plugin call must not outlive its run (nor
+// the outbox lease an async run holds): bound every wait by remaining_ms().
+class RunControl {
+ public:
+  virtual ~RunControl() = default;
+  // Milliseconds left; 0 once the deadline passed or the run was ended.
+  virtual std::int64_t remaining_ms() const = 0;
+};
+
 // Who is calling: set by the kernel for every script run, never by the script.
 // Every service call must scope what it touches by `app_id`.
 struct CallContext {
@@ -44,6 +53,10 @@ struct CallContext {
   std::string_view execution_id;
   int trigger_depth = 0;          // 0 for a run not caused by a trigger
   const Value* event = nullptr;   // the triggering event, or null
+  const RunControl* run = nullptr;  // the script run; null outside one (admin routes)
+
+  // Milliseconds the run has left: INT64_MAX outside a run, 0 once it must end.
+  std::int64_t remaining_ms() const { return run ? run->remaining_ms() : INT64_MAX; }
 };
 
 struct ScriptParam {

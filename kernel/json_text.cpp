@@ -1,20 +1,18 @@
-#include "support/json_text.hpp"
+#include "kernel/json_text.hpp"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 
-#include <Poco/JSON/JSONException.h>
-#include <Poco/JSON/ParseHandler.h>
-
-#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
 
-namespace picloud::plugin_support {
+namespace picloud::kernel {
 namespace {
 
 sdk::Value to_value(const Poco::Dynamic::Var& var) {
@@ -118,63 +116,4 @@ sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth, JsonStr
   }
 }
 
-bool is_utf8(std::string_view text) {
-  std::size_t i = 0;
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  while (i < text.size()) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int extra;
-    std::uint32_t code;
-    if ((c & 0xE0) == 0xC0)
-      extra = 1, code = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0)
-      extra = 2, code = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0)
-      extra = 3, code = c & 0x07;
-    else
-      return false;
-    if (i + extra >= text.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      code = (code << 6) | (s[i + k] & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMin[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
-std::string unstorable_part(const sdk::Value& v, const std::string& label) {
-  switch (v.type()) {
-    case sdk::ValueType::bytes:
-      return label + " is bytes, which JSON cannot hold (store base64::encode of them)";
-    case sdk::ValueType::number:
-      return std::isfinite(v.as_float()) ? "" : label + " is not a finite number";
-    case sdk::ValueType::string:
-      if (!is_utf8(v.as_string())) return label + " is text that is not valid UTF-8";
-      // PostgreSQL cannot store U+0000 in text or jsonb; SQLite could, but
-      // both databases must behave alike.
-      return v.as_string().find('\0') == std::string::npos ? "" : label + " holds the NUL character (U+0000), which cannot be stored";
-    case sdk::ValueType::array:
-      for (std::size_t i = 0; i < v.size(); ++i)
-        if (auto bad = unstorable_part(v[i], label + "[" + std::to_string(i) + "]"); !bad.empty()) return bad;
-      return "";
-    case sdk::ValueType::object:
-      for (const auto& [k, child] : v.as_object()) {
-        if (!is_utf8(k)) return label + " has a field name that is not valid UTF-8";
-        if (k.find('\0') != std::string::npos) return label + " has a field name holding the NUL character (U+0000)";
-        if (auto bad = unstorable_part(child, label + "." + k); !bad.empty()) return bad;
-      }
-      return "";
-    default:
-      return "";
-  }
-}
-
-}  // namespace picloud::plugin_support
+}  // namespace picloud::kernel
