@@ -165,7 +165,7 @@ void Kernel::register_kernel_routes() {
   });
 }
 
-void Kernel::warn_reserved_app_hostnames() {
+void Kernel::warn_ignored_app_hosts_and_routes() {
   // Hostnames an older version let apps take that belong to the admin API
   // now: requests for them reach the admin API, never the app.
   auto rows = admin_->reserved_app_hostnames();
@@ -177,6 +177,15 @@ void Kernel::warn_reserved_app_hostnames() {
     write_log(LogLevel::warn, "admin",
               "app hostname ignored: it is one of the admin API's hosts; give the app another hostname",
               {{"app", app}, {"hostname", host}});
+  // Routes an older version let apps add under the prefix plugins own now:
+  // their requests go to the plugins' routes, never the app's script.
+  auto routes = database_->query("SELECT app_id, path FROM routes");
+  if (!routes) return;
+  for (const auto& row : routes->rows)
+    if (http::plugin_path(row[1].as_string()))
+      write_log(LogLevel::warn, "admin",
+                "app route ignored: paths under /_picloud/ belong to plugins; move the route",
+                {{"app", row[0].as_string()}, {"path", row[1].as_string()}});
 }
 
 void Kernel::warn_unread_config() {
@@ -209,7 +218,7 @@ Result<void> Kernel::build_admin() {
   if (auto r = admin_->register_routes(router_); !r) return r;
   if (!settings_.owner_username.empty())
     if (auto r = admin_->bootstrap_owner(settings_.owner_username, settings_.owner_password); !r) return r;
-  warn_reserved_app_hostnames();
+  warn_ignored_app_hosts_and_routes();
   return {};
 }
 

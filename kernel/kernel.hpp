@@ -71,7 +71,7 @@ class Kernel {
   void register_kernel_routes();
   Result<void> build_script_engine();
   Result<void> build_admin();
-  void warn_reserved_app_hostnames();
+  void warn_ignored_app_hosts_and_routes();
   void warn_unread_config();
 
   Config& config_;

@@ -695,7 +695,8 @@ struct Engine::Impl {
     state.budget.limit = limits.max_memory_bytes;
     state.budget.max_single = limits.max_value_bytes;
     state.deadline = started + std::chrono::milliseconds(limits.timeout_ms);
-    state.call.run = &state;
+    // The same deadline, on the clock plugins read (sdk::monotonic_ms).
+    state.call.deadline_ms = sdk::monotonic_ms() + limits.timeout_ms;
 
     asIScriptContext* ctx = acquire_context();
     ctx->SetUserData(&state, kRunStateSlot);

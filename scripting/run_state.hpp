@@ -25,20 +25,7 @@ struct LogLine {
 // The context user-data slot holding the RunState.
 inline constexpr unsigned long kRunStateSlot = 0x52554e;  // "RUN"
 
-// Also the run's deadline as plugins see it (sdk::RunControl): the kernel
-// passes it to every plugin call of the run (call.run).
-struct RunState final : sdk::RunControl {
-  RunState() = default;
-  RunState(const RunState&) = delete;  // call.run points at it
-  RunState& operator=(const RunState&) = delete;
-
-  // 0 once the run failed (a limit, an abort) or its deadline passed.
-  std::int64_t remaining_ms() const override {
-    if (failure != RunError::none) return 0;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    return left.count() > 0 ? left.count() : 0;
-  }
-
+struct RunState {
   sdk::CallContext call;
   const Limits* limits = nullptr;
   memory::Budget budget;

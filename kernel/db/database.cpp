@@ -39,12 +39,10 @@ class ConnectionTransaction final : public sdk::Transaction {
     after_commit_.push_back(std::move(action));
     return {};
   }
-  // Runs the actions once, in order. A transaction that ends otherwise
-  // drops them unrun (their destructors let a plugin free what it gave).
-  void committed() {
-    auto actions = std::move(after_commit_);
-    for (auto& action : actions) action();
-  }
+  // The actions to run now that the transaction committed. A transaction
+  // that ends otherwise drops them unrun (their destructors let a plugin
+  // free what it gave).
+  std::vector<std::function<void()>> take_after_commit() { return std::move(after_commit_); }
 
  private:
   Connection& conn_;
@@ -148,6 +146,19 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
 
 sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
                                         Durability durability) {
+  // After-commit work runs once the connection is back in the pool and the
+  // writer's turn is released: it may use the database, and a slow action
+  // holds up no other writer.
+  std::vector<std::function<void()>> after_commit;
+  auto outcome = transaction_holding(body, durability, after_commit);
+  if (outcome)
+    for (auto& action : after_commit) action();
+  return outcome;
+}
+
+sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
+                                                Durability durability,
+                                                std::vector<std::function<void()>>& after_commit) {
   auto turn = writer_turn("BEGIN");
   struct Holding {
     const Database* previous;
@@ -196,7 +207,7 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   if (outcome) {
     auto committed = conn.execute_script("COMMIT");
     if (committed) {
-      tx.committed();
+      after_commit = tx.take_after_commit();
       return {};
     }
     outcome = committed;

@@ -54,8 +54,9 @@ class Database final : public sdk::Database {
   // transaction. `tx` must be the one this class passed to a transaction() body.
   static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);
   // Runs `action` once `tx` (a transaction of this class) has committed, on
-  // the committing thread; never when it rolls back. For wake-ups that must
-  // not come before the rows they announce are visible.
+  // the committing thread after its connection went back to the pool; never
+  // when it rolls back. For wake-ups that must not come before the rows they
+  // announce are visible.
   static void after_commit(sdk::Transaction& tx, std::function<void()> action);
 
   // Answers whether a trivial statement runs (for /readyz).
@@ -67,6 +68,10 @@ class Database final : public sdk::Database {
   class Lease;
   Database(DatabaseUrl url, DatabaseOptions options) : url_(std::move(url)), options_(options) {}
   sdk::Result<Lease> acquire();
+  // transaction() up to the commit; the committed transaction's after-commit
+  // work goes to `after_commit`, to run once the connection is released.
+  sdk::Result<void> transaction_holding(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
+                                        Durability durability, std::vector<std::function<void()>>& after_commit);
   void release(std::unique_ptr<Connection> conn);
 
   // SQLite: writes from this process take turns here instead of racing for

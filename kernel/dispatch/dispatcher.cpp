@@ -228,6 +228,16 @@ sdk::HttpResponse Dispatcher::serve_plugin_route(const sdk::HttpRequest& request
   sdk::HttpRequest for_plugin = request;
   for_plugin.params = std::move(m.params);
   for_plugin.app_id = std::move(app_id);
+  // Through the app's share of the gate, as its scripts are: a visitor
+  // keeping a slow plugin route busy holds that app's slots, not every
+  // server thread.
+  if (!gate_.enter(for_plugin.app_id, std::chrono::milliseconds(settings_.queue_timeout_ms))) {
+    rejected_.inc();
+    auto r = error_body(503, "overloaded", "too many requests at once; try again shortly");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  ExecutionGate::Slot slot(gate_, for_plugin.app_id);
   return m.route->handler(for_plugin);
 }
 

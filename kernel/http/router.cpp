@@ -113,9 +113,11 @@ sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
   entry->capability = route.capability;
   entry->owner = owner;
   entry->handler = std::move(route.handler);
-  // A plugin's route outside the kernel's paths answers on the admin hosts
-  // only: on an app's host the path is the app's.
-  entry->admin_hosts_only = owner != "kernel" && route.hosts == sdk::RouteHosts::admin && kernel_path(route.path).empty();
+  // A plugin's routes answer on the admin hosts only: on an app's host the
+  // path is the app's. (A non-public route under the kernel's paths is held
+  // to them by the authorizer already, so the hot path skips the check.)
+  entry->admin_hosts_only = owner != "kernel" && route.hosts == sdk::RouteHosts::admin &&
+                            (route.capability == sdk::kPublic || kernel_path(route.path).empty());
   has_admin_hosts_only_ = has_admin_hosts_only_ || entry->admin_hosts_only;
   for (const auto& existing : routes_) {
     bool methods_overlap = existing->method == entry->method || existing->method == "*" || entry->method == "*";

@@ -52,8 +52,9 @@ struct RouteEntry {
   std::string capability;
   std::string owner;  // "kernel" or the plugin's name
   sdk::HttpHandler handler;
-  // A plugin's route outside the kernel's paths (sdk::RouteHosts::admin):
-  // matched only on the admin API's hosts.
+  // A plugin's route (sdk::RouteHosts::admin): matched only on the admin
+  // API's hosts (public ones, and all outside the kernel's paths; the
+  // authorizer holds the others to those hosts).
   bool admin_hosts_only = false;
   // Per-route metrics, created once at registration so the hot path does no lookups.
   CounterMetric* responses[3] = {};  // 2xx/3xx, 4xx, 5xx

@@ -91,7 +91,11 @@ class PluginHost::Context final : public sdk::PluginContext {
         tasks_(plugin.name, &database),
         metrics_(host.metrics_, plugin.name),
         trigger_kinds_(*this),
-        events_(host.event_router_ ? host.event_router_->sink_for(plugin.name) : nullptr) {}
+        events_(host.event_router_ ? host.event_router_->sink_for(plugin.name) : nullptr) {
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(plugin.directory, ec);
+    install_dir_ = (ec ? std::filesystem::path(plugin.directory) : dir).lexically_normal().string();
+  }
 
   std::string_view plugin_name() const override { return plugin_.name; }
   sdk::ConfigSection& config() override { return config_; }
@@ -117,7 +121,7 @@ class PluginHost::Context final : public sdk::PluginContext {
       route.path = prefix + plugin_.name + (route.path == "/" ? "" : route.path);
       return host_.app_host_routes_.add(std::move(route), plugin_.name);
     }
-    if (route.path.compare(0, prefix.size(), prefix) == 0 || route.path + "/" == prefix)
+    if (http::plugin_path(route.path))
       return sdk::make_error(ErrorKind::invalid_argument,
                              "plugin '" + plugin_.name + "': " + route.path + " is under " + prefix +
                                  ", which is served on app hosts: declare the route with RouteHosts::apps");
@@ -153,9 +157,7 @@ class PluginHost::Context final : public sdk::PluginContext {
     return dir.string();
   }
 
-  std::string install_dir() const override {
-    return std::filesystem::absolute(plugin_.directory).lexically_normal().string();
-  }
+  std::string_view install_dir() const override { return install_dir_; }
   sdk::Result<void> on_app_deleted(AppDeletedHook hook) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument,
@@ -189,6 +191,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   PluginMetrics metrics_;
   Kinds trigger_kinds_;
   std::unique_ptr<sdk::EventSink> events_;
+  std::string install_dir_;
 };
 
 struct PluginHost::Instance {

@@ -33,7 +33,7 @@ using sdk::c::view;
 // The smallest size a plugin may fill each struct with: up to the end of the
 // struct's last field in ABI 2.0. Named by field, so appending fields in a
 // minor leaves it alone; a reader checks an appended field with
-// PICLOUD_SDK_HAS_FIELD.
+// PICLOUD_SDK_HAS.
 #define PICLOUD_END_OF(type, member) static_cast<std::uint32_t>(offsetof(type, member) + sizeof(type::member))
 template <typename T>
 constexpr std::uint32_t kMinimumSize = 0;
@@ -104,8 +104,7 @@ sdk::CallContext call_of(const pc_call& c) {
   call.script_id = view(c.script_id);
   call.execution_id = view(c.execution_id);
   call.trigger_depth = c.trigger_depth;
-  // c.run is not read back: a plugin passes its CallContext on (events,
-  // access) without the run, and the kernel's own calls carry theirs.
+  if (PICLOUD_SDK_HAS(c, pc_call, deadline_ms)) call.deadline_ms = c.deadline_ms;
   return call;
 }
 
@@ -308,7 +307,7 @@ sdk::Result<Value> call_script(pc_script_fn fn, void* user, const sdk::CallConte
   c.script_id = str(call.script_id);
   c.execution_id = str(call.execution_id);
   c.trigger_depth = call.trigger_depth;
-  c.run = reinterpret_cast<pc_run*>(const_cast<sdk::RunControl*>(call.run));
+  c.deadline_ms = call.deadline_ms;
   pc_value event{};
   if (call.event) {
     event = storage.make(*call.event);
@@ -626,9 +625,17 @@ pc_status db_after_commit(pc_plugin*, pc_tx* tx, void (*fn)(void*, int), void* u
   return host_call(out, [&]() -> sdk::Result<void> {
     if (!tx) return sdk::make_error(ErrorKind::invalid_argument, "after-commit work needs a transaction (tx is NULL)");
     if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "the after-commit work has no function");
+    // Until the transaction took it, the plugin still owns `user`: a refusal
+    // (or a throw, such as bad_alloc) must not call fn.
     auto pending = std::make_shared<AfterCommit>(fn, user);
-    auto r = reinterpret_cast<sdk::Transaction*>(tx)->after_commit([pending] { pending->end(1); });
-    if (!r) pending->cancel();  // refused: the plugin keeps `user`, fn is never called
+    sdk::Result<void> r;
+    try {
+      r = reinterpret_cast<sdk::Transaction*>(tx)->after_commit([pending] { pending->end(1); });
+    } catch (...) {
+      pending->cancel();
+      throw;
+    }
+    if (!r) pending->cancel();
     return r;
   });
 }
@@ -642,20 +649,8 @@ pc_status data_dir(pc_plugin* p, const pc_out* out) {
   });
 }
 
-pc_str install_dir(pc_plugin* p) {
-  // Kept for the process's life: the C contract hands out a borrowed pointer.
-  static std::mutex mutex;
-  static std::map<pc_plugin*, std::string> dirs;
-  std::lock_guard lock(mutex);
-  auto [it, fresh] = dirs.try_emplace(p);
-  if (fresh) it->second = ctx(p).install_dir();
-  return str(it->second);
-}
-
-std::int64_t run_remaining_ms(pc_plugin*, pc_run* run) {
-  if (!run) return INT64_MAX;
-  return std::max<std::int64_t>(0, reinterpret_cast<const sdk::RunControl*>(run)->remaining_ms());
-}
+// The context keeps it for the process's life.
+pc_str install_dir(pc_plugin* p) { return str(ctx(p).install_dir()); }
 
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
@@ -711,7 +706,6 @@ constexpr pc_host_api kHostApi = {
     &db_after_commit,
     &data_dir,
     &NoThrow<&install_dir>::call,
-    &NoThrow<&run_remaining_ms>::call,
 };
 
 }  // namespace

@@ -40,6 +40,11 @@ void TaskGroup::spawn(std::string name, std::function<void(const sdk::StopSignal
 }
 
 void TaskGroup::every(std::string name, std::int64_t interval_ms, std::function<void()> tick) {
+  if (interval_ms < 1) {
+    write_log(LogLevel::error, owner_, "periodic task refused: its interval must be at least 1 ms",
+              {{"task", name}, {"interval_ms", std::to_string(interval_ms)}});
+    return;
+  }
   spawn(name, [name, interval_ms, tick = std::move(tick), this](const sdk::StopSignal& stop) {
     while (!stop.wait_for(interval_ms)) {
       try {
@@ -57,23 +62,46 @@ void TaskGroup::every_on_one_node(std::string name, std::int64_t interval_ms,
     write_log(LogLevel::error, owner_, "one-node task refused: no database", {{"task", name}});
     return;
   }
+  if (interval_ms < 1) {
+    write_log(LogLevel::error, owner_, "one-node task refused: its interval must be at least 1 ms",
+              {{"task", name}, {"interval_ms", std::to_string(interval_ms)}});
+    return;
+  }
   const std::int64_t key = db::plugin_task_key(owner_, name);
-  every(name, interval_ms, [this, name, key, tick = std::move(tick)] {
+  every(name, interval_ms, [this, name, key, interval_ms, tick = std::move(tick)] {
     bool skipped = false;
     auto r = database_->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      // The lock keeps two nodes from ticking at once; the recorded last run
+      // keeps them from each ticking every interval.
       auto leading = db::lead(tx, database_->dialect(), key);
       if (!leading) return leading.error();
-      if (!*leading) {
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+      bool due = *leading;
+      if (due) {
+        auto last = tx.query("SELECT last_run_ms FROM plugin_task_runs WHERE plugin = ? AND task = ?", {owner_, name});
+        if (!last) return last.error();
+        // A timer may fire a little early: within a tenth of the interval counts as due.
+        if (!last->empty() && now - last->rows[0][0].as_int() < interval_ms - interval_ms / 10) due = false;
+      }
+      if (!due) {
         skipped = true;
         return {};
       }
+      auto recorded = tx.execute(
+          "INSERT INTO plugin_task_runs (plugin, task, last_run_ms) VALUES (?, ?, ?) "
+          "ON CONFLICT (plugin, task) DO UPDATE SET last_run_ms = excluded.last_run_ms",
+          {owner_, name, now});
+      if (!recorded) return recorded.error();
       return tick(tx);
     });
     if (!r)
       write_log(LogLevel::warn, owner_, "one-node task failed; its tick was rolled back",
                 {{"task", name}, {"error", r.error().message}});
     else if (skipped)
-      write_log(LogLevel::debug, owner_, "one-node task skipped: another node runs it", {{"task", name}});
+      write_log(LogLevel::debug, owner_, "one-node task skipped: another node runs it or ran it lately",
+                {{"task", name}});
   });
 }
 

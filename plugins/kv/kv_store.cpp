@@ -290,6 +290,17 @@ sdk::Result<std::optional<Entry>> KvStore::remove(const sdk::CallContext& call, 
   return removed;
 }
 
+sdk::Result<std::int64_t> KvStore::sweep_expired(std::int64_t batch) {
+  sdk::Result<std::int64_t> deleted = std::int64_t{0};
+  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    deleted = sweep_expired(tx, batch);
+    if (!deleted) return deleted.error();
+    return {};
+  });
+  if (!r) return r.error();
+  return deleted;
+}
+
 sdk::Result<std::int64_t> KvStore::sweep_expired(sdk::Transaction& tx, std::int64_t batch) {
   const std::int64_t now = now_();
   // The outer condition is checked again on each row, so a key written anew

@@ -83,8 +83,10 @@ class KvStore {
   sdk::Result<std::optional<Entry>> remove(const sdk::CallContext& call, std::string_view collection,
                                            std::string_view key);
 
-  // Deletes up to `batch` expired rows in `tx`; returns how many.
+  // Deletes up to `batch` expired rows, in `tx` or in a transaction of its
+  // own; returns how many.
   sdk::Result<std::int64_t> sweep_expired(sdk::Transaction& tx, std::int64_t batch);
+  sdk::Result<std::int64_t> sweep_expired(std::int64_t batch);
 
  private:
   // What a write does once it has seen the key's live entry (if any): the new

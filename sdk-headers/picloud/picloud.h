@@ -119,7 +119,6 @@ typedef struct pc_tx pc_tx;               /* an open transaction */
 typedef struct pc_stop pc_stop;           /* a background task's stop signal */
 typedef struct pc_counter pc_counter;
 typedef struct pc_histogram pc_histogram;
-typedef struct pc_run pc_run;             /* a script run, for its deadline */
 
 /* ---- HTTP routes ----------------------------------------------------------- */
 
@@ -221,7 +220,10 @@ typedef struct pc_call {
   pc_str execution_id;
   int32_t trigger_depth;
   const pc_value* event; /* the triggering event, or NULL */
-  pc_run* run;           /* the script run, or NULL outside one (admin routes) */
+  /* When the script run must end, in CLOCK_MONOTONIC milliseconds; 0
+   * outside a run (admin routes). A plugin bounds every wait of the call by
+   * it: a call must not outlive its run, nor the outbox lease it holds. */
+  int64_t deadline_ms;
 } pc_call;
 
 /* A function (self is NULL) or a handle method (self is the handle's
@@ -392,20 +394,24 @@ typedef struct pc_host_api {
    * when there is none. Reads the database. */
   pc_status (*app_find)(pc_plugin* p, pc_str key, const pc_out* out);
 
-  /* A task on one node at a time: every interval_ms, tick runs inside a
-   * write transaction that first takes a lock named by the plugin and the
-   * task. On PostgreSQL (several nodes) that is an advisory transaction lock
-   * taken without waiting: a node that does not get it skips the tick.
-   * tick's error rolls the transaction back and is logged. Stopped and
+  /* A task that runs about once per interval_ms across all nodes, never
+   * twice at once: tick runs inside a write transaction that first takes a
+   * lock named by the plugin and the task (PostgreSQL: an advisory
+   * transaction lock, not waited for) and checks when the task last ran on
+   * any node; a node without the lock, or whose timer fires less than an
+   * interval after the last run, skips its tick. tick's error rolls the
+   * transaction back (the task is due again) and is logged. Stopped and
    * joined before the plugin's stop(). */
   void (*task_every_leader)(pc_plugin* p, pc_str name, int64_t interval_ms,
                             pc_status (*tick)(void* user, pc_tx* tx, const pc_out* out), void* user);
 
   /* Calls fn exactly once when tx ends: with committed = 1 after tx has
-   * committed durably (on the committing thread, once the commit returned),
-   * or with committed = 0 when it rolled back, so user can be freed. For
-   * work that must not happen unless the data is there: waking another
-   * node, a cache update. fn must not fail and may not use tx. */
+   * committed durably (on the committing thread, once the commit returned
+   * and the connection went back to the pool), or with committed = 0 when
+   * it rolled back, so user can be freed. For work that must not happen
+   * unless the data is there: waking another node, a cache update,
+   * follow-up work. fn must not fail; it may use the database, not tx.
+   * When this call fails, fn is never called. */
   pc_status (*db_after_commit)(pc_plugin* p, pc_tx* tx, void (*fn)(void* user, int committed), void* user,
                                const pc_out* out);
 
@@ -415,12 +421,6 @@ typedef struct pc_host_api {
    * files: templates, CA bundles). Both are absolute. */
   pc_status (*data_dir)(pc_plugin* p, const pc_out* out);
   pc_str (*install_dir)(pc_plugin* p); /* valid for the process's life */
-
-  /* The milliseconds a script run has left (call->run; INT64_MAX when
-   * call->run is NULL). 0 once its deadline passed or the run was ended:
-   * a plugin bounds every wait of a call by it (a call must not outlive its
-   * run, nor the outbox lease the run holds). */
-  int64_t (*run_remaining_ms)(pc_plugin* p, pc_run* run);
 } pc_host_api;
 
 #define PC_JSON_STRICT 1u

@@ -18,7 +18,7 @@
 //   string t_host::data_dir()    string t_host::install_dir()
 //   int    t_host::write(commit)            inserts a tick row "written" in a transaction
 //                                           with after-commit work; rolled back unless commit
-//   json   t_host::after_commits()          {"ran": n, "freed": n}
+//   json   t_host::after_commits()          {"ran": n, "freed": n, "queried": n}
 #include <picloud/sdk.hpp>
 
 #include <algorithm>
@@ -33,6 +33,7 @@ using namespace picloud::sdk;
 
 std::atomic<int> g_ran{0};
 std::atomic<int> g_freed{0};
+std::atomic<int> g_queried{0};  // after-commit work that could use the database
 
 // Counts its own destruction: the after-commit closure holds one, so a
 // closure the kernel dropped (rolled back) is seen to be freed.
@@ -116,7 +117,9 @@ class HostPlugin final : public Plugin {
         !r)
       return r;
     if (auto r = add({"t_host", "install_dir", {}, ScriptType::string, "",
-                      [c](const CallContext&, std::span<const Value>) -> Result<Value> { return Value(c->install_dir()); }});
+                      [c](const CallContext&, std::span<const Value>) -> Result<Value> {
+                        return Value(std::string(c->install_dir()));
+                      }});
         !r)
       return r;
     if (auto r = add({"t_host", "write", {{"commit", ScriptType::boolean}}, ScriptType::integer, "",
@@ -127,7 +130,13 @@ class HostPlugin final : public Plugin {
                               !w)
                             return w.error();
                           auto counter = std::make_shared<FreeCounter>();
-                          if (auto ac = tx.after_commit([counter] { ++g_ran; }); !ac) return ac;
+                          // The work reads the database: it runs once the
+                          // transaction's connection is back in the pool.
+                          auto ac = tx.after_commit([counter, c] {
+                            ++g_ran;
+                            if (c->database().query("SELECT count(*) FROM t_host_ticks")) ++g_queried;
+                          });
+                          if (!ac) return ac;
                           if (!commit) return make_error(ErrorKind::conflict, "told_to_roll_back", "rolled back as asked");
                           return {};
                         });
@@ -138,7 +147,9 @@ class HostPlugin final : public Plugin {
       return r;
     return add({"t_host", "after_commits", {}, ScriptType::json, "",
                 [](const CallContext&, std::span<const Value>) -> Result<Value> {
-                  return Value::object({{"ran", std::int64_t{g_ran}}, {"freed", std::int64_t{g_freed}}});
+                  return Value::object({{"ran", std::int64_t{g_ran}},
+                                        {"freed", std::int64_t{g_freed}},
+                                        {"queried", std::int64_t{g_queried}}});
                 }});
   }
 

@@ -41,7 +41,7 @@ struct Host {
 };
 
 // This plugin's host, set once by init(): for what the SDK offers outside a
-// context (sdk::parse_json, a call's remaining time). One per plugin: the SDK
+// context (sdk::parse_json). One per plugin: the SDK
 // is compiled into each plugin with hidden visibility.
 inline Host& plugin_host() {
   static Host host{nullptr, nullptr};
@@ -51,17 +51,6 @@ inline Host& plugin_host() {
 // Whether a struct the kernel filled reaches `field` (it is at least as new
 // as the plugin, so this holds for every field the plugin's headers know).
 #define PICLOUD_SDK_FILLED(object, type, field) ((object).size >= offsetof(type, field) + sizeof(((type*)0)->field))
-
-// A script run's deadline, asked of the kernel.
-class CRun final : public RunControl {
- public:
-  CRun(Host host, pc_run* run) : host_(host), run_(run) {}
-  std::int64_t remaining_ms() const override { return host_.api->run_remaining_ms(host_.plugin, run_); }
-
- private:
-  Host host_;
-  pc_run* run_;
-};
 
 // What an exception escaping plugin code becomes.
 inline Error thrown(const char* what) {
@@ -123,8 +112,7 @@ bool logged(const Host& host, std::string_view where, F&& body) noexcept {
 
 // ---- values in and out of the boundary --------------------------------------
 
-// `run` is filled when the call belongs to a script run (call.run).
-inline CallContext call_context(const pc_call& call, Value& event_storage, std::optional<CRun>& run) {
+inline CallContext call_context(const pc_call& call, Value& event_storage) {
   CallContext cc;
   cc.app_id = view(call.app_id);
   cc.principal = view(call.principal);
@@ -135,10 +123,7 @@ inline CallContext call_context(const pc_call& call, Value& event_storage, std::
     event_storage = c::to_value(*call.event);
     cc.event = &event_storage;
   }
-  if (PICLOUD_SDK_FILLED(call, pc_call, run) && call.run) {
-    run.emplace(plugin_host(), call.run);
-    cc.run = &*run;
-  }
+  if (PICLOUD_SDK_FILLED(call, pc_call, deadline_ms)) cc.deadline_ms = call.deadline_ms;
   return cc;
 }
 
@@ -152,7 +137,7 @@ inline pc_call c_call(const CallContext& call) {
   out.execution_id = str(call.execution_id);
   out.trigger_depth = call.trigger_depth;
   out.event = nullptr;
-  out.run = nullptr;  // the kernel asks nothing of it on the way back
+  out.deadline_ms = call.deadline_ms;
   return out;
 }
 
@@ -518,8 +503,7 @@ class CScriptApi final : public ScriptApi {
     auto* closure = static_cast<Closure*>(user);
     return guarded(out, [&]() -> Result<void> {
       Value event;
-      std::optional<CRun> run;
-      CallContext cc = call_context(*call, event, run);
+      CallContext cc = call_context(*call, event);
       // Most calls take a few arguments: no allocation for the list.
       std::array<Value, 8> inline_values;
       std::vector<Value> more;
@@ -728,7 +712,7 @@ class CContext final : public PluginContext {
     if (!v) return v.error();
     return v->string_or("");
   }
-  std::string install_dir() const override { return c::text(host_.api->install_dir(host_.plugin)); }
+  std::string_view install_dir() const override { return c::view(host_.api->install_dir(host_.plugin)); }
 
   Result<void> on_app_deleted(AppDeletedHook hook) override {
     AppHook* stored = keep(app_hooks_, AppHook{host_, std::move(hook)});

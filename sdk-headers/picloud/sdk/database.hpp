@@ -51,9 +51,10 @@ class Transaction {
   // C++ SDK hands a plugin (ctx.database()), null on any other.
   virtual void* boundary_handle() const { return nullptr; }
   // Runs `action` once this transaction has committed durably, on the
-  // committing thread; never when it rolls back. For what must not happen
-  // unless the data is there (a wake-up, a cache entry). `action` must not
-  // throw and may not use this transaction.
+  // committing thread after the connection went back to the pool; never
+  // when it rolls back. For what must not happen unless the data is there
+  // (a wake-up, a cache entry, follow-up work). `action` must not throw; it
+  // may use the database, not this transaction.
   virtual Result<void> after_commit(std::function<void()> action) = 0;
 };
 

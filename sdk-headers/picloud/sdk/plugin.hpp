@@ -90,8 +90,9 @@ class PluginContext {
   // The plugin's own data directory, <[server] data_dir>/plugins/<name>,
   // created (mode 0700) on the first call; absolute.
   virtual Result<std::string> data_dir() = 0;
-  // The directory the plugin's .so was loaded from (files it ships); absolute.
-  virtual std::string install_dir() const = 0;
+  // The directory the plugin's .so was loaded from (files it ships);
+  // absolute, valid for the process's life.
+  virtual std::string_view install_dir() const = 0;
 };
 
 class Plugin {

@@ -14,6 +14,8 @@
 // afterwards, and nothing is registered later.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -35,14 +37,12 @@ namespace picloud::sdk {
 //   void    no result (results only)
 enum class ScriptType : std::uint8_t { void_type, boolean, integer, number, string, bytes, json, handle };
 
-// When a script run must end. A plugin call must not outlive its run (nor
-// the outbox lease an async run holds): bound every wait by remaining_ms().
-class RunControl {
- public:
-  virtual ~RunControl() = default;
-  // Milliseconds left; 0 once the deadline passed or the run was ended.
-  virtual std::int64_t remaining_ms() const = 0;
-};
+// CLOCK_MONOTONIC in milliseconds: the clock of CallContext::deadline_ms.
+inline std::int64_t monotonic_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1000 + now.tv_nsec / 1'000'000;
+}
 
 // Who is calling: set by the kernel for every script run, never by the script.
 // Every service call must scope what it touches by `app_id`.
@@ -53,10 +53,17 @@ struct CallContext {
   std::string_view execution_id;
   int trigger_depth = 0;          // 0 for a run not caused by a trigger
   const Value* event = nullptr;   // the triggering event, or null
-  const RunControl* run = nullptr;  // the script run; null outside one (admin routes)
+  // When the script run must end (monotonic_ms()); 0 outside a run (admin
+  // routes). A call must not outlive its run, nor the outbox lease an async
+  // run holds: bound every wait by remaining_ms().
+  std::int64_t deadline_ms = 0;
 
   // Milliseconds the run has left: INT64_MAX outside a run, 0 once it must end.
-  std::int64_t remaining_ms() const { return run ? run->remaining_ms() : INT64_MAX; }
+  std::int64_t remaining_ms() const {
+    if (deadline_ms == 0) return INT64_MAX;
+    std::int64_t left = deadline_ms - monotonic_ms();
+    return left > 0 ? left : 0;
+  }
 };
 
 struct ScriptParam {

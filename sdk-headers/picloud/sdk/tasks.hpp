@@ -28,11 +28,14 @@ class BackgroundTasks {
   virtual void spawn(std::string name, std::function<void(const StopSignal&)> body) = 0;
   // Calls `tick` every `interval_ms` until shutdown (first call after one interval).
   virtual void every(std::string name, std::int64_t interval_ms, std::function<void()> tick) = 0;
-  // Like every(), on one node at a time: each tick runs in a write
-  // transaction that first takes a lock named by the plugin and `name`.
-  // With several nodes on PostgreSQL, a node that does not get the lock at
-  // once skips that tick. An error (or throw) rolls the tick back and is
-  // logged. For sweeps and other work that must not run twice at once.
+  // Like every(), but across all nodes: about once per interval, never
+  // twice at once. Each tick runs in a write transaction that first takes a
+  // lock named by the plugin and `name` (on PostgreSQL an advisory lock,
+  // not waited for) and then checks when the task last ran on any node; a
+  // node that does not get the lock, or finds the task ran less than an
+  // interval ago, skips its tick. An error (or throw) rolls the tick back
+  // (it is then due again) and is logged. For sweeps, digests and other
+  // work that must not run on every node.
   virtual void every_on_one_node(std::string name, std::int64_t interval_ms,
                                  std::function<Result<void>(Transaction&)> tick) = 0;
 };
