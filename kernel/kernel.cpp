@@ -211,6 +211,20 @@ std::vector<std::string> Kernel::routes() const {
   return out;
 }
 
+Result<void> Kernel::open_keyring() {
+  if (keyring_) return {};
+  auto keys = keyring::load_keys(settings_.keyring, database_->dialect());
+  if (!keys) return keys.error();
+  auto opened = keyring::Keyring::open(std::move(*keys), *database_);
+  if (!opened) return opened.error();
+  keyring_ = std::move(*opened);
+  vault_ = std::make_unique<keyring::Vault>(*keyring_, *database_);
+  plugins_->set_keyring(keyring_.get(), vault_.get());
+  write_log(LogLevel::debug, "keyring", "master keys ready",
+            {{"source", keyring_->keys().source}, {"keys", std::to_string(keyring_->keys().keys.size())}});
+  return {};
+}
+
 Result<void> Kernel::build_admin() {
   if (admin_) return {};
   admin_ = std::make_unique<admin::AdminApi>(*database_, settings_.admin, capabilities_, metrics_);
@@ -230,6 +244,7 @@ Result<void> Kernel::start_without_http() {
   };
   auto migrated = migrate();
   if (!migrated) return fail(migrated.error());
+  if (auto r = open_keyring(); !r) return fail(r.error());
   if (auto r = build_admin(); !r) return fail(r.error());
   if (!run_access_) {
     run_access_ = std::make_unique<admin::RunAccess>(capabilities_, *database_);

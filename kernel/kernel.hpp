@@ -71,6 +71,7 @@ class Kernel {
   void register_kernel_routes();
   Result<void> build_script_engine();
   Result<void> build_admin();
+  Result<void> open_keyring();
   void warn_ignored_app_hosts_and_routes();
   void warn_unread_config();
 
@@ -83,6 +84,8 @@ class Kernel {
   // Outlives the plugins, whose contexts hand it out.
   std::unique_ptr<admin::RunAccess> run_access_;
   std::unique_ptr<admin::AdminApi> admin_;
+  std::unique_ptr<keyring::Keyring> keyring_;
+  std::unique_ptr<keyring::Vault> vault_;
   std::unique_ptr<plugins::PluginHost> plugins_;
   dispatch::OutboxSignal outbox_signal_;
   std::unique_ptr<triggers::EventRouter> events_;

@@ -18,6 +18,7 @@
 #include "kernel/db/migrations.hpp"
 #include "kernel/executable.hpp"
 #include "kernel/kernel.hpp"
+#include "kernel/keyring/crypto.hpp"
 #include "kernel/log.hpp"
 #include "kernel/plugins/loader.hpp"
 #include "kernel/settings.hpp"
@@ -49,6 +50,12 @@ commands:
   admin reset-password --username NAME
                    set a user's password (read from standard input) and
                    end their sessions: for an owner locked out
+  keys status      the master keys: where they come from, which is active
+                   in the key file and in the database, how many values
+                   each seals
+  keys rotate      add a new master key to the key file, make it active and
+                   re-seal every value with it, in batches; run it again to
+                   resume an interrupted rotation
   version          print the version (also --version)
 
 The config file comes from --config, else $PICLOUD_CONFIG; without one the
@@ -117,6 +124,80 @@ int cmd_migrate(Config& config, Settings settings) {
       std::printf("%-16s %-8d %-32s %s\n", s.component.c_str(), s.version, s.name.c_str(), s.applied_at.c_str());
   }
   std::printf("\n%d migration(s) applied now\n", *applied);
+  return 0;
+}
+
+// `picloud keys status | rotate`: see the usage text and docs/keyring.md.
+int cmd_keys(Config& config, Settings settings, const std::string& action) {
+  keyring::KeyringSettings key_settings = settings.keyring;
+  Kernel kernel(config, std::move(settings));
+  auto applied = kernel.migrate();
+  if (!applied) return fail(applied.error().message);
+  sdk::Database& db = *kernel.database();
+  auto keys = keyring::load_keys(key_settings, db.dialect(), /*may_create=*/false);
+  if (!keys) return fail(keys.error().message);
+  auto state = db.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+  if (!state) return fail(state.error().message);
+  std::string db_active = state->empty() ? "" : state->rows[0][0].as_string();
+
+  if (action == "status") {
+    auto counts = db.query("SELECT key_id, count(*) FROM sealed_values GROUP BY key_id ORDER BY key_id");
+    if (!counts) return fail(counts.error().message);
+    std::printf("keys from:         %s\n", keys->source.c_str());
+    std::printf("active (keys):     %s\n", keys->active.c_str());
+    std::printf("active (database): %s\n", db_active.empty() ? "none yet (PiCloud has not started)" : db_active.c_str());
+    for (const auto& [id, key] : keys->keys) std::printf("key %s\n", id.c_str());
+    for (const auto& row : counts->rows)
+      std::printf("%lld value(s) sealed with %s%s\n", static_cast<long long>(row[1].as_int()),
+                  row[0].as_string().c_str(), keys->keys.count(row[0].as_string()) ? "" : " (NOT among these keys)");
+    return 0;
+  }
+
+  if (!keys->from_file)
+    return fail("keys rotate needs a key file: the environment holds one key. Put the current key in a key file "
+                "([keyring] key_file) first, then rotate there and give every node the new file.");
+  if (db_active.empty()) return fail("start PiCloud once first: the database records no master key yet");
+  if (!keys->keys.count(db_active))
+    return fail("the database's active master key " + db_active + " is not in " + keys->source);
+  auto ring = keyring::Keyring::open(*keys, db);
+  if (!ring) return fail(ring.error().message);
+  keyring::Vault vault(**ring, db);
+  std::string target = keys->active;
+  if (target == db_active) {
+    auto left = vault.count_not_under(db_active);
+    if (!left) return fail(left.error().message);
+    if (*left == 0) {
+      // A new rotation: the key file gets the new key first, so a crash
+      // leaves no value sealed with a key that is nowhere on disk.
+      std::string key = keyring::random_bytes(keyring::kKeyBytes);
+      target = keyring::key_id(key);
+      keys->keys[target] = std::move(key);
+      keys->active = target;
+      if (auto w = keyring::write_key_file(keys->source, *keys); !w) return fail(w.error().message);
+      std::printf("new master key %s written to %s\n", target.c_str(), keys->source.c_str());
+      ring = keyring::Keyring::open(*keys, db);
+      if (!ring) return fail(ring.error().message);
+    } else {
+      std::printf("resuming: %lld value(s) not yet sealed with %s\n", static_cast<long long>(*left), target.c_str());
+    }
+  } else {
+    std::printf("resuming the rotation to %s\n", target.c_str());
+  }
+  auto set = db.execute("UPDATE keyring_state SET value = ? WHERE name = 'active_key_id'", {target});
+  if (!set) return fail(set.error().message);
+  keyring::Vault resealing(**ring, db);
+  std::int64_t total = 0;
+  for (;;) {
+    auto n = resealing.reseal_batch(target, 200);
+    if (!n) return fail("re-sealing stopped (run `picloud keys rotate` again to resume): " + n.error().message);
+    if (*n == 0) break;
+    total += *n;
+    std::printf("re-sealed %lld value(s)\n", static_cast<long long>(total));
+    std::fflush(stdout);
+  }
+  std::printf("done: every value is sealed with %s. Give every node this key file; the older keys stay in it so "
+              "signatures made before still verify.\n",
+              target.c_str());
   return 0;
 }
 
@@ -368,6 +449,8 @@ int main(int argc, char** argv) {
   if (command == "config" && args.size() == 2 && args[1] == "check") return cmd_config_check(*config, *settings);
   if (command == "script") return cmd_script(*config, std::move(*settings), args);
   if (command == "admin") return cmd_admin(*config, std::move(*settings), args);
+  if (command == "keys" && args.size() == 2 && (args[1] == "status" || args[1] == "rotate"))
+    return cmd_keys(*config, std::move(*settings), args[1]);
   std::fprintf(stderr, "picloud: unknown command '%s'\n\n%s", args.empty() ? "" : args[0].c_str(), kUsage);
   return 2;
 }

@@ -105,6 +105,18 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.plugins.reserved_names = kKernelSections;
   s.plugins.data_dir = s.data_dir;
 
+  // The master key: PICLOUD_KEYRING_KEY (or [keyring] key), else a key file.
+  if (auto key = c.raw("keyring", "key")) s.keyring.key = *key;
+  if (auto file = c.raw("keyring", "key_file")) {
+    if (file->empty())
+      return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                             "config: [keyring] key_file (from " + c.origin("keyring", "key_file") + ") is empty");
+    s.keyring.key_file = *file;
+    s.keyring.key_file_explicit = true;
+  } else {
+    s.keyring.key_file = s.data_dir + "/keyring.keys";
+  }
+
   auto& lim = s.scripting.limits;
   TRY_ASSIGN(lim.timeout_ms, c.get_int("scripting", "timeout_ms", lim.timeout_ms, 1, 3'600'000));
   TRY_ASSIGN(lim.max_operations, c.get_int("scripting", "max_operations", lim.max_operations, 1000, std::int64_t{1} << 40));

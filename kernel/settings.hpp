@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernel/keyring/keyring.hpp"
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
@@ -40,6 +41,7 @@ struct Settings {
   admin::AdminSettings admin;
   dispatch::DispatchSettings dispatch;
   TriggerSettings triggers;
+  keyring::KeyringSettings keyring;
   // The first owner, created on a start when there are no users yet.
   // Meant for the environment (PICLOUD_OWNER_USERNAME, PICLOUD_OWNER_PASSWORD).
   std::string owner_username;
@@ -56,8 +58,8 @@ struct Settings {
 Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
-inline const std::vector<std::string> kKernelSections = {"server",    "database", "plugins", "log",     "scripting",
-                                                         "admin",     "executions", "owner", "dispatch", "triggers"};
+inline const std::vector<std::string> kKernelSections = {"server",   "database", "plugins",  "log",     "scripting", "admin",
+                                                         "executions", "owner", "dispatch", "triggers", "keyring"};
 // 0.1.0's name for [server]'s listener keys, still read where [server] lacks
 // them; not reserved, so a plugin may be called http.
 inline constexpr std::string_view kLegacyServerSection = "http";

@@ -64,6 +64,53 @@ sdk::Result<void> call_plugin(F&& entry) {
 
 }  // namespace
 
+// The keyring for one plugin: its name is the purpose its values are sealed
+// for and the owner of its rows.
+class PluginKeyring final : public sdk::Keyring {
+ public:
+  PluginKeyring(const std::string& plugin, keyring::Keyring& keyring, keyring::Vault& vault)
+      : plugin_(plugin), keyring_(keyring), vault_(vault) {}
+  sdk::Result<void> put(sdk::Transaction* tx, std::string_view app, std::string_view name,
+                        std::string_view value) override {
+    if (auto ok = check_name(name); !ok) return ok;
+    return vault_.put(tx, plugin_, app, name, value);
+  }
+  sdk::Result<std::optional<std::string>> get(sdk::Transaction* tx, std::string_view app,
+                                              std::string_view name) override {
+    if (auto ok = check_name(name); !ok) return ok.error();
+    return vault_.get(tx, plugin_, app, name);
+  }
+  sdk::Result<bool> remove(sdk::Transaction* tx, std::string_view app, std::string_view name) override {
+    if (auto ok = check_name(name); !ok) return ok.error();
+    return vault_.remove(tx, plugin_, app, name);
+  }
+  sdk::Result<std::vector<Entry>> list(std::string_view app, std::string_view after, std::int64_t limit) override {
+    if (limit < 1 || limit > 1000)
+      return sdk::make_error(ErrorKind::invalid_argument, "the limit must be from 1 to 1000");
+    auto entries = vault_.list(plugin_, app, after, limit);
+    if (!entries) return entries.error();
+    std::vector<Entry> out;
+    for (auto& e : *entries) out.push_back({std::move(e.name), e.updated_at});
+    return out;
+  }
+  sdk::Result<std::string> sign(std::string_view app, std::string_view data) override {
+    return keyring_.sign(app, plugin_, data);
+  }
+  bool verify(std::string_view app, std::string_view data, std::string_view signature) override {
+    return keyring_.verify(app, plugin_, data, signature);
+  }
+
+ private:
+  static sdk::Result<void> check_name(std::string_view name) {
+    if (name.empty() || name.size() > 256 || name.find('\0') != std::string_view::npos)
+      return sdk::make_error(ErrorKind::invalid_argument, "a sealed value's name is 1 to 256 bytes without U+0000");
+    return {};
+  }
+  const std::string& plugin_;
+  keyring::Keyring& keyring_;
+  keyring::Vault& vault_;
+};
+
 class PluginHost::Context final : public sdk::PluginContext {
   // Declarations land in the host's registry under the plugin's name.
   class Kinds final : public sdk::TriggerKinds {
@@ -158,6 +205,11 @@ class PluginHost::Context final : public sdk::PluginContext {
   }
 
   std::string_view install_dir() const override { return install_dir_; }
+  sdk::Keyring* keyring() override {
+    if (!keyring_ && host_.keyring_ && host_.vault_)
+      keyring_ = std::make_unique<PluginKeyring>(plugin_.name, *host_.keyring_, *host_.vault_);
+    return keyring_.get();
+  }
   sdk::Result<void> on_app_deleted(AppDeletedHook hook) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument,
@@ -192,6 +244,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   Kinds trigger_kinds_;
   std::unique_ptr<sdk::EventSink> events_;
   std::string install_dir_;
+  std::unique_ptr<PluginKeyring> keyring_;
 };
 
 struct PluginHost::Instance {

@@ -22,6 +22,7 @@
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
 #include "kernel/http/router.hpp"
+#include "kernel/keyring/keyring.hpp"
 #include "kernel/metrics.hpp"
 #include "kernel/plugins/loader.hpp"
 #include "picloud/sdk/access.hpp"
@@ -83,6 +84,11 @@ class PluginHost {
   void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
   // How plugins check a run's principal (ctx.access()); set before configure_all.
   void set_access_control(sdk::AccessControl* access) { access_ = access; }
+  // The keyring plugins seal values with (ctx.keyring()); set before configure_all.
+  void set_keyring(keyring::Keyring* keyring, keyring::Vault* vault) {
+    keyring_ = keyring;
+    vault_ = vault;
+  }
   // What the plugins do when an app is deleted (registered during configure).
   const admin::AppLifecycle& app_lifecycle() const { return app_lifecycle_; }
   // The plugins' routes on app hosts (sdk::RouteHosts::apps), at their full
@@ -105,6 +111,8 @@ class PluginHost {
   admin::AppLifecycle app_lifecycle_;
   triggers::EventRouter* event_router_ = nullptr;
   sdk::AccessControl* access_ = nullptr;
+  keyring::Keyring* keyring_ = nullptr;
+  keyring::Vault* vault_ = nullptr;
   std::vector<LoadedPlugin> loaded_;
   std::vector<std::unique_ptr<Instance>> instances_;  // parallel to loaded_
   std::atomic<std::size_t> started_{0};

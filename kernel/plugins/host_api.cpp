@@ -652,6 +652,74 @@ pc_status data_dir(pc_plugin* p, const pc_out* out) {
 // The context keeps it for the process's life.
 pc_str install_dir(pc_plugin* p) { return str(ctx(p).install_dir()); }
 
+// ---- the keyring ----------------------------------------------------------------------------
+
+sdk::Result<sdk::Keyring*> keyring_of(pc_plugin* p) {
+  auto* k = ctx(p).keyring();
+  if (!k) return sdk::make_error(ErrorKind::unavailable, "the keyring is not available in this process");
+  return k;
+}
+
+pc_status vault_put(pc_plugin* p, pc_tx* tx, pc_str app, pc_str name, pc_str value, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto k = keyring_of(p);
+    if (!k) return k.error();
+    return (*k)->put(reinterpret_cast<sdk::Transaction*>(tx), view(app), view(name), view(value));
+  });
+}
+
+pc_status vault_get(pc_plugin* p, pc_tx* tx, pc_str app, pc_str name, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto k = keyring_of(p);
+    if (!k) return k.error();
+    auto v = (*k)->get(reinterpret_cast<sdk::Transaction*>(tx), view(app), view(name));
+    if (!v) return v.error();
+    sdk::c::put_value(out, *v ? Value(sdk::Bytes((*v)->begin(), (*v)->end())) : Value());
+    return {};
+  });
+}
+
+pc_status vault_delete(pc_plugin* p, pc_tx* tx, pc_str app, pc_str name, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto k = keyring_of(p);
+    if (!k) return k.error();
+    auto existed = (*k)->remove(reinterpret_cast<sdk::Transaction*>(tx), view(app), view(name));
+    if (!existed) return existed.error();
+    sdk::c::put_value(out, Value(*existed));
+    return {};
+  });
+}
+
+pc_status vault_list(pc_plugin* p, pc_str app, pc_str after, std::int64_t limit, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto k = keyring_of(p);
+    if (!k) return k.error();
+    auto entries = (*k)->list(view(app), view(after), limit);
+    if (!entries) return entries.error();
+    sdk::Array list;
+    for (auto& e : *entries)
+      list.push_back(Value(sdk::Object{{"name", Value(std::move(e.name))}, {"updated_at", Value(e.updated_at)}}));
+    sdk::c::put_value(out, Value(std::move(list)));
+    return {};
+  });
+}
+
+pc_status keyring_sign(pc_plugin* p, pc_str app, pc_str data, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto k = keyring_of(p);
+    if (!k) return k.error();
+    auto sig = (*k)->sign(view(app), view(data));
+    if (!sig) return sig.error();
+    sdk::c::put_value(out, Value(sdk::Bytes(sig->begin(), sig->end())));
+    return {};
+  });
+}
+
+int keyring_verify(pc_plugin* p, pc_str app, pc_str data, pc_str signature) {
+  auto* k = ctx(p).keyring();
+  return k && k->verify(view(app), view(data), view(signature)) ? 1 : 0;
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -706,6 +774,12 @@ constexpr pc_host_api kHostApi = {
     &db_after_commit,
     &data_dir,
     &NoThrow<&install_dir>::call,
+    &vault_put,
+    &vault_get,
+    &vault_delete,
+    &vault_list,
+    &keyring_sign,
+    &NoThrow<&keyring_verify>::call,
 };
 
 }  // namespace

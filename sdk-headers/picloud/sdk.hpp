@@ -12,6 +12,7 @@
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/http.hpp"
 #include "picloud/sdk/json.hpp"
+#include "picloud/sdk/keyring.hpp"
 #include "picloud/sdk/log.hpp"
 #include "picloud/sdk/metrics.hpp"
 #include "picloud/sdk/plugin.hpp"

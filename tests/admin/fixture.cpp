@@ -20,6 +20,7 @@ Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env
       // tested on its own.
       {"PICLOUD_ADMIN_LOGIN_MAX_FAILURES_PER_ADDRESS", "100000"},
       {"PICLOUD_EXECUTIONS_FLUSH_INTERVAL_MS", "50"},
+      {"PICLOUD_KEYRING_KEY", kKeyringKey},
   };
   for (auto& [k, v] : extra_env) env[k] = v;
   std::vector<std::string> lines;

@@ -5,6 +5,9 @@ BUILD_DIR="$(cd "${BUILD_DIR:?BUILD_DIR must point at a build tree}" && pwd)"
 PICLOUD="$BUILD_DIR/picloud"
 BENCH_TMP="$(mktemp -d /tmp/picloud-bench.XXXXXX)"
 BENCH_PIDS=()
+# A master key for the servers benchmarks start (a fresh database each time;
+# PostgreSQL needs one given).
+export PICLOUD_KEYRING_KEY="${PICLOUD_KEYRING_KEY:-$(openssl rand -base64 32)}"
 
 bench_cleanup() {
   local pid

@@ -36,6 +36,7 @@ struct Server {
     env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
     env.emplace("PICLOUD_PLUGINS_ENABLED", "t_good");
     env.emplace("PICLOUD_SERVER_SHUTDOWN_GRACE_MS", "5000");
+    if (backend == Backend::postgres) env.emplace("PICLOUD_KEYRING_KEY", test::kKeyringKey);
     args.insert(args.begin(), test::picloud_binary());
     process = std::make_unique<Process>(Process::Options{args, env, dir.path(), false});
   }
@@ -628,7 +629,9 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   EXPECT_NE(p->out().find("kernel           3        execution_log_indexes"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           4        triggers"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           5        delivery"), std::string::npos) << p->out();
-  EXPECT_NE(p->out().find("6 migration(s) applied now"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           6        plugin_task_runs"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           7        keyring"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("8 migration(s) applied now"), std::string::npos) << p->out();
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();

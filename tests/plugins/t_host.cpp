@@ -125,7 +125,7 @@ class HostPlugin final : public Plugin {
     if (auto r = add({"t_host", "write", {{"commit", ScriptType::boolean}}, ScriptType::integer, "",
                       [c](const CallContext&, std::span<const Value> a) -> Result<Value> {
                         const bool commit = a[0].as_bool();
-                        auto r = c->database().transaction([&](Transaction& tx) -> Result<void> {
+                        auto done = c->database().transaction([&](Transaction& tx) -> Result<void> {
                           if (auto w = tx.execute("INSERT INTO t_host_ticks (node, at) VALUES ('written', ?)", {now_ms()});
                               !w)
                             return w.error();
@@ -140,8 +140,8 @@ class HostPlugin final : public Plugin {
                           if (!commit) return make_error(ErrorKind::conflict, "told_to_roll_back", "rolled back as asked");
                           return {};
                         });
-                        if (!r && commit) return r.error();
-                        return Value(std::int64_t{r ? 1 : 0});
+                        if (!done && commit) return done.error();
+                        return Value(std::int64_t{done ? 1 : 0});
                       }});
         !r)
       return r;

@@ -15,6 +15,10 @@
 
 namespace picloud::test {
 
+// The master key test servers run with (base64 of 32 bytes): on PostgreSQL
+// one must be given, and the same on every node.
+inline const std::string kKeyringKey = "dGVzdCBrZXlyaW5nIGtleSBmb3IgUGlDbG91ZCB0ZXM=";
+
 // A directory removed with everything in it when the object goes away.
 class TempDir {
  public:

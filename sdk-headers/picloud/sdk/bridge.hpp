@@ -655,6 +655,64 @@ inline HttpRequest http_request(const pc_http_request& r) {
   return out;
 }
 
+// The keyring over the host table.
+class CKeyring final : public Keyring {
+ public:
+  explicit CKeyring(Host host) : host_(host) {}
+  Result<void> put(Transaction* tx, std::string_view app_id, std::string_view name, std::string_view value) override {
+    auto t = handle(tx);
+    if (!t) return t.error();
+    Answer a;
+    return a.take_void(host_.api->vault_put(host_.plugin, *t, str(app_id), str(name), str(value), a.out()));
+  }
+  Result<std::optional<std::string>> get(Transaction* tx, std::string_view app_id, std::string_view name) override {
+    auto t = handle(tx);
+    if (!t) return t.error();
+    Answer a;
+    auto v = a.take_value(host_.api->vault_get(host_.plugin, *t, str(app_id), str(name), a.out()));
+    if (!v) return v.error();
+    if (!v->is_bytes()) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(v->as_bytes().begin(), v->as_bytes().end()));
+  }
+  Result<bool> remove(Transaction* tx, std::string_view app_id, std::string_view name) override {
+    auto t = handle(tx);
+    if (!t) return t.error();
+    Answer a;
+    auto v = a.take_value(host_.api->vault_delete(host_.plugin, *t, str(app_id), str(name), a.out()));
+    if (!v) return v.error();
+    return v->is_bool() && v->as_bool();
+  }
+  Result<std::vector<Entry>> list(std::string_view app_id, std::string_view after, std::int64_t limit) override {
+    Answer a;
+    auto v = a.take_value(host_.api->vault_list(host_.plugin, str(app_id), str(after), limit, a.out()));
+    if (!v) return v.error();
+    std::vector<Entry> out;
+    if (v->is_array())
+      for (const auto& e : v->as_array()) out.push_back({e["name"].string_or(""), e["updated_at"].int_or(0)});
+    return out;
+  }
+  Result<std::string> sign(std::string_view app_id, std::string_view data) override {
+    Answer a;
+    auto v = a.take_value(host_.api->keyring_sign(host_.plugin, str(app_id), str(data), a.out()));
+    if (!v) return v.error();
+    if (!v->is_bytes()) return make_error(ErrorKind::internal, "the kernel's signature is not bytes");
+    return std::string(v->as_bytes().begin(), v->as_bytes().end());
+  }
+  bool verify(std::string_view app_id, std::string_view data, std::string_view signature) override {
+    return host_.api->keyring_verify(host_.plugin, str(app_id), str(data), str(signature)) == 1;
+  }
+
+ private:
+  // A transaction must be one the SDK handed out (ctx.database()).
+  static Result<pc_tx*> handle(Transaction* tx) {
+    if (!tx) return static_cast<pc_tx*>(nullptr);
+    auto* h = static_cast<pc_tx*>(tx->boundary_handle());
+    if (!h) return make_error(ErrorKind::invalid_argument, "the transaction is not one of ctx.database()'s");
+    return h;
+  }
+  Host host_;
+};
+
 class CContext final : public PluginContext {
  public:
   explicit CContext(Host host)
@@ -668,7 +726,8 @@ class CContext final : public PluginContext {
         scripts_(host),
         kinds_(host),
         events_(host),
-        access_(host) {}
+        access_(host),
+        keyring_(host) {}
 
   Host host() const { return host_; }
   std::string_view plugin_name() const override { return view(host_.api->plugin_name(host_.plugin)); }
@@ -713,6 +772,7 @@ class CContext final : public PluginContext {
     return v->string_or("");
   }
   std::string_view install_dir() const override { return c::view(host_.api->install_dir(host_.plugin)); }
+  Keyring* keyring() override { return &keyring_; }
 
   Result<void> on_app_deleted(AppDeletedHook hook) override {
     AppHook* stored = keep(app_hooks_, AppHook{host_, std::move(hook)});
@@ -774,6 +834,7 @@ class CContext final : public PluginContext {
   CTriggerKinds kinds_;
   CEventSink events_;
   CAccess access_;
+  CKeyring keyring_;
   // Registrations' closures, kept until the plugin is destroyed.
   template <typename T>
   T* keep(std::vector<std::unique_ptr<T>>& list, T item) {

@@ -21,6 +21,7 @@
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/http.hpp"
+#include "picloud/sdk/keyring.hpp"
 #include "picloud/sdk/log.hpp"
 #include "picloud/sdk/metrics.hpp"
 #include "picloud/sdk/script.hpp"
@@ -93,6 +94,11 @@ class PluginContext {
   // The directory the plugin's .so was loaded from (files it ships);
   // absolute, valid for the process's life.
   virtual std::string_view install_dir() const = 0;
+
+  // Values sealed under the kernel's master key, and signatures (keyring.hpp).
+  // Non-null in a running server; usable from start() (and in configure()
+  // for nothing but keeping the pointer).
+  virtual Keyring* keyring() = 0;
 };
 
 class Plugin {

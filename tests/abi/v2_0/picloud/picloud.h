@@ -421,6 +421,27 @@ typedef struct pc_host_api {
    * files: templates, CA bundles). Both are absolute. */
   pc_status (*data_dir)(pc_plugin* p, const pc_out* out);
   pc_str (*install_dir)(pc_plugin* p); /* valid for the process's life */
+
+  /* The keyring: values sealed under the kernel's master key for this
+   * plugin and an app (AES-256-GCM, bound to app, plugin and name), stored
+   * by the kernel. tx NULL: a transaction of its own. Names are 1 to 256
+   * bytes without U+0000. */
+  pc_status (*vault_put)(pc_plugin* p, pc_tx* tx, pc_str app_id, pc_str name, pc_str value, const pc_out* out);
+  /* out->value: the value as PC_BYTES, or PC_NULL when there is none. An
+   * error with code "corrupted" when it does not open (altered, or moved to
+   * another app or name), "keyring_key_missing" when its key is not here. */
+  pc_status (*vault_get)(pc_plugin* p, pc_tx* tx, pc_str app_id, pc_str name, const pc_out* out);
+  /* out->value: whether there was one (PC_BOOL). */
+  pc_status (*vault_delete)(pc_plugin* p, pc_tx* tx, pc_str app_id, pc_str name, const pc_out* out);
+  /* out->value: [{"name", "updated_at"}] after `after` in name order, at most
+   * limit (1 to 1000). */
+  pc_status (*vault_list)(pc_plugin* p, pc_str app_id, pc_str after, int64_t limit, const pc_out* out);
+  /* HMAC-SHA256 with a key derived for this plugin and the app: 40 bytes
+   * (the master key's id, then the MAC) as PC_BYTES in out->value. verify
+   * answers 1 when the signature holds (constant time, any key this node
+   * has), else 0. */
+  pc_status (*keyring_sign)(pc_plugin* p, pc_str app_id, pc_str data, const pc_out* out);
+  int (*keyring_verify)(pc_plugin* p, pc_str app_id, pc_str data, pc_str signature);
 } pc_host_api;
 
 #define PC_JSON_STRICT 1u

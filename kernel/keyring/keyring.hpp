@@ -1,0 +1,135 @@
+// The keyring: the master keys, the values sealed under them, and signatures.
+//
+// Master keys are 32 random bytes, named by an id derived from the key (a
+// verifier, not a secret): the first 8 bytes of HMAC-SHA256(key, "picloud
+// keyring key id"), as 16 hex digits. They come from:
+//   - the environment, PICLOUD_KEYRING_KEY (or [keyring] key): one key,
+//     base64 of 32 bytes;
+//   - else a key file ([keyring] key_file, default <data_dir>/keyring.keys),
+//     which may hold several keys (for rotation), one of them active. It must
+//     not be readable by others (mode 0600).
+// On SQLite with neither, the kernel creates the key file on first start and
+// says where it is and that it must be backed up. On PostgreSQL, where
+// several nodes share the database, a key must be given: no node mints its
+// own. There is no built-in key and no unencrypted mode.
+//
+// The database records the active key's id. A node whose keys do not include
+// it (or the key of any value still sealed) refuses to start, naming the ids.
+//
+// The master key never encrypts or signs anything itself: each use derives
+// its own key with HKDF-SHA256, the purpose (the plugin) and the app in the
+// info. A sealed value is AES-256-GCM with a random 96-bit nonce, laid out as
+//   0x01 | key id (8 bytes) | nonce (12) | ciphertext | tag (16)
+// with the app, purpose and name as associated data, so a value copied to
+// another app or name does not open.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "picloud/sdk/database.hpp"
+#include "picloud/sdk/error.hpp"
+
+namespace picloud::kernel::keyring {
+
+struct KeyringSettings {
+  std::string key;             // base64 of 32 bytes ([keyring] key, PICLOUD_KEYRING_KEY); empty: none
+  std::string key_file;        // where the key file is (default <data_dir>/keyring.keys)
+  bool key_file_explicit = false;  // the operator named it: it must exist
+};
+
+// The master keys this node holds.
+struct KeySet {
+  std::map<std::string, std::string> keys;  // id (16 hex digits) -> 32 bytes
+  std::string active;                       // the id the key file marks active
+  std::string source;                       // "the environment" or the key file's path
+  bool from_file = false;
+};
+
+// The id of a master key.
+std::string key_id(std::string_view key);
+
+// Reads the keys (creating the key file on SQLite when there are none, when
+// `may_create`); the error says what is wrong and where.
+sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dialect, bool may_create = true);
+// Writes a key file atomically (a temporary file, fsync, rename), mode 0600.
+sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys);
+// Parses one base64 key (standard or URL alphabet, padding optional).
+sdk::Result<std::string> decode_key(std::string_view base64, std::string_view origin);
+
+class Keyring {
+ public:
+  // Checks the keys against the database and records the active key's id
+  // when the database has none yet.
+  static sdk::Result<std::unique_ptr<Keyring>> open(KeySet keys, sdk::Database& db);
+
+  const KeySet& keys() const { return keys_; }
+  // The key id new values are sealed with: the database's active key.
+  sdk::Result<std::string> active_id(sdk::Transaction* tx = nullptr);
+
+  // Seals `plaintext` for (app, purpose, name) under the active key.
+  sdk::Result<std::string> seal(std::string_view app, std::string_view purpose, std::string_view name,
+                                std::string_view plaintext, sdk::Transaction* tx = nullptr);
+  sdk::Result<std::string> seal_with(const std::string& id, std::string_view app, std::string_view purpose,
+                                     std::string_view name, std::string_view plaintext) const;
+  // Opens a sealed value; an error says whether the key is missing or the
+  // value was not sealed for this app and name (or was altered).
+  sdk::Result<std::string> open_sealed(std::string_view app, std::string_view purpose, std::string_view name,
+                                       std::string_view envelope) const;
+  // The key id a sealed value names, or empty when it is not an envelope.
+  static std::string envelope_key_id(std::string_view envelope);
+
+  // HMAC-SHA256 with a key derived for (app, purpose): key id (8 bytes) and
+  // the 32-byte MAC. verify() compares in constant time and accepts any key
+  // this node holds, so signatures outlive a rotation.
+  sdk::Result<std::string> sign(std::string_view app, std::string_view purpose, std::string_view data,
+                                sdk::Transaction* tx = nullptr);
+  bool verify(std::string_view app, std::string_view purpose, std::string_view data, std::string_view signature) const;
+
+ private:
+  Keyring(KeySet keys, sdk::Database& db) : keys_(std::move(keys)), db_(db) {}
+  const std::string* key(const std::string& id) const;
+
+  KeySet keys_;
+  sdk::Database& db_;
+};
+
+// Values sealed by the keyring on behalf of plugins, one row per (app,
+// owner, name) in sealed_values; the owner is the plugin, which is also the
+// purpose its values are sealed for, so no plugin opens another's values.
+class Vault {
+ public:
+  Vault(Keyring& keyring, sdk::Database& db) : keyring_(keyring), db_(db) {}
+
+  sdk::Result<void> put(sdk::Transaction* tx, std::string_view owner, std::string_view app, std::string_view name,
+                        std::string_view value);
+  // The value, or nothing when there is none.
+  sdk::Result<std::optional<std::string>> get(sdk::Transaction* tx, std::string_view owner, std::string_view app,
+                                              std::string_view name);
+  // Whether there was one.
+  sdk::Result<bool> remove(sdk::Transaction* tx, std::string_view owner, std::string_view app, std::string_view name);
+  struct Entry {
+    std::string name;
+    std::int64_t updated_at = 0;
+  };
+  // Names after `after` in order, at most `limit`.
+  sdk::Result<std::vector<Entry>> list(std::string_view owner, std::string_view app, std::string_view after,
+                                       std::int64_t limit);
+
+  // Rotation: re-seals up to `batch` values not under `active` with it, in
+  // one transaction; returns how many (0: none left).
+  sdk::Result<std::int64_t> reseal_batch(const std::string& active, std::int64_t batch);
+  // How many values are sealed with another key than `active`.
+  sdk::Result<std::int64_t> count_not_under(const std::string& active);
+
+ private:
+  Keyring& keyring_;
+  sdk::Database& db_;
+};
+
+}  // namespace picloud::kernel::keyring

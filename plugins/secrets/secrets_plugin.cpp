@@ -1,0 +1,40 @@
+// The secrets plugin: per-app secrets for scripts (secrets::) and an admin
+// API, sealed by the kernel's keyring (AES-256-GCM under a key derived from
+// the master key for this plugin and the app; see docs/keyring.md). Built on
+// the SDK alone, like any third-party plugin. Deleting an app deletes its
+// secrets with it (the kernel's sealed values go with their app).
+//
+// Config ([secrets] in the config file, or PICLOUD_SECRETS_<KEY>):
+//   max_value_bytes   largest value, as JSON text (default 64 KiB)
+#include <memory>
+#include <picloud/sdk.hpp>
+
+#include "secrets_admin_routes.hpp"
+#include "secrets_script_api.hpp"
+#include "secrets_store.hpp"
+
+namespace {
+
+using namespace picloud;
+using sdk::Result;
+
+class SecretsPlugin final : public sdk::Plugin {
+ public:
+  Result<void> configure(sdk::PluginContext& ctx) override {
+    auto max_value = ctx.config().get_int("max_value_bytes", 64 << 10, 16, 1 << 20);
+    if (!max_value) return max_value.error();
+    if (!ctx.keyring()) return sdk::make_error(sdk::ErrorKind::unavailable, "the kernel offers no keyring");
+    store_ = std::make_unique<secrets::SecretStore>(*ctx.keyring(), *max_value);
+    if (auto r = secrets::add_admin_routes(ctx, *store_); !r) return r;
+    return secrets::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
+  }
+  Result<void> start(sdk::PluginContext&) override { return {}; }
+  void stop() override {}
+
+ private:
+  std::unique_ptr<secrets::SecretStore> store_;
+};
+
+}  // namespace
+
+PICLOUD_PLUGIN(SecretsPlugin, "secrets", "0.1.0", "", "")
