@@ -32,9 +32,11 @@ void check_sizes(std::string_view key, std::string_view nonce) {
 }  // namespace
 
 std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string_view info, std::size_t length) {
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
+  // Fetched once: looking an algorithm up in OpenSSL's providers costs more
+  // than the derivation itself. (Kept for the process's life.)
+  static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
   if (!kdf) failed("HKDF is not available");
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()), EVP_KDF_CTX_free);
+  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf), EVP_KDF_CTX_free);
   if (!ctx) failed("HKDF context");
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
