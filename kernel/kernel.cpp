@@ -213,7 +213,9 @@ std::vector<std::string> Kernel::routes() const {
 
 Result<void> Kernel::open_keyring() {
   if (keyring_) return {};
-  auto keys = keyring::load_keys(settings_.keyring, database_->dialect());
+  auto recorded = keyring::Keyring::database_active_id(*database_);
+  if (!recorded) return recorded.error();
+  auto keys = keyring::load_keys(settings_.keyring, database_->dialect(), *recorded);
   if (!keys) return keys.error();
   auto opened = keyring::Keyring::open(std::move(*keys), *database_);
   if (!opened) return opened.error();

@@ -1,5 +1,7 @@
 // picloud: the command line.
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -134,11 +136,14 @@ int cmd_keys(Config& config, Settings settings, const std::string& action) {
   auto applied = kernel.migrate();
   if (!applied) return fail(applied.error().message);
   sdk::Database& db = *kernel.database();
-  auto keys = keyring::load_keys(key_settings, db.dialect(), /*may_create=*/false);
+  auto recorded = keyring::Keyring::database_active_id(db);
+  if (!recorded) return fail(recorded.error().message);
+  const std::string db_active = *recorded;
+  struct stat st {};
+  if (key_settings.key.empty() && ::lstat(key_settings.key_file.c_str(), &st) != 0)
+    return fail("there is no master key: no PICLOUD_KEYRING_KEY and no key file at " + key_settings.key_file);
+  auto keys = keyring::load_keys(key_settings, db.dialect(), db_active);
   if (!keys) return fail(keys.error().message);
-  auto state = db.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
-  if (!state) return fail(state.error().message);
-  std::string db_active = state->empty() ? "" : state->rows[0][0].as_string();
 
   if (action == "status") {
     auto counts = db.query("SELECT key_id, count(*) FROM sealed_values GROUP BY key_id ORDER BY key_id");
@@ -159,6 +164,11 @@ int cmd_keys(Config& config, Settings settings, const std::string& action) {
   if (db_active.empty()) return fail("start PiCloud once first: the database records no master key yet");
   if (!keys->keys.count(db_active))
     return fail("the database's active master key " + db_active + " is not in " + keys->source);
+  // One rotation at a time on this key file (another run waits for none:
+  // it is refused).
+  int lock_fd = ::open((keys->source + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
+    return fail("another `picloud keys rotate` is running on " + keys->source);
   auto ring = keyring::Keyring::open(*keys, db);
   if (!ring) return fail(ring.error().message);
   keyring::Vault vault(**ring, db);
@@ -183,17 +193,29 @@ int cmd_keys(Config& config, Settings settings, const std::string& action) {
   } else {
     std::printf("resuming the rotation to %s\n", target.c_str());
   }
-  auto set = db.execute("UPDATE keyring_state SET value = ? WHERE name = 'active_key_id'", {target});
-  if (!set) return fail(set.error().message);
+  // Only from the key this run started from: a concurrent rotation from
+  // another node (another key file) makes this one stop instead.
+  if (target != db_active) {
+    auto set = db.execute("UPDATE keyring_state SET value = ? WHERE name = 'active_key_id' AND value = ?",
+                          {target, db_active});
+    if (!set) return fail(set.error().message);
+    if (*set != 1) return fail("the database's active key changed meanwhile (another rotation?): run `picloud keys status`");
+  }
   keyring::Vault resealing(**ring, db);
-  std::int64_t total = 0;
+  keyring::Vault::Position position;
+  std::vector<std::string> unopened;
+  std::int64_t resealed = 0;
   for (;;) {
-    auto n = resealing.reseal_batch(target, 200);
-    if (!n) return fail("re-sealing stopped (run `picloud keys rotate` again to resume): " + n.error().message);
-    if (*n == 0) break;
-    total += *n;
-    std::printf("re-sealed %lld value(s)\n", static_cast<long long>(total));
+    auto seen = resealing.reseal_batch(target, 200, position, unopened, resealed);
+    if (!seen) return fail("re-sealing stopped (run `picloud keys rotate` again to resume): " + seen.error().message);
+    if (*seen == 0) break;
+    std::printf("re-sealed %lld value(s)\n", static_cast<long long>(resealed));
     std::fflush(stdout);
+  }
+  if (!unopened.empty()) {
+    for (const auto& what : unopened) std::fprintf(stderr, "not re-sealed: %s\n", what.c_str());
+    return fail(std::to_string(unopened.size()) +
+                " value(s) could not be opened and keep their old key; the others are sealed with " + target);
   }
   std::printf("done: every value is sealed with %s. Give every node this key file; the older keys stay in it so "
               "signatures made before still verify.\n",
@@ -440,6 +462,9 @@ int main(int argc, char** argv) {
   if (!config) return fail(config.error().message, 2);
   auto settings = read_settings(*config, picloud::kernel::executable_directory());
   if (!settings) return fail(settings.error().message, 2);
+  // Read: the master key need not stay where child processes and
+  // /proc/<pid>/environ of later code would see it.
+  ::unsetenv("PICLOUD_KEYRING_KEY");
   set_log_level(settings->log_level);
   set_log_format(settings->log_format);
 

@@ -106,7 +106,16 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.plugins.data_dir = s.data_dir;
 
   // The master key: PICLOUD_KEYRING_KEY (or [keyring] key), else a key file.
-  if (auto key = c.raw("keyring", "key")) s.keyring.key = *key;
+  if (auto key = c.raw("keyring", "key")) {
+    // A key in the config file would sit beside the data it protects, in a
+    // file nobody checks the mode of.
+    if (c.origin("keyring", "key").find("PICLOUD_KEYRING_KEY") == std::string::npos)
+      return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                             "config: [keyring] key in " + c.origin("keyring", "key") +
+                                 ": the master key belongs in the environment (PICLOUD_KEYRING_KEY) or a key file "
+                                 "([keyring] key_file), not in the config file");
+    s.keyring.key = *key;
+  }
   if (auto file = c.raw("keyring", "key_file")) {
     if (file->empty())
       return sdk::make_error(sdk::ErrorKind::invalid_argument,

@@ -2,7 +2,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -104,11 +103,18 @@ std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(data), data.size(), mac, &length))
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // fetched once, as HKDF
+  if (!mac) failed("HMAC is not available");
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
+  if (!ctx) failed("HMAC context");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  unsigned char out[EVP_MAX_MD_SIZE];
+  std::size_t length = 0;
+  if (EVP_MAC_init(ctx.get(), bytes(key), key.size(), params) != 1 ||
+      EVP_MAC_update(ctx.get(), bytes(data), data.size()) != 1 || EVP_MAC_final(ctx.get(), out, &length, sizeof out) != 1)
     failed("HMAC-SHA256");
-  return std::string(reinterpret_cast<char*>(mac), length);
+  return std::string(reinterpret_cast<char*>(out), length);
 }
 
 std::string random_bytes(std::size_t size) {

@@ -28,7 +28,7 @@ std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view
 
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
-// `size` bytes from the operating system's CSPRNG (through OpenSSL).
+// `size` bytes from OpenSSL's CSPRNG (RAND_bytes, seeded by the operating system).
 std::string random_bytes(std::size_t size);
 
 }  // namespace picloud::kernel::keyring

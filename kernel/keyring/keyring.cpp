@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -67,24 +68,54 @@ std::string base64(std::string_view raw) {
   return out;
 }
 
+std::string mode_text(mode_t mode) {
+  char m[8];
+  std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(mode & 07777));
+  return m;
+}
+
+constexpr off_t kMaxKeyFile = 64 << 10;
+
+}  // namespace
+
+std::string key_id(std::string_view key) { return hex(hkdf_sha256(key, "picloud keyring v1", "key id", kIdBytes)); }
+
 sdk::Result<KeySet> read_key_file(const std::string& path) {
+  // Checked on the descriptor that is read, so the file cannot be swapped
+  // between the check and the read; a symbolic link is not followed.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return make_error(errno == ELOOP ? ErrorKind::invalid_argument : ErrorKind::unavailable,
+                      "keyring: cannot read the key file " + path + ": " +
+                          (errno == ELOOP ? std::string("it is a symbolic link; name the file itself") : std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return make_error(ErrorKind::unavailable, "keyring: cannot read the key file " + path + ": " + std::strerror(errno));
+  if (::fstat(fd, &st) != 0) return make_error(ErrorKind::unavailable, "keyring: cannot read the key file " + path);
+  if (!S_ISREG(st.st_mode)) return make_error(ErrorKind::invalid_argument, "keyring: the key file " + path + " is not a regular file");
+  if (st.st_uid != ::geteuid())
+    return make_error(ErrorKind::invalid_argument, "keyring: the key file " + path + " belongs to another user (uid " +
+                                                       std::to_string(st.st_uid) + "); it must be PiCloud's own");
   if ((st.st_mode & 077) != 0)
-    return make_error(ErrorKind::invalid_argument,
-                      "keyring: the key file " + path + " is readable by others (mode " +
-                          [&] {
-                            char m[8];
-                            std::snprintf(m, sizeof m, "%04o", st.st_mode & 07777);
-                            return std::string(m);
-                          }() +
-                          "); make it private: chmod 600 " + path);
-  std::ifstream in(path);
-  if (!in) return make_error(ErrorKind::unavailable, "keyring: cannot read the key file " + path);
+    return make_error(ErrorKind::invalid_argument, "keyring: the key file " + path + " is readable by others (mode " +
+                                                       mode_text(st.st_mode) + "); make it private: chmod 600 " + path);
+  if (st.st_size > kMaxKeyFile)
+    return make_error(ErrorKind::invalid_argument, "keyring: the key file " + path + " is larger than 64 KiB");
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
   KeySet set;
   set.source = path;
   set.from_file = true;
+  std::istringstream in(text);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -120,10 +151,6 @@ sdk::Result<KeySet> read_key_file(const std::string& path) {
   return set;
 }
 
-}  // namespace
-
-std::string key_id(std::string_view key) { return hex(hmac_sha256(key, "picloud keyring key id").substr(0, kIdBytes)); }
-
 sdk::Result<std::string> decode_key(std::string_view base64_text, std::string_view origin) {
   std::string text(base64_text);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
@@ -150,26 +177,41 @@ sdk::Result<std::string> decode_key(std::string_view base64_text, std::string_vi
   return out;
 }
 
-sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys) {
+sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys, bool must_be_new) {
   std::string text =
       "# PiCloud master keys. Back this file up with the database: without it the\n"
       "# values sealed with these keys cannot be read. Keep it private (mode 0600).\n"
       "active " + keys.active + "\n";
   for (const auto& [id, key] : keys.keys) text += "key " + id + " " + base64(key) + "\n";
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(ErrorKind::unavailable, "keyring: cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return make_error(ErrorKind::unavailable, "keyring: cannot write the key file " + path + ": " + why);
-  }
-  // The rename itself reaches the disk with its directory.
   std::string dir = fs::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir.empty()) dir = ".";
+  // A name no other writer uses: two processes never share a temporary file.
+  std::string tmp = (fs::path(dir) / ("." + fs::path(path).filename().string() + ".XXXXXX")).string();
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return make_error(ErrorKind::unavailable, "keyring: cannot write in " + dir + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0;
+  // The file keeps the owner of the one it replaces (a rotation run as
+  // root must not leave a key file the service cannot read).
+  struct stat old {};
+  if (ok && ::lstat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode) && (old.st_uid != ::geteuid() || old.st_gid != ::getegid()))
+    ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
+  ok = ok && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  int placed = -1;
+  std::string why;
+  if (ok) {
+    // link() refuses an existing name, so a new key file never replaces
+    // one another process made meanwhile; rename() replaces atomically.
+    placed = must_be_new ? ::link(tmp.c_str(), path.c_str()) : ::rename(tmp.c_str(), path.c_str());
+    if (placed != 0) why = std::strerror(errno);
+  } else {
+    why = std::strerror(errno);
+  }
+  const bool existed = placed != 0 && must_be_new && errno == EEXIST;
+  ::unlink(tmp.c_str());  // after link(); after rename() it is gone already
+  if (existed) return make_error(ErrorKind::conflict, "keyring: " + path + " appeared meanwhile");
+  if (placed != 0) return make_error(ErrorKind::unavailable, "keyring: cannot write the key file " + path + ": " + why);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
@@ -177,9 +219,9 @@ sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys) {
   return {};
 }
 
-sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dialect, bool may_create) {
+sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dialect, const std::string& database_key) {
   if (!settings.key.empty()) {
-    auto key = decode_key(settings.key, "PICLOUD_KEYRING_KEY ([keyring] key)");
+    auto key = decode_key(settings.key, "PICLOUD_KEYRING_KEY");
     if (!key) return key.error();
     KeySet set;
     set.active = key_id(*key);
@@ -187,17 +229,20 @@ sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dial
     set.source = "the environment (PICLOUD_KEYRING_KEY)";
     return set;
   }
-  std::error_code ec;
-  if (fs::exists(settings.key_file, ec)) return read_key_file(settings.key_file);
+  struct stat st {};
+  if (::lstat(settings.key_file.c_str(), &st) == 0) return read_key_file(settings.key_file);
   if (settings.key_file_explicit)
     return make_error(ErrorKind::invalid_argument, "keyring: the key file " + settings.key_file +
                                                        " ([keyring] key_file) does not exist");
+  if (!database_key.empty())
+    return make_error(ErrorKind::invalid_argument,
+                      "keyring: the database's values are sealed with master key " + database_key +
+                          ", and there is no key: restore its key file (" + settings.key_file +
+                          ") from a backup, or give it in PICLOUD_KEYRING_KEY");
   if (dialect == sdk::Dialect::postgres)
     return make_error(ErrorKind::invalid_argument,
                       "keyring: on PostgreSQL the master key must be given, the same on every node: set "
                       "PICLOUD_KEYRING_KEY (openssl rand -base64 32) or [keyring] key_file");
-  if (!may_create)
-    return make_error(ErrorKind::invalid_argument, "keyring: there is no key file at " + settings.key_file);
   std::string dir = fs::path(settings.key_file).parent_path().string();
   if (auto made = make_private_directory(dir.empty() ? "." : dir, false); !made) return made.error();
   KeySet set;
@@ -206,7 +251,11 @@ sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dial
   set.keys[set.active] = std::move(key);
   set.source = settings.key_file;
   set.from_file = true;
-  if (auto r = write_key_file(settings.key_file, set); !r) return r.error();
+  if (auto r = write_key_file(settings.key_file, set, /*must_be_new=*/true); !r) {
+    // Another process (a second start, `picloud script run`) made it first: use theirs.
+    if (r.error().kind == ErrorKind::conflict) return read_key_file(settings.key_file);
+    return r.error();
+  }
   write_log(LogLevel::warn, "keyring",
             "created a master key file: back it up with the database (without it, sealed values are lost)",
             {{"path", fs::absolute(settings.key_file).string()}, {"key_id", set.active}});
@@ -225,10 +274,13 @@ sdk::Result<std::unique_ptr<Keyring>> Keyring::open(KeySet keys, sdk::Database& 
     auto rows = tx.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
     if (!rows) return rows.error();
     if (rows->empty()) {
-      // The first start: this node's active key becomes the database's.
-      auto put = tx.execute("INSERT INTO keyring_state (name, value) VALUES ('active_key_id', ?)", {keys.active});
+      // The first start: this node's active key becomes the database's (a
+      // node starting at the same moment with another key then finds it).
+      auto put = tx.execute("INSERT INTO keyring_state (name, value) VALUES ('active_key_id', ?) ON CONFLICT (name) DO NOTHING",
+                            {keys.active});
       if (!put) return put.error();
-      return {};
+      rows = tx.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+      if (!rows) return rows.error();
     }
     std::string active = rows->rows[0][0].as_string();
     if (!keys.keys.count(active))
@@ -248,9 +300,40 @@ sdk::Result<std::unique_ptr<Keyring>> Keyring::open(KeySet keys, sdk::Database& 
   return std::unique_ptr<Keyring>(new Keyring(std::move(keys), db));
 }
 
-const std::string* Keyring::key(const std::string& id) const {
+KeySet Keyring::keys() const {
+  std::shared_lock lock(mutex_);
+  return keys_;
+}
+
+std::optional<std::string> Keyring::key(const std::string& id) const {
+  {
+    std::shared_lock lock(mutex_);
+    auto it = keys_.keys.find(id);
+    if (it != keys_.keys.end()) return it->second;
+    if (!keys_.from_file) return std::nullopt;
+  }
+  // A key this node has not seen: after `picloud keys rotate` the key file
+  // holds it. Read it again (keys are only ever added here).
+  std::unique_lock lock(mutex_);
   auto it = keys_.keys.find(id);
-  return it == keys_.keys.end() ? nullptr : &it->second;
+  if (it != keys_.keys.end()) return it->second;
+  auto fresh = read_key_file(keys_.source);
+  if (!fresh) {
+    write_log(LogLevel::warn, "keyring", "the key file could not be read again", {{"error", fresh.error().message}});
+    return std::nullopt;
+  }
+  for (auto& [fid, fkey] : fresh->keys) keys_.keys.emplace(fid, std::move(fkey));
+  it = keys_.keys.find(id);
+  if (it == keys_.keys.end()) return std::nullopt;
+  write_log(LogLevel::info, "keyring", "a new master key was read from the key file", {{"key_id", id}});
+  return it->second;
+}
+
+sdk::Result<std::string> Keyring::database_active_id(sdk::Database& db) {
+  auto rows = db.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::string();
+  return rows->rows[0][0].as_string();
 }
 
 sdk::Result<std::string> Keyring::active_id(sdk::Transaction* tx) {
@@ -260,16 +343,18 @@ sdk::Result<std::string> Keyring::active_id(sdk::Transaction* tx) {
   if (!rows) return rows.error();
   if (rows->empty()) return make_error(ErrorKind::internal, "keyring: the database records no active key");
   std::string id = rows->rows[0][0].as_string();
-  if (!key(id))
+  if (!key(id)) {
+    write_log(LogLevel::error, "keyring", "the database's active master key is not among this node's keys",
+              {{"key_id", id}, {"source", keys().source}});
     return make_error(ErrorKind::unavailable, "keyring_key_missing",
-                      "the active master key " + id + " is not among this node's keys (from " + keys_.source +
-                          "): give this node the new key file");
+                      "the active master key " + id + " is not among this node's keys: give this node the new key file");
+  }
   return id;
 }
 
 sdk::Result<std::string> Keyring::seal_with(const std::string& id, std::string_view app, std::string_view purpose,
                                             std::string_view name, std::string_view plaintext) const {
-  const std::string* master = key(id);
+  auto master = key(id);
   if (!master) return make_error(ErrorKind::internal, "keyring: no master key " + id);
   std::string nonce = random_bytes(kNonceBytes);
   std::string envelope;
@@ -298,7 +383,7 @@ sdk::Result<std::string> Keyring::open_sealed(std::string_view app, std::string_
                                               std::string_view envelope) const {
   std::string id = envelope_key_id(envelope);
   if (id.empty()) return make_error(ErrorKind::internal, "corrupted", "the sealed value '" + std::string(name) + "' is malformed");
-  const std::string* master = key(id);
+  auto master = key(id);
   if (!master)
     return make_error(ErrorKind::unavailable, "keyring_key_missing",
                       "the value '" + std::string(name) + "' is sealed with master key " + id +
@@ -316,13 +401,15 @@ sdk::Result<std::string> Keyring::sign(std::string_view app, std::string_view pu
                                        sdk::Transaction* tx) {
   auto id = active_id(tx);
   if (!id) return id.error();
-  return unhex(*id) + hmac_sha256(derived(*key(*id), "sign", purpose, app), data);
+  auto master = key(*id);
+  if (!master) return make_error(ErrorKind::internal, "keyring: no master key " + *id);
+  return unhex(*id) + hmac_sha256(derived(*master, "sign", purpose, app), data);
 }
 
 bool Keyring::verify(std::string_view app, std::string_view purpose, std::string_view data,
                      std::string_view signature) const {
   if (signature.size() != kIdBytes + 32) return false;
-  const std::string* master = key(hex(signature.substr(0, kIdBytes)));
+  auto master = key(hex(signature.substr(0, kIdBytes)));
   if (!master) return false;
   std::string mac = hmac_sha256(derived(*master, "sign", purpose, app), data);
   return CRYPTO_memcmp(mac.data(), signature.data() + kIdBytes, mac.size()) == 0;
@@ -410,33 +497,43 @@ sdk::Result<std::int64_t> Vault::count_not_under(const std::string& active) {
   return rows->rows[0][0].as_int();
 }
 
-sdk::Result<std::int64_t> Vault::reseal_batch(const std::string& active, std::int64_t batch) {
-  std::int64_t done = 0;
+sdk::Result<std::int64_t> Vault::reseal_batch(const std::string& active, std::int64_t batch, Position& position,
+                                              std::vector<std::string>& unopened, std::int64_t& resealed) {
+  std::int64_t seen = 0;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto rows = tx.query(
-        "SELECT app_id, owner, name, key_id, envelope FROM sealed_values WHERE key_id <> ? ORDER BY app_id, owner, name "
-        "LIMIT ?",
-        {active, batch});
+        "SELECT app_id, owner, name, envelope FROM sealed_values WHERE key_id <> ? AND "
+        "(app_id > ? OR (app_id = ? AND (owner > ? OR (owner = ? AND name > ?)))) "
+        "ORDER BY app_id, owner, name LIMIT ?",
+        {active, position.app, position.app, position.owner, position.owner, position.name, batch});
     if (!rows) return rows.error();
     for (const auto& row : rows->rows) {
+      ++seen;
       const std::string app = row[0].as_string(), owner = row[1].as_string(), name = row[2].as_string();
-      const auto& cell = row[4];
+      position = {app, owner, name};
+      const auto& cell = row[3];
       std::string envelope =
           cell.is_bytes() ? std::string(cell.as_bytes().begin(), cell.as_bytes().end()) : cell.string_or("");
       auto plain = keyring_.open_sealed(app, owner, name, envelope);
-      if (!plain) return plain.error();
-      auto resealed = keyring_.seal_with(active, app, owner, name, *plain);
-      if (!resealed) return resealed.error();
+      if (!plain) {
+        // Left as it is (its old key stays needed), and reported.
+        unopened.push_back(owner + "/" + app + "/" + name + ": " + plain.error().message);
+        continue;
+      }
+      auto sealed_again = keyring_.seal_with(active, app, owner, name, *plain);
+      if (!sealed_again) return sealed_again.error();
+      // Only if the row still holds what was read: a write that committed
+      // meanwhile (sealed under the new key already) is never overwritten.
       auto n = tx.execute(
-          "UPDATE sealed_values SET key_id = ?, envelope = ? WHERE app_id = ? AND owner = ? AND name = ? AND key_id = ?",
-          {active, as_bytes(*resealed), app, owner, name, row[3].as_string()});
+          "UPDATE sealed_values SET key_id = ?, envelope = ? WHERE app_id = ? AND owner = ? AND name = ? AND envelope = ?",
+          {active, as_bytes(*sealed_again), app, owner, name, cell});
       if (!n) return n.error();
-      done += *n;
+      resealed += *n;
     }
     return {};
   });
   if (!r) return r.error();
-  return done;
+  return seen;
 }
 
 }  // namespace picloud::kernel::keyring

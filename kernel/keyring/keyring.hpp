@@ -1,8 +1,8 @@
 // The keyring: the master keys, the values sealed under them, and signatures.
 //
 // Master keys are 32 random bytes, named by an id derived from the key (a
-// verifier, not a secret): the first 8 bytes of HMAC-SHA256(key, "picloud
-// keyring key id"), as 16 hex digits. They come from:
+// verifier, not a secret): 8 bytes of HKDF-SHA256(key, salt "picloud keyring
+// v1", info "key id"), as 16 hex digits. They come from:
 //   - the environment, PICLOUD_KEYRING_KEY (or [keyring] key): one key,
 //     base64 of 32 bytes;
 //   - else a key file ([keyring] key_file, default <data_dir>/keyring.keys),
@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,11 +55,20 @@ struct KeySet {
 // The id of a master key.
 std::string key_id(std::string_view key);
 
-// Reads the keys (creating the key file on SQLite when there are none, when
-// `may_create`); the error says what is wrong and where.
-sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dialect, bool may_create = true);
-// Writes a key file atomically (a temporary file, fsync, rename), mode 0600.
-sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys);
+// Reads the keys. On SQLite with no key and no key file it creates the key
+// file — unless the database already names its key (`database_key`, the
+// id in keyring_state, or empty): then the key file is missing, which is
+// an error naming the key to restore.
+sdk::Result<KeySet> load_keys(const KeyringSettings& settings, sdk::Dialect dialect,
+                              const std::string& database_key = "");
+// Reads a key file: a regular file owned by this user, not readable by
+// others, at most 64 KiB, opened without following a symbolic link.
+sdk::Result<KeySet> read_key_file(const std::string& path);
+// Writes a key file atomically (a unique temporary file, fsync, rename,
+// the directory fsync'd), mode 0600, keeping the owner of the file it
+// replaces. With `must_be_new` it never replaces one: it fails with
+// conflict when the file appeared meanwhile.
+sdk::Result<void> write_key_file(const std::string& path, const KeySet& keys, bool must_be_new = false);
 // Parses one base64 key (standard or URL alphabet, padding optional).
 sdk::Result<std::string> decode_key(std::string_view base64, std::string_view origin);
 
@@ -68,7 +78,9 @@ class Keyring {
   // when the database has none yet.
   static sdk::Result<std::unique_ptr<Keyring>> open(KeySet keys, sdk::Database& db);
 
-  const KeySet& keys() const { return keys_; }
+  // A copy of the keys held now (a key file is read again when a value
+  // names a key this node does not hold yet: after `picloud keys rotate`).
+  KeySet keys() const;
   // The key id new values are sealed with: the database's active key.
   sdk::Result<std::string> active_id(sdk::Transaction* tx = nullptr);
 
@@ -83,6 +95,8 @@ class Keyring {
                                        std::string_view envelope) const;
   // The key id a sealed value names, or empty when it is not an envelope.
   static std::string envelope_key_id(std::string_view envelope);
+  // The database's active key id, read in its own statement.
+  static sdk::Result<std::string> database_active_id(sdk::Database& db);
 
   // HMAC-SHA256 with a key derived for (app, purpose): key id (8 bytes) and
   // the 32-byte MAC. verify() compares in constant time and accepts any key
@@ -93,9 +107,11 @@ class Keyring {
 
  private:
   Keyring(KeySet keys, sdk::Database& db) : keys_(std::move(keys)), db_(db) {}
-  const std::string* key(const std::string& id) const;
+  // The key of this id; a key file is read again once when it lacks it.
+  std::optional<std::string> key(const std::string& id) const;
 
-  KeySet keys_;
+  mutable std::shared_mutex mutex_;  // guards keys_ (a reload adds keys)
+  mutable KeySet keys_;
   sdk::Database& db_;
 };
 
@@ -121,9 +137,15 @@ class Vault {
   sdk::Result<std::vector<Entry>> list(std::string_view owner, std::string_view app, std::string_view after,
                                        std::int64_t limit);
 
-  // Rotation: re-seals up to `batch` values not under `active` with it, in
-  // one transaction; returns how many (0: none left).
-  sdk::Result<std::int64_t> reseal_batch(const std::string& active, std::int64_t batch);
+  // Rotation: re-seals up to `batch` values not under `active` that come
+  // after `position` (app, owner, name), in one transaction; `position`
+  // moves past them. A value that does not open is left as it is and named
+  // in `unopened`. Returns how many values were looked at (0: none left).
+  struct Position {
+    std::string app, owner, name;
+  };
+  sdk::Result<std::int64_t> reseal_batch(const std::string& active, std::int64_t batch, Position& position,
+                                         std::vector<std::string>& unopened, std::int64_t& resealed);
   // How many values are sealed with another key than `active`.
   sdk::Result<std::int64_t> count_not_under(const std::string& active);
 

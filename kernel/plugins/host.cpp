@@ -142,6 +142,8 @@ class PluginHost::Context final : public sdk::PluginContext {
     std::error_code ec;
     auto dir = std::filesystem::absolute(plugin.directory, ec);
     install_dir_ = (ec ? std::filesystem::path(plugin.directory) : dir).lexically_normal().string();
+    if (host.keyring_ && host.vault_)
+      keyring_ = std::make_unique<PluginKeyring>(plugin_.name, *host.keyring_, *host.vault_);
   }
 
   std::string_view plugin_name() const override { return plugin_.name; }
@@ -205,11 +207,9 @@ class PluginHost::Context final : public sdk::PluginContext {
   }
 
   std::string_view install_dir() const override { return install_dir_; }
-  sdk::Keyring* keyring() override {
-    if (!keyring_ && host_.keyring_ && host_.vault_)
-      keyring_ = std::make_unique<PluginKeyring>(plugin_.name, *host_.keyring_, *host_.vault_);
-    return keyring_.get();
-  }
+  // Made with the context (configure_all runs after set_keyring), so
+  // request threads only ever read it.
+  sdk::Keyring* keyring() override { return keyring_.get(); }
   sdk::Result<void> on_app_deleted(AppDeletedHook hook) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument,

@@ -74,10 +74,13 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, SecretStore& store) 
     const std::string& name = name_of(req);
     Value value = unwrap(s->get(req.params.at("app"), name));
     if (value.is_null()) fail(404, "not_found", "secret '" + name + "' not found");
-    // Who read which secret: an audit line, never the value.
-    log->info("secret value read through the admin API",
+    // Who read which secret: an audit line at warn, so it stays at every
+    // log level but error; never the value.
+    log->warn("audit: secret value read through the admin API",
               {{"app", req.params.at("app")}, {"name", name}, {"user", req.principal}, {"request", req.request_id}});
-    return json_reply(200, Value::object({{"name", name}, {"value", std::move(value)}}));
+    auto reply = json_reply(200, Value::object({{"name", name}, {"value", std::move(value)}}));
+    reply.headers.emplace_back("cache-control", "no-store");
+    return reply;
   });
 }
 

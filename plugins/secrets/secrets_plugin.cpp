@@ -23,7 +23,6 @@ class SecretsPlugin final : public sdk::Plugin {
   Result<void> configure(sdk::PluginContext& ctx) override {
     auto max_value = ctx.config().get_int("max_value_bytes", 64 << 10, 16, 1 << 20);
     if (!max_value) return max_value.error();
-    if (!ctx.keyring()) return sdk::make_error(sdk::ErrorKind::unavailable, "the kernel offers no keyring");
     store_ = std::make_unique<secrets::SecretStore>(*ctx.keyring(), *max_value);
     if (auto r = secrets::add_admin_routes(ctx, *store_); !r) return r;
     return secrets::declare_script_api(*ctx.script_api(), *store_, *ctx.access());

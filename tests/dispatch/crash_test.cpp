@@ -38,6 +38,7 @@ class CrashHarness {
         {"PICLOUD_DISPATCH_POLL_INTERVAL_MS", "50"},
         {"PICLOUD_DISPATCH_LEASE_GRACE_MS", "300"},
         {"PICLOUD_SCRIPTING_TIMEOUT_MS", "1000"},
+        {"PICLOUD_KEYRING_KEY", kKeyringKey},
     };
   }
   int port() const { return port_; }

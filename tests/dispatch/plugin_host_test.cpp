@@ -263,6 +263,33 @@ TEST_P(PluginHostApi, TwoNodesRunAOneNodeTaskAboutOncePerIntervalBetweenThem) {
   EXPECT_LE(ticks, 15) << "both nodes ran the task every interval";
 }
 
+TEST_P(PluginHostApi, TheKeyringSealsPerPluginAndAppAndSignsPerApp) {
+  Instance pc(GetParam(), env({{"PICLOUD_PLUGINS_ENABLED", "t_host,secrets"},
+                               {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir() + ":" + test_plugin_dir()}}));
+  pc.cast_owner();
+  auto other = pc.post("/apps", pc.owner_key, R"({"slug":"kr-other","hostnames":["kr-other.localhost"]})");
+  ASSERT_EQ(other.status, 201) << other.body;
+  std::string other_id = other.json["id"].as_string();
+  app_running(pc, "kr", R"(
+  json value = "the secrets plugin's";
+  secrets::set("shared_name", value);
+  t_host::seal_put("shared_name", "t_host's");
+  string mine = t_host::seal_get("shared_name").to_string();
+  string theirs = secrets::get("shared_name").to_string();
+  string absent = t_host::seal_get("no_such").to_string();
+  array<uint8>@ sig = t_host::sign("payload");
+  array<uint8> cut = sig;
+  cut.resize(sig.length() - 1);
+  res.text(mine + "|" + theirs + "|" + absent + "|" + sig.length() + "|" + t_host::verify("payload", sig) + "|" +
+           t_host::verify("payload!", sig) + "|" + t_host::verify("payload", cut) + "|" +
+           t_host::verify("payload", sig, ")" + other_id + R"("));)");
+  auto r = run(pc, "kr");
+  ASSERT_EQ(r.status, 200) << r.body;
+  // Each plugin opens only its own values of one name; a signature holds
+  // for its data and app alone, and a cut one never.
+  EXPECT_EQ(r.body, R"("t_host's"|"the secrets plugin's"|null|40|true|false|false|false)");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PluginHostApi, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return backend_name(info.param); });
 

@@ -19,6 +19,8 @@
 //   int    t_host::write(commit)            inserts a tick row "written" in a transaction
 //                                           with after-commit work; rolled back unless commit
 //   json   t_host::after_commits()          {"ran": n, "freed": n, "queried": n}
+//   void   t_host::seal_put(name, value)    json t_host::seal_get(name)   (the keyring, this app)
+//   bytes  t_host::sign(data)               bool t_host::verify(data, signature, app = this app)
 #include <picloud/sdk.hpp>
 
 #include <algorithm>
@@ -142,6 +144,41 @@ class HostPlugin final : public Plugin {
                         });
                         if (!done && commit) return done.error();
                         return Value(std::int64_t{done ? 1 : 0});
+                      }});
+        !r)
+      return r;
+    // The keyring, for this plugin and the run's app.
+    if (auto r = add({"t_host", "seal_put", {{"name", ScriptType::string}, {"value", ScriptType::string}},
+                      ScriptType::void_type, "",
+                      [c](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        if (auto r = c->keyring()->put(nullptr, call.app_id, a[0].as_string(), a[1].as_string()); !r)
+                          return r.error();
+                        return Value();
+                      }});
+        !r)
+      return r;
+    if (auto r = add({"t_host", "seal_get", {{"name", ScriptType::string}}, ScriptType::json, "",
+                      [c](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        auto v = c->keyring()->get(nullptr, call.app_id, a[0].as_string());
+                        if (!v) return v.error();
+                        return *v ? Value(**v) : Value();
+                      }});
+        !r)
+      return r;
+    if (auto r = add({"t_host", "sign", {{"data", ScriptType::string}}, ScriptType::bytes, "",
+                      [c](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        auto sig = c->keyring()->sign(call.app_id, a[0].as_string());
+                        if (!sig) return sig.error();
+                        return Value(Bytes(sig->begin(), sig->end()));
+                      }});
+        !r)
+      return r;
+    if (auto r = add({"t_host", "verify", {{"data", ScriptType::string}, {"signature", ScriptType::bytes}, {"app", ScriptType::string, "", Value("")}},
+                      ScriptType::boolean, "",
+                      [c](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        const auto& b = a[1].as_bytes();
+                        std::string app = a[2].as_string().empty() ? std::string(call.app_id) : a[2].as_string();
+                        return Value(c->keyring()->verify(app, a[0].as_string(), std::string(b.begin(), b.end())));
                       }});
         !r)
       return r;

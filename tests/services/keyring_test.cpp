@@ -139,11 +139,14 @@ TEST_P(Keyring, RotationReSealsEveryValueAndResumesWhenInterrupted) {
   const std::string second = after.begin()->first;
   EXPECT_NE(second, first);
   EXPECT_EQ(after[second], 5);
-  // The running node does not have the new key: it says so instead of
-  // sealing with the old one.
-  auto stale = pc.call("PUT", "/apps/rot/secrets/late", pc.owner_key, R"({"value":"x"})");
-  EXPECT_EQ(stale.status, 503) << stale.body;
-  EXPECT_TRUE(contains(stale.body, "is not among this node's keys")) << stale.body;
+  // The running node reads the new key from its key file when it first
+  // meets it: it reads re-sealed values and seals new ones with it.
+  auto reread = pc.get("/apps/rot/secrets/s0", pc.owner_key);
+  EXPECT_EQ(reread.status, 200) << reread.body;
+  EXPECT_EQ(reread.json["value"], V("value-0"));
+  EXPECT_EQ(pc.call("PUT", "/apps/rot/secrets/late", pc.owner_key, R"({"value":"x"})").status, 204);
+  EXPECT_EQ(key_ids()[second], 6);
+  EXPECT_EQ(pc.call("DELETE", "/apps/rot/secrets/late", pc.owner_key).status, 204);
 
   // Interrupted: two values still under the second key after a third
   // rotation began (their old envelopes put back, as if not yet re-sealed).
@@ -166,6 +169,21 @@ TEST_P(Keyring, RotationReSealsEveryValueAndResumesWhenInterrupted) {
   const std::string key_text = test::read_file(key_file);
   EXPECT_EQ(std::count(key_text.begin(), key_text.end(), '\n'), 6) << "no fourth key was made:\n" << key_text;
 
+  // Interrupted just after the key file was written: the file's active key
+  // is new, the database's is not. The next run finishes that rotation.
+  {
+    auto current = kernel::keyring::read_key_file(key_file);
+    ASSERT_TRUE(current) << current.error().message;
+    std::string fourth_key(32, '4');
+    current->active = kernel::keyring::key_id(fourth_key);
+    current->keys[current->active] = fourth_key;
+    ASSERT_TRUE(kernel::keyring::write_key_file(key_file, *current));
+    auto finish = picloud({"keys", "rotate"}, pc.database_url(), cwd.path(), cli);
+    ASSERT_EQ(finish->wait(30s), 0) << finish->err();
+    EXPECT_TRUE(contains(finish->out(), "resuming the rotation to " + current->active)) << finish->out();
+    EXPECT_EQ(key_ids(), (std::map<std::string, std::int64_t>{{current->active, 5}}));
+  }
+
   // A node with the rotated key file reads every value.
   Instance reader(GetParam(), {{"PICLOUD_DATABASE_URL", pc.database_url()},
                                {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
@@ -178,6 +196,16 @@ TEST_P(Keyring, RotationReSealsEveryValueAndResumesWhenInterrupted) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.json["value"], V("value-" + std::to_string(i)));
   }
+
+  // A value that no longer opens (moved by SQL) does not stop a rotation:
+  // the others are re-sealed, it is named, and the run fails.
+  ASSERT_TRUE(pc.db().execute("UPDATE sealed_values SET name = 'moved' WHERE name = 's4'"));
+  auto partial = picloud({"keys", "rotate"}, pc.database_url(), cwd.path(), cli);
+  EXPECT_EQ(partial->wait(30s), 1);
+  EXPECT_TRUE(contains(partial->err(), "not re-sealed: secrets/")) << partial->err();
+  EXPECT_TRUE(contains(partial->err(), "/moved: the value 'moved' cannot be opened")) << partial->err();
+  EXPECT_TRUE(contains(partial->err(), "1 value(s) could not be opened")) << partial->err();
+  EXPECT_EQ(key_ids().size(), 2u);  // four re-sealed, the moved one under its old key
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Keyring, ::testing::Values(Backend::sqlite, Backend::postgres),

@@ -182,6 +182,13 @@ TEST_P(Secrets, ThePlaintextNeverReachesTheDatabase) {
     ASSERT_NE(everything.find("sealed_values"), std::string::npos);
   }
   EXPECT_EQ(everything.find(marker), std::string::npos) << "the plaintext is in the database";
+  // pg_dump writes bytea as hex: the plaintext must not be there that way either.
+  std::string hex_marker;
+  for (unsigned char c : marker) {
+    static const char d[] = "0123456789abcdef";
+    hex_marker += {d[c >> 4], d[c & 15]};
+  }
+  EXPECT_EQ(everything.find(hex_marker), std::string::npos) << "the plaintext is in the database, in hex";
 }
 
 TEST_P(Secrets, TheAdminApiListsNamesAndOnlyAdminsReadValuesBack) {
