@@ -2,15 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <utility>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernel/http/server.hpp"
