@@ -363,6 +363,16 @@ using Node = JsonNode;
 JsonNode* hand_out(JsonPtr p) { return p.detach(); }  // the engine owns the reference now
 
 JsonNode* factory() { return hand_out(make_json()); }
+
+// json(x) for a scalar: also how a string, number or bool becomes a json
+// where one is expected (a single-argument factory converts implicitly).
+template <typename T>
+JsonNode* scalar_factory(T value) {
+  JsonPtr p = make_json();
+  p->assign(JsonNode::Data(std::move(value)));
+  return hand_out(p);
+}
+JsonNode* string_factory(const std::string& value) { return scalar_factory<std::string>(value); }
 void add_ref(JsonNode* n) { intrusive_ptr_add_ref(n); }
 void release(JsonNode* n) { intrusive_ptr_release(n); }
 
@@ -426,6 +436,15 @@ void assign_any(asIScriptEngine* engine, JsonNode& target, int type_id, void* re
     fail("cannot hold a value of type " + name);
   }
 }
+
+// json(array) for an array of scalars, strings or json (also the implicit
+// conversion); array<uint8> is bytes, as json::bytes makes them.
+JsonNode* array_factory(const CScriptArray& items) {
+  JsonPtr n = make_json();
+  assign_array(items.GetArrayObjectType()->GetEngine(), *n, items);
+  return hand_out(n);
+}
+JsonNode* bytes_factory(const CScriptArray& data);
 
 // {repeat {string, ?}}: object literal.
 JsonNode* list_factory(asBYTE* buffer) {
@@ -657,6 +676,7 @@ JsonNode* from_bytes(const CScriptArray& data) {
   n->assign(to_bytes(data));
   return hand_out(n);
 }
+JsonNode* bytes_factory(const CScriptArray& data) { return from_bytes(data); }
 CScriptArray* as_bytes(const JsonNode* self) {
   if (auto* b = std::get_if<sdk::Bytes>(&self->data())) return make_bytes(*b);
   return make_bytes(std::string_view());
@@ -678,6 +698,19 @@ void register_json(asIScriptEngine* e) {
   check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_FACTORY, "json@ f()", WRAP_FN(factory),
                                                 asCALL_GENERIC),
                      "json()");
+  for (auto [decl, f] : {std::pair{"json@ f(int64)", WRAP_FN(scalar_factory<std::int64_t>)},
+                         std::pair{"json@ f(double)", WRAP_FN(scalar_factory<double>)},
+                         std::pair{"json@ f(bool)", WRAP_FN(scalar_factory<bool>)},
+                         std::pair{"json@ f(const string &in)", WRAP_FN(string_factory)},
+                         std::pair{"json@ f(const array<string> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<int> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<int64> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<double> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<float> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<bool> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<json@> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<uint8> &in)", WRAP_FN(bytes_factory)}})
+    check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_FACTORY, decl, f, asCALL_GENERIC), decl);
   check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_LIST_FACTORY, "json@ f(int &in) {repeat {string, ?}}",
                                                 WRAP_FN(list_factory), asCALL_GENERIC),
                      "json list");

@@ -17,6 +17,24 @@ std::string nested_arrays(int n) { return std::string(n, '[') + "1" + std::strin
 
 // --- literals ------------------------------------------------------------------
 
+TEST_F(JsonTest, ValuesBecomeJsonWhereJsonIsExpected) {
+  // json(x) for each scalar and array kind, and the same conversion where a
+  // function takes a json (json::stringify here; plugins' functions alike).
+  EXPECT_EQ(run("res.text(json(5).to_string() + \" \" + json(2.5).to_string() + \" \" + json(true).to_string() + \" \" +\n"
+                "         json(\"x\").to_string() + \" \" + json(5).type() + \" \" + json(2.5).type());"),
+            R"(5 2.5 true "x" int float)");
+  EXPECT_EQ(run("array<string> s = {\"a\", \"b\"}; array<int> i = {1, 2}; array<double> d = {0.5};\n"
+                "array<bool> b = {true}; array<uint8> raw = {1, 2, 255};\n"
+                "res.text(json::stringify(\"text\") + \" \" + json::stringify(7) + \" \" + json::stringify(s) + \" \" +\n"
+                "         json::stringify(i) + \" \" + json::stringify(d) + \" \" + json::stringify(b) + \" \" +\n"
+                "         json(raw).type() + \" \" + json::stringify(raw));"),
+            R"("text" 7 ["a","b"] [1,2] [0.5] [true] bytes "AQL/")");
+  // Calls that already pass a json are unchanged, and setters still take scalars.
+  EXPECT_EQ(run("json o = json::object(); o.set(\"n\", 7); o.set(\"s\", \"t\"); json v = o;\n"
+                "res.text(json::stringify(v));"),
+            R"({"n":7,"s":"t"})");
+}
+
 TEST_F(JsonTest, ObjectLiteral) {
   EXPECT_EQ(run("json o = {{\"a\", 1}, {\"b\", \"x\"}};\nres.text(o.to_string());"), R"({"a":1,"b":"x"})");
 }

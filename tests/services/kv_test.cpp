@@ -647,6 +647,26 @@ void handle(request@ req, response@ res) { res.text("" + kv::collection("notes")
   EXPECT_EQ(run(pc.vera, "reader", "").json["response"]["body"], V(R"({"by":"anyone"})"));
 }
 
+// A string, number, bool or array is a json where kv expects one: the line
+// a newcomer writes first compiles and stores what it says.
+TEST_P(Kv, PlainValuesAreJsonWhereKvExpectsOne) {
+  Instance& pc = kv_instance(GetParam());
+  make_app(pc, "kvplain");
+  save_script(pc, "kvplain", "plain", R"(
+void handle(request@ req, response@ res) {
+  kv::Collection@ c = kv::collection("c");
+  c.set("k", "text");
+  c.set("n", 5);
+  array<string> tags = {"a", "b"};
+  c.set("tags", tags);
+  res.text(c.get("k").to_string() + " " + c.get("n").to_string() + " " + c.get("n").type() + " " + c.get("tags").to_string());
+})");
+  bind_route(pc, "kvplain", R"({"script":"plain","path":"/plain"})");
+  auto r = on(pc, "kvplain.localhost", "GET", "/plain");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"("text" 5 int ["a","b"])");
+}
+
 // The guide's examples compile against the real plugin, and the first one
 // answers what its comments say.
 TEST_P(Kv, TheGuideExamplesCompileAndRun) {
