@@ -171,10 +171,9 @@ int cmd_keys(Config& config, Settings settings, const std::string& action) {
     return fail("another `picloud keys rotate` is running on " + keys->source);
   auto ring = keyring::Keyring::open(*keys, db);
   if (!ring) return fail(ring.error().message);
-  keyring::Vault vault(**ring, db);
   std::string target = keys->active;
   if (target == db_active) {
-    auto left = vault.count_not_under(db_active);
+    auto left = keyring::Vault(**ring, db).count_not_under(db_active);
     if (!left) return fail(left.error().message);
     if (*left == 0) {
       // A new rotation: the key file gets the new key first, so a crash

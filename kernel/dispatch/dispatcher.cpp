@@ -20,6 +20,22 @@ constexpr std::int64_t kMaxRetryDelayMs = 6 * 3600 * 1000;
 
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
+// 405 with the methods the path does take.
+sdk::HttpResponse method_not_allowed(const sdk::HttpRequest& request, const std::vector<std::string>& allowed) {
+  auto r = error_body(405, "method_not_allowed", "method " + request.method + " is not allowed on " + request.path);
+  std::string allow;
+  for (const auto& a : allowed) allow += (allow.empty() ? "" : ", ") + a;
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+// 503 when the execution gate stayed full.
+sdk::HttpResponse overloaded(std::string_view message) {
+  auto r = error_body(503, "overloaded", message);
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 sdk::Array log_lines(const scripting::RunResult& r) {
   sdk::Array out;
   for (const auto& line : r.logs)
@@ -215,13 +231,7 @@ sdk::HttpResponse Dispatcher::serve_plugin_route(const sdk::HttpRequest& request
   }
   auto m = plugin_routes_ ? plugin_routes_->match(request.method, request.path) : http::RouteMatch{};
   if (!m.route) {
-    if (!m.allowed_methods.empty()) {
-      auto r = error_body(405, "method_not_allowed", "method " + request.method + " is not allowed on " + request.path);
-      std::string allow;
-      for (const auto& a : m.allowed_methods) allow += (allow.empty() ? "" : ", ") + a;
-      r.headers.emplace_back("Allow", allow);
-      return r;
-    }
+    if (!m.allowed_methods.empty()) return method_not_allowed(request, m.allowed_methods);
     not_found_.inc();
     return error_body(404, "not_found", "no plugin route for " + request.method + " " + request.path);
   }
@@ -233,9 +243,7 @@ sdk::HttpResponse Dispatcher::serve_plugin_route(const sdk::HttpRequest& request
   // server thread.
   if (!gate_.enter(for_plugin.app_id, std::chrono::milliseconds(settings_.queue_timeout_ms))) {
     rejected_.inc();
-    auto r = error_body(503, "overloaded", "too many requests at once; try again shortly");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
+    return overloaded("too many requests at once; try again shortly");
   }
   ExecutionGate::Slot slot(gate_, for_plugin.app_id);
   return m.route->handler(for_plugin);
@@ -259,13 +267,7 @@ sdk::HttpResponse Dispatcher::serve(const sdk::HttpRequest& request) {
     case RouteMatch::Outcome::no_route:
       not_found_.inc();
       return error_body(404, "not_found", "no route for " + request.method + " " + request.path);
-    case RouteMatch::Outcome::wrong_method: {
-      auto r = error_body(405, "method_not_allowed", "method " + request.method + " is not allowed on " + request.path);
-      std::string allow;
-      for (const auto& a : m.allowed_methods) allow += (allow.empty() ? "" : ", ") + a;
-      r.headers.emplace_back("Allow", allow);
-      return r;
-    }
+    case RouteMatch::Outcome::wrong_method: return method_not_allowed(request, m.allowed_methods);
     case RouteMatch::Outcome::matched: break;
   }
   // `t` keeps the matched route alive while it runs.
@@ -299,11 +301,7 @@ sdk::HttpResponse Dispatcher::run_sync(const RouteMatch& m, const sdk::HttpReque
   sdk::HttpRequest req = request;
   req.params = m.params;
   auto ran = run_gated({route.app_id, route.script_id, route.script_version}, "", req, &route, "route");
-  if (!ran) {
-    auto r = error_body(503, "overloaded", "too many script runs at once; try again shortly");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
-  }
+  if (!ran) return overloaded("too many script runs at once; try again shortly");
   if (ran->result.ok()) return http::app_response(std::move(ran->result.response));
   write_log(LogLevel::warn, "dispatch", "script run failed",
             {{"app", route.app_id}, {"script", route.script_id}, {"execution", ran->record.id},

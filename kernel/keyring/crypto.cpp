@@ -23,9 +23,21 @@ struct CipherFree {
 };
 using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherFree>;
 
-void check_sizes(std::string_view key, std::string_view nonce) {
+// A cipher context set up for AES-256-GCM with `key`, `nonce` and the
+// associated data `aad`, to encrypt or decrypt.
+Cipher gcm(bool encrypt, std::string_view key, std::string_view nonce, std::string_view aad) {
   if (key.size() != kKeyBytes) throw std::invalid_argument("AES-256-GCM needs a 32-byte key");
   if (nonce.size() != kNonceBytes) throw std::invalid_argument("AES-256-GCM needs a 12-byte nonce");
+  Cipher c(EVP_CIPHER_CTX_new());
+  if (!c) failed("cipher context");
+  if (EVP_CipherInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr, encrypt ? 1 : 0) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
+      EVP_CipherInit_ex(c.get(), nullptr, nullptr, bytes(key), bytes(nonce), encrypt ? 1 : 0) != 1)
+    failed("AES-256-GCM set-up");
+  int n = 0;
+  if (!aad.empty() && EVP_CipherUpdate(c.get(), nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1)
+    failed("AES-256-GCM associated data");
+  return c;
 }
 
 }  // namespace
@@ -51,16 +63,8 @@ std::string hkdf_sha256(std::string_view key, std::string_view salt, std::string
 
 std::string aes256gcm_seal(std::string_view key, std::string_view nonce, std::string_view aad,
                            std::string_view plaintext) {
-  check_sizes(key, nonce);
-  Cipher c(EVP_CIPHER_CTX_new());
-  if (!c) failed("cipher context");
-  if (EVP_EncryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-      EVP_EncryptInit_ex(c.get(), nullptr, nullptr, bytes(key), bytes(nonce)) != 1)
-    failed("AES-256-GCM set-up");
+  Cipher c = gcm(true, key, nonce, aad);
   int n = 0;
-  if (!aad.empty() && EVP_EncryptUpdate(c.get(), nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1)
-    failed("AES-256-GCM associated data");
   std::string out(plaintext.size() + kTagBytes, '\0');
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   int written = 0;
@@ -77,19 +81,11 @@ std::string aes256gcm_seal(std::string_view key, std::string_view nonce, std::st
 
 std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view nonce, std::string_view aad,
                                           std::string_view sealed) {
-  check_sizes(key, nonce);
+  Cipher c = gcm(false, key, nonce, aad);
   if (sealed.size() < kTagBytes) return std::nullopt;
   std::string_view body = sealed.substr(0, sealed.size() - kTagBytes);
   std::string tag(sealed.substr(sealed.size() - kTagBytes));
-  Cipher c(EVP_CIPHER_CTX_new());
-  if (!c) failed("cipher context");
-  if (EVP_DecryptInit_ex(c.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) != 1 ||
-      EVP_DecryptInit_ex(c.get(), nullptr, nullptr, bytes(key), bytes(nonce)) != 1)
-    failed("AES-256-GCM set-up");
   int n = 0;
-  if (!aad.empty() && EVP_DecryptUpdate(c.get(), nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1)
-    failed("AES-256-GCM associated data");
   std::string out(body.size(), '\0');
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   int written = 0;

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "kernel/admin/secrets.hpp"
 #include "kernel/keyring/crypto.hpp"
 #include "kernel/log.hpp"
 #include "kernel/private_directory.hpp"
@@ -27,6 +27,7 @@ using sdk::make_error;
 namespace {
 
 constexpr unsigned char kEnvelopeVersion = 1;
+constexpr const char* kActiveKeySql = "SELECT value FROM keyring_state WHERE name = 'active_key_id'";
 constexpr std::size_t kIdBytes = 8;
 constexpr std::size_t kHeaderBytes = 1 + kIdBytes + kNonceBytes;
 
@@ -271,7 +272,7 @@ sdk::Result<std::unique_ptr<Keyring>> Keyring::open(KeySet keys, sdk::Database& 
     return ids + " (from " + keys.source + ")";
   };
   auto r = db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    auto rows = tx.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+    auto rows = tx.query(kActiveKeySql);
     if (!rows) return rows.error();
     if (rows->empty()) {
       // The first start: this node's active key becomes the database's (a
@@ -279,7 +280,7 @@ sdk::Result<std::unique_ptr<Keyring>> Keyring::open(KeySet keys, sdk::Database& 
       auto put = tx.execute("INSERT INTO keyring_state (name, value) VALUES ('active_key_id', ?) ON CONFLICT (name) DO NOTHING",
                             {keys.active});
       if (!put) return put.error();
-      rows = tx.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+      rows = tx.query(kActiveKeySql);
       if (!rows) return rows.error();
     }
     std::string active = rows->rows[0][0].as_string();
@@ -330,7 +331,7 @@ std::optional<std::string> Keyring::key(const std::string& id) const {
 }
 
 sdk::Result<std::string> Keyring::database_active_id(sdk::Database& db) {
-  auto rows = db.query("SELECT value FROM keyring_state WHERE name = 'active_key_id'");
+  auto rows = db.query(kActiveKeySql);
   if (!rows) return rows.error();
   if (rows->empty()) return std::string();
   return rows->rows[0][0].as_string();
@@ -338,8 +339,7 @@ sdk::Result<std::string> Keyring::database_active_id(sdk::Database& db) {
 
 sdk::Result<std::string> Keyring::active_id(sdk::Transaction* tx) {
   // Read each time: `picloud keys rotate` changes it while nodes run.
-  const std::string sql = "SELECT value FROM keyring_state WHERE name = 'active_key_id'";
-  auto rows = tx ? tx->query(sql) : db_.query(sql);
+  auto rows = tx ? tx->query(kActiveKeySql) : db_.query(kActiveKeySql);
   if (!rows) return rows.error();
   if (rows->empty()) return make_error(ErrorKind::internal, "keyring: the database records no active key");
   std::string id = rows->rows[0][0].as_string();
@@ -433,11 +433,11 @@ auto in(sdk::Database& db, sdk::Transaction* tx, F&& body) -> decltype(body(*tx)
 }
 
 sdk::Value as_bytes(const std::string& raw) { return sdk::Value(sdk::Bytes(raw.begin(), raw.end())); }
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// An envelope as the database gives it back (BLOB / bytea).
+std::string envelope_of(const sdk::Value& cell) {
+  return cell.is_bytes() ? std::string(cell.as_bytes().begin(), cell.as_bytes().end()) : cell.string_or("");
 }
+
 
 }  // namespace
 
@@ -451,7 +451,7 @@ sdk::Result<void> Vault::put(sdk::Transaction* tx, std::string_view owner, std::
         "INSERT INTO sealed_values (app_id, owner, name, key_id, envelope, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (app_id, owner, name) DO UPDATE SET key_id = excluded.key_id, envelope = excluded.envelope, "
         "updated_at = excluded.updated_at",
-        {std::string(app), std::string(owner), std::string(name), id, as_bytes(*envelope), now_ms()});
+        {std::string(app), std::string(owner), std::string(name), id, as_bytes(*envelope), admin::now_ms()});
     if (!r) return r.error();
     return {};
   });
@@ -464,9 +464,7 @@ sdk::Result<std::optional<std::string>> Vault::get(sdk::Transaction* tx, std::st
   auto rows = tx ? tx->query(sql, params) : db_.query(sql, params);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<std::string>();
-  const auto& cell = rows->rows[0][0];
-  std::string envelope = cell.is_bytes() ? std::string(cell.as_bytes().begin(), cell.as_bytes().end()) : cell.string_or("");
-  auto plain = keyring_.open_sealed(app, owner, name, envelope);
+  auto plain = keyring_.open_sealed(app, owner, name, envelope_of(rows->rows[0][0]));
   if (!plain) return plain.error();
   return std::optional<std::string>(std::move(*plain));
 }
@@ -512,9 +510,7 @@ sdk::Result<std::int64_t> Vault::reseal_batch(const std::string& active, std::in
       const std::string app = row[0].as_string(), owner = row[1].as_string(), name = row[2].as_string();
       position = {app, owner, name};
       const auto& cell = row[3];
-      std::string envelope =
-          cell.is_bytes() ? std::string(cell.as_bytes().begin(), cell.as_bytes().end()) : cell.string_or("");
-      auto plain = keyring_.open_sealed(app, owner, name, envelope);
+      auto plain = keyring_.open_sealed(app, owner, name, envelope_of(cell));
       if (!plain) {
         // Left as it is (its old key stays needed), and reported.
         unopened.push_back(owner + "/" + app + "/" + name + ": " + plain.error().message);

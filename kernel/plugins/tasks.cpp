@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 
+#include "kernel/admin/secrets.hpp"
 #include "kernel/db/leader.hpp"
 #include "kernel/log.hpp"
 
@@ -75,9 +76,7 @@ void TaskGroup::every_on_one_node(std::string name, std::int64_t interval_ms,
       // keeps them from each ticking every interval.
       auto leading = db::lead(tx, database_->dialect(), key);
       if (!leading) return leading.error();
-      const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
+      const std::int64_t now = admin::now_ms();
       bool due = *leading;
       if (due) {
         auto last = tx.query("SELECT last_run_ms FROM plugin_task_runs WHERE plugin = ? AND task = ?", {owner_, name});
