@@ -25,6 +25,8 @@
 #include "kernel/plugins/loader.hpp"
 #include "kernel/settings.hpp"
 #include "kernel/version.hpp"
+#include "picloud/sdk/json.hpp"
+#include "scripting/api_reference.hpp"
 
 extern char** environ;
 
@@ -43,6 +45,10 @@ commands:
   script check FILE [--module]
                    compile a script and print its diagnostics; modules it
                    imports are read from NAME.as beside FILE
+  script api [NAMESPACE] [--json]
+                   the script API: every namespace, function and type the
+                   standard library and the enabled plugins offer, with
+                   their docs (--json: as the admin API returns it)
   script run FILE [--method M] [--path P] [--body TEXT] [--header 'K: V']...
                    run a script's handle() once with the enabled plugins and
                    print the response
@@ -258,7 +264,27 @@ class FileScripts final : public scripting::ScriptSource {
   std::filesystem::path file_;
 };
 
+// picloud script api [NAMESPACE] [--json]
+int cmd_script_api(Config& config, Settings settings, const std::vector<std::string>& args) {
+  std::optional<std::string> only;
+  bool as_json = false;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--json") as_json = true;
+    else if (!only && args[i].rfind("--", 0) != 0) only = args[i];
+    else return fail("script api: unknown option '" + args[i] + "'", 2);
+  }
+  Kernel kernel(config, std::move(settings));
+  if (auto r = kernel.start_without_http(); !r) return fail("start-up failed: " + r.error().message);
+  sdk::Value reference = kernel.script_engine()->api_reference(only);
+  kernel.stop();
+  if (only && reference["namespaces"].size() == 0)
+    return fail("script api: no namespace '" + *only + "' (is its plugin enabled? see `picloud plugins`)");
+  std::fputs(as_json ? (sdk::to_json(reference) + "\n").c_str() : scripting::format_api(reference).c_str(), stdout);
+  return 0;
+}
+
 int cmd_script(Config& config, Settings settings, const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[1] == "api") return cmd_script_api(config, std::move(settings), args);
   if (args.size() < 3 || (args[1] != "check" && args[1] != "run")) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -302,6 +328,8 @@ int cmd_script(Config& config, Settings settings, const std::vector<std::string>
     auto print = [&](const scripting::Diagnostic& d, const char* level) {
       std::string where = d.section == "main" ? file : "module " + d.section;
       std::printf("%s:%d:%d: %s: %s\n", where.c_str(), d.line, d.column, level, d.message.c_str());
+      for (const auto& c : d.candidates)
+        std::printf("    candidate: %s%s\n", c.declaration.c_str(), c.doc.empty() ? "" : ("\n        " + c.doc).c_str());
     };
     for (const auto& d : v.errors) print(d, "error");
     for (const auto& d : v.warnings) print(d, "warning");

@@ -9,6 +9,7 @@
 
 #include "picloud/sdk/http.hpp"
 #include "picloud/sdk/script.hpp"
+#include "scripting/api_reference.hpp"
 #include "scripting/as.hpp"
 #include "scripting/declarations.hpp"
 
@@ -23,9 +24,11 @@ struct BoundCall {
   sdk::ScriptMethod method;
 };
 
-// Registers every declaration; throws RegistrationError naming the first
-// that fails. `calls` owns what the registrations point to.
-void register_declarations(asIScriptEngine* engine, const Declarations& declarations, std::deque<BoundCall>& calls);
+// Registers every declaration, recording each one's owner and doc line in
+// `docs`; throws RegistrationError naming the first that fails. `calls` owns
+// what the registrations point to.
+void register_declarations(asIScriptEngine* engine, const Declarations& declarations, std::deque<BoundCall>& calls,
+                           ApiDocs& docs);
 
 // The AngelScript declaration generated for a declared function (for docs
 // and error messages), e.g. "shelf::Shelf@ open(const string &in name)".

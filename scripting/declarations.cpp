@@ -49,6 +49,17 @@ sdk::Result<void> check_result(const std::string& where, ScriptType result, cons
 
 sdk::Error invalid(std::string message) { return sdk::make_error(ErrorKind::invalid_argument, std::move(message)); }
 
+// A doc is one line for listings and error messages: no line breaks or
+// other control characters, and short.
+constexpr std::size_t kMaxDocBytes = 300;
+sdk::Result<void> check_doc(const std::string& where, const std::string& doc) {
+  if (doc.size() > kMaxDocBytes)
+    return invalid(where + ": doc is longer than " + std::to_string(kMaxDocBytes) + " bytes (it is one line)");
+  for (unsigned char c : doc)
+    if (c < 0x20 || c == 0x7f) return invalid(where + ": doc must be one line, without control characters");
+  return {};
+}
+
 }  // namespace
 
 bool is_identifier(std::string_view name) {
@@ -137,6 +148,7 @@ sdk::Result<void> Declarations::add_function(const std::string& owner, sdk::Scri
   if (auto r = claim_namespace(owner, decl.ns); !r) return r;
   if (!is_identifier(decl.name) || is_keyword(decl.name)) return invalid(where + ": name is not a usable identifier");
   if (!decl.call) return invalid(where + ": no implementation");
+  if (auto r = check_doc(where, decl.doc); !r) return r;
   if (auto r = check_params(where, decl.params); !r) return r;
   if (auto r = check_result(where, decl.result, decl.result_handle); !r) return r;
   if (name_taken(decl.ns, decl.name)) return sdk::make_error(ErrorKind::conflict, where + " is declared twice");
@@ -150,6 +162,7 @@ sdk::Result<void> Declarations::add_handle_type(const std::string& owner, sdk::S
   if (auto r = claim_namespace(owner, decl.ns); !r) return r;
   if (!is_identifier(decl.name) || is_keyword(decl.name)) return invalid(where + ": name is not a usable identifier");
   if (name_taken(decl.ns, decl.name)) return sdk::make_error(ErrorKind::conflict, where + " is declared twice");
+  if (auto r = check_doc(where, decl.doc); !r) return r;
   std::vector<std::string> seen;
   for (const auto& m : decl.methods) {
     std::string at = where + " method " + m.name;
@@ -158,11 +171,26 @@ sdk::Result<void> Declarations::add_handle_type(const std::string& owner, sdk::S
       return sdk::make_error(ErrorKind::conflict, at + " is declared twice");
     seen.push_back(m.name);
     if (!m.call) return invalid(at + ": no implementation");
+    if (auto r = check_doc(at, m.doc); !r) return r;
     if (auto r = check_params(at, m.params); !r) return r;
     if (auto r = check_result(at, m.result, m.result_handle); !r) return r;
   }
   handle_types_.push_back({owner, std::move(decl)});
   return {};
+}
+
+std::vector<std::string> Declarations::undocumented(const std::string& owner) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& f : functions_)
+    if (f.owner == owner && f.decl.doc.empty()) out.push_back(f.decl.ns + "::" + f.decl.name);
+  for (const auto& t : handle_types_) {
+    if (t.owner != owner) continue;
+    if (t.decl.doc.empty()) out.push_back(t.decl.ns + "::" + t.decl.name);
+    for (const auto& m : t.decl.methods)
+      if (m.doc.empty()) out.push_back(t.decl.ns + "::" + t.decl.name + "::" + m.name);
+  }
+  return out;
 }
 
 }  // namespace picloud::scripting

@@ -36,6 +36,10 @@ class Declarations {
 
   const std::vector<OwnedFunction>& functions() const { return functions_; }
   const std::vector<OwnedHandleType>& handle_types() const { return handle_types_; }
+  // What plugin `owner` declared without a doc line ("ns::name",
+  // "ns::Type::method"): the kernel warns, since the script API reference
+  // and compile errors show these lines.
+  std::vector<std::string> undocumented(const std::string& owner) const;
   // Which plugin owns a namespace, or empty.
   std::string namespace_owner(std::string_view ns) const;
 

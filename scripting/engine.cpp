@@ -17,6 +17,7 @@
 
 #include "scripting/bindings.hpp"
 #include "scripting/bytes.hpp"
+#include "scripting/compile_hints.hpp"
 #include "scripting/json.hpp"
 #include "scripting/memory.hpp"
 #include "scripting/stdlib/stdlib.hpp"
@@ -46,9 +47,21 @@ thread_local std::vector<Diagnostic>* t_warnings = nullptr;
 thread_local const std::map<std::string, int>* t_column_shift = nullptr;
 
 void on_message(const asSMessageInfo* msg, void*) {
+  std::string section = msg->section ? msg->section : "";
+  if (msg->type == asMSGTYPE_INFORMATION) {
+    // The candidates of a call that matched no function follow its error,
+    // one declaration per message at the same place, after a heading.
+    if (!t_errors || t_errors->empty()) return;
+    Diagnostic& last = t_errors->back();
+    // Kept to a few: a script could declare thousands of overloads and call
+    // them wrongly thousands of times.
+    if (lists_candidates(last.message) && last.section == section && last.line == msg->row &&
+        std::string_view(msg->message) != "Candidates are:" && last.candidates.size() < kMaxCandidates)
+      last.candidates.push_back({msg->message, ""});
+    return;
+  }
   std::vector<Diagnostic>* into = msg->type == asMSGTYPE_ERROR ? t_errors : msg->type == asMSGTYPE_WARNING ? t_warnings : nullptr;
   if (!into) return;
-  std::string section = msg->section ? msg->section : "";
   int column = msg->col;
   if (t_column_shift && msg->row == 1) {
     auto it = t_column_shift->find(section);
@@ -356,6 +369,8 @@ struct Engine::Impl {
   EngineConfig config;
   asIScriptEngine* engine = nullptr;
   std::deque<BoundCall> calls;
+  ApiDocs docs;  // who registered each function and type, and its doc line
+  std::optional<CompileHints> hints;
   std::set<std::string, std::less<>> reserved_names;
   std::set<std::string, std::less<>> scopes;  // what scripts may qualify with `name::`
   std::uint64_t id = ++g_engine_ids;
@@ -508,9 +523,10 @@ struct Engine::Impl {
     t_column_shift = nullptr;
     if (r < 0 && result.errors.empty()) result.errors.push_back({"main", 0, 0, "the script does not compile"});
     if (r < 0) {
-      // AngelScript blames what follows an unknown `ns::`, not `ns`: say it first.
       std::vector<SourceSection> sections;
       for (const auto& s : prepared.sections) sections.push_back({s.name, s.code});
+      hints->explain(result.errors, sections, prepared.column_shift);
+      // AngelScript blames what follows an unknown `ns::`, not `ns`: say it first.
       if (auto hint = unknown_scope(engine, sections, scopes)) result.errors.insert(result.errors.begin(), *hint);
     }
     if (result.errors.empty()) check_isolation(mod, prepared.modules, result.errors);
@@ -617,6 +633,9 @@ struct Engine::Impl {
     if (!built.errors.empty()) {
       const auto& e = built.errors.front();
       compiled->error = e.section + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) + ": " + e.message;
+      for (std::size_t i = 0; i < e.candidates.size(); ++i)
+        compiled->error += (i == 0 ? " (candidates: " : "; ") + e.candidates[i].declaration +
+                           (i + 1 == e.candidates.size() ? ")" : "");
       if (built.errors.size() > 1) compiled->error += " (and " + std::to_string(built.errors.size() - 1) + " more)";
       return compiled;
     }
@@ -792,8 +811,10 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     register_crypto(e);
     register_time(e);
     register_regex(e);
-    register_declarations(e, declarations, impl->calls);
+    register_declarations(e, declarations, impl->calls, impl->docs);
     remember_array_types(e);
+    document_builtins(e, impl->docs);
+    impl->hints.emplace(e, impl->docs);
   } catch (const std::exception& ex) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument, std::string("script engine: ") + ex.what());
   }
@@ -881,6 +902,10 @@ void Engine::forget_script(std::string_view app_id, std::string_view script_id) 
     if (k != impl_->keys.end() && k->second.rfind(prefix, 0) == 0) impl_->erase(it);
     it = next;
   }
+}
+
+sdk::Value Engine::api_reference(std::optional<std::string_view> only_namespace) const {
+  return describe_api(impl_->engine, impl_->docs, only_namespace);
 }
 
 CacheStats Engine::cache_stats() const {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,13 +34,22 @@ struct EngineConfig {
   int max_import_depth = 8;
 };
 
+// A function a call could have meant: its declaration with namespace and
+// parameter names, and its doc line (empty for the script's own functions).
+struct Candidate {
+  std::string declaration;
+  std::string doc;
+};
+
 // A compiler message. `section` is "main" for the script itself or the name
-// of the imported module it comes from.
+// of the imported module it comes from. A call that matches no function
+// lists the functions of that name.
 struct Diagnostic {
   std::string section;
   int line = 0;
   int column = 0;
   std::string message;
+  std::vector<Candidate> candidates = {};
 };
 
 struct Validation {
@@ -130,6 +140,11 @@ class Engine {
   // Whether `name` is taken by the standard library, a plugin or an entry
   // type, so a module cannot be called that.
   bool reserved_name(std::string_view name) const;
+
+  // The script API: every namespace, function and type scripts can use,
+  // with owners and doc lines (api_reference.hpp has the shape). With a
+  // namespace, just that one ("" is the global namespace).
+  sdk::Value api_reference(std::optional<std::string_view> only_namespace = std::nullopt) const;
 
   CacheStats cache_stats() const;
   const EngineConfig& config() const;

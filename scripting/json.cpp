@@ -446,60 +446,23 @@ JsonNode* array_factory(const CScriptArray& items) {
 }
 JsonNode* bytes_factory(const CScriptArray& data);
 
-// {repeat {string, ?}}: object literal.
+// {repeat {string, json@}}: object literal. Each value is a json handle, so
+// the compiler converts plain values through json's factories, a nested
+// `{...}` is itself an object literal, and null is json null. The buffer holds
+// a count, then per entry a string (at a 4-byte boundary) and a handle.
 JsonNode* list_factory(asBYTE* buffer) {
-  asIScriptEngine* engine = asGetActiveContext()->GetEngine();
-  struct Entry {
-    const std::string* key;
-    int type_id;
-    void* ref;
-  };
-  // First walk the whole buffer, then convert: the walk also repairs nulls
-  // for the engine's clean-up (see below), which must happen even when a
-  // conversion throws.
-  std::vector<Entry> entries;
   asUINT count = *reinterpret_cast<asUINT*>(buffer);
   buffer += sizeof(asUINT);
-  entries.reserve(count);
-  for (asUINT i = 0; i < count; ++i) {
-    auto align = reinterpret_cast<asPWORD>(buffer) & 3;
-    if (align) buffer += 4 - align;
-    const std::string* key = reinterpret_cast<std::string*>(buffer);
-    buffer += sizeof(std::string);
-    int* type_slot = reinterpret_cast<int*>(buffer);
-    int type_id = *type_slot;
-    buffer += sizeof(int);
-    void* ref = buffer;
-    std::size_t size = sizeof(void*);
-    if (type_id >= asTYPEID_BOOL && type_id <= asTYPEID_DOUBLE) {
-      size = static_cast<std::size_t>(engine->GetSizeOfPrimitiveType(type_id));
-    } else if (type_id != 0) {
-      asITypeInfo* type = engine->GetTypeInfoById(type_id);
-      if (type->GetFlags() & asOBJ_ENUM) {
-        size = sizeof(int);
-      } else if (!(type_id & asTYPEID_OBJHANDLE) && (type->GetFlags() & asOBJ_VALUE)) {
-        size = type->GetSize();
-      } else if (!(type_id & asTYPEID_OBJHANDLE)) {
-        ref = *static_cast<void**>(ref);  // reference type: the buffer holds a pointer
-      }
-    } else {
-      // A null: the compiler reserves a pointer's worth of (zeroed) bytes
-      // after type id 0, but AngelScript's DestroyList reads id 0 as void and
-      // skips nothing, so it misreads every later entry and frees garbage
-      // (`{{"n", null}, {"a", 1}, {"b", 2}}` crashed the process). Mark the
-      // slot as an integer of pointer size (nothing to destroy) once we know
-      // it is null; the buffer is rebuilt on every evaluation of the literal.
-      *type_slot = sizeof(void*) == 8 ? asTYPEID_INT64 : asTYPEID_INT32;
-    }
-    entries.push_back({key, type_id, ref});
-    buffer += size;
-  }
   JsonPtr object = make_json();
   object->assign(JsonNode::Members{});
-  for (const auto& entry : entries) {
-    JsonPtr value = make_json(1);
-    assign_any(engine, *value, entry.type_id, entry.ref);
-    object->set(*entry.key, *value);
+  const JsonNode null_value;
+  for (asUINT i = 0; i < count; ++i) {
+    if (auto misaligned = reinterpret_cast<asPWORD>(buffer) & 3) buffer += 4 - misaligned;
+    const auto* key = reinterpret_cast<const std::string*>(buffer);
+    buffer += sizeof(std::string);
+    const JsonNode* value = *reinterpret_cast<JsonNode* const*>(buffer);
+    buffer += sizeof(JsonNode*);
+    object->set(*key, value ? *value : null_value);
   }
   return hand_out(object);
 }
@@ -709,9 +672,16 @@ void register_json(asIScriptEngine* e) {
                          std::pair{"json@ f(const array<float> &in)", WRAP_FN(array_factory)},
                          std::pair{"json@ f(const array<bool> &in)", WRAP_FN(array_factory)},
                          std::pair{"json@ f(const array<json@> &in)", WRAP_FN(array_factory)},
+                         // nested arrays (a grid), one level
+                         std::pair{"json@ f(const array<array<string>> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<array<int>> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<array<int64>> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<array<double>> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<array<bool>> &in)", WRAP_FN(array_factory)},
+                         std::pair{"json@ f(const array<array<json@>> &in)", WRAP_FN(array_factory)},
                          std::pair{"json@ f(const array<uint8> &in)", WRAP_FN(bytes_factory)}})
     check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_FACTORY, decl, f, asCALL_GENERIC), decl);
-  check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_LIST_FACTORY, "json@ f(int &in) {repeat {string, ?}}",
+  check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_LIST_FACTORY, "json@ f(int &in) {repeat {string, json@}}",
                                                 WRAP_FN(list_factory), asCALL_GENERIC),
                      "json list");
   check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_ADDREF, "void f()", WRAP_OBJ_LAST(add_ref),

@@ -246,7 +246,8 @@ std::string script_signature(const sdk::ScriptFunctionDecl& decl) {
   return signature(qualified(decl.ns, decl.name), decl.params, decl.result, decl.result_handle);
 }
 
-void register_declarations(asIScriptEngine* engine, const Declarations& declarations, std::deque<BoundCall>& calls) {
+void register_declarations(asIScriptEngine* engine, const Declarations& declarations, std::deque<BoundCall>& calls,
+                           ApiDocs& docs) {
   auto check_handle = [&](const std::string& where, ScriptType type, const std::string& name) {
     if (type != ScriptType::handle) return;
     for (const auto& t : declarations.handle_types())
@@ -265,6 +266,7 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
     fail(engine->RegisterObjectBehaviour(type.name.c_str(), asBEHAVE_RELEASE, "void f()", asFUNCTION(handle_release),
                                          asCALL_GENERIC),
          where);
+    docs.document(engine->GetTypeInfoByName(type.name.c_str()), {owner, type.doc});
   }
   for (const auto& [owner, type] : declarations.handle_types()) {
     for (const auto& m : type.methods) {
@@ -275,9 +277,10 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
       auto& bound = calls.emplace_back(BoundCall{name, m.params, m.result, {}, m.call});
       std::string decl = signature(m.name, m.params, m.result, m.result_handle);
       fail(engine->SetDefaultNamespace(type.ns.c_str()), where);
-      fail(engine->RegisterObjectMethod(type.name.c_str(), decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC,
-                                        &bound),
-           where + " as \"" + decl + "\"");
+      int id = engine->RegisterObjectMethod(type.name.c_str(), decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC,
+                                            &bound);
+      fail(id, where + " as \"" + decl + "\"");
+      docs.document(engine->GetFunctionById(id), {owner, m.doc});
     }
   }
   for (const auto& [owner, f] : declarations.functions()) {
@@ -287,8 +290,9 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
     auto& bound = calls.emplace_back(BoundCall{qualified(f.ns, f.name), f.params, f.result, f.call, {}});
     std::string decl = signature(f.name, f.params, f.result, f.result_handle);
     fail(engine->SetDefaultNamespace(f.ns.c_str()), where);
-    fail(engine->RegisterGlobalFunction(decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC, &bound),
-         where + " as \"" + decl + "\"");
+    int id = engine->RegisterGlobalFunction(decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC, &bound);
+    fail(id, where + " as \"" + decl + "\"");
+    docs.document(engine->GetFunctionById(id), {owner, f.doc});
   }
   fail(engine->SetDefaultNamespace(""), "the global namespace");
 }

@@ -87,6 +87,7 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("account.session", Access::signed_in, 0, "end your session", true);
   kernel("account.password", Access::signed_in, 0, "change your password", true);
   kernel("account.keys", Access::signed_in, 0, "create, list and revoke your API keys", true);
+  kernel("script_api.read", Access::signed_in, 0, "read the script API reference");
   kernel("instance.users", Access::owner, kUsersAdmin, "manage users");
   kernel("app.list", Access::signed_in, kAppRead, "list the apps you are a member of");
   kernel("app.create", Access::owner, kAppAdmin, "create apps");

@@ -47,9 +47,16 @@ sdk::Value script_json(const Script& s, const std::vector<std::string>& imports,
 
 sdk::Value diagnostics_json(const std::vector<scripting::Diagnostic>& list) {
   sdk::Array out;
-  for (const auto& d : list)
-    out.push_back(sdk::Value::object(
-        {{"section", d.section}, {"line", d.line}, {"column", d.column}, {"message", d.message}}));
+  for (const auto& d : list) {
+    auto item = sdk::Value::object({{"section", d.section}, {"line", d.line}, {"column", d.column}, {"message", d.message}});
+    if (!d.candidates.empty()) {
+      sdk::Array candidates;
+      for (const auto& c : d.candidates)
+        candidates.push_back(sdk::Value::object({{"declaration", c.declaration}, {"doc", c.doc}}));
+      item.as_object()["candidates"] = sdk::Value(std::move(candidates));
+    }
+    out.push_back(std::move(item));
+  }
   return out;
 }
 
@@ -181,6 +188,17 @@ std::pair<std::string, std::string> resolve_endpoint_script(AdminContext& ctx, c
 }
 
 void add_script_routes(AdminContext& ctx, Registrar& r) {
+  // The script API reference (for editors and completions): the same on
+  // every app, so any signed-in user may read it.
+  r.add("GET", "/script-api", "script_api.read", [&ctx](const sdk::HttpRequest& req) {
+    auto query = query_params(req, {"namespace"});
+    std::optional<std::string> only;
+    if (auto n = query.find("namespace"); n != query.end()) only = n->second;
+    sdk::Value reference = engine(ctx).api_reference(only);
+    if (only && reference["namespaces"].size() == 0) not_found("script namespace", *only);
+    return json_response(200, reference);
+  });
+
   r.add("GET", "/apps/{app}/scripts", "script.read", [&ctx](const sdk::HttpRequest& req) {
     auto query = query_params(req, {"limit", "cursor", "kind"});
     auto page = read_page(query);

@@ -347,6 +347,12 @@ sdk::Result<void> PluginHost::configure_all(sdk::Database& database) {
     if (!configured)
       return sdk::make_error(configured.error().kind,
                              "plugin '" + plugin.name + "' failed to configure: " + configured.error().message);
+    if (auto missing = declarations_.undocumented(plugin.name); !missing.empty()) {
+      std::string names;
+      for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+      write_log(LogLevel::warn, "kernel", "plugin declares script API without a doc line (the API reference shows none)",
+                {{"plugin", plugin.name}, {"names", names}});
+    }
   }
   // Script declarations are made during configure() only: the engine is
   // built from them next, and nothing is registered later.

@@ -2,6 +2,7 @@
 // through the C boundary exactly as any plugin's are.
 //   int    bench::add(int a, int b)
 //   string bench::key(string name)    returns name
+//   int    bench::kind(json value)    the value's type, as a number
 #include <picloud/sdk.hpp>
 
 namespace {
@@ -16,11 +17,20 @@ class BenchCalls final : public Plugin {
                                     ScriptType::integer, "",
                                     [](const CallContext&, std::span<const Value> args) -> Result<Value> {
                                       return args[0].as_int() + args[1].as_int();
-                                    }});
+                                    },
+                                    "a + b"});
         !r)
       return r;
-    return api->add_function({"bench", "key", {{"name", ScriptType::string}}, ScriptType::string, "",
-                              [](const CallContext&, std::span<const Value> args) -> Result<Value> { return args[0]; }});
+    if (auto r = api->add_function({"bench", "key", {{"name", ScriptType::string}}, ScriptType::string, "",
+                                    [](const CallContext&, std::span<const Value> args) -> Result<Value> { return args[0]; },
+                                    "the name given"});
+        !r)
+      return r;
+    return api->add_function({"bench", "kind", {{"value", ScriptType::json}}, ScriptType::integer, "",
+                              [](const CallContext&, std::span<const Value> args) -> Result<Value> {
+                                return static_cast<std::int64_t>(args[0].type());
+                              },
+                              "the value's type, as a number"});
   }
   Result<void> start(PluginContext&) override { return {}; }
   void stop() override {}

@@ -4,11 +4,14 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <fstream>
+#include <set>
 #include <thread>
 
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include "kernel/json_text.hpp"
 #include "picloud/sdk/abi.hpp"
 #include "support.hpp"
 
@@ -665,6 +668,80 @@ TEST(Commands, ScriptCheckPrintsDiagnostics) {
   dir.write("good.as", "int twice(int x) { return 2 * x; }\n");
   auto ok = run({"script", "check", dir.file("good.as"), "--module"}, {}, dir.path());
   EXPECT_EQ(ok->wait(10s), 0) << diagnostics(*ok);
+}
+
+TEST(Commands, ScriptCheckListsTheCandidatesOfAWrongCall) {
+  test::TempDir dir;
+  dir.write("bad.as", "void handle(request@ req, response@ res) {\n  res.text(t_good::greet(42));\n}\n");
+  auto p = run({"script", "check", dir.file("bad.as")}, {}, dir.path());
+  EXPECT_EQ(p->wait(10s), 1) << diagnostics(*p);
+  EXPECT_NE(p->out().find(dir.file("bad.as") +
+                          ":2:26: error: No matching signatures to 't_good::greet(const int)': argument 1 is int, "
+                          "where name is string\n"
+                          "    candidate: string t_good::greet(const string&in name = \"world\")\n"
+                          "        the greeting for name, from the calling app\n"),
+            std::string::npos)
+      << p->out();
+}
+
+TEST(Commands, ScriptApiPrintsTheReferenceOfTheEnabledPlugins) {
+  test::TempDir dir;
+  auto one = run({"script", "api", "t_good"}, {}, dir.path());
+  EXPECT_EQ(one->wait(10s), 0) << diagnostics(*one);
+  EXPECT_EQ(one->out().rfind("namespace t_good (t_good)\n", 0), 0u) << one->out();
+  EXPECT_NE(one->out().find("  string t_good::greet(const string&in name = \"world\")\n"
+                            "      the greeting for name, from the calling app\n"),
+            std::string::npos)
+      << one->out();
+  auto as_json = run({"script", "api", "t_good", "--json"}, {}, dir.path());
+  EXPECT_EQ(as_json->wait(10s), 0) << diagnostics(*as_json);
+  auto parsed = kernel::parse_json(as_json->out(), 64, kernel::JsonStrictness::stored);
+  ASSERT_TRUE(parsed) << as_json->out();
+  EXPECT_EQ((*parsed)["namespaces"][0]["functions"].size(), 2u) << as_json->out();
+  auto gone = run({"script", "api", "t_good"}, {{"PICLOUD_PLUGINS_ENABLED", ""}}, dir.path());
+  EXPECT_EQ(gone->wait(10s), 1) << diagnostics(*gone);
+  EXPECT_NE(gone->err().find("no namespace 't_good' (is its plugin enabled?"), std::string::npos) << gone->err();
+}
+
+// docs/script-api.md is `picloud script api` with the shipped plugins.
+TEST(Commands, TheScriptApiReferenceInTheDocsIsCurrent) {
+  test::TempDir dir;
+  auto p = run({"script", "api"},
+               {{"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
+                {"PICLOUD_PLUGINS_ENABLED", "docs,kv,secrets"},
+                {"PICLOUD_KEYRING_KEY", test::kKeyringKey}},
+               dir.path());
+  ASSERT_EQ(p->wait(20s), 0) << diagnostics(*p);
+  std::ifstream in(test::source_dir() + "/docs/script-api.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto start = doc.find("```text\n");
+  auto end = doc.rfind("\n```");
+  ASSERT_TRUE(start != std::string::npos && end != std::string::npos && end > start) << "no ```text block";
+  std::string listed = doc.substr(start + 8, end - start - 8);
+  std::string printed = p->out();
+  while (!printed.empty() && printed.back() == '\n') printed.pop_back();
+  EXPECT_EQ(listed, printed) << "docs/script-api.md is out of date: regenerate it with ./dev docs";
+  // Everything the shipped plugins and the standard library offer has a doc line.
+  auto as_json = run({"script", "api", "--json"},
+                     {{"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
+                      {"PICLOUD_PLUGINS_ENABLED", "docs,kv,secrets"},
+                      {"PICLOUD_KEYRING_KEY", test::kKeyringKey}},
+                     dir.path());
+  ASSERT_EQ(as_json->wait(20s), 0) << diagnostics(*as_json);
+  auto reference = kernel::parse_json(as_json->out(), 64, kernel::JsonStrictness::stored);
+  ASSERT_TRUE(reference);
+  std::set<std::string> owners;
+  for (const auto& ns : (*reference)["namespaces"].as_array()) {
+    owners.insert(ns["owner"].as_string());
+    for (const auto& f : ns["functions"].as_array()) EXPECT_NE(f["doc"].as_string(), "") << f["declaration"].as_string();
+    for (const auto& t : ns["types"].as_array()) {
+      EXPECT_NE(t["doc"].as_string(), "") << t["qualified_name"].as_string();
+      for (const auto& m : t["methods"].as_array())
+        if (!m["operator"].bool_or(false)) EXPECT_NE(m["doc"].as_string(), "") << m["declaration"].as_string();
+      for (const auto& prop : t["properties"].as_array()) EXPECT_NE(prop["doc"].as_string(), "") << prop["name"].as_string();
+    }
+  }
+  EXPECT_EQ(owners, (std::set<std::string>{"docs", "kernel", "kv", "secrets"}));
 }
 
 TEST(Commands, ScriptRunReportsTheLimitHit) {

@@ -113,7 +113,8 @@ class GoodPlugin final : public Plugin {
                                     ScriptType::string, "",
                                     [this](const CallContext& call, std::span<const Value> args) -> Result<Value> {
                                       return greeting_ + ", " + args[0].as_string() + " from " + std::string(call.app_id);
-                                    }});
+                                    },
+                                    "the greeting for name, from the calling app"});
         !r)
       return r;
     if (auto r = api->add_function({"t_good", "events", {}, ScriptType::integer, "",
@@ -121,7 +122,8 @@ class GoodPlugin final : public Plugin {
                                       auto rows = db->query("SELECT count(*) FROM t_good_events");
                                       if (!rows) return rows.error();
                                       return rows->rows[0][0];
-                                    }});
+                                    },
+                                    "how many events the plugin has recorded"});
         !r)
       return r;
     return {};

@@ -5,6 +5,7 @@
 #include "harness.hpp"
 #include "picloud/sdk/json.hpp"
 #include "scripting/bindings.hpp"
+#include "scripting/compile_hints.hpp"
 
 namespace picloud::test {
 namespace {
@@ -46,7 +47,8 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
              -> sdk::Result<sdk::Value> {
            (*store)[std::string(call.app_id) + "/" + self.as_string() + "/" + args[0].as_string()] = args[1];
            return sdk::Value();
-         }},
+         },
+         "stores the value under the key"},
         {"name", {}, ScriptType::string, "",
          [](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
            return self;
@@ -60,7 +62,8 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
                                   if (args[0].as_string().empty())
                                     return sdk::make_error(sdk::ErrorKind::invalid_argument, "empty collection name");
                                   return args[0];
-                                }}));
+                                },
+                                "the collection of that name"}));
   EXPECT_TRUE(api.add_function(
       {"kv",
        "count",
@@ -259,6 +262,117 @@ TEST_F(Services, NoServicesWhileGlobalsInitialise) {
   EXPECT_NE(r.message.find("initialising global variables failed"), std::string::npos) << r.message;
 }
 
+// --- compile errors and the API reference ------------------------------------------
+
+TEST_F(Services, AWrongCallListsItsCandidatesAndPointsAtTheArgument) {
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "void handle(request@ req, response@ res) {\n"
+                            "  kv::collection(\"c\").set(\"k\", 1, 2);\n"
+                            "  kv::collection(\"c\").set(5, \"v\");\n"
+                            "  kv::collection(\"c\").set(\"k\",\n"
+                            "                        res);\n"
+                            "}\n",
+                            source);
+  ASSERT_EQ(v.errors.size(), 3u);
+  const std::string set = "void kv::Collection::set(const string&in key, const json&in value)";
+  for (const auto& e : v.errors) {
+    ASSERT_EQ(e.candidates.size(), 1u) << e.message;
+    EXPECT_EQ(e.candidates[0].declaration, set);
+    EXPECT_EQ(e.candidates[0].doc, "stores the value under the key");
+  }
+  // Too many arguments: the call's place, and how many it takes.
+  EXPECT_EQ(v.errors[0].line, 2);
+  EXPECT_EQ(v.errors[0].column, 23);
+  EXPECT_NE(v.errors[0].message.find("it takes 2 arguments, not 3"), std::string::npos) << v.errors[0].message;
+  // A wrong argument: its own place, and what was expected there.
+  EXPECT_EQ(v.errors[1].line, 3);
+  EXPECT_EQ(v.errors[1].column, 27);
+  EXPECT_NE(v.errors[1].message.find("argument 1 is int, where key is string"), std::string::npos)
+      << v.errors[1].message;
+  EXPECT_EQ(v.errors[2].line, 5);
+  EXPECT_EQ(v.errors[2].column, 25);
+  EXPECT_NE(v.errors[2].message.find("argument 2 is response@, where value is json"), std::string::npos)
+      << v.errors[2].message;
+  // A run of such a script says the same in its one-line error.
+  auto r = run_script(*engine, source, "void handle(request@ req, response@ res) { kv::collection(\"c\").set(5, \"v\"); }");
+  EXPECT_EQ(r.error, RunError::compile_error);
+  EXPECT_NE(r.message.find("(candidates: " + set + ")"), std::string::npos) << r.message;
+}
+
+TEST_F(Services, TheScriptOwnFunctionsAreCandidatesToo) {
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "void mine(int a, string b) {}\n"
+                            "void handle(request@ req, response@ res) { mine(\"x\", 1); }\n",
+                            source);
+  ASSERT_EQ(v.errors.size(), 1u);
+  ASSERT_EQ(v.errors[0].candidates.size(), 1u);
+  EXPECT_EQ(v.errors[0].candidates[0].declaration, "void mine(int a, string b)");
+  EXPECT_EQ(v.errors[0].candidates[0].doc, "");
+  EXPECT_EQ(v.errors[0].column, 49);
+}
+
+TEST_F(Services, ManyOverloadsAndWrongCallsStayBounded) {
+  // 30 overloads of f, called wrongly 200 times: each error keeps 16
+  // candidates, and only the first 32 are explained (cost bounds).
+  std::string code;
+  for (int n = 0; n < 30; ++n) {
+    code += "void f(";
+    for (int i = 0; i < n; ++i) code += std::string(i ? ", " : "") + "int a" + std::to_string(i);
+    code += ") {}\n";
+  }
+  code += "void handle(request@ req, response@ res) {\n";
+  for (int i = 0; i < 200; ++i) code += "  f(\"x\");\n";
+  code += "}\n";
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint, code, source);
+  ASSERT_EQ(v.errors.size(), 200u);
+  for (const auto& e : v.errors) EXPECT_EQ(e.candidates.size(), scripting::kMaxCandidates);
+  EXPECT_NE(v.errors[0].message.find("argument 1 is string, where a0 is int"), std::string::npos) << v.errors[0].message;
+  EXPECT_EQ(v.errors[0].column, 5);
+  EXPECT_EQ(v.errors[199].column, 3) << "past the explained ones, the call's own place";
+}
+
+TEST_F(Services, TheApiReferenceListsEveryDeclarationWithItsOwnerAndDoc) {
+  sdk::Value all = engine->api_reference();
+  static const sdk::Value none;
+  auto find = [](const sdk::Value& list, const std::string& name) -> const sdk::Value& {
+    for (const auto& item : list.as_array())
+      if (item["name"].as_string() == name) return item;
+    return none;
+  };
+  const sdk::Value& kv = find(all["namespaces"], "kv");
+  ASSERT_TRUE(kv.is_object());
+  EXPECT_EQ(kv["owner"].as_string(), "sample");
+  const sdk::Value& collection = find(kv["functions"], "collection");
+  EXPECT_EQ(collection["declaration"].as_string(), "kv::Collection@ kv::collection(const string&in name)");
+  EXPECT_EQ(collection["doc"].as_string(), "the collection of that name");
+  EXPECT_EQ(collection["params"][0]["type"].as_string(), "const string &in");
+  const sdk::Value& type = find(kv["types"], "Collection");
+  EXPECT_EQ(type["qualified_name"].as_string(), "kv::Collection");
+  EXPECT_EQ(find(type["methods"], "set")["doc"].as_string(), "stores the value under the key");
+  // Every declared function is there, with its parameters and defaults.
+  const sdk::Value& sample = find(all["namespaces"], "sample");
+  for (const auto& f : declarations->functions())
+    if (f.decl.ns == "sample") EXPECT_TRUE(find(sample["functions"], f.decl.name).is_object()) << f.decl.name;
+  const sdk::Value& describe = find(sample["functions"], "describe");
+  EXPECT_FALSE(describe["params"][0].has("default"));
+  EXPECT_EQ(describe["params"][7]["name"].as_string(), "n");
+  EXPECT_TRUE(describe["params"][7].has("default"));
+  // The standard library is the kernel's, documented too.
+  const sdk::Value& json_ns = find(all["namespaces"], "json");
+  EXPECT_EQ(json_ns["owner"].as_string(), "kernel");
+  EXPECT_FALSE(find(json_ns["functions"], "parse")["doc"].as_string().empty());
+  const sdk::Value& request = find(find(all["namespaces"], "")["types"], "request");
+  const sdk::Value& body = find(request["properties"], "body");
+  EXPECT_EQ(body["type"].as_string(), "string");
+  EXPECT_FALSE(body["writable"].as_bool());
+  // One namespace, or none.
+  EXPECT_EQ(engine->api_reference("kv")["namespaces"].size(), 1u);
+  EXPECT_EQ(engine->api_reference("nosuch")["namespaces"].size(), 0u);
+  EXPECT_NE(scripting::format_api(engine->api_reference("kv")).find("    void set(const string&in key, const json&in value)\n"
+                                                                       "        stores the value under the key\n"),
+            std::string::npos);
+}
+
 TEST_F(Services, GeneratedSignatureReadsLikeAngelScript) {
   const auto& f = declarations->functions()[0].decl;
   EXPECT_EQ(scripting::script_signature(f), "kv::Collection@ kv::collection(const string &in name)");
@@ -296,6 +410,16 @@ TEST(Declarations, AreCheckedWhenMade) {
                                {{"a", ScriptType::integer, "", sdk::Value(1)}, {"b", ScriptType::integer}},
                                ScriptType::void_type, "", noop()}))
       << "required after optional";
+  auto two_lines = a.add_function({"mine", "doc", {}, ScriptType::void_type, "", noop(), "one\ntwo"});
+  ASSERT_FALSE(two_lines);
+  EXPECT_NE(two_lines.error().message.find("doc must be one line"), std::string::npos);
+  EXPECT_FALSE(a.add_function({"mine", "long_doc", {}, ScriptType::void_type, "", noop(), std::string(301, 'x')}));
+  sdk::ScriptMethod method = [](const sdk::CallContext&, const sdk::Value&, std::span<const sdk::Value>)
+      -> sdk::Result<sdk::Value> { return sdk::Value(); };
+  auto tabbed = a.add_handle_type({"mine", "T", {{"m", {}, ScriptType::void_type, "", method, "a\tb"}}, ""});
+  ASSERT_FALSE(tabbed);
+  EXPECT_NE(tabbed.error().message.find("method m: doc must be one line"), std::string::npos) << tabbed.error().message;
+  EXPECT_EQ(d.undocumented("a"), std::vector<std::string>{"mine::f"});
   d.seal();
   auto late = a.add_function({"mine", "late", {}, ScriptType::void_type, "", noop()});
   ASSERT_FALSE(late);
