@@ -330,6 +330,7 @@ int cmd_script(Config& config, Settings settings, const std::vector<std::string>
       std::printf("%s:%d:%d: %s: %s\n", where.c_str(), d.line, d.column, level, d.message.c_str());
       for (const auto& c : d.candidates)
         std::printf("    candidate: %s%s\n", c.declaration.c_str(), c.doc.empty() ? "" : ("\n        " + c.doc).c_str());
+      if (d.more_candidates > 0) std::printf("    and %zu more candidates\n", d.more_candidates);
     };
     for (const auto& d : v.errors) print(d, "error");
     for (const auto& d : v.warnings) print(d, "warning");

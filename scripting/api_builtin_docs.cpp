@@ -69,7 +69,8 @@ const std::map<std::string_view, std::string_view>& builtin_docs() {
       {"array.findByRef", "position of the first element that is this very object, or -1"},
 
       // json
-      {"json", "any JSON value: null, bool, int, float, string, array, object, or bytes"},
+      {"json", "any JSON value: null, bool, int, float, string, array, object, or bytes; "
+               "an object literal is {{\"key\", value}, ...}"},
       {"json.type", "\"null\", \"bool\", \"int\", \"float\", \"string\", \"bytes\", \"array\" or \"object\""},
       {"json.is_null", "whether the value is null"},
       {"json.is_bool", "whether the value is a bool"},

@@ -10,8 +10,10 @@ namespace {
 constexpr std::string_view kNoMatch = "No matching signatures to '";
 constexpr std::string_view kSeveral = "Multiple matching signatures to '";
 constexpr std::string_view kListExpected = "Expected a list enclosed by { } to match pattern";
+// Then the type: 'json' for a literal's outermost list, 'const json@' for
+// one nested in it.
 constexpr std::string_view kJsonListFailed =
-    "Previous error occurred while attempting to compile initialization list for type 'json";
+    "Previous error occurred while attempting to compile initialization list for type '";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -19,13 +21,27 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Splits at commas outside <>, (), [] and {}.
+// The index just past the string literal starting at text[i] (a quote),
+// or text.size() when it does not end.
+std::size_t skip_string(std::string_view text, std::size_t i) {
+  char quote = text[i];
+  for (++i; i < text.size() && text[i] != quote; ++i)
+    if (text[i] == '\\') ++i;
+  return std::min(i + 1, text.size());
+}
+
+// Splits at commas outside <>, (), [], {} and string literals (defaults
+// such as `sep = ", "` are part of a declaration).
 std::vector<std::string_view> split_top_level(std::string_view text) {
   std::vector<std::string_view> parts;
   int depth = 0;
   std::size_t start = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
+    if (c == '"' || c == '\'') {
+      i = skip_string(text, i) - 1;
+      continue;
+    }
     if (c == '<' || c == '(' || c == '[' || c == '{') ++depth;
     else if (c == '>' || c == ')' || c == ']' || c == '}') --depth;
     else if (c == ',' && depth == 0) {
@@ -37,19 +53,29 @@ std::vector<std::string_view> split_top_level(std::string_view text) {
   return parts;
 }
 
-// What is between the parentheses of "name(a, b)" (the last pair).
+// What is between the parentheses of "name(a, b)": the last top-level
+// pair outside string literals.
 std::optional<std::string_view> parameter_text(std::string_view declaration) {
-  auto close = declaration.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
+  std::optional<std::string_view> found;
   int depth = 0;
-  for (std::size_t i = close; i-- > 0;) {
-    if (declaration[i] == ')') ++depth;
-    else if (declaration[i] == '(') {
-      if (depth == 0) return declaration.substr(i + 1, close - i - 1);
-      --depth;
+  std::size_t open = 0;
+  for (std::size_t i = 0; i < declaration.size(); ++i) {
+    char c = declaration[i];
+    if (c == '"' || c == '\'') {
+      i = skip_string(declaration, i) - 1;
+    } else if (c == '(') {
+      if (depth++ == 0) open = i;
+    } else if (c == ')' && depth > 0 && --depth == 0) {
+      found = declaration.substr(open + 1, i - open - 1);
     }
   }
-  return std::nullopt;
+  return found;
+}
+
+bool is_json_list_failure(std::string_view message) {
+  if (message.rfind(kJsonListFailed, 0) != 0) return false;
+  std::string_view type = message.substr(kJsonListFailed.size());
+  return type == "json'" || type == "const json@'" || type == "json@'";
 }
 
 bool is_word_char(char c) {
@@ -119,15 +145,10 @@ bool fits(const std::string& arg, const std::string& param) {
   strip_handle(p);
   if (a == p) return true;
   if (is_number(a) && is_number(p)) return true;
-  if (p == "json") {
-    if (is_number(a) || a == "bool" || a == "string") return true;
-    if (a.size() > 2 && a.compare(a.size() - 2, 2, "[]") == 0) {
-      std::string element = a.substr(0, a.size() - 2);
-      strip_handle(element);
-      return is_number(element) || element == "bool" || element == "string" || element == "json";
-    }
-    return false;
-  }
+  // json takes every primitive, string and array kind through a factory,
+  // and a literal: only a handle of another registered type (request,
+  // response, a plugin's handle) is known not to fit.
+  if (p == "json") return !(arg.size() > 1 && arg.back() == '@' && a != "json" && a.find('[') == std::string::npos);
   // Primitive against a named type, or two different named types: known
   // not to fit only for the engine's value kinds.
   auto known = [](const std::string& t) {
@@ -178,7 +199,8 @@ std::optional<std::vector<Position>> argument_positions(std::string_view code, i
   bool expect_start = true;
   while (at < code.size()) {
     char c = code[at];
-    if (expect_start && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+    const bool comment = code.compare(at, 2, "//") == 0 || code.compare(at, 2, "/*") == 0;
+    if (expect_start && !comment && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
       if (c == ')' && depth == 0 && args.empty()) return args;  // no arguments
       args.push_back(position_of(at));
       expect_start = false;
@@ -223,6 +245,7 @@ std::optional<std::vector<Position>> argument_positions(std::string_view code, i
 struct Misfit {
   std::size_t index;
   Param param;
+  bool same_param = true;  // every candidate expects the same type there
 };
 std::optional<Misfit> find_misfit(const std::vector<std::string>& args, const std::vector<Candidate>& candidates,
                                   std::string& arity_note) {
@@ -247,6 +270,7 @@ std::optional<Misfit> find_misfit(const std::vector<std::string>& args, const st
     if (!first) return std::nullopt;  // this one looks callable: nothing to single out
     if (found && found->index != *first) return std::nullopt;
     if (!found) found = Misfit{*first, params[*first]};
+    else if (found->param.type != params[*first].type) found->same_param = false;
   }
   if (!any_arity && !candidates.empty()) {
     arity_note = fewest == most ? std::to_string(most) : std::to_string(fewest) + " to " + std::to_string(most);
@@ -285,21 +309,24 @@ void CompileHints::complete_candidates(Diagnostic& error) const {
 
 void CompileHints::explain(std::vector<Diagnostic>& errors, const std::vector<SourceSection>& sections,
                            const std::map<std::string, int>& column_shift) const {
-  std::size_t explained = 0;
+  // One pass that also drops the follow-up of each json-literal error.
+  std::size_t explained = 0, kept = 0;
   for (std::size_t i = 0; i < errors.size(); ++i) {
-    Diagnostic& error = errors[i];
-    if (error.message == kListExpected && i + 1 < errors.size() &&
-        errors[i + 1].message.rfind(kJsonListFailed, 0) == 0) {
+    if (kept != i) errors[kept] = std::move(errors[i]);
+    Diagnostic& error = errors[kept++];
+    if (error.message == kListExpected && i + 1 < errors.size() && is_json_list_failure(errors[i + 1].message)) {
       error.message =
           "a json literal is a list of {key, value} pairs; write an array as array<json@> = {1, \"two\", "
           "{{\"three\", 3}}} (any values) or with its element type, array<string> = {\"a\", \"b\"}";
-      errors.erase(errors.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      ++i;
       continue;
     }
     if (!lists_candidates(error.message) || error.candidates.empty()) continue;
-    if (explained++ == kMaxExplainedCalls) break;
     complete_candidates(error);
-    if (error.message.rfind(kNoMatch, 0) != 0) continue;
+    // Pointing at an argument reads the source around the call: only the
+    // first few calls, and only with every candidate known.
+    if (error.message.rfind(kNoMatch, 0) != 0 || error.more_candidates > 0) continue;
+    if (explained++ >= kMaxExplainedCalls) continue;
     // The argument types the compiler saw: "'Collection::set(const string, const int)'".
     std::string_view quoted = std::string_view(error.message).substr(kNoMatch.size());
     if (quoted.empty() || quoted.back() != '\'') continue;
@@ -321,10 +348,14 @@ void CompileHints::explain(std::vector<Diagnostic>& errors, const std::vector<So
     Position p = (*positions)[misfit->index];
     error.line = p.line;
     error.column = p.line == 1 ? std::max(1, p.column - shift) : p.column;
-    error.message += ": argument " + std::to_string(misfit->index + 1) + " is " + args[misfit->index] + ", where " +
-                     (misfit->param.name.empty() ? std::string("the parameter") : misfit->param.name) + " is " +
-                     misfit->param.type;
+    error.message += ": argument " + std::to_string(misfit->index + 1) + " is " + args[misfit->index];
+    if (misfit->same_param)
+      error.message += ", where " + (misfit->param.name.empty() ? std::string("the parameter") : misfit->param.name) +
+                       " is " + misfit->param.type;
+    else
+      error.message += ", which no candidate takes there";
   }
+  errors.resize(kept);
 }
 
 }  // namespace picloud::scripting

@@ -45,29 +45,67 @@ void prepare_process() {
 thread_local std::vector<Diagnostic>* t_errors = nullptr;
 thread_local std::vector<Diagnostic>* t_warnings = nullptr;
 thread_local const std::map<std::string, int>* t_column_shift = nullptr;
+thread_local std::size_t t_dropped_errors = 0;  // past kMaxDiagnostics
+thread_local std::size_t t_dropped_warnings = 0;
+thread_local bool t_taking_candidates = false;  // after "Candidates are:"
+
+// Where a build's messages go while it runs (and nowhere after, even when
+// the build throws).
+class CollectMessages {
+ public:
+  CollectMessages(std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings,
+                  const std::map<std::string, int>& column_shift) {
+    t_errors = &errors;
+    t_warnings = &warnings;
+    t_column_shift = &column_shift;
+    t_dropped_errors = t_dropped_warnings = 0;
+    t_taking_candidates = false;
+  }
+  ~CollectMessages() {
+    // A script with thousands of errors keeps the first ones, and says so.
+    if (t_dropped_errors > 0) t_errors->push_back({"main", 0, 0, "and " + std::to_string(t_dropped_errors) + " more errors"});
+    if (t_dropped_warnings > 0)
+      t_warnings->push_back({"main", 0, 0, "and " + std::to_string(t_dropped_warnings) + " more warnings"});
+    t_errors = t_warnings = nullptr;
+    t_column_shift = nullptr;
+  }
+  CollectMessages(const CollectMessages&) = delete;
+  CollectMessages& operator=(const CollectMessages&) = delete;
+};
 
 void on_message(const asSMessageInfo* msg, void*) {
+  if (!t_errors) return;
   std::string section = msg->section ? msg->section : "";
+  std::string_view text = msg->message ? msg->message : "";
   if (msg->type == asMSGTYPE_INFORMATION) {
-    // The candidates of a call that matched no function follow its error,
-    // one declaration per message at the same place, after a heading.
-    if (!t_errors || t_errors->empty()) return;
+    // A call that matched no function (or several) is followed by a heading
+    // and one declaration per message; anything else informational ("Compiling
+    // ...", "Where 'T' is ...") is not a candidate.
+    if (t_errors->empty()) return;
     Diagnostic& last = t_errors->back();
-    // Kept to a few: a script could declare thousands of overloads and call
-    // them wrongly thousands of times.
-    if (lists_candidates(last.message) && last.section == section && last.line == msg->row &&
-        std::string_view(msg->message) != "Candidates are:" && last.candidates.size() < kMaxCandidates)
-      last.candidates.push_back({msg->message, ""});
+    if (text == "Candidates are:") {
+      t_taking_candidates = lists_candidates(last.message) && last.section == section && last.line == msg->row;
+    } else if (t_taking_candidates && text.rfind("Where '", 0) != 0) {
+      // Kept to a few: a script could declare thousands of overloads and
+      // call them wrongly thousands of times.
+      if (last.candidates.size() < kMaxCandidates) last.candidates.push_back({std::string(text), ""});
+      else ++last.more_candidates;
+    }
     return;
   }
+  t_taking_candidates = false;
   std::vector<Diagnostic>* into = msg->type == asMSGTYPE_ERROR ? t_errors : msg->type == asMSGTYPE_WARNING ? t_warnings : nullptr;
   if (!into) return;
+  if (into->size() >= kMaxDiagnostics) {
+    ++(into == t_errors ? t_dropped_errors : t_dropped_warnings);
+    return;
+  }
   int column = msg->col;
   if (t_column_shift && msg->row == 1) {
     auto it = t_column_shift->find(section);
     if (it != t_column_shift->end()) column = std::max(1, column - it->second);
   }
-  into->push_back({section, msg->row, column, msg->message});
+  into->push_back({section, msg->row, column, std::string(text)});
 }
 
 // Runs on every statement: the operation budget, the wall clock (every 64
@@ -371,6 +409,8 @@ struct Engine::Impl {
   std::deque<BoundCall> calls;
   ApiDocs docs;  // who registered each function and type, and its doc line
   std::optional<CompileHints> hints;
+  std::once_flag reference_once;
+  sdk::Value reference;  // the whole script API, made on first use
   std::set<std::string, std::less<>> reserved_names;
   std::set<std::string, std::less<>> scopes;  // what scripts may qualify with `name::`
   std::uint64_t id = ++g_engine_ids;
@@ -515,12 +555,11 @@ struct Engine::Impl {
     asIScriptModule* mod = engine->GetModule(name.c_str(), asGM_ALWAYS_CREATE);
     for (const auto& s : prepared.sections)
       mod->AddScriptSection(s.name.c_str(), s.code.data(), s.code.size());
-    t_errors = &result.errors;
-    t_warnings = &result.warnings;
-    t_column_shift = &prepared.column_shift;
-    int r = mod->Build();
-    t_errors = t_warnings = nullptr;
-    t_column_shift = nullptr;
+    int r;
+    {
+      CollectMessages collect(result.errors, result.warnings, prepared.column_shift);
+      r = mod->Build();
+    }
     if (r < 0 && result.errors.empty()) result.errors.push_back({"main", 0, 0, "the script does not compile"});
     if (r < 0) {
       std::vector<SourceSection> sections;
@@ -633,9 +672,6 @@ struct Engine::Impl {
     if (!built.errors.empty()) {
       const auto& e = built.errors.front();
       compiled->error = e.section + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) + ": " + e.message;
-      for (std::size_t i = 0; i < e.candidates.size(); ++i)
-        compiled->error += (i == 0 ? " (candidates: " : "; ") + e.candidates[i].declaration +
-                           (i + 1 == e.candidates.size() ? ")" : "");
       if (built.errors.size() > 1) compiled->error += " (and " + std::to_string(built.errors.size() - 1) + " more)";
       return compiled;
     }
@@ -905,7 +941,13 @@ void Engine::forget_script(std::string_view app_id, std::string_view script_id) 
 }
 
 sdk::Value Engine::api_reference(std::optional<std::string_view> only_namespace) const {
-  return describe_api(impl_->engine, impl_->docs, only_namespace);
+  // What is registered never changes once the engine is built: made once.
+  std::call_once(impl_->reference_once, [&] { impl_->reference = describe_api(impl_->engine, impl_->docs, std::nullopt); });
+  if (!only_namespace) return impl_->reference;
+  sdk::Array kept;
+  for (const auto& ns : impl_->reference["namespaces"].as_array())
+    if (ns["name"].as_string() == *only_namespace) kept.push_back(ns);
+  return sdk::Value::object({{"namespaces", sdk::Value(std::move(kept))}});
 }
 
 CacheStats Engine::cache_stats() const {

@@ -50,7 +50,13 @@ struct Diagnostic {
   int column = 0;
   std::string message;
   std::vector<Candidate> candidates = {};
+  std::size_t more_candidates = 0;  // past the ones listed
 };
+
+// A build keeps at most this many errors, and as many warnings (then one
+// saying how many more there were): what a hostile script can make a
+// compile hold.
+inline constexpr std::size_t kMaxDiagnostics = 100;
 
 struct Validation {
   bool ok() const { return errors.empty(); }

@@ -9,6 +9,7 @@
 #include <angelscript/scriptarray.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "picloud/sdk/json.hpp"
@@ -446,7 +447,8 @@ JsonNode* array_factory(const CScriptArray& items) {
 }
 JsonNode* bytes_factory(const CScriptArray& data);
 
-// {repeat {string, json@}}: object literal. Each value is a json handle, so
+// {repeat {string, const json@}}: object literal. Each value is a json handle
+// (const, so a read-only one such as req.query fits too), so
 // the compiler converts plain values through json's factories, a nested
 // `{...}` is itself an object literal, and null is json null. The buffer holds
 // a count, then per entry a string (at a 4-byte boundary) and a handle.
@@ -460,8 +462,10 @@ JsonNode* list_factory(asBYTE* buffer) {
     if (auto misaligned = reinterpret_cast<asPWORD>(buffer) & 3) buffer += 4 - misaligned;
     const auto* key = reinterpret_cast<const std::string*>(buffer);
     buffer += sizeof(std::string);
-    const JsonNode* value = *reinterpret_cast<JsonNode* const*>(buffer);
-    buffer += sizeof(JsonNode*);
+    // The handle sits at a 4-byte boundary only: copied out, not loaded in place.
+    const JsonNode* value = nullptr;
+    std::memcpy(&value, buffer, sizeof value);
+    buffer += sizeof value;
     object->set(*key, value ? *value : null_value);
   }
   return hand_out(object);
@@ -681,7 +685,7 @@ void register_json(asIScriptEngine* e) {
                          std::pair{"json@ f(const array<array<json@>> &in)", WRAP_FN(array_factory)},
                          std::pair{"json@ f(const array<uint8> &in)", WRAP_FN(bytes_factory)}})
     check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_FACTORY, decl, f, asCALL_GENERIC), decl);
-  check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_LIST_FACTORY, "json@ f(int &in) {repeat {string, json@}}",
+  check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_LIST_FACTORY, "json@ f(int &in) {repeat {string, const json@}}",
                                                 WRAP_FN(list_factory), asCALL_GENERIC),
                      "json list");
   check_registration(e->RegisterObjectBehaviour("json", asBEHAVE_ADDREF, "void f()", WRAP_OBJ_LAST(add_ref),

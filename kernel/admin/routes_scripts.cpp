@@ -54,6 +54,7 @@ sdk::Value diagnostics_json(const std::vector<scripting::Diagnostic>& list) {
       for (const auto& c : d.candidates)
         candidates.push_back(sdk::Value::object({{"declaration", c.declaration}, {"doc", c.doc}}));
       item.as_object()["candidates"] = sdk::Value(std::move(candidates));
+      if (d.more_candidates > 0) item.as_object()["more_candidates"] = sdk::Value(static_cast<std::int64_t>(d.more_candidates));
     }
     out.push_back(std::move(item));
   }

@@ -44,6 +44,14 @@ TEST_F(JsonTest, NestedObjectLiteralsNeedNoTypeName) {
             R"({"copy":{"z":1},"deep":{"a":{"b":null}},"empty":{},"list":[1,"x",null,{"k":true}],"priority":{"$gte":2,"$lt":9}})");
 }
 
+TEST_F(JsonTest, ReadOnlyJsonFitsInALiteral) {
+  // req.query and an index of a const json are const json@.
+  EXPECT_EQ(run("const json@ h = req.headers;\n"
+                "json q = {{\"query\", req.query}, {\"host\", h[\"host\"]}, {\"in\", {{\"params\", req.params}}}};\n"
+                "res.text(q.to_string());"),
+            R"({"host":null,"in":{"params":{}},"query":{}})");
+}
+
 TEST_F(JsonTest, AnArrayWrittenAsAnObjectLiteralSaysHowToWriteIt) {
   for (const char* literal : {"json e = {{\"tags\", {\"a\", \"b\"}}};", "json e = {1, 2};"}) {
     auto v = engine_->validate("app", scripting::ScriptKind::endpoint,
@@ -123,7 +131,7 @@ TEST_F(JsonTest, NullInLiteralFollowedByMoreEntries) {
 
 TEST_F(JsonTest, UnsupportedValueInLiteralDoesNotCompile) {
   EXPECT_EQ(run("json o = {{\"n\", null}, {\"r\", res}, {\"a\", 1}, {\"s\", \"a string long enough to live on the heap\"}};"),
-            "ERROR compile_error: main:2:30: Can't implicitly convert from 'response@&' to 'json@'.");
+            "ERROR compile_error: main:2:30: Can't implicitly convert from 'response@&' to 'const json@'.");
   EXPECT_EQ(run("res.text(\"still alive\");"), "still alive");
 }
 

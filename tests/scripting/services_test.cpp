@@ -293,10 +293,43 @@ TEST_F(Services, AWrongCallListsItsCandidatesAndPointsAtTheArgument) {
   EXPECT_EQ(v.errors[2].column, 25);
   EXPECT_NE(v.errors[2].message.find("argument 2 is response@, where value is json"), std::string::npos)
       << v.errors[2].message;
-  // A run of such a script says the same in its one-line error.
+  // A run's error (which an app's visitors may see) names no candidates.
   auto r = run_script(*engine, source, "void handle(request@ req, response@ res) { kv::collection(\"c\").set(5, \"v\"); }");
   EXPECT_EQ(r.error, RunError::compile_error);
-  EXPECT_NE(r.message.find("(candidates: " + set + ")"), std::string::npos) << r.message;
+  EXPECT_EQ(r.message.find("stores the value"), std::string::npos) << r.message;
+}
+
+TEST_F(Services, TheArgumentIsFoundPastCommentsStringsAndModuleWrapping) {
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "void handle(request@ req, response@ res) {\n"
+                            "  kv::collection(\"c\").set(\"a, (b\", /* the value */ res);\n"
+                            "  kv::collection(\"c\").set(\"\"\"k\n,\"\"\", req);\n"
+                            "}\n",
+                            source);
+  ASSERT_EQ(v.errors.size(), 2u);
+  EXPECT_EQ(v.errors[0].line, 2);
+  EXPECT_EQ(v.errors[0].column, 52) << v.errors[0].message;  // res, past the comment
+  EXPECT_NE(v.errors[0].message.find("argument 2 is response@"), std::string::npos) << v.errors[0].message;
+  EXPECT_EQ(v.errors[1].line, 4);  // req, after a heredoc holding a line break and a comma
+  EXPECT_EQ(v.errors[1].column, 7) << v.errors[1].message;
+  // In a module (wrapped in its namespace on line 1), columns are the module's own.
+  source.put_module("app", "util", "void f() { kv::collection(\"c\").set(5, \"v\"); }\n");
+  auto m = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "import \"util\";\nvoid handle(request@ req, response@ res) {}\n", source);
+  ASSERT_EQ(m.errors.size(), 1u);
+  EXPECT_EQ(m.errors[0].section, "util");
+  EXPECT_EQ(m.errors[0].line, 1);
+  EXPECT_EQ(m.errors[0].column, 36) << m.errors[0].message;
+  EXPECT_NE(m.errors[0].message.find("argument 1 is int"), std::string::npos) << m.errors[0].message;
+}
+
+TEST_F(Services, DefaultsWithCommasAndParenthesesCountRight) {
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint,
+                            "string j(string a, string sep = \", (\") { return a + sep; }\n"
+                            "void handle(request@ req, response@ res) { j(); }\n",
+                            source);
+  ASSERT_EQ(v.errors.size(), 1u);
+  EXPECT_NE(v.errors[0].message.find("it takes 1 to 2 arguments, not 0"), std::string::npos) << v.errors[0].message;
 }
 
 TEST_F(Services, TheScriptOwnFunctionsAreCandidatesToo) {
@@ -311,24 +344,36 @@ TEST_F(Services, TheScriptOwnFunctionsAreCandidatesToo) {
   EXPECT_EQ(v.errors[0].column, 49);
 }
 
-TEST_F(Services, ManyOverloadsAndWrongCallsStayBounded) {
-  // 30 overloads of f, called wrongly 200 times: each error keeps 16
-  // candidates, and only the first 32 are explained (cost bounds).
+// `count` overloads of f (0 to count-1 ints), called wrongly `calls` times.
+std::string overloaded_calls(int count, int calls) {
   std::string code;
-  for (int n = 0; n < 30; ++n) {
+  for (int n = 0; n < count; ++n) {
     code += "void f(";
     for (int i = 0; i < n; ++i) code += std::string(i ? ", " : "") + "int a" + std::to_string(i);
     code += ") {}\n";
   }
   code += "void handle(request@ req, response@ res) {\n";
-  for (int i = 0; i < 200; ++i) code += "  f(\"x\");\n";
-  code += "}\n";
-  auto v = engine->validate("app", scripting::ScriptKind::endpoint, code, source);
-  ASSERT_EQ(v.errors.size(), 200u);
-  for (const auto& e : v.errors) EXPECT_EQ(e.candidates.size(), scripting::kMaxCandidates);
+  for (int i = 0; i < calls; ++i) code += "  f(\"x\");\n";
+  return code + "}\n";
+}
+
+TEST_F(Services, ManyOverloadsAndWrongCallsStayBounded) {
+  // 200 wrong calls: 100 errors kept and one saying how many more; only
+  // the first 32 read the source to point at the argument.
+  auto v = engine->validate("app", scripting::ScriptKind::endpoint, overloaded_calls(10, 200), source);
+  ASSERT_EQ(v.errors.size(), scripting::kMaxDiagnostics + 1);
+  EXPECT_EQ(v.errors.back().message, "and 100 more errors");
+  EXPECT_EQ(v.errors[0].candidates.size(), 10u);
   EXPECT_NE(v.errors[0].message.find("argument 1 is string, where a0 is int"), std::string::npos) << v.errors[0].message;
   EXPECT_EQ(v.errors[0].column, 5);
-  EXPECT_EQ(v.errors[199].column, 3) << "past the explained ones, the call's own place";
+  EXPECT_EQ(v.errors[scripting::kMaxExplainedCalls].column, 3) << "past the explained ones, the call's own place";
+  // 30 overloads: 16 candidates kept per error, the rest counted; with some
+  // unknown, nothing is singled out.
+  auto many = engine->validate("app", scripting::ScriptKind::endpoint, overloaded_calls(30, 1), source);
+  ASSERT_EQ(many.errors.size(), 1u);
+  EXPECT_EQ(many.errors[0].candidates.size(), scripting::kMaxCandidates);
+  EXPECT_EQ(many.errors[0].more_candidates, 30 - scripting::kMaxCandidates);
+  EXPECT_EQ(many.errors[0].column, 3);
 }
 
 TEST_F(Services, TheApiReferenceListsEveryDeclarationWithItsOwnerAndDoc) {
