@@ -74,6 +74,7 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(s.data_dir, c.get_string("server", "data_dir", "./data"));
   if (s.data_dir.empty()) return sdk::make_error(sdk::ErrorKind::invalid_argument, "server.data_dir must not be empty");
   while (s.data_dir.size() > 1 && s.data_dir.back() == '/') s.data_dir.pop_back();
+  s.http.spool_dir = s.data_dir;  // spooled request bodies: beside the data that may keep them
   TRY_ASSIGN(text, c.get_string("database", "url", "sqlite:" + s.data_dir + "/picloud.db"));
   TRY_ASSIGN(s.database_url, db::parse_database_url(text, static_cast<int>(connect_timeout)));
   std::int64_t default_pool = std::max(4u, std::thread::hardware_concurrency() * 2);

@@ -113,6 +113,8 @@ sdk::Result<void> Router::add(sdk::HttpRoute route, const std::string& owner) {
   entry->capability = route.capability;
   entry->owner = owner;
   entry->handler = std::move(route.handler);
+  entry->spool_body = route.spool_body;
+  entry->max_body_bytes = route.max_body_bytes;
   // A plugin's routes answer on the admin hosts only: on an app's host the
   // path is the app's. (A non-public route under the kernel's paths is held
   // to them by the authorizer already, so the hot path skips the check.)

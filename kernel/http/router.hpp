@@ -56,6 +56,10 @@ struct RouteEntry {
   // API's hosts (public ones, and all outside the kernel's paths; the
   // authorizer holds the others to those hosts).
   bool admin_hosts_only = false;
+  // Request bodies: spooled to a file as they arrive (else in memory), and
+  // the largest taken (0: the server's limit).
+  bool spool_body = false;
+  std::int64_t max_body_bytes = 0;
   // Per-route metrics, created once at registration so the hot path does no lookups.
   CounterMetric* responses[3] = {};  // 2xx/3xx, 4xx, 5xx
   HistogramMetric* latency = nullptr;

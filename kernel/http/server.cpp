@@ -11,7 +11,9 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +52,37 @@ const std::string kNone;
 int status_class(int status) { return status >= 500 ? 2 : status >= 400 ? 1 : 0; }
 
 constexpr std::int64_t kNever = INT64_MAX;
+// A streamed body moves at most this much per step: a producer's buffer,
+// and a sendfile call (so one download cannot keep a worker for long).
+constexpr std::int64_t kStreamBufferStep = 64 << 10;
+constexpr std::int64_t kStreamFileStep = 1 << 20;
+constexpr int kStreamStepsPerTurn = 16;
+
+sdk::HttpResponse too_large(std::int64_t limit) {
+  return error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
+}
+
+// An unlinked, owner-only file in `dir` (an anonymous O_TMPFILE where the
+// file system has it), or -1 with errno set.
+int open_spool_file(const std::string& dir) {
+  std::string where = dir.empty() ? "/tmp" : dir;
+  int fd = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
+  std::string path = where + "/.picloud-body-XXXXXX";
+  fd = ::mkostemp(path.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(path.c_str());
+  return fd;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
 constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
 
 std::int64_t now_ms() {
@@ -89,7 +122,19 @@ struct Server::Exchange {
   BodyFraming framing;
   ChunkedDecoder chunked;
   bool close_after = false;  // the body was not read to its end
+  std::int64_t max_body = 0;  // the route's limit, or the server's
+  // A spooling route's body: an unlinked file, and how much is in it.
+  int spool_fd = -1;
+  std::int64_t spooled = 0;
+  std::string decoded;  // chunked data on its way to the spool file
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  ~Exchange() {
+    if (spool_fd >= 0) ::close(spool_fd);
+  }
 };
 
 // A client connection. It belongs to the worker that took its epoll event
@@ -103,6 +148,11 @@ struct Server::Connection {
   std::string in;   // received and not yet consumed
   std::string out;  // the response being written
   std::size_t out_sent = 0;
+  // A streamed response body, after `out` (the head) is sent.
+  std::shared_ptr<sdk::BodyStream> stream;
+  std::int64_t stream_sent = 0;
+  bool stream_chunked = false;  // framed chunked (its length is unknown)
+  bool stream_ended = false;    // the producer said the end; `out` holds the rest
   Phase phase = Phase::head;
   bool peer_closed = false;  // no more input will come (EOF, reset, or timed out)
   bool keep_alive = true;    // for the response being written
@@ -419,11 +469,20 @@ Server::Next Server::begin_request(Connection& c) {
   }
 
   if (!has_body) return complete_request(c);
+  x.max_body = x.route->max_body_bytes > 0 ? x.route->max_body_bytes : options_.max_body_bytes;
   // A declared oversize body is refused unread.
-  if (x.framing.kind == BodyFraming::fixed && x.framing.length > options_.max_body_bytes) {
+  if (x.framing.kind == BodyFraming::fixed && x.framing.length > x.max_body) {
     x.close_after = true;
-    return respond(c, error_response(413, "payload_too_large", "the request body is larger than " +
-                                                                   std::to_string(options_.max_body_bytes) + " bytes"));
+    return respond(c, too_large(x.max_body));
+  }
+  if (x.route->spool_body) {
+    x.spool_fd = open_spool_file(options_.spool_dir);
+    if (x.spool_fd < 0) {
+      write_log(LogLevel::error, "http", "cannot create a file for a request body",
+                {{"directory", options_.spool_dir}, {"error", std::strerror(errno)}});
+      x.close_after = true;
+      return respond(c, error_response(507, "insufficient_storage", "the server cannot store the request body now"));
+    }
   }
   if (c.in.empty() && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 &&
       Poco::icompare(x.head.get("Expect", kNone), "100-continue") == 0) {
@@ -432,30 +491,42 @@ Server::Next Server::begin_request(Connection& c) {
     // client sends its body after its own wait anyway.
     [[maybe_unused]] auto sent = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
   }
-  if (x.framing.kind == BodyFraming::fixed) req.body.reserve(static_cast<std::size_t>(x.framing.length));
+  if (x.framing.kind == BodyFraming::fixed && x.spool_fd < 0) req.body.reserve(static_cast<std::size_t>(x.framing.length));
   c.phase = Connection::Phase::body;
   return read_body(c);
 }
 
 Server::Next Server::read_body(Connection& c) {
   auto& x = *c.exchange;
-  auto& body = x.request.body;
+  // A spooling route's body goes through `decoded` to the file; any other
+  // stays in memory.
+  const bool spooling = x.spool_fd >= 0;
+  auto& body = spooling ? x.decoded : x.request.body;
   Progress progress;
   if (x.framing.kind == BodyFraming::chunked) {
-    progress = x.chunked.feed(c.in, body, options_.max_body_bytes);
+    progress = x.chunked.feed(c.in, body, x.max_body - x.spooled);
     if (progress == Progress::failed) {
       x.close_after = true;
-      if (x.chunked.too_large())
-        return respond(c, error_response(413, "payload_too_large", "the request body is larger than " +
-                                                                       std::to_string(options_.max_body_bytes) + " bytes"));
+      if (x.chunked.too_large()) return respond(c, too_large(x.max_body));
       return respond(c, error_response(400, "bad_request", "the request body could not be read: " + x.chunked.error()));
     }
   } else {
-    auto missing = static_cast<std::size_t>(x.framing.length) - body.size();
+    auto missing = static_cast<std::size_t>(x.framing.length - x.spooled) - body.size();
     auto take = std::min(missing, c.in.size());
     body.append(c.in, 0, take);
     c.in.erase(0, take);
-    progress = body.size() == static_cast<std::size_t>(x.framing.length) ? Progress::done : Progress::need_more;
+    progress = x.spooled + static_cast<std::int64_t>(body.size()) == x.framing.length ? Progress::done
+                                                                                      : Progress::need_more;
+  }
+  if (spooling && !body.empty()) {
+    if (!write_all(x.spool_fd, body)) {
+      write_log(LogLevel::error, "http", "cannot write a request body to its file",
+                {{"directory", options_.spool_dir}, {"error", std::strerror(errno)}});
+      x.close_after = true;
+      return respond(c, error_response(507, "insufficient_storage", "the server cannot store the request body now"));
+    }
+    x.spooled += static_cast<std::int64_t>(body.size());
+    body.clear();
   }
   if (progress == Progress::done) return complete_request(c);
   if (!c.peer_closed) return Next::read;
@@ -469,6 +540,12 @@ Server::Next Server::read_body(Connection& c) {
 Server::Next Server::complete_request(Connection& c) {
   auto& x = *c.exchange;
   RequestIdScope scope(x.request.request_id);
+  if (x.spool_fd >= 0) {
+    x.request.body_fd = x.spool_fd;
+    x.request.body_size = x.spooled;
+  } else {
+    x.request.body_size = static_cast<std::int64_t>(x.request.body.size());
+  }
   return respond(c, x.route->handler(x.request));
 }
 
@@ -479,7 +556,18 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
                    x.parsed && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0, x.request.request_id};
   c.out.clear();
   c.out_sent = 0;
+  // A streamed body is sent unless the answer has none (HEAD, 204, 304);
+  // of unknown length to an HTTP/1.0 client, it ends with the connection.
+  c.stream.reset();
+  c.stream_sent = 0;
+  c.stream_ended = false;
+  if (res.stream && status_has_body(res.status) && !wire.head) {
+    c.stream_chunked = res.stream->length() < 0 && !wire.http10;
+    if (res.stream->length() < 0 && wire.http10) c.keep_alive = wire.keep_alive = false;
+    c.stream = res.stream;
+  }
   if (!serialize_response(res, wire, c.out)) {
+    c.stream.reset();
     write_log(LogLevel::error, "http", "handler produced an invalid response (a status outside 200-599 or a bad header)",
               {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"},
                {"status", std::to_string(res.status)}});
@@ -498,17 +586,95 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
 }
 
 Server::Next Server::flush(Connection& c) {
-  while (c.out_sent < c.out.size()) {
-    ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      c.out_sent += static_cast<std::size_t>(n);
-      continue;
+  // A stream yields after some steps even to a fast client: the socket is
+  // re-armed (and writable at once), so other connections get their turn.
+  int steps = 0;
+  for (;;) {
+    while (c.out_sent < c.out.size()) {
+      ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_sent += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
+      return Next::close;  // the client went away (or stopped reading past the send timeout)
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
-    return Next::close;  // the client went away (or stopped reading past the send timeout)
+    if (!c.stream) break;
+    if (++steps > kStreamStepsPerTurn) return Next::write;
+    c.out.clear();
+    c.out_sent = 0;
+    Next next = next_stream_part(c);
+    if (next != Next::proceed) return next;
   }
   return after_response(c);
+}
+
+// The streamed body's next part: a sendfile straight to the socket, or the
+// producer's bytes into `out`. Answers proceed to go on flushing (`out`
+// may be empty once the stream is done), write to wait for the socket, or
+// close when the body cannot be completed.
+Server::Next Server::next_stream_part(Connection& c) {
+  sdk::BodyStream& stream = *c.stream;
+  const std::int64_t length = stream.length();
+  const auto done = [&] {
+    c.stream.reset();
+    return Next::proceed;
+  };
+  if (c.stream_ended) return done();
+  if (stream.file() >= 0) {
+    if (c.stream_sent >= length) return done();
+    off_t offset = static_cast<off_t>(stream.offset() + c.stream_sent);
+    auto want = static_cast<std::size_t>(std::min<std::int64_t>(length - c.stream_sent, kStreamFileStep));
+    ssize_t n = ::sendfile(c.fd, stream.file(), &offset, want);
+    if (n > 0) {
+      c.stream_sent += n;
+      return Next::proceed;
+    }
+    if (n < 0 && errno == EINTR) return Next::proceed;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
+    write_log(LogLevel::error, "http", "a response body's file ended early or could not be read",
+              {{"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)},
+               {"error", n < 0 ? std::strerror(errno) : "end of file"}});
+    return Next::close;
+  }
+  // A producer: at most one step per round, so a fast producer and a slow
+  // client never pile up more than that in memory.
+  std::size_t room = kStreamBufferStep;
+  if (length >= 0) room = static_cast<std::size_t>(std::min<std::int64_t>(length - c.stream_sent, kStreamBufferStep));
+  if (length >= 0 && room == 0) return done();
+  std::string& out = c.out;
+  const std::size_t frame = c.stream_chunked ? 18 : 0;  // "<hex>\r\n" before, "\r\n" after
+  out.resize(frame + room + (c.stream_chunked ? 2 : 0));
+  auto produced = stream.read(out.data() + frame, room);
+  if (!produced) {
+    write_log(LogLevel::error, "http", "a response body could not be produced", {{"error", produced.error().message}});
+    return Next::close;
+  }
+  std::size_t n = std::min(*produced, room);
+  c.stream_sent += static_cast<std::int64_t>(n);
+  if (n == 0) {
+    if (length >= 0 && c.stream_sent < length) {
+      write_log(LogLevel::error, "http", "a response body ended before its length",
+                {{"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
+      return Next::close;
+    }
+    c.stream_ended = true;
+    out = c.stream_chunked ? "0\r\n\r\n" : "";
+    return Next::proceed;
+  }
+  if (!c.stream_chunked) {
+    out.resize(n);
+    return Next::proceed;
+  }
+  char size_line[24];
+  int head = std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+  std::size_t start = frame - static_cast<std::size_t>(head);
+  std::memcpy(out.data() + start, size_line, static_cast<std::size_t>(head));
+  std::memcpy(out.data() + frame + n, "\r\n", 2);
+  out.resize(frame + n + 2);
+  c.out_sent = start;
+  return Next::proceed;
 }
 
 Server::Next Server::after_response(Connection& c) {

@@ -21,8 +21,14 @@
 //
 // Per request it builds the SDK request (request id), checks the route's
 // capability with the Authorizer before the body is read, reads the bounded
-// body, calls the handler, records metrics and writes the response in one
-// send. Errors use one JSON shape:
+// body (into memory, or for a spooling route into an unlinked file as it
+// arrives), calls the handler, records metrics and writes the response in
+// one send. A streamed response body (sdk::BodyStream) is sent as the
+// client takes it: the worker fills the socket, then re-arms it for
+// writing and goes on with other connections; a file range goes by
+// sendfile. So neither a large upload nor a large download costs more than
+// a few buffers of memory, and a slow client holds no worker (only its
+// connection, until the send timeout). Errors use one JSON shape:
 //   {"error": {"code": "...", "message": "...", "details": {...}}}
 #pragma once
 
@@ -53,7 +59,10 @@ struct ServerOptions {
   int active_workers = 0;         // workers waiting for connections at once; 0: 2 × cores
   int max_connections = 10000;    // open connections; more are closed at accept
   std::size_t max_header_bytes = 64 << 10;
-  std::int64_t max_body_bytes = 1 << 20;
+  std::int64_t max_body_bytes = 1 << 20;  // a route may set its own
+  // Where request bodies of spooling routes are written (unlinked files),
+  // as they arrive; empty: the system's temporary directory.
+  std::string spool_dir;
   int keep_alive_timeout_s = 10;  // idle connections, and stalled requests
   int send_timeout_s = 30;        // a client that stops reading
 };
@@ -109,6 +118,7 @@ class Server {
   Next complete_request(Connection& c);  // body read: run the handler
   Next respond(Connection& c, sdk::HttpResponse response);
   Next flush(Connection& c);
+  Next next_stream_part(Connection& c);
   Next after_response(Connection& c);
   void end_exchange(Connection& c);
   void arm(Connection& c, Next next);

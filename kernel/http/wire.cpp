@@ -86,13 +86,19 @@ bool serialize_response(const sdk::HttpResponse& response, const WireOptions& op
     out += "Connection: close\r\n";
   else if (options.http10)
     out += "Connection: Keep-Alive\r\n";
-  if (body) {
+  // A stream's body follows (the server sends it); of unknown length it is
+  // chunked, or to a 1.0 client delimited by the connection's close.
+  const std::int64_t length =
+      response.stream ? response.stream->length() : static_cast<std::int64_t>(response.body.size());
+  if (body && length >= 0) {
     out += "Content-Length: ";
-    out += std::to_string(response.body.size());
+    out += std::to_string(length);
     out += "\r\n";
+  } else if (body && !options.http10) {
+    out += "Transfer-Encoding: chunked\r\n";
   }
   out += "\r\n";
-  if (body && !options.head) out += response.body;
+  if (body && !options.head && !response.stream) out += response.body;
   return true;
 }
 

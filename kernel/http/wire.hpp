@@ -36,7 +36,9 @@ bool is_hop_by_hop(std::string_view name);
 bool status_has_body(int status);
 
 // Serialises `response`; returns false (and leaves `out` empty) when its
-// status or a header is invalid.
+// status or a header is invalid. With a stream, only the head: its
+// Content-Length, or for an unknown length Transfer-Encoding: chunked (an
+// HTTP/1.0 client instead gets the body until the connection closes).
 bool serialize_response(const sdk::HttpResponse& response, const WireOptions& options, std::string& out);
 
 }  // namespace picloud::kernel::http

@@ -214,6 +214,33 @@ pc_status db_transaction(pc_plugin* p, pc_status (*body)(void*, pc_tx*, const pc
 
 // ---- routes and capabilities ------------------------------------------------------
 
+// A plugin's response stream, as the server reads it. Closing it (once)
+// is the kernel's: here, when the server drops the stream.
+class PluginBodyStream final : public sdk::BodyStream {
+ public:
+  explicit PluginBodyStream(const pc_body_stream& s) : stream_(s) {}
+  ~PluginBodyStream() override {
+    if (stream_.fd >= 0) ::close(stream_.fd);
+    if (stream_.close) stream_.close(stream_.user);
+  }
+  PluginBodyStream(const PluginBodyStream&) = delete;
+  PluginBodyStream& operator=(const PluginBodyStream&) = delete;
+  std::int64_t length() const override { return stream_.length < 0 ? -1 : stream_.length; }
+  int file() const override { return stream_.fd; }
+  std::int64_t offset() const override { return stream_.offset; }
+  sdk::Result<std::size_t> read(char* buffer, std::size_t capacity) override {
+    if (!stream_.read) return sdk::make_error(ErrorKind::internal, "the plugin's response stream has no read()");
+    std::size_t produced = 0;
+    Answer a;
+    auto r = a.take_void(stream_.read(stream_.user, buffer, capacity, &produced, a.out()));
+    if (!r) return r.error();
+    return std::min(produced, capacity);
+  }
+
+ private:
+  pc_body_stream stream_;
+};
+
 sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::HttpRequest& req) {
   std::vector<pc_header> headers, params;
   headers.reserve(req.headers.size());
@@ -234,6 +261,8 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
   r.request_id = str(req.request_id);
   r.principal = str(req.principal);
   r.app_id = str(req.app_id);
+  r.body_fd = req.body_fd;
+  r.body_size = req.body_fd >= 0 ? req.body_size : static_cast<std::int64_t>(req.body.size());
 
   struct Reply {
     sdk::HttpResponse response;
@@ -241,13 +270,20 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
   } reply;
   pc_responder responder{sizeof(pc_responder), &reply, [](void* user, const pc_http_response* res) {
                            auto* reply = static_cast<Reply*>(user);
-                           if (reply->given || !res || res->size < kMinimumSize<pc_http_response>) return;
+                           if (!res) return;
+                           // The stream is ours from here, whatever becomes of the response.
+                           std::shared_ptr<sdk::BodyStream> stream;
+                           if (PICLOUD_SDK_HAS(*res, pc_http_response, stream) && res->stream &&
+                               res->stream->size >= PICLOUD_END_OF(pc_body_stream, close))
+                             stream = std::make_shared<PluginBodyStream>(*res->stream);
+                           if (reply->given || res->size < kMinimumSize<pc_http_response>) return;
                            try {
                              if (res->header_count && !res->headers) return;
                              reply->response.status = res->status;
                              for (std::size_t i = 0; i < res->header_count; ++i)
                                reply->response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
                              reply->response.body = text(res->body);
+                             reply->response.stream = std::move(stream);
                              reply->given = true;
                            } catch (...) {
                              reply->response = {};
@@ -274,6 +310,19 @@ pc_status add_route(pc_plugin* p, const pc_route* route, const pc_out* out) {
     if (hosts > PC_ROUTE_APP_HOSTS)
       return sdk::make_error(ErrorKind::invalid_argument, "route " + r.path + " has an unknown hosts value " + std::to_string(hosts));
     r.hosts = hosts == PC_ROUTE_APP_HOSTS ? sdk::RouteHosts::apps : sdk::RouteHosts::admin;
+    if (PICLOUD_SDK_HAS(*route, pc_route, max_body_bytes)) {
+      if (route->body > PC_BODY_SPOOLED)
+        return sdk::make_error(ErrorKind::invalid_argument, "route " + r.path + " has an unknown body value " + std::to_string(route->body));
+      if (route->max_body_bytes < 0)
+        return sdk::make_error(ErrorKind::invalid_argument, "route " + r.path + " has a negative max_body_bytes");
+      r.spool_body = route->body == PC_BODY_SPOOLED;
+      r.max_body_bytes = route->max_body_bytes;
+      // App-host routes are served through the data plane, which reads
+      // bodies as apps' routes do (buffered, [server] max_body_bytes).
+      if (r.hosts == sdk::RouteHosts::apps && (r.spool_body || r.max_body_bytes > 0))
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "route " + r.path + ": a route on app hosts cannot spool its body or set its own body limit");
+    }
     r.handler = [handler = route->handler, user = route->user](const sdk::HttpRequest& req) {
       return call_route(handler, user, req);
     };

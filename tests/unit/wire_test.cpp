@@ -70,3 +70,22 @@ TEST(Wire, HopByHopHeadersAreTheServers) {
   EXPECT_FALSE(is_hop_by_hop("X-Connection"));
   EXPECT_FALSE(is_hop_by_hop("tea"));
 }
+
+TEST(Wire, AStreamedBodyIsFramedButNotInlined) {
+  sdk::HttpResponse known{200, {}, "ignored"};
+  known.stream = std::make_shared<sdk::GeneratedBody>(5000, [](char*, std::size_t) -> sdk::Result<std::size_t> { return 0; });
+  std::string out;
+  ASSERT_TRUE(serialize_response(known, {false, true, false, ""}, out));
+  EXPECT_EQ(out.substr(out.size() - 24), "Content-Length: 5000\r\n\r\n") << out;
+  sdk::HttpResponse unknown{200, {}, ""};
+  unknown.stream = std::make_shared<sdk::GeneratedBody>(-1, [](char*, std::size_t) -> sdk::Result<std::size_t> { return 0; });
+  ASSERT_TRUE(serialize_response(unknown, {false, true, false, ""}, out));
+  EXPECT_EQ(out.substr(out.size() - 30), "Transfer-Encoding: chunked\r\n\r\n") << out;
+  ASSERT_TRUE(serialize_response(unknown, {false, false, true, ""}, out));
+  EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos) << "HTTP/1.0: until the connection closes";
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+  sdk::HttpResponse none{204, {}, ""};
+  none.stream = known.stream;
+  ASSERT_TRUE(serialize_response(none, {false, true, false, ""}, out));
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+}

@@ -652,6 +652,41 @@ inline HttpRequest http_request(const pc_http_request& r) {
   out.request_id = c::text(r.request_id);
   out.principal = c::text(r.principal);
   if (PICLOUD_SDK_FILLED(r, pc_http_request, app_id)) out.app_id = c::text(r.app_id);
+  out.body_size = static_cast<std::int64_t>(out.body.size());
+  if (PICLOUD_SDK_FILLED(r, pc_http_request, body_size)) {
+    out.body_fd = r.body_fd;
+    out.body_size = r.body_size;
+  }
+  return out;
+}
+
+// A response's stream handed to the kernel: the kernel calls close() once,
+// which drops the plugin's stream. A file is given as a duplicate
+// descriptor, which the kernel closes.
+struct StreamHolder {
+  Host host;
+  std::shared_ptr<BodyStream> stream;
+};
+inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<BodyStream>& stream) {
+  pc_body_stream out{};
+  out.size = sizeof out;
+  out.length = stream->length();
+  out.fd = stream->file() >= 0 ? ::dup(stream->file()) : -1;  // -1 on failure: read() serves it
+  out.offset = stream->offset();
+  out.user = new StreamHolder{host, stream};
+  out.read = [](void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* err) noexcept -> pc_status {
+    auto* h = static_cast<StreamHolder*>(user);
+    return guarded(err, [&]() -> Result<void> {
+      auto n = h->stream->read(buffer, capacity);
+      if (!n) return n.error();
+      *produced = std::min(*n, capacity);
+      return {};
+    });
+  };
+  out.close = [](void* user) noexcept {
+    auto* h = static_cast<StreamHolder*>(user);
+    logged(h->host, "closing a response stream", [&] { delete h; });
+  };
   return out;
 }
 
@@ -752,6 +787,8 @@ class CContext final : public PluginContext {
     r.handler = &handle;
     r.user = stored;
     r.hosts = route.hosts == RouteHosts::apps ? PC_ROUTE_APP_HOSTS : PC_ROUTE_ADMIN_HOSTS;
+    r.body = route.spool_body ? PC_BODY_SPOOLED : PC_BODY_BUFFERED;
+    r.max_body_bytes = route.max_body_bytes;
     Answer a;
     return a.take_void(host_.api->add_route(host_.plugin, &r, a.out()));
   }
@@ -819,6 +856,11 @@ class CContext final : public PluginContext {
       out.headers = headers.data();
       out.header_count = headers.size();
       out.body = str(response.body);
+      pc_body_stream stream{};
+      if (response.stream) {
+        stream = c_body_stream(route->host, response.stream);
+        out.stream = &stream;
+      }
       responder->respond(responder->user, &out);
     });
   }

@@ -10,13 +10,19 @@
 //        caller is not a member of it (other apps' existence is not revealed)
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "picloud/sdk/error.hpp"
 
 namespace picloud::sdk {
 
@@ -38,6 +44,13 @@ struct HttpRequest {
   std::string principal;
   // On a RouteHosts::apps route: the app serving the request's Host.
   std::string app_id;
+  // A route with spool_body: the body in an unlinked file (pread it; valid
+  // until the handler returns, the kernel closes it), and `body` is empty.
+  // A plugin keeping the bytes may link the file into place (linkat of
+  // /proc/self/fd/<fd>) on the same file system instead of copying. -1
+  // otherwise.
+  int body_fd = -1;
+  std::int64_t body_size = 0;  // of the body, wherever it is
 
   // First header with this (lower case) name, or empty.
   std::string_view header(std::string_view name) const {
@@ -47,10 +60,73 @@ struct HttpRequest {
   }
 };
 
+// A response body the server sends as the client takes it, instead of one
+// buffer (a 1 GiB download costs a few buffers of memory, and a slow client
+// holds no worker): a file range sent with sendfile, or a producer the server
+// pulls from whenever the socket can take more. The server drops the stream
+// (destroying it) when it is done: sent, failed, or the client gone.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The body's length, or -1 when unknown (sent chunked).
+  virtual std::int64_t length() const = 0;
+  // A file to send [offset(), offset() + length()) of, or -1 for a producer.
+  virtual int file() const { return -1; }
+  virtual std::int64_t offset() const { return 0; }
+  // A producer's next bytes, at most `capacity`; 0 at the end. Runs on a
+  // server worker: it may block briefly (disk, database), never on a
+  // client. An error, or fewer bytes than length() in all, ends the
+  // connection (the status is sent already).
+  virtual Result<std::size_t> read(char* buffer, std::size_t capacity) = 0;
+};
+
+// `length` bytes of `fd` from `offset`, sent with sendfile. The stream owns
+// the descriptor and closes it.
+class FileBody final : public BodyStream {
+ public:
+  FileBody(int fd, std::int64_t offset, std::int64_t length) : fd_(fd), offset_(offset), length_(length) {}
+  ~FileBody() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileBody(const FileBody&) = delete;
+  FileBody& operator=(const FileBody&) = delete;
+  std::int64_t length() const override { return length_; }
+  int file() const override { return fd_; }
+  std::int64_t offset() const override { return offset_; }
+  Result<std::size_t> read(char* buffer, std::size_t capacity) override {
+    if (length_ - read_ <= 0) return std::size_t{0};
+    auto want = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(capacity), length_ - read_));
+    ssize_t n = ::pread(fd_, buffer, want, offset_ + read_);
+    if (n < 0) return make_error(ErrorKind::internal, "cannot read the response body's file");
+    read_ += n;
+    return static_cast<std::size_t>(n);
+  }
+
+ private:
+  int fd_;
+  std::int64_t offset_, length_, read_ = 0;
+};
+
+// A producer from a function: `length` bytes (-1: unknown) that `next`
+// yields a piece at a time (0: the end).
+class GeneratedBody final : public BodyStream {
+ public:
+  using Next = std::function<Result<std::size_t>(char* buffer, std::size_t capacity)>;
+  GeneratedBody(std::int64_t length, Next next) : length_(length), next_(std::move(next)) {}
+  std::int64_t length() const override { return length_; }
+  Result<std::size_t> read(char* buffer, std::size_t capacity) override { return next_(buffer, capacity); }
+
+ private:
+  std::int64_t length_;
+  Next next_;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the body comes from here and `body` is ignored.
+  std::shared_ptr<BodyStream> stream = {};
 
   static HttpResponse text(int status, std::string body) {
     return HttpResponse{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body)};
@@ -101,6 +177,12 @@ struct HttpRoute {
   std::string capability;  // kPublic or a capability name
   HttpHandler handler;
   RouteHosts hosts = RouteHosts::admin;
+  // Request bodies written to a file as they arrive (HttpRequest::body_fd)
+  // instead of kept in memory: for uploads of any size.
+  bool spool_body = false;
+  // The largest request body the route takes (413 beyond); 0: the server's
+  // [server] max_body_bytes.
+  std::int64_t max_body_bytes = 0;
 };
 
 }  // namespace picloud::sdk

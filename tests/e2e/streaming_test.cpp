@@ -1,0 +1,307 @@
+// Request and response bodies larger than memory, through the real server
+// and a real plugin (tests/plugins/t_stream.cpp) over loopback: spooled
+// uploads, streamed downloads (producer, chunked, sendfile), per-route body
+// limits, the server's memory while hundreds of MiB pass, and slow clients
+// that must not hold the server's workers.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "support.hpp"
+
+using namespace picloud;
+using namespace std::chrono_literals;
+using test::Process;
+
+namespace {
+
+constexpr std::int64_t kMiB = 1 << 20;
+
+struct StreamServer {
+  test::TempDir dir;
+  int port = test::free_port();
+  std::unique_ptr<test::TestDatabase> db = std::make_unique<test::TestDatabase>(test::Backend::sqlite);
+  std::unique_ptr<Process> process;
+
+  explicit StreamServer(std::map<std::string, std::string> env = {}) {
+    env.emplace("PICLOUD_SERVER_PORT", std::to_string(port));
+    env.emplace("PICLOUD_SERVER_DATA_DIR", dir.path());
+    env.emplace("PICLOUD_DATABASE_URL", db->url());
+    env.emplace("PICLOUD_PLUGINS_SEARCH_PATH", test::test_plugin_dir());
+    env.emplace("PICLOUD_PLUGINS_ENABLED", "t_stream");
+    process = std::make_unique<Process>(Process::Options{{test::picloud_binary(), "serve"}, env, dir.path(), false});
+    EXPECT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << process->err();
+  }
+
+  // A field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
+  std::int64_t memory_kib(const std::string& field) const {
+    std::ifstream in("/proc/" + std::to_string(process->pid()) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
+    return -1;
+  }
+};
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Bytes [from, from + n) of the pattern every t_stream body follows.
+std::string pattern(std::int64_t from, std::size_t n) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((from + static_cast<std::int64_t>(i)) % 251);
+  return out;
+}
+
+// Sends `size` bytes of the pattern as a body, 1 MiB at a time.
+bool send_pattern(int fd, std::int64_t size) {
+  // The pattern repeats every 251 bytes: one buffer serves every offset.
+  std::string block = pattern(0, static_cast<std::size_t>(kMiB + 251));
+  for (std::int64_t at = 0; at < size;) {
+    auto n = static_cast<std::size_t>(std::min<std::int64_t>(kMiB, size - at));
+    if (!send_all(fd, std::string_view(block).substr(static_cast<std::size_t>(at % 251), n))) return false;
+    at += static_cast<std::int64_t>(n);
+  }
+  return true;
+}
+
+// A response read without keeping its body: the body's length and whether
+// every byte followed the pattern.
+struct Received {
+  int status = 0;
+  std::string head;
+  std::int64_t length = 0;
+  bool pattern_ok = true;
+  bool complete = false;  // the framing's end was reached
+  std::string body;       // the first KiB, for messages
+};
+
+class Reader {
+ public:
+  explicit Reader(int fd) : fd_(fd) {}
+  // More input; false at the end or on error.
+  bool fill() {
+    char buffer[1 << 16];
+    ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) return false;
+    pending_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+  }
+  std::string pending_;
+
+ private:
+  int fd_;
+};
+
+void take_body(Received& r, std::string_view bytes) {
+  for (char ch : bytes) {
+    if (static_cast<unsigned char>(ch) != r.length % 251) r.pattern_ok = false;
+    if (r.body.size() < 1024) r.body.push_back(ch);
+    ++r.length;
+  }
+}
+
+Received read_response(int fd, bool head_request = false) {
+  Received r;
+  Reader in(fd);
+  std::size_t end;
+  while ((end = in.pending_.find("\r\n\r\n")) == std::string::npos)
+    if (!in.fill()) return r;
+  r.head = in.pending_.substr(0, end + 2);
+  in.pending_.erase(0, end + 4);
+  r.status = std::atoi(r.head.c_str() + 9);
+  std::string lower = r.head;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (head_request) {
+    r.complete = true;
+    return r;
+  }
+  if (auto at = lower.find("content-length: "); at != std::string::npos) {
+    std::int64_t want = std::atoll(lower.c_str() + at + 16);
+    for (;;) {
+      auto n = static_cast<std::size_t>(std::min<std::int64_t>(want - r.length, static_cast<std::int64_t>(in.pending_.size())));
+      take_body(r, std::string_view(in.pending_).substr(0, n));
+      in.pending_.erase(0, n);
+      if (r.length == want) break;
+      if (!in.fill()) return r;
+    }
+    r.complete = true;
+  } else if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+    for (;;) {
+      std::size_t line;
+      while ((line = in.pending_.find("\r\n")) == std::string::npos)
+        if (!in.fill()) return r;
+      std::int64_t size = std::strtoll(in.pending_.c_str(), nullptr, 16);
+      in.pending_.erase(0, line + 2);
+      while (static_cast<std::int64_t>(in.pending_.size()) < size + 2)
+        if (!in.fill()) return r;
+      take_body(r, std::string_view(in.pending_).substr(0, static_cast<std::size_t>(size)));
+      in.pending_.erase(0, static_cast<std::size_t>(size) + 2);
+      if (size == 0) break;
+    }
+    r.complete = true;
+  } else {
+    do {
+      take_body(r, in.pending_);
+      in.pending_.clear();
+    } while (in.fill());
+    r.complete = true;  // delimited by the close
+  }
+  return r;
+}
+
+Received transfer(int port, const std::string& request, std::int64_t body_size = 0, bool head_request = false) {
+  int fd = connect_to(port);
+  if (fd < 0) return {};
+  Received r;
+  if (send_all(fd, request) && send_pattern(fd, body_size)) r = read_response(fd, head_request);
+  ::close(fd);
+  return r;
+}
+
+std::string get(const std::string& target, const std::string& version = "HTTP/1.1") {
+  return "GET " + target + " " + version + "\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+}
+
+// The sum of the pattern's first `n` bytes, as t_stream answers it.
+std::uint64_t pattern_sum(std::int64_t n) {
+  std::uint64_t per_cycle = 250 * 251 / 2, sum = static_cast<std::uint64_t>(n / 251) * per_cycle;
+  for (std::int64_t i = 0; i < n % 251; ++i) sum += static_cast<std::uint64_t>(i);
+  return sum;
+}
+
+TEST(Streaming, LargeBodiesPassThroughInLittleMemory) {
+  StreamServer s;
+  const std::int64_t size = 256 * kMiB;
+  const std::int64_t rss_before = s.memory_kib("VmRSS");
+  auto up = transfer(s.port,
+                     "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(size) +
+                         "\r\nConnection: close\r\n\r\n",
+                     size);
+  EXPECT_EQ(up.status, 200) << up.head << up.body;
+  EXPECT_EQ(up.body, std::to_string(size) + " " + std::to_string(pattern_sum(size)));
+  for (const char* kind : {"generated", "chunked", "file"}) {
+    auto down = transfer(s.port, get(std::string("/t_stream/") + kind + "?size=" + std::to_string(size)));
+    EXPECT_EQ(down.status, 200) << kind << ": " << down.head;
+    EXPECT_TRUE(down.complete) << kind;
+    EXPECT_EQ(down.length, size) << kind;
+    EXPECT_TRUE(down.pattern_ok) << kind;
+    bool chunked = down.head.find("Transfer-Encoding: chunked") != std::string::npos;
+    EXPECT_EQ(chunked, std::string(kind) == "chunked") << down.head;
+  }
+  // A chunked upload is spooled too.
+  int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  std::string request = "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::int64_t at = 0; at < 32 * kMiB; at += kMiB)
+    request += "100000\r\n" + pattern(at, static_cast<std::size_t>(kMiB)) + "\r\n";
+  ASSERT_TRUE(send_all(fd, request + "0\r\n\r\n"));
+  auto chunked_up = read_response(fd);
+  ::close(fd);
+  EXPECT_EQ(chunked_up.body, std::to_string(32 * kMiB) + " " + std::to_string(pattern_sum(32 * kMiB)));
+  // A gigabyte moved through the server; its memory grew by a few buffers.
+  const std::int64_t peak = s.memory_kib("VmHWM");
+  EXPECT_LT(peak - rss_before, 24 * 1024) << "RSS before " << rss_before << " KiB, peak " << peak << " KiB";
+}
+
+TEST(Streaming, EachRouteHasItsOwnBodyLimit) {
+  StreamServer s;
+  auto post = [&](std::int64_t n) {
+    return transfer(s.port,
+                    "POST /t_stream/small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(n) +
+                        "\r\nConnection: close\r\n\r\n",
+                    n);
+  };
+  auto fits = post(100);
+  EXPECT_EQ(fits.status, 200);
+  EXPECT_EQ(fits.body, "100 " + std::to_string(pattern_sum(100)));
+  auto over = post(101);
+  EXPECT_EQ(over.status, 413);
+  EXPECT_NE(over.body.find("larger than 100 bytes"), std::string::npos) << over.body;
+  // Chunked, the limit applies as the chunks arrive.
+  auto chunked = transfer(s.port, "POST /t_stream/small HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n" +
+                                      pattern(0, 101) + "\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.status, 413);
+  // Past a route's own limit: refused before a byte of the body is read.
+  auto huge = transfer(s.port, "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                                   std::to_string((std::int64_t{1} << 30) + 1) + "\r\n\r\n");
+  EXPECT_EQ(huge.status, 413);
+  EXPECT_NE(huge.body.find("larger than 1073741824 bytes"), std::string::npos) << huge.body;
+  // HEAD gets the length without the body; a 1.0 client an unknown-length
+  // body delimited by the close.
+  auto head = transfer(s.port, "HEAD /t_stream/generated?size=5000 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                       0, true);
+  EXPECT_NE(head.head.find("Content-Length: 5000"), std::string::npos) << head.head;
+  auto old = transfer(s.port, get("/t_stream/chunked?size=300000", "HTTP/1.0"));
+  EXPECT_EQ(old.status, 200);
+  EXPECT_EQ(old.length, 300000);
+  EXPECT_TRUE(old.pattern_ok);
+  EXPECT_EQ(old.head.find("Transfer-Encoding"), std::string::npos) << old.head;
+}
+
+TEST(Streaming, ABodyThatFailsHalfwayEndsItsConnectionOnly) {
+  StreamServer s;
+  auto broken = transfer(s.port, get("/t_stream/broken"));
+  EXPECT_EQ(broken.status, 200);
+  EXPECT_FALSE(broken.complete) << "a cut body must not look whole";
+  EXPECT_LT(broken.length, kMiB);
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+  EXPECT_NE(s.process->err().find("a response body could not be produced"), std::string::npos) << s.process->err();
+}
+
+TEST(Streaming, SlowClientsHoldNoWorker) {
+  // Two worker threads at most; more slow clients than that.
+  StreamServer s({{"PICLOUD_SERVER_THREADS", "2"}, {"PICLOUD_SERVER_ACTIVE_WORKERS", "1"}});
+  std::vector<int> readers_that_stall, uploads_that_stall;
+  for (int i = 0; i < 4; ++i) {
+    // 64 MiB is far more than the sockets' buffers hold: the server must
+    // park each download until its client reads.
+    int fd = connect_to(s.port);
+    ASSERT_TRUE(send_all(fd, get("/t_stream/generated?size=" + std::to_string(64 * kMiB))));
+    readers_that_stall.push_back(fd);
+    int up = connect_to(s.port);
+    ASSERT_TRUE(send_all(up, "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
+                                 std::to_string(64 * kMiB) + "\r\n\r\n"));
+    ASSERT_TRUE(send_pattern(up, kMiB));  // and then nothing for a while
+    uploads_that_stall.push_back(up);
+  }
+  std::this_thread::sleep_for(300ms);
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  // The stalled downloads are still whole when read at last.
+  auto late = read_response(readers_that_stall[0]);
+  EXPECT_EQ(late.length, 64 * kMiB);
+  EXPECT_TRUE(late.pattern_ok);
+  for (int fd : readers_that_stall) ::close(fd);
+  for (int fd : uploads_that_stall) ::close(fd);
+  EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
+}
+
+}  // namespace
