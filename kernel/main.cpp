@@ -457,7 +457,8 @@ int cmd_serve(Config& config, Settings settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  signal(SIGPIPE, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);  // the server's sends and sendfile see EPIPE instead
+  signal(SIGXFSZ, SIG_IGN);  // a file-size limit fails a spooled body's write instead of killing the server
   // Whatever PiCloud writes (the database, later keys and files) is for its
   // own user only, whichever command created it.
   umask(077);

@@ -64,6 +64,10 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.http.max_connections = static_cast<int>(n);
   TRY_ASSIGN(s.http.max_body_bytes,
              c.get_int(server("max_body_bytes"), "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
+  TRY_ASSIGN(s.http.spool_max_bytes,
+             c.get_int(server("spool_max_bytes"), "spool_max_bytes", 0, 0, std::int64_t{1} << 50));
+  TRY_ASSIGN(s.http.spool_reserve_bytes,
+             c.get_int(server("spool_reserve_bytes"), "spool_reserve_bytes", 512 << 20, 0, std::int64_t{1} << 50));
   TRY_ASSIGN(n, c.get_int(server("keep_alive_timeout_s"), "keep_alive_timeout_s", 10, 1, 3600));
   s.http.keep_alive_timeout_s = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int(server("shutdown_grace_ms"), "shutdown_grace_ms", 10000, 0, 600000));

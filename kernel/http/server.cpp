@@ -57,32 +57,20 @@ constexpr std::int64_t kNever = INT64_MAX;
 constexpr std::int64_t kStreamBufferStep = 64 << 10;
 constexpr std::int64_t kStreamFileStep = 1 << 20;
 constexpr int kStreamStepsPerTurn = 16;
+constexpr auto kStreamTurn = std::chrono::milliseconds(2);  // and at most this long
+constexpr std::size_t kKeptBuffer = 64 << 10;
+
+// 507 for a full disk (or the spool budget), 500 for anything else.
+sdk::HttpResponse spool_refusal(int error) {
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG)
+    return error_response(507, "insufficient_storage", "the server cannot store the request body now");
+  return error_response(500, "internal", "internal error");
+}
 
 sdk::HttpResponse too_large(std::int64_t limit) {
   return error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
 }
 
-// An unlinked, owner-only file in `dir` (an anonymous O_TMPFILE where the
-// file system has it), or -1 with errno set.
-int open_spool_file(const std::string& dir) {
-  std::string where = dir.empty() ? "/tmp" : dir;
-  int fd = ::open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
-  std::string path = where + "/.picloud-body-XXXXXX";
-  fd = ::mkostemp(path.data(), O_CLOEXEC);
-  if (fd >= 0) ::unlink(path.c_str());
-  return fd;
-}
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
 
 std::int64_t now_ms() {
@@ -133,8 +121,12 @@ struct Server::Exchange {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
   ~Exchange() {
-    if (spool_fd >= 0) ::close(spool_fd);
+    if (spool_fd >= 0) {
+      ::close(spool_fd);
+      if (spool) spool->release(spooled);
+    }
   }
+  Spool* spool = nullptr;  // the body's bytes are charged to it
 };
 
 // A client connection. It belongs to the worker that took its epoll event
@@ -150,6 +142,7 @@ struct Server::Connection {
   std::size_t out_sent = 0;
   // A streamed response body, after `out` (the head) is sent.
   std::shared_ptr<sdk::BodyStream> stream;
+  std::int64_t stream_length = 0;  // read once from the stream
   std::int64_t stream_sent = 0;
   bool stream_chunked = false;  // framed chunked (its length is unknown)
   bool stream_ended = false;    // the producer said the end; `out` holds the rest
@@ -178,7 +171,10 @@ Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics,
     : router_(router),
       authorizer_(authorizer),
       options_(std::move(options)),
-      not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")) {
+      not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
+      stream_failures_(metrics.counter("picloud_http_stream_failures_total",
+                                       "streamed response bodies that could not be completed (connection reset)")),
+      spool_({options_.spool_dir, options_.spool_max_bytes, options_.spool_reserve_bytes}) {
   metrics.gauge("picloud_http_requests_in_flight", "HTTP requests being served",
                 [this] { return static_cast<double>(in_flight_.load()); });
   metrics.gauge("picloud_http_connections_refused", "connections closed at once because http.max_connections were open",
@@ -405,8 +401,22 @@ Server::Next Server::guarded(Connection& c, Next (Server::*step)(Connection&)) {
   } catch (...) {
     write_log(LogLevel::error, "http", "handler failed", {{"path", c.exchange->request.path}});
   }
+  // Once a response is on its way (a streamed body failed), a second one
+  // would land inside its body: the connection ends instead.
+  if (c.phase == Connection::Phase::writing) return abort_stream(c);
   c.exchange->close_after = true;
   return respond(c, error_response(500, "internal", "internal error"));
+}
+
+// Ends a connection whose streamed body cannot be completed with a reset,
+// so that no client (an HTTP/1.0 one reading to the close included) takes
+// the truncated body for a whole one.
+Server::Next Server::abort_stream(Connection& c) {
+  linger l{1, 0};
+  ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  c.stream.reset();
+  stream_failures_.inc();
+  return Next::close;
 }
 
 Server::Next Server::begin_request(Connection& c) {
@@ -468,21 +478,24 @@ Server::Next Server::begin_request(Connection& c) {
     }
   }
 
-  if (!has_body) return complete_request(c);
+  if (!has_body && !x.route->spool_body) return complete_request(c);
+  // A route's own limit; a route that keeps bodies in memory can only
+  // lower the server's.
   x.max_body = x.route->max_body_bytes > 0 ? x.route->max_body_bytes : options_.max_body_bytes;
+  if (!x.route->spool_body) x.max_body = std::min(x.max_body, options_.max_body_bytes);
   // A declared oversize body is refused unread.
   if (x.framing.kind == BodyFraming::fixed && x.framing.length > x.max_body) {
     x.close_after = true;
     return respond(c, too_large(x.max_body));
   }
   if (x.route->spool_body) {
-    x.spool_fd = open_spool_file(options_.spool_dir);
+    x.spool = &spool_;
+    x.spool_fd = spool_.open(x.framing.kind == BodyFraming::fixed ? x.framing.length : 0);
     if (x.spool_fd < 0) {
-      write_log(LogLevel::error, "http", "cannot create a file for a request body",
-                {{"directory", options_.spool_dir}, {"error", std::strerror(errno)}});
-      x.close_after = true;
-      return respond(c, error_response(507, "insufficient_storage", "the server cannot store the request body now"));
+      x.close_after = has_body;
+      return respond(c, spool_refusal(spool_.last_error()));
     }
+    if (!has_body) return complete_request(c);  // an empty body is an empty file
   }
   if (c.in.empty() && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 &&
       Poco::icompare(x.head.get("Expect", kNone), "100-continue") == 0) {
@@ -491,7 +504,10 @@ Server::Next Server::begin_request(Connection& c) {
     // client sends its body after its own wait anyway.
     [[maybe_unused]] auto sent = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
   }
-  if (x.framing.kind == BodyFraming::fixed && x.spool_fd < 0) req.body.reserve(static_cast<std::size_t>(x.framing.length));
+  // Grown as the body arrives past the first MiB: a declared length costs
+  // nothing until the bytes are there.
+  if (x.framing.kind == BodyFraming::fixed && x.spool_fd < 0)
+    req.body.reserve(static_cast<std::size_t>(std::min<std::int64_t>(x.framing.length, 1 << 20)));
   c.phase = Connection::Phase::body;
   return read_body(c);
 }
@@ -519,11 +535,9 @@ Server::Next Server::read_body(Connection& c) {
                                                                                       : Progress::need_more;
   }
   if (spooling && !body.empty()) {
-    if (!write_all(x.spool_fd, body)) {
-      write_log(LogLevel::error, "http", "cannot write a request body to its file",
-                {{"directory", options_.spool_dir}, {"error", std::strerror(errno)}});
+    if (!spool_.write(x.spool_fd, body, x.spooled)) {
       x.close_after = true;
-      return respond(c, error_response(507, "insufficient_storage", "the server cannot store the request body now"));
+      return respond(c, spool_refusal(spool_.last_error()));
     }
     x.spooled += static_cast<std::int64_t>(body.size());
     body.clear();
@@ -541,12 +555,23 @@ Server::Next Server::complete_request(Connection& c) {
   auto& x = *c.exchange;
   RequestIdScope scope(x.request.request_id);
   if (x.spool_fd >= 0) {
+    ::lseek(x.spool_fd, 0, SEEK_SET);  // read() and sendfile(NULL) start at the body's start
     x.request.body_fd = x.spool_fd;
     x.request.body_size = x.spooled;
   } else {
     x.request.body_size = static_cast<std::int64_t>(x.request.body.size());
   }
-  return respond(c, x.route->handler(x.request));
+  sdk::HttpResponse response = x.route->handler(x.request);
+  // The body's file goes with the handler's return, not with a (possibly
+  // long) streamed answer: its disk space comes back at once.
+  if (x.spool_fd >= 0) {
+    ::close(x.spool_fd);
+    x.spool_fd = -1;
+    x.request.body_fd = -1;
+    spool_.release(x.spooled);
+    x.spooled = 0;
+  }
+  return respond(c, std::move(response));
 }
 
 Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
@@ -561,9 +586,21 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
   c.stream.reset();
   c.stream_sent = 0;
   c.stream_ended = false;
+  if (res.stream) {
+    // A file needs its range; a producer may leave its length open (-1).
+    const std::int64_t length = res.stream->length();
+    const bool file = res.stream->file() >= 0;
+    if (length < -1 || (file && (length < 0 || res.stream->offset() < 0))) {
+      write_log(LogLevel::error, "http", "handler produced an invalid response stream (a file without its range, or a "
+                                         "negative length)",
+                {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
+      res = error_response(500, "internal", "internal error");
+    }
+  }
   if (res.stream && status_has_body(res.status) && !wire.head) {
-    c.stream_chunked = res.stream->length() < 0 && !wire.http10;
-    if (res.stream->length() < 0 && wire.http10) c.keep_alive = wire.keep_alive = false;
+    c.stream_length = res.stream->length();
+    c.stream_chunked = c.stream_length < 0 && !wire.http10;
+    if (c.stream_length < 0 && wire.http10) c.keep_alive = wire.keep_alive = false;
     c.stream = res.stream;
   }
   if (!serialize_response(res, wire, c.out)) {
@@ -589,6 +626,7 @@ Server::Next Server::flush(Connection& c) {
   // A stream yields after some steps even to a fast client: the socket is
   // re-armed (and writable at once), so other connections get their turn.
   int steps = 0;
+  const auto turn_started = std::chrono::steady_clock::now();
   for (;;) {
     while (c.out_sent < c.out.size()) {
       ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
@@ -601,7 +639,8 @@ Server::Next Server::flush(Connection& c) {
       return Next::close;  // the client went away (or stopped reading past the send timeout)
     }
     if (!c.stream) break;
-    if (++steps > kStreamStepsPerTurn) return Next::write;
+    if (++steps > kStreamStepsPerTurn || std::chrono::steady_clock::now() - turn_started > kStreamTurn)
+      return Next::write;
     c.out.clear();
     c.out_sent = 0;
     Next next = next_stream_part(c);
@@ -616,7 +655,7 @@ Server::Next Server::flush(Connection& c) {
 // close when the body cannot be completed.
 Server::Next Server::next_stream_part(Connection& c) {
   sdk::BodyStream& stream = *c.stream;
-  const std::int64_t length = stream.length();
+  const std::int64_t length = c.stream_length;
   const auto done = [&] {
     c.stream.reset();
     return Next::proceed;
@@ -633,10 +672,11 @@ Server::Next Server::next_stream_part(Connection& c) {
     }
     if (n < 0 && errno == EINTR) return Next::proceed;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return Next::close;  // the client went away
     write_log(LogLevel::error, "http", "a response body's file ended early or could not be read",
-              {{"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)},
+              {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)},
                {"error", n < 0 ? std::strerror(errno) : "end of file"}});
-    return Next::close;
+    return abort_stream(c);
   }
   // A producer: at most one step per round, so a fast producer and a slow
   // client never pile up more than that in memory.
@@ -646,18 +686,24 @@ Server::Next Server::next_stream_part(Connection& c) {
   std::string& out = c.out;
   const std::size_t frame = c.stream_chunked ? 18 : 0;  // "<hex>\r\n" before, "\r\n" after
   out.resize(frame + room + (c.stream_chunked ? 2 : 0));
-  auto produced = stream.read(out.data() + frame, room);
+  sdk::Result<std::size_t> produced = std::size_t{0};
+  try {
+    produced = stream.read(out.data() + frame, room);
+  } catch (const std::exception& e) {
+    produced = sdk::make_error(sdk::ErrorKind::internal, std::string("threw: ") + e.what());
+  }
   if (!produced) {
-    write_log(LogLevel::error, "http", "a response body could not be produced", {{"error", produced.error().message}});
-    return Next::close;
+    write_log(LogLevel::error, "http", "a response body could not be produced",
+              {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"error", produced.error().message}});
+    return abort_stream(c);
   }
   std::size_t n = std::min(*produced, room);
   c.stream_sent += static_cast<std::int64_t>(n);
   if (n == 0) {
     if (length >= 0 && c.stream_sent < length) {
       write_log(LogLevel::error, "http", "a response body ended before its length",
-                {{"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
-      return Next::close;
+                {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
+      return abort_stream(c);
     }
     c.stream_ended = true;
     out = c.stream_chunked ? "0\r\n\r\n" : "";
@@ -681,6 +727,10 @@ Server::Next Server::after_response(Connection& c) {
   const bool linger = c.exchange && c.exchange->close_after && !c.peer_closed;
   end_exchange(c);
   c.out.clear();
+  // An idle connection keeps no large buffer (a streamed body's, a big
+  // request's).
+  if (c.out.capacity() > kKeptBuffer) std::string().swap(c.out);
+  if (c.in.empty() && c.in.capacity() > kKeptBuffer) std::string().swap(c.in);
   if (linger) {
     // A response sent before the request body was read (413, 401, ...):
     // closing at once would make the kernel reset the connection while the

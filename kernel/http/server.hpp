@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "kernel/http/router.hpp"
+#include "kernel/http/spool.hpp"
 #include "picloud/sdk/http.hpp"
 
 namespace Poco::Net {
@@ -61,8 +62,12 @@ struct ServerOptions {
   std::size_t max_header_bytes = 64 << 10;
   std::int64_t max_body_bytes = 1 << 20;  // a route may set its own
   // Where request bodies of spooling routes are written (unlinked files),
-  // as they arrive; empty: the system's temporary directory.
+  // as they arrive; empty: the system's temporary directory. All of them at
+  // once may take spool_max_bytes (0: no budget), and they leave
+  // spool_reserve_bytes of the disk free.
   std::string spool_dir;
+  std::int64_t spool_max_bytes = 0;
+  std::int64_t spool_reserve_bytes = 512 << 20;
   int keep_alive_timeout_s = 10;  // idle connections, and stalled requests
   int send_timeout_s = 30;        // a client that stops reading
 };
@@ -119,6 +124,7 @@ class Server {
   Next respond(Connection& c, sdk::HttpResponse response);
   Next flush(Connection& c);
   Next next_stream_part(Connection& c);
+  Next abort_stream(Connection& c);
   Next after_response(Connection& c);
   void end_exchange(Connection& c);
   void arm(Connection& c, Next next);
@@ -148,6 +154,8 @@ class Server {
   std::unordered_set<Connection*> live_;
   int bound_port_ = 0;
   CounterMetric& not_found_;
+  CounterMetric& stream_failures_;
+  Spool spool_;
 };
 
 }  // namespace picloud::kernel::http

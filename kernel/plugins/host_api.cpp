@@ -1,5 +1,7 @@
 #include "kernel/plugins/host_api.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -272,12 +274,20 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
                            auto* reply = static_cast<Reply*>(user);
                            if (!res) return;
                            // The stream is ours from here, whatever becomes of the response.
-                           std::shared_ptr<sdk::BodyStream> stream;
+                           std::unique_ptr<PluginBodyStream> owned;
                            if (PICLOUD_SDK_HAS(*res, pc_http_response, stream) && res->stream &&
-                               res->stream->size >= PICLOUD_END_OF(pc_body_stream, close))
-                             stream = std::make_shared<PluginBodyStream>(*res->stream);
+                               res->stream->size >= PICLOUD_END_OF(pc_body_stream, close)) {
+                             try {
+                               owned = std::make_unique<PluginBodyStream>(*res->stream);
+                             } catch (...) {  // no memory: give it back rather than unwind through C
+                               if (res->stream->fd >= 0) ::close(res->stream->fd);
+                               if (res->stream->close) res->stream->close(res->stream->user);
+                               return;
+                             }
+                           }
                            if (reply->given || res->size < kMinimumSize<pc_http_response>) return;
                            try {
+                             std::shared_ptr<sdk::BodyStream> stream = std::move(owned);
                              if (res->header_count && !res->headers) return;
                              reply->response.status = res->status;
                              for (std::size_t i = 0; i < res->header_count; ++i)

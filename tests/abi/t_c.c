@@ -6,6 +6,8 @@
  *   t_c::add(int a, int b = 2) -> int
  *   t_c::echo(json v) -> json        answers v as given
  *   t_c::refuse() -> void            fails: invalid_argument, code c_said_no
+ *   GET /t_c/stream -> 200, "abc" x 100000 from a producer (pc_body_stream)
+ *   GET /t_c/closes -> how many streams the kernel has closed
  */
 #include <picloud/picloud.h>
 #include <stdlib.h>
@@ -41,8 +43,55 @@ static void ignore_error(void* user, pc_status kind, pc_str code, pc_str message
 static void hello(void* user, const pc_http_request* request, const pc_responder* responder) {
   state* s = (state*)user;
   pc_header type = {lit("content-type"), lit("text/plain")};
-  pc_http_response response = {sizeof(pc_http_response), 200, &type, 1, {s->greeting, s->greeting_len}};
+  pc_http_response response = {sizeof(pc_http_response), 200, &type, 1, {s->greeting, s->greeting_len}, NULL};
   (void)request;
+  responder->respond(responder->user, &response);
+}
+
+/* A producer of "abc" repeated: its position is the stream's state. */
+static int streams_closed = 0;
+#define STREAM_LENGTH 300000
+static pc_status produce(void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* out) {
+  size_t* at = (size_t*)user;
+  size_t n = 0;
+  (void)out;
+  while (n < capacity && *at < STREAM_LENGTH) buffer[n++] = "abc"[(*at)++ % 3];
+  *produced = n;
+  return PC_OK;
+}
+static void close_stream(void* user) {
+  free(user);
+  ++streams_closed;
+}
+static void stream(void* user, const pc_http_request* request, const pc_responder* responder) {
+  pc_body_stream body;
+  pc_http_response response;
+  size_t* at = (size_t*)calloc(1, sizeof(size_t));
+  (void)user, (void)request;
+  memset(&body, 0, sizeof body);
+  body.size = sizeof body;
+  body.length = STREAM_LENGTH;
+  body.fd = -1;
+  body.user = at;
+  body.read = produce;
+  body.close = close_stream;
+  memset(&response, 0, sizeof response);
+  response.size = sizeof response;
+  response.status = 200;
+  response.stream = &body;
+  responder->respond(responder->user, &response);
+}
+static void closes(void* user, const pc_http_request* request, const pc_responder* responder) {
+  char text[16];
+  pc_http_response response;
+  int len = 0, n = streams_closed;
+  (void)user, (void)request;
+  do text[15 - len++] = (char)('0' + n % 10); while ((n /= 10) > 0);
+  memset(&response, 0, sizeof response);
+  response.size = sizeof response;
+  response.status = 200;
+  response.body.ptr = text + 16 - len;
+  response.body.len = (size_t)len;
   responder->respond(responder->user, &response);
 }
 
@@ -116,6 +165,12 @@ static pc_status configure(void* st, const pc_out* out) {
   route.capability = lit("public");
   route.handler = hello;
   route.user = s;
+  if ((r = s->host->add_route(s->plugin, &route, out)) != PC_OK) return r;
+  route.path = lit("/t_c/stream");
+  route.handler = stream;
+  if ((r = s->host->add_route(s->plugin, &route, out)) != PC_OK) return r;
+  route.path = lit("/t_c/closes");
+  route.handler = closes;
   if ((r = s->host->add_route(s->plugin, &route, out)) != PC_OK) return r;
 
   memset(add_params, 0, sizeof add_params);

@@ -87,6 +87,18 @@ TEST(FrozenAbi, ACPluginBuiltAgainstThe20HeaderWorks) {
   EXPECT_EQ(hello.status, 200);
   EXPECT_EQ(hello.body, "salut");
   EXPECT_EQ(hello.headers["content-type"], "text/plain");
+  // A streamed body from C: sent whole, then closed once; a HEAD drops it
+  // unread, closed too.
+  auto streamed = http_get(pc.port(), "/t_c/stream");
+  EXPECT_EQ(streamed.status, 200);
+  ASSERT_EQ(streamed.body.size(), 300000u);
+  EXPECT_EQ(streamed.body.substr(0, 6), "abcabc");
+  EXPECT_EQ(streamed.body.substr(299997), "abc");
+  EXPECT_EQ(http_get(pc.port(), "/t_c/closes").body, "1");
+  auto head = http("HEAD", pc.port(), "/t_c/stream");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers["content-length"], "300000");
+  EXPECT_EQ(http_get(pc.port(), "/t_c/closes").body, "2");
 
   ASSERT_EQ(pc.post("/apps", pc.owner_key, R"({"slug":"cee","hostnames":["cee.localhost"]})").status, 201);
   save_script(pc, "cee", "calc", R"(

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -38,6 +39,17 @@ struct StreamServer {
     EXPECT_TRUE(test::wait_for_status(port, "/readyz", 200, 15s)) << process->err();
   }
 
+  // Open descriptors of the server.
+  int open_fds() const {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(process->pid()) + "/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      ++n;
+    return n;
+  }
+  // Starts VmHWM (peak RSS) over from the current RSS.
+  void reset_peak() const { std::ofstream("/proc/" + std::to_string(process->pid()) + "/clear_refs") << "5"; }
   // A field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
   std::int64_t memory_kib(const std::string& field) const {
     std::ifstream in("/proc/" + std::to_string(process->pid()) + "/status");
@@ -109,14 +121,17 @@ class Reader {
   bool fill() {
     char buffer[1 << 16];
     ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n < 0) failed_ = true;  // reset, or timed out: not a clean end
     if (n <= 0) return false;
     pending_.append(buffer, static_cast<std::size_t>(n));
     return true;
   }
   std::string pending_;
+  bool failed() const { return failed_; }
 
  private:
   int fd_;
+  bool failed_ = false;
 };
 
 void take_body(Received& r, std::string_view bytes) {
@@ -127,9 +142,9 @@ void take_body(Received& r, std::string_view bytes) {
   }
 }
 
-Received read_response(int fd, bool head_request = false) {
+// One response from `in` (which keeps what arrived past it, for the next).
+Received read_response(Reader& in, bool head_request = false) {
   Received r;
-  Reader in(fd);
   std::size_t end;
   while ((end = in.pending_.find("\r\n\r\n")) == std::string::npos)
     if (!in.fill()) return r;
@@ -139,7 +154,10 @@ Received read_response(int fd, bool head_request = false) {
   std::string lower = r.head;
   for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (head_request) {
-    r.complete = true;
+    // Nothing may follow the head (the request asked to close).
+    while (in.fill()) {
+    }
+    r.complete = in.pending_.empty();
     return r;
   }
   if (auto at = lower.find("content-length: "); at != std::string::npos) {
@@ -171,9 +189,14 @@ Received read_response(int fd, bool head_request = false) {
       take_body(r, in.pending_);
       in.pending_.clear();
     } while (in.fill());
-    r.complete = true;  // delimited by the close
+    r.complete = !in.failed();  // delimited by a clean close
   }
   return r;
+}
+
+Received read_response(int fd, bool head_request = false) {
+  Reader in(fd);
+  return read_response(in, head_request);
 }
 
 Received transfer(int port, const std::string& request, std::int64_t body_size = 0, bool head_request = false) {
@@ -199,6 +222,8 @@ std::uint64_t pattern_sum(std::int64_t n) {
 TEST(Streaming, LargeBodiesPassThroughInLittleMemory) {
   StreamServer s;
   const std::int64_t size = 256 * kMiB;
+  const int fds_before = s.open_fds();
+  s.reset_peak();
   const std::int64_t rss_before = s.memory_kib("VmRSS");
   auto up = transfer(s.port,
                      "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(size) +
@@ -228,6 +253,33 @@ TEST(Streaming, LargeBodiesPassThroughInLittleMemory) {
   // A gigabyte moved through the server; its memory grew by a few buffers.
   const std::int64_t peak = s.memory_kib("VmHWM");
   EXPECT_LT(peak - rss_before, 24 * 1024) << "RSS before " << rss_before << " KiB, peak " << peak << " KiB";
+  // Every body's file and every stream's descriptor is closed.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(s.open_fds(), fds_before);
+}
+
+TEST(Streaming, AConnectionGoesOnAfterAStreamedAnswer) {
+  StreamServer s;
+  int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  // Pipelined: a chunked stream, an announced one, then an ordinary answer.
+  ASSERT_TRUE(send_all(fd, "GET /t_stream/chunked?size=100000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                           "GET /t_stream/generated?size=70000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  Reader in(fd);
+  auto first = read_response(in);
+  EXPECT_EQ(first.length, 100000);
+  EXPECT_TRUE(first.complete && first.pattern_ok);
+  auto second = read_response(in);
+  EXPECT_EQ(second.length, 70000);
+  EXPECT_TRUE(second.complete && second.pattern_ok);
+  auto third = read_response(in);
+  EXPECT_EQ(third.status, 200) << third.head;
+  ::close(fd);
+  // An empty body on a spooling route is an empty file.
+  auto empty = transfer(s.port, "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n");
+  EXPECT_EQ(empty.body, "0 0");
 }
 
 TEST(Streaming, EachRouteHasItsOwnBodyLimit) {
@@ -271,8 +323,40 @@ TEST(Streaming, ABodyThatFailsHalfwayEndsItsConnectionOnly) {
   EXPECT_EQ(broken.status, 200);
   EXPECT_FALSE(broken.complete) << "a cut body must not look whole";
   EXPECT_LT(broken.length, kMiB);
+  // Of unknown length, chunked or to an HTTP/1.0 client: never a
+  // complete-looking body either (the connection is reset).
+  auto chunked = transfer(s.port, get("/t_stream/broken?chunked"));
+  EXPECT_FALSE(chunked.complete);
+  auto old = transfer(s.port, get("/t_stream/broken?chunked", "HTTP/1.0"));
+  EXPECT_FALSE(old.complete) << old.length;
   EXPECT_EQ(test::http_get(s.port, "/healthz").status, 200);
   EXPECT_NE(s.process->err().find("a response body could not be produced"), std::string::npos) << s.process->err();
+  auto metrics = test::http_get(s.port, "/metrics").body;
+  EXPECT_NE(metrics.find("picloud_http_stream_failures_total 3"), std::string::npos) << metrics;
+}
+
+TEST(Streaming, SpooledBodiesKeepToTheirBudgetAndLeaveTheDiskFree) {
+  auto put = [](int port, std::int64_t n, bool declared) {
+    std::string head = "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (declared) return transfer(port, head + "Content-Length: " + std::to_string(n) + "\r\n\r\n", n);
+    // Chunked: the budget is found exceeded while the body arrives.
+    std::string body = head + "Transfer-Encoding: chunked\r\n\r\n";
+    for (std::int64_t at = 0; at < n; at += 65536) body += "10000\r\n" + pattern(at, 65536) + "\r\n";
+    return transfer(port, body + "0\r\n\r\n");
+  };
+  StreamServer budget({{"PICLOUD_SERVER_SPOOL_MAX_BYTES", std::to_string(kMiB)}});
+  EXPECT_EQ(put(budget.port, 2 * kMiB, true).status, 507);
+  EXPECT_EQ(put(budget.port, 2 * kMiB, false).status, 507);
+  // What the refused bodies took is given back.
+  auto fits = put(budget.port, kMiB / 2, false);
+  EXPECT_EQ(fits.status, 200) << fits.body;
+  EXPECT_EQ(fits.body, std::to_string(kMiB / 2) + " " + std::to_string(pattern_sum(kMiB / 2)));
+  EXPECT_EQ(put(budget.port, kMiB / 2, true).status, 200);
+  // A reserve larger than the disk's free space: nothing is spooled.
+  StreamServer reserve({{"PICLOUD_SERVER_SPOOL_RESERVE_BYTES", std::to_string(std::int64_t{1} << 50)}});
+  auto refused = put(reserve.port, 1000, true);
+  EXPECT_EQ(refused.status, 507);
+  EXPECT_NE(refused.body.find("insufficient_storage"), std::string::npos) << refused.body;
 }
 
 TEST(Streaming, SlowClientsHoldNoWorker) {

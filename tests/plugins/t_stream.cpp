@@ -4,7 +4,7 @@
 //   GET  /t_stream/generated?size=N   N bytes from a producer, length known
 //   GET  /t_stream/chunked?size=N     the same, length unknown (chunked)
 //   GET  /t_stream/file?size=N        N bytes from a file, by sendfile
-//   GET  /t_stream/broken             announces 1 MiB, fails after 64 KiB
+//   GET  /t_stream/broken[?chunked]   1 MiB (announced, or chunked), fails after 64 KiB
 // Byte i of every generated body is i % 251; <sum> is the sum of the bytes
 // received, so both sides check content without keeping it.
 #include <picloud/sdk.hpp>
@@ -53,7 +53,9 @@ class StreamPlugin final : public Plugin {
     HttpRoute on_app_hosts{"PUT", "/upload", std::string(kPublic), [](const HttpRequest&) { return HttpResponse{}; }};
     on_app_hosts.hosts = RouteHosts::apps;
     on_app_hosts.spool_body = true;
-    if (add(std::move(on_app_hosts))) return make_error(ErrorKind::internal, "an app-host route was allowed to spool");
+    auto refused = add(std::move(on_app_hosts));
+    if (refused || refused.error().message.find("cannot spool") == std::string::npos)
+      return make_error(ErrorKind::internal, "an app-host route was allowed to spool, or refused for another reason");
     HttpRoute spooled{"PUT", "/t_stream/spooled", std::string(kPublic), [](const HttpRequest& req) {
                         if (req.body_fd < 0 || !req.body.empty()) return HttpResponse::text(500, "not spooled");
                         std::uint64_t sum = 0;
@@ -97,9 +99,10 @@ class StreamPlugin final : public Plugin {
                       }});
         !r)
       return r;
-    if (auto r = add({"GET", "/t_stream/broken", std::string(kPublic), [](const HttpRequest&) {
+    if (auto r = add({"GET", "/t_stream/broken", std::string(kPublic), [](const HttpRequest& req) {
                         HttpResponse res{200, {}, ""};
-                        res.stream = generated(1 << 20, true, 64 << 10);
+                        // ?chunked: of unknown length
+                        res.stream = generated(1 << 20, req.query.find("chunked") == std::string::npos, 64 << 10);
                         return res;
                       }});
         !r)

@@ -6,6 +6,9 @@
 // code throws: no exception leaves the plugin.
 #pragma once
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
 #include <cstddef>
 #include <cmath>
@@ -671,9 +674,10 @@ inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<Body
   pc_body_stream out{};
   out.size = sizeof out;
   out.length = stream->length();
-  out.fd = stream->file() >= 0 ? ::dup(stream->file()) : -1;  // -1 on failure: read() serves it
   out.offset = stream->offset();
-  out.user = new StreamHolder{host, stream};
+  out.user = new StreamHolder{host, stream};  // before the dup: nothing to leak if this throws
+  // -1 when it fails: read() serves the file instead.
+  out.fd = stream->file() >= 0 ? ::fcntl(stream->file(), F_DUPFD_CLOEXEC, 0) : -1;
   out.read = [](void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* err) noexcept -> pc_status {
     auto* h = static_cast<StreamHolder*>(user);
     return guarded(err, [&]() -> Result<void> {

@@ -141,7 +141,34 @@ typedef struct pc_http_request {
   pc_str request_id;
   pc_str principal; /* the signed-in user once the capability was checked */
   pc_str app_id;    /* PC_ROUTE_APP_HOSTS: the app serving the Host; else empty */
+  /* PC_BODY_SPOOLED routes: the body in an unlinked file, read it with
+   * pread (the offset is the handler's); body is empty. Valid until the
+   * handler returns; the kernel closes it. A plugin keeping the bytes may
+   * link the file into place (linkat of /proc/self/fd/N) when it is on the
+   * same file system, instead of copying. -1 otherwise. */
+  int32_t body_fd;
+  int64_t body_size; /* of body_fd's content, or of body */
 } pc_http_request;
+
+/* A response body the server sends as the client takes it, instead of one
+ * buffer: either a file range (fd >= 0: [offset, offset + length), sent
+ * with sendfile; the kernel closes the fd) or a producer (fd < 0: read()
+ * fills the buffer; *produced = 0 ends the body). The kernel calls close()
+ * exactly once when it is done with the stream (sent, failed, or the
+ * client went away), also when the response is never sent. read() runs on
+ * a server worker and may block briefly (a disk or database read), never
+ * on the client: the server pulls only when the socket can take more. An
+ * error from read(), or a body shorter than `length`, ends the connection
+ * (the status was sent already). */
+typedef struct pc_body_stream {
+  uint32_t size;
+  int64_t length; /* bytes the body has; -1: unknown (sent chunked; HTTP/1.0: until close) */
+  int32_t fd;
+  int64_t offset;
+  void* user;
+  pc_status (*read)(void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* out);
+  void (*close)(void* user);
+} pc_body_stream;
 
 typedef struct pc_http_response {
   uint32_t size;
@@ -149,6 +176,9 @@ typedef struct pc_http_response {
   const pc_header* headers;
   size_t header_count;
   pc_str body;
+  /* NULL: the body is `body`. Else the body comes from the stream (and
+   * `body` is ignored); the kernel owns it from this call on. */
+  const pc_body_stream* stream;
 } pc_http_response;
 
 /* Given to a route handler; call respond once (a handler that does not
@@ -175,6 +205,13 @@ typedef void (*pc_http_handler)(void* user, const pc_http_request* request, cons
 #define PC_ROUTE_APP_HOSTS 1u
 #define PC_PLUGIN_ROUTE_PREFIX "/_picloud/"
 
+/* How a route receives request bodies (pc_route.body).
+ *  BUFFERED: in memory, pc_http_request.body.
+ *  SPOOLED: written to an unlinked file as it arrives (memory stays small
+ *    whatever the size), handed over as pc_http_request.body_fd. */
+#define PC_BODY_BUFFERED 0u
+#define PC_BODY_SPOOLED 1u
+
 typedef struct pc_route {
   uint32_t size;
   pc_str method;     /* GET, POST, ... or "*" */
@@ -183,6 +220,10 @@ typedef struct pc_route {
   pc_http_handler handler;
   void* user;
   uint32_t hosts; /* PC_ROUTE_*_HOSTS */
+  uint32_t body;  /* PC_BODY_* */
+  /* The largest request body the route takes (413 beyond); 0: the server's
+   * [server] max_body_bytes. */
+  int64_t max_body_bytes;
 } pc_route;
 
 /* Who may use a capability. */
