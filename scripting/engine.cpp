@@ -408,7 +408,7 @@ struct Engine::Impl {
   asIScriptEngine* engine = nullptr;
   std::deque<BoundCall> calls;
   ApiDocs docs;  // who registered each function and type, and its doc line
-  std::optional<CompileHints> hints;
+  std::optional<CompileHints> hints;  // under build_mutex
   std::once_flag reference_once;
   sdk::Value reference;  // the whole script API, made on first use
   std::set<std::string, std::less<>> reserved_names;
@@ -564,6 +564,7 @@ struct Engine::Impl {
     if (r < 0) {
       std::vector<SourceSection> sections;
       for (const auto& s : prepared.sections) sections.push_back({s.name, s.code});
+      if (!hints) hints.emplace(engine, docs);  // made on the first failed build: most servers never need it
       hints->explain(result.errors, sections, prepared.column_shift);
       // AngelScript blames what follows an unknown `ns::`, not `ns`: say it first.
       if (auto hint = unknown_scope(engine, sections, scopes)) result.errors.insert(result.errors.begin(), *hint);
@@ -850,7 +851,6 @@ sdk::Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, const D
     register_declarations(e, declarations, impl->calls, impl->docs);
     remember_array_types(e);
     document_builtins(e, impl->docs);
-    impl->hints.emplace(e, impl->docs);
   } catch (const std::exception& ex) {
     return sdk::make_error(sdk::ErrorKind::invalid_argument, std::string("script engine: ") + ex.what());
   }
