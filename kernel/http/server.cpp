@@ -7,11 +7,11 @@
 #include <Poco/String.h>
 #include <Poco/URI.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
-#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -656,6 +656,7 @@ Server::Next Server::flush(Connection& c) {
 Server::Next Server::next_stream_part(Connection& c) {
   sdk::BodyStream& stream = *c.stream;
   const std::int64_t length = c.stream_length;
+  auto path = [&] { return c.exchange ? c.exchange->request.path : std::string(); };  // for log lines
   const auto done = [&] {
     c.stream.reset();
     return Next::proceed;
@@ -674,7 +675,9 @@ Server::Next Server::next_stream_part(Connection& c) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return Next::close;  // the client went away
     write_log(LogLevel::error, "http", "a response body's file ended early or could not be read",
-              {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)},
+              {{"path", path()},
+               {"sent", std::to_string(c.stream_sent)},
+               {"length", std::to_string(length)},
                {"error", n < 0 ? std::strerror(errno) : "end of file"}});
     return abort_stream(c);
   }
@@ -694,7 +697,7 @@ Server::Next Server::next_stream_part(Connection& c) {
   }
   if (!produced) {
     write_log(LogLevel::error, "http", "a response body could not be produced",
-              {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"error", produced.error().message}});
+              {{"path", path()}, {"error", produced.error().message}});
     return abort_stream(c);
   }
   std::size_t n = std::min(*produced, room);
@@ -702,7 +705,7 @@ Server::Next Server::next_stream_part(Connection& c) {
   if (n == 0) {
     if (length >= 0 && c.stream_sent < length) {
       write_log(LogLevel::error, "http", "a response body ended before its length",
-                {{"path", (c.exchange ? c.exchange->request.path : std::string())}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
+                {{"path", path()}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
       return abort_stream(c);
     }
     c.stream_ended = true;
