@@ -5,7 +5,7 @@
 // disabled plugin's functions are simply not there.
 //
 //   sdk::Value all = describe_api(engine, docs, std::nullopt);
-//   std::cout << format_api(describe_api(engine, docs, "kv"));
+//   std::cout << format_api(describe_api(engine, docs, "json"));
 #pragma once
 
 #include <optional>
