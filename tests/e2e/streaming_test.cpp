@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -357,6 +358,39 @@ TEST(Streaming, SpooledBodiesKeepToTheirBudgetAndLeaveTheDiskFree) {
   auto refused = put(reserve.port, 1000, true);
   EXPECT_EQ(refused.status, 507);
   EXPECT_NE(refused.body.find("insufficient_storage"), std::string::npos) << refused.body;
+}
+
+TEST(Streaming, ASpooledUploadMayWaitFor100Continue) {
+  StreamServer s;
+  int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, "PUT /t_stream/spooled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
+                           "Expect: 100-continue\r\nConnection: close\r\n\r\n"));
+  Reader in(fd);
+  while (in.pending_.find("\r\n\r\n") == std::string::npos) ASSERT_TRUE(in.fill());
+  EXPECT_EQ(in.pending_.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << in.pending_;
+  in.pending_.clear();
+  ASSERT_TRUE(send_pattern(fd, 1000));
+  auto r = read_response(in);
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "1000 " + std::to_string(pattern_sum(1000)));
+  ::close(fd);
+}
+
+TEST(Streaming, ShutdownCutsADownloadAfterItsGrace) {
+  StreamServer s(std::map<std::string, std::string>{{"PICLOUD_SERVER_SHUTDOWN_GRACE_MS", "300"}});
+  int fd = connect_to(s.port);
+  ASSERT_GE(fd, 0);
+  // Far more than the sockets hold, and never read: the download waits.
+  ASSERT_TRUE(send_all(fd, get("/t_stream/generated?size=" + std::to_string(512 * kMiB))));
+  std::this_thread::sleep_for(200ms);
+  s.process->signal(SIGTERM);
+  EXPECT_EQ(s.process->wait(10s), 0) << s.process->err();
+  auto r = read_response(fd);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.complete) << "a cut download must not look whole";
+  EXPECT_LT(r.length, 512 * kMiB);
+  ::close(fd);
 }
 
 TEST(Streaming, SlowClientsHoldNoWorker) {
