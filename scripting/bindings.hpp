@@ -22,6 +22,7 @@ struct BoundCall {
   sdk::ScriptType result = sdk::ScriptType::void_type;
   sdk::ScriptFunction function;
   sdk::ScriptMethod method;
+  int response_param = -1;  // the ScriptType::response parameter's index, if any
 };
 
 // Registers every declaration, recording each one's owner and doc line in
@@ -42,13 +43,16 @@ class ScriptRequest;
 class ScriptResponse;
 class ScriptEvent;
 ScriptRequest* make_request(const sdk::HttpRequest& request);
-ScriptResponse* make_response(std::int64_t max_body_bytes);
+ScriptResponse* make_response(const sdk::HttpRequest& request, std::int64_t max_body_bytes);
 ScriptEvent* make_event(const sdk::Value& event);
 void release(ScriptRequest* r);
 void release(ScriptResponse* r);
 void release(ScriptEvent* e);
 // Moves what the script produced out of the response.
 sdk::HttpResponse take_response(ScriptResponse& response);
+// The response's exchange, which plugin functions taking the run's
+// response answer through (sdk::CallContext::http).
+sdk::HttpExchange& exchange_of(ScriptResponse& response);
 
 class RegistrationError : public std::runtime_error {
  public:

@@ -36,7 +36,8 @@ bool default_fits(const sdk::ScriptParam& p) {
     case ScriptType::json: return true;
     case ScriptType::bytes:
     case ScriptType::handle: return v.is_null();
-    case ScriptType::void_type: return false;
+    case ScriptType::void_type:
+    case ScriptType::response: return false;
   }
   return false;
 }
@@ -44,6 +45,8 @@ bool default_fits(const sdk::ScriptParam& p) {
 sdk::Result<void> check_result(const std::string& where, ScriptType result, const std::string& handle) {
   if (result == ScriptType::handle && handle.empty())
     return sdk::make_error(ErrorKind::invalid_argument, where + ": a handle result needs result_handle");
+  if (result == ScriptType::response)
+    return sdk::make_error(ErrorKind::invalid_argument, where + ": a response is a parameter type, not a result");
   return {};
 }
 
@@ -72,10 +75,13 @@ bool is_identifier(std::string_view name) {
 sdk::Result<void> check_params(const std::string& where, const std::vector<sdk::ScriptParam>& params) {
   if (params.size() > 16) return invalid(where + ": more than 16 parameters");
   bool optional = false;
+  int responses = 0;
   for (const auto& p : params) {
     std::string at = where + " parameter '" + p.name + "'";
     if (!is_identifier(p.name) || is_keyword(p.name)) return invalid(at + ": not a usable identifier");
     if (p.type == ScriptType::void_type) return invalid(at + ": void is only a result type");
+    if (p.type == ScriptType::response && ++responses > 1) return invalid(at + ": a function takes one response at most");
+    if (p.type == ScriptType::response && p.default_value) return invalid(at + ": a response parameter has no default");
     if (p.type == ScriptType::handle && p.handle_type.empty()) return invalid(at + ": a handle parameter needs handle_type");
     if (p.default_value) {
       if (!default_fits(p)) return invalid(at + ": default value does not have the parameter's type");

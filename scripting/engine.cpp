@@ -896,7 +896,7 @@ RunResult Engine::run_http(const ScriptRef& ref, ScriptSource& source, const Cal
   ScriptResponse* res = nullptr;
   auto result = impl_->run(ref, source, caller, nullptr, true, [&](asIScriptContext* ctx) {
     req = make_request(request);
-    res = make_response(impl_->config.limits.max_response_bytes);
+    res = make_response(request, impl_->config.limits.max_response_bytes);
     ctx->SetArgObject(0, req);  // the context takes its own references
     ctx->SetArgObject(1, res);
   });

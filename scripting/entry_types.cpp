@@ -15,6 +15,11 @@
 namespace picloud::scripting {
 
 namespace {
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
 template <typename T>
 struct RefCounted {
   std::atomic<int> refs{1};
@@ -32,12 +37,36 @@ class ScriptRequest : public RefCounted<ScriptRequest> {
   JsonPtr params, query, headers;   // built on first use
 };
 
-class ScriptResponse : public RefCounted<ScriptResponse> {
+class ScriptResponse : public RefCounted<ScriptResponse>, public sdk::HttpExchange {
  public:
-  explicit ScriptResponse(std::int64_t max) : max_body(max) {}
+  ScriptResponse(const sdk::HttpRequest& r, std::int64_t max) : max_body(max), request_(r) {}
   sdk::HttpResponse out;
   std::int64_t max_body;
   bool explicit_type = false;  // content-type came from set_header
+
+  const sdk::HttpRequest& request() const override { return request_; }
+  // A plugin answering for the script (a stored file): its status, body or
+  // stream, and its headers over the script's. The kernel's rules for
+  // scripts' responses (app_response) still apply to the result.
+  sdk::Result<void> respond(sdk::HttpResponse response) override {
+    if (response.status < 200 || response.status > 599)
+      return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                             "response status " + std::to_string(response.status) + " is not 200-599");
+    for (auto& [name, value] : response.headers) {
+      std::string key = lower(name);
+      auto& hs = out.headers;
+      hs.erase(std::remove_if(hs.begin(), hs.end(), [&](const auto& h) { return h.first == key; }), hs.end());
+      if (key == "content-type") explicit_type = true;
+    }
+    for (auto& [name, value] : response.headers) out.headers.emplace_back(lower(name), std::move(value));
+    out.status = response.status;
+    out.body = std::move(response.body);
+    out.stream = std::move(response.stream);
+    return {};
+  }
+
+ private:
+  const sdk::HttpRequest& request_;  // outlives the run
 };
 
 class ScriptEvent : public RefCounted<ScriptEvent> {
@@ -48,12 +77,15 @@ class ScriptEvent : public RefCounted<ScriptEvent> {
 };
 
 ScriptRequest* make_request(const sdk::HttpRequest& request) { return new ScriptRequest(request); }
-ScriptResponse* make_response(std::int64_t max_body_bytes) { return new ScriptResponse(max_body_bytes); }
+ScriptResponse* make_response(const sdk::HttpRequest& request, std::int64_t max_body_bytes) {
+  return new ScriptResponse(request, max_body_bytes);
+}
 ScriptEvent* make_event(const sdk::Value& event) { return new ScriptEvent(event); }
 void release(ScriptRequest* r) { r->release(); }
 void release(ScriptResponse* r) { r->release(); }
 void release(ScriptEvent* e) { e->release(); }
 sdk::HttpResponse take_response(ScriptResponse& response) { return std::move(response.out); }
+sdk::HttpExchange& exchange_of(ScriptResponse& response) { return response; }
 
 namespace {
 
@@ -108,11 +140,6 @@ const JsonNode* headers(ScriptRequest* r) {
     r->headers = json_from_value(v);
   }
   return JsonPtr(r->headers).detach();
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 std::string header(const std::string& name, const std::string& fallback, const ScriptRequest* r) {
@@ -176,6 +203,7 @@ void set_body(ScriptResponse* r, std::string body, const char* content_type) {
     throw ScriptException("response: body too large");
   }
   r->out.body = std::move(body);
+  r->out.stream.reset();  // a body set now replaces a file a plugin answered with
   // Only a type the script set itself is kept: one left by an earlier body
   // call gives way (text() then json() answered JSON labelled text/plain).
   if (r->explicit_type) return;

@@ -80,7 +80,8 @@ std::string default_text(const sdk::ScriptParam& p) {
     case ScriptType::json: return v.is_null() ? "json()" : "json::parse(" + escape_string_literal(sdk::to_json(v)) + ")";
     case ScriptType::bytes: return "array<uint8>()";
     case ScriptType::handle: return "null";
-    case ScriptType::void_type: break;
+    case ScriptType::void_type:
+    case ScriptType::response: break;
   }
   return "";
 }
@@ -95,6 +96,7 @@ std::string type_text(ScriptType type, const std::string& handle, bool parameter
     case ScriptType::bytes: return parameter ? "const array<uint8> &in" : "array<uint8>@";
     case ScriptType::json: return parameter ? "const json &in" : "json@";
     case ScriptType::handle: return handle + "@";
+    case ScriptType::response: return "response@";
   }
   return "void";
 }
@@ -127,6 +129,7 @@ sdk::Value read_arg(asIScriptGeneric* gen, asUINT i, const sdk::ScriptParam& p) 
       if (!h) throw ScriptException("invalid_argument: parameter '" + p.name + "' is a null handle");
       return h->state;
     }
+    case ScriptType::response:  // the exchange travels in the call context
     case ScriptType::void_type: break;
   }
   return {};
@@ -162,12 +165,14 @@ void write_result(asIScriptGeneric* gen, const BoundCall& call, sdk::Value&& v) 
       return;
     case ScriptType::json: return_handle(gen, json_from_value(v).detach()); return;
     case ScriptType::bytes:
+      if (v.is_null()) return return_handle(gen, nullptr);  // "no such thing"
       if (!v.is_bytes()) wrong_result(call, v);
       return_handle(gen, make_bytes(v.as_bytes()));
       return;
     case ScriptType::handle:
       return_handle(gen, v.is_null() ? nullptr : new ScriptHandle(std::move(v)));
       return;
+    case ScriptType::response: return;  // refused as a result when declared
   }
 }
 
@@ -177,18 +182,35 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
   if (!run || !run->services_allowed)
     throw ScriptException("unavailable: " + call.name + " cannot be called while global variables are initialised");
   // A handle argument arrives with a reference the callee owns: give it
-  // back once its state is copied, whatever happens after.
+  // back once its state is copied (a response's once the call is over),
+  // whatever happens after.
   struct ReleaseHandles {
     asIScriptGeneric* gen;
     const BoundCall& call;
     ~ReleaseHandles() {
-      for (asUINT i = 0; i < call.params.size(); ++i)
-        if (call.params[i].type == ScriptType::handle)
+      for (asUINT i = 0; i < call.params.size(); ++i) {
+        if (call.params[i].type == ScriptType::handle) {
           if (auto* h = static_cast<ScriptHandle*>(gen->GetArgObject(i));
               h && h->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
             delete h;
+        } else if (call.params[i].type == ScriptType::response) {
+          if (auto* r = static_cast<ScriptResponse*>(gen->GetArgObject(i))) release(r);
+        }
+      }
     }
   } release_handles{gen, call};
+  // A function taking the run's response answers through its exchange.
+  const sdk::CallContext* context = &run->call;
+  sdk::CallContext with_exchange;
+  if (call.response_param >= 0) {
+    auto* response = static_cast<ScriptResponse*>(gen->GetArgObject(static_cast<asUINT>(call.response_param)));
+    if (!response)
+      throw ScriptException("invalid_argument: parameter '" + call.params[call.response_param].name +
+                            "' is a null response");
+    with_exchange = run->call;
+    with_exchange.http = &exchange_of(*response);
+    context = &with_exchange;
+  }
   std::array<sdk::Value, 16> args;
   for (asUINT i = 0; i < call.params.size(); ++i) args[i] = read_arg(gen, i, call.params[i]);
   std::span<const sdk::Value> view(args.data(), call.params.size());
@@ -201,9 +223,9 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
     memory::Unaccounted plugin_work;
     if (call.method) {
       auto* self = static_cast<ScriptHandle*>(gen->GetObject());
-      result.emplace(call.method(run->call, self->state, view));
+      result.emplace(call.method(*context, self->state, view));
     } else {
-      result.emplace(call.function(run->call, view));
+      result.emplace(call.function(*context, view));
     }
   } catch (const std::bad_alloc&) {
     throw;  // the run's memory budget; ends the run
@@ -233,6 +255,12 @@ void call_declared(asIScriptGeneric* gen) {
       new (gen->GetAddressOfReturnLocation()) std::string();
     throw;
   }
+}
+
+int response_param(const std::vector<sdk::ScriptParam>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (params[i].type == ScriptType::response) return static_cast<int>(i);
+  return -1;
 }
 
 void fail(int result, const std::string& what) {
@@ -274,7 +302,7 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
       std::string where = "plugin '" + owner + "': method " + name;
       for (const auto& p : m.params) check_handle(where, p.type, p.handle_type);
       check_handle(where, m.result, m.result_handle);
-      auto& bound = calls.emplace_back(BoundCall{name, m.params, m.result, {}, m.call});
+      auto& bound = calls.emplace_back(BoundCall{name, m.params, m.result, {}, m.call, response_param(m.params)});
       std::string decl = signature(m.name, m.params, m.result, m.result_handle);
       fail(engine->SetDefaultNamespace(type.ns.c_str()), where);
       int id = engine->RegisterObjectMethod(type.name.c_str(), decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC,
@@ -287,7 +315,8 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
     std::string where = "plugin '" + owner + "': function " + qualified(f.ns, f.name);
     for (const auto& p : f.params) check_handle(where, p.type, p.handle_type);
     check_handle(where, f.result, f.result_handle);
-    auto& bound = calls.emplace_back(BoundCall{qualified(f.ns, f.name), f.params, f.result, f.call, {}});
+    auto& bound =
+        calls.emplace_back(BoundCall{qualified(f.ns, f.name), f.params, f.result, f.call, {}, response_param(f.params)});
     std::string decl = signature(f.name, f.params, f.result, f.result_handle);
     fail(engine->SetDefaultNamespace(f.ns.c_str()), where);
     int id = engine->RegisterGlobalFunction(decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC, &bound);

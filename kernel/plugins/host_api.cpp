@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -243,63 +244,84 @@ class PluginBodyStream final : public sdk::BodyStream {
   pc_body_stream stream_;
 };
 
-sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::HttpRequest& req) {
-  std::vector<pc_header> headers, params;
-  headers.reserve(req.headers.size());
-  for (const auto& [k, v] : req.headers) headers.push_back(pc_header{str(k), str(v)});
-  params.reserve(req.params.size());
-  for (const auto& [k, v] : req.params) params.push_back(pc_header{str(k), str(v)});
-  pc_http_request r{};
-  r.size = sizeof r;
-  r.method = str(req.method);
-  r.path = str(req.path);
-  r.query = str(req.query);
-  r.headers = headers.data();
-  r.header_count = headers.size();
-  r.params = params.data();
-  r.param_count = params.size();
-  r.body = str(req.body);
-  r.remote_address = str(req.remote_address);
-  r.request_id = str(req.request_id);
-  r.principal = str(req.principal);
-  r.app_id = str(req.app_id);
-  r.body_fd = req.body_fd;
-  r.body_size = req.body_fd >= 0 ? req.body_size : static_cast<std::int64_t>(req.body.size());
+// A request in C terms, borrowing from the kernel's.
+class CRequest {
+ public:
+  explicit CRequest(const sdk::HttpRequest& req) {
+    headers_.reserve(req.headers.size());
+    for (const auto& [k, v] : req.headers) headers_.push_back(pc_header{str(k), str(v)});
+    params_.reserve(req.params.size());
+    for (const auto& [k, v] : req.params) params_.push_back(pc_header{str(k), str(v)});
+    r_.size = sizeof r_;
+    r_.method = str(req.method);
+    r_.path = str(req.path);
+    r_.query = str(req.query);
+    r_.headers = headers_.data();
+    r_.header_count = headers_.size();
+    r_.params = params_.data();
+    r_.param_count = params_.size();
+    r_.body = str(req.body);
+    r_.remote_address = str(req.remote_address);
+    r_.request_id = str(req.request_id);
+    r_.principal = str(req.principal);
+    r_.app_id = str(req.app_id);
+    r_.body_fd = req.body_fd;
+    r_.body_size = req.body_fd >= 0 ? req.body_size : static_cast<std::int64_t>(req.body.size());
+  }
+  CRequest(const CRequest&) = delete;
+  CRequest& operator=(const CRequest&) = delete;
+  const pc_http_request* get() const { return &r_; }
 
+ private:
+  std::vector<pc_header> headers_, params_;
+  pc_http_request r_{};
+};
+
+// A plugin's response in the kernel's terms; nothing when it is malformed.
+// Its stream is the kernel's from here, whatever becomes of the response:
+// closed at once when the response is refused or cannot be copied.
+std::optional<sdk::HttpResponse> response_from(const pc_http_response* res) {
+  if (!res) return std::nullopt;
+  std::unique_ptr<PluginBodyStream> owned;
+  if (PICLOUD_SDK_HAS(*res, pc_http_response, stream) && res->stream &&
+      res->stream->size >= PICLOUD_END_OF(pc_body_stream, close)) {
+    try {
+      owned = std::make_unique<PluginBodyStream>(*res->stream);
+    } catch (...) {  // no memory: give it back rather than unwind through C
+      if (res->stream->fd >= 0) ::close(res->stream->fd);
+      if (res->stream->close) res->stream->close(res->stream->user);
+      return std::nullopt;
+    }
+  }
+  if (res->size < kMinimumSize<pc_http_response> || (res->header_count && !res->headers)) return std::nullopt;
+  try {
+    sdk::HttpResponse response;
+    std::shared_ptr<sdk::BodyStream> stream = std::move(owned);
+    response.status = res->status;
+    for (std::size_t i = 0; i < res->header_count; ++i)
+      response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
+    response.body = text(res->body);
+    response.stream = std::move(stream);
+    return response;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::HttpRequest& req) {
+  CRequest request(req);
   struct Reply {
     sdk::HttpResponse response;
     bool given = false;
   } reply;
   pc_responder responder{sizeof(pc_responder), &reply, [](void* user, const pc_http_response* res) {
                            auto* reply = static_cast<Reply*>(user);
-                           if (!res) return;
-                           // The stream is ours from here, whatever becomes of the response.
-                           std::unique_ptr<PluginBodyStream> owned;
-                           if (PICLOUD_SDK_HAS(*res, pc_http_response, stream) && res->stream &&
-                               res->stream->size >= PICLOUD_END_OF(pc_body_stream, close)) {
-                             try {
-                               owned = std::make_unique<PluginBodyStream>(*res->stream);
-                             } catch (...) {  // no memory: give it back rather than unwind through C
-                               if (res->stream->fd >= 0) ::close(res->stream->fd);
-                               if (res->stream->close) res->stream->close(res->stream->user);
-                               return;
-                             }
-                           }
-                           if (reply->given || res->size < kMinimumSize<pc_http_response>) return;
-                           try {
-                             std::shared_ptr<sdk::BodyStream> stream = std::move(owned);
-                             if (res->header_count && !res->headers) return;
-                             reply->response.status = res->status;
-                             for (std::size_t i = 0; i < res->header_count; ++i)
-                               reply->response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
-                             reply->response.body = text(res->body);
-                             reply->response.stream = std::move(stream);
-                             reply->given = true;
-                           } catch (...) {
-                             reply->response = {};
-                           }
+                           auto response = response_from(res);
+                           if (reply->given || !response) return;
+                           reply->response = std::move(*response);
+                           reply->given = true;
                          }};
-  handler(user, &r, &responder);
+  handler(user, request.get(), &responder);
   if (!reply.given || reply.response.status < 100 || reply.response.status > 599) {
     write_log(LogLevel::error, "http", "plugin route gave no valid response", {{"path", req.path}});
     return http::error_response(500, "internal", "internal error");
@@ -376,6 +398,23 @@ sdk::Result<Value> call_script(pc_script_fn fn, void* user, const sdk::CallConte
   for (std::size_t i = 0; i < args.size(); ++i) cargs[i] = storage.make(args[i]);
   pc_value cself{};
   if (self) cself = storage.make(*self);
+  // A function given the run's response answers through its exchange.
+  std::optional<CRequest> request;
+  pc_http_exchange exchange{};
+  if (call.http) {
+    request.emplace(call.http->request());
+    exchange.size = sizeof exchange;
+    exchange.request = request->get();
+    exchange.user = call.http;
+    exchange.respond = [](void* user, const pc_http_response* res, const pc_out* out) -> pc_status {
+      auto response = response_from(res);
+      return host_call(out, [&]() -> sdk::Result<void> {
+        if (!response) return sdk::make_error(ErrorKind::invalid_argument, "the response is malformed");
+        return static_cast<sdk::HttpExchange*>(user)->respond(std::move(*response));
+      });
+    };
+    c.http = &exchange;
+  }
   Answer a;
   pc_status status = fn(user, &c, self ? &cself : nullptr, cargs, args.size(), a.out());
   return a.take(status);
@@ -386,7 +425,7 @@ sdk::Result<std::vector<sdk::ScriptParam>> params_from(const pc_script_function&
   for (std::size_t i = 0; i < fn.param_count; ++i) {
     const pc_script_param* p = fn.params[i];
     if (auto ok = check_struct(p, "a script parameter"); !ok) return ok.error();
-    if (p->type == PC_SCRIPT_VOID || p->type > PC_SCRIPT_HANDLE)
+    if (p->type == PC_SCRIPT_VOID || p->type > PC_SCRIPT_RESPONSE)
       return sdk::make_error(ErrorKind::invalid_argument, "parameter '" + text(p->name) + "' of '" + text(fn.name) +
                                                               "' has an unknown type " + std::to_string(p->type));
     sdk::ScriptParam param{text(p->name), static_cast<sdk::ScriptType>(p->type), text(p->handle_type)};

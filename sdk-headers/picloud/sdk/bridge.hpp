@@ -416,6 +416,99 @@ class CMetrics final : public Metrics {
   std::vector<std::shared_ptr<void>> kept_;  // gauges' closures, until the plugin is destroyed
 };
 
+inline HttpRequest http_request(const pc_http_request& r) {
+  HttpRequest out;
+  out.method = c::text(r.method);
+  out.path = c::text(r.path);
+  out.query = c::text(r.query);
+  out.headers.reserve(r.header_count);
+  for (std::size_t i = 0; i < r.header_count; ++i)
+    out.headers.emplace_back(c::text(r.headers[i].name), c::text(r.headers[i].value));
+  for (std::size_t i = 0; i < r.param_count; ++i) out.params[c::text(r.params[i].name)] = c::text(r.params[i].value);
+  out.body = c::text(r.body);
+  out.remote_address = c::text(r.remote_address);
+  out.request_id = c::text(r.request_id);
+  out.principal = c::text(r.principal);
+  if (PICLOUD_SDK_FILLED(r, pc_http_request, app_id)) out.app_id = c::text(r.app_id);
+  out.body_size = static_cast<std::int64_t>(out.body.size());
+  if (PICLOUD_SDK_FILLED(r, pc_http_request, body_size)) {
+    out.body_fd = r.body_fd;
+    out.body_size = r.body_size;
+  }
+  return out;
+}
+
+// A response's stream handed to the kernel: the kernel calls close() once,
+// which drops the plugin's stream. A file is given as a duplicate
+// descriptor, which the kernel closes.
+struct StreamHolder {
+  Host host;
+  std::shared_ptr<BodyStream> stream;
+};
+inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<BodyStream>& stream) {
+  pc_body_stream out{};
+  out.size = sizeof out;
+  out.length = stream->length();
+  out.offset = stream->offset();
+  out.user = new StreamHolder{host, stream};  // before the dup: nothing to leak if this throws
+  // -1 when it fails: read() serves the file instead.
+  out.fd = stream->file() >= 0 ? ::fcntl(stream->file(), F_DUPFD_CLOEXEC, 0) : -1;
+  out.read = [](void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* err) noexcept -> pc_status {
+    auto* h = static_cast<StreamHolder*>(user);
+    return guarded(err, [&]() -> Result<void> {
+      auto n = h->stream->read(buffer, capacity);
+      if (!n) return n.error();
+      *produced = std::min(*n, capacity);
+      return {};
+    });
+  };
+  out.close = [](void* user) noexcept {
+    auto* h = static_cast<StreamHolder*>(user);
+    logged(h->host, "closing a response stream", [&] { delete h; });
+  };
+  return out;
+}
+
+// The exchange a script function was given (pc_call.http), as the SDK's
+// HttpExchange: the request converted on first use.
+class CHttpExchange final : public HttpExchange {
+ public:
+  CHttpExchange(const Host& host, const pc_http_exchange& exchange) : host_(host), exchange_(exchange) {}
+  const HttpRequest& request() const override {
+    if (!request_) {
+      if (exchange_.request)
+        request_ = http_request(*exchange_.request);
+      else
+        request_.emplace();
+    }
+    return *request_;
+  }
+  Result<void> respond(HttpResponse response) override {
+    if (!exchange_.respond) return make_error(ErrorKind::internal, "the kernel gave no way to respond");
+    std::vector<pc_header> headers;
+    headers.reserve(response.headers.size());
+    for (const auto& [k, v] : response.headers) headers.push_back(pc_header{str(k), str(v)});
+    pc_http_response out{};
+    out.size = sizeof out;
+    out.status = response.status;
+    out.headers = headers.data();
+    out.header_count = headers.size();
+    out.body = str(response.body);
+    pc_body_stream stream{};
+    if (response.stream) {
+      stream = c_body_stream(host_, response.stream);
+      out.stream = &stream;
+    }
+    Answer a;
+    return a.take_void(exchange_.respond(exchange_.user, &out, a.out()));
+  }
+
+ private:
+  Host host_;
+  const pc_http_exchange& exchange_;
+  mutable std::optional<HttpRequest> request_;
+};
+
 // Script declarations: each function keeps its closure here; the host calls
 // the trampoline with it.
 class CScriptApi final : public ScriptApi {
@@ -507,6 +600,12 @@ class CScriptApi final : public ScriptApi {
     return guarded(out, [&]() -> Result<void> {
       Value event;
       CallContext cc = call_context(*call, event);
+      std::optional<CHttpExchange> exchange;
+      if (PICLOUD_SDK_FILLED(*call, pc_call, http) && call->http &&
+          PICLOUD_SDK_FILLED(*call->http, pc_http_exchange, respond)) {
+        exchange.emplace(closure->host, *call->http);
+        cc.http = &*exchange;
+      }
       // Most calls take a few arguments: no allocation for the list.
       std::array<Value, 8> inline_values;
       std::vector<Value> more;
@@ -640,59 +739,6 @@ class CAccess final : public AccessControl {
  private:
   Host host_;
 };
-
-inline HttpRequest http_request(const pc_http_request& r) {
-  HttpRequest out;
-  out.method = c::text(r.method);
-  out.path = c::text(r.path);
-  out.query = c::text(r.query);
-  out.headers.reserve(r.header_count);
-  for (std::size_t i = 0; i < r.header_count; ++i)
-    out.headers.emplace_back(c::text(r.headers[i].name), c::text(r.headers[i].value));
-  for (std::size_t i = 0; i < r.param_count; ++i) out.params[c::text(r.params[i].name)] = c::text(r.params[i].value);
-  out.body = c::text(r.body);
-  out.remote_address = c::text(r.remote_address);
-  out.request_id = c::text(r.request_id);
-  out.principal = c::text(r.principal);
-  if (PICLOUD_SDK_FILLED(r, pc_http_request, app_id)) out.app_id = c::text(r.app_id);
-  out.body_size = static_cast<std::int64_t>(out.body.size());
-  if (PICLOUD_SDK_FILLED(r, pc_http_request, body_size)) {
-    out.body_fd = r.body_fd;
-    out.body_size = r.body_size;
-  }
-  return out;
-}
-
-// A response's stream handed to the kernel: the kernel calls close() once,
-// which drops the plugin's stream. A file is given as a duplicate
-// descriptor, which the kernel closes.
-struct StreamHolder {
-  Host host;
-  std::shared_ptr<BodyStream> stream;
-};
-inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<BodyStream>& stream) {
-  pc_body_stream out{};
-  out.size = sizeof out;
-  out.length = stream->length();
-  out.offset = stream->offset();
-  out.user = new StreamHolder{host, stream};  // before the dup: nothing to leak if this throws
-  // -1 when it fails: read() serves the file instead.
-  out.fd = stream->file() >= 0 ? ::fcntl(stream->file(), F_DUPFD_CLOEXEC, 0) : -1;
-  out.read = [](void* user, char* buffer, size_t capacity, size_t* produced, const pc_out* err) noexcept -> pc_status {
-    auto* h = static_cast<StreamHolder*>(user);
-    return guarded(err, [&]() -> Result<void> {
-      auto n = h->stream->read(buffer, capacity);
-      if (!n) return n.error();
-      *produced = std::min(*n, capacity);
-      return {};
-    });
-  };
-  out.close = [](void* user) noexcept {
-    auto* h = static_cast<StreamHolder*>(user);
-    logged(h->host, "closing a response stream", [&] { delete h; });
-  };
-  return out;
-}
 
 // The keyring over the host table.
 class CKeyring final : public Keyring {

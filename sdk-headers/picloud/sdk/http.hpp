@@ -136,6 +136,20 @@ struct HttpResponse {
   }
 };
 
+// The HTTP exchange a script run answers, as a plugin function that takes
+// the run's response sees it (ScriptType::response, CallContext::http).
+class HttpExchange {
+ public:
+  virtual ~HttpExchange() = default;
+  // The request the run answers.
+  virtual const HttpRequest& request() const = 0;
+  // Sets the run's response: `response`'s status, and its body or stream;
+  // its headers replace the script's headers of the same names, the
+  // script's other headers stay. A body the script sets afterwards replaces
+  // the stream. Only during the call that was given the exchange.
+  virtual Result<void> respond(HttpResponse response) = 0;
+};
+
 // Who may use a capability. The app-scoped levels need the route's
 // path to have an `{app}` parameter; the instance owner passes every level.
 enum class Access {

@@ -35,7 +35,12 @@ namespace picloud::sdk {
 //   bool                      json   any Value (objects, arrays, scalars)
 //   bytes   a byte buffer     handle an opaque object of a declared handle type
 //   void    no result (results only)
-enum class ScriptType : std::uint8_t { void_type, boolean, integer, number, string, bytes, json, handle };
+//   response  the run's HTTP response (`response@ res`; parameters only, at
+//           most one): the argument arrives as null and the function
+//           answers through CallContext::http
+enum class ScriptType : std::uint8_t { void_type, boolean, integer, number, string, bytes, json, handle, response };
+
+class HttpExchange;  // http.hpp
 
 // CLOCK_MONOTONIC in milliseconds: the clock of CallContext::deadline_ms.
 inline std::int64_t monotonic_ms() {
@@ -57,6 +62,10 @@ struct CallContext {
   // routes). A call must not outlive its run, nor the outbox lease an async
   // run holds: bound every wait by remaining_ms().
   std::int64_t deadline_ms = 0;
+  // For a function with a ScriptType::response parameter: the exchange of
+  // the response the script passed (http.hpp), usable during this call;
+  // null for every other call.
+  HttpExchange* http = nullptr;
 
   // Milliseconds the run has left: INT64_MAX outside a run, 0 once it must end.
   std::int64_t remaining_ms() const {
@@ -81,7 +90,8 @@ struct ScriptParam {
 // bytes, handle as the handle's state (see below).
 //
 // The result must have the declared type (void: ignored; json: any Value;
-// handle: the new handle's state). A returned Error becomes a script
+// handle: the new handle's state); a bytes or handle result may be null,
+// which the script sees as a null handle. A returned Error becomes a script
 // exception "<kind>: <message>" that the script can catch.
 using ScriptFunction = std::function<Result<Value>(const CallContext& call, std::span<const Value> args)>;
 

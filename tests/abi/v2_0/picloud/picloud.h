@@ -251,6 +251,24 @@ typedef struct pc_capability {
 #define PC_SCRIPT_BYTES 5u
 #define PC_SCRIPT_JSON 6u
 #define PC_SCRIPT_HANDLE 7u
+/* Parameters only: the run's `response@`. The argument arrives as PC_NULL;
+ * the exchange it stands for is pc_call.http. */
+#define PC_SCRIPT_RESPONSE 8u
+
+/* The HTTP exchange a script run answers, handed to a function that takes
+ * the run's response (a PC_SCRIPT_RESPONSE parameter) so that it can
+ * answer for the script: a stored file, a stream. */
+typedef struct pc_http_exchange {
+  uint32_t size;
+  const pc_http_request* request; /* the request the run answers */
+  void* user;
+  /* Sets the run's response: `response`'s status, and its body or stream;
+   * its headers replace the script's headers of the same names, the
+   * script's other headers stay. The kernel owns response->stream from this
+   * call on, also when the call fails. A body the script sets afterwards
+   * replaces the stream. Only during the call that was given the exchange. */
+  pc_status (*respond)(void* user, const pc_http_response* response, const pc_out* out);
+} pc_http_exchange;
 
 /* Who is calling: set by the host for every script run. */
 typedef struct pc_call {
@@ -265,6 +283,9 @@ typedef struct pc_call {
    * outside a run (admin routes). A plugin bounds every wait of the call by
    * it: a call must not outlive its run, nor the outbox lease it holds. */
   int64_t deadline_ms;
+  /* For a function with a PC_SCRIPT_RESPONSE parameter: the exchange of
+   * the response the script passed; NULL for every other call. */
+  const pc_http_exchange* http;
 } pc_call;
 
 /* A function (self is NULL) or a handle method (self is the handle's
@@ -276,7 +297,7 @@ typedef pc_status (*pc_script_fn)(void* user, const pc_call* call, const pc_valu
 typedef struct pc_script_param {
   uint32_t size;
   pc_str name;
-  uint32_t type;               /* PC_SCRIPT_* except VOID */
+  uint32_t type;               /* PC_SCRIPT_* except VOID; RESPONSE at most once */
   pc_str handle_type;          /* "ns::Name" for PC_SCRIPT_HANDLE */
   const pc_value* default_value; /* NULL: required */
 } pc_script_param;

@@ -1,0 +1,46 @@
+-- files: one row per stored file (files_objects), one per version of a
+-- file's bytes (files_blobs: written, live, dropped by a replace or delete,
+-- or doomed by the sweep), the bytes themselves when [files] backend is
+-- database (files_chunks), and each app's usage for its quota. Times are ms
+-- since the epoch. Names sort bytewise ("C"), as on SQLite.
+CREATE TABLE files_blobs (
+  blob_id    TEXT PRIMARY KEY,
+  app_id     TEXT NOT NULL,
+  state      TEXT NOT NULL,  -- writing, live, dropped, doomed
+  created_at BIGINT NOT NULL,
+  dropped_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX files_blobs_state ON files_blobs(state, created_at);
+CREATE INDEX files_blobs_app ON files_blobs(app_id);
+
+CREATE TABLE files_objects (
+  app_id       TEXT NOT NULL,
+  collection   TEXT COLLATE "C" NOT NULL,
+  name         TEXT COLLATE "C" NOT NULL,
+  blob_id      TEXT NOT NULL,
+  size         BIGINT NOT NULL,
+  content_type TEXT NOT NULL,
+  sha256       TEXT NOT NULL,
+  metadata     TEXT NOT NULL,
+  version      BIGINT NOT NULL,
+  created_at   BIGINT NOT NULL,
+  updated_at   BIGINT NOT NULL,
+  PRIMARY KEY (app_id, collection, name)
+);
+CREATE INDEX files_objects_blob ON files_objects(blob_id);
+
+CREATE TABLE files_chunks (
+  blob_id TEXT NOT NULL,
+  seq     BIGINT NOT NULL,
+  data    BYTEA NOT NULL,
+  PRIMARY KEY (blob_id, seq)
+);
+
+CREATE TABLE files_usage (
+  app_id TEXT PRIMARY KEY,
+  bytes  BIGINT NOT NULL,
+  files  BIGINT NOT NULL
+);
+-- Chunks are stored out of line and uncompressed: most files are
+-- compressed already, and trying again costs every write.
+ALTER TABLE files_chunks ALTER COLUMN data SET STORAGE EXTERNAL;

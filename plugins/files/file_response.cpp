@@ -1,0 +1,224 @@
+#include "file_response.hpp"
+
+#include <time.h>
+
+#include <cctype>
+#include <vector>
+
+#include "picloud/sdk/admin_routes.hpp"
+
+namespace picloud::files {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The opaque tags of an If-Match / If-None-Match list, with whether each
+// was weak; "*" is reported as any.
+struct TagList {
+  bool any = false;
+  std::vector<std::pair<bool, std::string_view>> tags;  // (weak, "opaque")
+};
+TagList tag_list(std::string_view header) {
+  TagList out;
+  std::size_t at = 0;
+  while (at <= header.size()) {
+    std::size_t comma = header.find(',', at);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view item = trim(header.substr(at, comma - at));
+    if (item == "*") out.any = true;
+    bool weak = item.substr(0, 2) == "W/";
+    if (weak) item.remove_prefix(2);
+    if (item.size() >= 2 && item.front() == '"' && item.back() == '"') out.tags.emplace_back(weak, item);
+    at = comma + 1;
+  }
+  return out;
+}
+
+bool strong_match(std::string_view header, std::string_view etag) {
+  TagList list = tag_list(header);
+  if (list.any) return true;
+  for (const auto& [weak, tag] : list.tags)
+    if (!weak && tag == etag) return true;
+  return false;
+}
+
+bool weak_match(std::string_view header, std::string_view etag) {
+  TagList list = tag_list(header);
+  if (list.any) return true;
+  for (const auto& [weak, tag] : list.tags)
+    if (tag == etag) return true;
+  return false;
+}
+
+std::optional<std::int64_t> digits(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// RFC 5987 filename* for Content-Disposition: the name's last segment,
+// percent-encoded as UTF-8.
+std::string disposition_filename(std::string_view name) {
+  std::size_t slash = name.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  if (base.empty()) base = "file";
+  std::string out = "attachment; filename*=UTF-8''";
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : base) {
+    if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void fail_with(const sdk::Error& error) {
+  if (error.code == "file_too_large" || error.code == "quota_exceeded") sdk::fail(413, error.code, error.message);
+  if (error.code == "storage_full") sdk::fail(507, error.code, error.message);
+  if (error.code == "corrupted")
+    sdk::fail(500, "corrupted", "the file is corrupted: its bytes do not match their SHA-256 (kept for inspection)");
+  sdk::fail(error);
+}
+
+std::string http_date(std::int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
+  std::string s(trim(text));
+  struct tm tm {};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+RangeAnswer parse_range(std::string_view header, std::int64_t size, ByteRange& range) {
+  header = trim(header);
+  if (header.substr(0, 6) != "bytes=") return RangeAnswer::whole;
+  std::string_view spec = trim(header.substr(6));
+  if (spec.empty() || spec.find(',') != std::string_view::npos) return RangeAnswer::whole;
+  std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return RangeAnswer::whole;
+  std::string_view first_text = trim(spec.substr(0, dash));
+  std::string_view last_text = trim(spec.substr(dash + 1));
+  if (first_text.empty()) {  // suffix: the last N bytes
+    auto n = digits(last_text);
+    if (!n) return RangeAnswer::whole;
+    if (*n == 0 || size == 0) return RangeAnswer::unsatisfiable;
+    range.length = std::min(*n, size);
+    range.first = size - range.length;
+    return RangeAnswer::partial;
+  }
+  auto first = digits(first_text);
+  if (!first) return RangeAnswer::whole;
+  std::int64_t last = size - 1;
+  if (!last_text.empty()) {
+    auto l = digits(last_text);
+    if (!l || *l < *first) return RangeAnswer::whole;
+    last = std::min(*l, size - 1);
+  }
+  if (*first >= size) return RangeAnswer::unsatisfiable;
+  range.first = *first;
+  range.length = last - *first + 1;
+  return RangeAnswer::partial;
+}
+
+sdk::Result<std::optional<sdk::HttpResponse>> serve_file(FilesStore& store, std::string_view app,
+                                                         std::string_view collection, std::string_view name,
+                                                         const sdk::HttpRequest& request, ServePolicy policy) {
+  using Answer = std::optional<sdk::HttpResponse>;
+  // A replace between reading the row and opening its bytes frees the old
+  // blob at once (local backend): read the row again.
+  for (int attempt = 0;; ++attempt) {
+    auto found = store.head(app, collection, name);
+    if (!found) return found.error();
+    if (!*found) return Answer();
+    const FileHead& head = **found;
+    const std::string etag = "\"" + head.sha256 + "\"";
+    const std::int64_t modified = head.updated_at / 1000;
+    sdk::HttpResponse res;
+    res.headers = {{"etag", etag},
+                   {"last-modified", http_date(modified)},
+                   {"accept-ranges", "bytes"},
+                   {"x-content-type-options", "nosniff"}};
+    if (policy.attachment) res.headers.emplace_back("content-disposition", disposition_filename(head.name));
+    if (policy.sandbox) res.headers.emplace_back("content-security-policy", "sandbox");
+    const bool get_or_head = request.method == "GET" || request.method == "HEAD";
+
+    // Preconditions, in RFC 9110's order (13.2.2).
+    if (auto h = request.header("if-match"); !h.empty()) {
+      if (!strong_match(h, etag)) return Answer(sdk::HttpResponse{412, res.headers, ""});
+    } else if (auto h = request.header("if-unmodified-since"); !h.empty()) {
+      if (auto t = parse_http_date(h); t && modified > *t) return Answer(sdk::HttpResponse{412, res.headers, ""});
+    }
+    if (auto h = request.header("if-none-match"); !h.empty()) {
+      if (weak_match(h, etag)) {
+        if (get_or_head) return Answer(sdk::HttpResponse{304, res.headers, ""});
+        return Answer(sdk::HttpResponse{412, res.headers, ""});
+      }
+    } else if (auto h = request.header("if-modified-since"); !h.empty() && get_or_head) {
+      if (auto t = parse_http_date(h); t && modified <= *t) return Answer(sdk::HttpResponse{304, res.headers, ""});
+    }
+
+    res.headers.emplace_back("content-type", head.content_type);
+    ByteRange range{0, head.size};
+    RangeAnswer ranged = RangeAnswer::whole;
+    if (auto h = request.header("range"); !h.empty() && request.method == "GET") {
+      bool current = true;
+      if (auto ir = request.header("if-range"); !ir.empty()) {
+        std::string_view v = trim(ir);
+        if (!v.empty() && (v.front() == '"' || v.substr(0, 2) == "W/"))
+          current = v == etag;  // a strong comparison: a weak tag never matches
+        else
+          current = parse_http_date(v) == std::optional<std::int64_t>(modified);
+      }
+      if (current) ranged = parse_range(h, head.size, range);
+    }
+    if (ranged == RangeAnswer::unsatisfiable) {
+      res.status = 416;
+      res.headers.emplace_back("content-range", "bytes */" + std::to_string(head.size));
+      return Answer(std::move(res));
+    }
+    if (ranged == RangeAnswer::partial) {
+      res.status = 206;
+      res.headers.emplace_back("content-range", "bytes " + std::to_string(range.first) + "-" +
+                                                    std::to_string(range.first + range.length - 1) + "/" +
+                                                    std::to_string(head.size));
+    }
+    if (request.method == "HEAD") {
+      // The length without the bytes: a stream the server never reads.
+      res.stream = std::make_shared<sdk::GeneratedBody>(
+          range.length, [](char*, std::size_t) -> sdk::Result<std::size_t> { return std::size_t{0}; });
+      return Answer(std::move(res));
+    }
+    auto stream = store.open(app, head, range.first, range.length, ranged == RangeAnswer::whole);
+    if (!stream) {
+      if (stream.error().code == "missing" && attempt < 2) continue;
+      if (stream.error().code == "missing") store.missing(app, head);
+      return stream.error();
+    }
+    res.stream = std::move(*stream);
+    return Answer(std::move(res));
+  }
+}
+
+}  // namespace picloud::files

@@ -1,0 +1,237 @@
+#include "local_blobs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "sha256.hpp"
+
+namespace picloud::files {
+namespace {
+
+using sdk::ErrorKind;
+using sdk::make_error;
+
+constexpr std::size_t kBufferBytes = 256 * 1024;
+
+// ENOSPC and EDQUOT are the operator's to fix, and say so; anything else
+// is an internal failure naming the operation.
+sdk::Error io_error(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT)
+    return make_error(ErrorKind::unavailable, "storage_full", what + ": the disk is full");
+  return make_error(ErrorKind::internal, what + ": " + std::strerror(err));
+}
+
+sdk::Result<void> make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return io_error("cannot create " + path, errno);
+  return {};
+}
+
+sdk::Result<void> fsync_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open " + path, errno);
+  int r = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (r != 0) return io_error("cannot fsync " + path, err);
+  return {};
+}
+
+bool write_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// A file's bytes read with pread from `offset`, `length` of them.
+class FileRange final : public sdk::BodyStream {
+ public:
+  FileRange(int fd, std::int64_t offset, std::int64_t length) : fd_(fd), offset_(offset), length_(length) {}
+  std::int64_t length() const override { return length_; }
+  sdk::Result<std::size_t> read(char* buffer, std::size_t capacity) override {
+    if (read_ >= length_) return std::size_t{0};
+    auto want = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(capacity), length_ - read_));
+    ssize_t n = ::pread(fd_.get(), buffer, want, offset_ + read_);
+    if (n < 0) return make_error(ErrorKind::internal, std::string("cannot read a stored file: ") + std::strerror(errno));
+    if (n == 0) return make_error(ErrorKind::internal, "a stored file is shorter than its record");
+    read_ += n;
+    return static_cast<std::size_t>(n);
+  }
+
+ private:
+  Fd fd_;
+  std::int64_t offset_, length_, read_ = 0;
+};
+
+}  // namespace
+
+sdk::Result<std::unique_ptr<LocalBlobs>> LocalBlobs::open_at(const std::string& root) {
+  for (const char* sub : {"", "/tmp", "/blobs"})
+    if (auto r = make_dir(root + sub); !r) return r.error();
+  return std::unique_ptr<LocalBlobs>(new LocalBlobs(root));
+}
+
+sdk::Result<Written> LocalBlobs::write(const std::string& id, ByteSource& source, std::int64_t max_bytes) {
+  const std::string temp = temp_path(id);
+  sdk::Result<Written> written = make_error(ErrorKind::internal, "not written");
+  if (int spool = source.linkable_fd(); spool >= 0) {
+    written = link_into(spool, id, source, max_bytes);
+  } else {
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return io_error("cannot create " + temp, errno);
+    Fd file(fd);
+    written = copy_into(fd, id, source, max_bytes);
+    if (written && ::fsync(fd) != 0) written = io_error("cannot fsync " + temp, errno);
+  }
+  if (!written) return written;
+  // Into place: the blob is whole the moment its final name exists.
+  const std::string shard = shard_dir(id);
+  if (auto r = make_dir(shard); !r) return r.error();
+  if (::rename(temp.c_str(), final_path(id).c_str()) != 0) return io_error("cannot move " + temp + " into place", errno);
+  if (auto r = fsync_dir(shard); !r) return r.error();
+  return written;
+}
+
+sdk::Result<Written> LocalBlobs::copy_into(int fd, const std::string& id, ByteSource& source, std::int64_t max_bytes) {
+  Sha256 hash;
+  std::vector<char> buffer(kBufferBytes);
+  std::int64_t total = 0;
+  for (;;) {
+    auto n = source.read(buffer.data(), buffer.size());
+    if (!n) return n.error();
+    if (*n == 0) break;
+    total += static_cast<std::int64_t>(*n);
+    if (total > max_bytes)
+      return make_error(ErrorKind::invalid_argument, "file_too_large",
+                        "file is more than " + std::to_string(max_bytes) + " bytes ([files] max_file_bytes)");
+    hash.update({buffer.data(), *n});
+    if (!write_all(fd, buffer.data(), *n)) return io_error("cannot write " + temp_path(id), errno);
+  }
+  if (source.size() >= 0 && total != source.size())
+    return make_error(ErrorKind::invalid_argument, "the upload ended after " + std::to_string(total) + " of " +
+                                                       std::to_string(source.size()) + " bytes");
+  return Written{total, hash.hex()};
+}
+
+// An unlinked spooled body already holds the bytes on this file system:
+// hash it in place and give it a name, instead of writing it again.
+sdk::Result<Written> LocalBlobs::link_into(int spool, const std::string& id, ByteSource& source,
+                                          std::int64_t max_bytes) {
+  const std::int64_t size = source.size();
+  if (size > max_bytes)
+    return make_error(ErrorKind::invalid_argument, "file_too_large",
+                      "file is " + std::to_string(size) + " bytes; at most " + std::to_string(max_bytes) +
+                          " ([files] max_file_bytes)");
+  const std::string temp = temp_path(id);
+  const std::string proc = "/proc/self/fd/" + std::to_string(spool);
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // Another file system, or no /proc: copy instead.
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return io_error("cannot create " + temp, errno);
+    Fd file(fd);
+    auto written = copy_into(fd, id, source, max_bytes);
+    if (written && ::fsync(fd) != 0) return io_error("cannot fsync " + temp, errno);
+    return written;
+  }
+  Sha256 hash;
+  std::vector<char> buffer(kBufferBytes);
+  std::int64_t total = 0;
+  for (;;) {
+    ssize_t n = ::pread(spool, buffer.data(), buffer.size(), total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read the uploaded body", errno);
+    }
+    if (n == 0) break;
+    hash.update({buffer.data(), static_cast<std::size_t>(n)});
+    total += n;
+  }
+  if (total != size)
+    return make_error(ErrorKind::internal, "the uploaded body is " + std::to_string(total) + " bytes, not " +
+                                               std::to_string(size));
+  if (::fsync(spool) != 0) return io_error("cannot fsync " + temp, errno);
+  ::fchmod(spool, 0600);
+  return Written{total, hash.hex()};
+}
+
+sdk::Result<std::shared_ptr<sdk::BodyStream>> LocalBlobs::open(const std::string& id, std::int64_t size,
+                                                               std::int64_t offset, std::int64_t length,
+                                                               bool plain_file) {
+  int fd = ::open(final_path(id).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return make_error(ErrorKind::not_found, "missing", "the file's bytes are missing");
+    return io_error("cannot open " + final_path(id), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size != size) {
+    ::close(fd);
+    return make_error(ErrorKind::internal, "corrupted",
+                      "the stored file " + final_path(id) + " is " + std::to_string(st.st_size) + " bytes, not " +
+                          std::to_string(size));
+  }
+  if (plain_file) return std::shared_ptr<sdk::BodyStream>(std::make_shared<sdk::FileBody>(fd, offset, length));
+  return std::shared_ptr<sdk::BodyStream>(std::make_shared<FileRange>(fd, offset, length));
+}
+
+sdk::Result<void> LocalBlobs::remove(const std::string& id) {
+  for (const std::string& path : {temp_path(id), final_path(id)})
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove " + path, errno);
+  return {};
+}
+
+sdk::Result<bool> LocalBlobs::present(const std::string& id, std::int64_t size) {
+  struct stat st {};
+  if (::stat(final_path(id).c_str(), &st) != 0) {
+    if (errno == ENOENT) return false;
+    return io_error("cannot stat " + final_path(id), errno);
+  }
+  return st.st_size == size;
+}
+
+sdk::Result<std::int64_t> LocalBlobs::sweep_strays(std::int64_t older_than_ms) {
+  const std::string dir = root_ + "/tmp";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return io_error("cannot read " + dir, errno);
+  std::int64_t removed = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    std::string path = dir + "/" + name;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    std::int64_t mtime_ms = std::int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+    if (mtime_ms < older_than_ms && ::unlink(path.c_str()) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
+}
+
+}  // namespace picloud::files

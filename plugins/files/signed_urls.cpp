@@ -1,0 +1,95 @@
+#include "signed_urls.hpp"
+
+#include <cctype>
+#include <chrono>
+
+#include "file_response.hpp"
+#include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/text.hpp"
+
+namespace picloud::files {
+namespace {
+
+std::string signed_data(std::string_view collection, std::string_view name, std::int64_t expires) {
+  std::string data = "files signed url\n";
+  data += collection;
+  data += '\n';
+  data += name;
+  data += '\n';
+  data += std::to_string(expires);
+  return data;
+}
+
+// Every byte but the unreserved ones and '/' percent-encoded (RFC 3986).
+std::string encode_path(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+sdk::HttpResponse denied(std::string_view why) { return sdk::error_reply(403, "forbidden", why); }
+
+}  // namespace
+
+sdk::Result<std::string> signed_path(sdk::Keyring& keyring, std::string_view app, std::string_view collection,
+                                     std::string_view name, std::int64_t expires) {
+  auto sig = keyring.sign(app, signed_data(collection, name, expires));
+  if (!sig) return sig.error();
+  return std::string(kSignedPrefix) + std::string(collection) + "/" + encode_path(name) +
+         "?expires=" + std::to_string(expires) + "&sig=" + sdk::base64url_encode(*sig);
+}
+
+sdk::Result<void> add_signed_url_route(sdk::PluginContext& ctx, FilesStore& store_ref) {
+  FilesStore* store = &store_ref;  // the plugin owns it for as long as routes are served
+  sdk::PluginContext* context = &ctx;
+  sdk::HttpRoute route;
+  route.method = "*";
+  route.path = "/s/*";
+  route.capability = std::string(sdk::kPublic);
+  route.hosts = sdk::RouteHosts::apps;
+  route.handler = sdk::with_error_replies([store, context](const sdk::HttpRequest& req) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      auto r = sdk::error_reply(405, "method_not_allowed", "a signed URL answers GET and HEAD");
+      r.headers.emplace_back("allow", "GET, HEAD");
+      return r;
+    }
+    std::string_view rest = req.path;
+    if (rest.substr(0, kSignedPrefix.size()) != kSignedPrefix) return denied("not a signed URL");
+    rest.remove_prefix(kSignedPrefix.size());
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return denied("a signed URL names a collection and a file");
+    std::string collection(rest.substr(0, slash));
+    std::string name(rest.substr(slash + 1));
+    auto query = sdk::query_params(req.query);
+    std::optional<std::int64_t> expires;
+    if (auto it = query.find("expires"); it != query.end() && !it->second.empty() && it->second.size() <= 18 &&
+                                         std::all_of(it->second.begin(), it->second.end(), ::isdigit))
+      expires = std::stoll(it->second);
+    auto sig = query.count("sig") ? sdk::base64url_decode(query.at("sig")) : std::nullopt;
+    if (!expires || !sig) return denied("the URL's expires or sig is missing or malformed");
+    sdk::Keyring* keyring = context->keyring();
+    if (!keyring || !keyring->verify(req.app_id, signed_data(collection, name, *expires), *sig))
+      return denied("the URL's signature does not match");
+    if (*expires < now_s()) return denied("the URL has expired");
+    if (!check_collection(collection) || !check_name(name)) return denied("the URL's signature does not match");
+    auto answer = unwrap_files(serve_file(*store, req.app_id, collection, name, req, {false, true}));
+    if (!answer) sdk::fail(404, "not_found", "no such file");
+    return std::move(*answer);
+  });
+  return ctx.add_route(std::move(route));
+}
+
+}  // namespace picloud::files
