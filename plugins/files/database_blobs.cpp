@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "disk_room.hpp"
 #include "sha256.hpp"
 
 namespace picloud::files {
@@ -66,8 +67,14 @@ sdk::Result<Written> DatabaseBlobs::write(const std::string& id, ByteSource& sou
   std::int64_t seq = 0;
   std::vector<sdk::Bytes> pending;
   std::int64_t pending_bytes = 0;
+  auto room = [&](std::int64_t more) -> sdk::Result<void> {
+    if (room_dir_.empty()) return {};
+    return check_room(room_dir_, more, reserve_);
+  };
+  if (auto r = room(std::max<std::int64_t>(source.size(), 0)); !r) return r.error();
   auto flush = [&]() -> sdk::Result<void> {
     if (pending.empty()) return {};
+    if (auto r = room(pending_bytes); !r) return r;
     auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       std::int64_t s = seq;
       for (auto& chunk : pending) {

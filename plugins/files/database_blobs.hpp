@@ -13,7 +13,10 @@ namespace picloud::files {
 
 class DatabaseBlobs final : public BlobStore {
  public:
-  DatabaseBlobs(sdk::Database& db, std::int64_t chunk_bytes) : db_(db), chunk_bytes_(chunk_bytes) {}
+  // `room_dir`, when not empty, is a directory on the database's disk
+  // (SQLite's): writes leave `reserve_bytes` of it free.
+  DatabaseBlobs(sdk::Database& db, std::int64_t chunk_bytes, std::string room_dir, std::int64_t reserve_bytes)
+      : db_(db), chunk_bytes_(chunk_bytes), room_dir_(std::move(room_dir)), reserve_(reserve_bytes) {}
 
   std::string_view backend() const override { return "database"; }
   sdk::Result<Written> write(const std::string& id, ByteSource& source, std::int64_t max_bytes) override;
@@ -27,6 +30,8 @@ class DatabaseBlobs final : public BlobStore {
  private:
   sdk::Database& db_;
   std::int64_t chunk_bytes_;
+  std::string room_dir_;
+  std::int64_t reserve_;
 };
 
 }  // namespace picloud::files

@@ -1,7 +1,9 @@
 #include "file_response.hpp"
 
+#include <strings.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cctype>
 #include <vector>
 
@@ -64,13 +66,13 @@ std::optional<std::int64_t> digits(std::string_view s) {
   return n;
 }
 
-// RFC 5987 filename* for Content-Disposition: the name's last segment,
+// Content-Disposition with an RFC 5987 filename*: the name's last segment,
 // percent-encoded as UTF-8.
-std::string disposition_filename(std::string_view name) {
+std::string disposition(std::string_view type, std::string_view name) {
   std::size_t slash = name.rfind('/');
   std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
   if (base.empty()) base = "file";
-  std::string out = "attachment; filename*=UTF-8''";
+  std::string out = std::string(type) + "; filename*=UTF-8''";
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : base) {
     if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
@@ -113,7 +115,8 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
 
 RangeAnswer parse_range(std::string_view header, std::int64_t size, ByteRange& range) {
   header = trim(header);
-  if (header.substr(0, 6) != "bytes=") return RangeAnswer::whole;
+  // The unit is case-insensitive.
+  if (header.size() < 6 || strncasecmp(header.data(), "bytes=", 6) != 0) return RangeAnswer::whole;
   std::string_view spec = trim(header.substr(6));
   if (spec.empty() || spec.find(',') != std::string_view::npos) return RangeAnswer::whole;
   std::size_t dash = spec.find('-');
@@ -132,9 +135,11 @@ RangeAnswer parse_range(std::string_view header, std::int64_t size, ByteRange& r
   if (!first) return RangeAnswer::whole;
   std::int64_t last = size - 1;
   if (!last_text.empty()) {
+    // A last position past any size (more digits than fit) is the end.
+    const bool all_digits = std::all_of(last_text.begin(), last_text.end(), [](char c) { return c >= '0' && c <= '9'; });
     auto l = digits(last_text);
-    if (!l || *l < *first) return RangeAnswer::whole;
-    last = std::min(*l, size - 1);
+    if (!all_digits || (l && *l < *first)) return RangeAnswer::whole;
+    last = l ? std::min(*l, size - 1) : size - 1;
   }
   if (*first >= size) return RangeAnswer::unsatisfiable;
   range.first = *first;
@@ -153,6 +158,7 @@ sdk::Result<std::optional<sdk::HttpResponse>> serve_file(FilesStore& store, std:
     if (!found) return found.error();
     if (!*found) return Answer();
     const FileHead& head = **found;
+    if (head.corrupted) return FilesStore::corrupted_error(head);
     const std::string etag = "\"" + head.sha256 + "\"";
     const std::int64_t modified = head.updated_at / 1000;
     sdk::HttpResponse res;
@@ -160,8 +166,12 @@ sdk::Result<std::optional<sdk::HttpResponse>> serve_file(FilesStore& store, std:
                    {"last-modified", http_date(modified)},
                    {"accept-ranges", "bytes"},
                    {"x-content-type-options", "nosniff"}};
-    if (policy.attachment) res.headers.emplace_back("content-disposition", disposition_filename(head.name));
+    if (policy.disposition == ServePolicy::Disposition::attachment)
+      res.headers.emplace_back("content-disposition", disposition("attachment", head.name));
+    if (policy.disposition == ServePolicy::Disposition::inline_named)
+      res.headers.emplace_back("content-disposition", disposition("inline", head.name));
     if (policy.sandbox) res.headers.emplace_back("content-security-policy", "sandbox");
+    if (!policy.cache_control.empty()) res.headers.emplace_back("cache-control", policy.cache_control);
     const bool get_or_head = request.method == "GET" || request.method == "HEAD";
 
     // Preconditions, in RFC 9110's order (13.2.2).
@@ -179,17 +189,13 @@ sdk::Result<std::optional<sdk::HttpResponse>> serve_file(FilesStore& store, std:
       if (auto t = parse_http_date(h); t && modified <= *t) return Answer(sdk::HttpResponse{304, res.headers, ""});
     }
 
-    res.headers.emplace_back("content-type", head.content_type);
     ByteRange range{0, head.size};
     RangeAnswer ranged = RangeAnswer::whole;
     if (auto h = request.header("range"); !h.empty() && request.method == "GET") {
       bool current = true;
       if (auto ir = request.header("if-range"); !ir.empty()) {
         std::string_view v = trim(ir);
-        if (!v.empty() && (v.front() == '"' || v.substr(0, 2) == "W/"))
-          current = v == etag;  // a strong comparison: a weak tag never matches
-        else
-          current = parse_http_date(v) == std::optional<std::int64_t>(modified);
+        current = v == etag;  // strong comparison: a weak tag, or a date, never matches
       }
       if (current) ranged = parse_range(h, head.size, range);
     }
@@ -198,6 +204,7 @@ sdk::Result<std::optional<sdk::HttpResponse>> serve_file(FilesStore& store, std:
       res.headers.emplace_back("content-range", "bytes */" + std::to_string(head.size));
       return Answer(std::move(res));
     }
+    res.headers.emplace_back("content-type", head.content_type);
     if (ranged == RangeAnswer::partial) {
       res.status = 206;
       res.headers.emplace_back("content-range", "bytes " + std::to_string(range.first) + "-" +

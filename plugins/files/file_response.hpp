@@ -6,8 +6,12 @@
 //     If-Modified-Since answer 304 to GET and HEAD.
 //   - Range (GET only) with one range answers 206 with Content-Range, and
 //     416 with "bytes */size" when it cannot be satisfied; several ranges,
-//     a unit other than bytes, a malformed header, or an If-Range that does
-//     not match the file, are ignored (the whole file, 200).
+//     a unit other than bytes, a malformed header, or an If-Range that is
+//     not the file's ETag, are ignored (the whole file, 200). An If-Range
+//     date never matches: a modification time to the second is too weak to
+//     join two parts of a file by.
+//   - A file marked corrupted (a read found its bytes changed) is refused,
+//     ranges included, until it is replaced.
 //   - A whole file is verified against its SHA-256 as it goes out (see
 //     FilesStore::open); a range is not, since that would mean reading it
 //     all.
@@ -25,12 +29,17 @@ namespace picloud::files {
 
 // How a download is shown.
 struct ServePolicy {
-  // Content-Disposition: attachment (saved, never shown in the page's
-  // origin: the admin API's hosts).
-  bool attachment = false;
+  enum class Disposition {
+    none,
+    inline_named,  // shown, saved under the file's name (signed URLs)
+    attachment,    // saved, never shown in the page's origin (the admin API)
+  };
+  Disposition disposition = Disposition::none;
   // Content-Security-Policy: sandbox (a shown HTML or SVG file runs no
-  // script with its origin's rights: signed URLs).
+  // script with its origin's rights).
   bool sandbox = false;
+  // Cache-Control, when not empty.
+  std::string cache_control = {};
 };
 
 // The answer to `request` (GET or HEAD) for the file, or nothing when there

@@ -58,6 +58,22 @@ std::string_view uploaded_type(std::string_view given) {
   return essence == kDefaultContentType ? std::string_view() : given;
 }
 
+// Whether the body's last few KiB hold the multipart closing delimiter
+// ("--boundary--", after a line break), with at most a short epilogue after
+// it.
+bool has_closing_delimiter(int fd, std::int64_t size, const std::string& boundary) {
+  const std::string close = "\r\n--" + boundary + "--";
+  const std::int64_t tail = std::min<std::int64_t>(size, 4096 + static_cast<std::int64_t>(close.size()));
+  std::string bytes(static_cast<std::size_t>(tail), '\0');
+  std::int64_t at = 0;
+  while (at < tail) {
+    ssize_t n = ::pread(fd, bytes.data() + at, static_cast<std::size_t>(tail - at), size - tail + at);
+    if (n <= 0) return false;
+    at += n;
+  }
+  return bytes.find(close) != std::string::npos;
+}
+
 // A spooled body as a std::istream, for Poco's multipart reader.
 class SpoolBuf final : public std::streambuf {
  public:
@@ -109,6 +125,10 @@ sdk::HttpResponse multipart_upload(FilesStore& store, const sdk::HttpRequest& re
     fail(415, "unsupported_media_type",
          "upload with multipart/form-data (and a boundary), or PUT the file to .../file?name=");
   if (req.body_fd < 0) fail(400, "bad_request", "the multipart body is empty");
+  // A body cut short still parses as parts (its end ends the last one):
+  // nothing is stored unless the closing delimiter is there.
+  if (!has_closing_delimiter(req.body_fd, req.body_size, boundary))
+    fail(400, "bad_request", "the multipart body is cut short: it has no closing boundary");
   SpoolBuf buf(req.body_fd, req.body_size);
   std::istream in(&buf);
   sdk::CallContext call = admin_call(req);
@@ -124,6 +144,7 @@ sdk::HttpResponse multipart_upload(FilesStore& store, const sdk::HttpRequest& re
       Poco::Net::MessageHeader::splitParameters(part.get("Content-Disposition", ""), disposition, params);
       const std::string field = params.get("name", "");
       if (field == "metadata") {
+        if (!stored.empty()) fail(400, "invalid_field", "metadata: the part must come before the files");
         std::string text;
         char chunk[4096];
         while (reader.stream().read(chunk, sizeof chunk) || reader.stream().gcount() > 0) {
@@ -133,6 +154,12 @@ sdk::HttpResponse multipart_upload(FilesStore& store, const sdk::HttpRequest& re
         metadata = metadata_from_text(text, "metadata");
       } else if (field == "file") {
         const std::string name = params.get("filename", "");
+        if (name.empty()) {  // a form's file input left empty
+          char skip[4096];
+          while (reader.stream().read(skip, sizeof skip) || reader.stream().gcount() > 0) {
+          }
+          continue;
+        }
         if (auto ok = check_name(name); !ok) fail(400, "invalid_field", "file's filename: " + ok.error().message);
         auto type = content_type_for(uploaded_type(part.get("Content-Type", "")), name);
         if (!type) fail(400, "invalid_field", "file '" + name + "': " + type.error().message);
@@ -244,7 +271,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, FilesStore& store_re
                      // Saved, never shown: an HTML or SVG file must not run
                      // in the admin API's origin.
                      auto answer = unwrap_files(
-                         serve_file(*store, req.params.at("app"), collection, name, req, {true, true}));
+                         serve_file(*store, req.params.at("app"), collection, name, req,
+                                    {ServePolicy::Disposition::attachment, true, "private, no-store"}));
                      if (!answer) fail(404, "not_found", "no file '" + name + "' in collection '" + collection + "'");
                      return std::move(*answer);
                    });

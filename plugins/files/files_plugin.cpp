@@ -14,9 +14,12 @@
 //                         (default 16 MiB)
 //   signed_url_max_ttl_s  longest life of a signed URL (default 7 days)
 //   chunk_bytes           the database backend's chunk size (default 256 KiB)
+//   reserve_bytes         free space writes leave on the data directory's disk
+//                         (default 512 MiB; storage_full beyond)
 //   sweep_interval_s      how often the sweep runs (default 300)
 //   sweep_grace_s         how long an unfinished upload or a replaced blob is
 //                         left before the sweep removes it (default 3600)
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <picloud/sdk.hpp>
@@ -61,16 +64,18 @@ class FilesPlugin final : public sdk::Plugin {
     if (!sweep) return sweep.error();
     auto grace = config.get_int("sweep_grace_s", 3600, 1, 30LL * 24 * 3600);
     if (!grace) return grace.error();
+    auto reserve = config.get_int("reserve_bytes", 512LL << 20, 0, 1LL << 50);
+    if (!reserve) return reserve.error();
     limits = {*max_file, *quota_bytes, *quota_files, *script_max, *url_ttl};
     sweep_interval_ms_ = *sweep * 1000;
     grace_ms_ = *grace * 1000;
     if (!ctx.events() || !ctx.access())
       return sdk::make_error(ErrorKind::internal, "the kernel lacks the event sink or access control");
 
+    auto dir = ctx.data_dir();
+    if (!dir) return dir.error();
     if (*backend == "local") {
-      auto dir = ctx.data_dir();
-      if (!dir) return dir.error();
-      auto local = files::LocalBlobs::open_at(*dir);
+      auto local = files::LocalBlobs::open_at(*dir, *reserve);
       if (!local) return local.error();
       blobs_ = std::move(*local);
       if (ctx.database().dialect() == sdk::Dialect::postgres)
@@ -78,7 +83,9 @@ class FilesPlugin final : public sdk::Plugin {
             "[files] backend = local keeps files on this node's disk: with several nodes sharing the database, set "
             "backend = database");
     } else if (*backend == "database") {
-      blobs_ = std::make_unique<files::DatabaseBlobs>(ctx.database(), *chunk);
+      // On SQLite the database is (by default) on the data directory's disk.
+      const bool sqlite = ctx.database().dialect() == sdk::Dialect::sqlite;
+      blobs_ = std::make_unique<files::DatabaseBlobs>(ctx.database(), *chunk, sqlite ? *dir : "", *reserve);
     } else {
       return sdk::make_error(ErrorKind::invalid_argument,
                              "[files] backend is '" + *backend + "'; it is local or database");
@@ -114,7 +121,18 @@ class FilesPlugin final : public sdk::Plugin {
       auto doomed = store_->doom_expired(tx, grace_ms_, kSweepBatch);
       if (!doomed) return Result<void>(doomed.error());
       return tx.after_commit([this, log, removed, missing, ids = std::move(*doomed)] {
+        // A full batch means a backlog: drained in transactions of their
+        // own, for a few seconds a pass, so that freeing keeps up with
+        // replacing.
         std::int64_t n = store_->free(ids);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (auto more = ids.size(); more == static_cast<std::size_t>(kSweepBatch) &&
+                                     std::chrono::steady_clock::now() < until;) {
+          auto next = store_->doom_expired(grace_ms_, kSweepBatch);
+          if (!next) break;
+          more = next->size();
+          n += store_->free(*next);
+        }
         auto strays = store_->blobs().sweep_strays(files::system_now_ms() - grace_ms_);
         if (strays) n += *strays;
         if (n > 0) {

@@ -55,9 +55,13 @@ sdk::Result<void> check_name(std::string_view name) {
     return make_error(ErrorKind::invalid_argument, "file name is " + std::to_string(name.size()) +
                                                        " bytes; at most " + std::to_string(kMaxNameBytes));
   if (!sdk::is_utf8(name)) return make_error(ErrorKind::invalid_argument, "file name is not valid UTF-8");
-  for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f)
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    // C0, DEL, and C1 (U+0080-U+009F: 0xC2 0x80-0x9F in UTF-8).
+    bool c1 = c == 0xC2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7f || c1)
       return make_error(ErrorKind::invalid_argument, "file name contains a control character");
+  }
   return {};
 }
 

@@ -31,7 +31,8 @@ struct Limits {
 
 // The shared rule for collection names (sdk::check_collection_name).
 sdk::Result<void> check_collection(std::string_view name);
-// 1-1024 bytes of UTF-8 without control characters (U+0000-U+001F, U+007F).
+// 1-1024 bytes of UTF-8 without control characters (U+0000-U+001F,
+// U+007F-U+009F).
 // Any other character is allowed, '/' included: names are not paths.
 sdk::Result<void> check_name(std::string_view name);
 // A media type "type/subtype" with optional parameters, as the Content-Type

@@ -18,7 +18,13 @@ using sdk::ErrorKind;
 using sdk::make_error;
 using sdk::Value;
 
+// As deep as any script may build a value (scripting.max_json_depth is at
+// most 512): what was stored reads back.
+constexpr int kMetadataDepth = 512;
+
 constexpr std::string_view kColumns =
+    "collection, name, blob_id, size, content_type, sha256, metadata, version, created_at, updated_at, corrupted";
+constexpr std::string_view kInsertColumns =
     "collection, name, blob_id, size, content_type, sha256, metadata, version, created_at, updated_at";
 
 FileHead head_of(const std::vector<Value>& row) {
@@ -29,11 +35,12 @@ FileHead head_of(const std::vector<Value>& row) {
   h.size = row[3].as_int();
   h.content_type = row[4].as_string();
   h.sha256 = row[5].as_string();
-  auto metadata = sdk::parse_json(row[6].as_string(), 64);
+  auto metadata = sdk::parse_json(row[6].as_string(), kMetadataDepth);
   h.metadata = metadata ? std::move(*metadata) : Value::object();
   h.version = row[7].as_int();
   h.created_at = row[8].as_int();
   h.updated_at = row[9].as_int();
+  h.corrupted = row[10].as_int() != 0;
   return h;
 }
 
@@ -143,35 +150,75 @@ sdk::Result<FileHead> FilesStore::put(const sdk::CallContext& call, std::string_
     if (auto ok = check_size(source.size(), limits_); !ok) return ok.error();
   // Refuse early what the quota cannot take (checked again, exactly, when
   // the row is written): no bytes are written for nothing.
-  if ((limits_.quota_bytes > 0 || limits_.quota_files > 0) && source.size() >= 0) {
+  if (limits_.quota_bytes > 0 && source.size() >= 0) {
     auto used = usage(call.app_id);
     if (!used) return used.error();
-    if (limits_.quota_bytes > 0 && used->bytes + source.size() > limits_.quota_bytes) {
-      auto old = head(call.app_id, collection, name);
-      if (!old) return old.error();
-      if (used->bytes - (*old ? (*old)->size : 0) + source.size() > limits_.quota_bytes)
-        return make_error(ErrorKind::conflict, "quota_exceeded",
-                          "the app's files would take " +
-                              std::to_string(used->bytes - (*old ? (*old)->size : 0) + source.size()) +
-                              " bytes; its quota is " + std::to_string(limits_.quota_bytes) + " ([files] quota_bytes)");
-    }
+    auto pending = pending_bytes(nullptr, call.app_id);
+    if (!pending) return pending.error();
+    auto old = head(call.app_id, collection, name);
+    if (!old) return old.error();
+    if (auto ok = check_quota(*used, *pending, *old ? (*old)->size : -1, source.size()); !ok) return ok.error();
   }
   const std::string blob_id = new_blob_id();
   if (auto r = db_.execute("INSERT INTO files_blobs (blob_id, app_id, state, created_at) VALUES (?, ?, 'writing', ?)",
                            {blob_id, call.app_id, now_()});
       !r)
     return r.error();
-  auto abandon = [&](const sdk::Error& error) -> sdk::Error {
-    // Best effort: what remains is the sweep's.
-    if (blobs_.remove(blob_id))
-      (void)db_.execute("DELETE FROM files_blobs WHERE blob_id = ? AND state = 'writing'", {blob_id});
-    return error;
-  };
   auto written = blobs_.write(blob_id, source, limits_.max_file_bytes);
-  if (!written) return abandon(written.error());
+  if (!written) {
+    if (written.error().kind == ErrorKind::internal)
+      log_.error("cannot store a file's bytes", {{"where", blobs_.where(blob_id)}, {"error", written.error().message}});
+    abandon(blob_id);
+    return written.error();
+  }
   auto committed = commit_put(call, collection, name, blob_id, *written, content_type, metadata);
-  if (!committed) return abandon(committed.error());
+  if (!committed) abandon(blob_id);
   return committed;
+}
+
+void FilesStore::abandon(const std::string& blob_id) {
+  // Best effort; what remains is the sweep's. The bytes go unless the blob
+  // is live: a commit that reported an error may still have happened (a
+  // connection lost at COMMIT), and a blob the sweep freed meanwhile may
+  // have got bytes written after it.
+  auto rows = db_.query("SELECT state FROM files_blobs WHERE blob_id = ?", {blob_id});
+  if (!rows || (!rows->empty() && rows->rows[0][0].as_string() == "live")) return;
+  if (blobs_.remove(blob_id))
+    (void)db_.execute("DELETE FROM files_blobs WHERE blob_id = ? AND state IN ('writing', 'doomed')", {blob_id});
+}
+
+sdk::Result<std::int64_t> FilesStore::pending_bytes(sdk::Transaction* tx, std::string_view app) {
+  if (blobs_.frees_dropped_at_once()) return std::int64_t{0};
+  const std::string sql =
+      "SELECT COALESCE(SUM(size), 0) FROM files_blobs WHERE app_id = ? AND state IN ('dropped', 'doomed')";
+  auto rows = tx ? tx->query(sql, {app}) : db_.query(sql, {app});
+  if (!rows) return rows.error();
+  return rows->rows[0][0].as_int();
+}
+
+sdk::Result<void> FilesStore::check_quota(const Usage& used, std::int64_t pending, std::int64_t old_size,
+                                          std::int64_t new_size) const {
+  const bool replacing = old_size >= 0;
+  const std::int64_t files = used.files + (replacing ? 0 : 1);
+  if (limits_.quota_files > 0 && files > limits_.quota_files && files > used.files)
+    return make_error(ErrorKind::conflict, "quota_exceeded",
+                      "the app would have " + std::to_string(files) + " files; its quota is " +
+                          std::to_string(limits_.quota_files) + " ([files] quota_files)");
+  if (limits_.quota_bytes <= 0) return {};
+  // A replaced version is held until the sweep frees it where a reader may
+  // still be reading it (the database backend): it counts until then.
+  const std::int64_t held_old = replacing && !blobs_.frees_dropped_at_once() ? old_size : 0;
+  const std::int64_t before = used.bytes + pending;
+  const std::int64_t after = used.bytes - (replacing ? old_size : 0) + new_size + pending + held_old;
+  if (after > limits_.quota_bytes && after > before)
+    return make_error(ErrorKind::conflict, "quota_exceeded",
+                      "the app's files would take " + std::to_string(after) + " bytes" +
+                          (pending + held_old > 0 ? " (" + std::to_string(pending + held_old) +
+                                                        " of them replaced or deleted versions the sweep has not freed "
+                                                        "yet)"
+                                                  : "") +
+                          "; its quota is " + std::to_string(limits_.quota_bytes) + " ([files] quota_bytes)");
+  return {};
 }
 
 sdk::Result<Usage> FilesStore::lock_usage(sdk::Transaction& tx, std::string_view app) {
@@ -202,6 +249,11 @@ sdk::Result<FileHead> FilesStore::commit_put(const sdk::CallContext& call, std::
   auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto used = lock_usage(tx, call.app_id);
     if (!used) return used.error();
+    // The app's deletion took the usage row's lock first: once it has
+    // committed, an upload that was still running stores nothing.
+    auto deleted = tx.query("SELECT 1 FROM files_deleted_apps WHERE app_id = ?", {call.app_id});
+    if (!deleted) return deleted.error();
+    if (!deleted->empty()) return make_error(ErrorKind::not_found, "the app was deleted");
     auto rows = tx.query("SELECT " + std::string(kColumns) +
                              " FROM files_objects WHERE app_id = ? AND collection = ? AND name = ?" + lock_clause_,
                          {call.app_id, collection, name});
@@ -210,27 +262,23 @@ sdk::Result<FileHead> FilesStore::commit_put(const sdk::CallContext& call, std::
     if (!rows->empty()) old = head_of(rows->rows[0]);
     const std::int64_t bytes = used->bytes - (old ? old->size : 0) + written.size;
     const std::int64_t files = used->files + (old ? 0 : 1);
-    if (limits_.quota_bytes > 0 && bytes > limits_.quota_bytes && bytes > used->bytes)
-      return make_error(ErrorKind::conflict, "quota_exceeded",
-                        "the app's files would take " + std::to_string(bytes) + " bytes; its quota is " +
-                            std::to_string(limits_.quota_bytes) + " ([files] quota_bytes)");
-    if (limits_.quota_files > 0 && files > limits_.quota_files && files > used->files)
-      return make_error(ErrorKind::conflict, "quota_exceeded",
-                        "the app would have " + std::to_string(files) + " files; its quota is " +
-                            std::to_string(limits_.quota_files) + " ([files] quota_files)");
+    auto pending = pending_bytes(&tx, call.app_id);
+    if (!pending) return pending.error();
+    if (auto ok = check_quota(*used, *pending, old ? old->size : -1, written.size); !ok) return ok.error();
     // The sweep may have doomed an upload that outlived its grace period.
-    auto claimed = tx.execute("UPDATE files_blobs SET state = 'live' WHERE blob_id = ? AND state = 'writing'", {blob_id});
+    auto claimed = tx.execute("UPDATE files_blobs SET state = 'live', size = ? WHERE blob_id = ? AND state = 'writing'",
+                              {written.size, blob_id});
     if (!claimed) return claimed.error();
     if (*claimed != 1)
       return make_error(ErrorKind::unavailable, "the upload took longer than the sweep's grace period; try again");
     const std::int64_t now = now_();
     stored = FileHead{std::string(collection), std::string(name), blob_id, written.size, content_type,
                       written.sha256, Value::object(), old ? old->version + 1 : 1, old ? old->created_at : now, now};
-    if (auto m = sdk::parse_json(metadata, 64)) stored.metadata = std::move(*m);
+    if (auto m = sdk::parse_json(metadata, kMetadataDepth)) stored.metadata = std::move(*m);
     if (old) {
       auto n = tx.execute(
           "UPDATE files_objects SET blob_id = ?, size = ?, content_type = ?, sha256 = ?, metadata = ?, version = ?, "
-          "updated_at = ? WHERE app_id = ? AND collection = ? AND name = ?",
+          "updated_at = ?, corrupted = 0 WHERE app_id = ? AND collection = ? AND name = ?",
           {blob_id, written.size, content_type, written.sha256, metadata, stored.version, now, call.app_id,
            collection, name});
       if (!n) return n.error();
@@ -239,7 +287,7 @@ sdk::Result<FileHead> FilesStore::commit_put(const sdk::CallContext& call, std::
       if (!dropped) return dropped.error();
       drop_after_commit(tx, old->blob_id);
     } else {
-      auto n = tx.execute("INSERT INTO files_objects (app_id, " + std::string(kColumns) +
+      auto n = tx.execute("INSERT INTO files_objects (app_id, " + std::string(kInsertColumns) +
                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           {call.app_id, collection, name, blob_id, written.size, content_type, written.sha256, metadata,
                            stored.version, now, now});
@@ -284,6 +332,10 @@ void FilesStore::missing(std::string_view app, const FileHead& head) {
 
 void FilesStore::corrupted(std::string_view app, const FileHead& head) {
   corrupted_.inc();
+  // Marked, so that ranges of it (which are not checked) are refused too,
+  // until the file is replaced.
+  (void)db_.execute("UPDATE files_objects SET corrupted = ? WHERE app_id = ? AND blob_id = ?",
+                    {now_(), app, head.blob_id});
   log_.error("a stored file is corrupted: its bytes do not match their SHA-256 (kept as it is for inspection)",
              {{"app", std::string(app)},
               {"collection", head.collection},
@@ -292,9 +344,15 @@ void FilesStore::corrupted(std::string_view app, const FileHead& head) {
               {"sha256", head.sha256}});
 }
 
+sdk::Error FilesStore::corrupted_error(const FileHead& head) {
+  return make_error(ErrorKind::internal, "corrupted",
+                    "file '" + head.name + "' is corrupted: its bytes do not match their SHA-256");
+}
+
 sdk::Result<std::shared_ptr<sdk::BodyStream>> FilesStore::open(std::string_view app, const FileHead& head,
                                                                std::int64_t offset, std::int64_t length,
                                                                bool verify) {
+  if (head.corrupted) return corrupted_error(head);
   const bool whole = offset == 0 && length == head.size;
   auto stream = blobs_.open(head.blob_id, head.size, offset, length, !(verify && whole));
   if (!stream) {
@@ -318,6 +376,7 @@ sdk::Result<std::optional<std::pair<FileHead, std::string>>> FilesStore::read_al
     if (!found) return found.error();
     if (!*found) return Found();
     const FileHead& h = **found;
+    if (h.corrupted) return corrupted_error(h);
     if (h.size > max_bytes)
       return make_error(ErrorKind::invalid_argument, "file_too_large",
                         "file '" + h.name + "' is " + std::to_string(h.size) + " bytes; a script reads at most " +
@@ -340,8 +399,7 @@ sdk::Result<std::optional<std::pair<FileHead, std::string>>> FilesStore::read_al
     hash.update(bytes);
     if (hash.hex() != h.sha256) {
       corrupted(app, h);
-      return make_error(ErrorKind::internal, "corrupted",
-                        "file '" + h.name + "' is corrupted: its bytes do not match their SHA-256");
+      return corrupted_error(h);
     }
     return Found(std::make_pair(h, std::move(bytes)));
   }
@@ -365,7 +423,7 @@ sdk::Result<std::optional<FileHead>> FilesStore::patch(const sdk::CallContext& c
     if (content_type) next.content_type = *content_type;
     std::string metadata_text = metadata ? *metadata : sdk::to_json(old.metadata);
     if (metadata)
-      if (auto m = sdk::parse_json(*metadata, 64)) next.metadata = std::move(*m);
+      if (auto m = sdk::parse_json(*metadata, kMetadataDepth)) next.metadata = std::move(*m);
     next.version = old.version + 1;
     next.updated_at = now_();
     auto n = tx.execute(
@@ -462,6 +520,13 @@ sdk::Result<Usage> FilesStore::usage(std::string_view app) {
 }
 
 sdk::Result<void> FilesStore::delete_app(sdk::Transaction& tx, std::string_view app) {
+  // The usage row first, as every write takes it: a put committing at the
+  // same moment waits, then finds the tombstone.
+  if (auto used = lock_usage(tx, app); !used) return used.error();
+  if (auto r = tx.execute("INSERT INTO files_deleted_apps (app_id, deleted_at) VALUES (?, ?) ON CONFLICT (app_id) DO NOTHING",
+                          {app, now_()});
+      !r)
+    return r.error();
   for (const char* sql : {"UPDATE files_blobs SET state = 'doomed' WHERE app_id = ?",
                           "DELETE FROM files_objects WHERE app_id = ?", "DELETE FROM files_usage WHERE app_id = ?"})
     if (auto r = tx.execute(sql, {app}); !r) return r.error();
@@ -488,6 +553,17 @@ sdk::Result<std::vector<std::string>> FilesStore::doom_expired(sdk::Transaction&
     if (!n) return n.error();
     if (*n == 1) ids.push_back(row[0].as_string());
   }
+  return ids;
+}
+
+sdk::Result<std::vector<std::string>> FilesStore::doom_expired(std::int64_t grace_ms, std::int64_t batch) {
+  sdk::Result<std::vector<std::string>> ids = std::vector<std::string>();
+  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    ids = doom_expired(tx, grace_ms, batch);
+    if (!ids) return ids.error();
+    return {};
+  });
+  if (!r) return r.error();
   return ids;
 }
 

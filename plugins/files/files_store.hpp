@@ -40,6 +40,7 @@ struct FileHead {
   std::int64_t version = 0;  // 1 when stored, +1 on every replace or patch
   std::int64_t created_at = 0;  // ms since the epoch
   std::int64_t updated_at = 0;
+  bool corrupted = false;  // a read found its bytes changed; refused until replaced
 };
 
 // A head as scripts and events see it (times in ms since the epoch) and as
@@ -120,6 +121,8 @@ class FilesStore {
   sdk::Result<std::optional<std::pair<FileHead, std::string>>> read_all(std::string_view app,
                                                                         std::string_view collection,
                                                                         std::string_view name, std::int64_t max_bytes);
+  // The error of a read of a file whose bytes no longer match their SHA-256.
+  static sdk::Error corrupted_error(const FileHead& head);
   // Logs that a file's bytes are gone (a reader found them missing after
   // reading its row again, in case it was replaced meanwhile).
   void missing(std::string_view app, const FileHead& head);
@@ -151,6 +154,8 @@ class FilesStore {
   // `grace_ms` ago; returns their ids, whose bytes free() then removes
   // after the commit.
   sdk::Result<std::vector<std::string>> doom_expired(sdk::Transaction& tx, std::int64_t grace_ms, std::int64_t batch);
+  // The same in a transaction of its own (a backlog, after the first batch).
+  sdk::Result<std::vector<std::string>> doom_expired(std::int64_t grace_ms, std::int64_t batch);
   // Removes doomed blobs' bytes, then their rows; returns how many went.
   std::int64_t free(const std::vector<std::string>& blob_ids);
   // Every doomed blob of one app (an app deleted), in batches.
@@ -174,6 +179,15 @@ class FilesStore {
   // Locks the app's usage row (PostgreSQL: FOR UPDATE), creating it.
   sdk::Result<Usage> lock_usage(sdk::Transaction& tx, std::string_view app);
   void drop_after_commit(sdk::Transaction& tx, const std::string& blob_id);
+  // Removes an upload's bytes and row after it failed, unless it went live.
+  void abandon(const std::string& blob_id);
+  // The app's replaced and deleted versions not freed yet (0 where they go
+  // at once), which count against its quota.
+  sdk::Result<std::int64_t> pending_bytes(sdk::Transaction* tx, std::string_view app);
+  // Whether the app may hold `new_size` more bytes (replacing a file of
+  // `old_size`, or -1 for a new file): quota_exceeded when not.
+  sdk::Result<void> check_quota(const Usage& used, std::int64_t pending, std::int64_t old_size,
+                                std::int64_t new_size) const;
   void corrupted(std::string_view app, const FileHead& head);
 
   sdk::Database& db_;

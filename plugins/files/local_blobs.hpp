@@ -14,8 +14,9 @@ namespace picloud::files {
 
 class LocalBlobs final : public BlobStore {
  public:
-  // Creates tmp/ and blobs/ under `root` (mode 0700).
-  static sdk::Result<std::unique_ptr<LocalBlobs>> open_at(const std::string& root);
+  // Creates tmp/ and blobs/ under `root` (mode 0700). Writes leave
+  // `reserve_bytes` of the disk free (storage_full beyond).
+  static sdk::Result<std::unique_ptr<LocalBlobs>> open_at(const std::string& root, std::int64_t reserve_bytes);
 
   std::string_view backend() const override { return "local"; }
   sdk::Result<Written> write(const std::string& id, ByteSource& source, std::int64_t max_bytes) override;
@@ -28,14 +29,15 @@ class LocalBlobs final : public BlobStore {
   sdk::Result<std::int64_t> sweep_strays(std::int64_t older_than_ms) override;
 
  private:
-  explicit LocalBlobs(std::string root) : root_(std::move(root)) {}
+  LocalBlobs(std::string root, std::int64_t reserve) : root_(std::move(root)), reserve_(reserve) {}
   std::string temp_path(const std::string& id) const { return root_ + "/tmp/" + id; }
   std::string shard_dir(const std::string& id) const { return root_ + "/blobs/" + id.substr(0, 2); }
   std::string final_path(const std::string& id) const { return shard_dir(id) + "/" + id; }
-  sdk::Result<Written> copy_into(int fd, const std::string& id, ByteSource& source, std::int64_t max_bytes);
+  sdk::Result<Written> copy_into(int fd, ByteSource& source, std::int64_t max_bytes);
   sdk::Result<Written> link_into(int fd, const std::string& id, ByteSource& source, std::int64_t max_bytes);
 
   std::string root_;
+  std::int64_t reserve_;
 };
 
 }  // namespace picloud::files

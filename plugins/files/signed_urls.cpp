@@ -1,7 +1,9 @@
 #include "signed_urls.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <optional>
 
 #include "file_response.hpp"
 #include "picloud/sdk/admin_routes.hpp"
@@ -20,12 +22,13 @@ std::string signed_data(std::string_view collection, std::string_view name, std:
   return data;
 }
 
-// Every byte but the unreserved ones and '/' percent-encoded (RFC 3986).
-std::string encode_path(std::string_view text) {
+// Every byte but the unreserved ones percent-encoded (RFC 3986), for a
+// query parameter.
+std::string encode_query_value(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -48,8 +51,9 @@ sdk::Result<std::string> signed_path(sdk::Keyring& keyring, std::string_view app
                                      std::string_view name, std::int64_t expires) {
   auto sig = keyring.sign(app, signed_data(collection, name, expires));
   if (!sig) return sig.error();
-  return std::string(kSignedPrefix) + std::string(collection) + "/" + encode_path(name) +
-         "?expires=" + std::to_string(expires) + "&sig=" + sdk::base64url_encode(*sig);
+  return std::string(kSignedPath) + "?collection=" + encode_query_value(collection) +
+         "&name=" + encode_query_value(name) + "&expires=" + std::to_string(expires) +
+         "&sig=" + sdk::base64url_encode(*sig);
 }
 
 sdk::Result<void> add_signed_url_route(sdk::PluginContext& ctx, FilesStore& store_ref) {
@@ -57,7 +61,7 @@ sdk::Result<void> add_signed_url_route(sdk::PluginContext& ctx, FilesStore& stor
   sdk::PluginContext* context = &ctx;
   sdk::HttpRoute route;
   route.method = "*";
-  route.path = "/s/*";
+  route.path = "/s";
   route.capability = std::string(sdk::kPublic);
   route.hosts = sdk::RouteHosts::apps;
   route.handler = sdk::with_error_replies([store, context](const sdk::HttpRequest& req) {
@@ -66,26 +70,30 @@ sdk::Result<void> add_signed_url_route(sdk::PluginContext& ctx, FilesStore& stor
       r.headers.emplace_back("allow", "GET, HEAD");
       return r;
     }
-    std::string_view rest = req.path;
-    if (rest.substr(0, kSignedPrefix.size()) != kSignedPrefix) return denied("not a signed URL");
-    rest.remove_prefix(kSignedPrefix.size());
-    std::size_t slash = rest.find('/');
-    if (slash == std::string_view::npos) return denied("a signed URL names a collection and a file");
-    std::string collection(rest.substr(0, slash));
-    std::string name(rest.substr(slash + 1));
     auto query = sdk::query_params(req.query);
+    auto param = [&](const char* key) -> std::optional<std::string> {
+      auto it = query.find(key);
+      if (it == query.end()) return std::nullopt;
+      return it->second;
+    };
+    auto collection = param("collection");
+    auto name = param("name");
     std::optional<std::int64_t> expires;
-    if (auto it = query.find("expires"); it != query.end() && !it->second.empty() && it->second.size() <= 18 &&
-                                         std::all_of(it->second.begin(), it->second.end(), ::isdigit))
-      expires = std::stoll(it->second);
-    auto sig = query.count("sig") ? sdk::base64url_decode(query.at("sig")) : std::nullopt;
-    if (!expires || !sig) return denied("the URL's expires or sig is missing or malformed");
+    if (auto e = param("expires");
+        e && !e->empty() && e->size() <= 18 && std::all_of(e->begin(), e->end(), [](unsigned char c) { return std::isdigit(c); }))
+      expires = std::stoll(*e);
+    auto sig = param("sig") ? sdk::base64url_decode(*param("sig")) : std::nullopt;
+    if (!collection || !name || !expires || !sig)
+      return denied("the URL's collection, name, expires or sig is missing or malformed");
     sdk::Keyring* keyring = context->keyring();
-    if (!keyring || !keyring->verify(req.app_id, signed_data(collection, name, *expires), *sig))
+    if (!keyring || !keyring->verify(req.app_id, signed_data(*collection, *name, *expires), *sig))
       return denied("the URL's signature does not match");
-    if (*expires < now_s()) return denied("the URL has expired");
-    if (!check_collection(collection) || !check_name(name)) return denied("the URL's signature does not match");
-    auto answer = unwrap_files(serve_file(*store, req.app_id, collection, name, req, {false, true}));
+    const std::int64_t left = *expires - now_s();
+    if (left < 0) return denied("the URL has expired");
+    if (!check_collection(*collection) || !check_name(*name)) return denied("the URL's signature does not match");
+    // Cached no longer than the URL lives, and only by the browser.
+    ServePolicy policy{ServePolicy::Disposition::inline_named, true, "private, max-age=" + std::to_string(left)};
+    auto answer = unwrap_files(serve_file(*store, req.app_id, *collection, *name, req, policy));
     if (!answer) sdk::fail(404, "not_found", "no such file");
     return std::move(*answer);
   });

@@ -7,6 +7,7 @@ CREATE TABLE files_blobs (
   blob_id    TEXT PRIMARY KEY,
   app_id     TEXT NOT NULL,
   state      TEXT NOT NULL,  -- writing, live, dropped, doomed
+  size       BIGINT NOT NULL DEFAULT 0,  -- set once written
   created_at BIGINT NOT NULL,
   dropped_at BIGINT NOT NULL DEFAULT 0
 );
@@ -23,6 +24,7 @@ CREATE TABLE files_objects (
   sha256       TEXT NOT NULL,
   metadata     TEXT NOT NULL,
   version      BIGINT NOT NULL,
+  corrupted    BIGINT NOT NULL DEFAULT 0,  -- when a read found the bytes changed (ms)
   created_at   BIGINT NOT NULL,
   updated_at   BIGINT NOT NULL,
   PRIMARY KEY (app_id, collection, name)
@@ -40,4 +42,11 @@ CREATE TABLE files_usage (
   app_id TEXT PRIMARY KEY,
   bytes  BIGINT NOT NULL,
   files  BIGINT NOT NULL
+);
+
+-- Apps whose files were deleted with them: an upload still running for one
+-- must not store a file afterwards.
+CREATE TABLE files_deleted_apps (
+  app_id     TEXT PRIMARY KEY,
+  deleted_at BIGINT NOT NULL
 );
