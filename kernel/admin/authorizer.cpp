@@ -21,6 +21,17 @@ sdk::HttpResponse forbidden(const std::string& message) { return error_body(403,
 
 const Access& current_access() { return t_access; }
 
+std::any AdminAuthorizer::take_state() {
+  std::any state = std::move(t_access);
+  t_access = Access{};
+  return state;
+}
+
+void AdminAuthorizer::restore_state(std::any state) {
+  auto* access = std::any_cast<Access>(&state);
+  t_access = access ? std::move(*access) : Access{};
+}
+
 sdk::HttpResponse not_an_admin_host(const sdk::HttpRequest& request, bool ip_hosts) {
   return error_body(404, "not_found",
                     "no route for " + request.method + " " + request.path + " on the host '" +

@@ -38,6 +38,8 @@ class AdminAuthorizer final : public http::Authorizer {
       : identity_(identity), capabilities_(capabilities), db_(db), cache_(cache), hosts_(hosts) {}
   std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) override;
   bool admin_host(std::string_view host_header) const override { return hosts_.serves(host_header); }
+  std::any take_state() override;
+  void restore_state(std::any state) override;
 
  private:
   Identity& identity_;

@@ -115,6 +115,7 @@ struct Server::Exchange {
   int spool_fd = -1;
   std::int64_t spooled = 0;
   std::string decoded;  // chunked data on its way to the spool file
+  std::any auth_state;  // what the authorizer established, for the handler
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   Exchange() = default;
@@ -476,6 +477,7 @@ Server::Next Server::begin_request(Connection& c) {
       x.close_after = has_body;  // the body stays unread
       return respond(c, std::move(*denied));
     }
+    x.auth_state = authorizer_.take_state();
   }
 
   if (!has_body && !x.route->spool_body) return complete_request(c);
@@ -561,6 +563,9 @@ Server::Next Server::complete_request(Connection& c) {
   } else {
     x.request.body_size = static_cast<std::int64_t>(x.request.body.size());
   }
+  // The handler may run on another worker than the check did (its body
+  // arrived later): what the check established comes with the request.
+  authorizer_.restore_state(std::move(x.auth_state));
   sdk::HttpResponse response = x.route->handler(x.request);
   // The body's file goes with the handler's return, not with a (possibly
   // long) streamed answer: its disk space comes back at once.

@@ -32,6 +32,7 @@
 //   {"error": {"code": "...", "message": "...", "details": {...}}}
 #pragma once
 
+#include <any>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -81,6 +82,13 @@ class Authorizer {
   virtual ~Authorizer() = default;
   // Returns nothing when allowed, or the error response (401/403/404) to send.
   virtual std::optional<sdk::HttpResponse> check(sdk::HttpRequest& request, const std::string& capability) = 0;
+  // What check() established for the handler on the calling thread, taken
+  // away to travel with its request: the body may arrive later and the
+  // handler run on another worker. restore_state() puts it back on the
+  // handler's thread just before the handler runs (an empty state: nothing
+  // established, as for a public route).
+  virtual std::any take_state() { return {}; }
+  virtual void restore_state(std::any /*state*/) {}
   // Whether a Host header names one of the admin API's hosts.
   virtual bool admin_host(std::string_view host_header) const = 0;
 };

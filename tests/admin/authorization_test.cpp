@@ -4,6 +4,10 @@
 // endpoints. Requests that would change something carry a body the handler
 // refuses (or name a missing resource), so an allowed call changes nothing
 // and a refused one is told apart by its status.
+#include <atomic>
+#include <thread>
+
+#include "../e2e/raw_http.hpp"
 #include "fixture.hpp"
 
 using namespace picloud;
@@ -182,6 +186,48 @@ TEST_P(Authorization, DeletingAnAppNeedsItsAdmin) {
     EXPECT_EQ(r.status, c.status) << c.label << ": " << r.body;
     EXPECT_EQ(pc.get("/apps/" + slug, pc.owner_key).status, c.status == 204 ? 404 : 200) << c.label;
   }
+}
+
+// The check runs when a request's head arrives; its handler runs once the
+// body is in, perhaps on another worker. What the check established (the
+// user, the app) must go with the request, never be another request's:
+// bodies arrive in two parts, from two users of two apps at once.
+TEST_P(Authorization, AHandlerActsForItsOwnRequestWhateverThreadRunsIt) {
+  Instance& pc = shared_instance(GetParam());
+  using namespace test::raw_http;
+  auto create = [&](const Creds& who, const std::string& app, const std::string& name) {
+    std::string body = R"({"name":")" + name + R"(","source":"void handle(request@ q, response@ s) { s.text(\"x\"); }"})";
+    std::string head = "POST /api/v1/admin/apps/" + app + "/scripts HTTP/1.1\r\nHost: localhost\r\n"
+                       "Authorization: Bearer " + who.key + "\r\nContent-Type: application/json\r\n"
+                       "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+    int fd = connect_to(pc.port());
+    if (fd < 0) return 0;
+    send_all(fd, head + body.substr(0, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    send_all(fd, body.substr(10));
+    auto r = read_response(fd);
+    ::close(fd);
+    return r.status;
+  };
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      const bool alice = t % 2 == 0;
+      for (int i = 0; i < 8; ++i) {
+        std::string name = std::string(alice ? "a" : "o") + "race" + std::to_string(t) + "x" + std::to_string(i);
+        if (create(alice ? pc.alice : pc.oscar, alice ? "alpha" : "bravo", name) == 201) ++created;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 48);
+  auto in = [&](const std::string& app_id, const std::string& prefix) {
+    auto rows = pc.db().query("SELECT count(*) FROM scripts WHERE app_id = ? AND name LIKE ?", {app_id, prefix + "race%"});
+    return rows ? rows->rows[0][0].as_int() : -1;
+  };
+  EXPECT_EQ(in(pc.alpha_id, "a"), 24);
+  EXPECT_EQ(in(pc.bravo_id, "o"), 24);
+  EXPECT_EQ(in(pc.alpha_id, "o") + in(pc.bravo_id, "a"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Authorization, ::testing::Values(Backend::sqlite, Backend::postgres),

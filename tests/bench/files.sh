@@ -59,7 +59,7 @@ run_backend() {  # run_backend LABEL
   echo 5 >"/proc/$PID/clear_refs"
   before=$(rss_kib "$PID")
   up=$(curl -fsS -o /dev/null -w '%{speed_upload}' -X PUT -H 'Expect:' -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: application/octet-stream' --data-binary @"$BIG" "$ADMIN/apps/bench/files/big/file?name=big.bin")
+    -H 'Content-Type: application/octet-stream' -T "$BIG" "$ADMIN/apps/bench/files/big/file?name=big.bin")
   down=$(curl -fsS -o "$BENCH_TMP/back.bin" -w '%{speed_download}' -H "Authorization: Bearer $KEY" \
     "$ADMIN/apps/bench/files/big/file?name=big.bin")
   peak=$(peak_kib "$PID")
