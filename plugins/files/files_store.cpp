@@ -150,7 +150,7 @@ sdk::Result<FileHead> FilesStore::put(const sdk::CallContext& call, std::string_
     if (auto ok = check_size(source.size(), limits_); !ok) return ok.error();
   // Refuse early what the quota cannot take (checked again, exactly, when
   // the row is written): no bytes are written for nothing.
-  if (limits_.quota_bytes > 0 && source.size() >= 0) {
+  if ((limits_.quota_bytes > 0 || limits_.quota_files > 0) && source.size() >= 0) {
     auto used = usage(call.app_id);
     if (!used) return used.error();
     auto pending = pending_bytes(nullptr, call.app_id);
@@ -228,7 +228,9 @@ sdk::Result<Usage> FilesStore::lock_usage(sdk::Transaction& tx, std::string_view
     return r.error();
   auto rows = tx.query("SELECT bytes, files FROM files_usage WHERE app_id = ?" + lock_clause_, {app});
   if (!rows) return rows.error();
-  if (rows->empty()) return make_error(ErrorKind::internal, "the app's usage row is missing");
+  // Deleted under our feet: the app's deletion held the lock, then took
+  // the row with it.
+  if (rows->empty()) return make_error(ErrorKind::not_found, "the app was deleted");
   return Usage{rows->rows[0][0].as_int(), rows->rows[0][1].as_int()};
 }
 
@@ -527,6 +529,10 @@ sdk::Result<void> FilesStore::delete_app(sdk::Transaction& tx, std::string_view 
                           {app, now_()});
       !r)
     return r.error();
+  // The blob rows in id order, as the sweep takes them: the two never wait
+  // on each other in a circle.
+  if (auto r = tx.query("SELECT blob_id FROM files_blobs WHERE app_id = ? ORDER BY blob_id" + lock_clause_, {app}); !r)
+    return r.error();
   for (const char* sql : {"UPDATE files_blobs SET state = 'doomed' WHERE app_id = ?",
                           "DELETE FROM files_objects WHERE app_id = ?", "DELETE FROM files_usage WHERE app_id = ?"})
     if (auto r = tx.execute(sql, {app}); !r) return r.error();
@@ -541,7 +547,7 @@ sdk::Result<std::vector<std::string>> FilesStore::doom_expired(sdk::Transaction&
   const std::int64_t cutoff = now_() - grace_ms;
   auto rows = tx.query(
       "SELECT blob_id FROM files_blobs WHERE state = 'doomed' OR (state = 'writing' AND created_at < ?) "
-      "OR (state = 'dropped' AND dropped_at < ?) LIMIT ?",
+      "OR (state = 'dropped' AND dropped_at < ?) ORDER BY blob_id LIMIT ?",
       {cutoff, cutoff, batch});
   if (!rows) return rows.error();
   std::vector<std::string> ids;

@@ -210,19 +210,22 @@ TEST_P(Authorization, AHandlerActsForItsOwnRequestWhateverThreadRunsIt) {
     return r.status;
   };
   std::atomic<int> created{0};
+  // Names of this run only (the instance is shared, and tests may repeat).
+  static int run = 0;
+  const std::string tag = "race" + std::to_string(++run) + "r";
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t)
     threads.emplace_back([&, t] {
       const bool alice = t % 2 == 0;
       for (int i = 0; i < 8; ++i) {
-        std::string name = std::string(alice ? "a" : "o") + "race" + std::to_string(t) + "x" + std::to_string(i);
+        std::string name = std::string(alice ? "a" : "o") + tag + std::to_string(t) + "x" + std::to_string(i);
         if (create(alice ? pc.alice : pc.oscar, alice ? "alpha" : "bravo", name) == 201) ++created;
       }
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(created.load(), 48);
   auto in = [&](const std::string& app_id, const std::string& prefix) {
-    auto rows = pc.db().query("SELECT count(*) FROM scripts WHERE app_id = ? AND name LIKE ?", {app_id, prefix + "race%"});
+    auto rows = pc.db().query("SELECT count(*) FROM scripts WHERE app_id = ? AND name LIKE ?", {app_id, prefix + tag + "%"});
     return rows ? rows->rows[0][0].as_int() : -1;
   };
   EXPECT_EQ(in(pc.alpha_id, "a"), 24);
