@@ -56,8 +56,10 @@ class ScriptResponse : public RefCounted<ScriptResponse>, public sdk::HttpExchan
       std::string key = lower(name);
       auto& hs = out.headers;
       hs.erase(std::remove_if(hs.begin(), hs.end(), [&](const auto& h) { return h.first == key; }), hs.end());
-      if (key == "content-type") explicit_type = true;
     }
+    // The file's type is not the script's choice: a body the script sets
+    // afterwards brings its own.
+    explicit_type = false;
     for (auto& [name, value] : response.headers) out.headers.emplace_back(lower(name), std::move(value));
     out.status = response.status;
     out.body = std::move(response.body);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/text.hpp"
 
 namespace picloud::files {
 namespace {
@@ -72,18 +73,8 @@ std::string disposition(std::string_view type, std::string_view name) {
   std::size_t slash = name.rfind('/');
   std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
   if (base.empty()) base = "file";
-  std::string out = std::string(type) + "; filename*=UTF-8''";
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : base) {
-    if (std::isalnum(c) || std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
+  // RFC 8187's attr-char: letters, digits and !#$&+-.^_`|~.
+  return std::string(type) + "; filename*=UTF-8''" + sdk::percent_encode(base, "!#$&+-.^_`|~");
 }
 
 }  // namespace

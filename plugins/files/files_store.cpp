@@ -47,13 +47,7 @@ FileHead head_of(const std::vector<Value>& row) {
 std::string new_blob_id() {
   unsigned char raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no random bytes for a blob id");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char c : raw) {
-    id.push_back(kDigits[c >> 4]);
-    id.push_back(kDigits[c & 15]);
-  }
-  return id;
+  return to_hex(raw, sizeof raw);
 }
 
 // The prefix's length in characters, as SQL's substr() counts on both

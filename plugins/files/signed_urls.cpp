@@ -22,23 +22,6 @@ std::string signed_data(std::string_view collection, std::string_view name, std:
   return data;
 }
 
-// Every byte but the unreserved ones percent-encoded (RFC 3986), for a
-// query parameter.
-std::string encode_query_value(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -51,8 +34,8 @@ sdk::Result<std::string> signed_path(sdk::Keyring& keyring, std::string_view app
                                      std::string_view name, std::int64_t expires) {
   auto sig = keyring.sign(app, signed_data(collection, name, expires));
   if (!sig) return sig.error();
-  return std::string(kSignedPath) + "?collection=" + encode_query_value(collection) +
-         "&name=" + encode_query_value(name) + "&expires=" + std::to_string(expires) +
+  return std::string(kSignedPath) + "?collection=" + sdk::percent_encode(collection) +
+         "&name=" + sdk::percent_encode(name) + "&expires=" + std::to_string(expires) +
          "&sig=" + sdk::base64url_encode(*sig);
 }
 

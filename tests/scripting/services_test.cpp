@@ -459,6 +459,17 @@ TEST(Declarations, AreCheckedWhenMade) {
   ASSERT_FALSE(two_lines);
   EXPECT_NE(two_lines.error().message.find("doc must be one line"), std::string::npos);
   EXPECT_FALSE(a.add_function({"mine", "long_doc", {}, ScriptType::void_type, "", noop(), std::string(301, 'x')}));
+  // The run's response: a parameter, once, without a default.
+  auto two_responses = a.add_function({"mine", "r2",
+                                       {{"a", ScriptType::response}, {"b", ScriptType::response}},
+                                       ScriptType::void_type, "", noop()});
+  ASSERT_FALSE(two_responses);
+  EXPECT_NE(two_responses.error().message.find("one response at most"), std::string::npos);
+  EXPECT_FALSE(a.add_function({"mine", "rd", {{"r", ScriptType::response, "", sdk::Value()}}, ScriptType::void_type,
+                               "", noop()}));
+  auto as_result = a.add_function({"mine", "rr", {}, ScriptType::response, "", noop()});
+  ASSERT_FALSE(as_result);
+  EXPECT_NE(as_result.error().message.find("not a result"), std::string::npos);
   sdk::ScriptMethod method = [](const sdk::CallContext&, const sdk::Value&, std::span<const sdk::Value>)
       -> sdk::Result<sdk::Value> { return sdk::Value(); };
   auto tabbed = a.add_handle_type({"mine", "T", {{"m", {}, ScriptType::void_type, "", method, "a\tb"}}, ""});

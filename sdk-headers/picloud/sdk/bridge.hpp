@@ -469,6 +469,33 @@ inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<Body
   return out;
 }
 
+// A response in C terms, borrowing from the SDK's; its stream, if any, is
+// handed over (the kernel closes it once, whatever becomes of the response).
+class CResponse {
+ public:
+  CResponse(const Host& host, const HttpResponse& response) {
+    headers_.reserve(response.headers.size());
+    for (const auto& [k, v] : response.headers) headers_.push_back(pc_header{str(k), str(v)});
+    out_.size = sizeof out_;
+    out_.status = response.status;
+    out_.headers = headers_.data();
+    out_.header_count = headers_.size();
+    out_.body = str(response.body);
+    if (response.stream) {
+      stream_ = c_body_stream(host, response.stream);
+      out_.stream = &stream_;
+    }
+  }
+  CResponse(const CResponse&) = delete;
+  CResponse& operator=(const CResponse&) = delete;
+  const pc_http_response* get() const { return &out_; }
+
+ private:
+  std::vector<pc_header> headers_;
+  pc_body_stream stream_{};
+  pc_http_response out_{};
+};
+
 // The exchange a script function was given (pc_call.http), as the SDK's
 // HttpExchange: the request converted on first use.
 class CHttpExchange final : public HttpExchange {
@@ -485,22 +512,9 @@ class CHttpExchange final : public HttpExchange {
   }
   Result<void> respond(HttpResponse response) override {
     if (!exchange_.respond) return make_error(ErrorKind::internal, "the kernel gave no way to respond");
-    std::vector<pc_header> headers;
-    headers.reserve(response.headers.size());
-    for (const auto& [k, v] : response.headers) headers.push_back(pc_header{str(k), str(v)});
-    pc_http_response out{};
-    out.size = sizeof out;
-    out.status = response.status;
-    out.headers = headers.data();
-    out.header_count = headers.size();
-    out.body = str(response.body);
-    pc_body_stream stream{};
-    if (response.stream) {
-      stream = c_body_stream(host_, response.stream);
-      out.stream = &stream;
-    }
+    CResponse out(host_, response);
     Answer a;
-    return a.take_void(exchange_.respond(exchange_.user, &out, a.out()));
+    return a.take_void(exchange_.respond(exchange_.user, out.get(), a.out()));
   }
 
  private:
@@ -897,21 +911,8 @@ class CContext final : public PluginContext {
     auto* route = static_cast<Route*>(user);
     logged(route->host, c::view(request->path), [&] {
       HttpResponse response = route->handler(http_request(*request));
-      std::vector<pc_header> headers;
-      headers.reserve(response.headers.size());
-      for (const auto& [k, v] : response.headers) headers.push_back(pc_header{str(k), str(v)});
-      pc_http_response out{};
-      out.size = sizeof out;
-      out.status = response.status;
-      out.headers = headers.data();
-      out.header_count = headers.size();
-      out.body = str(response.body);
-      pc_body_stream stream{};
-      if (response.stream) {
-        stream = c_body_stream(route->host, response.stream);
-        out.stream = &stream;
-      }
-      responder->respond(responder->user, &out);
+      CResponse out(route->host, response);
+      responder->respond(responder->user, out.get());
     });
   }
 

@@ -123,6 +123,26 @@ inline std::optional<std::string> percent_decode(std::string_view text, bool plu
   return out;
 }
 
+// Percent-encodes every byte but ASCII letters, digits and those in `keep`
+// (RFC 3986's unreserved "-._~" by default), as upper-case %XX.
+inline std::string percent_encode(std::string_view text, std::string_view keep = "-._~") {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 keep.find(static_cast<char>(c)) != std::string_view::npos;
+    if (plain) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 // Milliseconds since the epoch as RFC 3339 UTC with milliseconds
 // ("2026-01-31T23:59:59.123Z").
 inline std::string rfc3339(std::int64_t ms) {
