@@ -1,18 +1,8 @@
 #include "files_admin_routes.hpp"
 
-#include <Poco/Exception.h>
-#include <Poco/Net/MediaType.h>
-#include <Poco/Net/MessageHeader.h>
-#include <Poco/Net/MultipartReader.h>
-#include <Poco/Net/NameValueCollection.h>
-#include <unistd.h>
-
-#include <istream>
-#include <streambuf>
-#include <vector>
-
 #include "file_response.hpp"
 #include "files_script_api.hpp"
+#include "multipart.hpp"
 #include "picloud/sdk/admin_routes.hpp"
 
 namespace picloud::files {
@@ -58,121 +48,37 @@ std::string_view uploaded_type(std::string_view given) {
   return essence == kDefaultContentType ? std::string_view() : given;
 }
 
-// Whether the body's last few KiB hold the multipart closing delimiter
-// ("--boundary--", after a line break), with at most a short epilogue after
-// it.
-bool has_closing_delimiter(int fd, std::int64_t size, const std::string& boundary) {
-  const std::string close = "\r\n--" + boundary + "--";
-  const std::int64_t tail = std::min<std::int64_t>(size, 4096 + static_cast<std::int64_t>(close.size()));
-  std::string bytes(static_cast<std::size_t>(tail), '\0');
-  std::int64_t at = 0;
-  while (at < tail) {
-    ssize_t n = ::pread(fd, bytes.data() + at, static_cast<std::size_t>(tail - at), size - tail + at);
-    if (n <= 0) return false;
-    at += n;
-  }
-  return bytes.find(close) != std::string::npos;
-}
-
-// A spooled body as a std::istream, for Poco's multipart reader.
-class SpoolBuf final : public std::streambuf {
- public:
-  SpoolBuf(int fd, std::int64_t size) : fd_(fd), size_(size), buffer_(64 * 1024) {}
-
- protected:
-  int_type underflow() override {
-    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    auto want = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(buffer_.size()), size_ - at_));
-    if (want == 0) return traits_type::eof();
-    ssize_t n = ::pread(fd_, buffer_.data(), want, at_);
-    if (n <= 0) return traits_type::eof();
-    at_ += n;
-    setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
-    return traits_type::to_int_type(*gptr());
-  }
-
- private:
-  int fd_;
-  std::int64_t size_;
-  std::int64_t at_ = 0;
-  std::vector<char> buffer_;
-};
-
-// One part's bytes, of a length only its end tells.
-class StreamSource final : public ByteSource {
- public:
-  explicit StreamSource(std::istream& in) : in_(in) {}
-  std::int64_t size() const override { return -1; }
-  sdk::Result<std::size_t> read(char* buffer, std::size_t capacity) override {
-    in_.read(buffer, static_cast<std::streamsize>(capacity));
-    if (in_.bad()) return sdk::make_error(sdk::ErrorKind::invalid_argument, "the multipart body is malformed");
-    return static_cast<std::size_t>(in_.gcount());
-  }
-
- private:
-  std::istream& in_;
-};
-
 sdk::HttpResponse multipart_upload(FilesStore& store, const sdk::HttpRequest& req, const std::string& collection) {
-  std::string boundary;
-  try {
-    Poco::Net::MediaType type{std::string(req.header("content-type"))};
-    if (!type.matches("multipart", "form-data")) throw Poco::Exception("not multipart");
-    if (type.hasParameter("boundary")) boundary = type.getParameter("boundary");
-  } catch (const Poco::Exception&) {
-  }
-  if (boundary.empty())
+  auto boundary = form_data_boundary(req.header("content-type"));
+  if (!boundary)
     fail(415, "unsupported_media_type",
          "upload with multipart/form-data (and a boundary), or PUT the file to .../file?name=");
   if (req.body_fd < 0) fail(400, "bad_request", "the multipart body is empty");
-  // A body cut short still parses as parts (its end ends the last one):
-  // nothing is stored unless the closing delimiter is there.
-  if (!has_closing_delimiter(req.body_fd, req.body_size, boundary))
-    fail(400, "bad_request", "the multipart body is cut short: it has no closing boundary");
-  SpoolBuf buf(req.body_fd, req.body_size);
-  std::istream in(&buf);
+  MultipartReader reader(req.body_fd, req.body_size, std::move(*boundary));
+  // A body cut short would end its last part at its end: nothing is stored
+  // unless the closing delimiter is there.
+  if (!reader.closed()) fail(400, "bad_request", "the multipart body is cut short: it has no closing boundary");
   sdk::CallContext call = admin_call(req);
   std::string metadata = "{}";
   sdk::Array stored;
-  try {
-    Poco::Net::MultipartReader reader(in, boundary);
-    while (reader.hasNextPart()) {
-      Poco::Net::MessageHeader part;
-      reader.nextPart(part);
-      std::string disposition;
-      Poco::Net::NameValueCollection params;
-      Poco::Net::MessageHeader::splitParameters(part.get("Content-Disposition", ""), disposition, params);
-      const std::string field = params.get("name", "");
-      if (field == "metadata") {
-        if (!stored.empty()) fail(400, "invalid_field", "metadata: the part must come before the files");
-        std::string text;
-        char chunk[4096];
-        while (reader.stream().read(chunk, sizeof chunk) || reader.stream().gcount() > 0) {
-          text.append(chunk, static_cast<std::size_t>(reader.stream().gcount()));
-          if (text.size() > kMaxMetadataBytes * 2) fail(400, "invalid_field", "metadata: too long");
-        }
-        metadata = metadata_from_text(text, "metadata");
-      } else if (field == "file") {
-        const std::string name = params.get("filename", "");
-        if (name.empty()) {  // a form's file input left empty
-          char skip[4096];
-          while (reader.stream().read(skip, sizeof skip) || reader.stream().gcount() > 0) {
-          }
-          continue;
-        }
-        if (auto ok = check_name(name); !ok) fail(400, "invalid_field", "file's filename: " + ok.error().message);
-        auto type = content_type_for(uploaded_type(part.get("Content-Type", "")), name);
-        if (!type) fail(400, "invalid_field", "file '" + name + "': " + type.error().message);
-        StreamSource source(reader.stream());
-        auto head = store.put(call, collection, name, source, *type, metadata);
-        if (!head) fail_with(head.error());
-        stored.push_back(head_admin_json(*head));
-      } else {
-        fail(400, "unknown_field", "part '" + field + "': unknown (parts are file and metadata)");
-      }
+  for (;;) {
+    auto part = unwrap_files(reader.next());
+    if (!part) break;
+    if (part->name == "metadata") {
+      if (!stored.empty()) fail(400, "invalid_field", "metadata: the part must come before the files");
+      if (part->size > static_cast<std::int64_t>(kMaxMetadataBytes) * 2) fail(400, "invalid_field", "metadata: too long");
+      metadata = metadata_from_text(unwrap_files(reader.read(part->offset, part->size)), "metadata");
+    } else if (part->name == "file") {
+      if (part->filename.empty()) continue;  // a form's file input left empty
+      if (auto ok = check_name(part->filename); !ok)
+        fail(400, "invalid_field", "file's filename: " + ok.error().message);
+      auto type = content_type_for(uploaded_type(part->content_type), part->filename);
+      if (!type) fail(400, "invalid_field", "file '" + part->filename + "': " + type.error().message);
+      SpoolSource source(req.body_fd, part->offset, part->size, false);
+      stored.push_back(head_admin_json(unwrap_files(store.put(call, collection, part->filename, source, *type, metadata))));
+    } else {
+      fail(400, "unknown_field", "part '" + part->name + "': unknown (parts are file and metadata)");
     }
-  } catch (const Poco::Exception& e) {
-    fail(400, "bad_request", "the multipart body is malformed: " + e.displayText());
   }
   if (stored.empty()) fail(400, "missing_field", "no part named file in the upload");
   return json_reply(201, Value::object({{"files", Value(std::move(stored))}}));
@@ -255,7 +161,7 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, FilesStore& store_re
             if (auto m = req.header("picloud-metadata"); !m.empty()) metadata = metadata_from_text(m, "PiCloud-Metadata");
             // An empty body may come without a spool file.
             MemorySource empty(req.body);
-            SpoolSource spooled(req.body_fd, req.body_size);
+            SpoolSource spooled(req.body_fd, 0, req.body_size, true);
             ByteSource& source = req.body_fd >= 0 ? static_cast<ByteSource&>(spooled) : empty;
             auto head = unwrap_files(store->put(admin_call(req), collection, name, source, *type, metadata));
             return json_reply(head.version == 1 ? 201 : 200, head_admin_json(head));

@@ -118,7 +118,7 @@ sdk::Result<std::size_t> SpoolSource::read(char* buffer, std::size_t capacity) {
   auto want = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(capacity), size_ - at_));
   if (want == 0) return std::size_t{0};
   for (;;) {
-    ssize_t n = ::pread(fd_, buffer, want, at_);
+    ssize_t n = ::pread(fd_, buffer, want, offset_ + at_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return make_error(ErrorKind::internal, std::string("cannot read the uploaded body: ") + std::strerror(errno));
     at_ += n;
@@ -372,7 +372,6 @@ sdk::Result<std::optional<std::pair<FileHead, std::string>>> FilesStore::read_al
     if (!found) return found.error();
     if (!*found) return Found();
     const FileHead& h = **found;
-    if (h.corrupted) return corrupted_error(h);
     if (h.size > max_bytes)
       return make_error(ErrorKind::invalid_argument, "file_too_large",
                         "file '" + h.name + "' is " + std::to_string(h.size) + " bytes; a script reads at most " +

@@ -82,17 +82,21 @@ class MemorySource final : public ByteSource {
   std::size_t at_ = 0;
 };
 
-// A spooled request body: `size` bytes of an unlinked file from offset 0.
+// Bytes of a spooled request body: `size` of them from `offset`. The whole
+// body (offset 0, all of it) may be linked into place instead of copied; a
+// part of it (a multipart part) may not.
 class SpoolSource final : public ByteSource {
  public:
-  SpoolSource(int fd, std::int64_t size) : fd_(fd), size_(size) {}
+  SpoolSource(int fd, std::int64_t offset, std::int64_t size, bool whole)
+      : fd_(fd), offset_(offset), size_(size), whole_(whole) {}
   std::int64_t size() const override { return size_; }
   sdk::Result<std::size_t> read(char* buffer, std::size_t capacity) override;
-  int linkable_fd() const override { return fd_; }
+  int linkable_fd() const override { return whole_ ? fd_ : -1; }
 
  private:
   int fd_;
-  std::int64_t size_;
+  std::int64_t offset_, size_;
+  bool whole_;
   std::int64_t at_ = 0;
 };
 
