@@ -12,23 +12,28 @@ constexpr const char* kInsert =
     "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, depth, attempts, "
     "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
 
-sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms) {
+sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms, std::string payload_json) {
   return {item.id,     item.app_id,
           item.script_id, text_or_null(item.route_id),
           text_or_null(item.trigger_id), item.source,
-          sdk::to_json(item.payload), item.depth,
+          std::move(payload_json), item.depth,
           now_ms,      now_ms};
 }
 }  // namespace
 
 sdk::Result<void> Outbox::add(const OutboxItem& item, std::int64_t now_ms) {
-  auto r = db_.execute(kInsert, insert_params(item, now_ms));
+  auto r = db_.execute(kInsert, insert_params(item, now_ms, sdk::to_json(item.payload)));
   if (!r) return r.error();
   return {};
 }
 
 sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms) {
-  auto r = tx.execute(kInsert, insert_params(item, now_ms));
+  return insert(tx, item, now_ms, sdk::to_json(item.payload));
+}
+
+sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
+                                 const std::string& payload_json) {
+  auto r = tx.execute(kInsert, insert_params(item, now_ms, payload_json));
   if (!r) return r.error();
   return {};
 }

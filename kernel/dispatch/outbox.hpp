@@ -40,6 +40,10 @@ class Outbox {
   // Writes the item inside `tx`: it commits (or not) with the change that
   // caused it. Whoever commits notifies the OutboxSignal afterwards.
   static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms);
+  // The same with the payload already in JSON (item.payload is not read):
+  // a fan-out writes one event for many triggers and encodes it once.
+  static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
+                                  const std::string& payload_json);
   // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);

@@ -138,7 +138,7 @@ class PluginHost::Context final : public sdk::PluginContext {
         tasks_(plugin.name, &database),
         metrics_(host.metrics_, plugin.name),
         trigger_kinds_(*this),
-        events_(host.event_router_ ? host.event_router_->sink_for(plugin.name) : nullptr) {
+        events_(host.event_router_ ? host.event_router_->sink_for(plugin.name, database) : nullptr) {
     std::error_code ec;
     auto dir = std::filesystem::absolute(plugin.directory, ec);
     install_dir_ = (ec ? std::filesystem::path(plugin.directory) : dir).lexically_normal().string();

@@ -816,6 +816,35 @@ int keyring_verify(pc_plugin* p, pc_str app, pc_str data, pc_str signature) {
   return k && k->verify(view(app), view(data), view(signature)) ? 1 : 0;
 }
 
+pc_status trigger_deliveries(pc_plugin* p, pc_str app, pc_str kind, pc_str group_by, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto* sink = ctx(p).events();
+    if (!sink) return sdk::make_error(ErrorKind::unavailable, "events are not routed in this process");
+    auto found = sink->deliveries(view(app), view(kind), view(group_by));
+    if (!found) return found.error();
+    auto counts = [](const sdk::DeliveryCounts& c, sdk::Object o) {
+      o.emplace("queued", c.queued);
+      o.emplace("retrying", c.retrying);
+      o.emplace("running", c.running);
+      o.emplace("dead_letters", c.dead_letters);
+      return o;
+    };
+    sdk::Array list;
+    for (auto& d : *found) {
+      sdk::Object by;
+      for (const auto& [value, c] : d.by) by.emplace(value, Value(counts(c, {})));
+      list.push_back(Value(counts(d.counts, {{"id", Value(std::move(d.id))},
+                                              {"script_id", Value(std::move(d.script_id))},
+                                              {"script", Value(std::move(d.script))},
+                                              {"filter", std::move(d.filter)},
+                                              {"enabled", Value(d.enabled)},
+                                              {"by", Value(std::move(by))}})));
+    }
+    sdk::c::put_value(out, Value(std::move(list)));
+    return {};
+  });
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -876,6 +905,7 @@ constexpr pc_host_api kHostApi = {
     &vault_list,
     &keyring_sign,
     &NoThrow<&keyring_verify>::call,
+    &trigger_deliveries,
 };
 
 }  // namespace

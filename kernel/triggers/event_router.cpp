@@ -8,6 +8,8 @@
 #include "kernel/db/database.hpp"
 #include "kernel/dispatch/outbox.hpp"
 #include "kernel/log.hpp"
+#include "picloud/sdk/json.hpp"
+#include "kernel/triggers/delivery_report.hpp"
 
 namespace picloud::kernel::triggers {
 namespace {
@@ -16,8 +18,8 @@ constexpr std::string_view kReservedFields[] = {"source", "op", "app"};
 
 class PluginEventSink final : public sdk::EventSink {
  public:
-  PluginEventSink(EventRouter& router, const TriggerKindRegistry& kinds, std::string owner)
-      : router_(router), kinds_(kinds), owner_(std::move(owner)) {}
+  PluginEventSink(EventRouter& router, const TriggerKindRegistry& kinds, std::string owner, sdk::Database& db)
+      : router_(router), kinds_(kinds), owner_(std::move(owner)), db_(db) {}
 
   sdk::Result<int> emit(sdk::Transaction& tx, const sdk::CallContext& call, const sdk::Event& event) override {
     auto bad = [&](const std::string& why) {
@@ -35,10 +37,20 @@ class PluginEventSink final : public sdk::EventSink {
     return router_.fan_out(tx, call.app_id, call.trigger_depth + 1, event);
   }
 
+  sdk::Result<std::vector<sdk::TriggerDeliveries>> deliveries(std::string_view app_id, std::string_view kind,
+                                                              std::string_view group_by) override {
+    const RegisteredKind* k = kinds_.find(std::string(kind));
+    if (!k || k->owner != owner_)
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, "plugin '" + owner_ + "' asked for the deliveries of '" +
+                                                                   std::string(kind) + "', not a trigger kind it declared");
+    return delivery_report(db_, app_id, kind, group_by, admin::now_ms());
+  }
+
  private:
   EventRouter& router_;
   const TriggerKindRegistry& kinds_;
   std::string owner_;
+  sdk::Database& db_;
 };
 
 }  // namespace
@@ -95,7 +107,7 @@ sdk::Result<int> EventRouter::fan_out(sdk::Transaction& tx, std::string_view app
     return 0;
   }
   const std::int64_t now = admin::now_ms();
-  sdk::Value payload = handler_event(app_id, event);
+  const std::string payload = sdk::to_json(handler_event(app_id, event));
   for (const auto* row : matching) {
     dispatch::OutboxItem item;
     item.id = admin::new_id();
@@ -104,16 +116,15 @@ sdk::Result<int> EventRouter::fan_out(sdk::Transaction& tx, std::string_view app
     item.trigger_id = (*row)[0].as_string();
     item.source = event.source;
     item.depth = depth;
-    item.payload = payload;
-    if (auto r = dispatch::Outbox::insert(tx, item, now); !r) return r.error();
+    if (auto r = dispatch::Outbox::insert(tx, item, now, payload); !r) return r.error();
   }
   queued_.inc(matching.size());
   db::Database::after_commit(tx, [this] { signal_.notify(); });
   return static_cast<int>(matching.size());
 }
 
-std::unique_ptr<sdk::EventSink> EventRouter::sink_for(const std::string& owner) {
-  return std::make_unique<PluginEventSink>(*this, kinds_, owner);
+std::unique_ptr<sdk::EventSink> EventRouter::sink_for(const std::string& owner, sdk::Database& db) {
+  return std::make_unique<PluginEventSink>(*this, kinds_, owner, db);
 }
 
 }  // namespace picloud::kernel::triggers

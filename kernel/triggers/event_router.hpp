@@ -34,8 +34,9 @@ class EventRouter {
   static sdk::Value handler_event(std::string_view app_id, const sdk::Event& event);
 
   // The EventSink handed to plugin `owner`: it may emit only the kinds it
-  // declared, with their ops, and checks the payload's shape.
-  std::unique_ptr<sdk::EventSink> sink_for(const std::string& owner);
+  // declared, with their ops, and checks the payload's shape; it reports
+  // their deliveries from `db`.
+  std::unique_ptr<sdk::EventSink> sink_for(const std::string& owner, sdk::Database& db);
 
  private:
   const TriggerKindRegistry& kinds_;

@@ -1,13 +1,10 @@
 #include "docs_rules.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <random>
 
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/collections.hpp"
+#include "picloud/sdk/ids.hpp"
 #include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
@@ -33,10 +30,7 @@ bool holds_nul(const sdk::Value& v) {
 
 }  // namespace
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t now_ms() { return sdk::wall_clock_ms(); }
 
 sdk::Result<void> check_collection(std::string_view name) { return sdk::check_collection_name(name); }
 
@@ -51,25 +45,7 @@ sdk::Result<void> check_id(std::string_view id) {
   return {};
 }
 
-std::string new_id() {
-  // 48 bits of ms, then a 12-bit sequence that counts up within one ms (so
-  // this process's ids strictly increase), then 62 random bits; laid out
-  // as a version-7 UUID. Ids are not secrets: a seeded PRNG per thread.
-  static std::atomic<std::uint64_t> last{0};  // (ms << 12) | sequence
-  const std::uint64_t now = static_cast<std::uint64_t>(now_ms()) << 12;
-  std::uint64_t prev = last.load(), next = 0;
-  do next = now > prev ? now : prev + 1;
-  while (!last.compare_exchange_weak(prev, next));
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const std::uint64_t r = random();
-  const std::uint64_t ms = next >> 12, seq = next & 0xFFF;
-  char out[48];
-  std::snprintf(out, sizeof out, "%08llx-%04llx-7%03llx-%04llx-%012llx", static_cast<unsigned long long>(ms >> 16),
-                static_cast<unsigned long long>(ms & 0xFFFF), static_cast<unsigned long long>(seq),
-                static_cast<unsigned long long>(0x8000 | ((r >> 48) & 0x3FFF)),
-                static_cast<unsigned long long>(r & 0xFFFFFFFFFFFFULL));
-  return out;
-}
+std::string new_id() { return sdk::time_ordered_id(now_ms()); }
 
 sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t max_bytes) {
   if (!data.is_object())

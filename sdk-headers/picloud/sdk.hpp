@@ -11,6 +11,7 @@
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/http.hpp"
+#include "picloud/sdk/ids.hpp"
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/keyring.hpp"
 #include "picloud/sdk/log.hpp"

@@ -737,6 +737,27 @@ class CEventSink final : public EventSink {
     return static_cast<int>(r->int_or(0));
   }
 
+  Result<std::vector<TriggerDeliveries>> deliveries(std::string_view app_id, std::string_view kind,
+                                                    std::string_view group_by) override {
+    Answer a;
+    auto v = a.take_value(host_.api->trigger_deliveries(host_.plugin, str(app_id), str(kind), str(group_by), a.out()));
+    if (!v) return v.error();
+    auto counts = [](const Value& o) {
+      return DeliveryCounts{o["queued"].int_or(0), o["retrying"].int_or(0), o["running"].int_or(0),
+                            o["dead_letters"].int_or(0)};
+    };
+    std::vector<TriggerDeliveries> out;
+    if (!v->is_array()) return out;
+    for (const auto& t : v->as_array()) {
+      TriggerDeliveries d{t["id"].string_or(""), t["script_id"].string_or(""), t["script"].string_or(""),
+                          t["filter"], t["enabled"].is_bool() && t["enabled"].as_bool(), counts(t), {}};
+      if (t["by"].is_object())
+        for (const auto& [key, c] : t["by"].as_object()) d.by.emplace(key, counts(c));
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
  private:
   Host host_;
 };

@@ -17,8 +17,11 @@
 //       {{"collection", "the collection's name"}, {"key", "the key"}, ...}});
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +76,26 @@ class TriggerKinds {
 // script run by a trigger writing again). Past the depth limit the event is
 // dropped with a log line and a metric (a trigger loop), which is not an
 // error of emit(). The handlers see {source, op, app, ...payload}.
+// How the deliveries of one trigger stand (EventSink::deliveries).
+struct DeliveryCounts {
+  std::int64_t queued = 0;        // in the outbox, not tried yet
+  std::int64_t retrying = 0;      // waiting for another try after failing
+  std::int64_t running = 0;       // a node is running it now
+  std::int64_t dead_letters = 0;  // failed every attempt; not resolved
+};
+
+struct TriggerDeliveries {
+  std::string id;
+  std::string script_id;
+  std::string script;  // the script's name
+  Value filter;        // as the kind's validate_filter returned it
+  bool enabled = true;
+  DeliveryCounts counts;
+  // With a group_by field: the counts per value of that field of the
+  // events' payloads ("" for events without it).
+  std::map<std::string, DeliveryCounts> by;
+};
+
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -84,6 +107,15 @@ class EventSink {
   // database's error otherwise (return it, so the change rolls back).
   // Returns how many triggers matched.
   virtual Result<int> emit(Transaction& tx, const CallContext& call, const Event& event) = 0;
+
+  // The app's triggers of `kind` (one this plugin declared) in creation
+  // order, with how their deliveries stand; with `group_by` (a top-level
+  // string field of the kind's payloads, [a-z_][a-z0-9_]*) also per value
+  // of that field. For admin views: it reads the outbox and dead letters.
+  // Errors: invalid_argument for a kind not declared by this plugin or a
+  // malformed group_by; the database's otherwise.
+  virtual Result<std::vector<TriggerDeliveries>> deliveries(std::string_view app_id, std::string_view kind,
+                                                            std::string_view group_by = {}) = 0;
 };
 
 }  // namespace picloud::sdk
