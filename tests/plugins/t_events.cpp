@@ -14,6 +14,8 @@
 //   int  t_events::write_many(collection, prefix, n)   n items + events, one transaction
 //   void t_events::seen(key)             a handler records that it ran (duplicates kept)
 //   void t_events::observe(emitted_us)   a handler records its start latency
+//   int  t_events::now_us()              the clock observe() measures with
+//                                        (for events another plugin emits)
 //   int  t_events::depth()               the calling run's trigger depth
 //   int  t_events::emit_raw(source, op, payload)   emits as given, nothing written
 //                                        (for the sink's refusals)
@@ -144,6 +146,10 @@ class EventsPlugin final : public Plugin {
                         latencies_.push_back(now_us() - a[0].as_int());
                         return Value();
                       }});
+        !r)
+      return r;
+    if (auto r = add({"t_events", "now_us", {}, ScriptType::integer, "",
+                      [](const CallContext&, std::span<const Value>) -> Result<Value> { return Value(now_us()); }});
         !r)
       return r;
     if (auto r = add({"t_events", "depth", {}, ScriptType::integer, "",
