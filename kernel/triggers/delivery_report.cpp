@@ -19,7 +19,8 @@ bool field_name(std::string_view name) {
 // checked by field_name(), so it may stand in the SQL as a literal.
 std::string group_expression(sdk::Dialect dialect, std::string_view field) {
   if (field.empty()) return "''";
-  if (dialect == sdk::Dialect::postgres) return "COALESCE(payload::jsonb ->> '" + std::string(field) + "', '')";
+  // json, not jsonb: reading one field does not need the whole payload indexed.
+  if (dialect == sdk::Dialect::postgres) return "COALESCE(payload::json ->> '" + std::string(field) + "', '')";
   return "COALESCE(CAST(json_extract(payload, '$." + std::string(field) + "') AS TEXT), '')";
 }
 

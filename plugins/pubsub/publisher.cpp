@@ -13,6 +13,10 @@ using sdk::ErrorKind;
 using sdk::make_error;
 using sdk::Value;
 
+// An outbox row's bytes besides the message and topic (ids, app, source,
+// the event's field names, published_at), rounded up.
+constexpr std::int64_t kEnvelopeBytes = 320;
+
 }  // namespace
 
 Publisher::Publisher(sdk::Database& db, sdk::EventSink& events, TopicStats& stats, Limits limits,
@@ -40,6 +44,10 @@ sdk::Result<Published> Publisher::publish(const sdk::CallContext& call, std::str
                                                          " ([pubsub] max_message_bytes)");
     batch_bytes += static_cast<std::int64_t>(text.size());
   }
+  // What each delivery of the batch writes besides the messages: the
+  // event's other fields, ids and the outbox row's columns.
+  const std::int64_t written_per_subscriber =
+      batch_bytes + static_cast<std::int64_t>(messages.size()) * (kEnvelopeBytes + static_cast<std::int64_t>(topic.size()));
   if (batch_bytes > limits_.max_batch_bytes)
     return make_error(ErrorKind::invalid_argument, "the batch is " + std::to_string(batch_bytes) +
                                                        " bytes of JSON; at most " +
@@ -71,9 +79,9 @@ sdk::Result<Published> Publisher::publish(const sdk::CallContext& call, std::str
                               std::to_string(*matched) + " subscribers would queue " + std::to_string(*matched * n) +
                               " deliveries; at most " + std::to_string(limits_.max_fanout_deliveries) +
                               " at once ([pubsub] max_fanout_deliveries): publish smaller batches");
-      if (*matched * batch_bytes > limits_.max_fanout_bytes)
+      if (*matched * written_per_subscriber > limits_.max_fanout_bytes)
         return make_error(ErrorKind::invalid_argument,
-                          "the publish would write " + std::to_string(*matched * batch_bytes) + " bytes for " +
+                          "the publish would write " + std::to_string(*matched * written_per_subscriber) + " bytes for " +
                               std::to_string(*matched) + " subscribers; at most " +
                               std::to_string(limits_.max_fanout_bytes) +
                               " at once ([pubsub] max_fanout_bytes): publish smaller or fewer messages");

@@ -22,10 +22,10 @@ struct Limits {
   std::int64_t max_message_bytes = 256 * 1024;  // one message, as JSON text
   std::int64_t max_batch_messages = 1000;       // messages in one publish_many
   std::int64_t max_batch_bytes = 8 << 20;       // all of them, as JSON text
-  // What one publish may write to the outbox, messages times subscribers:
-  // a bound on how long it holds the database's write lock.
+  // What one publish may write to the outbox, messages times subscribers
+  // (each delivery's envelope counted too): it is one transaction.
   std::int64_t max_fanout_deliveries = 10000;
-  std::int64_t max_fanout_bytes = 64 << 20;
+  std::int64_t max_fanout_bytes = 32 << 20;
 };
 
 struct Published {

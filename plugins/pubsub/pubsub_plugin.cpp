@@ -10,7 +10,7 @@
 //   max_batch_bytes       all of a batch, as JSON text (default 8 MiB)
 //   max_fanout_deliveries what one publish may queue, messages times
 //                         subscribers (default 10000)
-//   max_fanout_bytes      and the bytes that writes (default 64 MiB)
+//   max_fanout_bytes      and the bytes that writes (default 32 MiB)
 //   max_topics            topics of one app the admin views track (default 10000)
 //   topic_retention_days  a topic not published to for this long leaves the
 //                         admin views (default 30)
@@ -65,8 +65,11 @@ class PubsubPlugin final : public sdk::Plugin {
     if (!ctx.events() || !ctx.access())
       return sdk::make_error(ErrorKind::internal, "the kernel lacks the event sink or access control");
 
-    stats_ = std::make_unique<pubsub::TopicStats>(ctx.database(), *topics);
     auto& metrics = ctx.metrics();
+    stats_ = std::make_unique<pubsub::TopicStats>(
+        ctx.database(), *topics,
+        metrics.counter("topic_counts_dropped_total",
+                        "publishes the admin views did not count (an app past max_topics, or too many topics at once)"));
     publisher_ = std::make_unique<pubsub::Publisher>(
         ctx.database(), *ctx.events(), *stats_, limits,
         metrics.counter("messages_published_total", "messages published (committed)"),

@@ -1,32 +1,37 @@
 #include "topic_stats.hpp"
 
+#include <algorithm>
+
+#include "recent_counts.hpp"
+
 namespace picloud::pubsub {
 namespace {
 
 constexpr std::int64_t kMinuteMs = 60'000;
-constexpr std::int64_t kMinutesKept = 24 * 60;
+constexpr std::int64_t kFullRecheckMs = 3600'000;
 constexpr std::int64_t kTombstoneMs = 7LL * 24 * 3600 * 1000;
-// Topics waiting for a flush, across apps: a script publishing to endless
-// new topic names must not grow this node's memory without bound.
+// Topics waiting for a flush, across apps.
 constexpr std::size_t kMaxPending = 100'000;
+// Topics written per transaction: short holds of SQLite's write lock.
+constexpr std::size_t kFlushChunk = 500;
+
+std::string greatest(sdk::Dialect d, const std::string& a, const std::string& b) {
+  return (d == sdk::Dialect::postgres ? "GREATEST(" : "max(") + a + ", " + b + ")";
+}
+std::string least(sdk::Dialect d, const std::string& a, const std::string& b) {
+  return (d == sdk::Dialect::postgres ? "LEAST(" : "min(") + a + ", " + b + ")";
+}
 
 }  // namespace
 
-TopicStats::TopicStats(sdk::Database& db, std::int64_t max_topics, Clock now)
-    : db_(db), max_topics_(max_topics), now_(now) {}
-
-std::string TopicStats::greatest(const std::string& a, const std::string& b) const {
-  return (db_.dialect() == sdk::Dialect::postgres ? "GREATEST(" : "max(") + a + ", " + b + ")";
-}
-std::string TopicStats::least(const std::string& a, const std::string& b) const {
-  return (db_.dialect() == sdk::Dialect::postgres ? "LEAST(" : "min(") + a + ", " + b + ")";
-}
+TopicStats::TopicStats(sdk::Database& db, std::int64_t max_topics, sdk::Counter& dropped, Clock now)
+    : db_(db), max_topics_(max_topics), dropped_(dropped), now_(now) {}
 
 void TopicStats::merge(Pending& into, const Pending& from) {
   into.first_ms = into.messages ? std::min(into.first_ms, from.first_ms) : from.first_ms;
   into.last_ms = into.messages ? std::max(into.last_ms, from.last_ms) : from.last_ms;
   into.messages += from.messages;
-  for (const auto& [minute, n] : from.per_minute) into.per_minute[minute] += n;
+  for (const auto& [at, n] : from.by_ms) into.by_ms[at] += n;
 }
 
 void TopicStats::record(std::string_view app, std::string_view topic, std::int64_t messages, std::int64_t at_ms) {
@@ -34,58 +39,86 @@ void TopicStats::record(std::string_view app, std::string_view topic, std::int64
   Pending add;
   add.messages = messages;
   add.first_ms = add.last_ms = at_ms;
-  add.per_minute[at_ms / kMinuteMs] = messages;
+  add.by_ms[at_ms - at_ms % kMinuteMs] = messages;
   Key key{std::string(app), std::string(topic)};
   std::lock_guard lock(mutex_);
+  if (!full_apps_.empty() && now_() >= full_until_) full_apps_.clear();  // look again: topics may have aged out
+  if (auto full = full_apps_.find(app); full != full_apps_.end() && !full->second.count(topic)) {
+    dropped_.inc(static_cast<std::uint64_t>(messages));
+    return;
+  }
   auto it = pending_.find(key);
   if (it == pending_.end()) {
-    if (pending_.size() >= kMaxPending) {
-      ++dropped_;
+    auto& waiting = pending_per_app_[key.first];
+    // Room for the app's tracked topics and as many new ones: until a flush
+    // finds an app full, its new topics may crowd out some of its counts.
+    if (pending_.size() >= kMaxPending || waiting >= 2 * max_topics_) {
+      dropped_.inc(static_cast<std::uint64_t>(messages));
       return;
     }
+    ++waiting;
     it = pending_.emplace(std::move(key), Pending{}).first;
   }
   merge(it->second, add);
 }
 
-std::int64_t TopicStats::dropped() const {
-  std::lock_guard lock(mutex_);
-  return dropped_;
+sdk::Result<TopicStats::Written> TopicStats::write(sdk::Transaction& tx, const Key& key, const Pending& p) {
+  const auto& [app, topic] = key;
+  const sdk::Dialect d = db_.dialect();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto row = tx.query(std::string("SELECT last_hour, last_day FROM pubsub_topics WHERE app_id = ? AND topic = ?") +
+                            (d == sdk::Dialect::postgres ? " FOR UPDATE" : ""),
+                        {app, topic});
+    if (!row) return row.error();
+    RecentCounts hour = last_hour_by_minute(), day = last_day_by_hour();
+    if (!row->empty()) {
+      hour = RecentCounts::decode(row->rows[0][0].string_or(""), 60'000, 60);
+      day = RecentCounts::decode(row->rows[0][1].string_or(""), 3'600'000, 24);
+    }
+    for (const auto& [at, n] : p.by_ms) {
+      hour.add(at, n);
+      day.add(at, n);
+    }
+    if (!row->empty()) {
+      auto updated = tx.execute("UPDATE pubsub_topics SET published_total = published_total + ?, first_published_at = " +
+                                    least(d, "first_published_at", "?") + ", last_published_at = " +
+                                    greatest(d, "last_published_at", "?") +
+                                    ", last_hour = ?, last_day = ? WHERE app_id = ? AND topic = ?",
+                                {p.messages, p.first_ms, p.last_ms, hour.encode(), day.encode(), app, topic});
+      if (!updated) return updated.error();
+      return Written::added;
+    }
+    // A new topic: tracked unless the app is gone or has max_topics already.
+    auto inserted = tx.execute(
+        "INSERT INTO pubsub_topics (app_id, topic, first_published_at, last_published_at, published_total, last_hour, "
+        "last_day) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM pubsub_deleted_apps WHERE app_id = ?) "
+        "AND (SELECT count(*) FROM pubsub_topics WHERE app_id = ?) < ? ON CONFLICT (app_id, topic) DO NOTHING",
+        {app, topic, p.first_ms, p.last_ms, p.messages, hour.encode(), day.encode(), app, app, max_topics_});
+    if (!inserted) return inserted.error();
+    if (*inserted == 1) return Written::added;
+    // Refused, or another node inserted it a moment ago: look once more.
+  }
+  return Written::untracked;
 }
 
-sdk::Result<void> TopicStats::write(sdk::Transaction& tx, const Key& key, const Pending& p) {
-  const auto& [app, topic] = key;
-  auto updated = tx.execute("UPDATE pubsub_topics SET published_total = published_total + ?, first_published_at = " +
-                                least("first_published_at", "?") + ", last_published_at = " +
-                                greatest("last_published_at", "?") + " WHERE app_id = ? AND topic = ?",
-                            {p.messages, p.first_ms, p.last_ms, app, topic});
-  if (!updated) return updated.error();
-  if (*updated == 0) {
-    // A new topic: tracked unless the app is gone or has max_topics already.
-    // Another node may insert it at the same moment; then the counts add up.
-    auto inserted = tx.execute(
-        "INSERT INTO pubsub_topics (app_id, topic, first_published_at, last_published_at, published_total) "
-        "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM pubsub_deleted_apps WHERE app_id = ?) "
-        "AND (SELECT count(*) FROM pubsub_topics WHERE app_id = ?) < ? "
-        "ON CONFLICT (app_id, topic) DO UPDATE SET published_total = pubsub_topics.published_total + "
-        "excluded.published_total, first_published_at = " +
-            least("pubsub_topics.first_published_at", "excluded.first_published_at") +
-            ", last_published_at = " + greatest("pubsub_topics.last_published_at", "excluded.last_published_at"),
-        {app, topic, p.first_ms, p.last_ms, p.messages, app, app, max_topics_});
-    if (!inserted) return inserted.error();
-    if (*inserted == 0) return {};  // not tracked: nor are its minutes
-  }
-  const std::int64_t oldest = now_() / kMinuteMs - kMinutesKept;
-  for (const auto& [minute, n] : p.per_minute) {
-    if (minute < oldest) continue;
-    auto r = tx.execute(
-        "INSERT INTO pubsub_topic_minutes (app_id, topic, minute, published) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (app_id, topic, minute) DO UPDATE SET published = pubsub_topic_minutes.published + "
-        "excluded.published",
-        {app, topic, minute, n});
-    if (!r) return r.error();
-  }
+sdk::Result<void> TopicStats::remember_full(std::string_view app) {
+  auto rows = db_.query("SELECT topic FROM pubsub_topics WHERE app_id = ?", {std::string(app)});
+  if (!rows) return rows.error();
+  std::set<std::string, std::less<>> tracked;
+  for (const auto& row : rows->rows) tracked.insert(row[0].as_string());
+  std::lock_guard lock(mutex_);
+  if (full_apps_.empty()) full_until_ = now_() + kFullRecheckMs;
+  full_apps_[std::string(app)] = std::move(tracked);
   return {};
+}
+
+void TopicStats::put_back(PendingMap::iterator from, PendingMap::iterator to) {
+  std::lock_guard lock(mutex_);
+  for (auto it = from; it != to; ++it) {
+    auto [at, added] = pending_.try_emplace(it->first);
+    if (added) ++pending_per_app_[it->first.first];
+    merge(at->second, it->second);
+  }
 }
 
 sdk::Result<void> TopicStats::flush() {
@@ -94,90 +127,91 @@ sdk::Result<void> TopicStats::flush() {
   {
     std::lock_guard lock(mutex_);
     batch.swap(pending_);
+    pending_per_app_.clear();
   }
-  if (batch.empty()) return {};
   // In key order, so two nodes flushing the same topics lock their rows in
   // the same order (PostgreSQL).
-  auto written = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    for (const auto& [key, p] : batch)
-      if (auto r = write(tx, key, p); !r) return r;
-    return {};
-  });
-  if (!written) {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, p] : batch) merge(pending_[key], p);
-    return written.error();
+  auto it = batch.begin();
+  while (it != batch.end()) {
+    auto chunk_end = it;
+    for (std::size_t n = 0; n < kFlushChunk && chunk_end != batch.end(); ++n) ++chunk_end;
+    std::set<std::string> untracked;  // apps with a topic the database would not take
+    std::int64_t untracked_messages = 0;
+    auto written = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      untracked.clear();
+      untracked_messages = 0;
+      for (auto k = it; k != chunk_end; ++k) {
+        auto w = write(tx, k->first, k->second);
+        if (!w) return w.error();
+        if (*w == Written::untracked) {
+          untracked.insert(k->first.first);
+          untracked_messages += k->second.messages;
+        }
+      }
+      return {};
+    });
+    if (!written) {
+      put_back(it, batch.end());
+      return written.error();
+    }
+    if (untracked_messages) dropped_.inc(static_cast<std::uint64_t>(untracked_messages));
+    // Full (or deleted): from now on this node counts only the topics they track.
+    for (const auto& app : untracked)
+      if (auto r = remember_full(app); !r) {
+        put_back(chunk_end, batch.end());
+        return r.error();
+      }
+    it = chunk_end;
   }
   return {};
 }
 
-sdk::Result<std::vector<TopicSummary>> TopicStats::with_recent(std::string_view app, std::vector<TopicSummary> topics) {
-  if (topics.empty()) return topics;
-  const std::int64_t now_minute = now_() / kMinuteMs;
-  auto rows = db_.query(
-      "SELECT topic, SUM(CASE WHEN minute > ? THEN published ELSE 0 END), SUM(published) FROM pubsub_topic_minutes "
-      "WHERE app_id = ? AND topic >= ? AND topic <= ? AND minute > ? GROUP BY topic",
-      {now_minute - 60, std::string(app), topics.front().topic, topics.back().topic, now_minute - kMinutesKept});
-  if (!rows) return rows.error();
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>, std::less<>> recent;
-  for (const auto& row : rows->rows) recent[row[0].as_string()] = {row[1].int_or(0), row[2].int_or(0)};
-  for (auto& t : topics)
-    if (auto it = recent.find(t.topic); it != recent.end()) {
-      t.published_last_hour = it->second.first;
-      t.published_last_day = it->second.second;
-    }
-  return topics;
+std::vector<TopicSummary> TopicStats::summaries(const sdk::Rows& rows) const {
+  const std::int64_t now = now_();
+  std::vector<TopicSummary> out;
+  for (const auto& row : rows.rows)
+    out.push_back({row[0].as_string(), row[1].as_int(), row[2].as_int(), row[3].as_int(),
+                   RecentCounts::decode(row[4].string_or(""), 60'000, 60).sum(now),
+                   RecentCounts::decode(row[5].string_or(""), 3'600'000, 24).sum(now)});
+  return out;
 }
 
 sdk::Result<TopicPage> TopicStats::list(std::string_view app, const std::string& after, std::int64_t limit) {
-  if (auto r = flush(); !r) return r.error();
+  (void)flush();  // this node's latest counts, when it can; a view never fails for them
   auto rows = db_.query(
-      "SELECT topic, first_published_at, last_published_at, published_total FROM pubsub_topics "
+      "SELECT topic, first_published_at, last_published_at, published_total, last_hour, last_day FROM pubsub_topics "
       "WHERE app_id = ? AND topic > ? ORDER BY topic LIMIT ?",
       {std::string(app), after, limit + 1});
   if (!rows) return rows.error();
-  std::vector<TopicSummary> topics;
-  for (const auto& row : rows->rows)
-    topics.push_back({row[0].as_string(), row[1].as_int(), row[2].as_int(), row[3].as_int(), 0, 0});
   TopicPage page;
-  if (static_cast<std::int64_t>(topics.size()) > limit) {
-    topics.resize(static_cast<std::size_t>(limit));
-    page.next = topics.back().topic;
+  page.items = summaries(*rows);
+  if (static_cast<std::int64_t>(page.items.size()) > limit) {
+    page.items.resize(static_cast<std::size_t>(limit));
+    page.next = page.items.back().topic;
   }
-  auto filled = with_recent(app, std::move(topics));
-  if (!filled) return filled.error();
-  page.items = std::move(*filled);
   return page;
 }
 
 sdk::Result<std::optional<TopicSummary>> TopicStats::get(std::string_view app, std::string_view topic) {
-  if (auto r = flush(); !r) return r.error();
+  (void)flush();
   auto rows = db_.query(
-      "SELECT topic, first_published_at, last_published_at, published_total FROM pubsub_topics "
+      "SELECT topic, first_published_at, last_published_at, published_total, last_hour, last_day FROM pubsub_topics "
       "WHERE app_id = ? AND topic = ?",
       {std::string(app), std::string(topic)});
   if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<TopicSummary>();
-  const auto& row = rows->rows[0];
-  auto filled = with_recent(app, {{row[0].as_string(), row[1].as_int(), row[2].as_int(), row[3].as_int(), 0, 0}});
-  if (!filled) return filled.error();
-  return std::optional<TopicSummary>(std::move(filled->front()));
+  auto topics = summaries(*rows);
+  if (topics.empty()) return std::optional<TopicSummary>();
+  return std::optional<TopicSummary>(std::move(topics.front()));
 }
 
 sdk::Result<std::int64_t> TopicStats::sweep(sdk::Transaction& tx, std::int64_t retention_ms) {
   const std::int64_t now = now_();
-  auto run = [&](std::string_view sql, const sdk::Params& params) -> sdk::Result<std::int64_t> {
-    return tx.execute(sql, params);
-  };
-  if (auto r = run("DELETE FROM pubsub_topic_minutes WHERE minute <= ?", {now / kMinuteMs - kMinutesKept}); !r)
-    return r.error();
-  if (auto r = run("DELETE FROM pubsub_topic_minutes WHERE app_id IN (SELECT app_id FROM pubsub_deleted_apps)", {}); !r)
-    return r.error();
-  auto gone = run("DELETE FROM pubsub_topics WHERE app_id IN (SELECT app_id FROM pubsub_deleted_apps)", {});
+  auto gone = tx.execute("DELETE FROM pubsub_topics WHERE app_id IN (SELECT app_id FROM pubsub_deleted_apps)");
   if (!gone) return gone.error();
-  auto old = run("DELETE FROM pubsub_topics WHERE last_published_at < ?", {now - retention_ms});
+  auto old = tx.execute("DELETE FROM pubsub_topics WHERE last_published_at < ?", {now - retention_ms});
   if (!old) return old.error();
-  if (auto r = run("DELETE FROM pubsub_deleted_apps WHERE deleted_at < ?", {now - kTombstoneMs}); !r) return r.error();
+  if (auto r = tx.execute("DELETE FROM pubsub_deleted_apps WHERE deleted_at < ?", {now - kTombstoneMs}); !r)
+    return r.error();
   return *gone + *old;
 }
 
@@ -187,9 +221,10 @@ sdk::Result<void> TopicStats::forget_app(sdk::Transaction& tx, std::string_view 
     std::lock_guard lock(mutex_);
     for (auto it = pending_.begin(); it != pending_.end();)
       it = it->first.first == id ? pending_.erase(it) : std::next(it);
+    pending_per_app_.erase(id);
+    full_apps_.erase(id);
   }
-  for (const char* sql : {"DELETE FROM pubsub_topic_minutes WHERE app_id = ?", "DELETE FROM pubsub_topics WHERE app_id = ?"})
-    if (auto r = tx.execute(sql, {id}); !r) return r.error();
+  if (auto r = tx.execute("DELETE FROM pubsub_topics WHERE app_id = ?", {id}); !r) return r.error();
   auto r = tx.execute(
       "INSERT INTO pubsub_deleted_apps (app_id, deleted_at) VALUES (?, ?) ON CONFLICT (app_id) DO NOTHING", {id, now_()});
   if (!r) return r.error();

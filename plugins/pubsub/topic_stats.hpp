@@ -4,17 +4,23 @@
 //
 // Kept off the publish path: a publish adds to counters in this node's
 // memory, and flush() (a task every few seconds, and at shutdown) adds them
-// to the database in one transaction. Counting in the publish's own
+// to the database in short transactions. Counting in the publish's own
 // transaction would make every publish to a topic wait for the one before
 // it on PostgreSQL (one counter row, locked until commit). The price: a
 // node killed with -9 loses the counts of its last few seconds — counts,
 // never messages.
+//
+// Bounded against a script publishing to endless new topic names: an app
+// tracks at most max_topics topics (one row each); once it has that many,
+// this node remembers which they are and counts nothing else for it until
+// the next hour; and at most kMaxPending topics wait in memory.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +29,7 @@
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/ids.hpp"
+#include "picloud/sdk/metrics.hpp"
 
 namespace picloud::pubsub {
 
@@ -44,55 +51,57 @@ class TopicStats {
  public:
   using Clock = std::int64_t (*)();
   // `max_topics`: how many topics of one app are tracked; publishes to
-  // further topics still deliver, they are just not listed.
-  TopicStats(sdk::Database& db, std::int64_t max_topics, Clock now = sdk::wall_clock_ms);
+  // further topics still deliver, they are just not listed. `dropped`
+  // counts publishes whose counts were not kept.
+  TopicStats(sdk::Database& db, std::int64_t max_topics, sdk::Counter& dropped, Clock now = sdk::wall_clock_ms);
 
   // `messages` were published to the app's topic at `at_ms`.
   void record(std::string_view app, std::string_view topic, std::int64_t messages, std::int64_t at_ms);
   // Adds what was recorded since the last flush to the database; on an
-  // error it is kept for the next one.
+  // error what was not written is kept for the next one.
   sdk::Result<void> flush();
 
-  // The app's topics in name order after `after` (this node's counts
-  // flushed first).
+  // The app's topics in name order after `after`.
   sdk::Result<TopicPage> list(std::string_view app, const std::string& after, std::int64_t limit);
   // One topic, or nothing when it was not published to (lately).
   sdk::Result<std::optional<TopicSummary>> get(std::string_view app, std::string_view topic);
 
-  // For the sweep (on one node at a time): drops minute counts older than a
-  // day, topics not published to for `retention_ms`, and what deleted apps
-  // left. Returns the topics dropped.
+  // For the sweep (on one node at a time): drops topics not published to
+  // for `retention_ms`, and what deleted apps left. Returns the topics
+  // dropped.
   sdk::Result<std::int64_t> sweep(sdk::Transaction& tx, std::int64_t retention_ms);
   // An app is being deleted (inside `tx`): its counts go, and counts other
   // nodes still hold for it are refused when they come.
   sdk::Result<void> forget_app(sdk::Transaction& tx, std::string_view app);
-
-  // Counts dropped because too many topics were waiting for a flush.
-  std::int64_t dropped() const;
 
  private:
   struct Pending {
     std::int64_t messages = 0;
     std::int64_t first_ms = 0;
     std::int64_t last_ms = 0;
-    std::map<std::int64_t, std::int64_t> per_minute;
+    std::map<std::int64_t, std::int64_t> by_ms;  // per minute, at the minute's start
   };
   using Key = std::pair<std::string, std::string>;  // app, topic
   using PendingMap = std::map<Key, Pending>;
+  enum class Written { added, untracked };
 
-  sdk::Result<void> write(sdk::Transaction& tx, const Key& key, const Pending& p);
-  sdk::Result<std::vector<TopicSummary>> with_recent(std::string_view app, std::vector<TopicSummary> topics);
+  sdk::Result<Written> write(sdk::Transaction& tx, const Key& key, const Pending& p);
+  sdk::Result<void> remember_full(std::string_view app);
+  void put_back(PendingMap::iterator from, PendingMap::iterator to);
+  std::vector<TopicSummary> summaries(const sdk::Rows& rows) const;
   static void merge(Pending& into, const Pending& from);
-  std::string greatest(const std::string& a, const std::string& b) const;
-  std::string least(const std::string& a, const std::string& b) const;
 
   sdk::Database& db_;
   std::int64_t max_topics_;
+  sdk::Counter& dropped_;
   Clock now_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;  // guards everything below
   PendingMap pending_;
-  std::int64_t dropped_ = 0;
-  std::mutex flush_mutex_;  // one flush at a time, so counts keep their order
+  std::map<std::string, std::int64_t, std::less<>> pending_per_app_;
+  // Apps at max_topics, with the topics they track (until full_until_).
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> full_apps_;
+  std::int64_t full_until_ = 0;
+  std::mutex flush_mutex_;  // one flush at a time
 };
 
 }  // namespace picloud::pubsub

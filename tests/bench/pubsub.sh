@@ -3,19 +3,23 @@
 # an empty handler (the t_events test plugin only supplies the clock and the
 # latency record):
 #   publish     a script route publishing one small message per request,
-#               wrk -t2 -c64 -d10s: publishes/s (deliveries run meanwhile);
-#   deliveries  from the first of those publishes until the outbox is empty:
-#               deliveries/s (publishes x subscribers, through outbox ->
-#               handler -> row deleted);
-#   latency     publish -> handler start, p50/p99, at a steady 200 publishes/s
-#               for 10 s (each message carries the time it was published).
+#               wrk -t2 -c64 -d10s: publishes/s (deliveries run meanwhile;
+#               the backlog is drained before the next part);
+#   deliveries  a backlog of 50,000 deliveries published in batches
+#               (publish_many, at most 10,000 deliveries a request), timed
+#               from the first publish until the last handler ran:
+#               deliveries/s through outbox -> handler -> row deleted;
+#   latency     publish -> handler start, p50/p99, at a steady rate the
+#               server keeps up with (1,000 deliveries/s: 200 publishes/s
+#               with 1 subscriber, 100 with 10, 10 with 100) for 10 s.
 # On SQLite and — when PICLOUD_TEST_POSTGRES_URL names a server — PostgreSQL.
 source "$(dirname "$0")/lib.bash"
 PLUGIN_DIR="$BUILD_DIR/bench/plugins"
 [ -f "$PLUGIN_DIR/t_events.so" ] || { echo "no $PLUGIN_DIR/t_events.so: build the benchmarks first"; exit 1; }
 [ -f "$BUILD_DIR/plugins/pubsub.so" ] || { echo "no $BUILD_DIR/plugins/pubsub.so: build PiCloud first"; exit 1; }
 SUBSCRIBERS="${SUBSCRIBERS:-1 10 100}"
-RATE="${RATE:-200}"
+DELIVERY_RATE="${DELIVERY_RATE:-1000}"   # deliveries/s in the latency part
+BACKLOG="${BACKLOG:-50000}"              # deliveries in the throughput part
 LATENCY_SECONDS="${LATENCY_SECONDS:-10}"
 
 api() {  # api PATH JSON
@@ -28,6 +32,10 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL SUBSCRIBERS -> sets PORT
   api /apps '{"slug":"bench","hostnames":["127.0.0.1"]}'
   api /apps/bench/scripts '{"name":"pub","source":"void handle(request@ req, response@ res) { json m = {{\"us\", t_events::now_us()}}; res.json(pubsub::publish(\"bench.orders\", m)); }"}'
   api /apps/bench/routes '{"script":"pub","path":"/pub"}'
+  # A batch of PER messages, PER subscribers times at most 10,000.
+  PER=$(( 10000 / $3 < 1000 ? 10000 / $3 : 1000 ))
+  api /apps/bench/scripts "{\"name\":\"burst\",\"source\":\"void handle(request@ req, response@ res) { json b = json::array(); for (int i = 0; i < $PER; i++) { json m = {{\\\"us\\\", t_events::now_us()}}; b.push(m); } res.json(pubsub::publish_many(\\\"bench.orders\\\", b)); }\"}"
+  api /apps/bench/routes '{"script":"burst","path":"/burst"}'
   api /apps/bench/scripts '{"name":"timed","source":"void on_event(event@ e) { t_events::observe(e.data[\"message\"].get_int(\"us\")); }"}'
   api /apps/bench/scripts '{"name":"empty","source":"void on_event(event@ e) { }"}'
   # One subscriber times its start; the others do nothing.
@@ -51,21 +59,28 @@ wait_runs() {  # wait_runs TARGET: until that many runs succeeded (10 minutes at
 published() { curl -fsS "http://localhost:$PORT/metrics" | awk '/^picloud_pubsub_messages_published_total / {print $2}'; }
 
 measure() {  # measure LABEL SUBSCRIBERS
-  local label="$1" subs="$2" base0 p0 t0 t1 result rps p50 p99 n
+  local label="$1" subs="$2" base0 p0 t0 t1 result rps p50 p99 n bursts i rate
+  # Publishes/s, then the backlog drained (route runs count as runs too).
   base0=$(runs_ok)
   p0=$(published)
-  t0=$(date +%s%N)
   result=$(wrk_run "http://127.0.0.1:$PORT/pub" 10s)
   read -r rps p50 p99 <<<"$result"
   n=$(( $(published) - p0 ))
-  wait_runs $((base0 + n * subs))
+  wait_runs $((base0 + n * (subs + 1)))
+  printf '%-9s %3d subscribers: publish %s/s (p50 %s, p99 %s)\n' "$label" "$subs" "$rps" "$p50" "$p99"
+  # Deliveries/s through a backlog.
+  bursts=$(( (BACKLOG + PER * subs - 1) / (PER * subs) ))
+  base0=$(runs_ok)
+  t0=$(date +%s%N)
+  for ((i = 0; i < bursts; i++)); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/burst"; done
+  wait_runs $((base0 + bursts + bursts * PER * subs))
   t1=$(date +%s%N)
-  awk -v label="$label" -v s="$subs" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v n="$n" -v ns=$((t1 - t0)) \
-    'BEGIN {printf "%-9s %3d subscribers: publish %s/s (p50 %s, p99 %s); %d deliveries in %.1f s = %.0f deliveries/s\n",
-            label, s, rps, p50, p99, n * s, ns / 1e9, n * s / (ns / 1e9)}'
-  # Latency at a steady rate, after the backlog drained.
+  awk -v label="$label" -v s="$subs" -v d=$((bursts * PER * subs)) -v ns=$((t1 - t0)) \
+    'BEGIN {printf "%-9s %3d subscribers: %d deliveries in %.1f s = %.0f deliveries/s\n", label, s, d, ns / 1e9, d / (ns / 1e9)}'
+  # Latency at a rate the server keeps up with.
+  rate=$(( DELIVERY_RATE / subs < 200 ? DELIVERY_RATE / subs : 200 ))
   curl -fsS -o /dev/null "http://localhost:$PORT/t_events/latency?reset=1"
-  python3 - "$PORT" "$RATE" "$LATENCY_SECONDS" <<'PY'
+  python3 - "$PORT" "$rate" "$LATENCY_SECONDS" <<'PY'
 import http.client, sys, time
 port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -83,10 +98,10 @@ PY
   sleep 1
   local out
   out=$(curl -fsS "http://localhost:$PORT/t_events/latency?reset=1")
-  python3 - "$label" "$subs" "$RATE" "$out" <<'PY'
+  python3 - "$label" "$subs" "$rate" "$out" <<'PY'
 import json, sys
 label, subs, rate, l = sys.argv[1], int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
-print(f"{label:<9} {subs:3d} subscribers: publish -> handler start at {rate}/s: p50 {l['p50_us']/1000:.2f} ms, "
+print(f"{label:<9} {subs:3d} subscribers: publish -> handler start at {rate} publishes/s: p50 {l['p50_us']/1000:.2f} ms, "
       f"p99 {l['p99_us']/1000:.2f} ms, max {l['max_us']/1000:.1f} ms ({l['count']} messages)")
 PY
 }

@@ -2,26 +2,19 @@
 -- admin views. Messages themselves live in the outbox, one row per
 -- subscriber, until each subscriber ran (or dead-lettered) them.
 
--- Each topic an app published to in the last topic_retention_days.
+-- Each topic an app published to in the last topic_retention_days, one row
+-- however busy it is.
 CREATE TABLE pubsub_topics (
   app_id             TEXT NOT NULL,
   topic              TEXT NOT NULL,
   first_published_at INTEGER NOT NULL,  -- ms since the epoch
   last_published_at  INTEGER NOT NULL,
   published_total    INTEGER NOT NULL,  -- messages, since first_published_at
+  last_hour          TEXT NOT NULL,     -- per-minute counts: [newest minute, c0, ..., c59]
+  last_day           TEXT NOT NULL,     -- per-hour counts: [newest hour, c0, ..., c23]
   PRIMARY KEY (app_id, topic)
 );
 CREATE INDEX pubsub_topics_by_age ON pubsub_topics(last_published_at);
-
--- Messages published per topic and minute, for the last 24 hours.
-CREATE TABLE pubsub_topic_minutes (
-  app_id    TEXT NOT NULL,
-  topic     TEXT NOT NULL,
-  minute    INTEGER NOT NULL,  -- ms since the epoch / 60000
-  published INTEGER NOT NULL,
-  PRIMARY KEY (app_id, topic, minute)
-);
-CREATE INDEX pubsub_topic_minutes_by_age ON pubsub_topic_minutes(minute);
 
 -- Apps deleted, so that counts another node still held for them when they
 -- went are dropped rather than written back (app ids are never reused).

@@ -64,18 +64,6 @@ class TriggerKinds {
   virtual Result<void> declare(TriggerKind kind) = 0;
 };
 
-// Where a plugin's events go (ctx.events(), usable from start()):
-//
-//   db.transaction([&](Transaction& tx) -> Result<void> {
-//     ... write the change with tx ...
-//     return events->emit(tx, call, {"kv", "update", Value::object({{"collection", c}, {"key", k}, ...})});
-//   });
-//
-// `call` says whose change it is: the app comes from call.app_id, and a
-// handler the event starts runs one trigger level deeper than `call` (a
-// script run by a trigger writing again). Past the depth limit the event is
-// dropped with a log line and a metric (a trigger loop), which is not an
-// error of emit(). The handlers see {source, op, app, ...payload}.
 // How the deliveries of one trigger stand (EventSink::deliveries).
 struct DeliveryCounts {
   std::int64_t queued = 0;        // in the outbox, not tried yet
@@ -96,6 +84,18 @@ struct TriggerDeliveries {
   std::map<std::string, DeliveryCounts> by;
 };
 
+// Where a plugin's events go (ctx.events(), usable from start()):
+//
+//   db.transaction([&](Transaction& tx) -> Result<void> {
+//     ... write the change with tx ...
+//     return events->emit(tx, call, {"kv", "update", Value::object({{"collection", c}, {"key", k}, ...})});
+//   });
+//
+// `call` says whose change it is: the app comes from call.app_id, and a
+// handler the event starts runs one trigger level deeper than `call` (a
+// script run by a trigger writing again). Past the depth limit the event is
+// dropped with a log line and a metric (a trigger loop), which is not an
+// error of emit(). The handlers see {source, op, app, ...payload}.
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -115,7 +115,10 @@ class EventSink {
   // Errors: invalid_argument for a kind not declared by this plugin or a
   // malformed group_by; the database's otherwise.
   virtual Result<std::vector<TriggerDeliveries>> deliveries(std::string_view app_id, std::string_view kind,
-                                                            std::string_view group_by = {}) = 0;
+                                                            std::string_view group_by = {}) {
+    (void)app_id, (void)kind, (void)group_by;
+    return make_error(ErrorKind::unavailable, "this event sink does not report deliveries");
+  }
 };
 
 }  // namespace picloud::sdk

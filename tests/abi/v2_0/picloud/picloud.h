@@ -504,6 +504,18 @@ typedef struct pc_host_api {
    * has), else 0. */
   pc_status (*keyring_sign)(pc_plugin* p, pc_str app_id, pc_str data, const pc_out* out);
   int (*keyring_verify)(pc_plugin* p, pc_str app_id, pc_str data, pc_str signature);
+
+  /* How the deliveries of an app's triggers of a kind this plugin declared
+   * stand, for its admin views. out->value: [{"id", "script_id", "script"
+   * (its name), "filter", "enabled", "queued" (in the outbox, not tried
+   * yet), "retrying" (waiting for another try after failing), "running" (a
+   * node holds it now), "dead_letters" (unresolved), "by"}] in creation
+   * order. group_by, when not empty, names a top-level string field of the
+   * kind's payloads ([a-z_][a-z0-9_]*, at most 64 characters): "by" then
+   * holds the same four counts per value of that field ({"<value>": {...}},
+   * "" for events without it); otherwise "by" is {}. Reads the outbox and
+   * the dead letters: an admin view, not a hot path. */
+  pc_status (*trigger_deliveries)(pc_plugin* p, pc_str app_id, pc_str kind, pc_str group_by, const pc_out* out);
 } pc_host_api;
 
 #define PC_JSON_STRICT 1u
