@@ -28,7 +28,7 @@ T checked(sdk::Result<T> r) {
 
 void add_dead_letter_routes(AdminContext& ctx, Registrar& r) {
   r.add("GET", "/apps/{app}/dead_letters", "dead_letter.read", [&ctx](const sdk::HttpRequest& req) {
-    auto query = query_params(req, {"limit", "cursor", "state", "source", "trigger", "script"});
+    auto query = query_params(req, {"limit", "cursor", "state", "source", "trigger", "script", "event_field", "event_value"});
     Page page = read_page(query);
     triggers::DeadLetterQuery q;
     q.limit = page.limit;
@@ -41,6 +41,14 @@ void add_dead_letter_routes(AdminContext& ctx, Registrar& r) {
     }
     if (auto s = query.find("source"); s != query.end()) q.source = s->second;
     if (auto s = query.find("trigger"); s != query.end()) q.trigger_id = s->second;
+    if (query.count("event_field") != query.count("event_value"))
+      fail(400, "invalid_parameter", "event_field and event_value go together",
+           sdk::Value::object({{"parameter", query.count("event_field") ? "event_value" : "event_field"}}));
+    if (auto s = query.find("event_field"); s != query.end()) {
+      if (s->second.empty()) fail(400, "invalid_parameter", "event_field is empty", sdk::Value::object({{"parameter", "event_field"}}));
+      q.event_field = s->second;
+      q.event_value = query.at("event_value");
+    }
     if (auto s = query.find("script"); s != query.end()) {
       // A name or an id.
       auto rows = unwrap(ctx.db.query("SELECT id FROM scripts WHERE app_id = ? AND (id = ? OR name = ?)",

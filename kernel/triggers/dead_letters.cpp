@@ -8,6 +8,7 @@
 #include "kernel/db/leader.hpp"
 #include "kernel/dispatch/outbox.hpp"
 #include "kernel/log.hpp"
+#include "kernel/triggers/delivery_report.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -141,6 +142,13 @@ sdk::Result<DeadLetterPage> DeadLetterStore::list(const std::string& app_id, con
   narrow("source", q.source);
   narrow("trigger_id", q.trigger_id);
   narrow("script_id", q.script_id);
+  if (!q.event_field.empty()) {
+    if (!payload_field_name(q.event_field))
+      return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                             "event_field must be a field's name ([a-z_][a-z0-9_]*, at most 64 characters)");
+    sql += " AND " + payload_field_expression(db_.dialect(), q.event_field) + " = ?";
+    params.emplace_back(q.event_value);
+  }
   if (!q.cursor.empty()) {
     std::int64_t created = 0;
     std::string id;

@@ -40,6 +40,9 @@ struct DeadLetterQuery {
   enum class State { unresolved, resolved, all };
   State state = State::unresolved;
   std::string source, trigger_id, script_id;  // empty: any
+  // Only letters whose event has this top-level field with this text value
+  // (pubsub's topic, kv's collection); empty field: any.
+  std::string event_field, event_value;
   int limit = 50;                              // 1..500
   std::string cursor;                          // from the previous page's `next_cursor`
 };

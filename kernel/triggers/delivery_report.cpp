@@ -7,29 +7,22 @@
 #include "kernel/admin/api_support.hpp"
 
 namespace picloud::kernel::triggers {
-namespace {
-
-bool field_name(std::string_view name) {
+bool payload_field_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || (name[0] >= '0' && name[0] <= '9')) return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
-// The payload's field as text, in the dialect's JSON functions. The name is
-// checked by field_name(), so it may stand in the SQL as a literal.
-std::string group_expression(sdk::Dialect dialect, std::string_view field) {
-  if (field.empty()) return "''";
+std::string payload_field_expression(sdk::Dialect dialect, std::string_view name) {
   // json, not jsonb: reading one field does not need the whole payload indexed.
-  if (dialect == sdk::Dialect::postgres) return "COALESCE(payload::json ->> '" + std::string(field) + "', '')";
-  return "COALESCE(CAST(json_extract(payload, '$." + std::string(field) + "') AS TEXT), '')";
+  if (dialect == sdk::Dialect::postgres) return "COALESCE(payload::json ->> '" + std::string(name) + "', '')";
+  return "COALESCE(CAST(json_extract(payload, '$." + std::string(name) + "') AS TEXT), '')";
 }
-
-}  // namespace
 
 sdk::Result<std::vector<sdk::TriggerDeliveries>> delivery_report(sdk::Database& db, std::string_view app_id,
                                                                  std::string_view kind, std::string_view group_by,
                                                                  std::int64_t now_ms) {
-  if (!group_by.empty() && !field_name(group_by))
+  if (!group_by.empty() && !payload_field_name(group_by))
     return sdk::make_error(sdk::ErrorKind::invalid_argument,
                            "group_by must be a payload field's name ([a-z_][a-z0-9_]*, at most 64 characters), got '" +
                                std::string(group_by) + "'");
@@ -48,7 +41,7 @@ sdk::Result<std::vector<sdk::TriggerDeliveries>> delivery_report(sdk::Database& 
   }
   if (out.empty()) return out;
 
-  const std::string group = group_expression(db.dialect(), group_by);
+  const std::string group = group_by.empty() ? "''" : payload_field_expression(db.dialect(), group_by);
   auto add = [&](const std::string& trigger_id, const std::string& value, auto&& bump) {
     auto it = index.find(trigger_id);
     if (it == index.end()) return;  // a trigger deleted since: its rows are no one's to show

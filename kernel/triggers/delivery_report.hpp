@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,14 @@
 #include "picloud/sdk/triggers.hpp"
 
 namespace picloud::kernel::triggers {
+
+// Whether `name` may name a top-level field of an event's payload in SQL:
+// [a-z_][a-z0-9_]*, at most 64 characters.
+bool payload_field_name(std::string_view name);
+// The SQL expression reading that field of a stored payload (the column
+// `payload`, JSON text) as text, '' when it is missing. `name` must pass
+// payload_field_name(): it is written into the SQL as a literal.
+std::string payload_field_expression(sdk::Dialect dialect, std::string_view name);
 
 // Errors: invalid_argument for a malformed group_by (a top-level field
 // name, [a-z_][a-z0-9_]*, at most 64 characters); the database's otherwise.

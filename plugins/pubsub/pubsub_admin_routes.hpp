@@ -11,7 +11,8 @@
 //                                   and per topic
 // Reads need pubsub.read (app viewers), publishing pubsub.publish (app
 // editors). The dead letters themselves are the kernel's:
-// /api/v1/admin/apps/{app}/dead_letters?source=pubsub&trigger={id}.
+// /api/v1/admin/apps/{app}/dead_letters?source=pubsub&trigger={id}, or
+// ...&event_field=topic&event_value={topic}.
 #pragma once
 
 #include "picloud/sdk/plugin.hpp"

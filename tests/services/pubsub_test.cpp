@@ -541,6 +541,16 @@ TEST_P(Pubsub, AdminApiPublishesAndShowsTopicsSubscribersAndBacklogs) {
   EXPECT_EQ(fresh.json["subscribers"][0]["trigger_id"], V(ok_trigger));
   EXPECT_EQ(pc.get(base + "/topics/bad..topic", pc.vera).status, 400);
 
+  // The dead letters of a topic, from the kernel's list.
+  auto by_topic = pc.get("/apps/alpha/dead_letters?source=pubsub&event_field=topic&event_value=shop.orders", pc.vera);
+  ASSERT_EQ(by_topic.status, 200) << by_topic.body;
+  ASSERT_EQ(by_topic.json["items"].size(), 1u) << by_topic.body;
+  EXPECT_EQ(by_topic.json["items"][0]["trigger_id"], V(down_trigger));
+  auto none = pc.get("/apps/alpha/dead_letters?source=pubsub&event_field=topic&event_value=shop.refunds", pc.vera);
+  EXPECT_EQ(none.json["items"], V::array()) << none.body;
+  EXPECT_EQ(pc.get("/apps/alpha/dead_letters?event_field=topic", pc.vera).status, 400);
+  EXPECT_EQ(pc.get("/apps/alpha/dead_letters?event_field=Topic%27%3B--&event_value=x", pc.vera).status, 400);
+
   // Subscribers: every pubsub trigger, in all and per topic.
   auto subs = pc.get(base + "/subscribers", pc.vera);
   ASSERT_EQ(subs.status, 200) << subs.body;
