@@ -1,5 +1,8 @@
 #include "kernel/dispatch/outbox.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "kernel/admin/api_support.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -8,9 +11,14 @@ namespace {
 sdk::Value text_or_null(const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); }
 
 
-constexpr const char* kInsert =
+constexpr const char* kInsertInto =
     "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, depth, attempts, "
-    "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
+    "next_attempt_at, created_at) VALUES ";
+constexpr const char* kRow = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
+const std::string kInsert = std::string(kInsertInto) + kRow;
+// Rows per statement in insert_many: 10 parameters each, far below either
+// database's limit on parameters.
+constexpr std::size_t kRowsPerStatement = 100;
 
 sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms, std::string payload_json) {
   return {item.id,     item.app_id,
@@ -28,13 +36,25 @@ sdk::Result<void> Outbox::add(const OutboxItem& item, std::int64_t now_ms) {
 }
 
 sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms) {
-  return insert(tx, item, now_ms, sdk::to_json(item.payload));
+  auto r = tx.execute(kInsert, insert_params(item, now_ms, sdk::to_json(item.payload)));
+  if (!r) return r.error();
+  return {};
 }
 
-sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
-                                 const std::string& payload_json) {
-  auto r = tx.execute(kInsert, insert_params(item, now_ms, payload_json));
-  if (!r) return r.error();
+sdk::Result<void> Outbox::insert_many(sdk::Transaction& tx, const std::vector<OutboxItem>& items, std::int64_t now_ms,
+                                      const std::string& payload_json) {
+  for (std::size_t first = 0; first < items.size(); first += kRowsPerStatement) {
+    const std::size_t end = std::min(items.size(), first + kRowsPerStatement);
+    std::string sql = kInsertInto;
+    sdk::Params params;
+    params.reserve((end - first) * 10);
+    for (std::size_t i = first; i < end; ++i) {
+      sql += i == first ? kRow : std::string(", ") + kRow;
+      auto row = insert_params(items[i], now_ms, payload_json);
+      std::move(row.begin(), row.end(), std::back_inserter(params));
+    }
+    if (auto r = tx.execute(sql, params); !r) return r.error();
+  }
   return {};
 }
 

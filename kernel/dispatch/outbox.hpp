@@ -40,10 +40,12 @@ class Outbox {
   // Writes the item inside `tx`: it commits (or not) with the change that
   // caused it. Whoever commits notifies the OutboxSignal afterwards.
   static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms);
-  // The same with the payload already in JSON (item.payload is not read):
-  // a fan-out writes one event for many triggers and encodes it once.
-  static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
-                                  const std::string& payload_json);
+  // Writes items that share one payload, given already in JSON (their
+  // `payload` is not read), with a few multi-row statements: an event's
+  // fan-out to many triggers, encoded once, in as few round trips as the
+  // database allows.
+  static sdk::Result<void> insert_many(sdk::Transaction& tx, const std::vector<OutboxItem>& items,
+                                       std::int64_t now_ms, const std::string& payload_json);
   // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);

@@ -108,16 +108,17 @@ sdk::Result<int> EventRouter::fan_out(sdk::Transaction& tx, std::string_view app
   }
   const std::int64_t now = admin::now_ms();
   const std::string payload = sdk::to_json(handler_event(app_id, event));
-  for (const auto* row : matching) {
-    dispatch::OutboxItem item;
+  std::vector<dispatch::OutboxItem> items(matching.size());
+  for (std::size_t i = 0; i < matching.size(); ++i) {
+    auto& item = items[i];
     item.id = admin::new_id();
     item.app_id = std::string(app_id);
-    item.script_id = (*row)[1].as_string();
-    item.trigger_id = (*row)[0].as_string();
+    item.script_id = (*matching[i])[1].as_string();
+    item.trigger_id = (*matching[i])[0].as_string();
     item.source = event.source;
     item.depth = depth;
-    if (auto r = dispatch::Outbox::insert(tx, item, now, payload); !r) return r.error();
   }
+  if (auto r = dispatch::Outbox::insert_many(tx, items, now, payload); !r) return r.error();
   queued_.inc(matching.size());
   db::Database::after_commit(tx, [this] { signal_.notify(); });
   return static_cast<int>(matching.size());

@@ -56,6 +56,19 @@ wait_runs() {  # wait_runs TARGET: until that many runs succeeded (10 minutes at
   done
 }
 
+backlog() {  # deliveries queued, retrying or running, from the pubsub admin API
+  curl -fsS -H "Authorization: Bearer $KEY" "$ADMIN/apps/bench/pubsub/subscribers" |
+    python3 -c 'import json, sys; print(sum(t["queued"] + t["retrying"] + t["running"] for t in json.load(sys.stdin)["items"]))'
+}
+
+wait_backlog_empty() {  # retried runs may still be waiting after the run count was reached
+  local started=$SECONDS
+  until [ "$(backlog)" -eq 0 ]; do
+    [ $((SECONDS - started)) -gt 600 ] && { echo "error: a backlog of $(backlog) after 10 minutes" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+
 published() { curl -fsS "http://localhost:$PORT/metrics" | awk '/^picloud_pubsub_messages_published_total / {print $2}'; }
 
 measure() {  # measure LABEL SUBSCRIBERS
@@ -77,7 +90,8 @@ measure() {  # measure LABEL SUBSCRIBERS
   t1=$(date +%s%N)
   awk -v label="$label" -v s="$subs" -v d=$((bursts * PER * subs)) -v ns=$((t1 - t0)) \
     'BEGIN {printf "%-9s %3d subscribers: %d deliveries in %.1f s = %.0f deliveries/s\n", label, s, d, ns / 1e9, d / (ns / 1e9)}'
-  # Latency at a rate the server keeps up with.
+  # Latency at a rate the server keeps up with, from an empty outbox.
+  wait_backlog_empty
   rate=$(( DELIVERY_RATE / subs < 200 ? DELIVERY_RATE / subs : 200 ))
   curl -fsS -o /dev/null "http://localhost:$PORT/t_events/latency?reset=1"
   python3 - "$PORT" "$rate" "$LATENCY_SECONDS" <<'PY'

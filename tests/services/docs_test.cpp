@@ -1186,13 +1186,7 @@ TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
 TEST_P(Docs, TheGuideExamplesCompileAndRun) {
   Instance& pc = docs_instance(GetParam());
   make_app(pc, "docguide");
-  std::string guide = read_file(source_dir() + "/docs/docs.md");
-  std::vector<std::string> examples;
-  for (std::size_t at = guide.find("```angelscript\n"); at != std::string::npos;
-       at = guide.find("```angelscript\n", at + 1)) {
-    std::size_t start = at + 15;
-    examples.push_back(guide.substr(start, guide.find("```", start) - start));
-  }
+  std::vector<std::string> examples = guide_examples("docs.md");
   ASSERT_GE(examples.size(), 2u);
   for (std::size_t i = 0; i < examples.size(); ++i) {
     save_script(pc, "docguide", "example" + std::to_string(i), examples[i]);

@@ -696,14 +696,7 @@ TEST_P(Files, DeletingAnAppDeletesItsFiles) {
 TEST_P(Files, TheGuideExamplesCompileAndRun) {
   Instance& pc = this->pc();
   make_app(pc, "fguide");
-  std::ifstream in(source_dir() + "/docs/files.md");
-  std::string guide((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> examples;
-  for (std::size_t at = guide.find("```angelscript\n"); at != std::string::npos;
-       at = guide.find("```angelscript\n", at + 1)) {
-    std::size_t start = at + 15;
-    examples.push_back(guide.substr(start, guide.find("```", start) - start));
-  }
+  std::vector<std::string> examples = guide_examples("files.md");
   ASSERT_EQ(examples.size(), 3u);
   for (std::size_t i = 0; i < examples.size(); ++i)
     save_script(pc, "fguide", "example" + std::to_string(i), examples[i]);

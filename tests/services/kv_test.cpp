@@ -672,13 +672,7 @@ void handle(request@ req, response@ res) {
 TEST_P(Kv, TheGuideExamplesCompileAndRun) {
   Instance& pc = kv_instance(GetParam());
   make_app(pc, "kvguide");
-  std::string guide = read_file(source_dir() + "/docs/kv.md");
-  std::vector<std::string> examples;
-  for (std::size_t at = guide.find("```angelscript\n"); at != std::string::npos;
-       at = guide.find("```angelscript\n", at + 1)) {
-    std::size_t start = at + 15;
-    examples.push_back(guide.substr(start, guide.find("```", start) - start));
-  }
+  std::vector<std::string> examples = guide_examples("kv.md");
   ASSERT_GE(examples.size(), 4u);
   for (std::size_t i = 0; i < examples.size(); ++i)
     save_script(pc, "kvguide", "example" + std::to_string(i), examples[i]);

@@ -657,13 +657,7 @@ TEST_P(Pubsub, RunsOnBehalfOfAUserNeedPubsubPublish) {
 TEST_P(Pubsub, TheGuideExamplesCompileAndRun) {
   Instance& pc = pubsub_instance(GetParam());
   std::string app = make_app(pc, "psguide");
-  std::string guide = read_file(source_dir() + "/docs/pubsub.md");
-  std::vector<std::string> examples;
-  for (std::size_t at = guide.find("```angelscript\n"); at != std::string::npos;
-       at = guide.find("```angelscript\n", at + 1)) {
-    std::size_t start = at + 15;
-    examples.push_back(guide.substr(start, guide.find("```", start) - start));
-  }
+  std::vector<std::string> examples = guide_examples("pubsub.md");
   ASSERT_EQ(examples.size(), 3u);
   for (std::size_t i = 0; i < examples.size(); ++i)
     save_script(pc, "psguide", "example" + std::to_string(i), examples[i]);

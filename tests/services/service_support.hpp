@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "fixture.hpp"
 #include "scripts.hpp"
@@ -24,6 +25,18 @@ inline std::string make_app(Instance& pc, const std::string& slug) {
   auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
   EXPECT_EQ(r.status, 201) << r.body;
   return r.json["id"].string_or("");
+}
+
+// The ```angelscript blocks of a guide under docs/ ("kv.md"), in order.
+inline std::vector<std::string> guide_examples(const std::string& guide_name) {
+  std::string guide = read_file(source_dir() + "/docs/" + guide_name);
+  std::vector<std::string> examples;
+  const std::string fence = "```angelscript\n";
+  for (std::size_t at = guide.find(fence); at != std::string::npos; at = guide.find(fence, at + 1)) {
+    std::size_t start = at + fence.size();
+    examples.push_back(guide.substr(start, guide.find("```", start) - start));
+  }
+  return examples;
 }
 
 struct DriverReply {
