@@ -2,6 +2,7 @@
 // event for replay until someone resolves them.
 #include "kernel/admin/handlers.hpp"
 #include "kernel/triggers/dead_letters.hpp"
+#include "kernel/triggers/delivery_report.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
@@ -55,6 +56,9 @@ void add_dead_letter_routes(AdminContext& ctx, Registrar& r) {
                                       {current_access().app_id, s->second, s->second}));
       q.script_id = rows.empty() ? s->second : rows.rows[0][0].as_string();
     }
+    if (!q.event_field.empty() && !triggers::payload_field_name(q.event_field))
+      fail(400, "invalid_parameter", "event_field must be a field's name ([a-z_][a-z0-9_]*, at most 64 characters)",
+           sdk::Value::object({{"parameter", "event_field"}}));
     auto found = checked(store(ctx).list(current_access().app_id, q));
     sdk::Array items;
     for (const auto& d : found.items) items.push_back(d.to_json(false));

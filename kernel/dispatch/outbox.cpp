@@ -16,9 +16,13 @@ constexpr const char* kInsertInto =
     "next_attempt_at, created_at) VALUES ";
 constexpr const char* kRow = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
 const std::string kInsert = std::string(kInsertInto) + kRow;
-// Rows per statement in insert_many: 10 parameters each, far below either
-// database's limit on parameters.
-constexpr std::size_t kRowsPerStatement = 100;
+// Rows per statement in insert_many: a few fixed sizes, so the drivers'
+// statement caches hold a few texts, not one per subscriber count; at most
+// 64 rows (640 parameters, below SQLite's oldest limit of 999).
+constexpr std::size_t kStatementRows[] = {64, 16, 4, 1};
+// Every row binds its own copy of the payload (and the driver copies it
+// again): a statement carries at most about this much of it.
+constexpr std::size_t kStatementPayloadBytes = 4 << 20;
 
 sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms, std::string payload_json) {
   return {item.id,     item.app_id,
@@ -43,8 +47,15 @@ sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, s
 
 sdk::Result<void> Outbox::insert_many(sdk::Transaction& tx, const std::vector<OutboxItem>& items, std::int64_t now_ms,
                                       const std::string& payload_json) {
-  for (std::size_t first = 0; first < items.size(); first += kRowsPerStatement) {
-    const std::size_t end = std::min(items.size(), first + kRowsPerStatement);
+  const std::size_t most = std::max<std::size_t>(1, kStatementPayloadBytes / std::max<std::size_t>(1, payload_json.size()));
+  for (std::size_t first = 0, rows = 0; first < items.size(); first += rows) {
+    rows = 1;
+    for (std::size_t size : kStatementRows)
+      if (size <= items.size() - first && size <= most) {
+        rows = size;
+        break;
+      }
+    const std::size_t end = first + rows;
     std::string sql = kInsertInto;
     sdk::Params params;
     params.reserve((end - first) * 10);

@@ -41,9 +41,8 @@ class Outbox {
   // caused it. Whoever commits notifies the OutboxSignal afterwards.
   static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms);
   // Writes items that share one payload, given already in JSON (their
-  // `payload` is not read), with a few multi-row statements: an event's
-  // fan-out to many triggers, encoded once, in as few round trips as the
-  // database allows.
+  // `payload` is not read), with multi-row statements: an event's fan-out
+  // to many triggers, encoded once, in few round trips.
   static sdk::Result<void> insert_many(sdk::Transaction& tx, const std::vector<OutboxItem>& items,
                                        std::int64_t now_ms, const std::string& payload_json);
   // Claims up to `limit` due rows for `owner` until `lease_until_ms`.

@@ -8,7 +8,7 @@ namespace picloud::pubsub {
 RecentCounts::RecentCounts(std::int64_t unit_ms, std::size_t units) : unit_ms_(unit_ms), counts_(units, 0) {}
 
 void RecentCounts::add(std::int64_t at_ms, std::int64_t count) {
-  if (count <= 0 || at_ms < 0) return;
+  if (count <= 0 || at_ms < 0 || at_ms > 253'402'300'800'000) return;
   const std::int64_t unit = at_ms / unit_ms_;
   const auto n = static_cast<std::int64_t>(counts_.size());
   if (newest_ < 0) newest_ = unit;
@@ -61,7 +61,8 @@ RecentCounts RecentCounts::decode(std::string_view text, std::int64_t unit_ms, s
     p = next;
     if (p < end && *p++ != ',') return empty;
   }
-  if (numbers.size() != units + 1) return empty;
+  // A newest unit before the epoch or past the year 10000 is damage.
+  if (numbers.size() != units + 1 || numbers[0] < 0 || numbers[0] > 253'402'300'800'000 / unit_ms) return empty;
   out.newest_ = numbers[0];
   for (std::size_t i = 0; i < units; ++i) out.counts_[i] = std::max<std::int64_t>(0, numbers[i + 1]);
   return out;

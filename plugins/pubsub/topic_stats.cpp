@@ -42,10 +42,13 @@ void TopicStats::record(std::string_view app, std::string_view topic, std::int64
   add.by_ms[at_ms - at_ms % kMinuteMs] = messages;
   Key key{std::string(app), std::string(topic)};
   std::lock_guard lock(mutex_);
-  if (!full_apps_.empty() && now_() >= full_until_) full_apps_.clear();  // look again: topics may have aged out
-  if (auto full = full_apps_.find(app); full != full_apps_.end() && !full->second.count(topic)) {
-    dropped_.inc(static_cast<std::uint64_t>(messages));
-    return;
+  if (auto full = full_apps_.find(app); full != full_apps_.end()) {
+    if (at_ms >= full->second.until)
+      full_apps_.erase(full);  // look again: topics may have aged out
+    else if (!full->second.tracked.count(topic)) {
+      dropped_.inc(static_cast<std::uint64_t>(messages));
+      return;
+    }
   }
   auto it = pending_.find(key);
   if (it == pending_.end()) {
@@ -62,7 +65,8 @@ void TopicStats::record(std::string_view app, std::string_view topic, std::int64
   merge(it->second, add);
 }
 
-sdk::Result<TopicStats::Written> TopicStats::write(sdk::Transaction& tx, const Key& key, const Pending& p) {
+sdk::Result<TopicStats::Written> TopicStats::write(sdk::Transaction& tx, const Key& key, const Pending& p,
+                                                   bool may_insert) {
   const auto& [app, topic] = key;
   const sdk::Dialect d = db_.dialect();
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -88,6 +92,7 @@ sdk::Result<TopicStats::Written> TopicStats::write(sdk::Transaction& tx, const K
       if (!updated) return updated.error();
       return Written::added;
     }
+    if (!may_insert) return Written::untracked;
     // A new topic: tracked unless the app is gone or has max_topics already.
     auto inserted = tx.execute(
         "INSERT INTO pubsub_topics (app_id, topic, first_published_at, last_published_at, published_total, last_hour, "
@@ -107,8 +112,7 @@ sdk::Result<void> TopicStats::remember_full(std::string_view app) {
   std::set<std::string, std::less<>> tracked;
   for (const auto& row : rows->rows) tracked.insert(row[0].as_string());
   std::lock_guard lock(mutex_);
-  if (full_apps_.empty()) full_until_ = now_() + kFullRecheckMs;
-  full_apps_[std::string(app)] = std::move(tracked);
+  full_apps_[std::string(app)] = Full{std::move(tracked), now_() + kFullRecheckMs};
   return {};
 }
 
@@ -131,6 +135,7 @@ sdk::Result<void> TopicStats::flush() {
   }
   // In key order, so two nodes flushing the same topics lock their rows in
   // the same order (PostgreSQL).
+  std::set<std::string> full;  // apps found full by an earlier chunk: no more inserts for them
   auto it = batch.begin();
   while (it != batch.end()) {
     auto chunk_end = it;
@@ -141,7 +146,7 @@ sdk::Result<void> TopicStats::flush() {
       untracked.clear();
       untracked_messages = 0;
       for (auto k = it; k != chunk_end; ++k) {
-        auto w = write(tx, k->first, k->second);
+        auto w = write(tx, k->first, k->second, !full.count(k->first.first));
         if (!w) return w.error();
         if (*w == Written::untracked) {
           untracked.insert(k->first.first);
@@ -156,11 +161,13 @@ sdk::Result<void> TopicStats::flush() {
     }
     if (untracked_messages) dropped_.inc(static_cast<std::uint64_t>(untracked_messages));
     // Full (or deleted): from now on this node counts only the topics they track.
-    for (const auto& app : untracked)
+    for (const auto& app : untracked) {
+      if (!full.insert(app).second) continue;
       if (auto r = remember_full(app); !r) {
         put_back(chunk_end, batch.end());
         return r.error();
       }
+    }
     it = chunk_end;
   }
   return {};

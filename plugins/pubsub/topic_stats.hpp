@@ -13,7 +13,8 @@
 // Bounded against a script publishing to endless new topic names: an app
 // tracks at most max_topics topics (one row each); once it has that many,
 // this node remembers which they are and counts nothing else for it until
-// the next hour; and at most kMaxPending topics wait in memory.
+// the next hour (until then, a burst of new topic names may crowd out some
+// counts of its tracked ones); and about kMaxPending topics wait in memory.
 #pragma once
 
 #include <cstdint>
@@ -85,7 +86,8 @@ class TopicStats {
   using PendingMap = std::map<Key, Pending>;
   enum class Written { added, untracked };
 
-  sdk::Result<Written> write(sdk::Transaction& tx, const Key& key, const Pending& p);
+  // `may_insert` false: only a topic the database tracks already is counted.
+  sdk::Result<Written> write(sdk::Transaction& tx, const Key& key, const Pending& p, bool may_insert);
   sdk::Result<void> remember_full(std::string_view app);
   void put_back(PendingMap::iterator from, PendingMap::iterator to);
   std::vector<TopicSummary> summaries(const sdk::Rows& rows) const;
@@ -98,9 +100,12 @@ class TopicStats {
   std::mutex mutex_;  // guards everything below
   PendingMap pending_;
   std::map<std::string, std::int64_t, std::less<>> pending_per_app_;
-  // Apps at max_topics, with the topics they track (until full_until_).
-  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> full_apps_;
-  std::int64_t full_until_ = 0;
+  // Apps at max_topics: the topics they track, and when to look again.
+  struct Full {
+    std::set<std::string, std::less<>> tracked;
+    std::int64_t until = 0;
+  };
+  std::map<std::string, Full, std::less<>> full_apps_;
   std::mutex flush_mutex_;  // one flush at a time
 };
 

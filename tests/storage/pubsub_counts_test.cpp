@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 
 #include "kernel/db/migrations.hpp"
 #include "kernel/log.hpp"
@@ -48,7 +49,10 @@ TEST(RecentCounts, SlidesAndSumsItsWindow) {
   RecentCounts back = RecentCounts::decode(hour.encode(), kMinute, 60);
   EXPECT_EQ(back.encode(), hour.encode());
   EXPECT_EQ(back.sum(kStart + 61 * kMinute), 8);
-  for (const char* bad : {"", "[]", "[1,2]", "not json", "[1,2,x]"})
+  std::string negative = "[-5", huge = "[9223372036854775807";
+  for (int i = 0; i < 60; ++i) negative += ",1", huge += ",1";
+  for (const std::string& bad : {std::string(""), std::string("[]"), std::string("[1,2]"), std::string("not json"),
+                                 std::string("[1,2,x]"), negative + "]", huge + "]"})
     EXPECT_EQ(RecentCounts::decode(bad, kMinute, 60).sum(kStart), 0) << bad;
   // A far jump clears it.
   hour.add(kStart + 1000 * kHour, 5);
@@ -130,6 +134,40 @@ TEST_P(PubsubCounts, AFailedFlushKeepsItsCountsForTheNext) {
   ASSERT_TRUE(db_->execute("ALTER TABLE pubsub_topics_away RENAME TO pubsub_topics").ok());
   ASSERT_TRUE(stats->flush().ok());
   EXPECT_EQ((*stats->get("app", "t"))->published_total, 5);
+}
+
+// A flush writes 500 topics a transaction; when the second one fails, the
+// first stays written and only the rest waits for the next flush (neither
+// lost nor counted twice).
+TEST_P(PubsubCounts, AFlushThatFailsHalfWayRetriesOnlyWhatItDidNotWrite) {
+  auto stats = node(1000);
+  auto name = [](int i) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "t%03d", i);
+    return std::string(buf);
+  };
+  for (int i = 0; i < 600; ++i) stats->record("app", name(i), 1, kStart);
+  const bool pg = GetParam() == Backend::postgres;
+  if (pg) {
+    ASSERT_TRUE(db_->execute("CREATE FUNCTION ps_refuse() RETURNS trigger AS $$ BEGIN IF NEW.topic = 't550' THEN "
+                             "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+                    .ok());
+    ASSERT_TRUE(db_->execute("CREATE TRIGGER ps_refuse BEFORE INSERT ON pubsub_topics FOR EACH ROW EXECUTE FUNCTION ps_refuse()")
+                    .ok());
+  } else {
+    ASSERT_TRUE(db_->execute("CREATE TRIGGER ps_refuse BEFORE INSERT ON pubsub_topics WHEN NEW.topic = 't550' "
+                             "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+                    .ok());
+  }
+  EXPECT_FALSE(stats->flush().ok());
+  EXPECT_EQ(rows("app"), 500);
+  ASSERT_TRUE(db_->execute(pg ? "DROP TRIGGER ps_refuse ON pubsub_topics" : "DROP TRIGGER ps_refuse").ok());
+  ASSERT_TRUE(stats->flush().ok());
+  EXPECT_EQ(rows("app"), 600);
+  auto totals = db_->query("SELECT min(published_total), max(published_total) FROM pubsub_topics WHERE app_id = 'app'");
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->rows[0][0].as_int(), 1);
+  EXPECT_EQ(totals->rows[0][1].as_int(), 1);
 }
 
 // Counts a node still holds for an app deleted meanwhile (on another node)
