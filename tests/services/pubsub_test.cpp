@@ -345,6 +345,14 @@ TEST_P(Pubsub, ABatchIsQueuedWholeForEverySubscriber) {
   for (const auto& id : ids)
     order.push_back(read_kv(pc, "psbatch", V::object({{"c", "seen"}, {"op", "get"}, {"k", "a|" + id}}))["message"]["n"].int_or(-1));
   for (std::size_t i = 0; i < order.size(); ++i) EXPECT_EQ(order[i], static_cast<std::int64_t>(i));
+
+  // A subscriber added now gets what is published from now on, not before.
+  save_script(pc, "psbatch", "late", recorder("late"));
+  subscribe(pc, "psbatch", "late", "jobs.*");
+  EXPECT_EQ(published(pc, "psbatch", "jobs.resize", V::object({{"n", 20}})), 3);
+  ASSERT_TRUE(outbox_empty(pc, app));
+  EXPECT_EQ(runs_of(pc, "psbatch", "late"), 1);
+  EXPECT_EQ(seen_keys(pc, "psbatch").size(), 43u);
 }
 
 // What one publish may write, messages times subscribers, is bounded (100
