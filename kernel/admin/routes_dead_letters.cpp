@@ -46,7 +46,9 @@ void add_dead_letter_routes(AdminContext& ctx, Registrar& r) {
       fail(400, "invalid_parameter", "event_field and event_value go together",
            sdk::Value::object({{"parameter", query.count("event_field") ? "event_value" : "event_field"}}));
     if (auto s = query.find("event_field"); s != query.end()) {
-      if (s->second.empty()) fail(400, "invalid_parameter", "event_field is empty", sdk::Value::object({{"parameter", "event_field"}}));
+      if (!triggers::payload_field_name(s->second))
+        fail(400, "invalid_parameter", "event_field must be a field's name ([a-z_][a-z0-9_]*, at most 64 characters)",
+             sdk::Value::object({{"parameter", "event_field"}}));
       q.event_field = s->second;
       q.event_value = query.at("event_value");
     }
@@ -56,9 +58,6 @@ void add_dead_letter_routes(AdminContext& ctx, Registrar& r) {
                                       {current_access().app_id, s->second, s->second}));
       q.script_id = rows.empty() ? s->second : rows.rows[0][0].as_string();
     }
-    if (!q.event_field.empty() && !triggers::payload_field_name(q.event_field))
-      fail(400, "invalid_parameter", "event_field must be a field's name ([a-z_][a-z0-9_]*, at most 64 characters)",
-           sdk::Value::object({{"parameter", "event_field"}}));
     auto found = checked(store(ctx).list(current_access().app_id, q));
     sdk::Array items;
     for (const auto& d : found.items) items.push_back(d.to_json(false));

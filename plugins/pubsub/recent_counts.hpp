@@ -36,8 +36,12 @@ class RecentCounts {
   std::vector<std::int64_t> counts_;
 };
 
-// The two windows the admin views show.
-inline RecentCounts last_hour_by_minute() { return RecentCounts(60'000, 60); }
-inline RecentCounts last_day_by_hour() { return RecentCounts(3'600'000, 24); }
+// The two windows the admin views show: empty, or as stored.
+inline RecentCounts last_hour_by_minute(std::string_view stored = {}) {
+  return RecentCounts::decode(stored, 60'000, 60);
+}
+inline RecentCounts last_day_by_hour(std::string_view stored = {}) {
+  return RecentCounts::decode(stored, 3'600'000, 24);
+}
 
 }  // namespace picloud::pubsub

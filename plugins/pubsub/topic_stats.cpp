@@ -74,16 +74,14 @@ sdk::Result<TopicStats::Written> TopicStats::write(sdk::Transaction& tx, const K
                             (d == sdk::Dialect::postgres ? " FOR UPDATE" : ""),
                         {app, topic});
     if (!row) return row.error();
-    RecentCounts hour = last_hour_by_minute(), day = last_day_by_hour();
-    if (!row->empty()) {
-      hour = RecentCounts::decode(row->rows[0][0].string_or(""), 60'000, 60);
-      day = RecentCounts::decode(row->rows[0][1].string_or(""), 3'600'000, 24);
-    }
+    const bool exists = !row->empty();
+    RecentCounts hour = last_hour_by_minute(exists ? row->rows[0][0].string_or("") : "");
+    RecentCounts day = last_day_by_hour(exists ? row->rows[0][1].string_or("") : "");
     for (const auto& [at, n] : p.by_ms) {
       hour.add(at, n);
       day.add(at, n);
     }
-    if (!row->empty()) {
+    if (exists) {
       auto updated = tx.execute("UPDATE pubsub_topics SET published_total = published_total + ?, first_published_at = " +
                                     least(d, "first_published_at", "?") + ", last_published_at = " +
                                     greatest(d, "last_published_at", "?") +
@@ -178,8 +176,8 @@ std::vector<TopicSummary> TopicStats::summaries(const sdk::Rows& rows) const {
   std::vector<TopicSummary> out;
   for (const auto& row : rows.rows)
     out.push_back({row[0].as_string(), row[1].as_int(), row[2].as_int(), row[3].as_int(),
-                   RecentCounts::decode(row[4].string_or(""), 60'000, 60).sum(now),
-                   RecentCounts::decode(row[5].string_or(""), 3'600'000, 24).sum(now)});
+                   last_hour_by_minute(row[4].string_or("")).sum(now),
+                   last_day_by_hour(row[5].string_or("")).sum(now)});
   return out;
 }
 

@@ -73,3 +73,18 @@ bench_picloud() {
     -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$ADMIN/keys" |
     python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
 }
+
+# Script runs (routes and handlers) that succeeded so far, from /metrics on
+# an admin host (localhost is one whatever [admin] ip_hosts says).
+runs_ok() {
+  curl -fsS "http://localhost:$PORT/metrics" | awk '/^picloud_script_runs_total\{outcome="ok"\}/ {print $2}'
+}
+
+# wait_runs TARGET: until that many runs succeeded (10 minutes at most).
+wait_runs() {
+  local started=$SECONDS
+  until [ "$(runs_ok)" -ge "$1" ]; do
+    [ $((SECONDS - started)) -gt 600 ] && { echo "error: only $(runs_ok) of $1 script runs in 10 minutes" >&2; exit 1; }
+    sleep 0.05
+  done
+}

@@ -44,18 +44,6 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL SUBSCRIBERS -> sets PORT
   for ((i = 1; i < $3; i++)); do api /apps/bench/triggers/pubsub '{"script":"empty","filter":{"topic":"bench.*"}}'; done
 }
 
-runs_ok() {
-  curl -fsS "http://localhost:$PORT/metrics" | awk '/^picloud_script_runs_total\{outcome="ok"\}/ {print $2}'
-}
-
-wait_runs() {  # wait_runs TARGET: until that many runs succeeded (10 minutes at most)
-  local started=$SECONDS
-  until [ "$(runs_ok)" -ge "$1" ]; do
-    [ $((SECONDS - started)) -gt 600 ] && { echo "error: only $(runs_ok) of $1 handler runs in 10 minutes" >&2; exit 1; }
-    sleep 0.05
-  done
-}
-
 backlog() {  # deliveries queued, retrying or running, from the pubsub admin API
   curl -fsS -H "Authorization: Bearer $KEY" "$ADMIN/apps/bench/pubsub/subscribers" |
     python3 -c 'import json, sys; print(sum(t["queued"] + t["retrying"] + t["running"] for t in json.load(sys.stdin)["items"]))'

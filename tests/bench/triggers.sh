@@ -33,18 +33,6 @@ PY
 )
 }
 
-runs_ok() {  # handler runs that succeeded so far
-  curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^picloud_script_runs_total\{outcome="ok"\}/ {print $2}'
-}
-
-wait_runs() {  # wait_runs TARGET: until that many runs succeeded (10 minutes at most)
-  local started=$SECONDS
-  until [ "$(runs_ok)" -ge "$1" ]; do
-    [ $((SECONDS - started)) -gt 600 ] && { echo "error: only $(runs_ok) of $1 handler runs in 10 minutes" >&2; exit 1; }
-    sleep 0.05
-  done
-}
-
 measure() {  # measure LABEL
   local label="$1" base0 t0 t1 out
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/t_events/latency?reset=1"
