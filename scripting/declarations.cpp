@@ -18,12 +18,21 @@ constexpr std::string_view kKeywords[] = {
     "funcdef", "if",      "import",   "in",      "inout",  "int",    "interface", "int8",     "int16",
     "int32",  "int64",    "is",       "mixin",   "namespace", "not", "null",     "or",        "out",
     "private", "protected", "return", "switch",  "true",   "try",    "typedef",  "uint",      "uint8",
-    "uint16", "uint32",   "uint64",   "void",    "while",  "xor",    "this",     "super",
-    // types every script has
-    "json",   "string",   "array",    "request", "response", "event"};
+    "uint16", "uint32",   "uint64",   "void",    "while",  "xor",    "this",     "super"};
+
+// Types every script has: not names of namespaces, handle types or
+// parameters, but fine for a function, always reached through its namespace
+// (http::request), and for a method, always reached through its object (as
+// the request's own json() is).
+constexpr std::string_view kScriptTypes[] = {"json", "string", "array", "request", "response", "event"};
+
+bool is_language_keyword(std::string_view name) {
+  return std::find(std::begin(kKeywords), std::end(kKeywords), name) != std::end(kKeywords);
+}
 
 bool is_keyword(std::string_view name) {
-  return std::find(std::begin(kKeywords), std::end(kKeywords), name) != std::end(kKeywords);
+  return is_language_keyword(name) ||
+         std::find(std::begin(kScriptTypes), std::end(kScriptTypes), name) != std::end(kScriptTypes);
 }
 
 bool default_fits(const sdk::ScriptParam& p) {
@@ -152,7 +161,7 @@ sdk::Result<void> Declarations::add_function(const std::string& owner, sdk::Scri
   std::lock_guard lock(mutex_);
   std::string where = "script function " + decl.ns + "::" + decl.name;
   if (auto r = claim_namespace(owner, decl.ns); !r) return r;
-  if (!is_identifier(decl.name) || is_keyword(decl.name)) return invalid(where + ": name is not a usable identifier");
+  if (!is_identifier(decl.name) || is_language_keyword(decl.name)) return invalid(where + ": name is not a usable identifier");
   if (!decl.call) return invalid(where + ": no implementation");
   if (auto r = check_doc(where, decl.doc); !r) return r;
   if (auto r = check_params(where, decl.params); !r) return r;
@@ -172,7 +181,8 @@ sdk::Result<void> Declarations::add_handle_type(const std::string& owner, sdk::S
   std::vector<std::string> seen;
   for (const auto& m : decl.methods) {
     std::string at = where + " method " + m.name;
-    if (!is_identifier(m.name) || is_keyword(m.name)) return invalid(at + ": name is not a usable identifier");
+    if (!is_identifier(m.name) || is_language_keyword(m.name))
+      return invalid(at + ": name is not a usable identifier");
     if (std::find(seen.begin(), seen.end(), m.name) != seen.end())
       return sdk::make_error(ErrorKind::conflict, at + " is declared twice");
     seen.push_back(m.name);
@@ -180,6 +190,8 @@ sdk::Result<void> Declarations::add_handle_type(const std::string& owner, sdk::S
     if (auto r = check_doc(at, m.doc); !r) return r;
     if (auto r = check_params(at, m.params); !r) return r;
     if (auto r = check_result(at, m.result, m.result_handle); !r) return r;
+    if (m.property && (!m.params.empty() || m.result == sdk::ScriptType::void_type))
+      return invalid(at + ": a property takes no parameters and has a result");
   }
   handle_types_.push_back({owner, std::move(decl)});
   return {};

@@ -303,7 +303,8 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
       for (const auto& p : m.params) check_handle(where, p.type, p.handle_type);
       check_handle(where, m.result, m.result_handle);
       auto& bound = calls.emplace_back(BoundCall{name, m.params, m.result, {}, m.call, response_param(m.params)});
-      std::string decl = signature(m.name, m.params, m.result, m.result_handle);
+      std::string decl = m.property ? type_text(m.result, m.result_handle, false) + " get_" + m.name + "() const property"
+                                    : signature(m.name, m.params, m.result, m.result_handle);
       fail(engine->SetDefaultNamespace(type.ns.c_str()), where);
       int id = engine->RegisterObjectMethod(type.name.c_str(), decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC,
                                             &bound);

@@ -481,6 +481,7 @@ pc_status add_script_handle_type(pc_plugin* p, const pc_script_handle_type* type
       const pc_script_function* m = type->methods[i];
       sdk::ScriptMethodDecl method;
       if (auto ok = read_function(m, method); !ok) return ok;
+      method.property = PICLOUD_SDK_HAS(*m, pc_script_function, flags) && (m->flags & PC_SCRIPT_PROPERTY) != 0;
       method.call = [f = m->fn, user = m->user](const sdk::CallContext& call, const Value& self,
                                                std::span<const Value> args) {
         return call_script(f, user, call, &self, args);

@@ -314,7 +314,13 @@ typedef struct pc_script_function {
   pc_script_fn fn;
   void* user;
   pc_str doc;
+  /* PC_SCRIPT_* flags (appended in 2.0; 0 when the struct ends before). */
+  uint32_t flags;
 } pc_script_function;
+
+/* A handle method with no parameters and a result, read by scripts as a
+ * property: `r.status`, not `r.status()`. */
+#define PC_SCRIPT_PROPERTY 1u
 
 typedef struct pc_script_handle_type {
   uint32_t size;

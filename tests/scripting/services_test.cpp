@@ -52,6 +52,17 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
         {"name", {}, ScriptType::string, "",
          [](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
            return self;
+         }},
+        // Read as c.label, not called.
+        {"label", {}, ScriptType::string, "",
+         [](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+           return "collection " + self.as_string();
+         },
+         "the collection's label", true},
+        // A method may bear a script type's name, as request.json() does.
+        {"json", {}, ScriptType::json, "",
+         [](const sdk::CallContext&, const sdk::Value& self, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+           return sdk::Value::object({{"name", self}});
          }}}}));
   EXPECT_TRUE(api.add_function({"kv",
                                 "collection",
@@ -102,6 +113,10 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
                                                c.trigger_depth,             c.event != nullptr};
                                   return sdk::Value();
                                 }}));
+  EXPECT_TRUE(api.add_function({"sample", "string", {}, ScriptType::string, "",
+                                [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  return sdk::Value("named like a type");
+                                }}));
   EXPECT_TRUE(api.add_function({"sample", "boom", {}, ScriptType::integer, "",
                                 [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
                                   throw std::runtime_error("kaput");
@@ -139,6 +154,16 @@ TEST_F(Services, HandleTypeWithMethods) {
     kv::Collection@ users = kv::collection("users");
     res.text(users.name() + " " + users.get("alice").to_string() + " " + kv::count(users));)"),
             "users {\"age\":42} 1");
+}
+
+TEST_F(Services, PropertiesAreReadAndMethodsMayBearTypeNames) {
+  EXPECT_EQ(body(R"(
+    kv::Collection@ users = kv::collection("users");
+    res.text(users.label + " " + users.json().to_string() + " " + sample::string());)"),
+            "collection users {\"name\":\"users\"} named like a type");
+  // A property is not a method, nor writable.
+  EXPECT_EQ(body(R"(res.text(kv::collection("u").label());)").rfind("ERROR", 0), 0u);
+  EXPECT_EQ(body(R"(kv::collection("u").label = "x";)").rfind("ERROR", 0), 0u);
 }
 
 TEST_F(Services, HandlesPassedAndReturnedDoNotLeak) {
@@ -394,6 +419,10 @@ TEST_F(Services, TheApiReferenceListsEveryDeclarationWithItsOwnerAndDoc) {
   const sdk::Value& type = find(kv["types"], "Collection");
   EXPECT_EQ(type["qualified_name"].as_string(), "kv::Collection");
   EXPECT_EQ(find(type["methods"], "set")["doc"].as_string(), "stores the value under the key");
+  const sdk::Value& label = find(type["properties"], "label");
+  EXPECT_EQ(label["type"].as_string(), "string");
+  EXPECT_EQ(label["doc"].as_string(), "the collection's label");
+  EXPECT_FALSE(label["writable"].as_bool());
   // Every declared function is there, with its parameters and defaults.
   const sdk::Value& sample = find(all["namespaces"], "sample");
   for (const auto& f : declarations->functions())
@@ -472,6 +501,16 @@ TEST(Declarations, AreCheckedWhenMade) {
   EXPECT_NE(as_result.error().message.find("not a result"), std::string::npos);
   sdk::ScriptMethod method = [](const sdk::CallContext&, const sdk::Value&, std::span<const sdk::Value>)
       -> sdk::Result<sdk::Value> { return sdk::Value(); };
+  auto property_with_params =
+      a.add_handle_type({"mine", "P", {{"p", {{"x", ScriptType::integer}}, ScriptType::integer, "", method, "", true}}, ""});
+  ASSERT_FALSE(property_with_params);
+  EXPECT_NE(property_with_params.error().message.find("a property takes no parameters and has a result"),
+            std::string::npos);
+  EXPECT_FALSE(a.add_handle_type({"mine", "Q", {{"q", {}, ScriptType::void_type, "", method, "", true}}, ""}));
+  EXPECT_FALSE(a.add_handle_type({"mine", "K", {{"class", {}, ScriptType::integer, "", method}}, ""}))
+      << "a language keyword is no method name";
+  EXPECT_TRUE(a.add_function({"mine", "request", {}, ScriptType::void_type, "", noop(), "a type's name, namespaced"}));
+  EXPECT_FALSE(a.add_function({"mine", "while", {}, ScriptType::void_type, "", noop()}));
   auto tabbed = a.add_handle_type({"mine", "T", {{"m", {}, ScriptType::void_type, "", method, "a\tb"}}, ""});
   ASSERT_FALSE(tabbed);
   EXPECT_NE(tabbed.error().message.find("method m: doc must be one line"), std::string::npos) << tabbed.error().message;

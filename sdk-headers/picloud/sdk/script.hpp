@@ -118,6 +118,9 @@ struct ScriptMethodDecl {
   std::string result_handle = {};
   ScriptMethod call = {};
   std::string doc = {};
+  // Read as a property (`res.status`) rather than called (`res.status()`):
+  // only for a method with no parameters and a result.
+  bool property = false;
 };
 
 struct ScriptHandleTypeDecl {
