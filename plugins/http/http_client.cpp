@@ -1,0 +1,358 @@
+#include "http_client.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <istream>
+#include <ostream>
+
+#include <picloud/sdk/script.hpp>
+
+namespace picloud::http {
+
+using sdk::ErrorKind;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+sdk::Error failure(ErrorKind kind, std::string_view code, std::string message) {
+  return sdk::make_error(kind, std::string(code), std::string(code) + ": " + message);
+}
+sdk::Error network(std::string message) { return failure(ErrorKind::unavailable, "network", std::move(message)); }
+sdk::Error timed_out(std::int64_t budget_ms) {
+  return failure(ErrorKind::unavailable, "timeout",
+                 "the request took longer than its " + std::to_string(budget_ms) + " ms");
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+Poco::Timespan span_ms(std::int64_t ms) { return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(std::max<std::int64_t>(ms, 1)) * 1000); }
+
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// What a script may not set: the framing and routing of the request are
+// PiCloud's, and hop-by-hop headers belong to the connection.
+constexpr std::array kReservedHeaders{"host",       "content-length", "transfer-encoding", "connection",
+                                      "keep-alive", "upgrade",        "te",                "trailer",
+                                      "expect",     "proxy-connection"};
+
+bool is_redirect(int status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
+
+bool idempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS";
+}
+
+const std::string* find_header(const HeaderList& headers, std::string_view lower_name) {
+  for (const auto& [name, value] : headers)
+    if (lower(name) == lower_name) return &value;
+  return nullptr;
+}
+
+void drop_headers(HeaderList& headers, std::initializer_list<std::string_view> lower_names) {
+  std::erase_if(headers, [&](const auto& h) {
+    auto name = lower(h.first);
+    return std::find(lower_names.begin(), lower_names.end(), name) != lower_names.end();
+  });
+}
+
+// Text of a TLS failure that names neither an address nor OpenSSL's codes.
+sdk::Error tls_failure(const Poco::Exception& e, const std::string& host) {
+  if (dynamic_cast<const Poco::Net::CertificateValidationException*>(&e))
+    return failure(ErrorKind::unavailable, "tls", "the server's certificate is not valid for " + host);
+  if (e.message().find("certificate verify failed") != std::string::npos ||
+      e.displayText().find("certificate verify failed") != std::string::npos)
+    return failure(ErrorKind::unavailable, "tls", "the server's certificate is not trusted");
+  return failure(ErrorKind::unavailable, "tls", "the TLS handshake with the server failed");
+}
+
+}  // namespace
+
+sdk::Result<void> check_header(const std::string& name, const std::string& value) {
+  if (name.empty() || name.size() > 256 ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return is_token_char(static_cast<unsigned char>(c)); }))
+    return sdk::make_error(ErrorKind::invalid_argument, "invalid_request",
+                           "header name '" + name.substr(0, 64) + "' is not a valid HTTP token");
+  if (value.size() > 8192)
+    return sdk::make_error(ErrorKind::invalid_argument, "invalid_request",
+                           "header '" + name + "' is longer than 8192 bytes");
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0')
+      return sdk::make_error(ErrorKind::invalid_argument, "invalid_request",
+                             "header '" + name + "' contains a line break or NUL");
+  auto lowered = lower(name);
+  if (std::find(kReservedHeaders.begin(), kReservedHeaders.end(), lowered) != kReservedHeaders.end() ||
+      lowered.starts_with("proxy-"))
+    return sdk::make_error(ErrorKind::invalid_argument, "invalid_request",
+                           "header '" + name + "' is set by PiCloud, not by scripts");
+  return {};
+}
+
+HttpClient::HttpClient(AddressGuard guard, ClientLimits limits, PoolLimits pool)
+    : guard_(std::move(guard)), limits_(std::move(limits)), pool_(pool) {}
+
+HttpClient::~HttpClient() = default;
+
+sdk::Result<Poco::Net::Context::Ptr> HttpClient::tls_context() {
+  std::lock_guard lock(tls_mutex_);
+  if (tls_) return tls_;
+  try {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Params params;
+    params.verificationMode = Poco::Net::Context::VERIFY_STRICT;  // and no "localhost" shortcut
+    params.loadDefaultCAs = true;
+    params.caLocation = limits_.ca_file;
+    params.cipherList = "DEFAULT";  // the system's policy
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    tls_ = context;
+    return tls_;
+  } catch (const Poco::Exception& e) {
+    return sdk::make_error(ErrorKind::internal, "tls", "tls: cannot set up TLS: " + e.displayText());
+  }
+}
+
+sdk::Result<InboundResponse> HttpClient::send(OutboundRequest request) {
+  for (const auto& [name, value] : request.headers)
+    if (auto ok = check_header(name, value); !ok) return ok.error();
+  if (request.body && static_cast<std::int64_t>(request.body->size()) > limits_.max_request_bytes)
+    return failure(ErrorKind::invalid_argument, "too_large",
+                   "the request body is " + std::to_string(request.body->size()) + " bytes, over the limit of " +
+                       std::to_string(limits_.max_request_bytes) + " ([http] max_request_bytes)");
+  auto url = parse_url(request.url);
+  if (!url) return url.error();
+
+  for (int hop = 0;; ++hop) {
+    auto response = exchange(*url, request);
+    if (!response) return response.error();
+    const std::string* location = find_header(response->headers, "location");
+    if (!request.follow_redirects || !is_redirect(response->status) || !location) {
+      response->url = url->text();
+      response->redirects = hop;
+      return response;
+    }
+    if (hop >= request.max_redirects)
+      return failure(ErrorKind::unavailable, "redirect",
+                     "more than " + std::to_string(request.max_redirects) + " redirects");
+    auto next = resolve_location(*url, *location);
+    if (!next) {
+      auto e = next.error();
+      e.message = "redirect: " + e.message;
+      return e;
+    }
+    // Credentials were meant for the origin that was asked, not for
+    // wherever it points.
+    if (next->origin() != url->origin()) drop_headers(request.headers, {"authorization", "cookie", "proxy-authorization"});
+    int status = response->status;
+    if ((status == 303 && request.method != "HEAD") || ((status == 301 || status == 302) && request.method == "POST")) {
+      request.method = "GET";
+      request.body.reset();
+      drop_headers(request.headers, {"content-type", "content-encoding", "content-language", "content-location"});
+    }
+    url = std::move(next);
+  }
+}
+
+sdk::Result<InboundResponse> HttpClient::exchange(const TargetUrl& url, const OutboundRequest& request) {
+  if (auto ok = guard_.check_host(url.host, url.port); !ok) return ok.error();
+  if (url.literal)
+    if (auto ok = guard_.check_address(url.host, *url.literal); !ok) return ok.error();
+  // A pooled connection the server dropped unnoticed fails before any
+  // answer; an idempotent request then goes once more on a new one.
+  for (int attempt = 0;; ++attempt) {
+    auto connection = pool_.take(url.origin());
+    bool reused = connection != nullptr;
+    if (!connection) {
+      auto made = connect(url, request);
+      if (!made) return made.error();
+      connection = std::move(*made);
+    }
+    bool reusable = false, answered = false;
+    auto response = round_trip(*connection, url, request, reusable, answered);
+    if (!response && reused && !answered && attempt == 0 && idempotent(request.method) &&
+        response.error().code == "network")
+      continue;
+    if (response && reusable) pool_.give_back(std::move(connection));
+    return response;
+  }
+}
+
+sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& url, const OutboundRequest& request) {
+  const std::int64_t budget = request.deadline_ms - sdk::monotonic_ms();
+  const std::int64_t connect_limit = request.connect_timeout_ms > 0 ? request.connect_timeout_ms : limits_.connect_timeout_ms;
+  auto remaining = [&] { return request.deadline_ms - sdk::monotonic_ms(); };
+  if (remaining() <= 0) return timed_out(budget);
+
+  std::vector<IpAddress> addresses;
+  if (url.literal) {
+    addresses.push_back(*url.literal);
+  } else {
+    auto found = resolver_.resolve(url.host, std::min(connect_limit, remaining()));
+    if (!found) return found.error();
+    addresses = std::move(*found);
+  }
+  // Every address the name has must pass, not only the one that answers
+  // first: a name with one public and one private address is refused.
+  for (const auto& a : addresses)
+    if (auto ok = guard_.check_address(url.host, a); !ok) return ok.error();
+
+  sdk::Error last = network("cannot connect to the server");
+  for (const auto& a : addresses) {
+    std::int64_t left = remaining();
+    if (left <= 0) return timed_out(budget);
+    std::int64_t wait = std::min(connect_limit, left);
+    Poco::Net::StreamSocket socket;
+    try {
+      Poco::Net::SocketAddress to(Poco::Net::IPAddress(a.bytes.data(), a.v6 ? 16 : 4), static_cast<Poco::UInt16>(url.port));
+      socket.connect(to, span_ms(wait));
+      socket.setNoDelay(true);
+    } catch (const Poco::TimeoutException&) {
+      last = failure(ErrorKind::unavailable, "timeout", "connecting took longer than " + std::to_string(wait) + " ms");
+      continue;
+    } catch (const Poco::Net::ConnectionRefusedException&) {
+      last = network("the server refused the connection");
+      continue;
+    } catch (const Poco::Exception&) {
+      last = network("cannot connect to the server");
+      continue;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->origin = url.origin();
+    if (!url.https) {
+      connection->session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+    } else {
+      auto context = tls_context();
+      if (!context) return context.error();
+      // The handshake, bounded like any I/O of the request.
+      auto ticket = watch_.watch(static_cast<int>(socket.impl()->sockfd()), std::min(request.deadline_ms, sdk::monotonic_ms() + wait));
+      try {
+        socket.setReceiveTimeout(span_ms(wait));
+        socket.setSendTimeout(span_ms(wait));
+        auto secure = Poco::Net::SecureStreamSocket::attach(socket, url.host, *context);
+        // attach() may return with the handshake unfinished (a read timed
+        // out); finish it, then check the certificate ourselves, so a
+        // half-done handshake can never skip the host name check.
+        if (secure.completeHandshake() != 1) throw Poco::TimeoutException();
+        if (!secure.havePeerCertificate()) throw Poco::Net::CertificateValidationException("no certificate");
+        secure.verifyPeerCertificate(url.host);
+        // A plain session over the secure socket: HTTPSClientSession cannot
+        // take a connected socket (it sets its port, which a connected
+        // session refuses), and TLS lives in the socket anyway.
+        connection->session = std::make_unique<Poco::Net::HTTPClientSession>(secure);
+      } catch (const Poco::TimeoutException&) {
+        return failure(ErrorKind::unavailable, "timeout", "the TLS handshake took longer than " + std::to_string(wait) + " ms");
+      } catch (const Poco::Net::SSLException& e) {
+        return ticket.fired() ? timed_out(budget) : tls_failure(e, url.host);
+      } catch (const Poco::Exception&) {
+        if (ticket.fired()) return timed_out(budget);
+        return network("the connection failed during the TLS handshake");
+      }
+    }
+    connection->session->setKeepAlive(pool_.enabled());
+    return connection;
+  }
+  return last;
+}
+
+sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, const TargetUrl& url,
+                                                    const OutboundRequest& request, bool& reusable, bool& answered) {
+  const std::int64_t budget = request.deadline_ms - sdk::monotonic_ms();
+  if (budget <= 0) return timed_out(0);
+  auto& session = *connection.session;
+  auto ticket = watch_.watch(connection.fd(), request.deadline_ms);
+  ++connection.uses;
+
+  Poco::Net::HTTPRequest out(request.method, url.target, Poco::Net::HTTPMessage::HTTP_1_1);
+  out.set("Host", url.authority());
+  bool has_agent = false, has_type = false;
+  for (const auto& [name, value] : request.headers) {
+    auto lowered = lower(name);
+    has_agent = has_agent || lowered == "user-agent";
+    has_type = has_type || lowered == "content-type";
+    out.add(name, value);
+  }
+  if (!has_agent) out.set("User-Agent", limits_.user_agent);
+  if (request.body) {
+    out.setContentLength64(static_cast<Poco::Int64>(request.body->size()));
+    if (!has_type && !request.content_type.empty()) out.setContentType(request.content_type);
+  } else if (request.method != "GET" && request.method != "HEAD" && request.method != "DELETE") {
+    // Said outright: some servers wait for a body that never comes when a
+    // POST or an OPTIONS has no length.
+    out.setContentLength64(0);
+  }
+  out.setKeepAlive(pool_.enabled());
+
+  InboundResponse result;
+  Poco::Net::HTTPResponse in;
+  bool complete = false, has_body = false;
+  try {
+    auto& socket = session.socket();
+    socket.setSendTimeout(span_ms(budget));
+    socket.setReceiveTimeout(span_ms(budget));
+    std::ostream& body_out = session.sendRequest(out);
+    if (request.body) body_out.write(request.body->data(), static_cast<std::streamsize>(request.body->size()));
+    std::istream& body_in = session.receiveResponse(in);
+    answered = true;
+    result.status = static_cast<int>(in.getStatus());
+    for (const auto& [name, value] : in) result.headers.emplace_back(lower(name), value);
+    has_body = request.method != "HEAD" && result.status >= 200 && result.status != 204 && result.status != 304;
+    if (has_body && in.hasContentLength() && in.getContentLength64() > limits_.max_response_bytes)
+      return failure(ErrorKind::unavailable, "too_large",
+                     "the response body is " + std::to_string(in.getContentLength64()) + " bytes, over the limit of " +
+                         std::to_string(limits_.max_response_bytes) + " ([http] max_response_bytes)");
+    // One socket read per turn at most (peek fills the buffer, readsome
+    // drains it), so the cap and the deadline are checked as bytes arrive.
+    std::array<char, kReadChunk> chunk;
+    for (;;) {
+      std::int64_t left = request.deadline_ms - sdk::monotonic_ms();
+      if (left <= 0) return timed_out(budget);
+      socket.setReceiveTimeout(span_ms(left));
+      if (body_in.peek() == std::char_traits<char>::eof()) break;
+      auto got = body_in.readsome(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      if (static_cast<std::int64_t>(result.body.size()) + got > limits_.max_response_bytes)
+        return failure(ErrorKind::unavailable, "too_large",
+                       "the response body is over the limit of " + std::to_string(limits_.max_response_bytes) +
+                           " bytes ([http] max_response_bytes)");
+      result.body.append(chunk.data(), static_cast<std::size_t>(got));
+    }
+    complete = !body_in.bad();
+  } catch (const Poco::TimeoutException&) {
+    return timed_out(budget);
+  } catch (const Poco::Net::SSLException& e) {
+    if (ticket.fired()) return timed_out(budget);
+    return tls_failure(e, url.host);
+  } catch (const Poco::Net::NoMessageException&) {
+    if (ticket.fired()) return timed_out(budget);
+    return network("the server closed the connection without answering");
+  } catch (const Poco::Net::MessageException&) {
+    if (ticket.fired()) return timed_out(budget);
+    return network("the server's answer is not valid HTTP");
+  } catch (const Poco::Exception&) {
+    if (ticket.fired()) return timed_out(budget);
+    return network(answered ? "the connection failed while reading the response" : "the connection failed");
+  }
+  if (ticket.fired()) return timed_out(budget);
+  if (!complete || (has_body && in.hasContentLength() && static_cast<std::int64_t>(result.body.size()) != in.getContentLength64()))
+    return network("the response ended before its end");
+  reusable = pool_.enabled() && in.getKeepAlive();
+  return result;
+}
+
+}  // namespace picloud::http
