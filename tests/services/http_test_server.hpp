@@ -28,6 +28,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
 #include <chrono>
@@ -99,10 +100,12 @@ class TestHttpServer {
     }
     https_ = !cert.empty();
     auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(16);
+    params->setMaxThreads(128);
     params->setKeepAlive(true);
     params->setKeepAliveTimeout(Poco::Timespan(30, 0));
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *socket_, params);
+    // A pool of its own: every keep-alive connection a client pools holds
+    // one of its threads (Poco's default pool has 16).
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), threads_, *socket_, params);
     server_->start();
   }
   ~TestHttpServer() { server_->stopAll(true); }
@@ -218,6 +221,7 @@ class TestHttpServer {
     TestHttpServer& server_;
   };
 
+  Poco::ThreadPool threads_{2, 128};
   std::unique_ptr<Poco::Net::ServerSocket> socket_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   bool https_ = false;
