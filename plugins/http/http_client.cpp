@@ -27,6 +27,7 @@ using sdk::ErrorKind;
 namespace {
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMaxHeaders = 100;
 
 sdk::Error failure(ErrorKind kind, std::string_view code, std::string message) {
   return sdk::make_error(kind, std::string(code), std::string(code) + ": " + message);
@@ -130,6 +131,9 @@ sdk::Result<Poco::Net::Context::Ptr> HttpClient::tls_context() {
 }
 
 sdk::Result<InboundResponse> HttpClient::send(OutboundRequest request) {
+  if (request.headers.size() > kMaxHeaders)
+    return sdk::make_error(ErrorKind::invalid_argument, "invalid_request",
+                           "more than " + std::to_string(kMaxHeaders) + " headers");
   for (const auto& [name, value] : request.headers)
     if (auto ok = check_header(name, value); !ok) return ok.error();
   if (request.body && static_cast<std::int64_t>(request.body->size()) > limits_.max_request_bytes)
@@ -309,6 +313,9 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
     std::ostream& body_out = session.sendRequest(out);
     if (request.body) body_out.write(request.body->data(), static_cast<std::streamsize>(request.body->size()));
     std::istream& body_in = session.receiveResponse(in);
+    // What the stream's buffer throws (a timeout, a broken chunk) must reach
+    // the handlers below, not end up as a bad bit that reads as an early end.
+    body_in.exceptions(std::ios::badbit);
     answered = true;
     result.status = static_cast<int>(in.getStatus());
     for (const auto& [name, value] : in) result.headers.emplace_back(lower(name), value);

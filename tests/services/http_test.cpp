@@ -319,6 +319,13 @@ TEST(Http, HttpsVerifiesTheCertificateAndTheName) {
   EXPECT_EQ(by_name["status"], V(200));
   EXPECT_EQ(echo_of(by_name)["headers"]["host"], V("localhost:" + std::to_string(good.port())));
   EXPECT_EQ(a.ok(V::object({{"op", "get"}, {"url", good.url("/json")}}))["status"], V(200));  // the IP's own SAN
+  // Kept alive like plain connections, and bounded by time like them.
+  auto twice = a.ok(V::object({{"op", "get"}, {"url", good.url("/echo", "localhost")}, {"times", 2}}));
+  ASSERT_EQ(twice.size(), 2u);
+  EXPECT_EQ(echo_of(twice[0])["peer_port"], echo_of(twice[1])["peer_port"]);
+  EXPECT_TRUE(contains(a.refused(V::object({{"op", "get"}, {"url", good.url("/drip", "localhost")},
+                                            {"options", V::object({{"timeout_ms", 500}})}})),
+                       "timeout:"));
 
   TestHttpServer wrong_name("127.0.0.1", 0, certs.cert("other"), certs.key("other"));
   EXPECT_TRUE(contains(a.refused(V::object({{"op", "get"}, {"url", wrong_name.url("/echo", "localhost")}})),
@@ -366,6 +373,9 @@ TEST(Http, BadRequestsAreRefusedAndSendNothing) {
   refuse(get(V::object({{"headers", V::object({{"X-A", V::object()}})}})), "header 'X-A' must be a string or an int");
   refuse(get(V::object({{"headers", V::object({{"Bad Name", "x"}})}})), "header name 'Bad Name' is not a valid HTTP token");
   refuse(get(V::object({{"headers", V::object({{"X-Inject", "a\r\nX-Evil: 1"}})}})), "contains a line break");
+  V many = V::object();
+  for (int i = 0; i < 101; ++i) many.set("X-H" + std::to_string(i), "v");
+  refuse(get(V::object({{"headers", many}})), "more than 100 headers");
   for (const char* reserved : {"Host", "content-length", "Transfer-Encoding", "Connection", "Proxy-Authorization"})
     refuse(get(V::object({{"headers", V::object({{reserved, "x"}})}})), "is set by PiCloud, not by scripts");
   refuse(V::object({{"op", "request"}, {"request", V::object({{"url", server().url("/")}, {"method", "TRACE"}})}}),
