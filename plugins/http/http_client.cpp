@@ -6,9 +6,6 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/SSLException.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -74,16 +71,6 @@ void drop_headers(HeaderList& headers, std::initializer_list<std::string_view> l
   });
 }
 
-// Text of a TLS failure that names neither an address nor OpenSSL's codes.
-sdk::Error tls_failure(const Poco::Exception& e, const std::string& host) {
-  if (dynamic_cast<const Poco::Net::CertificateValidationException*>(&e))
-    return failure(ErrorKind::unavailable, "tls", "the server's certificate is not valid for " + host);
-  if (e.message().find("certificate verify failed") != std::string::npos ||
-      e.displayText().find("certificate verify failed") != std::string::npos)
-    return failure(ErrorKind::unavailable, "tls", "the server's certificate is not trusted");
-  return failure(ErrorKind::unavailable, "tls", "the TLS handshake with the server failed");
-}
-
 }  // namespace
 
 sdk::Result<void> check_header(const std::string& name, const std::string& value) {
@@ -106,29 +93,11 @@ sdk::Result<void> check_header(const std::string& name, const std::string& value
   return {};
 }
 
-HttpClient::HttpClient(AddressGuard guard, ClientLimits limits, PoolLimits pool)
-    : guard_(std::move(guard)), limits_(std::move(limits)), pool_(pool) {}
+HttpClient::HttpClient(AddressGuard guard, ClientLimits limits, PoolLimits pool, sdk::Logger* log)
+    : guard_(std::move(guard)), limits_(std::move(limits)), pool_(pool), tls_(limits_.tls_module, limits_.ca_file),
+      log_(log) {}
 
 HttpClient::~HttpClient() = default;
-
-sdk::Result<Poco::Net::Context::Ptr> HttpClient::tls_context() {
-  std::lock_guard lock(tls_mutex_);
-  if (tls_) return tls_;
-  try {
-    Poco::Net::initializeSSL();
-    Poco::Net::Context::Params params;
-    params.verificationMode = Poco::Net::Context::VERIFY_STRICT;  // and no "localhost" shortcut
-    params.loadDefaultCAs = true;
-    params.caLocation = limits_.ca_file;
-    params.cipherList = "DEFAULT";  // the system's policy
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    tls_ = context;
-    return tls_;
-  } catch (const Poco::Exception& e) {
-    return sdk::make_error(ErrorKind::internal, "tls", "tls: cannot set up TLS: " + e.displayText());
-  }
-}
 
 sdk::Result<InboundResponse> HttpClient::send(OutboundRequest request) {
   if (request.headers.size() > kMaxHeaders)
@@ -242,32 +211,24 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
     if (!url.https) {
       connection->session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
     } else {
-      auto context = tls_context();
-      if (!context) return context.error();
       // The handshake, bounded like any I/O of the request.
-      auto ticket = watch_.watch(static_cast<int>(socket.impl()->sockfd()), std::min(request.deadline_ms, sdk::monotonic_ms() + wait));
+      auto ticket = watch_.watch(static_cast<int>(socket.impl()->sockfd()),
+                                 std::min(request.deadline_ms, sdk::monotonic_ms() + wait));
       try {
         socket.setReceiveTimeout(span_ms(wait));
         socket.setSendTimeout(span_ms(wait));
-        auto secure = Poco::Net::SecureStreamSocket::attach(socket, url.host, *context);
-        // attach() may return with the handshake unfinished (a read timed
-        // out); finish it, then check the certificate ourselves, so a
-        // half-done handshake can never skip the host name check.
-        if (secure.completeHandshake() != 1) throw Poco::TimeoutException();
-        if (!secure.havePeerCertificate()) throw Poco::Net::CertificateValidationException("no certificate");
-        secure.verifyPeerCertificate(url.host);
-        // A plain session over the secure socket: HTTPSClientSession cannot
-        // take a connected socket (it sets its port, which a connected
-        // session refuses), and TLS lives in the socket anyway.
-        connection->session = std::make_unique<Poco::Net::HTTPClientSession>(secure);
-      } catch (const Poco::TimeoutException&) {
-        return failure(ErrorKind::unavailable, "timeout", "the TLS handshake took longer than " + std::to_string(wait) + " ms");
-      } catch (const Poco::Net::SSLException& e) {
-        return ticket.fired() ? timed_out(budget) : tls_failure(e, url.host);
       } catch (const Poco::Exception&) {
-        if (ticket.fired()) return timed_out(budget);
-        return network("the connection failed during the TLS handshake");
+        return network("cannot connect to the server");
       }
+      TlsAttached details;
+      auto session = tls_.attach(socket, url.host, &details);
+      if (!session) {
+        if (ticket.fired()) return timed_out(budget);
+        if (log_ && !details.detail.empty())
+          log_->debug("TLS handshake failed", {{"host", url.host}, {"detail", details.detail}});
+        return session.error();
+      }
+      connection->session = std::move(*session);
     }
     connection->session->setKeepAlive(pool_.enabled());
     return connection;
@@ -342,9 +303,6 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
     complete = !body_in.bad();
   } catch (const Poco::TimeoutException&) {
     return timed_out(budget);
-  } catch (const Poco::Net::SSLException& e) {
-    if (ticket.fired()) return timed_out(budget);
-    return tls_failure(e, url.host);
   } catch (const Poco::Net::NoMessageException&) {
     if (ticket.fired()) return timed_out(budget);
     return network("the server closed the connection without answering");

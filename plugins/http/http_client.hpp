@@ -19,20 +19,20 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <Poco/Net/Context.h>
 #include <picloud/sdk/error.hpp>
+#include <picloud/sdk/log.hpp>
 
 #include "address_guard.hpp"
 #include "connection_pool.hpp"
 #include "deadline_watch.hpp"
 #include "resolver.hpp"
 #include "target_url.hpp"
+#include "tls_connector.hpp"
 
 namespace picloud::http {
 
@@ -43,7 +43,8 @@ struct ClientLimits {
   std::int64_t max_response_bytes = 10 << 20;
   std::int64_t connect_timeout_ms = 10000;
   std::string user_agent;
-  std::string ca_file;  // PEM, trusted besides the system's store; may be empty
+  std::string ca_file;     // PEM, trusted besides the system's store; may be empty
+  std::string tls_module;  // the TLS module's path (tls_module.hpp)
 };
 
 struct OutboundRequest {
@@ -73,28 +74,29 @@ sdk::Result<void> check_header(const std::string& name, const std::string& value
 
 class HttpClient {
  public:
-  HttpClient(AddressGuard guard, ClientLimits limits, PoolLimits pool);
+  // `log` (may be null) gets what scripts are not told, at debug level.
+  HttpClient(AddressGuard guard, ClientLimits limits, PoolLimits pool, sdk::Logger* log);
   ~HttpClient();
 
   sdk::Result<InboundResponse> send(OutboundRequest request);
 
   const ClientLimits& limits() const { return limits_; }
   ConnectionPool& pool() { return pool_; }
+  TlsConnector& tls() { return tls_; }
 
  private:
   sdk::Result<InboundResponse> exchange(const TargetUrl& url, const OutboundRequest& request);
   sdk::Result<std::unique_ptr<Connection>> connect(const TargetUrl& url, const OutboundRequest& request);
   sdk::Result<InboundResponse> round_trip(Connection& connection, const TargetUrl& url,
                                           const OutboundRequest& request, bool& reusable, bool& answered);
-  sdk::Result<Poco::Net::Context::Ptr> tls_context();
 
   const AddressGuard guard_;
   const ClientLimits limits_;
   ConnectionPool pool_;
   Resolver resolver_;
   DeadlineWatch watch_;
-  std::mutex tls_mutex_;
-  Poco::Net::Context::Ptr tls_;  // made with the first https request
+  TlsConnector tls_;
+  sdk::Logger* log_;
 };
 
 }  // namespace picloud::http

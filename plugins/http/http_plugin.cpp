@@ -89,7 +89,8 @@ class HttpPlugin final : public sdk::Plugin {
         return sdk::make_error(ErrorKind::invalid_argument,
                                "[http] ca_file '" + *ca_file + "' is not a readable file of PEM certificates");
     }
-    limits = {*request_bytes, *response_bytes, *connect, std::string("picloud/") + PC_SDK_VERSION, *ca_file};
+    limits = {*request_bytes, *response_bytes, *connect, std::string("picloud/") + PC_SDK_VERSION, *ca_file,
+              std::string(ctx.install_dir()) + "/http/tls.so"};
     script = {*timeout, *max_timeout, static_cast<int>(*redirects)};
     pool = {*pooled, static_cast<int>(*per_origin), static_cast<int>(*idle), *idle_timeout};
     allow_private_ = rules->allow_private;
@@ -99,7 +100,9 @@ class HttpPlugin final : public sdk::Plugin {
                                      "make outbound HTTP requests from an app's scripts"});
         !r)
       return r;
-    client_ = std::make_unique<http::HttpClient>(http::AddressGuard(std::move(*rules)), std::move(limits), pool);
+    client_ = std::make_unique<http::HttpClient>(http::AddressGuard(std::move(*rules)), std::move(limits), pool,
+                                                 &ctx.logger());
+    if (auto r = client_->tls().check(); !r) return r;
     auto& metrics = ctx.metrics();
     metrics.gauge("pooled_connections", "idle keep-alive connections kept for reuse",
                   [client = client_.get()] { return static_cast<double>(client->pool().idle_count()); });
