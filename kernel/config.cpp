@@ -1,13 +1,10 @@
 #include "kernel/config.hpp"
 
-#include <Poco/AutoPtr.h>
-#include <Poco/Exception.h>
-#include <Poco/Util/IniFileConfiguration.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <fstream>
+#include <sstream>
 
 namespace picloud::kernel {
 namespace {
@@ -41,27 +38,65 @@ sdk::Error invalid(const Config& c, std::string_view section, std::string_view k
                              std::string(allowed));
 }
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The config file: `[section]` headers, `key = value` lines, and comment
+// lines starting with ';' or '#'. Names are case-insensitive (kept lower
+// case); values are taken as written, trimmed (a ';' inside one is part of
+// it); a key given twice keeps its last value. Anything else is an error
+// naming the line, so a typo stops start-up rather than being ignored.
+//
+// Hand-written rather than Poco::Util's IniFileConfiguration: that library
+// brings Poco's XML library with it, close to 1 MB of memory at idle for a
+// forty-line format.
+sdk::Result<void> parse_ini(std::istream& in, const std::string& path,
+                            std::map<std::string, std::map<std::string, std::string>>& out) {
+  std::string line;
+  std::string section;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::string_view text = line;
+    if (number == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
+    text = trim(text);
+    if (text.empty() || text[0] == ';' || text[0] == '#') continue;
+    auto where = [&] { return "config: " + path + " line " + std::to_string(number) + ": "; };
+    if (text[0] == '[') {
+      auto close = text.find(']');
+      if (close == std::string_view::npos)
+        return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "a section header without its closing ]");
+      std::string_view rest = trim(text.substr(close + 1));
+      if (!rest.empty() && rest[0] != ';' && rest[0] != '#')
+        return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "text after the section header");
+      section = lower(trim(text.substr(1, close - 1)));
+      if (section.empty()) return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "an empty section name");
+      out[section];
+      continue;
+    }
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos)
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "expected `key = value`, a [section] or a comment");
+    std::string key = lower(trim(text.substr(0, eq)));
+    if (key.empty()) return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "a value without a key");
+    if (section.empty())
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, where() + "'" + key + "' is not under a [section]");
+    out[section][key] = std::string(trim(text.substr(eq + 1)));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Config> Config::load(const std::string& path, const std::vector<std::string>& environment) {
   Config config;
   config.path_ = path;
   if (!path.empty()) {
-    std::ifstream probe(path);
-    if (!probe) return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: cannot read file " + path);
-    try {
-      Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini(new Poco::Util::IniFileConfiguration(path));
-      Poco::Util::AbstractConfiguration::Keys sections;
-      ini->keys(sections);
-      for (const auto& section : sections) {
-        Poco::Util::AbstractConfiguration::Keys keys;
-        ini->keys(section, keys);
-        auto& target = config.file_[lower(section)];
-        for (const auto& key : keys) target[lower(key)] = ini->getRawString(section + "." + key);
-      }
-    } catch (const Poco::Exception& e) {
-      return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: cannot parse " + path + ": " + e.displayText());
-    }
+    std::ifstream file(path);
+    if (!file) return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: cannot read file " + path);
+    if (auto ok = parse_ini(file, path, config.file_); !ok) return ok.error();
+    if (file.bad()) return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: cannot read file " + path);
   }
   for (const auto& entry : environment) {
     auto eq = entry.find('=');

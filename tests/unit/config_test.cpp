@@ -133,6 +133,28 @@ TEST(Config, PluginSectionReadsTypedValues) {
   EXPECT_FALSE(kv.has("nothing"));
 }
 
+TEST(Config, TheFileFormat) {
+  auto c = load("\xEF\xBB\xBF; a comment\n# another\n\n  [Server]  ; trailing comment\n  PORT=9002 \r\n"
+                "host = 0.0.0.0\n[kv]\nname = a ; b = c\nname = twice\nempty =\n");
+  EXPECT_EQ(*c.get_int("server", "port", 0, 0, 65535), 9002);
+  EXPECT_EQ(*c.get_string("SERVER", "Host", ""), "0.0.0.0");
+  EXPECT_EQ(*c.get_string("kv", "name", ""), "twice");  // the last one given
+  EXPECT_EQ(*c.get_string("kv", "empty", "fallback"), "");
+  static test::TempDir dir;
+  auto refused = [&](const std::string& ini, const std::string& part) {
+    dir.write("bad.ini", ini);
+    auto r = Config::load(dir.file("bad.ini"), {});
+    ASSERT_FALSE(r.ok()) << ini;
+    EXPECT_NE(r.error().message.find(part), std::string::npos) << r.error().message;
+  };
+  refused("[server\nport = 1\n", "line 1: a section header without its closing ]");
+  refused("[server]\nport 8080\n", "line 2: expected `key = value`");
+  refused("port = 8080\n[server]\n", "line 1: 'port' is not under a [section]");
+  refused("[server] port = 1\n", "line 1: text after the section header");
+  refused("[]\n", "an empty section name");
+  refused("[kv]\n= 3\n", "line 2: a value without a key");
+}
+
 TEST(Config, MissingFileIsAnError) {
   auto c = Config::load("/nonexistent/picloud.ini", {});
   ASSERT_FALSE(c.ok());
