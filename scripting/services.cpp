@@ -170,7 +170,9 @@ void write_result(asIScriptGeneric* gen, const BoundCall& call, sdk::Value&& v) 
       return_handle(gen, make_bytes(v.as_bytes()));
       return;
     case ScriptType::handle:
-      return_handle(gen, v.is_null() ? nullptr : new ScriptHandle(std::move(v)));
+      // The state is the script's to hold (a response body, say): copied
+      // here, on the run's budget, not kept as the plugin call made it.
+      return_handle(gen, v.is_null() ? nullptr : new ScriptHandle(sdk::Value(v)));
       return;
     case ScriptType::response: return;  // refused as a result when declared
   }
@@ -240,6 +242,11 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
     throw ScriptException(run->last_error_kind + ": " + error.message);
   }
   write_result(gen, call, std::move(result->value()));
+  // What the plugin returned was made off the budget and has been copied
+  // onto it; freeing the original must not be credited to the run, or a
+  // script could hold plugin results beyond its budget.
+  memory::Unaccounted made_off_budget;
+  result.reset();
 }
 
 // Every plugin call. A call returning a string that fails leaves an empty

@@ -1,6 +1,8 @@
 #include "address_guard.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <charconv>
@@ -143,7 +145,8 @@ AddressCategory classify_v6(const IpAddress& a) {
   if ((a.bytes[0] & 0xfe) == 0xfc) return C::unique_local;
   if (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80) return C::link_local;
   if (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0xc0) return C::site_local;
-  if (starts_with(a, {0x20, 0x01, 0x0d, 0xb8})) return C::documentation;
+  if (starts_with(a, {0x20, 0x01, 0x0d, 0xb8}) || (a.bytes[0] == 0x3f && a.bytes[1] == 0xff && (a.bytes[2] & 0xf0) == 0))
+    return C::documentation;  // 2001:db8::/32, 3fff::/20
   if (starts_with(a, {0x20, 0x01, 0x00, 0x02, 0x00, 0x00})) return C::benchmarking;
   // Teredo (2001::/32) hides an IPv4 address; ORCHID and other IETF
   // assignments in 2001::/23 are not reachable destinations.
@@ -221,7 +224,39 @@ sdk::Result<void> AddressGuard::check_address(std::string_view host, const IpAdd
     return {};
   auto category = classify(address);
   if (category != AddressCategory::public_address) return blocked(describe(category));
+  if (is_local(address) || (v4 && is_local(*v4))) return blocked("address of this machine");
   return {};
+}
+
+void AddressGuard::set_local_addresses(std::vector<IpAddress> addresses) {
+  std::lock_guard lock(local_mutex_);
+  local_ = std::move(addresses);
+}
+
+void AddressGuard::refresh_local_addresses() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return;  // keep what we had
+  std::vector<IpAddress> found;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    IpAddress a;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      a.v6 = true;
+      std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, 16);
+    } else {
+      continue;
+    }
+    found.push_back(a);
+  }
+  ::freeifaddrs(list);
+  set_local_addresses(std::move(found));
+}
+
+bool AddressGuard::is_local(const IpAddress& address) const {
+  std::lock_guard lock(local_mutex_);
+  return std::find(local_.begin(), local_.end(), address) != local_.end();
 }
 
 }  // namespace picloud::http

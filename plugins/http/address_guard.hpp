@@ -14,12 +14,18 @@
 // service through; allow_private (development only) lets every address
 // through that no deny list names.
 //
+// The machine's own addresses are refused too, whatever their category (a
+// server's public address reaches its own services over loopback, past any
+// firewall in front of it): the guard reads them from the interfaces at
+// start-up and whenever refresh_local_addresses() is called.
+//
 // A refusal names the category ("blocked: private address"), never the
 // address: a script must not learn what an internal name resolves to.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,7 +68,7 @@ enum class AddressCategory {
   shared_address,    // 100.64.0.0/10, carrier-grade NAT
   link_local,        // 169.254.0.0/16 (cloud metadata), fe80::/10
   protocol_assignment,  // 192.0.0.0/24
-  documentation,     // 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32
+  documentation,     // 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20
   benchmarking,      // 198.18.0.0/15, 2001:2::/48
   multicast,
   reserved,          // 240/4, and IPv6 outside the global unicast space
@@ -88,6 +94,11 @@ struct GuardRules {
 class AddressGuard {
  public:
   explicit AddressGuard(GuardRules rules) : rules_(std::move(rules)) {}
+  AddressGuard(AddressGuard&& other) noexcept : rules_(std::move(other.rules_)), local_(std::move(other.local_)) {}
+
+  // Reads the addresses of this machine's interfaces (getifaddrs).
+  void refresh_local_addresses();
+  void set_local_addresses(std::vector<IpAddress> addresses);
 
   // Before anything is resolved: the host name (lower case, no trailing
   // dot) and the port. Literal addresses are judged by check_address.
@@ -98,7 +109,11 @@ class AddressGuard {
   const GuardRules& rules() const { return rules_; }
 
  private:
+  bool is_local(const IpAddress& address) const;
+
   GuardRules rules_;
+  mutable std::mutex local_mutex_;
+  std::vector<IpAddress> local_;
 };
 
 // Whether `host` matches a pattern of allow_hosts/deny_hosts: equal, or

@@ -1,15 +1,28 @@
 #include "connection_pool.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <picloud/sdk/script.hpp>
 
 namespace picloud::http {
 
-int Connection::fd() const { return static_cast<int>(session->socket().impl()->sockfd()); }
+int Connection::fd() const { return session ? static_cast<int>(session->socket().impl()->sockfd()) : -1; }
+
+void Connection::abandon() noexcept {
+  // A millisecond for whatever closing still sends or reads (a shutdown(2)
+  // instead would make that send raise SIGPIPE in a process that does not
+  // ignore it).
+  if (int descriptor = fd(); descriptor >= 0) {
+    timeval brief{0, 1000};
+    ::setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &brief, sizeof brief);
+    ::setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof brief);
+  }
+}
 
 bool ConnectionPool::usable(const Connection& c, std::int64_t now) const {
-  if (now - c.idle_since_ms > limits_.idle_timeout_ms) return false;
+  if (now - c.idle_since_ms > limits_.idle_timeout_ms || c.fd() < 0) return false;
   // An idle connection has nothing to read but the server's FIN (or an
   // error): readable means it is gone.
   pollfd p{c.fd(), POLLIN, 0};

@@ -15,17 +15,21 @@
 #include <string>
 #include <vector>
 
-#include <Poco/Net/HTTPClientSession.h>
+#include "client_session.hpp"
 
 namespace picloud::http {
 
 struct Connection {
   std::string origin;  // "https://host:port"
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  std::unique_ptr<ClientSession> session;
   std::int64_t idle_since_ms = 0;
   int uses = 0;  // requests sent on it so far
 
   int fd() const;
+  // Makes closing it immediate: a TLS close_notify that the peer's full
+  // window would block is dropped rather than waited for.
+  void abandon() noexcept;
+  ~Connection() { abandon(); }
 };
 
 struct PoolLimits {

@@ -1,6 +1,8 @@
 #include "deadline_watch.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -16,10 +18,15 @@ bool DeadlineWatch::Ticket::fired() const {
 
 void DeadlineWatch::Ticket::release() {
   if (!watch_) return;
-  std::lock_guard lock(watch_->mutex_);
-  fired_after_release_ = at_->second.fired;
-  watch_->entries_.erase(at_);
+  int fd;
+  {
+    std::lock_guard lock(watch_->mutex_);
+    fired_after_release_ = at_->second.fired;
+    fd = at_->second.fd;
+    watch_->entries_.erase(at_);
+  }
   watch_ = nullptr;
+  if (fd >= 0) ::close(fd);
 }
 
 DeadlineWatch::~DeadlineWatch() {
@@ -32,10 +39,11 @@ DeadlineWatch::~DeadlineWatch() {
 }
 
 DeadlineWatch::Ticket DeadlineWatch::watch(int fd, std::int64_t deadline_ms) {
+  int duplicate = fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
   std::lock_guard lock(mutex_);
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   bool earliest = entries_.empty() || deadline_ms < entries_.begin()->first;
-  auto at = entries_.emplace(deadline_ms, Entry{fd});
+  auto at = entries_.emplace(deadline_ms, Entry{duplicate});
   if (earliest) changed_.notify_all();
   return Ticket(this, at);
 }
@@ -52,7 +60,7 @@ void DeadlineWatch::run() {
       }
       if (!entry.fired) {
         entry.fired = true;
-        ::shutdown(entry.fd, SHUT_RDWR);  // under the lock: the ticket still owns the descriptor
+        if (entry.fd >= 0) ::shutdown(entry.fd, SHUT_RDWR);  // the socket, through our duplicate
       }
     }
     if (next == INT64_MAX)

@@ -9,8 +9,9 @@
 //   ... I/O on fd ...
 //   if (ticket.fired()) -> a timeout, not a network error
 //
-// The ticket must be released (destroyed) before the socket is closed; once
-// it is, the watch never touches that descriptor again.
+// The watch works on a duplicate of the descriptor, which the ticket closes
+// when it is released: the socket may be closed before its ticket without
+// the watch ever touching a descriptor number that was reused meanwhile.
 #pragma once
 
 #include <condition_variable>
@@ -24,7 +25,7 @@ namespace picloud::http {
 
 class DeadlineWatch {
   struct Entry {
-    int fd;
+    int fd;  // our duplicate; -1 when none could be made (socket timeouts still apply)
     bool fired = false;
   };
 

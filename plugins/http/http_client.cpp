@@ -30,9 +30,9 @@ sdk::Error failure(ErrorKind kind, std::string_view code, std::string message) {
   return sdk::make_error(kind, std::string(code), std::string(code) + ": " + message);
 }
 sdk::Error network(std::string message) { return failure(ErrorKind::unavailable, "network", std::move(message)); }
-sdk::Error timed_out(std::int64_t budget_ms) {
+sdk::Error timed_out(std::int64_t timeout_ms) {
   return failure(ErrorKind::unavailable, "timeout",
-                 "the request took longer than its " + std::to_string(budget_ms) + " ms");
+                 "the request took longer than its " + std::to_string(timeout_ms) + " ms");
 }
 
 std::string lower(std::string s) {
@@ -126,9 +126,8 @@ sdk::Result<InboundResponse> HttpClient::send(OutboundRequest request) {
                      "more than " + std::to_string(request.max_redirects) + " redirects");
     auto next = resolve_location(*url, *location);
     if (!next) {
-      auto e = next.error();
-      e.message = "redirect: " + e.message;
-      return e;
+      if (next.error().code == "blocked") return next.error();  // the guard's, as for any hop
+      return failure(ErrorKind::unavailable, "redirect", "the Location is not a usable URL (" + next.error().message + ")");
     }
     // Credentials were meant for the origin that was asked, not for
     // wherever it points.
@@ -168,16 +167,15 @@ sdk::Result<InboundResponse> HttpClient::exchange(const TargetUrl& url, const Ou
 }
 
 sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& url, const OutboundRequest& request) {
-  const std::int64_t budget = request.deadline_ms - sdk::monotonic_ms();
   const std::int64_t connect_limit = request.connect_timeout_ms > 0 ? request.connect_timeout_ms : limits_.connect_timeout_ms;
   auto remaining = [&] { return request.deadline_ms - sdk::monotonic_ms(); };
-  if (remaining() <= 0) return timed_out(budget);
+  if (remaining() <= 0) return timed_out(request.timeout_ms);
 
   std::vector<IpAddress> addresses;
   if (url.literal) {
     addresses.push_back(*url.literal);
   } else {
-    auto found = resolver_.resolve(url.host, std::min(connect_limit, remaining()));
+    auto found = resolver_.resolve(url.host, std::min(connect_limit, remaining()), request.app_id);
     if (!found) return found.error();
     addresses = std::move(*found);
   }
@@ -189,7 +187,7 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
   sdk::Error last = network("cannot connect to the server");
   for (const auto& a : addresses) {
     std::int64_t left = remaining();
-    if (left <= 0) return timed_out(budget);
+    if (left <= 0) return timed_out(request.timeout_ms);
     std::int64_t wait = std::min(connect_limit, left);
     Poco::Net::StreamSocket socket;
     try {
@@ -209,7 +207,7 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
     auto connection = std::make_unique<Connection>();
     connection->origin = url.origin();
     if (!url.https) {
-      connection->session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+      connection->session = std::make_unique<ClientSession>(socket);
     } else {
       // The handshake, bounded like any I/O of the request.
       auto ticket = watch_.watch(static_cast<int>(socket.impl()->sockfd()),
@@ -223,7 +221,7 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
       TlsAttached details;
       auto session = tls_.attach(socket, url.host, &details);
       if (!session) {
-        if (ticket.fired()) return timed_out(budget);
+        if (ticket.fired()) return timed_out(request.timeout_ms);
         if (log_ && !details.detail.empty())
           log_->debug("TLS handshake failed", {{"host", url.host}, {"detail", details.detail}});
         return session.error();
@@ -236,10 +234,117 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
   return last;
 }
 
+namespace {
+
+// Thrown inside round_trip's read loop to leave it with an answer.
+struct Stop {
+  sdk::Error error;
+};
+
+// Reads a response body off the session by its framing, capped and bounded
+// by the deadline: before every socket read the receive timeout is set to
+// what is left (the deadline watch ends a read that would run past it).
+class BodyReader {
+ public:
+  BodyReader(ClientSession& session, std::int64_t deadline_ms, std::int64_t cap, std::int64_t timeout_ms)
+      : session_(session), deadline_ms_(deadline_ms), cap_(cap), timeout_ms_(timeout_ms) {}
+
+  // Exactly `length` bytes.
+  void fixed(std::int64_t length, std::string& body) {
+    while (length > 0) {
+      int got = read(body, static_cast<std::size_t>(std::min<std::int64_t>(length, kReadChunk)));
+      if (got == 0) throw Stop{network("the response ended before its end")};
+      length -= got;
+    }
+  }
+  // Until the server closes the connection.
+  void until_closed(std::string& body) {
+    while (read(body, kReadChunk) > 0) {
+    }
+  }
+  // Chunks until the last (size 0) one and the trailer's end.
+  void chunked(std::string& body) {
+    std::string line;
+    for (;;) {
+      read_line(line);
+      std::string_view size_text = std::string_view(line).substr(0, line.find(';'));
+      while (!size_text.empty() && (size_text.back() == ' ' || size_text.back() == '\t')) size_text.remove_suffix(1);
+      if (size_text.empty() || size_text.size() > 15) throw Stop{bad_framing()};
+      std::int64_t size = 0;
+      for (char c : size_text) {
+        int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                    : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                                : -1;
+        if (digit < 0) throw Stop{bad_framing()};
+        size = size * 16 + digit;
+      }
+      if (size == 0) break;
+      if (static_cast<std::int64_t>(body.size()) + size > cap_) throw Stop{over_cap()};
+      fixed(size, body);
+      read_line(line);
+      if (!line.empty()) throw Stop{bad_framing()};
+    }
+    for (int trailers = 0;; ++trailers) {
+      read_line(line);
+      if (line.empty()) return;
+      if (trailers >= 100) throw Stop{bad_framing()};
+    }
+  }
+
+ private:
+  void before_socket_read() {
+    if (session_.buffered_bytes() > 0) return;
+    std::int64_t left = deadline_ms_ - sdk::monotonic_ms();
+    if (left <= 0) throw Stop{timed_out(timeout_ms_)};
+    session_.socket().setReceiveTimeout(span_ms(left));
+  }
+  int read(std::string& body, std::size_t most) {
+    before_socket_read();
+    std::size_t at = body.size();
+    if (static_cast<std::int64_t>(at) >= cap_) {
+      // Full: one byte more says whether the body goes on.
+      char probe;
+      if (session_.read_bytes(&probe, 1) > 0) throw Stop{over_cap()};
+      return 0;
+    }
+    most = std::min<std::size_t>(most, static_cast<std::size_t>(cap_ - static_cast<std::int64_t>(at)));
+    body.resize(at + most);
+    int got = session_.read_bytes(body.data() + at, static_cast<std::streamsize>(most));
+    body.resize(at + static_cast<std::size_t>(std::max(got, 0)));
+    return std::max(got, 0);
+  }
+  // A line of the chunked framing, without its CRLF.
+  void read_line(std::string& line) {
+    line.clear();
+    for (;;) {
+      before_socket_read();
+      int c = session_.next_byte();
+      if (c == std::char_traits<char>::eof()) throw Stop{network("the response ended before its end")};
+      if (c == '\n') break;
+      if (line.size() >= 4096) throw Stop{bad_framing()};
+      line.push_back(static_cast<char>(c));
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+  }
+  sdk::Error over_cap() const {
+    return failure(ErrorKind::unavailable, "too_large",
+                   "the response body is over the limit of " + std::to_string(cap_) + " bytes ([http] max_response_bytes)");
+  }
+  static sdk::Error bad_framing() { return network("the response's chunked framing is not valid"); }
+
+  ClientSession& session_;
+  const std::int64_t deadline_ms_;
+  const std::int64_t cap_;
+  const std::int64_t timeout_ms_;  // for the message
+};
+
+}  // namespace
+
 sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, const TargetUrl& url,
                                                     const OutboundRequest& request, bool& reusable, bool& answered) {
   const std::int64_t budget = request.deadline_ms - sdk::monotonic_ms();
-  if (budget <= 0) return timed_out(0);
+  if (budget <= 0) return timed_out(request.timeout_ms);
   auto& session = *connection.session;
   auto ticket = watch_.watch(connection.fd(), request.deadline_ms);
   ++connection.uses;
@@ -266,57 +371,66 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
 
   InboundResponse result;
   Poco::Net::HTTPResponse in;
-  bool complete = false, has_body = false;
+  bool framed = true;  // the body's end was known, not the connection's
   try {
     auto& socket = session.socket();
     socket.setSendTimeout(span_ms(budget));
     socket.setReceiveTimeout(span_ms(budget));
     std::ostream& body_out = session.sendRequest(out);
     if (request.body) body_out.write(request.body->data(), static_cast<std::streamsize>(request.body->size()));
-    std::istream& body_in = session.receiveResponse(in);
-    // What the stream's buffer throws (a timeout, a broken chunk) must reach
-    // the handlers below, not end up as a bad bit that reads as an early end.
-    body_in.exceptions(std::ios::badbit);
+    session.receiveResponse(in);  // Poco reads past 100 Continue itself
     answered = true;
+    // Other interim answers (102 Processing, 103 Early Hints) precede the
+    // real one; 101 would hand the connection to another protocol.
+    for (int interim = 0; in.getStatus() < 200; ++interim) {
+      if (in.getStatus() == Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS || interim >= 8)
+        return network("the server answered with " + std::to_string(in.getStatus()) + ", which PiCloud does not follow");
+      session.read_next_head(in);
+    }
     result.status = static_cast<int>(in.getStatus());
     for (const auto& [name, value] : in) result.headers.emplace_back(lower(name), value);
-    has_body = request.method != "HEAD" && result.status >= 200 && result.status != 204 && result.status != 304;
-    if (has_body && in.hasContentLength() && in.getContentLength64() > limits_.max_response_bytes)
-      return failure(ErrorKind::unavailable, "too_large",
-                     "the response body is " + std::to_string(in.getContentLength64()) + " bytes, over the limit of " +
-                         std::to_string(limits_.max_response_bytes) + " ([http] max_response_bytes)");
-    // One socket read per turn at most (peek fills the buffer, readsome
-    // drains it), so the cap and the deadline are checked as bytes arrive.
-    std::array<char, kReadChunk> chunk;
-    for (;;) {
-      std::int64_t left = request.deadline_ms - sdk::monotonic_ms();
-      if (left <= 0) return timed_out(budget);
-      socket.setReceiveTimeout(span_ms(left));
-      if (body_in.peek() == std::char_traits<char>::eof()) break;
-      auto got = body_in.readsome(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      if (static_cast<std::int64_t>(result.body.size()) + got > limits_.max_response_bytes)
+    const bool has_body =
+        request.method != "HEAD" && result.status != 204 && result.status != 304;
+    BodyReader reader(session, request.deadline_ms, limits_.max_response_bytes, request.timeout_ms);
+    if (!has_body) {
+      // nothing to read
+    } else if (in.getChunkedTransferEncoding()) {
+      reader.chunked(result.body);
+    } else if (in.hasContentLength()) {
+      if (in.getContentLength64() > limits_.max_response_bytes)
         return failure(ErrorKind::unavailable, "too_large",
-                       "the response body is over the limit of " + std::to_string(limits_.max_response_bytes) +
-                           " bytes ([http] max_response_bytes)");
-      result.body.append(chunk.data(), static_cast<std::size_t>(got));
+                       "the response body is " + std::to_string(in.getContentLength64()) +
+                           " bytes, over the limit of " + std::to_string(limits_.max_response_bytes) +
+                           " ([http] max_response_bytes)");
+      reader.fixed(in.getContentLength64(), result.body);
+    } else {
+      framed = false;
+      reader.until_closed(result.body);
     }
-    complete = !body_in.bad();
+  } catch (const Stop& stop) {
+    if (ticket.fired()) return timed_out(request.timeout_ms);
+    return stop.error;
   } catch (const Poco::TimeoutException&) {
-    return timed_out(budget);
+    return timed_out(request.timeout_ms);
   } catch (const Poco::Net::NoMessageException&) {
-    if (ticket.fired()) return timed_out(budget);
+    if (ticket.fired()) return timed_out(request.timeout_ms);
     return network("the server closed the connection without answering");
   } catch (const Poco::Net::MessageException&) {
-    if (ticket.fired()) return timed_out(budget);
+    if (ticket.fired()) return timed_out(request.timeout_ms);
     return network("the server's answer is not valid HTTP");
   } catch (const Poco::Exception&) {
-    if (ticket.fired()) return timed_out(budget);
+    if (ticket.fired()) return timed_out(request.timeout_ms);
     return network(answered ? "the connection failed while reading the response" : "the connection failed");
   }
-  if (ticket.fired()) return timed_out(budget);
-  if (!complete || (has_body && in.hasContentLength() && static_cast<std::int64_t>(result.body.size()) != in.getContentLength64()))
-    return network("the response ended before its end");
-  reusable = pool_.enabled() && in.getKeepAlive();
+  if (ticket.fired()) return timed_out(request.timeout_ms);
+  // Kept only when nothing of this exchange is left to read on it: a byte
+  // still buffered would be read as the next request's answer.
+  try {
+    reusable = pool_.enabled() && framed && in.getKeepAlive() && session.buffered_bytes() == 0 &&
+               session.socket().available() == 0;
+  } catch (const Poco::Exception&) {
+    reusable = false;
+  }
   return result;
 }
 

@@ -54,6 +54,8 @@ struct OutboundRequest {
   std::optional<std::string> body;  // none: no body
   std::string content_type;         // sent with a body unless headers name one
   std::int64_t deadline_ms = 0;     // monotonic; the whole request ends by then
+  std::int64_t timeout_ms = 0;      // what that deadline allowed (for messages)
+  std::string app_id;               // whose request (a share of name lookups)
   std::int64_t connect_timeout_ms = 0;  // 0: the limit's
   bool follow_redirects = true;
   int max_redirects = 5;
@@ -83,6 +85,7 @@ class HttpClient {
   const ClientLimits& limits() const { return limits_; }
   ConnectionPool& pool() { return pool_; }
   TlsConnector& tls() { return tls_; }
+  AddressGuard& guard() { return guard_; }
 
  private:
   sdk::Result<InboundResponse> exchange(const TargetUrl& url, const OutboundRequest& request);
@@ -90,7 +93,7 @@ class HttpClient {
   sdk::Result<InboundResponse> round_trip(Connection& connection, const TargetUrl& url,
                                           const OutboundRequest& request, bool& reusable, bool& answered);
 
-  const AddressGuard guard_;
+  AddressGuard guard_;
   const ClientLimits limits_;
   ConnectionPool pool_;
   Resolver resolver_;

@@ -33,7 +33,7 @@ using namespace picloud;
 using sdk::ErrorKind;
 using sdk::Result;
 
-constexpr std::int64_t kPoolSweepIntervalMs = 10000;
+constexpr std::int64_t kUpkeepIntervalMs = 10000;
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
@@ -103,6 +103,7 @@ class HttpPlugin final : public sdk::Plugin {
     client_ = std::make_unique<http::HttpClient>(http::AddressGuard(std::move(*rules)), std::move(limits), pool,
                                                  &ctx.logger());
     if (auto r = client_->tls().check(); !r) return r;
+    client_->guard().refresh_local_addresses();
     auto& metrics = ctx.metrics();
     metrics.gauge("pooled_connections", "idle keep-alive connections kept for reuse",
                   [client = client_.get()] { return static_cast<double>(client->pool().idle_count()); });
@@ -114,8 +115,12 @@ class HttpPlugin final : public sdk::Plugin {
       ctx.logger().warn(
           "[http] allow_private is on: scripts can reach this machine, its networks and cloud metadata "
           "services. Use it for development only.");
-    if (client_->pool().enabled())
-      ctx.tasks().every("pool-sweep", kPoolSweepIntervalMs, [this] { client_->pool().sweep(); });
+    // Idle connections the servers closed go; the machine's addresses are
+    // read again (an interface may have come up or changed its address).
+    ctx.tasks().every("upkeep", kUpkeepIntervalMs, [this] {
+      client_->pool().sweep();
+      client_->guard().refresh_local_addresses();
+    });
     return {};
   }
 

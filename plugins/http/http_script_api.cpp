@@ -105,7 +105,9 @@ sdk::Result<void> read_options(const sdk::CallContext& call, const Value& option
   const Value& follow = options["follow_redirects"];
   if (!follow.is_null() && !follow.is_bool()) return bad_option("option 'follow_redirects' must be a bool");
   // The request ends with the run at the latest.
-  request.deadline_ms = sdk::monotonic_ms() + std::min(*timeout, call.remaining_ms());
+  request.timeout_ms = std::min(*timeout, call.remaining_ms());
+  request.deadline_ms = sdk::monotonic_ms() + request.timeout_ms;
+  request.app_id = std::string(call.app_id);
   request.connect_timeout_ms = *connect;
   request.max_redirects = static_cast<int>(*redirects);
   request.follow_redirects = follow.bool_or(true);

@@ -70,19 +70,40 @@ sdk::Error lookup_failed(int status) {
 
 }  // namespace
 
-sdk::Result<std::vector<IpAddress>> Resolver::resolve(const std::string& host, std::int64_t timeout_ms) {
-  if (in_flight_.fetch_add(1) >= max_in_flight_) {
-    in_flight_.fetch_sub(1);
-    return sdk::make_error(ErrorKind::unavailable, "network", "network: too many host name lookups in progress");
+Resolver::Resolver(int max_in_flight, int max_per_app) : max_in_flight_(max_in_flight), max_per_app_(max_per_app) {}
+
+namespace {
+
+void finished(Resolver::InFlight& in_flight, const std::string& app) {
+  std::lock_guard lock(in_flight.mutex);
+  --in_flight.total;
+  auto it = in_flight.per_app.find(app);
+  if (it != in_flight.per_app.end() && --it->second <= 0) in_flight.per_app.erase(it);
+}
+
+}  // namespace
+
+sdk::Result<std::vector<IpAddress>> Resolver::resolve(const std::string& host, std::int64_t timeout_ms,
+                                                      std::string_view app_view) {
+  std::string app(app_view);
+  {
+    std::lock_guard lock(in_flight_->mutex);
+    int& mine = in_flight_->per_app[app];
+    if (in_flight_->total >= max_in_flight_ || mine >= max_per_app_) {
+      if (mine == 0) in_flight_->per_app.erase(app);
+      return sdk::make_error(ErrorKind::unavailable, "network", "network: too many host name lookups in progress");
+    }
+    ++mine;
+    ++in_flight_->total;
   }
   auto lookup = std::make_shared<Lookup>();
   try {
-    std::thread([this, host, lookup] {
+    std::thread([in_flight = in_flight_, app, host, lookup] {
       run_lookup(host, *lookup);
-      in_flight_.fetch_sub(1);
+      finished(*in_flight, app);
     }).detach();
   } catch (const std::system_error&) {
-    in_flight_.fetch_sub(1);
+    finished(*in_flight_, app);
     return sdk::make_error(ErrorKind::unavailable, "network", "network: no thread for the host name lookup");
   }
   std::unique_lock lock(lookup->mutex);

@@ -31,7 +31,7 @@ sdk::Result<TlsAttachFn> TlsConnector::load() {
   return attach_;
 }
 
-sdk::Result<std::unique_ptr<Poco::Net::HTTPClientSession>> TlsConnector::attach(Poco::Net::StreamSocket& socket,
+sdk::Result<std::unique_ptr<ClientSession>> TlsConnector::attach(Poco::Net::StreamSocket& socket,
                                                                                 const std::string& host,
                                                                                 TlsAttached* failure) {
   auto fn = load();

@@ -22,7 +22,7 @@ class TlsConnector {
   // The handshake and checks of tls_module.hpp; a failure is unavailable
   // with code "tls" (or "timeout"), its message naming the host, never the
   // address.
-  sdk::Result<std::unique_ptr<Poco::Net::HTTPClientSession>> attach(Poco::Net::StreamSocket& socket,
+  sdk::Result<std::unique_ptr<ClientSession>> attach(Poco::Net::StreamSocket& socket,
                                                                     const std::string& host, TlsAttached* failure = nullptr);
 
  private:

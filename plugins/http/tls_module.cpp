@@ -3,6 +3,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
+#include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
@@ -56,7 +57,11 @@ TlsAttached attach(Poco::Net::StreamSocket& socket, const std::string& host, con
   auto context = context_for(ca_file, setup_error);
   if (!context) return fail(TlsFailure::setup, setup_error);
   try {
-    auto secure = Poco::Net::SecureStreamSocket::attach(socket, host, context);
+    // Server Name Indication carries names only, never an address.
+    Poco::Net::IPAddress literal;
+    bool is_address = Poco::Net::IPAddress::tryParse(host, literal);
+    auto secure = is_address ? Poco::Net::SecureStreamSocket::attach(socket, context)
+                             : Poco::Net::SecureStreamSocket::attach(socket, host, context);
     // attach() may return with the handshake unfinished (a read timed out);
     // finish it, then check the certificate here, so a half-done handshake
     // can never skip the host name check.
@@ -67,7 +72,7 @@ TlsAttached attach(Poco::Net::StreamSocket& socket, const std::string& host, con
     // A plain session over the secure socket: HTTPSClientSession cannot take
     // a connected socket (it sets its port, which a connected session
     // refuses), and TLS lives in the socket anyway.
-    out.session = std::make_unique<Poco::Net::HTTPClientSession>(secure);
+    out.session = std::make_unique<picloud::http::ClientSession>(secure);
     return out;
   } catch (const Poco::TimeoutException& e) {
     return fail(TlsFailure::timeout, e.displayText());

@@ -9,18 +9,19 @@
 // not the plugin ABI).
 #pragma once
 
-#include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/StreamSocket.h>
 
 #include <memory>
 #include <string>
+
+#include "client_session.hpp"
 
 namespace picloud::http {
 
 enum class TlsFailure { none, timeout, untrusted, wrong_host, handshake, setup };
 
 struct TlsAttached {
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;  // set when failure is none
+  std::unique_ptr<ClientSession> session;  // set when failure is none
   TlsFailure failure = TlsFailure::none;
   std::string detail;  // for the server log; never shown to scripts
 };

@@ -19,7 +19,7 @@ fi
 
 # Inside: lo up, with the addresses of the tests' table on it.
 ip link set lo up
-for address in 10.0.0.1 172.16.0.1 192.168.0.1 100.64.0.1 169.254.169.254 192.0.0.1 198.18.0.1 11.0.0.1; do
+for address in 10.0.0.1 172.16.0.1 192.168.0.1 100.64.0.1 169.254.169.254 192.0.0.1 198.18.0.1 11.0.0.1 12.0.0.1; do
   ip address add "$address/32" dev lo
 done
 for address in fd00::1 fc00::1; do
@@ -37,6 +37,7 @@ cat >"$hosts" <<'HOSTS'
 fd00::1 ula.test
 11.0.0.1 mixed.test
 10.0.0.1 mixed.test
+12.0.0.1 self.test
 HOSTS
 chmod 644 "$hosts"
 mount --bind "$hosts" /etc/hosts

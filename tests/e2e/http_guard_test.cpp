@@ -5,9 +5,14 @@
 // guard that let a request through would reach the listener, and nothing
 // else: no packet can leave the namespace.
 //
-// Each refused target is first shown to be reachable (with the development
+// Each refused target is also shown to be reachable (with the development
 // switch on), so a refusal is the guard's doing and not an unreachable
 // address's.
+//
+// Every address here is the machine's own (all are on lo), which the guard
+// refuses whatever its category: 11.0.0.1 stands for a public server and is
+// let through by allow_cidrs; 12.0.0.1 stands for this machine's public
+// address.
 #include <fstream>
 
 #include "http_test_server.hpp"
@@ -55,6 +60,7 @@ struct Guarded {
                                                          {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
                                                          {"PICLOUD_PLUGINS_ENABLED", "http"},
                                                          {"PICLOUD_HTTP_ALLOW_PRIVATE", allow_private ? "true" : "false"},
+                                                         {"PICLOUD_HTTP_ALLOW_CIDRS", "11.0.0.1/32"},
                                                      });
     pc->cast_owner();
     slug = name;
@@ -140,6 +146,9 @@ TEST_F(HttpGuardInNamespace, EveryInternalTargetIsRefusedThoughItIsReachable) {
       {"224.0.0.1", "multicast address"},
       {"240.0.0.1", "reserved address"},
       {"255.255.255.255", "broadcast address"},
+      {"12.0.0.1", "address of this machine"},  // public, but on an interface here
+      {"self.test", "address of this machine"},
+      {"[::ffff:12.0.0.1]", "address of this machine"},
   };
   auto before = reached();
   for (const auto& t : table) {
@@ -156,7 +165,7 @@ TEST_F(HttpGuardInNamespace, EveryInternalTargetIsRefusedThoughItIsReachable) {
   // The same targets are there to be reached: the refusals were the guard's.
   for (const char* host : {"127.0.0.1", "localhost", "[::1]", "10.0.0.1", "0xa.0.0.1", "internal.test", "172.16.0.1",
                            "192.168.0.1", "100.64.0.1", "169.254.169.254", "metadata.test", "192.0.0.1", "198.18.0.1",
-                           "[fd00::1]", "[fc00::1]", "ula.test", "0.0.0.0"}) {
+                           "[fd00::1]", "[fc00::1]", "ula.test", "0.0.0.0", "12.0.0.1", "self.test"}) {
     auto r = open_->get(url(host));
     EXPECT_EQ(r.status, 200) << host << " -> " << r.body;
   }

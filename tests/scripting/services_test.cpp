@@ -113,6 +113,10 @@ std::unique_ptr<Declarations> sample_api(Recorded* recorded) {
                                                c.trigger_depth,             c.event != nullptr};
                                   return sdk::Value();
                                 }}));
+  EXPECT_TRUE(api.add_function({"kv", "heavy", {{"n", ScriptType::integer}}, ScriptType::handle, "kv::Collection",
+                                [](const sdk::CallContext&, std::span<const sdk::Value> a) -> sdk::Result<sdk::Value> {
+                                  return sdk::Value(sdk::Bytes(static_cast<std::size_t>(a[0].as_int()), 1));
+                                }}));
   EXPECT_TRUE(api.add_function({"sample", "string", {}, ScriptType::string, "",
                                 [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
                                   return sdk::Value("named like a type");
@@ -164,6 +168,20 @@ TEST_F(Services, PropertiesAreReadAndMethodsMayBearTypeNames) {
   // A property is not a method, nor writable.
   EXPECT_EQ(body(R"(res.text(kv::collection("u").label());)").rfind("ERROR", 0), 0u);
   EXPECT_EQ(body(R"(kv::collection("u").label = "x";)").rfind("ERROR", 0), 0u);
+}
+
+TEST_F(Services, WhatAHandleHoldsCountsAgainstTheRunsMemory) {
+  // Each handle holds 4 MiB the plugin made outside the budget; holding
+  // more of them than the budget allows ends the run.
+  auto out = body(R"(
+    array<kv::Collection@> kept;
+    for (int i = 0; i < 100; i++) kept.insertLast(kv::heavy(4 << 20));
+    res.text("kept " + kept.length());)");
+  EXPECT_EQ(out.rfind("ERROR memory_limit", 0), 0u) << out;
+  // One at a time, freed as it goes, is fine.
+  EXPECT_EQ(body(R"(
+    for (int i = 0; i < 40; i++) kv::heavy(4 << 20);
+    res.text("ok");)"), "ok");
 }
 
 TEST_F(Services, HandlesPassedAndReturnedDoNotLeak) {

@@ -311,6 +311,39 @@ TEST(Http, BrokenAnswersAreNetworkErrors) {
                        "network: the server refused the connection"));
 }
 
+TEST(Http, AnswersAreReadByTheirFramingAndNothingIsLeftForTheNextRequest) {
+  auto& a = app();
+  auto get = [&](const std::string& url, int times = 1) {
+    return V::object({{"op", "get"}, {"url", url}, {"times", times}});
+  };
+  // A chunked body cut by the server is not taken for a whole one.
+  RawHttpServer cut("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nwor", true);
+  EXPECT_TRUE(contains(a.refused(get(cut.url())), "network: the response ended before its end"));
+  RawHttpServer garbled("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", true);
+  EXPECT_TRUE(contains(a.refused(get(garbled.url())), "network: the response's chunked framing is not valid"));
+  RawHttpServer padded("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0005;ext=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
+                       false);
+  EXPECT_EQ(a.ok(get(padded.url()))["text"], V("hello"));
+  // Interim answers come before the real one; 101 is not followed.
+  RawHttpServer hints("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                      false);
+  auto hinted = a.ok(get(hints.url(), 2));
+  ASSERT_EQ(hinted.size(), 2u) << sdk::to_json(hinted);
+  EXPECT_EQ(hinted[0]["status"], V(200));
+  EXPECT_EQ(hinted[1]["text"], V("ok"));
+  RawHttpServer upgrade("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false);
+  EXPECT_TRUE(contains(a.refused(get(upgrade.url())), "network: the server answered with 101"));
+  // Bytes after the announced end stay with their connection, which is not
+  // kept: the next request gets a connection (and an answer) of its own.
+  RawHttpServer overlong("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforged",
+                         false);
+  auto twice = a.ok(get(overlong.url(), 2));
+  ASSERT_EQ(twice.size(), 2u) << sdk::to_json(twice);
+  EXPECT_EQ(twice[0]["text"], V("ok"));
+  EXPECT_EQ(twice[1]["text"], V("ok"));
+  EXPECT_EQ(overlong.connections(), 2);
+}
+
 TEST(Http, HttpsVerifiesTheCertificateAndTheName) {
   auto& a = app();
   auto& certs = certificates();

@@ -31,6 +31,7 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -227,6 +228,65 @@ class TestHttpServer {
   bool https_ = false;
   std::mutex mutex_;
   std::vector<SeenRequest> seen_;
+};
+
+// A server that answers every request with the same bytes, as given: for
+// answers no well-behaved server library would send (cut bodies, interim
+// responses, bytes after the end). Counts the connections it accepted.
+class RawHttpServer {
+ public:
+  RawHttpServer(std::string answer, bool close_after) : answer_(std::move(answer)), close_after_(close_after) {
+    socket_.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true);
+    socket_.listen(16);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawHttpServer() {
+    stopping_ = true;
+    Poco::Net::StreamSocket wake;
+    try {
+      wake.connect(socket_.address());
+    } catch (...) {
+    }
+    thread_.join();
+  }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + path;
+  }
+  int connections() const { return connections_; }
+
+ private:
+  void serve() {
+    while (!stopping_) {
+      Poco::Net::StreamSocket client = socket_.acceptConnection();
+      if (stopping_) return;
+      ++connections_;
+      client.setReceiveTimeout(Poco::Timespan(2, 0));
+      try {
+        std::string seen;
+        char buf[4096];
+        for (;;) {
+          int n = client.receiveBytes(buf, sizeof buf);
+          if (n <= 0) break;
+          seen.append(buf, static_cast<std::size_t>(n));
+          // One answer per request head (these requests carry no body).
+          for (auto end = seen.find("\r\n\r\n"); end != std::string::npos; end = seen.find("\r\n\r\n")) {
+            seen.erase(0, end + 4);
+            client.sendBytes(answer_.data(), static_cast<int>(answer_.size()));
+          }
+          if (close_after_) break;
+        }
+      } catch (...) {
+      }
+      client.close();
+    }
+  }
+
+  Poco::Net::ServerSocket socket_;
+  std::string answer_;
+  bool close_after_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
 };
 
 }  // namespace picloud::test

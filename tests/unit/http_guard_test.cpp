@@ -42,6 +42,7 @@ TEST(HttpGuard, EveryCategoryOfAddressIsRecognised) {
       {"fe80::1", C::link_local},           {"febf::1", C::link_local},
       {"fec0::1", C::site_local},           {"ff02::1", C::multicast},
       {"2001:db8::1", C::documentation},    {"2001:2::1", C::benchmarking},
+      {"3fff::1", C::documentation},        {"3fff:fff::1", C::documentation},
       {"2001::1", C::reserved},             {"64:ff9b:1::1", C::reserved},
       {"100::1", C::reserved},              {"4000::1", C::reserved},
       // IPv6 that carries IPv4: judged by the IPv4 address.
@@ -54,6 +55,7 @@ TEST(HttpGuard, EveryCategoryOfAddressIsRecognised) {
       {"8.8.8.8", C::public_address},       {"1.1.1.1", C::public_address},
       {"172.32.0.1", C::public_address},    {"100.128.0.1", C::public_address},
       {"2606:4700:4700::1111", C::public_address}, {"::ffff:8.8.8.8", C::public_address},
+      {"3fff:1000::1", C::public_address},
       {"64:ff9b::808:808", C::public_address}, {"2002:808:808::1", C::public_address},
   };
   for (const auto& row : table)
@@ -101,6 +103,24 @@ TEST(HttpGuard, OperatorRulesAllowAndDeny) {
   dev.deny_cidrs = {*parse_cidr("169.254.169.254")};
   EXPECT_TRUE(AddressGuard(dev).check_address("localhost", ip("127.0.0.1")));
   EXPECT_FALSE(AddressGuard(dev).check_address("metadata", ip("169.254.169.254")));  // deny still wins
+}
+
+TEST(HttpGuard, TheMachinesOwnAddressesAreRefusedWhateverTheirCategory) {
+  AddressGuard guard({});
+  guard.set_local_addresses({ip("93.184.216.34"), ip("2606:4700::6810:84e5")});
+  EXPECT_EQ(guard.check_address("me.example", ip("93.184.216.34")).error().message,
+            "blocked: address of this machine");
+  EXPECT_FALSE(guard.check_address("me.example", ip("::ffff:93.184.216.34")));
+  EXPECT_FALSE(guard.check_address("me.example", ip("2606:4700::6810:84e5")));
+  EXPECT_TRUE(guard.check_address("other.example", ip("93.184.216.35")));
+  // Read from the interfaces: loopback is always among them.
+  guard.refresh_local_addresses();
+  EXPECT_TRUE(guard.check_address("other.example", ip("93.184.216.34")));
+  GuardRules allowed;
+  allowed.allow_cidrs = {*parse_cidr("93.184.216.34")};
+  AddressGuard operator_says(allowed);
+  operator_says.set_local_addresses({ip("93.184.216.34")});
+  EXPECT_TRUE(operator_says.check_address("me.example", ip("93.184.216.34")));
 }
 
 TEST(HttpGuard, CidrsParseAndRefuseNonsense) {
