@@ -2,33 +2,16 @@
 # /healthz throughput, side by side with nginx `return 200` in the same run.
 # Goal (foundation issue): PiCloud / nginx >= 0.5.
 source "$(dirname "$0")/lib.bash"
-command -v nginx >/dev/null || { echo "nginx is not installed (./dev bench installs it)"; exit 1; }
 
 DURATION="${DURATION:-10s}"
 pc_port=$(free_port)
-mkdir -p "$BENCH_TMP/pc" "$BENCH_TMP/nginx/logs"
+mkdir -p "$BENCH_TMP/pc"
 (cd "$BENCH_TMP/pc" && PICLOUD_SERVER_PORT=$pc_port PICLOUD_LOG_LEVEL=warn exec "$PICLOUD" serve) &
 BENCH_PIDS+=($!)
 wait_ready "http://127.0.0.1:$pc_port/healthz" >/dev/null
 
-ng_port=$(free_port)
-cat > "$BENCH_TMP/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $BENCH_TMP/nginx/nginx.pid;
-error_log $BENCH_TMP/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$ng_port;
-    location / { return 200 "ok\n"; }
-  }
-}
-CONF
-nginx -p "$BENCH_TMP/nginx" -c "$BENCH_TMP/nginx/nginx.conf" &
-BENCH_PIDS+=($!)
-wait_ready "http://127.0.0.1:$ng_port/healthz" >/dev/null
+start_nginx_200
+ng_port=$NGINX_PORT
 
 machine_line
 read -r pc_rps pc_p50 pc_p99 <<<"$(wrk_run "http://127.0.0.1:$pc_port/healthz" "$DURATION")"

@@ -9,29 +9,10 @@
 # [http] allow_private lets the scripts reach loopback here.
 source "$(dirname "$0")/lib.bash"
 command -v wrk >/dev/null || { echo "wrk is not installed (./dev bench installs it)"; exit 1; }
-command -v nginx >/dev/null || { echo "nginx is not installed (./dev bench installs it)"; exit 1; }
 DURATION="${DURATION:-10s}"
 
-ng_port=$(free_port)
-mkdir -p "$BENCH_TMP/nginx/logs"
-cat > "$BENCH_TMP/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $BENCH_TMP/nginx/nginx.pid;
-error_log $BENCH_TMP/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$ng_port;
-    location / { return 200 "ok\n"; }
-  }
-}
-CONF
-nginx -p "$BENCH_TMP/nginx" -c "$BENCH_TMP/nginx/nginx.conf" &
-BENCH_PIDS+=($!)
-wait_ready "http://127.0.0.1:$ng_port/" >/dev/null
+start_nginx_200
+ng_port=$NGINX_PORT
 
 start_picloud() {  # start_picloud LABEL POOL -> sets PORT, KEY
   bench_picloud "$1" "sqlite:./picloud.db" PICLOUD_PLUGINS_ENABLED=http PICLOUD_ADMIN_IP_HOSTS=false \

@@ -88,3 +88,29 @@ wait_runs() {
     sleep 0.05
   done
 }
+
+# start_nginx_200: nginx `return 200 "ok\n"` on loopback (one worker, no
+# access log), the ceiling some benchmarks compare with or call; sets
+# NGINX_PORT and waits until it answers.
+start_nginx_200() {
+  command -v nginx >/dev/null || { echo "nginx is not installed (./dev bench installs it)"; exit 1; }
+  NGINX_PORT=$(free_port)
+  mkdir -p "$BENCH_TMP/nginx/logs"
+  cat > "$BENCH_TMP/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $BENCH_TMP/nginx/nginx.pid;
+error_log $BENCH_TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+  nginx -p "$BENCH_TMP/nginx" -c "$BENCH_TMP/nginx/nginx.conf" &
+  BENCH_PIDS+=($!)
+  wait_ready "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+}
