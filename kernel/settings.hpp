@@ -61,7 +61,8 @@ Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 inline const std::vector<std::string> kKernelSections = {"server",   "database", "plugins",  "log",     "scripting", "admin",
                                                          "executions", "owner", "dispatch", "triggers", "keyring"};
 // 0.1.0's name for [server]'s listener keys, still read where [server] lacks
-// them; not reserved, so a plugin may be called http.
-inline constexpr std::string_view kLegacyServerSection = "http";
+// them (with a warning to move them); not reserved, so a plugin may be called
+// http, and the keys read here are none of that plugin's.
+inline constexpr std::string_view kLegacyServerSection = "http";  // picloud-lint: not a plugin name (0.1.0's section)
 
 }  // namespace picloud::kernel

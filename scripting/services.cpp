@@ -218,6 +218,17 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
   std::span<const sdk::Value> view(args.data(), call.params.size());
 
   std::optional<sdk::Result<sdk::Value>> result;
+  // What the plugin returns is made off the budget, and what the script
+  // keeps of it is copied onto the budget: freeing the original, on every
+  // way out (errors included), must not be credited to the run, or a script
+  // could hold plugin results beyond its budget.
+  struct FreedOffBudget {
+    std::optional<sdk::Result<sdk::Value>>& result;
+    ~FreedOffBudget() {
+      memory::Unaccounted off_budget;
+      result.reset();
+    }
+  } freed_off_budget{result};
   try {
     // The plugin's own work is not the script's memory: a script that has
     // filled its budget must not make allocations fail inside plugin or
@@ -242,11 +253,6 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
     throw ScriptException(run->last_error_kind + ": " + error.message);
   }
   write_result(gen, call, std::move(result->value()));
-  // What the plugin returned was made off the budget and has been copied
-  // onto it; freeing the original must not be credited to the run, or a
-  // script could hold plugin results beyond its budget.
-  memory::Unaccounted made_off_budget;
-  result.reset();
 }
 
 // Every plugin call. A call returning a string that fails leaves an empty

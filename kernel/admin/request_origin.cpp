@@ -29,7 +29,7 @@ bool same_origin(std::string_view origin, const sdk::HttpRequest& request) {
   try {
     Poco::URI from{std::string(origin)};
     std::string scheme = to_lower(from.getScheme());
-    if (scheme != "http" && scheme != "https") return false;
+    if (scheme != "http" && scheme != "https") return false;  // picloud-lint: not a plugin name (the URL scheme)
     if (!from.getUserInfo().empty() || !from.getPath().empty() || !from.getQuery().empty() ||
         !from.getFragment().empty() || from.getHost().empty())
       return false;
@@ -48,7 +48,7 @@ bool same_origin(std::string_view origin, const sdk::HttpRequest& request) {
 std::string own_origin(const sdk::HttpRequest& request, std::string_view origin) {
   std::string scheme = forwarded_scheme(request);
   if (scheme.empty()) scheme = to_lower(origin.substr(0, origin.find(':')));
-  if (scheme != "https") scheme = "http";
+  if (scheme != "https") scheme = "http";  // picloud-lint: not a plugin name (the URL scheme)
   return scheme + "://" + std::string(trim(request.header("host")));
 }
 

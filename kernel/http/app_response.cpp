@@ -24,7 +24,7 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
 }
 
 sdk::HttpResponse refused(const std::string& why) {
-  write_log(LogLevel::warn, "http", "script response refused", {{"reason", why}});
+  write_log(LogLevel::warn, "server", "script response refused", {{"reason", why}});
   return error_response(502, "script_error", why);
 }
 

@@ -274,7 +274,7 @@ void Server::accept_ready() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: the pending connection stays queued. Back off
         // briefly instead of spinning on a listener that stays readable.
-        write_log(LogLevel::warn, "http", "cannot accept a connection", {{"error", std::strerror(errno)}});
+        write_log(LogLevel::warn, "server", "cannot accept a connection", {{"error", std::strerror(errno)}});
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       break;  // EAGAIN, or the listener was shut down
@@ -315,7 +315,7 @@ void Server::on_ready(Connection& c) {
     next = c.phase == Connection::Phase::writing ? flush(c) : receive(c);
     if (next == Next::proceed) next = process(c);
   } catch (const std::exception& e) {
-    write_log(LogLevel::error, "http", "connection failed", {{"error", e.what()}});
+    write_log(LogLevel::error, "server", "connection failed", {{"error", e.what()}});
     next = Next::close;
   }
   if (next == Next::close) close_connection(&c);
@@ -398,9 +398,9 @@ Server::Next Server::guarded(Connection& c, Next (Server::*step)(Connection&)) {
   try {
     return (this->*step)(c);
   } catch (const std::exception& e) {
-    write_log(LogLevel::error, "http", "handler failed", {{"path", c.exchange->request.path}, {"error", e.what()}});
+    write_log(LogLevel::error, "server", "handler failed", {{"path", c.exchange->request.path}, {"error", e.what()}});
   } catch (...) {
-    write_log(LogLevel::error, "http", "handler failed", {{"path", c.exchange->request.path}});
+    write_log(LogLevel::error, "server", "handler failed", {{"path", c.exchange->request.path}});
   }
   // Once a response is on its way (a streamed body failed), a second one
   // would land inside its body: the connection ends instead.
@@ -596,7 +596,7 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
     const std::int64_t length = res.stream->length();
     const bool file = res.stream->file() >= 0;
     if (length < -1 || (file && (length < 0 || res.stream->offset() < 0))) {
-      write_log(LogLevel::error, "http", "handler produced an invalid response stream (a file without its range, or a "
+      write_log(LogLevel::error, "server", "handler produced an invalid response stream (a file without its range, or a "
                                          "negative length)",
                 {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
       res = error_response(500, "internal", "internal error");
@@ -610,7 +610,7 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
   }
   if (!serialize_response(res, wire, c.out)) {
     c.stream.reset();
-    write_log(LogLevel::error, "http", "handler produced an invalid response (a status outside 200-599 or a bad header)",
+    write_log(LogLevel::error, "server", "handler produced an invalid response (a status outside 200-599 or a bad header)",
               {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"},
                {"status", std::to_string(res.status)}});
     res = error_response(500, "internal", "internal error");
@@ -621,7 +621,7 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
     x.route->latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count());
   }
   if (log_level() <= LogLevel::debug)
-    write_log(LogLevel::debug, "http", "request",
+    write_log(LogLevel::debug, "server", "request",
               {{"method", x.request.method}, {"path", x.request.path}, {"status", std::to_string(res.status)}});
   c.phase = Connection::Phase::writing;
   return flush(c);
@@ -679,7 +679,7 @@ Server::Next Server::next_stream_part(Connection& c) {
     if (n < 0 && errno == EINTR) return Next::proceed;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Next::write;
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return Next::close;  // the client went away
-    write_log(LogLevel::error, "http", "a response body's file ended early or could not be read",
+    write_log(LogLevel::error, "server", "a response body's file ended early or could not be read",
               {{"path", path()},
                {"sent", std::to_string(c.stream_sent)},
                {"length", std::to_string(length)},
@@ -701,7 +701,7 @@ Server::Next Server::next_stream_part(Connection& c) {
     produced = sdk::make_error(sdk::ErrorKind::internal, std::string("threw: ") + e.what());
   }
   if (!produced) {
-    write_log(LogLevel::error, "http", "a response body could not be produced",
+    write_log(LogLevel::error, "server", "a response body could not be produced",
               {{"path", path()}, {"error", produced.error().message}});
     return abort_stream(c);
   }
@@ -709,7 +709,7 @@ Server::Next Server::next_stream_part(Connection& c) {
   c.stream_sent += static_cast<std::int64_t>(n);
   if (n == 0) {
     if (length >= 0 && c.stream_sent < length) {
-      write_log(LogLevel::error, "http", "a response body ended before its length",
+      write_log(LogLevel::error, "server", "a response body ended before its length",
                 {{"path", path()}, {"sent", std::to_string(c.stream_sent)}, {"length", std::to_string(length)}});
       return abort_stream(c);
     }
@@ -771,7 +771,7 @@ void Server::arm(Connection& c, Next next) {
   // From here on another worker may own the connection.
   epoll_event event{static_cast<std::uint32_t>((write ? EPOLLOUT : EPOLLIN) | EPOLLONESHOT), {.ptr = &c}};
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &event) != 0) {
-    write_log(LogLevel::error, "http", "cannot wait on a connection", {{"error", std::strerror(errno)}});
+    write_log(LogLevel::error, "server", "cannot wait on a connection", {{"error", std::strerror(errno)}});
     close_connection(&c);
   }
 }

@@ -323,7 +323,7 @@ sdk::HttpResponse call_route(pc_http_handler handler, void* user, const sdk::Htt
                          }};
   handler(user, request.get(), &responder);
   if (!reply.given || reply.response.status < 100 || reply.response.status > 599) {
-    write_log(LogLevel::error, "http", "plugin route gave no valid response", {{"path", req.path}});
+    write_log(LogLevel::error, "server", "plugin route gave no valid response", {{"path", req.path}});
     return http::error_response(500, "internal", "internal error");
   }
   return std::move(reply.response);

@@ -40,12 +40,18 @@ DeadlineWatch::~DeadlineWatch() {
 
 DeadlineWatch::Ticket DeadlineWatch::watch(int fd, std::int64_t deadline_ms) {
   int duplicate = fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-  std::lock_guard lock(mutex_);
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-  bool earliest = entries_.empty() || deadline_ms < entries_.begin()->first;
-  auto at = entries_.emplace(deadline_ms, Entry{duplicate});
-  if (earliest) changed_.notify_all();
-  return Ticket(this, at);
+  if (duplicate < 0) return Ticket();  // not armed
+  try {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    bool earliest = entries_.empty() || deadline_ms < entries_.begin()->first;
+    auto at = entries_.emplace(deadline_ms, Entry{duplicate});
+    if (earliest) changed_.notify_all();
+    return Ticket(this, at);
+  } catch (...) {
+    ::close(duplicate);
+    return Ticket();
+  }
 }
 
 void DeadlineWatch::run() {
@@ -60,7 +66,7 @@ void DeadlineWatch::run() {
       }
       if (!entry.fired) {
         entry.fired = true;
-        if (entry.fd >= 0) ::shutdown(entry.fd, SHUT_RDWR);  // the socket, through our duplicate
+        ::shutdown(entry.fd, SHUT_RDWR);  // the socket, through our duplicate
       }
     }
     if (next == INT64_MAX)

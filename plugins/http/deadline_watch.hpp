@@ -25,7 +25,7 @@ namespace picloud::http {
 
 class DeadlineWatch {
   struct Entry {
-    int fd;  // our duplicate; -1 when none could be made (socket timeouts still apply)
+    int fd;  // our duplicate of the socket's descriptor
     bool fired = false;
   };
 
@@ -36,6 +36,9 @@ class DeadlineWatch {
     Ticket(Ticket&& other) noexcept : watch_(other.watch_), at_(other.at_) { other.watch_ = nullptr; }
     Ticket& operator=(Ticket&&) = delete;
     ~Ticket() { release(); }
+    // Whether the watch holds the socket (false when no descriptor was left
+    // to duplicate it with: the request must not go ahead unwatched).
+    bool armed() const { return watch_ != nullptr; }
     // Whether the deadline passed and the socket was shut down.
     bool fired() const;
     void release();

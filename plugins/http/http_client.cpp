@@ -9,8 +9,11 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <cstring>
 #include <istream>
 #include <ostream>
@@ -212,6 +215,7 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
       // The handshake, bounded like any I/O of the request.
       auto ticket = watch_.watch(static_cast<int>(socket.impl()->sockfd()),
                                  std::min(request.deadline_ms, sdk::monotonic_ms() + wait));
+      if (!ticket.armed()) return network("no descriptor left to watch the connection with");
       try {
         socket.setReceiveTimeout(span_ms(wait));
         socket.setSendTimeout(span_ms(wait));
@@ -226,6 +230,7 @@ sdk::Result<std::unique_ptr<Connection>> HttpClient::connect(const TargetUrl& ur
           log_->debug("TLS handshake failed", {{"host", url.host}, {"detail", details.detail}});
         return session.error();
       }
+      if (ticket.fired()) return timed_out(request.timeout_ms);  // it ended with the handshake
       connection->session = std::move(*session);
     }
     connection->session->setKeepAlive(pool_.enabled());
@@ -341,12 +346,49 @@ class BodyReader {
 
 }  // namespace
 
+namespace {
+
+// How a response's body is framed, read strictly: every Content-Length
+// field must be the same run of digits, and the only transfer coding
+// PiCloud reads is chunked (it asks for no other), so two readings of one
+// body are impossible.
+struct Framing {
+  bool chunked = false;
+  std::optional<std::int64_t> content_length;
+};
+
+sdk::Result<Framing> framing_of(const Poco::Net::HTTPResponse& response) {
+  Framing framing;
+  for (const auto& [name, value] : response) {
+    auto field = lower(name);
+    std::string_view v = value;
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    if (field == "content-length") {
+      if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return network("the response's Content-Length is not valid");
+      std::int64_t length = std::stoll(std::string(v));
+      if (framing.content_length && *framing.content_length != length)
+        return network("the response's Content-Length fields disagree");
+      framing.content_length = length;
+    } else if (field == "transfer-encoding") {
+      if (lower(std::string(v)) != "chunked" || framing.chunked)
+        return network("the response's Transfer-Encoding is not one PiCloud reads");
+      framing.chunked = true;
+    }
+  }
+  return framing;
+}
+
+}  // namespace
+
 sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, const TargetUrl& url,
                                                     const OutboundRequest& request, bool& reusable, bool& answered) {
   const std::int64_t budget = request.deadline_ms - sdk::monotonic_ms();
   if (budget <= 0) return timed_out(request.timeout_ms);
   auto& session = *connection.session;
   auto ticket = watch_.watch(connection.fd(), request.deadline_ms);
+  if (!ticket.armed()) return network("no descriptor left to watch the connection with");
   ++connection.uses;
 
   Poco::Net::HTTPRequest out(request.method, url.target, Poco::Net::HTTPMessage::HTTP_1_1);
@@ -392,17 +434,20 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
     const bool has_body =
         request.method != "HEAD" && result.status != 204 && result.status != 304;
     BodyReader reader(session, request.deadline_ms, limits_.max_response_bytes, request.timeout_ms);
+    auto framing = framing_of(in);
+    if (!framing) return framing.error();
     if (!has_body) {
       // nothing to read
-    } else if (in.getChunkedTransferEncoding()) {
+    } else if (framing->chunked) {
+      framed = !framing->content_length;  // both given: read as chunked, then close
       reader.chunked(result.body);
-    } else if (in.hasContentLength()) {
-      if (in.getContentLength64() > limits_.max_response_bytes)
+    } else if (framing->content_length) {
+      if (*framing->content_length > limits_.max_response_bytes)
         return failure(ErrorKind::unavailable, "too_large",
-                       "the response body is " + std::to_string(in.getContentLength64()) +
+                       "the response body is " + std::to_string(*framing->content_length) +
                            " bytes, over the limit of " + std::to_string(limits_.max_response_bytes) +
                            " ([http] max_response_bytes)");
-      reader.fixed(in.getContentLength64(), result.body);
+      reader.fixed(*framing->content_length, result.body);
     } else {
       framed = false;
       reader.until_closed(result.body);
@@ -425,9 +470,12 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
   if (ticket.fired()) return timed_out(request.timeout_ms);
   // Kept only when nothing of this exchange is left to read on it: a byte
   // still buffered would be read as the next request's answer.
+  // (available() sees a TLS connection's decrypted bytes only; the poll
+  // sees what the kernel holds.)
   try {
+    pollfd readable{connection.fd(), POLLIN, 0};
     reusable = pool_.enabled() && framed && in.getKeepAlive() && session.buffered_bytes() == 0 &&
-               session.socket().available() == 0;
+               session.socket().available() == 0 && ::poll(&readable, 1, 0) == 0;
   } catch (const Poco::Exception&) {
     reusable = false;
   }

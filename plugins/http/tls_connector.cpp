@@ -18,14 +18,15 @@ sdk::Result<void> TlsConnector::check() const {
 sdk::Result<TlsAttachFn> TlsConnector::load() {
   std::lock_guard lock(mutex_);
   if (attach_) return attach_;
-  if (!load_error_.empty()) return sdk::make_error(ErrorKind::unavailable, "tls", "tls: " + load_error_);
-  // Never unloaded: sessions it made live in the pool.
+  // Never unloaded once it works: sessions it made live in the pool. A
+  // failure (out of memory or descriptors, say) is tried again next time.
   void* module = ::dlopen(module_path_.c_str(), RTLD_NOW | RTLD_LOCAL);
   void* symbol = module ? ::dlsym(module, kTlsAttachSymbol) : nullptr;
   if (!symbol) {
     const char* why = ::dlerror();
-    load_error_ = "TLS support could not be loaded (" + std::string(why ? why : "no entry point") + ")";
-    return sdk::make_error(ErrorKind::unavailable, "tls", "tls: " + load_error_);
+    std::string reason = why ? why : "no entry point";
+    if (module) ::dlclose(module);
+    return sdk::make_error(ErrorKind::unavailable, "tls", "tls: TLS support could not be loaded (" + reason + ")");
   }
   attach_ = reinterpret_cast<TlsAttachFn>(symbol);
   return attach_;

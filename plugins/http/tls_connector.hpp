@@ -32,7 +32,6 @@ class TlsConnector {
   const std::string ca_file_;
   std::mutex mutex_;
   TlsAttachFn attach_ = nullptr;
-  std::string load_error_;
 };
 
 }  // namespace picloud::http

@@ -324,6 +324,15 @@ TEST(Http, AnswersAreReadByTheirFramingAndNothingIsLeftForTheNextRequest) {
   RawHttpServer padded("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0005;ext=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
                        false);
   EXPECT_EQ(a.ok(get(padded.url()))["text"], V("hello"));
+  // One reading of a body's length, or none.
+  for (const char* head : {"Content-Length: -1", "Content-Length: 1,0", "Content-Length: 2\r\nContent-Length: 3",
+                           "Transfer-Encoding: gzip, chunked", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"}) {
+    RawHttpServer odd("HTTP/1.1 200 OK\r\n" + std::string(head) + "\r\n\r\nok", true);
+    auto error = a.refused(get(odd.url()));
+    EXPECT_TRUE(contains(error, "network: the response's")) << head << " -> " << error;
+  }
+  RawHttpServer agreeing("HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok", false);
+  EXPECT_EQ(a.ok(get(agreeing.url()))["text"], V("ok"));
   // Interim answers come before the real one; 101 is not followed.
   RawHttpServer hints("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
                       false);
