@@ -10,7 +10,8 @@
 // included, ends by its deadline: the deadline watch shuts a connection
 // down when time is up, whatever the server does.
 //
-// Errors (sdk::Error, code in brackets, the message starting with it):
+// Errors (sdk::Error kind, [code]; the message starts with the category,
+// "blocked: ", "invalid URL: ", "timeout: ", ...):
 //   forbidden   [blocked]   the guard refused the URL, a hop or an address
 //   invalid_argument [invalid_url, invalid_request, too_large]  the request
 //   unavailable [network, timeout, tls, too_large, redirect]  the exchange
