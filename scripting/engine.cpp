@@ -203,11 +203,13 @@ constexpr std::string_view kSharedRule =
     "scripts may not use `shared` or `external`: the engine links such entities by name across the scripts of "
     "every app, so one app could run another's code; share code within an app with modules (import \"name\";)";
 
-// Walks the tokens once: size, bracket nesting (the parser recurses on it)
-// and shared funcdefs (which the module API does not list;
-// `shared`/`external` right before the keyword `funcdef` can mean nothing
-// else). Comments and strings are tokens of their own, so their content is
-// never mistaken for code.
+// Walks the tokens once: size, bracket nesting (the parser recurses on it),
+// shared funcdefs (which the module API does not list; `shared`/`external`
+// right before the keyword `funcdef` can mean nothing else), and a `?:`
+// standing directly in an initialization list, `{b ? 1.5 : 3}`: AngelScript
+// 2.35's compiler fails an assertion on one whose operands differ in type,
+// and the assertion aborts the whole process. Comments and strings are
+// tokens of their own, so their content is never mistaken for code.
 void check_source(const asIScriptEngine* engine, const std::string& code, const std::string& section,
                   std::vector<Diagnostic>& errors) {
   if (code.size() > kMaxSourceBytes) {
@@ -222,6 +224,10 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
   int previous_line = 0, previous_column = 0;
   std::optional<Diagnostic> shared_funcdef;  // waiting for the funcdef's name
   std::string_view last_identifier;
+  // The open brackets: '(', '[', 'L' for the brace of an initialization list
+  // (one that follows '=', ',', '(' or another list's brace), 'B' for a
+  // block's.
+  std::vector<char> open;
   while (pos < code.size()) {
     asUINT length = 0;
     asETokenClass cls = engine->ParseToken(code.data() + pos, code.size() - pos, &length);
@@ -241,8 +247,16 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
           errors.push_back({section, line, column, "brackets nested deeper than " + std::to_string(kMaxNesting)});
           return;
         }
+        bool list = c == '{' && (previous == "=" || previous == "," || previous == "(" ||
+                                 (previous == "{" && !open.empty() && open.back() == 'L'));
+        open.push_back(c == '{' ? (list ? 'L' : 'B') : c);
       } else if (c == ')' || c == ']' || c == '}') {
         --depth;
+        if (!open.empty()) open.pop_back();
+      } else if (c == '?' && !open.empty() && open.back() == 'L') {
+        errors.push_back({section, line, column,
+                          "a ?: cannot stand directly in an initialization list (the script compiler would fail on "
+                          "it): put it in parentheses, or compute the value into a variable first"});
       }
     } else if (cls == asTC_IDENTIFIER) {
       last_identifier = token;

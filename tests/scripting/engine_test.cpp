@@ -271,6 +271,31 @@ TEST(Limits, SourceSizeAndNestingAreBounded) {
   EXPECT_NE(big.message.find("the limit is 524288"), std::string::npos) << big.message;
 }
 
+// AngelScript 2.35's compiler fails an assertion, aborting the process, on
+// a ?: whose operands differ in type standing directly in an
+// initialization list: such code is refused before it reaches the compiler.
+TEST(Limits, AConditionalDirectlyInAnInitializationListIsRefusedNotCompiled) {
+  auto engine = make_engine();
+  MemorySource source;
+  int n = 0;
+  for (const char* body : {"  bool b = true; array<double> a = {b ? 1.5 : 3};",
+                           "  bool b = true; json o = {{\"k\", b ? \"s\" : 3}};",
+                           "  bool b = true; int64 x = 5; json o = {{\"k\", {1, b ? x : 3000}}};",
+                           "  bool b = true; f({b ? 1.5 : 2}); } void f(array<double>@ a) {"}) {
+    auto r = run_script(*engine, source, handler(body), get(), "cond" + std::to_string(++n));
+    EXPECT_EQ(r.error, RunError::compile_error) << body;
+    EXPECT_NE(r.message.find("a ?: cannot stand directly in an initialization list"), std::string::npos)
+        << body << ": " << r.message;
+  }
+  // Elsewhere, or in parentheses, it is the compiler's to judge.
+  EXPECT_EQ(run_script(*engine, source,
+                       handler("  bool b = true; int x = b ? 1 : 2; array<string> a = {(b ? \"y\" : \"n\")};\n"
+                               "  if (b) { x = b ? 3 : 4; }\n  res.text(\"\" + x + a[0]);"),
+                       get(), "cond-ok")
+                .response.body,
+            "3y");
+}
+
 TEST(Limits, SplitOfALargeStringIsLinear) {
   auto engine = make_engine();
   MemorySource source;
