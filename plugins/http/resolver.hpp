@@ -25,7 +25,7 @@ namespace picloud::http {
 
 class Resolver {
  public:
-  explicit Resolver(int max_in_flight = 64, int max_per_app = 16);
+  explicit Resolver(int max_in_flight = 256, int max_per_app = 16);
 
   // Every address of the name (IPv4 and IPv6, in the system's order, each
   // once), looked up for `app`. Errors: unavailable with "network: ..." (no

@@ -27,7 +27,8 @@ for address in fd00::1 fc00::1; do
 done
 
 hosts=$(mktemp)
-trap 'rm -f "$hosts"' EXIT
+resolv=$(mktemp)
+trap 'rm -f "$hosts" "$resolv"' EXIT
 cat >"$hosts" <<'HOSTS'
 127.0.0.1 localhost
 ::1 localhost ip6-localhost
@@ -41,5 +42,10 @@ fd00::1 ula.test
 HOSTS
 chmod 644 "$hosts"
 mount --bind "$hosts" /etc/hosts
+# Names not in the hosts file go to a name server on the namespace's
+# loopback, where the tests may run one that never answers.
+printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:1\n' >"$resolv"
+chmod 644 "$resolv"
+mount --bind "$resolv" /etc/resolv.conf
 
 exec "$binary" "$@"

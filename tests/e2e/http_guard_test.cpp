@@ -13,6 +13,8 @@
 // refuses whatever its category: 11.0.0.1 stands for a public server and is
 // let through by allow_cidrs; 12.0.0.1 stands for this machine's public
 // address.
+#include <Poco/Net/DatagramSocket.h>
+
 #include <fstream>
 
 #include "http_test_server.hpp"
@@ -45,7 +47,8 @@ bool in_private_namespace() {
 const char* kDriver = R"(
 void handle(request@ req, response@ res) {
   json a = req.json();
-  json options = {{"timeout_ms", 3000}};
+  int64 timeout = a.has("timeout_ms") ? a["timeout_ms"].as_int() : int64(3000);
+  json options = {{"timeout_ms", timeout}};
   http::Response@ r = http::get(a.get_string("url"), options);
   json answer = {{"status", r.status}, {"body", r.text()}};
   res.json(answer);
@@ -206,6 +209,39 @@ TEST_F(HttpGuardInNamespace, ARedirectToAnInternalAddressIsRefusedAtThatHop) {
     EXPECT_EQ(seen[i].local_address, "::ffff:11.0.0.1");
     EXPECT_EQ(seen[i].uri.rfind("/redirect", 0), 0u);
   }
+}
+
+// A name server that takes queries and never answers, on the namespace's
+// loopback port 53 (the script's resolv.conf points there).
+class SilentNameServer {
+ public:
+  SilentNameServer() : socket_(Poco::Net::SocketAddress("127.0.0.1", 53)) {}
+
+ private:
+  Poco::Net::DatagramSocket socket_;
+};
+
+// Last: the lookups it leaves hanging hold the app's share for 5 s more.
+TEST_F(HttpGuardInNamespace, AnAppWhoseNameLookupsHangCannotHoldUpTheOthers) {
+  SilentNameServer silent;
+  make_app(*guarded_->pc, "neighbour");
+  save_script(*guarded_->pc, "neighbour", "fetch", kDriver);
+  bind_route(*guarded_->pc, "neighbour", R"({"script":"fetch","path":"/fetch","methods":["POST"]})");
+  // Each lookup is given up after 100 ms, but goes on (the resolver waits 5
+  // s): the app's 16 lookups in flight are soon all taken.
+  std::string last;
+  int refused = 0;
+  for (int i = 0; i < 24; ++i) {
+    auto r = drive_at(*guarded_->pc, guarded_->slug, "/fetch",
+                      V::object({{"url", "http://hang" + std::to_string(i) + ".example:81/"}, {"timeout_ms", 100}}));
+    EXPECT_EQ(r.status, 502) << r.body;
+    last = r.error();
+    refused += contains(r.error(), "network: too many host name lookups in progress") ? 1 : 0;
+  }
+  EXPECT_GE(refused, 8) << last;
+  // Another app's lookups still run (this one answered from the hosts file).
+  auto r = drive_at(*guarded_->pc, "neighbour", "/fetch", V::object({{"url", url("public.test")}}));
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 }  // namespace
