@@ -114,7 +114,9 @@ sdk::Result<void> read_options(const sdk::CallContext& call, const Value& option
   return {};
 }
 
-// The response handle's state: {status, headers, body (bytes), url}.
+// The response handle's state: {status, headers, body (bytes), url,
+// redirects}. Each member declares the fields it reads (self_fields), so
+// reading r.status does not copy the body across the boundary.
 Value response_state(InboundResponse&& response) {
   Value headers = Value::object();
   for (auto& [name, value] : response.headers) {
@@ -200,41 +202,41 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, HttpClient& client_ref
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                return self["status"];
              },
-             "the HTTP status code (a non-2xx status is an answer, not an error)", true},
+             "the HTTP status code (a non-2xx status is an answer, not an error)", true, {"status"}},
             {"ok", {}, ScriptType::boolean, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                auto status = self["status"].int_or(0);
                return Value(status >= 200 && status <= 299);
              },
-             "whether the status is 2xx", true},
+             "whether the status is 2xx", true, {"status"}},
             {"headers", {}, ScriptType::json, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                return self["headers"];
              },
-             "the response headers: an object of lower-case names, repeated headers joined with \", \"", true},
+             "the response headers: an object of lower-case names, repeated headers joined with \", \"", true, {"headers"}},
             {"url", {}, ScriptType::string, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                return self["url"];
              },
-             "the URL that answered, after redirects", true},
+             "the URL that answered, after redirects", true, {"url"}},
             {"redirects", {}, ScriptType::integer, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                return self["redirects"];
              },
-             "how many redirects were followed", true},
+             "how many redirects were followed", true, {"redirects"}},
             {"header", {{"name", ScriptType::string}}, ScriptType::string, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value> a) -> sdk::Result<Value> {
                std::string name = a[0].as_string();
                std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
                return Value(self["headers"][name].string_or(""));
              },
-             "the header's value (any case of its name), or \"\" when absent"},
+             "the header's value (any case of its name), or \"\" when absent", false, {"headers"}},
             {"text", {}, ScriptType::string, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                const auto& bytes = body_of(self).as_bytes();
                return Value(std::string(bytes.begin(), bytes.end()));
              },
-             "the body as text"},
+             "the body as text", false, {"body"}},
             {"json", {}, ScriptType::json, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                const auto& bytes = body_of(self).as_bytes();
@@ -245,12 +247,12 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, HttpClient& client_ref
                                                                          parsed.error().message);
                return parsed;
              },
-             "the body parsed as JSON; throws when it is not JSON"},
+             "the body parsed as JSON; throws when it is not JSON", false, {"body"}},
             {"bytes", {}, ScriptType::bytes, "",
              [](const sdk::CallContext&, const Value& self, std::span<const Value>) -> sdk::Result<Value> {
                return body_of(self);
              },
-             "the body as bytes"}},
+             "the body as bytes", false, {"body"}}},
            "an HTTP response, read whole (at most [http] max_response_bytes)"});
       !r)
     return r;

@@ -167,6 +167,17 @@ TEST_P(PluginHostApi, JsonIsParsedByTheKernelAsItParsesRequestBodies) {
   EXPECT_TRUE(contains(parts[6], "depth"));
 }
 
+TEST_P(PluginHostApi, AHandleMethodGetsTheMembersOfItsStateItDeclares) {
+  Instance pc(GetParam(), env());
+  pc.cast_owner();
+  app_running(pc, "parcel", R"(
+  t_host::Parcel@ p = t_host::parcel(1000);
+  res.text(p.members.to_string() + "|" + p.size() + "|" + p.all().to_string());)");
+  auto r = run(pc, "parcel");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"(["label"]|1000|["label","payload"])");
+}
+
 TEST_P(PluginHostApi, AfterCommitWorkRunsOnlyOnCommitAndIsFreedEitherWay) {
   // One connection: the work's own query gets it only once the committed
   // transaction gave it back.

@@ -85,6 +85,41 @@ class HostPlugin final : public Plugin {
                       }});
         !r)
       return r;
+    // A handle whose state has a large member that only one method reads:
+    // the others get self without it.
+    if (auto r = api.add_handle_type(
+            {"t_host",
+             "Parcel",
+             {{"members", {}, ScriptType::json, "",
+               [](const CallContext&, const Value& self, std::span<const Value>) -> Result<Value> {
+                 Array names;
+                 for (const auto& [name, _] : self.as_object()) names.push_back(Value(name));
+                 return Value(std::move(names));
+               },
+               "the members of the state this method was given", true, {"label"}},
+              {"size", {}, ScriptType::integer, "",
+               [](const CallContext&, const Value& self, std::span<const Value>) -> Result<Value> {
+                 return Value(static_cast<std::int64_t>(self["payload"].as_bytes().size()));
+               },
+               "the payload's size", false, {"payload"}},
+              {"all", {}, ScriptType::json, "",
+               [](const CallContext&, const Value& self, std::span<const Value>) -> Result<Value> {
+                 Array names;
+                 for (const auto& [name, _] : self.as_object()) names.push_back(Value(name));
+                 return Value(std::move(names));
+               },
+               "the members of the whole state"}},
+             "a state with a large payload"});
+        !r)
+      return r;
+    if (auto r = add({"t_host", "parcel", {{"bytes", ScriptType::integer}}, ScriptType::handle, "t_host::Parcel",
+                      [](const CallContext&, std::span<const Value> a) -> Result<Value> {
+                        return Value::object({{"label", "box"},
+                                              {"payload", Value(Bytes(static_cast<std::size_t>(a[0].as_int()), 7))}});
+                      },
+                      "a parcel with a payload of that many bytes"});
+        !r)
+      return r;
     if (auto r = add({"t_host", "remaining", {}, ScriptType::integer, "",
                       [](const CallContext& call, std::span<const Value>) -> Result<Value> {
                         return Value(std::min<std::int64_t>(call.remaining_ms(), INT64_MAX));

@@ -542,7 +542,7 @@ class CScriptApi final : public ScriptApi {
     std::vector<pc_script_function> methods;
     methods.reserve(decl.methods.size());  // pointers into it are taken below
     for (auto& m : decl.methods) {
-      auto* closure = keep(Closure{host_, {}, std::move(m.call)});
+      auto* closure = keep(Closure{host_, {}, std::move(m.call), std::move(m.self_fields)});
       decls.push_back(std::make_unique<Declaration>(m.params));
       methods.push_back(decls.back()->function({}, m.name, m.result, m.result_handle, m.doc, closure, m.property));
     }
@@ -564,6 +564,7 @@ class CScriptApi final : public ScriptApi {
     Host host;
     ScriptFunction function;
     ScriptMethod method;
+    std::vector<std::string> self_fields = {};  // empty: all of self
   };
 
   // A declaration's parameters in C terms, borrowing from the SDK's.
@@ -632,7 +633,8 @@ class CScriptApi final : public ScriptApi {
       }
       for (std::size_t i = 0; i < n; ++i) values[i] = c::to_value(args[i]);
       std::span<const Value> list(values, n);
-      Result<Value> r = self ? closure->method(cc, c::to_value(*self), list) : closure->function(cc, list);
+      Result<Value> r = self ? closure->method(cc, c::to_value_fields(*self, closure->self_fields), list)
+                             : closure->function(cc, list);
       if (!r) return r.error();
       c::put_value(out, *r);
       return {};

@@ -94,6 +94,24 @@ inline Value to_value(const pc_value& v, int depth = 0) {
   }
 }
 
+// A deep copy of the members `fields` names of an object (all of it when
+// `fields` is empty or the value is no object).
+inline Value to_value_fields(const pc_value& v, const std::vector<std::string>& fields) {
+  if (fields.empty() || v.type != PC_OBJECT) return to_value(v);
+  if (v.u.object.count && (!v.u.object.keys || !v.u.object.values))
+    throw std::invalid_argument("an object value has no keys or values pointer");
+  Object members;
+  for (std::size_t i = 0; i < v.u.object.count; ++i) {
+    std::string_view key = view(v.u.object.keys[i]);
+    for (const auto& f : fields)
+      if (f == key) {
+        members.insert_or_assign(std::string(key), to_value(v.u.object.values[i], 1));
+        break;
+      }
+  }
+  return Value(std::move(members));
+}
+
 // Builds pc_value trees that point into the Values they were made from (which
 // must outlive the tree) and into this object's storage (freed with it).
 // Scalars and strings need no allocation.

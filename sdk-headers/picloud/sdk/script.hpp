@@ -121,6 +121,10 @@ struct ScriptMethodDecl {
   // Read as a property (`res.status`) rather than called (`res.status()`):
   // only for a method with no parameters and a result.
   bool property = false;
+  // For a handle whose state is an object: the members this method reads.
+  // When given, `self` arrives with those members only, and the others
+  // (a response's body, say) are not copied across the boundary for it.
+  std::vector<std::string> self_fields = {};
 };
 
 struct ScriptHandleTypeDecl {
