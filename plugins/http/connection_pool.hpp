@@ -23,7 +23,6 @@ struct Connection {
   std::string origin;  // "https://host:port"
   std::unique_ptr<ClientSession> session;
   std::int64_t idle_since_ms = 0;
-  int uses = 0;  // requests sent on it so far
 
   int fd() const;
   // Makes closing it immediate: a TLS close_notify that the peer's full

@@ -15,7 +15,6 @@
 #include <array>
 #include <optional>
 #include <cstring>
-#include <istream>
 #include <ostream>
 
 #include <picloud/sdk/script.hpp>
@@ -389,7 +388,6 @@ sdk::Result<InboundResponse> HttpClient::round_trip(Connection& connection, cons
   auto& session = *connection.session;
   auto ticket = watch_.watch(connection.fd(), request.deadline_ms);
   if (!ticket.armed()) return network("no descriptor left to watch the connection with");
-  ++connection.uses;
 
   Poco::Net::HTTPRequest out(request.method, url.target, Poco::Net::HTTPMessage::HTTP_1_1);
   out.set("Host", url.authority());

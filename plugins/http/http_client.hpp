@@ -83,7 +83,6 @@ class HttpClient {
 
   sdk::Result<InboundResponse> send(OutboundRequest request);
 
-  const ClientLimits& limits() const { return limits_; }
   ConnectionPool& pool() { return pool_; }
   TlsConnector& tls() { return tls_; }
   AddressGuard& guard() { return guard_; }
