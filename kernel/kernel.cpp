@@ -59,6 +59,8 @@ Kernel::Kernel(Config& config, Settings settings)
   events_ = std::make_unique<triggers::EventRouter>(plugins_->trigger_kinds(), outbox_signal_, metrics_,
                                                     settings_.triggers.max_depth);
   plugins_->set_event_router(events_.get());
+  jobs_ = std::make_unique<dispatch::JobQueue>(plugins_->job_kinds(), outbox_signal_, metrics_);
+  plugins_->set_job_queue(jobs_.get());
 }
 
 Kernel::~Kernel() { stop(); }
@@ -281,7 +283,7 @@ Result<void> Kernel::start() {
   // dispatcher, which matches it by Host to an app's routes.
   dispatcher_ = std::make_unique<dispatch::Dispatcher>(*database_, *script_engine_, admin_->executions(), metrics_,
                                                        settings_.dispatch,
-                                                       dispatch::Delivery{outbox_signal_, *dead_letters_});
+                                                       dispatch::Delivery{outbox_signal_, *dead_letters_, &plugins_->job_kinds()});
   dispatcher_->set_plugin_routes(&plugins_->app_host_routes());
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
   cron_ = std::make_unique<triggers::CronScheduler>(*database_, outbox_signal_, metrics_,

@@ -107,12 +107,26 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
     t.kind = find_kind(ctx, req.params.at("kind")).kind.name;
     read_fields(ctx, f, t, true);
     t.created_at = t.updated_at = now_ms();
-    unwrap(ctx.db.execute(
-        "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled},
-         t.created_at, t.updated_at}));
-    return json_response(201, trigger_json(t));
+    const auto& kind = find_kind(ctx, t.kind);
+    sdk::Value setup;
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto inserted = tx.execute(
+          "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled},
+           t.created_at, t.updated_at});
+      if (!inserted) return inserted.error();
+      if (!kind.kind.created) return {};
+      // The kind sets up what the trigger needs in the same transaction.
+      auto made = kind.kind.created(tx, t.app_id, t.id, t.filter);
+      if (!made) return made.error();
+      setup = std::move(*made);
+      return {};
+    }));
+    sdk::Value created = trigger_json(t);
+    // Shown once: a secret in it is not kept anywhere it could be read back.
+    if (!setup.is_null()) created.as_object().emplace("setup", std::move(setup));
+    return json_response(201, created);
   });
 
   // All of the app's triggers (?kind= narrows), or those of one kind.
@@ -162,9 +176,20 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
   });
 
   r.add("DELETE", "/apps/{app}/triggers/{kind}/{trigger}", "trigger.write", [&ctx](const sdk::HttpRequest& req) {
-    auto n = unwrap(ctx.db.execute("DELETE FROM triggers WHERE app_id = ? AND kind = ? AND id = ?",
-                                   {current_access().app_id, req.params.at("kind"), req.params.at("trigger")}));
-    if (n == 0) not_found("trigger", req.params.at("trigger"));
+    const std::string& app = current_access().app_id;
+    const std::string& trigger = req.params.at("trigger");
+    const auto* kind = ctx.trigger_kinds ? ctx.trigger_kinds->find(req.params.at("kind")) : nullptr;
+    std::int64_t n = 0;
+    unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      auto deleted = tx.execute("DELETE FROM triggers WHERE app_id = ? AND kind = ? AND id = ?",
+                                {app, req.params.at("kind"), trigger});
+      if (!deleted) return deleted.error();
+      n = *deleted;
+      // The kind drops what it set up for the trigger, or nothing is deleted.
+      if (n == 0 || !kind || !kind->kind.deleted) return {};
+      return kind->kind.deleted(tx, app, trigger);
+    }));
+    if (n == 0) not_found("trigger", trigger);
     return no_content();
   });
 }

@@ -134,7 +134,10 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
       accepted_async_(metrics.counter("picloud_dispatch_async_accepted_total", "async requests committed to the outbox")),
       not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
       run_seconds_(metrics.histogram("picloud_script_run_duration_seconds", "script run time")),
-      retries_(metrics.counter("picloud_dispatch_retries_total", "failed queued runs scheduled to be tried again")) {
+      retries_(metrics.counter("picloud_dispatch_retries_total", "failed queued runs scheduled to be tried again")),
+      jobs_ok_(metrics.counter("picloud_jobs_succeeded_total", "plugin job attempts that succeeded")),
+      jobs_failed_(metrics.counter("picloud_jobs_failed_total", "plugin job attempts that failed")),
+      job_seconds_(metrics.histogram("picloud_job_seconds", "plugin job attempts' duration")) {
   metrics.gauge("picloud_dispatch_running", "script runs in progress", [this] { return gate_.running(); });
   metrics.gauge("picloud_dispatch_queued", "script runs waiting for a slot", [this] { return gate_.queued(); });
   metrics.scraped_gauges("picloud_app_runs_running", "script runs in progress, per app", [this] {
@@ -339,7 +342,11 @@ sdk::HttpResponse Dispatcher::enqueue(const RouteMatch& m, const sdk::HttpReques
 }
 
 void Dispatcher::worker_loop(const std::string& owner) {
-  const std::int64_t lease_ms = engine_.config().limits.timeout_ms + settings_.lease_grace_ms;
+  // The lease covers the longest run a row may need: a script's, or a job
+  // kind's attempt.
+  const std::int64_t longest_job = delivery_.jobs ? delivery_.jobs->longest_timeout_ms() : 0;
+  const std::int64_t lease_ms =
+      std::max<std::int64_t>(engine_.config().limits.timeout_ms, longest_job) + settings_.lease_grace_ms;
   while (!stopping_) {
     std::uint64_t seen = delivery_.signal.generation();
     std::int64_t now = admin::now_ms();
@@ -355,8 +362,8 @@ void Dispatcher::worker_loop(const std::string& owner) {
         if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*completion));
       }
       // The records move out; `also` reads only the rest of each completion.
-      std::vector<admin::ExecutionRecord> records;
-      for (auto& c : done) records.push_back(std::move(c.record));
+      std::vector<Outbox::Finished> rows;
+      for (auto& c : done) rows.push_back({c.id, std::move(c.record)});
       auto also = [&](sdk::Transaction& tx, std::size_t i) -> sdk::Result<void> {
         const Completion& c = done[i];
         if (c.dead_letter)
@@ -365,7 +372,7 @@ void Dispatcher::worker_loop(const std::string& owner) {
           if (auto r = delivery_.dead_letters.handler_finished(tx, c.handled_letter, c.handler_ok); !r) return r;
         return {};
       };
-      if (auto r = outbox_.finish(owner, records, also); !r)
+      if (auto r = outbox_.finish(owner, rows, also); !r)
         write_log(LogLevel::warn, "dispatch", "outbox rows could not be finished; they run again after their lease",
                   {{"rows", std::to_string(done.size())}, {"error", r.error().message}});
       continue;
@@ -385,18 +392,20 @@ triggers::RetryPolicy Dispatcher::trigger_policy(const std::string& trigger_id) 
   return policy ? *policy : settings_.trigger_retry;
 }
 
+std::nullopt_t Dispatcher::give_back(const OutboxItem& item, const std::string& owner) {
+  if (auto r = outbox_.release(owner, item.id); !r)
+    write_log(LogLevel::warn, "dispatch", "outbox row could not be given back", {{"execution", item.id}, {"error", r.error().message}});
+  return std::nullopt;
+}
+
 std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, const std::string& owner,
                                                            std::int64_t run_by_ms) {
-  auto give_back = [&] {
-    if (auto r = outbox_.release(owner, item.id); !r)
-      write_log(LogLevel::warn, "dispatch", "outbox row could not be given back", {{"execution", item.id}, {"error", r.error().message}});
-    return std::nullopt;
-  };
-  if (admin::now_ms() > run_by_ms) return give_back();
+  if (!item.job.empty()) return run_job(item, owner, run_by_ms);
+  if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   gate_.enter_blocking(item.app_id);
   ExecutionGate::Slot slot(gate_, item.app_id);
   // The wait for a slot may have eaten the lease's margin.
-  if (admin::now_ms() > run_by_ms) return give_back();
+  if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   std::int64_t started = admin::now_ms();
   auto version = db_.query("SELECT version FROM scripts WHERE id = ? AND app_id = ?", {item.script_id, item.app_id});
   if (!version) return std::nullopt;  // the lease runs out and the row is tried again
@@ -422,11 +431,13 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
   (result.ok() ? runs_ok_ : runs_failed_).inc();
   run_seconds_.observe(std::chrono::duration<double>(result.duration).count());
   Completion done;
-  done.record = record_of(item.id, item.app_id, nullptr, item.script_id, script_version, result, started);
-  done.record.route_id = item.route_id;
-  done.record.trigger_id = item.trigger_id;
-  done.record.source = item.source;
-  done.record.request_id = request_id;
+  done.id = item.id;
+  admin::ExecutionRecord& record = done.record.emplace(
+      record_of(item.id, item.app_id, nullptr, item.script_id, script_version, result, started));
+  record.route_id = item.route_id;
+  record.trigger_id = item.trigger_id;
+  record.source = item.source;
+  record.request_id = request_id;
   const std::string error = std::string(scripting::to_string(result.error)) + ": " + result.message;
 
   // The recursion stop: a dead_letter handler runs once, and its failure is
@@ -482,10 +493,81 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
   write_log(LogLevel::warn, "dispatch", "queued run failed; will retry",
             {{"execution", item.id}, {"source", item.source}, {"attempt", std::to_string(item.attempts)},
              {"retry_in_ms", std::to_string(delay)}, {"message", result.message}});
-  done.record.id = admin::new_id();
-  executions_.record(done.record);
+  record.id = admin::new_id();
+  executions_.record(record);
   if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
     write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"execution", item.id}, {"error", r.error().message}});
+  return std::nullopt;
+}
+
+std::optional<Dispatcher::Completion> Dispatcher::run_job(OutboxItem& item, const std::string& owner,
+                                                          std::int64_t run_by_ms) {
+  if (admin::now_ms() > run_by_ms) return give_back(item, owner);
+  gate_.enter_blocking(item.app_id);
+  ExecutionGate::Slot slot(gate_, item.app_id);
+  if (admin::now_ms() > run_by_ms) return give_back(item, owner);
+  const std::int64_t started = admin::now_ms();
+  const RegisteredJobKind* kind = delivery_.jobs ? delivery_.jobs->find(item.job) : nullptr;
+  sdk::Result<void> result;
+  if (!kind) {
+    // Its plugin is not loaded here: final, so the job waits as a dead
+    // letter (replayable once the plugin is back), not in the outbox.
+    result = sdk::make_error(sdk::ErrorKind::not_found, "job_kind_missing",
+                             "no plugin on this node declares the job kind '" + item.job + "'");
+  } else {
+    sdk::Job job;
+    job.id = item.id;
+    job.app_id = item.app_id;
+    job.kind = item.job;
+    job.payload = item.payload;
+    job.attempt = item.attempts;
+    job.first_attempt_ms = item.first_attempt_ms ? item.first_attempt_ms : started;
+    job.deadline_ms = sdk::monotonic_ms() + kind->kind.retry.timeout_ms;
+    try {
+      result = kind->kind.run(job);
+    } catch (const std::exception& e) {
+      result = sdk::make_error(sdk::ErrorKind::internal, std::string("the job's handler threw: ") + e.what());
+    } catch (...) {
+      result = sdk::make_error(sdk::ErrorKind::internal, "the job's handler threw");
+    }
+  }
+  (result ? jobs_ok_ : jobs_failed_).inc();
+  job_seconds_.observe(static_cast<double>(admin::now_ms() - started) / 1000.0);
+  Completion done;
+  done.id = item.id;
+  if (result) return done;
+
+  const sdk::Error& error = result.error();
+  const bool retryable = kind && (error.kind == sdk::ErrorKind::unavailable || error.kind == sdk::ErrorKind::internal);
+  const std::string message = (error.code.empty() ? "" : error.code + ": ") + error.message;
+  if (!retryable || kind->retry.exhausted(item.attempts)) {
+    triggers::DeadLetter& d = done.dead_letter.emplace();
+    d.id = admin::new_id();
+    d.app_id = item.app_id;
+    d.execution_id = item.id;
+    d.source = item.job;
+    d.job = item.job;
+    d.op = "job";
+    d.payload = item.payload;
+    d.attempts = item.attempts;
+    d.first_attempt_ms = item.first_attempt_ms ? item.first_attempt_ms : started;
+    d.last_attempt_ms = started;
+    d.last_error = message;
+    d.created_ms = admin::now_ms();
+    write_log(LogLevel::warn, "dispatch", retryable ? "job failed every attempt; dead-lettered" : "job failed for good; dead-lettered",
+              {{"app", item.app_id}, {"job", item.id}, {"kind", item.job}, {"attempts", std::to_string(item.attempts)},
+               {"dead_letter", d.id}, {"error", message}});
+    return done;
+  }
+  retries_.inc();
+  thread_local std::mt19937 random(std::random_device{}());
+  const std::int64_t delay =
+      kind->retry.delay_after(item.attempts, std::uniform_real_distribution<double>(0.0, 1.0)(random)).count();
+  write_log(LogLevel::warn, "dispatch", "job failed; will retry",
+            {{"app", item.app_id}, {"job", item.id}, {"kind", item.job}, {"attempt", std::to_string(item.attempts)},
+             {"retry_in_ms", std::to_string(delay)}, {"error", message}});
+  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
+    write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"job", item.id}, {"error", r.error().message}});
   return std::nullopt;
 }
 

@@ -15,9 +15,12 @@
 //               replay; run through `on_event(event@ e)` at the row's trigger
 //               depth, the same way.
 //
+//   plugin job  outbox row written by a plugin (jobs.hpp); its kind's handler
+//               runs through the same gate, as the app's work.
+//
 // Failed async runs are tried again with backoff: async requests per
 // `max_attempts`/`retry_base_ms`, trigger runs per their trigger's retry
-// policy. The last failure ends the row with an error record and a dead
+// policy, jobs per their kind's. The last failure ends the row with an error record and a dead
 // letter, in one transaction. A dead_letter handler runs once: its failure
 // marks the dead letter handler_failed and nothing more.
 #pragma once
@@ -35,6 +38,7 @@
 #include "kernel/admin/execution_log.hpp"
 #include "kernel/admin/script_source.hpp"
 #include "kernel/dispatch/gate.hpp"
+#include "kernel/dispatch/jobs.hpp"
 #include "kernel/dispatch/outbox.hpp"
 #include "kernel/dispatch/outbox_signal.hpp"
 #include "kernel/dispatch/route_table.hpp"
@@ -68,6 +72,7 @@ struct DispatchSettings {
 struct Delivery {
   OutboxSignal& signal;
   triggers::DeadLetterStore& dead_letters;
+  const JobKindRegistry* jobs = nullptr;  // the plugins' job kinds; null: none
 };
 
 class Dispatcher {
@@ -115,7 +120,8 @@ class Dispatcher {
   // dead_letter handler's outcome to note, all in the transaction that
   // deletes the row.
   struct Completion {
-    admin::ExecutionRecord record;
+    std::string id;                               // the outbox row's
+    std::optional<admin::ExecutionRecord> record;  // none for a plugin job
     std::optional<triggers::DeadLetter> dead_letter;
     std::string handled_letter;  // for a dead_letter handler's run
     bool handler_ok = false;
@@ -125,6 +131,13 @@ class Dispatcher {
   // `run_by_ms`: the last moment the run may start and still end within its
   // lease; later, the row is given back unrun.
   std::optional<Completion> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
+  // The same for a plugin job: its kind's handler instead of a script, its
+  // kind's retry policy; no execution record (the plugin keeps what the
+  // job did). An error of class unavailable or internal is tried again,
+  // any other is final.
+  std::optional<Completion> run_job(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
+  // A row given back unrun (its lease no longer covers a run).
+  std::nullopt_t give_back(const OutboxItem& item, const std::string& owner);
   // The retry policy of a trigger's runs (defaults when it has no overrides
   // or is gone).
   triggers::RetryPolicy trigger_policy(const std::string& trigger_id);
@@ -158,6 +171,9 @@ class Dispatcher {
   CounterMetric& not_found_;
   HistogramMetric& run_seconds_;
   CounterMetric& retries_;
+  CounterMetric& jobs_ok_;
+  CounterMetric& jobs_failed_;
+  HistogramMetric& job_seconds_;
 };
 
 }  // namespace picloud::kernel::dispatch

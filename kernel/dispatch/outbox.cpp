@@ -12,24 +12,31 @@ sdk::Value text_or_null(const std::string& s) { return s.empty() ? sdk::Value() 
 
 
 constexpr const char* kInsertInto =
-    "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, payload, depth, attempts, "
+    "INSERT INTO outbox (id, app_id, script_id, route_id, trigger_id, source, job, payload, depth, attempts, "
     "next_attempt_at, created_at) VALUES ";
-constexpr const char* kRow = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
+constexpr const char* kRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)";
 const std::string kInsert = std::string(kInsertInto) + kRow;
 // Rows per statement in insert_many: a few fixed sizes, so the drivers'
 // statement caches hold a few texts, not one per subscriber count; at most
-// 64 rows (640 parameters, below SQLite's oldest limit of 999).
+// 64 rows (704 parameters, below SQLite's oldest limit of 999).
 constexpr std::size_t kStatementRows[] = {64, 16, 4, 1};
 // Every row binds its own copy of the payload (and the driver copies it
 // again): a statement carries at most about this much of it.
 constexpr std::size_t kStatementPayloadBytes = 4 << 20;
 
-sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms, std::string payload_json) {
-  return {item.id,     item.app_id,
-          item.script_id, text_or_null(item.route_id),
-          text_or_null(item.trigger_id), item.source,
-          std::move(payload_json), item.depth,
-          now_ms,      now_ms};
+sdk::Params insert_params(const OutboxItem& item, std::int64_t now_ms, std::string payload_json,
+                          std::int64_t due_ms = 0) {
+  return {item.id,
+          item.app_id,
+          item.script_id,
+          text_or_null(item.route_id),
+          text_or_null(item.trigger_id),
+          item.source,
+          text_or_null(item.job),
+          std::move(payload_json),
+          item.depth,
+          due_ms ? due_ms : now_ms,
+          now_ms};
 }
 }  // namespace
 
@@ -41,6 +48,13 @@ sdk::Result<void> Outbox::add(const OutboxItem& item, std::int64_t now_ms) {
 
 sdk::Result<void> Outbox::insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms) {
   auto r = tx.execute(kInsert, insert_params(item, now_ms, sdk::to_json(item.payload)));
+  if (!r) return r.error();
+  return {};
+}
+
+sdk::Result<void> Outbox::insert_json(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
+                                      std::int64_t due_ms, std::string payload_json) {
+  auto r = tx.execute(kInsert, insert_params(item, now_ms, std::move(payload_json), due_ms));
   if (!r) return r.error();
   return {};
 }
@@ -58,7 +72,7 @@ sdk::Result<void> Outbox::insert_many(sdk::Transaction& tx, const std::vector<Ou
     const std::size_t end = first + rows;
     std::string sql = kInsertInto;
     sdk::Params params;
-    params.reserve((end - first) * 10);
+    params.reserve((end - first) * 11);
     for (std::size_t i = first; i < end; ++i) {
       sql += i == first ? kRow : std::string(", ") + kRow;
       auto row = insert_params(items[i], now_ms, payload_json);
@@ -80,7 +94,7 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
                         "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id IN (" +
                             pick +
                             ") RETURNING id, app_id, script_id, route_id, trigger_id, source, payload, attempts, depth, "
-                            "first_attempt_at",
+                            "first_attempt_at, job",
                         {owner, lease_until_ms, now_ms, now_ms, now_ms, limit});
   if (!rows) return rows.error();
   std::vector<OutboxItem> out;
@@ -96,20 +110,21 @@ sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int
     item.attempts = static_cast<int>(row[7].as_int());
     item.depth = static_cast<int>(row[8].as_int());
     item.first_attempt_ms = row[9].as_int();
+    item.job = row[10].string_or("");
     out.push_back(std::move(item));
   }
   return out;
 }
 
-sdk::Result<void> Outbox::finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records,
-                                 const FinishStep& also) {
-  if (records.empty()) return {};
+sdk::Result<void> Outbox::finish(const std::string& owner, const std::vector<Finished>& rows, const FinishStep& also) {
+  if (rows.empty()) return {};
   return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      auto d = tx.execute("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", {records[i].id, owner});
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      auto d = tx.execute("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", {rows[i].id, owner});
       if (!d) return d.error();
       if (*d == 0) continue;  // no longer ours: whoever holds it now records it
-      if (auto r = admin::ExecutionLog::insert(tx, records[i]); !r) return r;
+      if (rows[i].record)
+        if (auto r = admin::ExecutionLog::insert(tx, *rows[i].record); !r) return r;
       if (also)
         if (auto r = also(tx, i); !r) return r;
     }

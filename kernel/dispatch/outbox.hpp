@@ -25,6 +25,7 @@ struct OutboxItem {
   std::string route_id;
   std::string trigger_id;
   std::string source;
+  std::string job;  // a plugin job's kind (jobs.hpp); empty for a script run (script_id is then empty)
   sdk::Value payload;
   int depth = 0;     // trigger depth of the run: 0 for a request, caller's + 1 for an event
   int attempts = 0;  // including the current one, once claimed
@@ -40,6 +41,9 @@ class Outbox {
   // Writes the item inside `tx`: it commits (or not) with the change that
   // caused it. Whoever commits notifies the OutboxSignal afterwards.
   static sdk::Result<void> insert(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms);
+  // The same with the payload given in JSON, first due at `due_ms`.
+  static sdk::Result<void> insert_json(sdk::Transaction& tx, const OutboxItem& item, std::int64_t now_ms,
+                                       std::int64_t due_ms, std::string payload_json);
   // Writes items that share one payload, given already in JSON (their
   // `payload` is not read), with multi-row statements: an event's fan-out
   // to many triggers, encoded once, in few round trips.
@@ -49,12 +53,16 @@ class Outbox {
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
                                              std::int64_t lease_until_ms);
   // These runs are over for good: deletes their rows and writes their
-  // records, in one transaction, with `also(tx, i)` for each row deleted (a
-  // dead letter, say). A row `owner` no longer holds (its lease ran out and
-  // someone else claimed it) is left alone, record and all.
+  // execution records (a plugin job has none), in one transaction, with
+  // `also(tx, i)` for each row deleted (a dead letter, say). A row `owner`
+  // no longer holds (its lease ran out and someone else claimed it) is left
+  // alone, record and all.
+  struct Finished {
+    std::string id;
+    std::optional<admin::ExecutionRecord> record;
+  };
   using FinishStep = std::function<sdk::Result<void>(sdk::Transaction&, std::size_t)>;
-  sdk::Result<void> finish(const std::string& owner, const std::vector<admin::ExecutionRecord>& records,
-                           const FinishStep& also = {});
+  sdk::Result<void> finish(const std::string& owner, const std::vector<Finished>& rows, const FinishStep& also = {});
   // Tries again at `next_attempt_ms` (if `owner` still holds the row).
   sdk::Result<void> retry_later(const std::string& owner, const std::string& id, std::int64_t next_attempt_ms);
   // Gives a claimed row back unrun: its attempt does not count.

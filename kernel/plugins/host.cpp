@@ -126,6 +126,25 @@ class PluginHost::Context final : public sdk::PluginContext {
    private:
     Context& ctx_;
   };
+  // Job kinds land in the host's registry; jobs go to the host's queue.
+  class Jobs final : public sdk::Jobs {
+   public:
+    Jobs(Context& ctx) : ctx_(ctx) {}
+    sdk::Result<void> declare(sdk::JobKind kind) override {
+      if (!ctx_.configuring_)
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "plugin '" + ctx_.plugin_.name + "' may declare job kinds only in configure()");
+      return ctx_.host_.job_kinds_.declare(std::move(kind), ctx_.plugin_.name);
+    }
+    sdk::Result<std::string> enqueue(sdk::Transaction& tx, std::string_view app_id, std::string_view kind,
+                                     const sdk::Value& payload, std::int64_t delay_ms) override {
+      if (!ctx_.host_.job_queue_) return sdk::make_error(ErrorKind::unavailable, "jobs are not run in this process");
+      return ctx_.host_.job_queue_->enqueue(tx, ctx_.plugin_.name, app_id, kind, payload, delay_ms);
+    }
+
+   private:
+    Context& ctx_;
+  };
 
  public:
   Context(PluginHost& host, const LoadedPlugin& plugin, sdk::Database& database)
@@ -138,6 +157,7 @@ class PluginHost::Context final : public sdk::PluginContext {
         tasks_(plugin.name, &database),
         metrics_(host.metrics_, plugin.name),
         trigger_kinds_(*this),
+        jobs_(*this),
         events_(host.event_router_ ? host.event_router_->sink_for(plugin.name, database) : nullptr) {
     std::error_code ec;
     auto dir = std::filesystem::absolute(plugin.directory, ec);
@@ -226,6 +246,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   }
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
+  sdk::Jobs* jobs() override { return &jobs_; }
   sdk::EventSink* events() override { return events_.get(); }
   sdk::AccessControl* access() override { return host_.access_; }
 
@@ -242,6 +263,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   TaskGroup tasks_;
   PluginMetrics metrics_;
   Kinds trigger_kinds_;
+  Jobs jobs_;
   std::unique_ptr<sdk::EventSink> events_;
   std::string install_dir_;
   std::unique_ptr<PluginKeyring> keyring_;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/dispatch/jobs.hpp"
 #include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
 #include "kernel/admin/app_lifecycle.hpp"
@@ -80,6 +81,10 @@ class PluginHost {
   scripting::Declarations& declarations() { return declarations_; }
   // The trigger kinds the plugins declared (during configure).
   const triggers::TriggerKindRegistry& trigger_kinds() const { return trigger_kinds_; }
+  // The job kinds the plugins declared (during configure).
+  const dispatch::JobKindRegistry& job_kinds() const { return job_kinds_; }
+  // Where plugins' jobs go (ctx.jobs()); set before configure_all.
+  void set_job_queue(dispatch::JobQueue* queue) { job_queue_ = queue; }
   // Where plugins' events go (ctx.events()); set before configure_all.
   void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
   // How plugins check a run's principal (ctx.access()); set before configure_all.
@@ -108,6 +113,8 @@ class PluginHost {
   ServiceDirectory services_;
   scripting::Declarations declarations_;
   triggers::TriggerKindRegistry trigger_kinds_;
+  dispatch::JobKindRegistry job_kinds_;
+  dispatch::JobQueue* job_queue_ = nullptr;
   admin::AppLifecycle app_lifecycle_;
   triggers::EventRouter* event_router_ = nullptr;
   sdk::AccessControl* access_ = nullptr;

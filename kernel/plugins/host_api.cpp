@@ -19,6 +19,7 @@
 #include "kernel/log.hpp"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/jobs.hpp"
 #include "picloud/sdk/triggers.hpp"
 
 namespace picloud::kernel::plugins {
@@ -47,6 +48,7 @@ template <> constexpr std::uint32_t kMinimumSize<pc_script_handle_type> = PICLOU
 template <> constexpr std::uint32_t kMinimumSize<pc_trigger_kind> = PICLOUD_END_OF(pc_trigger_kind, event_field_count);
 template <> constexpr std::uint32_t kMinimumSize<pc_event> = PICLOUD_END_OF(pc_event, payload);
 template <> constexpr std::uint32_t kMinimumSize<pc_call> = PICLOUD_END_OF(pc_call, event);
+template <> constexpr std::uint32_t kMinimumSize<pc_job_kind> = PICLOUD_END_OF(pc_job_kind, user);
 
 // Whether a plugin's struct reaches `field`, a field appended after the
 // struct's first fields (older plugins end before it).
@@ -519,7 +521,7 @@ pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const 
       sdk::c::CValues storage;
       pc_value cf = storage.make(filter);
       pc_value payload = storage.make(event.payload);
-      pc_event ce{sizeof(pc_event), str(event.source), str(event.op), &payload};
+      pc_event ce{sizeof(pc_event), str(event.source), str(event.op), &payload, str(event.trigger_id)};
       int result = 0;
       Answer a;
       auto r = a.take_void(f(user, &cf, &ce, &result, a.out()));
@@ -527,6 +529,20 @@ pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const 
       if (!r) throw std::runtime_error(r.error().message);
       return result != 0;
     };
+    if (PICLOUD_SDK_HAS(*kind, pc_trigger_kind, created) && kind->created)
+      k.created = [f = kind->created, user = kind->user](sdk::Transaction& tx, std::string_view app,
+                                                         std::string_view trigger, const Value& filter) {
+        sdk::c::CValues storage;
+        pc_value cf = storage.make(filter);
+        Answer a;
+        return a.take_value(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), str(trigger), &cf, a.out()));
+      };
+    if (PICLOUD_SDK_HAS(*kind, pc_trigger_kind, deleted) && kind->deleted)
+      k.deleted = [f = kind->deleted, user = kind->user](sdk::Transaction& tx, std::string_view app,
+                                                         std::string_view trigger) {
+        Answer a;
+        return a.take_void(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), str(trigger), a.out()));
+      };
     auto* kinds = ctx(p).trigger_kinds();
     if (!kinds) return sdk::make_error(ErrorKind::unavailable, "triggers are not available");
     return kinds->declare(std::move(k));
@@ -540,7 +556,8 @@ pc_status emit_event(pc_plugin* p, pc_tx* tx, const pc_call* call, const pc_even
     if (auto ok = check_struct(event, "the event"); !ok) return ok;
     auto* sink = ctx(p).events();
     if (!sink) return sdk::make_error(ErrorKind::unavailable, "events are not routed in this process");
-    sdk::Event e{text(event->source), text(event->op), event->payload ? sdk::c::to_value(*event->payload) : Value()};
+    sdk::Event e{text(event->source), text(event->op), event->payload ? sdk::c::to_value(*event->payload) : Value(), {}};
+    if (PICLOUD_SDK_HAS(*event, pc_event, trigger_id)) e.trigger_id = text(event->trigger_id);
     auto matched = sink->emit(*reinterpret_cast<sdk::Transaction*>(tx), call_of(*call), e);
     if (!matched) return matched.error();
     sdk::c::put_value(out, Value(*matched));
@@ -846,6 +863,59 @@ pc_status trigger_deliveries(pc_plugin* p, pc_str app, pc_str kind, pc_str group
   });
 }
 
+// ---- plugin jobs --------------------------------------------------------------------------
+
+pc_status declare_job_kind(pc_plugin* p, const pc_job_kind* kind, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(kind, "the job kind"); !ok) return ok;
+    if (!kind->run) return sdk::make_error(ErrorKind::invalid_argument, "job kind '" + text(kind->name) + "' has no run()");
+    sdk::JobKind k;
+    k.name = text(kind->name);
+    k.description = text(kind->description);
+    k.retry = {kind->timeout_ms, kind->max_attempts, kind->retry_base_ms};
+    k.run = [f = kind->run, user = kind->user](const sdk::Job& job) -> sdk::Result<void> {
+      sdk::c::CValues storage;
+      pc_value payload = storage.make(job.payload);
+      pc_job cj{};
+      cj.size = sizeof cj;
+      cj.id = str(job.id);
+      cj.app_id = str(job.app_id);
+      cj.kind = str(job.kind);
+      cj.payload = &payload;
+      cj.attempt = job.attempt;
+      cj.first_attempt_ms = job.first_attempt_ms;
+      cj.deadline_ms = job.deadline_ms;
+      Answer a;
+      return a.take_void(f(user, &cj, a.out()));
+    };
+    auto* jobs = ctx(p).jobs();
+    if (!jobs) return sdk::make_error(ErrorKind::unavailable, "jobs are not available in this process");
+    return jobs->declare(std::move(k));
+  });
+}
+
+pc_status enqueue_job(pc_plugin* p, pc_tx* tx, pc_str app, pc_str kind, const pc_value* payload, std::int64_t delay_ms,
+                      const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto* jobs = ctx(p).jobs();
+    if (!jobs) return sdk::make_error(ErrorKind::unavailable, "jobs are not available in this process");
+    Value body = payload ? sdk::c::to_value(*payload) : Value(sdk::Object{});
+    sdk::Result<std::string> id = sdk::make_error(ErrorKind::internal, "the job was not queued");
+    if (tx) {
+      id = jobs->enqueue(*reinterpret_cast<sdk::Transaction*>(tx), view(app), view(kind), body, delay_ms);
+    } else {
+      auto r = ctx(p).database().transaction([&](sdk::Transaction& own) -> sdk::Result<void> {
+        id = jobs->enqueue(own, view(app), view(kind), body, delay_ms);
+        return id ? sdk::Result<void>() : sdk::Result<void>(id.error());
+      });
+      if (!r) return r;
+    }
+    if (!id) return id.error();
+    sdk::c::put_value(out, Value(std::move(*id)));
+    return {};
+  });
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -907,6 +977,8 @@ constexpr pc_host_api kHostApi = {
     &keyring_sign,
     &NoThrow<&keyring_verify>::call,
     &trigger_deliveries,
+    &declare_job_kind,
+    &enqueue_job,
 };
 
 }  // namespace

@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kColumns =
     "id, app_id, execution_id, source, op, trigger_id, route_id, script_id, payload, depth, attempts, "
     "first_attempt_at, last_attempt_at, last_error, created_at, resolved_at, resolution, resolution_reason, "
-    "resolved_by, handler";
+    "resolved_by, handler, job";
 
 sdk::Value text_or_null(const std::string& s) { return s.empty() ? sdk::Value() : sdk::Value(s); }
 sdk::Value time_or_null(std::int64_t ms) { return ms == 0 ? sdk::Value() : sdk::Value(admin::format_time(ms)); }
@@ -45,6 +45,7 @@ DeadLetter letter_from(const std::vector<sdk::Value>& r) {
   d.reason = r[17].string_or("");
   d.resolved_by = r[18].string_or("");
   d.handler = r[19].string_or("");
+  d.job = r[20].string_or("");
   return d;
 }
 
@@ -84,7 +85,8 @@ sdk::Value DeadLetter::to_json(bool with_event) const {
                 {"resolution", text_or_null(resolution)},
                 {"reason", text_or_null(reason)},
                 {"resolved_by", text_or_null(resolved_by)},
-                {"handler", text_or_null(handler)}};
+                {"handler", text_or_null(handler)},
+                {"job", text_or_null(job)}};
   if (with_event) o.emplace("event", payload);
   return sdk::Value(std::move(o));
 }
@@ -101,10 +103,10 @@ DeadLetterStore::DeadLetterStore(sdk::Database& db, EventRouter& router, dispatc
 
 sdk::Result<void> DeadLetterStore::record(sdk::Transaction& tx, const DeadLetter& d) {
   auto r = tx.execute(std::string("INSERT INTO dead_letters (") + kColumns +
-                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)",
+                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, ?)",
                       {d.id, d.app_id, d.execution_id, d.source, d.op, text_or_null(d.trigger_id),
                        text_or_null(d.route_id), d.script_id, sdk::to_json(d.payload), d.depth, d.attempts,
-                       d.first_attempt_ms, d.last_attempt_ms, d.last_error, d.created_ms});
+                       d.first_attempt_ms, d.last_attempt_ms, d.last_error, d.created_ms, text_or_null(d.job)});
   if (!r) return r.error();
   recorded_.inc();
   sdk::Value summary = d.to_json(true);
@@ -208,6 +210,7 @@ sdk::Result<std::string> DeadLetterStore::replay(const std::string& app_id, cons
     item.route_id = d.route_id;
     item.trigger_id = d.trigger_id;
     item.source = d.source;
+    item.job = d.job;
     item.payload = d.payload;
     item.depth = d.depth;  // a replay runs where the original ran: no fresh depth budget
     if (auto r = dispatch::Outbox::insert(tx, item, now); !r) return r;

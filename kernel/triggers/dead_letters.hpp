@@ -23,6 +23,7 @@ namespace picloud::kernel::triggers {
 
 struct DeadLetter {
   std::string id, app_id, execution_id, source, op, trigger_id, route_id, script_id;
+  std::string job;  // a plugin job's kind (script_id is then empty), or empty
   sdk::Value payload;  // the event (or request) as it was queued
   int depth = 0;
   int attempts = 0;

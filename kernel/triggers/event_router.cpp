@@ -78,8 +78,13 @@ sdk::Result<int> EventRouter::fan_out(sdk::Transaction& tx, std::string_view app
   emitted_.inc();
   const RegisteredKind* kind = kinds_.find(event.source);
   if (!kind) return sdk::make_error(sdk::ErrorKind::invalid_argument, "no trigger kind '" + event.source + "'");
-  auto triggers = tx.query("SELECT id, script_id, filter FROM triggers WHERE app_id = ? AND kind = ? AND enabled = 1",
-                           {std::string(app_id), event.source});
+  std::string sql = "SELECT id, script_id, filter FROM triggers WHERE app_id = ? AND kind = ? AND enabled = 1";
+  sdk::Params params{std::string(app_id), event.source};
+  if (!event.trigger_id.empty()) {
+    sql += " AND id = ?";
+    params.push_back(event.trigger_id);
+  }
+  auto triggers = tx.query(sql, params);
   if (!triggers) return triggers.error();
   if (triggers->empty()) return 0;
   std::vector<const std::vector<sdk::Value>*> matching;

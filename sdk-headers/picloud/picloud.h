@@ -338,6 +338,9 @@ typedef struct pc_event {
   pc_str source;          /* the trigger kind */
   pc_str op;
   const pc_value* payload; /* an object */
+  /* Not empty: only this trigger of the app is considered (a webhook that
+   * addresses one trigger); its filter must still match. Appended in 2.0. */
+  pc_str trigger_id;
 } pc_event;
 
 typedef struct pc_trigger_kind {
@@ -355,7 +358,51 @@ typedef struct pc_trigger_kind {
   void* user;
   const pc_header* event_fields; /* name and meaning of each payload field */
   size_t event_field_count;
+  /* Appended in 2.0; NULL (or a struct that ends before them) for none.
+   * created: runs inside the transaction that creates a trigger of the
+   * kind, after its filter was validated; may set up what the trigger needs
+   * (a webhook's signing secret, sealed by the keyring) and put an object
+   * into out->value that the creating admin receives once, as the answer's
+   * "setup" field. An error rolls the creation back and is the answer.
+   * deleted: runs inside the transaction that deletes one (not when its app
+   * is deleted: on_app_deleted covers that); an error rolls it back. */
+  pc_status (*created)(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_value* filter,
+                       const pc_out* out);
+  pc_status (*deleted)(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_out* out);
 } pc_trigger_kind;
+
+/* ---- plugin jobs ------------------------------------------------------------- */
+
+/* A job: work a plugin queued in the outbox (enqueue_job), run by the kernel
+ * with retries, backoff and dead letters, as trigger runs are. */
+typedef struct pc_job {
+  uint32_t size;
+  pc_str id;   /* the same for every attempt */
+  pc_str app_id;
+  pc_str kind;
+  const pc_value* payload; /* as queued */
+  int32_t attempt;          /* 1 for the first */
+  int64_t first_attempt_ms; /* wall clock (Unix ms) of the first attempt */
+  /* When the attempt must end, in CLOCK_MONOTONIC milliseconds: the kind's
+   * timeout, within the outbox lease the attempt holds. */
+  int64_t deadline_ms;
+} pc_job;
+
+typedef struct pc_job_kind {
+  uint32_t size;
+  pc_str name; /* "<plugin>.<name>", name [a-z][a-z0-9_]*, at most 64 bytes in all */
+  pc_str description;
+  int64_t timeout_ms;     /* one attempt's time, 1 ms to 10 minutes */
+  int32_t max_attempts;   /* 1 to 100 */
+  int64_t retry_base_ms;  /* exponential backoff from this, with jitter */
+  /* Runs one attempt. PC_OK: done, the job is deleted. PC_UNAVAILABLE or
+   * PC_INTERNAL: tried again after the backoff, dead-lettered after the
+   * last attempt. Any other class: failed for good, dead-lettered at once.
+   * The error's message is the attempt's recorded outcome. Called on a
+   * dispatcher worker, through the execution gate, as the app's work. */
+  pc_status (*run)(void* user, const pc_job* job, const pc_out* out);
+  void* user;
+} pc_job_kind;
 
 /* ---- log levels, dialects --------------------------------------------------- */
 
@@ -522,6 +569,17 @@ typedef struct pc_host_api {
    * "" for events without it); otherwise "by" is {}. Reads the outbox and
    * the dead letters: an admin view, not a hot path. */
   pc_status (*trigger_deliveries)(pc_plugin* p, pc_str app_id, pc_str kind, pc_str group_by, const pc_out* out);
+
+  /* Plugin jobs. declare_job_kind: configure only; a name taken is a
+   * conflict. enqueue_job: writes the job inside tx (it runs once tx
+   * commits, not at all when it rolls back; tx NULL: a transaction of its
+   * own), first tried after delay_ms (0 to 30 days); payload an object (or
+   * NULL for {}), at most 16 MiB as JSON. out->value: the job's id. The
+   * kind must be one this plugin declared; app_id an existing app's. A job
+   * of an app goes with the app. */
+  pc_status (*declare_job_kind)(pc_plugin* p, const pc_job_kind* kind, const pc_out* out);
+  pc_status (*enqueue_job)(pc_plugin* p, pc_tx* tx, pc_str app_id, pc_str kind, const pc_value* payload,
+                           int64_t delay_ms, const pc_out* out);
 } pc_host_api;
 
 #define PC_JSON_STRICT 1u

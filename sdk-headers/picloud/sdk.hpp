@@ -12,6 +12,7 @@
 #include "picloud/sdk/error.hpp"
 #include "picloud/sdk/http.hpp"
 #include "picloud/sdk/ids.hpp"
+#include "picloud/sdk/jobs.hpp"
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/keyring.hpp"
 #include "picloud/sdk/log.hpp"

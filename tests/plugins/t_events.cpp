@@ -19,6 +19,20 @@
 //   int  t_events::depth()               the calling run's trigger depth
 //   int  t_events::emit_raw(source, op, payload)   emits as given, nothing written
 //                                        (for the sink's refusals)
+//   int  t_events::emit_to(trigger, collection, key)   an insert event for that
+//                                        trigger alone (Event::trigger_id)
+//   string t_events::enqueue(key, mode, fail = false, delay_ms = 0)   writes an
+//        item and queues a "t_events.job" in one transaction (fail: rolled
+//        back); returns the job's id. Each attempt records
+//        "job:<key>/<attempt>" (execution_id: the job's id; depth: 1 when it
+//        was given a deadline within the kind's timeout). mode: ok; flaky
+//        (unavailable on the first attempt); down (always unavailable); bad
+//        (invalid_argument: final); throw.
+//
+// The t_events kind's created hook records "created:<trigger>" in the
+// creating transaction and returns {"trigger": id, "collection": ...} as the
+// setup; a filter on the collection "hook_fails" makes it fail (the creation
+// must roll back). Its deleted hook records "deleted:<trigger>".
 // Routes (test only, public):
 //   POST /t_events/emit?app=&collection=&count=&rate=&batch=   emits `count`
 //                         events at `rate`/s, `batch` per transaction, from
@@ -30,6 +44,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -87,7 +102,26 @@ class EventsPlugin final : public Plugin {
                for (const auto& o : filter["ops"].as_array()) op = op || o.as_string() == e.op;
                return op && glob_match(filter["collection"].as_string(), e.payload["collection"].string_or(""));
              },
-             {{"collection", "the item's collection"}, {"key", "the item's key"}, {"emitted_us", "when it was written"}}});
+             {{"collection", "the item's collection"}, {"key", "the item's key"}, {"emitted_us", "when it was written"}},
+             [](Transaction& tx, std::string_view, std::string_view trigger, const Value& filter) -> Result<Value> {
+               if (filter["collection"].string_or("") == "hook_fails")
+                 return make_error(ErrorKind::conflict, "hook_failed", "the created hook failed on purpose");
+               auto r = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
+                                   {"created:" + std::string(trigger)});
+               if (!r) return r.error();
+               return Value::object({{"trigger", std::string(trigger)}, {"collection", filter["collection"]}});
+             },
+             [](Transaction& tx, std::string_view, std::string_view trigger) -> Result<void> {
+               auto r = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
+                                   {"deleted:" + std::string(trigger)});
+               if (!r) return r.error();
+               return {};
+             }});
+        !r)
+      return r;
+    if (auto r = ctx.jobs()->declare({"t_events.job", "records its attempts; fails as its payload's mode says",
+                                      {.timeout_ms = 2000, .max_attempts = 3, .retry_base_ms = 50},
+                                      [this](const Job& job) { return run_job(job); }});
         !r)
       return r;
 
@@ -176,6 +210,51 @@ class EventsPlugin final : public Plugin {
         !r)
       return r;
 
+    if (auto r = add({"t_events", "emit_to",
+                      {{"trigger", ScriptType::string}, {"collection", ScriptType::string}, {"key", ScriptType::string}},
+                      ScriptType::integer, "",
+                      [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        int matched = 0;
+                        auto done = db_->transaction([&](Transaction& tx) -> Result<void> {
+                          Event e{"t_events", "insert",
+                                  Value::object({{"collection", a[1]}, {"key", a[2]}, {"emitted_us", now_us()}}),
+                                  a[0].as_string()};
+                          auto m = events_->emit(tx, call, e);
+                          if (!m) return m.error();
+                          matched = *m;
+                          return {};
+                        });
+                        if (!done) return done.error();
+                        return Value(std::int64_t{matched});
+                      }});
+        !r)
+      return r;
+    if (auto r = add({"t_events", "enqueue",
+                      {{"key", ScriptType::string},
+                       {"mode", ScriptType::string},
+                       {"fail", ScriptType::boolean, "", Value(false)},
+                       {"delay_ms", ScriptType::integer, "", Value(std::int64_t{0})}},
+                      ScriptType::string, "",
+                      [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
+                        std::string id;
+                        auto done = db_->transaction([&](Transaction& tx) -> Result<void> {
+                          auto w = tx.execute(
+                              "INSERT INTO t_events_items (seq, app_id, collection, item_key, op) VALUES (?, ?, 'jobs', ?, 'insert')",
+                              {seq_.fetch_add(1), std::string(call.app_id), a[0]});
+                          if (!w) return w.error();
+                          auto queued = jobs_->enqueue(tx, call.app_id, "t_events.job",
+                                                       Value::object({{"key", a[0]}, {"mode", a[1]}}), a[3].as_int());
+                          if (!queued) return queued.error();
+                          id = *queued;
+                          if (a[2].as_bool()) return make_error(ErrorKind::invalid_argument, "failed on purpose after the enqueue");
+                          return {};
+                        });
+                        if (!done) return done.error();
+                        return Value(id);
+                      }});
+        !r)
+      return r;
+
     if (auto r = ctx.add_route({"POST", "/t_events/emit", std::string(kPublic),
                                 [this](const HttpRequest& req) { return emit_steadily(req); }});
         !r)
@@ -202,6 +281,7 @@ class EventsPlugin final : public Plugin {
   Result<void> start(PluginContext& ctx) override {
     events_ = ctx.events();
     if (!events_) return make_error(ErrorKind::internal, "no event sink at ABI 1.4");
+    jobs_ = ctx.jobs();
     return {};
   }
   void stop() override {}
@@ -257,8 +337,24 @@ class EventsPlugin final : public Plugin {
     return HttpResponse::json(200, to_json(Value::object({{"emitted", sent}, {"failed", failed}, {"seconds", seconds}})));
   }
 
+  Result<void> run_job(const Job& job) {
+    const std::string key = job.payload["key"].string_or("");
+    const std::string mode = job.payload["mode"].string_or("");
+    const std::int64_t left = job.remaining_ms();
+    auto r = db_->execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, ?, ?)",
+                          {"job:" + key + "/" + std::to_string(job.attempt), job.id,
+                           std::int64_t{left > 0 && left <= 2000 ? 1 : 0}});
+    if (!r) return r.error();
+    if (mode == "flaky" && job.attempt == 1) return make_error(ErrorKind::unavailable, "relay_down", "down on the first attempt");
+    if (mode == "down") return make_error(ErrorKind::unavailable, "relay_down", "always down");
+    if (mode == "bad") return make_error(ErrorKind::invalid_argument, "rejected", "refused for good");
+    if (mode == "throw") throw std::runtime_error("thrown on purpose");
+    return {};
+  }
+
   Database* db_ = nullptr;
   EventSink* events_ = nullptr;
+  Jobs* jobs_ = nullptr;
   std::atomic<std::int64_t> seq_{0};
   std::mutex mutex_;
   std::vector<std::int64_t> latencies_;

@@ -29,6 +29,7 @@
 #include "picloud/sdk/abi.hpp"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/jobs.hpp"
 #include "picloud/sdk/plugin.hpp"
 #include "picloud/sdk/triggers.hpp"
 
@@ -678,6 +679,8 @@ class CTriggerKinds final : public TriggerKinds {
     ck.user = stored;
     ck.event_fields = fields.data();
     ck.event_field_count = fields.size();
+    ck.created = k.created ? &created : nullptr;
+    ck.deleted = k.deleted ? &deleted : nullptr;
     Answer a;
     return a.take_void(host_.api->declare_trigger_kind(host_.plugin, &ck, a.out()));
   }
@@ -716,6 +719,86 @@ class CTriggerKinds final : public TriggerKinds {
     });
   }
 
+  static pc_status created(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_value* filter,
+                           const pc_out* out) noexcept {
+    auto* k = static_cast<Kind*>(user);
+    return guarded(out, [&]() -> Result<void> {
+      CTransaction t(k->host, tx);
+      auto r = k->kind.created(t, view(app_id), view(trigger_id), filter ? c::to_value(*filter) : Value());
+      if (!r) return r.error();
+      c::put_value(out, *r);
+      return {};
+    });
+  }
+  static pc_status deleted(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_out* out) noexcept {
+    auto* k = static_cast<Kind*>(user);
+    return guarded(out, [&]() -> Result<void> {
+      CTransaction t(k->host, tx);
+      return k->kind.deleted(t, view(app_id), view(trigger_id));
+    });
+  }
+
+  Host host_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Kind>> kinds_;
+};
+
+class CJobs final : public Jobs {
+ public:
+  explicit CJobs(Host host) : host_(host) {}
+  Result<void> declare(JobKind kind) override {
+    Kind* stored;
+    {
+      std::lock_guard lock(mutex_);
+      kinds_.push_back(std::make_unique<Kind>(Kind{host_, std::move(kind)}));
+      stored = kinds_.back().get();
+    }
+    const JobKind& k = stored->kind;
+    if (!k.run) return make_error(ErrorKind::invalid_argument, "job kind '" + k.name + "' has no handler");
+    pc_job_kind ck{};
+    ck.size = sizeof ck;
+    ck.name = str(k.name);
+    ck.description = str(k.description);
+    ck.timeout_ms = k.retry.timeout_ms;
+    ck.max_attempts = k.retry.max_attempts;
+    ck.retry_base_ms = k.retry.retry_base_ms;
+    ck.run = &run;
+    ck.user = stored;
+    Answer a;
+    return a.take_void(host_.api->declare_job_kind(host_.plugin, &ck, a.out()));
+  }
+  Result<std::string> enqueue(Transaction& tx, std::string_view app_id, std::string_view kind, const Value& payload,
+                              std::int64_t delay_ms) override {
+    auto* handle = static_cast<pc_tx*>(tx.boundary_handle());
+    if (!handle) return make_error(ErrorKind::invalid_argument, "jobs are queued inside a transaction of ctx.database()");
+    c::CValues storage;
+    pc_value cpayload = storage.make(payload);
+    Answer a;
+    auto r = a.take_value(host_.api->enqueue_job(host_.plugin, handle, str(app_id), str(kind), &cpayload, delay_ms, a.out()));
+    if (!r) return r.error();
+    return r->string_or("");
+  }
+
+ private:
+  struct Kind {
+    Host host;
+    JobKind kind;
+  };
+  static pc_status run(void* user, const pc_job* job, const pc_out* out) noexcept {
+    auto* k = static_cast<Kind*>(user);
+    return guarded(out, [&]() -> Result<void> {
+      Job j;
+      j.id = c::text(job->id);
+      j.app_id = c::text(job->app_id);
+      j.kind = c::text(job->kind);
+      if (job->payload) j.payload = c::to_value(*job->payload);
+      j.attempt = job->attempt;
+      j.first_attempt_ms = job->first_attempt_ms;
+      j.deadline_ms = job->deadline_ms;
+      return k->kind.run(j);
+    });
+  }
+
   Host host_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<Kind>> kinds_;
@@ -734,6 +817,7 @@ class CEventSink final : public EventSink {
     ce.source = str(event.source);
     ce.op = str(event.op);
     ce.payload = &payload;
+    ce.trigger_id = str(event.trigger_id);
     pc_call cc = c_call(call);
     Answer a;
     auto r = a.take_value(host_.api->emit_event(host_.plugin, handle, &cc, &ce, a.out()));
@@ -851,7 +935,8 @@ class CContext final : public PluginContext {
         kinds_(host),
         events_(host),
         access_(host),
-        keyring_(host) {}
+        keyring_(host),
+        jobs_(host) {}
 
   Host host() const { return host_; }
   std::string_view plugin_name() const override { return view(host_.api->plugin_name(host_.plugin)); }
@@ -865,6 +950,7 @@ class CContext final : public PluginContext {
   TriggerKinds* trigger_kinds() override { return &kinds_; }
   EventSink* events() override { return &events_; }
   AccessControl* access() override { return &access_; }
+  Jobs* jobs() override { return &jobs_; }
 
   Result<void> add_route(HttpRoute route) override {
     Route* stored = keep(routes_, Route{host_, std::move(route.handler)});
@@ -953,6 +1039,7 @@ class CContext final : public PluginContext {
   CEventSink events_;
   CAccess access_;
   CKeyring keyring_;
+  CJobs jobs_;
   // Registrations' closures, kept until the plugin is destroyed.
   template <typename T>
   T* keep(std::vector<std::unique_ptr<T>>& list, T item) {

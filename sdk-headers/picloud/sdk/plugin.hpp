@@ -31,10 +31,11 @@
 namespace picloud::sdk {
 
 // TriggerKinds and EventSink are defined in triggers.hpp, AccessControl in
-// access.hpp.
+// access.hpp, Jobs in jobs.hpp.
 class TriggerKinds;
 class EventSink;
 class AccessControl;
+class Jobs;
 
 // An app as plugins see it.
 struct AppInfo {
@@ -67,6 +68,9 @@ class PluginContext {
   // Emits events of the kinds this plugin declared (triggers.hpp). Non-null
   // once the kernel routes events (always, in a running server).
   virtual EventSink* events() = 0;
+  // Declares job kinds (configure() only) and queues jobs (from start()) in
+  // the kernel's outbox (jobs.hpp). Non-null in a running server.
+  virtual Jobs* jobs() { return nullptr; }
 
   // Declares a capability for this plugin's routes; the name must
   // start with "<plugin>.". Only during configure(), before the routes that

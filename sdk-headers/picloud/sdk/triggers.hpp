@@ -37,6 +37,9 @@ struct Event {
   std::string source;  // the trigger kind that emitted it
   std::string op;      // one of the kind's ops
   Value payload;       // the kind's documented fields
+  // Not empty: only this trigger of the app is considered (a webhook that
+  // addresses one trigger); its filter must still match.
+  std::string trigger_id = {};
 };
 
 struct TriggerKind {
@@ -53,6 +56,18 @@ struct TriggerKind {
   std::function<bool(const Value& filter, const Event& event)> matches;
   // The payload's fields and what they mean, for the documentation.
   std::vector<std::pair<std::string, std::string>> event_fields;
+  // Optional. Runs inside the transaction that creates a trigger of this
+  // kind (its filter validated): set up what the trigger needs (a webhook's
+  // signing secret, sealed by the keyring) and return an object the
+  // creating admin receives once, as the answer's "setup" field (null: no
+  // field). An error rolls the creation back and is the answer.
+  std::function<Result<Value>(Transaction& tx, std::string_view app_id, std::string_view trigger_id,
+                              const Value& filter)>
+      created = {};
+  // Optional. Runs inside the transaction that deletes one trigger of this
+  // kind (an app's deletion goes through PluginContext::on_app_deleted
+  // instead); an error rolls it back.
+  std::function<Result<void>(Transaction& tx, std::string_view app_id, std::string_view trigger_id)> deleted = {};
 };
 
 class TriggerKinds {
@@ -105,7 +120,9 @@ class EventSink {
   // is not a kind this plugin declared, the op is not one of the kind's, the
   // payload is not an object or uses the names source, op or app; the
   // database's error otherwise (return it, so the change rolls back).
-  // Returns how many triggers matched.
+  // Returns how many triggers matched: with event.trigger_id, 1 or 0 (no
+  // enabled trigger of the app and kind with that id, or its filter does
+  // not match).
   virtual Result<int> emit(Transaction& tx, const CallContext& call, const Event& event) = 0;
 
   // The app's triggers of `kind` (one this plugin declared) in creation
