@@ -94,7 +94,7 @@ class EmailPlugin final : public sdk::Plugin {
       relay = std::make_unique<email::SmtpRelay>(std::move(*made));
       if (auto r = relay->check(); !r) return r;
     } else {
-      ctx.logger().warn("email is off: [email] smtp_host is not set; scripts' sends fail with not_configured");
+      ctx.logger().info("email is off: [email] smtp_host is not set; scripts' sends fail with not_configured");
     }
     if (auto r = ctx.add_capability({kSendCapability, sdk::Access::app_editor, "app:write", "send email from an app's scripts"});
         !r)

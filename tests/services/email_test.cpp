@@ -374,6 +374,22 @@ TEST(Email, StartTlsWithAuthAndImplicitTlsReachTheRelay) {
   EXPECT_EQ(starttls.count(), 2u);
 }
 
+TEST(Email, TheGuidesExampleSends) {
+  SmtpServer smtp(free_port());
+  Instance pc(Backend::sqlite, email_env(smtp.port()));
+  pc.cast_owner();
+  make_app(pc, "guide");
+  auto examples = guide_examples("email.md");
+  ASSERT_EQ(examples.size(), 1u);
+  save_script(pc, "guide", "order", examples[0]);
+  bind_route(pc, "guide", R"({"script":"order","path":"/order","methods":["POST"]})");
+  auto r = on(pc, "guide.localhost", "POST", "/order", R"({"email":"ann@example.com","id":"A-7"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(smtp.wait_for(1));
+  EXPECT_EQ(smtp.parsed(1)["subject"], V("Your order A-7"));
+  EXPECT_EQ(smtp.envelope(1)["to"], V::array({"ann@example.com"}));
+}
+
 TEST(Email, WithoutARelayEverySendSaysNotConfigured) {
   Instance pc(Backend::sqlite, email_env(1, {{"PICLOUD_EMAIL_SMTP_HOST", ""}}));
   pc.cast_owner();
