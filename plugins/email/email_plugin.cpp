@@ -1,6 +1,8 @@
 // The email plugin: outbound mail for scripts (email::send, send_now,
 // status) through the operator's SMTP relay, delivered by "email.send" jobs
-// in the kernel's outbox (mailer.hpp). docs/email.md says it all.
+// in the kernel's outbox (mailer.hpp), and inbound mail as the `email`
+// trigger kind with its signed webhook (inbound_webhook.hpp). docs/email.md
+// says it all.
 //
 // Config ([email], or PICLOUD_EMAIL_<KEY>):
 //   smtp_host            the relay; empty: email is off (every send fails
@@ -21,6 +23,8 @@
 //   allowed_from_domains comma-separated; empty: any From domain
 //   retry_max_attempts   delivery attempts before a dead letter (8)
 //   retry_base_ms        first retry delay, doubled each time (30000)
+//   inbound_max_bytes    the largest message the inbound webhook takes (25 MiB)
+//   inbound_tolerance_s  how far a webhook signature's time may be from now (300)
 #include <unistd.h>
 
 #include <fstream>
@@ -28,6 +32,7 @@
 #include <picloud/sdk.hpp>
 #include <sstream>
 
+#include "inbound_webhook.hpp"
 #include "mailer.hpp"
 
 namespace {
@@ -112,10 +117,20 @@ class EmailPlugin final : public sdk::Plugin {
     if (auto r = ctx.on_app_deleted([this](sdk::Transaction& tx, std::string_view app) { return mailer_->delete_app(tx, app); });
         !r)
       return r;
+    email::InboundSettings inbound;
+    auto inbound_max = config.get_int("inbound_max_bytes", 25 << 20, 1024, 100 << 20);
+    auto tolerance = config.get_int("inbound_tolerance_s", 300, 10, 86400);
+    if (!inbound_max) return inbound_max.error();
+    if (!tolerance) return tolerance.error();
+    inbound.max_bytes = *inbound_max;
+    inbound.tolerance_s = *tolerance;
+    inbound_ = std::make_unique<email::InboundWebhook>(inbound);
+    if (auto r = inbound_->declare(ctx); !r) return r;
     return declare_script_api(*ctx.script_api(), *ctx.access());
   }
 
   Result<void> start(sdk::PluginContext& ctx) override {
+    inbound_->start(ctx);
     if (mailer_->configured()) ctx.tasks().every("close-idle", 10000, [this] { mailer_->close_idle(); });
     return {};
   }
@@ -211,6 +226,7 @@ class EmailPlugin final : public sdk::Plugin {
   }
 
   std::unique_ptr<email::Mailer> mailer_;
+  std::unique_ptr<email::InboundWebhook> inbound_;
 };
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/hmac.h>
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -397,5 +399,163 @@ TEST(Email, WithoutARelayEverySendSaysNotConfigured) {
   EXPECT_TRUE(contains(app.refused(simple("ann@example.com")), "email is not configured"));
   EXPECT_TRUE(contains(app.refused(simple("ann@example.com"), "send_now"), "email is not configured"));
 }
+
+// ---- inbound ------------------------------------------------------------------
+
+std::string hmac_hex(const std::string& key, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &len);
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += {digits[out[i] >> 4], digits[out[i] & 15]};
+  return hex;
+}
+
+std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+const char* kMime =
+    "From: =?utf-8?q?J=C3=BCrgen?= <jurgen@example.org>\r\n"
+    "To: support@shop.example, \"Sales, Team\" <sales@shop.example>\r\n"
+    "Subject: =?utf-8?b?UsO8Y2tmcmFnZQ==?= about order 7\r\n"
+    "Message-ID: <abc@example.org>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+    "\r\n"
+    "--outer\r\n"
+    "Content-Type: multipart/alternative; boundary=\"inner\"\r\n"
+    "\r\n"
+    "--inner\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Gr=C3=BC=C3=9Fe, where is my order?\r\n"
+    "--inner\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "\r\n"
+    "<p>where is my order?</p>\r\n"
+    "--inner--\r\n"
+    "--outer\r\n"
+    "Content-Type: application/pdf\r\n"
+    "Content-Disposition: attachment; filename=\"receipt.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "JVBERi0xLjQK\r\n"
+    "--outer--\r\n";
+
+class Inbound : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(Inbound, SignedMessagesReachTheTriggersHandlerAndEverythingElseIsRefused) {
+  Instance pc(GetParam(), email_env(1, {{"PICLOUD_EMAIL_SMTP_HOST", ""},
+                                        {"PICLOUD_PLUGINS_ENABLED", "email,kv"},
+                                        {"PICLOUD_EMAIL_INBOUND_MAX_BYTES", "65536"}}));
+  pc.cast_owner();
+  make_app(pc, "desk");
+  save_script(pc, "desk", "inbox", R"(
+void on_event(event@ e) { kv::collection("inbox").set(e.data.get_string("message_id"), e.data); })");
+  save_script(pc, "desk", "read", R"(
+void handle(request@ req, response@ res) { res.json(kv::collection("inbox").get(req.query.get_string("k"))); })");
+  bind_route(pc, "desk", R"({"script":"read","path":"/read"})");
+  auto made = pc.post("/apps/desk/triggers/email", pc.owner_key, R"({"script":"inbox"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string trigger = made.json["id"].as_string();
+  const std::string secret = made.json["setup"]["signing_secret"].string_or("");
+  const std::string path = "/_picloud/email/inbound/" + trigger;
+  ASSERT_FALSE(secret.empty()) << made.body;
+  EXPECT_EQ(made.json["setup"]["webhook_path"], V(path));
+  EXPECT_EQ(made.json["setup"]["webhook_urls"], V::array({"https://desk.localhost" + path}));
+  EXPECT_FALSE(pc.get("/apps/desk/triggers/email/" + trigger, pc.owner_key).json.has("setup")) << "shown once";
+  EXPECT_EQ(pc.post("/apps/desk/triggers/email", pc.owner_key, R"({"script":"inbox","filter":{"to":"x"}})").status, 400);
+
+  auto post = [&](const std::string& body, const std::string& type, std::int64_t t, const std::string& key,
+                  const std::string& at = "", const std::string& host = "desk.localhost") {
+    std::map<std::string, std::string> headers{{"Content-Type", type}};
+    if (!key.empty()) headers.emplace("X-PiCloud-Signature", "t=" + std::to_string(t) + ",v1=" + hmac_hex(key, std::to_string(t) + "." + body));
+    return on(pc, host, "POST", at.empty() ? path : at, body, headers);
+  };
+  auto read = [&](const std::string& id) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    V got;
+    while (std::chrono::steady_clock::now() < deadline) {
+      got = kernel::admin::parse_stored_json(on(pc, "desk.localhost", "GET", "/read?k=" + id).body);
+      if (!got.is_null()) break;
+      std::this_thread::sleep_for(30ms);
+    }
+    return got;
+  };
+
+  // The generic JSON shape.
+  const std::string json_body =
+      R"({"from":"Ann <ann@example.com>","to":"support@shop.example","cc":["boss@shop.example"],"subject":"Hi",)"
+      R"("text":"Hello","message_id":"<j1@example.com>","headers":{"X-Spam-Score":"0.1"},)"
+      R"("attachments":[{"name":"a.txt","type":"text/plain","content_base64":"aGk="}]})";
+  auto accepted = post(json_body, "application/json", unix_now(), secret);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  V j = read("<j1@example.com>");
+  EXPECT_EQ(j["from"], V("Ann <ann@example.com>"));
+  EXPECT_EQ(j["to"], V::array({"support@shop.example"}));
+  EXPECT_EQ(j["cc"], V::array({"boss@shop.example"}));
+  EXPECT_EQ(j["source"], V("email"));
+  EXPECT_EQ(j["op"], V("received"));
+  EXPECT_EQ(j["headers"]["x-spam-score"], V("0.1"));
+  EXPECT_EQ(j["attachments"][std::size_t{0}]["content_base64"], V("aGk="));
+  EXPECT_EQ(j["attachments"][std::size_t{0}]["size"], V(2));
+
+  // A raw message, parsed as a mail client would.
+  ASSERT_EQ(post(kMime, "message/rfc822", unix_now(), secret).status, 202);
+  V m = read("<abc@example.org>");
+  EXPECT_EQ(m["from"], V("Jürgen <jurgen@example.org>"));
+  EXPECT_EQ(m["to"], V::array({"support@shop.example", "\"Sales, Team\" <sales@shop.example>"}));
+  EXPECT_EQ(m["subject"], V("Rückfrage about order 7"));
+  EXPECT_EQ(m["text"], V("Grüße, where is my order?"));
+  EXPECT_EQ(m["html"], V("<p>where is my order?</p>"));
+  ASSERT_EQ(m["attachments"].size(), 1u) << sdk::to_json(m);
+  EXPECT_EQ(m["attachments"][std::size_t{0}]["name"], V("receipt.pdf"));
+  EXPECT_EQ(m["attachments"][std::size_t{0}]["type"], V("application/pdf"));
+  EXPECT_EQ(m["attachments"][std::size_t{0}]["content_base64"], V("JVBERi0xLjQK"));
+
+  // Refusals change nothing.
+  auto queued = [&] {
+    auto rows = pc.db().query("SELECT count(*) FROM outbox");
+    return rows ? rows->rows[0][0].as_int() : -1;
+  };
+  ASSERT_TRUE(wait_count(pc, "SELECT count(*) FROM outbox", {}, 0));
+  const std::string other = R"({"from":"x@example.com","to":"y@example.com","message_id":"<refused>"})";
+  EXPECT_EQ(post(other, "application/json", unix_now(), "").status, 401);                       // unsigned
+  EXPECT_EQ(post(other, "application/json", unix_now(), "whsec_wrong").status, 401);            // wrong key
+  EXPECT_EQ(post(other, "application/json", unix_now() - 1000, secret).status, 401);            // too old: a replay
+  EXPECT_EQ(post(other, "application/json", unix_now() + 1000, secret).status, 401);            // from the future
+  {
+    std::map<std::string, std::string> h{{"Content-Type", "application/json"},
+                                                       {"X-PiCloud-Signature", "t=" + std::to_string(unix_now()) + ",v1=" +
+                                                                                   hmac_hex(secret, std::to_string(unix_now()) + "." + other)}};
+    EXPECT_EQ(on(pc, "desk.localhost", "POST", path, other + " ", h).status, 401) << "a body changed after signing";
+  }
+  EXPECT_EQ(post(other, "application/json", unix_now(), secret, "/_picloud/email/inbound/nope").status, 404);
+  EXPECT_EQ(post("{\"from\":", "application/json", unix_now(), secret).status, 422);
+  EXPECT_EQ(post(R"({"from":"x@example.com"})", "application/json", unix_now(), secret).status, 422);  // no to
+  EXPECT_EQ(post(R"({"from":"x@example.com","to":"y@example.com","colour":1})", "application/json", unix_now(), secret).status, 422);
+  EXPECT_EQ(post("just some text\r\n\r\nno headers", "message/rfc822", unix_now(), secret).status, 422);
+  EXPECT_EQ(post(other, "text/plain", unix_now(), secret).status, 415);
+  EXPECT_EQ(post(std::string(70000, 'a'), "message/rfc822", unix_now(), secret).status, 413);
+  // Another app's host does not know this trigger.
+  make_app(pc, "other-desk");
+  EXPECT_EQ(post(other, "application/json", unix_now(), secret, "", "other-desk.localhost").status, 404);
+  // A disabled trigger takes nothing; a deleted one's secret is gone with it.
+  ASSERT_EQ(pc.call("PATCH", "/apps/desk/triggers/email/" + trigger, pc.owner_key, R"({"enabled":false})").status, 200);
+  EXPECT_EQ(post(other, "application/json", unix_now(), secret).status, 404);
+  ASSERT_EQ(pc.call("DELETE", "/apps/desk/triggers/email/" + trigger, pc.owner_key).status, 204);
+  EXPECT_EQ(post(other, "application/json", unix_now(), secret).status, 404);
+  auto sealed = pc.db().query("SELECT count(*) FROM sealed_values WHERE name = ?", {"inbound:" + trigger});
+  ASSERT_TRUE(sealed);
+  EXPECT_EQ(sealed->rows[0][0].as_int(), 0);
+  EXPECT_EQ(queued(), 0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(on(pc, "desk.localhost", "GET", "/read?k=<refused>").body == "null");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Inbound, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& info) { return backend_name(info.param); });
 
 }  // namespace
