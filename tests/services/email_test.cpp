@@ -378,12 +378,15 @@ TEST(Email, StartTlsWithAuthAndImplicitTlsReachTheRelay) {
 
 TEST(Email, TheGuidesExampleSends) {
   SmtpServer smtp(free_port());
-  Instance pc(Backend::sqlite, email_env(smtp.port()));
+  Instance pc(Backend::sqlite, email_env(smtp.port(), {{"PICLOUD_PLUGINS_ENABLED", "email,kv"}}));
   pc.cast_owner();
   make_app(pc, "guide");
   auto examples = guide_examples("email.md");
-  ASSERT_EQ(examples.size(), 1u);
+  ASSERT_EQ(examples.size(), 2u);
   save_script(pc, "guide", "order", examples[0]);
+  // The inbound handler compiles and can be bound to an email trigger.
+  save_script(pc, "guide", "inbox", examples[1]);
+  ASSERT_EQ(pc.post("/apps/guide/triggers/email", pc.owner_key, R"({"script":"inbox"})").status, 201);
   bind_route(pc, "guide", R"({"script":"order","path":"/order","methods":["POST"]})");
   auto r = on(pc, "guide.localhost", "POST", "/order", R"({"email":"ann@example.com","id":"A-7"})");
   ASSERT_EQ(r.status, 200) << r.body;
