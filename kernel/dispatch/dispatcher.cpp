@@ -347,12 +347,13 @@ void Dispatcher::worker_loop(const std::string& owner) {
   const std::int64_t longest_job = delivery_.jobs ? delivery_.jobs->longest_timeout_ms() : 0;
   const std::int64_t lease_ms =
       std::max<std::int64_t>(engine_.config().limits.timeout_ms, longest_job) + settings_.lease_grace_ms;
+  const std::vector<std::string> job_kinds = delivery_.jobs ? delivery_.jobs->names() : std::vector<std::string>{};
   while (!stopping_) {
     std::uint64_t seen = delivery_.signal.generation();
     std::int64_t now = admin::now_ms();
     // A few rows per claim, finished together: one write transaction per
     // batch instead of two per row.
-    auto items = outbox_.claim(owner, kClaimBatch, now, now + lease_ms);
+    auto items = outbox_.claim(owner, kClaimBatch, now, now + lease_ms, job_kinds);
     if (items && !items->empty()) {
       std::vector<Completion> done;
       // An item may start only while its lease still covers a whole run;
@@ -510,8 +511,8 @@ std::optional<Dispatcher::Completion> Dispatcher::run_job(OutboxItem& item, cons
   const RegisteredJobKind* kind = delivery_.jobs ? delivery_.jobs->find(item.job) : nullptr;
   sdk::Result<void> result;
   if (!kind) {
-    // Its plugin is not loaded here: final, so the job waits as a dead
-    // letter (replayable once the plugin is back), not in the outbox.
+    // Not claimed unless its kind is declared here (Outbox::claim): only a
+    // registry without it reaches this. Final, so it waits as a dead letter.
     result = sdk::make_error(sdk::ErrorKind::not_found, "job_kind_missing",
                              "no plugin on this node declares the job kind '" + item.job + "'");
   } else {

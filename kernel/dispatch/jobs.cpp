@@ -51,6 +51,12 @@ std::int64_t JobKindRegistry::longest_timeout_ms() const {
   return longest;
 }
 
+std::vector<std::string> JobKindRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, k] : kinds_) out.push_back(name);
+  return out;
+}
+
 JobQueue::JobQueue(const JobKindRegistry& kinds, OutboxSignal& signal, MetricsRegistry& metrics)
     : kinds_(kinds),
       signal_(signal),

@@ -35,6 +35,7 @@ class JobKindRegistry {
   // The longest attempt any kind allows (0 with none): the outbox lease
   // must cover it.
   std::int64_t longest_timeout_ms() const;
+  std::vector<std::string> names() const;
 
  private:
   std::map<std::string, RegisteredJobKind, std::less<>> kinds_;

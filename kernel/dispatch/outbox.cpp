@@ -84,11 +84,20 @@ sdk::Result<void> Outbox::insert_many(sdk::Transaction& tx, const std::vector<Ou
 }
 
 sdk::Result<std::vector<OutboxItem>> Outbox::claim(const std::string& owner, int limit, std::int64_t now_ms,
-                                                   std::int64_t lease_until_ms) {
+                                                   std::int64_t lease_until_ms, const std::vector<std::string>& jobs) {
+  // Job kinds are plugin names and identifiers ([a-z0-9_.]), checked when
+  // declared: safe to write into the statement, which stays the same text
+  // for the process's life.
+  std::string kinds = "job IS NULL";
+  if (!jobs.empty()) {
+    kinds = "(job IS NULL OR job IN (";
+    for (std::size_t i = 0; i < jobs.size(); ++i) kinds += (i ? ", '" : "'") + jobs[i] + "'";
+    kinds += "))";
+  }
   // SQLite has one writer at a time, so the subquery cannot race; PostgreSQL
   // skips rows another node holds locked.
-  std::string pick = "SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
-                     "ORDER BY next_attempt_at LIMIT ?";
+  std::string pick = "SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) AND " +
+                     kinds + " ORDER BY next_attempt_at LIMIT ?";
   if (db_.dialect() == sdk::Dialect::postgres) pick += " FOR UPDATE SKIP LOCKED";
   auto rows = db_.query("UPDATE outbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
                         "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id IN (" +

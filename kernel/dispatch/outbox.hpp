@@ -49,9 +49,11 @@ class Outbox {
   // to many triggers, encoded once, in few round trips.
   static sdk::Result<void> insert_many(sdk::Transaction& tx, const std::vector<OutboxItem>& items,
                                        std::int64_t now_ms, const std::string& payload_json);
-  // Claims up to `limit` due rows for `owner` until `lease_until_ms`.
+  // Claims up to `limit` due rows for `owner` until `lease_until_ms`:
+  // script runs, and jobs of the kinds in `jobs` (those this node's plugins
+  // declared; another node's kinds are left for it).
   sdk::Result<std::vector<OutboxItem>> claim(const std::string& owner, int limit, std::int64_t now_ms,
-                                             std::int64_t lease_until_ms);
+                                             std::int64_t lease_until_ms, const std::vector<std::string>& jobs = {});
   // These runs are over for good: deletes their rows and writes their
   // execution records (a plugin job has none), in one transaction, with
   // `also(tx, i)` for each row deleted (a dead letter, say). A row `owner`

@@ -17,7 +17,11 @@
 //   helo_name            the name PiCloud greets the relay with, and the
 //                        Message-ID's domain (default: this host's name)
 //   ca_file              a CA bundle trusted besides the system's
-//   timeout_ms           per connection and command (30000)
+//   timeout_ms           per connection and command (30000; an attempt may
+//                        take three times this in all)
+//   max_messages_per_app_per_hour   an app's sends past this fail with
+//                        rate_limited (1000; 0: no limit)
+//   retention_days       sent and failed messages kept for email::status (7)
 //   max_message_bytes    the whole message, attachments included (25 MiB)
 //   max_recipients       to + cc + bcc (50)
 //   allowed_from_domains comma-separated; empty: any From domain
@@ -82,8 +86,10 @@ class EmailPlugin final : public sdk::Plugin {
     auto allowed = config.get_string("allowed_from_domains", "");
     auto attempts = config.get_int("retry_max_attempts", 8, 1, 100);
     auto base = config.get_int("retry_base_ms", 30000, 1, 3600000);
-    auto timeout = config.get_int("timeout_ms", 30000, 100, 600000);
-    for (auto* r : {&max_bytes, &max_rcpts, &attempts, &base, &timeout})
+    auto timeout = config.get_int("timeout_ms", 30000, 100, 200000);
+    auto per_hour = config.get_int("max_messages_per_app_per_hour", 1000, 0, 10000000);
+    auto retention = config.get_int("retention_days", 7, 1, 3650);
+    for (auto* r : {&max_bytes, &max_rcpts, &attempts, &base, &timeout, &per_hour, &retention})
       if (!*r) return r->error();
     if (!allowed) return allowed.error();
     limits.max_message_bytes = static_cast<std::size_t>(*max_bytes);
@@ -105,11 +111,13 @@ class EmailPlugin final : public sdk::Plugin {
         !r)
       return r;
     mailer_ = std::make_unique<email::Mailer>(ctx.database(), ctx.jobs(), std::move(relay), std::move(limits),
-                                              helo_name, static_cast<int>(*attempts),
-                                              &ctx.logger());
+                                              helo_name, static_cast<int>(*attempts), *per_hour, &ctx.logger());
+    retention_days_ = *retention;
     if (!ctx.jobs()) return sdk::make_error(ErrorKind::unavailable, "email needs the kernel's jobs (ABI 2.0)");
     if (auto r = ctx.jobs()->declare({email::kSendJob, "delivers a queued message to the SMTP relay",
-                                      {.timeout_ms = *timeout + 5000, .max_attempts = static_cast<int>(*attempts),
+                                      // One attempt: a few commands' waits (relay.deliver
+                                      // keeps within it).
+                                      {.timeout_ms = 3 * *timeout, .max_attempts = static_cast<int>(*attempts),
                                        .retry_base_ms = *base},
                                       [this](const sdk::Job& job) { return mailer_->run_job(job); }});
         !r)
@@ -132,6 +140,13 @@ class EmailPlugin final : public sdk::Plugin {
   Result<void> start(sdk::PluginContext& ctx) override {
     inbound_->start(ctx);
     if (mailer_->configured()) ctx.tasks().every("close-idle", 10000, [this] { mailer_->close_idle(); });
+    // Sent and failed messages are kept retention_days for email::status,
+    // then deleted (queued ones stay until their job ends).
+    ctx.tasks().every_on_one_node("sweep", 3600 * 1000, [this](sdk::Transaction& tx) -> Result<void> {
+      auto n = mailer_->sweep(tx, sdk::wall_clock_ms() - retention_days_ * 24 * 3600 * 1000);
+      if (!n) return n.error();
+      return {};
+    });
     return {};
   }
   void stop() override {}
@@ -227,6 +242,7 @@ class EmailPlugin final : public sdk::Plugin {
 
   std::unique_ptr<email::Mailer> mailer_;
   std::unique_ptr<email::InboundWebhook> inbound_;
+  std::int64_t retention_days_ = 7;
 };
 
 }  // namespace

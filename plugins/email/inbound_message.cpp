@@ -116,8 +116,8 @@ Result<void> collect(const Poco::Net::MessageHeader& header, std::istream& in, i
   }
   std::string content = decode_body(header.get("Content-Transfer-Encoding", "7bit"), in);
   const std::string disposition = header.get("Content-Disposition", "");
-  std::string filename = decode_words(param(disposition, "filename"));
-  if (filename.empty()) filename = decode_words(params.get("name", ""));
+  std::string filename = as_utf8(decode_words(param(disposition, "filename")));
+  if (filename.empty()) filename = as_utf8(decode_words(params.get("name", "")));
   const bool is_attachment = lower(disposition).rfind("attachment", 0) == 0 || !filename.empty();
   if (!is_attachment && type == "text/plain" && out.text.empty()) {
     out.text = as_utf8(content);
@@ -126,7 +126,7 @@ Result<void> collect(const Poco::Net::MessageHeader& header, std::istream& in, i
   } else {
     if (out.attachments.size() >= limits.max_attachments)
       return malformed("more than " + std::to_string(limits.max_attachments) + " attachments");
-    out.attachments.push_back(attachment(filename.empty() ? "unnamed" : filename, type, content));
+    out.attachments.push_back(attachment(filename.empty() ? "unnamed" : filename, as_utf8(type), content));
   }
   return {};
 }
@@ -140,7 +140,7 @@ sdk::Array address_list(const std::string& value) {
   auto flush = [&] {
     auto b = item.find_first_not_of(" \t\r\n");
     auto e = item.find_last_not_of(" \t\r\n");
-    if (b != std::string::npos) out.emplace_back(decode_words(item.substr(b, e - b + 1)));
+    if (b != std::string::npos) out.emplace_back(as_utf8(decode_words(item.substr(b, e - b + 1))));
     item.clear();
   };
   for (char c : value) {
@@ -287,16 +287,16 @@ Result<Value> read_inbound_mime(const std::string& raw, const InboundLimits& lim
     if (auto r = collect(header, in, 0, parts, limits); !r) return r.error();
     sdk::Object headers;
     for (const auto& [name, value] : header) {
-      std::string key = lower(name);
+      std::string key = as_utf8(lower(name));
       if (!headers.count(key)) headers.emplace(key, Value(as_utf8(decode_words(value))));
     }
-    return Value::object({{"from", decode_words(header.get("From"))},
+    return Value::object({{"from", as_utf8(decode_words(header.get("From")))},
                           {"to", Value(address_list(header.get("To", "")))},
                           {"cc", Value(address_list(header.get("Cc", "")))},
                           {"subject", as_utf8(decode_words(header.get("Subject", "")))},
                           {"text", std::move(parts.text)},
                           {"html", std::move(parts.html)},
-                          {"message_id", header.get("Message-ID", "")},
+                          {"message_id", as_utf8(header.get("Message-ID", ""))},
                           {"headers", Value(std::move(headers))},
                           {"attachments", Value(std::move(parts.attachments))}});
   } catch (const Poco::Exception& e) {

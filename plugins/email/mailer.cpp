@@ -20,13 +20,14 @@ std::string text_of(const sdk::Bytes& b) { return std::string(b.begin(), b.end()
 }  // namespace
 
 Mailer::Mailer(sdk::Database& db, sdk::Jobs* jobs, std::unique_ptr<SmtpRelay> relay, MessageLimits limits,
-               std::string id_domain, int max_attempts, sdk::Logger* log)
+               std::string id_domain, int max_attempts, std::int64_t max_per_hour, sdk::Logger* log)
     : db_(db),
       jobs_(jobs),
       relay_(std::move(relay)),
       limits_(std::move(limits)),
       id_domain_(std::move(id_domain)),
       max_attempts_(max_attempts),
+      max_per_hour_(max_per_hour),
       log_(log) {}
 
 Result<Mailer::Prepared> Mailer::prepare(const sdk::CallContext& call, const Value& message) {
@@ -34,6 +35,15 @@ Result<Mailer::Prepared> Mailer::prepare(const sdk::CallContext& call, const Val
   if (call.app_id.empty()) return sdk::make_error(ErrorKind::invalid_argument, "email: a message belongs to an app");
   auto spec = read_message(message, limits_);
   if (!spec) return spec.error();
+  if (max_per_hour_ > 0) {
+    auto sent = db_.query("SELECT count(*) FROM email_messages WHERE app_id = ? AND created_at > ?",
+                          {std::string(call.app_id), sdk::wall_clock_ms() - 3600 * 1000});
+    if (!sent) return sent.error();
+    if (sent->rows[0][0].as_int() >= max_per_hour_)
+      return sdk::make_error(ErrorKind::unavailable, "rate_limited",
+                             "email: this app sent " + std::to_string(max_per_hour_) +
+                                 " messages in the last hour, its limit ([email] max_messages_per_app_per_hour)");
+  }
   Prepared p;
   p.id = sdk::time_ordered_id();
   auto content = compose(*spec, p.id, id_domain_, sdk::wall_clock_ms() / 1000, limits_);
@@ -78,7 +88,10 @@ Result<std::string> Mailer::send_now(const sdk::CallContext& call, const Value& 
   std::vector<std::string> rcpts;
   if (recipients && recipients->is_array())
     for (const auto& r : recipients->as_array()) rcpts.push_back(r.string_or(""));
-  Delivery d = relay_->deliver(p->sender, rcpts, p->content, call.remaining_ms());
+  // Within the run's time (outside a run: three command timeouts).
+  const std::int64_t deadline =
+      call.deadline_ms ? call.deadline_ms : sdk::monotonic_ms() + 3 * relay_->config().timeout_ms;
+  Delivery d = relay_->deliver(p->sender, rcpts, p->content, deadline);
   if (auto r = record(p->id, d, !d.ok); !r) return r.error();
   if (!d.ok)
     return sdk::make_error(d.final ? ErrorKind::invalid_argument : ErrorKind::unavailable,
@@ -115,13 +128,18 @@ Result<void> Mailer::run_job(const sdk::Job& job) {
   const auto& row = rows->rows[0];
   // A replayed job of a message already sent sends nothing.
   if (row[3].string_or("") == "sent") return {};
-  if (!relay_) return not_configured();
+  if (!relay_) {
+    // Switched off since it was queued: the attempt is recorded like any.
+    Delivery off{false, false, "email is not configured on this server"};
+    if (auto r = record(id, off, job.attempt >= max_attempts_); !r) return r.error();
+    return not_configured();
+  }
   auto recipients = sdk::parse_json(row[1].as_string(), 4, sdk::JsonStrictness::stored);
   std::vector<std::string> rcpts;
   if (recipients && recipients->is_array())
     for (const auto& r : recipients->as_array()) rcpts.push_back(r.string_or(""));
   const std::string content = row[2].is_bytes() ? text_of(row[2].as_bytes()) : row[2].string_or("");
-  Delivery d = relay_->deliver(row[0].as_string(), rcpts, content, job.remaining_ms());
+  Delivery d = relay_->deliver(row[0].as_string(), rcpts, content, job.deadline_ms);
   const bool final = d.final || (!d.ok && job.attempt >= max_attempts_);
   if (auto r = record(id, d, final); !r) {
     if (log_) log_->warn("email: an attempt's outcome could not be recorded", {{"message", id}, {"error", r.error().message}});
@@ -148,6 +166,18 @@ Result<Value> Mailer::status(std::string_view app_id, const std::string& id) {
                         {"created_at", sdk::rfc3339(r[4].as_int())},
                         {"sent_at", r[5].is_null() ? Value() : Value(sdk::rfc3339(r[5].as_int()))},
                         {"size", r[6]}});
+}
+
+Result<std::int64_t> Mailer::sweep(sdk::Transaction& tx, std::int64_t cutoff_ms) {
+  // Finished messages only: a queued one still waits for its job.
+  auto a = tx.execute(
+      "DELETE FROM email_attempts WHERE message_id IN (SELECT id FROM email_messages WHERE status IN ('sent', 'failed') "
+      "AND created_at < ?)",
+      {cutoff_ms});
+  if (!a) return a.error();
+  auto m = tx.execute("DELETE FROM email_messages WHERE status IN ('sent', 'failed') AND created_at < ?", {cutoff_ms});
+  if (!m) return m.error();
+  return *m;
 }
 
 Result<void> Mailer::delete_app(sdk::Transaction& tx, std::string_view app_id) {

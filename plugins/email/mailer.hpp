@@ -23,9 +23,10 @@ class Mailer {
  public:
   // relay null: not configured; every send fails with "not_configured".
   Mailer(sdk::Database& db, sdk::Jobs* jobs, std::unique_ptr<SmtpRelay> relay, MessageLimits limits,
-         std::string id_domain, int max_attempts, sdk::Logger* log);
+         std::string id_domain, int max_attempts, std::int64_t max_per_hour, sdk::Logger* log);
 
-  // Queues the message; returns its id.
+  // Queues the message; returns its id. Past the app's hourly limit:
+  // unavailable, "rate_limited".
   sdk::Result<std::string> send(const sdk::CallContext& call, const sdk::Value& message);
   // Delivers the message before returning (within the run's time); returns
   // its id, or the relay's refusal.
@@ -36,6 +37,8 @@ class Mailer {
   // One attempt of an email.send job.
   sdk::Result<void> run_job(const sdk::Job& job);
   sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app_id);
+  // Deletes messages sent or failed before `cutoff_ms`, with their attempts.
+  sdk::Result<std::int64_t> sweep(sdk::Transaction& tx, std::int64_t cutoff_ms);
   void close_idle() {
     if (relay_) relay_->close_idle();
   }
@@ -55,6 +58,7 @@ class Mailer {
   MessageLimits limits_;
   std::string id_domain_;
   int max_attempts_;
+  std::int64_t max_per_hour_;  // 0: no limit
   sdk::Logger* log_;
 };
 

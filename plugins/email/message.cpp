@@ -263,7 +263,7 @@ Result<MessageSpec> read_message(const Value& json, const MessageLimits& limits)
   if (!json["subject"].is_string()) return bad("subject", "is required (a string)");
   m.subject = json["subject"].as_string();
   if (!plain_line(m.subject) || !sdk::is_utf8(m.subject)) return bad("subject", "may not hold control characters (CR, LF)");
-  if (m.subject.size() > 998) return bad("subject", "is longer than 998 bytes");
+  if (m.subject.size() > 900) return bad("subject", "is longer than 900 bytes");
   auto text = optional_text("text", json["text"]);
   if (!text) return text.error();
   auto html = optional_text("html", json["html"]);

@@ -22,6 +22,7 @@ class RelaySession : public SMTPClientSession {
  public:
   using SMTPClientSession::SMTPClientSession;
   using SMTPClientSession::isPositiveCompletion;
+  using SMTPClientSession::isPositiveIntermediate;
   // STARTTLS swaps the dialog's socket for the secured one.
   Poco::Net::DialogSocket& dialog() { return socket(); }
 };
@@ -73,7 +74,11 @@ std::string SmtpRelay::secure(Poco::Net::StreamSocket& socket, Poco::Net::Stream
   return tls_(socket, config_.host, config_.ca_file, secured);
 }
 
-std::unique_ptr<RelaySession> SmtpRelay::take_idle(std::int64_t timeout_ms) {
+std::int64_t SmtpRelay::wait_ms(std::int64_t deadline_ms) const {
+  return std::min(config_.timeout_ms, deadline_ms - sdk::monotonic_ms());
+}
+
+std::unique_ptr<RelaySession> SmtpRelay::take_idle(std::int64_t deadline_ms) {
   for (;;) {
     Idle idle;
     {
@@ -82,13 +87,14 @@ std::unique_ptr<RelaySession> SmtpRelay::take_idle(std::int64_t timeout_ms) {
       idle = std::move(idle_.back());
       idle_.pop_back();
     }
-    if (sdk::monotonic_ms() - idle.since_ms > config_.idle_ms) {
+    const std::int64_t wait = std::min<std::int64_t>(wait_ms(deadline_ms), 5000);
+    if (sdk::monotonic_ms() - idle.since_ms > config_.idle_ms || wait < 1) {
       close_quietly(idle.session);
       continue;
     }
     try {
       // The relay may have dropped it meanwhile: RSET answers 250 when not.
-      idle.session->setTimeout(span(std::min<std::int64_t>(timeout_ms, 5000)));
+      idle.session->setTimeout(span(wait));
       std::string response;
       if (RelaySession::isPositiveCompletion(idle.session->sendCommand("RSET", response))) return std::move(idle.session);
     } catch (...) {
@@ -97,9 +103,16 @@ std::unique_ptr<RelaySession> SmtpRelay::take_idle(std::int64_t timeout_ms) {
   }
 }
 
-std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t timeout_ms, std::string& failure) {
-  const std::int64_t started = sdk::monotonic_ms();
-  auto left = [&] { return std::max<std::int64_t>(1, timeout_ms - (sdk::monotonic_ms() - started)); };
+namespace {
+struct OutOfTime {};
+}  // namespace
+
+std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t deadline_ms, std::string& failure) {
+  auto left = [&] {
+    std::int64_t w = wait_ms(deadline_ms);
+    if (w < 1) throw OutOfTime{};
+    return w;
+  };
   try {
     Poco::Net::StreamSocket socket;
     socket.connect(Poco::Net::SocketAddress(config_.host, static_cast<Poco::UInt16>(config_.port)), span(left()));
@@ -120,6 +133,7 @@ std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t timeout_ms, std::s
     if (config_.tls == RelayTls::starttls) {
       smtp->login(config_.helo);
       std::string response;
+      smtp->setTimeout(span(left()));
       int status = smtp->sendCommand("STARTTLS", response);
       if (status != 220) {
         failure = "the relay refused STARTTLS: " + response;
@@ -127,6 +141,8 @@ std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t timeout_ms, std::s
         return nullptr;
       }
       Poco::Net::StreamSocket plain(smtp->dialog());
+      plain.setReceiveTimeout(span(left()));
+      plain.setSendTimeout(span(left()));
       Poco::Net::StreamSocket secured;
       if (auto e = secure(plain, secured); !e.empty()) {
         failure = e;
@@ -140,6 +156,8 @@ std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t timeout_ms, std::s
     else
       smtp->login(config_.helo, SMTPClientSession::AUTH_PLAIN, config_.user, config_.password);
     return smtp;
+  } catch (const OutOfTime&) {
+    failure = "the relay took longer than the attempt's time";
   } catch (const Poco::Net::SMTPException& e) {
     failure = "the relay refused the session: " + e.displayText();
   } catch (const Poco::TimeoutException&) {
@@ -153,30 +171,47 @@ std::unique_ptr<RelaySession> SmtpRelay::connect(std::int64_t timeout_ms, std::s
 }
 
 Delivery SmtpRelay::deliver(const std::string& sender, const std::vector<std::string>& recipients,
-                            const std::string& content, std::int64_t budget_ms) {
+                            const std::string& content, std::int64_t deadline_ms) {
   Delivery d;
-  const std::int64_t timeout = std::min(config_.timeout_ms, std::max<std::int64_t>(budget_ms, 1));
-  auto smtp = take_idle(timeout);
+  auto smtp = take_idle(deadline_ms);
   if (!smtp) {
-    smtp = connect(timeout, d.reply);
+    smtp = connect(deadline_ms, d.reply);
     if (!smtp) return d;
   }
+  // One command at a time, each bounded by what the deadline leaves.
+  auto command = [&](const std::string& line) {
+    std::int64_t w = wait_ms(deadline_ms);
+    if (w < 1) throw OutOfTime{};
+    smtp->setTimeout(span(w));
+    std::string response;
+    int status = smtp->sendCommand(line, response);
+    if (!RelaySession::isPositiveCompletion(status) && !RelaySession::isPositiveIntermediate(status))
+      throw Poco::Net::SMTPException(line.substr(0, line.find(':')) + " refused", response, status);
+  };
+  bool sent_body = false;
   try {
-    smtp->setTimeout(span(timeout));
-    SMTPClientSession::Recipients rcpts(recipients.begin(), recipients.end());
-    smtp->sendAddresses(sender, rcpts);
-    smtp->sendData();
+    command("MAIL FROM:<" + sender + ">");
+    for (const auto& r : recipients) command("RCPT TO:<" + r + ">");
+    command("DATA");
+    std::int64_t w = wait_ms(deadline_ms);
+    if (w < 1) throw OutOfTime{};
+    smtp->setTimeout(span(w));
     std::istringstream body(content);
+    sent_body = true;
     smtp->sendMessage(body);
     d.ok = true;
     d.reply = "250 accepted";
   } catch (const Poco::Net::SMTPException& e) {
     d.final = e.code() >= 500 && e.code() < 600;
     d.reply = e.displayText();
-    // A refused message leaves the session usable, but RSET on the next
-    // take checks that anyway; a broken one is dropped there.
+    // The session stays usable after a refusal; RSET checks it on reuse.
+  } catch (const OutOfTime&) {
+    d.reply = sent_body ? "the relay took longer than the attempt's time (the message may or may not have been taken)"
+                        : "the relay took longer than the attempt's time";
+    close_quietly(smtp);
   } catch (const Poco::TimeoutException&) {
-    d.reply = "the relay did not answer in time (the message may or may not have been taken)";
+    d.reply = sent_body ? "the relay did not answer in time (the message may or may not have been taken)"
+                        : "the relay did not answer in time";
     close_quietly(smtp);
   } catch (const Poco::Exception& e) {
     d.reply = "the connection to the relay broke: " + e.displayText();

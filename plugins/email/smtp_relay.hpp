@@ -53,17 +53,21 @@ class SmtpRelay {
   // Start-up checks: the TLS module's file is there when TLS is used.
   sdk::Result<void> check() const;
   // Sends `content` (a whole RFC 5322 message, CRLF line ends) from `sender`
-  // to `recipients`, within `budget_ms`.
+  // to `recipients`, ending by `deadline_ms` (sdk::monotonic_ms()): every
+  // command waits at most timeout_ms and never past the deadline, so an
+  // attempt cannot outlive the job's lease however slow the relay is.
   Delivery deliver(const std::string& sender, const std::vector<std::string>& recipients, const std::string& content,
-                   std::int64_t budget_ms);
+                   std::int64_t deadline_ms);
   // Closes connections idle longer than idle_ms.
   void close_idle();
   const RelayConfig& config() const { return config_; }
 
  private:
   struct Idle;
-  std::unique_ptr<RelaySession> take_idle(std::int64_t timeout_ms);
-  std::unique_ptr<RelaySession> connect(std::int64_t timeout_ms, std::string& failure);
+  std::unique_ptr<RelaySession> take_idle(std::int64_t deadline_ms);
+  std::unique_ptr<RelaySession> connect(std::int64_t deadline_ms, std::string& failure);
+  // The wait for the next command: timeout_ms, cut to what the deadline leaves.
+  std::int64_t wait_ms(std::int64_t deadline_ms) const;
   std::string secure(Poco::Net::StreamSocket& socket, Poco::Net::StreamSocket& secured);
 
   const RelayConfig config_;

@@ -21,7 +21,7 @@ for _ in $(seq 1 500); do [ -f "$BENCH_TMP/smtp/ready" ] && break; sleep 0.02; d
 
 bench_picloud email "sqlite:./picloud.db" PICLOUD_PLUGINS_ENABLED=email PICLOUD_ADMIN_IP_HOSTS=false \
   PICLOUD_EMAIL_SMTP_HOST=127.0.0.1 PICLOUD_EMAIL_SMTP_PORT="$SMTP_PORT" PICLOUD_EMAIL_SMTP_TLS=none \
-  PICLOUD_EMAIL_HELO_NAME=bench.picloud.test
+  PICLOUD_EMAIL_HELO_NAME=bench.picloud.test PICLOUD_EMAIL_MAX_MESSAGES_PER_APP_PER_HOUR=0
 python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]

@@ -395,6 +395,21 @@ TEST(Email, TheGuidesExampleSends) {
   EXPECT_EQ(smtp.envelope(1)["to"], V::array({"ann@example.com"}));
 }
 
+TEST(Email, AnAppPastItsHourlyLimitIsRefused) {
+  SmtpServer smtp(free_port());
+  Instance pc(Backend::sqlite, email_env(smtp.port(), {{"PICLOUD_EMAIL_MAX_MESSAGES_PER_APP_PER_HOUR", "2"}}));
+  pc.cast_owner();
+  auto app = mail_app(pc, "busy");
+  app.send(simple("ann@example.com", "one"));
+  app.send(simple("ann@example.com", "two"), "send_now");
+  EXPECT_TRUE(contains(app.refused(simple("ann@example.com", "three")), "2 messages in the last hour"));
+  EXPECT_TRUE(contains(app.refused(simple("ann@example.com", "three"), "send_now"), "its limit"));
+  // Another app has its own.
+  auto other = mail_app(pc, "quiet");
+  other.send(simple("ann@example.com", "mine"));
+  ASSERT_TRUE(smtp.wait_for(3));
+}
+
 TEST(Email, WithoutARelayEverySendSaysNotConfigured) {
   Instance pc(Backend::sqlite, email_env(1, {{"PICLOUD_EMAIL_SMTP_HOST", ""}}));
   pc.cast_owner();

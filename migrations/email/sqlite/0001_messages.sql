@@ -1,6 +1,6 @@
 -- Messages scripts sent with email::send, kept from the moment they are
--- queued until the relay took them (or they failed for good), and the SMTP
--- outcome of each delivery attempt. The outbox holds the delivery job; the
+-- queued until retention_days after the relay took them (or they failed for
+-- good), and the SMTP outcome of each delivery attempt. The outbox holds the delivery job; the
 -- message's bytes stay here, so a retry sends exactly the same message
 -- (Message-ID included) and receivers can drop a duplicate.
 CREATE TABLE email_messages (
