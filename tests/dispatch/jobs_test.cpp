@@ -29,29 +29,6 @@ Instance& jobs_instance(Backend backend) {
   return *slot;
 }
 
-std::string make_app(Instance& pc, const std::string& slug) {
-  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json["id"].string_or("");
-}
-
-std::vector<std::string> seen(Instance& pc, const std::string& like) {
-  auto rows = pc.db().query("SELECT item_key FROM t_events_seen WHERE item_key LIKE ? ORDER BY item_key", {like});
-  std::vector<std::string> out;
-  if (rows)
-    for (const auto& row : rows->rows) out.push_back(row[0].as_string());
-  return out;
-}
-
-bool wait_seen(Instance& pc, const std::string& like, std::size_t want, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (seen(pc, like).size() >= want) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
 // An app with a route that queues a job: /enqueue?key=&mode=&fail=&delay=
 void enqueue_route(Instance& pc, const std::string& slug) {
   save_script(pc, slug, "enqueue", R"(

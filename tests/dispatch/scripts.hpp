@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "fixture.hpp"
 #include "picloud/sdk/json.hpp"
@@ -28,6 +29,32 @@ inline HttpResult on(Instance& pc, const std::string& host, const std::string& m
                      const std::string& body = "", std::map<std::string, std::string> headers = {}) {
   headers["Host"] = host;
   return http(method, pc.port(), path, body, headers);
+}
+
+// An app with the host <slug>.localhost; its id.
+inline std::string make_app(Instance& pc, const std::string& slug) {
+  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.json["id"].string_or("");
+}
+
+// Keys the t_events test plugin recorded (t_events::seen, its job runs and
+// hooks) that are LIKE `like`, in order, duplicates kept.
+inline std::vector<std::string> seen(Instance& pc, const std::string& like) {
+  auto rows = pc.db().query("SELECT item_key FROM t_events_seen WHERE item_key LIKE ? ORDER BY item_key", {like});
+  std::vector<std::string> out;
+  if (rows)
+    for (const auto& row : rows->rows) out.push_back(row[0].as_string());
+  return out;
+}
+
+inline bool wait_seen(Instance& pc, const std::string& like, std::size_t want, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (seen(pc, like).size() >= want) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
 }
 
 // Waits until `sql` counts `want` rows.

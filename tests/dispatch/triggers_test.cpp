@@ -40,12 +40,6 @@ Instance& triggers_instance(Backend backend) {
   return *slot;
 }
 
-std::string make_app(Instance& pc, const std::string& slug) {
-  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json["id"].string_or("");
-}
-
 Reply add_trigger(Instance& pc, const std::string& app, const std::string& kind, const std::string& json) {
   return pc.post("/apps/" + app + "/triggers/" + kind, pc.owner_key, json);
 }
@@ -54,24 +48,6 @@ std::string create_trigger(Instance& pc, const std::string& app, const std::stri
   auto r = add_trigger(pc, app, kind, json);
   EXPECT_EQ(r.status, 201) << json << " -> " << r.body;
   return r.json["id"].string_or("");
-}
-
-// Keys the handlers recorded with t_events::seen, in order, duplicates kept.
-std::vector<std::string> seen(Instance& pc, const std::string& like) {
-  auto rows = pc.db().query("SELECT item_key FROM t_events_seen WHERE item_key LIKE ? ORDER BY item_key", {like});
-  std::vector<std::string> out;
-  if (rows)
-    for (const auto& row : rows->rows) out.push_back(row[0].as_string());
-  return out;
-}
-
-bool wait_seen(Instance& pc, const std::string& like, std::size_t want, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (seen(pc, like).size() >= want) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
 }
 
 bool wait_outbox_empty(Instance& pc, std::chrono::milliseconds timeout = 10s) {

@@ -21,12 +21,6 @@ inline ::testing::AssertionResult contains(const std::string& text, const std::s
   return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
 }
 
-inline std::string make_app(Instance& pc, const std::string& slug) {
-  auto r = pc.post("/apps", pc.owner_key, R"({"slug":")" + slug + R"(","hostnames":[")" + slug + R"(.localhost"]})");
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json["id"].string_or("");
-}
-
 // The ```angelscript blocks of a guide under docs/ ("kv.md"), in order.
 inline std::vector<std::string> guide_examples(const std::string& guide_name) {
   std::string guide = read_file(source_dir() + "/docs/" + guide_name);
