@@ -106,15 +106,15 @@ class EventsPlugin final : public Plugin {
              [](Transaction& tx, std::string_view, std::string_view trigger, const Value& filter) -> Result<Value> {
                if (filter["collection"].string_or("") == "hook_fails")
                  return make_error(ErrorKind::conflict, "hook_failed", "the created hook failed on purpose");
-               auto r = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
+               auto w = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
                                    {"created:" + std::string(trigger)});
-               if (!r) return r.error();
+               if (!w) return w.error();
                return Value::object({{"trigger", std::string(trigger)}, {"collection", filter["collection"]}});
              },
              [](Transaction& tx, std::string_view, std::string_view trigger) -> Result<void> {
-               auto r = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
+               auto w = tx.execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, '', 0)",
                                    {"deleted:" + std::string(trigger)});
-               if (!r) return r.error();
+               if (!w) return w.error();
                return {};
              }});
         !r)
