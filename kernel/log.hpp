@@ -34,7 +34,7 @@ const std::string& current_request_id();
 
 void write_log(LogLevel level, std::string_view component, std::string_view message, const LogFields& fields = {});
 
-// A logger bound to a component name ("kernel", "http", or a plugin's name).
+// A logger bound to a component name ("kernel", "server", or a plugin's name).
 class ComponentLogger final : public sdk::Logger {
  public:
   explicit ComponentLogger(std::string component) : component_(std::move(component)) {}

@@ -18,6 +18,12 @@ int default_running() { return static_cast<int>(std::max(2u, std::thread::hardwa
 constexpr int kClaimBatch = 32;
 constexpr std::int64_t kMaxRetryDelayMs = 6 * 3600 * 1000;
 
+// The wait after `failed_attempts` by `policy`, its jitter drawn here.
+std::int64_t jittered_delay(const triggers::RetryPolicy& policy, int failed_attempts) {
+  thread_local std::mt19937 random(std::random_device{}());
+  return policy.delay_after(failed_attempts, std::uniform_real_distribution<double>(0.0, 1.0)(random)).count();
+}
+
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
 // 405 with the methods the path does take.
@@ -464,8 +470,7 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
   } else if (!last) {
     auto policy = trigger_policy(item.trigger_id);
     last = policy.exhausted(item.attempts);
-    thread_local std::mt19937 random(std::random_device{}());
-    delay = policy.delay_after(item.attempts, std::uniform_real_distribution<double>(0.0, 1.0)(random)).count();
+    delay = jittered_delay(policy, item.attempts);
   }
   if (last) {
     triggers::DeadLetter& d = done.dead_letter.emplace();
@@ -561,9 +566,7 @@ std::optional<Dispatcher::Completion> Dispatcher::run_job(OutboxItem& item, cons
     return done;
   }
   retries_.inc();
-  thread_local std::mt19937 random(std::random_device{}());
-  const std::int64_t delay =
-      kind->retry.delay_after(item.attempts, std::uniform_real_distribution<double>(0.0, 1.0)(random)).count();
+  const std::int64_t delay = jittered_delay(kind->retry, item.attempts);
   write_log(LogLevel::warn, "dispatch", "job failed; will retry",
             {{"app", item.app_id}, {"job", item.id}, {"kind", item.job}, {"attempt", std::to_string(item.attempts)},
              {"retry_in_ms", std::to_string(delay)}, {"error", message}});

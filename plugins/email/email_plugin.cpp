@@ -49,27 +49,6 @@ using sdk::Value;
 
 constexpr const char* kSendCapability = "email.send";
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string item;
-  auto flush = [&] {
-    auto b = item.find_first_not_of(" \t");
-    auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) {
-      std::string word = item.substr(b, e - b + 1);
-      for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      items.push_back(word);
-    }
-    item.clear();
-  };
-  for (char c : text) {
-    if (c == ',') flush();
-    else item.push_back(c);
-  }
-  flush();
-  return items;
-}
-
 Result<void> config_error(const std::string& message) {
   return sdk::make_error(ErrorKind::invalid_argument, "[email] " + message);
 }
@@ -94,7 +73,10 @@ class EmailPlugin final : public sdk::Plugin {
     if (!allowed) return allowed.error();
     limits.max_message_bytes = static_cast<std::size_t>(*max_bytes);
     limits.max_recipients = static_cast<std::size_t>(*max_rcpts);
-    limits.allowed_from_domains = split_list(*allowed);
+    for (auto& domain : sdk::split_list(*allowed)) {
+      for (auto& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      limits.allowed_from_domains.push_back(std::move(domain));
+    }
 
     // Read and checked even while off, so a typo is found before it matters.
     auto made = relay_config(ctx, *host, *timeout);

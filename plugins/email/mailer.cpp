@@ -17,6 +17,19 @@ sdk::Error not_configured() {
 
 std::string text_of(const sdk::Bytes& b) { return std::string(b.begin(), b.end()); }
 
+constexpr const char* kInsertMessage =
+    "INSERT INTO email_messages (id, app_id, sender, recipients, content, size, status, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+// The stored recipients (a JSON array) as the envelope's list.
+std::vector<std::string> recipients_from(const std::string& json) {
+  std::vector<std::string> out;
+  auto list = sdk::parse_json(json, 4, sdk::JsonStrictness::stored);
+  if (list && list->is_array())
+    for (const auto& r : list->as_array()) out.push_back(r.string_or(""));
+  return out;
+}
+
 }  // namespace
 
 Mailer::Mailer(sdk::Database& db, sdk::Jobs* jobs, std::unique_ptr<SmtpRelay> relay, MessageLimits limits,
@@ -50,22 +63,27 @@ Result<Mailer::Prepared> Mailer::prepare(const sdk::CallContext& call, const Val
   if (!content) return content.error();
   p.content = std::move(*content);
   p.sender = spec->from.address;
-  sdk::Array rcpts;
-  for (auto& r : spec->recipients()) rcpts.emplace_back(std::move(r));
-  p.recipients_json = sdk::to_json(Value(std::move(rcpts)));
+  p.recipients = spec->recipients();
   return p;
+}
+
+sdk::Params Mailer::Prepared::row(std::string_view app_id, const char* status) const {
+  sdk::Array list(recipients.begin(), recipients.end());
+  return {id,
+          std::string(app_id),
+          sender,
+          sdk::to_json(Value(std::move(list))),
+          sdk::Bytes(content.begin(), content.end()),
+          static_cast<std::int64_t>(content.size()),
+          status,
+          sdk::wall_clock_ms()};
 }
 
 Result<std::string> Mailer::send(const sdk::CallContext& call, const Value& message) {
   auto p = prepare(call, message);
   if (!p) return p.error();
   auto done = db_.transaction([&](sdk::Transaction& tx) -> Result<void> {
-    auto r = tx.execute(
-        "INSERT INTO email_messages (id, app_id, sender, recipients, content, size, status, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
-        {p->id, std::string(call.app_id), p->sender, p->recipients_json,
-         sdk::Bytes(p->content.begin(), p->content.end()), static_cast<std::int64_t>(p->content.size()),
-         sdk::wall_clock_ms()});
+    auto r = tx.execute(kInsertMessage, p->row(call.app_id, "queued"));
     if (!r) return r.error();
     auto job = jobs_->enqueue(tx, call.app_id, kSendJob, Value::object({{"message", p->id}}));
     if (!job) return job.error();
@@ -78,20 +96,12 @@ Result<std::string> Mailer::send(const sdk::CallContext& call, const Value& mess
 Result<std::string> Mailer::send_now(const sdk::CallContext& call, const Value& message) {
   auto p = prepare(call, message);
   if (!p) return p.error();
-  auto stored = db_.execute(
-      "INSERT INTO email_messages (id, app_id, sender, recipients, content, size, status, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, 'sending', ?)",
-      {p->id, std::string(call.app_id), p->sender, p->recipients_json, sdk::Bytes(p->content.begin(), p->content.end()),
-       static_cast<std::int64_t>(p->content.size()), sdk::wall_clock_ms()});
+  auto stored = db_.execute(kInsertMessage, p->row(call.app_id, "sending"));
   if (!stored) return stored.error();
-  auto recipients = sdk::parse_json(p->recipients_json, 4, sdk::JsonStrictness::stored);
-  std::vector<std::string> rcpts;
-  if (recipients && recipients->is_array())
-    for (const auto& r : recipients->as_array()) rcpts.push_back(r.string_or(""));
   // Within the run's time (outside a run: three command timeouts).
   const std::int64_t deadline =
       call.deadline_ms ? call.deadline_ms : sdk::monotonic_ms() + 3 * relay_->config().timeout_ms;
-  Delivery d = relay_->deliver(p->sender, rcpts, p->content, deadline);
+  Delivery d = relay_->deliver(p->sender, p->recipients, p->content, deadline);
   if (auto r = record(p->id, d, !d.ok); !r) return r.error();
   if (!d.ok)
     return sdk::make_error(d.final ? ErrorKind::invalid_argument : ErrorKind::unavailable,
@@ -134,10 +144,7 @@ Result<void> Mailer::run_job(const sdk::Job& job) {
     if (auto r = record(id, off, job.attempt >= max_attempts_); !r) return r.error();
     return not_configured();
   }
-  auto recipients = sdk::parse_json(row[1].as_string(), 4, sdk::JsonStrictness::stored);
-  std::vector<std::string> rcpts;
-  if (recipients && recipients->is_array())
-    for (const auto& r : recipients->as_array()) rcpts.push_back(r.string_or(""));
+  const std::vector<std::string> rcpts = recipients_from(row[1].as_string());
   const std::string content = row[2].is_bytes() ? text_of(row[2].as_bytes()) : row[2].string_or("");
   Delivery d = relay_->deliver(row[0].as_string(), rcpts, content, job.deadline_ms);
   const bool final = d.final || (!d.ok && job.attempt >= max_attempts_);

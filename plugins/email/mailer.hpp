@@ -46,7 +46,10 @@ class Mailer {
 
  private:
   struct Prepared {
-    std::string id, sender, recipients_json, content;
+    std::string id, sender, content;
+    std::vector<std::string> recipients;
+    // The email_messages row (kInsertMessage's parameters).
+    sdk::Params row(std::string_view app_id, const char* status) const;
   };
   sdk::Result<Prepared> prepare(const sdk::CallContext& call, const sdk::Value& message);
   // Records an attempt's outcome on the message; `final` marks it failed.

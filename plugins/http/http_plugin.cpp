@@ -35,23 +35,6 @@ using sdk::Result;
 
 constexpr std::int64_t kUpkeepIntervalMs = 10000;
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string item;
-  auto flush = [&] {
-    auto b = item.find_first_not_of(" \t");
-    auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) items.push_back(item.substr(b, e - b + 1));
-    item.clear();
-  };
-  for (char c : text) {
-    if (c == ',') flush();
-    else item.push_back(c);
-  }
-  flush();
-  return items;
-}
-
 class HttpPlugin final : public sdk::Plugin {
  public:
   Result<void> configure(sdk::PluginContext& ctx) override {
@@ -135,7 +118,7 @@ class HttpPlugin final : public sdk::Plugin {
     for (auto [key, list] : {std::pair{"allow_cidrs", &rules.allow_cidrs}, {"deny_cidrs", &rules.deny_cidrs}}) {
       auto text = config.get_string(key, "");
       if (!text) return text.error();
-      for (const auto& item : split_list(*text)) {
+      for (const auto& item : sdk::split_list(*text)) {
         auto cidr = http::parse_cidr(item);
         if (!cidr) return sdk::make_error(ErrorKind::invalid_argument, std::string("[http] ") + key + ": " + cidr.error().message);
         list->push_back(*cidr);
@@ -144,7 +127,7 @@ class HttpPlugin final : public sdk::Plugin {
     for (auto [key, list] : {std::pair{"allow_hosts", &rules.allow_hosts}, {"deny_hosts", &rules.deny_hosts}}) {
       auto text = config.get_string(key, "");
       if (!text) return text.error();
-      for (auto item : split_list(*text)) {
+      for (auto item : sdk::split_list(*text)) {
         for (auto& c : item) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (item.ends_with(".")) item.pop_back();
         if (item.empty() || item.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.*") != std::string::npos ||
@@ -157,7 +140,7 @@ class HttpPlugin final : public sdk::Plugin {
     for (auto [key, list] : {std::pair{"allow_ports", &rules.allow_ports}, {"deny_ports", &rules.deny_ports}}) {
       auto text = config.get_string(key, "");
       if (!text) return text.error();
-      for (const auto& item : split_list(*text)) {
+      for (const auto& item : sdk::split_list(*text)) {
         int port = 0;
         bool ok = !item.empty() && item.size() <= 5 && item.find_first_not_of("0123456789") == std::string::npos;
         if (ok) port = std::stoi(item);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace picloud::sdk {
 
@@ -155,6 +156,22 @@ inline std::string rfc3339(std::int64_t ms) {
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
   return text;
+}
+
+// A comma-separated config value as its items, each trimmed of spaces and
+// tabs, empty ones left out ("a, b,,c" -> {"a", "b", "c"}).
+inline std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    std::size_t end = text.find(',', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view item = text.substr(at, end - at);
+    auto b = item.find_first_not_of(" \t");
+    if (b != std::string_view::npos) items.emplace_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+    at = end + 1;
+  }
+  return items;
 }
 
 }  // namespace picloud::sdk
