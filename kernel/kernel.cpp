@@ -1,12 +1,14 @@
 #include "kernel/kernel.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -47,6 +49,24 @@ Result<void> prepare_sqlite_file(const std::string& file, const fs::path& data_d
       write_log(LogLevel::warn, "kernel", "database file was readable by others; now owner-only (0600)", {{"path", f}});
   }
   return {};
+}
+
+// Every connection and stream is a descriptor: take what the hard limit
+// allows (as nginx's worker_rlimit_nofile does), and say so when even that
+// is below what [server] asks for.
+void raise_open_file_limit(const http::ServerOptions& options) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(options.max_connections) + static_cast<rlim_t>(options.max_streams) + 256;
+  if (limit.rlim_cur < limit.rlim_max && limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = std::min(limit.rlim_max, wanted);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur < wanted)
+    write_log(LogLevel::warn, "kernel",
+              "the open-file limit is below [server] max_connections + max_streams: raise it (LimitNOFILE=, ulimit -n)",
+              {{"limit", std::to_string(limit.rlim_cur)}, {"wanted", std::to_string(wanted)}});
 }
 
 }  // namespace
@@ -242,6 +262,7 @@ Result<void> Kernel::build_admin() {
 
 Result<void> Kernel::start_without_http() {
   auto fail = [this](const sdk::Error& e) -> Result<void> {
+    if (notifier_) notifier_->stop();
     plugins_->stop_all();
     if (admin_) admin_->stop();
     return e;
@@ -249,6 +270,10 @@ Result<void> Kernel::start_without_http() {
   auto migrated = migrate();
   if (!migrated) return fail(migrated.error());
   if (auto r = open_keyring(); !r) return fail(r.error());
+  if (!notifier_) {
+    notifier_ = std::make_unique<cluster::Notifier>(*database_, metrics_);
+    plugins_->set_notifier(notifier_.get());
+  }
   if (auto r = build_admin(); !r) return fail(r.error());
   if (!run_access_) {
     run_access_ = std::make_unique<admin::RunAccess>(capabilities_, *database_);
@@ -269,11 +294,13 @@ Result<void> Kernel::start_without_http() {
   warn_unread_config();
   admin_->start();
   if (auto r = plugins_->start_all(); !r) return fail(r.error());
+  if (auto r = notifier_->start(); !r) return fail(r.error());
   return {};
 }
 
 Result<void> Kernel::start() {
   auto fail = [this](const sdk::Error& e) -> Result<void> {
+    if (notifier_) notifier_->stop();
     plugins_->stop_all();
     return e;
   };
@@ -312,6 +339,7 @@ Result<void> Kernel::start() {
                                  "no app serves the host '" + admin::host_of(host) + "': it is the admin API's");
       },
       "kernel");
+  raise_open_file_limit(settings_.http);
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   if (auto r = server_->start(); !r) {
     server_.reset();
@@ -346,6 +374,8 @@ void Kernel::stop() {
     }
     dispatcher_->stop();
   }
+  // Before the plugins: its thread calls their listeners.
+  if (notifier_) notifier_->stop();
   if (plugins_) plugins_->stop_all();
   // After the plugins: what they ran is still logged.
   if (admin_) admin_->stop();

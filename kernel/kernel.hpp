@@ -89,6 +89,7 @@ class Kernel {
   std::unique_ptr<plugins::PluginHost> plugins_;
   dispatch::OutboxSignal outbox_signal_;
   std::unique_ptr<triggers::EventRouter> events_;
+  std::unique_ptr<cluster::Notifier> notifier_;
   std::unique_ptr<dispatch::JobQueue> jobs_;
   std::unique_ptr<triggers::DeadLetterStore> dead_letters_;
   std::unique_ptr<scripting::Engine> script_engine_;

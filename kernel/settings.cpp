@@ -62,6 +62,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.http.active_workers = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int(server("max_connections"), "max_connections", 10000, 1, 1000000));
   s.http.max_connections = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int(server("max_streams"), "max_streams", 10000, 0, 1000000));
+  s.http.max_streams = static_cast<int>(n);
   TRY_ASSIGN(s.http.max_body_bytes,
              c.get_int(server("max_body_bytes"), "max_body_bytes", 1 << 20, 0, std::int64_t{1} << 32));
   TRY_ASSIGN(s.http.spool_max_bytes,

@@ -2,6 +2,9 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Exception.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +12,7 @@
 #include <unordered_map>
 
 #include "kernel/db/connection.hpp"
+#include "kernel/db/notification_listener.hpp"
 #include "kernel/db/postgres_driver.hpp"
 #include "kernel/db/sql.hpp"
 #include "picloud/sdk/json.hpp"
@@ -261,6 +265,77 @@ sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const Database
   auto r = conn->execute_script("SET client_min_messages = warning");
   if (!r) return r.error();
   return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace picloud::kernel::db
+
+// ---- LISTEN ---------------------------------------------------------------------
+
+namespace picloud::kernel::db {
+namespace {
+
+class PostgresListener final : public NotificationListener {
+ public:
+  PostgresListener(const PostgresDriver& driver, std::unique_ptr<Poco::Data::Session> session)
+      : pq_(&driver), session_(std::move(session)), conn_(pq_->connection_of(*session_)) {}
+
+  sdk::Result<void> listen(std::string_view channel) {
+    std::string sql = "LISTEN " + std::string(channel);
+    PGresult* r = pq_->exec(conn_, sql.c_str());
+    const bool ok = r && pq_->result_status(r) == PGRES_COMMAND_OK;
+    std::string why = ok ? "" : pq_->error_message(conn_);
+    if (r) pq_->clear(r);
+    if (!ok) return sdk::make_error(ErrorKind::unavailable, "LISTEN failed: " + why);
+    return {};
+  }
+
+  sdk::Result<void> wait(int timeout_ms, std::vector<std::string>& payloads) override {
+    if (take(payloads)) return {};
+    const int fd = pq_->socket(conn_);
+    if (fd < 0 || pq_->status(conn_) != CONNECTION_OK)
+      return sdk::make_error(ErrorKind::unavailable, "the listening connection is closed");
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) return sdk::make_error(ErrorKind::unavailable, std::string("poll: ") + std::strerror(errno));
+    if (n <= 0) return {};
+    if (!pq_->consume_input(conn_) || pq_->status(conn_) != CONNECTION_OK)
+      return sdk::make_error(ErrorKind::unavailable, std::string("the listening connection broke: ") + pq_->error_message(conn_));
+    take(payloads);
+    return {};
+  }
+
+ private:
+  bool take(std::vector<std::string>& payloads) {
+    bool any = false;
+    while (PGnotify* note = pq_->notifies(conn_)) {
+      payloads.emplace_back(note->extra ? note->extra : "");
+      pq_->freemem(note);
+      any = true;
+    }
+    return any;
+  }
+  const PostgresDriver* pq_;
+  std::unique_ptr<Poco::Data::Session> session_;
+  PGconn* conn_;
+};
+
+}  // namespace
+
+sdk::Result<std::unique_ptr<NotificationListener>> open_notification_listener(const DatabaseUrl& url,
+                                                                              std::string_view channel) {
+  if (url.dialect != sdk::Dialect::postgres)
+    return sdk::make_error(ErrorKind::invalid_argument, "notifications need PostgreSQL");
+  auto driver = postgres_driver();
+  if (!driver) return driver.error();
+  std::unique_ptr<Poco::Data::Session> session;
+  try {
+    session = std::make_unique<Poco::Data::Session>("postgresql", url.postgres_connection);
+  } catch (const Poco::Exception& e) {
+    return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + e.displayText());
+  }
+  auto listener = std::make_unique<PostgresListener>(**driver, std::move(session));
+  if (auto r = listener->listen(channel); !r) return r.error();
+  return std::unique_ptr<NotificationListener>(std::move(listener));
 }
 
 }  // namespace picloud::kernel::db

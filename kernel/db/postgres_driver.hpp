@@ -41,6 +41,11 @@ struct PostgresDriver {
   decltype(&PQgetisnull) getisnull;
   decltype(&PQgetvalue) getvalue;
   decltype(&PQgetlength) getlength;
+  // LISTEN/NOTIFY (kernel/db/notification_listener.hpp).
+  decltype(&PQsocket) socket;
+  decltype(&PQconsumeInput) consume_input;
+  decltype(&PQnotifies) notifies;
+  decltype(&PQfreemem) freemem;
 };
 
 // The module's entry point.

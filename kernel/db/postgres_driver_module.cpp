@@ -15,6 +15,7 @@ extern "C" __attribute__((visibility("default"))) const PostgresDriver* picloud_
       },
       &PQexec, &PQexecParams, &PQexecPrepared, &PQprepare, &PQclear, &PQstatus, &PQresultStatus,
       &PQresultErrorField, &PQresultErrorMessage, &PQerrorMessage, &PQcmdTuples, &PQnfields, &PQntuples,
-      &PQfname, &PQftype, &PQgetisnull, &PQgetvalue, &PQgetlength};
+      &PQfname, &PQftype, &PQgetisnull, &PQgetvalue, &PQgetlength,
+      &PQsocket, &PQconsumeInput, &PQnotifies, &PQfreemem};
   return &driver;
 }

@@ -175,7 +175,8 @@ Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics,
       not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
       stream_failures_(metrics.counter("picloud_http_stream_failures_total",
                                        "streamed response bodies that could not be completed (connection reset)")),
-      spool_({options_.spool_dir, options_.spool_max_bytes, options_.spool_reserve_bytes}) {
+      spool_({options_.spool_dir, options_.spool_max_bytes, options_.spool_reserve_bytes}),
+      streams_(metrics, options_.max_streams) {
   metrics.gauge("picloud_http_requests_in_flight", "HTTP requests being served",
                 [this] { return static_cast<double>(in_flight_.load()); });
   metrics.gauge("picloud_http_connections_refused", "connections closed at once because http.max_connections were open",
@@ -214,6 +215,13 @@ sdk::Result<void> Server::start() {
     epoll_fd_ = wake_fd_ = -1;
     listener_.reset();
     return sdk::make_error(sdk::ErrorKind::unavailable, "cannot set up the HTTP event loop: " + why);
+  }
+  if (auto r = streams_.start(); !r) {
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+    epoll_fd_ = wake_fd_ = -1;
+    listener_.reset();
+    return r;
   }
   active_target_ = options_.active_workers > 0
                        ? options_.active_workers
@@ -318,6 +326,7 @@ void Server::on_ready(Connection& c) {
     write_log(LogLevel::error, "server", "connection failed", {{"error", e.what()}});
     next = Next::close;
   }
+  if (next == Next::taken) return;
   if (next == Next::close) close_connection(&c);
   else arm(c, next);
 }
@@ -580,6 +589,7 @@ Server::Next Server::complete_request(Connection& c) {
 }
 
 Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
+  if (res.takeover) return take_over(c, std::move(res));
   auto& x = *c.exchange;
   c.keep_alive = x.parsed && x.head.getKeepAlive() && !x.close_after && !c.peer_closed && !stopping_.load();
   WireOptions wire{x.parsed && x.head.getMethod() == "HEAD", c.keep_alive,
@@ -625,6 +635,61 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
               {{"method", x.request.method}, {"path", x.request.path}, {"status", std::to_string(res.status)}});
   c.phase = Connection::Phase::writing;
   return flush(c);
+}
+
+// A response that takes its connection over: the head (and the body, its
+// first bytes) go out, then the stream loop holds the socket. Only a GET
+// answered 2xx qualifies (a HEAD, a 1.0 client or a body sent unread get a
+// plain answer); past [server] max_streams the client gets 503. The
+// handler hears `refused` whenever its stream does not open.
+Server::Next Server::take_over(Connection& c, sdk::HttpResponse res) {
+  auto& x = *c.exchange;
+  std::shared_ptr<sdk::StreamHandler> handler = std::move(res.takeover);
+  const bool eligible = x.parsed && x.head.getMethod() == "GET" && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 &&
+                        !x.close_after && res.status >= 200 && res.status < 300 && !res.stream;
+  auto refuse = [&](sdk::HttpResponse instead) {
+    try {
+      handler->closed(sdk::StreamEnd::refused);
+    } catch (...) {
+    }
+    handler.reset();
+    return respond(c, std::move(instead));
+  };
+  if (!eligible) {
+    if (x.parsed && x.head.getMethod() == "HEAD") {
+      res.body.clear();
+      return refuse(std::move(res));
+    }
+    return refuse(error_response(400, "bad_request", "this resource is a stream: fetch it with GET over HTTP/1.1"));
+  }
+  if (stopping_.load() || !streams_.reserve()) {
+    auto busy = error_response(503, "unavailable", "this server holds as many streams as it may; try again later");
+    busy.headers.emplace_back("Retry-After", "5");
+    return refuse(std::move(busy));
+  }
+  WireOptions wire{false, false, false, x.request.request_id, /*until_close=*/true};
+  std::string head;  // with the body, the stream's first bytes
+  if (!serialize_response(res, wire, head)) {
+    streams_.unreserve();
+    write_log(LogLevel::error, "server", "handler produced an invalid response (a bad header)",
+              {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"}});
+    return refuse(error_response(500, "internal", "internal error"));
+  }
+  if (x.route) {
+    x.route->responses[status_class(res.status)]->inc();
+    x.route->latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count());
+  }
+  // The connection leaves the server: not watched, not counted, not ours.
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.erase(&c);
+  }
+  end_exchange(c);
+  const int fd = c.fd;
+  delete &c;
+  streams_.adopt(fd, std::move(head), std::move(handler));
+  return Next::taken;
 }
 
 Server::Next Server::flush(Connection& c) {
@@ -853,6 +918,8 @@ int Server::stop(int grace_ms) {
   for (auto& w : workers_) w.join();
   workers_.clear();
   slots_.clear();
+  // No worker hands over more streams now; each open one gets its farewell.
+  streams_.stop(std::min(grace_ms, 2000));
   for (auto* c : std::unordered_set<Connection*>(live_)) close_connection(c);
   ::close(epoll_fd_);
   ::close(wake_fd_);

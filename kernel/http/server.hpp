@@ -28,7 +28,9 @@
 // writing and goes on with other connections; a file range goes by
 // sendfile. So neither a large upload nor a large download costs more than
 // a few buffers of memory, and a slow client holds no worker (only its
-// connection, until the send timeout). Errors use one JSON shape:
+// connection, until the send timeout). A response that takes its
+// connection over (server-sent events) leaves the server after its head:
+// the stream loop (stream_loop.hpp) holds it from then on. Errors use one JSON shape:
 //   {"error": {"code": "...", "message": "...", "details": {...}}}
 #pragma once
 
@@ -46,6 +48,7 @@
 
 #include "kernel/http/router.hpp"
 #include "kernel/http/spool.hpp"
+#include "kernel/http/stream_loop.hpp"
 #include "picloud/sdk/http.hpp"
 
 namespace Poco::Net {
@@ -71,6 +74,7 @@ struct ServerOptions {
   std::int64_t spool_reserve_bytes = 512 << 20;
   int keep_alive_timeout_s = 10;  // idle connections, and stalled requests
   int send_timeout_s = 30;        // a client that stops reading
+  int max_streams = 10000;        // connections taken over for streams (SSE), apart from max_connections
 };
 
 // Decides whether a request may use a route that requires a capability. It
@@ -113,7 +117,8 @@ class Server {
   struct Connection;
   struct Exchange;
   // What a connection waits for next.
-  enum class Next { read, write, close, proceed /* response done: go on with buffered input */ };
+  enum class Next { read, write, close, proceed /* response done: go on with buffered input */,
+                    taken /* the connection went to the stream loop, and c is gone */ };
 
   struct WorkerSlot;
   void add_worker();            // with park_mutex_ held
@@ -130,6 +135,7 @@ class Server {
   Next read_body(Connection& c);
   Next complete_request(Connection& c);  // body read: run the handler
   Next respond(Connection& c, sdk::HttpResponse response);
+  Next take_over(Connection& c, sdk::HttpResponse response);
   Next flush(Connection& c);
   Next next_stream_part(Connection& c);
   Next abort_stream(Connection& c);
@@ -164,6 +170,7 @@ class Server {
   CounterMetric& not_found_;
   CounterMetric& stream_failures_;
   Spool spool_;
+  StreamLoop streams_;
 };
 
 }  // namespace picloud::kernel::http

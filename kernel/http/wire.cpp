@@ -90,7 +90,10 @@ bool serialize_response(const sdk::HttpResponse& response, const WireOptions& op
   // chunked, or to a 1.0 client delimited by the connection's close.
   const std::int64_t length =
       response.stream ? response.stream->length() : static_cast<std::int64_t>(response.body.size());
-  if (body && length >= 0) {
+  if (options.until_close) {
+    // A taken-over connection: `body` is the stream's first bytes, more
+    // follow until the connection closes.
+  } else if (body && length >= 0) {
     out += "Content-Length: ";
     out += std::to_string(length);
     out += "\r\n";

@@ -21,6 +21,7 @@ struct WireOptions {
   bool keep_alive = true;   // false: "Connection: close"
   bool http10 = false;      // a 1.0 client that asked for keep-alive gets it confirmed
   std::string request_id;
+  bool until_close = false;  // a connection taken over: no length, no chunking (with keep_alive false)
 };
 
 // Header names must be tokens and values must not contain CR, LF or NUL (no

@@ -8,6 +8,7 @@
 #include "kernel/private_directory.hpp"
 #include "kernel/plugins/host_api.hpp"
 #include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/cluster.hpp"
 #include "kernel/plugins/order.hpp"
 #include "kernel/plugins/tasks.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
@@ -111,6 +112,37 @@ class PluginKeyring final : public sdk::Keyring {
   keyring::Vault& vault_;
 };
 
+// Cluster messages on channels named after the plugin ("<plugin>.<name>").
+class PluginCluster final : public sdk::Cluster {
+ public:
+  PluginCluster(const std::string& plugin, cluster::Notifier& notifier, const bool& configuring)
+      : plugin_(plugin), notifier_(notifier), configuring_(configuring) {}
+  sdk::Result<void> notify(sdk::Transaction* tx, std::string_view channel, std::string_view payload) override {
+    if (auto ok = check(channel); !ok) return ok;
+    return notifier_.notify(tx, plugin_ + "." + std::string(channel), payload);
+  }
+  sdk::Result<void> listen(std::string channel, std::function<void(std::string_view)> fn) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_ + "' may listen only in configure()");
+    if (auto ok = check(channel); !ok) return ok;
+    if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_ + "' gave an empty listener");
+    return notifier_.listen(plugin_ + "." + channel, std::move(fn));
+  }
+
+ private:
+  sdk::Result<void> check(std::string_view channel) const {
+    bool ok = !channel.empty() && channel.size() <= 32;
+    for (char c : channel) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!ok)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_ + "': '" + std::string(channel) + "' is not a channel name ([a-z0-9_]{1,32})");
+    return {};
+  }
+  const std::string& plugin_;
+  cluster::Notifier& notifier_;
+  const bool& configuring_;
+};
+
 class PluginHost::Context final : public sdk::PluginContext {
   // Declarations land in the host's registry under the plugin's name.
   class Kinds final : public sdk::TriggerKinds {
@@ -164,6 +196,7 @@ class PluginHost::Context final : public sdk::PluginContext {
     install_dir_ = (ec ? std::filesystem::path(plugin.directory) : dir).lexically_normal().string();
     if (host.keyring_ && host.vault_)
       keyring_ = std::make_unique<PluginKeyring>(plugin_.name, *host.keyring_, *host.vault_);
+    if (host.notifier_) cluster_ = std::make_unique<PluginCluster>(plugin_.name, *host.notifier_, configuring_);
   }
 
   std::string_view plugin_name() const override { return plugin_.name; }
@@ -247,6 +280,17 @@ class PluginHost::Context final : public sdk::PluginContext {
   sdk::ScriptApi* script_api() override { return &host_.declarations_.api_for(plugin_.name); }
   sdk::TriggerKinds* trigger_kinds() override { return &trigger_kinds_; }
   sdk::Jobs* jobs() override { return &jobs_; }
+  sdk::Cluster* cluster() override { return cluster_.get(); }
+  sdk::Result<void> observe_events(std::string source, EventObserver observer) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "' may observe events only in configure()");
+    if (!observer)
+      return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin_.name + "' gave an empty event observer");
+    if (!host_.event_router_) return sdk::make_error(ErrorKind::unavailable, "events are not routed in this process");
+    host_.event_router_->observe(std::move(source), plugin_.name, std::move(observer));
+    return {};
+  }
   sdk::EventSink* events() override { return events_.get(); }
   sdk::AccessControl* access() override { return host_.access_; }
 
@@ -267,6 +311,7 @@ class PluginHost::Context final : public sdk::PluginContext {
   std::unique_ptr<sdk::EventSink> events_;
   std::string install_dir_;
   std::unique_ptr<PluginKeyring> keyring_;
+  std::unique_ptr<PluginCluster> cluster_;
 };
 
 struct PluginHost::Instance {

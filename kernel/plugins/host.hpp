@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/cluster/notifier.hpp"
 #include "kernel/dispatch/jobs.hpp"
 #include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
@@ -85,6 +86,8 @@ class PluginHost {
   const dispatch::JobKindRegistry& job_kinds() const { return job_kinds_; }
   // Where plugins' jobs go (ctx.jobs()); set before configure_all.
   void set_job_queue(dispatch::JobQueue* queue) { job_queue_ = queue; }
+  // How plugins message other nodes (ctx.cluster()); set before configure_all.
+  void set_notifier(cluster::Notifier* notifier) { notifier_ = notifier; }
   // Where plugins' events go (ctx.events()); set before configure_all.
   void set_event_router(triggers::EventRouter* router) { event_router_ = router; }
   // How plugins check a run's principal (ctx.access()); set before configure_all.
@@ -117,6 +120,7 @@ class PluginHost {
   dispatch::JobQueue* job_queue_ = nullptr;
   admin::AppLifecycle app_lifecycle_;
   triggers::EventRouter* event_router_ = nullptr;
+  cluster::Notifier* notifier_ = nullptr;
   sdk::AccessControl* access_ = nullptr;
   keyring::Keyring* keyring_ = nullptr;
   keyring::Vault* vault_ = nullptr;

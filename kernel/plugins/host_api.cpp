@@ -19,6 +19,7 @@
 #include "kernel/log.hpp"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/cluster.hpp"
 #include "picloud/sdk/jobs.hpp"
 #include "picloud/sdk/triggers.hpp"
 
@@ -246,6 +247,42 @@ class PluginBodyStream final : public sdk::BodyStream {
   pc_body_stream stream_;
 };
 
+// A plugin's takeover (pc_takeover) as the server sees it. closed() reaches
+// the plugin exactly once: from the stream loop, or here when the response
+// was never sent.
+class PluginTakeover final : public sdk::StreamHandler {
+ public:
+  explicit PluginTakeover(const pc_takeover& t) : takeover_(t) {
+    farewell = text(t.farewell);
+    max_buffer_bytes = t.max_buffer_bytes;
+  }
+  ~PluginTakeover() override {
+    if (!closed_) takeover_.closed(takeover_.user, PC_STREAM_REFUSED);
+  }
+  PluginTakeover(const PluginTakeover&) = delete;
+  PluginTakeover& operator=(const PluginTakeover&) = delete;
+  void opened(sdk::LiveStream& stream) override {
+    if (takeover_.opened) takeover_.opened(takeover_.user, reinterpret_cast<pc_stream*>(&stream));
+  }
+  void closed(sdk::StreamEnd why) override {
+    if (closed_) return;
+    closed_ = true;
+    takeover_.closed(takeover_.user, static_cast<std::uint32_t>(why));
+  }
+
+ private:
+  pc_takeover takeover_;
+  bool closed_ = false;
+};
+
+std::uint32_t stream_write(pc_stream* stream, pc_str data) {
+  if (!stream) return PC_STREAM_GONE;
+  return static_cast<std::uint32_t>(reinterpret_cast<sdk::LiveStream*>(stream)->write(view(data)));
+}
+void stream_close(pc_stream* stream, pc_str last) {
+  if (stream) reinterpret_cast<sdk::LiveStream*>(stream)->close(view(last));
+}
+
 // A request in C terms, borrowing from the kernel's.
 class CRequest {
  public:
@@ -284,6 +321,17 @@ class CRequest {
 // closed at once when the response is refused or cannot be copied.
 std::optional<sdk::HttpResponse> response_from(const pc_http_response* res) {
   if (!res) return std::nullopt;
+  std::shared_ptr<PluginTakeover> takeover;
+  if (PICLOUD_SDK_HAS(*res, pc_http_response, takeover) && res->takeover) {
+    const pc_takeover& t = *res->takeover;
+    if (t.size < PICLOUD_END_OF(pc_takeover, max_buffer_bytes) || !t.closed) return std::nullopt;  // cannot be told
+    try {
+      takeover = std::make_shared<PluginTakeover>(t);
+    } catch (...) {
+      t.closed(t.user, PC_STREAM_REFUSED);
+      return std::nullopt;
+    }
+  }
   std::unique_ptr<PluginBodyStream> owned;
   if (PICLOUD_SDK_HAS(*res, pc_http_response, stream) && res->stream &&
       res->stream->size >= PICLOUD_END_OF(pc_body_stream, close)) {
@@ -304,6 +352,7 @@ std::optional<sdk::HttpResponse> response_from(const pc_http_response* res) {
       response.headers.emplace_back(text(res->headers[i].name), text(res->headers[i].value));
     response.body = text(res->body);
     response.stream = std::move(stream);
+    response.takeover = std::move(takeover);
     return response;
   } catch (...) {
     return std::nullopt;
@@ -916,6 +965,46 @@ pc_status enqueue_job(pc_plugin* p, pc_tx* tx, pc_str app, pc_str kind, const pc
   });
 }
 
+// ---- cluster messages and observed events ------------------------------------------------
+
+pc_status notify(pc_plugin* p, pc_tx* tx, pc_str channel, pc_str payload, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto* cluster = ctx(p).cluster();
+    if (!cluster) return sdk::make_error(ErrorKind::unavailable, "cluster messages are not available in this process");
+    return cluster->notify(reinterpret_cast<sdk::Transaction*>(tx), view(channel), view(payload));
+  });
+}
+
+pc_status listen(pc_plugin* p, pc_str channel, void (*fn)(void* user, pc_str payload), void* user, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "listen() needs a function");
+    auto* cluster = ctx(p).cluster();
+    if (!cluster) return sdk::make_error(ErrorKind::unavailable, "cluster messages are not available in this process");
+    return cluster->listen(text(channel), [fn, user](std::string_view payload) { fn(user, str(payload)); });
+  });
+}
+
+pc_status observe_events(pc_plugin* p, pc_str source,
+                         pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_event* event, const pc_out* out),
+                         void* user, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (!fn) return sdk::make_error(ErrorKind::invalid_argument, "observe_events() needs a function");
+    return ctx(p).observe_events(
+        text(source), [fn, user](sdk::Transaction& tx, std::string_view app_id, const sdk::Event& event) -> sdk::Result<void> {
+          sdk::c::CValues storage;
+          pc_value payload = storage.make(event.payload);
+          pc_event ce{};
+          ce.size = sizeof ce;
+          ce.source = str(event.source);
+          ce.op = str(event.op);
+          ce.payload = &payload;
+          ce.trigger_id = str(event.trigger_id);
+          Answer a;
+          return a.take_void(fn(user, reinterpret_cast<pc_tx*>(&tx), str(app_id), &ce, a.out()));
+        });
+  });
+}
+
 // Host functions that cannot fail through a pc_out still must not throw.
 template <auto F>
 struct NoThrow;
@@ -979,6 +1068,11 @@ constexpr pc_host_api kHostApi = {
     &trigger_deliveries,
     &declare_job_kind,
     &enqueue_job,
+    &NoThrow<&stream_write>::call,
+    &NoThrow<&stream_close>::call,
+    &notify,
+    &listen,
+    &observe_events,
 };
 
 }  // namespace

@@ -73,9 +73,20 @@ sdk::Value EventRouter::handler_event(std::string_view app_id, const sdk::Event&
   return sdk::Value(std::move(fields));
 }
 
+void EventRouter::observe(std::string source, std::string owner, Observer observer) {
+  observers_.push_back({std::move(source), std::move(owner), std::move(observer)});
+}
+
 sdk::Result<int> EventRouter::fan_out(sdk::Transaction& tx, std::string_view app_id, int depth,
                                       const sdk::Event& event) {
   emitted_.inc();
+  for (const auto& o : observers_) {
+    if (o.source != event.source) continue;
+    auto heard = o.observer(tx, app_id, event);
+    if (!heard)
+      return sdk::make_error(heard.error().kind, heard.error().code,
+                             "plugin '" + o.owner + "', hearing a " + event.source + " event: " + heard.error().message);
+  }
   const RegisteredKind* kind = kinds_.find(event.source);
   if (!kind) return sdk::make_error(sdk::ErrorKind::invalid_argument, "no trigger kind '" + event.source + "'");
   std::string sql = "SELECT id, script_id, filter FROM triggers WHERE app_id = ? AND kind = ? AND enabled = 1";

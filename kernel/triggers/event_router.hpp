@@ -9,9 +9,11 @@
 // or dead-lettered.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kernel/dispatch/outbox_signal.hpp"
 #include "kernel/metrics.hpp"
@@ -30,6 +32,11 @@ class EventRouter {
   // (the depth the handlers run at); returns how many triggers matched.
   sdk::Result<int> fan_out(sdk::Transaction& tx, std::string_view app_id, int depth, const sdk::Event& event);
 
+  // Plugins that hear every event of a kind inside its transaction
+  // (PluginContext::observe_events); added before the server serves.
+  using Observer = std::function<sdk::Result<void>(sdk::Transaction& tx, std::string_view app_id, const sdk::Event& event)>;
+  void observe(std::string source, std::string owner, Observer observer);
+
   // What a handler receives: {source, op, app, ...payload}.
   static sdk::Value handler_event(std::string_view app_id, const sdk::Event& event);
 
@@ -45,6 +52,11 @@ class EventRouter {
   CounterMetric& emitted_;
   CounterMetric& queued_;
   CounterMetric& depth_exceeded_;
+  struct Observing {
+    std::string source, owner;
+    Observer observer;
+  };
+  std::vector<Observing> observers_;  // fixed once serving
 };
 
 }  // namespace picloud::kernel::triggers

@@ -179,7 +179,56 @@ typedef struct pc_http_response {
   /* NULL: the body is `body`. Else the body comes from the stream (and
    * `body` is ignored); the kernel owns it from this call on. */
   const pc_body_stream* stream;
+  /* Not NULL: the connection is taken over after this response's head (a
+   * long-lived stream such as server-sent events; see pc_takeover). Only
+   * for a GET route on app hosts; `stream` must then be NULL. Appended in
+   * 2.0. */
+  const struct pc_takeover* takeover;
 } pc_http_response;
+
+/* ---- connections taken over (server-sent events) --------------------------- */
+
+/* A connection a route took over: after the response head (its status,
+ * headers and `body` as the first bytes; no Content-Length, the body ends
+ * when the connection closes) the server hands the socket to the kernel's
+ * stream loop, a single thread holding every such connection. Writes are
+ * non-blocking: bytes the client has not taken yet wait in a buffer of at
+ * most `max_buffer_bytes` per connection. These connections are counted
+ * and capped apart from request connections ([server] max_streams); past
+ * the cap the client gets 503 and closed(user, PC_STREAM_REFUSED) is the
+ * only call.
+ *
+ * Lifetime: opened() hands the plugin its pc_stream, valid until closed()
+ * returns; closed() is called exactly once, on the stream loop's thread,
+ * never from inside stream_write or stream_close. A plugin that writes
+ * from other threads serialises those writes with its closed() (a lock
+ * around both), so no write can follow closed(). */
+typedef struct pc_stream pc_stream;
+
+#define PC_STREAM_REFUSED 0u     /* never opened: too many streams, or the server is stopping */
+#define PC_STREAM_CLIENT_GONE 1u /* the client closed it, or a write failed */
+#define PC_STREAM_CLOSED 2u      /* the plugin closed it (stream_close) */
+#define PC_STREAM_SHUTDOWN 3u    /* the server is stopping: `farewell` was sent */
+
+typedef struct pc_takeover {
+  uint32_t size;
+  void* user;
+  /* Called once the head is on its way, on the thread that ran the
+   * handler; writes may start at once. */
+  void (*opened)(void* user, pc_stream* stream);
+  /* See above; `user` may be freed here. */
+  void (*closed)(void* user, uint32_t reason);
+  /* Written before the connection is closed at shutdown (for example an
+   * SSE event telling the client to come back). Copied at the response. */
+  pc_str farewell;
+  /* 0: 64 KiB. At most 16 MiB. */
+  uint64_t max_buffer_bytes;
+} pc_takeover;
+
+/* What stream_write answers. */
+#define PC_STREAM_WRITTEN 0u /* sent, or queued behind earlier bytes */
+#define PC_STREAM_FULL 1u    /* not queued: the client is more than max_buffer_bytes behind */
+#define PC_STREAM_GONE 2u    /* not queued: the connection is closing or closed */
 
 /* Given to a route handler; call respond once (a handler that does not
  * answers 500). */
@@ -580,7 +629,42 @@ typedef struct pc_host_api {
   pc_status (*declare_job_kind)(pc_plugin* p, const pc_job_kind* kind, const pc_out* out);
   pc_status (*enqueue_job)(pc_plugin* p, pc_tx* tx, pc_str app_id, pc_str kind, const pc_value* payload,
                            int64_t delay_ms, const pc_out* out);
+
+  /* Connections taken over (pc_takeover). stream_write queues `data` after
+   * what is pending (it never blocks); PC_STREAM_FULL leaves the stream
+   * open: the plugin decides (typically stream_close with a last event).
+   * stream_close sends `last` (even past max_buffer_bytes), then closes the
+   * connection once it is flushed or after 5 s; closed() follows with
+   * PC_STREAM_CLOSED. Both are safe from any thread until closed()
+   * returns, and do nothing once the stream is closing. */
+  uint32_t (*stream_write)(pc_stream* stream, pc_str data);
+  void (*stream_close)(pc_stream* stream, pc_str last);
+
+  /* Messages between nodes. notify: once tx commits (tx NULL: now), every
+   * listener of this plugin's `channel` on every node gets `payload` (at
+   * most PC_NOTIFY_MAX_PAYLOAD bytes) — this node's included, in commit
+   * order per sending node; nothing when tx rolls back. Best effort: a
+   * node that is not connected to the database at that moment misses it
+   * (on PostgreSQL, LISTEN/NOTIFY; on SQLite, one node, in process).
+   * listen: configure only; fn runs on a kernel thread, one message at a
+   * time, and must be quick (hand long work to a task). Channels are
+   * [a-z0-9_]{1,32} and belong to the plugin that uses them. */
+  pc_status (*notify)(pc_plugin* p, pc_tx* tx, pc_str channel, pc_str payload, const pc_out* out);
+  pc_status (*listen)(pc_plugin* p, pc_str channel, void (*fn)(void* user, pc_str payload), void* user,
+                      const pc_out* out);
+
+  /* Hears the events another plugin emits (emit_event) of trigger kind
+   * `source`, inside the emitting transaction, before its triggers' rows are
+   * written: what fn writes with tx commits or rolls back with the change;
+   * an error from fn fails the emit. Configure only. The kind need not be
+   * declared yet (plugins configure in dependency order). */
+  pc_status (*observe_events)(pc_plugin* p, pc_str source,
+                              pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_event* event,
+                                              const pc_out* out),
+                              void* user, const pc_out* out);
 } pc_host_api;
+
+#define PC_NOTIFY_MAX_PAYLOAD 7000
 
 #define PC_JSON_STRICT 1u
 

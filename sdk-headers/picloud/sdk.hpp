@@ -7,6 +7,7 @@
 #include "picloud/sdk/abi.hpp"
 #include "picloud/picloud.h"
 #include "picloud/sdk/access.hpp"
+#include "picloud/sdk/cluster.hpp"
 #include "picloud/sdk/config.hpp"
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/error.hpp"

@@ -43,7 +43,7 @@ static void ignore_error(void* user, pc_status kind, pc_str code, pc_str message
 static void hello(void* user, const pc_http_request* request, const pc_responder* responder) {
   state* s = (state*)user;
   pc_header type = {lit("content-type"), lit("text/plain")};
-  pc_http_response response = {sizeof(pc_http_response), 200, &type, 1, {s->greeting, s->greeting_len}, NULL};
+  pc_http_response response = {sizeof(pc_http_response), 200, &type, 1, {s->greeting, s->greeting_len}, NULL, NULL};
   (void)request;
   responder->respond(responder->user, &response);
 }

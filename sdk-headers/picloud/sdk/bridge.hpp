@@ -29,6 +29,7 @@
 #include "picloud/sdk/abi.hpp"
 #include "picloud/sdk/access.hpp"
 #include "picloud/sdk/c_values.hpp"
+#include "picloud/sdk/cluster.hpp"
 #include "picloud/sdk/jobs.hpp"
 #include "picloud/sdk/plugin.hpp"
 #include "picloud/sdk/triggers.hpp"
@@ -470,8 +471,53 @@ inline pc_body_stream c_body_stream(const Host& host, const std::shared_ptr<Body
   return out;
 }
 
+// A connection taken over, as the plugin's handler sees it. The holder lives
+// from the response until the kernel's closed() call, which frees it.
+struct TakeoverHolder {
+  class Stream final : public LiveStream {
+   public:
+    Stream(Host host) : host_(host) {}
+    StreamWrite write(std::string_view bytes) override {
+      if (!stream_) return StreamWrite::gone;
+      auto r = host_.api->stream_write(stream_, str(bytes));
+      return r <= PC_STREAM_GONE ? static_cast<StreamWrite>(r) : StreamWrite::gone;
+    }
+    void close(std::string_view last) override {
+      if (stream_) host_.api->stream_close(stream_, str(last));
+    }
+    Host host_;
+    pc_stream* stream_ = nullptr;
+  };
+  TakeoverHolder(Host host, std::shared_ptr<StreamHandler> h) : handler(std::move(h)), stream(host) {}
+  std::shared_ptr<StreamHandler> handler;
+  Stream stream;
+};
+inline pc_takeover c_takeover(const Host& host, const std::shared_ptr<StreamHandler>& handler) {
+  pc_takeover out{};
+  out.size = sizeof out;
+  out.user = new TakeoverHolder(host, handler);
+  out.farewell = str(handler->farewell);
+  out.max_buffer_bytes = handler->max_buffer_bytes;
+  out.opened = [](void* user, pc_stream* stream) noexcept {
+    auto* h = static_cast<TakeoverHolder*>(user);
+    h->stream.stream_ = stream;
+    logged(h->stream.host_, "opening a stream", [&] { h->handler->opened(h->stream); });
+  };
+  out.closed = [](void* user, uint32_t reason) noexcept {
+    auto* h = static_cast<TakeoverHolder*>(user);
+    h->stream.stream_ = nullptr;
+    const Host host = h->stream.host_;
+    logged(host, "closing a stream", [&] {
+      h->handler->closed(reason <= PC_STREAM_SHUTDOWN ? static_cast<StreamEnd>(reason) : StreamEnd::client_gone);
+    });
+    logged(host, "closing a stream", [&] { delete h; });
+  };
+  return out;
+}
+
 // A response in C terms, borrowing from the SDK's; its stream, if any, is
-// handed over (the kernel closes it once, whatever becomes of the response).
+// handed over (the kernel closes it once, whatever becomes of the response),
+// and so is its takeover (the kernel calls closed() once).
 class CResponse {
  public:
   CResponse(const Host& host, const HttpResponse& response) {
@@ -486,6 +532,10 @@ class CResponse {
       stream_ = c_body_stream(host, response.stream);
       out_.stream = &stream_;
     }
+    if (response.takeover) {
+      takeover_ = c_takeover(host, response.takeover);
+      out_.takeover = &takeover_;
+    }
   }
   CResponse(const CResponse&) = delete;
   CResponse& operator=(const CResponse&) = delete;
@@ -494,6 +544,7 @@ class CResponse {
  private:
   std::vector<pc_header> headers_;
   pc_body_stream stream_{};
+  pc_takeover takeover_{};
   pc_http_response out_{};
 };
 
@@ -921,6 +972,43 @@ class CKeyring final : public Keyring {
   Host host_;
 };
 
+class CCluster final : public Cluster {
+ public:
+  explicit CCluster(Host host) : host_(host) {}
+  Result<void> notify(Transaction* tx, std::string_view channel, std::string_view payload) override {
+    pc_tx* handle = nullptr;
+    if (tx) {
+      handle = static_cast<pc_tx*>(tx->boundary_handle());
+      if (!handle) return make_error(ErrorKind::invalid_argument, "the transaction is not one of ctx.database()'s");
+    }
+    Answer a;
+    return a.take_void(host_.api->notify(host_.plugin, handle, str(channel), str(payload), a.out()));
+  }
+  Result<void> listen(std::string channel, std::function<void(std::string_view payload)> fn) override {
+    Listener* stored;
+    {
+      std::lock_guard lock(mutex_);
+      listeners_.push_back(std::make_unique<Listener>(Listener{host_, std::move(fn)}));
+      stored = listeners_.back().get();
+    }
+    auto trampoline = [](void* user, pc_str payload) noexcept {
+      auto* l = static_cast<Listener*>(user);
+      logged(l->host, "a cluster message", [&] { l->fn(view(payload)); });
+    };
+    Answer a;
+    return a.take_void(host_.api->listen(host_.plugin, str(channel), trampoline, stored, a.out()));
+  }
+
+ private:
+  struct Listener {
+    Host host;
+    std::function<void(std::string_view)> fn;
+  };
+  Host host_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+};
+
 class CContext final : public PluginContext {
  public:
   explicit CContext(Host host)
@@ -951,6 +1039,22 @@ class CContext final : public PluginContext {
   EventSink* events() override { return &events_; }
   AccessControl* access() override { return &access_; }
   Jobs* jobs() override { return &jobs_; }
+  Cluster* cluster() override { return &cluster_; }
+
+  Result<void> observe_events(std::string source, EventObserver observer) override {
+    Observer* stored = keep(observers_, Observer{host_, std::move(observer)});
+    auto trampoline = [](void* user, pc_tx* tx, pc_str app_id, const pc_event* event, const pc_out* out) noexcept {
+      auto* o = static_cast<Observer*>(user);
+      return guarded(out, [&]() -> Result<void> {
+        CTransaction t(o->host, tx);
+        Event e{c::text(event->source), c::text(event->op), event->payload ? c::to_value(*event->payload) : Value()};
+        if (PICLOUD_SDK_FILLED(*event, pc_event, trigger_id)) e.trigger_id = c::text(event->trigger_id);
+        return o->fn(t, view(app_id), e);
+      });
+    };
+    Answer a;
+    return a.take_void(host_.api->observe_events(host_.plugin, str(source), trampoline, stored, a.out()));
+  }
 
   Result<void> add_route(HttpRoute route) override {
     Route* stored = keep(routes_, Route{host_, std::move(route.handler)});
@@ -1017,6 +1121,10 @@ class CContext final : public PluginContext {
     Host host;
     AppDeletedHook hook;
   };
+  struct Observer {
+    Host host;
+    EventObserver fn;
+  };
   // A handler that throws does not respond: the kernel answers 500.
   static void handle(void* user, const pc_http_request* request, const pc_responder* responder) noexcept {
     auto* route = static_cast<Route*>(user);
@@ -1040,6 +1148,7 @@ class CContext final : public PluginContext {
   CAccess access_;
   CKeyring keyring_;
   CJobs jobs_;
+  CCluster cluster_{host_};
   // Registrations' closures, kept until the plugin is destroyed.
   template <typename T>
   T* keep(std::vector<std::unique_ptr<T>>& list, T item) {
@@ -1050,6 +1159,7 @@ class CContext final : public PluginContext {
   std::mutex mutex_;
   std::vector<std::unique_ptr<Route>> routes_;
   std::vector<std::unique_ptr<AppHook>> app_hooks_;
+  std::vector<std::unique_ptr<Observer>> observers_;
 };
 
 // The state behind the descriptor's entry points.

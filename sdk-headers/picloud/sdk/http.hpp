@@ -121,12 +121,51 @@ class GeneratedBody final : public BodyStream {
   Next next_;
 };
 
+// A connection taken over after a response's head, for a long-lived stream
+// such as server-sent events (picloud.h, pc_takeover, has the contract).
+// The kernel's stream loop holds it (no thread per connection); writes
+// never block: what the client has not taken yet waits in a bounded buffer.
+enum class StreamEnd : std::uint32_t {
+  refused = 0,      // never opened: too many streams, or the server is stopping
+  client_gone = 1,  // the client closed it, or a write failed
+  closed = 2,       // the plugin closed it
+  shutdown = 3,     // the server is stopping; the farewell was sent
+};
+enum class StreamWrite : std::uint32_t {
+  written = 0,  // sent, or queued behind earlier bytes
+  full = 1,     // not queued: the client is more than max_buffer_bytes behind
+  gone = 2,     // not queued: closing or closed
+};
+
+class LiveStream {
+ public:
+  virtual ~LiveStream() = default;
+  virtual StreamWrite write(std::string_view bytes) = 0;
+  // Sends `last` (even past the buffer's bound), then closes once it is
+  // flushed (or after 5 s). closed() follows, from the stream loop.
+  virtual void close(std::string_view last = {}) = 0;
+};
+
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+  // The head is on its way; `stream` is valid until closed() returns.
+  virtual void opened(LiveStream& stream) = 0;
+  // Once, on the stream loop's thread (never from inside write or close).
+  virtual void closed(StreamEnd why) = 0;
+  std::string farewell;                // sent before closing at shutdown
+  std::uint64_t max_buffer_bytes = 0;  // 0: 64 KiB
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // When set, the body comes from here and `body` is ignored.
   std::shared_ptr<BodyStream> stream = {};
+  // When set, the connection is taken over after the head (and `body`, its
+  // first bytes); GET routes on app hosts only.
+  std::shared_ptr<StreamHandler> takeover = {};
 
   static HttpResponse text(int status, std::string body) {
     return HttpResponse{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body)};

@@ -36,6 +36,8 @@ class TriggerKinds;
 class EventSink;
 class AccessControl;
 class Jobs;
+class Cluster;
+struct Event;
 
 // An app as plugins see it.
 struct AppInfo {
@@ -71,6 +73,19 @@ class PluginContext {
   // Declares job kinds (configure() only) and queues jobs (from start()) in
   // the kernel's outbox (jobs.hpp). Non-null in a running server.
   virtual Jobs* jobs() { return nullptr; }
+  // Messages between nodes (cluster.hpp). Non-null in a running server;
+  // listen() only during configure().
+  virtual Cluster* cluster() { return nullptr; }
+
+  // Hears the events other plugins emit of trigger kind `source`, inside
+  // the emitting transaction and before their triggers' rows are written:
+  // what `observer` writes with `tx` commits or rolls back with the change,
+  // and its error fails the emit. Only during configure().
+  using EventObserver = std::function<Result<void>(Transaction& tx, std::string_view app_id, const Event& event)>;
+  virtual Result<void> observe_events(std::string source, EventObserver observer) {
+    (void)source, (void)observer;
+    return make_error(ErrorKind::unavailable, "events cannot be observed in this process");
+  }
 
   // Declares a capability for this plugin's routes; the name must
   // start with "<plugin>.". Only during configure(), before the routes that
