@@ -709,7 +709,7 @@ TEST(Commands, TheScriptApiReferenceInTheDocsIsCurrent) {
   test::TempDir dir;
   auto p = run({"script", "api"},
                {{"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
-                {"PICLOUD_PLUGINS_ENABLED", "docs,email,files,http,kv,pubsub,secrets"},
+                {"PICLOUD_PLUGINS_ENABLED", "docs,email,files,http,kv,pubsub,realtime,secrets"},
                 {"PICLOUD_KEYRING_KEY", test::kKeyringKey}},
                dir.path());
   ASSERT_EQ(p->wait(20s), 0) << diagnostics(*p);
@@ -725,7 +725,7 @@ TEST(Commands, TheScriptApiReferenceInTheDocsIsCurrent) {
   // Everything the shipped plugins and the standard library offer has a doc line.
   auto as_json = run({"script", "api", "--json"},
                      {{"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
-                      {"PICLOUD_PLUGINS_ENABLED", "docs,email,files,http,kv,pubsub,secrets"},
+                      {"PICLOUD_PLUGINS_ENABLED", "docs,email,files,http,kv,pubsub,realtime,secrets"},
                       {"PICLOUD_KEYRING_KEY", test::kKeyringKey}},
                      dir.path());
   ASSERT_EQ(as_json->wait(20s), 0) << diagnostics(*as_json);
@@ -742,7 +742,7 @@ TEST(Commands, TheScriptApiReferenceInTheDocsIsCurrent) {
       for (const auto& prop : t["properties"].as_array()) EXPECT_NE(prop["doc"].as_string(), "") << prop["name"].as_string();
     }
   }
-  EXPECT_EQ(owners, (std::set<std::string>{"docs", "email", "files", "http", "kernel", "kv", "pubsub", "secrets"}));
+  EXPECT_EQ(owners, (std::set<std::string>{"docs", "email", "files", "http", "kernel", "kv", "pubsub", "realtime", "secrets"}));
 }
 
 TEST(Commands, ScriptRunReportsTheLimitHit) {
