@@ -315,6 +315,22 @@ TEST_P(Cors, TheKernelsGrantReplacesAScriptsOwnForAListedOrigin) {
   EXPECT_NE(r.headers["access-control-expose-headers"].find(", X-Total"), std::string::npos)
       << "the script's exposed names are kept: " << r.headers["access-control-expose-headers"];
   EXPECT_EQ(r.headers["vary"], "Accept, Origin");
+  // On the wire: one of each, the script's replaced rather than repeated.
+  auto raw = raw_exchange(pc().port(),
+                          "GET /own HTTP/1.1\r\nHost: corso.localhost\r\nOrigin: " + kSpa +
+                              "\r\nConnection: close\r\n\r\n",
+                          std::chrono::seconds(5));
+  std::string head = raw.received.substr(0, raw.received.find("\r\n\r\n"));
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto count = [&](const std::string& name) {
+    std::size_t n = 0;
+    for (auto at = head.find("\r\n" + name + ":"); at != std::string::npos; at = head.find("\r\n" + name + ":", at + 1)) ++n;
+    return n;
+  };
+  for (std::string name : {"access-control-allow-origin", "access-control-allow-credentials",
+                           "access-control-expose-headers", "vary"})
+    EXPECT_EQ(count(name), 1u) << name << " in\n" << head;
+  EXPECT_EQ(head.find("someone.else"), std::string::npos) << head;
   // For another origin the script's own headers stand.
   auto other = from("https://evil.example", "corso", "GET", "/own");
   EXPECT_EQ(other.headers["access-control-allow-origin"], "https://someone.else");
