@@ -7,13 +7,13 @@
 // everyone, owners included, so no app can take the admin API's origin.
 #include "kernel/admin/handlers.hpp"
 
-#include "kernel/admin/cors_origins.hpp"
-#include "kernel/http/cors.hpp"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <map>
+
+#include "kernel/admin/cors_origins.hpp"
+#include "kernel/http/cors.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
