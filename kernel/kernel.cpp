@@ -341,6 +341,7 @@ Result<void> Kernel::start() {
       "kernel");
   raise_open_file_limit(settings_.http);
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
+  server_->set_cors(dispatcher_.get());
   if (auto r = server_->start(); !r) {
     server_.reset();
     return fail(r.error());

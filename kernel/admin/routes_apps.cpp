@@ -1,4 +1,5 @@
-// Apps, their hostnames and their members.
+// Apps, their hostnames, the origins that may call them from a browser
+// (cors_origins.hpp) and their members.
 //
 // Who sets hostnames: the owner when creating an app, and the app's admins
 // afterwards (PATCH). Any name may be taken but the admin API's own hosts
@@ -10,6 +11,9 @@
 
 #include <algorithm>
 #include <map>
+
+#include "kernel/admin/cors_origins.hpp"
+#include "kernel/http/cors.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
@@ -63,6 +67,13 @@ std::vector<std::string> check_hostnames(const AdminHosts& admin_hosts, const st
   return out;
 }
 
+// The list as stored (http::CorsOrigins), or a 400 naming the bad entry.
+std::string stored_cors_origins(const std::vector<std::string>& given) {
+  auto origins = admin::check_cors_origins(given);
+  if (!origins) fail_field("cors_origins", origins.error().message);
+  return http::CorsOrigins::to_stored(*origins);
+}
+
 // The hostnames of a page of apps, in one query.
 std::map<std::string, std::vector<std::string>> hostnames_of(AdminContext& ctx, const sdk::Rows& apps) {
   std::map<std::string, std::vector<std::string>> out;
@@ -78,16 +89,19 @@ std::map<std::string, std::vector<std::string>> hostnames_of(AdminContext& ctx, 
   return out;
 }
 
-const char* kAppColumns = "id, slug, name, description, created_at, updated_at";
+const char* kAppColumns = "id, slug, name, description, created_at, updated_at, cors_origins";
 
 sdk::Value app_json(const std::vector<sdk::Value>& row, const std::vector<std::string>& hostnames, Role role) {
   sdk::Array hosts;
   for (const auto& h : hostnames) hosts.emplace_back(h);
+  sdk::Array origins;
+  for (auto& o : http::CorsOrigins::listed(row[6].as_string())) origins.emplace_back(std::move(o));
   return sdk::Value::object({{"id", row[0]},
                              {"slug", row[1]},
                              {"name", row[2]},
                              {"description", row[3]},
                              {"hostnames", std::move(hosts)},
+                             {"cors_origins", std::move(origins)},
                              {"role", std::string(role_name(role))},
                              {"created_at", format_time(row[4].as_int())},
                              {"updated_at", format_time(row[5].as_int())}});
@@ -96,13 +110,13 @@ sdk::Value app_json(const std::vector<sdk::Value>& row, const std::vector<std::s
 // The app and its hostnames in one round trip (one row per hostname).
 sdk::Value load_app(AdminContext& ctx, const std::string& app_id, Role role) {
   auto rows = unwrap(ctx.db.query(
-      "SELECT a.id, a.slug, a.name, a.description, a.created_at, a.updated_at, h.hostname "
+      "SELECT a.id, a.slug, a.name, a.description, a.created_at, a.updated_at, a.cors_origins, h.hostname "
       "FROM apps a LEFT JOIN app_hostnames h ON h.app_id = a.id WHERE a.id = ? ORDER BY h.hostname",
       {app_id}));
   if (rows.empty()) not_found("app", app_id);
   std::vector<std::string> hostnames;
   for (const auto& row : rows.rows)
-    if (row[6].is_string()) hostnames.push_back(row[6].as_string());
+    if (row[7].is_string()) hostnames.push_back(row[7].as_string());
   return app_json(rows.rows[0], hostnames, role);
 }
 
@@ -140,14 +154,14 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
                                  {page.after, page.limit}));
     } else {
       rows = unwrap(ctx.db.query(
-          "SELECT a.id, a.slug, a.name, a.description, a.created_at, a.updated_at, m.role FROM apps a "
+          "SELECT a.id, a.slug, a.name, a.description, a.created_at, a.updated_at, a.cors_origins, m.role FROM apps a "
           "JOIN app_members m ON m.app_id = a.id AND m.user_id = ? WHERE a.id > ? ORDER BY a.id LIMIT ?",
           {user.id, page.after, page.limit}));
     }
     auto hostnames = hostnames_of(ctx, rows);
     sdk::Array items;
     for (const auto& row : rows.rows)
-      items.push_back(app_json(row, hostnames[row[0].as_string()], parse_role(row[6].as_string()).value_or(Role::none)));
+      items.push_back(app_json(row, hostnames[row[0].as_string()], parse_role(row[7].as_string()).value_or(Role::none)));
     return page_response(std::move(items), page, rows.size() == 0 ? std::string() : rows.rows.back()[0].as_string());
   });
 
@@ -158,6 +172,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     auto name = f.string("name");
     std::string description = f.string("description").value_or("");
     auto hosts = check_hostnames(ctx.hosts, f.strings("hostnames").value_or(std::vector<std::string>{}));
+    std::string cors = stored_cors_origins(f.strings("cors_origins").value_or(std::vector<std::string>{}));
     f.finish();
     check_slug(slug);
     if (name && (name->empty() || name->size() > 200)) fail_field("name", "must have 1 to 200 characters");
@@ -166,13 +181,16 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     std::int64_t now = now_ms();
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       auto ins = tx.execute(
-          "INSERT INTO apps (id, slug, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-          {id, slug, name.value_or(slug), description, now, now});
+          "INSERT INTO apps (id, slug, name, description, created_at, updated_at, cors_origins) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+          {id, slug, name.value_or(slug), description, now, now, cors});
       if (!ins) return slug_conflict(ins.error(), slug);
       if (auto h = insert_hostnames(tx, id, hosts); !h) return h;
       return hosts.empty() ? sdk::Result<void>() : bump_routing_version(tx);
     }));
     ctx.cache.invalidate();  // "no such app" may have been remembered
+    // The origins travel with the route table; without a hostname no
+    // request can reach the app yet.
     if (!hosts.empty()) routing_changed(ctx);
     return json_response(201, load_app(ctx, id, Role::admin));
   });
@@ -189,12 +207,15 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
     auto name = f.string("name");
     auto description = f.string("description");
     auto hosts_given = f.strings("hostnames");
+    auto cors_given = f.strings("cors_origins");
     f.finish();
     if (slug) check_slug(*slug);
     if (name && (name->empty() || name->size() > 200)) fail_field("name", "must have 1 to 200 characters");
     if (description && description->size() > 2000) fail_field("description", "has at most 2000 characters");
     std::optional<std::vector<std::string>> hosts;
     if (hosts_given) hosts = check_hostnames(ctx.hosts, *hosts_given);
+    std::optional<std::string> cors;
+    if (cors_given) cors = stored_cors_origins(*cors_given);
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       auto set = [&](const char* column, const std::string& value) -> sdk::Result<void> {
         auto u = tx.execute(std::string("UPDATE apps SET ") + column + " = ?, updated_at = ? WHERE id = ?",
@@ -205,6 +226,12 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       if (slug) if (auto s = set("slug", *slug); !s) return s;
       if (name) if (auto s = set("name", *name); !s) return s;
       if (description) if (auto s = set("description", *description); !s) return s;
+      if (cors) {
+        // Applied by the server from the route table: reloaded with it, on
+        // every node.
+        if (auto s = set("cors_origins", *cors); !s) return s;
+        if (!hosts) return bump_routing_version(tx);
+      }
       if (hosts) {
         // A hostname a route is bound to cannot go away under it.
         auto used = tx.query("SELECT DISTINCT host FROM routes WHERE app_id = ? AND host <> ''", {app_id});
@@ -223,7 +250,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r) {
       return {};
     }));
     if (slug) ctx.cache.invalidate();  // memberships are remembered by slug too
-    if (hosts) routing_changed(ctx);
+    if (hosts || cors) routing_changed(ctx);
     return json_response(200, load_app(ctx, app_id, current_access().role));
   });
 

@@ -171,6 +171,11 @@ std::shared_ptr<const RouteTable> Dispatcher::table() const {
   return table_;
 }
 
+std::shared_ptr<const http::CorsOrigins> Dispatcher::cors_origins(std::string_view host_header) const {
+  auto t = table();
+  return t ? t->cors_origins(host_header) : nullptr;
+}
+
 sdk::Result<void> Dispatcher::reload(std::int64_t version) {
   auto loaded = RouteTable::load(db_, version);
   if (!loaded) return loaded.error();

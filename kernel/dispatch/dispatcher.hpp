@@ -75,11 +75,13 @@ struct Delivery {
   const JobKindRegistry* jobs = nullptr;  // the plugins' job kinds; null: none
 };
 
-class Dispatcher {
+// Also where the server finds an app's allowed origins (http/cors.hpp):
+// they travel with the route table, so a change applies as routing does.
+class Dispatcher : public http::CorsLookup {
  public:
   Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::ExecutionLog& executions, MetricsRegistry& metrics,
              DispatchSettings settings, Delivery delivery);
-  ~Dispatcher();
+  ~Dispatcher() override;
 
   // Loads the route table and starts the async workers.
   sdk::Result<void> start();
@@ -94,6 +96,8 @@ class Dispatcher {
   // A run asked for through the admin API, as its user, through the same
   // gate, limits and execution log as a route's (source "admin").
   admin::ManualRunResult run_manual(const admin::ManualRun& run);
+
+  std::shared_ptr<const http::CorsOrigins> cors_origins(std::string_view host_header) const override;
 
   // Routing changed on this node: bump the shared version and reload now.
   void routing_changed();

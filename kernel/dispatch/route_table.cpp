@@ -38,6 +38,13 @@ sdk::Result<std::shared_ptr<const RouteTable>> RouteTable::load(sdk::Database& d
   auto hosts = db.query("SELECT hostname, app_id FROM app_hostnames");
   if (!hosts) return hosts.error();
   for (const auto& row : hosts->rows) table->app_of_host_[row[0].as_string()] = row[1].as_string();
+  auto cors = db.query("SELECT id, cors_origins FROM apps WHERE cors_origins <> ''");
+  if (!cors) return cors.error();
+  std::unordered_map<std::string, std::shared_ptr<const http::CorsOrigins>> cors_of_app;
+  for (const auto& row : cors->rows)
+    if (auto origins = http::CorsOrigins::from_stored(row[1].as_string())) cors_of_app[row[0].as_string()] = origins;
+  for (const auto& [host, app] : table->app_of_host_)
+    if (auto it = cors_of_app.find(app); it != cors_of_app.end()) table->cors_of_host_[host] = it->second;
   auto routes = db.query(
       "SELECT r.id, r.app_id, r.script_id, s.version, r.host, r.path, r.methods, r.dispatch "
       "FROM routes r JOIN scripts s ON s.id = r.script_id");

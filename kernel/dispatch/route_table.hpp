@@ -1,8 +1,8 @@
 // Which app and route a request belongs to, answered from memory.
 //
 // A RouteTable is an immutable snapshot of every app's hostnames and routes
-// (with their scripts' current versions), loaded from the database in one
-// go. The dispatcher swaps in a new snapshot when routing changes: at once
+// (with their scripts' current versions) and the origins each app lets call
+// it from a browser (http/cors.hpp), loaded from the database in one go. The dispatcher swaps in a new snapshot when routing changes: at once
 // for changes made on this node, and within the poll interval for changes
 // another node made (it watches kernel_state.routing_version).
 #pragma once
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernel/admin/admin_hosts.hpp"
+#include "kernel/http/cors.hpp"
 #include "kernel/http/router.hpp"
 #include "picloud/sdk/database.hpp"
 
@@ -55,12 +56,21 @@ class RouteTable {
     auto it = app_of_host_.find(admin::host_of(host_header));
     return it == app_of_host_.end() ? std::string() : it->second;
   }
+  // The allowed origins of the app serving a Host header; null when no app
+  // serves it or the app allows none.
+  std::shared_ptr<const http::CorsOrigins> cors_origins(std::string_view host_header) const {
+    if (cors_of_host_.empty()) return nullptr;
+    auto it = cors_of_host_.find(admin::host_of(host_header));
+    return it == cors_of_host_.end() ? nullptr : it->second;
+  }
 
  private:
   std::int64_t version_ = 0;
   std::size_t route_count_ = 0;
   std::unordered_map<std::string, std::string> app_of_host_;
   std::unordered_map<std::string, std::vector<AppRoute>> routes_of_app_;
+  // Only the hosts of apps with a list (one list shared by an app's hosts).
+  std::unordered_map<std::string, std::shared_ptr<const http::CorsOrigins>> cors_of_host_;
 };
 
 

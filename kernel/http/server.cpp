@@ -116,6 +116,10 @@ struct Server::Exchange {
   std::int64_t spooled = 0;
   std::string decoded;  // chunked data on its way to the spool file
   std::any auth_state;  // what the authorizer established, for the handler
+  // Cross-origin access (cors.hpp): whether the answer varies by Origin (the
+  // app serving the Host lists origins), and what this Origin was granted.
+  bool cors_varies = false;
+  std::optional<CorsGrant> cors;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   Exchange() = default;
@@ -457,6 +461,17 @@ Server::Next Server::begin_request(Connection& c) {
   }
   const bool has_body = x.framing.kind != BodyFraming::none;
 
+  // Before routing: a preflight is answered here, and whatever answers the
+  // request afterwards (a script, a plugin, a refusal) carries the grant.
+  if (cors_) {
+    if (const std::string& origin = x.head.get("Origin", kNone); !origin.empty()) {
+      if (auto preflight = cross_origin(x, origin)) {
+        x.close_after = has_body;
+        return respond(c, std::move(*preflight));
+      }
+    }
+  }
+
   const bool admin_host =
       !router_.has_admin_hosts_only_routes() || authorizer_.admin_host(x.head.get("Host", std::string()));
   auto match = router_.match(req.method, req.path, admin_host);
@@ -521,6 +536,21 @@ Server::Next Server::begin_request(Connection& c) {
     req.body.reserve(static_cast<std::size_t>(std::min<std::int64_t>(x.framing.length, 1 << 20)));
   c.phase = Connection::Phase::body;
   return read_body(c);
+}
+
+std::optional<sdk::HttpResponse> Server::cross_origin(Exchange& x, const std::string& origin) {
+  // The admin API's hosts and paths keep their own rules (request_origin.hpp).
+  if (!kernel_path(x.request.path).empty()) return std::nullopt;
+  const std::string& host = x.head.get("Host", kNone);
+  if (authorizer_.admin_host(host)) return std::nullopt;
+  auto origins = cors_->cors_origins(host);
+  if (!origins) return std::nullopt;
+  x.cors = origins->grant(origin);
+  if (is_preflight(x.request.method, x.head.get("Access-Control-Request-Method", kNone)))
+    return x.cors ? preflight_allowed(*x.cors, x.head.get("Access-Control-Request-Headers", kNone))
+                  : preflight_refused(origin);
+  x.cors_varies = true;
+  return std::nullopt;
 }
 
 Server::Next Server::read_body(Connection& c) {
@@ -612,6 +642,7 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
       res = error_response(500, "internal", "internal error");
     }
   }
+  if (x.cors_varies) apply_cors(x.cors ? &*x.cors : nullptr, res);
   if (res.stream && status_has_body(res.status) && !wire.head) {
     c.stream_length = res.stream->length();
     c.stream_chunked = c.stream_length < 0 && !wire.http10;
@@ -624,6 +655,7 @@ Server::Next Server::respond(Connection& c, sdk::HttpResponse res) {
               {{"path", x.request.path}, {"owner", x.route ? x.route->owner : "kernel"},
                {"status", std::to_string(res.status)}});
     res = error_response(500, "internal", "internal error");
+    if (x.cors_varies) apply_cors(x.cors ? &*x.cors : nullptr, res);
     serialize_response(res, wire, c.out);
   }
   if (x.route) {

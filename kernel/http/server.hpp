@@ -46,6 +46,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "kernel/http/cors.hpp"
 #include "kernel/http/router.hpp"
 #include "kernel/http/spool.hpp"
 #include "kernel/http/stream_loop.hpp"
@@ -112,6 +113,9 @@ class Server {
   // their wall-clock limit), so nothing runs once this returns.
   int stop(int grace_ms);
   int port() const { return bound_port_; }
+  // Where apps' allowed origins are found (cors.hpp); set before start().
+  // Null: no cross-origin access to any app.
+  void set_cors(const CorsLookup* cors) { cors_ = cors; }
 
  private:
   struct Connection;
@@ -132,6 +136,9 @@ class Server {
   Next process(Connection& c);
   Next guarded(Connection& c, Next (Server::*step)(Connection&));
   Next begin_request(Connection& c);  // head parsed: route, authorize, frame the body
+  // For a request with an Origin on an app's host: notes the app's grant
+  // on the exchange, and answers a preflight.
+  std::optional<sdk::HttpResponse> cross_origin(Exchange& x, const std::string& origin);
   Next read_body(Connection& c);
   Next complete_request(Connection& c);  // body read: run the handler
   Next respond(Connection& c, sdk::HttpResponse response);
@@ -146,6 +153,7 @@ class Server {
 
   Router& router_;
   Authorizer& authorizer_;
+  const CorsLookup* cors_ = nullptr;
   ServerOptions options_;
   std::unique_ptr<Poco::Net::ServerSocket> listener_;
   int epoll_fd_ = -1;
