@@ -678,7 +678,7 @@ Server::Next Server::take_over(Connection& c, sdk::HttpResponse res) {
   auto& x = *c.exchange;
   std::shared_ptr<sdk::StreamHandler> handler = std::move(res.takeover);
   const bool eligible = x.parsed && x.head.getMethod() == "GET" && x.head.getVersion() == Poco::Net::HTTPMessage::HTTP_1_1 &&
-                        !x.close_after && res.status >= 200 && res.status < 300 && !res.stream;
+                        !x.close_after;
   auto refuse = [&](sdk::HttpResponse instead) {
     try {
       handler->closed(sdk::StreamEnd::refused);
@@ -687,18 +687,18 @@ Server::Next Server::take_over(Connection& c, sdk::HttpResponse res) {
     handler.reset();
     return respond(c, std::move(instead));
   };
-  if (!eligible) {
-    if (x.parsed && x.head.getMethod() == "HEAD") {
-      res.body.clear();
-      return refuse(std::move(res));
-    }
+  // A HEAD, or an answer that is no stream after all (an error, a body
+  // stream): sent as it is, without taking the connection.
+  if ((x.parsed && x.head.getMethod() == "HEAD") || res.status < 200 || res.status >= 300 || res.stream)
+    return refuse(std::move(res));
+  if (!eligible)
     return refuse(error_response(400, "bad_request", "this resource is a stream: fetch it with GET over HTTP/1.1"));
-  }
   if (stopping_.load() || !streams_.reserve()) {
     auto busy = error_response(503, "unavailable", "this server holds as many streams as it may; try again later");
     busy.headers.emplace_back("Retry-After", "5");
     return refuse(std::move(busy));
   }
+  if (x.cors_varies) apply_cors(x.cors ? &*x.cors : nullptr, res);
   WireOptions wire{false, false, false, x.request.request_id, /*until_close=*/true};
   std::string head;  // with the body, the stream's first bytes
   if (!serialize_response(res, wire, head)) {

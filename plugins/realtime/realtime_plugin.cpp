@@ -470,8 +470,8 @@ class RealtimePlugin final : public sdk::Plugin {
                if (!id) return id.error();
                return Value(*id);
              },
-             "Publishes a message (any JSON) to a registered topic of the app: its subscribers on every node get it "
-             "once this returns. Returns the event's id."});
+             "Publishes a message (any JSON) to a registered topic of the app; once it commits (before this "
+             "returns) every node writes it to its subscribers. Returns the event's id."});
         !r)
       return r;
     return api.add_function(

@@ -475,6 +475,30 @@ TEST_P(RealtimeBackends, PubSubPublishesReachARealtimeTopicOfTheSameName) {
   EXPECT_FALSE(s->next_event(300ms));
 }
 
+TEST_P(RealtimeBackends, ThePagesOfAnAppsCorsOriginsMaySubscribe) {
+  Instance pc(GetParam(), realtime_env());
+  pc.cast_owner();
+  auto app = realtime_app(pc, "cors");
+  app.add_topic("room", "token");
+  auto patched = pc.call("PATCH", "/apps/cors", pc.owner_key, R"({"cors_origins":["https://spa.example.com"]})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  std::string token = app.token(V::array({"room"}));
+  auto s = app.subscribe("room", {{"Authorization", "Bearer " + token}, {"Origin", "https://spa.example.com"}});
+  ASSERT_EQ(s->status, 200);
+  EXPECT_EQ(s->header("access-control-allow-origin"), "https://spa.example.com");
+  auto denied = app.subscribe("room", {{"Origin", "https://spa.example.com"}});
+  EXPECT_EQ(denied->status, 401);
+  EXPECT_EQ(denied->header("access-control-allow-origin"), "https://spa.example.com") << "the page can read why";
+  auto other = app.subscribe("room", {{"Authorization", "Bearer " + token}, {"Origin", "https://evil.example"}});
+  EXPECT_EQ(other->header("access-control-allow-origin"), "");
+  // The preflight a browser sends before a subscription with a token header.
+  auto pre = on(pc, "cors.localhost", "OPTIONS", "/_picloud/realtime/topics/room", "",
+                {{"Origin", "https://spa.example.com"},
+                 {"Access-Control-Request-Method", "GET"},
+                 {"Access-Control-Request-Headers", "authorization, last-event-id"}});
+  EXPECT_EQ(pre.status, 204);
+}
+
 TEST_P(RealtimeBackends, HeartbeatsKeepQuietStreamsAlive) {
   Instance pc(GetParam(), realtime_env({{"PICLOUD_REALTIME_HEARTBEAT_S", "1"}}));
   pc.cast_owner();
@@ -532,6 +556,12 @@ TEST_P(RealtimeBackends, ShutdownSaysGoodbyeAndTheStreamCapAnswers503) {
   auto two = app.subscribe("t");
   EXPECT_EQ(two->status, 503);
   EXPECT_EQ(two->header("retry-after"), "5");
+  // Only a GET over HTTP/1.1 becomes a stream; a HEAD gets the head alone.
+  auto old = raw_exchange(pc->port(), "GET /_picloud/realtime/topics/t HTTP/1.0\r\nHost: bye.localhost\r\n\r\n", 3s);
+  EXPECT_EQ(old.received.rfind("HTTP/1.1 400", 0), 0u) << old.received;
+  auto head = raw_exchange(pc->port(), "HEAD /_picloud/realtime/topics/t HTTP/1.1\r\nHost: bye.localhost\r\nConnection: close\r\n\r\n", 3s);
+  EXPECT_EQ(head.received.rfind("HTTP/1.1 200", 0), 0u) << head.received;
+  EXPECT_TRUE(head.closed);
   // Script routes still answer: streams do not take request connections.
   EXPECT_EQ(app.drive(V::object({{"op", "publish"}, {"topic", "t"}, {"message", 1}})).status, 200);
   ASSERT_TRUE(one->next_event());
