@@ -78,6 +78,9 @@ void Notifier::enqueue(std::string channel, std::string payload) {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     queue_.emplace_back(std::move(channel), std::move(payload));
+    // The delivery thread comes with the first message (an idle server,
+    // or one whose plugins send none, has none).
+    if (started_ && !delivery_.joinable()) delivery_ = std::thread([this] { deliver_loop(); });
   }
   ready_.notify_one();
 }
@@ -87,9 +90,10 @@ sdk::Result<void> Notifier::start() {
     std::lock_guard lock(mutex_);
     if (started_) return {};
     started_ = true;
+    if (!queue_.empty()) delivery_ = std::thread([this] { deliver_loop(); });
   }
-  delivery_ = std::thread([this] { deliver_loop(); });
-  if (db_.dialect() == sdk::Dialect::postgres) listening_ = std::thread([this] { listen_loop(); });
+  // Other nodes' messages come whether or not this one sends any.
+  if (db_.dialect() == sdk::Dialect::postgres && !listeners_.empty()) listening_ = std::thread([this] { listen_loop(); });
   return {};
 }
 
@@ -101,7 +105,12 @@ void Notifier::stop() {
   }
   ready_.notify_all();
   if (listening_.joinable()) listening_.join();
-  if (delivery_.joinable()) delivery_.join();
+  std::thread delivery;
+  {
+    std::lock_guard lock(mutex_);  // no message starts it any more
+    delivery = std::move(delivery_);
+  }
+  if (delivery.joinable()) delivery.join();
 }
 
 void Notifier::deliver_loop() {

@@ -47,7 +47,8 @@ class Notifier {
   // nullptr: now.
   sdk::Result<void> notify(sdk::Transaction* tx, std::string_view channel, std::string_view payload);
 
-  // Starts delivering (and on PostgreSQL, listening). Messages sent before
+  // Starts delivering (its thread comes with the first message) and, on
+  // PostgreSQL when anything listens, listening. Messages sent before
   // start() wait for it.
   sdk::Result<void> start();
   // Delivers what is queued, then stops; later messages are dropped.

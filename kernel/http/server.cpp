@@ -220,13 +220,6 @@ sdk::Result<void> Server::start() {
     listener_.reset();
     return sdk::make_error(sdk::ErrorKind::unavailable, "cannot set up the HTTP event loop: " + why);
   }
-  if (auto r = streams_.start(); !r) {
-    ::close(epoll_fd_);
-    ::close(wake_fd_);
-    epoll_fd_ = wake_fd_ = -1;
-    listener_.reset();
-    return r;
-  }
   active_target_ = options_.active_workers > 0
                        ? options_.active_workers
                        : static_cast<int>(std::max(2u, 2 * std::thread::hardware_concurrency()));

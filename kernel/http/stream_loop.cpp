@@ -191,23 +191,29 @@ StreamLoop::StreamLoop(MetricsRegistry& metrics, int max_streams)
 
 StreamLoop::~StreamLoop() { stop(0); }
 
-sdk::Result<void> StreamLoop::start() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+bool StreamLoop::ensure_started() {
+  if (epoll_fd_.load() >= 0) return true;
+  std::lock_guard lock(start_mutex_);
+  if (epoll_fd_.load() >= 0) return true;
+  if (start_failed_ || stopping_.load()) return false;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event wake{EPOLLIN, {.ptr = &wake_tag}};
-  if (epoll_fd_ < 0 || wake_fd_ < 0 || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) {
-    std::string why = std::strerror(errno);
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (ep < 0 || wake_fd_ < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd_, &wake) != 0) {
+    write_log(LogLevel::error, "server", "cannot set up the stream loop; streams are refused", {{"error", std::strerror(errno)}});
+    if (ep >= 0) ::close(ep);
     if (wake_fd_ >= 0) ::close(wake_fd_);
-    epoll_fd_ = wake_fd_ = -1;
-    return sdk::make_error(sdk::ErrorKind::unavailable, "cannot set up the stream loop: " + why);
+    wake_fd_ = -1;
+    start_failed_ = true;
+    return false;
   }
+  epoll_fd_ = ep;
   thread_ = std::thread([this] { run(); });
-  return {};
+  return true;
 }
 
 bool StreamLoop::reserve() {
-  if (stopping_.load() || epoll_fd_ < 0) return false;
+  if (stopping_.load() || !ensure_started()) return false;
   auto n = reserved_.load();
   do {
     if (static_cast<std::int64_t>(n) >= max_streams_) return false;
@@ -318,7 +324,11 @@ void StreamLoop::run() {
 }
 
 void StreamLoop::stop(int grace_ms) {
-  if (epoll_fd_ < 0) return;
+  std::lock_guard start_lock(start_mutex_);  // nothing starts the loop meanwhile
+  if (epoll_fd_.load() < 0) {
+    stopping_ = true;
+    return;
+  }
   const std::int64_t deadline = now_ms() + std::max(grace_ms, 0);
   stop_deadline_ = deadline;
   if (!stopping_.exchange(true)) {
@@ -332,9 +342,10 @@ void StreamLoop::stop(int grace_ms) {
     [[maybe_unused]] auto w = ::write(wake_fd_, &one, sizeof one);
   }
   if (thread_.joinable()) thread_.join();
-  ::close(epoll_fd_);
+  ::close(epoll_fd_.load());
   ::close(wake_fd_);
-  epoll_fd_ = wake_fd_ = -1;
+  epoll_fd_ = -1;
+  wake_fd_ = -1;
 }
 
 }  // namespace picloud::kernel::http

@@ -37,8 +37,9 @@ class StreamLoop {
   StreamLoop(const StreamLoop&) = delete;
   StreamLoop& operator=(const StreamLoop&) = delete;
 
-  sdk::Result<void> start();
   // A place for one more connection; false at the cap or once stopping.
+  // The loop's thread and epoll set are made with the first (a server
+  // that never takes a connection over has neither).
   bool reserve();
   void unreserve();
   // Takes over `fd` (connected, non-blocking) after reserve(): sends
@@ -55,14 +56,17 @@ class StreamLoop {
  private:
   class Stream;
   friend class Stream;
+  bool ensure_started();
   void run();
   void on_event(Stream& s, std::uint32_t events);
   void finish(Stream& s, sdk::StreamEnd why);  // on the loop's thread
   void sweep_closing(std::int64_t now);
 
   const int max_streams_;
-  int epoll_fd_ = -1;
+  std::atomic<int> epoll_fd_{-1};
   int wake_fd_ = -1;
+  std::mutex start_mutex_;
+  bool start_failed_ = false;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> stop_deadline_{0};

@@ -141,6 +141,7 @@ void Hub::drop_if_unused(const std::shared_ptr<TopicState>& state) {
 }
 
 void Hub::attach(Subscriber& s) {
+  if (first_subscriber_) std::call_once(first_subscriber_once_, first_subscriber_);
   TopicState& t = *s.topic_;
   const std::int64_t now = sdk::wall_clock_ms();
   std::lock_guard lock(t.mutex);

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <picloud/sdk.hpp>
@@ -82,7 +83,10 @@ struct TopicState {
 
 class Hub {
  public:
-  Hub(TopicStore& store, HubOptions options) : store_(store), options_(options) {}
+  // `first_subscriber` runs once, when this node's first subscription
+  // opens (the heartbeat timer starts then: an idle node runs none).
+  Hub(TopicStore& store, HubOptions options, std::function<void()> first_subscriber)
+      : store_(store), options_(options), first_subscriber_(std::move(first_subscriber)) {}
 
   const HubOptions& options() const { return options_; }
   // The topic's state, held for a subscription about to open (before its
@@ -114,6 +118,8 @@ class Hub {
 
   TopicStore& store_;
   HubOptions options_;
+  std::function<void()> first_subscriber_;
+  std::once_flag first_subscriber_once_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<TopicState>> topics_;
 };

@@ -125,7 +125,10 @@ class RealtimePlugin final : public sdk::Plugin {
     hub.heartbeat_ms = *heartbeat * 1000;
     hub.retry_ms = *retry;
     hub.max_buffer_bytes = static_cast<std::uint64_t>(*max_behind);
-    hub_ = std::make_unique<Hub>(*store_, hub);
+    auto* tasks = &ctx.tasks();
+    hub_ = std::make_unique<Hub>(*store_, hub, [this, tasks] {
+      tasks->every("heartbeat", 1000, [this] { hub_->tick(sdk::wall_clock_ms()); });
+    });
     tokens_ = std::make_unique<Tokens>(*ctx.keyring(), TokenLimits{*ttl_min, *ttl_max, 100});
 
     for (auto c : {sdk::Capability{kReadCapability, sdk::Access::app_viewer, "app:read", "see an app's realtime topics"},
@@ -154,10 +157,7 @@ class RealtimePlugin final : public sdk::Plugin {
     return declare_script_api(*ctx.script_api(), *ctx.access());
   }
 
-  Result<void> start(sdk::PluginContext& ctx) override {
-    ctx.tasks().every("heartbeat", 1000, [this] { hub_->tick(sdk::wall_clock_ms()); });
-    return {};
-  }
+  Result<void> start(sdk::PluginContext&) override { return {}; }
   void stop() override {}
 
  private:
