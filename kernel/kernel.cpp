@@ -57,7 +57,7 @@ Result<void> prepare_sqlite_file(const std::string& file, const fs::path& data_d
 void raise_open_file_limit(const http::ServerOptions& options) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
-  const rlim_t wanted = static_cast<rlim_t>(options.max_connections) + static_cast<rlim_t>(options.max_streams) + 256;
+  const rlim_t wanted = static_cast<rlim_t>(options.max_connections) + static_cast<rlim_t>(options.max_streams);
   if (limit.rlim_cur < limit.rlim_max && limit.rlim_cur < wanted) {
     rlimit raised = limit;
     raised.rlim_cur = std::min(limit.rlim_max, wanted);

@@ -1,6 +1,7 @@
 // picloud: the command line.
 #include <signal.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -462,6 +463,13 @@ int main(int argc, char** argv) {
   // Whatever PiCloud writes (the database, later keys and files) is for its
   // own user only, whichever command created it.
   umask(077);
+  // One malloc arena for every thread: glibc's default gives each of
+  // PiCloud's threads (workers, the cluster listener, plugins' tasks) an
+  // arena of its own, whose free pages stay resident — about 0.5 MB of an
+  // idle server's 24. Per-thread caches take the small allocations of the
+  // request path anyway (no measurable change in /hello's rate). The
+  // environment's MALLOC_ARENA_MAX, when set, decides instead.
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 1);
   std::vector<std::string> args;
   std::string config_path;
   if (const char* env = std::getenv("PICLOUD_CONFIG")) config_path = env;

@@ -32,7 +32,9 @@ Notifier::Notifier(db::Database& db, MetricsRegistry& metrics)
       received_(metrics.counter("picloud_cluster_messages_received_total",
                                 "messages received from other nodes (PostgreSQL NOTIFY)")),
       reconnects_(metrics.counter("picloud_cluster_listen_reconnects_total",
-                                  "times the listening connection to PostgreSQL was opened again")) {}
+                                  "times the listening connection to PostgreSQL was opened again")),
+      dropped_(metrics.counter("picloud_cluster_messages_dropped_total",
+                               "messages dropped because the listeners fell 100,000 behind")) {}
 
 Notifier::~Notifier() { stop(); }
 
@@ -77,6 +79,12 @@ void Notifier::enqueue(std::string channel, std::string payload) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
+    if (queue_.size() >= kMaxQueued) {
+      // Listeners slower than the messages: drop rather than grow (a
+      // listener that needs every message reads the gap from its tables).
+      dropped_.inc();
+      return;
+    }
     queue_.emplace_back(std::move(channel), std::move(payload));
     // The delivery thread comes with the first message (an idle server,
     // or one whose plugins send none, has none).
@@ -118,7 +126,7 @@ void Notifier::deliver_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
     ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and all delivered
+    if (stopping_) return;  // what is queued is dropped: the plugins are stopping
     auto [channel, payload] = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();

@@ -35,6 +35,7 @@ class Notifier {
  public:
   using Listener = std::function<void(std::string_view payload)>;
   static constexpr std::size_t kMaxPayload = 7000;
+  static constexpr std::size_t kMaxQueued = 100000;  // past it messages are dropped (and counted)
 
   Notifier(db::Database& db, MetricsRegistry& metrics);
   ~Notifier();
@@ -51,7 +52,7 @@ class Notifier {
   // PostgreSQL when anything listens, listening. Messages sent before
   // start() wait for it.
   sdk::Result<void> start();
-  // Delivers what is queued, then stops; later messages are dropped.
+  // Stops; what is still queued, and later messages, are dropped.
   void stop();
 
   const std::string& node_id() const { return node_id_; }
@@ -74,6 +75,7 @@ class Notifier {
   CounterMetric& sent_;
   CounterMetric& received_;
   CounterMetric& reconnects_;
+  CounterMetric& dropped_;
 };
 
 }  // namespace picloud::kernel::cluster

@@ -327,9 +327,14 @@ sdk::Result<std::unique_ptr<NotificationListener>> open_notification_listener(co
     return sdk::make_error(ErrorKind::invalid_argument, "notifications need PostgreSQL");
   auto driver = postgres_driver();
   if (!driver) return driver.error();
+  // A connection that only listens sends nothing for hours: TCP keepalives
+  // tell a dead server (a failover, a cut network) from a quiet one.
+  std::string conn = url.postgres_connection;
+  if (conn.find("keepalives") == std::string::npos)
+    conn += " keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3";
   std::unique_ptr<Poco::Data::Session> session;
   try {
-    session = std::make_unique<Poco::Data::Session>("postgresql", url.postgres_connection);
+    session = std::make_unique<Poco::Data::Session>("postgresql", conn);
   } catch (const Poco::Exception& e) {
     return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + e.displayText());
   }

@@ -1,6 +1,8 @@
 #include "kernel/http/stream_loop.hpp"
 
 #include <pthread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -126,9 +128,11 @@ class StreamLoop::Stream final : public sdk::LiveStream {
     std::lock_guard lock(mutex_);
     return state_;
   }
+  // Not before watch(): until then the adopting thread is in opened() and
+  // the stream must not end under it.
   std::int64_t close_deadline() {
     std::lock_guard lock(mutex_);
-    return state_ == State::closing ? close_deadline_ : INT64_MAX;
+    return state_ == State::closing && watched_ ? close_deadline_ : INT64_MAX;
   }
   void shut_down(std::int64_t deadline) {
     std::lock_guard lock(mutex_);
@@ -223,23 +227,39 @@ bool StreamLoop::reserve() {
 
 void StreamLoop::unreserve() { reserved_.fetch_sub(1); }
 
-void StreamLoop::adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler) {
-  auto stream = std::make_shared<Stream>(*this, fd, std::move(handler));
-  Stream* s = stream.get();
-  {
+void StreamLoop::adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler) noexcept {
+  std::shared_ptr<Stream> stream;  // kept here until watched, whatever happens meanwhile
+  try {
+    stream = std::make_shared<Stream>(*this, fd, handler);
     std::lock_guard lock(streams_mutex_);
-    streams_.emplace(s, std::move(stream));
+    streams_.emplace(stream.get(), stream);
+  } catch (...) {  // no memory: the client goes, the handler hears it never opened
+    ::close(fd);
+    reserved_.fetch_sub(1);
+    try {
+      handler->closed(sdk::StreamEnd::refused);
+    } catch (...) {
+    }
+    return;
   }
   opened_.inc();
-  s->write(head);  // not watched yet: nothing but this thread sees it until watch()
+  // A peer that stops acknowledging (gone without a FIN) ends the stream
+  // after a minute of unacknowledged writes (heartbeats keep some coming),
+  // not after TCP's quarter of an hour.
+  unsigned int user_timeout_ms = 60000;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+  stream->write(head);  // not watched yet: only this thread sees it until watch()
   try {
-    s->handler().opened(*s);
+    stream->handler().opened(*stream);
   } catch (const std::exception& e) {
     write_log(LogLevel::error, "server", "a stream's handler failed as it opened", {{"error", e.what()}});
-    s->close({});
+    stream->close({});
+  } catch (...) {
+    write_log(LogLevel::error, "server", "a stream's handler failed as it opened");
+    stream->close({});
   }
-  s->watch();
-  if (stopping_.load()) s->shut_down(stop_deadline_.load());
+  stream->watch();
+  if (stopping_.load()) stream->shut_down(stop_deadline_.load());
 }
 
 void StreamLoop::finish(Stream& s, sdk::StreamEnd why) {

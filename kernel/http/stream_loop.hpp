@@ -45,7 +45,7 @@ class StreamLoop {
   // Takes over `fd` (connected, non-blocking) after reserve(): sends
   // `head` (the response head and first bytes), calls handler->opened(),
   // then watches it. On the calling thread until opened() returns.
-  void adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler);
+  void adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler) noexcept;
   // Sends each connection its farewell, waits up to grace_ms for them to
   // flush, closes them all (their handlers hear `shutdown`), and ends the
   // thread. Nothing is adopted afterwards.

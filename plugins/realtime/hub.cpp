@@ -59,10 +59,10 @@ std::string close_frame(std::string_view reason) {
 
 // ---- a subscription ---------------------------------------------------------------
 
-Subscriber::Subscriber(Hub& hub, std::shared_ptr<TopicState> topic, std::int64_t last_sent,
-                       std::vector<std::string> replay, std::int64_t expires_at_ms)
+Subscriber::Subscriber(Hub& hub, std::shared_ptr<TopicState> topic, std::uint64_t generation, std::int64_t last_sent,
+                       std::vector<std::string> replay, std::int64_t expires_at_ms, bool admitted_public)
     : hub_(hub), topic_(std::move(topic)), last_sent_(last_sent), replay_(std::move(replay)),
-      expires_at_ms_(expires_at_ms) {
+      expires_at_ms_(expires_at_ms), generation_(generation), admitted_public_(admitted_public) {
   farewell = close_frame("shutdown");
   max_buffer_bytes = hub.options().max_buffer_bytes;
 }
@@ -143,20 +143,52 @@ void Hub::drop_if_unused(const std::shared_ptr<TopicState>& state) {
 void Hub::attach(Subscriber& s) {
   if (first_subscriber_) std::call_once(first_subscriber_once_, first_subscriber_);
   TopicState& t = *s.topic_;
+  // Events this node delivered before the subscription read its position
+  // may be past its recent frames (another subscription of the topic set
+  // the pace): read those from the buffer first, without the lock.
+  std::int64_t seen;
+  {
+    std::lock_guard lock(t.mutex);
+    seen = t.last_seen;
+  }
+  std::vector<StoredEvent> missed;
+  if (seen > s.last_sent_) {
+    auto read = store_.range(t.app, t.topic, s.last_sent_, seen);
+    if (read) missed = std::move(*read);
+  }
   const std::int64_t now = sdk::wall_clock_ms();
   std::lock_guard lock(t.mutex);
   --t.pending;
   s.attached_ = true;
-  // A topic new here starts counting from what its first subscriber read,
-  // so an event that overtakes another shows as a gap to fill.
-  if (t.last_seen == 0) t.last_seen = s.last_sent_;
   s.index_ = t.subscribers.size();
   t.subscribers.push_back(&s);
   s.last_write_ms_ = now;
+  {
+    std::lock_guard apps(apps_mutex_);
+    ++per_app_[t.app];
+  }
   // What the database's buffer had, then what arrived here since.
   for (const auto& frame : s.replay_) s.send(frame, 0, now);
   std::vector<std::string>().swap(s.replay_);
+  for (const auto& e : missed) s.send(message_frame(t.topic, e.id, e.message, e.published_at), e.id, now);
   for (const auto& [id, frame] : t.recent) s.send(*frame, id, now);
+  if (s.last_sent_ < t.last_seen && !s.ending_) {
+    // Fell out of both: say so rather than skip silently.
+    s.send(named_frame("reset", sdk::to_json(sdk::Value::object({{"topic", t.topic},
+                                                                 {"reason", "too_old"},
+                                                                 {"latest_id", std::to_string(t.last_seen)}}))),
+           0, now);
+    s.last_sent_ = t.last_seen;
+  }
+  // A topic new here starts counting from its first subscriber's position,
+  // so an event that overtakes another shows as a gap to fill.
+  if (t.last_seen == 0) t.last_seen = s.last_sent_;
+  if (t.pending == 0) {
+    t.recent.clear();  // only pending subscriptions need them
+    t.recent_bytes = 0;
+  }
+  // Ended while it was being set up (its topic changed, or was deleted).
+  if (t.closes.load() != s.generation_) s.end_with(t.close_reason);
 }
 
 void Hub::detach(Subscriber& s) {
@@ -168,6 +200,8 @@ void Hub::detach(Subscriber& s) {
       list[s.index_] = list.back();
       list[s.index_]->index_ = s.index_;
       list.pop_back();
+      std::lock_guard apps(apps_mutex_);
+      if (auto it = per_app_.find(state->app); it != per_app_.end() && --it->second == 0) per_app_.erase(it);
     }
     s.stream_ = nullptr;
   }
@@ -218,8 +252,15 @@ void Hub::fan_out(TopicState& t, std::int64_t id, std::int64_t published_at, std
   std::lock_guard lock(t.mutex);
   if (id <= t.last_seen) return;
   t.last_seen = id;
-  t.recent.emplace_back(id, frame);
-  while (t.recent.size() > options_.recent_frames) t.recent.pop_front();
+  if (t.pending > 0) {
+    constexpr std::size_t kRecentBytes = 1 << 20;
+    t.recent.emplace_back(id, frame);
+    t.recent_bytes += frame->size();
+    while (!t.recent.empty() && (t.recent.size() > options_.recent_frames || t.recent_bytes > kRecentBytes)) {
+      t.recent_bytes -= t.recent.front().second->size();
+      t.recent.pop_front();
+    }
+  }
   for (Subscriber* s : t.subscribers) s->send(*frame, id, now);
 }
 
@@ -232,20 +273,44 @@ void Hub::close_topic(const std::string& app, const std::string& topic, std::str
     state = it->second;
   }
   std::lock_guard lock(state->mutex);
-  for (Subscriber* s : state->subscribers) s->end_with(reason);
+  end_all(*state, reason);
 }
 
 void Hub::close_app(const std::string& app, std::string_view reason) {
   for (auto& state : snapshot()) {
     if (state->app != app) continue;
     std::lock_guard lock(state->mutex);
-    for (Subscriber* s : state->subscribers) s->end_with(reason);
+    end_all(*state, reason);
   }
+}
+
+void Hub::end_all(TopicState& state, std::string_view reason) {
+  state.close_reason = std::string(reason);
+  state.closes.fetch_add(1);  // subscriptions still being set up end as they open
+  for (Subscriber* s : state.subscribers) s->end_with(reason);
+}
+
+void Hub::recheck(TopicState& state) {
+  {
+    std::lock_guard lock(state.mutex);
+    if (state.subscribers.empty()) return;
+  }
+  auto topic = store_.find(state.app, state.topic);
+  if (!topic) return;  // the database is away: try at the next round
+  std::lock_guard lock(state.mutex);
+  if (!*topic) return end_all(state, "topic_deleted");
+  if (!(*topic)->external) return end_all(state, "topic_changed");
+  if ((*topic)->auth_mode == AuthMode::token)
+    for (Subscriber* s : state.subscribers)
+      if (s->admitted_public_) s->end_with("topic_changed");
 }
 
 void Hub::tick(std::int64_t now_ms) {
   static const std::string heartbeat = ": hb\n\n";
+  const bool recheck_now = now_ms >= next_recheck_ms_;
+  if (recheck_now) next_recheck_ms_ = now_ms + options_.recheck_ms;
   for (auto& state : snapshot()) {
+    if (recheck_now) recheck(*state);
     std::lock_guard lock(state->mutex);
     for (Subscriber* s : state->subscribers) {
       if (s->expires_at_ms_ > 0 && now_ms >= s->expires_at_ms_) s->end_with("token_expired");
@@ -264,6 +329,12 @@ std::size_t Hub::subscribers(const std::string& app, const std::string& topic) {
   }
   std::lock_guard lock(state->mutex);
   return state->subscribers.size();
+}
+
+std::size_t Hub::app_subscribers(const std::string& app) {
+  std::lock_guard lock(apps_mutex_);
+  auto it = per_app_.find(app);
+  return it == per_app_.end() ? 0 : it->second;
 }
 
 std::size_t Hub::subscribers() {

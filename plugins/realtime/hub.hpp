@@ -13,6 +13,7 @@
 // database's buffer before the later event goes out.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -33,6 +34,7 @@ struct HubOptions {
   std::uint64_t max_buffer_bytes = 64 << 10;
   std::size_t recent_frames = 256;
   std::int64_t retry_ms = 2000;
+  std::int64_t recheck_ms = 30000;  // how often open streams' topics are read again
 };
 
 // Server-sent-event frames (the WHATWG EventSource format): every line of
@@ -47,8 +49,11 @@ struct TopicState;
 
 class Subscriber final : public sdk::StreamHandler {
  public:
-  Subscriber(Hub& hub, std::shared_ptr<TopicState> topic, std::int64_t last_sent, std::vector<std::string> replay,
-             std::int64_t expires_at_ms);
+  // `generation`: the topic's close count when the subscription was held
+  // (a close since then ends it as it opens); `admitted_public`: it came in
+  // without a token (a topic turned to tokens ends it).
+  Subscriber(Hub& hub, std::shared_ptr<TopicState> topic, std::uint64_t generation, std::int64_t last_sent,
+             std::vector<std::string> replay, std::int64_t expires_at_ms, bool admitted_public);
   ~Subscriber() override;
   void opened(sdk::LiveStream& stream) override;
   void closed(sdk::StreamEnd why) override;
@@ -65,6 +70,8 @@ class Subscriber final : public sdk::StreamHandler {
   std::int64_t last_sent_;
   std::vector<std::string> replay_;
   std::int64_t expires_at_ms_;
+  std::uint64_t generation_;
+  bool admitted_public_;
   std::int64_t last_write_ms_ = 0;
   std::size_t index_ = 0;  // in the topic's list
   bool attached_ = false;
@@ -76,9 +83,14 @@ struct TopicState {
   std::string key, app, topic;
   std::mutex mutex;
   std::vector<Subscriber*> subscribers;
+  // Frames delivered while subscriptions were pending (between their
+  // database read and their first live event), bounded by count and bytes.
   std::deque<std::pair<std::int64_t, std::shared_ptr<const std::string>>> recent;
+  std::size_t recent_bytes = 0;
   std::int64_t last_seen = 0;  // the highest id delivered here
   int pending = 0;             // subscriptions prepared, not yet opened or refused
+  std::atomic<std::uint64_t> closes{0};  // how often its streams were ended (with close_reason)
+  std::string close_reason;
 };
 
 class Hub {
@@ -107,6 +119,7 @@ class Hub {
 
   std::size_t subscribers(const std::string& app, const std::string& topic);
   std::size_t subscribers();
+  std::size_t app_subscribers(const std::string& app);
 
  private:
   friend class Subscriber;
@@ -115,11 +128,18 @@ class Hub {
   void drop_if_unused(const std::shared_ptr<TopicState>& state);
   void fan_out(TopicState& state, std::int64_t id, std::int64_t published_at, std::string_view message);
   std::vector<std::shared_ptr<TopicState>> snapshot();
+  void end_all(TopicState& state, std::string_view reason);  // with its lock held
+  // Ends streams the topic's current rules no longer admit: a safety net
+  // for a close message a node missed (its listening connection was down).
+  void recheck(TopicState& state);
 
   TopicStore& store_;
   HubOptions options_;
   std::function<void()> first_subscriber_;
   std::once_flag first_subscriber_once_;
+  std::mutex apps_mutex_;  // innermost: held with no other lock taken inside
+  std::unordered_map<std::string, std::size_t> per_app_;  // open subscriptions by app
+  std::int64_t next_recheck_ms_ = 0;                      // tick()'s thread only
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<TopicState>> topics_;
 };

@@ -73,6 +73,7 @@ std::vector<std::string_view> split_lines(std::string_view text, std::size_t fie
   return out;
 }
 std::int64_t to_int(std::string_view text) {
+  if (text.size() > 18) return -1;  // ids are far below 10^18; longer is not one
   std::int64_t v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return -1;
@@ -104,17 +105,20 @@ class RealtimePlugin final : public sdk::Plugin {
     auto& config = ctx.config();
     auto heartbeat = config.get_int("heartbeat_s", 30, 1, 3600);
     auto retry = config.get_int("retry_ms", 2000, 100, 600000);
-    auto buffer = config.get_int("buffer_size", 100, 0, 100000);
+    auto buffer = config.get_int("buffer_size", 100, 1, 100000);
     auto max_message = config.get_int("max_message_bytes", 65536, 16, 4 << 20);
     auto max_behind = config.get_int("max_stream_buffer_bytes", 256 << 10, 4096, 16 << 20);
     auto max_topics = config.get_int("max_topics_per_app", 1000, 1, 1000000);
+    auto max_per_app = config.get_int("max_subscribers_per_app", 5000, 0, 1000000);
     auto ttl_default = config.get_int("token_ttl_default_s", 3600, 1, 30 * 86400);
     auto ttl_min = config.get_int("token_ttl_min_s", 10, 1, 30 * 86400);
     auto ttl_max = config.get_int("token_ttl_max_s", 86400, 1, 30 * 86400);
-    for (auto* r : {&heartbeat, &retry, &buffer, &max_message, &max_behind, &max_topics, &ttl_default, &ttl_min, &ttl_max})
+    for (auto* r : {&heartbeat, &retry, &buffer, &max_message, &max_behind, &max_topics, &max_per_app, &ttl_default,
+                    &ttl_min, &ttl_max})
       if (!*r) return r->error();
     if (*ttl_min > *ttl_max) return sdk::make_error(ErrorKind::invalid_argument, "[realtime] token_ttl_min_s > token_ttl_max_s");
     max_message_bytes_ = static_cast<std::size_t>(*max_message);
+    max_per_app_ = static_cast<std::size_t>(*max_per_app);
     ttl_default_ = *ttl_default;
     if (!ctx.cluster()) return sdk::make_error(ErrorKind::unavailable, "realtime needs the kernel's cluster messages");
     if (!ctx.keyring()) return sdk::make_error(ErrorKind::unavailable, "realtime needs the kernel's keyring");
@@ -265,58 +269,70 @@ class RealtimePlugin final : public sdk::Plugin {
       if (v < 0) after_unreadable = true;
       else after = v;
     }
-    auto state = hub_->hold(app, topic);
-    auto resume = store_->resume(app, topic, after);
-    if (!resume) {
-      hub_->release(state);
-      fail(resume.error());
-    }
-    const auto& t = resume->topic;
-    if (!t || !t->external) {
-      hub_->release(state);
-      return not_found();
-    }
+    // Who may subscribe, before anything is held or read for the client.
+    auto found = store_->find(app, topic);
+    if (!found) fail(found.error());
+    if (!*found || !(*found)->external) return not_found();
     std::int64_t expires_at_ms = 0;
-    if (t->auth_mode == AuthMode::token) {
+    const bool admitted_public = (*found)->auth_mode == AuthMode::public_;
+    if (!admitted_public) {
       std::string token;
       std::string_view authorization = req.header("authorization");
       if (authorization.size() > 7 && strncasecmp(authorization.data(), "Bearer ", 7) == 0)
         token = std::string(authorization.substr(7));
       else if (query.count("token"))
         token = query["token"];
-      if (token.empty()) {
-        hub_->release(state);
-        return unauthorized("this topic needs a subscriber token (Authorization: Bearer, or ?token=)");
-      }
+      if (token.empty()) return unauthorized("this topic needs a subscriber token (Authorization: Bearer, or ?token=)");
       auto grant = tokens_->verify(app, token, sdk::wall_clock_ms() / 1000);
-      if (!grant) {
-        hub_->release(state);
+      if (!grant)
         return unauthorized(grant.error().message, grant.error().code == "token_expired" ? "token_expired" : "unauthorized");
-      }
-      if (std::find(grant->topics.begin(), grant->topics.end(), topic) == grant->topics.end()) {
-        hub_->release(state);
+      if (std::find(grant->topics.begin(), grant->topics.end(), topic) == grant->topics.end())
         return unauthorized("the token does not name topic '" + topic + "'");
-      }
       expires_at_ms = grant->expires_at_s * 1000;
     }
+    if (max_per_app_ > 0 && hub_->app_subscribers(app) >= max_per_app_) {
+      auto busy = sdk::error_reply(503, "unavailable", "this app has as many subscribers on this server as it may");
+      busy.headers.emplace_back("Retry-After", "5");
+      return busy;
+    }
+    // Held before the topic's position is read: whatever is published
+    // after that read reaches the subscription (hub.hpp).
+    auto state = hub_->hold(app, topic);
+    const std::uint64_t generation = state->closes.load();
+    auto position = store_->find(app, topic);
+    if (!position || !*position || !(*position)->external) {
+      hub_->release(state);
+      if (!position) fail(position.error());
+      return not_found();
+    }
+    const std::int64_t latest = (*position)->last_event_id;
     // What the client missed, or a reset when that is gone.
     std::string head = "retry: " + std::to_string(hub_->options().retry_ms) + "\n\n";
     std::vector<std::string> replay;
-    std::int64_t last_sent = t->last_event_id;
+    std::int64_t last_sent = latest;
     auto reset = [&](std::string_view reason) {
       head += named_frame("reset", sdk::to_json(Value::object({{"topic", topic},
                                                                  {"reason", std::string(reason)},
-                                                                 {"latest_id", std::to_string(t->last_event_id)}})));
+                                                                 {"latest_id", std::to_string(latest)}})));
     };
     if (after_unreadable) {
       reset("unknown");
-    } else if (after && *after != t->last_event_id) {
-      if (*after > t->last_event_id) reset("unknown");
-      else if (resume->events.empty() || resume->events.front().id != *after + 1) reset("too_old");
-      else
-        for (const auto& e : resume->events) replay.push_back(message_frame(topic, e.id, e.message, e.published_at));
-      // Events published after the read come live (or from the hub's recent frames).
-      if (!resume->events.empty() && !replay.empty()) last_sent = resume->events.back().id;
+    } else if (after && *after != latest) {
+      if (*after > latest) {
+        reset("unknown");
+      } else {
+        auto missed = store_->resume(app, topic, *after, latest);
+        if (!missed) {
+          hub_->release(state);
+          fail(missed.error());
+        }
+        if (!missed->complete) {
+          reset("too_old");
+        } else {
+          for (const auto& e : missed->events) replay.push_back(message_frame(topic, e.id, e.message, e.published_at));
+          last_sent = missed->events.back().id;  // the rest, if any, comes live or from the hub
+        }
+      }
     }
     sdk::HttpResponse res;
     res.status = 200;
@@ -324,7 +340,8 @@ class RealtimePlugin final : public sdk::Plugin {
                    {"Cache-Control", "no-store"},
                    {"X-Accel-Buffering", "no"}};
     res.body = std::move(head);
-    res.takeover = std::make_shared<Subscriber>(*hub_, std::move(state), last_sent, std::move(replay), expires_at_ms);
+    res.takeover = std::make_shared<Subscriber>(*hub_, std::move(state), generation, last_sent, std::move(replay),
+                                                expires_at_ms, admitted_public);
     return res;
   }
 
@@ -425,12 +442,16 @@ class RealtimePlugin final : public sdk::Plugin {
                        auto before = sdk::unwrap(store_->find(app, name));
                        if (!before) fail(404, "not_found", "no topic '" + name + "'");
                        must_confirm(a, before->external);
-                       auto after = sdk::unwrap(store_->update(app, name, a.external, a.auth_mode));
+                       // Streams opened under looser rules end (announced with the
+                       // change itself); clients come back under the new ones.
+                       auto announce = [this, &app, &name](sdk::Transaction& tx, const Topic& was, const Topic& is) -> Result<void> {
+                         const bool narrowed = (was.external && !is.external) ||
+                                               (was.auth_mode == AuthMode::public_ && is.auth_mode == AuthMode::token);
+                         if (!narrowed) return {};
+                         return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_changed"}));
+                       };
+                       auto after = sdk::unwrap(store_->update(app, name, a.external, a.auth_mode, announce));
                        if (!after) fail(404, "not_found", "no topic '" + name + "'");
-                       // Streams opened under looser rules end; clients come back under the new ones.
-                       const bool narrowed = (before->external && !after->external) ||
-                                             (before->auth_mode == AuthMode::public_ && after->auth_mode == AuthMode::token);
-                       if (narrowed) sdk::unwrap(cluster_->notify(nullptr, kChannel, join_lines({"c", app, name, "topic_changed"})));
                        return sdk::json_reply(200, topic_json(*after, hub_->subscribers(app, name)));
                      });
         !r)
@@ -439,8 +460,10 @@ class RealtimePlugin final : public sdk::Plugin {
                      [this, topic_param](const sdk::HttpRequest& req) {
                        const std::string& app = req.params.at("app");
                        const std::string& name = topic_param(req);
-                       if (!sdk::unwrap(store_->remove(app, name))) fail(404, "not_found", "no topic '" + name + "'");
-                       sdk::unwrap(cluster_->notify(nullptr, kChannel, join_lines({"c", app, name, "topic_deleted"})));
+                       auto announce = [this, &app, &name](sdk::Transaction& tx) {
+                         return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_deleted"}));
+                       };
+                       if (!sdk::unwrap(store_->remove(app, name, announce))) fail(404, "not_found", "no topic '" + name + "'");
                        return sdk::HttpResponse{204, {}, ""};
                      });
         !r)
@@ -509,6 +532,7 @@ class RealtimePlugin final : public sdk::Plugin {
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<Tokens> tokens_;
   std::size_t max_message_bytes_ = 65536;
+  std::size_t max_per_app_ = 5000;  // 0: no limit
   std::int64_t ttl_default_ = 3600;
 };
 

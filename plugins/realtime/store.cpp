@@ -100,7 +100,8 @@ sdk::Result<std::optional<Topic>> TopicStore::find(sdk::Transaction& tx, std::st
 }
 
 sdk::Result<std::optional<Topic>> TopicStore::update(std::string_view app, std::string_view name,
-                                                     std::optional<bool> external, std::optional<AuthMode> auth_mode) {
+                                                     std::optional<bool> external, std::optional<AuthMode> auth_mode,
+                                                     const Also& also) {
   std::optional<Topic> out;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto found = find(tx, app, name);
@@ -114,6 +115,8 @@ sdk::Result<std::optional<Topic>> TopicStore::update(std::string_view app, std::
                            {t.external ? 1 : 0, std::string(auth_mode_name(t.auth_mode)), t.updated_at, std::string(app),
                             std::string(name)});
     if (!done) return done.error();
+    if (also)
+      if (auto r = also(tx, **found, t); !r) return r;
     out = std::move(t);
     return {};
   });
@@ -121,7 +124,8 @@ sdk::Result<std::optional<Topic>> TopicStore::update(std::string_view app, std::
   return out;
 }
 
-sdk::Result<bool> TopicStore::remove(std::string_view app, std::string_view name) {
+sdk::Result<bool> TopicStore::remove(std::string_view app, std::string_view name,
+                                     const std::function<sdk::Result<void>(sdk::Transaction&)>& also) {
   bool existed = false;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto n = tx.execute("DELETE FROM realtime_topics WHERE app_id = ? AND name = ?", {std::string(app), std::string(name)});
@@ -129,6 +133,7 @@ sdk::Result<bool> TopicStore::remove(std::string_view app, std::string_view name
     existed = *n > 0;
     auto e = tx.execute("DELETE FROM realtime_events WHERE app_id = ? AND topic = ?", {std::string(app), std::string(name)});
     if (!e) return e.error();
+    if (existed && also) return also(tx);
     return {};
   });
   if (!r) return r.error();
@@ -155,26 +160,21 @@ sdk::Result<std::optional<std::int64_t>> TopicStore::append(sdk::Transaction& tx
   return std::optional<std::int64_t>(id);
 }
 
-sdk::Result<TopicStore::Resume> TopicStore::resume(std::string_view app, std::string_view topic,
-                                                   std::optional<std::int64_t> after) {
+sdk::Result<TopicStore::Resume> TopicStore::resume(std::string_view app, std::string_view topic, std::int64_t after,
+                                                   std::int64_t through) {
   Resume out;
-  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    auto found = find(tx, app, topic);
-    if (!found) return found.error();
-    out.topic = std::move(*found);
-    if (!out.topic || !after) return {};
-    auto oldest = tx.query("SELECT MIN(id) FROM realtime_events WHERE app_id = ? AND topic = ?",
-                           {std::string(app), std::string(topic)});
-    if (!oldest) return oldest.error();
-    out.oldest_kept = oldest->empty() ? 0 : oldest->rows[0][0].int_or(0);
-    auto rows = tx.query("SELECT id, message, published_at FROM realtime_events WHERE app_id = ? AND topic = ? AND id > ? "
-                         "ORDER BY id LIMIT ?",
-                         {std::string(app), std::string(topic), *after, std::int64_t{buffer_size_}});
-    if (!rows) return rows.error();
-    out.events = events_from(*rows);
-    return {};
-  });
-  if (!r) return r.error();
+  if (through <= after) {
+    out.complete = true;
+    return out;
+  }
+  auto rows = db_.query("SELECT id, message, published_at FROM realtime_events WHERE app_id = ? AND topic = ? AND id > ? "
+                        "AND id <= ? ORDER BY id LIMIT ?",
+                        {std::string(app), std::string(topic), after, through, std::int64_t{buffer_size_}});
+  if (!rows) return rows.error();
+  out.events = events_from(*rows);
+  // Ids have no gaps: the buffer still holds everything after `after` when
+  // its first event is the next one.
+  out.complete = !out.events.empty() && out.events.front().id == after + 1;
   return out;
 }
 

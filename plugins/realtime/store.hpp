@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <picloud/sdk.hpp>
 #include <string>
@@ -44,10 +45,14 @@ class TopicStore {
   sdk::Result<std::optional<Topic>> find(std::string_view app, std::string_view name);
   sdk::Result<std::optional<Topic>> find(sdk::Transaction& tx, std::string_view app, std::string_view name);
   // The topic as changed; nothing when there is no such topic.
+  // `also` runs in the same transaction once the change is written (to
+  // announce it to the nodes with the change itself).
+  using Also = std::function<sdk::Result<void>(sdk::Transaction& tx, const Topic& before, const Topic& after)>;
   sdk::Result<std::optional<Topic>> update(std::string_view app, std::string_view name, std::optional<bool> external,
-                                           std::optional<AuthMode> auth_mode);
+                                           std::optional<AuthMode> auth_mode, const Also& also);
   // Deletes the topic and its buffered events; whether there was one.
-  sdk::Result<bool> remove(std::string_view app, std::string_view name);
+  sdk::Result<bool> remove(std::string_view app, std::string_view name,
+                           const std::function<sdk::Result<void>(sdk::Transaction&)>& also);
 
   // Inside `tx`: gives the event the topic's next id and keeps it in the
   // buffer (dropping what falls out). Nothing when the topic is not one of
@@ -55,15 +60,15 @@ class TopicStore {
   sdk::Result<std::optional<std::int64_t>> append(sdk::Transaction& tx, std::string_view app, std::string_view topic,
                                                   std::string_view message, std::int64_t published_at);
 
-  // What a client resuming after `after` needs, read in one transaction:
-  // the topic (nothing when gone) and up to the buffer's events after
-  // `after`, oldest first.
+  // What a client resuming after `after` needs: the buffer's events in
+  // (after, through] — `through` being the topic's last id as read before,
+  // so all of them have committed — oldest first, and whether the buffer
+  // still starts right after `after`. Plain reads, no transaction.
   struct Resume {
-    std::optional<Topic> topic;
     std::vector<StoredEvent> events;
-    std::int64_t oldest_kept = 0;  // the buffer's first id (0: empty)
+    bool complete = false;  // nothing between `after` and the first event was dropped
   };
-  sdk::Result<Resume> resume(std::string_view app, std::string_view topic, std::optional<std::int64_t> after);
+  sdk::Result<Resume> resume(std::string_view app, std::string_view topic, std::int64_t after, std::int64_t through);
   // Events (after, through] of a topic, oldest first, for filling a gap.
   sdk::Result<std::vector<StoredEvent>> range(std::string_view app, std::string_view topic, std::int64_t after,
                                               std::int64_t through);

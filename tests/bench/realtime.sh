@@ -22,7 +22,8 @@ api() {  # api METHOD PATH JSON
 }
 
 bench_picloud realtime "sqlite:./picloud.db" PICLOUD_PLUGINS_SEARCH_PATH="$BUILD_DIR/plugins" \
-  PICLOUD_PLUGINS_ENABLED=realtime PICLOUD_ADMIN_IP_HOSTS=false PICLOUD_SERVER_MAX_STREAMS=$((SUBSCRIBERS + 100))
+  PICLOUD_PLUGINS_ENABLED=realtime PICLOUD_ADMIN_IP_HOSTS=false PICLOUD_SERVER_MAX_STREAMS=$((SUBSCRIBERS + 100)) \
+  PICLOUD_REALTIME_MAX_SUBSCRIBERS_PER_APP=$((SUBSCRIBERS + 100))
 PID="${BENCH_PIDS[-1]}"
 api POST /apps '{"slug":"bench","hostnames":["127.0.0.1","bench.localhost"]}'
 api POST /apps/bench/scripts '{"name":"hello","source":"void handle(request@ req, response@ res) { res.text(\"hello\"); }"}'

@@ -505,11 +505,12 @@ inline pc_takeover c_takeover(const Host& host, const std::shared_ptr<StreamHand
   };
   out.closed = [](void* user, uint32_t reason) noexcept {
     auto* h = static_cast<TakeoverHolder*>(user);
-    h->stream.stream_ = nullptr;
     const Host host = h->stream.host_;
     logged(host, "closing a stream", [&] {
       h->handler->closed(reason <= PC_STREAM_SHUTDOWN ? static_cast<StreamEnd>(reason) : StreamEnd::client_gone);
     });
+    // After closed(): the plugin's writers (serialised with it) are done.
+    h->stream.stream_ = nullptr;
     logged(host, "closing a stream", [&] { delete h; });
   };
   return out;
