@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <set>
 
+#include "kernel/dashboard/dashboard_site.hpp"
 #include "kernel/db/migrations.hpp"
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
@@ -327,13 +328,22 @@ Result<void> Kernel::start() {
   });
   admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
   admin_->set_script_runner([d = dispatcher_.get()](const admin::ManualRun& run) { return d->run_manual(run); });
-  // The admin API's hosts never reach an app, whatever the database says.
+  dashboard_ = std::make_unique<dashboard::DashboardSite>();
+  // The admin API's hosts never reach an app, whatever the database says;
+  // they serve the dashboard at /admin.
   router_.set_fallback(
-      [d = dispatcher_.get(), &hosts = admin_->hosts(),
+      [d = dispatcher_.get(), &hosts = admin_->hosts(), &site = *dashboard_,
        &not_found = metrics_.counter("picloud_http_not_found_total", "HTTP requests that matched no route")](
           const sdk::HttpRequest& req) {
         auto host = req.header("host");
         if (!hosts.serves(host) || !http::kernel_path(req.path).empty()) return d->serve(req);
+        if (dashboard::dashboard_path(req.path)) return site.serve(req);
+        if (req.path == "/" && (req.method == "GET" || req.method == "HEAD")) {
+          // An operator typing the server's address gets the dashboard.
+          auto r = sdk::HttpResponse::text(302, "");
+          r.headers.emplace_back("location", std::string(dashboard::kDashboardPrefix) + "/");
+          return r;
+        }
         not_found.inc();
         return admin::error_body(404, "not_found",
                                  "no app serves the host '" + admin::host_of(host) + "': it is the admin API's");

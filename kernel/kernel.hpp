@@ -17,6 +17,7 @@
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/run_access.hpp"
 #include "kernel/config.hpp"
+#include "kernel/dashboard/dashboard_site.hpp"
 #include "kernel/db/database.hpp"
 #include "kernel/dispatch/dispatcher.hpp"
 #include "kernel/http/router.hpp"
@@ -96,6 +97,7 @@ class Kernel {
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<triggers::CronScheduler> cron_;
   plugins::TaskGroup maintenance_{"kernel"};  // retention sweeps
+  std::unique_ptr<dashboard::DashboardSite> dashboard_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
   bool plugins_loaded_ = false;

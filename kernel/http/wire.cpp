@@ -53,6 +53,23 @@ bool valid_header(const std::string& name, const std::string& value) {
   return true;
 }
 
+namespace {
+
+// Poco's table lacks a few codes (and answers "???" for them); a status
+// without a known phrase gets an empty one, which HTTP/1.1 allows.
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 308: return "Permanent Redirect";
+    case 421: return "Misdirected Request";
+    case 425: return "Too Early";
+    default: break;
+  }
+  const std::string& poco = Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  return poco == "???" ? std::string_view{} : std::string_view(poco);
+}
+
+}  // namespace
+
 bool serialize_response(const sdk::HttpResponse& response, const WireOptions& options, std::string& out) {
   out.clear();
   const int status = response.status;
@@ -62,7 +79,7 @@ bool serialize_response(const sdk::HttpResponse& response, const WireOptions& op
   out += "HTTP/1.1 ";
   out += std::to_string(status);
   out += ' ';
-  out += Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  out += reason_phrase(status);
   out += "\r\nDate: ";
   out += http_date();
   out += "\r\n";
