@@ -292,6 +292,7 @@ Result<void> Kernel::start_without_http() {
   admin_->set_engine(script_engine_.get());
   admin_->set_trigger_kinds(&plugins_->trigger_kinds());
   admin_->set_app_lifecycle(&plugins_->app_lifecycle());
+  admin_->set_plugins(plugins_->installed(), &plugins_->admin_views());
   warn_unread_config();
   admin_->start();
   if (auto r = plugins_->start_all(); !r) return fail(r.error());

@@ -68,21 +68,23 @@ MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, const 
 CounterMetric& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   auto& series = family(name, help, Kind::counter).series[render_labels(labels)];
-  if (!series.counter) series.counter = std::make_unique<CounterMetric>();
+  if (!series.counter) series.counter = std::make_unique<CounterMetric>(), series.labels = labels;
   return *series.counter;
 }
 
 HistogramMetric& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   auto& series = family(name, help, Kind::histogram).series[render_labels(labels)];
-  if (!series.histogram) series.histogram = std::make_unique<HistogramMetric>();
+  if (!series.histogram) series.histogram = std::make_unique<HistogramMetric>(), series.labels = labels;
   return *series.histogram;
 }
 
 void MetricsRegistry::gauge(const std::string& name, const std::string& help, std::function<double()> read,
                             const Labels& labels) {
   std::lock_guard lock(mutex_);
-  family(name, help, Kind::gauge).series[render_labels(labels)].gauge = std::move(read);
+  auto& series = family(name, help, Kind::gauge).series[render_labels(labels)];
+  series.gauge = std::move(read);
+  series.labels = labels;
 }
 
 void MetricsRegistry::scraped_gauges(const std::string& name, const std::string& help,
@@ -117,6 +119,52 @@ std::string MetricsRegistry::render() const {
     }
   }
   return out;
+}
+
+namespace {
+
+sdk::Value label_object(const Labels& labels) {
+  sdk::Value out = sdk::Value::object();
+  for (const auto& [k, v] : labels) out.as_object()[k] = v;
+  return out;
+}
+
+}  // namespace
+
+sdk::Value HistogramMetric::snapshot() const {
+  sdk::Value buckets = sdk::Value::array();
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    buckets.as_array().push_back(sdk::Value::object(
+        {{"le", i < kBounds.size() ? number(kBounds[i]) : std::string("+Inf")}, {"count", static_cast<std::int64_t>(cumulative)}}));
+  }
+  return sdk::Value::object({{"count", static_cast<std::int64_t>(count_.load(std::memory_order_relaxed))},
+                             {"sum", sum_micros_.load(std::memory_order_relaxed) / 1e6},
+                             {"buckets", std::move(buckets)}});
+}
+
+sdk::Value MetricsRegistry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  sdk::Value metrics = sdk::Value::array();
+  for (const auto& [name, fam] : families_) {
+    sdk::Value samples = sdk::Value::array();
+    for (const auto& [rendered, series] : fam.series) {
+      if (series.scraped) {
+        for (const auto& [set, value] : series.scraped())
+          samples.as_array().push_back(sdk::Value::object({{"labels", label_object(set)}, {"value", value}}));
+        continue;
+      }
+      sdk::Value sample = fam.kind == Kind::histogram ? series.histogram->snapshot() : sdk::Value::object();
+      sample.as_object()["labels"] = label_object(series.labels);
+      if (fam.kind == Kind::counter) sample.as_object()["value"] = static_cast<std::int64_t>(series.counter->value());
+      if (fam.kind == Kind::gauge) sample.as_object()["value"] = series.gauge ? series.gauge() : 0.0;
+      samples.as_array().push_back(std::move(sample));
+    }
+    const char* type = fam.kind == Kind::counter ? "counter" : fam.kind == Kind::histogram ? "histogram" : "gauge";
+    metrics.as_array().push_back(sdk::Value::object({{"name", name}, {"help", fam.help}, {"type", type}, {"samples", std::move(samples)}}));
+  }
+  return sdk::Value::object({{"metrics", std::move(metrics)}});
 }
 
 sdk::Counter& PluginMetrics::counter(std::string_view name, std::string_view help) {

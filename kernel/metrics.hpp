@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "picloud/sdk/metrics.hpp"
+#include "picloud/sdk/value.hpp"
 
 namespace picloud::kernel {
 
@@ -38,6 +39,8 @@ class HistogramMetric final : public sdk::Histogram {
                                                   0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   10.0};
   void observe(double value) override;
   void render(std::string& out, const std::string& name, const std::string& labels) const;
+  // {"count", "sum" (seconds), "buckets": [{"le", "count"} cumulative]}.
+  sdk::Value snapshot() const;
 
  private:
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // last: +Inf
@@ -60,6 +63,10 @@ class MetricsRegistry {
   void scraped_counters(const std::string& name, const std::string& help, std::function<ScrapedSeries()> read);
 
   std::string render() const;
+  // The same as JSON, for the dashboard: {"metrics": [{"name", "help",
+  // "type", "samples": [{"labels": {..}, "value"}]}]}; a histogram's
+  // samples carry its snapshot() instead of "value".
+  sdk::Value snapshot() const;
 
  private:
   enum class Kind { counter, histogram, gauge };
@@ -68,6 +75,7 @@ class MetricsRegistry {
     std::unique_ptr<HistogramMetric> histogram;
     std::function<double()> gauge;
     std::function<ScrapedSeries()> scraped;
+    Labels labels;
   };
   struct Family {
     Kind kind;

@@ -78,6 +78,10 @@ void AdminApi::set_engine(scripting::Engine* engine) { ctx_->engine = engine; }
 void AdminApi::set_trigger_kinds(const triggers::TriggerKindRegistry* kinds) { ctx_->trigger_kinds = kinds; }
 void AdminApi::set_dead_letters(triggers::DeadLetterStore* store) { ctx_->dead_letters = store; }
 void AdminApi::set_app_lifecycle(const AppLifecycle* lifecycle) { ctx_->app_lifecycle = lifecycle; }
+void AdminApi::set_plugins(std::vector<InstalledPlugin> plugins, const AdminViews* views) {
+  ctx_->plugins = std::move(plugins);
+  ctx_->views = views;
+}
 std::vector<std::string> AdminApi::kernel_routes() const { return ctx_->routes; }
 
 sdk::Result<void> AdminApi::register_routes(http::Router& router) {
@@ -91,6 +95,7 @@ sdk::Result<void> AdminApi::register_routes(http::Router& router) {
   add_trigger_routes(*ctx_, r);
   add_dead_letter_routes(*ctx_, r);
   add_execution_routes(*ctx_, r);
+  add_instance_routes(*ctx_, r);
   r.add_absolute("GET", std::string(kOpenApiPath), std::string(sdk::kPublic), [this](const sdk::HttpRequest&) {
     return openapi_document();
   });

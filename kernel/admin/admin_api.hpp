@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernel/admin/admin_hosts.hpp"
+#include "kernel/admin/admin_views.hpp"
 #include "kernel/admin/authorizer.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/execution_log.hpp"
@@ -83,6 +84,9 @@ class AdminApi {
   // Deleting an app also deletes the plugins' data of it through these hooks
   // (set once plugins have configured).
   void set_app_lifecycle(const AppLifecycle* lifecycle);
+  // The loaded plugins and their dashboard views, for GET /plugins (set
+  // once plugins have configured).
+  void set_plugins(std::vector<InstalledPlugin> plugins, const AdminViews* views);
   // Dead letters are listed, replayed and resolved through this store.
   void set_dead_letters(triggers::DeadLetterStore* store);
   // Called after every change to hostnames, scripts or routes (the

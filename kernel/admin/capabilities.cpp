@@ -88,6 +88,9 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("account.password", Access::signed_in, 0, "change your password", true);
   kernel("account.keys", Access::signed_in, 0, "create, list and revoke your API keys", true);
   kernel("script_api.read", Access::signed_in, 0, "read the script API reference");
+  kernel("instance.plugins", Access::signed_in, 0, "see the loaded plugins, their versions and dashboard views");
+  kernel("instance.trigger_kinds", Access::signed_in, 0, "see the trigger kinds and their filters");
+  kernel("instance.metrics", Access::owner, 0, "read the current metrics");
   kernel("instance.users", Access::owner, kUsersAdmin, "manage users");
   kernel("app.list", Access::signed_in, kAppRead, "list the apps you are a member of");
   kernel("app.create", Access::owner, kAppAdmin, "create apps");

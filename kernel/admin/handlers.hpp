@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernel/admin/admin_api.hpp"
+#include "kernel/admin/admin_views.hpp"
 #include "kernel/admin/app_lifecycle.hpp"
 #include "kernel/admin/api_support.hpp"
 
@@ -16,6 +17,7 @@ namespace picloud::kernel::admin {
 struct AdminContext {
   AdminContext(db::Database& db, AdminSettings s, CapabilityRegistry& caps, MetricsRegistry& metrics)
       : db(db),
+        metrics(metrics),
         settings(s),
         capabilities(caps),
         hosts(s.hostnames, s.ip_hosts),
@@ -26,6 +28,7 @@ struct AdminContext {
         authorizer(identity, caps, db, cache, hosts) {}
 
   sdk::Database& db;
+  MetricsRegistry& metrics;
   AdminSettings settings;
   CapabilityRegistry& capabilities;
   AdminHosts hosts;  // before the authorizer, which uses it
@@ -39,6 +42,8 @@ struct AdminContext {
   const triggers::TriggerKindRegistry* trigger_kinds = nullptr;  // set once plugins have configured
   triggers::DeadLetterStore* dead_letters = nullptr;              // set once the database is migrated
   const AppLifecycle* app_lifecycle = nullptr;                    // set once plugins have configured
+  std::vector<InstalledPlugin> plugins;                           // likewise
+  const AdminViews* views = nullptr;                              // likewise
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one
@@ -78,6 +83,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r);
 void add_route_routes(AdminContext& ctx, Registrar& r);
 void add_trigger_routes(AdminContext& ctx, Registrar& r);
 void add_dead_letter_routes(AdminContext& ctx, Registrar& r);
+void add_instance_routes(AdminContext& ctx, Registrar& r);
 
 // An endpoint script of the app by id or name, as {id, name}: 404 when the
 // app has none, 400 (field "script") when it is a module.

@@ -291,6 +291,12 @@ class PluginHost::Context final : public sdk::PluginContext {
     host_.event_router_->observe(std::move(source), plugin_.name, std::move(observer));
     return {};
   }
+  sdk::Result<void> add_admin_view(sdk::Value view) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "' may declare admin views only in configure()");
+    return host_.admin_views_.add(plugin_.name, view);
+  }
   sdk::EventSink* events() override { return events_.get(); }
   sdk::AccessControl* access() override { return host_.access_; }
 
@@ -327,9 +333,22 @@ struct PluginHost::Instance {
   }
 };
 
+std::vector<admin::InstalledPlugin> PluginHost::installed() const {
+  std::vector<admin::InstalledPlugin> out;
+  for (const auto& p : loaded_)
+    out.push_back({p.name, p.version, p.descriptor && p.descriptor->sdk_version ? p.descriptor->sdk_version : "",
+                   p.provides, p.depends});
+  return out;
+}
+
 PluginHost::PluginHost(Config& config, http::Router& router, admin::CapabilityRegistry& capabilities,
                        MetricsRegistry& metrics)
-    : config_(config), router_(router), app_host_routes_(metrics), capabilities_(capabilities), metrics_(metrics) {
+    : config_(config),
+      router_(router),
+      app_host_routes_(metrics),
+      capabilities_(capabilities),
+      metrics_(metrics),
+      admin_views_(router, capabilities) {
   metrics_.gauge("picloud_plugins_loaded", "plugins loaded", [this] { return static_cast<double>(loaded_.size()); });
   metrics_.gauge("picloud_plugins_started", "plugins started", [this] { return static_cast<double>(started_.load()); });
   // The kernel's own kinds first, so no plugin can take their names.

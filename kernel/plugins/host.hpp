@@ -20,6 +20,7 @@
 #include "kernel/dispatch/jobs.hpp"
 #include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
+#include "kernel/admin/admin_views.hpp"
 #include "kernel/admin/app_lifecycle.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
@@ -102,6 +103,10 @@ class PluginHost {
   // The plugins' routes on app hosts (sdk::RouteHosts::apps), at their full
   // paths under /_picloud/<plugin>/; the dispatcher serves them.
   const http::Router& app_host_routes() const { return app_host_routes_; }
+  // The views the plugins declared for the dashboard (during configure).
+  const admin::AdminViews& admin_views() const { return admin_views_; }
+  // The loaded plugins as GET /api/v1/admin/plugins lists them.
+  std::vector<admin::InstalledPlugin> installed() const;
 
  private:
   class Context;
@@ -119,6 +124,7 @@ class PluginHost {
   dispatch::JobKindRegistry job_kinds_;
   dispatch::JobQueue* job_queue_ = nullptr;
   admin::AppLifecycle app_lifecycle_;
+  admin::AdminViews admin_views_;
   triggers::EventRouter* event_router_ = nullptr;
   cluster::Notifier* notifier_ = nullptr;
   sdk::AccessControl* access_ = nullptr;

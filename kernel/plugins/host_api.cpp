@@ -592,6 +592,13 @@ pc_status declare_trigger_kind(pc_plugin* p, const pc_trigger_kind* kind, const 
         Answer a;
         return a.take_void(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), str(trigger), a.out()));
       };
+    if (PICLOUD_SDK_HAS(*kind, pc_trigger_kind, filter_schema) && kind->filter_schema.len > 0) {
+      auto schema = parse_json(text(kind->filter_schema), 64, JsonStrictness::request);
+      if (!schema || !schema->is_object())
+        return sdk::make_error(ErrorKind::invalid_argument,
+                               "trigger kind '" + k.name + "': filter_schema must be a JSON object (a JSON Schema)");
+      k.filter_schema = std::move(*schema);
+    }
     auto* kinds = ctx(p).trigger_kinds();
     if (!kinds) return sdk::make_error(ErrorKind::unavailable, "triggers are not available");
     return kinds->declare(std::move(k));
@@ -984,6 +991,14 @@ pc_status listen(pc_plugin* p, pc_str channel, void (*fn)(void* user, pc_str pay
   });
 }
 
+pc_status add_admin_view(pc_plugin* p, pc_str view_json, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    auto view = parse_json(text(view_json), 64, JsonStrictness::request);
+    if (!view) return sdk::make_error(ErrorKind::invalid_argument, "the admin view is not JSON: " + view.error().message);
+    return ctx(p).add_admin_view(std::move(*view));
+  });
+}
+
 pc_status observe_events(pc_plugin* p, pc_str source,
                          pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_event* event, const pc_out* out),
                          void* user, const pc_out* out) {
@@ -1073,6 +1088,7 @@ constexpr pc_host_api kHostApi = {
     &notify,
     &listen,
     &observe_events,
+    &add_admin_view,
 };
 
 }  // namespace

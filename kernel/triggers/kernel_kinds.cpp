@@ -43,10 +43,39 @@ bool dead_letter_matches(const sdk::Value& filter, const sdk::Event& event) {
   return same("source", "source") && same("trigger", "trigger_id") && same("script", "script_id");
 }
 
+// The filters' forms in the dashboard.
+sdk::Value cron_filter_schema() {
+  using sdk::Value;
+  return Value::object(
+      {{"type", "object"},
+       {"required", Value::array({"schedule"})},
+       {"properties",
+        Value::object({{"schedule", Value::object({{"type", "string"},
+                                                   {"title", "Schedule"},
+                                                   {"description", "six fields with seconds (\"0 */5 * * * *\"), "
+                                                                   "or @hourly, @daily, @weekly, @monthly, @yearly"}})},
+                       {"timezone", Value::object({{"type", "string"},
+                                                   {"title", "Time zone"},
+                                                   {"format", "timezone"},
+                                                   {"default", "UTC"}})}})}});
+}
+
+sdk::Value dead_letter_filter_schema() {
+  using sdk::Value;
+  auto id = [](const char* title, const char* description) {
+    return Value::object({{"type", "string"}, {"title", title}, {"description", description}});
+  };
+  return Value::object(
+      {{"type", "object"},
+       {"properties", Value::object({{"source", id("Source", "only dead letters of this source: route, cron or a trigger kind")},
+                                     {"trigger", id("Trigger", "only those of this trigger (its id)")},
+                                     {"script", id("Script", "only those of this script (its id)")}})}});
+}
+
 }  // namespace
 
 sdk::Result<void> declare_kernel_kinds(TriggerKindRegistry& registry) {
-  if (auto r = registry.declare({kCronKind,
+  sdk::TriggerKind cron{kCronKind,
                                  "runs a script on a schedule (6-field cron with seconds, in a time zone)",
                                  {"tick"},
                                  validate_cron,
@@ -56,18 +85,18 @@ sdk::Result<void> declare_kernel_kinds(TriggerKindRegistry& registry) {
                                   {"timezone", "the zone it is evaluated in"},
                                   {"scheduled_at", "the window this tick is for (the latest one when catching up)"},
                                   {"fired_at", "when the scheduler queued it"},
-                                  {"missed", "windows skipped before this one while nothing ran (0 when on time)"}}},
-                                "kernel");
-      !r)
-    return r;
-  return registry.declare({kDeadLetterKind,
+                                  {"missed", "windows skipped before this one while nothing ran (0 when on time)"}}};
+  cron.filter_schema = cron_filter_schema();
+  if (auto r = registry.declare(std::move(cron), "kernel"); !r) return r;
+  sdk::TriggerKind dead_letter{kDeadLetterKind,
                            "runs a script once for each new dead letter (never retried, never dead-lettered)",
                            {"created"},
                            validate_dead_letter,
                            dead_letter_matches,
                            {{"dead_letter", "the dead letter: id, source, op, trigger_id, route_id, script_id, "
-                                            "attempts, last_error, first_attempt_at, last_attempt_at, event"}}},
-                          "kernel");
+                                            "attempts, last_error, first_attempt_at, last_attempt_at, event"}}};
+  dead_letter.filter_schema = dead_letter_filter_schema();
+  return registry.declare(std::move(dead_letter), "kernel");
 }
 
 }  // namespace picloud::kernel::triggers

@@ -1,8 +1,11 @@
 #include "docs_admin_routes.hpp"
 
+#include <stdexcept>
+
 #include "docs_rules.hpp"
 #include "docs_script_api.hpp"
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -204,6 +207,57 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
       fail(404, "not_found", "collection '" + collection + "' has no index on '" + it->second + "'");
     return sdk::HttpResponse{204, {}, ""};
   });
+}
+
+sdk::Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "collections", "title": "Documents", "icon": "database", "scope": "app",
+  "description": "Browse, query and edit an app's documents and indexes.",
+  "sections": [
+    {"kind": "table", "id": "collections", "title": "Collections",
+     "list": "GET /api/v1/admin/apps/{app}/docs",
+     "columns": [{"field": "collection", "title": "Collection"}, {"field": "documents", "title": "Documents"}]},
+    {"kind": "table", "id": "documents", "title": "Documents",
+     "params": {"type": "object", "required": ["collection"], "properties": {
+       "collection": {"type": "string", "title": "Collection"}}},
+     "list": "GET /api/v1/admin/apps/{app}/docs/{collection}/documents",
+     "columns": [{"field": "id", "title": "Id"}, {"field": "data", "title": "Data", "format": "json"},
+                 {"field": "updated_at", "title": "Updated", "format": "time"}],
+     "open": "GET /api/v1/admin/apps/{app}/docs/{collection}/documents/{id}",
+     "row_actions": [
+       {"id": "replace", "title": "Replace", "route": "PUT /api/v1/admin/apps/{app}/docs/{collection}/documents/{id}",
+        "schema": {"type": "object", "required": ["data"], "properties": {"data": {"title": "Data (a JSON object)", "format": "json"}}}},
+       {"id": "delete", "title": "Delete", "route": "DELETE /api/v1/admin/apps/{app}/docs/{collection}/documents/{id}",
+        "confirm": "Delete the document {id}?", "danger": true}],
+     "create": {"title": "Add a document", "route": "POST /api/v1/admin/apps/{app}/docs/{collection}/documents",
+        "schema": {"type": "object", "required": ["data"], "properties": {
+          "id": {"type": "string", "title": "Id (optional)"},
+          "data": {"title": "Data (a JSON object)", "format": "json"}}}}},
+    {"kind": "form", "id": "query", "title": "Query", "submit": "Run query", "result": "show",
+     "route": "POST /api/v1/admin/apps/{app}/docs/{collection}/query",
+     "schema": {"type": "object", "required": ["collection"], "properties": {
+       "collection": {"type": "string", "title": "Collection"},
+       "filter": {"title": "Filter (JSON, e.g. {\"status\": \"open\"})", "format": "json"},
+       "sort": {"title": "Sort (JSON, e.g. [{\"created\": -1}])", "format": "json"},
+       "limit": {"type": "integer", "title": "Limit", "minimum": 1, "maximum": 1000, "default": 50}}}},
+    {"kind": "table", "id": "indexes", "title": "Indexes",
+     "params": {"type": "object", "required": ["collection"], "properties": {
+       "collection": {"type": "string", "title": "Collection"}}},
+     "list": "GET /api/v1/admin/apps/{app}/docs/{collection}/indexes",
+     "columns": [{"field": "path", "title": "Path"}, {"field": "unique", "title": "Unique", "format": "bool"},
+                 {"field": "created_at", "title": "Created", "format": "time"}],
+     "row_actions": [
+       {"id": "drop", "title": "Drop", "route": "DELETE /api/v1/admin/apps/{app}/docs/{collection}/indexes?path={path}",
+        "confirm": "Drop the index on {path}?", "danger": true}],
+     "create": {"title": "Add an index", "route": "POST /api/v1/admin/apps/{app}/docs/{collection}/indexes",
+        "schema": {"type": "object", "required": ["path"], "properties": {
+          "path": {"type": "string", "title": "Field path"},
+          "unique": {"type": "boolean", "title": "Unique", "default": false}}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 }  // namespace picloud::docs

@@ -21,6 +21,10 @@
 namespace picloud::docs {
 
 // Declares docs.read, docs.write and docs.indexes and adds the routes.
+// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
+// over the routes add_admin_routes registered.
+sdk::Value admin_view();
+
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store);
 
 }  // namespace picloud::docs

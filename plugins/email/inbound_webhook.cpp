@@ -98,6 +98,9 @@ Result<void> InboundWebhook::declare(sdk::PluginContext& ctx) {
         if (!r) return r.error();
         return {};
       }};
+  // No filter: the form has no fields (the webhook's URL and secret come
+  // in the creation's answer).
+  kind.filter_schema = Value::object({{"type", "object"}, {"properties", Value::object()}});
   if (auto r = ctx.trigger_kinds()->declare(std::move(kind)); !r) return r;
   sdk::HttpRoute route{"POST", "/inbound/{trigger}", std::string(sdk::kPublic),
                        [this](const sdk::HttpRequest& req) { return handle(req); }};

@@ -1,9 +1,12 @@
 #include "files_admin_routes.hpp"
 
+#include <stdexcept>
+
 #include "file_response.hpp"
 #include "files_script_api.hpp"
 #include "multipart.hpp"
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::files {
 namespace {
@@ -232,6 +235,39 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, FilesStore& store_re
     if (!removed) fail(404, "not_found", "no file '" + name + "' in collection '" + collection + "'");
     return sdk::HttpResponse{204, {}, ""};
   });
+}
+
+sdk::Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "files", "title": "Files", "icon": "file", "scope": "app",
+  "description": "Upload, download and delete an app's files.",
+  "sections": [
+    {"kind": "table", "id": "collections", "title": "Collections",
+     "list": "GET /api/v1/admin/apps/{app}/files",
+     "columns": [{"field": "collection", "title": "Collection"}, {"field": "files", "title": "Files"},
+                 {"field": "bytes", "title": "Size", "format": "bytes"}]},
+    {"kind": "table", "id": "files", "title": "Files",
+     "params": {"type": "object", "required": ["collection"], "properties": {
+       "collection": {"type": "string", "title": "Collection"},
+       "prefix": {"type": "string", "title": "Name prefix"}}},
+     "list": "GET /api/v1/admin/apps/{app}/files/{collection}",
+     "columns": [{"field": "name", "title": "Name"}, {"field": "size", "title": "Size", "format": "bytes"},
+                 {"field": "content_type", "title": "Type"}, {"field": "updated_at", "title": "Updated", "format": "time"}],
+     "open": "GET /api/v1/admin/apps/{app}/files/{collection}/meta?name={name}",
+     "row_actions": [
+       {"id": "download", "title": "Download", "route": "GET /api/v1/admin/apps/{app}/files/{collection}/file?name={name}",
+        "result": "download"},
+       {"id": "delete", "title": "Delete", "route": "DELETE /api/v1/admin/apps/{app}/files/{collection}/file?name={name}",
+        "confirm": "Delete the file {name}?", "danger": true}],
+     "create": {"title": "Upload a file", "route": "PUT /api/v1/admin/apps/{app}/files/{collection}/file?name={name}",
+        "schema": {"type": "object", "required": ["name", "file"], "properties": {
+          "name": {"type": "string", "title": "Name", "minLength": 1},
+          "file": {"type": "string", "title": "File", "format": "binary"}}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 }  // namespace picloud::files

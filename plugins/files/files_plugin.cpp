@@ -103,6 +103,7 @@ class FilesPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(files::trigger_kind()); !r) return r;
     if (auto r = files::add_admin_routes(ctx, *store_); !r) return r;
+    if (auto r = ctx.add_admin_view(files::admin_view()); !r) return r;
     if (auto r = files::add_signed_url_route(ctx, *store_); !r) return r;
     return files::declare_script_api(ctx, *store_);
   }

@@ -1,7 +1,10 @@
 #include "kv_admin_routes.hpp"
 
+#include <stdexcept>
+
 #include "kv_rules.hpp"
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::kv {
 namespace {
@@ -150,6 +153,42 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
     if (!removed) fail(404, "not_found", "no key '" + key + "' in collection '" + collection + "'");
     return sdk::HttpResponse{204, {}, ""};
   });
+}
+
+sdk::Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "keys", "title": "Key-value", "icon": "key", "scope": "app",
+  "description": "Browse, set and delete an app's keys, collection by collection.",
+  "sections": [
+    {"kind": "table", "id": "collections", "title": "Collections",
+     "list": "GET /api/v1/admin/apps/{app}/kv",
+     "columns": [{"field": "collection", "title": "Collection"}, {"field": "keys", "title": "Keys"}]},
+    {"kind": "table", "id": "entries", "title": "Entries",
+     "params": {"type": "object", "required": ["collection"], "properties": {
+       "collection": {"type": "string", "title": "Collection"},
+       "prefix": {"type": "string", "title": "Key prefix"}}},
+     "list": "GET /api/v1/admin/apps/{app}/kv/{collection}",
+     "columns": [{"field": "key", "title": "Key"}, {"field": "value", "title": "Value", "format": "json"},
+                 {"field": "version", "title": "Version"}, {"field": "expires_at", "title": "Expires", "format": "time"},
+                 {"field": "updated_at", "title": "Updated", "format": "time"}],
+     "open": "GET /api/v1/admin/apps/{app}/kv/{collection}/entry?key={key}",
+     "row_actions": [
+       {"id": "edit", "title": "Edit", "route": "PUT /api/v1/admin/apps/{app}/kv/{collection}/entry?key={key}",
+        "schema": {"type": "object", "required": ["value"], "properties": {
+          "value": {"title": "Value (JSON)", "format": "json"},
+          "ttl_seconds": {"type": "integer", "title": "Expires after (seconds)", "minimum": 1}}}},
+       {"id": "delete", "title": "Delete", "route": "DELETE /api/v1/admin/apps/{app}/kv/{collection}/entry?key={key}",
+        "confirm": "Delete the key {key}?", "danger": true}],
+     "create": {"title": "Set a key", "route": "PUT /api/v1/admin/apps/{app}/kv/{collection}/entry?key={key}",
+        "schema": {"type": "object", "required": ["key", "value"], "properties": {
+          "key": {"type": "string", "title": "Key", "minLength": 1},
+          "value": {"title": "Value (JSON)", "format": "json"},
+          "ttl_seconds": {"type": "integer", "title": "Expires after (seconds)", "minimum": 1}}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 }  // namespace picloud::kv

@@ -22,6 +22,10 @@ inline constexpr const char* kReadCapability = "kv.read";
 inline constexpr const char* kWriteCapability = "kv.write";
 
 // Declares kv.read and kv.write and adds the routes.
+// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
+// over the routes add_admin_routes registered.
+sdk::Value admin_view();
+
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std::int64_t max_value_bytes);
 
 }  // namespace picloud::kv

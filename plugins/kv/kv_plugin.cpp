@@ -44,6 +44,7 @@ class KvPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(kv::trigger_kind()); !r) return r;
     if (auto r = kv::add_admin_routes(ctx, *store_, *max_value); !r) return r;
+    if (auto r = ctx.add_admin_view(kv::admin_view()); !r) return r;
     return kv::declare_script_api(*ctx.script_api(), *store_, *ctx.access(), {*max_value});
   }
 

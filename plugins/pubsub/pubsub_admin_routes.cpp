@@ -1,6 +1,9 @@
 #include "pubsub_admin_routes.hpp"
 
+#include <stdexcept>
+
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/json_parse.hpp"
 #include "pubsub_script_api.hpp"
 #include "topics.hpp"
 
@@ -177,6 +180,31 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, Publisher& publisher
     }
     return json_reply(200, Value::object({{"items", Value(std::move(items))}}));
   });
+}
+
+sdk::Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "topics", "title": "Pub/sub", "icon": "inbox", "scope": "app",
+  "description": "Topics published to lately, their subscribers, and a form to publish a test message. Subscribers are pubsub triggers (the Triggers tab).",
+  "sections": [
+    {"kind": "table", "id": "topics", "title": "Topics",
+     "list": "GET /api/v1/admin/apps/{app}/pubsub/topics",
+     "columns": [{"field": "topic", "title": "Topic"}, {"field": "published_last_hour", "title": "Last hour"},
+                 {"field": "published_total", "title": "Total"}, {"field": "subscribers", "title": "Subscribers"},
+                 {"field": "backlog", "title": "Backlog"}, {"field": "last_published_at", "title": "Last published", "format": "time"}],
+     "open": "GET /api/v1/admin/apps/{app}/pubsub/topics/{topic}"},
+    {"kind": "json", "id": "subscribers", "title": "Subscribers",
+     "source": "GET /api/v1/admin/apps/{app}/pubsub/subscribers"},
+    {"kind": "form", "id": "publish", "title": "Publish a message", "submit": "Publish", "result": "show",
+     "route": "POST /api/v1/admin/apps/{app}/pubsub/topics/{topic}/messages",
+     "schema": {"type": "object", "required": ["topic", "message"], "properties": {
+       "topic": {"type": "string", "title": "Topic"},
+       "message": {"title": "Message (JSON)", "format": "json"}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 }  // namespace picloud::pubsub

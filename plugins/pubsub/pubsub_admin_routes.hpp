@@ -22,6 +22,10 @@
 
 namespace picloud::pubsub {
 
+// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
+// over the routes add_admin_routes registered.
+sdk::Value admin_view();
+
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, Publisher& publisher, TopicStats& stats,
                                    sdk::EventSink& events);
 

@@ -84,6 +84,7 @@ class PubsubPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(pubsub::trigger_kind()); !r) return r;
     if (auto r = pubsub::add_admin_routes(ctx, *publisher_, *stats_, *ctx.events()); !r) return r;
+    if (auto r = ctx.add_admin_view(pubsub::admin_view()); !r) return r;
     return pubsub::declare_script_api(*ctx.script_api(), *publisher_, *ctx.access());
   }
 

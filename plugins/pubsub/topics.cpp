@@ -74,6 +74,13 @@ sdk::TriggerKind trigger_kind() {
                        {"message_id", "the message's id, the same for every subscriber and every retry: deduplicate "
                                       "with it (delivery is at least once)"},
                        {"published_at", "when it was published, in ms since the epoch"}};
+  kind.filter_schema = Value::object(
+      {{"type", "object"},
+       {"required", Value::array({"topic"})},
+       {"properties", Value::object({{"topic", Value::object({{"type", "string"},
+                                                              {"title", "Topic"},
+                                                              {"description", "a topic (orders.created), a topic and '.*' "
+                                                                              "(orders.*: every topic below it), or '*'"}})}})}});
   kind.validate_filter = [](const Value& filter) -> sdk::Result<Value> {
     if (!filter.is_object())
       return make_error(ErrorKind::invalid_argument,

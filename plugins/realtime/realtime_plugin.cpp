@@ -26,8 +26,10 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <picloud/sdk.hpp>
 #include <picloud/sdk/admin_routes.hpp>
+#include <picloud/sdk/json_parse.hpp>
 
 #include "hub.hpp"
 #include "store.hpp"
@@ -90,6 +92,46 @@ Value topic_json(const Topic& t, std::size_t subscribers) {
                         {"subscribers", static_cast<std::int64_t>(subscribers)},
                         {"created_at", sdk::rfc3339(t.created_at)},
                         {"updated_at", sdk::rfc3339(t.updated_at)}});
+}
+
+// The topics in the admin dashboard: internal ones (scripts only) and
+// external ones (browsers), with a confirmation before one goes external.
+Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "topics", "title": "Realtime", "icon": "radio", "scope": "app",
+  "description": "Topics browsers subscribe to over server-sent events. Internal topics are for scripts only; an external one is open to browsers, publicly or with a token.",
+  "sections": [
+    {"kind": "table", "id": "topics", "title": "Topics",
+     "list": "GET /api/v1/admin/apps/{app}/realtime/topics",
+     "columns": [{"field": "name", "title": "Topic"}, {"field": "external", "title": "External", "format": "bool"},
+                 {"field": "auth_mode", "title": "Access"}, {"field": "subscribers", "title": "Subscribers"},
+                 {"field": "last_event_id", "title": "Last event"}, {"field": "updated_at", "title": "Updated", "format": "time"}],
+     "open": "GET /api/v1/admin/apps/{app}/realtime/topics/{name}",
+     "row_actions": [
+       {"id": "access", "title": "Change access", "route": "PATCH /api/v1/admin/apps/{app}/realtime/topics/{name}",
+        "confirm": "Change who may subscribe to {name}? Making it external lets browsers subscribe.",
+        "schema": {"type": "object", "properties": {
+          "external": {"type": "boolean", "title": "External (browsers may subscribe)"},
+          "auth_mode": {"type": "string", "title": "Access", "enum": ["token", "public"]},
+          "confirm_external": {"type": "boolean", "title": "I confirm making this topic external"}}}},
+       {"id": "publish", "title": "Publish", "route": "POST /api/v1/admin/apps/{app}/realtime/topics/{name}/events",
+        "result": "show",
+        "schema": {"type": "object", "required": ["message"], "properties": {
+          "message": {"title": "Message (JSON)", "format": "json"}}}},
+       {"id": "delete", "title": "Delete", "route": "DELETE /api/v1/admin/apps/{app}/realtime/topics/{name}",
+        "confirm": "Delete the topic {name}? Its subscribers are disconnected.", "danger": true}],
+     "create": {"title": "Register a topic", "route": "POST /api/v1/admin/apps/{app}/realtime/topics",
+        "confirm": "Register this topic? An external topic is open to browsers.",
+        "schema": {"type": "object", "required": ["name"], "properties": {
+          "name": {"type": "string", "title": "Name", "minLength": 1},
+          "external": {"type": "boolean", "title": "External (browsers may subscribe)", "default": false},
+          "auth_mode": {"type": "string", "title": "Access", "enum": ["token", "public"], "default": "token"},
+          "confirm_external": {"type": "boolean", "title": "I confirm making this topic external", "default": false}}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 sdk::HttpResponse unauthorized(const std::string& message, std::string_view code = "unauthorized") {
@@ -156,6 +198,7 @@ class RealtimePlugin final : public sdk::Plugin {
       return r;
     if (auto r = add_stream_route(ctx); !r) return r;
     if (auto r = add_admin_routes(ctx); !r) return r;
+    if (auto r = ctx.add_admin_view(admin_view()); !r) return r;
     ctx.metrics().gauge("subscribers", "realtime subscriptions open on this node",
                         [this] { return static_cast<double>(hub_->subscribers()); });
     return declare_script_api(*ctx.script_api(), *ctx.access());

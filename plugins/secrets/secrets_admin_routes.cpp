@@ -1,6 +1,9 @@
 #include "secrets_admin_routes.hpp"
 
+#include <stdexcept>
+
 #include "picloud/sdk/admin_routes.hpp"
+#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::secrets {
 
@@ -82,6 +85,33 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, SecretStore& store) 
     reply.headers.emplace_back("cache-control", "no-store");
     return reply;
   });
+}
+
+sdk::Value admin_view() {
+  static constexpr std::string_view kView = R"json({
+  "id": "secrets", "title": "Secrets", "icon": "lock", "scope": "app",
+  "description": "An app's secrets by name. Values are never listed; revealing one is an app admin's act, and logged.",
+  "sections": [
+    {"kind": "table", "id": "secrets", "title": "Secrets",
+     "list": "GET /api/v1/admin/apps/{app}/secrets",
+     "columns": [{"field": "name", "title": "Name"}, {"field": "updated_at", "title": "Updated", "format": "time"}],
+     "row_actions": [
+       {"id": "reveal", "title": "Reveal", "route": "GET /api/v1/admin/apps/{app}/secrets/{name}",
+        "confirm": "Show the value of {name}? The read is logged with your name.", "result": "show"},
+       {"id": "replace", "title": "Replace", "route": "PUT /api/v1/admin/apps/{app}/secrets/{name}",
+        "schema": {"type": "object", "required": ["value"], "properties": {
+          "value": {"type": "string", "title": "New value", "format": "password"}}}},
+       {"id": "delete", "title": "Delete", "route": "DELETE /api/v1/admin/apps/{app}/secrets/{name}",
+        "confirm": "Delete the secret {name}? Scripts reading it get nothing from then on.", "danger": true}],
+     "create": {"title": "Add a secret", "route": "PUT /api/v1/admin/apps/{app}/secrets/{name}",
+        "schema": {"type": "object", "required": ["name", "value"], "properties": {
+          "name": {"type": "string", "title": "Name", "minLength": 1},
+          "value": {"type": "string", "title": "Value", "format": "password"}}}}}
+  ]
+})json";
+  auto view = sdk::parse_json(kView);
+  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
+  return std::move(*view);
 }
 
 }  // namespace picloud::secrets

@@ -13,6 +13,10 @@ inline constexpr const char* kListCapability = "secrets.list";
 inline constexpr const char* kWriteCapability = "secrets.write";
 inline constexpr const char* kReadCapability = "secrets.read";
 
+// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
+// over the routes add_admin_routes registered.
+sdk::Value admin_view();
+
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, SecretStore& store);
 
 }  // namespace picloud::secrets

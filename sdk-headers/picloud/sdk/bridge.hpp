@@ -28,6 +28,7 @@
 #include "picloud/picloud.h"
 #include "picloud/sdk/abi.hpp"
 #include "picloud/sdk/access.hpp"
+#include "picloud/sdk/json.hpp"
 #include "picloud/sdk/c_values.hpp"
 #include "picloud/sdk/cluster.hpp"
 #include "picloud/sdk/jobs.hpp"
@@ -733,6 +734,8 @@ class CTriggerKinds final : public TriggerKinds {
     ck.event_field_count = fields.size();
     ck.created = k.created ? &created : nullptr;
     ck.deleted = k.deleted ? &deleted : nullptr;
+    std::string schema = k.filter_schema.is_null() ? std::string() : to_json(k.filter_schema);
+    ck.filter_schema = str(schema);
     Answer a;
     return a.take_void(host_.api->declare_trigger_kind(host_.plugin, &ck, a.out()));
   }
@@ -1041,6 +1044,11 @@ class CContext final : public PluginContext {
   AccessControl* access() override { return &access_; }
   Jobs* jobs() override { return &jobs_; }
   Cluster* cluster() override { return &cluster_; }
+
+  Result<void> add_admin_view(Value view) override {
+    Answer a;
+    return a.take_void(host_.api->add_admin_view(host_.plugin, str(to_json(view)), a.out()));
+  }
 
   Result<void> observe_events(std::string source, EventObserver observer) override {
     Observer* stored = keep(observers_, Observer{host_, std::move(observer)});

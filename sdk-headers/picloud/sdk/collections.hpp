@@ -97,6 +97,19 @@ inline TriggerKind collection_trigger_kind(std::string name, std::string descrip
   kind.description = std::move(description);
   kind.ops = ops;
   kind.event_fields = std::move(event_fields);
+  Array op_names;
+  for (const auto& op : ops) op_names.push_back(op);
+  kind.filter_schema = Value::object(
+      {{"type", "object"},
+       {"required", Value::array({"collection"})},
+       {"properties",
+        Value::object({{"collection", Value::object({{"type", "string"},
+                                                     {"title", "Collection"},
+                                                     {"description", "a collection's name, a prefix ending in '*', or '*'"}})},
+                       {"ops", Value::object({{"type", "array"},
+                                              {"title", "Operations"},
+                                              {"description", "every one when none is chosen"},
+                                              {"items", Value::object({{"type", "string"}, {"enum", Value(op_names)}})}})}})}});
   auto all_ops = std::make_shared<const std::vector<std::string>>(std::move(ops));
   kind.validate_filter = [name, all_ops](const Value& filter) -> Result<Value> {
     const std::string op_list = collection_detail::joined(*all_ops);

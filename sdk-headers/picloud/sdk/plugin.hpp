@@ -87,6 +87,16 @@ class PluginContext {
     return make_error(ErrorKind::unavailable, "events cannot be observed in this process");
   }
 
+  // Declares one of this plugin's views in the admin dashboard: a JSON
+  // object with its id, title, icon, scope and sections (tables, forms)
+  // naming this plugin's admin routes — or an ES module the plugin serves —
+  // as docs/plugin-sdk.md ("Views in the dashboard") describes. Only during
+  // configure(), after the routes it names.
+  virtual Result<void> add_admin_view(Value view) {
+    (void)view;
+    return make_error(ErrorKind::unavailable, "admin views cannot be declared in this process");
+  }
+
   // Declares a capability for this plugin's routes; the name must
   // start with "<plugin>.". Only during configure(), before the routes that
   // use it.

@@ -68,6 +68,11 @@ struct TriggerKind {
   // kind (an app's deletion goes through PluginContext::on_app_deleted
   // instead); an error rolls it back.
   std::function<Result<void>(Transaction& tx, std::string_view app_id, std::string_view trigger_id)> deleted = {};
+  // Optional. The filter as a JSON Schema (an object schema; null: none),
+  // from which the dashboard makes the filter's form: properties with
+  // type, title, description, default, enum, required; "format":
+  // "timezone" gets a time-zone picker. validate_filter stays the judge.
+  Value filter_schema = {};
 };
 
 class TriggerKinds {

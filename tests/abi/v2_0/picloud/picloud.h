@@ -418,6 +418,10 @@ typedef struct pc_trigger_kind {
   pc_status (*created)(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_value* filter,
                        const pc_out* out);
   pc_status (*deleted)(void* user, pc_tx* tx, pc_str app_id, pc_str trigger_id, const pc_out* out);
+  /* Appended in 2.0; empty for none. The filter as a JSON Schema (an
+   * object schema, JSON text), from which the dashboard makes the filter's
+   * form. validate_filter stays the judge of what is valid. */
+  pc_str filter_schema;
 } pc_trigger_kind;
 
 /* ---- plugin jobs ------------------------------------------------------------- */
@@ -662,6 +666,12 @@ typedef struct pc_host_api {
                               pc_status (*fn)(void* user, pc_tx* tx, pc_str app_id, const pc_event* event,
                                               const pc_out* out),
                               void* user, const pc_out* out);
+
+  /* Declares one of the plugin's views in the admin dashboard (configure
+   * only, after the routes it names): a JSON object, described in
+   * docs/plugin-sdk.md ("Views in the dashboard"). The kernel checks it and
+   * refuses a view naming a route that is not registered. */
+  pc_status (*add_admin_view)(pc_plugin* p, pc_str view_json, const pc_out* out);
 } pc_host_api;
 
 #define PC_NOTIFY_MAX_PAYLOAD 7000
