@@ -200,6 +200,25 @@ class ViewChecker {
   std::vector<std::string> routes_;
 };
 
+// A route pattern with every parameter's name dropped ("/a/{app}/b/{x}" →
+// "/a/{}/b/{}"): a view names parameters after the fields that fill them,
+// which need not be the route's own names.
+std::string shape_of(std::string_view path) {
+  std::string out;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '{') {
+      auto close = path.find('}', i);
+      if (close != std::string_view::npos) {
+        out += "{}";
+        i = close;
+        continue;
+      }
+    }
+    out += path[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view access_level_name(sdk::Access access) {
@@ -221,8 +240,9 @@ sdk::Result<Value> AdminViews::describe_route(const std::string& ref) const {
   const std::string path = ref.substr(space + 1, ref.find('?') == std::string::npos ? std::string::npos : ref.find('?') - space - 1);
   if (!path.starts_with("/api/v1/admin/"))
     return sdk::make_error(ErrorKind::invalid_argument, "route '" + ref + "' is not under /api/v1/admin/");
+  const std::string shape = shape_of(path);
   for (const auto* entry : router_.routes()) {
-    if (entry->method != method || entry->path != path) continue;
+    if (entry->method != method || shape_of(entry->path) != shape) continue;
     const auto* cap = capabilities_.find(entry->capability);
     Value out = Value::object({{"capability", entry->capability}});
     out.as_object()["level"] = cap ? std::string(access_level_name(cap->capability.access)) : std::string("public");
@@ -251,7 +271,8 @@ sdk::Result<void> AdminViews::add(const std::string& plugin, const Value& view) 
     const std::string& ref = view["module"].as_string();
     const std::string path = ref.substr(4);
     bool own = false;
-    for (const auto* entry : router_.routes()) own = own || (entry->method == "GET" && entry->path == path && entry->owner == plugin);
+    for (const auto* entry : router_.routes())
+      own = own || (entry->method == "GET" && shape_of(entry->path) == shape_of(path) && entry->owner == plugin);
     if (!own)
       return sdk::make_error(ErrorKind::invalid_argument,
                              "plugin '" + plugin + "': admin view '" + view["id"].as_string() + "': the module must be served by one of the plugin's own GET routes");

@@ -14,7 +14,9 @@
 //
 // Checked here: the shape (unknown fields are refused, so a typo is not
 // silently ignored), the sizes, and that every route named is a registered
-// admin route — hence views are declared after their routes.
+// admin route — hence views are declared after their routes. A view's
+// `{placeholders}` are named after the fields that fill them, so they are
+// compared by position only: "/topics/{name}" names "/topics/{topic}".
 #pragma once
 
 #include <map>
