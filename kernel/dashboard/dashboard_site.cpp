@@ -31,17 +31,27 @@ std::string content_type_of(std::string_view path) {
   return "application/octet-stream";
 }
 
-// A strong validator from the content (FNV-1a 64): the files never change
-// while the process runs, so it is computed once.
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-std::string etag_of(std::string_view data) {
+// A strong validator (FNV-1a 64), computed once at start-up. Small files
+// (the page) are hashed whole; large ones by name and size, which is enough
+// since Vite names them by their content's hash — and reading them would
+// make every embedded byte resident at start-up.
+std::string etag_of(std::string_view path, std::string_view data) {
   std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+  auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  };
+  if (data.size() <= 16 * 1024) {
+    mix(data);
+  } else {
+    mix(path);
+    mix(std::to_string(data.size()));
+  }
   char out[24];
   std::snprintf(out, sizeof out, "\"%016llx\"", static_cast<unsigned long long>(h));
   return out;
@@ -89,7 +99,7 @@ void add_security_headers(sdk::HttpResponse& response) {
 }
 
 DashboardSite::DashboardSite(std::span<const EmbeddedFile> files) {
-  for (const auto& f : files) files_.emplace(f.path, Entry{&f, content_type_of(f.path), etag_of(f.data)});
+  for (const auto& f : files) files_.emplace(f.path, Entry{&f, content_type_of(f.path), etag_of(f.path, f.data)});
   if (auto it = files_.find("index.html"); it != files_.end()) index_ = &it->second;
 }
 
