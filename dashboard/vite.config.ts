@@ -1,0 +1,39 @@
+import { defineConfig, type ProxyOptions } from 'vite';
+import preact from '@preact/preset-vite';
+
+// The dev server forwards the API to a running picloud. The admin API refuses
+// writes whose Origin is not its own, so the proxy drops the browser's Origin
+// (the dev server's) and sends the target's instead.
+const target = process.env.PICLOUD_URL ?? 'http://127.0.0.1:18080';
+
+const forward: ProxyOptions = {
+  target,
+  changeOrigin: true,
+  configure(proxy) {
+    proxy.on('proxyReq', (req) => {
+      if (req.getHeader('origin')) req.setHeader('origin', target);
+      req.removeHeader('sec-fetch-site');
+    });
+  },
+};
+
+export default defineConfig({
+  base: '/admin/',
+  plugins: [preact()],
+  build: {
+    outDir: 'dist',
+    sourcemap: false,
+    target: 'es2020',
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+  },
+  server: {
+    port: 5173,
+    strictPort: false,
+    proxy: {
+      '/api': forward,
+      '/healthz': forward,
+      '/readyz': forward,
+    },
+  },
+});
