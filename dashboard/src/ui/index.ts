@@ -5,3 +5,4 @@ export { JsonView, type JsonViewProps } from './JsonView';
 export { Icon, VIEW_ICONS, type IconProps } from './Icon';
 export { Table, LiveStatus, type Column, type TableProps } from './Table';
 export { Link, type LinkProps } from './Link';
+export { Field, TextField, fieldError, type FieldProps, type TextFieldProps } from './Field';
