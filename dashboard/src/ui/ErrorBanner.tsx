@@ -16,7 +16,7 @@ export function ErrorBanner({ error, title, onDismiss, onRetry }: ErrorBannerPro
   const field = api?.details?.field ?? api?.details?.parameter;
   const retryAfter = api?.details?.retry_after_s;
   return (
-    <div class="banner banner-error" role="alert">
+    <div class="banner banner-error banner-row" role="alert">
       <svg class="banner-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
         <circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2" />
         <path d="M12 7v6M12 16.5v.5" stroke="currentColor" stroke-width="2" stroke-linecap="round" />

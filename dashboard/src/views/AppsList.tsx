@@ -135,7 +135,7 @@ function CreateApp({ onClose }: { onClose: () => void }) {
           }}
           required
           autofocus
-          pattern="[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+          pattern="[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?"
           hint="1 to 63 lower-case letters, digits and '-'; used in URLs and the API."
           error={fieldError(error, 'slug')}
           autocomplete="off"

@@ -41,6 +41,15 @@ export function Shell() {
     }
   }, [path.split('/').slice(0, 4).join('/')]);
 
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') setMenuOpen(false);
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [menuOpen]);
+
   const items: NavItem[] = [{ to: '/', label: 'Apps', icon: 'apps', active: (p) => p === '/' || p.startsWith('/apps') }];
   if (me.owner) items.push({ to: '/users', label: 'Users', icon: 'users', active: (p) => p.startsWith('/users') });
   items.push({ to: '/plugins', label: 'Plugins', icon: 'plug', active: (p) => p.startsWith('/plugins') });

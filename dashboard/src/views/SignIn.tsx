@@ -75,7 +75,7 @@ export function SignIn(props: { notice?: string; onSignedIn: (me: Me) => void })
         <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-busy={busy}>
           Sign in
         </button>
-        <p class="live-status" role="status" aria-live="polite">
+        <p class="sr-only" role="status" aria-live="polite">
           {busy ? 'Signing in…' : ''}
         </p>
       </form>

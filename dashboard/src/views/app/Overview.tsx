@@ -82,38 +82,57 @@ export function Overview({ ctx }: { ctx: AppCtx }) {
           <dd>{formatTime(app.updated_at)}</dd>
         </div>
       </dl>
-      <form class="card form" onSubmit={save} aria-labelledby="settings-title">
-        <h2 id="settings-title">Settings</h2>
-        {!canEdit && <p class="muted">Only the app's admins can change its settings.</p>}
-        {generalError && <ErrorBanner error={error} title="Could not save the settings" />}
-        <fieldset disabled={!canEdit} class="plain">
-          <div class="grid-2">
-            <TextField label="Name" value={name} onValue={setName} required error={fieldError(error, 'name')} />
-            <TextField
-              label="Slug"
-              value={slug}
-              onValue={setSlug}
-              required
-              spellcheck={false}
-              error={fieldError(error, 'slug')}
-              hint="Changing it changes the dashboard's and the API's URLs for this app."
-            />
-          </div>
-          <Field label="Description" error={fieldError(error, 'description')}>
-            {(a) => <textarea {...a} rows={2} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />}
-          </Field>
-          <Field label="Hostnames" hint="One per line. Requests whose Host is one of these reach this app." error={fieldError(error, 'hostnames')}>
-            {(a) => <textarea {...a} class="mono" rows={3} spellcheck={false} value={hostnames} onInput={(e) => setHostnames(e.currentTarget.value)} />}
-          </Field>
-          <Field
-            label="CORS origins"
-            hint="One per line, e.g. https://myapp.example.com, or * for any origin. Pages of these origins may call the app from a browser."
-            error={fieldError(error, 'cors_origins')}
-          >
-            {(a) => <textarea {...a} class="mono" rows={3} spellcheck={false} value={cors} onInput={(e) => setCors(e.currentTarget.value)} />}
-          </Field>
-        </fieldset>
-        {canEdit && (
+      {!canEdit && (
+        <section class="card" aria-labelledby="settings-title">
+          <h2 id="settings-title">Settings</h2>
+          <dl class="facts facts-stacked">
+            <div>
+              <dt>Description</dt>
+              <dd>{app.description || <span class="muted">none</span>}</dd>
+            </div>
+            <div>
+              <dt>Hostnames</dt>
+              <dd class="mono">{app.hostnames.length ? app.hostnames.join(', ') : <span class="muted">none</span>}</dd>
+            </div>
+            <div>
+              <dt>CORS origins</dt>
+              <dd class="mono">{app.cors_origins.length ? app.cors_origins.join(', ') : <span class="muted">none</span>}</dd>
+            </div>
+          </dl>
+          <p class="muted small">Only the app's admins can change its settings.</p>
+        </section>
+      )}
+      {canEdit && (
+        <form class="card form" onSubmit={save} aria-labelledby="settings-title">
+          <h2 id="settings-title">Settings</h2>
+          {generalError && <ErrorBanner error={error} title="Could not save the settings" />}
+          <fieldset class="plain">
+            <div class="grid-2">
+              <TextField label="Name" value={name} onValue={setName} required error={fieldError(error, 'name')} />
+              <TextField
+                label="Slug"
+                value={slug}
+                onValue={setSlug}
+                required
+                spellcheck={false}
+                error={fieldError(error, 'slug')}
+                hint="Changing it changes the dashboard's and the API's URLs for this app."
+              />
+            </div>
+            <Field label="Description" error={fieldError(error, 'description')}>
+              {(a) => <textarea {...a} rows={2} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />}
+            </Field>
+            <Field label="Hostnames" hint="One per line. Requests whose Host is one of these reach this app." error={fieldError(error, 'hostnames')}>
+              {(a) => <textarea {...a} class="mono" rows={3} spellcheck={false} value={hostnames} onInput={(e) => setHostnames(e.currentTarget.value)} />}
+            </Field>
+            <Field
+              label="CORS origins"
+              hint="One per line, e.g. https://myapp.example.com, or * for any origin. Pages of these origins may call the app from a browser."
+              error={fieldError(error, 'cors_origins')}
+            >
+              {(a) => <textarea {...a} class="mono" rows={3} spellcheck={false} value={cors} onInput={(e) => setCors(e.currentTarget.value)} />}
+            </Field>
+          </fieldset>
           <div class="form-actions">
             <p class="live-status" role="status" aria-live="polite">
               {status}
@@ -122,8 +141,8 @@ export function Overview({ ctx }: { ctx: AppCtx }) {
               Save
             </button>
           </div>
-        )}
-      </form>
+        </form>
+      )}
       {canEdit && (
         <section class="card danger-zone" aria-labelledby="danger-title">
           <h2 id="danger-title">Delete this app</h2>
