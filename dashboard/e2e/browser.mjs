@@ -65,9 +65,16 @@ export async function openPage(browser, { bypassCSP = false } = {}) {
 }
 
 /** The CSP violations the page's listener saw, with those the console reported. */
-export async function cspViolations(page, problems) {
-  const seen = await page.evaluate(() => window.__csp ?? []).catch(() => []);
-  return [...seen, ...problems.csp];
+export async function cspViolations(page, problems, { clear = false } = {}) {
+  const seen = await page
+    .evaluate((reset) => {
+      const list = window.__csp ?? [];
+      if (reset) window.__csp = [];
+      return list;
+    }, clear)
+    .catch(() => []);
+  const logged = clear ? problems.csp.splice(0) : [...problems.csp];
+  return [...seen, ...logged];
 }
 
 const require = createRequire(import.meta.url);

@@ -6,6 +6,8 @@
 //   npm run e2e          (after `npm run build`, with PICLOUD_BINARY etc.;
 //                         see server.mjs and browser.mjs for the variables)
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { axeViolations, cspViolations, haveChromium, launch, openPage } from "./browser.mjs";
 import { OWNER, PiCloud, locate, until } from "./server.mjs";
@@ -49,11 +51,35 @@ describe("dashboard", { skip }, () => {
   afterEach(async () => {
     for (const p of pages) {
       if (p.page.isClosed()) continue;
-      const seen = await cspViolations(p.page, p.problems);
+      // Each problem is reported by the step that caused it, and only there.
+      const seen = await cspViolations(p.page, p.problems, { clear: true });
+      const errors = p.problems.errors.splice(0);
       assert.deepEqual(seen, [], "Content-Security-Policy violations");
-      assert.deepEqual(p.problems.errors, [], "uncaught errors in the page");
+      assert.deepEqual(errors, [], "uncaught errors in the page");
     }
   });
+
+  // A test step; when it fails, every open page is saved as a screenshot
+  // (and its HTML) under PICLOUD_E2E_ARTIFACTS, when that is set.
+  function step(name, fn) {
+    it(name, { timeout: 120000 }, async (t) => {
+      try {
+        await fn(t);
+      } catch (e) {
+        const dir = process.env.PICLOUD_E2E_ARTIFACTS;
+        if (dir) {
+          mkdirSync(dir, { recursive: true });
+          const base = name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+          for (const [i, p] of pages.entries()) {
+            if (p.page.isClosed()) continue;
+            await p.page.screenshot({ path: join(dir, `${base}-${i}.png`), fullPage: true }).catch(() => {});
+            writeFileSync(join(dir, `${base}-${i}.html`), await p.page.content().catch(() => ""));
+          }
+        }
+        throw e;
+      }
+    });
+  }
 
   /** The dashboard path `p` (under /admin). */
   const url = (p = "/") => new URL(p.replace(/^\//, ""), server.url).href;
@@ -75,10 +101,15 @@ describe("dashboard", { skip }, () => {
     const editor = pg.locator(".cm-content");
     await editor.click();
     await pg.keyboard.press("ControlOrMeta+a");
-    await pg.keyboard.press("Delete");
-    // One insertion: no typed characters for auto-closing brackets to act on.
-    await pg.keyboard.insertText(text);
-    await pg.keyboard.press("Escape"); // a completion list, if one opened
+    // Pasted, as a person would bring code in: no typed characters for
+    // auto-indentation or bracket closing to act on.
+    await editor.evaluate((el, t) => {
+      const data = new DataTransfer();
+      data.setData("text/plain", t);
+      el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+    }, text);
+    const last = text.trim().split("\n").slice(-2)[0].trim();
+    await until("the pasted text in the editor", async () => (await editor.textContent()).includes(last));
   }
 
   async function assertAxe(pg, what) {
@@ -86,7 +117,7 @@ describe("dashboard", { skip }, () => {
     assert.deepEqual(found, [], `serious or critical accessibility violations on ${what}`);
   }
 
-  it("serves the sign-in page quickly, with the dashboard's headers", async (t) => {
+  step("serves the sign-in page quickly, with the dashboard's headers", async (t) => {
     const res = await fetch(url("/"));
     assert.equal(res.status, 200);
     const csp = res.headers.get("content-security-policy") ?? "";
@@ -115,12 +146,12 @@ describe("dashboard", { skip }, () => {
     await assertAxe(page, "the sign-in page");
   });
 
-  it("signs the owner in", async () => {
+  step("signs the owner in", async () => {
     await signIn(page, OWNER);
     await assertAxe(page, "the apps page");
   });
 
-  it("creates an app", async () => {
+  step("creates an app", async () => {
     await page.getByRole("button", { name: "New app" }).click();
     const dialog = page.getByRole("dialog", { name: "New app" });
     await dialog.getByLabel("Slug").fill(APP.slug);
@@ -131,7 +162,7 @@ describe("dashboard", { skip }, () => {
     assert.deepEqual(apps.items.map((a) => a.slug), [APP.slug]);
   });
 
-  it("shows a compile error at its line, then saves the fixed script", async () => {
+  step("shows a compile error at its line, then saves the fixed script", async () => {
     await openTab(page, "Scripts");
     await page.getByRole("button", { name: "New script" }).click();
     const dialog = page.getByRole("dialog", { name: "New script" });
@@ -161,20 +192,20 @@ describe("dashboard", { skip }, () => {
     assert.equal(saved.source, GOOD);
   });
 
-  it("binds a route and calls it", async () => {
+  step("binds a route and calls it", async () => {
     await openTab(page, "Routes");
     await page.getByRole("button", { name: "New route" }).click();
     const dialog = page.getByRole("dialog", { name: "New route" });
     await dialog.getByLabel("Path").fill("/hello");
     await dialog.getByLabel("Script").selectOption("greet");
     await dialog.getByRole("button", { name: "Create route" }).click();
-    await page.getByRole("cell", { name: "/hello" }).waitFor();
+    await page.getByRole("cell", { name: "/hello", exact: true }).waitFor();
     const res = await server.app(APP.host, "/hello");
     assert.equal(res.status, 200);
     assert.equal(res.text, "hello from the shop");
   });
 
-  it("shows the execution in the log", async () => {
+  step("shows the execution in the log", async () => {
     await openTab(page, "Executions");
     // The run's record is written a moment after it ended; the log refreshes.
     await until(
@@ -192,7 +223,7 @@ describe("dashboard", { skip }, () => {
     assert.match(await row.innerText(), /200/);
   });
 
-  it("edits a key in the kv plugin's view", async () => {
+  step("edits a key in the kv plugin's view", async () => {
     const { view, plugin } = await viewOf("kv");
     await openTab(page, view.title);
     const table = view.sections.find((s) => s.kind === "table" && s.create);
@@ -210,7 +241,7 @@ describe("dashboard", { skip }, () => {
     await assertAxe(page, "a plugin view");
   });
 
-  it("turns a failing trigger into a dead letter with a badge, and replays it", async () => {
+  step("turns a failing trigger into a dead letter with a badge, and replays it", async () => {
     // The handler (saved through the API: writing scripts was covered above) always fails.
     await server.admin("POST", `/apps/${APP.slug}/scripts`, {
       name: "on_order",
@@ -223,11 +254,11 @@ describe("dashboard", { skip }, () => {
     await dialog.getByLabel(labelled("Script")).selectOption("on_order");
     const kinds = await server.admin("GET", "/trigger-kinds");
     const kv = kinds.items.find((k) => k.name === "kv");
-    await fillSchema(dialog, kv.filter_schema, { collection: "orders" });
+    await fillSchema(dialog, kv.filter_schema, { collection: "orders" }, (name) => `Filter: ${name}`);
     await dialog.getByLabel("Retry: attempts in all").fill("1");
     await dialog.getByRole("button", { name: "Create trigger" }).click();
     await dialog.waitFor({ state: "detached" });
-    await page.getByRole("cell", { name: "on_order" }).waitFor();
+    await page.getByRole("cell", { name: "on_order", exact: true }).waitFor();
 
     // An order written through the kv view fires it.
     const { view } = await viewOf("kv");
@@ -249,18 +280,20 @@ describe("dashboard", { skip }, () => {
     const badge = page.getByRole("link", { name: `1 unresolved dead letter in ${APP.slug}` });
     await badge.waitFor();
     await badge.click();
-    const row = page.getByRole("row").filter({ hasText: "no stock for o1" }).first();
-    await row.waitFor();
-    await row.getByRole("button", { name: /Replay/ }).click();
-    const confirm = page.getByRole("dialog").filter({ has: page.getByRole("button", { name: "Replay" }) });
-    await confirm.getByRole("button", { name: "Replay" }).click();
+    const letter = page
+      .getByRole("list", { name: "Dead letters" })
+      .getByRole("listitem")
+      .filter({ hasText: "no stock for o1" })
+      .first();
+    await letter.waitFor();
+    await letter.getByRole("button", { name: "Replay" }).click();
     await until("the letter marked replayed", async () => {
       const all = await server.admin("GET", `/apps/${APP.slug}/dead_letters?state=all`);
       return all.items.some((l) => l.resolution === "replayed");
     });
   });
 
-  it("shows the example plugin's view", async (t) => {
+  step("shows the example plugin's view", async (t) => {
     const plugins = await server.admin("GET", "/plugins");
     const hello = plugins.items.find((p) => p.name === "hello");
     if (!hello) return t.skip("the example plugin is not loaded (set PICLOUD_EXAMPLE_PLUGIN_DIR)");
@@ -280,7 +313,7 @@ describe("dashboard", { skip }, () => {
     else await until("the module's content", async () => (await page.locator(".plugin-module").innerText()).trim() !== "");
   });
 
-  it("offers a viewer no write actions", async () => {
+  step("offers a viewer no write actions", async () => {
     const user = await server.admin("POST", "/users", VIEWER);
     await server.admin("PUT", `/apps/${APP.slug}/members/${user.username}`, { role: "viewer" });
     const viewer = await openPage(browser);
@@ -290,7 +323,7 @@ describe("dashboard", { skip }, () => {
     await pg.getByRole("link", { name: APP.slug, exact: true }).click();
     await pg.getByRole("heading", { name: APP.slug, level: 1 }).waitFor();
     const noWrites = async (what) => {
-      for (const name of [/^Save/, /^New/, /^Delete/, /^Create/, /^Replay/, /^Resolve/, /^Edit/, /^Set /]) {
+      for (const name of [/^Save/, /^New/, /^Delete/, /^Create/, /^Replay/, /^Resolve/, /^Edit/, /^Set /, /^Remove/]) {
         assert.equal(await pg.getByRole("button", { name }).count(), 0, `${what}: a viewer is offered ${name}`);
       }
     };
@@ -300,14 +333,23 @@ describe("dashboard", { skip }, () => {
     await pg.locator(".cm-content").waitFor();
     assert.equal(await pg.locator(".cm-content").getAttribute("contenteditable"), "false", "the editor is read-only");
     await noWrites("the script page");
-    for (const tab of ["Routes", "Triggers", "Dead letters"]) {
-      await openTab(pg, tab);
-      await pg.getByRole("table").first().waitFor();
-      await noWrites(`the ${tab} tab`);
-    }
+    // Each tab once its content is there, so that nothing is still to come.
+    await openTab(pg, "Routes");
+    await pg.getByRole("cell", { name: "/hello", exact: true }).waitFor();
+    await noWrites("the routes tab");
+    await openTab(pg, "Triggers");
+    await pg.getByRole("navigation", { name: "Trigger kinds" }).getByRole("button", { name: "kv", exact: true }).click();
+    await pg.getByRole("cell", { name: "on_order", exact: true }).waitFor();
+    assert.equal(await pg.getByRole("checkbox", { name: /^Enabled/ }).count(), 0, "a viewer is offered the enabled switch");
+    await noWrites("the triggers tab");
+    await openTab(pg, "Dead letters");
+    await pg.getByRole("list", { name: "Dead letters" }).getByRole("listitem").first().waitFor();
+    await noWrites("the dead letters tab");
     const { view } = await viewOf("kv");
+    const table = view.sections.find((s) => s.kind === "table" && s.create);
     await openTab(pg, view.title);
-    await pg.getByRole("table").first().waitFor();
+    await fillParams(pg, table, { collection: "customers" });
+    await pg.getByRole("cell", { name: "ada", exact: true }).waitFor();
     await noWrites("the kv view");
     await viewer.context.close();
   });
@@ -336,10 +378,10 @@ describe("dashboard", { skip }, () => {
   }
 
   // Fills the fields of a generated form by their labels; values by property name.
-  async function fillSchema(scope, schema, values) {
+  async function fillSchema(scope, schema, values, untitled = (name) => name) {
     for (const [name, prop] of Object.entries(schema?.properties ?? {})) {
       if (!(name in values) || prop.readOnly) continue;
-      const field = scope.getByLabel(labelled(prop.title || name));
+      const field = scope.getByLabel(labelled(prop.title || untitled(name)));
       if (prop.enum) await field.selectOption(String(values[name]));
       else await field.fill(String(values[name]));
     }

@@ -397,7 +397,7 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
           caption={s.title ?? s.id}
           columns={tableColumns}
           rows={rows}
-          rowKey={(r) => `${rowLabel(r, columns)}`}
+          rowKey={(r) => JSON.stringify(r)}
           empty="Nothing here."
         />
       ) : (

@@ -186,7 +186,8 @@ function formSchema(kind: TriggerKind, scripts: string[]): JsonSchema {
   const required = ['script'];
   const fs = kind.filter_schema;
   if (fs && fs.properties && Object.keys(fs.properties).length > 0) {
-    for (const [name, s] of Object.entries(fs.properties)) props[`filter.${name}`] = { ...s, title: s.title ?? name };
+    // An untitled filter field says it is one, so it is not taken for the script field or another.
+    for (const [name, s] of Object.entries(fs.properties)) props[`filter.${name}`] = { ...s, title: s.title ?? `Filter: ${name}` };
     for (const r of fs.required ?? []) required.push(`filter.${r}`);
   } else if (!fs || !fs.properties) {
     props.filter = {
