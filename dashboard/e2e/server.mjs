@@ -10,10 +10,10 @@
 //   PICLOUD_EXAMPLE_PLUGIN_DIR  a directory holding hello.so (optional)
 //   PICLOUD_E2E_PLUGINS         the plugins to enable (default "*": all found)
 //
-// While a binary does not serve /admin yet, the harness serves dashboard/dist
-// itself on another port, with the kernel's headers, and passes /api,
-// /healthz and /readyz through unchanged (Host included, so the API sees its
-// own origin): set PICLOUD_E2E_DIST_PROXY=1 to force that.
+// With PICLOUD_E2E_DIST_PROXY=1 (a binary built without the dashboard), the
+// harness serves dashboard/dist itself on another port with the kernel's
+// headers, and passes every other path through unchanged (Host included, so
+// the API sees its own origin).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
@@ -180,14 +180,19 @@ export class PiCloud {
     }
   }
 
-  /** Uses picloud's own /admin when it has one; otherwise serves dist/ in front of it. */
+  /** Uses picloud's own /admin; with PICLOUD_E2E_DIST_PROXY=1, serves dist/ in front of it instead. */
   async serveDashboard() {
-    const own = await call(this.port, { path: "/admin/" });
-    const served = own.status === 200 && /text\/html/.test(own.headers["content-type"] ?? "");
-    if (served && !process.env.PICLOUD_E2E_DIST_PROXY) return;
+    if (!process.env.PICLOUD_E2E_DIST_PROXY) {
+      const own = await call(this.port, { path: "/admin/" });
+      if (own.status === 200 && /text\/html/.test(own.headers["content-type"] ?? "")) return;
+      throw new Error(
+        `picloud does not serve the dashboard at /admin/ (${own.status}: ${own.text.slice(0, 200)}): ` +
+          "build the dashboard before the kernel, or set PICLOUD_E2E_DIST_PROXY=1 to serve dashboard/dist from the tests",
+      );
+    }
     const dist = join(dashboardDir, "dist");
     if (!existsSync(join(dist, "index.html")))
-      throw new Error("picloud does not serve /admin and dashboard/dist is missing: run `npm run build` first");
+      throw new Error("dashboard/dist is missing: run `npm run build` first");
     this.front = http.createServer((req, res) => this.front_(dist, req, res));
     await new Promise((r) => this.front.listen(0, "127.0.0.1", r));
   }

@@ -2,8 +2,8 @@
 // the forms of plugins' views. Every input has its label, its description
 // and its error beside it; the values are checked here before onSubmit, and
 // the API's complaints (details.field) land next to the field they name.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { JSX } from "preact";
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { JSX } from 'preact';
 import {
   collect,
   fieldKind,
@@ -13,10 +13,10 @@ import {
   timeZones,
   type JsonSchema,
   type RawValue,
-} from "./schema";
-import "./forms.css";
+} from './schema';
+import './forms.css';
 
-export type { JsonSchema } from "./schema";
+export type { JsonSchema } from './schema';
 
 export interface SchemaFormProps {
   schema: JsonSchema;
@@ -34,7 +34,7 @@ let nextFormId = 0;
 /** The field an error from the API names, when it names one. */
 function errorField(e: unknown): string | undefined {
   const d = (e as { details?: { field?: unknown } } | null)?.details;
-  return typeof d?.field === "string" ? d.field : undefined;
+  return typeof d?.field === 'string' ? d.field : undefined;
 }
 
 export function SchemaForm(props: SchemaFormProps) {
@@ -58,7 +58,7 @@ export function SchemaForm(props: SchemaFormProps) {
 
   const set = (name: string, v: RawValue) => {
     setRaw((prev) => ({ ...prev, [name]: v }));
-    if (errors[name]) setErrors((prev) => ({ ...prev, [name]: "" }));
+    if (errors[name]) setErrors((prev) => ({ ...prev, [name]: '' }));
   };
 
   const submit = async (ev: Event) => {
@@ -102,7 +102,7 @@ export function SchemaForm(props: SchemaFormProps) {
           schema={s}
           required={required.has(name)}
           value={raw[name] ?? null}
-          error={errors[name] || ""}
+          error={errors[name] || ''}
           disabled={!!disabled || busy}
           onChange={(v) => set(name, v)}
         />
@@ -138,16 +138,16 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
   const label = labelOf(name, s);
   const descId = s.description ? `${id}-desc` : undefined;
   const errId = error ? `${id}-err` : undefined;
-  const describedBy = [descId, errId].filter(Boolean).join(" ") || undefined;
+  const describedBy = [descId, errId].filter(Boolean).join(' ') || undefined;
   const common = {
     id,
     name,
     disabled,
-    "aria-invalid": error ? ("true" as const) : undefined,
-    "aria-describedby": describedBy,
-    "aria-required": required ? ("true" as const) : undefined,
+    'aria-invalid': error ? ('true' as const) : undefined,
+    'aria-describedby': describedBy,
+    'aria-required': required ? ('true' as const) : undefined,
   };
-  const text = typeof value === "string" ? value : "";
+  const text = typeof value === 'string' ? value : '';
   const description = s.description ? (
     <span id={descId} class="field-description">
       {s.description}
@@ -165,14 +165,14 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
       <div class="field field-readonly">
         <label for={id}>{label}</label>
         <output id={id} name={name} aria-describedby={describedBy}>
-          {typeof value === "string" ? value : typeof value === "boolean" ? (value ? "yes" : "no") : ""}
+          {typeof value === 'string' ? value : typeof value === 'boolean' ? (value ? 'yes' : 'no') : ''}
         </output>
         {description}
       </div>
     );
   }
 
-  if (kind === "checkbox") {
+  if (kind === 'checkbox') {
     return (
       <div class="field field-checkbox">
         <input
@@ -188,7 +188,7 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
     );
   }
 
-  if (kind === "checkboxes") {
+  if (kind === 'checkboxes') {
     const chosen = Array.isArray(value) ? value : [];
     return (
       <fieldset class="field field-checkboxes" aria-describedby={describedBy} id={id} tabIndex={-1}>
@@ -222,10 +222,10 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
 
   let input: JSX.Element;
   switch (kind) {
-    case "select":
+    case 'select':
       input = (
         <select {...common} value={text} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
-          {(!required || text === "") && <option value="">{required ? "Choose…" : "(none)"}</option>}
+          {(!required || text === '') && <option value="">{required ? 'Choose…' : '(none)'}</option>}
           {(s.enum ?? []).map((o) => (
             <option key={String(o)} value={String(o)}>
               {String(o)}
@@ -234,25 +234,25 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
         </select>
       );
       break;
-    case "timezone":
+    case 'timezone':
       input = <TimeZoneSelect common={common} value={text} onChange={onChange} />;
       break;
-    case "json":
-    case "textarea":
-    case "lines":
+    case 'json':
+    case 'textarea':
+    case 'lines':
       input = (
         <textarea
           {...common}
-          class={kind === "json" ? "mono" : undefined}
-          rows={kind === "json" ? 5 : 4}
+          class={kind === 'json' ? 'mono' : undefined}
+          rows={kind === 'json' ? 5 : 4}
           spellcheck={false}
           value={text}
-          placeholder={kind === "json" ? "JSON" : kind === "lines" ? "one per line" : undefined}
+          placeholder={kind === 'json' ? 'JSON' : kind === 'lines' ? 'one per line' : undefined}
           onInput={(e) => onChange((e.currentTarget as HTMLTextAreaElement).value)}
         />
       );
       break;
-    case "binary":
+    case 'binary':
       input = (
         <input
           type="file"
@@ -261,7 +261,7 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
         />
       );
       break;
-    case "number":
+    case 'number':
       input = (
         <input
           type="number"
@@ -269,7 +269,7 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
           value={text}
           min={s.minimum}
           max={s.maximum}
-          step={s.type === "integer" ? 1 : "any"}
+          step={s.type === 'integer' ? 1 : 'any'}
           onInput={(e) => onChange((e.currentTarget as HTMLInputElement).value)}
         />
       );
@@ -277,8 +277,8 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
     default:
       input = (
         <input
-          type={kind === "password" ? "password" : "text"}
-          autoComplete={kind === "password" ? "new-password" : "off"}
+          type={kind === 'password' ? 'password' : 'text'}
+          autoComplete={kind === 'password' ? 'new-password' : 'off'}
           {...common}
           value={text}
           onInput={(e) => onChange((e.currentTarget as HTMLInputElement).value)}
@@ -307,9 +307,9 @@ function TimeZoneSelect({
   value: string;
   onChange(v: RawValue): void;
 }) {
-  const zones = useMemo(() => timeZones(value || "UTC"), []);
+  const zones = useMemo(() => timeZones(value || 'UTC'), []);
   return (
-    <select {...common} value={value || "UTC"} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+    <select {...common} value={value || 'UTC'} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
       {zones.map((z) => (
         <option key={z} value={z}>
           {z}

@@ -5,7 +5,7 @@
 // No DOM here, so the rules can be read (and tested) on their own.
 
 export interface JsonSchema {
-  type?: "object" | "string" | "integer" | "number" | "boolean" | "array";
+  type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array';
   title?: string;
   description?: string;
   default?: unknown;
@@ -27,29 +27,29 @@ export type RawValue = string | boolean | string[] | File | null;
 
 /** How a property is edited. */
 export type FieldKind =
-  | "text"
-  | "password"
-  | "textarea"
-  | "number"
-  | "checkbox"
-  | "select"
-  | "timezone"
-  | "json"
-  | "binary"
-  | "checkboxes" // an array of strings from an enum
-  | "lines"; // an array of strings, one per line
+  | 'text'
+  | 'password'
+  | 'textarea'
+  | 'number'
+  | 'checkbox'
+  | 'select'
+  | 'timezone'
+  | 'json'
+  | 'binary'
+  | 'checkboxes' // an array of strings from an enum
+  | 'lines'; // an array of strings, one per line
 
 export function fieldKind(s: JsonSchema): FieldKind {
-  if (s.format === "binary") return "binary";
-  if (s.format === "json" || s.type === undefined || s.type === "object") return "json";
-  if (s.type === "boolean") return "checkbox";
-  if (s.type === "array") return s.items?.enum ? "checkboxes" : s.items?.type === "string" || !s.items ? "lines" : "json";
-  if (s.enum) return "select";
-  if (s.type === "integer" || s.type === "number") return "number";
-  if (s.format === "timezone") return "timezone";
-  if (s.format === "textarea") return "textarea";
-  if (s.format === "password") return "password";
-  return "text";
+  if (s.format === 'binary') return 'binary';
+  if (s.format === 'json' || s.type === undefined || s.type === 'object') return 'json';
+  if (s.type === 'boolean') return 'checkbox';
+  if (s.type === 'array') return s.items?.enum ? 'checkboxes' : s.items?.type === 'string' || !s.items ? 'lines' : 'json';
+  if (s.enum) return 'select';
+  if (s.type === 'integer' || s.type === 'number') return 'number';
+  if (s.format === 'timezone') return 'timezone';
+  if (s.format === 'textarea') return 'textarea';
+  if (s.format === 'password') return 'password';
+  return 'text';
 }
 
 /** The properties of an object schema, in declaration order. */
@@ -65,32 +65,32 @@ export function labelOf(name: string, s: JsonSchema): string {
 /** Every time-zone name the browser knows, with `keep` (e.g. "UTC") added when missing. */
 export function timeZones(keep?: string): string[] {
   const supported = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
-  const zones = supported ? supported("timeZone") : [];
-  const all = new Set(["UTC", ...zones]);
+  const zones = supported ? supported('timeZone') : [];
+  const all = new Set(['UTC', ...zones]);
   if (keep) all.add(keep);
-  return [...all].sort((a, b) => (a === "UTC" ? -1 : b === "UTC" ? 1 : a.localeCompare(b)));
+  return [...all].sort((a, b) => (a === 'UTC' ? -1 : b === 'UTC' ? 1 : a.localeCompare(b)));
 }
 
 /** The starting state of one field: the initial value if given, else the default. */
 export function initialRaw(s: JsonSchema, given: unknown): RawValue {
   const v = given !== undefined ? given : s.default;
   switch (fieldKind(s)) {
-    case "binary":
+    case 'binary':
       return null;
-    case "checkbox":
+    case 'checkbox':
       return v === true;
-    case "checkboxes":
+    case 'checkboxes':
       return Array.isArray(v) ? v.map(String) : [];
-    case "lines":
-      return Array.isArray(v) ? v.map(String).join("\n") : "";
-    case "json":
-      return v === undefined ? "" : JSON.stringify(v, null, 2);
-    case "timezone":
-      return v === undefined || v === null ? "UTC" : String(v);
-    case "select":
-      return v === undefined || v === null ? "" : String(v);
+    case 'lines':
+      return Array.isArray(v) ? v.map(String).join('\n') : '';
+    case 'json':
+      return v === undefined ? '' : JSON.stringify(v, null, 2);
+    case 'timezone':
+      return v === undefined || v === null ? 'UTC' : String(v);
+    case 'select':
+      return v === undefined || v === null ? '' : String(v);
     default:
-      return v === undefined || v === null ? "" : String(v);
+      return v === undefined || v === null ? '' : String(v);
   }
 }
 
@@ -109,12 +109,12 @@ function checkNumber(s: JsonSchema, n: number): string | null {
 function checkString(s: JsonSchema, text: string): string | null {
   const length = [...text].length;
   if (s.minLength !== undefined && length < s.minLength)
-    return `must have at least ${s.minLength} character${s.minLength === 1 ? "" : "s"}`;
+    return `must have at least ${s.minLength} character${s.minLength === 1 ? '' : 's'}`;
   if (s.maxLength !== undefined && length > s.maxLength) return `must have at most ${s.maxLength} characters`;
   if (s.pattern !== undefined) {
     let re: RegExp | null = null;
     try {
-      re = new RegExp(s.pattern, "u");
+      re = new RegExp(s.pattern, 'u');
     } catch {
       re = null; // a pattern JavaScript cannot read is left to the server
     }
@@ -141,25 +141,25 @@ export function collect(
     const kind = fieldKind(s);
     const need = required.has(name);
     switch (kind) {
-      case "checkbox":
+      case 'checkbox':
         values[name] = r === true;
         break;
-      case "binary":
+      case 'binary':
         if (r instanceof File) values[name] = r;
-        else if (need) errors[name] = "choose a file";
+        else if (need) errors[name] = 'choose a file';
         break;
-      case "checkboxes": {
+      case 'checkboxes': {
         const list = Array.isArray(r) ? r : [];
-        if (list.length === 0 && need) errors[name] = "choose at least one";
+        if (list.length === 0 && need) errors[name] = 'choose at least one';
         else if (list.length > 0) values[name] = list;
         break;
       }
-      case "lines": {
-        const list = String(r ?? "")
-          .split("\n")
+      case 'lines': {
+        const list = String(r ?? '')
+          .split('\n')
           .map((l) => l.trim())
-          .filter((l) => l !== "");
-        if (list.length === 0 && need) errors[name] = "required";
+          .filter((l) => l !== '');
+        if (list.length === 0 && need) errors[name] = 'required';
         else if (list.length > 0) {
           const bad = s.items ? list.map((l) => checkString(s.items!, l)).find((e) => e) : null;
           if (bad) errors[name] = `each line ${bad}`;
@@ -167,31 +167,31 @@ export function collect(
         }
         break;
       }
-      case "json": {
-        const text = String(r ?? "").trim();
-        if (text === "") {
-          if (need) errors[name] = "required";
+      case 'json': {
+        const text = String(r ?? '').trim();
+        if (text === '') {
+          if (need) errors[name] = 'required';
           break;
         }
         try {
           const v = JSON.parse(text);
-          if (s.type === "object" && (v === null || typeof v !== "object" || Array.isArray(v)))
-            errors[name] = "must be a JSON object";
+          if (s.type === 'object' && (v === null || typeof v !== 'object' || Array.isArray(v)))
+            errors[name] = 'must be a JSON object';
           else values[name] = v;
         } catch (e) {
           errors[name] = `not valid JSON: ${(e as Error).message}`;
         }
         break;
       }
-      case "number": {
-        const text = String(r ?? "").trim();
-        if (text === "") {
-          if (need) errors[name] = "required";
+      case 'number': {
+        const text = String(r ?? '').trim();
+        if (text === '') {
+          if (need) errors[name] = 'required';
           break;
         }
         const n = Number(text);
-        if (!Number.isFinite(n)) errors[name] = "must be a number";
-        else if (s.type === "integer" && !Number.isInteger(n)) errors[name] = "must be a whole number";
+        if (!Number.isFinite(n)) errors[name] = 'must be a number';
+        else if (s.type === 'integer' && !Number.isInteger(n)) errors[name] = 'must be a whole number';
         else {
           const bad = checkNumber(s, n);
           if (bad) errors[name] = bad;
@@ -199,10 +199,10 @@ export function collect(
         }
         break;
       }
-      case "select": {
-        const text = String(r ?? "");
-        if (text === "") {
-          if (need) errors[name] = "required";
+      case 'select': {
+        const text = String(r ?? '');
+        if (text === '') {
+          if (need) errors[name] = 'required';
           break;
         }
         // An enum may hold numbers or booleans: send the declared value, not its text.
@@ -211,9 +211,9 @@ export function collect(
         break;
       }
       default: {
-        const text = String(r ?? "");
-        if (text === "") {
-          if (need) errors[name] = "required";
+        const text = String(r ?? '');
+        if (text === '') {
+          if (need) errors[name] = 'required';
           break;
         }
         const bad = checkString(s, text);

@@ -90,6 +90,9 @@ interface Ctx {
   confirm(text: string, label: string, danger: boolean): Promise<boolean>;
   /** Shows an answer as JSON in a dialog. */
   show(title: string, value: unknown): void;
+  /** Goes up after every change made through the view: its tables read again. */
+  generation: number;
+  changed(): void;
 }
 
 const EMPTY_SCHEMA: JsonSchema = { type: 'object', properties: {} };
@@ -105,6 +108,7 @@ function ViewBody({ plugin, view, app }: PluginViewPageProps) {
     null,
   );
   const [shown, setShown] = useState<{ title: string; value: unknown } | null>(null);
+  const [generation, setGeneration] = useState(0);
   const appCtx: AppContext | null = app ? { id: app.id, slug: app.slug, name: app.name, role: app.role } : null;
   const routes = view.routes as Record<string, RouteLevel> | undefined;
   const ctx: Ctx = {
@@ -116,6 +120,8 @@ function ViewBody({ plugin, view, app }: PluginViewPageProps) {
     confirm: (text, label, danger) =>
       new Promise<boolean>((done) => setAsking({ text, label, danger, done })),
     show: (title, value) => setShown({ title, value }),
+    generation,
+    changed: () => setGeneration((g) => g + 1),
   };
   const sections = (Array.isArray(view.sections) ? view.sections : []) as SectionDecl[];
 
@@ -290,7 +296,7 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
 
   useEffect(() => {
     if (ctx.can(s.list)) void load(params, null);
-  }, [params]);
+  }, [params, ctx.generation]);
 
   if (!ctx.can(s.list)) return null;
   const refresh = () => load(params, null);
@@ -304,7 +310,7 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
     const result = action.result ?? 'refresh';
     await perform(action.route, src, result, `${action.title}: ${rowLabel(row, columns)}`, ctx);
     setForm(null);
-    if (result === 'refresh') await refresh();
+    if (result === 'refresh') ctx.changed();
   };
 
   const tableColumns = columns.map((c) => ({
@@ -421,7 +427,7 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
               const result = c.result ?? 'refresh';
               await perform(c.route, src, result, c.title ?? 'Created', ctx);
               setForm(null);
-              await refresh();
+              ctx.changed();
             }}
             extra={
               <button type="button" class="btn" onClick={() => setForm(null)}>
@@ -466,6 +472,7 @@ function FormSection({ s, ctx }: { s: FormDecl; ctx: Ctx }) {
           if (s.confirm && !(await ctx.confirm(fillText(s.confirm, src), label, !!s.danger))) return;
           setDone('');
           await perform(s.route, src, s.result ?? 'show', s.title ?? 'Answer', ctx);
+          ctx.changed();
           setDone(`${label}: done.`);
           setRound((r) => r + 1);
         }}
@@ -493,7 +500,7 @@ function JsonSection({ s, ctx }: { s: JsonDecl; ctx: Ctx }) {
   };
   useEffect(() => {
     if (ctx.can(s.source)) void load();
-  }, [s.source]);
+  }, [s.source, ctx.generation]);
   if (!ctx.can(s.source)) return null;
   return (
     <Section
