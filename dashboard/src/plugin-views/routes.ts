@@ -127,6 +127,8 @@ export function routeLevel(routes: Record<string, RouteLevel> | undefined, templ
   const { method, target } = splitTemplate(template);
   const bare = target.split('?')[0];
   const found = routes?.[`${method} ${target}`] ?? routes?.[`${method} ${bare}`] ?? routes?.[template.trim()];
+  // A public route asks nothing more of a signed-in user.
+  if ((found?.level as string) === 'public') return 'signed_in';
   if (found?.level) return found.level;
   const scoped = bare.includes('{app}');
   if (method === 'GET' || method === 'HEAD') return scoped ? 'app_viewer' : 'signed_in';

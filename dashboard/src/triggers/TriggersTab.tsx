@@ -186,8 +186,13 @@ function formSchema(kind: TriggerKind, scripts: string[]): JsonSchema {
   const required = ['script'];
   const fs = kind.filter_schema;
   if (fs && fs.properties && Object.keys(fs.properties).length > 0) {
-    // An untitled filter field says it is one, so it is not taken for the script field or another.
-    for (const [name, s] of Object.entries(fs.properties)) props[`filter.${name}`] = { ...s, title: s.title ?? `Filter: ${name}` };
+    // A filter field without a title, or with one of the form's own labels
+    // (the dead_letter kind filters on a "Script"), says it is the filter's.
+    const own = new Set(['script', 'enabled']);
+    for (const [name, s] of Object.entries(fs.properties)) {
+      const title = s.title && !own.has(s.title.toLowerCase()) ? s.title : `Filter: ${s.title ?? name}`;
+      props[`filter.${name}`] = { ...s, title };
+    }
     for (const r of fs.required ?? []) required.push(`filter.${r}`);
   } else if (!fs || !fs.properties) {
     props.filter = {
