@@ -17,6 +17,16 @@ const forward: ProxyOptions = {
   },
 };
 
+// The headers the kernel sends with the dashboard, also used by `vite preview`,
+// so a production build can be tried under the same Content-Security-Policy.
+export const DASHBOARD_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
 export default defineConfig({
   base: '/admin/',
   plugins: [preact()],
@@ -30,6 +40,15 @@ export default defineConfig({
   server: {
     port: 5173,
     strictPort: false,
+    proxy: {
+      '/api': forward,
+      '/healthz': forward,
+      '/readyz': forward,
+    },
+  },
+  preview: {
+    port: 4173,
+    headers: DASHBOARD_HEADERS,
     proxy: {
       '/api': forward,
       '/healthz': forward,

@@ -13,8 +13,8 @@ import {
   rectangularSelection,
 } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
-import { bracketMatching, indentOnInput, syntaxHighlighting, foldGutter, foldKeymap } from '@codemirror/language';
-import { classHighlighter } from '@lezer/highlight';
+import { bracketMatching, indentOnInput, syntaxHighlighting, foldGutter, foldKeymap, HighlightStyle } from '@codemirror/language';
+import { tags as t } from '@lezer/highlight';
 import { closeBrackets, closeBracketsKeymap, autocompletion, completionKeymap, type CompletionSource } from '@codemirror/autocomplete';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 import { lintGutter, setDiagnostics, type Diagnostic } from '@codemirror/lint';
@@ -62,7 +62,55 @@ function position(state: EditorState, line: number, column: number): { from: num
   return { from, to: Math.max(to, from) };
 }
 
+// Colours come from CSS custom properties (styles/base.css), which reach into
+// the editor's shadow root, so light and dark follow the page.
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.modifier, t.operatorKeyword], color: 'var(--tok-keyword)', fontWeight: '600' },
+  { tag: [t.typeName, t.className, t.namespace], color: 'var(--tok-type)' },
+  { tag: [t.string, t.special(t.string), t.character], color: 'var(--tok-string)' },
+  { tag: [t.number, t.integer, t.float], color: 'var(--tok-number)' },
+  { tag: [t.atom, t.bool, t.null], color: 'var(--tok-atom)' },
+  { tag: [t.comment, t.lineComment, t.blockComment], color: 'var(--tok-comment)', fontStyle: 'italic' },
+  { tag: [t.meta, t.processingInstruction], color: 'var(--tok-meta)' },
+  { tag: [t.definition(t.variableName), t.function(t.variableName), t.special(t.variableName)], color: 'var(--tok-def)' },
+  { tag: t.operator, color: 'var(--text-2)' },
+  { tag: t.invalid, color: 'var(--danger)' },
+]);
+
+const theme = EditorView.theme({
+  '&': { height: 'clamp(320px, 60vh, 900px)', fontSize: '13px', color: 'var(--text)', backgroundColor: 'var(--surface)' },
+  '&.cm-focused': { outline: '2px solid var(--focus)', outlineOffset: '-2px' },
+  '.cm-scroller': {
+    fontFamily: "ui-monospace, SFMono-Regular, 'SF Mono', Menlo, Consolas, 'Liberation Mono', monospace",
+    lineHeight: '1.55',
+  },
+  '.cm-content': { caretColor: 'var(--text)' },
+  '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--text)' },
+  '.cm-gutters': { backgroundColor: 'var(--surface-2)', color: 'var(--muted)', borderRight: '1px solid var(--border)' },
+  '.cm-activeLine': { backgroundColor: 'color-mix(in srgb, var(--accent-soft) 45%, transparent)' },
+  '.cm-activeLineGutter': { backgroundColor: 'var(--accent-soft)' },
+  '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, ::selection': {
+    backgroundColor: 'color-mix(in srgb, var(--accent) 28%, transparent)',
+  },
+  '.cm-tooltip': { backgroundColor: 'var(--surface)', color: 'var(--text)', border: '1px solid var(--border-strong)', borderRadius: '6px' },
+  '.cm-tooltip-autocomplete > ul > li[aria-selected]': { backgroundColor: 'var(--accent)', color: 'var(--on-accent)' },
+  '.cm-panels': { backgroundColor: 'var(--surface-2)', color: 'var(--text)' },
+  '.cm-searchMatch': { backgroundColor: 'color-mix(in srgb, var(--warn) 30%, transparent)' },
+  '.cm-matchingBracket': { backgroundColor: 'color-mix(in srgb, var(--ok) 25%, transparent)', outline: 'none' },
+});
+
+/**
+ * Creates the editor inside a shadow root of a new element in `parent`.
+ * CodeMirror injects its styles at run time; in a shadow root it uses a
+ * constructed stylesheet (adoptedStyleSheets), which the page's
+ * Content-Security-Policy (style-src 'self') allows, where a <style> element
+ * in the document would be refused.
+ */
 export function createEditor(parent: HTMLElement, opts: EditorOptions): EditorHandle {
+  const host = document.createElement('div');
+  host.className = 'cm-host';
+  parent.appendChild(host);
+  const shadow = host.attachShadow({ mode: 'open' });
   const readOnly = new Compartment();
   let words = opts.words ?? [];
   const base = [...KEYWORDS.split(' '), ...TYPES.split(' '), ...ATOMS.split(' ')].map((w) => ({ label: w, type: 'keyword' }));
@@ -77,7 +125,8 @@ export function createEditor(parent: HTMLElement, opts: EditorOptions): EditorHa
   };
 
   const view = new EditorView({
-    parent,
+    parent: shadow,
+    root: shadow,
     state: EditorState.create({
       doc: opts.doc,
       extensions: [
@@ -94,9 +143,10 @@ export function createEditor(parent: HTMLElement, opts: EditorOptions): EditorHa
         closeBrackets(),
         highlightActiveLine(),
         highlightSelectionMatches(),
-        autocompletion({ override: [complete] }),
+        autocompletion({ override: [complete], icons: false }),
         angelscript,
-        syntaxHighlighting(classHighlighter),
+        syntaxHighlighting(highlight),
+        theme,
         EditorState.tabSize.of(2),
         readOnly.of([EditorState.readOnly.of(!!opts.readOnly), EditorView.editable.of(!opts.readOnly)]),
         keymap.of([
@@ -144,6 +194,9 @@ export function createEditor(parent: HTMLElement, opts: EditorOptions): EditorHa
       words = w;
     },
     focus: () => view.focus(),
-    destroy: () => view.destroy(),
+    destroy: () => {
+      view.destroy();
+      host.remove();
+    },
   };
 }

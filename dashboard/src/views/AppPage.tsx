@@ -79,10 +79,10 @@ export function AppPage({ slug, rest }: { slug: string; rest: string }) {
   else if (rest === 'routes') body = <Routes ctx={ctx} />;
   else if (rest === 'triggers')
     body = (
-      <section aria-labelledby="tab-title">
-        <h2 id="tab-title" class="sr-only">
-          Triggers
-        </h2>
+      <section class="stack" aria-labelledby="triggers-title">
+        <div class="toolbar">
+          <h2 id="triggers-title">Triggers</h2>
+        </div>
         <TriggersTabLazy app={ref} />
       </section>
     );

@@ -30,8 +30,12 @@ function Host({ plugin, viewId, app }: { plugin: string; viewId: string; app: Ap
     );
   }
   return (
-    <div class="plugin-view">
-      {app ? <h2 class="sr-only">{view.title}</h2> : null}
+    <div class="plugin-view-host stack">
+      {app ? (
+        <div class="toolbar">
+          <h2>{view.title}</h2>
+        </div>
+      ) : null}
       <PluginViewLazy key={`${plugin}/${view.id}/${app?.id ?? ''}`} plugin={plugin} view={view} app={app} />
     </div>
   );

@@ -159,7 +159,7 @@ function AddMember(props: { app: string; owner: boolean; onClose: () => void; on
       <form class="form" onSubmit={submit}>
         {error != null && <ErrorBanner error={error} />}
         <TextField
-          label="User name"
+          label="Username"
           value={user}
           onValue={setUser}
           required

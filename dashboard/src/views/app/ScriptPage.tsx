@@ -38,6 +38,7 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
   const host = useRef<HTMLDivElement>(null);
   const editor = useRef<EditorHandle | null>(null);
   const [editorError, setEditorError] = useState<unknown>(null);
+  const [editorReady, setEditorReady] = useState(false);
   const [dirty, setDirty] = useState(false);
   const [saving, setSaving] = useState(false);
   const [status, setStatus] = useState('');
@@ -55,7 +56,6 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
     import('../../editor/codemirror')
       .then((m) => {
         if (!alive || !host.current) return;
-        host.current.textContent = '';
         handle = m.createEditor(host.current, {
           doc: script.source ?? '',
           readOnly: !canWrite,
@@ -64,6 +64,7 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
           onSave: () => saveRef.current(),
         });
         editor.current = handle;
+        setEditorReady(true);
         void loadWords().then((w) => handle?.setWords(w));
       })
       .catch((e) => alive && setEditorError(e));
@@ -71,6 +72,7 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
       alive = false;
       handle?.destroy();
       editor.current = null;
+      setEditorReady(false);
     };
   }, [script?.id, canWrite]);
 
@@ -177,9 +179,12 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
       </p>
       {error != null && <ErrorBanner error={error} title="Could not save" onDismiss={() => setError(null)} />}
       {editorError != null && <ErrorBanner error={editorError} title="The editor could not be loaded" />}
-      <div class="editor-host" ref={host}>
-        {!script ? <p class="muted editor-loading">Loading the script…</p> : <p class="muted editor-loading">Loading the editor…</p>}
-      </div>
+      {!editorReady && !editorError && (
+        <p class="muted editor-loading" role="status">
+          {script ? 'Loading the editor…' : 'Loading the script…'}
+        </p>
+      )}
+      <div class={`editor-host ${editorReady ? '' : 'editor-pending'}`} ref={host} />
       {canWrite && <p class="muted small">Ctrl+S (⌘S) saves. Tab indents; press Esc, then Tab, to leave the editor.</p>}
       <DiagList errors={diags.errors} warnings={diags.warnings} onPick={(d) => editor.current?.goTo(d.line, d.column)} />
       {broken && broken.length > 0 && (
