@@ -3,7 +3,7 @@ import { ADMIN, ApiError, request } from '../api';
 import { useInterval, useLoad, useTitle } from '../hooks';
 import { useSession } from '../session';
 import { ErrorBanner, Icon } from '../ui';
-import { formatNumber } from '../format';
+import { formatBytes, formatMs, formatNumber } from '../format';
 
 interface Sample {
   labels?: Record<string, string>;
@@ -37,47 +37,65 @@ async function readyz(): Promise<Ready> {
   }
 }
 
-// The groups shown first, by metric name prefix; everything else follows under "Other".
+// The groups shown, by metric name; everything else follows under "Other".
 const GROUPS: [string, RegExp][] = [
-  ['HTTP requests', /^picloud_http_/],
-  ['Executions', /^picloud_(execution|script|run)/],
-  ['Queues and dispatch', /^picloud_(queue|dispatch|outbox|async|trigger)/],
+  ['HTTP', /^picloud_http_/],
+  ['Scripts and executions', /^picloud_(script|execution|app_runs|run)/],
+  ['Dispatch, triggers and jobs', /^picloud_(dispatch|trigger|cron|job|queue|outbox)/],
   ['Dead letters', /^picloud_dead_letter/],
-  ['Connections and streams', /^picloud_(connection|stream|sse|realtime|websocket)/],
-  ['Database', /^picloud_(db|database|sqlite|postgres)/],
+  ['Streams and cluster', /^picloud_(stream|sse|realtime|cluster|connection)/],
+  ['Database', /^picloud_(db|database)_/],
+  ['Plugins', /^picloud_plugins?_/],
 ];
 
-function sum(m: Metric): number {
-  return m.samples.reduce((a, s) => a + (m.type === 'histogram' ? (s.count ?? 0) : (s.value ?? 0)), 0);
+const isHist = (m: Metric) => m.type === 'histogram';
+
+/** A metric's samples added up (a histogram: its observations), optionally only those whose labels match. */
+function total(m: Metric | undefined, where?: (l: Record<string, string>) => boolean): number | null {
+  if (!m) return null;
+  return m.samples
+    .filter((s) => !where || where(s.labels ?? {}))
+    .reduce((a, s) => a + (isHist(m) ? (s.count ?? 0) : (s.value ?? 0)), 0);
 }
 
 function labelText(l: Record<string, string> | undefined) {
   if (!l || Object.keys(l).length === 0) return '';
   return Object.entries(l)
-    .map(([k, v]) => `${k}="${v}"`)
-    .join(', ');
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' · ');
 }
 
+/** The mean of a histogram, in a readable unit when the name says seconds. */
+function mean(m: Metric): string | null {
+  const count = total(m) ?? 0;
+  if (!count) return null;
+  const sum = m.samples.reduce((a, s) => a + (s.sum ?? 0), 0);
+  const v = sum / count;
+  if (/_seconds$/.test(m.name)) return formatMs(v * 1000);
+  if (/_bytes$/.test(m.name)) return formatBytes(v);
+  return formatNumber(v, 4);
+}
+
+const SERIES_SHOWN = 12;
+
 function MetricCard({ m }: { m: Metric }) {
-  const total = sum(m);
-  const hist = m.type === 'histogram';
-  const s0 = m.samples[0];
-  const mean = hist && s0 && s0.count ? (m.samples.reduce((a, s) => a + (s.sum ?? 0), 0) / Math.max(1, total)) : null;
+  const hist = isHist(m);
+  const value = (s: Sample) => (hist ? (s.count ?? 0) : (s.value ?? 0));
+  const series = m.samples.filter((s) => value(s) !== 0).sort((x, y) => value(y) - value(x));
+  const avg = hist ? mean(m) : null;
   return (
     <li class="metric card">
       <div class="metric-head">
         <span class="metric-name mono">{m.name.replace(/^picloud_/, '')}</span>
         <span class="badge badge-muted">{m.type}</span>
       </div>
-      <div class="metric-value">
-        {formatNumber(total)}
-        {hist && <span class="small muted"> observations{mean != null && <> · mean {formatNumber(mean, 4)}</>}</span>}
-      </div>
+      <div class="metric-value">{formatNumber(total(m))}</div>
+      {hist && <p class="small muted">observations{avg && <> · mean {avg}</>}</p>}
       {m.help && <p class="metric-help small muted">{m.help}</p>}
-      {m.samples.length > 1 && (
+      {m.samples.length > 1 && series.length > 0 && (
         <details>
           <summary>
-            {m.samples.length} series
+            {series.length} non-zero series of {m.samples.length}
           </summary>
           <table class="table table-compact">
             <caption class="sr-only">{m.name} by label</caption>
@@ -90,17 +108,46 @@ function MetricCard({ m }: { m: Metric }) {
               </tr>
             </thead>
             <tbody>
-              {m.samples.map((s) => (
+              {series.slice(0, SERIES_SHOWN).map((s) => (
                 <tr>
                   <td class="mono small">{labelText(s.labels) || '—'}</td>
-                  <td class="num">{formatNumber(hist ? s.count : s.value)}</td>
+                  <td class="num">{formatNumber(value(s))}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {series.length > SERIES_SHOWN && <p class="small muted">and {series.length - SERIES_SHOWN} more</p>}
         </details>
       )}
     </li>
+  );
+}
+
+function Summary({ all }: { all: Metric[] }) {
+  const by = (n: string) => all.find((m) => m.name === n);
+  const tiles: [string, number | null, string?][] = [
+    ['Requests', total(by('picloud_http_requests_total'))],
+    ['Server errors (5xx)', total(by('picloud_http_requests_total'), (l) => l.status === '5xx'), 'danger'],
+    ['In flight', total(by('picloud_http_requests_in_flight'))],
+    ['Open connections', total(by('picloud_http_connections_open'))],
+    ['Script runs', total(by('picloud_script_runs_total'))],
+    ['Failed runs', total(by('picloud_script_runs_total'), (l) => (l.outcome ?? l.status) !== 'ok'), 'danger'],
+    ['Queued runs', total(by('picloud_dispatch_queued'))],
+    ['Dead letters made', total(by('picloud_dead_letters_total')), 'danger'],
+    ['Open streams', total(by('picloud_streams_open'))],
+    ['Plugins started', total(by('picloud_plugins_started'))],
+  ];
+  const shown = tiles.filter(([, v]) => v !== null);
+  if (!shown.length) return null;
+  return (
+    <dl class="tiles" aria-label="Main metrics">
+      {shown.map(([label, v, tone]) => (
+        <div class={`tile ${tone === 'danger' && v ? 'tile-danger' : ''}`}>
+          <dt>{label}</dt>
+          <dd>{formatNumber(v)}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }
 
@@ -189,17 +236,23 @@ export function Health() {
         {missing && <p class="banner banner-info">This PiCloud does not offer its metrics as JSON yet (GET /api/v1/admin/metrics is missing); a newer version does. The Prometheus text stays at /metrics.</p>}
         {!missing && metrics.error != null && <ErrorBanner error={metrics.error} title="Could not load the metrics" onRetry={metrics.reload} />}
         {!missing && !metrics.data && !metrics.error && <p class="muted">Loading…</p>}
+        {all.length > 0 && <Summary all={all} />}
         {groups
           .filter((g) => g.items.length)
           .map((g) => (
-            <section aria-label={g.title}>
-              <h3>{g.title}</h3>
+            <details class="metric-group">
+              <summary>
+                <h3>{g.title}</h3>
+                <span class="muted small">
+                  {g.items.length} metric{g.items.length === 1 ? '' : 's'}
+                </span>
+              </summary>
               <ul class="metrics">
                 {g.items.map((m) => (
                   <MetricCard key={m.name} m={m} />
                 ))}
               </ul>
-            </section>
+            </details>
           ))}
       </section>
     </section>
