@@ -1,11 +1,15 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ADMIN, ApiError, onUnauthorized, request } from './api';
 import { fetchMe, resetPlugins, SessionProvider, type Me, type Session } from './session';
-import { SignIn } from './views/SignIn';
+import { SignIn, SignInForm } from './views/SignIn';
 import { Shell } from './views/Shell';
-import { ErrorBanner } from './ui';
+import { Dialog, ErrorBanner } from './ui';
 
-type Boot = { state: 'loading' } | { state: 'signed_out'; reason?: string } | { state: 'signed_in'; me: Me } | { state: 'error'; error: unknown };
+type Boot =
+  | { state: 'loading' }
+  | { state: 'signed_out'; reason?: string }
+  | { state: 'signed_in'; me: Me; expired?: boolean }
+  | { state: 'error'; error: unknown };
 
 export function App() {
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });
@@ -22,9 +26,10 @@ export function App() {
 
   useEffect(() => {
     void load();
+    // A session that ends while a page is open (expiry, sign-out elsewhere) asks
+    // to sign in again over the page, so unsaved work there is kept.
     return onUnauthorized(() => {
-      resetPlugins();
-      setBoot((b) => (b.state === 'signed_in' ? { state: 'signed_out', reason: 'Your session has ended. Sign in again.' } : b));
+      setBoot((b) => (b.state === 'signed_in' ? { ...b, expired: true } : b));
     });
   }, []);
 
@@ -66,9 +71,20 @@ export function App() {
   if (boot.state === 'signed_out' || !session) {
     return <SignIn notice={boot.state === 'signed_out' ? boot.reason : undefined} onSignedIn={(me) => setBoot({ state: 'signed_in', me })} />;
   }
+  const me = boot.me;
   return (
     <SessionProvider value={session}>
       <Shell />
+      <Dialog open={!!boot.expired} title="Session ended" onClose={() => void session.signOut()}>
+        <SignInForm
+          notice="Your session has ended. Sign in again to continue where you were."
+          username={me.username}
+          onSignedIn={(next) => {
+            if (next.id !== me.id) resetPlugins();
+            setBoot({ state: 'signed_in', me: next });
+          }}
+        />
+      </Dialog>
     </SessionProvider>
   );
 }

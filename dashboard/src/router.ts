@@ -20,9 +20,21 @@ export function href(path: string): string {
   return BASE + (path.startsWith('/') ? path : '/' + path);
 }
 
+let leaveGuard: (() => boolean) | null = null;
+
+/**
+ * While set, navigating inside the dashboard first asks `confirmLeave()`
+ * (e.g. a script with unsaved changes); false stays on the page.
+ */
+export function setLeaveGuard(confirmLeave: (() => boolean) | null): void {
+  leaveGuard = confirmLeave;
+}
+
 export function navigate(path: string, opts: { replace?: boolean } = {}): void {
   const url = href(path);
   if (url === location.pathname + location.search) return;
+  if (leaveGuard && !leaveGuard()) return;
+  leaveGuard = null;
   if (opts.replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
   listeners.forEach((l) => l());

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ADMIN, ApiError, appPath, request } from '../../api';
 import { useLoad, useTitle } from '../../hooks';
-import { navigate } from '../../router';
+import { navigate, setLeaveGuard } from '../../router';
 import { ConfirmDialog, ErrorBanner, Field, Icon, JsonView, Link } from '../../ui';
 import { formatMs, formatTime } from '../../format';
 import type { AppCtx } from '../AppPage';
@@ -125,7 +125,11 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
       e.preventDefault();
     };
     window.addEventListener('beforeunload', h);
-    return () => window.removeEventListener('beforeunload', h);
+    setLeaveGuard(() => window.confirm('This script has unsaved changes. Leave without saving?'));
+    return () => {
+      window.removeEventListener('beforeunload', h);
+      setLeaveGuard(null);
+    };
   }, [dirty]);
 
   if (loaded.error) {
@@ -216,6 +220,7 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
           await request('DELETE', appPath(ctx.app.id, `/scripts/${encodeURIComponent(script!.id)}`));
           setDeleting(false);
           setDirty(false);
+          setLeaveGuard(null);
           navigate(`/apps/${ctx.app.slug}/scripts`);
         }}
       />
