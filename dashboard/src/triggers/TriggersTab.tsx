@@ -123,7 +123,7 @@ export function TriggersTab({ app }: TriggersTabProps) {
             <li key={k.name}>
               <button
                 type="button"
-                class={`btn btn-small ${k.name === kind.name ? 'active' : ''}`}
+                class={`btn btn-small ${k.name === kind.name ? 'btn-primary' : ''}`}
                 aria-pressed={k.name === kind.name}
                 onClick={() => {
                   setSelected(k.name);
