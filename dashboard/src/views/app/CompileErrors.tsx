@@ -34,7 +34,7 @@ export function DiagList({ errors, warnings, onPick }: { errors: Diag[]; warning
     return (
       <li class={`diag diag-${sev}`}>
         {onPick && d.line > 0 && (!d.section || d.section === 'main') ? (
-          <button type="button" class="diag-btn" onClick={() => onPick(d)} aria-label={`${sev} at ${where}: ${d.message}. Go to it.`}>
+          <button type="button" class="diag-btn" onClick={() => onPick(d)} title="Go to it in the editor">
             {text}
           </button>
         ) : (
