@@ -8,6 +8,11 @@ export interface Diag {
   candidates?: { declaration: string; doc?: string }[];
 }
 
+/** Is this the API's 422 script_invalid (shown as a list of messages rather than a banner)? */
+export function isCompileError(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'script_invalid';
+}
+
 /** The compiler's errors of a 422 script_invalid, as a list (nothing for other errors). */
 export function CompileErrors({ error, onPick }: { error: unknown; onPick?: (d: Diag) => void }) {
   if (!(error instanceof ApiError) || error.code !== 'script_invalid') return null;

@@ -2,11 +2,11 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ADMIN, ApiError, appPath, request } from '../../api';
 import { useLoad, useTitle } from '../../hooks';
 import { navigate, setLeaveGuard } from '../../router';
-import { ConfirmDialog, ErrorBanner, Field, Icon, JsonView, Link } from '../../ui';
+import { ConfirmDialog, ErrorBanner, Field, Icon, JsonView, Link, TextField, fieldError } from '../../ui';
 import { formatMs, formatTime } from '../../format';
 import type { AppCtx } from '../AppPage';
 import type { Script } from './Scripts';
-import { DiagList, type Diag } from './CompileErrors';
+import { CompileErrors, DiagList, isCompileError, type Diag } from './CompileErrors';
 import type { EditorHandle, CompileMessage } from '../../editor/codemirror';
 
 type SaveResult = Script & { warnings?: Diag[]; broken_dependents?: { id: string; name: string; errors: Diag[] }[] };
@@ -209,6 +209,20 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
         </section>
       )}
       {script && script.kind === 'endpoint' && ctx.can('app_viewer') && <RunPanel ctx={ctx} script={script} dirty={dirty} />}
+      {script && canWrite && (
+        <ScriptSettings
+          ctx={ctx}
+          script={script}
+          onSaved={(s) => {
+            if (s.name !== script.name) {
+              setLeaveGuard(null);
+              navigate(`/apps/${ctx.app.slug}/scripts/${encodeURIComponent(s.name)}`, { replace: true });
+            } else {
+              loaded.setData({ ...script, ...s, source: script.source });
+            }
+          }}
+        />
+      )}
       <ConfirmDialog
         open={deleting}
         title={`Delete script ${name}?`}
@@ -225,6 +239,73 @@ export function ScriptPage({ ctx, name }: { ctx: AppCtx; name: string }) {
         }}
       />
     </div>
+  );
+}
+
+/** Renaming a script or changing its kind (the source stays as saved). */
+function ScriptSettings({ ctx, script, onSaved }: { ctx: AppCtx; script: Script; onSaved: (s: Script) => void }) {
+  const [name, setName] = useState(script.name);
+  const [kind, setKind] = useState(script.kind);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, string> = {};
+    if (name.trim() !== script.name) body.name = name.trim();
+    if (kind !== script.kind) body.kind = kind;
+    if (!Object.keys(body).length) {
+      setStatus('Nothing to change.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await request<Script>('PATCH', appPath(ctx.app.id, `/scripts/${encodeURIComponent(script.id)}`), { body });
+      setStatus('Changed.');
+      onSaved(r);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="card">
+      <summary class="card-summary">Rename or change kind</summary>
+      <form class="form" onSubmit={submit}>
+        {error != null && !fieldError(error, 'name') && !fieldError(error, 'kind') && !isCompileError(error) && <ErrorBanner error={error} />}
+        <CompileErrors error={error} />
+        <div class="grid-2">
+          <TextField
+            label="Name"
+            value={name}
+            onValue={setName}
+            required
+            spellcheck={false}
+            pattern="[A-Za-z_][A-Za-z0-9_]{0,63}"
+            hint="Modules imported by others, and scripts bound to routes or triggers, keep their names and kinds (409)."
+            error={fieldError(error, 'name')}
+          />
+          <Field label="Kind" error={fieldError(error, 'kind')}>
+            {(a) => (
+              <select {...a} value={kind} onChange={(e) => setKind(e.currentTarget.value as Script['kind'])}>
+                <option value="endpoint">endpoint</option>
+                <option value="module">module</option>
+              </select>
+            )}
+          </Field>
+        </div>
+        <div class="form-actions">
+          <p class="live-status" role="status" aria-live="polite">
+            {status}
+          </p>
+          <button type="submit" class="btn" disabled={busy}>
+            Apply
+          </button>
+        </div>
+      </form>
+    </details>
   );
 }
 

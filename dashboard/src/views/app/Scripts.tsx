@@ -6,7 +6,7 @@ import type { Page } from '../../types';
 import { Dialog, ErrorBanner, Field, Icon, Link, Table, TextField, fieldError } from '../../ui';
 import { formatRelative, formatTime } from '../../format';
 import type { AppCtx } from '../AppPage';
-import { CompileErrors } from './CompileErrors';
+import { CompileErrors, isCompileError } from './CompileErrors';
 
 export interface Script {
   id: string;
@@ -107,7 +107,7 @@ function NewScript({ ctx, onClose }: { ctx: AppCtx; onClose: () => void }) {
   return (
     <Dialog open title="New script" onClose={onClose}>
       <form class="form" onSubmit={submit}>
-        {error != null && !fieldError(error, 'name') && <ErrorBanner error={error} />}
+        {error != null && !fieldError(error, 'name') && !isCompileError(error) && <ErrorBanner error={error} />}
         <CompileErrors error={error} />
         <TextField
           label="Script name"
