@@ -107,8 +107,8 @@ export function AppPage({ slug, rest }: { slug: string; rest: string }) {
         </div>
         <span class={`badge badge-role-${ref.role}`}>{me.owner ? 'owner' : `your role: ${ref.role}`}</span>
       </header>
-      <nav class="tabs" aria-label={`${app.name} sections`}>
-        <ul>
+      <nav class="app-nav" aria-label={`${app.name} sections`}>
+        <ul class="tabs">
           {tabs.map((t) => {
             const active = section === t.to || (t.to === '' && section === '');
             return (
@@ -120,19 +120,28 @@ export function AppPage({ slug, rest }: { slug: string; rest: string }) {
               </li>
             );
           })}
-          {appViews.map(({ plugin, view }) => {
-            const to = `x/${encodeURIComponent(plugin)}/${encodeURIComponent(view.id)}`;
-            const active = rest === `x/${plugin}/${view.id}`;
-            return (
-              <li>
-                <Link to={`${base}/${to}`} class={`tab tab-plugin ${active ? 'active' : ''}`} aria-current={active ? 'page' : undefined}>
-                  <Icon name={view.icon} size={16} />
-                  {view.title}
-                </Link>
-              </li>
-            );
-          })}
         </ul>
+        {appViews.length > 0 && (
+          <div class="plugin-tabs">
+            <span class="plugin-tabs-label" id="plugin-tabs-label">
+              Plugins
+            </span>
+            <ul aria-labelledby="plugin-tabs-label">
+              {appViews.map(({ plugin, view }) => {
+                const to = `x/${encodeURIComponent(plugin)}/${encodeURIComponent(view.id)}`;
+                const active = rest === `x/${plugin}/${view.id}`;
+                return (
+                  <li>
+                    <Link to={`${base}/${to}`} class={`pill ${active ? 'active' : ''}`} aria-current={active ? 'page' : undefined}>
+                      <Icon name={view.icon} size={15} />
+                      {view.title}
+                    </Link>
+                  </li>
+                );
+              })}
+            </ul>
+          </div>
+        )}
       </nav>
       <div class="tab-body">{body}</div>
     </section>
