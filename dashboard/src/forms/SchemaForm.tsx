@@ -234,6 +234,15 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
         </select>
       );
       break;
+    case 'tristate':
+      input = (
+        <select {...common} value={text} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+          <option value="">{required ? 'Choose…' : '(not set)'}</option>
+          <option value="true">yes</option>
+          <option value="false">no</option>
+        </select>
+      );
+      break;
     case 'timezone':
       input = <TimeZoneSelect common={common} value={text} onChange={onChange} />;
       break;

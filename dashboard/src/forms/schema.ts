@@ -31,7 +31,8 @@ export type FieldKind =
   | 'password'
   | 'textarea'
   | 'number'
-  | 'checkbox'
+  | 'checkbox' // a boolean with a default
+  | 'tristate' // a boolean without one: not set, yes or no
   | 'select'
   | 'timezone'
   | 'json'
@@ -42,7 +43,8 @@ export type FieldKind =
 export function fieldKind(s: JsonSchema): FieldKind {
   if (s.format === 'binary') return 'binary';
   if (s.format === 'json' || s.type === undefined || s.type === 'object') return 'json';
-  if (s.type === 'boolean') return 'checkbox';
+  // Without a default a boolean may be left out (a change that does not touch it).
+  if (s.type === 'boolean') return s.default === undefined ? 'tristate' : 'checkbox';
   if (s.type === 'array') return s.items?.enum ? 'checkboxes' : s.items?.type === 'string' || !s.items ? 'lines' : 'json';
   if (s.enum) return 'select';
   if (s.type === 'integer' || s.type === 'number') return 'number';
@@ -79,6 +81,8 @@ export function initialRaw(s: JsonSchema, given: unknown): RawValue {
       return null;
     case 'checkbox':
       return v === true;
+    case 'tristate':
+      return v === true ? 'true' : v === false ? 'false' : '';
     case 'checkboxes':
       return Array.isArray(v) ? v.map(String) : [];
     case 'lines':
@@ -143,6 +147,10 @@ export function collect(
     switch (kind) {
       case 'checkbox':
         values[name] = r === true;
+        break;
+      case 'tristate':
+        if (r === 'true' || r === 'false') values[name] = r === 'true';
+        else if (need) errors[name] = 'choose yes or no';
         break;
       case 'binary':
         if (r instanceof File) values[name] = r;
