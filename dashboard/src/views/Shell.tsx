@@ -12,6 +12,8 @@ import { Health } from './Health';
 import { InstancePluginView } from './PluginViewHost';
 import { NotFound } from './NotFound';
 
+const DIALOG_PATH = /^\/apps\/[^/]+\/executions\/[^/]+$/;
+
 interface NavItem {
   to: string;
   label: string;
@@ -26,20 +28,31 @@ export function Shell() {
   const [menuOpen, setMenuOpen] = useState(false);
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
+  const prevPath = useRef(path);
 
-  // Move focus to the page on navigation, so keyboard and screen reader users start at its heading.
+  // Move focus to the page on navigation, so keyboard and screen reader users
+  // start at its heading (an app's tab: the tab's heading, next to the tabs).
   useEffect(() => {
     setMenuOpen(false);
+    const prev = prevPath.current;
+    prevPath.current = path;
     if (first.current) {
       first.current = false;
       return;
     }
-    const h = mainRef.current?.querySelector<HTMLElement>('h1');
-    if (h) {
-      h.tabIndex = -1;
-      h.focus({ preventScroll: true });
-    }
-  }, [path.split('/').slice(0, 4).join('/')]);
+    // Opening or closing a record's dialog (an execution) is not a new page: the dialog handles focus.
+    if (DIALOG_PATH.test(path) || DIALOG_PATH.test(prev)) return;
+    // Wait a frame: lazily loaded pages render their heading a moment later.
+    const id = requestAnimationFrame(() => {
+      const main = mainRef.current;
+      const h = main?.querySelector<HTMLElement>('.tab-body h2') ?? main?.querySelector<HTMLElement>('h1');
+      if (h && !document.querySelector('dialog[open]')) {
+        h.tabIndex = -1;
+        h.focus({ preventScroll: true });
+      }
+    });
+    return () => cancelAnimationFrame(id);
+  }, [path]);
 
   useEffect(() => {
     if (!menuOpen) return;
