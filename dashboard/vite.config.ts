@@ -36,6 +36,11 @@ export default defineConfig({
     target: 'es2020',
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+    rollupOptions: {
+      // The C-like mode module defines a dozen languages with calls to clike();
+      // only AngelScript's is used, so the others may be dropped.
+      treeshake: { manualPureFunctions: ['clike', 'words'] },
+    },
   },
   server: {
     port: 5173,
