@@ -311,6 +311,85 @@ describe("dashboard", { skip }, () => {
     assert.deepEqual(await list(), []);
   });
 
+  step("uploads a file through the files view and downloads it again", async () => {
+    const { view } = await viewOf("files");
+    await openTab(page, view.title);
+    const table = view.sections.find((s) => s.kind === "table" && s.create);
+    await fillParams(page, table, { collection: "docs" });
+    await page.getByRole("button", { name: table.create.title }).click();
+    const dialog = page.getByRole("dialog", { name: table.create.title });
+    const [fileField] = Object.entries(table.create.schema.properties).find(([, p]) => p.format === "binary");
+    await fillSchema(dialog, table.create.schema, { name: "notes.txt" });
+    const content = "PiCloud dashboard upload\n";
+    await dialog
+      .getByLabel(labelled(table.create.schema.properties[fileField].title ?? fileField))
+      .setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "notes.txt", exact: true }).waitFor();
+
+    const download = (table.row_actions ?? []).find((a) => a.result === "download");
+    assert.ok(download, "the files view offers a download");
+    const [saved] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: `${download.title} notes.txt` }).click(),
+    ]);
+    assert.equal(saved.suggestedFilename(), "notes.txt");
+    const chunks = [];
+    for await (const c of await saved.createReadStream()) chunks.push(c);
+    assert.equal(Buffer.concat(chunks).toString("utf8"), content);
+  });
+
+  step("lists secrets by name and reveals one only after a confirmation", async () => {
+    const { view } = await viewOf("secrets");
+    await openTab(page, view.title);
+    const table = view.sections.find((s) => s.kind === "table" && s.create);
+    const secret = "correct-horse-battery";
+    await page.getByRole("button", { name: table.create.title }).click();
+    const dialog = page.getByRole("dialog", { name: table.create.title });
+    await fillSchema(dialog, table.create.schema, { name: "payment_key", value: secret });
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "payment_key", exact: true }).waitFor();
+    assert.equal(await page.getByText(secret).count(), 0, "a secret's value is not listed");
+
+    const reveal = table.row_actions.find((a) => a.result === "show" && a.confirm);
+    assert.ok(reveal, "the secrets view reveals behind a confirmation");
+    await page.getByRole("button", { name: `${reveal.title} payment_key` }).click();
+    const confirm = page.getByRole("dialog", { name: reveal.title });
+    await confirm.getByRole("button", { name: reveal.title }).click();
+    const shown = page.getByRole("dialog", { name: `${reveal.title}: payment_key` });
+    await shown.getByText(secret, { exact: false }).first().waitFor();
+    await page.keyboard.press("Escape");
+    await shown.waitFor({ state: "detached" });
+  });
+
+  step("shows an email trigger's set-up once, after creating it", async () => {
+    const kinds = await server.admin("GET", "/trigger-kinds");
+    assert.ok(kinds.items.some((k) => k.name === "email"), "the email plugin declares its trigger kind");
+    await server.admin("POST", `/apps/${APP.slug}/scripts`, {
+      name: "on_mail",
+      source: 'void on_event(event@ e) {\n  log::info("mail " + e.op);\n}\n',
+    });
+    await openTab(page, "Triggers");
+    await page.getByRole("navigation", { name: "Trigger kinds" }).getByRole("button", { name: "email", exact: true }).click();
+    await page.getByRole("button", { name: "New email trigger" }).click();
+    const dialog = page.getByRole("dialog", { name: "New email trigger" });
+    await dialog.getByLabel(labelled("Script")).selectOption("on_mail");
+    await dialog.getByRole("button", { name: "Create trigger" }).click();
+    const setup = page.getByRole("dialog", { name: "Set-up of the new trigger" });
+    await setup.getByText(/Shown only this once/).waitFor();
+    const [t] = (await server.admin("GET", `/apps/${APP.slug}/triggers/email`)).items;
+    assert.ok(t, "the email trigger exists");
+    // The webhook's address and its signing secret, this once.
+    await setup.getByText(/whsec_/).first().waitFor();
+    assert.match(await setup.innerText(), new RegExp(`email/inbound/${t.id}`));
+    await setup.getByRole("button", { name: "Done" }).click();
+    await setup.waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "on_mail", exact: true }).waitFor();
+    assert.equal(await page.getByText(/whsec_/).count(), 0, "the secret is gone once the set-up is closed");
+  });
+
   step("turns a failing trigger into a dead letter with a badge, and replays it", async () => {
     // The handler (saved through the API: writing scripts was covered above) always fails.
     await server.admin("POST", `/apps/${APP.slug}/scripts`, {

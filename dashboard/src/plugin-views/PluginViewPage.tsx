@@ -13,7 +13,16 @@ import { formatCell } from '../format';
 import { ConfirmDialog, Dialog, ErrorBanner, JsonView, LiveStatus, Table } from '../ui';
 import { SchemaForm } from '../forms/SchemaForm';
 import { collect, initialState, type JsonSchema } from '../forms/schema';
-import { buildCall, canUse, fillRoute, fillText, type AppContext, type RouteLevel, type Sources } from './routes';
+import {
+  buildCall,
+  canUse,
+  fillRoute,
+  fillText,
+  splitTemplate,
+  type AppContext,
+  type RouteLevel,
+  type Sources,
+} from './routes';
 import './views.css';
 
 export interface PluginViewPageProps {
@@ -305,6 +314,12 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
   const canCreate = !!s.create && ctx.can(s.create.route);
 
   const act = async (action: ActionDecl, row: Row, values?: Record<string, unknown>) => {
+    // A PATCH changes what the user changed: fields still as the row has them are not sent.
+    if (values && splitTemplate(action.route).method === 'PATCH') {
+      values = Object.fromEntries(
+        Object.entries(values).filter(([k, v]) => !(k in row) || JSON.stringify(v) !== JSON.stringify(row[k])),
+      );
+    }
     const src: Sources = { app: ctx.app, row, params, values };
     if (action.confirm && !(await ctx.confirm(fillText(action.confirm, src), action.title, !!action.danger))) return;
     const result = action.result ?? 'refresh';
