@@ -54,9 +54,16 @@ export function fieldKind(s: JsonSchema): FieldKind {
   return 'text';
 }
 
-/** The properties of an object schema, in declaration order. */
+/**
+ * The properties of an object schema in the order to show them: the required
+ * ones first, in the order `required` lists them (a JSON object's key order
+ * does not survive every server, an array's does), then the others as given.
+ */
 export function properties(schema: JsonSchema): [string, JsonSchema][] {
-  return Object.entries(schema.properties ?? {});
+  const all = Object.entries(schema.properties ?? {});
+  const required = (schema.required ?? []).filter((name) => schema.properties?.[name]);
+  const first = required.map((name) => [name, schema.properties![name]] as [string, JsonSchema]);
+  return [...first, ...all.filter(([name]) => !required.includes(name))];
 }
 
 /** A field's label: its title, else its name. */

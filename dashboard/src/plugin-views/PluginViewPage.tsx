@@ -102,6 +102,12 @@ interface Ctx {
   /** Goes up after every change made through the view: its tables read again. */
   generation: number;
   changed(): void;
+  /**
+   * Inputs the sections have in common (docs' collection in its documents,
+   * query and indexes): given in one section, they fill the others.
+   */
+  shared: Record<string, unknown>;
+  share(values: Record<string, unknown>): void;
 }
 
 const EMPTY_SCHEMA: JsonSchema = { type: 'object', properties: {} };
@@ -118,6 +124,7 @@ function ViewBody({ plugin, view, app }: PluginViewPageProps) {
   );
   const [shown, setShown] = useState<{ title: string; value: unknown } | null>(null);
   const [generation, setGeneration] = useState(0);
+  const [shared, setShared] = useState<Record<string, unknown>>({});
   const appCtx: AppContext | null = app ? { id: app.id, slug: app.slug, name: app.name, role: app.role } : null;
   const routes = view.routes as Record<string, RouteLevel> | undefined;
   const ctx: Ctx = {
@@ -131,6 +138,15 @@ function ViewBody({ plugin, view, app }: PluginViewPageProps) {
     show: (title, value) => setShown({ title, value }),
     generation,
     changed: () => setGeneration((g) => g + 1),
+    shared,
+    share: (values) => {
+      const plain = Object.entries(values).filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v) && v !== '');
+      if (plain.length === 0) return;
+      setShared((prev) => {
+        const next = { ...prev, ...Object.fromEntries(plain) };
+        return JSON.stringify(next) === JSON.stringify(prev) ? prev : next;
+      });
+    },
   };
   const sections = (Array.isArray(view.sections) ? view.sections : []) as SectionDecl[];
 
@@ -247,11 +263,17 @@ function saveFile(blob: Blob, name: string) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-/** The starting inputs of a table: the defaults, or null while a required one has none. */
-function startingParams(schema: JsonSchema | undefined): Record<string, unknown> | null {
+/** A table's inputs from `given` and the defaults, or null while a required one has no value. */
+function startingParams(schema: JsonSchema | undefined, given?: Record<string, unknown>): Record<string, unknown> | null {
   if (!schema) return {};
-  const { values, errors } = collect(schema, initialState(schema));
+  const { values, errors } = collect(schema, initialState(schema, given));
   return Object.keys(errors).length ? null : values;
+}
+
+/** The shared inputs that are properties of `schema`. */
+function pick(schema: JsonSchema | undefined, shared: Record<string, unknown>): Record<string, unknown> {
+  const props = schema?.properties ?? {};
+  return Object.fromEntries(Object.entries(shared).filter(([k]) => k in props));
 }
 
 function rowLabel(row: Row, columns: ColumnDecl[]): string {
@@ -263,7 +285,18 @@ function rowLabel(row: Row, columns: ColumnDecl[]): string {
 }
 
 function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
-  const [params, setParams] = useState<Record<string, unknown> | null>(() => startingParams(s.params));
+  const [params, setParams] = useState<Record<string, unknown> | null>(() =>
+    startingParams(s.params, pick(s.params, ctx.shared)),
+  );
+  // Inputs given in another section of the view (the same collection) apply here too.
+  useEffect(() => {
+    const mine = pick(s.params, ctx.shared);
+    if (Object.keys(mine).length === 0) return;
+    setParams((prev) => {
+      const next = startingParams(s.params, { ...(prev ?? {}), ...mine });
+      return JSON.stringify(next) === JSON.stringify(prev) ? prev : next;
+    });
+  }, [ctx.shared]);
   const [rows, setRows] = useState<Row[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -405,10 +438,14 @@ function TableSection({ s, ctx }: { s: TableDecl; ctx: Ctx }) {
       {s.params && Object.keys(s.params.properties ?? {}).length > 0 && (
         <div class="section-params">
           <SchemaForm
+            key={JSON.stringify(params)}
             schema={s.params}
-            initial={params ?? undefined}
+            initial={params ?? pick(s.params, ctx.shared)}
             submitLabel="Show"
-            onSubmit={async (values) => setParams({ ...values })}
+            onSubmit={async (values) => {
+              setParams({ ...values });
+              ctx.share(values);
+            }}
           />
         </div>
       )}
@@ -475,11 +512,13 @@ function FormSection({ s, ctx }: { s: FormDecl; ctx: Ctx }) {
   const [done, setDone] = useState('');
   const [round, setRound] = useState(0);
   if (!ctx.can(s.route)) return null;
+  const initial = pick(s.schema, ctx.shared);
   return (
     <Section s={s} level={ctx.level}>
       <SchemaForm
-        key={round}
+        key={`${round}:${JSON.stringify(initial)}`}
         schema={s.schema ?? EMPTY_SCHEMA}
+        initial={initial}
         submitLabel={s.submit ?? s.title ?? 'Submit'}
         onSubmit={async (values) => {
           const src: Sources = { app: ctx.app, values };
@@ -488,6 +527,7 @@ function FormSection({ s, ctx }: { s: FormDecl; ctx: Ctx }) {
           setDone('');
           await perform(s.route, src, s.result ?? 'show', s.title ?? 'Answer', ctx);
           ctx.changed();
+          ctx.share(values);
           setDone(`${label}: done.`);
           setRound((r) => r + 1);
         }}
