@@ -481,7 +481,8 @@ describe("dashboard", { skip }, () => {
     await pg.getByRole("link", { name: APP.slug, exact: true }).click();
     await pg.getByRole("heading", { name: APP.slug, level: 1 }).waitFor();
     const noWrites = async (what) => {
-      for (const name of [/^Save/, /^New/, /^Delete/, /^Create/, /^Replay/, /^Resolve/, /^Edit/, /^Set /, /^Remove/]) {
+      const writes = [/^Save/, /^New/, /^Delete/, /^Create/, /^Replay/, /^Resolve/, /^Edit/, /^Set /, /^Remove/];
+      for (const name of [...writes, /^Add /, /^Upload/, /^Replace/, /^Reveal/, /^Publish/, /^Drop/]) {
         assert.equal(await pg.getByRole("button", { name }).count(), 0, `${what}: a viewer is offered ${name}`);
       }
     };
@@ -509,6 +510,15 @@ describe("dashboard", { skip }, () => {
     await fillParams(pg, table, { collection: "customers" });
     await pg.getByRole("cell", { name: "ada", exact: true }).waitFor();
     await noWrites("the kv view");
+    const files = (await viewOf("files")).view;
+    await openTab(pg, files.title);
+    await fillParams(pg, files.sections.find((s) => s.kind === "table" && s.params), { collection: "docs" });
+    await pg.getByRole("cell", { name: "notes.txt", exact: true }).waitFor();
+    await noWrites("the files view");
+    const secrets = (await viewOf("secrets")).view;
+    await openTab(pg, secrets.title);
+    await pg.getByRole("cell", { name: "payment_key", exact: true }).waitFor();
+    await noWrites("the secrets view");
     await viewer.context.close();
   });
 
