@@ -18,7 +18,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -98,16 +98,22 @@ export async function until(what, check, { timeoutMs = 10000, everyMs = 50 } = {
   }
 }
 
+// Whatever ends the run — a failure, a timeout, Ctrl-C — no picloud and no
+// temporary directory stays behind (playwright closes its browser on exit too).
 const children = new Set();
+const directories = new Set();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
+  for (const d of directories) rmSync(d, { recursive: true, force: true });
 });
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(signal, () => process.exit(128 + constants.signals[signal]));
 
 export class PiCloud {
   /** Starts picloud and waits until /readyz answers 200; `url` is where the browser finds /admin/. */
   static async start() {
     const where = locate();
     const dir = mkdtempSync(join(tmpdir(), "picloud-dashboard-e2e-"));
+    directories.add(dir);
     const server = new PiCloud(where, dir, await freePort());
     try {
       await server.launch();
@@ -245,6 +251,7 @@ export class PiCloud {
       clearTimeout(timer);
     }
     rmSync(this.dir, { recursive: true, force: true });
+    directories.delete(this.dir);
   }
 
   /** The admin API as the owner (a session of its own, not the browser's). */
