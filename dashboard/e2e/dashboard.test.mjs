@@ -232,6 +232,15 @@ describe("dashboard", { skip }, () => {
     await fillParams(page, table);
     await page.getByRole("button", { name: table.create.title ?? "New" }).click();
     const dialog = page.getByRole("dialog", { name: table.create.title ?? "New" });
+    // Checked before sending: a required field left empty, a value that is not JSON.
+    const key = dialog.getByLabel(labelled(table.create.schema.properties.key.title));
+    const value = dialog.getByLabel(labelled(table.create.schema.properties.value.title));
+    await value.fill("{plan: pro");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await until("the key marked", async () => (await key.getAttribute("aria-invalid")) === "true");
+    assert.equal(await value.getAttribute("aria-invalid"), "true");
+    await dialog.getByText(/not valid JSON/).waitFor();
+    assert.equal(await key.evaluate((el) => document.activeElement === el), true, "the first field in error has the focus");
     await fillSchema(dialog, table.create.schema, { key: "ada", value: '{"plan": "pro"}', collection: "customers" });
     await dialog.getByRole("button", { name: "Save" }).click();
     await dialog.waitFor({ state: "detached" });
