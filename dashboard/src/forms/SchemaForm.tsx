@@ -244,7 +244,7 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
       );
       break;
     case 'timezone':
-      input = <TimeZoneSelect common={common} value={text} onChange={onChange} />;
+      input = <TimeZoneSelect common={common} value={text} required={required} onChange={onChange} />;
       break;
     case 'json':
     case 'textarea':
@@ -310,15 +310,18 @@ function Field({ id, name, schema: s, required, value, error, disabled, onChange
 function TimeZoneSelect({
   common,
   value,
+  required,
   onChange,
 }: {
   common: Record<string, unknown>;
   value: string;
+  required: boolean;
   onChange(v: RawValue): void;
 }) {
-  const zones = useMemo(() => timeZones(value || 'UTC'), []);
+  const zones = useMemo(() => timeZones(value || undefined), []);
   return (
-    <select {...common} value={value || 'UTC'} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+    <select {...common} value={value} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+      {(value === '' || !required) && <option value="">{required ? 'Choose…' : '(not set)'}</option>}
       {zones.map((z) => (
         <option key={z} value={z}>
           {z}

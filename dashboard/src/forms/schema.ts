@@ -97,7 +97,7 @@ export function initialRaw(s: JsonSchema, given: unknown): RawValue {
     case 'json':
       return v === undefined ? '' : JSON.stringify(v, null, 2);
     case 'timezone':
-      return v === undefined || v === null ? 'UTC' : String(v);
+      return v === undefined || v === null ? '' : String(v);
     case 'select':
       return v === undefined || v === null ? '' : String(v);
     default:
