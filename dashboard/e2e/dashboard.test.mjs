@@ -296,6 +296,7 @@ describe("dashboard", { skip }, () => {
     await dialog.getByLabel(labelled("Script")).selectOption("greet");
     // New Year's midnight: it will not fire while the test runs.
     await fillSchema(dialog, cron.filter_schema, { schedule: "0 0 0 1 1 *", [zoneField[0]]: "Europe/Berlin" }, (n) => `Filter: ${n}`);
+    const axeFound = await axeViolations(page); // the triggers tab with a generated form open
     await dialog.getByRole("button", { name: "Create trigger" }).click();
     await dialog.waitFor({ state: "detached" });
     await page.getByRole("cell", { name: "greet", exact: true }).waitFor();
@@ -318,6 +319,7 @@ describe("dashboard", { skip }, () => {
     await confirm.getByRole("button", { name: "Delete" }).click();
     await page.getByText("No cron triggers yet.").waitFor();
     assert.deepEqual(await list(), []);
+    assert.deepEqual(axeFound, [], "serious or critical accessibility violations on the trigger form");
   });
 
   step("uploads a file through the files view and downloads it again", async () => {
@@ -397,6 +399,43 @@ describe("dashboard", { skip }, () => {
     await setup.waitFor({ state: "detached" });
     await page.getByRole("cell", { name: "on_mail", exact: true }).waitFor();
     assert.equal(await page.getByText(/whsec_/).count(), 0, "the secret is gone once the set-up is closed");
+  });
+
+  step("makes a realtime topic external only after confirming", async (t) => {
+    const plugins = await server.admin("GET", "/plugins");
+    if (!plugins.items.some((p) => p.name === "realtime")) return t.skip("the realtime plugin is not loaded");
+    const { view } = await viewOf("realtime");
+    const table = view.sections.find((s) => s.kind === "table" && s.create);
+    const topic = async () =>
+      (await server.admin("GET", `/apps/${APP.slug}/realtime/topics`)).items.find((x) => x.name === "news");
+    await openTab(page, view.title);
+    await page.getByRole("button", { name: table.create.title }).click();
+    const dialog = page.getByRole("dialog", { name: table.create.title }).filter({ has: page.locator("form") });
+    await fillSchema(dialog, table.create.schema, { name: "news" });
+    await dialog.getByRole("button", { name: "Save" }).click();
+    if (table.create.confirm) {
+      const confirm = page.getByRole("dialog").filter({ hasText: table.create.confirm });
+      await confirm.getByRole("button", { name: table.create.title }).click();
+    }
+    await page.getByRole("cell", { name: "news", exact: true }).waitFor();
+    assert.equal((await topic()).external, false, "a new topic is internal");
+
+    const change = table.row_actions.find((a) => a.schema?.properties?.external);
+    await page.getByRole("button", { name: `${change.title} news` }).click();
+    const form = page.getByRole("dialog", { name: `${change.title}: news` });
+    const props = change.schema.properties;
+    await form.getByLabel(labelled(props.external.title)).selectOption("true");
+    await form.getByLabel(labelled(props.confirm_external.title)).selectOption("true");
+    await form.getByRole("button", { name: change.title }).click();
+    // The confirmation first: cancelled, nothing changes.
+    let confirm = page.getByRole("dialog").filter({ hasText: /external/ }).filter({ hasNot: page.getByRole("combobox") });
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    assert.equal((await topic()).external, false, "cancelling the confirmation changes nothing");
+    await form.getByRole("button", { name: change.title }).click();
+    confirm = page.getByRole("dialog").filter({ hasText: /external/ }).filter({ hasNot: page.getByRole("combobox") });
+    await confirm.getByRole("button", { name: change.title }).click();
+    await form.waitFor({ state: "detached" });
+    await until("the topic external", async () => (await topic()).external === true);
   });
 
   step("turns a failing trigger into a dead letter with a badge, and replays it", async () => {
