@@ -10,13 +10,15 @@
 # /admin with a page saying the dashboard is not part of this build).
 function(picloud_embed_dashboard)
   cmake_parse_arguments(ARG "" "DIST;OUTPUT" "" ${ARGN})
-  set(files)
-  if(EXISTS "${ARG_DIST}/index.html")
-    file(GLOB_RECURSE files LIST_DIRECTORIES false CONFIGURE_DEPENDS RELATIVE "${ARG_DIST}" "${ARG_DIST}/*")
-    list(SORT files)
-  else()
-    # Re-run configure once the dashboard is built.
-    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${ARG_DIST}")
+  if(ARG_DIST MATCHES "[\"\\\n]")
+    message(FATAL_ERROR "the dashboard's directory may not hold quotes, backslashes or newlines: ${ARG_DIST}")
+  endif()
+  # Globbed at every build (CONFIGURE_DEPENDS), so a dashboard built after
+  # configuring — or rebuilt with new file names — re-runs this.
+  file(GLOB_RECURSE files LIST_DIRECTORIES false CONFIGURE_DEPENDS RELATIVE "${ARG_DIST}" "${ARG_DIST}/*")
+  list(SORT files)
+  if(NOT "index.html" IN_LIST files)
+    set(files)
   endif()
 
   set(asm "")

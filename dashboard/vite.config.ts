@@ -2,17 +2,23 @@ import { defineConfig, type ProxyOptions } from 'vite';
 import preact from '@preact/preset-vite';
 
 // The dev server forwards the API to a running picloud. The admin API refuses
-// writes whose Origin is not its own, so the proxy drops the browser's Origin
-// (the dev server's) and sends the target's instead.
+// writes whose Origin is not its own, so the proxy replaces the dev server's
+// own Origin (only that one: another page's stays, and is refused) with the
+// target's.
 const target = process.env.PICLOUD_URL ?? 'http://127.0.0.1:18080';
 
 const forward: ProxyOptions = {
   target,
   changeOrigin: true,
   configure(proxy) {
-    proxy.on('proxyReq', (req) => {
-      if (req.getHeader('origin')) req.setHeader('origin', target);
-      req.removeHeader('sec-fetch-site');
+    proxy.on('proxyReq', (req, incoming) => {
+      const origin = req.getHeader('origin');
+      const own = typeof origin === 'string' && /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\]):\d+$/.test(origin) &&
+        origin.endsWith(`:${incoming.socket.localPort}`);
+      if (own) {
+        req.setHeader('origin', target);
+        req.removeHeader('sec-fetch-site');
+      }
     });
   },
 };
@@ -21,10 +27,11 @@ const forward: ProxyOptions = {
 // so a production build can be tried under the same Content-Security-Policy.
 export const DASHBOARD_HEADERS = {
   'Content-Security-Policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
 export default defineConfig({

@@ -281,6 +281,31 @@ describe("dashboard", { skip }, () => {
     await assert.rejects(server.admin("GET", `/apps/${APP.slug}/kv/customers/entry?key=scratch`), /404/);
   });
 
+  step("refuses a row whose name would reach another route, and sends nothing", async () => {
+    // ".." is a valid document id but no path segment: the browser would
+    // resolve it, and the delete would go to another route.
+    await server.admin("POST", `/apps/${APP.slug}/docs/notes/documents`, { id: "..", data: { n: 1 } });
+    const { view } = await viewOf("docs");
+    await openTab(page, view.title);
+    const table = view.sections.find((s) => s.kind === "table" && s.id === "documents");
+    // The view has several tables with a collection: this one's own form.
+    const region = page.getByRole("region", { name: table.title, exact: true }).last();
+    const form = region.locator(".section-params form");
+    await fillSchema(form, table.params, { collection: "notes" });
+    await form.getByRole("button", { name: "Show" }).click();
+    await region.getByRole("cell", { name: "..", exact: true }).waitFor();
+    const remove = table.row_actions.find((a) => a.id === "delete");
+    await region.getByRole("button", { name: `${remove.title} ..` }).click();
+    const confirm = page.getByRole("dialog", { name: remove.title });
+    await confirm.getByRole("button", { name: remove.title }).click();
+    await page.getByText(/cannot be used as the id/).first().waitFor();
+    if (await confirm.count()) await page.keyboard.press("Escape");
+    await confirm.waitFor({ state: "detached" });
+    const still = await server.admin("GET", `/apps/${APP.slug}/docs/notes/documents`);
+    assert.deepEqual(still.items.map((d) => d.id), [".."], "the document is still there");
+    assert.equal((await server.admin("GET", `/apps/${APP.slug}`)).slug, APP.slug, "and so is the app");
+  });
+
   step("creates a cron trigger with a time zone, changes, disables and deletes it", async () => {
     const kinds = await server.admin("GET", "/trigger-kinds");
     const cron = kinds.items.find((k) => k.name === "cron");

@@ -67,7 +67,7 @@ export function formatCell(v: unknown, format?: string): string {
     case 'bytes':
       return formatBytes(Number(v));
     case 'bool':
-      return v ? 'yes' : 'no';
+      return v === true ? 'yes' : v === false ? 'no' : String(v);
     case 'json':
       return JSON.stringify(v);
     default:

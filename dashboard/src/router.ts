@@ -71,20 +71,28 @@ export function setQuery(values: Record<string, string | undefined>): void {
   listeners.forEach((l) => l());
 }
 
-/** Matches "/apps/:app/scripts/:script" against a path; returns the parameters or null. */
+/**
+ * Matches "/apps/:app/scripts/:script" against a path; returns the
+ * parameters (decoded) or null. "*" takes the rest as it is, still encoded,
+ * for a nested match() to decode once. A malformed escape matches nothing.
+ */
 export function match(pattern: string, path: string): Record<string, string> | null {
   const ps = pattern.split('/').filter(Boolean);
   const xs = path.split('/').filter(Boolean);
   const out: Record<string, string> = {};
-  for (let i = 0; i < ps.length; i++) {
-    const p = ps[i];
-    if (p === '*') {
-      out['*'] = xs.slice(i).map(decodeURIComponent).join('/');
-      return out;
+  try {
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i];
+      if (p === '*') {
+        out['*'] = xs.slice(i).join('/');
+        return out;
+      }
+      if (i >= xs.length) return null;
+      if (p.startsWith(':')) out[p.slice(1)] = decodeURIComponent(xs[i]);
+      else if (p !== xs[i]) return null;
     }
-    if (i >= xs.length) return null;
-    if (p.startsWith(':')) out[p.slice(1)] = decodeURIComponent(xs[i]);
-    else if (p !== xs[i]) return null;
+  } catch {
+    return null; // URIError: "%E0" and the like
   }
   return xs.length === ps.length ? out : null;
 }

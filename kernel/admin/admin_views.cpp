@@ -38,8 +38,8 @@ class ViewChecker {
     }
     if (view.has("module") && !view["module"].is_null()) {
       if (auto r = route(view["module"], "module"); !r) return r;
-      if (!view["module"].as_string().starts_with("GET "))
-        return bad("module", "must be a GET route serving the view's ES module");
+      if (!view["module"].as_string().starts_with("GET ") || view["module"].as_string().find('?') != std::string::npos)
+        return bad("module", "must be a GET route without a query, serving the view's ES module");
     }
     const bool has_module = view.has("module") && !view["module"].is_null();
     if (!view.has("sections")) {
@@ -69,8 +69,8 @@ class ViewChecker {
                                 "row_actions", "create"});
           !r)
         return r;
-      if (auto r = route_field(s, at, "list", true); !r) return r;
-      if (auto r = route_field(s, at, "open", false); !r) return r;
+      if (auto r = route_field(s, at, "list", true, true); !r) return r;
+      if (auto r = route_field(s, at, "open", false, true); !r) return r;
       if (auto r = schema(s, at, "params"); !r) return r;
       if (auto r = text(s, at, "items", false, 64); !r) return r;
       if (s.has("columns")) {
@@ -104,7 +104,7 @@ class ViewChecker {
       if (auto r = one_of(s, at, "result", {"refresh", "show", "download"}); !r) return r;
     } else if (kind == "json") {
       if (auto r = only(s, at, {"kind", "id", "title", "description", "source"}); !r) return r;
-      if (auto r = route_field(s, at, "source", true); !r) return r;
+      if (auto r = route_field(s, at, "source", true, true); !r) return r;
     } else {
       return bad(at + ".kind", "must be \"table\", \"form\" or \"json\"");
     }
@@ -126,16 +126,31 @@ class ViewChecker {
     return schema(a, at, "schema");
   }
 
-  sdk::Result<void> route_field(const Value& obj, const std::string& at, const char* field, bool required) {
+  // `read`: the dashboard fetches it with GET (lists, details, panels).
+  sdk::Result<void> route_field(const Value& obj, const std::string& at, const char* field, bool required,
+                                bool read = false) {
     if (!obj.has(field)) return required ? bad(join(at, field), "is required") : sdk::Result<void>{};
+    if (read && !obj[field].string_or("").starts_with("GET "))
+      return bad(join(at, field), "must be a GET route (the dashboard reads it)");
     return route(obj[field], join(at, field));
   }
 
-  // "METHOD /api/v1/admin/...[?query]" naming a registered route.
+  // "METHOD /api/v1/admin/...[?query]" naming a registered route, its
+  // placeholders plain names ({key}, {app}).
   sdk::Result<void> route(const Value& v, const std::string& at) {
     if (!v.is_string() || v.as_string().size() > 512)
       return bad(at, "must be a route: \"METHOD /api/v1/admin/...\" (at most 512 characters)");
-    routes_.push_back(v.as_string());
+    const std::string& ref = v.as_string();
+    for (std::size_t open = ref.find('{'); open != std::string::npos; open = ref.find('{', open + 1)) {
+      auto close = ref.find('}', open);
+      std::string_view name = close == std::string::npos ? std::string_view{} : std::string_view(ref).substr(open + 1, close - open - 1);
+      bool ok = !name.empty() && name.size() <= 64 && !(name[0] >= '0' && name[0] <= '9') &&
+                std::all_of(name.begin(), name.end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+                });
+      if (!ok) return bad(at, "has a placeholder that is not a plain name ({field}, letters, digits and '_')");
+    }
+    routes_.push_back(ref);
     return {};
   }
 
@@ -232,7 +247,7 @@ std::string_view access_level_name(sdk::Access access) {
   return "owner";
 }
 
-sdk::Result<Value> AdminViews::describe_route(const std::string& ref) const {
+sdk::Result<Value> AdminViews::describe_route(const std::string& plugin, const std::string& ref) const {
   auto space = ref.find(' ');
   if (space == std::string::npos)
     return sdk::make_error(ErrorKind::invalid_argument, "route '" + ref + "' must be \"METHOD /path\"");
@@ -243,6 +258,13 @@ sdk::Result<Value> AdminViews::describe_route(const std::string& ref) const {
   const std::string shape = shape_of(path);
   for (const auto* entry : router_.routes()) {
     if (entry->method != method || shape_of(entry->path) != shape) continue;
+    // A view acts through its own plugin's routes; of the kernel's it may
+    // only read. So no page can put a button labelled as the plugin likes
+    // on the kernel's or another plugin's writes.
+    if (entry->owner != plugin && !(entry->owner == "kernel" && method == "GET"))
+      return sdk::make_error(ErrorKind::invalid_argument, "route '" + ref + "' belongs to " +
+                                                              (entry->owner == "kernel" ? std::string("the kernel") : "plugin '" + entry->owner + "'") +
+                                                              ": a view may use its own plugin's routes and the kernel's GET routes");
     const auto* cap = capabilities_.find(entry->capability);
     Value out = Value::object({{"capability", entry->capability}});
     out.as_object()["level"] = cap ? std::string(access_level_name(cap->capability.access)) : std::string("public");
@@ -260,7 +282,7 @@ sdk::Result<void> AdminViews::add(const std::string& plugin, const Value& view) 
   if (auto r = checker.check(view); !r) return r;
   Value routes = Value::object();
   for (const auto& ref : checker.routes()) {
-    auto described = describe_route(ref);
+    auto described = describe_route(plugin, ref);
     if (!described)
       return sdk::make_error(ErrorKind::invalid_argument, "plugin '" + plugin + "': admin view '" +
                                                               view["id"].as_string() + "': " + described.error().message);

@@ -14,7 +14,8 @@
 //
 // Checked here: the shape (unknown fields are refused, so a typo is not
 // silently ignored), the sizes, and that every route named is a registered
-// admin route — hence views are declared after their routes. A view's
+// admin route of the plugin's own, or one of the kernel's GET routes —
+// hence views are declared after their routes. A view's
 // `{placeholders}` are named after the fields that fill them, so they are
 // compared by position only: "/topics/{name}" names "/topics/{topic}".
 #pragma once
@@ -55,8 +56,9 @@ class AdminViews {
   sdk::Value views_of(const std::string& plugin) const;
 
  private:
-  // The capability and level of a "METHOD /path?query" template's route.
-  sdk::Result<sdk::Value> describe_route(const std::string& ref) const;
+  // The capability and level of a "METHOD /path?query" template's route,
+  // which must be `plugin`'s own or one of the kernel's GET routes.
+  sdk::Result<sdk::Value> describe_route(const std::string& plugin, const std::string& ref) const;
 
   const http::Router& router_;
   const CapabilityRegistry& capabilities_;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 
 #include "kernel/admin/api_support.hpp"
 
@@ -37,16 +38,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// A strong validator (FNV-1a 64), computed once at start-up. Small files
-// (the page) are hashed whole; large ones by name and size, which is enough
-// since Vite names them by their content's hash — and reading them would
-// make every embedded byte resident at start-up.
+// A strong validator (FNV-1a 64), computed once at start-up. The page and
+// other small files are hashed whole; large hashed assets by name and size,
+// which is enough since Vite names them by their content's hash — and
+// reading them would make every embedded byte resident at start-up.
 std::string etag_of(std::string_view path, std::string_view data) {
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&h](std::string_view bytes) {
     for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
   };
-  if (data.size() <= 16 * 1024) {
+  if (data.size() <= 16 * 1024 || !path.starts_with("assets/")) {
     mix(data);
   } else {
     mix(path);
@@ -57,20 +58,37 @@ std::string etag_of(std::string_view path, std::string_view data) {
   return out;
 }
 
-// Whether Accept-Encoding admits gzip (not "gzip;q=0").
+// Whether Accept-Encoding admits gzip: named with a q above 0, or covered
+// by "*" when gzip is not named at all ("*, gzip;q=0" refuses it).
 bool accepts_gzip(std::string_view accept) {
+  std::optional<bool> named, wildcard;
   std::size_t at = 0;
   while (at < accept.size()) {
     std::size_t end = accept.find(',', at);
     if (end == std::string_view::npos) end = accept.size();
     std::string_view item = trim(accept.substr(at, end - at));
     std::string_view name = trim(item.substr(0, item.find(';')));
-    if (admin::to_lower(name) == "gzip" || name == "*") {
-      auto q = item.find("q=");
-      if (q == std::string_view::npos) return true;
+    bool allowed = true;
+    if (auto q = item.find("q="); q != std::string_view::npos) {
       std::string_view value = trim(item.substr(q + 2));
-      return !(value == "0" || value == "0." || value == "0.0" || value == "0.00" || value == "0.000");
+      allowed = !(value.empty() || value.find_first_not_of("0.") == std::string_view::npos);
     }
+    if (admin::to_lower(name) == "gzip") named = allowed;
+    if (name == "*") wildcard = allowed;
+    at = end + 1;
+  }
+  return named ? *named : wildcard.value_or(false);
+}
+
+// Whether an If-None-Match list names `etag` (weakly compared, or "*").
+bool matches_etag(std::string_view header, std::string_view etag) {
+  std::size_t at = 0;
+  while (at < header.size()) {
+    std::size_t end = header.find(',', at);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view tag = trim(header.substr(at, end - at));
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
     at = end + 1;
   }
   return false;
@@ -133,19 +151,18 @@ sdk::HttpResponse DashboardSite::reply(const Entry& entry, const sdk::HttpReques
   add_security_headers(r);
   r.headers.emplace_back("content-type", entry.content_type);
   r.headers.emplace_back("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
-  r.headers.emplace_back("etag", entry.etag);
   const bool has_gzip = !entry.file->gzip.empty();
+  const bool gzip = has_gzip && accepts_gzip(request.header("accept-encoding"));
+  // Each representation has its own validator.
+  const std::string etag = gzip ? entry.etag.substr(0, entry.etag.size() - 1) + "-gz\"" : entry.etag;
+  r.headers.emplace_back("etag", etag);
   if (has_gzip) r.headers.emplace_back("vary", "Accept-Encoding");
-  if (request.header("if-none-match") == entry.etag) {
+  if (matches_etag(request.header("if-none-match"), etag)) {
     r.status = 304;
     return r;
   }
-  if (has_gzip && accepts_gzip(request.header("accept-encoding"))) {
-    r.headers.emplace_back("content-encoding", "gzip");
-    r.body.assign(entry.file->gzip);
-  } else {
-    r.body.assign(entry.file->data);
-  }
+  if (gzip) r.headers.emplace_back("content-encoding", "gzip");
+  r.body.assign(gzip ? entry.file->gzip : entry.file->data);
   return r;
 }
 

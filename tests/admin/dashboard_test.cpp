@@ -87,7 +87,7 @@ TEST(DashboardSite, GzipGoesOnlyToBrowsersThatTakeIt) {
     EXPECT_EQ(header(r, "content-encoding"), "gzip") << accept;
     EXPECT_EQ(header(r, "vary"), "Accept-Encoding");
   }
-  for (const char* accept : {"", "br", "gzip;q=0", "deflate, gzip; q=0.0"}) {
+  for (const char* accept : {"", "br", "gzip;q=0", "deflate, gzip; q=0.0", "*, gzip;q=0", "*;q=0"}) {
     auto r = site.serve(get("/admin/assets/app-3f2a.js", {{"accept-encoding", accept}}));
     EXPECT_EQ(r.body, "export default 1;") << accept;
     EXPECT_EQ(header(r, "content-encoding"), "") << accept;
@@ -107,6 +107,14 @@ TEST(DashboardSite, RevalidationAnswersNotModified) {
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
   EXPECT_EQ(site.serve(get("/admin/", {{"if-none-match", "\"other\""}})).status, 200);
+  EXPECT_EQ(site.serve(get("/admin/", {{"if-none-match", "\"other\", W/" + etag}})).status, 304) << "a list, weakly";
+  EXPECT_EQ(site.serve(get("/admin/", {{"if-none-match", "*"}})).status, 304);
+  // The compressed copy is another representation with its own validator.
+  auto gz = site.serve(get("/admin/", {{"accept-encoding", "gzip"}}));
+  const std::string gz_etag = header(gz, "etag");
+  EXPECT_NE(gz_etag, etag);
+  EXPECT_EQ(site.serve(get("/admin/", {{"accept-encoding", "gzip"}, {"if-none-match", gz_etag}})).status, 304);
+  EXPECT_EQ(site.serve(get("/admin/", {{"if-none-match", gz_etag}})).status, 200) << "not the uncompressed one";
   // Another file has another validator.
   EXPECT_NE(header(site.serve(get("/admin/favicon.svg")), "etag"), etag);
 }

@@ -62,6 +62,9 @@ class AdminViewRules : public ::testing::Test {
     EXPECT_TRUE(router_.add({"DELETE", "/api/v1/admin/apps/{app}/demo/{id}", "demo.write", ok}, "demo"));
     EXPECT_TRUE(router_.add({"GET", "/api/v1/admin/demo/view.js", "demo.read", ok}, "demo"));
     EXPECT_TRUE(router_.add({"GET", "/api/v1/admin/other/view.js", "demo.read", ok}, "other"));
+    EXPECT_TRUE(router_.add({"DELETE", "/api/v1/admin/other/{id}", "demo.read", ok}, "other"));
+    EXPECT_TRUE(router_.add({"GET", "/api/v1/admin/apps/{app}", "app.read", ok}, "kernel"));
+    EXPECT_TRUE(router_.add({"DELETE", "/api/v1/admin/apps/{app}", "app.delete", ok}, "kernel"));
   }
   std::string refused(const std::string& view_json) {
     auto r = views_.add("demo", json(view_json));
@@ -113,8 +116,8 @@ TEST_F(AdminViewRules, BadViewsAreRefusedNamingTheField) {
       {R"({"id": "a", "title": "T", "sections": [{"kind": "json", "id": "c", "title": "C",
           "source": "GET /api/v1/admin/apps/{app}/nothing"}]})",
        "is not registered"},
-      {R"({"id": "a", "title": "T", "sections": [{"kind": "json", "id": "c", "title": "C",
-          "source": "POST /api/v1/admin/apps/{app}/demo"}]})",
+      {R"({"id": "a", "title": "T", "sections": [{"kind": "form", "id": "c", "title": "C",
+          "route": "POST /api/v1/admin/apps/{app}/demo"}]})",
        "is not registered"},
       {R"({"id": "a", "title": "T", "sections": [{"kind": "json", "id": "c", "title": "C", "source": "GET /metrics"}]})",
        "not under /api/v1/admin/"},
@@ -125,8 +128,24 @@ TEST_F(AdminViewRules, BadViewsAreRefusedNamingTheField) {
           {"kind": "json", "id": "c", "title": "C", "source": "GET /api/v1/admin/apps/{app}/demo"},
           {"kind": "json", "id": "c", "title": "D", "source": "GET /api/v1/admin/apps/{app}/demo"}]})",
        "repeats another section's id"},
-      {R"({"id": "a", "title": "T", "module": "GET /api/v1/admin/other/view.js"})",
+      {R"({"id": "a", "title": "T", "module": "GET /api/v1/admin/other/view.js"})", "belongs to plugin 'other'"},
+      {R"({"id": "a", "title": "T", "module": "GET /api/v1/admin/apps/{app}"})",
        "the module must be served by one of the plugin's own GET routes"},
+      {R"({"id": "a", "title": "T", "module": "GET /api/v1/admin/demo/view.js?v=2"})", "without a query"},
+      // The dashboard reads lists, details and panels with GET.
+      {R"({"id": "a", "title": "T", "sections": [{"kind": "table", "id": "c", "title": "C",
+          "list": "DELETE /api/v1/admin/apps/{app}/demo/{id}"}]})",
+       "'sections[0].list' must be a GET route"},
+      // A view acts through its own routes; of the kernel's it only reads.
+      {R"({"id": "a", "title": "T", "sections": [{"kind": "form", "id": "f", "title": "Clear the cache",
+          "route": "DELETE /api/v1/admin/apps/{app}"}]})",
+       "belongs to the kernel"},
+      {R"({"id": "a", "title": "T", "sections": [{"kind": "form", "id": "f", "title": "F",
+          "route": "DELETE /api/v1/admin/other/{id}"}]})",
+       "belongs to plugin 'other'"},
+      {R"({"id": "a", "title": "T", "sections": [{"kind": "form", "id": "f", "title": "F",
+          "route": "DELETE /api/v1/admin/apps/{app}/demo/{the id}"}]})",
+       "not a plain name"},
   };
   for (const auto& c : cases) {
     const std::string message = refused(c.view);
@@ -135,6 +154,11 @@ TEST_F(AdminViewRules, BadViewsAreRefusedNamingTheField) {
   }
   EXPECT_EQ(views_.views_of("demo").size(), 0u) << "nothing refused was kept";
 
+
+  ASSERT_EQ(refused(R"({"id": "k", "title": "K", "sections": [{"kind": "json", "id": "app", "title": "The app",
+      "source": "GET /api/v1/admin/apps/{app}"}]})"),
+            "")
+      << "the kernel's GET routes may be read";
   ASSERT_EQ(refused(R"({"id": "m", "title": "M", "module": "GET /api/v1/admin/demo/view.js"})"), "");
   EXPECT_NE(refused(R"({"id": "m", "title": "Again", "module": "GET /api/v1/admin/demo/view.js"})").find("declared twice"),
             std::string::npos);

@@ -64,9 +64,37 @@ export class MissingPlaceholder extends Error {
 }
 
 /**
+ * A value that cannot stand in a path segment: the browser resolves "." and
+ * ".." segments (encoded or not) before sending, and the server decodes
+ * "%2F" before routing, so such a value would reach another route.
+ */
+export class UnsafePathValue extends Error {
+  constructor(public readonly placeholder: string, value: string) {
+    super(
+      `"${value}" cannot be used as the ${placeholder} in this page's address ("." and ".." and names with "/" reach another route); use the admin API with the name in the query instead`,
+    );
+    this.name = 'UnsafePathValue';
+  }
+}
+
+function pathSegment(name: string, value: string): string {
+  let decoded = value;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    // not percent-encoded text: checked as it is
+  }
+  for (const v of [value, decoded])
+    if (v === '.' || v === '..' || v.includes('/') || v.includes('\\')) throw new UnsafePathValue(name, value);
+  return encodeURIComponent(value);
+}
+
+/**
  * Fills a template. A placeholder in the path must have a value (else
- * MissingPlaceholder); a query parameter whose placeholder has none is left
- * out, so optional filters (`?prefix={prefix}`) stay optional.
+ * MissingPlaceholder) that is safe as a path segment (else UnsafePathValue).
+ * A query parameter whose placeholder has none is left out for GET and HEAD,
+ * so optional filters (`?prefix={prefix}`) stay optional; any other method
+ * needs every one (a write must never lose its target's filter).
  */
 export function fillRoute(template: string, src: Sources): FilledRoute {
   const { method, target } = splitTemplate(template);
@@ -91,8 +119,9 @@ export function fillRoute(template: string, src: Sources): FilledRoute {
   const path = pathPart.replace(PLACEHOLDER, (_, name: string) => {
     const v = lookup(name);
     if (!present(v)) throw new MissingPlaceholder(name);
-    return encodeURIComponent(text(v));
+    return pathSegment(name, text(v));
   });
+  const reading = method === 'GET' || method === 'HEAD';
   const pairs: string[] = [];
   for (const pair of queryPart.split('&')) {
     if (!pair) continue;
@@ -100,6 +129,7 @@ export function fillRoute(template: string, src: Sources): FilledRoute {
     const filled = pair.replace(PLACEHOLDER, (_, name: string) => {
       const v = lookup(name);
       if (!present(v)) {
+        if (!reading) throw new MissingPlaceholder(name);
         missing = true;
         return '';
       }

@@ -43,7 +43,7 @@ const GROUPS: [string, RegExp][] = [
   ['Scripts and executions', /^picloud_(script|execution|app_runs|run)/],
   ['Dispatch, triggers and jobs', /^picloud_(dispatch|trigger|cron|job|queue|outbox)/],
   ['Dead letters', /^picloud_dead_letter/],
-  ['Streams and cluster', /^picloud_(stream|sse|realtime|cluster|connection)/],
+  ['Streams and cluster', /^picloud_(stream|cluster|connection)/],
   ['Database', /^picloud_(db|database)_/],
   ['Plugins', /^picloud_plugins?_/],
 ];
@@ -154,6 +154,19 @@ function Summary({ all }: { all: Metric[] }) {
 export function Health() {
   useTitle('Health');
   const { me } = useSession();
+  if (!me.owner) {
+    return (
+      <section class="page">
+        <h1>Health</h1>
+        <p>Only instance owners see the health and metrics.</p>
+      </section>
+    );
+  }
+  return <OwnerHealth />;
+}
+
+/** The page itself: it polls, so it is only mounted for owners. */
+function OwnerHealth() {
   const [auto, setAuto] = useState(true);
   const ready = useLoad(readyz, []);
   const metrics = useLoad(() => request<{ metrics: Metric[] }>('GET', `${ADMIN}/metrics`), []);
@@ -165,15 +178,6 @@ export function Health() {
     5000,
     auto,
   );
-
-  if (!me.owner) {
-    return (
-      <section class="page">
-        <h1>Health</h1>
-        <p>Only instance owners see the health and metrics.</p>
-      </section>
-    );
-  }
 
   const missing = metrics.error instanceof ApiError && metrics.error.status === 404;
   const all = metrics.data?.metrics ?? [];
