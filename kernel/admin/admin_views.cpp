@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "kernel/json_text.hpp"
 #include "picloud/sdk/json.hpp"
 
 namespace picloud::kernel::admin {
@@ -313,9 +314,9 @@ sdk::Result<void> AdminViews::add(const std::string& plugin, const Value& view) 
     return sdk::make_error(ErrorKind::invalid_argument,
                            "plugin '" + plugin + "': at most " + std::to_string(kMaxViewsPerPlugin) + " admin views");
   for (const auto& existing : list)
-    if (existing["id"].as_string() == view["id"].as_string())
+    if (existing.id == view["id"].as_string())
       return sdk::make_error(ErrorKind::conflict, "plugin '" + plugin + "': admin view '" + view["id"].as_string() + "' declared twice");
-  list.push_back(std::move(stored));
+  list.push_back({view["id"].as_string(), sdk::to_json(stored)});
   return {};
 }
 
@@ -323,7 +324,10 @@ Value AdminViews::views_of(const std::string& plugin) const {
   std::lock_guard lock(mutex_);
   Value out = Value::array();
   if (auto it = views_.find(plugin); it != views_.end())
-    for (const auto& v : it->second) out.as_array().push_back(v);
+    for (const auto& v : it->second) {
+      auto parsed = parse_json(v.json, 64, JsonStrictness::stored);
+      if (parsed) out.as_array().push_back(std::move(*parsed));
+    }
   return out;
 }
 

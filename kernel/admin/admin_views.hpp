@@ -63,7 +63,13 @@ class AdminViews {
   const http::Router& router_;
   const CapabilityRegistry& capabilities_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::vector<sdk::Value>> views_;
+  // Kept as JSON text: a parsed tree costs several times its text, in
+  // every idle server, for a page read now and then.
+  struct Stored {
+    std::string id;
+    std::string json;
+  };
+  std::map<std::string, std::vector<Stored>> views_;
 };
 
 // An access level as the dashboard compares it: "signed_in", "app_viewer",

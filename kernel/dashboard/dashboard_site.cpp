@@ -38,16 +38,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// A strong validator (FNV-1a 64), computed once at start-up. The page and
-// other small files are hashed whole; large hashed assets by name and size,
-// which is enough since Vite names them by their content's hash — and
-// reading them would make every embedded byte resident at start-up.
+// A strong validator (FNV-1a 64), computed once. Files outside
+// assets/ (the page) are hashed whole; assets by name and size, which is
+// enough since Vite names them by their content's hash — and reading them
+// would make their pages (and their neighbours', by fault-around) resident
+// in an idle server.
 std::string etag_of(std::string_view path, std::string_view data) {
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&h](std::string_view bytes) {
     for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
   };
-  if (data.size() <= 16 * 1024 || !path.starts_with("assets/")) {
+  if (!path.starts_with("assets/")) {
     mix(data);
   } else {
     mix(path);
@@ -116,8 +117,13 @@ void add_security_headers(sdk::HttpResponse& response) {
   response.headers.emplace_back("cross-origin-opener-policy", "same-origin");
 }
 
-DashboardSite::DashboardSite(std::span<const EmbeddedFile> files) {
-  for (const auto& f : files) files_.emplace(f.path, Entry{&f, content_type_of(f.path), etag_of(f.path, f.data)});
+void DashboardSite::index_files() const {
+  for (const auto& f : source_) {
+    std::string etag = etag_of(f.path, f.data);
+    std::string gzip_etag = etag;
+    gzip_etag.insert(gzip_etag.size() - 1, "-gz");
+    files_.emplace(f.path, Entry{&f, content_type_of(f.path), std::move(etag), std::move(gzip_etag)});
+  }
   if (auto it = files_.find("index.html"); it != files_.end()) index_ = &it->second;
 }
 
@@ -127,6 +133,7 @@ sdk::HttpResponse DashboardSite::serve(const sdk::HttpRequest& request) const {
     r.headers.emplace_back("allow", "GET, HEAD");
     return r;
   }
+  std::call_once(indexed_, [this] { index_files(); });
   if (!index_)
     return plain(404,
                  "The dashboard is not part of this build of PiCloud: it is built from dashboard/ (Node) "
@@ -154,7 +161,7 @@ sdk::HttpResponse DashboardSite::reply(const Entry& entry, const sdk::HttpReques
   const bool has_gzip = !entry.file->gzip.empty();
   const bool gzip = has_gzip && accepts_gzip(request.header("accept-encoding"));
   // Each representation has its own validator.
-  const std::string etag = gzip ? entry.etag.substr(0, entry.etag.size() - 1) + "-gz\"" : entry.etag;
+  const std::string& etag = gzip ? entry.gzip_etag : entry.etag;
   r.headers.emplace_back("etag", etag);
   if (has_gzip) r.headers.emplace_back("vary", "Accept-Encoding");
   if (matches_etag(request.header("if-none-match"), etag)) {

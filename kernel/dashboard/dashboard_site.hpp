@@ -15,6 +15,7 @@
 // the admin API like any other client, under the same capability checks.
 #pragma once
 
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,24 +33,30 @@ bool dashboard_path(std::string_view path);
 
 class DashboardSite {
  public:
-  explicit DashboardSite(std::span<const EmbeddedFile> files = embedded_files());
+  // Reads nothing yet: the files' index is made by the first request, so
+  // an idle server that nobody opens the dashboard of never touches them.
+  explicit DashboardSite(std::span<const EmbeddedFile> files = embedded_files()) : source_(files) {}
 
   // Answers a request for a dashboard_path() (GET and HEAD; others 405).
   sdk::HttpResponse serve(const sdk::HttpRequest& request) const;
 
   // Whether any files were built in.
-  bool built() const { return index_ != nullptr; }
+  bool built() const { return !source_.empty(); }
 
  private:
   struct Entry {
     const EmbeddedFile* file;
     std::string content_type;
     std::string etag;
+    std::string gzip_etag;  // of the compressed copy
   };
   sdk::HttpResponse reply(const Entry& entry, const sdk::HttpRequest& request, bool immutable) const;
+  void index_files() const;
 
-  std::unordered_map<std::string_view, Entry> files_;
-  const Entry* index_ = nullptr;
+  std::span<const EmbeddedFile> source_;
+  mutable std::once_flag indexed_;
+  mutable std::unordered_map<std::string_view, Entry> files_;
+  mutable const Entry* index_ = nullptr;
 };
 
 // The headers every dashboard answer carries (the Content-Security-Policy
