@@ -68,14 +68,20 @@ MetricsRegistry::Family& MetricsRegistry::family(const std::string& name, const 
 CounterMetric& MetricsRegistry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   auto& series = family(name, help, Kind::counter).series[render_labels(labels)];
-  if (!series.counter) series.counter = std::make_unique<CounterMetric>(), series.labels = labels;
+  if (!series.counter) {
+    series.counter = std::make_unique<CounterMetric>();
+    series.labels = labels;
+  }
   return *series.counter;
 }
 
 HistogramMetric& MetricsRegistry::histogram(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mutex_);
   auto& series = family(name, help, Kind::histogram).series[render_labels(labels)];
-  if (!series.histogram) series.histogram = std::make_unique<HistogramMetric>(), series.labels = labels;
+  if (!series.histogram) {
+    series.histogram = std::make_unique<HistogramMetric>();
+    series.labels = labels;
+  }
   return *series.histogram;
 }
 
