@@ -128,6 +128,23 @@ export async function request<T = any>(method: string, path: string, opts: Reque
 export const ADMIN = '/api/v1/admin';
 
 /** `/api/v1/admin/apps/{app}` + rest, with the app id or slug URL-encoded. */
+/**
+ * Every item of a paged list ({"items", "next_cursor"}), following the
+ * cursor 200 at a time.
+ */
+export async function requestAll<T>(path: string, query: RequestOptions['query'] = {}): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await request<{ items: T[]; next_cursor?: string | null }>('GET', path, {
+      query: { ...query, limit: 200, cursor },
+    });
+    out.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
 export function appPath(app: string, rest = ''): string {
   return `${ADMIN}/apps/${encodeURIComponent(app)}${rest}`;
 }

@@ -1,7 +1,6 @@
 import { useState } from 'preact/hooks';
-import { ADMIN, request } from '../api';
+import { ADMIN, request, requestAll } from '../api';
 import { useLoad, useTitle } from '../hooks';
-import type { Page } from '../types';
 import { ConfirmDialog, Dialog, ErrorBanner, Field, Icon, Table, TextField, fieldError } from '../ui';
 import { formatRelative, formatTime } from '../format';
 
@@ -28,16 +27,7 @@ const SCOPES: [string, string][] = [
   ['users:admin', "manage the instance's users"],
 ];
 
-async function loadAll(): Promise<Key[]> {
-  const out: Key[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await request<Page<Key>>('GET', `${ADMIN}/keys`, { query: { limit: 200, cursor } });
-    out.push(...p.items);
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
+const loadAll = () => requestAll<Key>(`${ADMIN}/keys`);
 
 export function Keys() {
   useTitle('API keys');

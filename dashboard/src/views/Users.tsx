@@ -1,8 +1,7 @@
 import { useState } from 'preact/hooks';
-import { ADMIN, request } from '../api';
+import { ADMIN, request, requestAll } from '../api';
 import { useLoad, useTitle } from '../hooks';
 import { useSession } from '../session';
-import type { Page } from '../types';
 import { ConfirmDialog, Dialog, ErrorBanner, Icon, Table, TextField, fieldError } from '../ui';
 import { formatTime } from '../format';
 
@@ -13,16 +12,7 @@ interface User {
   created_at: string;
 }
 
-async function loadAll(): Promise<User[]> {
-  const out: User[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await request<Page<User>>('GET', `${ADMIN}/users`, { query: { limit: 200, cursor } });
-    out.push(...p.items);
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
+const loadAll = () => requestAll<User>(`${ADMIN}/users`);
 
 export function Users() {
   useTitle('Users');

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ADMIN, appPath, request } from '../../api';
+import { ADMIN, appPath, request, requestAll } from '../../api';
 import { useLoad } from '../../hooks';
 import { useSession } from '../../session';
 import type { Page } from '../../types';
@@ -16,16 +16,7 @@ interface Member {
 
 const ROLES = ['viewer', 'editor', 'admin'] as const;
 
-async function loadAll(app: string): Promise<Member[]> {
-  const out: Member[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await request<Page<Member>>('GET', appPath(app, '/members'), { query: { limit: 200, cursor } });
-    out.push(...p.items);
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
+const loadAll = (app: string) => requestAll<Member>(appPath(app, '/members'));
 
 export function Members({ ctx }: { ctx: AppCtx }) {
   const { me } = useSession();

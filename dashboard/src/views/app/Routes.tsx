@@ -1,7 +1,6 @@
 import { useState } from 'preact/hooks';
-import { appPath, request } from '../../api';
+import { appPath, request, requestAll } from '../../api';
 import { useLoad } from '../../hooks';
-import type { Page } from '../../types';
 import { ConfirmDialog, Dialog, ErrorBanner, Field, Icon, Link, Table, TextField, fieldError } from '../../ui';
 import type { AppCtx } from '../AppPage';
 import { loadAllScripts } from './Scripts';
@@ -20,16 +19,7 @@ interface Route {
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
-async function loadAll(app: string): Promise<Route[]> {
-  const out: Route[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await request<Page<Route>>('GET', appPath(app, '/routes'), { query: { limit: 200, cursor } });
-    out.push(...p.items);
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
+const loadAll = (app: string) => requestAll<Route>(appPath(app, '/routes'));
 
 export function Routes({ ctx }: { ctx: AppCtx }) {
   const canWrite = ctx.can('app_editor');

@@ -1,8 +1,7 @@
 import { useState } from 'preact/hooks';
-import { appPath, request } from '../../api';
+import { appPath, request, requestAll } from '../../api';
 import { useLoad } from '../../hooks';
 import { navigate } from '../../router';
-import type { Page } from '../../types';
 import { Dialog, ErrorBanner, Field, Icon, Link, Table, TextField, fieldError } from '../../ui';
 import { formatRelative, formatTime } from '../../format';
 import type { AppCtx } from '../AppPage';
@@ -19,16 +18,7 @@ export interface Script {
   updated_at: string;
 }
 
-export async function loadAllScripts(app: string, kind?: string): Promise<Script[]> {
-  const out: Script[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await request<Page<Script>>('GET', appPath(app, '/scripts'), { query: { limit: 200, cursor, kind } });
-    out.push(...p.items);
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
+export const loadAllScripts = (app: string, kind?: string) => requestAll<Script>(appPath(app, '/scripts'), { kind });
 
 const TEMPLATES = {
   endpoint: 'void handle(request@ req, response@ res) {\n  res.text("Hello from $NAME");\n}\n',
