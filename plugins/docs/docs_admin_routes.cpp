@@ -1,11 +1,8 @@
 #include "docs_admin_routes.hpp"
 
-#include <stdexcept>
-
 #include "docs_rules.hpp"
 #include "docs_script_api.hpp"
 #include "picloud/sdk/admin_routes.hpp"
-#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -209,8 +206,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
   });
 }
 
-sdk::Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+std::string_view admin_view_json() {
+  return R"json({
   "id": "collections", "title": "Documents", "icon": "database", "scope": "app",
   "description": "Browse, query and edit an app's documents and indexes.",
   "sections": [
@@ -255,9 +252,6 @@ sdk::Value admin_view() {
           "unique": {"type": "boolean", "title": "Unique", "default": false}}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
 }
 
 }  // namespace picloud::docs

@@ -21,9 +21,9 @@
 namespace picloud::docs {
 
 // Declares docs.read, docs.write and docs.indexes and adds the routes.
-// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
-// over the routes add_admin_routes registered.
-sdk::Value admin_view();
+// The plugin's view in the admin dashboard, as JSON (declared with
+// sdk::add_admin_view_json), over the routes add_admin_routes registered.
+std::string_view admin_view_json();
 
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store);
 

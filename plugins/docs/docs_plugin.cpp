@@ -7,6 +7,7 @@
 //   max_document_bytes   largest document, as JSON text (default 1 MiB)
 #include <memory>
 #include <picloud/sdk.hpp>
+#include <picloud/sdk/admin_routes.hpp>
 
 #include "docs_admin_routes.hpp"
 #include "docs_rules.hpp"
@@ -32,7 +33,7 @@ class DocsPlugin final : public sdk::Plugin {
     if (auto r = ctx.on_app_deleted(&docs::DocStore::delete_app); !r) return r;
     if (auto r = ctx.trigger_kinds()->declare(docs::trigger_kind()); !r) return r;
     if (auto r = docs::add_admin_routes(ctx, *store_); !r) return r;
-    if (auto r = ctx.add_admin_view(docs::admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, docs::admin_view_json()); !r) return r;
     return docs::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
   }
 

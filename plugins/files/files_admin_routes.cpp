@@ -1,12 +1,9 @@
 #include "files_admin_routes.hpp"
 
-#include <stdexcept>
-
 #include "file_response.hpp"
 #include "files_script_api.hpp"
 #include "multipart.hpp"
 #include "picloud/sdk/admin_routes.hpp"
-#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::files {
 namespace {
@@ -237,8 +234,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, FilesStore& store_re
   });
 }
 
-sdk::Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+std::string_view admin_view_json() {
+  return R"json({
   "id": "files", "title": "Files", "icon": "file", "scope": "app",
   "description": "Upload, download and delete an app's files.",
   "sections": [
@@ -265,9 +262,6 @@ sdk::Value admin_view() {
           "file": {"type": "string", "title": "File", "format": "binary"}}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
 }
 
 }  // namespace picloud::files

@@ -19,9 +19,9 @@
 
 namespace picloud::files {
 
-// The plugin's view in the admin dashboard (PluginContext::add_admin_view),
-// over the routes add_admin_routes registered.
-sdk::Value admin_view();
+// The plugin's view in the admin dashboard, as JSON (declared with
+// sdk::add_admin_view_json), over the routes add_admin_routes registered.
+std::string_view admin_view_json();
 
 sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, FilesStore& store);
 

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <picloud/sdk.hpp>
+#include <picloud/sdk/admin_routes.hpp>
 
 #include "database_blobs.hpp"
 #include "files_admin_routes.hpp"
@@ -103,7 +104,7 @@ class FilesPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(files::trigger_kind()); !r) return r;
     if (auto r = files::add_admin_routes(ctx, *store_); !r) return r;
-    if (auto r = ctx.add_admin_view(files::admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, files::admin_view_json()); !r) return r;
     if (auto r = files::add_signed_url_route(ctx, *store_); !r) return r;
     return files::declare_script_api(ctx, *store_);
   }

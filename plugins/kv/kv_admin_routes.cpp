@@ -1,10 +1,7 @@
 #include "kv_admin_routes.hpp"
 
-#include <stdexcept>
-
 #include "kv_rules.hpp"
 #include "picloud/sdk/admin_routes.hpp"
-#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::kv {
 namespace {
@@ -155,8 +152,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, KvStore& store, std:
   });
 }
 
-sdk::Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+std::string_view admin_view_json() {
+  return R"json({
   "id": "keys", "title": "Key-value", "icon": "key", "scope": "app",
   "description": "Browse, set and delete an app's keys, collection by collection.",
   "sections": [
@@ -186,9 +183,6 @@ sdk::Value admin_view() {
           "ttl_seconds": {"type": "integer", "title": "Expires after (seconds)", "minimum": 1}}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
 }
 
 }  // namespace picloud::kv

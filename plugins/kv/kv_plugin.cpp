@@ -7,6 +7,7 @@
 //   sweep_interval_s   how often expired keys are deleted (default 60)
 #include <memory>
 #include <picloud/sdk.hpp>
+#include <picloud/sdk/admin_routes.hpp>
 
 #include "kv_admin_routes.hpp"
 #include "kv_rules.hpp"
@@ -44,7 +45,7 @@ class KvPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(kv::trigger_kind()); !r) return r;
     if (auto r = kv::add_admin_routes(ctx, *store_, *max_value); !r) return r;
-    if (auto r = ctx.add_admin_view(kv::admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, kv::admin_view_json()); !r) return r;
     return kv::declare_script_api(*ctx.script_api(), *store_, *ctx.access(), {*max_value});
   }
 

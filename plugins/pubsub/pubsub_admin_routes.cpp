@@ -1,9 +1,6 @@
 #include "pubsub_admin_routes.hpp"
 
-#include <stdexcept>
-
 #include "picloud/sdk/admin_routes.hpp"
-#include "picloud/sdk/json_parse.hpp"
 #include "pubsub_script_api.hpp"
 #include "topics.hpp"
 
@@ -182,8 +179,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, Publisher& publisher
   });
 }
 
-sdk::Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+std::string_view admin_view_json() {
+  return R"json({
   "id": "topics", "title": "Pub/sub", "icon": "inbox", "scope": "app",
   "description": "Topics published to lately, their subscribers, and a form to publish a test message. Subscribers are pubsub triggers (the Triggers tab).",
   "sections": [
@@ -202,9 +199,6 @@ sdk::Value admin_view() {
        "message": {"title": "Message (JSON)", "format": "json"}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
 }
 
 }  // namespace picloud::pubsub

@@ -18,6 +18,7 @@
 //                         (default 5000)
 #include <memory>
 #include <picloud/sdk.hpp>
+#include <picloud/sdk/admin_routes.hpp>
 
 #include "publisher.hpp"
 #include "pubsub_admin_routes.hpp"
@@ -84,7 +85,7 @@ class PubsubPlugin final : public sdk::Plugin {
       return r;
     if (auto r = ctx.trigger_kinds()->declare(pubsub::trigger_kind()); !r) return r;
     if (auto r = pubsub::add_admin_routes(ctx, *publisher_, *stats_, *ctx.events()); !r) return r;
-    if (auto r = ctx.add_admin_view(pubsub::admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, pubsub::admin_view_json()); !r) return r;
     return pubsub::declare_script_api(*ctx.script_api(), *publisher_, *ctx.access());
   }
 

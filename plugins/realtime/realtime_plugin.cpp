@@ -26,10 +26,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <stdexcept>
 #include <picloud/sdk.hpp>
 #include <picloud/sdk/admin_routes.hpp>
-#include <picloud/sdk/json_parse.hpp>
 
 #include "hub.hpp"
 #include "store.hpp"
@@ -96,8 +94,7 @@ Value topic_json(const Topic& t, std::size_t subscribers) {
 
 // The topics in the admin dashboard: internal ones (scripts only) and
 // external ones (browsers), with a confirmation before one goes external.
-Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+constexpr std::string_view kAdminView = R"json({
   "id": "topics", "title": "Realtime", "icon": "radio", "scope": "app",
   "description": "Topics browsers subscribe to over server-sent events. Internal topics are for scripts only; an external one is open to browsers, publicly or with a token.",
   "sections": [
@@ -129,10 +126,6 @@ Value admin_view() {
           "confirm_external": {"type": "boolean", "title": "I confirm making this topic external", "default": false}}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
-}
 
 sdk::HttpResponse unauthorized(const std::string& message, std::string_view code = "unauthorized") {
   auto r = sdk::error_reply(401, code, message);
@@ -198,7 +191,7 @@ class RealtimePlugin final : public sdk::Plugin {
       return r;
     if (auto r = add_stream_route(ctx); !r) return r;
     if (auto r = add_admin_routes(ctx); !r) return r;
-    if (auto r = ctx.add_admin_view(admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, kAdminView); !r) return r;
     ctx.metrics().gauge("subscribers", "realtime subscriptions open on this node",
                         [this] { return static_cast<double>(hub_->subscribers()); });
     return declare_script_api(*ctx.script_api(), *ctx.access());

@@ -1,9 +1,6 @@
 #include "secrets_admin_routes.hpp"
 
-#include <stdexcept>
-
 #include "picloud/sdk/admin_routes.hpp"
-#include "picloud/sdk/json_parse.hpp"
 
 namespace picloud::secrets {
 
@@ -87,8 +84,8 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, SecretStore& store) 
   });
 }
 
-sdk::Value admin_view() {
-  static constexpr std::string_view kView = R"json({
+std::string_view admin_view_json() {
+  return R"json({
   "id": "secrets", "title": "Secrets", "icon": "lock", "scope": "app",
   "description": "An app's secrets by name. Values are never listed; revealing one is an app admin's act, and logged.",
   "sections": [
@@ -109,9 +106,6 @@ sdk::Value admin_view() {
           "value": {"type": "string", "title": "Value", "format": "password"}}}}}
   ]
 })json";
-  auto view = sdk::parse_json(kView);
-  if (!view) throw std::logic_error("the admin view is not JSON: " + view.error().message);
-  return std::move(*view);
 }
 
 }  // namespace picloud::secrets

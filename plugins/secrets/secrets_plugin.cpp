@@ -8,6 +8,7 @@
 //   max_value_bytes   largest value, as JSON text (default 64 KiB)
 #include <memory>
 #include <picloud/sdk.hpp>
+#include <picloud/sdk/admin_routes.hpp>
 
 #include "secrets_admin_routes.hpp"
 #include "secrets_script_api.hpp"
@@ -25,7 +26,7 @@ class SecretsPlugin final : public sdk::Plugin {
     if (!max_value) return max_value.error();
     store_ = std::make_unique<secrets::SecretStore>(*ctx.keyring(), *max_value);
     if (auto r = secrets::add_admin_routes(ctx, *store_); !r) return r;
-    if (auto r = ctx.add_admin_view(secrets::admin_view()); !r) return r;
+    if (auto r = sdk::add_admin_view_json(ctx, secrets::admin_view_json()); !r) return r;
     return secrets::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
   }
   Result<void> start(sdk::PluginContext&) override { return {}; }

@@ -22,6 +22,7 @@
 #include "picloud/sdk/http.hpp"
 #include "picloud/sdk/json.hpp"
 #include "picloud/sdk/json_parse.hpp"
+#include "picloud/sdk/plugin.hpp"
 #include "picloud/sdk/script.hpp"
 #include "picloud/sdk/text.hpp"
 #include "picloud/sdk/value.hpp"
@@ -60,6 +61,15 @@ T unwrap(Result<T> r) {
 }
 inline void unwrap(Result<void> r) {
   if (!r) fail(r.error());
+}
+
+// Declares a dashboard view written as JSON text (PluginContext::
+// add_admin_view, docs/plugin-sdk.md "Views in the dashboard"); text that
+// is not JSON is the error, and so configure() fails on it.
+inline Result<void> add_admin_view_json(PluginContext& ctx, std::string_view json) {
+  auto view = parse_json(json);
+  if (!view) return make_error(ErrorKind::invalid_argument, "the admin view is not JSON: " + view.error().message);
+  return ctx.add_admin_view(std::move(*view));
 }
 
 inline HttpResponse json_reply(int status, const Value& body) { return HttpResponse::json(status, to_json(body)); }
