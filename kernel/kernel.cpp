@@ -107,6 +107,12 @@ Result<void> Kernel::open_database() {
                  [raw] { return static_cast<double>(raw->connections_open()); });
   metrics_.gauge("picloud_db_pool_size", "database pool size",
                  [this] { return static_cast<double>(settings_.database.pool_size); });
+  if (const auto* group = raw->group_commit()) {
+    metrics_.scraped_counters("picloud_db_group_commits_total", "commits made durable by shared WAL flushes",
+                              [group] { return MetricsRegistry::ScrapedSeries{{{}, static_cast<double>(group->commits())}}; });
+    metrics_.scraped_counters("picloud_db_group_flushes_total", "shared WAL flushes (commits per flush: the batch size)",
+                              [group] { return MetricsRegistry::ScrapedSeries{{{}, static_cast<double>(group->flushes())}}; });
+  }
   write_log(LogLevel::info, "kernel", "database open", {{"url", url.display}});
   return {};
 }

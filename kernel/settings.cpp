@@ -1,5 +1,6 @@
 #include "kernel/settings.hpp"
 
+#include <chrono>
 #include <cctype>
 #include <thread>
 
@@ -90,6 +91,11 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.database.connection.busy_timeout_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("database", "acquire_timeout_ms", 10000, 1, 600000));
   s.database.acquire_timeout_ms = static_cast<int>(n);
+  TRY_ASSIGN(s.database.group_commit, c.get_bool("database", "group_commit", true));
+  TRY_ASSIGN(n, c.get_int("database", "group_commit_max_wait_us", 0, 0, 10000));
+  s.database.group.max_wait = std::chrono::microseconds(n);
+  TRY_ASSIGN(n, c.get_int("database", "group_commit_max_batch", 64, 1, 100000));
+  s.database.group.max_batch = static_cast<std::uint32_t>(n);
   TRY_ASSIGN(text, c.get_string("database", "migrations_path", ""));
   s.migrations_path = text.empty() ? std::vector<std::string>{exe_dir + "/migrations", exe_dir + "/../share/picloud/migrations"}
                                    : split(text, ':');

@@ -8,6 +8,7 @@
 // prepared statements.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,15 @@ namespace picloud::kernel::db {
 
 struct ConnectionOptions {
   int busy_timeout_ms = 5000;  // SQLite: how long a writer waits for the lock
+  // SQLite: each COMMIT flushes the WAL itself (synchronous=FULL). False
+  // under group commit, where the Database flushes for many (NORMAL).
+  bool flush_each_commit = true;
+  // SQLite: PRAGMA wal_autocheckpoint (-1: SQLite's default, 1000 pages).
+  // Tests turn checkpoints off to see exactly what the WAL holds.
+  int wal_autocheckpoint_pages = -1;
+  // SQLite: while this is true, a statement that would write is refused
+  // before it runs (group commit sets it once a flush failed).
+  const std::atomic<bool>* refuse_writes = nullptr;
 };
 
 class Connection {
@@ -33,6 +43,13 @@ class Connection {
   // Makes healthy() false: the connection's state is no longer what the pool
   // hands out (a setting could not be put back).
   virtual void mark_broken() = 0;
+  // SQLite: whether the last statement run by query()/execute() could change
+  // the database (sqlite3_stmt_readonly). Group commit waits for the flush
+  // of an autocommit statement only when it did.
+  virtual bool last_statement_wrote() const { return true; }
+  // SQLite: the WAL file as SQLite names it (symbolic links in the database
+  // path resolved); empty when the connection is not in WAL mode.
+  virtual std::string wal_path() { return {}; }
 };
 
 sdk::Result<std::unique_ptr<Connection>> open_connection(const DatabaseUrl& url, const ConnectionOptions& options);

@@ -53,8 +53,24 @@ class ConnectionTransaction final : public sdk::Transaction {
 
 sdk::Result<std::unique_ptr<Database>> Database::open(const DatabaseUrl& url, const DatabaseOptions& options) {
   std::unique_ptr<Database> db(new Database(url, options));
-  auto first = open_connection(url, options.connection);
+  if (options.group_commit && url.dialect == sdk::Dialect::sqlite) {
+    db->options_.connection.flush_each_commit = false;
+    GroupCommit::Flush flush = [raw = db.get()] { return raw->wal_->flush(); };
+    if (options.wrap_flush) flush = [wrap = options.wrap_flush, real = std::move(flush)] { return wrap(real); };
+    db->group_ = std::make_unique<GroupCommit>(std::move(flush), options.group);
+    db->options_.connection.refuse_writes = &db->group_->failed_flag();
+  }
+  auto first = open_connection(url, db->options_.connection);
   if (!first) return first.error();
+  if (db->group_) {
+    std::string wal = (*first)->wal_path();
+    if (wal.empty())
+      return sdk::make_error(sdk::ErrorKind::unavailable,
+                             "group commit needs SQLite's WAL mode, which " + url.sqlite_path +
+                                 " did not enter (on a file system without shared memory?); set [database] "
+                                 "group_commit = false");
+    db->wal_ = std::make_unique<WalFlusher>(std::move(wal));
+  }
   db->open_ = 1;
   db->idle_.push_back(std::move(*first));
   return db;
@@ -126,18 +142,41 @@ std::unique_lock<std::timed_mutex> Database::writer_turn(std::string_view sql) {
   return turn;
 }
 
-sdk::Result<sdk::Rows> Database::query(std::string_view sql, const sdk::Params& params) {
+sdk::Result<void> Database::run_autocommit(std::string_view sql, const std::function<sdk::Result<void>(Connection&)>& run) {
   auto turn = writer_turn(sql);  // UPDATE ... RETURNING is a query too
   auto lease = acquire();
   if (!lease) return lease.error();
-  return (*lease)->query(sql, params);
+  if (auto r = run(**lease); !r || !group_) return r;
+  if (!(*lease)->last_statement_wrote()) return {};
+  // A write is acknowledged once durable; the flush is waited for with the
+  // writer's turn and the connection given back.
+  if (turn.owns_lock()) turn.unlock();
+  { auto given_back = std::move(*lease); }
+  return group_->wait_durable(group_->committed());
+}
+
+sdk::Result<sdk::Rows> Database::query(std::string_view sql, const sdk::Params& params) {
+  sdk::Rows rows;
+  auto r = run_autocommit(sql, [&](Connection& conn) -> sdk::Result<void> {
+    auto q = conn.query(sql, params);
+    if (!q) return q.error();
+    rows = std::move(*q);
+    return {};
+  });
+  if (!r) return r.error();
+  return rows;
 }
 
 sdk::Result<std::int64_t> Database::execute(std::string_view sql, const sdk::Params& params) {
-  auto turn = writer_turn(sql);
-  auto lease = acquire();
-  if (!lease) return lease.error();
-  return (*lease)->execute(sql, params);
+  std::int64_t changed = 0;
+  auto r = run_autocommit(sql, [&](Connection& conn) -> sdk::Result<void> {
+    auto e = conn.execute(sql, params);
+    if (!e) return e.error();
+    changed = *e;
+    return {};
+  });
+  if (!r) return r.error();
+  return changed;
 }
 
 sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sdk::Transaction&)>& body) {
@@ -150,15 +189,33 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   // writer's turn is released: it may use the database, and a slow action
   // holds up no other writer.
   std::vector<std::function<void()>> after_commit;
-  auto outcome = transaction_holding(body, durability, after_commit);
-  if (outcome)
-    for (auto& action : after_commit) action();
+  std::uint64_t ticket = 0;
+  auto outcome = transaction_holding(body, durability, after_commit, ticket);
+  if (!outcome) return outcome;
+  // Acknowledged (returned, and announced by after-commit work) only once
+  // durable. Relaxed transactions take no ticket: they never waited for a
+  // flush of their own.
+  if (ticket != 0)
+    if (auto durable = group_->wait_durable(ticket); !durable) return durable;
+  for (auto& action : after_commit) action();
   return outcome;
 }
 
 sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
                                                 Durability durability,
-                                                std::vector<std::function<void()>>& after_commit) {
+                                                std::vector<std::function<void()>>& after_commit,
+                                                std::uint64_t& ticket) {
+  // Counted from before its turn: a leader with max_wait waits for the
+  // writers queued behind the current one too.
+  struct Writing {
+    GroupCommit* group;
+    explicit Writing(GroupCommit* g) : group(g) {
+      if (group) group->write_began();
+    }
+    ~Writing() {
+      if (group) group->write_ended();
+    }
+  } writing(group_ && options_.group.max_wait.count() > 0 ? group_.get() : nullptr);
   auto turn = writer_turn("BEGIN");
   struct Holding {
     const Database* previous;
@@ -177,7 +234,10 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
   // SQLite's setting is the connection's (and cannot change inside a
   // transaction): lowered around this one and put back before the
   // connection returns to the pool. PostgreSQL's is the transaction's own.
-  if (relaxed && sqlite) {
+  // Under group commit the connection flushes nothing itself anyway; a
+  // relaxed transaction just takes no ticket.
+  const bool lower_sync = relaxed && sqlite && !group_;
+  if (lower_sync) {
     if (auto r = conn.execute_script("PRAGMA synchronous = NORMAL"); !r) return r.error();
   }
   struct RestoreSync {
@@ -186,7 +246,8 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
       // FULL: the level every SQLite connection is opened with.
       if (conn && !conn->execute_script("PRAGMA synchronous = FULL")) conn->mark_broken();
     }
-  } restore{relaxed && sqlite ? &conn : nullptr};
+  } restore{lower_sync ? &conn : nullptr};
+  if (group_ && group_->failed()) return writes_refused();
   auto begun = conn.execute_script(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begun) return begun.error();
   if (relaxed && !sqlite) {
@@ -204,10 +265,13 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
   } catch (...) {
     outcome = sdk::make_error(sdk::ErrorKind::internal, "transaction body threw");
   }
+  // A flush that failed while this transaction ran: it may not commit.
+  if (outcome && group_ && group_->failed()) outcome = writes_refused();
   if (outcome) {
     auto committed = conn.execute_script("COMMIT");
     if (committed) {
       after_commit = tx.take_after_commit();
+      if (group_ && !relaxed) ticket = group_->committed();
       return {};
     }
     outcome = committed;
@@ -229,6 +293,8 @@ void Database::after_commit(sdk::Transaction& tx, std::function<void()> action) 
 }
 
 bool Database::ping() {
+  // A failed flush acknowledges nothing more: not ready until a restart.
+  if (group_ && group_->failed()) return false;
   auto r = query("SELECT 1");
   return r.ok() && r->size() == 1;
 }

@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "kernel/db/connection.hpp"
+#include "kernel/db/group_commit.hpp"
 #include "kernel/db/url.hpp"
 #include "picloud/sdk/database.hpp"
 
@@ -33,7 +35,14 @@ enum class Durability {
 struct DatabaseOptions {
   int pool_size = 8;
   int acquire_timeout_ms = 10000;
+  // SQLite: commits share WAL flushes (group_commit.hpp) instead of one
+  // flush each. Same durability; PostgreSQL groups its own commits, so
+  // there it changes nothing.
+  bool group_commit = true;
+  GroupCommit::Options group;
   ConnectionOptions connection;
+  // Tests: replaces the flush group commit runs; it is given the real one.
+  std::function<sdk::Result<void>(const GroupCommit::Flush& flush)> wrap_flush;
 };
 
 class Database final : public sdk::Database {
@@ -53,7 +62,8 @@ class Database final : public sdk::Database {
   // Several statements without parameters (a migration file), run inside a
   // transaction. `tx` must be the one this class passed to a transaction() body.
   static sdk::Result<void> execute_script(sdk::Transaction& tx, std::string_view sql);
-  // Runs `action` once `tx` (a transaction of this class) has committed, on
+  // Runs `action` once `tx` (a transaction of this class) has committed (and,
+  // unless the transaction is relaxed, once the commit is durable), on
   // the committing thread after its connection went back to the pool; never
   // when it rolls back. For wake-ups that must not come before the rows they
   // announce are visible.
@@ -63,15 +73,24 @@ class Database final : public sdk::Database {
   bool ping();
   std::size_t connections_in_use() const { return in_use_.load(std::memory_order_relaxed); }
   std::size_t connections_open() const;
+  // Group commit on this database, or null (PostgreSQL, or turned off).
+  const GroupCommit* group_commit() const { return group_.get(); }
+  // The WAL file group commit flushes (empty without group commit).
+  std::string wal_path() const { return wal_ ? wal_->path() : std::string(); }
 
  private:
   class Lease;
   Database(DatabaseUrl url, DatabaseOptions options) : url_(std::move(url)), options_(options) {}
   sdk::Result<Lease> acquire();
   // transaction() up to the commit; the committed transaction's after-commit
-  // work goes to `after_commit`, to run once the connection is released.
+  // work goes to `after_commit`, to run once the connection is released, and
+  // its group-commit ticket (0: none to wait for) to `ticket`.
   sdk::Result<void> transaction_holding(const std::function<sdk::Result<void>(sdk::Transaction&)>& body,
-                                        Durability durability, std::vector<std::function<void()>>& after_commit);
+                                        Durability durability, std::vector<std::function<void()>>& after_commit,
+                                        std::uint64_t& ticket);
+  // Runs one statement outside a transaction (SQLite commits it at once)
+  // and, under group commit, returns once it is durable if it wrote.
+  sdk::Result<void> run_autocommit(std::string_view sql, const std::function<sdk::Result<void>(Connection&)>& run);
   void release(std::unique_ptr<Connection> conn);
 
   // SQLite: writes from this process take turns here instead of racing for
@@ -84,6 +103,8 @@ class Database final : public sdk::Database {
 
   DatabaseUrl url_;
   DatabaseOptions options_;
+  std::unique_ptr<WalFlusher> wal_;
+  std::unique_ptr<GroupCommit> group_;
   std::timed_mutex writer_;
   static thread_local const Database* holds_turn_;  // the database whose turn this thread holds
   mutable std::mutex mutex_;

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "kernel/db/connection.hpp"
+#include "kernel/db/group_commit.hpp"
 #include "kernel/db/sql.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -64,6 +65,14 @@ class SqliteConnection final : public Connection {
 
   bool healthy() const override { return healthy_; }
   void mark_broken() override { healthy_ = false; }
+  bool last_statement_wrote() const override { return last_wrote_; }
+  std::string wal_path() override {
+    auto mode = query("PRAGMA journal_mode", {});
+    if (!mode || mode->empty() || mode->rows[0][0].string_or("") != "wal") return {};
+    const char* wal = sqlite3_filename_wal(sqlite3_db_filename(db_, "main"));
+    return wal ? wal : "";
+  }
+  void refuse_writes_while(const std::atomic<bool>* flag) { refuse_writes_ = flag; }
 
  private:
   struct CacheEntry {
@@ -145,6 +154,10 @@ class SqliteConnection final : public Connection {
     auto prepared = prepare(sql);
     if (!prepared) return prepared.error();
     sqlite3_stmt* stmt = *prepared;
+    // Asked of the statement, not guessed from its first word: a WITH may
+    // end in an INSERT.
+    last_wrote_ = sqlite3_stmt_readonly(stmt) == 0;
+    if (last_wrote_ && refuse_writes_ && refuse_writes_->load(std::memory_order_acquire)) return writes_refused();
     struct Reset {  // leave the cached statement reusable whatever happens
       sqlite3_stmt* s;
       ~Reset() {
@@ -177,6 +190,8 @@ class SqliteConnection final : public Connection {
   std::unique_ptr<Poco::Data::Session> session_;
   sqlite3* db_;
   bool healthy_ = true;
+  bool last_wrote_ = false;
+  const std::atomic<bool>* refuse_writes_ = nullptr;
   std::unordered_map<std::string, CacheEntry> cache_;
   std::list<std::string> lru_;
 };
@@ -197,10 +212,19 @@ sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUr
   sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(*session);
   sqlite3_extended_result_codes(db, 1);
   auto conn = std::make_unique<SqliteConnection>(std::move(session));
+  conn->refuse_writes_while(options.refuse_writes);
   // Poco sets a 60 s busy timeout on every session; ours is configurable.
-  // synchronous=FULL: a commit that acknowledges work survives a power loss.
-  auto r = conn->execute_script("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms) +
-                                "; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+  // synchronous=FULL: each commit flushes the WAL before it returns, so a
+  // commit that acknowledges work survives a power loss. NORMAL with group
+  // commit: the Database flushes the WAL once for many commits before any of
+  // them is acknowledged (group_commit.hpp); SQLite still flushes the WAL
+  // header and around checkpoints, so a power loss never corrupts.
+  std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms) +
+                        "; PRAGMA foreign_keys = ON; PRAGMA synchronous = " +
+                        (options.flush_each_commit ? "FULL" : "NORMAL") + ";";
+  if (options.wal_autocheckpoint_pages >= 0)
+    pragmas += " PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages) + ";";
+  auto r = conn->execute_script(pragmas);
   if (!r) return r.error();
   auto mode = conn->query("PRAGMA journal_mode = WAL", {});
   if (!mode) return mode.error();

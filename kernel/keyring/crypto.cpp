@@ -1,10 +1,13 @@
 #include "kernel/keyring/crypto.hpp"
 
+#include <sys/random.h>
+
+#include <cerrno>
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include <memory>
 #include <stdexcept>
@@ -115,8 +118,15 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 std::string random_bytes(std::size_t size) {
   std::string out(size, '\0');
-  if (size && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(size)) != 1)
-    failed("the random generator");
+  std::size_t filled = 0;
+  while (filled < size) {
+    ssize_t got = ::getrandom(out.data() + filled, size - filled, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      failed("the random generator (getrandom)");
+    }
+    filled += static_cast<std::size_t>(got);
+  }
   return out;
 }
 

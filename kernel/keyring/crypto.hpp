@@ -28,7 +28,10 @@ std::optional<std::string> aes256gcm_open(std::string_view key, std::string_view
 
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
-// `size` bytes from OpenSSL's CSPRNG (RAND_bytes, seeded by the operating system).
+// `size` bytes from the operating system's CSPRNG (getrandom(2), which blocks
+// only until the kernel's pool is first seeded). Not OpenSSL's RAND_bytes:
+// its generator, set up on first use, keeps about half a megabyte resident,
+// and a first start (which makes the master key) would pay it for good.
 std::string random_bytes(std::size_t size);
 
 }  // namespace picloud::kernel::keyring

@@ -43,7 +43,26 @@ TEST(Config, ShippedDefaultFileMatchesBuiltInDefaults) {
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s->http.port, 8080);
   EXPECT_EQ(s->database_url.sqlite_path, "./data/picloud.db");
+  EXPECT_TRUE(s->database.group_commit);
+  EXPECT_EQ(s->database.group.max_wait.count(), 0);
+  EXPECT_EQ(s->database.group.max_batch, 64u);
   EXPECT_TRUE(c->unread_keys().empty());
+}
+
+TEST(Config, GroupCommitCanBeTurnedOffAndItsBoundsAreChecked) {
+  auto off = load("[database]\ngroup_commit = false\ngroup_commit_max_wait_us = 250\n");
+  auto s = read_settings(off, "/x");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_FALSE(s->database.group_commit);
+  EXPECT_EQ(s->database.group.max_wait.count(), 250);
+  auto long_wait = load("[database]\ngroup_commit_max_wait_us = 20000\n");
+  auto too_long = read_settings(long_wait, "/x");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.error().message.find("group_commit_max_wait_us"), std::string::npos) << too_long.error().message;
+  auto sometimes = load("[database]\ngroup_commit = sometimes\n");
+  auto not_bool = read_settings(sometimes, "/x");
+  ASSERT_FALSE(not_bool.ok());
+  EXPECT_NE(not_bool.error().message.find("group_commit"), std::string::npos) << not_bool.error().message;
 }
 
 TEST(Config, EnvironmentOverridesFile) {

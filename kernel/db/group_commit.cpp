@@ -1,0 +1,111 @@
+#include "kernel/db/group_commit.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace picloud::kernel::db {
+
+GroupCommit::GroupCommit(Flush flush, Options options) : flush_(std::move(flush)), options_(options) {}
+
+std::uint64_t GroupCommit::committed() {
+  std::lock_guard lock(mutex_);
+  return ++last_ticket_;
+}
+
+void GroupCommit::write_began() {
+  std::lock_guard lock(mutex_);
+  ++writing_;
+}
+
+void GroupCommit::write_ended() {
+  {
+    std::lock_guard lock(mutex_);
+    --writing_;
+  }
+  // A leader waiting for this write to commit need not wait any longer.
+  if (options_.max_wait.count() > 0) changed_.notify_all();
+}
+
+sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (durable_ >= ticket) return {};  // made durable before any flush failed
+    if (failed_) return sdk::make_error(sdk::ErrorKind::unavailable, *failed_);
+    if (flushing_) {
+      changed_.wait(lock);
+      continue;
+    }
+    // This thread leads the next flush.
+    flushing_ = true;
+    if (options_.max_wait.count() > 0) {
+      // Other writers are between BEGIN and COMMIT: their commits are
+      // moments away, and waiting a little lets one flush cover them too.
+      auto deadline = std::chrono::steady_clock::now() + options_.max_wait;
+      changed_.wait_until(lock, deadline,
+                          [&] { return writing_ == 0 || last_ticket_ - durable_ >= options_.max_batch; });
+    }
+    const std::uint64_t covers = last_ticket_;  // every one of these committed before the flush starts
+    lock.unlock();
+    auto flushed = flush_();
+    lock.lock();
+    flushing_ = false;
+    ++flushes_;
+    if (flushed) {
+      durable_ = std::max(durable_, covers);
+    } else {
+      failed_ = "the database could not flush its write-ahead log to disk (" + flushed.error().message +
+                "); the outcome of this write is unknown, and no write is accepted until PiCloud restarts";
+      failed_flag_.store(true, std::memory_order_release);
+    }
+    changed_.notify_all();
+  }
+}
+
+std::uint64_t GroupCommit::flushes() const {
+  std::lock_guard lock(mutex_);
+  return flushes_;
+}
+
+std::uint64_t GroupCommit::commits() const {
+  std::lock_guard lock(mutex_);
+  return last_ticket_;
+}
+
+sdk::Error writes_refused() {
+  return sdk::make_error(sdk::ErrorKind::unavailable,
+                         "the database refuses writes: a flush of its log failed, and PiCloud must restart");
+}
+
+WalFlusher::~WalFlusher() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+sdk::Result<void> WalFlusher::flush() {
+  struct stat named {};
+  if (::stat(path_.c_str(), &named) != 0) {
+    if (errno == ENOENT && seen_) return {};
+    return sdk::make_error(sdk::ErrorKind::internal, "stat " + path_ + ": " + std::strerror(errno));
+  }
+  seen_ = true;
+  struct stat open_file {};
+  if (fd_ >= 0 && (::fstat(fd_, &open_file) != 0 || open_file.st_ino != named.st_ino || open_file.st_dev != named.st_dev)) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      if (errno == ENOENT) return {};  // deleted since the stat (after it was seen): checkpointed
+      return sdk::make_error(sdk::ErrorKind::internal, "open " + path_ + ": " + std::strerror(errno));
+    }
+  }
+  if (::fdatasync(fd_) != 0)
+    return sdk::make_error(sdk::ErrorKind::internal, "fdatasync " + path_ + ": " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace picloud::kernel::db

@@ -1,0 +1,113 @@
+// Group commit: many transactions made durable by one flush.
+//
+// On SQLite in WAL mode with synchronous=NORMAL, a COMMIT appends the
+// transaction's frames to the WAL file and returns without flushing it; the
+// transaction is then visible to other connections and survives a crash of
+// the process (the frames are in the OS page cache), but not yet a power
+// loss. One fdatasync() of the WAL makes every commit appended before it
+// durable. So instead of one flush per commit (synchronous=FULL), each
+// committer takes a ticket right after its COMMIT returned and waits until a
+// flush that began after that moment has finished. The first waiter finds no
+// flush running and runs one itself (the leader); commits that arrive while
+// it runs wait for the next one, which covers all of them at once. A lone
+// writer therefore waits for exactly one flush, as with synchronous=FULL,
+// and N concurrent writers share about one flush per flush time.
+//
+// The class knows nothing of SQLite: it orders tickets and flushes, and the
+// flush itself is a function (WalFlusher below, or a test's).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "picloud/sdk/error.hpp"
+
+namespace picloud::kernel::db {
+
+class GroupCommit {
+ public:
+  // Makes everything written before the call durable.
+  using Flush = std::function<sdk::Result<void>()>;
+
+  struct Options {
+    // How long a leader may wait for more commits before it flushes, when
+    // another write transaction is under way (a lone write never waits).
+    // 0: flush at once; a flush takes long enough for a batch to form.
+    std::chrono::microseconds max_wait{0};
+    // A leader that waits stops waiting once this many commits wait for it.
+    std::uint32_t max_batch = 64;
+  };
+
+  GroupCommit(Flush flush, Options options);
+
+  // Called right after a COMMIT returned: the ticket to wait for.
+  std::uint64_t committed();
+  // Blocks until a flush that began after `ticket` was taken has finished.
+  // A failed flush fails every commit it was to cover, and every later one:
+  // after fdatasync() fails, what the page cache held may be gone (the
+  // kernel marks the pages clean), so nothing more is acknowledged until a
+  // restart recovers the database from the disk.
+  sdk::Result<void> wait_durable(std::uint64_t ticket);
+
+  // Write transactions under way (waiting for or holding the writer's turn). A
+  // leader with max_wait > 0 waits for them to commit and join its flush.
+  void write_began();
+  void write_ended();
+
+  std::uint64_t flushes() const;
+  std::uint64_t commits() const;
+  // True once a flush failed (the database then reports not ready and
+  // refuses writes).
+  bool failed() const { return failed_flag_.load(std::memory_order_acquire); }
+  const std::atomic<bool>& failed_flag() const { return failed_flag_; }
+
+ private:
+  Flush flush_;
+  Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t last_ticket_ = 0;   // tickets handed out
+  std::uint64_t durable_ = 0;       // every ticket up to this one is durable
+  bool flushing_ = false;
+  std::uint32_t writing_ = 0;
+  std::uint64_t flushes_ = 0;
+  std::optional<std::string> failed_;  // why nothing more is acknowledged
+  std::atomic<bool> failed_flag_{false};
+};
+
+// What a write gets once a flush failed (GroupCommit::failed()).
+sdk::Error writes_refused();
+
+// Flushes a SQLite database's WAL file with fdatasync(). The path is SQLite's
+// own (sqlite3_filename_wal: a symbolic link in the database's path puts the
+// WAL beside the link's target). Keeps the file open between flushes and
+// reopens it when the path names another file (SQLite deletes the WAL when
+// its last connection closes, and a later one creates it anew). A WAL that
+// is gone after it was seen has nothing unflushed in it: SQLite checkpoints
+// it into the database file, flushing that, before deleting it; one never
+// seen is an error (the path would be wrong, and nothing ever flushed).
+// The file is opened read-only and never locked: SQLite's WAL-mode locks are
+// on the database and -shm files, so closing this descriptor drops none.
+class WalFlusher {
+ public:
+  explicit WalFlusher(std::string wal_path) : path_(std::move(wal_path)) {}
+  ~WalFlusher();
+  WalFlusher(const WalFlusher&) = delete;
+  WalFlusher& operator=(const WalFlusher&) = delete;
+  // Not thread-safe: GroupCommit runs one flush at a time.
+  sdk::Result<void> flush();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool seen_ = false;
+};
+
+}  // namespace picloud::kernel::db

@@ -1,0 +1,369 @@
+// Group commit on SQLite: what a commit waits for, and what a power loss
+// would leave. A real SQLite file; the WAL flush is the real fdatasync,
+// wrapped by the power-loss test to copy the WAL as each flush begins (the
+// most a disk is sure to hold once that flush returned).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "kernel/db/database.hpp"
+#include "kernel/db/group_commit.hpp"
+#include "support.hpp"
+
+using namespace picloud;
+using namespace std::chrono_literals;
+using kernel::db::GroupCommit;
+
+namespace {
+
+// ---- GroupCommit alone, with a flush that takes a while ----
+
+struct SlowFlush {
+  std::atomic<int> started{0};
+  std::atomic<int> finished{0};
+  std::chrono::microseconds takes{2000};
+  sdk::Result<void> operator()() {
+    ++started;
+    std::this_thread::sleep_for(takes);
+    ++finished;
+    return {};
+  }
+};
+
+TEST(GroupCommit, ALoneCommitWaitsForOneFlushOfItsOwn) {
+  SlowFlush flush;
+  GroupCommit group([&] { return flush(); }, {});
+  auto ticket = group.committed();
+  EXPECT_EQ(flush.started, 0) << "nothing flushes before someone waits";
+  ASSERT_TRUE(group.wait_durable(ticket).ok());
+  EXPECT_EQ(flush.finished, 1);
+  // Already durable: no second flush.
+  ASSERT_TRUE(group.wait_durable(ticket).ok());
+  EXPECT_EQ(flush.finished, 1);
+}
+
+TEST(GroupCommit, EveryWaiterReturnsAfterAFlushThatBeganAfterItsCommit) {
+  SlowFlush flush;
+  GroupCommit group([&] { return flush(); }, {});
+  constexpr int kThreads = 16, kEach = 40;
+  std::atomic<int> early{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        // Flushes that started before this point cannot cover the commit;
+        // the one that does must be a later one, and finished on return.
+        int started_before = flush.started.load();
+        auto ticket = group.committed();
+        ASSERT_TRUE(group.wait_durable(ticket).ok());
+        if (flush.finished.load() <= started_before) ++early;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(early, 0);
+  EXPECT_EQ(group.commits(), std::uint64_t{kThreads * kEach});
+  // Shared: far fewer flushes than commits (16 waiters per 2 ms flush).
+  EXPECT_LT(group.flushes(), group.commits() / 4) << group.flushes() << " flushes";
+}
+
+TEST(GroupCommit, AFailedFlushFailsItsCommitsAndEveryLaterOne) {
+  std::atomic<int> calls{0};
+  GroupCommit group(
+      [&]() -> sdk::Result<void> {
+        ++calls;
+        return sdk::make_error(sdk::ErrorKind::internal, "fdatasync: Input/output error");
+      },
+      {});
+  auto first = group.wait_durable(group.committed());
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().kind, sdk::ErrorKind::unavailable);
+  EXPECT_NE(first.error().message.find("Input/output error"), std::string::npos) << first.error().message;
+  EXPECT_NE(first.error().message.find("outcome of this write is unknown"), std::string::npos);
+  auto later = group.wait_durable(group.committed());
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(calls, 1) << "no flush is tried after one failed: the page cache may have dropped the data";
+}
+
+TEST(GroupCommit, ALeaderWaitsForWritesUnderWayButNeverForALoneOne) {
+  SlowFlush flush;
+  flush.takes = 0us;
+  GroupCommit group([&] { return flush(); }, {.max_wait = 300ms, .max_batch = 64});
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(group.wait_durable(group.committed()).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 150ms) << "a lone write waited for company";
+
+  // A write under way: the leader waits for it, until it ends.
+  group.write_began();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(50ms);
+    auto ticket = group.committed();
+    group.write_ended();
+    ASSERT_TRUE(group.wait_durable(ticket).ok());
+  });
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(group.wait_durable(group.committed()).ok());
+  auto waited = std::chrono::steady_clock::now() - start;
+  writer.join();
+  EXPECT_GE(waited, 40ms);
+  EXPECT_LT(waited, 250ms) << "the leader waited past the write's end";
+  EXPECT_EQ(flush.finished, 2) << "the second flush covered both commits";
+
+  // One that never ends holds the leader for max_wait at most.
+  group.write_began();
+  start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(group.wait_durable(group.committed()).ok());
+  waited = std::chrono::steady_clock::now() - start;
+  group.write_ended();
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 2s);
+}
+
+// ---- Through the Database, on a real SQLite file ----
+
+std::unique_ptr<kernel::db::Database> open_sqlite(const std::string& path, kernel::db::DatabaseOptions options) {
+  auto url = kernel::db::parse_database_url("sqlite:" + path, 5);
+  if (!url) throw std::runtime_error(url.error().message);
+  auto db = kernel::db::Database::open(*url, options);
+  if (!db) throw std::runtime_error(db.error().message);
+  return std::move(*db);
+}
+
+std::int64_t synchronous_level(kernel::db::Database& db) {
+  auto rows = db.query("PRAGMA synchronous");
+  return rows ? rows->rows[0][0].as_int() : -1;
+}
+
+TEST(GroupCommitDatabase, CommitsWaitForASharedFlushAndOnlyWritesWait) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 4;
+  std::atomic<int> flushes{0};
+  options.wrap_flush = [&](const GroupCommit::Flush& real) {
+    ++flushes;
+    return real();
+  };
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_NE(db->group_commit(), nullptr);
+  EXPECT_EQ(synchronous_level(*db), 1) << "connections commit with synchronous=NORMAL";
+
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").ok());
+  EXPECT_EQ(flushes, 1) << "an autocommit statement that writes waits for a flush";
+  ASSERT_TRUE(db->query("SELECT count(*) FROM t").ok());
+  ASSERT_TRUE(db->query("WITH x AS (SELECT 1) SELECT * FROM x").ok());
+  EXPECT_EQ(flushes, 1) << "reads do not";
+  ASSERT_TRUE(db->query("WITH x AS (SELECT 7 AS id) INSERT INTO t (id) SELECT id FROM x RETURNING id").ok());
+  EXPECT_EQ(flushes, 2) << "a WITH that inserts is a write";
+
+  // A transaction's after-commit work runs once its commit is durable.
+  int flushes_seen_by_action = -1;
+  ASSERT_TRUE(db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+                  if (auto r = tx.execute("INSERT INTO t (id, v) VALUES (1, 'a')", {}); !r) return r.error();
+                  kernel::db::Database::after_commit(tx, [&] { flushes_seen_by_action = flushes.load(); });
+                  return {};
+                }).ok());
+  EXPECT_EQ(flushes, 3);
+  EXPECT_EQ(flushes_seen_by_action, 3);
+
+  // A part that fails waits for nothing and leaves nothing.
+  bool ran = false;
+  auto failed = db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    (void)tx.execute("INSERT INTO t (id, v) VALUES (2, 'b')", {});
+    kernel::db::Database::after_commit(tx, [&] { ran = true; });
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "no");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(flushes, 3);
+  EXPECT_EQ(db->query("SELECT count(*) FROM t WHERE id = 2")->rows[0][0].as_int(), 0);
+
+  // Relaxed transactions (execution logs) acknowledge without a flush.
+  ASSERT_TRUE(db->transaction(
+                    [&](sdk::Transaction& tx) -> sdk::Result<void> {
+                      return tx.execute("INSERT INTO t (id, v) VALUES (3, 'c')", {}).ok()
+                                 ? sdk::Result<void>{}
+                                 : sdk::make_error(sdk::ErrorKind::internal, "insert");
+                    },
+                    kernel::db::Durability::relaxed)
+                  .ok());
+  EXPECT_EQ(flushes, 3);
+}
+
+TEST(GroupCommitDatabase, TurnedOffEveryCommitFlushesItself) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  options.group_commit = false;
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  EXPECT_EQ(db->group_commit(), nullptr);
+  EXPECT_EQ(synchronous_level(*db), 2) << "synchronous=FULL";
+  // A relaxed transaction lowers it for itself only.
+  ASSERT_TRUE(db->transaction([](sdk::Transaction&) -> sdk::Result<void> { return {}; },
+                              kernel::db::Durability::relaxed)
+                  .ok());
+  EXPECT_EQ(synchronous_level(*db), 2);
+}
+
+TEST(GroupCommitDatabase, AFailedFlushAcknowledgesNothingMoreAndReportsNotReady) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  std::atomic<bool> disk_fails{false};
+  options.wrap_flush = [&](const GroupCommit::Flush& real) -> sdk::Result<void> {
+    if (disk_fails) return sdk::make_error(sdk::ErrorKind::internal, "fdatasync: Input/output error");
+    return real();
+  };
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  EXPECT_TRUE(db->ping());
+  disk_fails = true;
+  auto write = db->execute("INSERT INTO t (id) VALUES (1)");
+  ASSERT_FALSE(write.ok());
+  EXPECT_EQ(write.error().kind, sdk::ErrorKind::unavailable);
+  bool announced = false;
+  auto tx = db->transaction([&](sdk::Transaction& t) -> sdk::Result<void> {
+    kernel::db::Database::after_commit(t, [&] { announced = true; });
+    return t.execute("INSERT INTO t (id) VALUES (2)", {}).ok() ? sdk::Result<void>{}
+                                                                : sdk::make_error(sdk::ErrorKind::internal, "insert");
+  });
+  EXPECT_FALSE(tx.ok());
+  EXPECT_FALSE(announced) << "after-commit work announces only durable commits";
+  EXPECT_FALSE(db->ping()) << "/readyz must report the database not ready";
+  disk_fails = false;
+  auto later = db->execute("INSERT INTO t (id) VALUES (3)");
+  ASSERT_FALSE(later.ok()) << "still failed: only a restart recovers";
+  EXPECT_NE(later.error().message.find("refuses writes"), std::string::npos) << later.error().message;
+  EXPECT_FALSE(db->query("WITH x AS (SELECT 4 AS id) INSERT INTO t (id) SELECT id FROM x RETURNING id").ok());
+  // Reads go on; the write whose flush failed may be there (its outcome is
+  // unknown), none after it is.
+  auto rows = db->query("SELECT id FROM t ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_LE(rows->size(), 1u);
+  if (!rows->empty()) EXPECT_EQ(rows->rows[0][0].as_int(), 1);
+}
+
+// SQLite puts the WAL beside the database file's real path: a symbolic link
+// to the file must not make the flush look for a WAL that never exists (and
+// flush nothing). A path never seen is an error, not "nothing to flush".
+TEST(GroupCommitDatabase, TheWalFlushedIsTheOneSqliteWritesThroughASymbolicLink) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.file("real"));
+  std::filesystem::create_directory(dir.file("link"));
+  { std::ofstream(dir.file("real/db.sqlite")); }  // an empty file is a new database to SQLite
+  std::filesystem::create_symlink(dir.file("real/db.sqlite"), dir.file("link/db.sqlite"));
+  auto db = open_sqlite(dir.file("link/db.sqlite"), {});
+  EXPECT_EQ(std::filesystem::path(db->wal_path()).filename(), "db.sqlite-wal");
+  EXPECT_EQ(std::filesystem::canonical(std::filesystem::path(db->wal_path()).parent_path()),
+            std::filesystem::canonical(dir.file("real")));
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  ASSERT_TRUE(db->execute("INSERT INTO t (id) VALUES (1)").ok());
+  EXPECT_TRUE(std::filesystem::exists(dir.file("real/db.sqlite-wal")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("link/db.sqlite-wal")));
+
+  kernel::db::WalFlusher nowhere(dir.file("link/never-there-wal"));
+  auto flushed = nowhere.flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.error().message.find("never-there-wal"), std::string::npos) << flushed.error().message;
+}
+
+// A power loss, played back: 8 threads commit rows (some of their
+// transactions fail on purpose, some collide on a key) while every flush
+// copies the WAL as it begins. A commit acknowledged while copy k was the
+// newest finished flush must be in the database the disk would hold after
+// a power cut right then: the database file (no checkpoint runs here, so
+// it never changes) with copy k as its WAL. Failed parts must be in none.
+TEST(GroupCommitDatabase, EveryAcknowledgedCommitSurvivesAPowerLossAtTheMomentItWasAcknowledged) {
+  test::TempDir dir;
+  const std::string path = dir.file("db.sqlite");
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const std::string>> durable;  // the WAL as each finished flush began
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 8;
+  options.connection.wal_autocheckpoint_pages = 0;
+  options.wrap_flush = [&](const GroupCommit::Flush& real) -> sdk::Result<void> {
+    auto wal = std::make_shared<const std::string>(test::read_file(path + "-wal"));
+    auto r = real();
+    if (r) {
+      std::lock_guard lock(mutex);
+      durable.push_back(std::move(wal));
+    }
+    return r;
+  };
+  auto db = open_sqlite(path, options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY, thread INTEGER, payload TEXT)").ok());
+
+  constexpr int kThreads = 8, kEach = 60;
+  std::map<std::int64_t, std::size_t> acknowledged;  // id -> copies finished when it was acknowledged
+  std::set<std::int64_t> failed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::int64_t id = t * 1000 + i;
+        bool fail_on_purpose = i % 4 == 3;
+        bool collide = i % 10 == 9;  // reuses an id another thread may have written
+        std::int64_t key = collide ? ((t + 1) % kThreads) * 1000 : id;
+        // The copies finished when the commit was announced: read at once
+        // in the after-commit action (which runs when it is acknowledged).
+        std::size_t copies_then = 0;
+        auto r = db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+          auto ins = tx.execute("INSERT INTO t (id, thread, payload) VALUES (?, ?, ?)",
+                                {key, t, std::string(300 + i, static_cast<char>('a' + t))});
+          if (!ins) return ins.error();
+          if (fail_on_purpose) return sdk::make_error(sdk::ErrorKind::invalid_argument, "failed on purpose");
+          kernel::db::Database::after_commit(tx, [&] {
+            std::lock_guard lock(mutex);
+            copies_then = durable.size();
+          });
+          return {};
+        });
+        std::lock_guard lock(mutex);
+        if (r) acknowledged[key] = copies_then;
+        else if (fail_on_purpose && !collide) failed.insert(key);
+      }
+    });
+  for (auto& th : threads) th.join();
+  ASSERT_GT(acknowledged.size(), 200u);
+  ASSERT_GT(failed.size(), 50u);
+  // The database file as a power cut would find it: checkpoints are off, so
+  // it holds what SQLite wrote when it was opened (the switch to WAL mode,
+  // flushed then) and nothing since.
+  const std::string main_file = test::read_file(path);
+
+  std::map<std::size_t, std::vector<std::int64_t>> by_copy;
+  for (auto [id, copies] : acknowledged) {
+    ASSERT_GT(copies, 0u) << "id " << id << " acknowledged before any flush finished";
+    by_copy[copies - 1].push_back(id);
+  }
+  std::size_t first_rows = 0, last_rows = 0, lost = 0, leaked = 0;
+  for (const auto& [copy, ids] : by_copy) {
+    test::TempDir image;
+    { std::ofstream(image.file("db.sqlite"), std::ios::binary) << main_file; }
+    { std::ofstream(image.file("db.sqlite-wal"), std::ios::binary) << *durable[copy]; }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(image.file("db.sqlite").c_str(), &raw), SQLITE_OK);
+    std::set<std::int64_t> present;
+    sqlite3_stmt* stmt = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT id FROM t", -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    while (sqlite3_step(stmt) == SQLITE_ROW) present.insert(sqlite3_column_int64(stmt, 0));
+    sqlite3_finalize(stmt);
+    sqlite3_close(raw);
+    for (auto id : ids) lost += present.count(id) ? 0 : 1;
+    for (auto id : failed) leaked += present.count(id);
+    if (copy == by_copy.begin()->first) first_rows = present.size();
+    last_rows = present.size();
+  }
+  EXPECT_EQ(lost, 0u) << "of " << acknowledged.size() << " acknowledged commits";
+  EXPECT_EQ(leaked, 0u);
+  // The images are truly partial (so a commit acknowledged too early would
+  // show up missing): the first holds fewer rows than the last.
+  EXPECT_LT(first_rows, last_rows);
+  std::printf("[          ] %zu commits acknowledged, %zu failed, %zu flushes, %zu power-loss images checked\n",
+              acknowledged.size(), failed.size(), durable.size(), by_copy.size());
+}
+
+}  // namespace
