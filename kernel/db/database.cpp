@@ -1,5 +1,6 @@
 #include "kernel/db/database.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include <chrono>
@@ -24,6 +25,15 @@ class Database::Lease {
 };
 
 namespace {
+
+// BEGIN, COMMIT and ROLLBACK. On SQLite through the connection's cache of
+// prepared statements: sqlite3_exec would parse them anew each time.
+sdk::Result<void> control(Connection& conn, sdk::Dialect dialect, std::string_view sql) {
+  if (dialect != sdk::Dialect::sqlite) return conn.execute_script(sql);
+  auto r = conn.execute(sql, {});
+  if (!r) return r.error();
+  return {};
+}
 
 class ConnectionTransaction final : public sdk::Transaction {
  public:
@@ -83,7 +93,7 @@ std::size_t Database::connections_open() const {
   return open_;
 }
 
-sdk::Result<Database::Lease> Database::acquire() {
+sdk::Result<Database::Lease> Database::acquire(Use use) {
   std::unique_lock lock(mutex_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.acquire_timeout_ms);
   while (idle_.empty() && open_ >= static_cast<std::size_t>(options_.pool_size)) {
@@ -94,9 +104,23 @@ sdk::Result<Database::Lease> Database::acquire() {
                                  " ms (pool size " + std::to_string(options_.pool_size) + ")");
   }
   in_use_.fetch_add(1, std::memory_order_relaxed);
+  // The most recently returned connection (its cache is the warmest), but a
+  // write takes the write connection when it is idle, and a read leaves it
+  // to writes while another is idle (an idle server keeps one connection).
+  auto pick = idle_.end();
   if (!idle_.empty()) {
-    auto conn = std::move(idle_.back());
-    idle_.pop_back();
+    pick = idle_.end() - 1;
+    if (url_.dialect == sdk::Dialect::sqlite && write_connection_) {
+      auto is_writer = [&](const std::unique_ptr<Connection>& c) { return c.get() == write_connection_; };
+      auto writers = std::find_if(idle_.begin(), idle_.end(), is_writer);
+      if (use == Use::write && writers != idle_.end()) pick = writers;
+      else if (use == Use::read && pick == writers && idle_.size() > 1) --pick;
+    }
+  }
+  if (pick != idle_.end()) {
+    auto conn = std::move(*pick);
+    idle_.erase(pick);
+    if (use == Use::write) write_connection_ = conn.get();
     return Lease(this, std::move(conn));
   }
   ++open_;
@@ -109,16 +133,22 @@ sdk::Result<Database::Lease> Database::acquire() {
     available_.notify_one();
     return conn.error();
   }
+  if (use == Use::write) {
+    lock.lock();
+    write_connection_ = conn->get();
+  }
   return Lease(this, std::move(*conn));
 }
 
 void Database::release(std::unique_ptr<Connection> conn) {
   {
     std::lock_guard lock(mutex_);
-    if (conn->healthy())
+    if (conn->healthy()) {
       idle_.push_back(std::move(conn));
-    else
+    } else {
+      if (conn.get() == write_connection_) write_connection_ = nullptr;
       --open_;  // dropped; the next acquire opens a fresh one
+    }
     in_use_.fetch_sub(1, std::memory_order_relaxed);
   }
   available_.notify_one();
@@ -144,7 +174,7 @@ std::unique_lock<std::timed_mutex> Database::writer_turn(std::string_view sql) {
 
 sdk::Result<void> Database::run_autocommit(std::string_view sql, const std::function<sdk::Result<void>(Connection&)>& run) {
   auto turn = writer_turn(sql);  // UPDATE ... RETURNING is a query too
-  auto lease = acquire();
+  auto lease = acquire(turn.owns_lock() ? Use::write : Use::read);
   if (!lease) return lease.error();
   if (auto r = run(**lease); !r || !group_) return r;
   if (!(*lease)->last_statement_wrote()) return {};
@@ -224,7 +254,7 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
     }
     ~Holding() { holds_turn_ = previous; }
   } holding(this, turn.owns_lock());
-  auto lease = acquire();
+  auto lease = acquire(turn.owns_lock() ? Use::write : Use::read);
   if (!lease) return lease.error();
   Connection& conn = **lease;
   // SQLite: take the write lock up front, so a read-then-write transaction
@@ -248,11 +278,11 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
     }
   } restore{lower_sync ? &conn : nullptr};
   if (group_ && group_->failed()) return writes_refused();
-  auto begun = conn.execute_script(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+  auto begun = control(conn, dialect(), sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!begun) return begun.error();
   if (relaxed && !sqlite) {
     if (auto r = conn.execute_script("SET LOCAL synchronous_commit = off"); !r) {
-      (void)conn.execute_script("ROLLBACK");
+      (void)control(conn, dialect(), "ROLLBACK");
       return r.error();
     }
   }
@@ -268,7 +298,7 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
   // A flush that failed while this transaction ran: it may not commit.
   if (outcome && group_ && group_->failed()) outcome = writes_refused();
   if (outcome) {
-    auto committed = conn.execute_script("COMMIT");
+    auto committed = control(conn, dialect(), "COMMIT");
     if (committed) {
       after_commit = tx.take_after_commit();
       if (group_ && !relaxed) ticket = group_->committed();
@@ -276,7 +306,7 @@ sdk::Result<void> Database::transaction_holding(const std::function<sdk::Result<
     }
     outcome = committed;
   }
-  (void)conn.execute_script("ROLLBACK");
+  (void)control(conn, dialect(), "ROLLBACK");
   return outcome;
 }
 

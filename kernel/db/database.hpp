@@ -81,7 +81,14 @@ class Database final : public sdk::Database {
  private:
   class Lease;
   Database(DatabaseUrl url, DatabaseOptions options) : url_(std::move(url)), options_(options) {}
-  sdk::Result<Lease> acquire();
+  // What a connection is borrowed for. SQLite: writes made with the
+  // writer's turn all go to one connection (the last that wrote, when it is
+  // idle), and reads to the others while any is idle. A connection's page
+  // cache is dropped whenever another connection committed since it last
+  // read; the connection that made every commit keeps its cache, so writes
+  // find their pages in memory instead of reading them again each time.
+  enum class Use { read, write };
+  sdk::Result<Lease> acquire(Use use = Use::read);
   // transaction() up to the commit; the committed transaction's after-commit
   // work goes to `after_commit`, to run once the connection is released, and
   // its group-commit ticket (0: none to wait for) to `ticket`.
@@ -110,6 +117,7 @@ class Database final : public sdk::Database {
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;
+  const Connection* write_connection_ = nullptr;  // the one writes prefer (guarded by mutex_)
   std::size_t open_ = 0;
   std::atomic<std::size_t> in_use_{0};
 };

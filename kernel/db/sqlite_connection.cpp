@@ -200,7 +200,15 @@ class SqliteConnection final : public Connection {
 
 sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUrl& url,
                                                                 const ConnectionOptions& options) {
-  static const bool registered = (Poco::Data::SQLite::Connector::registerConnector(), true);
+  static const bool registered = [] {
+    // Debian's SQLite counts every allocation under one process-wide mutex
+    // (SQLITE_DEFAULT_MEMSTATUS), which made concurrent connections take
+    // turns on each malloc; nothing reads those counts. Only possible
+    // before SQLite initialises (the first connection does that).
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    Poco::Data::SQLite::Connector::registerConnector();
+    return true;
+  }();
   (void)registered;
   std::unique_ptr<Poco::Data::Session> session;
   try {
