@@ -79,6 +79,12 @@ class GroupCommit {
   std::uint64_t flushes_ = 0;
   std::optional<std::string> failed_;  // why nothing more is acknowledged
   std::atomic<bool> failed_flag_{false};
+  // Waiters lend their thread's places (blocking_wait.hpp) when flushes
+  // recently took at least this long: about what handing a place to
+  // another thread and back costs.
+  static constexpr std::int64_t kLendFromUs = 50;
+  std::atomic<std::int64_t> recent_flush_us_{kLendFromUs};  // moving average; starts lending
+  void note_flush_time(std::chrono::steady_clock::duration took);
 };
 
 // What a write gets once a flush failed (GroupCommit::failed()).

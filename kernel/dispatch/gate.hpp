@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kernel/blocking_wait.hpp"
+
 namespace picloud::kernel::dispatch {
 
 struct GateLimits {
@@ -59,20 +61,26 @@ class ExecutionGate {
   std::vector<AppUsage> usage() const;
   const GateLimits& limits() const { return limits_; }
 
-  // Holds a slot for a scope. `app` must outlive the slot (it is the run's
-  // own app id: no copy on the request path).
-  class Slot {
+  // Holds a slot for a scope, on the thread that entered. `app` must
+  // outlive the slot (it is the run's own app id: no copy on the request
+  // path). While the run sleeps in a BlockingWait (a flush of the
+  // database's log) the slot is lent: another run may start, and this one
+  // takes a slot again, waiting its turn, when it wakes.
+  class Slot final : public LendablePlace {
    public:
-    Slot(ExecutionGate& gate, std::string_view app) : gate_(&gate), app_(app) {}
+    Slot(ExecutionGate& gate, std::string_view app) : gate_(&gate), app_(app), held_(*this) {}
     ~Slot() {
       if (gate_) gate_->leave(app_);
     }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
+    void lend() noexcept override { gate_->leave(app_); }
+    void take_back() noexcept override { gate_->enter_blocking(app_); }
 
    private:
     ExecutionGate* gate_;
     std::string_view app_;
+    HeldPlace held_;
   };
 
  private:

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <random>
 
+#include "kernel/blocking_wait.hpp"
 #include "kernel/http/framing.hpp"
 #include "kernel/http/wire.hpp"
 #include "kernel/log.hpp"
@@ -71,7 +72,6 @@ sdk::HttpResponse too_large(std::int64_t limit) {
   return error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
 }
 
-constexpr std::int64_t kBlockedAfterMs = 10;  // a handler this slow lets a parked worker in
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -168,8 +168,15 @@ struct Server::Connection {
 // A worker's handler timing, read by the housekeeper: when the current
 // event's handling started (ms), 0 when idle, negated once the housekeeper
 // counted the worker as blocked.
-struct Server::WorkerSlot {
+// A worker's place among the active ones. busy_since: when its current
+// event began (ms), negated once it counts as blocked (a slow handler, or
+// one sleeping in a BlockingWait), 0 between events.
+struct Server::WorkerSlot final : LendablePlace {
+  explicit WorkerSlot(Server& s) : server(s) {}
+  Server& server;
   std::atomic<std::int64_t> busy_since{0};
+  void lend() noexcept override { server.lend_worker(*this); }
+  void take_back() noexcept override { server.take_back_worker(*this); }
 };
 
 Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics, ServerOptions options)
@@ -233,7 +240,7 @@ sdk::Result<void> Server::start() {
 }
 
 void Server::add_worker() {
-  slots_.push_back(std::make_unique<WorkerSlot>());
+  slots_.push_back(std::make_unique<WorkerSlot>(*this));
   workers_.emplace_back([this, s = slots_.back().get()] { work(*s); });
 }
 
@@ -254,6 +261,22 @@ void Server::work(WorkerSlot& slot) {
   }
 }
 
+void Server::lend_worker(WorkerSlot& slot) {
+  auto since = slot.busy_since.load(std::memory_order_relaxed);
+  if (since <= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return;  // counted already
+  std::lock_guard park(park_mutex_);
+  blocked_.fetch_add(1);
+  if (parked_ > 0) park_cv_.notify_one();
+  else housekeeping_.notify_one();  // it starts another worker
+}
+
+void Server::take_back_worker(WorkerSlot& slot) {
+  auto since = slot.busy_since.load(std::memory_order_relaxed);
+  if (since >= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return;
+  // Active again; one worker too many now parks after its current event.
+  blocked_.fetch_sub(1);
+}
+
 bool Server::serve_events(WorkerSlot& slot) {
   while (participants_.load(std::memory_order_relaxed) <= active_target_ + blocked_.load(std::memory_order_relaxed)) {
     epoll_event event;
@@ -261,8 +284,11 @@ bool Server::serve_events(WorkerSlot& slot) {
     if (n <= 0) continue;  // EINTR
     if (event.data.ptr == &wake_tag) return false;
     slot.busy_since.store(now_ms(), std::memory_order_relaxed);
-    if (event.data.ptr == &listener_tag) accept_ready();
-    else on_ready(*static_cast<Connection*>(event.data.ptr));
+    {
+      HeldPlace place(slot);
+      if (event.data.ptr == &listener_tag) accept_ready();
+      else on_ready(*static_cast<Connection*>(event.data.ptr));
+    }
     if (slot.busy_since.exchange(0, std::memory_order_relaxed) < 0) blocked_.fetch_sub(1);
   }
   return true;  // one too many now that a slow handler ended: park
@@ -890,12 +916,18 @@ void Server::housekeep() {
       for (std::size_t i = 0; i < slots_.size(); ++i) {
         auto& slot = *slots_[i];
         auto since = slot.busy_since.load(std::memory_order_relaxed);
-        if (since > 0 && now - since >= kBlockedAfterMs && slot.busy_since.compare_exchange_strong(since, -since)) {
+        if (since > 0 && now - since >= options_.slow_handler_ms &&
+            slot.busy_since.compare_exchange_strong(since, -since)) {
           blocked_.fetch_add(1);
           if (parked_ > 0) park_cv_.notify_one();
-          else if (static_cast<int>(workers_.size()) < options_.threads) add_worker();
         }
       }
+      // With none parked, new workers for the places of blocked ones (slow
+      // handlers, or lent by a BlockingWait): the workers not parked serve,
+      // or are about to.
+      int missing = active_target_ + blocked_.load() - (static_cast<int>(workers_.size()) - parked_);
+      for (; missing > 0 && parked_ == 0 && static_cast<int>(workers_.size()) < options_.threads; --missing)
+        add_worker();
     }
     if (now < next_timeout_scan) continue;
     next_timeout_scan = now + 100;

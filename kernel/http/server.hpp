@@ -63,6 +63,7 @@ struct ServerOptions {
   int port = 8080;
   int threads = 64;               // requests served at once (worker threads)
   int active_workers = 0;         // workers waiting for connections at once; 0: 2 × cores
+  int slow_handler_ms = 10;       // a handler busy this long lets a parked worker in
   int max_connections = 10000;    // open connections; more are closed at accept
   std::size_t max_header_bytes = 64 << 10;
   std::int64_t max_body_bytes = 1 << 20;  // a route may set its own
@@ -126,6 +127,9 @@ class Server {
 
   struct WorkerSlot;
   void add_worker();            // with park_mutex_ held
+  // A worker's place lent during a BlockingWait, and taken back after.
+  void lend_worker(WorkerSlot& slot);
+  void take_back_worker(WorkerSlot& slot);
   void work(WorkerSlot& slot);  // a worker thread
   // Serves events until this worker is one too many; false once exiting.
   bool serve_events(WorkerSlot& slot);

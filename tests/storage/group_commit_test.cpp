@@ -12,9 +12,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "kernel/db/database.hpp"
 #include "kernel/db/group_commit.hpp"
+#include "kernel/dispatch/gate.hpp"
 #include "support.hpp"
 
 using namespace picloud;
@@ -193,6 +195,88 @@ TEST(GroupCommitDatabase, CommitsWaitForASharedFlushAndOnlyWritesWait) {
                     kernel::db::Durability::relaxed)
                   .ok());
   EXPECT_EQ(flushes, 3);
+}
+
+// Script runs hold one of few gate slots; a run waiting for its flush lends
+// its slot (blocking_wait.hpp), so other runs commit meanwhile and share the
+// next flush. Held through the wait, one slot would mean one flush per commit.
+TEST(GroupCommitDatabase, RunsWaitingForAFlushLendTheirGateSlotSoOthersJoinTheNextFlush) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  std::atomic<int> flushes{0};
+  options.wrap_flush = [&](const GroupCommit::Flush& real) {
+    ++flushes;
+    std::this_thread::sleep_for(20ms);  // a slow disk: runs pile up behind it
+    return real();
+  };
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  flushes = 0;
+  kernel::dispatch::ExecutionGate gate(kernel::dispatch::GateLimits{1, 64, 1, 64});
+  constexpr int kRuns = 8;
+  std::vector<std::thread> runs;
+  std::atomic<int> committed{0};
+  for (int i = 0; i < kRuns; ++i)
+    runs.emplace_back([&, i] {
+      gate.enter_blocking("app");
+      kernel::dispatch::ExecutionGate::Slot slot(gate, "app");
+      auto r = db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+        auto w = tx.execute("INSERT INTO t (id) VALUES (?)", {i});
+        if (!w) return w.error();
+        return {};
+      });
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      ++committed;
+    });
+  for (auto& t : runs) t.join();
+  EXPECT_EQ(committed, kRuns);
+  EXPECT_EQ(db->query("SELECT count(*) FROM t")->rows[0][0].as_int(), kRuns);
+  EXPECT_LE(flushes, kRuns / 2) << "runs waiting for a flush kept the only slot: one flush each";
+  EXPECT_EQ(gate.running(), 0);
+}
+
+// Writes go to one connection while it is idle, reads to the others: the
+// connection that made every commit keeps its page cache. (A connection
+// tells itself apart by last_insert_rowid(), which is its own.)
+TEST(GroupCommitDatabase, WritesPreferOneConnectionAndReadsLeaveItToThem) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  options.pool_size = 3;
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  // A second connection, opened for a read while the writer's was busy.
+  std::atomic<bool> inside{false}, done{false};
+  std::thread writer([&] {
+    ASSERT_TRUE(db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+                    inside = true;
+                    while (!done) std::this_thread::sleep_for(1ms);
+                    auto w = tx.execute("INSERT INTO t (id) VALUES (100)", {});
+                    if (!w) return w.error();
+                    return {};
+                  }).ok());
+  });
+  while (!inside) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(db->query("SELECT 1").ok());
+  done = true;
+  writer.join();
+  ASSERT_EQ(db->connections_open(), 2u);
+
+  std::int64_t last = 100;
+  for (std::int64_t id = 1; id <= 5; ++id) {
+    ASSERT_TRUE(db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+                    auto mine = tx.query("SELECT last_insert_rowid()", {});
+                    if (!mine) return mine.error();
+                    EXPECT_EQ(mine->rows[0][0].as_int(), last) << "this write is not on the last write's connection";
+                    auto w = tx.execute("INSERT INTO t (id) VALUES (?)", {id});
+                    if (!w) return w.error();
+                    return {};
+                  }).ok());
+    last = id;
+    auto read = db->query("SELECT last_insert_rowid()");
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ(read->rows[0][0].as_int(), 0) << "a read took the write connection while another was idle";
+  }
+  EXPECT_EQ(db->connections_open(), 2u);
 }
 
 TEST(GroupCommitDatabase, TurnedOffEveryCommitFlushesItself) {

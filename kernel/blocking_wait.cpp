@@ -1,0 +1,27 @@
+#include "kernel/blocking_wait.hpp"
+
+namespace picloud::kernel {
+namespace {
+
+thread_local HeldPlace* innermost = nullptr;
+thread_local bool waiting = false;
+
+}  // namespace
+
+HeldPlace::HeldPlace(LendablePlace& place) noexcept : place_(&place), outer_(innermost) { innermost = this; }
+
+HeldPlace::~HeldPlace() { innermost = outer_; }
+
+BlockingWait::BlockingWait() noexcept {
+  if (waiting || !innermost) return;
+  waiting = lent_ = true;
+  for (HeldPlace* p = innermost; p; p = p->outer_) p->place_->lend();
+}
+
+BlockingWait::~BlockingWait() {
+  if (!lent_) return;
+  for (HeldPlace* p = innermost; p; p = p->outer_) p->place_->take_back();
+  waiting = false;
+}
+
+}  // namespace picloud::kernel
