@@ -12,7 +12,10 @@
 // flush rate capped writes.
 //
 // The holder of a place says so with a HeldPlace on its own thread; the
-// waiting code knows nothing of who holds what.
+// waiting code knows nothing of who holds what. Taking a place back may
+// wait for it; a place whose holders could be waiting for a lock the
+// sleeper holds must not wait unbounded (the gate gives up after a second
+// and goes on over its limit), or the two would wait for each other.
 #pragma once
 
 namespace picloud::kernel {

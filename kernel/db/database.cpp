@@ -27,7 +27,9 @@ class Database::Lease {
 namespace {
 
 // BEGIN, COMMIT and ROLLBACK. On SQLite through the connection's cache of
-// prepared statements: sqlite3_exec would parse them anew each time.
+// prepared statements: sqlite3_exec would parse them anew each time. (SQLite
+// counts BEGIN IMMEDIATE as a write, so after a failed flush it is refused
+// like any write; COMMIT and ROLLBACK never are.)
 sdk::Result<void> control(Connection& conn, sdk::Dialect dialect, std::string_view sql) {
   if (dialect != sdk::Dialect::sqlite) return conn.execute_script(sql);
   auto r = conn.execute(sql, {});

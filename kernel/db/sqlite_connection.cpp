@@ -205,7 +205,9 @@ sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUr
     // (SQLITE_DEFAULT_MEMSTATUS), which made concurrent connections take
     // turns on each malloc; nothing reads those counts. Only possible
     // before SQLite initialises (the first connection does that).
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    // SQLITE_MISUSE: initialised already (by another user in this process);
+    // everything still works, only that mutex stays.
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     Poco::Data::SQLite::Connector::registerConnector();
     return true;
   }();

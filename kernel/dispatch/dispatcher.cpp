@@ -259,7 +259,7 @@ sdk::HttpResponse Dispatcher::serve_plugin_route(const sdk::HttpRequest& request
     rejected_.inc();
     return overloaded("too many requests at once; try again shortly");
   }
-  ExecutionGate::Slot slot(gate_, for_plugin.app_id);
+  ExecutionGate::Slot slot(gate_, for_plugin.app_id, ExecutionGate::Lending::allowed);
   return m.route->handler(for_plugin);
 }
 
@@ -296,7 +296,7 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
     rejected_.inc();
     return std::nullopt;
   }
-  ExecutionGate::Slot slot(gate_, script.app_id);
+  ExecutionGate::Slot slot(gate_, script.app_id, ExecutionGate::Lending::allowed);
   std::string id = admin::new_id();
   std::int64_t started = admin::now_ms();
   GatedRun ran;
@@ -415,7 +415,7 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
   if (!item.job.empty()) return run_job(item, owner, run_by_ms);
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   gate_.enter_blocking(item.app_id);
-  ExecutionGate::Slot slot(gate_, item.app_id);
+  ExecutionGate::Slot slot(gate_, item.app_id, ExecutionGate::Lending::never);
   // The wait for a slot may have eaten the lease's margin.
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   std::int64_t started = admin::now_ms();
@@ -515,7 +515,7 @@ std::optional<Dispatcher::Completion> Dispatcher::run_job(OutboxItem& item, cons
                                                           std::int64_t run_by_ms) {
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   gate_.enter_blocking(item.app_id);
-  ExecutionGate::Slot slot(gate_, item.app_id);
+  ExecutionGate::Slot slot(gate_, item.app_id, ExecutionGate::Lending::never);
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   const std::int64_t started = admin::now_ms();
   const RegisteredJobKind* kind = delivery_.jobs ? delivery_.jobs->find(item.job) : nullptr;

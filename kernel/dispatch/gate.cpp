@@ -26,9 +26,10 @@ ExecutionGate::AppLoad& ExecutionGate::load_of(std::string_view app) {
 bool ExecutionGate::enter(std::string_view app, std::chrono::milliseconds max_wait) {
   std::unique_lock lock(mutex_);
   AppLoad& load = load_of(app);
-  // No waiting runs of this app ahead: first come, first served within an
-  // app; an app held back by its share does not hold the others back.
-  if (may_run(load) && load.queued == 0) {
+  // No waiting runs of this app ahead (nor its runs taking a slot back):
+  // first come, first served within an app; an app held back by its share
+  // does not hold the others back.
+  if (may_run(load) && load.queued == 0 && load.returning == 0) {
     ++running_;
     ++load.running;
     return true;
@@ -40,7 +41,7 @@ bool ExecutionGate::enter(std::string_view app, std::chrono::milliseconds max_wa
   }
   ++queued_;
   ++load.queued;
-  bool admitted = freed_.wait_for(lock, max_wait, [&] { return may_run(load); });
+  bool admitted = freed_.wait_for(lock, max_wait, [&] { return may_run(load) && load.returning == 0; });
   --queued_;
   --load.queued;
   if (!admitted) {
@@ -58,7 +59,7 @@ void ExecutionGate::enter_blocking(std::string_view app) {
   AppLoad& load = load_of(app);
   ++queued_;
   ++load.queued;
-  freed_.wait(lock, [&] { return may_run(load); });
+  freed_.wait(lock, [&] { return may_run(load) && load.returning == 0; });
   --queued_;
   --load.queued;
   ++running_;
@@ -71,11 +72,51 @@ void ExecutionGate::leave(std::string_view app) {
     std::lock_guard lock(mutex_);
     --running_;
     --load_of(app).running;
-    waiters = queued_ > 0;
+    waiters = queued_ > 0 || returning_ > 0;
   }
   // Every waiter looks: the first one in line may be of an app that is at
   // its share, and waking only it would leave the slot unused.
   if (waiters) freed_.notify_all();
+}
+
+bool ExecutionGate::lend(std::string_view app) {
+  {
+    std::lock_guard lock(mutex_);
+    AppLoad& load = load_of(app);
+    if (lent_ >= kLentPerSlot * limits_.max_running || load.lent >= kLentPerSlot * limits_.max_running_per_app)
+      return false;
+    ++lent_;
+    ++load.lent;
+    --running_;
+    --load.running;
+    if (queued_ == 0 && returning_ == 0) return true;
+  }
+  freed_.notify_all();
+  return true;
+}
+
+void ExecutionGate::take_back(std::string_view app, std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(mutex_);
+  AppLoad& load = load_of(app);
+  ++returning_;
+  ++load.returning;
+  (void)freed_.wait_for(lock, max_wait, [&] { return may_run(load); });
+  --returning_;
+  --load.returning;
+  --lent_;
+  --load.lent;
+  ++running_;
+  ++load.running;
+}
+
+int ExecutionGate::lent() const {
+  std::lock_guard lock(mutex_);
+  return lent_;
+}
+
+int ExecutionGate::returning() const {
+  std::lock_guard lock(mutex_);
+  return returning_;
 }
 
 int ExecutionGate::running() const {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,6 +47,21 @@ class ExecutionGate {
   void enter_blocking(std::string_view app);
   void leave(std::string_view app);
 
+  // A run sleeping on I/O (a BlockingWait) gives its slot to another run
+  // while it sleeps. Bounded: at most kLentPerSlot × max_running slots are
+  // lent at once, and an app's runs lend at most kLentPerSlot × its share,
+  // so runs in progress (each bounded in memory) are never more than three
+  // times the limits. False when the bound is reached: the run keeps its
+  // slot.
+  bool lend(std::string_view app);
+  // The run is awake: it takes a slot again, ahead of runs not yet started
+  // of its app. It waits at most `max_wait`, then goes on over the limit:
+  // a run may sleep holding a lock that the slots' holders wait for, and
+  // must then not wait for them in turn.
+  void take_back(std::string_view app, std::chrono::milliseconds max_wait);
+  int lent() const;       // slots lent by sleeping runs
+  int returning() const;  // runs awake and waiting to take a slot back
+
   int running() const;
   int queued() const;
   std::uint64_t rejected() const;
@@ -61,32 +77,44 @@ class ExecutionGate {
   std::vector<AppUsage> usage() const;
   const GateLimits& limits() const { return limits_; }
 
+  // Whether a run's slot may be lent while it sleeps. Runs from the outbox
+  // may not: their lease assumes a run lasts no longer than its timeout
+  // once it started, and waiting for a slot again in the middle could
+  // outlast it (another node would then run the item a second time).
+  enum class Lending { allowed, never };
+
   // Holds a slot for a scope, on the thread that entered. `app` must
   // outlive the slot (it is the run's own app id: no copy on the request
-  // path). While the run sleeps in a BlockingWait (a flush of the
-  // database's log) the slot is lent: another run may start, and this one
-  // takes a slot again, waiting its turn, when it wakes.
+  // path). With Lending::allowed, while the run sleeps in a BlockingWait (a
+  // flush of the database's log) the slot is lent (lend() above).
   class Slot final : public LendablePlace {
    public:
-    Slot(ExecutionGate& gate, std::string_view app) : gate_(&gate), app_(app), held_(*this) {}
-    ~Slot() {
-      if (gate_) gate_->leave(app_);
-    }
+    Slot(ExecutionGate& gate, std::string_view app, Lending lending)
+        : gate_(&gate), app_(app), held_(lending == Lending::allowed ? std::optional<HeldPlace>(std::in_place, *this)
+                                                                     : std::nullopt) {}
+    ~Slot() { gate_->leave(app_); }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
-    void lend() noexcept override { gate_->leave(app_); }
-    void take_back() noexcept override { gate_->enter_blocking(app_); }
+    void lend() noexcept override { lent_ = gate_->lend(app_); }
+    void take_back() noexcept override {
+      if (lent_) gate_->take_back(app_, kTakeBackWait);
+      lent_ = false;
+    }
 
    private:
+    static constexpr std::chrono::milliseconds kTakeBackWait{1000};
     ExecutionGate* gate_;
     std::string_view app_;
-    HeldPlace held_;
+    bool lent_ = false;
+    std::optional<HeldPlace> held_;
   };
 
  private:
   struct AppLoad {
     int running = 0;
     int queued = 0;
+    int lent = 0;       // slots its sleeping runs lent
+    int returning = 0;  // its runs awake and waiting to take a slot back
     std::uint64_t rejected = 0;
   };
   struct Hash {
@@ -96,11 +124,14 @@ class ExecutionGate {
   AppLoad& load_of(std::string_view app);  // with mutex_ held
   bool may_run(const AppLoad& app) const { return running_ < limits_.max_running && app.running < limits_.max_running_per_app; }
 
+  static constexpr int kLentPerSlot = 2;
   const GateLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;
   int running_ = 0;
   int queued_ = 0;
+  int lent_ = 0;
+  int returning_ = 0;
   std::uint64_t rejected_ = 0;
   // Entries stay once made: one small struct per app that ever ran.
   std::unordered_map<std::string, AppLoad, Hash, std::equal_to<>> apps_;

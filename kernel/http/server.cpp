@@ -165,9 +165,6 @@ struct Server::Connection {
   std::atomic<int> timeout_shutdown{SHUT_RD};
 };
 
-// A worker's handler timing, read by the housekeeper: when the current
-// event's handling started (ms), 0 when idle, negated once the housekeeper
-// counted the worker as blocked.
 // A worker's place among the active ones. busy_since: when its current
 // event began (ms), negated once it counts as blocked (a slow handler, or
 // one sleeping in a BlockingWait), 0 between events.
@@ -175,6 +172,7 @@ struct Server::WorkerSlot final : LendablePlace {
   explicit WorkerSlot(Server& s) : server(s) {}
   Server& server;
   std::atomic<std::int64_t> busy_since{0};
+  bool lent = false;  // counted as blocked by lend(), not the housekeeper (the worker's own)
   void lend() noexcept override { server.lend_worker(*this); }
   void take_back() noexcept override { server.take_back_worker(*this); }
 };
@@ -264,6 +262,7 @@ void Server::work(WorkerSlot& slot) {
 void Server::lend_worker(WorkerSlot& slot) {
   auto since = slot.busy_since.load(std::memory_order_relaxed);
   if (since <= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return;  // counted already
+  slot.lent = true;
   std::lock_guard park(park_mutex_);
   blocked_.fetch_add(1);
   if (parked_ > 0) park_cv_.notify_one();
@@ -271,6 +270,8 @@ void Server::lend_worker(WorkerSlot& slot) {
 }
 
 void Server::take_back_worker(WorkerSlot& slot) {
+  if (!slot.lent) return;  // a slow handler the housekeeper counted stays counted
+  slot.lent = false;
   auto since = slot.busy_since.load(std::memory_order_relaxed);
   if (since >= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return;
   // Active again; one worker too many now parks after its current event.

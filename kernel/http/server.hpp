@@ -13,8 +13,9 @@
 // Only `active_workers` (about the core count) take part at once: more
 // would just sleep in epoll and be woken one per event, the very cost this
 // design avoids. A worker held by a handler for longer than a few
-// milliseconds no longer counts, and a parked one joins in its place, up to
-// `threads` in all.
+// milliseconds no longer counts (nor, at once, one whose handler sleeps in a
+// BlockingWait: kernel/blocking_wait.hpp), and a parked one joins in its
+// place, up to `threads` in all.
 // Timeouts (idle keep-alive, slow requests, slow readers, lingering close)
 // are enforced by a housekeeping thread that shuts the socket's read side,
 // which wakes the connection's owner to end it.

@@ -77,27 +77,15 @@ TEST(BlockingWait, LendsEveryPlaceInnermostFirstOnceAndTakesThemBackInnermostFir
   EXPECT_TRUE(log.empty());
 }
 
-TEST(BlockingWait, ASleepingRunLendsItsGateSlotAndWaitsItsTurnForItAgain) {
+TEST(BlockingWait, ASleepingRunLendsItsGateSlotAndTakesItBackAheadOfNewRuns) {
   dispatch::ExecutionGate gate(dispatch::GateLimits{1, 8, 1, 8});
   std::mutex m;
   std::condition_variable cv;
   bool asleep = false, wake = false;
-  auto wake_up = [&] {
-    {
-      std::lock_guard lock(m);
-      wake = true;
-    }
-    cv.notify_all();
-  };
-  // Wakes the run however this test ends, so it never waits for it forever.
-  struct Waker {
-    std::function<void()> wake;
-    ~Waker() { wake(); }
-  } waker{wake_up};
   std::atomic<int> running_when_awake{-1};
   auto run = std::async(std::launch::async, [&] {
     if (!gate.enter("app", 0ms)) return;
-    dispatch::ExecutionGate::Slot slot(gate, "app");
+    dispatch::ExecutionGate::Slot slot(gate, "app", dispatch::ExecutionGate::Lending::allowed);
     {
       BlockingWait sleeping;
       std::unique_lock lock(m);
@@ -105,25 +93,48 @@ TEST(BlockingWait, ASleepingRunLendsItsGateSlotAndWaitsItsTurnForItAgain) {
       cv.notify_all();
       cv.wait(lock, [&] { return wake; });
     }
-    running_when_awake = gate.running();  // it goes on only once it holds a slot
+    running_when_awake = gate.running();  // it goes on once it holds a slot
   });
+  // Declared after `run`, so destroyed before it: however this test ends,
+  // the run is woken and given a slot, and the future's wait ends.
+  bool other_holds_slot = false;
+  struct Release {
+    std::function<void()> release;
+    ~Release() { release(); }
+  } release{[&] {
+    {
+      std::lock_guard lock(m);
+      wake = true;
+    }
+    cv.notify_all();
+    if (other_holds_slot) gate.leave("app");
+    other_holds_slot = false;
+  }};
   {
     std::unique_lock lock(m);
     ASSERT_TRUE(cv.wait_for(lock, 2s, [&] { return asleep; }));
   }
   EXPECT_EQ(gate.running(), 0) << "the sleeping run kept its slot";
+  EXPECT_EQ(gate.lent(), 1);
   // The only slot, and the app's whole share: another run starts.
-  ASSERT_TRUE(gate.enter("app", 2000ms)) << "the sleeping run's slot was not lent";
-  wake_up();
-  // Awake, the first run waits its turn for the slot the other holds.
-  ASSERT_TRUE(eventually([&] { return gate.queued() == 1; }));
-  EXPECT_EQ(run.wait_for(50ms), std::future_status::timeout);
+  ASSERT_TRUE(gate.enter("app", 500ms)) << "the sleeping run's slot was not lent";
+  other_holds_slot = true;
+  {
+    std::lock_guard lock(m);
+    wake = true;
+  }
+  cv.notify_all();
+  // Awake, the first run waits for the slot the other holds (up to a second),
+  // and a new run of its app queues behind it.
+  EXPECT_EQ(run.wait_for(100ms), std::future_status::timeout);
   EXPECT_EQ(running_when_awake, -1);
+  EXPECT_EQ(gate.lent(), 1);
   gate.leave("app");
-  run.get();
+  other_holds_slot = false;
+  ASSERT_EQ(run.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(running_when_awake, 1);
   EXPECT_EQ(gate.running(), 0);
-  EXPECT_EQ(gate.queued(), 0);
+  EXPECT_EQ(gate.lent(), 0);
 }
 
 namespace {

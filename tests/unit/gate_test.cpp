@@ -137,3 +137,72 @@ TEST(Gate, BackgroundRunsWaitForTheirShare) {
   gate.leave("other");
   EXPECT_EQ(gate.running(), 0);
 }
+
+// Sleeping runs lend their slots (blocking_wait.hpp), within bounds: at most
+// twice max_running lent at once, an app's runs twice its share, so runs in
+// progress stay within three times the limits. A run taking its slot back
+// waits a bounded time, then goes on over the limit rather than forever.
+TEST(Gate, LendingIsBoundedAndTakingBackNeverWaitsForever) {
+  ExecutionGate gate(GateLimits{1, 8, 1, 8});
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(gate.enter("a", 0ms));
+    EXPECT_TRUE(gate.lend("a"));
+  }
+  EXPECT_EQ(gate.running(), 0);
+  EXPECT_EQ(gate.lent(), 2);
+  ASSERT_TRUE(gate.enter("a", 0ms)) << "a lent slot is free for another run";
+  EXPECT_FALSE(gate.lend("a")) << "no more than twice max_running slots lent at once";
+  EXPECT_EQ(gate.running(), 1);
+
+  auto start = std::chrono::steady_clock::now();
+  gate.take_back("a", 100ms);  // every slot held: waits, then goes on over the limit
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 90ms);
+  EXPECT_LT(waited, 2s);
+  EXPECT_EQ(gate.running(), 2);
+  EXPECT_EQ(gate.lent(), 1);
+  gate.leave("a");
+  gate.leave("a");
+  start = std::chrono::steady_clock::now();
+  gate.take_back("a", 5s);  // a slot is free: no wait
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(gate.running(), 1);
+  EXPECT_EQ(gate.lent(), 0);
+  gate.leave("a");
+
+  // An app's runs lend no more than twice its share.
+  ExecutionGate shared(GateLimits{8, 8, 1, 8});
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(shared.enter("a", 0ms));
+    EXPECT_TRUE(shared.lend("a"));
+  }
+  ASSERT_TRUE(shared.enter("a", 0ms));
+  EXPECT_FALSE(shared.lend("a")) << "app a's runs already lent twice its share";
+  ASSERT_TRUE(shared.enter("b", 0ms));
+  EXPECT_TRUE(shared.lend("b"));
+}
+
+// A new run of an app waits while one of its runs is taking its slot back.
+TEST(Gate, RunsTakingTheirSlotBackGoAheadOfTheirAppsNewRuns) {
+  ExecutionGate gate(GateLimits{1, 8, 1, 8});
+  ASSERT_TRUE(gate.enter("a", 0ms));
+  ASSERT_TRUE(gate.lend("a"));
+  ASSERT_TRUE(gate.enter("a", 0ms));  // holds the lent slot
+  auto back = std::async(std::launch::async, [&] { gate.take_back("a", 5s); });
+  auto until = [](auto done) {
+    for (auto end = std::chrono::steady_clock::now() + 2s; !done() && std::chrono::steady_clock::now() < end;)
+      std::this_thread::sleep_for(1ms);
+  };
+  until([&] { return gate.returning() == 1; });
+  ASSERT_EQ(gate.returning(), 1);
+  auto newcomer = std::async(std::launch::async, [&] { return gate.enter("a", 2000ms); });
+  until([&] { return gate.queued() == 1; });
+  ASSERT_EQ(gate.queued(), 1);
+  gate.leave("a");
+  ASSERT_EQ(back.wait_for(2s), std::future_status::ready) << "the returning run did not get the slot";
+  EXPECT_EQ(newcomer.wait_for(100ms), std::future_status::timeout) << "the new run went ahead";
+  gate.leave("a");
+  EXPECT_TRUE(newcomer.get());
+  gate.leave("a");
+  EXPECT_EQ(gate.running(), 0);
+}
