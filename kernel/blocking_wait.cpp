@@ -15,12 +15,16 @@ HeldPlace::~HeldPlace() { innermost = outer_; }
 BlockingWait::BlockingWait() noexcept {
   if (waiting || !innermost) return;
   waiting = lent_ = true;
-  for (HeldPlace* p = innermost; p; p = p->outer_) p->place_->lend();
+  for (HeldPlace* p = innermost; p && p->place_->lend(); p = p->outer_) outermost_lent_ = p;
 }
 
 BlockingWait::~BlockingWait() {
   if (!lent_) return;
-  for (HeldPlace* p = innermost; p; p = p->outer_) p->place_->take_back();
+  if (outermost_lent_)
+    for (HeldPlace* p = innermost;; p = p->outer_) {
+      p->place_->take_back();
+      if (p == outermost_lent_) break;
+    }
   waiting = false;
 }
 

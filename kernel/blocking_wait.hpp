@@ -22,9 +22,10 @@ namespace picloud::kernel {
 
 class LendablePlace {
  public:
-  // The thread is about to sleep: let another use the place.
-  virtual void lend() noexcept = 0;
-  // The thread is awake again: take the place back (may wait for it).
+  // The thread is about to sleep: let another use the place. False when
+  // the place is kept (nobody could use it, or a bound is reached).
+  virtual bool lend() noexcept = 0;
+  // The thread is awake again: take back the place it lent (may wait).
   virtual void take_back() noexcept = 0;
 
  protected:
@@ -45,10 +46,13 @@ class HeldPlace {
   HeldPlace* outer_;  // the place held before this one, or null
 };
 
-// While alive, every place this thread holds is lent out; they are taken
-// back when it ends, the innermost first (a run's gate slot before its
-// server worker, so a run waiting for its slot again holds no worker's
-// place). A wait inside a wait lends nothing more.
+// While alive, the places this thread holds are lent out, the innermost
+// first, up to the first one that is kept: a place outside a kept one would
+// serve nothing (a server worker lent while its run keeps the gate slot
+// would only bring another run to wait at the gate). They are taken back
+// when it ends, the innermost first (a run's gate slot before its server
+// worker, so a run waiting for its slot again holds no worker's place). A
+// wait inside a wait lends nothing more.
 class BlockingWait {
  public:
   BlockingWait() noexcept;
@@ -58,6 +62,7 @@ class BlockingWait {
 
  private:
   bool lent_ = false;
+  HeldPlace* outermost_lent_ = nullptr;
 };
 
 }  // namespace picloud::kernel

@@ -26,10 +26,9 @@ ExecutionGate::AppLoad& ExecutionGate::load_of(std::string_view app) {
 bool ExecutionGate::enter(std::string_view app, std::chrono::milliseconds max_wait) {
   std::unique_lock lock(mutex_);
   AppLoad& load = load_of(app);
-  // No waiting runs of this app ahead (nor its runs taking a slot back):
-  // first come, first served within an app; an app held back by its share
-  // does not hold the others back.
-  if (may_run(load) && load.queued == 0 && load.returning == 0) {
+  // No waiting runs of this app ahead: first come, first served within an
+  // app; an app held back by its share does not hold the others back.
+  if (may_start(load) && load.queued == 0) {
     ++running_;
     ++load.running;
     return true;
@@ -41,7 +40,7 @@ bool ExecutionGate::enter(std::string_view app, std::chrono::milliseconds max_wa
   }
   ++queued_;
   ++load.queued;
-  bool admitted = freed_.wait_for(lock, max_wait, [&] { return may_run(load) && load.returning == 0; });
+  bool admitted = freed_.wait_for(lock, max_wait, [&] { return may_start(load); });
   --queued_;
   --load.queued;
   if (!admitted) {
@@ -59,7 +58,7 @@ void ExecutionGate::enter_blocking(std::string_view app) {
   AppLoad& load = load_of(app);
   ++queued_;
   ++load.queued;
-  freed_.wait(lock, [&] { return may_run(load) && load.returning == 0; });
+  freed_.wait(lock, [&] { return may_start(load); });
   --queued_;
   --load.queued;
   ++running_;
@@ -82,13 +81,11 @@ void ExecutionGate::leave(std::string_view app) {
 bool ExecutionGate::lend(std::string_view app) {
   {
     std::lock_guard lock(mutex_);
-    AppLoad& load = load_of(app);
-    if (lent_ >= kLentPerSlot * limits_.max_running || load.lent >= kLentPerSlot * limits_.max_running_per_app)
-      return false;
+    // The app's share stays taken: only the global slot is lent, and only
+    // to a run of another app that waits for one now.
+    if (lent_ >= limits_.max_running || queued_ <= load_of(app).queued) return false;
     ++lent_;
-    ++load.lent;
     --running_;
-    --load.running;
     if (queued_ == 0 && returning_ == 0) return true;
   }
   freed_.notify_all();
@@ -96,17 +93,20 @@ bool ExecutionGate::lend(std::string_view app) {
 }
 
 void ExecutionGate::take_back(std::string_view app, std::chrono::milliseconds max_wait) {
-  std::unique_lock lock(mutex_);
-  AppLoad& load = load_of(app);
-  ++returning_;
-  ++load.returning;
-  (void)freed_.wait_for(lock, max_wait, [&] { return may_run(load); });
-  --returning_;
-  --load.returning;
-  --lent_;
-  --load.lent;
-  ++running_;
-  ++load.running;
+  bool waiters;
+  {
+    std::unique_lock lock(mutex_);
+    (void)app;
+    ++returning_;
+    (void)freed_.wait_for(lock, max_wait, [&] { return running_ < limits_.max_running; });
+    --returning_;
+    --lent_;
+    ++running_;
+    // New runs waited while this one was returning: one may start now if
+    // another slot is free.
+    waiters = queued_ > 0;
+  }
+  if (waiters) freed_.notify_all();
 }
 
 int ExecutionGate::lent() const {

@@ -47,17 +47,17 @@ class ExecutionGate {
   void enter_blocking(std::string_view app);
   void leave(std::string_view app);
 
-  // A run sleeping on I/O (a BlockingWait) gives its slot to another run
-  // while it sleeps. Bounded: at most kLentPerSlot × max_running slots are
-  // lent at once, and an app's runs lend at most kLentPerSlot × its share,
-  // so runs in progress (each bounded in memory) are never more than three
-  // times the limits. False when the bound is reached: the run keeps its
-  // slot.
+  // A run sleeping on I/O (a BlockingWait) lends its slot while it sleeps
+  // when another app's run waits for one, which may then start in it. Its
+  // place in its app's share stays taken, so no app ever has more runs in
+  // progress than its share, and at most max_running slots are lent at once
+  // (runs in progress, each bounded in memory, stay within twice
+  // max_running). False otherwise: the run keeps its slot.
   bool lend(std::string_view app);
-  // The run is awake: it takes a slot again, ahead of runs not yet started
-  // of its app. It waits at most `max_wait`, then goes on over the limit:
-  // a run may sleep holding a lock that the slots' holders wait for, and
-  // must then not wait for them in turn.
+  // The run is awake: it takes a slot again, ahead of runs not yet started.
+  // It waits at most `max_wait`, then goes on over the limit: a run may
+  // sleep holding a lock that the slots' holders wait for, and must then not
+  // wait for them in turn.
   void take_back(std::string_view app, std::chrono::milliseconds max_wait);
   int lent() const;       // slots lent by sleeping runs
   int returning() const;  // runs awake and waiting to take a slot back
@@ -95,7 +95,7 @@ class ExecutionGate {
     ~Slot() { gate_->leave(app_); }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
-    void lend() noexcept override { lent_ = gate_->lend(app_); }
+    bool lend() noexcept override { return lent_ = gate_->lend(app_); }
     void take_back() noexcept override {
       if (lent_) gate_->take_back(app_, kTakeBackWait);
       lent_ = false;
@@ -113,8 +113,6 @@ class ExecutionGate {
   struct AppLoad {
     int running = 0;
     int queued = 0;
-    int lent = 0;       // slots its sleeping runs lent
-    int returning = 0;  // its runs awake and waiting to take a slot back
     std::uint64_t rejected = 0;
   };
   struct Hash {
@@ -122,9 +120,11 @@ class ExecutionGate {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   AppLoad& load_of(std::string_view app);  // with mutex_ held
-  bool may_run(const AppLoad& app) const { return running_ < limits_.max_running && app.running < limits_.max_running_per_app; }
+  // A run not yet started: runs taking their lent slot back come first.
+  bool may_start(const AppLoad& app) const {
+    return running_ + returning_ < limits_.max_running && app.running < limits_.max_running_per_app;
+  }
 
-  static constexpr int kLentPerSlot = 2;
   const GateLimits limits_;
   mutable std::mutex mutex_;
   std::condition_variable freed_;

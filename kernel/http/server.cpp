@@ -173,7 +173,7 @@ struct Server::WorkerSlot final : LendablePlace {
   Server& server;
   std::atomic<std::int64_t> busy_since{0};
   bool lent = false;  // counted as blocked by lend(), not the housekeeper (the worker's own)
-  void lend() noexcept override { server.lend_worker(*this); }
+  bool lend() noexcept override { return server.lend_worker(*this); }
   void take_back() noexcept override { server.take_back_worker(*this); }
 };
 
@@ -259,14 +259,16 @@ void Server::work(WorkerSlot& slot) {
   }
 }
 
-void Server::lend_worker(WorkerSlot& slot) {
+bool Server::lend_worker(WorkerSlot& slot) {
   auto since = slot.busy_since.load(std::memory_order_relaxed);
-  if (since <= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return;  // counted already
+  // Counted as blocked already (a slow handler): nothing more to lend.
+  if (since <= 0 || !slot.busy_since.compare_exchange_strong(since, -since)) return true;
   slot.lent = true;
   std::lock_guard park(park_mutex_);
   blocked_.fetch_add(1);
   if (parked_ > 0) park_cv_.notify_one();
   else housekeeping_.notify_one();  // it starts another worker
+  return true;
 }
 
 void Server::take_back_worker(WorkerSlot& slot) {

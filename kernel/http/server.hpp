@@ -129,7 +129,7 @@ class Server {
   struct WorkerSlot;
   void add_worker();            // with park_mutex_ held
   // A worker's place lent during a BlockingWait, and taken back after.
-  void lend_worker(WorkerSlot& slot);
+  bool lend_worker(WorkerSlot& slot);
   void take_back_worker(WorkerSlot& slot);
   void work(WorkerSlot& slot);  // a worker thread
   // Serves events until this worker is one too many; false once exiting.

@@ -198,8 +198,9 @@ TEST(GroupCommitDatabase, CommitsWaitForASharedFlushAndOnlyWritesWait) {
 }
 
 // Script runs hold one of few gate slots; a run waiting for its flush lends
-// its slot (blocking_wait.hpp), so other runs commit meanwhile and share the
-// next flush. Held through the wait, one slot would mean one flush per commit.
+// its slot (blocking_wait.hpp) to another app's run, which commits meanwhile
+// and shares the next flush. Held through the wait, two slots mean about one
+// flush per run here (each run's commit comes while the previous flush runs).
 TEST(GroupCommitDatabase, RunsWaitingForAFlushLendTheirGateSlotSoOthersJoinTheNextFlush) {
   test::TempDir dir;
   kernel::db::DatabaseOptions options;
@@ -222,8 +223,9 @@ TEST(GroupCommitDatabase, RunsWaitingForAFlushLendTheirGateSlotSoOthersJoinTheNe
   ASSERT_TRUE(gate.enter("app", 0ms));
   for (int i = 0; i < kRuns; ++i)
     runs.emplace_back([&, i] {
-      gate.enter_blocking("app");
-      kernel::dispatch::ExecutionGate::Slot slot(gate, "app", kernel::dispatch::ExecutionGate::Lending::allowed);
+      const std::string app = "app" + std::to_string(i);
+      gate.enter_blocking(app);
+      kernel::dispatch::ExecutionGate::Slot slot(gate, app, kernel::dispatch::ExecutionGate::Lending::allowed);
       auto r = db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
         auto w = tx.execute("INSERT INTO t (id) VALUES (?)", {i});
         if (!w) return w.error();
@@ -240,9 +242,8 @@ TEST(GroupCommitDatabase, RunsWaitingForAFlushLendTheirGateSlotSoOthersJoinTheNe
   for (auto& t : runs) t.join();
   EXPECT_EQ(committed, kRuns);
   EXPECT_EQ(db->query("SELECT count(*) FROM t")->rows[0][0].as_int(), kRuns);
-  // Slots held through the wait: two runs at a time, a flush per pair (8);
-  // lent, up to six at a time (about 4).
-  EXPECT_LE(flushes, 6) << "runs waiting for a flush kept their slots";
+  // Measured: held through the wait, 13 flushes for 16 runs; lent, 7.
+  EXPECT_LE(flushes, 10) << "runs waiting for a flush kept their slots";
   EXPECT_EQ(gate.running(), 0);
 }
 

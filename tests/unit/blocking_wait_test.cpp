@@ -29,10 +29,14 @@ namespace {
 
 struct RecordingPlace final : LendablePlace {
   RecordingPlace(std::vector<std::string>& log, std::string name) : log(log), name(std::move(name)) {}
-  void lend() noexcept override { log.push_back("lend " + name); }
+  bool lend() noexcept override {
+    log.push_back((keep ? "keep " : "lend ") + name);
+    return !keep;
+  }
   void take_back() noexcept override { log.push_back("take back " + name); }
   std::vector<std::string>& log;
   std::string name;
+  bool keep = false;
 };
 
 // Spins (briefly sleeping) until `done` or two seconds passed.
@@ -64,6 +68,14 @@ TEST(BlockingWait, LendsEveryPlaceInnermostFirstOnceAndTakesThemBackInnermostFir
       }
       EXPECT_EQ(log, (std::vector<std::string>{"lend slot", "lend worker", "take back slot", "take back worker"}));
     }
+    // A kept place keeps the places outside it too.
+    log.clear();
+    slot.keep = true;
+    {
+      HeldPlace inner(slot);
+      { BlockingWait wait; }
+    }
+    EXPECT_EQ(log, (std::vector<std::string>{"keep slot"}));
     log.clear();
     { BlockingWait wait; }
     EXPECT_EQ(log, (std::vector<std::string>{"lend worker", "take back worker"})) << "the slot is no longer held";
@@ -77,64 +89,85 @@ TEST(BlockingWait, LendsEveryPlaceInnermostFirstOnceAndTakesThemBackInnermostFir
   EXPECT_TRUE(log.empty());
 }
 
-TEST(BlockingWait, ASleepingRunLendsItsGateSlotAndTakesItBackAheadOfNewRuns) {
+TEST(BlockingWait, ASleepingRunLendsItsGateSlotToAnotherAppAndTakesItBack) {
   dispatch::ExecutionGate gate(dispatch::GateLimits{1, 8, 1, 8});
   std::mutex m;
   std::condition_variable cv;
-  bool asleep = false, wake = false;
+  bool sleep = false, asleep = false, wake = false;
   std::atomic<int> running_when_awake{-1};
   auto run = std::async(std::launch::async, [&] {
     if (!gate.enter("app", 0ms)) return;
     dispatch::ExecutionGate::Slot slot(gate, "app", dispatch::ExecutionGate::Lending::allowed);
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return sleep; });
+    lock.unlock();
     {
       BlockingWait sleeping;
-      std::unique_lock lock(m);
+      lock.lock();
       asleep = true;
       cv.notify_all();
       cv.wait(lock, [&] { return wake; });
+      lock.unlock();
     }
     running_when_awake = gate.running();  // it goes on once it holds a slot
   });
   // Declared after `run`, so destroyed before it: however this test ends,
-  // the run is woken and given a slot, and the future's wait ends.
-  bool other_holds_slot = false;
+  // the run is woken and the slot given back, and the future's wait ends.
+  std::atomic<bool> other_holds_slot{false};
   struct Release {
     std::function<void()> release;
     ~Release() { release(); }
   } release{[&] {
     {
       std::lock_guard lock(m);
-      wake = true;
+      sleep = wake = true;
     }
     cv.notify_all();
-    if (other_holds_slot) gate.leave("app");
-    other_holds_slot = false;
+    if (other_holds_slot.exchange(false)) gate.leave("other");
   }};
+  ASSERT_TRUE(eventually([&] { return gate.running() == 1; }));
+  // Another app's run waits for the only slot; then the first run sleeps.
+  auto other = std::async(std::launch::async, [&] {
+    bool entered = gate.enter("other", 5000ms);
+    other_holds_slot = entered;
+    return entered;
+  });
+  ASSERT_TRUE(eventually([&] { return gate.queued() == 1; }));
   {
-    std::unique_lock lock(m);
-    ASSERT_TRUE(cv.wait_for(lock, 2s, [&] { return asleep; }));
+    std::lock_guard lock(m);
+    sleep = true;
   }
-  EXPECT_EQ(gate.running(), 0) << "the sleeping run kept its slot";
+  cv.notify_all();
+  ASSERT_EQ(other.wait_for(2s), std::future_status::ready) << "the sleeping run's slot was not lent";
+  ASSERT_TRUE(other.get());
   EXPECT_EQ(gate.lent(), 1);
-  // The only slot, and the app's whole share: another run starts.
-  ASSERT_TRUE(gate.enter("app", 500ms)) << "the sleeping run's slot was not lent";
-  other_holds_slot = true;
+  EXPECT_EQ(gate.running("app"), 1) << "the sleeping run keeps its place in its app's share";
   {
     std::lock_guard lock(m);
     wake = true;
   }
   cv.notify_all();
-  // Awake, the first run waits for the slot the other holds (up to a second),
-  // and a new run of its app queues behind it.
+  // Awake, the first run waits for the slot the other holds (up to a second).
   EXPECT_EQ(run.wait_for(100ms), std::future_status::timeout);
   EXPECT_EQ(running_when_awake, -1);
-  EXPECT_EQ(gate.lent(), 1);
-  gate.leave("app");
-  other_holds_slot = false;
+  if (other_holds_slot.exchange(false)) gate.leave("other");
   ASSERT_EQ(run.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(running_when_awake, 1);
   EXPECT_EQ(gate.running(), 0);
   EXPECT_EQ(gate.lent(), 0);
+}
+
+// With nobody waiting for a slot, a sleeping run keeps it.
+TEST(BlockingWait, ASleepingRunKeepsItsSlotWhenNoOtherAppWaits) {
+  dispatch::ExecutionGate gate(dispatch::GateLimits{2, 8, 1, 8});
+  ASSERT_TRUE(gate.enter("app", 0ms));
+  {
+    dispatch::ExecutionGate::Slot slot(gate, "app", dispatch::ExecutionGate::Lending::allowed);
+    BlockingWait sleeping;
+    EXPECT_EQ(gate.lent(), 0);
+    EXPECT_EQ(gate.running(), 1);
+  }
+  EXPECT_EQ(gate.running(), 0);
 }
 
 namespace {

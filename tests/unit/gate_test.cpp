@@ -138,71 +138,82 @@ TEST(Gate, BackgroundRunsWaitForTheirShare) {
   EXPECT_EQ(gate.running(), 0);
 }
 
-// Sleeping runs lend their slots (blocking_wait.hpp), within bounds: at most
-// twice max_running lent at once, an app's runs twice its share, so runs in
-// progress stay within three times the limits. A run taking its slot back
-// waits a bounded time, then goes on over the limit rather than forever.
-TEST(Gate, LendingIsBoundedAndTakingBackNeverWaitsForever) {
-  ExecutionGate gate(GateLimits{1, 8, 1, 8});
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(gate.enter("a", 0ms));
-    EXPECT_TRUE(gate.lend("a"));
-  }
-  EXPECT_EQ(gate.running(), 0);
+namespace {
+template <class F>
+void until(F done) {
+  for (auto end = std::chrono::steady_clock::now() + 5s; !done() && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(1ms);
+}
+}  // namespace
+
+// Sleeping runs lend their slots (blocking_wait.hpp): only to another app's
+// run that waits for one, never beyond the sleeper's own app's share, and at
+// most max_running at once. A run taking its slot back waits a bounded time,
+// then goes on over the limit rather than forever.
+TEST(Gate, ALentSlotGoesToAnotherAppsWaitingRunWithinBounds) {
+  ExecutionGate gate(GateLimits{2, 8, 1, 8});
+  ASSERT_TRUE(gate.enter("a", 0ms));
+  EXPECT_FALSE(gate.lend("a")) << "nobody waits for a slot";
+  ASSERT_TRUE(gate.enter("x", 0ms));
+  auto b = std::async(std::launch::async, [&] { return gate.enter("b", 10s); });
+  until([&] { return gate.queued() == 1; });
+  ASSERT_EQ(gate.queued(), 1);
+  EXPECT_TRUE(gate.lend("a"));
+  ASSERT_TRUE(b.get());
+  EXPECT_EQ(gate.running(), 2);
+  EXPECT_EQ(gate.lent(), 1);
+  EXPECT_EQ(gate.running("a"), 1) << "a sleeping run still holds its app's share";
+  EXPECT_FALSE(gate.enter("a", 50ms)) << "app a has its whole share in progress";
+
+  auto c = std::async(std::launch::async, [&] { return gate.enter("c", 10s); });
+  until([&] { return gate.queued() == 1; });
+  EXPECT_TRUE(gate.lend("x"));
+  ASSERT_TRUE(c.get());
   EXPECT_EQ(gate.lent(), 2);
-  ASSERT_TRUE(gate.enter("a", 0ms)) << "a lent slot is free for another run";
-  EXPECT_FALSE(gate.lend("a")) << "no more than twice max_running slots lent at once";
-  EXPECT_EQ(gate.running(), 1);
+  auto d = std::async(std::launch::async, [&] { return gate.enter("d", 10s); });
+  until([&] { return gate.queued() == 1; });
+  EXPECT_FALSE(gate.lend("b")) << "no more than max_running slots lent at once";
 
   auto start = std::chrono::steady_clock::now();
   gate.take_back("a", 100ms);  // every slot held: waits, then goes on over the limit
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_GE(waited, 90ms);
   EXPECT_LT(waited, 2s);
-  EXPECT_EQ(gate.running(), 2);
+  EXPECT_EQ(gate.running(), 3);
   EXPECT_EQ(gate.lent(), 1);
-  gate.leave("a");
-  gate.leave("a");
+  gate.leave("b");
+  gate.leave("c");
+  ASSERT_TRUE(d.get()) << "d starts once the gate is under its limit";
+  gate.leave("d");
   start = std::chrono::steady_clock::now();
-  gate.take_back("a", 5s);  // a slot is free: no wait
+  gate.take_back("x", 5s);  // a slot is free: no wait
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
-  EXPECT_EQ(gate.running(), 1);
+  EXPECT_EQ(gate.running(), 2);
   EXPECT_EQ(gate.lent(), 0);
   gate.leave("a");
-
-  // An app's runs lend no more than twice its share.
-  ExecutionGate shared(GateLimits{8, 8, 1, 8});
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(shared.enter("a", 0ms));
-    EXPECT_TRUE(shared.lend("a"));
-  }
-  ASSERT_TRUE(shared.enter("a", 0ms));
-  EXPECT_FALSE(shared.lend("a")) << "app a's runs already lent twice its share";
-  ASSERT_TRUE(shared.enter("b", 0ms));
-  EXPECT_TRUE(shared.lend("b"));
+  gate.leave("x");
+  EXPECT_EQ(gate.running(), 0);
 }
 
-// A new run of an app waits while one of its runs is taking its slot back.
-TEST(Gate, RunsTakingTheirSlotBackGoAheadOfTheirAppsNewRuns) {
+// A freed slot goes to a run taking its lent slot back before a new run.
+TEST(Gate, RunsTakingTheirSlotBackGoAheadOfNewRuns) {
   ExecutionGate gate(GateLimits{1, 8, 1, 8});
   ASSERT_TRUE(gate.enter("a", 0ms));
+  auto b = std::async(std::launch::async, [&] { return gate.enter("b", 10s); });
+  until([&] { return gate.queued() == 1; });
   ASSERT_TRUE(gate.lend("a"));
-  ASSERT_TRUE(gate.enter("a", 0ms));  // holds the lent slot
-  auto back = std::async(std::launch::async, [&] { gate.take_back("a", 5s); });
-  auto until = [](auto done) {
-    for (auto end = std::chrono::steady_clock::now() + 2s; !done() && std::chrono::steady_clock::now() < end;)
-      std::this_thread::sleep_for(1ms);
-  };
+  ASSERT_TRUE(b.get());  // holds the lent slot
+  auto back = std::async(std::launch::async, [&] { gate.take_back("a", 10s); });
   until([&] { return gate.returning() == 1; });
   ASSERT_EQ(gate.returning(), 1);
-  auto newcomer = std::async(std::launch::async, [&] { return gate.enter("a", 2000ms); });
+  auto newcomer = std::async(std::launch::async, [&] { return gate.enter("c", 10s); });
   until([&] { return gate.queued() == 1; });
   ASSERT_EQ(gate.queued(), 1);
-  gate.leave("a");
-  ASSERT_EQ(back.wait_for(2s), std::future_status::ready) << "the returning run did not get the slot";
+  gate.leave("b");
+  ASSERT_EQ(back.wait_for(5s), std::future_status::ready) << "the returning run did not get the slot";
   EXPECT_EQ(newcomer.wait_for(100ms), std::future_status::timeout) << "the new run went ahead";
   gate.leave("a");
-  EXPECT_TRUE(newcomer.get());
-  gate.leave("a");
+  EXPECT_TRUE(newcomer.get()) << "the slot freed after the take-back did not reach the waiting run";
+  gate.leave("c");
   EXPECT_EQ(gate.running(), 0);
 }
