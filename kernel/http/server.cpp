@@ -72,7 +72,6 @@ sdk::HttpResponse too_large(std::int64_t limit) {
   return error_response(413, "payload_too_large", "the request body is larger than " + std::to_string(limit) + " bytes");
 }
 
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
