@@ -22,10 +22,7 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY, ADMIN, 
   APP_ID=$(python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-def post(path, body):
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req).read() or b"null")
+from admin_api import post
 app = post("/apps", {"slug": "bench", "hostnames": ["127.0.0.1"]})
 user = '"user" + random::integer(0, 99999) + "@example.com"'
 scripts = {

@@ -23,10 +23,7 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL BACKEND -> sets PORT, KEY,
   python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-def post(path, body):
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
+from admin_api import post
 post("/apps", {"slug": "bench", "hostnames": ["127.0.0.1"]})
 scripts = {
   "put": 'void handle(request@ req, response@ res) {\n'

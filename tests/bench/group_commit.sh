@@ -33,10 +33,7 @@ setup_app() {
   python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-def post(path, body):
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
+from admin_api import post
 post("/apps", {"slug": "bench", "hostnames": ["127.0.0.1"]})
 scripts = {
   "hello": 'void handle(request@ req, response@ res) { res.text("hello world"); }',

@@ -4,6 +4,8 @@ set -euo pipefail
 BUILD_DIR="$(cd "${BUILD_DIR:?BUILD_DIR must point at a build tree}" && pwd)"
 PICLOUD="$BUILD_DIR/picloud"
 BENCH_TMP="$(mktemp -d /tmp/picloud-bench.XXXXXX)"
+# admin_api.py, for the set-up scripts run as `python3 -`.
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 BENCH_PIDS=()
 # A master key for the servers benchmarks start (a fresh database each time;
 # PostgreSQL needs one given).

@@ -22,10 +22,7 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY
   python3 - "$base" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-def post(path, body):
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
+from admin_api import post
 post("/apps/bench/scripts", {"name": "hello", "source":
     'void handle(request@ req, response@ res) { res.text("hello world"); }'})
 post("/apps/bench/scripts", {"name": "greet", "source":

@@ -20,10 +20,7 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, APP
   APP=$(python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-def post(path, body):
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
-        headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req).read())
+from admin_api import post
 app = post("/apps", {"slug": "bench", "hostnames": ["bench.localhost"]})
 post("/apps/bench/scripts", {"name": "handler", "source":
     'void on_event(event@ e) { t_events::observe(e.data.get_int("emitted_us")); }'})
