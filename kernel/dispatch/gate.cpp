@@ -92,11 +92,10 @@ bool ExecutionGate::lend(std::string_view app) {
   return true;
 }
 
-void ExecutionGate::take_back(std::string_view app, std::chrono::milliseconds max_wait) {
+void ExecutionGate::take_back(std::chrono::milliseconds max_wait) {
   bool waiters;
   {
     std::unique_lock lock(mutex_);
-    (void)app;
     ++returning_;
     (void)freed_.wait_for(lock, max_wait, [&] { return running_ < limits_.max_running; });
     --returning_;

@@ -54,11 +54,12 @@ class ExecutionGate {
   // (runs in progress, each bounded in memory, stay within twice
   // max_running). False otherwise: the run keeps its slot.
   bool lend(std::string_view app);
-  // The run is awake: it takes a slot again, ahead of runs not yet started.
+  // The run is awake: it takes a slot again (its app's share it kept),
+  // ahead of runs not yet started.
   // It waits at most `max_wait`, then goes on over the limit: a run may
   // sleep holding a lock that the slots' holders wait for, and must then not
   // wait for them in turn.
-  void take_back(std::string_view app, std::chrono::milliseconds max_wait);
+  void take_back(std::chrono::milliseconds max_wait);
   int lent() const;       // slots lent by sleeping runs
   int returning() const;  // runs awake and waiting to take a slot back
 
@@ -97,7 +98,7 @@ class ExecutionGate {
     Slot& operator=(const Slot&) = delete;
     bool lend() noexcept override { return lent_ = gate_->lend(app_); }
     void take_back() noexcept override {
-      if (lent_) gate_->take_back(app_, kTakeBackWait);
+      if (lent_) gate_->take_back(kTakeBackWait);
       lent_ = false;
     }
 

@@ -175,7 +175,7 @@ TEST(Gate, ALentSlotGoesToAnotherAppsWaitingRunWithinBounds) {
   EXPECT_FALSE(gate.lend("b")) << "no more than max_running slots lent at once";
 
   auto start = std::chrono::steady_clock::now();
-  gate.take_back("a", 100ms);  // every slot held: waits, then goes on over the limit
+  gate.take_back(100ms);  // every slot held: waits, then goes on over the limit
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_GE(waited, 90ms);
   EXPECT_LT(waited, 2s);
@@ -186,7 +186,7 @@ TEST(Gate, ALentSlotGoesToAnotherAppsWaitingRunWithinBounds) {
   ASSERT_TRUE(d.get()) << "d starts once the gate is under its limit";
   gate.leave("d");
   start = std::chrono::steady_clock::now();
-  gate.take_back("x", 5s);  // a slot is free: no wait
+  gate.take_back(5s);  // a slot is free: no wait
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   EXPECT_EQ(gate.running(), 2);
   EXPECT_EQ(gate.lent(), 0);
@@ -203,7 +203,7 @@ TEST(Gate, RunsTakingTheirSlotBackGoAheadOfNewRuns) {
   until([&] { return gate.queued() == 1; });
   ASSERT_TRUE(gate.lend("a"));
   ASSERT_TRUE(b.get());  // holds the lent slot
-  auto back = std::async(std::launch::async, [&] { gate.take_back("a", 10s); });
+  auto back = std::async(std::launch::async, [&] { gate.take_back(10s); });
   until([&] { return gate.returning() == 1; });
   ASSERT_EQ(gate.returning(), 1);
   auto newcomer = std::async(std::launch::async, [&] { return gate.enter("c", 10s); });
