@@ -23,6 +23,7 @@ struct BoundCall {
   sdk::ScriptFunction function;
   sdk::ScriptMethod method;
   int response_param = -1;  // the ScriptType::response parameter's index, if any
+  bool database_only = false;  // sdk::ScriptFunctionDecl::database_only
 };
 
 // Registers every declaration, recording each one's owner and doc line in

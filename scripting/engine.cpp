@@ -762,6 +762,7 @@ struct Engine::Impl {
     state.call = sdk::CallContext{ref.app_id, caller.principal, ref.script_id, result.execution_id, caller.trigger_depth,
                                   event};
     state.limits = &limits;
+    state.deferred_writes = caller.deferred_writes;
     state.budget.limit = limits.max_memory_bytes;
     state.budget.max_single = limits.max_value_bytes;
     state.deadline = started + std::chrono::milliseconds(limits.timeout_ms);

@@ -94,6 +94,9 @@ struct Caller {
   std::string principal;     // empty: anonymous
   std::string execution_id;  // generated when empty
   int trigger_depth = 0;
+  // Where the run's database_only calls leave their writes to be made
+  // durable (run_state.hpp); null: each is durable when it returns.
+  DeferredWrites* deferred_writes = nullptr;
 };
 
 struct RunResult {

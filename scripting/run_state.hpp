@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "picloud/sdk/error.hpp"
 #include "picloud/sdk/script.hpp"
 #include "scripting/limits.hpp"
 #include "scripting/memory.hpp"
@@ -22,6 +23,38 @@ struct LogLine {
   std::string message;
 };
 
+// How a run's database writes are acknowledged, given to the engine by the
+// kernel (which owns the database). A plugin function declared
+// database_only may return before its commits are flushed to disk; the
+// kernel then makes them durable, together, before the run's answer leaves
+// or before the run calls any other plugin function: nothing outside the
+// process can learn of a write a power cut could still undo. Meanwhile the
+// run computes on instead of sleeping through a flush of its own.
+class DeferredWrites {
+ public:
+  // While alive, the thread is inside a database_only call: its commits
+  // may be acknowledged later.
+  class DatabaseOnlyCall {
+   public:
+    explicit DatabaseOnlyCall(DeferredWrites& writes) : writes_(writes) { writes_.enter_database_only_call(); }
+    ~DatabaseOnlyCall() { writes_.leave_database_only_call(); }
+    DatabaseOnlyCall(const DatabaseOnlyCall&) = delete;
+    DatabaseOnlyCall& operator=(const DatabaseOnlyCall&) = delete;
+
+   private:
+    DeferredWrites& writes_;
+  };
+
+  // Makes every write the run committed so far durable (cheap when there
+  // is none). An error means their outcome is unknown.
+  virtual sdk::Result<void> settle() = 0;
+
+ protected:
+  ~DeferredWrites() = default;
+  virtual void enter_database_only_call() = 0;
+  virtual void leave_database_only_call() = 0;
+};
+
 // The context user-data slot holding the RunState.
 inline constexpr unsigned long kRunStateSlot = 0x52554e;  // "RUN"
 
@@ -33,6 +66,9 @@ struct RunState {
   std::chrono::steady_clock::time_point deadline;
   // False while a module's global variables are initialised: no call context.
   bool services_allowed = true;
+  // The kernel's, for a run that may defer its writes' durability; null:
+  // every commit is acknowledged when it returns.
+  DeferredWrites* deferred_writes = nullptr;
 
   // Set by a limit check before aborting the context.
   RunError failure = RunError::none;

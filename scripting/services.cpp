@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "picloud/sdk/json.hpp"
 #include "scripting/bindings.hpp"
@@ -217,6 +218,19 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
   for (asUINT i = 0; i < call.params.size(); ++i) args[i] = read_arg(gen, i, call.params[i]);
   std::span<const sdk::Value> view(args.data(), call.params.size());
 
+  // A call that may reach the outside world comes after the run's writes
+  // are durable; one that only uses the database may leave its own to the
+  // run's end (DeferredWrites).
+  std::optional<DeferredWrites::DatabaseOnlyCall> database_only_call;
+  if (run->deferred_writes) {
+    if (call.database_only) {
+      database_only_call.emplace(*run->deferred_writes);
+    } else if (auto settled = run->deferred_writes->settle(); !settled) {
+      run->last_error_kind = std::string(sdk::to_string(settled.error().kind));
+      throw ScriptException(run->last_error_kind + ": " + settled.error().message);
+    }
+  }
+
   std::optional<sdk::Result<sdk::Value>> result;
   // What the plugin returns is made off the budget, and what the script
   // keeps of it is copied onto the budget: freeing the original, on every
@@ -315,7 +329,8 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
       std::string where = "plugin '" + owner + "': method " + name;
       for (const auto& p : m.params) check_handle(where, p.type, p.handle_type);
       check_handle(where, m.result, m.result_handle);
-      auto& bound = calls.emplace_back(BoundCall{name, m.params, m.result, {}, m.call, response_param(m.params)});
+      auto& bound = calls.emplace_back(
+          BoundCall{name, m.params, m.result, {}, m.call, response_param(m.params), m.database_only});
       std::string decl = m.property ? type_text(m.result, m.result_handle, false) + " get_" + m.name + "() const property"
                                     : signature(m.name, m.params, m.result, m.result_handle);
       fail(engine->SetDefaultNamespace(type.ns.c_str()), where);
@@ -330,7 +345,8 @@ void register_declarations(asIScriptEngine* engine, const Declarations& declarat
     for (const auto& p : f.params) check_handle(where, p.type, p.handle_type);
     check_handle(where, f.result, f.result_handle);
     auto& bound =
-        calls.emplace_back(BoundCall{qualified(f.ns, f.name), f.params, f.result, f.call, {}, response_param(f.params)});
+        calls.emplace_back(BoundCall{qualified(f.ns, f.name), f.params, f.result, f.call, {}, response_param(f.params),
+                                     f.database_only});
     std::string decl = signature(f.name, f.params, f.result, f.result_handle);
     fail(engine->SetDefaultNamespace(f.ns.c_str()), where);
     int id = engine->RegisterGlobalFunction(decl.c_str(), asFUNCTION(call_declared), asCALL_GENERIC, &bound);

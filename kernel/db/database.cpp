@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-
 #include <chrono>
 #include <exception>
+
+#include "kernel/db/deferred_acks.hpp"
 
 namespace picloud::kernel::db {
 
@@ -184,6 +185,7 @@ sdk::Result<void> Database::run_autocommit(std::string_view sql, const std::func
   // writer's turn and the connection given back.
   if (turn.owns_lock()) turn.unlock();
   { auto given_back = std::move(*lease); }
+  if (auto* deferred = DeferredAcks::open_here()) return deferred->defer(*group_, group_->committed(), {});
   return group_->wait_durable(group_->committed());
 }
 
@@ -227,8 +229,11 @@ sdk::Result<void> Database::transaction(const std::function<sdk::Result<void>(sd
   // Acknowledged (returned, and announced by after-commit work) only once
   // durable. Relaxed transactions take no ticket: they never waited for a
   // flush of their own.
-  if (ticket != 0)
+  if (ticket != 0) {
+    // Inside a run's database-only call: the run acknowledges it later.
+    if (auto* deferred = DeferredAcks::open_here()) return deferred->defer(*group_, ticket, std::move(after_commit));
     if (auto durable = group_->wait_durable(ticket); !durable) return durable;
+  }
   for (auto& action : after_commit) action();
   return outcome;
 }

@@ -5,6 +5,7 @@
 
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
+#include "kernel/db/deferred_acks.hpp"
 #include "kernel/http/app_response.hpp"
 #include "kernel/log.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
@@ -25,6 +26,26 @@ std::int64_t jittered_delay(const triggers::RetryPolicy& policy, int failed_atte
 }
 
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
+
+// A run's writes made durable at its end (db/deferred_acks.hpp), for the
+// script engine (scripting/run_state.hpp).
+class RunWrites final : public scripting::DeferredWrites {
+ public:
+  sdk::Result<void> settle() override { return acks_.settle(); }
+
+ private:
+  void enter_database_only_call() override { acks_.open_window(); }
+  void leave_database_only_call() override { acks_.close_window(); }
+  db::DeferredAcks acks_;
+};
+
+// A run whose writes could not be made durable: whatever it produced is
+// not sent, as for a write that failed within the run.
+void fail_unsettled(scripting::RunResult& result, const sdk::Error& error) {
+  result.error = scripting::RunError::internal;
+  result.message = "the run's writes could not be made durable: " + error.message;
+  result.response = {};
+}
 
 // 405 with the methods the path does take.
 sdk::HttpResponse method_not_allowed(const sdk::HttpRequest& request, const std::vector<std::string>& allowed) {
@@ -296,11 +317,17 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
     rejected_.inc();
     return std::nullopt;
   }
-  ExecutionGate::Slot slot(gate_, script.app_id, ExecutionGate::Lending::allowed);
   std::string id = admin::new_id();
   std::int64_t started = admin::now_ms();
   GatedRun ran;
-  ran.result = engine_.run_http(script, scripts_, {principal, id, 0}, request);
+  RunWrites writes;
+  {
+    ExecutionGate::Slot slot(gate_, script.app_id, ExecutionGate::Lending::allowed);
+    ran.result = engine_.run_http(script, scripts_, {principal, id, 0, &writes}, request);
+  }
+  // The slot is free for the next run while this one's writes reach the
+  // disk; its answer waits for them.
+  if (auto settled = writes.settle(); !settled) fail_unsettled(ran.result, settled.error());
   (ran.result.ok() ? runs_ok_ : runs_failed_).inc();
   run_seconds_.observe(std::chrono::duration<double>(ran.result.duration).count());
   ran.record = record_of(id, script.app_id, route, script.script_id, script.version, ran.result, started);
@@ -370,8 +397,17 @@ void Dispatcher::worker_loop(const std::string& owner) {
       // An item may start only while its lease still covers a whole run;
       // the rest are given back unrun.
       const std::int64_t run_by = now + settings_.lease_grace_ms;
+      // The batch's runs make their writes durable together, before any is
+      // marked done (a run calling out to the world settles sooner).
+      RunWrites writes;
       for (auto& item : *items) {
-        if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by)) done.push_back(std::move(*completion));
+        if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by, writes))
+          done.push_back(std::move(*completion));
+      }
+      if (auto settled = writes.settle(); !settled) {
+        write_log(LogLevel::warn, "dispatch", "queued runs' writes could not be made durable; they run again after their lease",
+                  {{"rows", std::to_string(done.size())}, {"error", settled.error().message}});
+        continue;
       }
       // The records move out; `also` reads only the rest of each completion.
       std::vector<Outbox::Finished> rows;
@@ -411,7 +447,7 @@ std::nullopt_t Dispatcher::give_back(const OutboxItem& item, const std::string& 
 }
 
 std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, const std::string& owner,
-                                                           std::int64_t run_by_ms) {
+                                                           std::int64_t run_by_ms, scripting::DeferredWrites& writes) {
   if (!item.job.empty()) return run_job(item, owner, run_by_ms);
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   gate_.enter_blocking(item.app_id);
@@ -435,9 +471,9 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
     if (request) {
       sdk::HttpRequest req = request_from(item.payload);
       request_id = req.request_id;
-      result = engine_.run_http(ref, scripts_, {"", item.id, item.depth}, req);
+      result = engine_.run_http(ref, scripts_, {"", item.id, item.depth, &writes}, req);
     } else {
-      result = engine_.run_event(ref, scripts_, {"", item.id, item.depth}, item.payload);
+      result = engine_.run_event(ref, scripts_, {"", item.id, item.depth, &writes}, item.payload);
     }
   }
   (result.ok() ? runs_ok_ : runs_failed_).inc();

@@ -133,8 +133,10 @@ class Dispatcher : public http::CorsLookup {
   // Runs one claimed item; returns how it ended when the row is done
   // (success, or the last attempt), nothing when it was rescheduled.
   // `run_by_ms`: the last moment the run may start and still end within its
-  // lease; later, the row is given back unrun.
-  std::optional<Completion> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms);
+  // lease; later, the row is given back unrun. The run's writes are left in
+  // `writes`, to be made durable with the batch's.
+  std::optional<Completion> run_item(OutboxItem& item, const std::string& owner, std::int64_t run_by_ms,
+                                     scripting::DeferredWrites& writes);
   // The same for a plugin job: its kind's handler instead of a script, its
   // kind's retry policy; no execution record (the plugin keeps what the
   // job did). An error of class unavailable or internal is tried again,

@@ -503,6 +503,7 @@ sdk::Result<void> read_function(const pc_script_function* fn, Decl& decl) {
   decl.result = static_cast<sdk::ScriptType>(fn->result);
   decl.result_handle = text(fn->result_handle);
   decl.doc = text(fn->doc);
+  decl.database_only = PICLOUD_SDK_HAS(*fn, pc_script_function, flags) && (fn->flags & PC_SCRIPT_DATABASE_ONLY) != 0;
   return {};
 }
 

@@ -145,18 +145,23 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, s
         return Value::object(
             {{"items", Value(std::move(items))}, {"next_cursor", sdk::next_cursor(page->next)}});
       }));
+  // Every method only reads and writes the database: a run's writes are
+  // acknowledged together at its end instead of one flush each.
+  for (auto& each : collection.methods) each.database_only = true;
   if (auto r = api.add_handle_type(std::move(collection)); !r) return r;
 
-  return api.add_function({"docs",
-                           "collection",
-                           {{"name", ScriptType::string}},
-                           ScriptType::handle,
-                           "docs::Collection",
-                           [](const sdk::CallContext&, std::span<const Value> a) -> sdk::Result<Value> {
-                             if (auto ok = check_collection(a[0].as_string()); !ok) return ok.error();
-                             return a[0];
-                           },
-                           "the app's collection of that name (1-128 of A-Z a-z 0-9 _ - . :)"});
+  sdk::ScriptFunctionDecl open{"docs",
+                               "collection",
+                               {{"name", ScriptType::string}},
+                               ScriptType::handle,
+                               "docs::Collection",
+                               [](const sdk::CallContext&, std::span<const Value> a) -> sdk::Result<Value> {
+                                 if (auto ok = check_collection(a[0].as_string()); !ok) return ok.error();
+                                 return a[0];
+                               },
+                               "the app's collection of that name (1-128 of A-Z a-z 0-9 _ - . :)"};
+  open.database_only = true;
+  return api.add_function(std::move(open));
 }
 
 }  // namespace picloud::docs

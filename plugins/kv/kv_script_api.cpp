@@ -178,18 +178,23 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, KvStore& store_ref, sd
         if (!e) return e.error();
         return Value(e->has_value());
       }));
+  // Every method only reads and writes the database: a run's writes are
+  // acknowledged together at its end instead of one flush each.
+  for (auto& each : collection.methods) each.database_only = true;
   if (auto r = api.add_handle_type(std::move(collection)); !r) return r;
 
-  return api.add_function({"kv",
-                           "collection",
-                           {{"name", ScriptType::string}},
-                           ScriptType::handle,
-                           "kv::Collection",
-                           [](const sdk::CallContext&, std::span<const Value> a) -> sdk::Result<Value> {
-                             if (auto ok = check_collection(a[0].as_string()); !ok) return ok.error();
-                             return a[0];
-                           },
-                           "the app's collection of that name (1-128 of A-Z a-z 0-9 _ - . :)"});
+  sdk::ScriptFunctionDecl open{"kv",
+                               "collection",
+                               {{"name", ScriptType::string}},
+                               ScriptType::handle,
+                               "kv::Collection",
+                               [](const sdk::CallContext&, std::span<const Value> a) -> sdk::Result<Value> {
+                                 if (auto ok = check_collection(a[0].as_string()); !ok) return ok.error();
+                                 return a[0];
+                               },
+                               "the app's collection of that name (1-128 of A-Z a-z 0-9 _ - . :)"};
+  open.database_only = true;
+  return api.add_function(std::move(open));
 }
 
 }  // namespace picloud::kv

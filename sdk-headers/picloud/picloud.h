@@ -370,6 +370,15 @@ typedef struct pc_script_function {
 /* A handle method with no parameters and a result, read by scripts as a
  * property: `r.status`, not `r.status()`. */
 #define PC_SCRIPT_PROPERTY 1u
+/* A promise: the function's only effects besides its result are reads and
+ * writes through the host's database (db_*). Its transactions may then
+ * return before their commit is flushed to disk: the kernel makes the
+ * run's writes durable (and runs their after-commit work) before the run
+ * answers or calls a function without this flag, so no one outside learns
+ * of a write that a power cut could still undo. A function that reaches the
+ * outside world (the network, files, another process, a client's stream)
+ * must not carry it. */
+#define PC_SCRIPT_DATABASE_ONLY 2u
 
 typedef struct pc_script_handle_type {
   uint32_t size;

@@ -4,7 +4,8 @@
 
 namespace picloud::test {
 
-Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env) {
+Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env,
+                   const std::function<void(kernel::Settings&)>& adjust) {
   database_ = std::make_unique<TestDatabase>(backend);
   port_ = free_port();
   std::map<std::string, std::string> env{
@@ -30,6 +31,7 @@ Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env
   config_ = std::make_unique<kernel::Config>(std::move(*config));
   auto settings = kernel::read_settings(*config_, source_dir());
   if (!settings) throw std::runtime_error(settings.error().message);
+  if (adjust) adjust(*settings);
   kernel_ = std::make_unique<kernel::Kernel>(*config_, std::move(*settings));
   if (auto r = kernel_->start(); !r) throw std::runtime_error("start-up failed: " + r.error().message);
 }

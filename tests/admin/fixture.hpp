@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,7 +43,10 @@ struct Creds {
 
 class Instance {
  public:
-  explicit Instance(Backend backend, std::map<std::string, std::string> extra_env = {});
+  // `adjust` may change the settings read from the environment before the
+  // kernel starts (hooks only a test can set, such as the database's flush).
+  explicit Instance(Backend backend, std::map<std::string, std::string> extra_env = {},
+                    const std::function<void(kernel::Settings&)>& adjust = {});
   ~Instance();
 
   int port() const { return port_; }

@@ -1,6 +1,7 @@
 // Plugin-declared script functions and handle types: the generated
 // registrations, argument and result conversion, the call context, errors.
 #include <atomic>
+#include <optional>
 
 #include "harness.hpp"
 #include "picloud/sdk/json.hpp"
@@ -546,6 +547,100 @@ TEST(Declarations, UnknownHandleTypeStopsTheEngineNamingIt) {
   ASSERT_FALSE(engine);
   EXPECT_NE(engine.error().message.find("plugin 'p': function p::f names handle type 'p::Missing'"), std::string::npos)
       << engine.error().message;
+}
+
+// The kernel's DeferredWrites, recorded: what the engine opens around a
+// database_only call, and settles before any other.
+class RecordingWrites final : public scripting::DeferredWrites {
+ public:
+  std::vector<std::string> events;
+  bool inside = false;
+  std::optional<sdk::Error> settle_fails;
+  sdk::Result<void> settle() override {
+    events.push_back("settle");
+    if (settle_fails) return *settle_fails;
+    return {};
+  }
+
+ private:
+  void enter_database_only_call() override {
+    events.push_back("enter");
+    inside = true;
+  }
+  void leave_database_only_call() override {
+    events.push_back("leave");
+    inside = false;
+  }
+};
+
+TEST(DeferredWrites, DatabaseOnlyCallsRunInsideTheWindowAndOthersAfterASettle) {
+  RecordingWrites writes;
+  Declarations d;
+  auto& api = d.api_for("p");
+  sdk::ScriptFunctionDecl write{"p", "write", {}, ScriptType::void_type, "",
+                                [&](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  writes.events.push_back(writes.inside ? "write inside" : "write outside");
+                                  return sdk::Value();
+                                }};
+  write.database_only = true;
+  ASSERT_TRUE(api.add_function(std::move(write)));
+  sdk::ScriptHandleTypeDecl type{"p", "Box", {}};
+  sdk::ScriptMethodDecl put{"put", {}, ScriptType::void_type, "",
+                            [&](const sdk::CallContext&, const sdk::Value&, std::span<const sdk::Value>)
+                                -> sdk::Result<sdk::Value> {
+                              writes.events.push_back(writes.inside ? "put inside" : "put outside");
+                              return sdk::Value();
+                            }};
+  put.database_only = true;
+  type.methods.push_back(std::move(put));
+  ASSERT_TRUE(api.add_handle_type(std::move(type)));
+  ASSERT_TRUE(api.add_function({"p", "box", {}, ScriptType::handle, "p::Box",
+                                [](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  return sdk::Value("b");
+                                }}));
+  ASSERT_TRUE(api.add_function({"p", "send", {}, ScriptType::void_type, "",
+                                [&](const sdk::CallContext&, std::span<const sdk::Value>) -> sdk::Result<sdk::Value> {
+                                  writes.events.push_back(writes.inside ? "send inside" : "send outside");
+                                  return sdk::Value();
+                                }}));
+  auto engine = make_engine({}, &d);
+  ASSERT_NE(engine, nullptr);
+  MemorySource source;
+  source.put_script("app", "s", R"(
+void handle(request@ req, response@ res) {
+  p::write();
+  p::Box@ b = p::box();
+  b.put();
+  p::send();
+  res.text("done");
+})");
+  scripting::Caller caller;
+  caller.deferred_writes = &writes;
+  auto r = engine->run_http({"app", "s", 1}, source, caller, get());
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(writes.events, (std::vector<std::string>{"enter", "write inside", "leave", "settle", "enter", "put inside",
+                                                     "leave", "settle", "send outside"}))
+      << "p::box and p::send are not database-only: each comes after a settle";
+
+  // A settle that fails is the script's error at the call that needed it,
+  // and that call does not happen.
+  writes.events.clear();
+  writes.settle_fails = sdk::make_error(sdk::ErrorKind::unavailable, "the disk failed");
+  source.put_script("app", "t", R"(
+void handle(request@ req, response@ res) {
+  p::write();
+  try { p::send(); } catch { res.text(getExceptionInfo()); return; }
+  res.text("sent");
+})");
+  auto t = engine->run_http({"app", "t", 1}, source, caller, get());
+  ASSERT_TRUE(t.ok()) << t.message;
+  EXPECT_EQ(t.response.body, "unavailable: the disk failed");
+  EXPECT_EQ(writes.events, (std::vector<std::string>{"enter", "write inside", "leave", "settle"}));
+
+  // Without the kernel's DeferredWrites every call is a plain call.
+  writes.events.clear();
+  ASSERT_TRUE(engine->run_http({"app", "s", 1}, source, {}, get()).ok());
+  EXPECT_EQ(writes.events, (std::vector<std::string>{"write outside", "put outside", "send outside"}));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernel/db/database.hpp"
+#include "kernel/db/deferred_acks.hpp"
 #include "kernel/db/group_commit.hpp"
 #include "kernel/dispatch/gate.hpp"
 #include "support.hpp"
@@ -342,6 +343,119 @@ TEST(GroupCommitDatabase, AFailedFlushAcknowledgesNothingMoreAndReportsNotReady)
   ASSERT_TRUE(rows.ok());
   ASSERT_LE(rows->size(), 1u);
   if (!rows->empty()) EXPECT_EQ(rows->rows[0][0].as_int(), 1);
+}
+
+// A run's database-only calls leave their commits to be acknowledged at
+// its end (deferred_acks.hpp): inside the window a write returns before any
+// flush covers it, its after-commit work waits for settle(), and settle()
+// returns once one flush covered every deferred commit, then runs the work
+// in commit order. Outside the window a write waits as before.
+TEST(GroupCommitDatabase, WritesInsideADeferralWindowAreAcknowledgedTogetherWhenSettled) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  std::atomic<int> flushes{0};
+  options.wrap_flush = [&](const GroupCommit::Flush& real) {
+    ++flushes;
+    return real();
+  };
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  flushes = 0;
+  auto insert = [&](int id, std::vector<int>* announced) {
+    return db->transaction([&, id](sdk::Transaction& tx) -> sdk::Result<void> {
+      if (auto r = tx.execute("INSERT INTO t (id) VALUES (?)", {id}); !r) return r.error();
+      if (announced) kernel::db::Database::after_commit(tx, [announced, id] { announced->push_back(id); });
+      return {};
+    });
+  };
+
+  std::vector<int> announced;
+  kernel::db::DeferredAcks acks;
+  EXPECT_EQ(kernel::db::DeferredAcks::open_here(), nullptr);
+  acks.open_window();
+  acks.open_window();  // nested database-only calls
+  EXPECT_EQ(kernel::db::DeferredAcks::open_here(), &acks);
+  ASSERT_TRUE(insert(1, &announced).ok());
+  acks.close_window();
+  EXPECT_EQ(kernel::db::DeferredAcks::open_here(), &acks) << "still inside the outer call";
+  ASSERT_TRUE(insert(2, &announced).ok());
+  ASSERT_TRUE(db->execute("INSERT INTO t (id) VALUES (3)").ok()) << "an autocommit write defers too";
+  acks.close_window();
+  EXPECT_EQ(kernel::db::DeferredAcks::open_here(), nullptr);
+  EXPECT_EQ(flushes, 0) << "nothing waited for a flush inside the window";
+  EXPECT_TRUE(announced.empty()) << "after-commit work waits for durability";
+  EXPECT_TRUE(acks.pending());
+  EXPECT_EQ(db->query("SELECT count(*) FROM t")->rows[0][0].as_int(), 3) << "committed, visible";
+
+  ASSERT_TRUE(acks.settle().ok());
+  EXPECT_EQ(flushes, 1) << "one flush for the three";
+  EXPECT_EQ(announced, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(acks.pending());
+  ASSERT_TRUE(acks.settle().ok());
+  EXPECT_EQ(flushes, 1) << "nothing pending: no flush";
+
+  // Outside the window, each commit waits for its own.
+  ASSERT_TRUE(insert(4, &announced).ok());
+  EXPECT_EQ(flushes, 2);
+  EXPECT_EQ(announced.back(), 4);
+
+  // A failed part defers nothing and announces nothing.
+  acks.open_window();
+  auto failed = db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    (void)tx.execute("INSERT INTO t (id) VALUES (5)", {});
+    kernel::db::Database::after_commit(tx, [&] { announced.push_back(5); });
+    return sdk::make_error(sdk::ErrorKind::invalid_argument, "no");
+  });
+  acks.close_window();
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(acks.pending());
+  ASSERT_TRUE(acks.settle().ok());
+  EXPECT_EQ(announced.back(), 4);
+  EXPECT_EQ(flushes, 2);
+
+  // A run writing in a loop settles as it goes instead of keeping an
+  // unbounded list of after-commit work.
+  acks.open_window();
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(insert(100 + i, &announced).ok());
+  acks.close_window();
+  EXPECT_GE(flushes, 3);
+  EXPECT_GE(announced.size(), 256u);
+  ASSERT_TRUE(acks.settle().ok());
+  EXPECT_EQ(announced.size(), 303u);
+
+  // Reads inside the window wait for nothing.
+  acks.open_window();
+  ASSERT_TRUE(db->query("SELECT count(*) FROM t").ok());
+  acks.close_window();
+  EXPECT_FALSE(acks.pending());
+}
+
+TEST(GroupCommitDatabase, ASettleWhoseFlushFailsFailsAndAnnouncesNothing) {
+  test::TempDir dir;
+  kernel::db::DatabaseOptions options;
+  std::atomic<bool> disk_fails{false};
+  options.wrap_flush = [&](const GroupCommit::Flush& real) -> sdk::Result<void> {
+    if (disk_fails) return sdk::make_error(sdk::ErrorKind::internal, "fdatasync: Input/output error");
+    return real();
+  };
+  auto db = open_sqlite(dir.file("db.sqlite"), options);
+  ASSERT_TRUE(db->execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").ok());
+  bool announced = false;
+  kernel::db::DeferredAcks acks;
+  acks.open_window();
+  ASSERT_TRUE(db->transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+                  kernel::db::Database::after_commit(tx, [&] { announced = true; });
+                  return tx.execute("INSERT INTO t (id) VALUES (1)", {}).ok()
+                             ? sdk::Result<void>{}
+                             : sdk::make_error(sdk::ErrorKind::internal, "insert");
+                }).ok());
+  acks.close_window();
+  disk_fails = true;
+  auto settled = acks.settle();
+  ASSERT_FALSE(settled.ok());
+  EXPECT_EQ(settled.error().kind, sdk::ErrorKind::unavailable);
+  EXPECT_FALSE(announced);
+  EXPECT_FALSE(acks.pending());
 }
 
 // SQLite puts the WAL beside the database file's real path: a symbolic link

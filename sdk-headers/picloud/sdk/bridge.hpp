@@ -586,7 +586,8 @@ class CScriptApi final : public ScriptApi {
   Result<void> add_function(ScriptFunctionDecl decl) override {
     auto* closure = keep(Closure{host_, std::move(decl.call), {}});
     Declaration d(decl.params);
-    pc_script_function fn = d.function(decl.ns, decl.name, decl.result, decl.result_handle, decl.doc, closure, false);
+    pc_script_function fn = d.function(decl.ns, decl.name, decl.result, decl.result_handle, decl.doc, closure,
+                                       decl.database_only ? PC_SCRIPT_DATABASE_ONLY : 0u);
     Answer a;
     return a.take_void(host_.api->add_script_function(host_.plugin, &fn, a.out()));
   }
@@ -598,7 +599,9 @@ class CScriptApi final : public ScriptApi {
     for (auto& m : decl.methods) {
       auto* closure = keep(Closure{host_, {}, std::move(m.call), std::move(m.self_fields)});
       decls.push_back(std::make_unique<Declaration>(m.params));
-      methods.push_back(decls.back()->function({}, m.name, m.result, m.result_handle, m.doc, closure, m.property));
+      methods.push_back(decls.back()->function({}, m.name, m.result, m.result_handle, m.doc, closure,
+                                               (m.property ? PC_SCRIPT_PROPERTY : 0u) |
+                                                   (m.database_only ? PC_SCRIPT_DATABASE_ONLY : 0u)));
     }
     std::vector<const pc_script_function*> method_list;
     for (const auto& m : methods) method_list.push_back(&m);
@@ -642,7 +645,7 @@ class CScriptApi final : public ScriptApi {
     }
     pc_script_function function(std::string_view ns, std::string_view name, ScriptType result,
                                 std::string_view result_handle, std::string_view doc, Closure* closure,
-                                bool property) const {
+                                std::uint32_t flags) const {
       pc_script_function fn{};
       fn.size = sizeof fn;
       fn.ns = str(ns);
@@ -654,7 +657,7 @@ class CScriptApi final : public ScriptApi {
       fn.fn = &call;
       fn.user = closure;
       fn.doc = str(doc);
-      fn.flags = property ? PC_SCRIPT_PROPERTY : 0u;
+      fn.flags = flags;
       return fn;
     }
 

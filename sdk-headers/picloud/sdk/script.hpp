@@ -109,6 +109,11 @@ struct ScriptFunctionDecl {
   std::string result_handle = {};  // for ScriptType::handle results
   ScriptFunction call = {};
   std::string doc = {};
+  // The function only reads and writes through ctx.db() (PC_SCRIPT_DATABASE_ONLY
+  // in picloud.h): its commits are acknowledged at the run's end, together,
+  // instead of each waiting for its own flush to disk. Never for a function
+  // with any other effect.
+  bool database_only = false;
 };
 
 struct ScriptMethodDecl {
@@ -125,6 +130,8 @@ struct ScriptMethodDecl {
   // When given, `self` arrives with those members only, and the others
   // (a response's body, say) are not copied across the boundary for it.
   std::vector<std::string> self_fields = {};
+  // As ScriptFunctionDecl::database_only.
+  bool database_only = false;
 };
 
 struct ScriptHandleTypeDecl {

@@ -370,6 +370,14 @@ typedef struct pc_script_function {
 /* A handle method with no parameters and a result, read by scripts as a
  * property: `r.status`, not `r.status()`. */
 #define PC_SCRIPT_PROPERTY 1u
+/* A promise: the function's only effects besides its result are reads and
+ * writes through the host's database (db_*). The kernel may then return
+ * from its transactions before their commit is flushed to disk, and makes
+ * the run's writes durable before anything else of the run is seen: its
+ * response, its log, a call to a function without this flag. A function
+ * that reaches the outside world (the network, files, another process, a
+ * stream to a client) must not carry it. */
+#define PC_SCRIPT_DATABASE_ONLY 2u
 
 typedef struct pc_script_handle_type {
   uint32_t size;
