@@ -81,6 +81,18 @@ bool is_identifier(std::string_view name) {
   return std::all_of(name.begin(), name.end(), [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
 }
 
+// A database-only function promises no effect but on the database; the
+// run's response is the client's, so it cannot take one.
+sdk::Result<void> check_database_only(const std::string& where, bool database_only,
+                                      const std::vector<sdk::ScriptParam>& params) {
+  if (!database_only) return {};
+  for (const auto& p : params)
+    if (p.type == ScriptType::response)
+      return invalid(where + ": a database-only function cannot take the response (it would answer the client "
+                             "before the run's writes are durable)");
+  return {};
+}
+
 sdk::Result<void> check_params(const std::string& where, const std::vector<sdk::ScriptParam>& params) {
   if (params.size() > 16) return invalid(where + ": more than 16 parameters");
   bool optional = false;
@@ -165,6 +177,7 @@ sdk::Result<void> Declarations::add_function(const std::string& owner, sdk::Scri
   if (!decl.call) return invalid(where + ": no implementation");
   if (auto r = check_doc(where, decl.doc); !r) return r;
   if (auto r = check_params(where, decl.params); !r) return r;
+  if (auto r = check_database_only(where, decl.database_only, decl.params); !r) return r;
   if (auto r = check_result(where, decl.result, decl.result_handle); !r) return r;
   if (name_taken(decl.ns, decl.name)) return sdk::make_error(ErrorKind::conflict, where + " is declared twice");
   functions_.push_back({owner, std::move(decl)});
@@ -189,6 +202,7 @@ sdk::Result<void> Declarations::add_handle_type(const std::string& owner, sdk::S
     if (!m.call) return invalid(at + ": no implementation");
     if (auto r = check_doc(at, m.doc); !r) return r;
     if (auto r = check_params(at, m.params); !r) return r;
+    if (auto r = check_database_only(at, m.database_only, m.params); !r) return r;
     if (auto r = check_result(at, m.result, m.result_handle); !r) return r;
     if (m.property && (!m.params.empty() || m.result == sdk::ScriptType::void_type))
       return invalid(at + ": a property takes no parameters and has a result");

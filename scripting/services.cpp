@@ -225,9 +225,15 @@ void call_declared_unguarded(asIScriptGeneric* gen) {
   if (run->deferred_writes) {
     if (call.database_only) {
       database_only_call.emplace(*run->deferred_writes);
-    } else if (auto settled = run->deferred_writes->settle(); !settled) {
-      run->last_error_kind = std::string(sdk::to_string(settled.error().kind));
-      throw ScriptException(run->last_error_kind + ": " + settled.error().message);
+    } else {
+      auto settled = [&] {
+        memory::Unaccounted after_commit_work;  // the kernel's and plugins', not the script's
+        return run->deferred_writes->settle();
+      }();
+      if (!settled) {
+        run->last_error_kind = std::string(sdk::to_string(settled.error().kind));
+        throw ScriptException(run->last_error_kind + ": " + settled.error().message);
+      }
     }
   }
 

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "picloud/sdk/error.hpp"
@@ -44,22 +45,32 @@ class DeferredAcks {
   static DeferredAcks* open_here();
 
   // A transaction committed with `ticket` of `group`: it is acknowledged,
-  // and `after_commit` runs, at the next settle(). Settles at once when
-  // much is pending already (a run writing in a loop holds no unbounded
-  // list) or when the ticket belongs to another database.
+  // and `after_commit` runs, at the next settle(); its flush is asked for
+  // now. Settles at once when much is pending already (a run writing in a
+  // loop waits for a flush every kMaxDeferredCommits commits and holds no
+  // unbounded list) or when the ticket belongs to another database.
   sdk::Result<void> defer(GroupCommit& group, std::uint64_t ticket, std::vector<std::function<void()>>&& after_commit);
 
   // Waits until every deferred commit is durable, then runs their
   // after-commit work. A failed flush fails them all: their outcome is
   // unknown, and their after-commit work is dropped, as a transaction's
-  // whose flush failed.
+  // whose flush failed. Once failed, every later settle() fails the same
+  // way: the run's answer must say so even if the script caught the error.
   sdk::Result<void> settle();
-  bool pending() const { return ticket_ != 0; }
+  // Something to settle: deferred commits, or a failure to report.
+  bool pending() const { return ticket_ != 0 || failed_.has_value(); }
+  // Calls `ready` (quick, never waiting; on the thread that flushed) once
+  // settle() would not wait: every deferred commit is durable, or a flush
+  // failed. Now, when nothing is pending.
+  void when_durable(std::function<void()> ready);
 
  private:
   static constexpr std::size_t kMaxPendingActions = 256;
+  static constexpr int kMaxDeferredCommits = 32;
   GroupCommit* group_ = nullptr;
   std::uint64_t ticket_ = 0;  // the newest deferred commit; 0: none
+  int deferred_ = 0;          // commits deferred since the last settle
+  std::optional<sdk::Error> failed_;
   std::vector<std::function<void()>> after_commit_;
   int depth_ = 0;                        // open_window() calls not yet closed
   DeferredAcks* outer_ = nullptr;        // the window open here before this one's

@@ -1,10 +1,13 @@
 #include "kernel/db/group_commit.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +36,15 @@ void GroupCommit::write_ended() {
   if (options_.max_wait.count() > 0) changed_.notify_all();
 }
 
+GroupCommit::~GroupCommit() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  flusher_wanted_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
 sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
   {
     std::lock_guard lock(mutex_);
@@ -53,7 +65,60 @@ sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
       changed_.wait(lock);
       continue;
     }
-    // This thread leads the next flush.
+    lead_flush(lock);
+  }
+}
+
+void GroupCommit::when_durable(std::uint64_t ticket, std::function<void()> ready) {
+  {
+    std::lock_guard lock(mutex_);
+    if (durable_ < ticket && !failed_) {
+      callbacks_.push_back({ticket, std::move(ready)});
+      wake_flusher();
+      return;
+    }
+  }
+  ready();
+}
+
+void GroupCommit::flush_soon(std::uint64_t ticket) {
+  std::lock_guard lock(mutex_);
+  if (durable_ >= ticket || failed_ || ticket <= wanted_) return;
+  wanted_ = ticket;
+  wake_flusher();
+}
+
+void GroupCommit::wake_flusher() {
+  // Whether or not a flush runs now: one running may have begun before the
+  // commit waited for, and its leader may be a waiter that leaves after it.
+  if (!flusher_.joinable()) flusher_ = std::thread([this] { flusher_loop(); });
+  flusher_wanted_.notify_one();
+}
+
+bool GroupCommit::flusher_has_work() const {
+  return !failed_ && (wanted_ > durable_ || !callbacks_.empty());
+}
+
+void GroupCommit::flusher_loop() {
+  pthread_setname_np(pthread_self(), "picloud-flush");
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    flusher_wanted_.wait(lock, [&] { return stopping_ || (flusher_has_work() && !flushing_) || (failed_ && !callbacks_.empty()); });
+    if (flushing_) {  // stopping while a waiter's flush runs: it may leave callbacks
+      changed_.wait(lock);
+      continue;
+    }
+    if (!flusher_has_work() && callbacks_.empty()) {
+      if (stopping_) return;
+      continue;
+    }
+    lead_flush(lock);
+  }
+}
+
+void GroupCommit::lead_flush(std::unique_lock<std::mutex>& lock) {
+  std::vector<Callback> ready;
+  if (!failed_) {
     flushing_ = true;
     if (options_.max_wait.count() > 0) {
       // Other writers are between BEGIN and COMMIT: their commits are
@@ -77,8 +142,20 @@ sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
                 "); the outcome of this write is unknown, and no write is accepted until PiCloud restarts";
       failed_flag_.store(true, std::memory_order_release);
     }
-    changed_.notify_all();
   }
+  // Callbacks of covered commits (every one, after a failure: each then
+  // hears of it from wait_durable) run outside the lock, in the order given.
+  auto covered = [&](const Callback& c) { return failed_ || c.ticket <= durable_; };
+  auto split = std::stable_partition(callbacks_.begin(), callbacks_.end(), covered);
+  std::move(callbacks_.begin(), split, std::back_inserter(ready));
+  callbacks_.erase(callbacks_.begin(), split);
+  const bool more = flusher_has_work();
+  changed_.notify_all();
+  if (more) flusher_wanted_.notify_one();
+  if (ready.empty()) return;
+  lock.unlock();
+  for (auto& c : ready) c.ready();
+  lock.lock();
 }
 
 void GroupCommit::note_flush_time(std::chrono::steady_clock::duration took) {

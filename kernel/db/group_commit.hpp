@@ -25,6 +25,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "picloud/sdk/error.hpp"
 
@@ -45,6 +47,9 @@ class GroupCommit {
   };
 
   GroupCommit(Flush flush, Options options);
+  ~GroupCommit();
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
 
   // Called right after a COMMIT returned: the ticket to wait for.
   std::uint64_t committed();
@@ -54,6 +59,17 @@ class GroupCommit {
   // kernel marks the pages clean), so nothing more is acknowledged until a
   // restart recovers the database from the disk.
   sdk::Result<void> wait_durable(std::uint64_t ticket);
+  // The same without waiting: `ready` runs once a flush that began after
+  // `ticket` was taken has finished (or failed: wait_durable() then says
+  // so at once), on the thread that ran it, or now when that happened
+  // already. It must be quick and must not wait for the database: it runs
+  // between flushes. When no waiter leads a flush, a thread of the group's
+  // own does (started with the first such call).
+  void when_durable(std::uint64_t ticket, std::function<void()> ready);
+  // Asks for a flush covering `ticket` soon, without waiting for it: a
+  // commit whose acknowledgement is deferred (deferred_acks.hpp) must not
+  // sit readable but not durable for longer than about one flush.
+  void flush_soon(std::uint64_t ticket);
 
   // Write transactions under way (waiting for or holding the writer's turn). A
   // leader with max_wait > 0 waits for them to commit and join its flush.
@@ -77,6 +93,15 @@ class GroupCommit {
   bool flushing_ = false;
   std::uint32_t writing_ = 0;
   std::uint64_t flushes_ = 0;
+  struct Callback {
+    std::uint64_t ticket;
+    std::function<void()> ready;
+  };
+  std::vector<Callback> callbacks_;  // when_durable()'s, in ticket order
+  std::condition_variable flusher_wanted_;
+  std::thread flusher_;
+  std::uint64_t wanted_ = 0;  // flush_soon()'s newest ticket
+  bool stopping_ = false;
   std::optional<std::string> failed_;  // why nothing more is acknowledged
   std::atomic<bool> failed_flag_{false};
   // Waiters lend their thread's places (blocking_wait.hpp) when flushes
@@ -85,6 +110,13 @@ class GroupCommit {
   static constexpr std::int64_t kLendFromUs = 50;
   std::atomic<std::int64_t> recent_flush_us_{kLendFromUs};  // moving average; starts lending
   void note_flush_time(std::chrono::steady_clock::duration took);
+  // With `lock` held and no flush running: runs one (unlocking meanwhile),
+  // then wakes the waiters and runs the callbacks it covered.
+  void lead_flush(std::unique_lock<std::mutex>& lock);
+  // The group's own thread, started with the first callback or request.
+  void wake_flusher();  // with mutex_ held
+  bool flusher_has_work() const;  // with mutex_ held
+  void flusher_loop();
 };
 
 // What a write gets once a flush failed (GroupCommit::failed()).

@@ -6,6 +6,7 @@
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/db/deferred_acks.hpp"
+#include "kernel/http/answer_hold.hpp"
 #include "kernel/http/app_response.hpp"
 #include "kernel/log.hpp"
 #include "kernel/triggers/kernel_kinds.hpp"
@@ -28,10 +29,14 @@ std::int64_t jittered_delay(const triggers::RetryPolicy& policy, int failed_atte
 int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
 // A run's writes made durable at its end (db/deferred_acks.hpp), for the
-// script engine (scripting/run_state.hpp).
-class RunWrites final : public scripting::DeferredWrites {
+// script engine (scripting/run_state.hpp); for a route's run, the hold its
+// answer waits for in the server (http/answer_hold.hpp).
+class RunWrites final : public scripting::DeferredWrites, public http::AnswerHold {
  public:
   sdk::Result<void> settle() override { return acks_.settle(); }
+  bool pending() const { return acks_.pending(); }
+  void when_ready(std::function<void()> ready) override { acks_.when_durable(std::move(ready)); }
+  sdk::Result<void> finish() override { return acks_.settle(); }
 
  private:
   void enter_database_only_call() override { acks_.open_window(); }
@@ -320,14 +325,19 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
   std::string id = admin::new_id();
   std::int64_t started = admin::now_ms();
   GatedRun ran;
-  RunWrites writes;
+  auto writes = std::make_unique<RunWrites>();
   {
     ExecutionGate::Slot slot(gate_, script.app_id, ExecutionGate::Lending::allowed);
-    ran.result = engine_.run_http(script, scripts_, {principal, id, 0, &writes}, request);
+    ran.result = engine_.run_http(script, scripts_, {principal, id, 0, writes.get()}, request);
   }
   // The slot is free for the next run while this one's writes reach the
-  // disk; its answer waits for them.
-  if (auto settled = writes.settle(); !settled) fail_unsettled(ran.result, settled.error());
+  // disk; its answer waits for them, in the server without a thread when
+  // it goes back through the server, here otherwise.
+  if (writes->pending() && http::answers_can_wait()) {
+    http::hold_answer(std::move(writes));
+  } else if (auto settled = writes->settle(); !settled) {
+    fail_unsettled(ran.result, settled.error());
+  }
   (ran.result.ok() ? runs_ok_ : runs_failed_).inc();
   run_seconds_.observe(std::chrono::duration<double>(ran.result.duration).count());
   ran.record = record_of(id, script.app_id, route, script.script_id, script.version, ran.result, started);
@@ -397,14 +407,20 @@ void Dispatcher::worker_loop(const std::string& owner) {
       // An item may start only while its lease still covers a whole run;
       // the rest are given back unrun.
       const std::int64_t run_by = now + settings_.lease_grace_ms;
-      // The batch's runs make their writes durable together, before any is
-      // marked done (a run calling out to the world settles sooner).
-      RunWrites writes;
+      // The batch's runs make their writes durable together (one flush
+      // covers them all), before any is marked done. Each run keeps its own
+      // (a run calling out to the world settles its own writes first, not
+      // another app's).
+      std::vector<std::unique_ptr<RunWrites>> writes;
       for (auto& item : *items) {
-        if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by, writes))
+        writes.push_back(std::make_unique<RunWrites>());
+        if (auto completion = run_item(item, owner, stopping_ ? 0 : run_by, *writes.back()))
           done.push_back(std::move(*completion));
       }
-      if (auto settled = writes.settle(); !settled) {
+      sdk::Result<void> settled;
+      for (auto& w : writes)
+        if (settled) settled = w->settle();
+      if (!settled) {
         write_log(LogLevel::warn, "dispatch", "queued runs' writes could not be made durable; they run again after their lease",
                   {{"rows", std::to_string(done.size())}, {"error", settled.error().message}});
         continue;

@@ -115,6 +115,9 @@ class Dispatcher : public http::CorsLookup {
     scripting::RunResult result;
     admin::ExecutionRecord record;
   };
+  // Runs a script in a gate slot. Its answer waits for its writes to be
+  // durable in the HTTP server, holding no thread, when this thread runs a
+  // handler for it (http/answer_hold.hpp); here otherwise.
   std::optional<GatedRun> run_gated(const scripting::ScriptRef& script, const std::string& principal,
                                     const sdk::HttpRequest& request, const AppRoute* route, const char* source);
   sdk::HttpResponse run_sync(const RouteMatch& match, const sdk::HttpRequest& request);

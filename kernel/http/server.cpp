@@ -24,6 +24,7 @@
 #include <random>
 
 #include "kernel/blocking_wait.hpp"
+#include "kernel/http/answer_hold.hpp"
 #include "kernel/http/framing.hpp"
 #include "kernel/http/wire.hpp"
 #include "kernel/log.hpp"
@@ -99,6 +100,22 @@ sdk::HttpResponse error_response(int status, std::string_view code, std::string_
   return sdk::HttpResponse::json(status, sdk::to_json(body));
 }
 
+namespace {
+thread_local bool answers_held_here = false;
+thread_local std::unique_ptr<AnswerHold> answer_hold_here;
+}  // namespace
+
+bool answers_can_wait() { return answers_held_here; }
+void hold_answer(std::unique_ptr<AnswerHold> hold) {
+  if (answers_held_here) answer_hold_here = std::move(hold);
+}
+AnswerHoldScope::AnswerHoldScope() { answers_held_here = true; }
+AnswerHoldScope::~AnswerHoldScope() {
+  answers_held_here = false;
+  answer_hold_here.reset();
+}
+std::unique_ptr<AnswerHold> AnswerHoldScope::take() { return std::move(answer_hold_here); }
+
 // One request being served: what was parsed so far, and what the connection
 // must know once it is answered.
 struct Server::Exchange {
@@ -133,11 +150,18 @@ struct Server::Exchange {
   Spool* spool = nullptr;  // the body's bytes are charged to it
 };
 
+// A held answer's way back to its connection: the hold's callback arms the
+// connection for writing unless the server let go of it first (stop()).
+struct Server::HeldLink {
+  std::mutex mutex;
+  Connection* connection = nullptr;  // null once armed or let go of
+};
+
 // A client connection. It belongs to the worker that took its epoll event
-// until that worker re-arms it; only the housekeeper looks at it otherwise,
-// through the atomics.
+// until that worker re-arms it (or, held, until its hold arms it); only the
+// housekeeper looks at it otherwise, through the atomics.
 struct Server::Connection {
-  enum class Phase { head, body, writing, lingering };
+  enum class Phase { head, body, writing, lingering, held };
 
   int fd = -1;
   std::string peer;
@@ -154,6 +178,10 @@ struct Server::Connection {
   bool peer_closed = false;  // no more input will come (EOF, reset, or timed out)
   bool keep_alive = true;    // for the response being written
   std::unique_ptr<Exchange> exchange;
+  // Phase::held: the answer, what it waits for, and the hold's way back.
+  sdk::HttpResponse held_response;
+  std::shared_ptr<AnswerHold> hold;
+  std::shared_ptr<HeldLink> held_link;
   std::int64_t linger_until = 0;
   std::int64_t lingered = 0;
 
@@ -345,15 +373,67 @@ void Server::on_ready(Connection& c) {
   c.deadline_ms.store(kNever);
   Next next;
   try {
-    next = c.phase == Connection::Phase::writing ? flush(c) : receive(c);
+    next = c.phase == Connection::Phase::writing ? flush(c)
+           : c.phase == Connection::Phase::held  ? send_held(c)
+                                                 : receive(c);
     if (next == Next::proceed) next = process(c);
   } catch (const std::exception& e) {
     write_log(LogLevel::error, "server", "connection failed", {{"error", e.what()}});
     next = Next::close;
   }
   if (next == Next::taken) return;
+  if (next == Next::held) {
+    // No thread waits: the hold arms the connection once the answer may
+    // leave, and whichever worker takes that event sends it. From the
+    // moment `ready` may run, c may be another worker's: only the copies
+    // below are used.
+    std::shared_ptr<AnswerHold> hold = c.hold;
+    std::shared_ptr<HeldLink> link = c.held_link;
+    auto arm_for_the_answer = [this, link] {
+      std::lock_guard lock(link->mutex);
+      Connection* held = std::exchange(link->connection, nullptr);
+      if (!held) return;  // the server let go of it
+      // As arm(), but a failure must not free the connection on this thread
+      // (stop() may be looking at it): the client sees its end, and stop()
+      // frees it.
+      held->timeout_shutdown.store(SHUT_RDWR);
+      held->deadline_ms.store(now_ms() + std::int64_t{options_.send_timeout_s} * 1000);
+      epoll_event event{static_cast<std::uint32_t>(EPOLLOUT | EPOLLONESHOT), {.ptr = held}};
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, held->fd, &event) != 0) {
+        write_log(LogLevel::error, "server", "cannot wait on a connection", {{"error", std::strerror(errno)}});
+        ::shutdown(held->fd, SHUT_RDWR);
+      }
+    };
+    try {
+      hold->when_ready(std::move(arm_for_the_answer));
+    } catch (const std::exception& e) {
+      // The hold could not be registered (no memory, no thread): nothing
+      // will arm the connection. Let go of it first, then end it.
+      write_log(LogLevel::error, "server", "an answer could not wait for its writes", {{"error", e.what()}});
+      bool ours;
+      {
+        std::lock_guard lock(link->mutex);
+        ours = std::exchange(link->connection, nullptr) != nullptr;
+      }
+      if (ours) close_connection(&c);
+    }
+    return;
+  }
   if (next == Next::close) close_connection(&c);
   else arm(c, next);
+}
+
+Server::Next Server::send_held(Connection& c) {
+  RequestIdScope scope(c.exchange ? c.exchange->request.request_id : std::string());
+  std::shared_ptr<AnswerHold> hold = std::move(c.hold);
+  c.held_link.reset();
+  sdk::HttpResponse res = std::exchange(c.held_response, {});
+  if (auto finished = hold->finish(); !finished) {
+    write_log(LogLevel::error, "server", "an answer could not be completed",
+              {{"path", c.exchange ? c.exchange->request.path : std::string()}, {"error", finished.error().message}});
+    res = error_response(500, "internal", "the request's outcome is unknown: " + finished.error().message);
+  }
+  return respond(c, std::move(res));
 }
 
 // Reads what has arrived. Returns `proceed` to parse it, `read` to wait for
@@ -626,7 +706,13 @@ Server::Next Server::complete_request(Connection& c) {
   // The handler may run on another worker than the check did (its body
   // arrived later): what the check established comes with the request.
   authorizer_.restore_state(std::move(x.auth_state));
-  sdk::HttpResponse response = x.route->handler(x.request);
+  sdk::HttpResponse response;
+  std::unique_ptr<AnswerHold> hold;
+  {
+    AnswerHoldScope holding;
+    response = x.route->handler(x.request);
+    hold = holding.take();
+  }
   // The body's file goes with the handler's return, not with a (possibly
   // long) streamed answer: its disk space comes back at once.
   if (x.spool_fd >= 0) {
@@ -636,6 +722,17 @@ Server::Next Server::complete_request(Connection& c) {
     spool_.release(x.spooled);
     x.spooled = 0;
   }
+  if (hold && !response.takeover) {
+    c.held_response = std::move(response);
+    c.hold = std::move(hold);
+    c.held_link = std::make_shared<HeldLink>();
+    c.held_link->connection = &c;
+    c.phase = Connection::Phase::held;
+    return Next::held;  // on_ready hands it to the hold, last
+  }
+  if (hold)  // a stream's head goes now: settled first
+    if (auto finished = hold->finish(); !finished)
+      response = error_response(500, "internal", "the request's outcome is unknown: " + finished.error().message);
   return respond(c, std::move(response));
 }
 
@@ -979,7 +1076,14 @@ int Server::stop(int grace_ms) {
   slots_.clear();
   // No worker hands over more streams now; each open one gets its farewell.
   streams_.stop(std::min(grace_ms, 2000));
-  for (auto* c : std::unordered_set<Connection*>(live_)) close_connection(c);
+  for (auto* c : std::unordered_set<Connection*>(live_)) {
+    if (c->held_link) {
+      // Its hold may still become ready: it must then find nothing to arm.
+      std::lock_guard lock(c->held_link->mutex);
+      c->held_link->connection = nullptr;
+    }
+    close_connection(c);
+  }
   ::close(epoll_fd_);
   ::close(wake_fd_);
   epoll_fd_ = wake_fd_ = -1;

@@ -124,7 +124,9 @@ class Server {
   struct Exchange;
   // What a connection waits for next.
   enum class Next { read, write, close, proceed /* response done: go on with buffered input */,
-                    taken /* the connection went to the stream loop, and c is gone */ };
+                    taken /* the connection went to the stream loop, and c is gone */,
+                    held /* the answer waits for its hold (answer_hold.hpp) */ };
+  struct HeldLink;
 
   struct WorkerSlot;
   void add_worker();            // with park_mutex_ held
@@ -147,6 +149,7 @@ class Server {
   Next read_body(Connection& c);
   Next complete_request(Connection& c);  // body read: run the handler
   Next respond(Connection& c, sdk::HttpResponse response);
+  Next send_held(Connection& c);  // the hold is ready: finish it, then respond
   Next take_over(Connection& c, sdk::HttpResponse response);
   Next flush(Connection& c);
   Next next_stream_part(Connection& c);

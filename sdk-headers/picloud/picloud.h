@@ -584,8 +584,10 @@ typedef struct pc_host_api {
 
   /* Calls fn exactly once when tx ends: with committed = 1 after tx has
    * committed durably (on the committing thread, once the commit returned
-   * and the connection went back to the pool), or with committed = 0 when
-   * it rolled back, so user can be freed. For work that must not happen
+   * and the connection went back to the pool; in a PC_SCRIPT_DATABASE_ONLY
+   * call, once the run's writes are durable, maybe later and on another
+   * thread), or with committed = 0 when it rolled back, so user can be
+   * freed. For work that must not happen
    * unless the data is there: waking another node, a cache update,
    * follow-up work. fn must not fail; it may use the database, not tx.
    * When this call fails, fn is never called. */

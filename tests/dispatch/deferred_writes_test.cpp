@@ -49,15 +49,15 @@ struct HeldDisk {
   }
 };
 
-std::unique_ptr<Instance> start(HeldDisk& disk) {
+std::unique_ptr<Instance> start(HeldDisk& disk, std::map<std::string, std::string> env = {}) {
+  env.merge(std::map<std::string, std::string>{{"PICLOUD_PLUGINS_ENABLED", "kv"},
+                                               {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
+                                               // One slot in all: a run holding it
+                                               // through a flush would stop the next.
+                                               {"PICLOUD_DISPATCH_MAX_RUNNING", "1"},
+                                               {"PICLOUD_DISPATCH_QUEUE_TIMEOUT_MS", "10000"}});
   auto pc = std::make_unique<Instance>(
-      Backend::sqlite,
-      std::map<std::string, std::string>{{"PICLOUD_PLUGINS_ENABLED", "kv"},
-                                         {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
-                                         // One slot in all: a run holding it
-                                         // through a flush would stop the next.
-                                         {"PICLOUD_DISPATCH_MAX_RUNNING", "1"},
-                                         {"PICLOUD_DISPATCH_QUEUE_TIMEOUT_MS", "10000"}},
+      Backend::sqlite, env,
       [&](kernel::Settings& s) {
         s.database.wrap_flush = [&](const kernel::db::GroupCommit::Flush& real) { return disk.flush(real); };
       });
@@ -112,6 +112,7 @@ void handle(request@ req, response@ res) { res.text("" + kv::collection("n").inc
     std::lock_guard lock(disk.mutex);
     return disk.flushes;
   }();
+  const std::uint64_t commits_before = pc->kernel().database()->group_commit()->commits();
   constexpr int kWriters = 8;
   std::vector<std::future<HttpResult>> writers;
   for (int i = 0; i < kWriters; ++i)
@@ -120,7 +121,11 @@ void handle(request@ req, response@ res) { res.text("" + kv::collection("n").inc
     }));
   ASSERT_TRUE(disk.wait_for_a_held_flush(5s));
   // Every run commits while the first flush is held: none holds the slot.
-  std::this_thread::sleep_for(500ms);
+  const auto* group = pc->kernel().database()->group_commit();
+  for (auto end = std::chrono::steady_clock::now() + 20s;
+       group->commits() < commits_before + kWriters && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_GE(group->commits(), commits_before + kWriters) << "runs waited for the held flush: they kept the slot";
   for (auto& w : writers) EXPECT_EQ(w.wait_for(0ms), std::future_status::timeout);
   disk.release();
   for (auto& w : writers) {
@@ -129,10 +134,67 @@ void handle(request@ req, response@ res) { res.text("" + kv::collection("n").inc
     EXPECT_EQ(r.body, "1");
   }
   std::lock_guard lock(disk.mutex);
-  // The held flush covers the first commit; one more covers the other
-  // seven (the engine's own writes may add one). Holding the slot through
-  // each flush, it would be eight.
+  // The held flush covers the first commit; one or two more cover the
+  // other seven. Holding the slot through each flush, it would be eight.
   EXPECT_LE(disk.flushes - before, 3) << "each run waited for its own flush";
+}
+
+// An answer waiting for its flush holds no server thread: with two in all,
+// writers waiting on a held disk leave both free for other requests.
+TEST(DeferredWrites, AnswersWaitingForTheirFlushHoldNoServerThread) {
+  HeldDisk disk;
+  auto pc = start(disk, {{"PICLOUD_SERVER_THREADS", "2"}, {"PICLOUD_SERVER_ACTIVE_WORKERS", "2"}});
+  ASSERT_EQ(pc->post("/apps", pc->owner_key, R"({"slug":"w","hostnames":["w.localhost"]})").status, 201);
+  save_script(*pc, "w", "set", R"(
+void handle(request@ req, response@ res) { kv::collection("c").set(req.param("key"), json::parse(req.body)); })");
+  save_script(*pc, "w", "get", R"(
+void handle(request@ req, response@ res) { res.json(kv::collection("c").get(req.param("key"))); })");
+  bind_route(*pc, "w", R"({"script":"set","path":"/set/{key}","methods":["POST"]})");
+  bind_route(*pc, "w", R"({"script":"get","path":"/get/{key}","methods":["GET"]})");
+  ASSERT_EQ(on(*pc, "w.localhost", "POST", "/set/warm", "0").status, 200);
+
+  disk.hold();
+  std::vector<std::future<HttpResult>> writers;
+  for (int i = 0; i < 4; ++i)
+    writers.push_back(std::async(std::launch::async, [&, i] {
+      return on(*pc, "w.localhost", "POST", "/set/k" + std::to_string(i), std::to_string(i));
+    }));
+  ASSERT_TRUE(disk.wait_for_a_held_flush(5s));
+  std::this_thread::sleep_for(300ms);  // every writer committed and is waiting
+  auto read = on(*pc, "w.localhost", "GET", "/get/warm");
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.body, "0");
+  for (auto& w : writers) EXPECT_EQ(w.wait_for(0ms), std::future_status::timeout) << "answered before durable";
+  disk.release();
+  for (auto& w : writers) EXPECT_EQ(w.get().status, 200);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(on(*pc, "w.localhost", "GET", "/get/k" + std::to_string(i)).body, std::to_string(i));
+}
+
+// A server stopping while an answer waits for its flush beyond the grace
+// period: the connection is let go of (the flush ending later touches
+// nothing of it), and its writes are still made durable and their
+// after-commit work run before stop() returns (it waits for the disk).
+TEST(DeferredWrites, AServerStoppingWhileAnAnswerWaitsForItsFlushEndsCleanly) {
+  HeldDisk disk;
+  auto pc = start(disk, {{"PICLOUD_SERVER_SHUTDOWN_GRACE_MS", "300"}});
+  ASSERT_EQ(pc->post("/apps", pc->owner_key, R"({"slug":"w","hostnames":["w.localhost"]})").status, 201);
+  save_script(*pc, "w", "set", R"(
+void handle(request@ req, response@ res) { kv::collection("c").set("k", json::parse(req.body)); })");
+  bind_route(*pc, "w", R"({"script":"set","path":"/set","methods":["POST"]})");
+  ASSERT_EQ(on(*pc, "w.localhost", "POST", "/set", "1").status, 200);
+  disk.hold();
+  auto set = std::async(std::launch::async, [&] { return on(*pc, "w.localhost", "POST", "/set", "2"); });
+  ASSERT_TRUE(disk.wait_for_a_held_flush(5s));
+  std::this_thread::sleep_for(100ms);
+  // The disk comes back only after the grace period is over.
+  std::thread later([&] {
+    std::this_thread::sleep_for(800ms);
+    disk.release();
+  });
+  pc->kernel().stop();
+  later.join();
+  auto answered = set.get();
+  EXPECT_NE(answered.status, 200) << "answered though the server let go of the connection";
 }
 
 }  // namespace

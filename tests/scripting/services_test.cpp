@@ -540,6 +540,25 @@ TEST(Declarations, AreCheckedWhenMade) {
   EXPECT_NE(late.error().message.find("after configure()"), std::string::npos);
 }
 
+TEST(Declarations, ADatabaseOnlyFunctionCannotTakeTheResponse) {
+  Declarations d;
+  auto& api = d.api_for("p");
+  sdk::ScriptFunctionDecl answers{"p", "answer", {{"res", ScriptType::response}}, ScriptType::void_type, "", noop()};
+  answers.database_only = true;
+  auto refused = api.add_function(answers);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("cannot take the response"), std::string::npos) << refused.error().message;
+  answers.database_only = false;
+  EXPECT_TRUE(api.add_function(answers));
+  sdk::ScriptHandleTypeDecl type{"p", "T", {}};
+  sdk::ScriptMethodDecl method{"m", {{"res", ScriptType::response}}, ScriptType::void_type, "",
+                               [](const sdk::CallContext&, const sdk::Value&, std::span<const sdk::Value>)
+                                   -> sdk::Result<sdk::Value> { return sdk::Value(); }};
+  method.database_only = true;
+  type.methods.push_back(method);
+  EXPECT_FALSE(api.add_handle_type(type));
+}
+
 TEST(Declarations, UnknownHandleTypeStopsTheEngineNamingIt) {
   Declarations d;
   ASSERT_TRUE(d.api_for("p").add_function({"p", "f", {}, ScriptType::handle, "p::Missing", noop()}));

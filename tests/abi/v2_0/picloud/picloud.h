@@ -371,12 +371,13 @@ typedef struct pc_script_function {
  * property: `r.status`, not `r.status()`. */
 #define PC_SCRIPT_PROPERTY 1u
 /* A promise: the function's only effects besides its result are reads and
- * writes through the host's database (db_*). The kernel may then return
- * from its transactions before their commit is flushed to disk, and makes
- * the run's writes durable before anything else of the run is seen: its
- * response, its log, a call to a function without this flag. A function
- * that reaches the outside world (the network, files, another process, a
- * stream to a client) must not carry it. */
+ * writes through the host's database (db_*). Its transactions may then
+ * return before their commit is flushed to disk: the kernel makes the
+ * run's writes durable (and runs their after-commit work) before the run
+ * answers or calls a function without this flag, so no one outside learns
+ * of a write that a power cut could still undo. A function that reaches the
+ * outside world (the network, files, another process, a client's stream)
+ * must not carry it. */
 #define PC_SCRIPT_DATABASE_ONLY 2u
 
 typedef struct pc_script_handle_type {
@@ -583,8 +584,10 @@ typedef struct pc_host_api {
 
   /* Calls fn exactly once when tx ends: with committed = 1 after tx has
    * committed durably (on the committing thread, once the commit returned
-   * and the connection went back to the pool), or with committed = 0 when
-   * it rolled back, so user can be freed. For work that must not happen
+   * and the connection went back to the pool; in a PC_SCRIPT_DATABASE_ONLY
+   * call, once the run's writes are durable, maybe later and on another
+   * thread), or with committed = 0 when it rolled back, so user can be
+   * freed. For work that must not happen
    * unless the data is there: waking another node, a cache update,
    * follow-up work. fn must not fail; it may use the database, not tx.
    * When this call fails, fn is never called. */
