@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "kernel/db/connection.hpp"
@@ -114,6 +115,7 @@ class Database final : public sdk::Database {
   std::unique_ptr<GroupCommit> group_;
   std::timed_mutex writer_;
   static thread_local const Database* holds_turn_;  // the database whose turn this thread holds
+  const bool spin_for_turn_ = std::thread::hardware_concurrency() > 1;
   mutable std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

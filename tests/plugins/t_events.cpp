@@ -127,7 +127,14 @@ class EventsPlugin final : public Plugin {
 
     auto* api = ctx.script_api();
     auto add = [&](ScriptFunctionDecl d) { return api->add_function(std::move(d)); };
-    if (auto r = add({"t_events", "write",
+    // write and seen only use the database: their commits are acknowledged
+    // at the run's end (the crash tests cover that path with them);
+    // write_many keeps a flush of its own per call.
+    auto database_only = [](ScriptFunctionDecl d) {
+      d.database_only = true;
+      return d;
+    };
+    if (auto r = add(database_only({"t_events", "write",
                       {{"collection", ScriptType::string},
                        {"key", ScriptType::string},
                        {"op", ScriptType::string, "", Value("insert")},
@@ -144,7 +151,7 @@ class EventsPlugin final : public Plugin {
                         });
                         if (!done) return done.error();
                         return Value(std::int64_t{matched});
-                      }});
+                      }}));
         !r)
       return r;
     if (auto r = add({"t_events", "write_many",
@@ -165,13 +172,13 @@ class EventsPlugin final : public Plugin {
                       }});
         !r)
       return r;
-    if (auto r = add({"t_events", "seen", {{"key", ScriptType::string}}, ScriptType::void_type, "",
+    if (auto r = add(database_only({"t_events", "seen", {{"key", ScriptType::string}}, ScriptType::void_type, "",
                       [this](const CallContext& call, std::span<const Value> a) -> Result<Value> {
                         auto done = db_->execute("INSERT INTO t_events_seen (item_key, execution_id, depth) VALUES (?, ?, ?)",
                                                  {a[0], std::string(call.execution_id), std::int64_t{call.trigger_depth}});
                         if (!done) return done.error();
                         return Value();
-                      }});
+                      }}));
         !r)
       return r;
     if (auto r = add({"t_events", "observe", {{"emitted_us", ScriptType::integer}}, ScriptType::void_type, "",
