@@ -166,9 +166,9 @@ namespace {
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
+#elif defined(__aarch64__) || (defined(__ARM_ARCH) && __ARM_ARCH >= 7)
   asm volatile("yield");
-#endif
+#endif  // elsewhere (ARMv6 has no yield): a plain spin
 }
 constexpr int kTurnSpins = 256;
 }  // namespace

@@ -33,12 +33,24 @@ int default_workers() { return static_cast<int>(std::max(2u, std::thread::hardwa
 // answer waits for in the server (http/answer_hold.hpp).
 class RunWrites final : public scripting::DeferredWrites, public http::AnswerHold {
  public:
+  // A held answer let go of unsent (the server stopped) still settles, and
+  // still reports.
+  ~RunWrites() override {
+    if (finished_) (void)finish();
+  }
   sdk::Result<void> settle() override { return acks_.settle(); }
   bool pending() const { return acks_.pending(); }
   void when_ready(std::function<void()> ready) override { acks_.when_durable(std::move(ready)); }
-  sdk::Result<void> finish() override { return acks_.settle(); }
+  sdk::Result<void> finish() override {
+    auto settled = acks_.settle();
+    if (auto report = std::exchange(finished_, {})) report(settled);
+    return settled;
+  }
+  // Called once with finish()'s outcome.
+  void when_finished(std::function<void(const sdk::Result<void>&)> report) { finished_ = std::move(report); }
 
  private:
+  std::function<void(const sdk::Result<void>&)> finished_;
   void enter_database_only_call() override { acks_.open_window(); }
   void leave_database_only_call() override { acks_.close_window(); }
   db::DeferredAcks acks_;
@@ -333,17 +345,31 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
   // The slot is free for the next run while this one's writes reach the
   // disk; its answer waits for them, in the server without a thread when
   // it goes back through the server, here otherwise.
-  if (writes->pending() && http::answers_can_wait()) {
-    http::hold_answer(std::move(writes));
-  } else if (auto settled = writes->settle(); !settled) {
-    fail_unsettled(ran.result, settled.error());
-  }
-  (ran.result.ok() ? runs_ok_ : runs_failed_).inc();
+  const bool held = writes->pending() && http::answers_can_wait();
+  if (!held)
+    if (auto settled = writes->settle(); !settled) fail_unsettled(ran.result, settled.error());
   run_seconds_.observe(std::chrono::duration<double>(ran.result.duration).count());
   ran.record = record_of(id, script.app_id, route, script.script_id, script.version, ran.result, started);
   ran.record.source = source;
   ran.record.request_id = request.request_id;
-  executions_.record(ran.record);
+  // Counted and recorded once the outcome is known: a held run's, when its
+  // writes turned out durable or not.
+  auto account = [this](admin::ExecutionRecord record, const sdk::Result<void>& settled) {
+    if (!settled && record.ok) {
+      record.ok = false;
+      record.http_status = 500;
+      record.error_kind = std::string(scripting::to_string(scripting::RunError::internal));
+      record.error_message = "the run's writes could not be made durable: " + settled.error().message;
+    }
+    (record.ok ? runs_ok_ : runs_failed_).inc();
+    executions_.record(record);
+  };
+  if (held) {
+    writes->when_finished([account, record = ran.record](const sdk::Result<void>& settled) { account(record, settled); });
+    http::hold_answer(std::move(writes));
+  } else {
+    account(ran.record, {});
+  }
   return ran;
 }
 

@@ -535,12 +535,14 @@ TEST(GroupCommitDatabase, WritesInsideADeferralWindowAreAcknowledgedTogetherWhen
   std::thread writer([&] {
     acks.open_window();
     for (int i = 0; i < 40; ++i) {
-      ASSERT_TRUE(insert(100 + i, &announced).ok());
+      EXPECT_TRUE(insert(100 + i, &announced).ok());
       ++done;
     }
     acks.close_window();
   });
-  std::this_thread::sleep_for(300ms);
+  for (auto end = std::chrono::steady_clock::now() + 20s; done < 31 && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(100ms);
   EXPECT_EQ(done, 31) << "a looping writer did not wait for the disk";
   hold.unlock();
   writer.join();
