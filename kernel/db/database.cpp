@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <exception>
-#include <thread>
 
 #include "kernel/db/deferred_acks.hpp"
 

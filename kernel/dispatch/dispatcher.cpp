@@ -56,11 +56,13 @@ class RunWrites final : public scripting::DeferredWrites, public http::AnswerHol
   db::DeferredAcks acks_;
 };
 
+std::string unsettled(const sdk::Error& error) { return "the run's writes could not be made durable: " + error.message; }
+
 // A run whose writes could not be made durable: whatever it produced is
 // not sent, as for a write that failed within the run.
 void fail_unsettled(scripting::RunResult& result, const sdk::Error& error) {
   result.error = scripting::RunError::internal;
-  result.message = "the run's writes could not be made durable: " + error.message;
+  result.message = unsettled(error);
   result.response = {};
 }
 
@@ -354,21 +356,23 @@ std::optional<Dispatcher::GatedRun> Dispatcher::run_gated(const scripting::Scrip
   ran.record.request_id = request.request_id;
   // Counted and recorded once the outcome is known: a held run's, when its
   // writes turned out durable or not.
-  auto account = [this](admin::ExecutionRecord record, const sdk::Result<void>& settled) {
+  auto account = [this](admin::ExecutionRecord& record, const sdk::Result<void>& settled) {
     if (!settled && record.ok) {
       record.ok = false;
       record.http_status = 500;
       record.error_kind = std::string(scripting::to_string(scripting::RunError::internal));
-      record.error_message = "the run's writes could not be made durable: " + settled.error().message;
+      record.error_message = unsettled(settled.error());
     }
     (record.ok ? runs_ok_ : runs_failed_).inc();
     executions_.record(record);
   };
   if (held) {
-    writes->when_finished([account, record = ran.record](const sdk::Result<void>& settled) { account(record, settled); });
+    // The record is copied only for held runs (the caller keeps its own).
+    writes->when_finished(
+        [account, record = ran.record](const sdk::Result<void>& settled) mutable { account(record, settled); });
     http::hold_answer(std::move(writes));
   } else {
-    account(ran.record, {});
+    account(ran.record, {});  // settled above: fail_unsettled already said how
   }
   return ran;
 }
