@@ -235,6 +235,10 @@ sdk::Result<TargetUrl> parse_url(std::string_view text) {
   std::string_view target = after.substr(0, after.find('#'));
   url.target = encode_target(target);
   if (url.target.empty() || url.target[0] != '/') url.target.insert(0, "/");
+  // Encoding triples every byte it escapes: the cap holds for the URL as it
+  // is sent, so that what was accepted is what would be accepted again.
+  if (url.text().size() > kMaxUrlBytes)
+    return invalid("longer than " + std::to_string(kMaxUrlBytes) + " bytes once encoded");
   return url;
 }
 

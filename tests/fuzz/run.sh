@@ -30,9 +30,9 @@ status=0
 "$FUZZER" -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
   -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" "$HERE/corpus/$NAME" >"$LOG" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
-  grep -v -E '^#[0-9]+[[:space:]]' "$LOG" | tail -n 80 >&2
+  grep -a -v -E '^#[0-9]+[[:space:]]' "$LOG" | tail -n 80 >&2
   echo "$0: the fuzzer failed (exit $status); inputs: $(ls "$WORK/artifacts" | tr '\n' ' '); log: $LOG" >&2
 else
-  grep -E '^(Done|stat::)' "$LOG" || true
+  grep -a -E '^(Done|stat::)' "$LOG" || true
 fi
 exit "$status"

@@ -2,12 +2,14 @@
 // address is judged, how every spelling of a host is read, and how the
 // operator's allow and deny rules combine. No packet is sent here; the
 // end-to-end guard tests run in a network namespace (tests/e2e/http_guard_*).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "address_guard.hpp"
 #include "target_url.hpp"
 
 using namespace picloud::http;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -237,6 +239,25 @@ TEST(HttpUrl, TargetsAreSentAsPrintableAscii) {
   EXPECT_EQ(parse_url("https://x.com:80/")->authority(), "x.com:80");
   EXPECT_EQ(parse_url("http://[::1]:8080/")->authority(), "[::1]:8080");
   EXPECT_EQ(parse_url("https://X.com/p")->origin(), "https://x.com");
+}
+
+TEST(HttpUrl, TheLengthCapHoldsForTheUrlAsSent) {
+  // 6,000 bytes that each become "%XX": short enough to read, three times
+  // too long to send. Accepting it would hand on a URL that reading its own
+  // text again refuses.
+  std::string escaped = "http://x.com/" + std::string(6000, '\xe9');
+  auto url = parse_url(escaped);
+  ASSERT_FALSE(url);
+  EXPECT_EQ(url.error().code, "invalid_url");
+  EXPECT_THAT(url.error().message, HasSubstr("once encoded"));
+  auto base = *parse_url("https://api.example.com/v1/items");
+  EXPECT_FALSE(resolve_location(base, std::string(6000, '\xe9')));
+
+  std::string plain = "http://x.com/" + std::string(16 * 1024 - 13, 'a');
+  auto longest = parse_url(plain);
+  ASSERT_TRUE(longest);
+  EXPECT_EQ(longest->text(), plain);
+  EXPECT_FALSE(parse_url(plain + "a"));
 }
 
 TEST(HttpUrl, RedirectLocationsResolveAgainstTheirBase) {
