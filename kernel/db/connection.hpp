@@ -1,7 +1,8 @@
 // One open database connection and how statements run on it.
 //
-// Poco::Data opens and owns the connection (its SQLite and PostgreSQL
-// connectors); statements run through the native handle underneath. That
+// SQLite connections are opened with SQLite's own API; PostgreSQL ones by
+// Poco::Data's connector inside picloud_postgres.so (postgres_driver.hpp).
+// Statements run through the native handle on both. That
 // gives exact value types per row (Poco's RecordSet types SQLite expression
 // columns as text), exact error codes (unique violation vs busy), bound
 // parameters without Poco's `$N` text scan, and a per-connection cache of

@@ -1,6 +1,4 @@
-// PostgreSQL statements on the libpq handle of a Poco::Data session.
-#include <Poco/Data/Session.h>
-#include <Poco/Exception.h>
+// PostgreSQL statements on the libpq handle of a session opened by Poco's connector.
 
 #include <poll.h>
 
@@ -79,8 +77,8 @@ sdk::Value decode(Oid type, const char* text, int length) {
 
 class PostgresConnection final : public Connection {
  public:
-  PostgresConnection(const PostgresDriver& driver, std::unique_ptr<Poco::Data::Session> session)
-      : pq_(&driver), session_(std::move(session)), conn_(pq_->connection_of(*session_)) {}
+  PostgresConnection(const PostgresDriver& driver, PostgresSessionHandle session)
+      : pq_(&driver), session_(std::move(session)), conn_(session_.connection()) {}
 
   sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override {
     sdk::Rows out;
@@ -240,7 +238,7 @@ class PostgresConnection final : public Connection {
   static constexpr std::size_t kCacheSize = 64;
 
   const PostgresDriver* pq_;  // libpq, through picloud_postgres.so
-  std::unique_ptr<Poco::Data::Session> session_;
+  PostgresSessionHandle session_;
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, Statement> statements_;
   bool broken_ = false;
@@ -253,15 +251,11 @@ class PostgresConnection final : public Connection {
 sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const DatabaseUrl& url, const ConnectionOptions&) {
   auto driver = postgres_driver();
   if (!driver) return driver.error();
-  std::unique_ptr<Poco::Data::Session> session;
-  try {
-    session = std::make_unique<Poco::Data::Session>("postgresql", url.postgres_connection);
-  } catch (const Poco::Exception& e) {
-    std::string why = e.displayText();
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + why);
-  }
-  auto conn = std::make_unique<PostgresConnection>(**driver, std::move(session));
+  auto session = PostgresSessionHandle::open(**driver, url.postgres_connection);
+  if (!session)
+    return sdk::make_error(ErrorKind::unavailable,
+                           "cannot connect to PostgreSQL at " + url.display + ": " + session.error().message);
+  auto conn = std::make_unique<PostgresConnection>(**driver, std::move(*session));
   auto r = conn->execute_script("SET client_min_messages = warning");
   if (!r) return r.error();
   return std::unique_ptr<Connection>(std::move(conn));
@@ -276,8 +270,8 @@ namespace {
 
 class PostgresListener final : public NotificationListener {
  public:
-  PostgresListener(const PostgresDriver& driver, std::unique_ptr<Poco::Data::Session> session)
-      : pq_(&driver), session_(std::move(session)), conn_(pq_->connection_of(*session_)) {}
+  PostgresListener(const PostgresDriver& driver, PostgresSessionHandle session)
+      : pq_(&driver), session_(std::move(session)), conn_(session_.connection()) {}
 
   sdk::Result<void> listen(std::string_view channel) {
     std::string sql = "LISTEN " + std::string(channel);
@@ -315,7 +309,7 @@ class PostgresListener final : public NotificationListener {
     return any;
   }
   const PostgresDriver* pq_;
-  std::unique_ptr<Poco::Data::Session> session_;
+  PostgresSessionHandle session_;
   PGconn* conn_;
 };
 
@@ -332,13 +326,11 @@ sdk::Result<std::unique_ptr<NotificationListener>> open_notification_listener(co
   std::string conn = url.postgres_connection;
   if (conn.find("keepalives") == std::string::npos)
     conn += " keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3";
-  std::unique_ptr<Poco::Data::Session> session;
-  try {
-    session = std::make_unique<Poco::Data::Session>("postgresql", conn);
-  } catch (const Poco::Exception& e) {
-    return sdk::make_error(ErrorKind::unavailable, "cannot connect to PostgreSQL at " + url.display + ": " + e.displayText());
-  }
-  auto listener = std::make_unique<PostgresListener>(**driver, std::move(session));
+  auto session = PostgresSessionHandle::open(**driver, conn);
+  if (!session)
+    return sdk::make_error(ErrorKind::unavailable,
+                           "cannot connect to PostgreSQL at " + url.display + ": " + session.error().message);
+  auto listener = std::make_unique<PostgresListener>(**driver, std::move(*session));
   if (auto r = listener->listen(channel); !r) return r.error();
   return std::unique_ptr<NotificationListener>(std::move(listener));
 }

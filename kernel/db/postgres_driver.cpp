@@ -31,12 +31,19 @@ sdk::Result<const PostgresDriver*> postgres_driver() {
     auto entry = reinterpret_cast<PostgresDriverEntry>(::dlsym(handle, PICLOUD_POSTGRES_DRIVER_SYMBOL));
     if (!entry) return sdk::make_error(sdk::ErrorKind::internal, path + " is not PiCloud's PostgreSQL driver");
     loaded = entry();
-    loaded->register_connector();
     return loaded;
   }
   return sdk::make_error(sdk::ErrorKind::unavailable,
                          "PostgreSQL support (picloud_postgres.so) could not be loaded; it belongs beside the "
                          "picloud executable or in ../lib/picloud/ from it (" + tried + ")");
+}
+
+sdk::Result<PostgresSessionHandle> PostgresSessionHandle::open(const PostgresDriver& driver,
+                                                              const std::string& connection) {
+  std::string error;
+  PostgresSession* s = driver.open_session(connection, error);
+  if (!s) return sdk::make_error(sdk::ErrorKind::unavailable, error.empty() ? "the connection failed" : error);
+  return PostgresSessionHandle(driver, s);
 }
 
 }  // namespace picloud::kernel::db

@@ -11,18 +11,26 @@
 // ../lib/picloud/ from it (an installation), and where the build put it.
 #pragma once
 
-#include <Poco/Data/Session.h>
 #include <libpq-fe.h>  // types and constants only: nothing here references libpq
+
+#include <memory>
+#include <string>
 
 #include "picloud/sdk/error.hpp"
 
 namespace picloud::kernel::db {
 
-// The libpq functions the kernel uses, and the two things it needs from
+// A connection opened by Poco's PostgreSQL connector, inside the module: the
+// kernel sees only this name, so it maps no Poco::Data library of its own.
+struct PostgresSession;
+
+// The libpq functions the kernel uses, and the three things it needs from
 // Poco's connector.
 struct PostgresDriver {
-  void (*register_connector)();
-  PGconn* (*connection_of)(Poco::Data::Session& session);
+  // A new session, or nullptr with `error` set (the server's message).
+  PostgresSession* (*open_session)(const std::string& connection, std::string& error);
+  PGconn* (*connection_of)(PostgresSession* session);
+  void (*close_session)(PostgresSession* session);
   decltype(&PQexec) exec;
   decltype(&PQexecParams) exec_params;
   decltype(&PQexecPrepared) exec_prepared;
@@ -55,5 +63,22 @@ using PostgresDriverEntry = const PostgresDriver* (*)();
 // The driver, mapping the module on first use (once per process; it stays
 // mapped). An error names where it looked.
 sdk::Result<const PostgresDriver*> postgres_driver();
+
+// A session that closes itself.
+class PostgresSessionHandle {
+ public:
+  // An error of kind unavailable carries the server's message.
+  static sdk::Result<PostgresSessionHandle> open(const PostgresDriver& driver, const std::string& connection);
+  PGconn* connection() const { return driver_->connection_of(session_.get()); }
+
+ private:
+  struct Close {
+    const PostgresDriver* driver;
+    void operator()(PostgresSession* s) const { driver->close_session(s); }
+  };
+  PostgresSessionHandle(const PostgresDriver& driver, PostgresSession* s) : driver_(&driver), session_(s, Close{&driver}) {}
+  const PostgresDriver* driver_;
+  std::unique_ptr<PostgresSession, Close> session_;
+};
 
 }  // namespace picloud::kernel::db

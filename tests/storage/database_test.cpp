@@ -301,6 +301,22 @@ TEST(SqliteWriters, AWriteInsideAnotherWritesTransactionFailsInsteadOfHanging) {
   EXPECT_EQ(rows->rows[0][0].as_int(), 1);
 }
 
+// What SQLite says about a path it cannot open reaches the operator with the
+// path, as an error rather than a crash or a half-open database.
+TEST(SqliteOpen, APathThatCannotBeOpenedIsAClearError) {
+  test::TempDir dir;
+  for (const std::string& path : {dir.path(), dir.file("missing/dir/p.db")}) {
+    auto parsed = kernel::db::parse_database_url("sqlite:" + path, 5);
+    ASSERT_TRUE(parsed);
+    auto db = kernel::db::Database::open(*parsed, kernel::db::DatabaseOptions{});
+    ASSERT_FALSE(db) << path;
+    EXPECT_EQ(db.error().kind, sdk::ErrorKind::unavailable) << db.error().message;
+    EXPECT_NE(db.error().message.find("cannot open SQLite database " + path + ": unable to open database file"),
+              std::string::npos)
+        << db.error().message;
+  }
+}
+
 // Many threads writing at once all get through (they queue in the process).
 TEST(SqliteWriters, ABurstOfWritersAllCommit) {
   test::TempDir dir;
