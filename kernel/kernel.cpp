@@ -279,9 +279,30 @@ Result<void> Kernel::start_without_http() {
   if (auto r = open_keyring(); !r) return fail(r.error());
   if (!notifier_) {
     notifier_ = std::make_unique<cluster::Notifier>(*database_, metrics_);
+    nodes_ = std::make_unique<cluster::NodeRegistry>(*database_, *notifier_, outbox_signal_, metrics_, settings_.cluster);
+    notifier_->set_node_id(nodes_->id());
     plugins_->set_notifier(notifier_.get());
+    // What other nodes must hear of at once: rows to run, routing and
+    // access changes (cluster.md). Each is also polled for, or expires.
+    outbox_signal_.set_broadcast([n = notifier_.get()] { n->poke("kernel.outbox"); });
+    if (auto r = notifier_->listen_for_pokes("kernel.outbox", [this] { outbox_signal_.wake(); }); !r)
+      return fail(r.error());
+    if (auto r = notifier_->listen_for_pokes("kernel.routing",
+                                             [this] {
+                                               if (auto* d = poked_dispatcher_.load()) d->check_routing();
+                                             });
+        !r)
+      return fail(r.error());
+    if (auto r = notifier_->listen_for_pokes("kernel.access",
+                                             [this] {
+                                               if (admin_) admin_->access_cache().forget();
+                                             });
+        !r)
+      return fail(r.error());
   }
   if (auto r = build_admin(); !r) return fail(r.error());
+  admin_->access_cache().set_broadcast([n = notifier_.get()] { n->poke("kernel.access"); });
+  admin_->set_nodes(nodes_.get());
   if (!run_access_) {
     run_access_ = std::make_unique<admin::RunAccess>(capabilities_, *database_);
     plugins_->set_access_control(run_access_.get());
@@ -316,9 +337,9 @@ Result<void> Kernel::start() {
   if (auto r = start_without_http(); !r) return r;
   // The data plane: whatever no kernel or plugin route claims goes to the
   // dispatcher, which matches it by Host to an app's routes.
-  dispatcher_ = std::make_unique<dispatch::Dispatcher>(*database_, *script_engine_, admin_->executions(), metrics_,
-                                                       settings_.dispatch,
-                                                       dispatch::Delivery{outbox_signal_, *dead_letters_, &plugins_->job_kinds()});
+  dispatcher_ = std::make_unique<dispatch::Dispatcher>(
+      *database_, *script_engine_, admin_->executions(), metrics_, settings_.dispatch,
+      dispatch::Delivery{outbox_signal_, *dead_letters_, &plugins_->job_kinds(), nodes_->id()});
   dispatcher_->set_plugin_routes(&plugins_->app_host_routes());
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
   cron_ = std::make_unique<triggers::CronScheduler>(*database_, outbox_signal_, metrics_,
@@ -333,7 +354,11 @@ Result<void> Kernel::start() {
     else if (*n > 0)
       write_log(LogLevel::info, "triggers", "old dead letters deleted", {{"rows", std::to_string(*n)}});
   });
-  admin_->set_routing_listener([d = dispatcher_.get()] { d->routing_changed(); });
+  admin_->set_routing_listener([d = dispatcher_.get(), n = notifier_.get()] {
+    d->routing_changed();
+    n->poke("kernel.routing");
+  });
+  poked_dispatcher_ = dispatcher_.get();
   admin_->set_script_runner([d = dispatcher_.get()](const admin::ManualRun& run) { return d->run_manual(run); });
   dashboard_ = std::make_unique<dashboard::DashboardSite>();
   // The admin API's hosts never reach an app, whatever the database says;
@@ -363,6 +388,12 @@ Result<void> Kernel::start() {
     server_.reset();
     return fail(r.error());
   }
+  if (auto r = nodes_->start(settings_.http.host + ":" + std::to_string(server_->port())); !r) {
+    server_->stop(0);
+    server_.reset();
+    return fail(sdk::make_error(r.error().kind, "this node could not register among the database's nodes: " +
+                                                    r.error().message));
+  }
   ready_ = true;
   std::string names;
   for (const auto& p : plugins_->plugins()) names += (names.empty() ? "" : ",") + p.name;
@@ -390,8 +421,11 @@ void Kernel::stop() {
       admin_->set_routing_listener(nullptr);
       admin_->set_script_runner(nullptr);
     }
+    poked_dispatcher_ = nullptr;
     dispatcher_->stop();
   }
+  // Its work stopped: gone from every node's list.
+  if (nodes_) nodes_->stop();
   // Before the plugins: its thread calls their listeners.
   if (notifier_) notifier_->stop();
   if (plugins_) plugins_->stop_all();

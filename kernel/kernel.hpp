@@ -16,6 +16,8 @@
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/run_access.hpp"
+#include "kernel/cluster/node_registry.hpp"
+#include "kernel/cluster/notifier.hpp"
 #include "kernel/config.hpp"
 #include "kernel/dashboard/dashboard_site.hpp"
 #include "kernel/db/database.hpp"
@@ -63,6 +65,8 @@ class Kernel {
   admin::AdminApi* admin() { return admin_.get(); }
   // The data plane, once start() has built it.
   dispatch::Dispatcher* dispatcher() { return dispatcher_.get(); }
+  // This node among the database's nodes, once start() has built it.
+  cluster::NodeRegistry* nodes() { return nodes_.get(); }
   // Every registered route as "METHOD path" (kernel's and plugins').
   std::vector<std::string> routes() const;
 
@@ -91,6 +95,9 @@ class Kernel {
   dispatch::OutboxSignal outbox_signal_;
   std::unique_ptr<triggers::EventRouter> events_;
   std::unique_ptr<cluster::Notifier> notifier_;
+  std::unique_ptr<cluster::NodeRegistry> nodes_;
+  // Where another node's routing pokes go: the dispatcher while it runs.
+  std::atomic<dispatch::Dispatcher*> poked_dispatcher_{nullptr};
   std::unique_ptr<dispatch::JobQueue> jobs_;
   std::unique_ptr<triggers::DeadLetterStore> dead_letters_;
   std::unique_ptr<scripting::Engine> script_engine_;

@@ -231,6 +231,7 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   d.queue_timeout_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "workers", 0, 0, 1024));
   d.workers = static_cast<int>(n);
+  TRY_ASSIGN(d.run_queued, c.get_bool("dispatch", "run_queued", true));
   TRY_ASSIGN(n, c.get_int("dispatch", "poll_interval_ms", d.poll_interval_ms, 10, 600000));
   d.poll_interval_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("dispatch", "max_attempts", d.max_attempts, 1, 100));
@@ -240,6 +241,17 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(n, c.get_int("dispatch", "lease_grace_ms", d.lease_grace_ms, 100, 3600000));
   d.lease_grace_ms = static_cast<int>(n);
   d.trigger_retry = adm.retry;
+
+  TRY_ASSIGN(n, c.get_int("cluster", "heartbeat_interval_ms", s.cluster.heartbeat_ms, 100, 60000));
+  s.cluster.heartbeat_ms = static_cast<int>(n);
+  TRY_ASSIGN(n, c.get_int("cluster", "node_timeout_ms", s.cluster.timeout_ms, 1000, 3600000));
+  s.cluster.timeout_ms = static_cast<int>(n);
+  if (s.cluster.timeout_ms < 3 * s.cluster.heartbeat_ms)
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           "config: [cluster] node_timeout_ms (" + std::to_string(s.cluster.timeout_ms) +
+                               ") must be at least three heartbeats (heartbeat_interval_ms = " +
+                               std::to_string(s.cluster.heartbeat_ms) +
+                               "), or a node a little late to beat is taken for dead");
   TRY_ASSIGN(s.owner_username, c.get_string("owner", "username", ""));
   TRY_ASSIGN(s.owner_password, c.get_string("owner", "password", ""));
   if (s.owner_username.empty() != s.owner_password.empty())

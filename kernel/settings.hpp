@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernel/keyring/keyring.hpp"
+#include "kernel/cluster/node_registry.hpp"
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/database.hpp"
@@ -42,6 +43,7 @@ struct Settings {
   dispatch::DispatchSettings dispatch;
   TriggerSettings triggers;
   keyring::KeyringSettings keyring;
+  cluster::NodeSettings cluster;
   // The first owner, created on a start when there are no users yet.
   // Meant for the environment (PICLOUD_OWNER_USERNAME, PICLOUD_OWNER_PASSWORD).
   std::string owner_username;
@@ -58,8 +60,8 @@ struct Settings {
 Result<Settings> read_settings(Config& config, const std::string& exe_dir);
 
 // The kernel's sections, whose unknown keys are warned about at start-up.
-inline const std::vector<std::string> kKernelSections = {"server",   "database", "plugins",  "log",     "scripting", "admin",
-                                                         "executions", "owner", "dispatch", "triggers", "keyring"};
+inline const std::vector<std::string> kKernelSections = {"server",     "database", "plugins",  "log",      "scripting", "admin",
+                                                         "executions", "owner",    "dispatch", "triggers", "keyring",   "cluster"};
 // 0.1.0's name for [server]'s listener keys, still read where [server] lacks
 // them (with a warning to move them); not reserved, so a plugin may be called
 // http, and the keys read here are none of that plugin's.

@@ -49,6 +49,11 @@ void AccessCache::remember(const std::string& user_id, const std::string& app_re
 }
 
 void AccessCache::invalidate() {
+  forget();
+  if (broadcast_) broadcast_();
+}
+
+void AccessCache::forget() {
   std::lock_guard lock(mutex_);
   ++generation_;
   principals_.clear();

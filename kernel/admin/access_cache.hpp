@@ -5,10 +5,12 @@
 // that could narrow someone's access — a revoked key, a sign-out, a new
 // password, a deleted user, a changed membership, owner flag, app slug or a
 // deleted app — clears the whole cache at once, so on this node it takes
-// effect immediately; on other nodes sharing the database within the TTL.
+// effect immediately; the other nodes sharing the database clear theirs
+// when the broadcast (a cluster poke) reaches them, within the TTL at worst.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -42,8 +44,13 @@ class AccessCache {
   void remember(const std::string& user_id, const std::string& app_ref, const Membership& m, std::int64_t now_ms,
                 std::uint64_t generation);
 
-  // Forgets everything (after any change to identities or memberships).
+  // Forgets everything (after any change to identities or memberships) and
+  // tells the other nodes.
   void invalidate();
+  // Forgets everything, telling no one (another node's change).
+  void forget();
+  // Set once, before the cache is used.
+  void set_broadcast(std::function<void()> broadcast) { broadcast_ = std::move(broadcast); }
 
  private:
   struct PrincipalEntry {
@@ -59,6 +66,7 @@ class AccessCache {
   std::int64_t ttl_ms_;
   std::mutex mutex_;
   std::uint64_t generation_ = 0;
+  std::function<void()> broadcast_;
   std::unordered_map<std::string, PrincipalEntry> principals_;
   std::unordered_map<std::string, MembershipEntry> memberships_;
 };

@@ -143,6 +143,8 @@ sdk::Result<void> AdminApi::bootstrap_owner(const std::string& username, const s
 }
 
 void AdminApi::access_changed() { ctx_->cache.invalidate(); }
+AccessCache& AdminApi::access_cache() { return ctx_->cache; }
+void AdminApi::set_nodes(const cluster::NodeRegistry* nodes) { ctx_->nodes = nodes; }
 
 void AdminApi::start() { ctx_->executions.start(); }
 void AdminApi::stop() { ctx_->executions.stop(); }

@@ -29,6 +29,9 @@
 namespace picloud::kernel::triggers {
 class DeadLetterStore;
 }
+namespace picloud::kernel::cluster {
+class NodeRegistry;
+}
 
 namespace picloud::kernel::admin {
 
@@ -65,6 +68,7 @@ inline constexpr std::string_view kOpenApiPath = "/api/v1/openapi.json";
 
 struct AdminContext;
 class AppLifecycle;
+class AccessCache;
 
 class AdminApi {
  public:
@@ -110,6 +114,10 @@ class AdminApi {
   // Forgets remembered credential and membership checks; for whoever changes
   // identities in the database behind the API's back.
   void access_changed();
+  // The memory of those checks (the kernel connects it to the other nodes).
+  AccessCache& access_cache();
+  // The database's nodes, for GET /nodes (set before start()).
+  void set_nodes(const cluster::NodeRegistry* nodes);
 
   // Every admin route registered by the kernel, as "METHOD path".
   std::vector<std::string> kernel_routes() const;

@@ -91,6 +91,7 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("instance.plugins", Access::signed_in, 0, "see the loaded plugins, their versions and dashboard views");
   kernel("instance.trigger_kinds", Access::signed_in, 0, "see the trigger kinds and their filters");
   kernel("instance.metrics", Access::owner, 0, "read the current metrics");
+  kernel("instance.nodes", Access::owner, 0, "see the nodes serving this database and whether each is alive");
   kernel("instance.users", Access::owner, kUsersAdmin, "manage users");
   kernel("app.list", Access::signed_in, kAppRead, "list the apps you are a member of");
   kernel("app.create", Access::owner, kAppAdmin, "create apps");

@@ -44,6 +44,7 @@ struct AdminContext {
   const AppLifecycle* app_lifecycle = nullptr;                    // set once plugins have configured
   std::vector<InstalledPlugin> plugins;                           // likewise
   const AdminViews* views = nullptr;                              // likewise
+  const cluster::NodeRegistry* nodes = nullptr;                   // set by the kernel
   http::Router* router = nullptr;
   std::vector<std::string> routes;  // "METHOD path" of every kernel admin route
   std::function<void()> routing_listener;  // this node's dispatcher, when there is one

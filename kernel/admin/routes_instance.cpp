@@ -3,6 +3,8 @@
 // and the current metrics as JSON (the Prometheus text stays at /metrics
 // for scrapers).
 #include "kernel/admin/handlers.hpp"
+#include "kernel/admin/secrets.hpp"
+#include "kernel/cluster/node_registry.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
 #include "kernel/version.hpp"
 #include "picloud/picloud.h"
@@ -56,6 +58,30 @@ void add_instance_routes(AdminContext& ctx, Registrar& r) {
              {"filter_schema", k->kind.filter_schema}}));
       }
     return json_response(200, sdk::Value::object({{"items", std::move(items)}}));
+  });
+
+  r.add("GET", "/nodes", "instance.nodes", [&ctx](const sdk::HttpRequest& req) {
+    query_params(req, {});
+    if (!ctx.nodes) fail(503, "unavailable", "this server does not serve requests (no node registry)");
+    auto nodes = unwrap(ctx.nodes->list());
+    sdk::Value items = sdk::Value::array();
+    for (const auto& n : nodes)
+      items.as_array().push_back(sdk::Value::object({{"id", n.id},
+                                                     {"address", n.address},
+                                                     {"host_name", n.host_name},
+                                                     {"version", n.version},
+                                                     {"pid", n.pid},
+                                                     {"started_at", format_time(n.started_at_ms)},
+                                                     {"heartbeat_at", format_time(n.heartbeat_at_ms)},
+                                                     {"heartbeat_age_ms", n.age_ms},
+                                                     {"alive", n.alive},
+                                                     {"released_at", n.released_at_ms ? sdk::Value(format_time(n.released_at_ms))
+                                                                                      : sdk::Value()},
+                                                     {"this_node", n.id == ctx.nodes->id()}}));
+    return json_response(
+        200, sdk::Value::object({{"items", std::move(items)},
+                                 {"heartbeat_interval_ms", ctx.nodes->settings().heartbeat_ms},
+                                 {"node_timeout_ms", ctx.nodes->settings().timeout_ms}}));
   });
 
   r.add("GET", "/metrics", "instance.metrics", [&ctx](const sdk::HttpRequest& req) {

@@ -34,7 +34,9 @@ Notifier::Notifier(db::Database& db, MetricsRegistry& metrics)
       reconnects_(metrics.counter("picloud_cluster_listen_reconnects_total",
                                   "times the listening connection to PostgreSQL was opened again")),
       dropped_(metrics.counter("picloud_cluster_messages_dropped_total",
-                               "messages dropped because the listeners fell 100,000 behind")) {}
+                               "messages dropped because the listeners fell 100,000 behind")),
+      pokes_(metrics.counter("picloud_cluster_pokes_sent_total",
+                             "pokes sent to the other nodes (new outbox rows, routing or access changed)")) {}
 
 Notifier::~Notifier() { stop(); }
 
@@ -44,6 +46,46 @@ sdk::Result<void> Notifier::listen(const std::string& channel, Listener listener
   if (started_) return sdk::make_error(ErrorKind::invalid_argument, "listeners are added before the server starts");
   listeners_[channel].push_back(std::move(listener));
   return {};
+}
+
+sdk::Result<void> Notifier::listen_for_pokes(const std::string& channel, std::function<void()> listener) {
+  if (auto r = listen(channel, [listener](std::string_view) { listener(); }); !r) return r;
+  std::lock_guard lock(mutex_);
+  poke_channels_.push_back(channel);
+  return {};
+}
+
+void Notifier::poke(std::string_view channel) {
+  if (db_.dialect() != sdk::Dialect::postgres || !peers_alive()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || !started_) return;
+    if (pokes_due_.find(channel) != pokes_due_.end()) return;  // one is due already: it tells of this too
+    pokes_due_.emplace(channel);
+    if (!poking_.joinable()) poking_ = std::thread([this] { poke_loop(); });
+  }
+  poke_ready_.notify_one();
+}
+
+void Notifier::poke_loop() {
+  pthread_setname_np(pthread_self(), "picloud-poke");
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    poke_ready_.wait(lock, [&] { return stopping_ || !pokes_due_.empty(); });
+    if (stopping_) return;
+    // Taken off before sending: a poke asked for while this one is on its
+    // way is sent after it, so no change goes untold.
+    std::string channel = std::move(pokes_due_.extract(pokes_due_.begin()).value());
+    lock.unlock();
+    std::string wire = node_id_ + "\n" + channel + "\n";
+    auto r = db_.query("SELECT 1 FROM (SELECT pg_notify(?, ?)) AS sent", {std::string(kPgChannel), wire});
+    if (r)
+      pokes_.inc();
+    else
+      write_log(LogLevel::debug, "cluster", "a poke could not be sent; the other nodes will poll",
+                {{"channel", channel}, {"error", r.error().message}});
+    lock.lock();
+  }
 }
 
 sdk::Result<void> Notifier::notify(sdk::Transaction* tx, std::string_view channel, std::string_view payload) {
@@ -112,7 +154,9 @@ void Notifier::stop() {
     stopping_ = true;
   }
   ready_.notify_all();
+  poke_ready_.notify_all();
   if (listening_.joinable()) listening_.join();
+  if (poking_.joinable()) poking_.join();
   std::thread delivery;
   {
     std::lock_guard lock(mutex_);  // no message starts it any more
@@ -171,6 +215,9 @@ void Notifier::listen_loop() {
     }
     was_connected = true;
     backoff_ms = 100;
+    // What pokes say is re-read now: any sent before this connection
+    // listened were missed.
+    for (const auto& channel : poke_channels_) enqueue(channel, "");
     while (!stopping()) {
       payloads.clear();
       auto r = (*listener)->wait(250, payloads);

@@ -15,11 +15,13 @@
 // they missed from the database (realtime's event ids show the gap).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,12 +57,31 @@ class Notifier {
   // Stops; what is still queued, and later messages, are dropped.
   void stop();
 
+  // A change the other nodes should act on at once (outbox rows to run,
+  // routing, access): an empty message on `channel` to every other node.
+  // Sent after this returns, from a thread of the notifier's own (the caller
+  // has committed and waits for nothing), and coalesced: while a channel's
+  // poke is on its way, any number of new ones make one more. Nothing is
+  // sent on SQLite, nor while no other node is alive. Best effort, like
+  // every message: the nodes also poll for what a poke would have told them.
+  void poke(std::string_view channel);
+  // Before start(): `listener` runs (on the delivery thread) for each poke
+  // of `channel` from another node, and once each time the listening
+  // connection is opened, since pokes sent while it was down are lost.
+  sdk::Result<void> listen_for_pokes(const std::string& channel, std::function<void()> listener);
+  // Whether another node is alive (the node registry's view).
+  void set_peers_alive(bool alive) { peers_alive_.store(alive, std::memory_order_relaxed); }
+  bool peers_alive() const { return peers_alive_.load(std::memory_order_relaxed); }
+
+  // The node's id; set_node_id() before start() (the node registry's).
   const std::string& node_id() const { return node_id_; }
+  void set_node_id(std::string id) { node_id_ = std::move(id); }
 
  private:
   void enqueue(std::string channel, std::string payload);
   void deliver_loop();
   void listen_loop();
+  void poke_loop();
 
   db::Database& db_;
   std::string node_id_;
@@ -72,10 +93,16 @@ class Notifier {
   bool started_ = false;
   std::thread delivery_;
   std::thread listening_;
+  std::vector<std::string> poke_channels_;  // fixed once started
+  std::atomic<bool> peers_alive_{true};
+  std::set<std::string, std::less<>> pokes_due_;  // under mutex_
+  std::condition_variable poke_ready_;
+  std::thread poking_;
   CounterMetric& sent_;
   CounterMetric& received_;
   CounterMetric& reconnects_;
   CounterMetric& dropped_;
+  CounterMetric& pokes_;
 };
 
 }  // namespace picloud::kernel::cluster

@@ -17,6 +17,7 @@ enum class LeaderJob : std::int64_t {
   cron = 0x50434c4400000001,
   dead_letter_sweep = 0x50434c4400000002,
   execution_sweep = 0x50434c4400000003,
+  node_sweep = 0x50434c4400000004,
 };
 
 // Inside `tx`: whether this node does the pass of the job with this lock

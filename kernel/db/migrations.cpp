@@ -87,6 +87,15 @@ sdk::Result<int> MigrationRunner::apply(const std::string& component, const std:
   if (!applied) return applied.error();
   std::map<std::int64_t, std::string> done;
   for (const auto& row : applied->rows) done[row[0].as_int()] = row[1].as_string();
+  // A newer PiCloud migrated this database: its schema may mean what this
+  // node does not know (a rolling upgrade goes forward only; docs/cluster.md).
+  std::int64_t known = 0;
+  for (const auto& f : files) known = std::max<std::int64_t>(known, f.version);
+  if (!done.empty() && done.rbegin()->first > known)
+    return sdk::make_error(ErrorKind::conflict,
+                           "the database's " + component + " schema is at version " +
+                               std::to_string(done.rbegin()->first) + ", newer than this PiCloud knows (" +
+                               std::to_string(known) + "): a newer version migrated it; run that version or a later one");
   for (const auto& f : files) {
     auto it = done.find(f.version);
     if (it != done.end() && it->second != f.checksum)

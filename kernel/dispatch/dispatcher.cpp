@@ -172,7 +172,7 @@ Dispatcher::Dispatcher(sdk::Database& db, scripting::Engine& engine, admin::Exec
       outbox_(db),
       gate_(GateLimits{settings_.max_running, settings_.max_queued, settings_.max_running_per_app,
                        settings_.max_queued_per_app}),
-      node_id_(admin::random_hex(8)),
+      node_id_(delivery.node_id.empty() ? admin::random_hex(8) : delivery.node_id),
       runs_ok_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "ok"}})),
       runs_failed_(metrics.counter("picloud_script_runs_total", "script runs, by outcome", {{"outcome", "error"}})),
       rejected_(metrics.counter("picloud_dispatch_rejected_total",
@@ -233,12 +233,22 @@ void Dispatcher::routing_changed() {
     write_log(LogLevel::error, "dispatch", "route table could not be reloaded", {{"error", r.error().message}});
 }
 
+void Dispatcher::check_routing() {
+  auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
+  if (!rows || rows->empty()) return;
+  auto current = table();
+  if (current && current->version() == rows->rows[0][0].as_int()) return;
+  if (auto r = reload(rows->rows[0][0].as_int()); !r)
+    write_log(LogLevel::warn, "dispatch", "route table could not be reloaded", {{"error", r.error().message}});
+}
+
 sdk::Result<void> Dispatcher::start() {
   auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
   if (!rows) return rows.error();
   if (auto r = reload(rows->empty() ? 0 : rows->rows[0][0].as_int()); !r) return r;
   stopping_ = false;
-  for (int i = 0; i < settings_.workers; ++i)
+  const int workers = settings_.run_queued ? settings_.workers : 0;
+  for (int i = 0; i < workers; ++i)
     workers_.emplace_back([this, owner = node_id_ + "-" + std::to_string(i)] { worker_loop(owner); });
   watcher_ = std::thread([this] { watch_routing(); });
   return {};
@@ -250,7 +260,7 @@ void Dispatcher::stop() {
     std::lock_guard lock(stop_mutex_);
   }
   stop_.notify_all();
-  delivery_.signal.notify();
+  delivery_.signal.wake();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
@@ -258,20 +268,15 @@ void Dispatcher::stop() {
 }
 
 void Dispatcher::watch_routing() {
-  // Other nodes' route changes arrive here; local ones reload at once.
+  // Other nodes' route changes arrive by a poke (check_routing()) or, when
+  // one was missed, here; local ones reload at once.
   while (!stopping_) {
     {
       std::unique_lock lock(stop_mutex_);
       stop_.wait_for(lock, std::chrono::milliseconds(settings_.poll_interval_ms), [&] { return stopping_.load(); });
     }
     if (stopping_) return;
-    auto rows = db_.query("SELECT value FROM kernel_state WHERE name = 'routing_version'");
-    if (!rows || rows->empty()) continue;
-    auto current = table();
-    if (!current || current->version() != rows->rows[0][0].as_int()) {
-      if (auto r = reload(rows->rows[0][0].as_int()); !r)
-        write_log(LogLevel::warn, "dispatch", "route table could not be reloaded", {{"error", r.error().message}});
-    }
+    check_routing();
   }
 }
 

@@ -57,6 +57,7 @@ struct DispatchSettings {
   int max_queued_per_app = 0;   // 0: three quarters of max_queued
   int queue_timeout_ms = 2000;  // how long a sync request may wait for a slot
   int workers = 0;            // async workers; 0: max(2, cores)
+  bool run_queued = true;     // false: this node runs no queued work (the other nodes do)
   int poll_interval_ms = 1000;  // for other nodes' outbox rows and routing changes
   int max_attempts = 3;
   int retry_base_ms = 1000;   // backoff: base × 4^(attempt-1)
@@ -73,6 +74,7 @@ struct Delivery {
   OutboxSignal& signal;
   triggers::DeadLetterStore& dead_letters;
   const JobKindRegistry* jobs = nullptr;  // the plugins' job kinds; null: none
+  std::string node_id;                    // this node's (leases name it); empty: a random one
 };
 
 // Also where the server finds an app's allowed origins (http/cors.hpp):
@@ -101,6 +103,9 @@ class Dispatcher : public http::CorsLookup {
 
   // Routing changed on this node: bump the shared version and reload now.
   void routing_changed();
+  // Routing may have changed on another node (a poke): reloads if the
+  // shared version moved.
+  void check_routing();
 
   const DispatchSettings& settings() const { return settings_; }
 

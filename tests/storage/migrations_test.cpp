@@ -72,6 +72,25 @@ TEST_P(MigrationsTest, ChangedChecksumRefusesNamingTheFile) {
   EXPECT_FALSE(db_->query("SELECT * FROM more").ok());
 }
 
+// A node of an older version must not run on a schema a newer one moved
+// forward: it refuses to start instead of misreading tables it never knew.
+TEST_P(MigrationsTest, ASchemaNewerThanTheFilesIsRefused) {
+  write("0001_create.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY);");
+  write("0002_more.sql", "CREATE TABLE more (id INTEGER);");
+  kernel::db::MigrationRunner runner(*db_);
+  ASSERT_TRUE(runner.apply("comp", *runner.discover(dir()), log_).ok());
+  auto older = *runner.discover(dir());
+  older.pop_back();  // what a node one version back ships
+  auto r = runner.apply("comp", older, log_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, sdk::ErrorKind::conflict);
+  EXPECT_NE(r.error().message.find("the database's comp schema is at version 2, newer than this PiCloud knows (1)"),
+            std::string::npos)
+      << r.error().message;
+  // The same version as the database's goes on starting.
+  EXPECT_TRUE(runner.apply("comp", *runner.discover(dir()), log_).ok());
+}
+
 TEST_P(MigrationsTest, FailingMigrationRollsBackAndNamesFileAndError) {
   write("0001_ok.sql", "CREATE TABLE a (id INTEGER);");
   write("0002_bad.sql", "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);");

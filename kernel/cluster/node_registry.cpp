@@ -1,0 +1,186 @@
+#include "kernel/cluster/node_registry.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "kernel/admin/secrets.hpp"
+#include "kernel/cluster/notifier.hpp"
+#include "kernel/db/leader.hpp"
+#include "kernel/dispatch/outbox_signal.hpp"
+#include "kernel/log.hpp"
+#include "kernel/version.hpp"
+
+namespace picloud::kernel::cluster {
+namespace {
+
+// Nodes dead this long are forgotten.
+constexpr std::int64_t kForgetAfterMs = 3600 * 1000;
+
+// The database's clock in ms since the epoch, as SQL.
+std::string now_sql(sdk::Dialect dialect) {
+  return dialect == sdk::Dialect::postgres ? "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+                                           : "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+}
+
+std::string machine_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace
+
+NodeRegistry::NodeRegistry(db::Database& db, Notifier& notifier, dispatch::OutboxSignal& outbox,
+                           MetricsRegistry& metrics, NodeSettings settings)
+    : db_(db),
+      notifier_(notifier),
+      outbox_(outbox),
+      settings_(settings),
+      id_(admin::random_hex(8)),
+      released_(metrics.counter("picloud_cluster_leases_released_total",
+                                "claimed outbox rows of dead nodes given back to be run again")),
+      beat_failures_(metrics.counter("picloud_cluster_heartbeat_failures_total",
+                                     "heartbeats this node could not write")) {
+  metrics.gauge("picloud_cluster_peers_alive", "whether another node of this database is alive (1) or not (0)",
+                [this] { return notifier_.peers_alive() ? 1.0 : 0.0; });
+}
+
+NodeRegistry::~NodeRegistry() { stop(); }
+
+sdk::Result<void> NodeRegistry::start(const std::string& address) {
+  address_ = address;
+  if (auto r = beat(); !r) return r;
+  std::lock_guard lock(mutex_);
+  stopping_ = false;
+  thread_ = std::thread([this] { beat_loop(); });
+  return {};
+}
+
+void NodeRegistry::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  // Gone at once from every node's list (a killed node is noticed by its
+  // beats stopping instead).
+  if (auto r = db_.execute("DELETE FROM nodes WHERE id = ?", {id_}); !r)
+    write_log(LogLevel::warn, "cluster", "this node's row could not be deleted; it will show as dead",
+              {{"node", id_}, {"error", r.error().message}});
+}
+
+void NodeRegistry::beat_loop() {
+  pthread_setname_np(pthread_self(), "picloud-nodes");
+  bool failing = false;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, std::chrono::milliseconds(settings_.heartbeat_ms), [&] { return stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    auto r = beat();
+    if (!r) {
+      beat_failures_.inc();
+      if (!failing)
+        write_log(LogLevel::warn, "cluster", "heartbeat failed; other nodes will take this node's claimed runs over "
+                                             "if it goes on failing",
+                  {{"node", id_}, {"timeout_ms", std::to_string(settings_.timeout_ms)}, {"error", r.error().message}});
+    } else if (failing) {
+      write_log(LogLevel::info, "cluster", "heartbeat written again", {{"node", id_}});
+    }
+    failing = !r;
+    lock.lock();
+  }
+}
+
+sdk::Result<void> NodeRegistry::beat() {
+  const std::string now = now_sql(db_.dialect());
+  auto wrote = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    auto updated = tx.execute("UPDATE nodes SET heartbeat_at = " + now + ", address = ?, released_at = NULL WHERE id = ?",
+                              {address_, id_});
+    if (!updated) return updated.error();
+    if (*updated > 0) return {};
+    // The first beat, or a node back from being taken for dead long enough
+    // to be forgotten.
+    auto inserted = tx.execute(
+        "INSERT INTO nodes (id, address, host_name, version, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, " +
+            now + ", " + now + ")",
+        {id_, address_, machine_name(), std::string(PICLOUD_VERSION), static_cast<std::int64_t>(::getpid())});
+    if (!inserted) return inserted.error();
+    return {};
+  });
+  if (!wrote) return wrote;
+  auto peers = db_.query("SELECT count(*) FROM nodes WHERE id <> ? AND heartbeat_at >= " + now + " - ?",
+                         {id_, std::int64_t{settings_.timeout_ms}});
+  if (!peers) return peers.error();
+  notifier_.set_peers_alive(peers->rows[0][0].as_int() > 0);
+  return release_dead_nodes();
+}
+
+sdk::Result<void> NodeRegistry::release_dead_nodes() {
+  const std::string now = now_sql(db_.dialect());
+  std::vector<std::pair<std::string, std::int64_t>> released;
+  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    released.clear();
+    auto leading = db::lead(tx, db_.dialect(), db::LeaderJob::node_sweep);
+    if (!leading) return leading.error();
+    if (!*leading) return {};
+    auto dead = tx.query("SELECT id FROM nodes WHERE heartbeat_at < " + now + " - ? AND released_at IS NULL",
+                         {std::int64_t{settings_.timeout_ms}});
+    if (!dead) return dead.error();
+    for (const auto& row : dead->rows) {
+      const std::string id = row[0].as_string();
+      // Lease owners are "<node id>-<worker>"; ids are hex digits, so the
+      // pattern has no wildcard of its own.
+      auto given = tx.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner LIKE ?",
+                              {id + "-%"});
+      if (!given) return given.error();
+      if (auto m = tx.execute("UPDATE nodes SET released_at = " + now + " WHERE id = ?", {id}); !m) return m.error();
+      released.emplace_back(id, *given);
+    }
+    if (auto d = tx.execute("DELETE FROM nodes WHERE heartbeat_at < " + now + " - ?", {kForgetAfterMs}); !d)
+      return d.error();
+    std::int64_t total = 0;
+    for (const auto& [_, n] : released) total += n;
+    if (total > 0) db::Database::after_commit(tx, [this] { outbox_.notify(); });
+    return {};
+  });
+  if (!r) return r;
+  for (const auto& [id, n] : released) {
+    released_.inc(static_cast<std::uint64_t>(n));
+    write_log(LogLevel::warn, "cluster", "a node stopped beating: its claimed runs were given back to be run again",
+              {{"node", id}, {"runs", std::to_string(n)}, {"timeout_ms", std::to_string(settings_.timeout_ms)}});
+  }
+  return {};
+}
+
+sdk::Result<std::vector<NodeInfo>> NodeRegistry::list() const {
+  const std::string now = now_sql(db_.dialect());
+  auto rows = db_.query("SELECT id, address, host_name, version, pid, started_at, heartbeat_at, released_at, " + now +
+                        " - heartbeat_at FROM nodes ORDER BY started_at, id");
+  if (!rows) return rows.error();
+  std::vector<NodeInfo> out;
+  for (const auto& row : rows->rows) {
+    NodeInfo n;
+    n.id = row[0].as_string();
+    n.address = row[1].as_string();
+    n.host_name = row[2].as_string();
+    n.version = row[3].as_string();
+    n.pid = row[4].as_int();
+    n.started_at_ms = row[5].as_int();
+    n.heartbeat_at_ms = row[6].as_int();
+    n.released_at_ms = row[7].is_null() ? 0 : row[7].as_int();
+    n.age_ms = row[8].as_int();
+    n.alive = n.age_ms <= settings_.timeout_ms && n.released_at_ms == 0;
+    if (n.id == id_)
+      out.insert(out.begin(), std::move(n));
+    else
+      out.push_back(std::move(n));
+  }
+  return out;
+}
+
+}  // namespace picloud::kernel::cluster
