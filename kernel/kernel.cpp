@@ -281,10 +281,16 @@ Result<void> Kernel::start_without_http() {
     notifier_ = std::make_unique<cluster::Notifier>(*database_, metrics_);
     nodes_ = std::make_unique<cluster::NodeRegistry>(*database_, *notifier_, outbox_signal_, metrics_, settings_.cluster);
     notifier_->set_node_id(nodes_->id());
+    notifier_->set_pokes(settings_.cluster.pokes);
     plugins_->set_notifier(notifier_.get());
     // What other nodes must hear of at once: rows to run, routing and
     // access changes (cluster.md). Each is also polled for, or expires.
     outbox_signal_.set_broadcast([n = notifier_.get()] { n->poke("kernel.outbox"); });
+  }
+  // Only a serving node listens (a command run on the database does not
+  // keep a connection for it).
+  if (serving_ && !poke_listeners_) {
+    poke_listeners_ = true;
     if (auto r = notifier_->listen_for_pokes("kernel.outbox", [this] { outbox_signal_.wake(); }); !r)
       return fail(r.error());
     if (auto r = notifier_->listen_for_pokes("kernel.routing",
@@ -334,7 +340,13 @@ Result<void> Kernel::start() {
     return e;
   };
   register_kernel_routes();
+  serving_ = true;
   if (auto r = start_without_http(); !r) return r;
+  // Before any work is claimed: leases name this node, and on SQLite what
+  // an earlier process claimed is given back first.
+  if (auto r = nodes_->start(settings_.http.host + ":" + std::to_string(settings_.http.port)); !r)
+    return fail(sdk::make_error(r.error().kind,
+                                "this node could not join the database's nodes: " + r.error().message));
   // The data plane: whatever no kernel or plugin route claims goes to the
   // dispatcher, which matches it by Host to an app's routes.
   dispatcher_ = std::make_unique<dispatch::Dispatcher>(
@@ -388,12 +400,7 @@ Result<void> Kernel::start() {
     server_.reset();
     return fail(r.error());
   }
-  if (auto r = nodes_->start(settings_.http.host + ":" + std::to_string(server_->port())); !r) {
-    server_->stop(0);
-    server_.reset();
-    return fail(sdk::make_error(r.error().kind, "this node could not register among the database's nodes: " +
-                                                    r.error().message));
-  }
+  nodes_->set_address(settings_.http.host + ":" + std::to_string(server_->port()));
   ready_ = true;
   std::string names;
   for (const auto& p : plugins_->plugins()) names += (names.empty() ? "" : ",") + p.name;

@@ -107,6 +107,8 @@ class Kernel {
   std::unique_ptr<dashboard::DashboardSite> dashboard_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
+  bool serving_ = false;         // start(), not a command: this node takes requests and queued work
+  bool poke_listeners_ = false;  // registered with the notifier
   bool plugins_loaded_ = false;
 };
 

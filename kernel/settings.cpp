@@ -246,6 +246,7 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.cluster.heartbeat_ms = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int("cluster", "node_timeout_ms", s.cluster.timeout_ms, 1000, 3600000));
   s.cluster.timeout_ms = static_cast<int>(n);
+  TRY_ASSIGN(s.cluster.pokes, c.get_bool("cluster", "pokes", true));
   if (s.cluster.timeout_ms < 3 * s.cluster.heartbeat_ms)
     return sdk::make_error(sdk::ErrorKind::invalid_argument,
                            "config: [cluster] node_timeout_ms (" + std::to_string(s.cluster.timeout_ms) +
@@ -262,6 +263,10 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.log_level = text == "debug" ? LogLevel::debug : text == "warn" ? LogLevel::warn : text == "error" ? LogLevel::error : LogLevel::info;
   TRY_ASSIGN(text, c.get_choice("log", "format", "logfmt", {"logfmt", "json"}));
   s.log_format = text == "json" ? LogFormat::json : LogFormat::logfmt;
+  if (!s.dispatch.run_queued && s.database_url.dialect == sdk::Dialect::sqlite)
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           "config: [dispatch] run_queued = false leaves queued work to other nodes, and a SQLite "
+                           "database has no other node: nothing would run it (use PostgreSQL for several nodes)");
   return s;
 }
 

@@ -1,9 +1,13 @@
 #include "kernel/cluster/node_registry.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "kernel/admin/secrets.hpp"
 #include "kernel/cluster/notifier.hpp"
@@ -47,25 +51,66 @@ NodeRegistry::NodeRegistry(db::Database& db, Notifier& notifier, dispatch::Outbo
                 [this] { return notifier_.peers_alive() ? 1.0 : 0.0; });
 }
 
-NodeRegistry::~NodeRegistry() { stop(); }
+NodeRegistry::~NodeRegistry() {
+  stop();
+  if (sqlite_lock_fd_ >= 0) ::close(sqlite_lock_fd_);
+}
+
+sdk::Result<void> NodeRegistry::take_sqlite_lock() {
+  const std::string path = db_.url().sqlite_path + ".serve-lock";
+  sqlite_lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (sqlite_lock_fd_ < 0)
+    return sdk::make_error(sdk::ErrorKind::unavailable, "cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(sqlite_lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    return sdk::make_error(sdk::ErrorKind::conflict,
+                           "another picloud serves " + db_.url().sqlite_path +
+                               " (it holds " + path + "): a SQLite database serves one node; use PostgreSQL for several");
+  return {};
+}
 
 sdk::Result<void> NodeRegistry::start(const std::string& address) {
   address_ = address;
-  if (auto r = beat(); !r) return r;
+  const bool sqlite = db_.dialect() == sdk::Dialect::sqlite;
+  if (sqlite)
+    if (auto r = take_sqlite_lock(); !r) return r;
+  if (auto r = write_row(); !r) return r;
+  if (sqlite) {
+    // Every other row is a process that is gone (it held the lock): what it
+    // had claimed runs again now, not at its lease's end.
+    if (auto r = release_dead_nodes(); !r)
+      write_log(LogLevel::warn, "cluster", "the runs claimed by an earlier process could not be given back; they run "
+                                           "again when their lease ends", {{"error", r.error().message}});
+    notifier_.set_peers_alive(false);
+    return {};
+  }
+  if (auto r = count_peers(); !r)
+    write_log(LogLevel::warn, "cluster", "could not count the other nodes", {{"error", r.error().message}});
+  // Tells the others a node is here (they poke it from now on, without
+  // waiting for their next beat to see it).
+  notifier_.poke("kernel.nodes");
   std::lock_guard lock(mutex_);
   stopping_ = false;
   thread_ = std::thread([this] { beat_loop(); });
   return {};
 }
 
+void NodeRegistry::set_address(const std::string& address) {
+  if (address == address_) return;
+  address_ = address;
+  if (auto r = db_.execute("UPDATE nodes SET address = ? WHERE id = ?", {address_, id_}); !r)
+    write_log(LogLevel::warn, "cluster", "this node's address could not be written", {{"error", r.error().message}});
+}
+
 void NodeRegistry::stop() {
   {
     std::lock_guard lock(mutex_);
-    if (!thread_.joinable()) return;
+    if (stopped_) return;
+    stopped_ = true;
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  if (address_.empty()) return;  // never started
   // Gone at once from every node's list (a killed node is noticed by its
   // beats stopping instead).
   if (auto r = db_.execute("DELETE FROM nodes WHERE id = ?", {id_}); !r)
@@ -81,7 +126,7 @@ void NodeRegistry::beat_loop() {
     wake_.wait_for(lock, std::chrono::milliseconds(settings_.heartbeat_ms), [&] { return stopping_; });
     if (stopping_) return;
     lock.unlock();
-    auto r = beat();
+    auto r = write_row();
     if (!r) {
       beat_failures_.inc();
       if (!failing)
@@ -92,13 +137,25 @@ void NodeRegistry::beat_loop() {
       write_log(LogLevel::info, "cluster", "heartbeat written again", {{"node", id_}});
     }
     failing = !r;
+    if (r) {
+      if (auto p = count_peers(); !p)
+        write_log(LogLevel::debug, "cluster", "could not count the other nodes", {{"error", p.error().message}});
+      if (auto d = release_dead_nodes(); !d)
+        write_log(LogLevel::warn, "cluster", "could not look for dead nodes", {{"error", d.error().message}});
+    }
     lock.lock();
   }
 }
 
 sdk::Result<void> NodeRegistry::beat() {
+  if (auto r = write_row(); !r) return r;
+  if (auto r = count_peers(); !r) return r;
+  return release_dead_nodes();
+}
+
+sdk::Result<void> NodeRegistry::write_row() {
   const std::string now = now_sql(db_.dialect());
-  auto wrote = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+  return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto updated = tx.execute("UPDATE nodes SET heartbeat_at = " + now + ", address = ?, released_at = NULL WHERE id = ?",
                               {address_, id_});
     if (!updated) return updated.error();
@@ -112,37 +169,51 @@ sdk::Result<void> NodeRegistry::beat() {
     if (!inserted) return inserted.error();
     return {};
   });
-  if (!wrote) return wrote;
-  auto peers = db_.query("SELECT count(*) FROM nodes WHERE id <> ? AND heartbeat_at >= " + now + " - ?",
+}
+
+sdk::Result<void> NodeRegistry::count_peers() {
+  auto peers = db_.query("SELECT count(*) FROM nodes WHERE id <> ? AND heartbeat_at >= " + now_sql(db_.dialect()) +
+                             " - ? AND released_at IS NULL",
                          {id_, std::int64_t{settings_.timeout_ms}});
   if (!peers) return peers.error();
   notifier_.set_peers_alive(peers->rows[0][0].as_int() > 0);
-  return release_dead_nodes();
+  return {};
 }
 
 sdk::Result<void> NodeRegistry::release_dead_nodes() {
+  const bool sqlite = db_.dialect() == sdk::Dialect::sqlite;
   const std::string now = now_sql(db_.dialect());
+  // On SQLite every other row is dead (this process holds the lock).
+  const std::string dead_rule =
+      sqlite ? "id <> ?" : "heartbeat_at < " + now + " - ? AND released_at IS NULL";
+  const sdk::Value dead_param = sqlite ? sdk::Value(id_) : sdk::Value(std::int64_t{settings_.timeout_ms});
   std::vector<std::pair<std::string, std::int64_t>> released;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     released.clear();
     auto leading = db::lead(tx, db_.dialect(), db::LeaderJob::node_sweep);
     if (!leading) return leading.error();
     if (!*leading) return {};
-    auto dead = tx.query("SELECT id FROM nodes WHERE heartbeat_at < " + now + " - ? AND released_at IS NULL",
-                         {std::int64_t{settings_.timeout_ms}});
+    auto dead = tx.query("SELECT id FROM nodes WHERE " + dead_rule, {dead_param});
     if (!dead) return dead.error();
     for (const auto& row : dead->rows) {
       const std::string id = row[0].as_string();
+      // Marked first, on the same rule: a beat that committed since the
+      // SELECT keeps its node alive (the row lock orders the two), and its
+      // leases stay its own.
+      auto marked = tx.execute("UPDATE nodes SET released_at = " + now + " WHERE id = ? AND " + dead_rule,
+                               {id, dead_param});
+      if (!marked) return marked.error();
+      if (*marked == 0) continue;
       // Lease owners are "<node id>-<worker>"; ids are hex digits, so the
       // pattern has no wildcard of its own.
       auto given = tx.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner LIKE ?",
                               {id + "-%"});
       if (!given) return given.error();
-      if (auto m = tx.execute("UPDATE nodes SET released_at = " + now + " WHERE id = ?", {id}); !m) return m.error();
       released.emplace_back(id, *given);
     }
-    if (auto d = tx.execute("DELETE FROM nodes WHERE heartbeat_at < " + now + " - ?", {kForgetAfterMs}); !d)
-      return d.error();
+    auto forget = sqlite ? tx.execute("DELETE FROM nodes WHERE id <> ?", {id_})
+                         : tx.execute("DELETE FROM nodes WHERE heartbeat_at < " + now + " - ?", {kForgetAfterMs});
+    if (!forget) return forget.error();
     std::int64_t total = 0;
     for (const auto& [_, n] : released) total += n;
     if (total > 0) db::Database::after_commit(tx, [this] { outbox_.notify(); });
@@ -151,8 +222,11 @@ sdk::Result<void> NodeRegistry::release_dead_nodes() {
   if (!r) return r;
   for (const auto& [id, n] : released) {
     released_.inc(static_cast<std::uint64_t>(n));
-    write_log(LogLevel::warn, "cluster", "a node stopped beating: its claimed runs were given back to be run again",
-              {{"node", id}, {"runs", std::to_string(n)}, {"timeout_ms", std::to_string(settings_.timeout_ms)}});
+    if (n > 0 || !sqlite)
+      write_log(LogLevel::warn, "cluster",
+                sqlite ? "an earlier process ended without stopping: its claimed runs were given back to run again"
+                       : "a node stopped beating: its claimed runs were given back to be run again",
+                {{"node", id}, {"runs", std::to_string(n)}});
   }
   return {};
 }
@@ -174,7 +248,9 @@ sdk::Result<std::vector<NodeInfo>> NodeRegistry::list() const {
     n.heartbeat_at_ms = row[6].as_int();
     n.released_at_ms = row[7].is_null() ? 0 : row[7].as_int();
     n.age_ms = row[8].as_int();
-    n.alive = n.age_ms <= settings_.timeout_ms && n.released_at_ms == 0;
+    // SQLite does not beat: its one node is alive while it serves.
+    n.alive = db_.dialect() == sdk::Dialect::sqlite ? n.id == id_
+                                                    : n.age_ms <= settings_.timeout_ms && n.released_at_ms == 0;
     if (n.id == id_)
       out.insert(out.begin(), std::move(n));
     else

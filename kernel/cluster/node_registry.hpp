@@ -16,6 +16,11 @@
 //
 // The registry also tells the notifier whether another node is alive, so a
 // lone node sends no pokes.
+//
+// On SQLite there is one node: the registry takes a lock beside the
+// database file so a second `picloud serve` on it is refused, and at start
+// gives back what earlier processes (killed ones) had claimed at once, then
+// writes nothing more (no beats: an idle server on an SD card stays idle).
 #pragma once
 
 #include <atomic>
@@ -41,6 +46,7 @@ class Notifier;
 struct NodeSettings {
   int heartbeat_ms = 2000;  // [cluster] heartbeat_interval_ms
   int timeout_ms = 10000;   // [cluster] node_timeout_ms: dead after this long without a beat
+  bool pokes = true;        // [cluster] pokes: false, the nodes only poll for each other's work
 };
 
 struct NodeInfo {
@@ -68,21 +74,28 @@ class NodeRegistry {
   const std::string& id() const { return id_; }
   const NodeSettings& settings() const { return settings_; }
 
-  // Writes this node's row and beats from a thread of its own. `address`
-  // is where the server listens.
+  // Writes this node's row and (PostgreSQL) beats from a thread of its own.
+  // `address` is where the server listens. An error: another server has the
+  // SQLite database, or the row could not be written.
   sdk::Result<void> start(const std::string& address);
+  // The address once the server knows its port.
+  void set_address(const std::string& address);
   // Stops beating and deletes this node's row.
   void stop();
 
   // Every node the database knows, this one first, then by start time.
   sdk::Result<std::vector<NodeInfo>> list() const;
 
-  // One beat now (the thread's work; tests call it to skip the wait).
+  // One beat now, with its look at the other nodes (the thread's work;
+  // tests call it to skip the wait).
   sdk::Result<void> beat();
 
  private:
   void beat_loop();
+  sdk::Result<void> write_row();
+  sdk::Result<void> count_peers();
   sdk::Result<void> release_dead_nodes();
+  sdk::Result<void> take_sqlite_lock();
 
   db::Database& db_;
   Notifier& notifier_;
@@ -93,7 +106,9 @@ class NodeRegistry {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool stopped_ = false;
   std::thread thread_;
+  int sqlite_lock_fd_ = -1;
   CounterMetric& released_;
   CounterMetric& beat_failures_;
 };

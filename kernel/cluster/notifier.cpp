@@ -48,6 +48,12 @@ sdk::Result<void> Notifier::listen(const std::string& channel, Listener listener
   return {};
 }
 
+bool Notifier::is_poke_channel(std::string_view channel) const {
+  for (const auto& c : poke_channels_)
+    if (c == channel) return true;
+  return false;
+}
+
 sdk::Result<void> Notifier::listen_for_pokes(const std::string& channel, std::function<void()> listener) {
   if (auto r = listen(channel, [listener](std::string_view) { listener(); }); !r) return r;
   std::lock_guard lock(mutex_);
@@ -56,12 +62,13 @@ sdk::Result<void> Notifier::listen_for_pokes(const std::string& channel, std::fu
 }
 
 void Notifier::poke(std::string_view channel) {
-  if (db_.dialect() != sdk::Dialect::postgres || !peers_alive()) return;
+  if (!pokes_enabled_ || db_.dialect() != sdk::Dialect::postgres || !peers_alive()) return;
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || !started_) return;
-    if (pokes_due_.find(channel) != pokes_due_.end()) return;  // one is due already: it tells of this too
-    pokes_due_.emplace(channel);
+    for (const auto& due : pokes_due_)
+      if (due == channel) return;  // one is due already: it tells of this too
+    pokes_due_.emplace_back(channel);
     if (!poking_.joinable()) poking_ = std::thread([this] { poke_loop(); });
   }
   poke_ready_.notify_one();
@@ -72,10 +79,30 @@ void Notifier::poke_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
     poke_ready_.wait(lock, [&] { return stopping_ || !pokes_due_.empty(); });
-    if (stopping_) return;
+    if (pokes_due_.empty()) return;  // stopping, with nothing left to tell
+    // The oldest channel whose last poke is kMinPokeGap old; stopping: the
+    // oldest at once.
+    const auto now = std::chrono::steady_clock::now();
+    auto next = pokes_due_.end();
+    auto soonest = now + kMinPokeGap;
+    for (auto it = pokes_due_.begin(); it != pokes_due_.end(); ++it) {
+      auto last = poked_at_.find(*it);
+      auto ready_at = last == poked_at_.end() ? now : last->second + kMinPokeGap;
+      if (stopping_ || ready_at <= now) {
+        next = it;
+        break;
+      }
+      soonest = std::min(soonest, ready_at);
+    }
+    if (next == pokes_due_.end()) {
+      poke_ready_.wait_until(lock, soonest, [&] { return stopping_; });
+      continue;
+    }
     // Taken off before sending: a poke asked for while this one is on its
     // way is sent after it, so no change goes untold.
-    std::string channel = std::move(pokes_due_.extract(pokes_due_.begin()).value());
+    std::string channel = std::move(*next);
+    pokes_due_.erase(next);
+    poked_at_[channel] = now;
     lock.unlock();
     std::string wire = node_id_ + "\n" + channel + "\n";
     auto r = db_.query("SELECT 1 FROM (SELECT pg_notify(?, ?)) AS sent", {std::string(kPgChannel), wire});
@@ -121,6 +148,8 @@ void Notifier::enqueue(std::string channel, std::string payload) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
+    // A poke already waiting for its listeners tells of this one too.
+    if (payload.empty() && is_poke_channel(channel) && !pokes_queued_.insert(channel).second) return;
     if (queue_.size() >= kMaxQueued) {
       // Listeners slower than the messages: drop rather than grow (a
       // listener that needs every message reads the gap from its tables).
@@ -173,6 +202,7 @@ void Notifier::deliver_loop() {
     if (stopping_) return;  // what is queued is dropped: the plugins are stopping
     auto [channel, payload] = std::move(queue_.front());
     queue_.pop_front();
+    if (payload.empty()) pokes_queued_.erase(channel);  // from now on, a new poke is news
     lock.unlock();
     if (auto it = listeners_.find(channel); it != listeners_.end()) {
       for (const auto& listener : it->second) {
@@ -228,6 +258,9 @@ void Notifier::listen_loop() {
         if (second == std::string::npos) continue;
         if (std::string_view(wire).substr(0, first) == node_id_) continue;
         received_.inc();
+        // Another node is alive: it spoke (sooner than the registry's next
+        // beat would tell).
+        peers_alive_.store(true, std::memory_order_relaxed);
         enqueue(wire.substr(first + 1, second - first - 1), wire.substr(second + 1));
       }
       if (!r) {

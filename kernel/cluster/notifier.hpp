@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -61,14 +62,22 @@ class Notifier {
   // routing, access): an empty message on `channel` to every other node.
   // Sent after this returns, from a thread of the notifier's own (the caller
   // has committed and waits for nothing), and coalesced: while a channel's
-  // poke is on its way, any number of new ones make one more. Nothing is
-  // sent on SQLite, nor while no other node is alive. Best effort, like
-  // every message: the nodes also poll for what a poke would have told them.
+  // poke waits to be sent, new ones of it add nothing; channels take turns
+  // in the order they were poked, and one channel is poked at most every
+  // kMinPokeGap (each poke is a PostgreSQL commit). A receiving node also
+  // runs a channel's listener once for any number of its pokes queued.
+  // Nothing is sent on SQLite, nor while no other node is alive. Best
+  // effort, like every message: the nodes also poll for what a poke would
+  // have told them. Pokes due when the notifier stops are still sent.
+  static constexpr std::chrono::milliseconds kMinPokeGap{5};
   void poke(std::string_view channel);
   // Before start(): `listener` runs (on the delivery thread) for each poke
   // of `channel` from another node, and once each time the listening
   // connection is opened, since pokes sent while it was down are lost.
   sdk::Result<void> listen_for_pokes(const std::string& channel, std::function<void()> listener);
+  // Pokes off ([cluster] pokes = false): the nodes find each other's work
+  // and changes by polling only. Before start().
+  void set_pokes(bool enabled) { pokes_enabled_ = enabled; }
   // Whether another node is alive (the node registry's view).
   void set_peers_alive(bool alive) { peers_alive_.store(alive, std::memory_order_relaxed); }
   bool peers_alive() const { return peers_alive_.load(std::memory_order_relaxed); }
@@ -82,6 +91,7 @@ class Notifier {
   void deliver_loop();
   void listen_loop();
   void poke_loop();
+  bool is_poke_channel(std::string_view channel) const;  // under mutex_
 
   db::Database& db_;
   std::string node_id_;
@@ -95,7 +105,12 @@ class Notifier {
   std::thread listening_;
   std::vector<std::string> poke_channels_;  // fixed once started
   std::atomic<bool> peers_alive_{true};
-  std::set<std::string, std::less<>> pokes_due_;  // under mutex_
+  bool pokes_enabled_ = true;
+  // Under mutex_: channels to poke, oldest first; when each was last sent;
+  // received pokes queued for delivery (one per channel at most).
+  std::deque<std::string> pokes_due_;
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> poked_at_;
+  std::set<std::string, std::less<>> pokes_queued_;
   std::condition_variable poke_ready_;
   std::thread poking_;
   CounterMetric& sent_;

@@ -29,7 +29,10 @@ sdk::Result<const PostgresDriver*> postgres_driver() {
       continue;
     }
     auto entry = reinterpret_cast<PostgresDriverEntry>(::dlsym(handle, PICLOUD_POSTGRES_DRIVER_SYMBOL));
-    if (!entry) return sdk::make_error(sdk::ErrorKind::internal, path + " is not PiCloud's PostgreSQL driver");
+    if (!entry)
+      return sdk::make_error(sdk::ErrorKind::internal,
+                             path + " is not this PiCloud's PostgreSQL driver (one from another version?): install the "
+                                    "picloud_postgres.so built with this picloud");
     loaded = entry();
     return loaded;
   }

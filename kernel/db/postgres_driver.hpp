@@ -56,8 +56,10 @@ struct PostgresDriver {
   decltype(&PQfreemem) freemem;
 };
 
-// The module's entry point.
-#define PICLOUD_POSTGRES_DRIVER_SYMBOL "picloud_postgres_driver"
+// The module's entry point. Its name changes with PostgresDriver's layout:
+// a module left from another build is then refused by name instead of
+// called through the wrong table.
+#define PICLOUD_POSTGRES_DRIVER_SYMBOL "picloud_postgres_driver_2"
 using PostgresDriverEntry = const PostgresDriver* (*)();
 
 // The driver, mapping the module on first use (once per process; it stays

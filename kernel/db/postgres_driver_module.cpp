@@ -18,7 +18,7 @@ struct PostgresSession {
 
 using picloud::kernel::db::PostgresSession;
 
-extern "C" __attribute__((visibility("default"))) const PostgresDriver* picloud_postgres_driver() {
+extern "C" __attribute__((visibility("default"))) const PostgresDriver* picloud_postgres_driver_2() {
   static const bool registered = [] {
     Poco::Data::PostgreSQL::Connector::registerConnector();
     return true;

@@ -10,13 +10,18 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "kernel/admin/api_support.hpp"
+#include "kernel/db/database.hpp"
+#include "kernel/db/url.hpp"
 #include "kernel/version.hpp"
 #include "support.hpp"
 
@@ -42,7 +47,10 @@ bool eventually(std::chrono::milliseconds within, const std::function<bool()>& c
 // port and directory, signed in to as one owner.
 class Cluster {
  public:
-  Cluster() : database_(Backend::postgres) {}
+  // A new database on the tests' PostgreSQL (or a SQLite file), or the one
+  // at `url`.
+  explicit Cluster(Backend backend = Backend::postgres) : database_(std::in_place, backend), url_(database_->url()) {}
+  explicit Cluster(std::string url) : url_(std::move(url)) {}
 
   // Starts node `i` (0, 1, 2, ...) with these settings on top of the
   // cluster's; returns its port.
@@ -53,7 +61,7 @@ class Cluster {
     }
     std::map<std::string, std::string> env = {
         {"PICLOUD_SERVER_PORT", std::to_string(ports_[i])},
-        {"PICLOUD_DATABASE_URL", database_.url()},
+        {"PICLOUD_DATABASE_URL", url_},
         {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
         {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
         {"PICLOUD_PLUGINS_ENABLED", "kv,pubsub"},
@@ -79,6 +87,24 @@ class Cluster {
   }
   int port(int i) { return ports_[i]; }
   Process& node(int i) { return *nodes_[i]; }
+  // Starts node `i` expecting it to refuse; returns what it wrote.
+  std::string refused(int i) {
+    if (ports_.count(i) == 0) {
+      ports_[i] = free_port();
+      dirs_[i] = std::make_unique<TempDir>();
+    }
+    Process p(Process::Options{{picloud_binary(), "serve"},
+                               {{"PICLOUD_SERVER_PORT", std::to_string(ports_[i])},
+                                {"PICLOUD_DATABASE_URL", url_},
+                                {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
+                                {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
+                                {"PICLOUD_PLUGINS_ENABLED", "kv,pubsub"},
+                                {"PICLOUD_KEYRING_KEY", kKeyringKey}},
+                               dirs_[i]->path(),
+                               false});
+    EXPECT_NE(p.wait(20s), 0);
+    return p.err();
+  }
 
   // The admin API on node `i`, as the owner (a session made on any node
   // works on every node: sessions live in the database).
@@ -112,13 +138,17 @@ class Cluster {
            R"(\"); }"})";
   }
   std::int64_t count(const std::string& sql) {
-    auto db = database_.open(1);
-    auto rows = db->query(sql);
+    auto parsed = kernel::db::parse_database_url(url_, 5);
+    if (!parsed) return -1;
+    auto db = kernel::db::Database::open(*parsed, kernel::db::DatabaseOptions{});
+    if (!db) return -1;
+    auto rows = (*db)->query(sql);
     return rows ? rows->rows[0][0].as_int() : -1;
   }
 
  private:
-  TestDatabase database_;
+  std::optional<TestDatabase> database_;
+  std::string url_;
   std::map<int, int> ports_;
   std::map<int, std::unique_ptr<TempDir>> dirs_;
   std::map<int, std::unique_ptr<Process>> nodes_;
@@ -196,12 +226,36 @@ TEST(Cluster, WorkQueuedOnOneNodeRunsOnTheOthersAtOnce) {
   EXPECT_EQ(c.count("SELECT count(*) FROM outbox"), 0);
 }
 
-TEST(Cluster, ADeadNodesClaimedRunIsTakenOverWithinTheNodeTimeout) {
+// Pokes of one kind must not crowd out another's: a steady stream of queued
+// work (an outbox poke due all the time) and a route change made meanwhile.
+TEST(Cluster, ARoutingChangeReachesTheOtherNodesWhileWorkIsQueuedNonStop) {
   Cluster c;
   c.start(0, {{"PICLOUD_DISPATCH_RUN_QUEUED", "false"}});
   c.start(1);
   c.make_app();
-  // Each attempt counts itself, then spins for a second before finishing.
+  ASSERT_EQ(c.api(0, "POST", "/apps/c/scripts", c.script_body("job", "ok")).status, 201);
+  ASSERT_EQ(c.api(0, "POST", "/apps/c/routes", R"({"script":"job","path":"/job","dispatch":"async"})").status, 201);
+  ASSERT_TRUE(eventually(kAtOnce, [&] { return c.app(0, "POST", "/job").status == 202; }));
+  std::atomic<bool> stop{false};
+  std::atomic<int> queued{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 3; ++t)
+    senders.emplace_back([&] {
+      while (!stop)
+        if (c.app(0, "POST", "/job", "x").status == 202) ++queued;
+    });
+  std::this_thread::sleep_for(500ms);
+  auto made = c.api(0, "POST", "/apps/c/routes", R"({"script":"hello","path":"/new","methods":["GET"]})");
+  EXPECT_EQ(made.status, 201);
+  EXPECT_TRUE(eventually(kAtOnce, [&] { return c.app(1, "GET", "/new").status == 200; }));
+  stop = true;
+  for (auto& t : senders) t.join();
+  EXPECT_GT(queued.load(), 50);
+}
+
+// An async route whose every attempt counts itself in kv, then spins for a
+// second before marking itself done.
+void add_slow_route(Cluster& c) {
   ASSERT_EQ(c.api(0, "POST", "/apps/c/scripts",
                   R"({"name":"slow","source":"void handle(request@ req, response@ res) {\n)"
                   R"(  kv::collection(\"runs\").incr(\"attempts\");\n)"
@@ -210,11 +264,20 @@ TEST(Cluster, ADeadNodesClaimedRunIsTakenOverWithinTheNodeTimeout) {
                 .status,
             201);
   ASSERT_EQ(c.api(0, "POST", "/apps/c/routes", R"({"script":"slow","path":"/slow","dispatch":"async"})").status, 201);
+}
+std::int64_t slow_attempts(Cluster& c) {
+  return c.count("SELECT COALESCE(MAX(CAST(CAST(value AS TEXT) AS BIGINT)), 0) FROM kv_entries WHERE collection = "
+                 "'runs' AND key = 'attempts'");
+}
+
+TEST(Cluster, ADeadNodesClaimedRunIsTakenOverWithinTheNodeTimeout) {
+  Cluster c;
+  c.start(0, {{"PICLOUD_DISPATCH_RUN_QUEUED", "false"}});
+  c.start(1);
+  c.make_app();
+  add_slow_route(c);
   ASSERT_TRUE(eventually(kAtOnce, [&] { return c.app(0, "POST", "/slow").status == 202; }));
-  auto attempts = [&] {
-    return c.count("SELECT COALESCE(MAX(CAST(value AS TEXT)::bigint), 0) FROM kv_entries WHERE collection = 'runs' "
-                   "AND key = 'attempts'");
-  };
+  auto attempts = [&] { return slow_attempts(c); };
   ASSERT_TRUE(eventually(kAtOnce, [&] { return attempts() == 1; }));
   c.kill(1);  // mid-run: its lease would last over a minute
   auto killed_at = std::chrono::steady_clock::now();
@@ -251,12 +314,14 @@ class Nginx {
         << "  client_body_temp_path " << tmp << "/body;\n  proxy_temp_path " << tmp << "/proxy;\n"
         << "  fastcgi_temp_path " << tmp << "/fastcgi;\n  uwsgi_temp_path " << tmp << "/uwsgi;\n"
         << "  scgi_temp_path " << tmp << "/scgi;\n"
-        << "  upstream picloud {\n" << servers << "    keepalive 16;\n  }\n"
-        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    location / {\n"
-        << "      proxy_pass http://picloud;\n      proxy_http_version 1.1;\n"
+        << "  upstream picloud {\n" << servers << "    keepalive 32;\n  }\n"
+        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    client_max_body_size 100m;\n"
+        << "    location / {\n      proxy_pass http://picloud;\n      proxy_http_version 1.1;\n"
         << "      proxy_set_header Connection \"\";\n      proxy_set_header Host $host;\n"
+        << "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
         << "      proxy_next_upstream error timeout http_502 http_503;\n"
-        << "      proxy_connect_timeout 1s;\n      proxy_read_timeout 10s;\n    }\n  }\n}\n";
+        << "      proxy_connect_timeout 1s;\n      proxy_read_timeout 120s;\n      proxy_buffering off;\n"
+        << "    }\n  }\n}\n";
     process_ = std::make_unique<Process>(Process::Options{
         {binary(), "-p", dir_.path(), "-c", dir_.file("nginx.conf"), "-g", "daemon off;"}, {}, dir_.path(), false});
   }
@@ -279,7 +344,7 @@ class Nginx {
 };
 
 TEST(Cluster, BehindNginxRequestsKeepSucceedingWhileANodeDies) {
-  if (Nginx::binary().empty()) GTEST_SKIP() << "nginx is not installed (./dev test installs it)";
+  ASSERT_FALSE(Nginx::binary().empty()) << "nginx is not installed (./dev test installs it)";
   Cluster c;
   std::vector<int> ports;
   for (int i = 0; i < 3; ++i) ports.push_back(c.start(i));
@@ -307,6 +372,111 @@ TEST(Cluster, BehindNginxRequestsKeepSucceedingWhileANodeDies) {
                                                              << " (the bar: 99.5 % succeed)";
   // With the node gone, everything succeeds.
   for (int i = 0; i < 20; ++i) EXPECT_EQ(through().status, 200);
+}
+
+// A PostgreSQL server of the test's own (the shared one must not restart
+// under the other tests), flushing its WAL on commit as in production.
+class PrivatePostgres {
+ public:
+  PrivatePostgres() : port_(free_port()) {
+    for (int v = 30; v >= 10 && bin_.empty(); --v) {
+      std::string dir = "/usr/lib/postgresql/" + std::to_string(v) + "/bin";
+      if (::access((dir + "/initdb").c_str(), X_OK) == 0) bin_ = dir;
+    }
+    char base[] = "/tmp/picloud-pgcluster.XXXXXX";
+    base_ = ::mkdtemp(base);
+    if (::geteuid() == 0) run("chown postgres: " + base_);
+    ok_ = !bin_.empty() &&
+          run(as_owner(bin_ + "/initdb -D " + base_ + "/data -U picloud --auth=trust -E UTF8 --no-locale") + " > " +
+              base_ + "/initdb.log 2>&1") &&
+          start();
+  }
+  ~PrivatePostgres() {
+    run(as_owner(bin_ + "/pg_ctl -D " + base_ + "/data -m immediate -w stop") + " > /dev/null 2>&1");
+    run("rm -rf " + base_);
+  }
+  bool ok() const { return ok_; }
+  std::string url() const { return "postgresql://picloud@127.0.0.1:" + std::to_string(port_) + "/postgres"; }
+  bool start() {
+    return run(as_owner(bin_ + "/pg_ctl -D " + base_ + "/data -l " + base_ + "/server.log -w -t 60 -o \"-p " +
+                        std::to_string(port_) + " -c listen_addresses=127.0.0.1 -k " + base_ +
+                        " -c fsync=on\" start") +
+               " > /dev/null");
+  }
+  bool stop() { return run(as_owner(bin_ + "/pg_ctl -D " + base_ + "/data -m fast -w stop") + " > /dev/null"); }
+
+ private:
+  static bool run(const std::string& command) { return std::system(command.c_str()) == 0; }
+  static std::string as_owner(const std::string& command) {
+    return ::geteuid() == 0 ? "runuser -u postgres -- " + command : command;
+  }
+  int port_;
+  std::string bin_;
+  std::string base_;
+  bool ok_ = false;
+};
+
+TEST(Cluster, WhenPostgresRestartsNodesReportNotReadyThenRecoverWithoutARestart) {
+  PrivatePostgres pg;
+  ASSERT_TRUE(pg.ok()) << "could not start a PostgreSQL server of the test's own";
+  Cluster c(pg.url());
+  c.start(0);
+  c.start(1);
+  c.make_app();
+  ASSERT_EQ(c.api(0, "POST", "/apps/c/scripts",
+                  R"({"name":"job","source":"void handle(request@ req, response@ res) { kv::collection(\"ran\").set(req.body, json(1)); }"})")
+                .status,
+            201);
+  ASSERT_EQ(c.api(0, "POST", "/apps/c/routes", R"({"script":"job","path":"/job","dispatch":"async"})").status, 201);
+  ASSERT_TRUE(eventually(kAtOnce, [&] { return c.app(1, "POST", "/job", "before").status == 202; }));
+
+  ASSERT_TRUE(pg.stop());
+  for (int i : {0, 1}) {
+    EXPECT_TRUE(eventually(10s, [&] { return http("GET", c.port(i), "/readyz").status == 503; })) << "node " << i;
+    EXPECT_EQ(c.app(i, "POST", "/job", "while down").status, 503) << "node " << i;
+  }
+  ASSERT_TRUE(pg.start());
+  for (int i : {0, 1})
+    EXPECT_TRUE(eventually(20s, [&] { return http("GET", c.port(i), "/readyz").status == 200; })) << "node " << i;
+  // Both serve again, queue again, and hear each other again.
+  EXPECT_EQ(c.app(0, "POST", "/job", "after").status, 202);
+  EXPECT_TRUE(eventually(10s, [&] {
+    return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'ran' AND key IN ('before', 'after')") == 2;
+  }));
+  ASSERT_EQ(c.api(0, "POST", "/apps/c/routes", R"({"script":"hello","path":"/later","methods":["GET"]})").status, 201);
+  EXPECT_TRUE(eventually(15s, [&] { return c.app(1, "GET", "/later").status == 200; }));
+  for (int i : {0, 1}) EXPECT_TRUE(c.node(i).running()) << "node " << i;
+}
+
+// One node per SQLite database: a second server is refused, and a server
+// restarted after a kill runs what the killed one had claimed at once.
+TEST(SqliteNode, ASecondServerOnTheSameDatabaseIsRefused) {
+  Cluster c(Backend::sqlite);
+  c.start(0);
+  auto err = c.refused(1);
+  EXPECT_NE(err.find("another picloud serves"), std::string::npos) << err;
+  EXPECT_NE(err.find("a SQLite database serves one node"), std::string::npos) << err;
+  EXPECT_EQ(http("GET", c.port(0), "/readyz").status, 200);
+}
+
+TEST(SqliteNode, ARestartRunsWhatTheKilledProcessHadClaimedAtOnce) {
+  Cluster c(Backend::sqlite);
+  c.start(0);
+  c.make_app();
+  add_slow_route(c);
+  ASSERT_EQ(c.app(0, "POST", "/slow").status, 202);
+  ASSERT_TRUE(eventually(kAtOnce, [&] { return slow_attempts(c) == 1; }));
+  c.kill(0);  // mid-run: its lease would last over a minute
+  auto killed_at = std::chrono::steady_clock::now();
+  c.start(0);
+  EXPECT_TRUE(eventually(10s, [&] {
+    return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'runs' AND key = 'done'") == 1;
+  }));
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 8s);
+  EXPECT_EQ(slow_attempts(c), 2);
+  auto nodes = kernel::admin::parse_stored_json(c.api(0, "GET", "/nodes").body)["items"];
+  ASSERT_EQ(nodes.as_array().size(), 1u);
+  EXPECT_TRUE(nodes[0]["alive"].as_bool());
 }
 
 }  // namespace
