@@ -3,7 +3,7 @@ import { ADMIN, ApiError, request } from '../api';
 import { useInterval, useLoad, useTitle } from '../hooks';
 import { useSession } from '../session';
 import { ErrorBanner, Icon } from '../ui';
-import { formatBytes, formatMs, formatNumber } from '../format';
+import { formatBytes, formatMs, formatNumber, formatRelative, formatTime } from '../format';
 
 interface Sample {
   labels?: Record<string, string>;
@@ -123,6 +123,63 @@ function MetricCard({ m }: { m: Metric }) {
   );
 }
 
+interface NodeInfo {
+  id: string;
+  address: string;
+  host_name: string;
+  version: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+  heartbeat_age_ms: number;
+  alive: boolean;
+  released_at: string | null;
+  this_node: boolean;
+}
+
+/** The nodes serving this database (docs/cluster.md): one on SQLite, several on PostgreSQL. */
+function Nodes({ nodes }: { nodes: NodeInfo[] }) {
+  return (
+    <table class="table table-compact">
+      <caption class="sr-only">The nodes serving this database</caption>
+      <thead>
+        <tr>
+          <th scope="col">Node</th>
+          <th scope="col">Address</th>
+          <th scope="col">Version</th>
+          <th scope="col">Started</th>
+          <th scope="col" class="num">
+            Last beat
+          </th>
+          <th scope="col">State</th>
+        </tr>
+      </thead>
+      <tbody>
+        {nodes.map((n) => (
+          <tr key={n.id}>
+            <td class="mono small">
+              {n.id}
+              {n.this_node && <span class="badge badge-muted"> this node</span>}
+            </td>
+            <td class="mono small">
+              {n.address} · {n.host_name} · pid {n.pid}
+            </td>
+            <td class="small">{n.version}</td>
+            <td class="small" title={formatTime(n.started_at)}>
+              {formatRelative(n.started_at)}
+            </td>
+            <td class="num small">{formatMs(n.heartbeat_age_ms)} ago</td>
+            <td>
+              <span class={`badge ${n.alive ? 'badge-ok' : 'badge-danger'}`}>{n.alive ? 'alive' : 'dead'}</span>
+              {n.released_at && <span class="small muted"> · its runs given back {formatRelative(n.released_at)}</span>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Summary({ all }: { all: Metric[] }) {
   const by = (n: string) => all.find((m) => m.name === n);
   const tiles: [string, number | null, string?][] = [
@@ -170,10 +227,13 @@ function OwnerHealth() {
   const [auto, setAuto] = useState(true);
   const ready = useLoad(readyz, []);
   const metrics = useLoad(() => request<{ metrics: Metric[] }>('GET', `${ADMIN}/metrics`), []);
+  const nodes = useLoad(() => request<{ items: NodeInfo[] }>('GET', `${ADMIN}/nodes`), []);
+  const nodesMissing = nodes.error instanceof ApiError && nodes.error.status === 404;
   useInterval(
     () => {
       void ready.reload();
       if (!(metrics.error instanceof ApiError && metrics.error.status === 404)) void metrics.reload();
+      if (!nodesMissing) void nodes.reload();
     },
     5000,
     auto,
@@ -202,6 +262,7 @@ function OwnerHealth() {
             onClick={() => {
               void ready.reload();
               void metrics.reload();
+              if (!nodesMissing) void nodes.reload();
             }}
           >
             <Icon name="refresh" size={16} />
@@ -235,6 +296,13 @@ function OwnerHealth() {
           )}
         </div>
       </section>
+      {!nodesMissing && (
+        <section class="card" aria-labelledby="nodes-title">
+          <h2 id="nodes-title">Nodes</h2>
+          {nodes.error != null && <ErrorBanner error={nodes.error} title="Could not load the nodes" onRetry={nodes.reload} />}
+          {nodes.data && <Nodes nodes={nodes.data.items} />}
+        </section>
+      )}
       <section aria-labelledby="metrics-title" class="stack">
         <h2 id="metrics-title">Metrics</h2>
         {missing && <p class="banner banner-info">This PiCloud does not offer its metrics as JSON yet (GET /api/v1/admin/metrics is missing); a newer version does. The Prometheus text stays at /metrics.</p>}
