@@ -334,11 +334,18 @@ Result<void> Kernel::start_without_http() {
 }
 
 Result<void> Kernel::start() {
+  // Whatever started is stopped, in stop()'s order (threads first).
   auto fail = [this](const sdk::Error& e) -> Result<void> {
-    if (notifier_) notifier_->stop();
-    plugins_->stop_all();
+    stop();
     return e;
   };
+  // One server per SQLite database, decided before it touches the database
+  // (a second one must not migrate under the first).
+  if (settings_.database_url.dialect == sdk::Dialect::sqlite && !serve_lock_) {
+    auto lock = cluster::SqliteServeLock::take(settings_.database_url.sqlite_path);
+    if (!lock) return lock.error();
+    serve_lock_ = std::move(*lock);
+  }
   register_kernel_routes();
   serving_ = true;
   if (auto r = start_without_http(); !r) return r;

@@ -96,6 +96,7 @@ class Kernel {
   std::unique_ptr<triggers::EventRouter> events_;
   std::unique_ptr<cluster::Notifier> notifier_;
   std::unique_ptr<cluster::NodeRegistry> nodes_;
+  std::unique_ptr<cluster::SqliteServeLock> serve_lock_;  // SQLite: this process serves the database
   // Where another node's routing pokes go: the dispatcher while it runs.
   std::atomic<dispatch::Dispatcher*> poked_dispatcher_{nullptr};
   std::unique_ptr<dispatch::JobQueue> jobs_;

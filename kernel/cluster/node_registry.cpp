@@ -51,31 +51,36 @@ NodeRegistry::NodeRegistry(db::Database& db, Notifier& notifier, dispatch::Outbo
                 [this] { return notifier_.peers_alive() ? 1.0 : 0.0; });
 }
 
-NodeRegistry::~NodeRegistry() {
-  stop();
-  if (sqlite_lock_fd_ >= 0) ::close(sqlite_lock_fd_);
+NodeRegistry::~NodeRegistry() { stop(); }
+
+sdk::Result<std::unique_ptr<SqliteServeLock>> SqliteServeLock::take(const std::string& sqlite_path) {
+  const std::string path = sqlite_path + ".serve-lock";
+  // Read-only is enough for flock, and lets a lock file another user left
+  // behind still be taken.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return sdk::make_error(sdk::ErrorKind::unavailable, "cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return sdk::make_error(sdk::ErrorKind::conflict,
+                           "another picloud serves " + sqlite_path + " (it holds " + path +
+                               "): a SQLite database serves one node; use PostgreSQL for several");
+  }
+  return std::unique_ptr<SqliteServeLock>(new SqliteServeLock(fd));
 }
 
-sdk::Result<void> NodeRegistry::take_sqlite_lock() {
-  const std::string path = db_.url().sqlite_path + ".serve-lock";
-  sqlite_lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (sqlite_lock_fd_ < 0)
-    return sdk::make_error(sdk::ErrorKind::unavailable, "cannot open " + path + ": " + std::strerror(errno));
-  if (::flock(sqlite_lock_fd_, LOCK_EX | LOCK_NB) != 0)
-    return sdk::make_error(sdk::ErrorKind::conflict,
-                           "another picloud serves " + db_.url().sqlite_path +
-                               " (it holds " + path + "): a SQLite database serves one node; use PostgreSQL for several");
-  return {};
-}
+SqliteServeLock::~SqliteServeLock() { ::close(fd_); }
 
 sdk::Result<void> NodeRegistry::start(const std::string& address) {
-  address_ = address;
+  {
+    std::lock_guard lock(mutex_);
+    address_ = address;
+  }
   const bool sqlite = db_.dialect() == sdk::Dialect::sqlite;
-  if (sqlite)
-    if (auto r = take_sqlite_lock(); !r) return r;
   if (auto r = write_row(); !r) return r;
+  beating_since_ = std::chrono::steady_clock::now();
   if (sqlite) {
-    // Every other row is a process that is gone (it held the lock): what it
+    // Every other row is a process that is gone (this one holds the serve
+    // lock, SqliteServeLock): what it
     // had claimed runs again now, not at its lease's end.
     if (auto r = release_dead_nodes(); !r)
       write_log(LogLevel::warn, "cluster", "the runs claimed by an earlier process could not be given back; they run "
@@ -95,9 +100,12 @@ sdk::Result<void> NodeRegistry::start(const std::string& address) {
 }
 
 void NodeRegistry::set_address(const std::string& address) {
-  if (address == address_) return;
-  address_ = address;
-  if (auto r = db_.execute("UPDATE nodes SET address = ? WHERE id = ?", {address_, id_}); !r)
+  {
+    std::lock_guard lock(mutex_);
+    if (address == address_) return;
+    address_ = address;
+  }
+  if (auto r = db_.execute("UPDATE nodes SET address = ? WHERE id = ?", {address, id_}); !r)
     write_log(LogLevel::warn, "cluster", "this node's address could not be written", {{"error", r.error().message}});
 }
 
@@ -110,7 +118,7 @@ void NodeRegistry::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (address_.empty()) return;  // never started
+  if (beating_since_ == std::chrono::steady_clock::time_point{}) return;  // never registered
   // Gone at once from every node's list (a killed node is noticed by its
   // beats stopping instead).
   if (auto r = db_.execute("DELETE FROM nodes WHERE id = ?", {id_}); !r)
@@ -136,12 +144,19 @@ void NodeRegistry::beat_loop() {
     } else if (failing) {
       write_log(LogLevel::info, "cluster", "heartbeat written again", {{"node", id_}});
     }
+    if (!r)
+      beating_since_ = {};
+    else if (failing || beating_since_ == std::chrono::steady_clock::time_point{})
+      beating_since_ = std::chrono::steady_clock::now();
     failing = !r;
     if (r) {
       if (auto p = count_peers(); !p)
         write_log(LogLevel::debug, "cluster", "could not count the other nodes", {{"error", p.error().message}});
-      if (auto d = release_dead_nodes(); !d)
-        write_log(LogLevel::warn, "cluster", "could not look for dead nodes", {{"error", d.error().message}});
+      // Only a node that has itself beaten steadily for a whole timeout
+      // judges the others: after an outage every beat is old.
+      if (std::chrono::steady_clock::now() - beating_since_ >= std::chrono::milliseconds(settings_.timeout_ms))
+        if (auto d = release_dead_nodes(); !d)
+          write_log(LogLevel::warn, "cluster", "could not look for dead nodes", {{"error", d.error().message}});
     }
     lock.lock();
   }
@@ -155,9 +170,14 @@ sdk::Result<void> NodeRegistry::beat() {
 
 sdk::Result<void> NodeRegistry::write_row() {
   const std::string now = now_sql(db_.dialect());
+  std::string address;
+  {
+    std::lock_guard lock(mutex_);
+    address = address_;
+  }
   return db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     auto updated = tx.execute("UPDATE nodes SET heartbeat_at = " + now + ", address = ?, released_at = NULL WHERE id = ?",
-                              {address_, id_});
+                              {address, id_});
     if (!updated) return updated.error();
     if (*updated > 0) return {};
     // The first beat, or a node back from being taken for dead long enough
@@ -165,7 +185,7 @@ sdk::Result<void> NodeRegistry::write_row() {
     auto inserted = tx.execute(
         "INSERT INTO nodes (id, address, host_name, version, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, " +
             now + ", " + now + ")",
-        {id_, address_, machine_name(), std::string(PICLOUD_VERSION), static_cast<std::int64_t>(::getpid())});
+        {id_, address, machine_name(), std::string(PICLOUD_VERSION), static_cast<std::int64_t>(::getpid())});
     if (!inserted) return inserted.error();
     return {};
   });

@@ -17,15 +17,21 @@
 // The registry also tells the notifier whether another node is alive, so a
 // lone node sends no pokes.
 //
-// On SQLite there is one node: the registry takes a lock beside the
-// database file so a second `picloud serve` on it is refused, and at start
-// gives back what earlier processes (killed ones) had claimed at once, then
-// writes nothing more (no beats: an idle server on an SD card stays idle).
+// On SQLite there is one node (SqliteServeLock makes sure of it): at start
+// the registry gives back at once what earlier processes (killed ones) had
+// claimed, then writes nothing more (no beats: an idle server on an SD card
+// stays idle).
+//
+// A node gives another's leases back only once its own beats have gone
+// through without a break for a whole timeout: after an outage every node's
+// beat is old, and the first back must not take the others' running work.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -42,6 +48,22 @@ class OutboxSignal;
 namespace picloud::kernel::cluster {
 
 class Notifier;
+
+// One serving process per SQLite database: a lock beside the file (flock,
+// released when the process ends, however it ends). Taken before a server
+// touches the database (migrations included).
+class SqliteServeLock {
+ public:
+  // An error of kind conflict: another process serves it.
+  static sdk::Result<std::unique_ptr<SqliteServeLock>> take(const std::string& sqlite_path);
+  ~SqliteServeLock();
+  SqliteServeLock(const SqliteServeLock&) = delete;
+  SqliteServeLock& operator=(const SqliteServeLock&) = delete;
+
+ private:
+  explicit SqliteServeLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 struct NodeSettings {
   int heartbeat_ms = 2000;  // [cluster] heartbeat_interval_ms
@@ -75,8 +97,8 @@ class NodeRegistry {
   const NodeSettings& settings() const { return settings_; }
 
   // Writes this node's row and (PostgreSQL) beats from a thread of its own.
-  // `address` is where the server listens. An error: another server has the
-  // SQLite database, or the row could not be written.
+  // `address` is where the server listens. An error: the row could not be
+  // written.
   sdk::Result<void> start(const std::string& address);
   // The address once the server knows its port.
   void set_address(const std::string& address);
@@ -95,7 +117,6 @@ class NodeRegistry {
   sdk::Result<void> write_row();
   sdk::Result<void> count_peers();
   sdk::Result<void> release_dead_nodes();
-  sdk::Result<void> take_sqlite_lock();
 
   db::Database& db_;
   Notifier& notifier_;
@@ -108,7 +129,7 @@ class NodeRegistry {
   bool stopping_ = false;
   bool stopped_ = false;
   std::thread thread_;
-  int sqlite_lock_fd_ = -1;
+  std::chrono::steady_clock::time_point beating_since_{};  // since when beats went through without a break
   CounterMetric& released_;
   CounterMetric& beat_failures_;
 };

@@ -112,6 +112,9 @@ void Notifier::poke_loop() {
       write_log(LogLevel::debug, "cluster", "a poke could not be sent; the other nodes will poll",
                 {{"channel", channel}, {"error", r.error().message}});
     lock.lock();
+    // Stopping with the database out of reach: the rest would each wait for
+    // a connection in vain; the other nodes poll.
+    if (!r && stopping_) pokes_due_.clear();
   }
 }
 
@@ -148,14 +151,16 @@ void Notifier::enqueue(std::string channel, std::string payload) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
+    const bool poke = payload.empty() && is_poke_channel(channel);
     // A poke already waiting for its listeners tells of this one too.
-    if (payload.empty() && is_poke_channel(channel) && !pokes_queued_.insert(channel).second) return;
+    if (poke && pokes_queued_.count(channel)) return;
     if (queue_.size() >= kMaxQueued) {
       // Listeners slower than the messages: drop rather than grow (a
       // listener that needs every message reads the gap from its tables).
       dropped_.inc();
       return;
     }
+    if (poke) pokes_queued_.insert(channel);
     queue_.emplace_back(std::move(channel), std::move(payload));
     // The delivery thread comes with the first message (an idle server,
     // or one whose plugins send none, has none).

@@ -14,6 +14,13 @@
 namespace picloud::kernel::dispatch {
 namespace {
 
+// Set on a worker when a row it claimed could not be rescheduled, given back
+// or marked done (the database went away): between batches a worker holds
+// no row legitimately, so all rows still leased to it are given back once
+// the database takes writes again, to run again now rather than when their
+// lease ends.
+thread_local bool t_rows_stranded = false;
+
 using admin::error_body;
 
 int default_running() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency() * 2)); }
@@ -433,6 +440,7 @@ void Dispatcher::worker_loop(const std::string& owner) {
   const std::vector<std::string> job_kinds = delivery_.jobs ? delivery_.jobs->names() : std::vector<std::string>{};
   while (!stopping_) {
     std::uint64_t seen = delivery_.signal.generation();
+    if (t_rows_stranded && outbox_.release_all(owner)) t_rows_stranded = false;
     std::int64_t now = admin::now_ms();
     // A few rows per claim, finished together: one write transaction per
     // batch instead of two per row.
@@ -456,7 +464,9 @@ void Dispatcher::worker_loop(const std::string& owner) {
       for (auto& w : writes)
         if (settled) settled = w->settle();
       if (!settled) {
-        write_log(LogLevel::warn, "dispatch", "queued runs' writes could not be made durable; they run again after their lease",
+        t_rows_stranded = true;
+        write_log(LogLevel::warn, "dispatch", "queued runs' writes could not be made durable; they run again once the "
+                                              "database takes writes",
                   {{"rows", std::to_string(done.size())}, {"error", settled.error().message}});
         continue;
       }
@@ -471,9 +481,12 @@ void Dispatcher::worker_loop(const std::string& owner) {
           if (auto r = delivery_.dead_letters.handler_finished(tx, c.handled_letter, c.handler_ok); !r) return r;
         return {};
       };
-      if (auto r = outbox_.finish(owner, rows, also); !r)
-        write_log(LogLevel::warn, "dispatch", "outbox rows could not be finished; they run again after their lease",
+      if (auto r = outbox_.finish(owner, rows, also); !r) {
+        t_rows_stranded = true;
+        write_log(LogLevel::warn, "dispatch", "outbox rows could not be finished; they run again once the database "
+                                              "takes writes",
                   {{"rows", std::to_string(done.size())}, {"error", r.error().message}});
+      }
       continue;
     }
     if (!items)
@@ -492,8 +505,10 @@ triggers::RetryPolicy Dispatcher::trigger_policy(const std::string& trigger_id) 
 }
 
 std::nullopt_t Dispatcher::give_back(const OutboxItem& item, const std::string& owner) {
-  if (auto r = outbox_.release(owner, item.id); !r)
+  if (auto r = outbox_.release(owner, item.id); !r) {
+    t_rows_stranded = true;
     write_log(LogLevel::warn, "dispatch", "outbox row could not be given back", {{"execution", item.id}, {"error", r.error().message}});
+  }
   return std::nullopt;
 }
 
@@ -507,7 +522,10 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
   if (admin::now_ms() > run_by_ms) return give_back(item, owner);
   std::int64_t started = admin::now_ms();
   auto version = db_.query("SELECT version FROM scripts WHERE id = ? AND app_id = ?", {item.script_id, item.app_id});
-  if (!version) return std::nullopt;  // the lease runs out and the row is tried again
+  if (!version) {
+    t_rows_stranded = true;  // given back once the database answers again
+    return std::nullopt;
+  }
   const bool request = item.source == "route";
   scripting::RunResult result;
   std::int64_t script_version = 0;
@@ -593,8 +611,10 @@ std::optional<Dispatcher::Completion> Dispatcher::run_item(OutboxItem& item, con
              {"retry_in_ms", std::to_string(delay)}, {"message", result.message}});
   record.id = admin::new_id();
   executions_.record(record);
-  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
+  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r) {
+    t_rows_stranded = true;
     write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"execution", item.id}, {"error", r.error().message}});
+  }
   return std::nullopt;
 }
 
@@ -662,8 +682,10 @@ std::optional<Dispatcher::Completion> Dispatcher::run_job(OutboxItem& item, cons
   write_log(LogLevel::warn, "dispatch", "job failed; will retry",
             {{"app", item.app_id}, {"job", item.id}, {"kind", item.job}, {"attempt", std::to_string(item.attempts)},
              {"retry_in_ms", std::to_string(delay)}, {"error", message}});
-  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r)
+  if (auto r = outbox_.retry_later(owner, item.id, admin::now_ms() + delay); !r) {
+    t_rows_stranded = true;
     write_log(LogLevel::warn, "dispatch", "outbox row could not be rescheduled", {{"job", item.id}, {"error", r.error().message}});
+  }
   return std::nullopt;
 }
 

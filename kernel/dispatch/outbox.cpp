@@ -149,6 +149,10 @@ sdk::Result<void> Outbox::retry_later(const std::string& owner, const std::strin
   return {};
 }
 
+bool Outbox::release_all(const std::string& owner) {
+  return bool(db_.execute("UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", {owner}));
+}
+
 sdk::Result<void> Outbox::release(const std::string& owner, const std::string& id) {
   auto r = db_.execute(
       "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE id = ? AND lease_owner = ?",

@@ -67,6 +67,10 @@ class Outbox {
   sdk::Result<void> finish(const std::string& owner, const std::vector<Finished>& rows, const FinishStep& also = {});
   // Tries again at `next_attempt_ms` (if `owner` still holds the row).
   sdk::Result<void> retry_later(const std::string& owner, const std::string& id, std::int64_t next_attempt_ms);
+  // Every row leased to `owner` becomes claimable now, its attempt still
+  // counted (a worker's rows it could not finish; it holds none between
+  // batches). False when the database did not take it.
+  bool release_all(const std::string& owner);
   // Gives a claimed row back unrun: its attempt does not count.
   sdk::Result<void> release(const std::string& owner, const std::string& id);
   sdk::Result<std::int64_t> pending();
