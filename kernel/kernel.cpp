@@ -342,6 +342,9 @@ Result<void> Kernel::start() {
   // One server per SQLite database, decided before it touches the database
   // (a second one must not migrate under the first).
   if (settings_.database_url.dialect == sdk::Dialect::sqlite && !serve_lock_) {
+    // Opening makes the data directory and checks it; it changes nothing a
+    // running server would mind.
+    if (auto r = open_database(); !r) return r;
     auto lock = cluster::SqliteServeLock::take(settings_.database_url.sqlite_path);
     if (!lock) return lock.error();
     serve_lock_ = std::move(*lock);
