@@ -77,11 +77,12 @@ sdk::Result<void> NodeRegistry::start(const std::string& address) {
   }
   const bool sqlite = db_.dialect() == sdk::Dialect::sqlite;
   if (auto r = write_row(); !r) return r;
+  registered_ = true;
   beating_since_ = std::chrono::steady_clock::now();
   if (sqlite) {
     // Every other row is a process that is gone (this one holds the serve
-    // lock, SqliteServeLock): what it
-    // had claimed runs again now, not at its lease's end.
+    // lock, SqliteServeLock): what it had claimed runs again now, not at its
+    // lease's end.
     if (auto r = release_dead_nodes(); !r)
       write_log(LogLevel::warn, "cluster", "the runs claimed by an earlier process could not be given back; they run "
                                            "again when their lease ends", {{"error", r.error().message}});
@@ -118,7 +119,7 @@ void NodeRegistry::stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (beating_since_ == std::chrono::steady_clock::time_point{}) return;  // never registered
+  if (!registered_) return;
   // Gone at once from every node's list (a killed node is noticed by its
   // beats stopping instead).
   if (auto r = db_.execute("DELETE FROM nodes WHERE id = ?", {id_}); !r)
@@ -160,12 +161,6 @@ void NodeRegistry::beat_loop() {
     }
     lock.lock();
   }
-}
-
-sdk::Result<void> NodeRegistry::beat() {
-  if (auto r = write_row(); !r) return r;
-  if (auto r = count_peers(); !r) return r;
-  return release_dead_nodes();
 }
 
 sdk::Result<void> NodeRegistry::write_row() {

@@ -108,10 +108,6 @@ class NodeRegistry {
   // Every node the database knows, this one first, then by start time.
   sdk::Result<std::vector<NodeInfo>> list() const;
 
-  // One beat now, with its look at the other nodes (the thread's work;
-  // tests call it to skip the wait).
-  sdk::Result<void> beat();
-
  private:
   void beat_loop();
   sdk::Result<void> write_row();
@@ -128,6 +124,7 @@ class NodeRegistry {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool stopped_ = false;
+  bool registered_ = false;  // its row was written
   std::thread thread_;
   std::chrono::steady_clock::time_point beating_since_{};  // since when beats went through without a break
   CounterMetric& released_;

@@ -40,15 +40,6 @@ stop_nodes() {
   NODE_PIDS=(); NODE_PORTS=()
 }
 
-sign_in() {  # sets KEY and ADMIN for the first node
-  ADMIN="http://localhost:${NODE_PORTS[0]}/api/v1/admin"
-  curl -fsS -c "$BENCH_TMP/jar" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"bench\",\"password\":\"$BENCH_PASSWORD\"}" "$ADMIN/login" >/dev/null
-  KEY=$(curl -fsS -b "$BENCH_TMP/jar" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$ADMIN/keys" |
-    python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
-}
-
 setup_app() {
   python3 - "$ADMIN" "$KEY" <<'PY'
 import sys
@@ -145,7 +136,7 @@ psql -qAt "$PICLOUD_TEST_POSTGRES_URL" -c "SHOW fsync" | grep -q on ||
 printf '%-8s %12s %14s %16s\n' "nodes" "/hello" "/getset" "/hello direct"
 for n in 1 2 3; do
   for _ in $(seq 1 "$n"); do start_node; done
-  if [ "$n" = 1 ]; then sign_in; setup_app; fi
+  if [ "$n" = 1 ]; then bench_sign_in "${NODE_PORTS[0]}" "$BENCH_TMP"; setup_app; fi
   start_lb
   read -r h _ _ <<<"$(wrk_run "http://127.0.0.1:$LB_PORT/hello" "$DURATION")"
   read -r g _ _ <<<"$(wrk_run "http://127.0.0.1:$LB_PORT/getset" "$DURATION")"

@@ -68,10 +68,16 @@ bench_picloud() {
      PICLOUD_OWNER_USERNAME=bench PICLOUD_OWNER_PASSWORD="$BENCH_PASSWORD" "$@" "$PICLOUD" serve) &
   BENCH_PIDS+=($!)
   wait_ready "http://127.0.0.1:$PORT/readyz" >/dev/null
-  ADMIN="http://localhost:$PORT/api/v1/admin"
-  curl -fsS -c "$dir/jar" -H 'Content-Type: application/json' \
+  bench_sign_in "$PORT" "$dir"
+}
+
+# bench_sign_in PORT DIR: signs the owner "bench" in on the server at PORT
+# (its cookie jar in DIR) and makes an API key: sets KEY and ADMIN.
+bench_sign_in() {
+  ADMIN="http://localhost:$1/api/v1/admin"
+  curl -fsS -c "$2/jar" -H 'Content-Type: application/json' \
     -d "{\"username\":\"bench\",\"password\":\"$BENCH_PASSWORD\"}" "$ADMIN/login" >/dev/null
-  KEY=$(curl -fsS -b "$dir/jar" -H 'Content-Type: application/json' \
+  KEY=$(curl -fsS -b "$2/jar" -H 'Content-Type: application/json' \
     -d '{"name":"bench","scopes":["app:admin","app:write","script:write","logs:read","app:read"]}' "$ADMIN/keys" |
     python3 -c 'import sys,json; print(json.load(sys.stdin)["key"])')
 }
