@@ -1,9 +1,9 @@
 // The kernel: brings PiCloud up in a fixed order and down in reverse.
 //
-//   database → kernel migrations → plugins loaded and ordered →
-//   plugin migrations (dependency order) → admin API, dead letters →
-//   configure → script engine → start → dispatcher, cron scheduler,
-//   retention sweep → HTTP listening
+//   database (SQLite: the serve lock) → kernel migrations → plugins loaded
+//   and ordered → plugin migrations (dependency order) → admin API, dead
+//   letters → configure → script engine → start → this node in the node
+//   registry → dispatcher, cron scheduler, retention sweep → HTTP listening
 //
 // Any failure on the way up undoes what was done and is returned as one
 // message naming the thing that failed.
