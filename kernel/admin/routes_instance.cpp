@@ -72,8 +72,10 @@ void add_instance_routes(AdminContext& ctx, Registrar& r) {
                                                      {"version", n.version},
                                                      {"pid", n.pid},
                                                      {"started_at", format_time(n.started_at_ms)},
-                                                     {"heartbeat_at", format_time(n.heartbeat_at_ms)},
-                                                     {"heartbeat_age_ms", n.age_ms},
+                                                     // null on SQLite: its one node does not beat
+                                                     {"heartbeat_at", n.beats ? sdk::Value(format_time(n.heartbeat_at_ms))
+                                                                              : sdk::Value()},
+                                                     {"heartbeat_age_ms", n.beats ? sdk::Value(n.age_ms) : sdk::Value()},
                                                      {"alive", n.alive},
                                                      {"released_at", n.released_at_ms ? sdk::Value(format_time(n.released_at_ms))
                                                                                       : sdk::Value()},

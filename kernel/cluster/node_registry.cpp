@@ -264,8 +264,8 @@ sdk::Result<std::vector<NodeInfo>> NodeRegistry::list() const {
     n.released_at_ms = row[7].is_null() ? 0 : row[7].as_int();
     n.age_ms = row[8].as_int();
     // SQLite does not beat: its one node is alive while it serves.
-    n.alive = db_.dialect() == sdk::Dialect::sqlite ? n.id == id_
-                                                    : n.age_ms <= settings_.timeout_ms && n.released_at_ms == 0;
+    n.beats = db_.dialect() != sdk::Dialect::sqlite;
+    n.alive = n.beats ? n.age_ms <= settings_.timeout_ms && n.released_at_ms == 0 : n.id == id_;
     if (n.id == id_)
       out.insert(out.begin(), std::move(n));
     else

@@ -81,6 +81,7 @@ struct NodeInfo {
   std::int64_t heartbeat_at_ms = 0;
   std::int64_t released_at_ms = 0;  // when its leases were given back; 0: never
   std::int64_t age_ms = 0;          // since its last beat, on the database's clock
+  bool beats = true;                // false on SQLite, whose one node does not beat
   bool alive = false;
 };
 

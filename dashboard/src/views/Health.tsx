@@ -130,8 +130,8 @@ interface NodeInfo {
   version: string;
   pid: number;
   started_at: string;
-  heartbeat_at: string;
-  heartbeat_age_ms: number;
+  heartbeat_at: string | null; // null on SQLite: its one node does not beat
+  heartbeat_age_ms: number | null;
   alive: boolean;
   released_at: string | null;
   this_node: boolean;
@@ -159,7 +159,12 @@ function Nodes({ nodes }: { nodes: NodeInfo[] }) {
           <tr key={n.id}>
             <td class="mono small">
               {n.id}
-              {n.this_node && <span class="badge badge-muted"> this node</span>}
+              {n.this_node && (
+                <>
+                  {' '}
+                  <span class="badge badge-muted">this node</span>
+                </>
+              )}
             </td>
             <td class="mono small">
               {n.address} · {n.host_name} · pid {n.pid}
@@ -168,7 +173,9 @@ function Nodes({ nodes }: { nodes: NodeInfo[] }) {
             <td class="small" title={formatTime(n.started_at)}>
               {formatRelative(n.started_at)}
             </td>
-            <td class="num small">{formatMs(n.heartbeat_age_ms)} ago</td>
+            <td class="num small">
+              {n.heartbeat_age_ms === null ? <span title="One node on SQLite: it does not beat">—</span> : `${formatMs(n.heartbeat_age_ms)} ago`}
+            </td>
             <td>
               <span class={`badge ${n.alive ? 'badge-ok' : 'badge-danger'}`}>{n.alive ? 'alive' : 'dead'}</span>
               {n.released_at && <span class="small muted"> · its runs given back {formatRelative(n.released_at)}</span>}
