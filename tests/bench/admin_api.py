@@ -14,3 +14,15 @@ def post(path, body):
     req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
                                  headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
     return json.loads(urllib.request.urlopen(req).read() or b"null")
+
+
+# Scripts several benchmarks measure, the same text in each.
+HELLO = 'void handle(request@ req, response@ res) { res.text("hello world"); }'
+# One kv get and one kv set of a random key among 10,000.
+GETSET = ('void handle(request@ req, response@ res) {\n'
+          '  kv::Collection@ c = kv::collection("bench");\n'
+          '  string k = "k" + random::integer(1, 10000);\n'
+          '  json v = c.get(k);\n'
+          '  json n = {{"n", v.get_int("n") + 1}};\n'
+          '  c.set(k, n);\n'
+          '  res.text("ok");\n}')

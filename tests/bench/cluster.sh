@@ -43,17 +43,11 @@ stop_nodes() {
 setup_app() {
   python3 - "$ADMIN" "$KEY" <<'PY'
 import sys
-from admin_api import post
+from admin_api import GETSET, HELLO, post
 post("/apps", {"slug": "bench", "hostnames": ["127.0.0.1"]})
 scripts = {
-  "hello": 'void handle(request@ req, response@ res) { res.text("hello world"); }',
-  "getset": 'void handle(request@ req, response@ res) {\n'
-            '  kv::Collection@ c = kv::collection("bench");\n'
-            '  string k = "k" + random::integer(1, 10000);\n'
-            '  json v = c.get(k);\n'
-            '  json n = {{"n", v.get_int("n") + 1}};\n'
-            '  c.set(k, n);\n'
-            '  res.text("ok");\n}',
+  "hello": HELLO,
+  "getset": GETSET,
   "later": 'void handle(request@ req, response@ res) { }',
 }
 for name, source in scripts.items():

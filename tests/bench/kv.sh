@@ -17,17 +17,11 @@ start_picloud() {  # start_picloud LABEL DATABASE_URL -> sets PORT, KEY
   python3 - "$ADMIN" "$KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
-from admin_api import post
+from admin_api import GETSET, HELLO, post
 post("/apps", {"slug": "bench", "hostnames": ["127.0.0.1"]})
 scripts = {
-  "hello": 'void handle(request@ req, response@ res) { res.text("hello world"); }',
-  "getset": 'void handle(request@ req, response@ res) {\n'
-            '  kv::Collection@ c = kv::collection("bench");\n'
-            '  string k = "k" + random::integer(1, 10000);\n'
-            '  json v = c.get(k);\n'
-            '  json n = {{"n", v.get_int("n") + 1}};\n'
-            '  c.set(k, n);\n'
-            '  res.text("ok");\n}',
+  "hello": HELLO,
+  "getset": GETSET,
   "hot": 'void handle(request@ req, response@ res) { res.text("" + kv::collection("counters").incr("hot")); }',
   "many": 'void handle(request@ req, response@ res) {\n'
           '  res.text("" + kv::collection("counters").incr("k" + random::integer(1, 100000)));\n}',

@@ -268,6 +268,9 @@ void add_slow_route(Cluster& c) {
             201);
   ASSERT_EQ(c.api(0, "POST", "/apps/c/routes", R"({"script":"slow","path":"/slow","dispatch":"async"})").status, 201);
 }
+bool slow_done(Cluster& c) {
+  return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'runs' AND key = 'done'") == 1;
+}
 std::int64_t slow_attempts(Cluster& c) {
   return c.count("SELECT COALESCE(MAX(CAST(CAST(value AS TEXT) AS BIGINT)), 0) FROM kv_entries WHERE collection = "
                  "'runs' AND key = 'attempts'");
@@ -285,9 +288,7 @@ TEST(Cluster, ADeadNodesClaimedRunIsTakenOverWithinTheNodeTimeout) {
   c.kill(1);  // mid-run: its lease would last over a minute
   auto killed_at = std::chrono::steady_clock::now();
   c.start(2);
-  ASSERT_TRUE(eventually(10s, [&] {
-    return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'runs' AND key = 'done'") == 1;
-  }));
+  ASSERT_TRUE(eventually(10s, [&] { return slow_done(c); }));
   // Timeout 1.5 s, a beat every 0.3 s, a run of 1 s: well before the lease.
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 8s);
   EXPECT_EQ(attempts(), 2);
@@ -473,9 +474,7 @@ TEST(Cluster, ARunCutOffByADatabaseOutageRunsAgainSoonAfterItReturns) {
   std::this_thread::sleep_for(1500ms);  // the run ends meanwhile, unable to write
   ASSERT_TRUE(pg.start());
   auto back = std::chrono::steady_clock::now();
-  EXPECT_TRUE(eventually(20s, [&] {
-    return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'runs' AND key = 'done'") == 1;
-  }));
+  EXPECT_TRUE(eventually(20s, [&] { return slow_done(c); }));
   EXPECT_LT(std::chrono::steady_clock::now() - back, 15s);  // the lease: over a minute
   EXPECT_EQ(slow_attempts(c), 2);
 }
@@ -634,9 +633,7 @@ TEST(SqliteNode, ARestartRunsWhatTheKilledProcessHadClaimedAtOnce) {
   c.kill(0);  // mid-run: its lease would last over a minute
   auto killed_at = std::chrono::steady_clock::now();
   c.start(0);
-  EXPECT_TRUE(eventually(10s, [&] {
-    return c.count("SELECT count(*) FROM kv_entries WHERE collection = 'runs' AND key = 'done'") == 1;
-  }));
+  EXPECT_TRUE(eventually(10s, [&] { return slow_done(c); }));
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 8s);
   EXPECT_EQ(slow_attempts(c), 2);
   auto nodes = kernel::admin::parse_stored_json(c.api(0, "GET", "/nodes").body)["items"];
