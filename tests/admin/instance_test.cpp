@@ -275,5 +275,19 @@ TEST_P(InstanceInfo, MetricsAsJsonForOwnersOnly) {
   EXPECT_EQ(pc.get("/metrics", {}).status, 401);
 }
 
+// The nodes serving the database: the owner's to see (addresses, host
+// names and pids are the operator's business), nobody else's.
+TEST_P(InstanceInfo, NodesForOwnersOnly) {
+  Instance& pc = plugins_instance(GetParam());
+  auto r = pc.get("/nodes", pc.owner_key);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_FALSE(r.json["items"].as_array().empty());
+  EXPECT_TRUE(r.json["items"][0]["this_node"].as_bool());
+  EXPECT_TRUE(r.json["items"][0]["alive"].as_bool());
+  EXPECT_EQ(pc.get("/nodes", pc.alice).status, 403) << "an app admin is not the owner";
+  EXPECT_EQ(pc.get("/nodes", {}).status, 401);
+  EXPECT_EQ(pc.get("/nodes?x=1", pc.owner_key).status, 400) << "no query parameters";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, InstanceInfo, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return backend_name(info.param); });
