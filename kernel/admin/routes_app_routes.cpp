@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "kernel/admin/handlers.hpp"
+#include "kernel/admin/resource_rules.hpp"
 #include "kernel/http/router.hpp"
 
 namespace picloud::kernel::admin {
@@ -26,6 +27,8 @@ RouteRow route_from(const std::vector<sdk::Value>& row) {
                   row[8].as_string(), row[9].as_int(),    row[10].as_int()};
 }
 
+}  // namespace
+
 std::vector<std::string> split_methods(const std::string& text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -37,6 +40,8 @@ std::vector<std::string> split_methods(const std::string& text) {
   }
   return out;
 }
+
+namespace {
 
 sdk::Value route_json(const RouteRow& r) {
   sdk::Array methods;
@@ -58,6 +63,8 @@ RouteRow find_route(AdminContext& ctx, const std::string& app_id, const std::str
   if (rows.empty()) not_found("route", id);
   return route_from(rows.rows[0]);
 }
+
+}  // namespace
 
 std::string normalise_methods(const std::vector<std::string>& given) {
   if (given.empty()) fail_field("methods", "name at least one method, or \"*\" for any");
@@ -98,6 +105,8 @@ std::string check_path(const std::string& path, std::string& shape) {
     fail_field("path", "'/_picloud/' is reserved for plugins' routes on app hosts; app routes cannot use it");
   return path;
 }
+
+namespace {
 
 void check_host(AdminContext& ctx, const std::string& app_id, const std::string& host) {
   if (host.empty()) return;

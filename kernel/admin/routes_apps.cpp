@@ -13,12 +13,15 @@
 #include <map>
 
 #include "kernel/admin/cors_origins.hpp"
+#include "kernel/admin/resource_rules.hpp"
 #include "kernel/http/cors.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
 
 constexpr std::size_t kMaxHostnames = 32;
+
+}  // namespace
 
 void check_slug(const std::string& slug) {
   bool ok = !slug.empty() && slug.size() <= 63 && slug.front() != '-' && slug.back() != '-';
@@ -27,6 +30,8 @@ void check_slug(const std::string& slug) {
     fail_field("slug", "use 1 to 63 lower-case letters, digits and '-', not starting or ending with '-'");
   if (looks_like_id(slug)) fail_field("slug", "must not look like an id");
 }
+
+namespace {
 
 // A hostname an app may take: a DNS name (stored in lower case, without a
 // trailing dot) that is none of the admin API's hosts (see admin_hosts.hpp).
@@ -56,6 +61,8 @@ std::string check_hostname(const AdminHosts& admin_hosts, const std::string& giv
   return host;
 }
 
+}  // namespace
+
 std::vector<std::string> check_hostnames(const AdminHosts& admin_hosts, const std::vector<std::string>& given) {
   if (given.size() > kMaxHostnames) fail_field("hostnames", "at most " + std::to_string(kMaxHostnames) + " per app");
   std::vector<std::string> out;
@@ -73,6 +80,8 @@ std::string stored_cors_origins(const std::vector<std::string>& given) {
   if (!origins) fail_field("cors_origins", origins.error().message);
   return http::CorsOrigins::to_stored(*origins);
 }
+
+namespace {
 
 // The hostnames of a page of apps, in one query.
 std::map<std::string, std::vector<std::string>> hostnames_of(AdminContext& ctx, const sdk::Rows& apps) {
@@ -120,7 +129,8 @@ sdk::Value load_app(AdminContext& ctx, const std::string& app_id, Role role) {
   return app_json(rows.rows[0], hostnames, role);
 }
 
-// Inserts hostnames, turning a taken one into a 409 that names it.
+}  // namespace
+
 sdk::Result<void> insert_hostnames(sdk::Transaction& tx, const std::string& app_id, const std::vector<std::string>& hosts) {
   for (const auto& h : hosts) {
     auto r = tx.execute("INSERT INTO app_hostnames (hostname, app_id) VALUES (?, ?)", {h, app_id});
@@ -130,6 +140,8 @@ sdk::Result<void> insert_hostnames(sdk::Transaction& tx, const std::string& app_
   }
   return {};
 }
+
+namespace {
 
 sdk::Result<void> slug_conflict(const sdk::Error& e, const std::string& slug) {
   if (e.kind == sdk::ErrorKind::conflict && e.message.find("hostname") == std::string::npos)

@@ -3,13 +3,12 @@
 #include <set>
 
 #include "kernel/admin/handlers.hpp"
+#include "kernel/admin/resource_rules.hpp"
 #include "kernel/admin/script_source.hpp"
 #include "scripting/declarations.hpp"
 
 namespace picloud::kernel::admin {
 namespace {
-
-constexpr std::size_t kMaxSourceBytes = 512 * 1024;
 
 struct Script {
   std::string id, app_id, name, kind, source;
@@ -45,6 +44,8 @@ sdk::Value script_json(const Script& s, const std::vector<std::string>& imports,
   return out;
 }
 
+}  // namespace
+
 sdk::Value diagnostics_json(const std::vector<scripting::Diagnostic>& list) {
   sdk::Array out;
   for (const auto& d : list) {
@@ -61,6 +62,8 @@ sdk::Value diagnostics_json(const std::vector<scripting::Diagnostic>& list) {
   return out;
 }
 
+namespace {
+
 Script find_script(AdminContext& ctx, const std::string& app_id, const std::string& ref) {
   auto rows = unwrap(ctx.db.query(std::string("SELECT ") + kScriptColumns +
                                       " FROM scripts WHERE app_id = ? AND (id = ? OR name = ?)",
@@ -69,12 +72,14 @@ Script find_script(AdminContext& ctx, const std::string& app_id, const std::stri
   return script_from(rows.rows[0]);
 }
 
+}  // namespace
+
 scripting::Engine& engine(AdminContext& ctx) {
   if (!ctx.engine) fail(503, "unavailable", "the script engine is not ready yet");
   return *ctx.engine;
 }
 
-void check_name(AdminContext& ctx, const std::string& name) {
+void check_script_name(AdminContext& ctx, const std::string& name) {
   if (name.size() > 64 || !scripting::is_identifier(name))
     fail_field("name", "use a letter or '_' then letters, digits and '_' (at most 64): modules are imported by name");
   if (engine(ctx).reserved_name(name)) fail_field("name", "'" + name + "' is reserved (a library or plugin namespace)");
@@ -85,6 +90,8 @@ scripting::ScriptKind parse_kind(const std::string& kind) {
   if (kind == "module") return scripting::ScriptKind::module;
   fail_field("kind", "must be endpoint or module");
 }
+
+namespace {
 
 // Compiles `source` as `name` of `kind`; 422 with the diagnostics when it
 // does not compile.
@@ -142,6 +149,8 @@ sdk::Value broken_dependents(AdminContext& ctx, const std::string& app_id, const
   return out;
 }
 
+}  // namespace
+
 sdk::Result<void> save_imports(sdk::Transaction& tx, const std::string& script_id, const std::string& app_id,
                                const std::vector<std::string>& imports) {
   auto d = tx.execute("DELETE FROM script_imports WHERE script_id = ?", {script_id});
@@ -153,6 +162,8 @@ sdk::Result<void> save_imports(sdk::Transaction& tx, const std::string& script_i
   }
   return {};
 }
+
+namespace {
 
 std::string names_of(const std::vector<Script>& scripts) {
   std::string out;
@@ -230,7 +241,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
     std::string kind = f.string("kind").value_or("endpoint");
     std::string source = *f.string("source", true);
     f.finish();
-    check_name(ctx, name);
+    check_script_name(ctx, name);
     parse_kind(kind);
     auto v = validate_or_fail(ctx, app_id, name, kind, source);
     Script s{new_id(), app_id, name, kind, source, 1, now_ms(), 0};
@@ -326,7 +337,7 @@ void add_script_routes(AdminContext& ctx, Registrar& r) {
     if (!name && !kind && !source) fail(400, "bad_request", "nothing to change: give name, kind or source");
     Script s = old;
     if (name) {
-      check_name(ctx, *name);
+      check_script_name(ctx, *name);
       s.name = *name;
     }
     if (kind) {

@@ -1,9 +1,11 @@
 // An app's triggers: a script of the app run when an event of a kind (declared
 // by a plugin) matches the trigger's filter. Generic over kinds: the kind
 // validates the filter; the kernel stores it, with optional retry overrides.
+#include <cctype>
 #include <optional>
 
 #include "kernel/admin/handlers.hpp"
+#include "kernel/admin/resource_rules.hpp"
 #include "kernel/triggers/retry_policy.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
 #include "picloud/sdk/json.hpp"
@@ -13,30 +15,36 @@ namespace {
 
 struct TriggerRow {
   std::string id, app_id, kind, script_id, script_name;
+  std::string name;  // empty: unnamed
   sdk::Value filter, retry;
   bool enabled = true;
   std::int64_t created_at = 0, updated_at = 0;
 };
 
 const char* kTriggerSelect =
-    "SELECT t.id, t.app_id, t.kind, t.script_id, s.name, t.filter, t.retry, t.enabled, t.created_at, t.updated_at "
+    "SELECT t.id, t.app_id, t.kind, t.script_id, s.name, t.filter, t.retry, t.enabled, t.created_at, t.updated_at, "
+    "t.name "
     "FROM triggers t JOIN scripts s ON s.id = t.script_id";
 
 TriggerRow trigger_from(const std::vector<sdk::Value>& row) {
-  return TriggerRow{row[0].as_string(),
-                    row[1].as_string(),
-                    row[2].as_string(),
-                    row[3].as_string(),
-                    row[4].as_string(),
-                    parse_stored_json(row[5].as_string()),
-                    row[6].is_null() ? sdk::Value() : parse_stored_json(row[6].as_string()),
-                    row[7].as_int() != 0,
-                    row[8].as_int(),
-                    row[9].as_int()};
+  TriggerRow t;
+  t.id = row[0].as_string();
+  t.app_id = row[1].as_string();
+  t.kind = row[2].as_string();
+  t.script_id = row[3].as_string();
+  t.script_name = row[4].as_string();
+  t.filter = parse_stored_json(row[5].as_string());
+  if (!row[6].is_null()) t.retry = parse_stored_json(row[6].as_string());
+  t.enabled = row[7].as_int() != 0;
+  t.created_at = row[8].as_int();
+  t.updated_at = row[9].as_int();
+  if (row[10].is_string()) t.name = row[10].as_string();
+  return t;
 }
 
 sdk::Value trigger_json(const TriggerRow& t) {
   return sdk::Value::object({{"id", t.id},
+                             {"name", t.name.empty() ? sdk::Value() : sdk::Value(t.name)},
                              {"app_id", t.app_id},
                              {"kind", t.kind},
                              {"script_id", t.script_id},
@@ -56,6 +64,15 @@ TriggerRow find_trigger(AdminContext& ctx, const std::string& app_id, const std:
   return trigger_from(rows.rows[0]);
 }
 
+}  // namespace
+
+void check_trigger_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  if (!ok)
+    fail_field("name", "use 1 to 64 letters, digits, '_', '-' and '.', starting with a letter or digit");
+}
+
 const triggers::RegisteredKind& find_kind(AdminContext& ctx, const std::string& name) {
   const auto* kind = ctx.trigger_kinds ? ctx.trigger_kinds->find(name) : nullptr;
   if (!kind) {
@@ -68,9 +85,13 @@ const triggers::RegisteredKind& find_kind(AdminContext& ctx, const std::string& 
   return *kind;
 }
 
+namespace {
+
 // Reads the writable fields into `t`; on create, script is required.
 void read_fields(AdminContext& ctx, Fields& f, TriggerRow& t, bool create) {
   auto script = f.string("script", create);
+  bool name_given = f.has("name");
+  auto name = f.string("name");
   bool filter_given = f.has("filter");
   sdk::Value filter = f.json("filter");
   bool retry_given = f.has("retry");
@@ -78,6 +99,10 @@ void read_fields(AdminContext& ctx, Fields& f, TriggerRow& t, bool create) {
   auto enabled = f.boolean("enabled");
   f.finish();
   if (script) std::tie(t.script_id, t.script_name) = resolve_endpoint_script(ctx, t.app_id, *script);
+  if (name_given) {
+    t.name = name.value_or("");
+    if (name) check_trigger_name(*name);
+  }
   if (create || filter_given) {
     const auto& kind = find_kind(ctx, t.kind);
     auto checked = kind.kind.validate_filter(filter);
@@ -94,6 +119,13 @@ void read_fields(AdminContext& ctx, Fields& f, TriggerRow& t, bool create) {
 
 // The retry column: the overrides as JSON text, or NULL for none.
 sdk::Value stored_retry(const TriggerRow& t) { return t.retry.is_null() ? sdk::Value() : sdk::Value(sdk::to_json(t.retry)); }
+sdk::Value stored_name(const TriggerRow& t) { return t.name.empty() ? sdk::Value() : sdk::Value(t.name); }
+
+sdk::Result<void> name_conflict(const sdk::Error& e, const TriggerRow& t) {
+  if (e.kind == sdk::ErrorKind::conflict && !t.name.empty())
+    return sdk::make_error(sdk::ErrorKind::conflict, "this app already has a trigger named '" + t.name + "'");
+  return e;
+}
 
 }  // namespace
 
@@ -111,11 +143,11 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
     sdk::Value setup;
     unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
       auto inserted = tx.execute(
-          "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          "INSERT INTO triggers (id, app_id, kind, script_id, filter, retry, enabled, created_at, updated_at, name) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           {t.id, t.app_id, t.kind, t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled},
-           t.created_at, t.updated_at});
-      if (!inserted) return inserted.error();
+           t.created_at, t.updated_at, stored_name(t)});
+      if (!inserted) return name_conflict(inserted.error(), t);
       if (!kind.kind.created) return {};
       // The kind sets up what the trigger needs in the same transaction.
       auto made = kind.kind.created(tx, t.app_id, t.id, t.filter);
@@ -170,8 +202,10 @@ void add_trigger_routes(AdminContext& ctx, Registrar& r) {
     Fields f(body);
     read_fields(ctx, f, t, false);
     t.updated_at = now_ms();
-    unwrap(ctx.db.execute("UPDATE triggers SET script_id = ?, filter = ?, retry = ?, enabled = ?, updated_at = ? WHERE id = ?",
-                          {t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled}, t.updated_at, t.id}));
+    auto updated = ctx.db.execute(
+        "UPDATE triggers SET script_id = ?, filter = ?, retry = ?, enabled = ?, updated_at = ?, name = ? WHERE id = ?",
+        {t.script_id, sdk::to_json(t.filter), stored_retry(t), std::int64_t{t.enabled}, t.updated_at, stored_name(t), t.id});
+    if (!updated) unwrap(name_conflict(updated.error(), t));
     return json_response(200, trigger_json(t));
   });
 
