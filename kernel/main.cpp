@@ -19,6 +19,7 @@
 
 #include "kernel/config.hpp"
 #include "kernel/db/migrations.hpp"
+#include "kernel/deploy/deploy_command.hpp"
 #include "kernel/executable.hpp"
 #include "kernel/kernel.hpp"
 #include "kernel/keyring/crypto.hpp"
@@ -65,6 +66,13 @@ commands:
   keys rotate      add a new master key to the key file, make it active and
                    re-seal every value with it, in batches; run it again to
                    resume an interrupted rotation
+  deploy DIR [--server URL] [--dry-run] [--prune]
+                   make an app on a server match the folder DIR
+                   (picloud.toml, scripts/, modules/): shows what it
+                   creates, changes and deletes; refuses it all when a
+                   script does not compile (docs/deploy.md)
+  export APP DIR [--server URL] [--force]
+                   write a server's app as such a folder
   version          print the version (also --version)
 
 The config file comes from --config, else $PICLOUD_CONFIG; without one the
@@ -494,6 +502,9 @@ int main(int argc, char** argv) {
   }
   std::string command = args.empty() ? "serve" : args[0];
   if (command == "version") return cmd_version();
+  // Clients of a server, not servers: no config of their own.
+  if (command == "deploy") return picloud::kernel::deploy::run_deploy(args);
+  if (command == "export") return picloud::kernel::deploy::run_export(args);
 
   auto config = Config::load(config_path, environment());
   if (!config) return fail(config.error().message, 2);

@@ -93,6 +93,7 @@ sdk::Result<void> AdminApi::register_routes(http::Router& router) {
   add_script_routes(*ctx_, r);
   add_route_routes(*ctx_, r);
   add_trigger_routes(*ctx_, r);
+  add_deploy_routes(*ctx_, r);
   add_dead_letter_routes(*ctx_, r);
   add_execution_routes(*ctx_, r);
   add_instance_routes(*ctx_, r);

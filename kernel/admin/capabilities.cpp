@@ -98,6 +98,9 @@ CapabilityRegistry::CapabilityRegistry() {
   kernel("app.read", Access::app_viewer, kAppRead, "see an app");
   kernel("app.update", Access::app_admin, kAppWrite, "change an app's name, slug, description and hostnames");
   kernel("app.delete", Access::app_admin, kAppAdmin, "delete an app and everything it owns");
+  kernel("app.deploy", Access::app_admin, kAppAdmin,
+         "deploy an app from a description of all of it (scripts, routes, triggers, hostnames)");
+  kernel("app.export", Access::app_viewer, kScriptRead, "export all of an app's configuration and scripts");
   kernel("app.members.read", Access::app_viewer, kAppRead, "see an app's members");
   kernel("app.members.manage", Access::app_admin, kAppAdmin, "add, change and remove an app's members");
   kernel("script.read", Access::app_viewer, kScriptRead, "read an app's scripts");

@@ -83,6 +83,7 @@ void add_app_routes(AdminContext& ctx, Registrar& r);
 void add_script_routes(AdminContext& ctx, Registrar& r);
 void add_route_routes(AdminContext& ctx, Registrar& r);
 void add_trigger_routes(AdminContext& ctx, Registrar& r);
+void add_deploy_routes(AdminContext& ctx, Registrar& r);
 void add_dead_letter_routes(AdminContext& ctx, Registrar& r);
 void add_instance_routes(AdminContext& ctx, Registrar& r);
 

@@ -1,0 +1,415 @@
+// Config as code: `picloud deploy` and `picloud export` (the real binary, as
+// a client) against a real server over loopback, on both databases; the
+// deploy and export endpoints and trigger names through the admin API.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixture.hpp"
+
+using namespace picloud;
+using namespace picloud::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+std::string slurp(const fs::path& path) { return read_file(path.string()); }
+
+const char* kManifest = R"(# the shop
+[app]
+slug = "SLUG"
+name = "The Shop"
+hostnames = ["SLUG.localhost"]
+
+[[routes]]
+path = "/hello"
+methods = ["GET"]
+script = "greet"
+
+[[routes]]
+path = "/orders/{id}"
+methods = ["GET", "POST"]
+script = "orders"
+dispatch = "sync"
+
+[[triggers]]
+name = "hourly"
+kind = "cron"
+script = "orders"
+filter = { schedule = "0 0 * * * *" }
+retry = { max_attempts = 5 }
+)";
+
+const char* kGreetings = "string hello(const string &in who) { return \"hello \" + who; }\n";
+const char* kGreet =
+    "import \"greetings\";\n"
+    "void handle(request@ req, response@ res) { res.text(greetings::hello(\"world\")); }\n";
+const char* kOrders =
+    "void handle(request@ req, response@ res) { res.text(\"order \" + req.param(\"id\")); }\n"
+    "void on_event(event@ e) {}\n";
+
+std::string with_slug(std::string text, const std::string& slug) {
+  for (auto at = text.find("SLUG"); at != std::string::npos; at = text.find("SLUG")) text.replace(at, 4, slug);
+  return text;
+}
+
+// An app folder of the shop with slug `slug`.
+fs::path shop_folder(const TempDir& dir, const std::string& name, const std::string& slug) {
+  fs::path root = fs::path(dir.path()) / name;
+  write(root / "picloud.toml", with_slug(kManifest, slug));
+  write(root / "modules/greetings.as", kGreetings);
+  write(root / "scripts/greet.as", kGreet);
+  write(root / "scripts/orders.as", kOrders);
+  return root;
+}
+
+struct Cli {
+  int code;
+  std::string out, err;
+};
+
+// The real picloud as a client of `pc`, with the owner's key unless told.
+Cli picloud(Instance& pc, std::vector<std::string> args, const std::string& key,
+            std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), picloud_binary());
+  args.push_back("--server");
+  args.push_back("http://127.0.0.1:" + std::to_string(pc.port()));
+  if (!key.empty()) env["PICLOUD_API_KEY"] = key;
+  Process p({args, env, "", false});
+  int code = p.wait(60s);
+  return {code, p.out(), p.err()};
+}
+
+std::int64_t count(Instance& pc, const std::string& sql, const sdk::Params& params) {
+  auto r = pc.db().query(sql, params);
+  return r ? r->rows[0][0].as_int() : -1;
+}
+
+std::string app_text(Instance& pc, const std::string& host, const std::string& path) {
+  auto r = http("GET", pc.port(), path, "", {{"Host", host}});
+  return std::to_string(r.status) + " " + r.body;
+}
+
+// Every file under `root`, by relative path.
+std::map<std::string, std::string> files_of(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out[fs::relative(e.path(), root).string()] = slurp(e.path());
+  return out;
+}
+
+class Deploy : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(Deploy, PlansCreatesAndReappliesAsANoOp) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "dshop");
+  const std::string key = pc.owner_key.key;
+
+  auto plan = picloud(pc, {"deploy", folder.string(), "--dry-run"}, key);
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("(a new app)"), std::string::npos) << plan.out;
+  for (const char* line : {"+ create app dshop", "+ create script greet", "+ create script orders",
+                           "+ create module greetings", "+ create route GET /hello", "+ create route GET,POST /orders/{id}",
+                           "+ create trigger hourly", "7 to change, 0 unchanged, 0 kept", "dry run: nothing was changed"})
+    EXPECT_NE(plan.out.find(line), std::string::npos) << line << "\n" << plan.out;
+  EXPECT_EQ(pc.get("/apps/dshop", pc.owner_key).status, 404) << "a dry run creates nothing";
+
+  auto applied = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  EXPECT_NE(applied.out.find("Deployed app 'dshop'"), std::string::npos) << applied.out;
+  auto app = pc.get("/apps/dshop", pc.owner_key);
+  ASSERT_EQ(app.status, 200);
+  EXPECT_EQ(app.json["name"].as_string(), "The Shop");
+  EXPECT_EQ(app_text(pc, "dshop.localhost", "/hello"), "200 hello world");
+  EXPECT_EQ(app_text(pc, "dshop.localhost", "/orders/7"), "200 order 7");
+  auto triggers = pc.get("/apps/dshop/triggers/cron", pc.owner_key);
+  ASSERT_EQ(triggers.json["items"].size(), 1u) << triggers.body;
+  EXPECT_EQ(triggers.json["items"][0]["name"].as_string(), "hourly");
+  EXPECT_EQ(triggers.json["items"][0]["retry"]["max_attempts"].as_int(), 5);
+  const std::string app_id = app.json["id"].as_string();
+  const auto versions = count(pc, "SELECT sum(version) FROM scripts WHERE app_id = ?", {app_id});
+  EXPECT_EQ(versions, 3);
+
+  auto again = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 to change, 7 unchanged, 0 kept"), std::string::npos) << again.out;
+  EXPECT_EQ(count(pc, "SELECT sum(version) FROM scripts WHERE app_id = ?", {app_id}), versions);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM routes WHERE app_id = ?", {app_id}), 2);
+}
+
+TEST_P(Deploy, ABrokenScriptRefusesEverythingAndChangesNothing) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "bshop");
+  const std::string key = pc.owner_key.key;
+  ASSERT_EQ(picloud(pc, {"deploy", folder.string()}, key).code, 0);
+  const std::string app_id = pc.get("/apps/bshop", pc.owner_key).json["id"].as_string();
+
+  // A route and the app change too, and a module that no longer offers
+  // what greet calls: none of it may land.
+  write(folder / "picloud.toml", with_slug(kManifest, "bshop") + "\n[[routes]]\npath = \"/more\"\nscript = \"greet\"\n");
+  write(folder / "modules/greetings.as", "string hi() { return \"hi\"; }\n");
+  write(folder / "scripts/orders.as", std::string(kOrders) + "void broken() { int x = \"text\"; }\n");
+  auto refused = picloud(pc, {"deploy", folder.string()}, key);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("scripts/greet.as:2:"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("scripts/orders.as:3:"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("2 scripts do not compile; nothing was changed"), std::string::npos) << refused.err;
+  EXPECT_EQ(count(pc, "SELECT sum(version) FROM scripts WHERE app_id = ?", {app_id}), 3);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM routes WHERE app_id = ?", {app_id}), 2);
+  EXPECT_EQ(app_text(pc, "bshop.localhost", "/hello"), "200 hello world");
+
+  // So does a dry run.
+  EXPECT_EQ(picloud(pc, {"deploy", folder.string(), "--dry-run"}, key).code, 1);
+}
+
+TEST_P(Deploy, ChangesWhatDiffersKeepsWhatTheFolderLeavesOutUnlessPruned) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "pshop");
+  const std::string key = pc.owner_key.key;
+  ASSERT_EQ(picloud(pc, {"deploy", folder.string()}, key).code, 0);
+  const std::string app_id = pc.get("/apps/pshop", pc.owner_key).json["id"].as_string();
+
+  // The module changes (greet runs the new code without being edited), the
+  // orders route and the trigger leave the folder, a hostname is added.
+  std::string manifest = with_slug(kManifest, "pshop");
+  manifest = manifest.substr(0, manifest.find("[[routes]]\npath = \"/orders"));
+  manifest.replace(manifest.find("hostnames = [\"pshop.localhost\"]"), 31,
+                   "hostnames = [\"pshop.localhost\", \"www.pshop.localhost\"]");
+  write(folder / "picloud.toml", manifest);
+  write(folder / "modules/greetings.as", "string hello(const string &in who) { return \"hi \" + who; }\n");
+  fs::remove(folder / "scripts/orders.as");
+
+  auto kept = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  for (const char* line : {"~ update app pshop (hostnames)", "~ update module greetings (source)",
+                           "= keep script orders", "= keep route GET,POST /orders/{id}", "= keep trigger hourly",
+                           "2 to change, 2 unchanged, 3 kept"})
+    EXPECT_NE(kept.out.find(line), std::string::npos) << line << "\n" << kept.out;
+  EXPECT_EQ(app_text(pc, "www.pshop.localhost", "/hello"), "200 hi world");
+  EXPECT_EQ(app_text(pc, "pshop.localhost", "/orders/1"), "200 order 1");
+
+  auto pruned = picloud(pc, {"deploy", folder.string(), "--prune"}, key);
+  ASSERT_EQ(pruned.code, 0) << pruned.err;
+  for (const char* line : {"- delete script orders", "- delete route GET,POST /orders/{id}", "- delete trigger hourly",
+                           "3 to change, 4 unchanged, 0 kept"})
+    EXPECT_NE(pruned.out.find(line), std::string::npos) << line << "\n" << pruned.out;
+  EXPECT_EQ(app_text(pc, "pshop.localhost", "/orders/1").substr(0, 3), "404");
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM triggers WHERE app_id = ?", {app_id}), 0);
+  EXPECT_EQ(count(pc, "SELECT count(*) FROM scripts WHERE app_id = ?", {app_id}), 2);
+}
+
+TEST_P(Deploy, ExportThenDeployToAFreshServerThenExportIsIdentical) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "rshop");
+  const std::string key = pc.owner_key.key;
+  ASSERT_EQ(picloud(pc, {"deploy", folder.string()}, key).code, 0);
+  // A trigger made through the API without a name is exported with one.
+  ASSERT_EQ(pc.post("/apps/rshop/triggers/cron", pc.owner_key,
+                    R"({"script":"greet","filter":{"schedule":"@daily","timezone":"Europe/Berlin"},"enabled":false})")
+                .status,
+            201);
+  ASSERT_EQ(pc.call("PATCH", "/apps/rshop", pc.owner_key, R"({"cors_origins":["https://shop.example.com"]})").status, 200);
+
+  fs::path first = fs::path(dir.path()) / "first";
+  auto exported = picloud(pc, {"export", "rshop", first.string()}, key);
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  auto manifest = slurp(first / "picloud.toml");
+  EXPECT_NE(manifest.find("name = \"greet_cron\""), std::string::npos) << manifest;
+  EXPECT_EQ(slurp(first / "scripts/greet.as"), kGreet);
+  EXPECT_EQ(slurp(first / "modules/greetings.as"), kGreetings);
+  EXPECT_EQ(picloud(pc, {"export", "rshop", first.string()}, key).code, 1) << "an existing folder is not overwritten";
+
+  // Deployed back to the same server: the unnamed trigger is matched by
+  // what it is and takes the name; nothing else changes.
+  auto same = picloud(pc, {"deploy", first.string()}, key);
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_NE(same.out.find("~ update trigger greet_cron (name)"), std::string::npos) << same.out;
+  EXPECT_NE(same.out.find("1 to change, 7 unchanged, 0 kept"), std::string::npos) << same.out;
+
+  Instance fresh(GetParam());
+  fresh.cast_owner();
+  auto deployed = picloud(fresh, {"deploy", first.string()}, fresh.owner_key.key);
+  ASSERT_EQ(deployed.code, 0) << deployed.err;
+  EXPECT_EQ(app_text(fresh, "rshop.localhost", "/hello"), "200 hello world");
+  fs::path second = fs::path(dir.path()) / "second";
+  ASSERT_EQ(picloud(fresh, {"export", "rshop", second.string()}, fresh.owner_key.key).code, 0);
+  EXPECT_EQ(files_of(first), files_of(second));
+}
+
+TEST_P(Deploy, BadFoldersAreRefusedNamingFileAndLine) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  const std::string key = pc.owner_key.key;
+  auto folder = shop_folder(dir, "shop", "xshop");
+  auto manifest = with_slug(kManifest, "xshop");
+  auto deploy = [&] { return picloud(pc, {"deploy", folder.string(), "--dry-run"}, key); };
+  auto expect_refused = [&](const std::string& text, const std::string& needle) {
+    write(folder / "picloud.toml", text);
+    auto r = deploy();
+    EXPECT_NE(r.code, 0) << text;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "wanted: " << needle << "\ngot: " << r.err;
+  };
+  // An unknown key, where it is.
+  std::string unknown = manifest;
+  unknown.replace(unknown.find("dispatch = \"sync\""), 17, "dispatc = \"sync\"");
+  expect_refused(unknown, "picloud.toml:16: error: routes[1]: unknown field 'dispatc'");
+  // A route to a script the folder does not have.
+  std::string missing = manifest;
+  missing.replace(missing.find("script = \"greet\""), 16, "script = \"gone\"");
+  expect_refused(missing, "picloud.toml:10: error: routes[0].script: 'gone' is not a script of the deploy");
+  // A host that is not the app's, a kind that does not exist, a bad filter.
+  expect_refused(manifest + "\n[[routes]]\npath = \"/x\"\nscript = \"greet\"\nhost = \"elsewhere.localhost\"\n",
+                 "routes[2].host: 'elsewhere.localhost' is not one of the app's hostnames");
+  expect_refused(manifest + "\n[[triggers]]\nname = \"t\"\nkind = \"nope\"\nscript = \"orders\"\n",
+                 "triggers[1].kind: no trigger kind 'nope'");
+  expect_refused(manifest + "\n[[triggers]]\nname = \"t2\"\nkind = \"cron\"\nscript = \"orders\"\nfilter = { schedule = \"bad\" }\n",
+                 "triggers[1].filter:");
+  expect_refused(manifest + "\n[[triggers]]\nname = \"hourly\"\nkind = \"cron\"\nscript = \"orders\"\nfilter = { schedule = \"@daily\" }\n",
+                 "triggers[1].name: 'hourly' is named twice");
+  // Two routes for the same requests.
+  expect_refused(manifest + "\n[[routes]]\npath = \"/orders/{n}\"\nmethods = [\"POST\"]\nscript = \"greet\"\n",
+                 "picloud.toml:12: error: routes[1]: matches the same requests as routes[2] (POST /orders/{n})");
+  // TOML that does not parse; a date, which JSON has no form for.
+  expect_refused("[app]\nslug = \"xshop\nname = 1\n", "picloud.toml:2:");
+  expect_refused(manifest + "\n[[triggers]]\nname = \"d\"\nkind = \"cron\"\nscript = \"orders\"\nfilter = { at = 2026-01-01 }\n",
+                 "triggers[1].filter.at: dates and times have no JSON form");
+  expect_refused("[app]\nslug = \"Bad Slug\"\n", "app.slug:");
+  // A script file whose name is not a script name.
+  write(folder / "picloud.toml", manifest);
+  write(folder / "scripts/bad-name.as", kOrders);
+  auto r = deploy();
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("bad-name.as: 'bad-name' is not a script name"), std::string::npos) << r.err;
+  fs::remove(folder / "scripts/bad-name.as");
+  EXPECT_EQ(deploy().code, 0);
+  EXPECT_EQ(pc.get("/apps/xshop", pc.owner_key).status, 404) << "nothing was created along the way";
+}
+
+TEST_P(Deploy, OnlyAppAdminsDeployAndOnlyOwnersCreateApps) {
+  Instance& pc = shared_instance(GetParam(), true);
+  TempDir dir;
+  // alpha exists (alice admin, eddie editor, vera viewer); oscar is admin of bravo only.
+  auto folder = shop_folder(dir, "alpha", "alpha");
+  EXPECT_EQ(picloud(pc, {"deploy", folder.string(), "--dry-run"}, pc.alice.key).code, 0);
+  for (const Creds* who : {&pc.eddie, &pc.vera}) {
+    auto r = picloud(pc, {"deploy", folder.string(), "--dry-run"}, who->key);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("you need admin"), std::string::npos) << r.err;
+  }
+  // For oscar alpha does not exist; creating it is the owner's.
+  auto r = picloud(pc, {"deploy", folder.string(), "--dry-run"}, pc.oscar.key);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("only the instance owner may create apps"), std::string::npos) << r.err;
+  // An app admin cannot deploy another slug onto their app.
+  auto body = R"({"app":{"slug":"bravo"}})";
+  auto other = pc.post("/apps/alpha/deploy?dry_run=true", pc.alice, body);
+  EXPECT_EQ(other.status, 400) << other.body;
+  EXPECT_EQ(other.json["error"]["details"]["field"].as_string(), "app.slug");
+  // Anonymous, and bad parameters.
+  EXPECT_EQ(pc.post("/apps/alpha/deploy", {}, body).status, 401);
+  EXPECT_EQ(pc.post("/apps/alpha/deploy?dry_run=maybe", pc.alice, R"({"app":{"slug":"alpha"}})").status, 400);
+  EXPECT_EQ(pc.post("/apps/alpha/deploy?force=1", pc.alice, R"({"app":{"slug":"alpha"}})").status, 400);
+  EXPECT_EQ(pc.post("/apps/alpha/deploy", pc.alice, R"({"app":{"slug":"alpha"},"secrets":[]})").code(), "unknown_field");
+  EXPECT_EQ(pc.post("/apps/alpha/deploy", pc.alice, R"({"app":{"slug":"alpha"},"routes":{}})").status, 400);
+  EXPECT_EQ(pc.post("/apps/alpha/deploy", pc.alice, "[1]").status, 400);
+  // Export is for those who may read the scripts.
+  EXPECT_EQ(pc.get("/apps/alpha/export", pc.vera).status, 200);
+  EXPECT_EQ(pc.get("/apps/bravo/export", pc.alice).status, 404);
+}
+
+TEST_P(Deploy, ARouteTheAppKeepsCannotBeShadowedOrLoseItsHostname) {
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"kshop","hostnames":["kshop.localhost","api.kshop.localhost"]})").status, 201);
+  ASSERT_EQ(pc.post("/apps/kshop/scripts", k,
+                    R"({"name":"old","source":"void handle(request@ req, response@ res) { res.text(\"old\"); }"})")
+                .status,
+            201);
+  ASSERT_EQ(pc.post("/apps/kshop/routes", k, R"({"script":"old","path":"/a/{x}","methods":["GET"],"host":"api.kshop.localhost"})").status, 201);
+  std::string script = R"({"name":"new","source":"void handle(request@ req, response@ res) { res.text(\"new\"); }"})";
+  // The deploy drops the hostname the kept route is bound to.
+  auto lost = pc.post("/apps/kshop/deploy?dry_run=true", k,
+                      R"({"app":{"slug":"kshop","hostnames":["kshop.localhost"]},"scripts":[)" + script + "]}");
+  EXPECT_EQ(lost.status, 409) << lost.body;
+  EXPECT_NE(lost.message().find("api.kshop.localhost"), std::string::npos) << lost.body;
+  // A route of the deploy would answer the kept route's requests.
+  auto shadow = pc.post("/apps/kshop/deploy", k,
+                        R"({"app":{"slug":"kshop","hostnames":["kshop.localhost","api.kshop.localhost"]},"scripts":[)" +
+                            script + R"(],"routes":[{"path":"/a/{y}","methods":["GET","POST"],"script":"new","host":"api.kshop.localhost"}]})");
+  EXPECT_EQ(shadow.status, 409) << shadow.body;
+  EXPECT_NE(shadow.message().find("deploy with prune"), std::string::npos) << shadow.body;
+  // With prune, the old route goes and the new one takes its place.
+  auto pruned = pc.post("/apps/kshop/deploy?prune=true", k,
+                        R"({"app":{"slug":"kshop","hostnames":["kshop.localhost","api.kshop.localhost"]},"scripts":[)" +
+                            script + R"(],"routes":[{"path":"/a/{y}","methods":["GET","POST"],"script":"new","host":"api.kshop.localhost"}]})");
+  ASSERT_EQ(pruned.status, 200) << pruned.body;
+  EXPECT_TRUE(pruned.json["applied"].as_bool());
+  EXPECT_EQ(app_text(pc, "api.kshop.localhost", "/a/1"), "200 new");
+}
+
+TEST_P(Deploy, TriggersHaveOptionalUniqueNames) {
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"nshop"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/nshop/scripts", k, R"({"name":"h","source":"void on_event(event@ e) {}"})").status, 201);
+  auto named = pc.post("/apps/nshop/triggers/cron", k, R"({"name":"nightly","script":"h","filter":{"schedule":"@daily"}})");
+  ASSERT_EQ(named.status, 201) << named.body;
+  EXPECT_EQ(named.json["name"].as_string(), "nightly");
+  auto twice = pc.post("/apps/nshop/triggers/dead_letter", k, R"({"name":"nightly","script":"h"})");
+  EXPECT_EQ(twice.status, 409) << twice.body;
+  EXPECT_NE(twice.message().find("already has a trigger named 'nightly'"), std::string::npos);
+  EXPECT_EQ(pc.post("/apps/nshop/triggers/cron", k, R"({"name":"-bad","script":"h","filter":{"schedule":"@daily"}})").status, 400);
+  EXPECT_EQ(pc.post("/apps/nshop/triggers/cron", k, R"({"name":"a b","script":"h","filter":{"schedule":"@daily"}})").status, 400);
+  auto unnamed = pc.post("/apps/nshop/triggers/cron", k, R"({"script":"h","filter":{"schedule":"@hourly"}})");
+  ASSERT_EQ(unnamed.status, 201);
+  EXPECT_TRUE(unnamed.json["name"].is_null());
+  const std::string id = unnamed.json["id"].as_string();
+  auto renamed = pc.call("PATCH", "/apps/nshop/triggers/cron/" + id, k, R"({"name":"hourly"})");
+  EXPECT_EQ(renamed.status, 200);
+  EXPECT_EQ(renamed.json["name"].as_string(), "hourly");
+  EXPECT_EQ(pc.call("PATCH", "/apps/nshop/triggers/cron/" + id, k, R"({"name":"nightly"})").status, 409);
+  auto cleared = pc.call("PATCH", "/apps/nshop/triggers/cron/" + id, k, R"({"name":null})");
+  EXPECT_TRUE(cleared.json["name"].is_null()) << cleared.body;
+  // Another app may use the same name.
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"nshop2"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/nshop2/scripts", k, R"({"name":"h","source":"void on_event(event@ e) {}"})").status, 201);
+  EXPECT_EQ(pc.post("/apps/nshop2/triggers/cron", k, R"({"name":"nightly","script":"h","filter":{"schedule":"@daily"}})").status, 201);
+}
+
+TEST_P(Deploy, TheApiKeyComesFromTheEnvironmentOrAPrivateCredentialsFile) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "cshop");
+  const std::string server = "http://127.0.0.1:" + std::to_string(pc.port());
+  fs::path credentials = fs::path(dir.path()) / "credentials";
+  write(credentials, "[\"" + server + "/\"]\napi_key = \"" + pc.owner_key.key + "\"\n");
+  ::chmod(credentials.c_str(), 0644);
+  auto open = picloud(pc, {"deploy", folder.string(), "--dry-run"}, "", {{"PICLOUD_CREDENTIALS", credentials.string()}});
+  EXPECT_EQ(open.code, 2);
+  EXPECT_NE(open.err.find("can be read by others (mode 0644)"), std::string::npos) << open.err;
+  ::chmod(credentials.c_str(), 0600);
+  auto ok = picloud(pc, {"deploy", folder.string(), "--dry-run"}, "", {{"PICLOUD_CREDENTIALS", credentials.string()}});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  auto none = picloud(pc, {"deploy", folder.string(), "--dry-run"}, "", {{"PICLOUD_CREDENTIALS", "/nonexistent"}});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("no API key"), std::string::npos) << none.err;
+  auto wrong = picloud(pc, {"deploy", folder.string(), "--dry-run"}, "pcl_wrong");
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("error:"), std::string::npos) << wrong.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Deploy, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& info) { return backend_name(info.param); });
+
+}  // namespace
