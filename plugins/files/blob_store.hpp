@@ -65,6 +65,12 @@ class BlobStore {
   // reader mid-stream reads them one by one), so they wait for the sweep's
   // grace period.
   virtual bool frees_dropped_at_once() const = 0;
+  // Whether removing blobs that were live must wait: `picloud backup` is
+  // copying the bytes and holds the lock on `.backup-hold` in the plugin's
+  // data directory (kernel/backup/plugin_data.hpp). A blob its database
+  // snapshot names may have been dropped since; left in place, the backup
+  // finds it. Their rows stay doomed, and the sweep frees them afterwards.
+  virtual bool removals_held() const { return false; }
   // The sweep's own clean-up, beyond blobs with rows (temp files left by a
   // crash); returns how many it removed.
   virtual sdk::Result<std::int64_t> sweep_strays(std::int64_t /*older_than_ms*/) { return std::int64_t{0}; }

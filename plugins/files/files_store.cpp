@@ -568,6 +568,8 @@ sdk::Result<std::vector<std::string>> FilesStore::doom_expired(std::int64_t grac
 
 std::int64_t FilesStore::free(const std::vector<std::string>& blob_ids) {
   std::int64_t freed = 0;
+  // A backup is copying the bytes: they stay, doomed, for the next sweep.
+  if (blobs_.removals_held()) return 0;
   for (const auto& id : blob_ids) {
     // Bytes first, then the row: a crash in between leaves the row, and
     // the next sweep tries again.

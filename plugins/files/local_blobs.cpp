@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +234,16 @@ sdk::Result<bool> LocalBlobs::present(const std::string& id, std::int64_t size) 
     return io_error("cannot stat a stored file", errno);
   }
   return st.st_size == size;
+}
+
+bool LocalBlobs::removals_held() const {
+  int fd = ::open((root_ + "/.backup-hold").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno != ENOENT;  // there but unreadable: a backup may hold it
+  // A backup holds it shared; an exclusive lock taken and dropped at once
+  // tells whether one does.
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return held;
 }
 
 sdk::Result<std::int64_t> LocalBlobs::sweep_strays(std::int64_t older_than_ms) {

@@ -26,6 +26,7 @@ class LocalBlobs final : public BlobStore {
   sdk::Result<bool> present(const std::string& id, std::int64_t size) override;
   std::string where(const std::string& id) const override { return final_path(id); }
   bool frees_dropped_at_once() const override { return true; }
+  bool removals_held() const override;
   sdk::Result<std::int64_t> sweep_strays(std::int64_t older_than_ms) override;
 
  private:
