@@ -159,6 +159,23 @@ Result<int> Kernel::migrate() {
   return total;
 }
 
+Result<std::map<std::string, std::int64_t>> Kernel::known_schema_versions() {
+  if (auto r = load_plugins(); !r) return r.error();
+  std::map<std::string, std::int64_t> known;
+  auto add = [&](const std::string& component, const std::string& dir) -> Result<void> {
+    known[component] = 0;
+    if (dir.empty()) return {};
+    auto files = db::MigrationRunner::discover(dir, settings_.database_url.dialect);
+    if (!files) return files.error();
+    for (const auto& f : *files) known[component] = std::max<std::int64_t>(known[component], f.version);
+    return {};
+  };
+  if (auto r = add("kernel", migrations_dir("kernel", "")); !r) return r.error();
+  for (const auto& plugin : plugins_->plugins())
+    if (auto r = add(plugin.name, migrations_dir(plugin.name, plugin.directory)); !r) return r.error();
+  return known;
+}
+
 void Kernel::register_kernel_routes() {
   auto add = [&](const char* path, sdk::HttpHandler handler) {
     auto r = router_.add(sdk::HttpRoute{"GET", path, std::string(sdk::kPublic), std::move(handler)}, "kernel");

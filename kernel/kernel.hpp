@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,10 @@ class Kernel {
   Result<void> open_database();
   Result<void> load_plugins();
   Result<int> migrate();
+  // The newest migration this PiCloud has for each component (the kernel's
+  // and the enabled plugins'), without opening the database: the schema a
+  // restored backup may be at, at most.
+  Result<std::map<std::string, std::int64_t>> known_schema_versions();
   // The whole start-up; afterwards the server answers on port().
   Result<void> start();
   // Everything start() does except listening for HTTP: for tools that

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/backup/backup_command.hpp"
 #include "kernel/config.hpp"
 #include "kernel/db/migrations.hpp"
 #include "kernel/deploy/deploy_command.hpp"
@@ -66,6 +67,11 @@ commands:
   keys rotate      add a new master key to the key file, make it active and
                    re-seal every value with it, in batches; run it again to
                    resume an interrupted rotation
+  backup DEST      copy the database and the plugins' data (files) into the
+                   new directory DEST while the server runs, with a manifest
+                   of checksums; the master key is not copied (docs/backup.md)
+  restore SRC      fill an empty database and data directory from a backup,
+                   checked first; migrates it when it is older
   deploy DIR [--server URL] [--dry-run] [--prune]
                    make an app on a server match the folder DIR
                    (picloud.toml, scripts/, modules/): shows what it
@@ -522,6 +528,8 @@ int main(int argc, char** argv) {
   if (command == "config" && args.size() == 2 && args[1] == "check") return cmd_config_check(*config, *settings);
   if (command == "script") return cmd_script(*config, std::move(*settings), args);
   if (command == "admin") return cmd_admin(*config, std::move(*settings), args);
+  if (command == "backup") return picloud::kernel::backup::run_backup(*config, std::move(*settings), args);
+  if (command == "restore") return picloud::kernel::backup::run_restore(*config, std::move(*settings), args);
   if (command == "keys" && args.size() == 2 && (args[1] == "status" || args[1] == "rotate"))
     return cmd_keys(*config, std::move(*settings), args[1]);
   std::fprintf(stderr, "picloud: unknown command '%s'\n\n%s", args.empty() ? "" : args[0].c_str(), kUsage);

@@ -35,9 +35,9 @@ std::string sha256_hex(const std::string& data) {
 
 }  // namespace
 
-sdk::Result<std::vector<MigrationFile>> MigrationRunner::discover(const std::string& dir) const {
+sdk::Result<std::vector<MigrationFile>> MigrationRunner::discover(const std::string& dir, sdk::Dialect dialect) {
   std::vector<MigrationFile> files;
-  fs::path folder = fs::path(dir) / std::string(sdk::to_string(db_.dialect()));
+  fs::path folder = fs::path(dir) / std::string(sdk::to_string(dialect));
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) return files;
   static const std::regex pattern(R"(^(\d{4,})_([a-z0-9_]+)\.sql$)");

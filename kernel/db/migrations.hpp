@@ -38,7 +38,9 @@ class MigrationRunner {
 
   // Reads <dir>/<dialect>/*.sql for the database's dialect. A missing
   // directory means no migrations; a badly named file is an error.
-  sdk::Result<std::vector<MigrationFile>> discover(const std::string& dir) const;
+  sdk::Result<std::vector<MigrationFile>> discover(const std::string& dir) const { return discover(dir, db_.dialect()); }
+  // The same without a database (a restore checks a backup before it opens one).
+  static sdk::Result<std::vector<MigrationFile>> discover(const std::string& dir, sdk::Dialect dialect);
 
   // Checks applied files' checksums, then applies the pending ones in order.
   // Returns how many were applied.
