@@ -342,6 +342,7 @@ Result<void> Kernel::start_without_http() {
   admin_->set_engine(script_engine_.get());
   admin_->set_trigger_kinds(&plugins_->trigger_kinds());
   admin_->set_app_lifecycle(&plugins_->app_lifecycle());
+  admin_->set_resource_kinds(&plugins_->resource_kinds());
   admin_->set_plugins(plugins_->installed(), &plugins_->admin_views());
   warn_unread_config();
   admin_->start();

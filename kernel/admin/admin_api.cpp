@@ -78,6 +78,7 @@ void AdminApi::set_engine(scripting::Engine* engine) { ctx_->engine = engine; }
 void AdminApi::set_trigger_kinds(const triggers::TriggerKindRegistry* kinds) { ctx_->trigger_kinds = kinds; }
 void AdminApi::set_dead_letters(triggers::DeadLetterStore* store) { ctx_->dead_letters = store; }
 void AdminApi::set_app_lifecycle(const AppLifecycle* lifecycle) { ctx_->app_lifecycle = lifecycle; }
+void AdminApi::set_resource_kinds(const ResourceKindRegistry* kinds) { ctx_->resource_kinds = kinds; }
 void AdminApi::set_plugins(std::vector<InstalledPlugin> plugins, const AdminViews* views) {
   ctx_->plugins = std::move(plugins);
   ctx_->views = views;

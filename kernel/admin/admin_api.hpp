@@ -15,6 +15,7 @@
 
 #include "kernel/admin/admin_hosts.hpp"
 #include "kernel/admin/admin_views.hpp"
+#include "kernel/admin/resource_kinds.hpp"
 #include "kernel/admin/authorizer.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/execution_log.hpp"
@@ -88,6 +89,9 @@ class AdminApi {
   // Deleting an app also deletes the plugins' data of it through these hooks
   // (set once plugins have configured).
   void set_app_lifecycle(const AppLifecycle* lifecycle);
+  // The plugins' resource kinds for deploy and export (set once plugins
+  // have configured).
+  void set_resource_kinds(const ResourceKindRegistry* kinds);
   // The loaded plugins and their dashboard views, for GET /plugins (set
   // once plugins have configured).
   void set_plugins(std::vector<InstalledPlugin> plugins, const AdminViews* views);

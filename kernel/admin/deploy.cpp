@@ -33,12 +33,22 @@ struct TriggerSpec {
   bool enabled = true;
 };
 
+// An item of a plugin's resource kind, as the kind's check() completed it.
+struct ResourceSpec {
+  const ResourceKindRegistry::Entry* kind;
+  std::string key;
+  sdk::Value item;
+};
+
 struct Bundle {
   AppFields app;
   std::vector<ScriptSpec> scripts;
   std::vector<RouteSpec> routes;
   std::vector<TriggerSpec> triggers;
+  std::vector<ResourceSpec> resources;
 };
+
+std::string type_of(const ResourceKindRegistry::Entry& e) { return e.plugin + "." + e.kind.name; }
 
 std::string item(const char* list, std::size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
 
@@ -145,12 +155,46 @@ TriggerSpec read_trigger(AdminContext& ctx, const sdk::Value& v) {
   return t;
 }
 
+// "resources": {"<plugin>": {"<kind>": [item, ...]}}, each item checked by
+// its kind.
+std::vector<ResourceSpec> read_resources(AdminContext& ctx, const sdk::Value& resources) {
+  std::vector<ResourceSpec> out;
+  if (resources.is_null()) return out;
+  if (!resources.is_object()) fail_field("resources", "must be an object of plugin names");
+  auto known = [&] {
+    std::string names;
+    if (ctx.resource_kinds)
+      for (const auto& e : ctx.resource_kinds->all()) names += (names.empty() ? "" : ", ") + type_of(e);
+    return names.empty() ? std::string("no plugin declares any") : "those declared: " + names;
+  };
+  for (const auto& [plugin, kinds] : resources.as_object()) {
+    const std::string where = "resources." + plugin;
+    if (!kinds.is_object()) fail_field(where, "must be an object of resource kinds");
+    for (const auto& [kind_name, items] : kinds.as_object()) {
+      const std::string at_kind = where + "." + kind_name;
+      const auto* kind = ctx.resource_kinds ? ctx.resource_kinds->find(plugin, kind_name) : nullptr;
+      if (!kind) fail_field(at_kind, "no enabled plugin declares the resource kind '" + plugin + "." + kind_name + "' (" + known() + ")");
+      if (!items.is_array()) fail_field(at_kind, "must be a list");
+      std::set<std::string> keys;
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const std::string at_item = at_kind + "[" + std::to_string(i) + "]";
+        auto checked = kind->kind.check(items[i]);
+        if (!checked) fail_field(at_item, checked.error().message);
+        if (!keys.insert(checked->key).second) fail_field(at_item, "'" + checked->key + "' is named twice");
+        out.push_back({kind, std::move(checked->key), std::move(checked->item)});
+      }
+    }
+  }
+  return out;
+}
+
 Bundle read_bundle(AdminContext& ctx, const sdk::Value& body) {
   Fields top(body);
   sdk::Value app = top.json("app");
   sdk::Value scripts = top.json("scripts");
   sdk::Value routes = top.json("routes");
   sdk::Value triggers = top.json("triggers");
+  sdk::Value resources = top.json("resources");
   top.finish();
   if (app.is_null()) fail(400, "missing_field", "app: required (an object with the app's slug)", sdk::Value::object({{"field", "app"}}));
   Bundle b;
@@ -172,6 +216,7 @@ Bundle read_bundle(AdminContext& ctx, const sdk::Value& body) {
     if (!names.insert(b.triggers.back().name).second)
       fail_field(item("triggers", i) + ".name", "'" + b.triggers.back().name + "' is named twice");
   }
+  b.resources = read_resources(ctx, resources);
   return b;
 }
 
@@ -196,7 +241,19 @@ struct Current {
   std::map<std::string, CurrentScript> scripts;  // by name
   std::vector<CurrentRoute> routes;
   std::vector<CurrentTrigger> triggers;
+  // Each declared kind's items, by kind then key.
+  std::map<const ResourceKindRegistry::Entry*, std::map<std::string, sdk::Value>> resources;
 };
+
+void load_resources(AdminContext& ctx, sdk::Transaction& tx, const std::string& app_id, Current& c) {
+  if (!ctx.resource_kinds) return;
+  for (const auto& e : ctx.resource_kinds->all()) {
+    auto items = e.kind.list(tx, app_id);
+    if (!items) fail(503, "unavailable", "plugin '" + e.plugin + "' could not list its " + e.kind.name + ": " + items.error().message);
+    auto& mine = c.resources[&e];
+    for (auto& i : *items) mine[i.key] = std::move(i.item);
+  }
+}
 
 template <typename Db>
 Current load_current(Db& db, const std::string& app_id) {
@@ -322,7 +379,8 @@ std::string route_key(const std::string& host, const std::string& shape, const s
 
 struct Plan {
   std::vector<Change> changes;
-  std::vector<std::pair<std::string, std::string>> kept;  // type, name
+  std::vector<std::pair<std::string, std::string>> kept;     // type, name
+  std::vector<std::pair<std::string, std::string>> missing;  // required resources the app lacks
   std::int64_t unchanged = 0;
   bool app_changed = false, hostnames_changed = false;
   // What to write, decided while planning:
@@ -332,11 +390,14 @@ struct Plan {
   std::vector<const CurrentRoute*> routes_gone;
   std::vector<std::pair<const TriggerSpec*, const CurrentTrigger*>> triggers_to_write;
   std::vector<const CurrentTrigger*> triggers_gone;  // deleted, or replaced by one of another kind
+  std::vector<const ResourceSpec*> resources_to_put;
+  std::vector<std::pair<const ResourceKindRegistry::Entry*, std::string>> resources_gone;
 };
 
 bool same_json(const sdk::Value& a, const sdk::Value& b) { return sdk::to_json(a) == sdk::to_json(b); }
 
-Plan make_plan(const Current* current, const Bundle& b, bool prune) {
+Plan make_plan(const Current* current, const Bundle& b, bool prune,
+               const std::map<const ResourceKindRegistry::Entry*, std::map<std::string, sdk::Value>>* new_app_resources) {
   Plan p;
   // The app.
   if (!current) {
@@ -518,6 +579,51 @@ Plan make_plan(const Current* current, const Bundle& b, bool prune) {
         fail(409, "conflict", "the app's trigger " + label + ", which the deploy does not name, runs '" + c.script +
                                   "', which the deploy makes a module: name the trigger or prune");
     }
+
+  // Plugins' resources, by kind and key.
+  if (const auto* have = current ? &current->resources : new_app_resources) {
+    std::map<const ResourceKindRegistry::Entry*, std::set<std::string>> named_keys;
+    for (const auto& r : b.resources) {
+      named_keys[r.kind].insert(r.key);
+      static const std::map<std::string, sdk::Value> none;
+      const auto& had = have->count(r.kind) ? have->at(r.kind) : none;
+      auto it = had.find(r.key);
+      if (r.kind->kind.required_only) {
+        if (it == had.end()) p.missing.emplace_back(type_of(*r.kind), r.key);
+        else ++p.unchanged;
+        continue;
+      }
+      if (it == had.end()) {
+        p.resources_to_put.push_back(&r);
+        p.changes.push_back({"create", type_of(*r.kind), r.key, {}});
+      } else if (!same_json(it->second, r.item)) {
+        std::vector<std::string> fields;
+        if (it->second.is_object() && r.item.is_object()) {
+          std::set<std::string> names;
+          for (const auto& [k, _] : it->second.as_object()) names.insert(k);
+          for (const auto& [k, _] : r.item.as_object()) names.insert(k);
+          for (const auto& k : names)
+            if (!same_json(it->second[k], r.item[k])) fields.push_back(k);
+        }
+        p.resources_to_put.push_back(&r);
+        p.changes.push_back({"update", type_of(*r.kind), r.key, fields});
+      } else {
+        ++p.unchanged;
+      }
+    }
+    for (const auto& [kind, items] : *have) {
+      if (kind->kind.required_only) continue;
+      for (const auto& [key, _] : items) {
+        if (named_keys[kind].count(key)) continue;
+        if (prune) {
+          p.resources_gone.emplace_back(kind, key);
+          p.changes.push_back({"delete", type_of(*kind), key, {}});
+        } else {
+          p.kept.emplace_back(type_of(*kind), key);
+        }
+      }
+    }
+  }
   return p;
 }
 
@@ -529,7 +635,10 @@ sdk::Value plan_json(const Plan& p) {
     changes.push_back(sdk::Value::object({{"action", c.action}, {"type", c.type}, {"name", c.name}, {"fields", std::move(fields)}}));
   }
   for (const auto& [type, name] : p.kept) kept.push_back(sdk::Value::object({{"type", type}, {"name", name}}));
-  return sdk::Value::object({{"changes", std::move(changes)}, {"kept", std::move(kept)}, {"unchanged", p.unchanged}});
+  sdk::Array missing;
+  for (const auto& [type, name] : p.missing) missing.push_back(sdk::Value::object({{"type", type}, {"name", name}}));
+  return sdk::Value::object(
+      {{"changes", std::move(changes)}, {"kept", std::move(kept)}, {"missing", std::move(missing)}, {"unchanged", p.unchanged}});
 }
 
 // ---- applying it ---------------------------------------------------------------------
@@ -667,6 +776,15 @@ sdk::Result<void> apply_plan(AdminContext& ctx, sdk::Transaction& tx, const std:
     if (!made) return made.error();
     if (!made->is_null()) out.setup.push_back(sdk::Value::object({{"trigger", t->name}, {"setup", std::move(*made)}}));
   }
+  // Plugins' resources last: they may refer to what the app now has.
+  auto named = [](const ResourceKindRegistry::Entry& e, const std::string& key, sdk::Error error) {
+    error.message = type_of(e) + " '" + key + "': " + error.message;
+    return error;
+  };
+  for (const auto& [kind, key] : p.resources_gone)
+    if (auto r = kind->kind.remove(tx, app_id, key); !r) return named(*kind, key, r.error());
+  for (const auto* r : p.resources_to_put)
+    if (auto w = r->kind->kind.put(tx, app_id, r->key, r->item); !w) return named(*r->kind, r->key, w.error());
   return {};
 }
 
@@ -688,7 +806,8 @@ sdk::Value deploy_bundle(AdminContext& ctx, const std::string& existing_app_id, 
   auto done = ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     try {
       if (!new_app) current = load_current(tx, app_id);
-      plan = make_plan(new_app ? nullptr : &current, bundle, options.prune);
+      load_resources(ctx, tx, app_id, current);  // a new app has none: every item is created
+      plan = make_plan(new_app ? nullptr : &current, bundle, options.prune, new_app ? &current.resources : nullptr);
       if (options.dry_run || plan.changes.empty()) return {};
       return apply_plan(ctx, tx, app_id, new_app, bundle, plan, new_app ? nullptr : &current, compiled, applied);
     } catch (ApiError& e) {
@@ -728,6 +847,7 @@ sdk::Value export_bundle(AdminContext& ctx, const std::string& app_id) {
   unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     try {
       c = load_current(tx, app_id);
+      load_resources(ctx, tx, app_id, c);
     } catch (ApiError& e) {
       failed = std::move(e);
       return sdk::make_error(sdk::ErrorKind::internal, "failed");
@@ -772,7 +892,17 @@ sdk::Value export_bundle(AdminContext& ctx, const std::string& app_id) {
     if (!t.retry.is_null()) trigger.as_object()["retry"] = t.retry;
     triggers.push_back(std::move(trigger));
   }
-  return sdk::Value::object({{"app", sdk::Value::object({{"slug", c.app.slug},
+  // Each kind's items in key order; kinds without any are left out.
+  sdk::Object resources;
+  for (const auto& [kind, items] : c.resources) {
+    if (items.empty()) continue;
+    sdk::Array list;
+    for (const auto& [key, item] : items) list.push_back(item);
+    auto& plugin = resources[kind->plugin];
+    if (!plugin.is_object()) plugin = sdk::Value::object();
+    plugin.as_object()[kind->kind.name] = sdk::Value(std::move(list));
+  }
+  sdk::Value out = sdk::Value::object({{"app", sdk::Value::object({{"slug", c.app.slug},
                                                          {"name", c.app.name},
                                                          {"description", c.app.description},
                                                          {"hostnames", std::move(hostnames)},
@@ -780,6 +910,8 @@ sdk::Value export_bundle(AdminContext& ctx, const std::string& app_id) {
                              {"scripts", std::move(scripts)},
                              {"routes", std::move(routes)},
                              {"triggers", std::move(triggers)}});
+  if (!resources.empty()) out.as_object()["resources"] = sdk::Value(std::move(resources));
+  return out;
 }
 
 }  // namespace picloud::kernel::admin

@@ -10,6 +10,7 @@
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/admin_views.hpp"
 #include "kernel/admin/app_lifecycle.hpp"
+#include "kernel/admin/resource_kinds.hpp"
 #include "kernel/admin/api_support.hpp"
 
 namespace picloud::kernel::admin {
@@ -42,6 +43,7 @@ struct AdminContext {
   const triggers::TriggerKindRegistry* trigger_kinds = nullptr;  // set once plugins have configured
   triggers::DeadLetterStore* dead_letters = nullptr;              // set once the database is migrated
   const AppLifecycle* app_lifecycle = nullptr;                    // set once plugins have configured
+  const ResourceKindRegistry* resource_kinds = nullptr;           // likewise
   std::vector<InstalledPlugin> plugins;                           // likewise
   const AdminViews* views = nullptr;                              // likewise
   const cluster::NodeRegistry* nodes = nullptr;                   // set by the kernel

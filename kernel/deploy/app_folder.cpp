@@ -176,6 +176,17 @@ sdk::Result<AppFolder> read_app_folder(const std::string& dir) {
   if (bundle.as_object().count("scripts"))
     return folder_error(folder.manifest_path + ":" + std::to_string(folder.lines["scripts"]) +
                         ": scripts are files, not manifest entries: put them in scripts/NAME.as and modules/NAME.as");
+  // Every other table is a plugin's: [[docs.indexes]], [secrets] required.
+  sdk::Object resources;
+  for (auto it = bundle.as_object().begin(); it != bundle.as_object().end();) {
+    if (it->first == "app" || it->first == "routes" || it->first == "triggers") {
+      ++it;
+      continue;
+    }
+    resources.emplace(it->first, std::move(it->second));
+    it = bundle.as_object().erase(it);
+  }
+  if (!resources.empty()) bundle.as_object()["resources"] = sdk::Value(std::move(resources));
   sdk::Array scripts;
   if (auto r = read_scripts(root, "scripts", "endpoint", scripts, folder.script_files); !r) return r.error();
   if (auto r = read_scripts(root, "modules", "module", scripts, folder.script_files); !r) return r.error();
@@ -185,7 +196,8 @@ sdk::Result<AppFolder> read_app_folder(const std::string& dir) {
 }
 
 int line_of(const AppFolder& folder, const std::string& path) {
-  std::string p = path;
+  // The bundle keeps plugins' tables under "resources"; the manifest does not.
+  std::string p = path.rfind("resources.", 0) == 0 ? path.substr(10) : path;
   while (!p.empty()) {
     if (auto it = folder.lines.find(p); it != folder.lines.end() && it->second > 0) return it->second;
     auto cut = p.find_last_of(".[");
@@ -209,6 +221,31 @@ std::string manifest_text(const sdk::Value& bundle) {
     out += "\n[[triggers]]\n";
     for (const char* key : {"name", "kind", "script", "enabled", "filter", "retry"}) put(out, key, t[key]);
   }
+  // Plugins' resources: a kind whose items are tables as [[plugin.kind]]
+  // blocks, any other as a list in [plugin] (written first: TOML wants a
+  // table's own keys before its sub-tables).
+  if (bundle["resources"].is_object())
+    for (const auto& [plugin, kinds] : bundle["resources"].as_object()) {
+      if (!kinds.is_object()) continue;
+      auto tables = [](const sdk::Value& items) {
+        return items.is_array() && std::all_of(items.as_array().begin(), items.as_array().end(),
+                                               [](const sdk::Value& i) { return i.is_object(); });
+      };
+      bool header = false;
+      for (const auto& [kind, items] : kinds.as_object()) {
+        if (tables(items)) continue;
+        if (!header) out += "\n[" + plugin + "]\n";
+        header = true;
+        put(out, kind.c_str(), items);
+      }
+      for (const auto& [kind, items] : kinds.as_object()) {
+        if (!tables(items)) continue;
+        for (const auto& item : items.as_array()) {
+          out += "\n[[" + plugin + "." + kind + "]]\n";
+          for (const auto& [key, value] : item.as_object()) put(out, key.c_str(), value);
+        }
+      }
+    }
   return out;
 }
 

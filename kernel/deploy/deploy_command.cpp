@@ -92,6 +92,9 @@ void print_plan(const sdk::Value& plan, const AppFolder& folder) {
     std::printf("  %s %s %s %s%s\n", mark, action.c_str(), c["type"].as_string().c_str(), c["name"].as_string().c_str(),
                 fields.c_str());
   }
+  for (const auto& m : plan["missing"].as_array())
+    std::printf("  ! missing %s %s (the app needs it; set it through the admin API or the dashboard)\n",
+                m["type"].as_string().c_str(), m["name"].as_string().c_str());
   const auto& kept = plan["kept"].as_array();
   for (const auto& k : kept)
     std::printf("  = keep %s %s (not in the folder; --prune deletes it)\n", k["type"].as_string().c_str(),

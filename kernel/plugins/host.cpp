@@ -291,6 +291,12 @@ class PluginHost::Context final : public sdk::PluginContext {
     host_.event_router_->observe(std::move(source), plugin_.name, std::move(observer));
     return {};
   }
+  sdk::Result<void> declare_resource_kind(sdk::ResourceKind kind) override {
+    if (!configuring_)
+      return sdk::make_error(ErrorKind::invalid_argument,
+                             "plugin '" + plugin_.name + "' may declare resource kinds only in configure()");
+    return host_.resource_kinds_.declare(plugin_.name, std::move(kind));
+  }
   sdk::Result<void> add_admin_view(sdk::Value view) override {
     if (!configuring_)
       return sdk::make_error(ErrorKind::invalid_argument,

@@ -21,6 +21,7 @@
 #include "kernel/triggers/event_router.hpp"
 #include "kernel/triggers/trigger_kinds.hpp"
 #include "kernel/admin/admin_views.hpp"
+#include "kernel/admin/resource_kinds.hpp"
 #include "kernel/admin/app_lifecycle.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/config.hpp"
@@ -105,6 +106,8 @@ class PluginHost {
   const http::Router& app_host_routes() const { return app_host_routes_; }
   // The views the plugins declared for the dashboard (during configure).
   const admin::AdminViews& admin_views() const { return admin_views_; }
+  // The resource kinds the plugins declared for config as code.
+  const admin::ResourceKindRegistry& resource_kinds() const { return resource_kinds_; }
   // The loaded plugins as GET /api/v1/admin/plugins lists them.
   std::vector<admin::InstalledPlugin> installed() const;
 
@@ -125,6 +128,7 @@ class PluginHost {
   dispatch::JobQueue* job_queue_ = nullptr;
   admin::AppLifecycle app_lifecycle_;
   admin::AdminViews admin_views_;
+  admin::ResourceKindRegistry resource_kinds_;
   triggers::EventRouter* event_router_ = nullptr;
   cluster::Notifier* notifier_ = nullptr;
   sdk::AccessControl* access_ = nullptr;

@@ -50,6 +50,7 @@ template <> constexpr std::uint32_t kMinimumSize<pc_trigger_kind> = PICLOUD_END_
 template <> constexpr std::uint32_t kMinimumSize<pc_event> = PICLOUD_END_OF(pc_event, payload);
 template <> constexpr std::uint32_t kMinimumSize<pc_call> = PICLOUD_END_OF(pc_call, event);
 template <> constexpr std::uint32_t kMinimumSize<pc_job_kind> = PICLOUD_END_OF(pc_job_kind, user);
+template <> constexpr std::uint32_t kMinimumSize<pc_resource_kind> = PICLOUD_END_OF(pc_resource_kind, user);
 
 // Whether a plugin's struct reaches `field`, a field appended after the
 // struct's first fields (older plugins end before it).
@@ -992,6 +993,60 @@ pc_status listen(pc_plugin* p, pc_str channel, void (*fn)(void* user, pc_str pay
   });
 }
 
+pc_status declare_resource_kind(pc_plugin* p, const pc_resource_kind* kind, const pc_out* out) {
+  return host_call(out, [&]() -> sdk::Result<void> {
+    if (auto ok = check_struct(kind, "the resource kind"); !ok) return ok;
+    sdk::ResourceKind k;
+    k.name = text(kind->name);
+    k.description = text(kind->description);
+    k.required_only = (kind->flags & PC_RESOURCE_REQUIRED) != 0;
+    // An item the plugin answers that is not {"key": text, "item"} is its error.
+    auto item_of = [name = k.name](const Value& v) -> sdk::Result<sdk::ResourceItem> {
+      if (!v.is_object() || !v["key"].is_string() || v["key"].as_string().empty())
+        return sdk::make_error(ErrorKind::internal, "resource kind '" + name + "' answered an item without a key");
+      return sdk::ResourceItem{v["key"].as_string(), v["item"]};
+    };
+    if (kind->list)
+      k.list = [f = kind->list, user = kind->user, item_of](sdk::Transaction& tx, std::string_view app)
+          -> sdk::Result<std::vector<sdk::ResourceItem>> {
+        Answer a;
+        auto v = a.take_value(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), a.out()));
+        if (!v) return v.error();
+        std::vector<sdk::ResourceItem> out;
+        if (!v->is_array()) return sdk::make_error(ErrorKind::internal, "a resource kind's list is not an array");
+        for (const auto& i : v->as_array()) {
+          auto item = item_of(i);
+          if (!item) return item.error();
+          out.push_back(std::move(*item));
+        }
+        return out;
+      };
+    if (kind->check)
+      k.check = [f = kind->check, user = kind->user, item_of](const Value& item) -> sdk::Result<sdk::ResourceItem> {
+        sdk::c::CValues storage;
+        pc_value ci = storage.make(item);
+        Answer a;
+        auto v = a.take_value(f(user, &ci, a.out()));
+        if (!v) return v.error();
+        return item_of(*v);
+      };
+    if (kind->put)
+      k.put = [f = kind->put, user = kind->user](sdk::Transaction& tx, std::string_view app, std::string_view key,
+                                                 const Value& item) {
+        sdk::c::CValues storage;
+        pc_value ci = storage.make(item);
+        Answer a;
+        return a.take_void(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), str(key), &ci, a.out()));
+      };
+    if (kind->remove)
+      k.remove = [f = kind->remove, user = kind->user](sdk::Transaction& tx, std::string_view app, std::string_view key) {
+        Answer a;
+        return a.take_void(f(user, reinterpret_cast<pc_tx*>(&tx), str(app), str(key), a.out()));
+      };
+    return ctx(p).declare_resource_kind(std::move(k));
+  });
+}
+
 pc_status add_admin_view(pc_plugin* p, pc_str view_json, const pc_out* out) {
   return host_call(out, [&]() -> sdk::Result<void> {
     auto view = parse_json(text(view_json), 64, JsonStrictness::request);
@@ -1090,6 +1145,7 @@ constexpr pc_host_api kHostApi = {
     &listen,
     &observe_events,
     &add_admin_view,
+    &declare_resource_kind,
 };
 
 }  // namespace

@@ -433,6 +433,41 @@ typedef struct pc_trigger_kind {
   pc_str filter_schema;
 } pc_trigger_kind;
 
+/* ---- declared resources (config as code) ------------------------------------ */
+
+/* A kind of thing a plugin keeps per app that belongs in an app's folder
+ * (picloud.toml, docs/deploy.md): document indexes, realtime topics, the
+ * secrets an app needs. `picloud deploy` compares the folder's items with
+ * the app's by key and creates, changes or (with prune) deletes them, in
+ * the transaction that deploys the app; `picloud export` writes what list
+ * gives. In the folder the items are under the plugin's name:
+ * [[docs.indexes]] or [secrets] required = [...]. Appended in 2.0. */
+typedef struct pc_resource_kind {
+  uint32_t size;
+  pc_str name;        /* [a-z][a-z0-9_]{0,31}, unique in the plugin */
+  pc_str description;
+  uint32_t flags;     /* PC_RESOURCE_* */
+  /* The app's items: out->value an array of {"key": text, "item": value},
+   * each item as check() would give it back (so equal items compare equal
+   * as JSON). Reads with tx. */
+  pc_status (*list)(void* user, pc_tx* tx, pc_str app_id, const pc_out* out);
+  /* Checks an item as a folder gives it: out->value {"key", "item"}, the
+   * item completed with its defaults. invalid_argument names what is
+   * wrong. No I/O. */
+  pc_status (*check)(void* user, const pc_value* item, const pc_out* out);
+  /* Makes the app's item `key` be `item` (as check gave it), creating or
+   * changing it, inside tx. NULL for a PC_RESOURCE_REQUIRED kind. */
+  pc_status (*put)(void* user, pc_tx* tx, pc_str app_id, pc_str key, const pc_value* item, const pc_out* out);
+  /* Deletes the app's item `key` inside tx. NULL for PC_RESOURCE_REQUIRED. */
+  pc_status (*remove)(void* user, pc_tx* tx, pc_str app_id, pc_str key, const pc_out* out);
+  void* user;
+} pc_resource_kind;
+
+/* The folder names items that must exist (set by other means: a secret's
+ * value is never in a folder); a deploy reports those missing and never
+ * creates, changes or deletes any. */
+#define PC_RESOURCE_REQUIRED 1u
+
 /* ---- plugin jobs ------------------------------------------------------------- */
 
 /* A job: work a plugin queued in the outbox (enqueue_job), run by the kernel
@@ -683,6 +718,10 @@ typedef struct pc_host_api {
    * docs/plugin-sdk.md ("Views in the dashboard"). The kernel checks it and
    * refuses a view naming a route that is not registered. */
   pc_status (*add_admin_view)(pc_plugin* p, pc_str view_json, const pc_out* out);
+
+  /* Declares a kind of resource for config as code (pc_resource_kind;
+   * configure only). A name the plugin declared already is a conflict. */
+  pc_status (*declare_resource_kind)(pc_plugin* p, const pc_resource_kind* kind, const pc_out* out);
 } pc_host_api;
 
 #define PC_NOTIFY_MAX_PAYLOAD 7000

@@ -19,6 +19,7 @@
 #include "picloud/sdk/log.hpp"
 #include "picloud/sdk/metrics.hpp"
 #include "picloud/sdk/plugin.hpp"
+#include "picloud/sdk/resources.hpp"
 #include "picloud/sdk/script.hpp"
 #include "picloud/sdk/services.hpp"
 #include "picloud/sdk/tasks.hpp"

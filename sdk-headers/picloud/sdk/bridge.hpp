@@ -1068,6 +1068,58 @@ class CContext final : public PluginContext {
     return a.take_void(host_.api->observe_events(host_.plugin, str(source), trampoline, stored, a.out()));
   }
 
+  Result<void> declare_resource_kind(ResourceKind kind) override {
+    if (!kind.list || !kind.check || (!kind.required_only && (!kind.put || !kind.remove)))
+      return make_error(ErrorKind::invalid_argument,
+                        "resource kind '" + kind.name + "' needs list, check and (unless required_only) put and remove");
+    Resources* r = keep(resources_, Resources{host_, kind});
+    pc_resource_kind k{};
+    k.size = sizeof k;
+    k.name = str(r->kind.name);
+    k.description = str(r->kind.description);
+    k.flags = r->kind.required_only ? PC_RESOURCE_REQUIRED : 0u;
+    k.user = r;
+    k.list = [](void* user, pc_tx* tx, pc_str app_id, const pc_out* out) noexcept {
+      auto* r = static_cast<Resources*>(user);
+      return guarded(out, [&]() -> Result<void> {
+        CTransaction t(r->host, tx);
+        auto items = r->kind.list(t, view(app_id));
+        if (!items) return items.error();
+        Array list;
+        for (auto& i : *items) list.push_back(Value::object({{"key", std::move(i.key)}, {"item", std::move(i.item)}}));
+        c::put_value(out, Value(std::move(list)));
+        return {};
+      });
+    };
+    k.check = [](void* user, const pc_value* item, const pc_out* out) noexcept {
+      auto* r = static_cast<Resources*>(user);
+      return guarded(out, [&]() -> Result<void> {
+        auto checked = r->kind.check(item ? c::to_value(*item) : Value());
+        if (!checked) return checked.error();
+        c::put_value(out, Value::object({{"key", std::move(checked->key)}, {"item", std::move(checked->item)}}));
+        return {};
+      });
+    };
+    if (!r->kind.required_only) {
+      k.put = [](void* user, pc_tx* tx, pc_str app_id, pc_str key, const pc_value* item, const pc_out* out) noexcept {
+        auto* r = static_cast<Resources*>(user);
+        return guarded(out, [&]() -> Result<void> {
+          CTransaction t(r->host, tx);
+          return r->kind.put(t, view(app_id), view(key), item ? c::to_value(*item) : Value());
+        });
+      };
+      k.remove = [](void* user, pc_tx* tx, pc_str app_id, pc_str key, const pc_out* out) noexcept {
+        auto* r = static_cast<Resources*>(user);
+        return guarded(out, [&]() -> Result<void> {
+          CTransaction t(r->host, tx);
+          return r->kind.remove(t, view(app_id), view(key));
+        });
+      };
+    }
+    Answer a;
+    return a.take_void(host_.api->declare_resource_kind(host_.plugin, &k, a.out()));
+  }
+
   Result<void> add_route(HttpRoute route) override {
     Route* stored = keep(routes_, Route{host_, std::move(route.handler)});
     pc_route r{};
@@ -1137,6 +1189,10 @@ class CContext final : public PluginContext {
     Host host;
     EventObserver fn;
   };
+  struct Resources {
+    Host host;
+    ResourceKind kind;
+  };
   // A handler that throws does not respond: the kernel answers 500.
   static void handle(void* user, const pc_http_request* request, const pc_responder* responder) noexcept {
     auto* route = static_cast<Route*>(user);
@@ -1172,6 +1228,7 @@ class CContext final : public PluginContext {
   std::vector<std::unique_ptr<Route>> routes_;
   std::vector<std::unique_ptr<AppHook>> app_hooks_;
   std::vector<std::unique_ptr<Observer>> observers_;
+  std::vector<std::unique_ptr<Resources>> resources_;
 };
 
 // The state behind the descriptor's entry points.

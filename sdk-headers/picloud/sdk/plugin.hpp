@@ -24,6 +24,7 @@
 #include "picloud/sdk/keyring.hpp"
 #include "picloud/sdk/log.hpp"
 #include "picloud/sdk/metrics.hpp"
+#include "picloud/sdk/resources.hpp"
 #include "picloud/sdk/script.hpp"
 #include "picloud/sdk/services.hpp"
 #include "picloud/sdk/tasks.hpp"
@@ -95,6 +96,13 @@ class PluginContext {
   virtual Result<void> add_admin_view(Value view) {
     (void)view;
     return make_error(ErrorKind::unavailable, "admin views cannot be declared in this process");
+  }
+
+  // Declares a kind of resource for config as code (resources.hpp). Only
+  // during configure(); a name declared already is a conflict.
+  virtual Result<void> declare_resource_kind(ResourceKind kind) {
+    (void)kind;
+    return make_error(ErrorKind::unavailable, "resource kinds cannot be declared in this process");
   }
 
   // Declares a capability for this plugin's routes; the name must
