@@ -10,6 +10,7 @@
 #include <picloud/sdk/admin_routes.hpp>
 
 #include "docs_admin_routes.hpp"
+#include "docs_resources.hpp"
 #include "docs_rules.hpp"
 #include "docs_script_api.hpp"
 #include "docs_store.hpp"
@@ -34,6 +35,7 @@ class DocsPlugin final : public sdk::Plugin {
     if (auto r = ctx.trigger_kinds()->declare(docs::trigger_kind()); !r) return r;
     if (auto r = docs::add_admin_routes(ctx, *store_); !r) return r;
     if (auto r = sdk::add_admin_view_json(ctx, docs::admin_view_json()); !r) return r;
+    if (auto r = ctx.declare_resource_kind(docs::index_resources(*store_)); !r) return r;
     return docs::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
   }
 

@@ -294,6 +294,18 @@ sdk::Result<std::vector<IndexInfo>> DocStore::indexes(std::string_view app, std:
 
 sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_view collection, const Path& path,
                                               bool unique) {
+  sdk::Result<IndexInfo> made = make_error(ErrorKind::internal, "not run");
+  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    made = create_index(tx, app, collection, path, unique);
+    if (!made) return made.error();
+    return {};
+  });
+  if (!done) return done.error();
+  return made;
+}
+
+sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
+                                              const Path& path, bool unique) {
   if (!literal_safe(app) || !literal_safe(collection))
     return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
   const std::string suffix = index_suffix(app, collection, path.text);
@@ -308,7 +320,7 @@ sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_
                     : "(" + sql_.value(path, "data") + ")";
   const std::string type_column = sql_.sqlite() ? sql_.type(path, "data") : "(" + sql_.type(path, "data") + ")";
   IndexInfo info{path.text, unique, now_ms()};
-  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+  {
     auto n = tx.execute(
         "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
@@ -327,27 +339,41 @@ sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_
     }
     auto typed = tx.execute("CREATE INDEX docs_it_" + suffix + " ON docs_documents (" + type_column + ")" + scope);
     if (!typed) return typed.error();
-    return {};
-  });
-  if (!done) return done.error();
+  }
   return info;
 }
 
 sdk::Result<bool> DocStore::drop_index(std::string_view app, std::string_view collection, const Path& path) {
-  const std::string suffix = index_suffix(app, collection, path.text);
   bool existed = false;
   auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    auto n = tx.execute("DELETE FROM docs_indexes WHERE app_id = ? AND collection = ? AND path = ?",
-                        {app, collection, path.text});
-    if (!n) return n.error();
-    existed = *n > 0;
-    if (!existed) return {};
-    if (auto r = tx.execute("DROP INDEX IF EXISTS docs_ix_" + suffix); !r) return r.error();
-    if (auto r = tx.execute("DROP INDEX IF EXISTS docs_it_" + suffix); !r) return r.error();
+    auto dropped = drop_index(tx, app, collection, path);
+    if (!dropped) return dropped.error();
+    existed = *dropped;
     return {};
   });
   if (!done) return done.error();
   return existed;
+}
+
+sdk::Result<bool> DocStore::drop_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
+                                       const Path& path) {
+  const std::string suffix = index_suffix(app, collection, path.text);
+  auto n = tx.execute("DELETE FROM docs_indexes WHERE app_id = ? AND collection = ? AND path = ?",
+                      {app, collection, path.text});
+  if (!n) return n.error();
+  if (*n == 0) return false;
+  if (auto r = tx.execute("DROP INDEX IF EXISTS docs_ix_" + suffix); !r) return r.error();
+  if (auto r = tx.execute("DROP INDEX IF EXISTS docs_it_" + suffix); !r) return r.error();
+  return true;
+}
+
+sdk::Result<std::vector<AppIndex>> DocStore::app_indexes(sdk::Transaction& tx, std::string_view app) {
+  auto rows = tx.query("SELECT collection, path, is_unique FROM docs_indexes WHERE app_id = ? ORDER BY collection, path",
+                       {app});
+  if (!rows) return rows.error();
+  std::vector<AppIndex> out;
+  for (const auto& row : rows->rows) out.push_back({row[0].as_string(), row[1].as_string(), row[2].as_int() != 0});
+  return out;
 }
 
 sdk::Result<void> DocStore::delete_app(sdk::Transaction& tx, std::string_view app) {

@@ -50,6 +50,11 @@ struct IndexInfo {
   std::int64_t created_at = 0;
 };
 
+struct AppIndex {
+  std::string collection, path;
+  bool unique = false;
+};
+
 class DocStore {
  public:
   DocStore(sdk::Database& db, sdk::EventSink& events, std::int64_t max_document_bytes);
@@ -86,8 +91,13 @@ class DocStore {
   // Conflict when the path is indexed already or, for a unique index, when
   // documents share a value at it.
   sdk::Result<IndexInfo> create_index(std::string_view app, std::string_view collection, const Path& path, bool unique);
+  sdk::Result<IndexInfo> create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
+                                      const Path& path, bool unique);
   // Whether there was such an index.
   sdk::Result<bool> drop_index(std::string_view app, std::string_view collection, const Path& path);
+  sdk::Result<bool> drop_index(sdk::Transaction& tx, std::string_view app, std::string_view collection, const Path& path);
+  // Every index of the app, by collection and path (config as code).
+  sdk::Result<std::vector<AppIndex>> app_indexes(sdk::Transaction& tx, std::string_view app);
   // Deletes every document and index of an app inside `tx` (the app's
   // deletion), without events.
   static sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app);

@@ -192,6 +192,7 @@ class RealtimePlugin final : public sdk::Plugin {
     if (auto r = add_stream_route(ctx); !r) return r;
     if (auto r = add_admin_routes(ctx); !r) return r;
     if (auto r = sdk::add_admin_view_json(ctx, kAdminView); !r) return r;
+    if (auto r = ctx.declare_resource_kind(topic_resources()); !r) return r;
     ctx.metrics().gauge("subscribers", "realtime subscriptions open on this node",
                         [this] { return static_cast<double>(hub_->subscribers()); });
     return declare_script_api(*ctx.script_api(), *ctx.access());
@@ -381,6 +382,86 @@ class RealtimePlugin final : public sdk::Plugin {
     return res;
   }
 
+  // ---- config as code: [[realtime.topics]] {name, external, auth_mode} ---------------
+
+  static sdk::ResourceItem topic_item(const Topic& t) {
+    return {t.name, Value::object({{"name", t.name},
+                                   {"external", t.external},
+                                   {"auth_mode", std::string(auth_mode_name(t.auth_mode))}})};
+  }
+
+  sdk::ResourceKind topic_resources() {
+    sdk::ResourceKind kind;
+    kind.name = "topics";
+    kind.description = "topics browsers may subscribe to: {name, external, auth_mode}";
+    kind.list = [this](sdk::Transaction& tx, std::string_view app) -> Result<std::vector<sdk::ResourceItem>> {
+      auto topics = store_->list(tx, app);
+      if (!topics) return topics.error();
+      std::vector<sdk::ResourceItem> out;
+      for (const auto& t : *topics) out.push_back(topic_item(t));
+      return out;
+    };
+    // A folder that says external = true is the confirmation the admin
+    // route asks for: it is written, reviewed and deployed on purpose.
+    kind.check = [](const Value& item) -> Result<sdk::ResourceItem> {
+      if (!item.is_object()) return sdk::make_error(ErrorKind::invalid_argument, "a topic is a table: {name, external, auth_mode}");
+      for (const auto& [field, _] : item.as_object())
+        if (field != "name" && field != "external" && field != "auth_mode")
+          return sdk::make_error(ErrorKind::invalid_argument, "unknown field '" + field + "' (name, external, auth_mode)");
+      Topic t;
+      if (!item["name"].is_string()) return sdk::make_error(ErrorKind::invalid_argument, "name: required, the topic's name");
+      t.name = item["name"].as_string();
+      if (auto ok = check_topic_name(t.name); !ok) return sdk::make_error(ErrorKind::invalid_argument, "name: " + ok.error().message);
+      if (item.has("external") && !item["external"].is_bool())
+        return sdk::make_error(ErrorKind::invalid_argument, "external: must be true or false");
+      t.external = item["external"].bool_or(false);
+      if (item.has("auth_mode")) {
+        auto mode = parse_auth_mode(item["auth_mode"].string_or(""));
+        if (!mode) return sdk::make_error(ErrorKind::invalid_argument, "auth_mode: must be \"public\" or \"token\"");
+        t.auth_mode = *mode;
+      }
+      return topic_item(t);
+    };
+    kind.put = [this](sdk::Transaction& tx, std::string_view app, std::string_view name, const Value& item) -> Result<void> {
+      const bool external = item["external"].bool_or(false);
+      const AuthMode mode = parse_auth_mode(item["auth_mode"].string_or("")).value_or(AuthMode::token);
+      auto changed = store_->update(tx, app, name, external, mode, announce_change(app, name));
+      if (!changed) return changed.error();
+      if (*changed) return {};
+      Topic t;
+      t.name = std::string(name);
+      t.external = external;
+      t.auth_mode = mode;
+      auto made = store_->create(tx, app, t);
+      if (!made) return made.error();
+      return {};
+    };
+    kind.remove = [this](sdk::Transaction& tx, std::string_view app, std::string_view name) -> Result<void> {
+      auto removed = store_->remove(tx, app, name, announce_removal(app, name));
+      if (!removed) return removed.error();
+      return {};
+    };
+    return kind;
+  }
+
+  // Streams opened under looser rules end (announced with the change
+  // itself); clients come back under the new ones.
+  TopicStore::Also announce_change(std::string_view app, std::string_view name) {
+    return [this, app = std::string(app), name = std::string(name)](sdk::Transaction& tx, const Topic& was,
+                                                                    const Topic& is) -> Result<void> {
+      const bool narrowed = (was.external && !is.external) ||
+                            (was.auth_mode == AuthMode::public_ && is.auth_mode == AuthMode::token);
+      if (!narrowed) return {};
+      return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_changed"}));
+    };
+  }
+
+  std::function<Result<void>(sdk::Transaction&)> announce_removal(std::string_view app, std::string_view name) {
+    return [this, app = std::string(app), name = std::string(name)](sdk::Transaction& tx) {
+      return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_deleted"}));
+    };
+  }
+
   // ---- admin routes ----------------------------------------------------------------
 
   Result<void> add_admin_routes(sdk::PluginContext& ctx) {
@@ -478,15 +559,8 @@ class RealtimePlugin final : public sdk::Plugin {
                        auto before = sdk::unwrap(store_->find(app, name));
                        if (!before) fail(404, "not_found", "no topic '" + name + "'");
                        must_confirm(a, before->external);
-                       // Streams opened under looser rules end (announced with the
-                       // change itself); clients come back under the new ones.
-                       auto announce = [this, &app, &name](sdk::Transaction& tx, const Topic& was, const Topic& is) -> Result<void> {
-                         const bool narrowed = (was.external && !is.external) ||
-                                               (was.auth_mode == AuthMode::public_ && is.auth_mode == AuthMode::token);
-                         if (!narrowed) return {};
-                         return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_changed"}));
-                       };
-                       auto after = sdk::unwrap(store_->update(app, name, a.external, a.auth_mode, announce));
+                       auto after =
+                           sdk::unwrap(store_->update(app, name, a.external, a.auth_mode, announce_change(app, name)));
                        if (!after) fail(404, "not_found", "no topic '" + name + "'");
                        return sdk::json_reply(200, topic_json(*after, hub_->subscribers(app, name)));
                      });
@@ -496,10 +570,8 @@ class RealtimePlugin final : public sdk::Plugin {
                      [this, topic_param](const sdk::HttpRequest& req) {
                        const std::string& app = req.params.at("app");
                        const std::string& name = topic_param(req);
-                       auto announce = [this, &app, &name](sdk::Transaction& tx) {
-                         return cluster_->notify(&tx, kChannel, join_lines({"c", app, name, "topic_deleted"}));
-                       };
-                       if (!sdk::unwrap(store_->remove(app, name, announce))) fail(404, "not_found", "no topic '" + name + "'");
+                       if (!sdk::unwrap(store_->remove(app, name, announce_removal(app, name))))
+                         fail(404, "not_found", "no topic '" + name + "'");
                        return sdk::HttpResponse{204, {}, ""};
                      });
         !r)

@@ -54,7 +54,22 @@ sdk::Result<Topic> TopicStore::create(std::string_view app, const Topic& topic) 
   // Ids start at the creation time in microseconds: a topic registered again
   // after a deletion never hands out an id a client still holds.
   made.last_event_id = made.created_at * 1000;
-  auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+  auto r = db_.transaction([&](sdk::Transaction& tx) { return insert(tx, app, made); });
+  if (!r) return r.error();
+  return made;
+}
+
+sdk::Result<Topic> TopicStore::create(sdk::Transaction& tx, std::string_view app, const Topic& topic) {
+  if (auto ok = check_topic_name(topic.name); !ok) return ok.error();
+  Topic made = topic;
+  made.created_at = made.updated_at = sdk::wall_clock_ms();
+  made.last_event_id = made.created_at * 1000;
+  if (auto r = insert(tx, app, made); !r) return r.error();
+  return made;
+}
+
+sdk::Result<void> TopicStore::insert(sdk::Transaction& tx, std::string_view app, const Topic& made) {
+  {
     auto count = tx.query("SELECT COUNT(*) FROM realtime_topics WHERE app_id = ?", {std::string(app)});
     if (!count) return count.error();
     if (!count->empty() && count->rows[0][0].int_or(0) >= max_topics_)
@@ -69,18 +84,28 @@ sdk::Result<Topic> TopicStore::create(std::string_view app, const Topic& topic) 
       return sdk::make_error(ErrorKind::conflict, "topic '" + made.name + "' is registered already");
     if (!inserted) return inserted.error();
     return {};
-  });
-  if (!r) return r.error();
-  return made;
+  }
 }
 
-sdk::Result<std::vector<Topic>> TopicStore::list(std::string_view app) {
-  auto rows = db_.query(std::string("SELECT ") + kTopicColumns + " FROM realtime_topics WHERE app_id = ? ORDER BY name",
-                        {std::string(app)});
+namespace {
+
+const std::string kListTopics = std::string("SELECT ") + kTopicColumns + " FROM realtime_topics WHERE app_id = ? ORDER BY name";
+
+sdk::Result<std::vector<Topic>> topics_of(sdk::Result<sdk::Rows> rows) {
   if (!rows) return rows.error();
   std::vector<Topic> out;
   for (const auto& row : rows->rows) out.push_back(topic_from(row));
   return out;
+}
+
+}  // namespace
+
+sdk::Result<std::vector<Topic>> TopicStore::list(std::string_view app) {
+  return topics_of(db_.query(kListTopics, {std::string(app)}));
+}
+
+sdk::Result<std::vector<Topic>> TopicStore::list(sdk::Transaction& tx, std::string_view app) {
+  return topics_of(tx.query(kListTopics, {std::string(app)}));
 }
 
 sdk::Result<std::optional<Topic>> TopicStore::find(std::string_view app, std::string_view name) {
@@ -104,9 +129,23 @@ sdk::Result<std::optional<Topic>> TopicStore::update(std::string_view app, std::
                                                      const Also& also) {
   std::optional<Topic> out;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    auto changed = update(tx, app, name, external, auth_mode, also);
+    if (!changed) return changed.error();
+    out = std::move(*changed);
+    return {};
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+sdk::Result<std::optional<Topic>> TopicStore::update(sdk::Transaction& tx, std::string_view app, std::string_view name,
+                                                     std::optional<bool> external, std::optional<AuthMode> auth_mode,
+                                                     const Also& also) {
+  std::optional<Topic> out;
+  {
     auto found = find(tx, app, name);
     if (!found) return found.error();
-    if (!*found) return {};
+    if (!*found) return std::optional<Topic>();
     Topic t = **found;
     if (external) t.external = *external;
     if (auth_mode) t.auth_mode = *auth_mode;
@@ -116,11 +155,9 @@ sdk::Result<std::optional<Topic>> TopicStore::update(std::string_view app, std::
                             std::string(name)});
     if (!done) return done.error();
     if (also)
-      if (auto r = also(tx, **found, t); !r) return r;
+      if (auto r = also(tx, **found, t); !r) return r.error();
     out = std::move(t);
-    return {};
-  });
-  if (!r) return r.error();
+  }
   return out;
 }
 
@@ -128,15 +165,24 @@ sdk::Result<bool> TopicStore::remove(std::string_view app, std::string_view name
                                      const std::function<sdk::Result<void>(sdk::Transaction&)>& also) {
   bool existed = false;
   auto r = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    auto n = tx.execute("DELETE FROM realtime_topics WHERE app_id = ? AND name = ?", {std::string(app), std::string(name)});
-    if (!n) return n.error();
-    existed = *n > 0;
-    auto e = tx.execute("DELETE FROM realtime_events WHERE app_id = ? AND topic = ?", {std::string(app), std::string(name)});
-    if (!e) return e.error();
-    if (existed && also) return also(tx);
+    auto removed = remove(tx, app, name, also);
+    if (!removed) return removed.error();
+    existed = *removed;
     return {};
   });
   if (!r) return r.error();
+  return existed;
+}
+
+sdk::Result<bool> TopicStore::remove(sdk::Transaction& tx, std::string_view app, std::string_view name,
+                                     const std::function<sdk::Result<void>(sdk::Transaction&)>& also) {
+  auto n = tx.execute("DELETE FROM realtime_topics WHERE app_id = ? AND name = ?", {std::string(app), std::string(name)});
+  if (!n) return n.error();
+  const bool existed = *n > 0;
+  auto e = tx.execute("DELETE FROM realtime_events WHERE app_id = ? AND topic = ?", {std::string(app), std::string(name)});
+  if (!e) return e.error();
+  if (existed && also)
+    if (auto a = also(tx); !a) return a.error();
   return existed;
 }
 

@@ -41,7 +41,9 @@ class TopicStore {
 
   // conflict when the name is taken, invalid_argument past the app's limit.
   sdk::Result<Topic> create(std::string_view app, const Topic& topic);
+  sdk::Result<Topic> create(sdk::Transaction& tx, std::string_view app, const Topic& topic);
   sdk::Result<std::vector<Topic>> list(std::string_view app);
+  sdk::Result<std::vector<Topic>> list(sdk::Transaction& tx, std::string_view app);
   sdk::Result<std::optional<Topic>> find(std::string_view app, std::string_view name);
   sdk::Result<std::optional<Topic>> find(sdk::Transaction& tx, std::string_view app, std::string_view name);
   // The topic as changed; nothing when there is no such topic.
@@ -50,8 +52,12 @@ class TopicStore {
   using Also = std::function<sdk::Result<void>(sdk::Transaction& tx, const Topic& before, const Topic& after)>;
   sdk::Result<std::optional<Topic>> update(std::string_view app, std::string_view name, std::optional<bool> external,
                                            std::optional<AuthMode> auth_mode, const Also& also);
+  sdk::Result<std::optional<Topic>> update(sdk::Transaction& tx, std::string_view app, std::string_view name,
+                                           std::optional<bool> external, std::optional<AuthMode> auth_mode, const Also& also);
   // Deletes the topic and its buffered events; whether there was one.
   sdk::Result<bool> remove(std::string_view app, std::string_view name,
+                           const std::function<sdk::Result<void>(sdk::Transaction&)>& also);
+  sdk::Result<bool> remove(sdk::Transaction& tx, std::string_view app, std::string_view name,
                            const std::function<sdk::Result<void>(sdk::Transaction&)>& also);
 
   // Inside `tx`: gives the event the topic's next id and keeps it in the
@@ -76,6 +82,7 @@ class TopicStore {
   sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app);
 
  private:
+  sdk::Result<void> insert(sdk::Transaction& tx, std::string_view app, const Topic& made);
   sdk::Database& db_;
   int buffer_size_;
   int max_topics_;

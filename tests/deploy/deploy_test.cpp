@@ -409,6 +409,111 @@ TEST_P(Deploy, TheApiKeyComesFromTheEnvironmentOrAPrivateCredentialsFile) {
   EXPECT_NE(wrong.err.find("error:"), std::string::npos) << wrong.err;
 }
 
+// A server with the plugins that declare resources: docs (indexes),
+// realtime (topics) and secrets (required names).
+Instance& resources_instance(Backend backend) {
+  static std::map<Backend, std::unique_ptr<Instance>> instances;
+  auto& slot = instances[backend];
+  if (!slot) {
+    slot = std::make_unique<Instance>(
+        backend, std::map<std::string, std::string>{
+                     {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir() + ":" + test_plugin_dir()},
+                     {"PICLOUD_PLUGINS_ENABLED", "docs,realtime,secrets"}});
+    slot->cast_owner();
+  }
+  return *slot;
+}
+
+TEST_P(Deploy, PluginsResourcesAreDeployedKeptPrunedAndExported) {
+  Instance& pc = resources_instance(GetParam());
+  TempDir dir;
+  const std::string key = pc.owner_key.key;
+  auto folder = shop_folder(dir, "shop", "rsshop");
+  const std::string manifest = with_slug(kManifest, "rsshop");
+  write(folder / "picloud.toml", manifest + R"(
+[secrets]
+required = ["STRIPE_KEY"]
+
+[[docs.indexes]]
+collection = "orders"
+path = "customer.id"
+
+[[docs.indexes]]
+collection = "orders"
+path = "number"
+unique = true
+
+[[realtime.topics]]
+name = "chat"
+external = true
+auth_mode = "public"
+)");
+  auto first = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(first.code, 0) << first.err;
+  for (const char* line : {"+ create docs.indexes orders/customer.id", "+ create docs.indexes orders/number",
+                           "+ create realtime.topics chat", "! missing secrets.required STRIPE_KEY"})
+    EXPECT_NE(first.out.find(line), std::string::npos) << line << "\n" << first.out;
+  auto indexes = pc.get("/apps/rsshop/docs/orders/indexes", pc.owner_key);
+  ASSERT_EQ(indexes.json["items"].size(), 2u) << indexes.body;
+  EXPECT_TRUE(indexes.json["items"][1]["unique"].as_bool());
+  auto topic = pc.get("/apps/rsshop/realtime/topics/chat", pc.owner_key);
+  ASSERT_EQ(topic.status, 200) << topic.body;
+  EXPECT_TRUE(topic.json["external"].as_bool());
+  EXPECT_EQ(topic.json["auth_mode"].as_string(), "public");
+
+  // The secret set, nothing is missing any more and nothing changes.
+  ASSERT_EQ(pc.call("PUT", "/apps/rsshop/secrets/STRIPE_KEY", pc.owner_key, R"({"value":"sk_test"})").status / 100, 2);
+  auto again = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out.find("missing"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("0 to change, 11 unchanged, 0 kept"), std::string::npos) << again.out;
+
+  // Export writes them back (the secret's name only); a fresh server gets
+  // the same indexes and topics from that folder.
+  fs::path exported = fs::path(dir.path()) / "exported";
+  ASSERT_EQ(picloud(pc, {"export", "rsshop", exported.string()}, key).code, 0);
+  auto text = slurp(exported / "picloud.toml");
+  for (const char* part : {"[secrets]\nrequired = [ \"STRIPE_KEY\" ]", "[[docs.indexes]]\ncollection = \"orders\"\npath = \"number\"\nunique = true",
+                           "[[realtime.topics]]\nauth_mode = \"public\"\nexternal = true\nname = \"chat\""})
+    EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
+  EXPECT_EQ(text.find("sk_test"), std::string::npos);
+  auto same = picloud(pc, {"deploy", exported.string()}, key);
+  EXPECT_NE(same.out.find("0 to change"), std::string::npos) << same.out << same.err;
+
+  // A changed index is made again; what the folder leaves out is kept, then pruned.
+  std::string changed = manifest + "\n[[docs.indexes]]\ncollection = \"orders\"\npath = \"number\"\n";
+  write(folder / "picloud.toml", changed);
+  auto kept = picloud(pc, {"deploy", folder.string()}, key);
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  for (const char* line : {"~ update docs.indexes orders/number (unique)", "= keep docs.indexes orders/customer.id",
+                           "= keep realtime.topics chat"})
+    EXPECT_NE(kept.out.find(line), std::string::npos) << line << "\n" << kept.out;
+  auto pruned = picloud(pc, {"deploy", folder.string(), "--prune"}, key);
+  ASSERT_EQ(pruned.code, 0) << pruned.err;
+  for (const char* line : {"- delete docs.indexes orders/customer.id", "- delete realtime.topics chat"})
+    EXPECT_NE(pruned.out.find(line), std::string::npos) << line << "\n" << pruned.out;
+  EXPECT_EQ(pc.get("/apps/rsshop/realtime/topics/chat", pc.owner_key).status, 404);
+  indexes = pc.get("/apps/rsshop/docs/orders/indexes", pc.owner_key);
+  ASSERT_EQ(indexes.json["items"].size(), 1u) << indexes.body;
+  EXPECT_FALSE(indexes.json["items"][0]["unique"].as_bool());
+  EXPECT_EQ(pc.get("/apps/rsshop/secrets/STRIPE_KEY", pc.owner_key).status, 200) << "prune never deletes a secret";
+
+  // Bad items are refused where they are, and change nothing.
+  auto refused = [&](const std::string& extra, const std::string& needle) {
+    write(folder / "picloud.toml", manifest + extra);
+    auto r = picloud(pc, {"deploy", folder.string()}, key);
+    EXPECT_EQ(r.code, 1) << extra;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << needle << "\n" << r.err;
+  };
+  refused("\n[[docs.indexes]]\ncollection = \"orders\"\npath = \"a..b\"\n", "picloud.toml:25: error: resources.docs.indexes[0]: path:");
+  refused("\n[[docs.indexes]]\ncollection = \"orders\"\npath = \"a\"\nsparse = true\n", "unknown field 'sparse'");
+  refused("\n[[realtime.topics]]\nname = \"t\"\nauth_mode = \"open\"\n", "auth_mode: must be");
+  refused("\n[[docs.tables]]\nname = \"t\"\n", "no enabled plugin declares the resource kind 'docs.tables'");
+  refused("\n[files]\nbuckets = []\n", "no enabled plugin declares the resource kind 'files.buckets'");
+  refused("\n[secrets]\nrequired = [\"bad name\"]\n", "resources.secrets.required[0]:");
+  EXPECT_EQ(pc.get("/apps/rsshop/docs/orders/indexes", pc.owner_key).json["items"].size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Deploy, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return backend_name(info.param); });
 
