@@ -1,0 +1,358 @@
+// picloud backup and picloud restore as an operator runs them: a real
+// server with data in every kind of store (kv, docs, a secret, a file,
+// scripts and routes), backed up while it serves and while a writer
+// writes, restored into a fresh database and data directory, and read back
+// through a new server; and every refusal, on SQLite and PostgreSQL.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <csignal>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "kernel/admin/api_support.hpp"
+#include "picloud/sdk/json.hpp"
+#include "support.hpp"
+
+using namespace picloud;
+using namespace std::chrono_literals;
+using test::Backend;
+using test::Process;
+
+namespace {
+
+const std::string kPassword = "correct horse battery staple";
+// Another master key than test::kKeyringKey (base64 of 32 bytes).
+const std::string kOtherKey = "b3RoZXIga2V5IGZvciBQaUNsb3VkIHJlc3RvcmUgdGU=";
+
+std::string sha256_of(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kDigits[digest[i] >> 4]);
+    out.push_back(kDigits[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(gen() & 0xff);
+  return out;
+}
+
+// Where a server keeps its state: a database and a data directory.
+struct Place {
+  explicit Place(Backend backend) : db(backend) {}
+  test::TestDatabase db;
+  test::TempDir dir;
+  std::string data_dir() const { return dir.path() + "/data"; }
+};
+
+// The environment every picloud process of a place runs with.
+std::map<std::string, std::string> env_of(const Place& place, const std::string& key = test::kKeyringKey) {
+  return {{"PICLOUD_SERVER_DATA_DIR", place.data_dir()},
+          {"PICLOUD_DATABASE_URL", place.db.url()},
+          {"PICLOUD_DATABASE_MIGRATIONS_PATH", test::source_dir() + "/migrations"},
+          {"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
+          {"PICLOUD_PLUGINS_ENABLED", "kv,docs,files,secrets"},
+          {"PICLOUD_KEYRING_KEY", key},
+          {"PICLOUD_LOG_LEVEL", "warn"}};
+}
+
+struct Run {
+  int status;
+  std::string out, err;
+};
+
+// `picloud <args...>` on a place, to its end.
+Run picloud(const Place& place, std::vector<std::string> args, const std::string& key = test::kKeyringKey) {
+  args.insert(args.begin(), test::picloud_binary());
+  Process p({args, env_of(place, key), place.dir.path()});
+  int status = p.wait(120s);
+  return {status, p.out(), p.err()};
+}
+
+// A server on a place, signed in as the owner.
+struct Server {
+  int port = test::free_port();
+  std::unique_ptr<Process> process;
+  std::string cookie;
+
+  explicit Server(const Place& place) {
+    auto env = env_of(place);
+    env["PICLOUD_SERVER_PORT"] = std::to_string(port);
+    env["PICLOUD_OWNER_USERNAME"] = "owner";
+    env["PICLOUD_OWNER_PASSWORD"] = kPassword;
+    process = std::make_unique<Process>(Process::Options{{test::picloud_binary(), "serve"}, env, place.dir.path()});
+    EXPECT_TRUE(test::wait_for_status(port, "/readyz", 200, 20s)) << process->err();
+    auto login = test::http("POST", port, "/api/v1/admin/login",
+                            R"({"username":"owner","password":")" + kPassword + R"("})",
+                            {{"Content-Type", "application/json"}});
+    EXPECT_EQ(login.status, 200) << login.body;
+    cookie = login.headers["set-cookie"].substr(0, login.headers["set-cookie"].find(';'));
+  }
+  ~Server() { stop(); }
+  void stop() {
+    if (!process) return;
+    process->signal(SIGTERM);
+    EXPECT_EQ(process->wait(20s), 0) << process->err();
+    process.reset();
+  }
+
+  test::HttpResult admin(const std::string& method, const std::string& path, const std::string& body = "",
+                         const std::string& type = "application/json") {
+    std::map<std::string, std::string> headers{{"Cookie", cookie}};
+    if (!body.empty()) headers["Content-Type"] = type;
+    return test::http(method, port, "/api/v1/admin" + path, body, headers);
+  }
+  test::HttpResult app(const std::string& method, const std::string& path, const std::string& body = "") {
+    return test::http(method, port, path, body, {{"Host", "shop.localhost"}});
+  }
+};
+
+const std::string kReport = R"(
+void handle(request@ req, response@ res) {
+  json head = files::collection("media").head("photo.bin");
+  res.json({{"secret", secrets::get("api_key")},
+            {"visits", kv::collection("stats").get("visits")},
+            {"todos", docs::collection("todos").count()},
+            {"photo_sha256", head["sha256"]}});
+}
+)";
+
+const std::string kPhoto = random_bytes(1536 * 1024 + 7, 1);
+
+// The data every test backs up: one of each kind.
+void seed(Server& s) {
+  ASSERT_EQ(s.admin("POST", "/apps", R"({"slug":"shop","hostnames":["shop.localhost"]})").status, 201);
+  ASSERT_EQ(s.admin("PUT", "/apps/shop/kv/stats/entry?key=visits", R"({"value":41})").status, 201);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(s.admin("POST", "/apps/shop/docs/todos/documents", R"({"data":{"n":)" + std::to_string(i) + "}}").status, 201);
+  ASSERT_EQ(s.admin("PUT", "/apps/shop/secrets/api_key", R"({"value":"sk_live_42"})").status, 204);
+  auto put = s.admin("PUT", "/apps/shop/files/media/file?name=photo.bin", kPhoto, "application/octet-stream");
+  ASSERT_EQ(put.status, 201) << put.body;
+  auto script = s.admin("POST", "/apps/shop/scripts", sdk::to_json(sdk::Value::object({{"name", "report"}, {"source", kReport}})));
+  ASSERT_EQ(script.status, 201) << script.body;
+  ASSERT_EQ(s.admin("POST", "/apps/shop/routes", R"({"script":"report","path":"/report","methods":["GET"]})").status, 201);
+}
+
+// Everything seed() wrote, read back through the admin API and the app's route.
+void expect_seeded(Server& s, std::int64_t min_visits = 41) {
+  auto report = s.app("GET", "/report");
+  ASSERT_EQ(report.status, 200) << report.body;
+  auto r = kernel::admin::parse_stored_json(report.body);
+  EXPECT_EQ(r["secret"].string_or(""), "sk_live_42");
+  EXPECT_GE(r["visits"].int_or(-1), min_visits);
+  EXPECT_EQ(r["todos"].int_or(-1), 3);
+  EXPECT_EQ(r["photo_sha256"].string_or(""), sha256_of(kPhoto));
+  auto photo = s.admin("GET", "/apps/shop/files/media/file?name=photo.bin");
+  ASSERT_EQ(photo.status, 200);
+  EXPECT_TRUE(photo.body == kPhoto) << "the file's bytes differ (" << photo.body.size() << " bytes)";
+  auto entry = s.admin("GET", "/apps/shop/kv/stats/entry?key=visits");
+  EXPECT_EQ(entry.status, 200) << entry.body;
+  auto scripts = s.admin("GET", "/apps/shop/scripts/report");
+  EXPECT_EQ(scripts.status, 200) << scripts.body;
+}
+
+class BackupTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(BackupTest, RestoredServerReadsBackEverythingWithTheSameKey) {
+  Place source(GetParam());
+  test::TempDir backups;
+  const std::string dest = backups.file("b1");
+  {
+    Server server(source);
+    seed(server);
+    auto backup = picloud(source, {"backup", dest});
+    ASSERT_EQ(backup.status, 0) << backup.out << backup.err;
+    EXPECT_NE(backup.out.find("the master key is NOT in this backup"), std::string::npos) << backup.out;
+    EXPECT_NE(backup.out.find("backup done"), std::string::npos);
+  }
+  // What is in it, and what is not.
+  EXPECT_TRUE(std::filesystem::exists(dest + "/manifest.json"));
+  EXPECT_FALSE(std::filesystem::exists(dest + "/keyring.keys"));
+  auto manifest = kernel::admin::parse_stored_json(test::read_file(dest + "/manifest.json"));
+  EXPECT_EQ(manifest["database"]["kind"].string_or(""), GetParam() == Backend::sqlite ? "sqlite" : "postgres");
+  EXPECT_GT(manifest["schema"]["kernel"].int_or(0), 0);
+  EXPECT_GT(manifest["schema"]["files"].int_or(0), 0);
+  EXPECT_EQ(manifest["keyring"]["sealed_key_ids"].size(), 1u);
+  bool has_blob = false;
+  for (const auto& f : manifest["contents"].as_array())
+    has_blob = has_blob || (f["path"].string_or("").rfind("plugins/files/blobs/", 0) == 0 && f["size"].int_or(0) == static_cast<std::int64_t>(kPhoto.size()));
+  EXPECT_TRUE(has_blob) << test::read_file(dest + "/manifest.json");
+
+  Place target(GetParam());
+  auto restore = picloud(target, {"restore", dest});
+  ASSERT_EQ(restore.status, 0) << restore.out << restore.err;
+  EXPECT_NE(restore.out.find("the master key in use opens the restored sealed values"), std::string::npos) << restore.out;
+  Server restored(target);
+  expect_seeded(restored);
+}
+
+TEST_P(BackupTest, BackupWhileAWriterWritesIsConsistent) {
+  Place source(GetParam());
+  test::TempDir backups;
+  Server server(source);
+  seed(server);
+  // A writer replaces one file over and over (each replace removes the old
+  // version's bytes at once) and counts visits, while backups are taken.
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    for (unsigned i = 0; !stop; ++i) {
+      auto bytes = random_bytes(64 * 1024 + i % 1000, i + 100);
+      if (server.admin("PUT", "/apps/shop/files/media/file?name=hot.bin", bytes, "application/octet-stream").status / 100 == 2)
+        ++writes;
+      (void)server.admin("PUT", "/apps/shop/kv/stats/entry?key=visits", "{\"value\":" + std::to_string(41 + i) + "}");
+    }
+  });
+  while (writes < 5) std::this_thread::sleep_for(10ms);
+  std::vector<std::string> dests;
+  for (int i = 0; i < 3; ++i) {
+    dests.push_back(backups.file("b" + std::to_string(i)));
+    auto backup = picloud(source, {"backup", dests.back()});
+    EXPECT_EQ(backup.status, 0) << backup.out << backup.err;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(writes.load(), 5);
+  for (const auto& dest : dests) {
+    Place target(GetParam());
+    auto restore = picloud(target, {"restore", dest});
+    ASSERT_EQ(restore.status, 0) << restore.out << restore.err;
+    Server restored(target);
+    expect_seeded(restored);
+    // The file being replaced is whole in the version the snapshot names.
+    auto head = restored.admin("GET", "/apps/shop/files/media/meta?name=hot.bin");
+    ASSERT_EQ(head.status, 200) << head.body;
+    auto hot = restored.admin("GET", "/apps/shop/files/media/file?name=hot.bin");
+    ASSERT_EQ(hot.status, 200) << hot.body;
+    EXPECT_EQ(sha256_of(hot.body), kernel::admin::parse_stored_json(head.body)["sha256"].string_or(""));
+  }
+}
+
+TEST_P(BackupTest, RefusesAnExistingNonEmptyDestination) {
+  Place source(GetParam());
+  Server server(source);
+  seed(server);
+  test::TempDir dest;
+  dest.write("notes.txt", "mine");
+  auto backup = picloud(source, {"backup", dest.path()});
+  EXPECT_EQ(backup.status, 1);
+  EXPECT_NE(backup.err.find("not an empty directory"), std::string::npos) << backup.err;
+  EXPECT_EQ(test::read_file(dest.file("notes.txt")), "mine");
+  EXPECT_FALSE(std::filesystem::exists(dest.file("manifest.json")));
+}
+
+TEST_P(BackupTest, RestoreRefusesANonEmptyDatabaseADamagedBackupAndANewerSchema) {
+  Place source(GetParam());
+  test::TempDir backups;
+  const std::string dest = backups.file("b");
+  {
+    Server server(source);
+    seed(server);
+    ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
+  }
+  // Into the database it came from: not empty.
+  auto env_source = picloud(source, {"restore", dest});
+  EXPECT_EQ(env_source.status, 1);
+  EXPECT_NE(env_source.err.find("is not empty"), std::string::npos) << env_source.err;
+
+  // A blob changed by one byte: refused before anything is written.
+  auto manifest_text = test::read_file(dest + "/manifest.json");
+  auto manifest = kernel::admin::parse_stored_json(manifest_text);
+  std::string blob;
+  for (const auto& f : manifest["contents"].as_array())
+    if (f["path"].string_or("").rfind("plugins/", 0) == 0) blob = dest + "/" + f["path"].as_string();
+  ASSERT_FALSE(blob.empty());
+  std::string original = test::read_file(blob);
+  {
+    std::string damaged = original;
+    damaged[damaged.size() / 2] ^= 0x01;
+    std::ofstream(blob, std::ios::binary | std::ios::trunc) << damaged;
+  }
+  Place target(GetParam());
+  auto damaged = picloud(target, {"restore", dest});
+  EXPECT_EQ(damaged.status, 1);
+  EXPECT_NE(damaged.err.find("does not match its checksum"), std::string::npos) << damaged.err;
+  EXPECT_FALSE(std::filesystem::exists(target.data_dir() + "/plugins"));
+  std::ofstream(blob, std::ios::binary | std::ios::trunc) << original;
+
+  // A schema newer than this PiCloud's migrations.
+  std::string newer = manifest_text;
+  auto at = newer.find("\"kernel\":");
+  ASSERT_NE(at, std::string::npos);
+  newer.replace(at, newer.find_first_of(",}", at) - at, "\"kernel\":9999");
+  std::ofstream(dest + "/manifest.json", std::ios::trunc) << newer;
+  auto too_new = picloud(target, {"restore", dest});
+  EXPECT_EQ(too_new.status, 1);
+  EXPECT_NE(too_new.err.find("newer than this PiCloud knows"), std::string::npos) << too_new.err;
+  std::ofstream(dest + "/manifest.json", std::ios::trunc) << manifest_text;
+
+  // Nothing was written by the refusals: the restore goes through now.
+  auto restore = picloud(target, {"restore", dest});
+  EXPECT_EQ(restore.status, 0) << restore.out << restore.err;
+  // And once restored, not again.
+  auto again = picloud(target, {"restore", dest});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("is not empty"), std::string::npos) << again.err;
+}
+
+TEST_P(BackupTest, RestoreWithAnotherMasterKeyWarns) {
+  Place source(GetParam());
+  test::TempDir backups;
+  const std::string dest = backups.file("b");
+  {
+    Server server(source);
+    seed(server);
+    ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
+  }
+  Place target(GetParam());
+  auto restore = picloud(target, {"restore", dest}, kOtherKey);
+  EXPECT_EQ(restore.status, 3) << restore.out << restore.err;
+  EXPECT_NE(restore.err.find("WARNING: the master key in use cannot open"), std::string::npos) << restore.err;
+}
+
+TEST(BackupSqliteTest, RestoreRefusesWhileAServerServesTheDatabase) {
+  Place source(Backend::sqlite);
+  test::TempDir backups;
+  const std::string dest = backups.file("b");
+  {
+    Server server(source);
+    seed(server);
+    ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
+  }
+  Place target(Backend::sqlite);
+  Server serving(target);
+  auto restore = picloud(target, {"restore", dest});
+  EXPECT_EQ(restore.status, 1);
+  EXPECT_NE(restore.err.find("cannot restore while a server runs"), std::string::npos) << restore.err;
+}
+
+TEST(BackupSqliteTest, BacksUpAStoppedServerWithoutChangingItsFiles) {
+  Place source(Backend::sqlite);
+  test::TempDir backups;
+  { Server server(source); seed(server); }
+  auto db_path = source.db.url().substr(7);
+  auto before = test::read_file(db_path);
+  ASSERT_EQ(picloud(source, {"backup", backups.file("b")}).status, 0);
+  EXPECT_TRUE(test::read_file(db_path) == before);
+  Place target(Backend::sqlite);
+  ASSERT_EQ(picloud(target, {"restore", backups.file("b")}).status, 0);
+  Server restored(target);
+  expect_seeded(restored);
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, BackupTest, ::testing::Values(Backend::sqlite, Backend::postgres),
+                         [](const auto& info) { return test::backend_name(info.param); });
+
+}  // namespace
