@@ -38,9 +38,9 @@ std::string to_json(const Manifest& m) {
   for (const auto& [component, version] : m.schema) schema.set(component, version);
   sdk::Value keys = sdk::Value::array();
   for (const auto& id : m.sealed_key_ids) keys.push(id);
-  sdk::Value files = sdk::Value::array();
+  sdk::Value contents = sdk::Value::array();
   for (const auto& f : m.files)
-    files.push(sdk::Value::object({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}}));
+    contents.push(sdk::Value::object({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}}));
   sdk::Value root = sdk::Value::object({
       {"format", m.format},
       {"picloud_version", m.picloud_version},
@@ -52,7 +52,7 @@ std::string to_json(const Manifest& m) {
                                       {"note", "the master key is not in this backup: restore it from where you keep "
                                                "it (docs/keyring.md)"}})},
       {"total_bytes", m.total_bytes()},
-      {"files", files},
+      {"contents", contents},
   });
   return sdk::to_json(root) + "\n";
 }
@@ -82,8 +82,8 @@ sdk::Result<Manifest> parse_manifest(const std::string& text) {
   m.active_key_id = v["keyring"]["active_key_id"].string_or("");
   if (v["keyring"]["sealed_key_ids"].is_array())
     for (const auto& id : v["keyring"]["sealed_key_ids"].as_array()) m.sealed_key_ids.push_back(id.string_or(""));
-  if (!v["files"].is_array()) return bad("lists no files");
-  for (const auto& f : v["files"].as_array()) {
+  if (!v["contents"].is_array()) return bad("lists no contents");
+  for (const auto& f : v["contents"].as_array()) {
     ManifestFile file{f["path"].string_or(""), f["size"].int_or(-1), f["sha256"].string_or("")};
     if (!safe_relative_path(file.path) || file.size < 0 || file.sha256.size() != 64)
       return bad("lists a file badly: '" + file.path + "'");

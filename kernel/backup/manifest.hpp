@@ -3,7 +3,7 @@
 // database's kind and schema version of each component (from
 // schema_migrations, in the snapshot itself), the master key ids the
 // database's sealed values need (ids only: a key id reveals nothing about
-// the key), and every file with its size and SHA-256.
+// the key), and its contents: every file with its size and SHA-256.
 #pragma once
 
 #include <cstdint>
