@@ -210,8 +210,10 @@ int run_export(const std::vector<std::string>& args) {
     return 1;
   }
   const sdk::Value& b = reply->body;
-  std::printf("wrote %s: %zu scripts and modules, %zu routes, %zu triggers (secrets are never exported)\n", dir.c_str(),
-              b["scripts"].size(), b["routes"].size(), b["triggers"].size());
+  auto count = [](std::size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); };
+  std::printf("wrote %s: %s, %s, %s (secrets' values are never exported)\n", dir.c_str(),
+              count(b["scripts"].size(), "script or module", "scripts and modules").c_str(),
+              count(b["routes"].size(), "route", "routes").c_str(), count(b["triggers"].size(), "trigger", "triggers").c_str());
   return 0;
 }
 
