@@ -74,9 +74,12 @@ struct Run {
 };
 
 // `picloud <args...>` on a place, to its end.
-Run picloud(const Place& place, std::vector<std::string> args, const std::string& key = test::kKeyringKey) {
+Run picloud(const Place& place, std::vector<std::string> args, const std::string& key = test::kKeyringKey,
+            const std::map<std::string, std::string>& extra_env = {}) {
   args.insert(args.begin(), test::picloud_binary());
-  Process p({args, env_of(place, key), place.dir.path()});
+  auto env = env_of(place, key);
+  for (const auto& [k, v] : extra_env) env[k] = v;
+  Process p({args, env, place.dir.path()});
   int status = p.wait(120s);
   return {status, p.out(), p.err()};
 }
@@ -320,6 +323,35 @@ TEST_P(BackupTest, RestoreWithAnotherMasterKeyWarns) {
   auto restore = picloud(target, {"restore", dest}, kOtherKey);
   EXPECT_EQ(restore.status, 3) << restore.out << restore.err;
   EXPECT_NE(restore.err.find("WARNING: the master key in use cannot open"), std::string::npos) << restore.err;
+}
+
+TEST_P(BackupTest, AnOlderBackupIsMigratedWhenRestored) {
+  // The database of an older PiCloud: one kernel migration fewer.
+  test::TempDir older;
+  std::filesystem::copy(test::source_dir() + "/migrations", older.file("migrations"),
+                        std::filesystem::copy_options::recursive);
+  const std::string dialect = GetParam() == Backend::sqlite ? "sqlite" : "postgres";
+  std::string newest;
+  for (const auto& f : std::filesystem::directory_iterator(older.file("migrations/kernel/" + dialect)))
+    newest = std::max(newest, f.path().string());
+  std::filesystem::remove(newest);
+  const std::map<std::string, std::string> older_env{{"PICLOUD_DATABASE_MIGRATIONS_PATH", older.file("migrations")}};
+  Place source(GetParam());
+  auto migrate = picloud(source, {"migrate"}, test::kKeyringKey, older_env);
+  ASSERT_EQ(migrate.status, 0) << migrate.err;
+  test::TempDir backups;
+  auto backup = picloud(source, {"backup", backups.file("b")}, test::kKeyringKey, older_env);
+  ASSERT_EQ(backup.status, 0) << backup.out << backup.err;
+  const std::int64_t version = std::stoll(std::filesystem::path(newest).filename().string().substr(0, 4));
+  auto manifest = kernel::admin::parse_stored_json(test::read_file(backups.file("b/manifest.json")));
+  EXPECT_EQ(manifest["schema"]["kernel"].int_or(0), version - 1);
+
+  Place target(GetParam());
+  auto restore = picloud(target, {"restore", backups.file("b")});
+  ASSERT_EQ(restore.status, 0) << restore.out << restore.err;
+  EXPECT_NE(restore.out.find("1 migration(s) applied"), std::string::npos) << restore.out;
+  Server restored(target);
+  ASSERT_EQ(restored.admin("POST", "/apps", R"({"slug":"shop","hostnames":["shop.localhost"]})").status, 201);
 }
 
 TEST(BackupSqliteTest, RestoreRefusesWhileAServerServesTheDatabase) {
