@@ -191,7 +191,8 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser, tzdata")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "ca-certificates")
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "postgresql, nginx")
+# postgresql-client: pg_dump and pg_restore, for picloud backup and restore on PostgreSQL.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "postgresql, postgresql-client, nginx")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
     ${_pkg_src}/conffiles ${_pkg_src}/postinst ${_pkg_src}/prerm ${_pkg_src}/postrm)
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "self-hosted serverless backend
