@@ -357,6 +357,18 @@ Result<void> Kernel::start() {
     stop();
     return e;
   };
+  // The certificate first: a wrong file stops start-up before anything
+  // else is touched.
+  if (!settings_.http.tls_cert.empty() && !tls_) {
+    auto tls = http::TlsContext::load(settings_.http.tls_cert, settings_.http.tls_key);
+    if (!tls) return tls.error();
+    tls_ = std::move(*tls);
+    const auto cert = tls_->certificate();
+    write_log(cert.expired ? LogLevel::warn : LogLevel::info, "server",
+              cert.expired ? "TLS certificate loaded, and it has EXPIRED: clients will refuse it" : "TLS certificate loaded",
+              {{"file", settings_.http.tls_cert}, {"subject", cert.subject}, {"expires", cert.not_after},
+               {"serial", cert.serial}});
+  }
   // One server per SQLite database, decided before it touches the database
   // (a second one must not migrate under the first).
   if (settings_.database_url.dialect == sdk::Dialect::sqlite && !serve_lock_) {
@@ -424,6 +436,7 @@ Result<void> Kernel::start() {
   raise_open_file_limit(settings_.http);
   server_ = std::make_unique<http::Server>(router_, admin_->authorizer(), metrics_, settings_.http);
   server_->set_cors(dispatcher_.get());
+  server_->set_tls(tls_.get());
   if (auto r = server_->start(); !r) {
     server_.reset();
     return fail(r.error());
@@ -434,9 +447,28 @@ Result<void> Kernel::start() {
   for (const auto& p : plugins_->plugins()) names += (names.empty() ? "" : ",") + p.name;
   write_log(LogLevel::info, "kernel", "listening",
             {{"address", settings_.http.host + ":" + std::to_string(server_->port())},
+             {"scheme", tls_ ? "https" : "http"},
              {"database", settings_.database_url.display},
              {"plugins", names.empty() ? "none" : names}});
   return {};
+}
+
+void Kernel::reload() {
+  if (!tls_) {
+    write_log(LogLevel::info, "kernel", "SIGHUP: nothing to reload ([server] tls_cert is not set)");
+    return;
+  }
+  auto cert = tls_->reload();
+  if (!cert) {
+    write_log(LogLevel::error, "server", "TLS certificate not reloaded; new connections keep the previous one",
+              {{"error", cert.error().message}});
+    return;
+  }
+  write_log(cert->expired ? LogLevel::warn : LogLevel::info, "server",
+            cert->expired ? "TLS certificate reloaded, and it has EXPIRED: clients will refuse it"
+                          : "TLS certificate reloaded; new connections use it",
+            {{"file", tls_->cert_file()}, {"subject", cert->subject}, {"expires", cert->not_after},
+             {"serial", cert->serial}});
 }
 
 void Kernel::stop() {

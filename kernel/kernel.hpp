@@ -58,6 +58,10 @@ class Kernel {
   // Graceful stop: no new connections, in-flight requests finish within the
   // grace period, plugins stop in reverse order, the database closes.
   void stop();
+  // SIGHUP: reads [server] tls_cert and tls_key again; new connections get
+  // the new certificate, or, when the files are not good, the old one
+  // stays. Logs what happened either way (with TLS off: nothing to do).
+  void reload();
 
   int port() const { return server_ ? server_->port() : 0; }
   db::Database* database() { return database_.get(); }
@@ -111,6 +115,7 @@ class Kernel {
   std::unique_ptr<triggers::CronScheduler> cron_;
   plugins::TaskGroup maintenance_{"kernel"};  // retention sweeps
   std::unique_ptr<dashboard::DashboardSite> dashboard_;
+  std::unique_ptr<http::TlsContext> tls_;  // [server] tls_cert/tls_key; outlives server_
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> ready_{false};
   bool serving_ = false;         // start(), not a command: this node takes requests and queued work

@@ -249,6 +249,9 @@ int cmd_config_check(Config& config, const Settings& settings) {
   std::set<std::string> plugin_sections;
   for (const auto& p : kernel.plugins().plugins()) plugin_sections.insert(p.name);
   for (const auto& warning : settings.warnings) write_log(LogLevel::warn, "config", warning);
+  if (!settings.http.tls_cert.empty())
+    if (auto tls = picloud::kernel::http::TlsContext::load(settings.http.tls_cert, settings.http.tls_key); !tls)
+      return fail(tls.error().message, 2);
   for (const auto& key : config.unread_keys(plugin_sections))
     write_log(LogLevel::warn, "config", "unknown config key (ignored)", {{"key", key}});
   std::printf("config OK: %s; database %s; %zu plugin(s); plugin sections are checked by the plugins at start-up\n",
@@ -455,6 +458,7 @@ int cmd_serve(Config& config, Settings settings) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reload the TLS certificate (by default it would end the process)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Kernel kernel(config, std::move(settings));
@@ -462,7 +466,11 @@ int cmd_serve(Config& config, Settings settings) {
   if (auto r = kernel.start(); !r) return fail("start-up failed: " + r.error().message);
 
   int received = 0;
-  sigwait(&signals, &received);
+  for (;;) {
+    sigwait(&signals, &received);
+    if (received != SIGHUP) break;
+    kernel.reload();
+  }
   write_log(LogLevel::info, "kernel", "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   kernel.stop();
   write_log(LogLevel::info, "kernel", "stopped");

@@ -75,6 +75,16 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.http.keep_alive_timeout_s = static_cast<int>(n);
   TRY_ASSIGN(n, c.get_int(server("shutdown_grace_ms"), "shutdown_grace_ms", 10000, 0, 600000));
   s.shutdown_grace_ms = static_cast<int>(n);
+  // TLS on the listener: both files or neither (they are read at start-up).
+  TRY_ASSIGN(s.http.tls_cert, c.get_string("server", "tls_cert", ""));
+  TRY_ASSIGN(s.http.tls_key, c.get_string("server", "tls_key", ""));
+  if (s.http.tls_cert.empty() != s.http.tls_key.empty()) {
+    const bool cert = !s.http.tls_cert.empty();
+    return sdk::make_error(sdk::ErrorKind::invalid_argument,
+                           std::string("config: [server] ") + (cert ? "tls_cert" : "tls_key") + " is set (from " +
+                               c.origin("server", cert ? "tls_cert" : "tls_key") + ") but [server] " +
+                               (cert ? "tls_key" : "tls_cert") + " is not: set both (PEM files) or neither");
+  }
 
   std::int64_t connect_timeout = 0;
   TRY_ASSIGN(connect_timeout, c.get_int("database", "connect_timeout_s", 5, 1, 300));
@@ -166,6 +176,9 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   adm.identity.cookie_secure = text == "always"  ? admin::CookieSecure::always
                                : text == "never" ? admin::CookieSecure::never
                                                  : admin::CookieSecure::auto_detect;
+  // A listener speaking TLS answers nothing but HTTPS: `auto` knows it.
+  if (adm.identity.cookie_secure == admin::CookieSecure::auto_detect && !s.http.tls_cert.empty())
+    adm.identity.cookie_secure = admin::CookieSecure::always;
   TRY_ASSIGN(text, c.get_string("admin", "hostnames", "localhost"));
   if (auto names = admin::AdminHosts::parse(text); !names)
     return sdk::make_error(sdk::ErrorKind::invalid_argument, "config: [admin] hostnames = '" + text + "' (from " +

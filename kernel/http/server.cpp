@@ -161,9 +161,10 @@ struct Server::HeldLink {
 // until that worker re-arms it (or, held, until its hold arms it); only the
 // housekeeper looks at it otherwise, through the atomics.
 struct Server::Connection {
-  enum class Phase { head, body, writing, lingering, held };
+  enum class Phase { handshake /* TLS, before the first request */, head, body, writing, lingering, held };
 
   int fd = -1;
+  std::unique_ptr<TlsConnection> tls;  // null on a plain HTTP listener
   std::string peer;
   std::string in;   // received and not yet consumed
   std::string out;  // the response being written
@@ -182,7 +183,9 @@ struct Server::Connection {
   sdk::HttpResponse held_response;
   std::shared_ptr<AnswerHold> hold;
   std::shared_ptr<HeldLink> held_link;
-  std::int64_t linger_until = 0;
+  // When the lingering close, or a TLS handshake, ends at the latest:
+  // unlike an idle wait, neither gets a new deadline as bytes trickle in.
+  std::int64_t phase_until = 0;
   std::int64_t lingered = 0;
 
   std::atomic<bool> busy{false};  // a request is being served (not idle)
@@ -207,6 +210,7 @@ struct Server::WorkerSlot final : LendablePlace {
 Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics, ServerOptions options)
     : router_(router),
       authorizer_(authorizer),
+      metrics_(metrics),
       options_(std::move(options)),
       not_found_(metrics.counter("picloud_http_not_found_total", "HTTP requests that matched no route")),
       stream_failures_(metrics.counter("picloud_http_stream_failures_total",
@@ -224,6 +228,14 @@ Server::Server(Router& router, Authorizer& authorizer, MetricsRegistry& metrics,
 }
 
 Server::~Server() { stop(0); }
+
+void Server::set_tls(TlsContext* tls) {
+  tls_ = tls;
+  if (tls_ && !tls_failures_)
+    tls_failures_ = &metrics_.counter("picloud_tls_handshake_failures_total",
+                                      "TLS handshakes that failed (plain HTTP, no shared version or cipher, a client "
+                                      "that gave up or timed out)");
+}
 
 sdk::Result<void> Server::start() {
   try {
@@ -354,6 +366,19 @@ void Server::accept_ready() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto* c = new Connection;
     c->fd = fd;
+    if (tls_) {
+      c->tls = tls_->accept(fd);
+      if (!c->tls) {
+        write_log(LogLevel::warn, "server", "cannot set up TLS for a connection (out of memory)");
+        delete c;
+        ::close(fd);
+        continue;
+      }
+      // The handshake has one keep-alive timeout in all, however slowly
+      // its bytes come.
+      c->phase = Connection::Phase::handshake;
+      c->phase_until = now_ms() + std::int64_t{options_.keep_alive_timeout_s} * 1000;
+    }
     c->peer = peer_address(addr);
     {
       std::lock_guard lock(live_mutex_);
@@ -439,10 +464,29 @@ Server::Next Server::send_held(Connection& c) {
 // Reads what has arrived. Returns `proceed` to parse it, `read` to wait for
 // more (lingering), or `close`.
 Server::Next Server::receive(Connection& c) {
+  if (c.phase == Connection::Phase::handshake) {
+    if (Next next = handshake(c); next != Next::proceed) return next;
+  }
   // On the stack: only the pages a read fills become resident, where a
   // thread_local would be zeroed (all of it resident) in every worker.
   char buffer[64 << 10];
   const bool lingering = c.phase == Connection::Phase::lingering;
+  // What a lingering close drops need not be decrypted.
+  if (c.tls && !lingering) {
+    // A record (16 KiB at most) per read: read on until OpenSSL needs the
+    // socket. Bounded per turn as below; what stays decrypted in OpenSSL
+    // is seen by arm(), which never waits for input then.
+    for (int turn = 0; turn < 64; ++turn) {
+      TlsResult r = c.tls->read(buffer, sizeof buffer);
+      if (r.bytes > 0) {
+        c.in.append(buffer, r.bytes);
+        continue;
+      }
+      if (r.io != TlsIo::want_read && r.io != TlsIo::want_write) c.peer_closed = true;
+      break;
+    }
+    return Next::proceed;
+  }
   // Bounded per turn, so one fast sender cannot keep a worker to itself.
   for (int turn = 0; turn < 16; ++turn) {
     ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
@@ -458,10 +502,37 @@ Server::Next Server::receive(Connection& c) {
     break;
   }
   if (lingering) {
-    bool done = c.peer_closed || c.lingered > (std::int64_t{64} << 20) || now_ms() >= c.linger_until;
+    bool done = c.peer_closed || c.lingered > (std::int64_t{64} << 20) || now_ms() >= c.phase_until;
     return done ? Next::close : Next::read;
   }
   return Next::proceed;
+}
+
+// Drives a TLS handshake on: `proceed` once it is done (the first request
+// may have come with it), `read` or `write` to wait for the socket, or
+// `close`. A client speaking plain HTTP gets a plain 400 saying so.
+Server::Next Server::handshake(Connection& c) {
+  switch (c.tls->handshake()) {
+    case TlsIo::done: c.phase = Connection::Phase::head; return Next::proceed;
+    case TlsIo::want_read: return Next::read;
+    case TlsIo::want_write: return Next::write;
+    default: break;
+  }
+  tls_failures_->inc();
+  if (log_level() <= LogLevel::debug)
+    write_log(LogLevel::debug, "server", "TLS handshake failed", {{"peer", c.peer}, {"error", c.tls->error()}});
+  if (!c.tls->plain_http()) return Next::close;
+  // OpenSSL read only the request's first bytes and wrote nothing: the
+  // socket is still plain, and the answer tells the operator what is wrong
+  // (as nginx does). Then a lingering close, so the client reads it.
+  std::string answer;
+  WireOptions wire{false, false, false, std::string()};
+  serialize_response(error_response(400, "tls_required", "this port speaks HTTPS only: use https://"), wire, answer);
+  [[maybe_unused]] auto sent = ::send(c.fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(c.fd, SHUT_WR);
+  c.phase = Connection::Phase::lingering;
+  c.phase_until = now_ms() + 2000;
+  return Next::read;
 }
 
 // Parses and serves buffered requests until more input is needed, a
@@ -529,6 +600,7 @@ Server::Next Server::guarded(Connection& c, Next (Server::*step)(Connection&)) {
 Server::Next Server::abort_stream(Connection& c) {
   linger l{1, 0};
   ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  if (c.tls) c.tls->abandon();  // no close_notify: the body must look cut
   c.stream.reset();
   stream_failures_.inc();
   return Next::close;
@@ -629,7 +701,8 @@ Server::Next Server::begin_request(Connection& c) {
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     // An empty send buffer always takes these few bytes; if not, the
     // client sends its body after its own wait anyway.
-    [[maybe_unused]] auto sent = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+    if (c.tls) c.tls->send_now({kContinue, sizeof kContinue - 1});
+    else [[maybe_unused]] auto sent = ::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
   }
   // Grown as the body arrives past the first MiB: a declared length costs
   // nothing until the bytes are there.
@@ -837,8 +910,9 @@ Server::Next Server::take_over(Connection& c, sdk::HttpResponse res) {
   }
   end_exchange(c);
   const int fd = c.fd;
+  std::unique_ptr<TlsConnection> tls = std::move(c.tls);  // the stream writes through it from now on
   delete &c;
-  streams_.adopt(fd, std::move(head), std::move(handler));
+  streams_.adopt(fd, std::move(head), std::move(handler), std::move(tls));
   return Next::taken;
 }
 
@@ -849,6 +923,16 @@ Server::Next Server::flush(Connection& c) {
   const auto turn_started = std::chrono::steady_clock::now();
   for (;;) {
     while (c.out_sent < c.out.size()) {
+      if (c.tls) {
+        TlsResult r = c.tls->write(c.out.data() + c.out_sent, c.out.size() - c.out_sent);
+        if (r.bytes > 0) {
+          c.out_sent += r.bytes;
+          continue;
+        }
+        if (r.io == TlsIo::want_write) return Next::write;
+        if (r.io == TlsIo::want_read) return Next::read;
+        return Next::close;
+      }
       ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
       if (n > 0) {
         c.out_sent += static_cast<std::size_t>(n);
@@ -884,6 +968,7 @@ Server::Next Server::next_stream_part(Connection& c) {
   if (c.stream_ended) return done();
   if (stream.file() >= 0) {
     if (c.stream_sent >= length) return done();
+    if (c.tls) return read_file_part(c);
     off_t offset = static_cast<off_t>(stream.offset() + c.stream_sent);
     auto want = static_cast<std::size_t>(std::min<std::int64_t>(length - c.stream_sent, kStreamFileStep));
     ssize_t n = ::sendfile(c.fd, stream.file(), &offset, want);
@@ -946,6 +1031,29 @@ Server::Next Server::next_stream_part(Connection& c) {
   return Next::proceed;
 }
 
+// sendfile cannot encrypt (kernel TLS could, but is not used): over TLS a
+// file's next part is read into `out` and goes out through the flush like
+// a producer's bytes.
+Server::Next Server::read_file_part(Connection& c) {
+  sdk::BodyStream& stream = *c.stream;
+  auto want = static_cast<std::size_t>(std::min<std::int64_t>(c.stream_length - c.stream_sent, kStreamBufferStep));
+  c.out.resize(want);
+  ssize_t n = ::pread(stream.file(), c.out.data(), want, static_cast<off_t>(stream.offset() + c.stream_sent));
+  if (n > 0) {
+    c.out.resize(static_cast<std::size_t>(n));
+    c.stream_sent += n;
+    return Next::proceed;
+  }
+  c.out.clear();
+  if (n < 0 && errno == EINTR) return Next::proceed;
+  write_log(LogLevel::error, "server", "a response body's file ended early or could not be read",
+            {{"path", c.exchange ? c.exchange->request.path : std::string()},
+             {"sent", std::to_string(c.stream_sent)},
+             {"length", std::to_string(c.stream_length)},
+             {"error", n < 0 ? std::strerror(errno) : "end of file"}});
+  return abort_stream(c);
+}
+
 Server::Next Server::after_response(Connection& c) {
   const bool linger = c.exchange && c.exchange->close_after && !c.peer_closed;
   end_exchange(c);
@@ -960,10 +1068,11 @@ Server::Next Server::after_response(Connection& c) {
     // client is still sending, and the client would never read the answer.
     // Half-close, then read and drop what still arrives for a short while
     // (as nginx's lingering close does).
+    if (c.tls) c.tls->close_notify();
     ::shutdown(c.fd, SHUT_WR);
     c.phase = Connection::Phase::lingering;
     c.in.clear();
-    c.linger_until = now_ms() + 2000;
+    c.phase_until = now_ms() + 2000;
     return Next::read;
   }
   if (!c.keep_alive) return Next::close;
@@ -977,8 +1086,15 @@ void Server::end_exchange(Connection& c) {
 }
 
 void Server::arm(Connection& c, Next next) {
-  const bool write = next == Next::write;
-  std::int64_t deadline = c.phase == Connection::Phase::lingering ? c.linger_until
+  bool write = next == Next::write;
+  // Input OpenSSL holds already never makes the socket readable: wait for
+  // it to be writable instead, which it is at once (a turn for the others
+  // first, as when a read turn ends with input left in the socket).
+  if (!write && c.tls && (c.phase == Connection::Phase::head || c.phase == Connection::Phase::body) &&
+      c.tls->ready_without_input())
+    write = true;
+  std::int64_t deadline = c.phase == Connection::Phase::lingering || c.phase == Connection::Phase::handshake
+                              ? c.phase_until
                           : write ? now_ms() + std::int64_t{options_.send_timeout_s} * 1000
                                   : now_ms() + std::int64_t{options_.keep_alive_timeout_s} * 1000;
   c.timeout_shutdown.store(write ? SHUT_RDWR : SHUT_RD);
@@ -997,6 +1113,7 @@ void Server::close_connection(Connection* c) {
     live_.erase(c);
   }
   end_exchange(*c);
+  if (c->tls) c->tls->close_notify();
   ::close(c->fd);  // also leaves the epoll set
   delete c;
 }

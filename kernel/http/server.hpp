@@ -51,6 +51,7 @@
 #include "kernel/http/router.hpp"
 #include "kernel/http/spool.hpp"
 #include "kernel/http/stream_loop.hpp"
+#include "kernel/http/tls.hpp"
 #include "picloud/sdk/http.hpp"
 
 namespace Poco::Net {
@@ -78,6 +79,10 @@ struct ServerOptions {
   int keep_alive_timeout_s = 10;  // idle connections, and stalled requests
   int send_timeout_s = 30;        // a client that stops reading
   int max_streams = 10000;        // connections taken over for streams (SSE), apart from max_connections
+  // PEM files; both set: the listener speaks TLS only (the kernel loads
+  // them into a TlsContext and hands it to set_tls()).
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Decides whether a request may use a route that requires a capability. It
@@ -118,6 +123,10 @@ class Server {
   // Where apps' allowed origins are found (cors.hpp); set before start().
   // Null: no cross-origin access to any app.
   void set_cors(const CorsLookup* cors) { cors_ = cors; }
+  // Makes the listener speak TLS only, with this context's certificate at
+  // the time of each accept; set before start(), kept by the caller until
+  // stop() returned. Null: plain HTTP.
+  void set_tls(TlsContext* tls);
 
  private:
   struct Connection;
@@ -140,6 +149,7 @@ class Server {
   void accept_ready();
   void on_ready(Connection& c);
   Next receive(Connection& c);
+  Next handshake(Connection& c);  // a TLS connection's, before its first request
   Next process(Connection& c);
   Next guarded(Connection& c, Next (Server::*step)(Connection&));
   Next begin_request(Connection& c);  // head parsed: route, authorize, frame the body
@@ -153,6 +163,7 @@ class Server {
   Next take_over(Connection& c, sdk::HttpResponse response);
   Next flush(Connection& c);
   Next next_stream_part(Connection& c);
+  Next read_file_part(Connection& c);  // a file's next part into `out`, for TLS (no sendfile)
   Next abort_stream(Connection& c);
   Next after_response(Connection& c);
   void end_exchange(Connection& c);
@@ -162,6 +173,9 @@ class Server {
   Router& router_;
   Authorizer& authorizer_;
   const CorsLookup* cors_ = nullptr;
+  TlsContext* tls_ = nullptr;
+  CounterMetric* tls_failures_ = nullptr;  // handshakes that failed; with TLS only
+  MetricsRegistry& metrics_;
   ServerOptions options_;
   std::unique_ptr<Poco::Net::ServerSocket> listener_;
   int epoll_fd_ = -1;

@@ -34,8 +34,8 @@ class StreamLoop::Stream final : public sdk::LiveStream {
  public:
   enum class State { open, closing, closed };
 
-  Stream(StreamLoop& loop, int fd, std::shared_ptr<sdk::StreamHandler> handler)
-      : loop_(loop), fd_(fd), handler_(std::move(handler)) {
+  Stream(StreamLoop& loop, int fd, std::shared_ptr<sdk::StreamHandler> handler, std::unique_ptr<TlsConnection> tls)
+      : loop_(loop), fd_(fd), tls_(std::move(tls)), handler_(std::move(handler)) {
     const auto wanted = handler_->max_buffer_bytes;
     max_buffer_ = wanted == 0 ? kDefaultBuffer : std::min<std::uint64_t>(wanted, kMostBuffer);
   }
@@ -61,12 +61,12 @@ class StreamLoop::Stream final : public sdk::LiveStream {
   // the mutex is held.
   void queue(std::string_view bytes) {
     if (unsent() == 0 && !bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      ssize_t n = send_some(bytes.data(), bytes.size());
+      if (n < 0) {
         broken();
         return;
       }
-      if (n > 0) bytes.remove_prefix(static_cast<std::size_t>(n));
+      bytes.remove_prefix(static_cast<std::size_t>(n));
     }
     if (bytes.empty()) return;
     if (sent_ > 0 && sent_ >= pending_.size() / 2) {
@@ -82,13 +82,14 @@ class StreamLoop::Stream final : public sdk::LiveStream {
   bool drain() {
     std::lock_guard lock(mutex_);
     while (unsent() > 0) {
-      ssize_t n = ::send(fd_, pending_.data() + sent_, unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      // Over TLS a write that waited goes on with the same bytes first:
+      // pending_ only grows at its end, and its moving is allowed.
+      ssize_t n = send_some(pending_.data() + sent_, unsent());
       if (n > 0) {
         sent_ += static_cast<std::size_t>(n);
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+      if (n == 0) return false;
       return true;  // the client went away
     }
     std::string().swap(pending_);
@@ -118,6 +119,10 @@ class StreamLoop::Stream final : public sdk::LiveStream {
     if (state_ == State::closed) return false;
     state_ = State::closed;
     if (watched_) epoll_ctl(loop_.epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
+    if (tls_) {
+      if (!failed_) tls_->close_notify();
+      tls_.reset();
+    }
     ::close(fd_);
     fd_ = -1;
     std::string().swap(pending_);
@@ -148,11 +153,46 @@ class StreamLoop::Stream final : public sdk::LiveStream {
     std::lock_guard lock(mutex_);
     return failed_;
   }
+  // Reads and drops what the client sent (a stream's client has nothing to
+  // say); false once its input ended. Under the mutex: over TLS the read
+  // shares OpenSSL's state with the writers.
+  bool discard_input() {
+    std::lock_guard lock(mutex_);
+    if (fd_ < 0) return false;
+    char buffer[4096];
+    // Bounded: over TLS input left decrypted waits for the next event, or
+    // for the end (a client that floods a stream is not served faster).
+    for (int i = 0; i < 16; ++i) {
+      if (tls_) {
+        TlsResult r = tls_->read(buffer, sizeof buffer);
+        if (r.bytes > 0) continue;
+        if (r.io == TlsIo::want_read || r.io == TlsIo::want_write) return true;
+        return false;
+      }
+      ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      return false;
+    }
+    return true;
+  }
   sdk::StreamHandler& handler() { return *handler_; }
-  int fd() const { return fd_; }
 
  private:
   std::size_t unsent() const { return pending_.size() - sent_; }
+  // Bytes the socket took (> 0), 0 when it takes no more now, -1 when the
+  // client went away. The mutex is held.
+  ssize_t send_some(const char* data, std::size_t size) {
+    if (tls_) {
+      TlsResult r = tls_->write(data, size);
+      if (r.bytes > 0) return static_cast<ssize_t>(r.bytes);
+      return r.io == TlsIo::want_write || r.io == TlsIo::want_read ? 0 : -1;
+    }
+    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  }
   std::uint32_t events() const { return EPOLLIN | EPOLLRDHUP | (writable_wanted_ ? EPOLLOUT : 0u); }
   void want_writable(bool on) {
     if (writable_wanted_ == on) return;
@@ -172,6 +212,7 @@ class StreamLoop::Stream final : public sdk::LiveStream {
   StreamLoop& loop_;
   std::mutex mutex_;
   int fd_;
+  std::unique_ptr<TlsConnection> tls_;
   std::shared_ptr<sdk::StreamHandler> handler_;
   std::uint64_t max_buffer_ = kDefaultBuffer;
   std::string pending_;
@@ -227,10 +268,11 @@ bool StreamLoop::reserve() {
 
 void StreamLoop::unreserve() { reserved_.fetch_sub(1); }
 
-void StreamLoop::adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler) noexcept {
+void StreamLoop::adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler,
+                       std::unique_ptr<TlsConnection> tls) noexcept {
   std::shared_ptr<Stream> stream;  // kept here until watched, whatever happens meanwhile
   try {
-    stream = std::make_shared<Stream>(*this, fd, handler);
+    stream = std::make_shared<Stream>(*this, fd, handler, std::move(tls));
     std::lock_guard lock(streams_mutex_);
     streams_.emplace(stream.get(), stream);
   } catch (...) {  // no memory: the client goes, the handler hears it never opened
@@ -288,12 +330,7 @@ void StreamLoop::finish(Stream& s, sdk::StreamEnd why) {
 void StreamLoop::on_event(Stream& s, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     // A client of a stream has nothing to say: read and drop until it ends.
-    char buffer[4096];
-    for (int i = 0; i < 16; ++i) {
-      ssize_t n = ::recv(s.fd(), buffer, sizeof buffer, MSG_DONTWAIT);
-      if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (!s.discard_input()) {
       finish(s, s.state() == Stream::State::open ? sdk::StreamEnd::client_gone : sdk::StreamEnd::closed);
       return;
     }

@@ -15,6 +15,10 @@
 // These connections are capped apart from request connections
 // ([server] max_streams): past the cap a route's takeover is answered 503.
 // At shutdown each gets its handler's farewell and a moment to flush it.
+//
+// A TLS connection comes with its TlsConnection: every read and write goes
+// through it under the stream's mutex (OpenSSL's state is not for two
+// threads at once), and the end sends close_notify.
 #pragma once
 
 #include <atomic>
@@ -25,6 +29,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "kernel/http/tls.hpp"
 #include "kernel/metrics.hpp"
 #include "picloud/sdk/http.hpp"
 
@@ -42,10 +47,12 @@ class StreamLoop {
   // that never takes a connection over has neither).
   bool reserve();
   void unreserve();
-  // Takes over `fd` (connected, non-blocking) after reserve(): sends
-  // `head` (the response head and first bytes), calls handler->opened(),
-  // then watches it. On the calling thread until opened() returns.
-  void adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler) noexcept;
+  // Takes over `fd` (connected, non-blocking; with `tls`, a TLS connection
+  // after its handshake) after reserve(): sends `head` (the response head
+  // and first bytes), calls handler->opened(), then watches it. On the
+  // calling thread until opened() returns.
+  void adopt(int fd, std::string head, std::shared_ptr<sdk::StreamHandler> handler,
+             std::unique_ptr<TlsConnection> tls = nullptr) noexcept;
   // Sends each connection its farewell, waits up to grace_ms for them to
   // flush, closes them all (their handlers hear `shutdown`), and ends the
   // thread. Nothing is adopted afterwards.
