@@ -5,6 +5,9 @@
 //   GET  /t_stream/chunked?size=N     the same, length unknown (chunked)
 //   GET  /t_stream/file?size=N        N bytes from a file, by sendfile
 //   GET  /t_stream/broken[?chunked]   1 MiB (announced, or chunked), fails after 64 KiB
+//   GET  /t_stream/events             takes the connection over (server-sent
+//        events): "one" at once; then, from another thread, "two", an event
+//        of 200,000 letters a-z repeated, and "bye" as it closes
 // Byte i of every generated body is i % 251; <sum> is the sum of the bytes
 // received, so both sides check content without keeping it.
 #include <picloud/sdk.hpp>
@@ -12,8 +15,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -44,6 +50,38 @@ std::shared_ptr<BodyStream> generated(std::int64_t size, bool known_length, std:
 HttpResponse sum_of(std::int64_t size, std::uint64_t sum) {
   return HttpResponse::text(200, std::to_string(size) + " " + std::to_string(sum));
 }
+
+// Events written from another thread than the one that opened the stream,
+// as a publish would; the stream is used only while it is open.
+class Events final : public StreamHandler, public std::enable_shared_from_this<Events> {
+ public:
+  Events() { max_buffer_bytes = 1 << 20; }
+  void opened(LiveStream& stream) override {
+    {
+      std::lock_guard lock(mutex_);
+      stream_ = &stream;
+    }
+    stream.write("data: one\n\n");
+    std::thread([self = shared_from_this()] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::lock_guard lock(self->mutex_);
+      if (!self->stream_) return;
+      self->stream_->write("data: two\n\n");
+      std::string big = "data: ";
+      for (int i = 0; i < 200000; ++i) big.push_back(static_cast<char>('a' + i % 26));
+      self->stream_->write(big + "\n\n");
+      self->stream_->close("data: bye\n\n");
+    }).detach();
+  }
+  void closed(StreamEnd) override {
+    std::lock_guard lock(mutex_);
+    stream_ = nullptr;
+  }
+
+ private:
+  std::mutex mutex_;
+  LiveStream* stream_ = nullptr;
+};
 
 class StreamPlugin final : public Plugin {
  public:
@@ -103,6 +141,13 @@ class StreamPlugin final : public Plugin {
                         HttpResponse res{200, {}, ""};
                         // ?chunked: of unknown length
                         res.stream = generated(1 << 20, req.query.find("chunked") == std::string::npos, 64 << 10);
+                        return res;
+                      }});
+        !r)
+      return r;
+    if (auto r = add({"GET", "/t_stream/events", std::string(kPublic), [](const HttpRequest&) {
+                        HttpResponse res{200, {{"content-type", "text/event-stream"}}, ""};
+                        res.takeover = std::make_shared<Events>();
                         return res;
                       }});
         !r)
