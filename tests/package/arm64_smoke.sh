@@ -102,8 +102,7 @@ is_arm64 "$picloud" || fail "$picloud is not an arm64 (AArch64) binary"
 as_lib=$(qemu-aarch64-static /lib/ld-linux-aarch64.so.1 --list "$picloud" 2>/dev/null |
   awk '/libangelscript\.so/ {print $3; exit}' || true)
 if [ -n "$as_lib" ] && [ -f "$as_lib" ] && command -v strings >/dev/null; then
-  as_options=$(strings -n 8 "$as_lib" | grep -E '^ ?AS_[A-Z0-9_]+ ' | head -n 1 || true)
-  as_options=$(echo $as_options)
+  as_options=$(strings -n 8 "$as_lib" | grep -E '^ ?AS_[A-Z0-9_]+ ' | head -n 1 | sed 's/^ *//; s/ *$//' || true)
   echo "== AngelScript: $as_lib, built with: ${as_options:-(its options were not found)}"
 fi
 echo "== $(qemu-aarch64-static "$picloud" --version)"
