@@ -10,12 +10,12 @@ namespace picloud::kernel::admin {
 extern const char* const kOpenApiDocument;
 
 void Registrar::add(const std::string& method, const std::string& path, const std::string& capability,
-                    AdminHandler handler) {
-  add_absolute(method, std::string(kAdminPrefix) + path, capability, std::move(handler));
+                    AdminHandler handler, std::int64_t spooled_body_bytes) {
+  add_absolute(method, std::string(kAdminPrefix) + path, capability, std::move(handler), spooled_body_bytes);
 }
 
 void Registrar::add_absolute(const std::string& method, const std::string& path, const std::string& capability,
-                             AdminHandler handler) {
+                             AdminHandler handler, std::int64_t spooled_body_bytes) {
   if (!result_) return;
   if (auto r = ctx_.capabilities.check_route(capability, path, "kernel"); !r) {
     result_ = r;
@@ -34,7 +34,10 @@ void Registrar::add_absolute(const std::string& method, const std::string& path,
       return error_body(500, "internal", "internal error");
     }
   };
-  if (auto r = router_.add(sdk::HttpRoute{method, path, capability, std::move(wrapped)}, "kernel"); !r) {
+  sdk::HttpRoute route{method, path, capability, std::move(wrapped)};
+  route.spool_body = spooled_body_bytes > 0;
+  route.max_body_bytes = spooled_body_bytes;
+  if (auto r = router_.add(std::move(route), "kernel"); !r) {
     result_ = r;
     return;
   }

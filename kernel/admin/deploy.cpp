@@ -17,6 +17,9 @@ namespace {
 struct AppFields {
   std::string slug, name, description, cors;  // cors: as stored
   std::vector<std::string> hostnames;          // sorted
+  // Which the bundle gave: one it leaves out keeps the app's value (a new
+  // app's default).
+  bool has_name = true, has_description = true, has_hostnames = true, has_cors = true;
 };
 
 struct ScriptSpec {
@@ -88,10 +91,17 @@ AppFields read_app(AdminContext& ctx, const sdk::Value& app) {
   Fields f(object_at(app, "app"));
   out.slug = *f.string("slug", true);
   auto name = f.string("name");
-  out.description = f.string("description").value_or("");
-  out.hostnames = check_hostnames(ctx.hosts, f.strings("hostnames").value_or(std::vector<std::string>{}));
-  out.cors = stored_cors_origins(f.strings("cors_origins").value_or(std::vector<std::string>{}));
+  auto description = f.string("description");
+  auto hostnames = f.strings("hostnames");
+  auto cors = f.strings("cors_origins");
   f.finish();
+  out.has_name = name.has_value();
+  out.has_description = description.has_value();
+  out.has_hostnames = hostnames.has_value();
+  out.has_cors = cors.has_value();
+  out.description = description.value_or("");
+  out.hostnames = check_hostnames(ctx.hosts, hostnames.value_or(std::vector<std::string>{}));
+  out.cors = stored_cors_origins(cors.value_or(std::vector<std::string>{}));
   check_slug(out.slug);
   if (name && (name->empty() || name->size() > 200)) fail_field("name", "must have 1 to 200 characters");
   if (out.description.size() > 2000) fail_field("description", "has at most 2000 characters");
@@ -114,7 +124,7 @@ ScriptSpec read_script(AdminContext& ctx, const sdk::Value& v) {
   return s;
 }
 
-RouteSpec read_route(const sdk::Value& v, const AppFields& app) {
+RouteSpec read_route(const sdk::Value& v) {
   Fields f(object_at(v, "route"));
   RouteSpec r;
   r.path = check_path(*f.string("path", true), r.shape);
@@ -123,9 +133,8 @@ RouteSpec read_route(const sdk::Value& v, const AppFields& app) {
   r.dispatch = f.string("dispatch").value_or("sync");
   r.host = to_lower(f.string("host").value_or(""));
   f.finish();
+  if (!r.host.empty() && r.host.back() == '.') r.host.pop_back();  // as hostnames are stored
   if (r.dispatch != "sync" && r.dispatch != "async") fail_field("dispatch", "must be sync or async");
-  if (!r.host.empty() && !std::binary_search(app.hostnames.begin(), app.hostnames.end(), r.host))
-    fail_field("host", "'" + r.host + "' is not one of the app's hostnames");
   return r;
 }
 
@@ -208,7 +217,7 @@ Bundle read_bundle(AdminContext& ctx, const sdk::Value& body) {
   }
   const auto& route_list = list_in(routes, "routes");
   for (std::size_t i = 0; i < route_list.size(); ++i)
-    b.routes.push_back(at(item("routes", i), [&] { return read_route(route_list[i], b.app); }));
+    b.routes.push_back(at(item("routes", i), [&] { return read_route(route_list[i]); }));
   names.clear();
   const auto& trigger_list = list_in(triggers, "triggers");
   for (std::size_t i = 0; i < trigger_list.size(); ++i) {
@@ -245,13 +254,38 @@ struct Current {
   std::map<const ResourceKindRegistry::Entry*, std::map<std::string, sdk::Value>> resources;
 };
 
-void load_resources(AdminContext& ctx, sdk::Transaction& tx, const std::string& app_id, Current& c) {
+// Statements each in a transaction of their own: what a required-only
+// kind's list() gets. Those kinds (the secrets an app needs) are read before
+// the deploy's transaction opens: they are never written by it, and their
+// plugins may read through services that take a connection of their own.
+class OwnStatements final : public sdk::Transaction {
+ public:
+  explicit OwnStatements(sdk::Database& db) : db_(db) {}
+  sdk::Result<sdk::Rows> query(std::string_view sql, const sdk::Params& params) override { return db_.query(sql, params); }
+  sdk::Result<std::int64_t> execute(std::string_view sql, const sdk::Params& params) override {
+    return db_.execute(sql, params);
+  }
+  sdk::Result<void> after_commit(std::function<void()> action) override {
+    action();
+    return {};
+  }
+
+ private:
+  sdk::Database& db_;
+};
+
+// Each declared kind's items: those of required-only kinds when `required`,
+// the others otherwise.
+void load_resources(AdminContext& ctx, sdk::Transaction& tx, const std::string& app_id, Current& c, bool required) {
   if (!ctx.resource_kinds) return;
   for (const auto& e : ctx.resource_kinds->all()) {
+    if (e.kind.required_only != required) continue;
     auto items = e.kind.list(tx, app_id);
     if (!items) fail(503, "unavailable", "plugin '" + e.plugin + "' could not list its " + e.kind.name + ": " + items.error().message);
     auto& mine = c.resources[&e];
-    for (auto& i : *items) mine[i.key] = std::move(i.item);
+    for (auto& i : *items)
+      if (!mine.emplace(i.key, std::move(i.item)).second)
+        fail(500, "internal", "plugin '" + e.plugin + "' listed its " + e.kind.name + " item '" + i.key + "' twice");
   }
 }
 
@@ -322,38 +356,50 @@ struct Compiled {
 // script that does not compile.
 Compiled compile_all(AdminContext& ctx, const std::string& app_id, const Bundle& b, bool prune) {
   PlannedModules modules;
-  if (!prune && !app_id.empty())
+  // Without prune the app keeps the scripts the bundle does not name: they
+  // are compiled too, against the modules as they will be, so a module the
+  // deploy changes cannot break them unseen.
+  std::vector<ScriptSpec> kept;
+  if (!prune && !app_id.empty()) {
+    std::set<std::string> named;
+    for (const auto& s : b.scripts) named.insert(s.name);
     for (const auto& row :
-         unwrap(ctx.db.query("SELECT name, source FROM scripts WHERE app_id = ? AND kind = 'module'", {app_id})).rows)
-      modules.add(row[0].as_string(), row[1].as_string());
-  for (const auto& s : b.scripts) {
-    modules.remove(s.name);  // the bundle's script of that name replaces the app's
-    if (s.kind == "module") modules.add(s.name, s.source);
+         unwrap(ctx.db.query("SELECT name, kind, source FROM scripts WHERE app_id = ? ORDER BY name", {app_id})).rows) {
+      if (named.count(row[0].as_string())) continue;
+      kept.push_back({row[0].as_string(), row[1].as_string(), row[2].as_string()});
+      if (kept.back().kind == "module") modules.add(kept.back().name, kept.back().source);
+    }
   }
+  for (const auto& s : b.scripts)
+    if (s.kind == "module") modules.add(s.name, s.source);
   auto& eng = engine(ctx);
   Compiled out;
   sdk::Array failed;
   std::string first;
-  for (const auto& s : b.scripts) {
+  auto check = [&](const ScriptSpec& s, bool in_bundle) {
     auto v = eng.validate(app_id, parse_kind(s.kind), s.source, modules);
-    for (auto w : diagnostics_json(v.warnings).as_array()) {
-      w.as_object()["script"] = s.name;
-      out.warnings.push_back(std::move(w));
-    }
+    if (in_bundle)
+      for (auto w : diagnostics_json(v.warnings).as_array()) {
+        w.as_object()["script"] = s.name;
+        out.warnings.push_back(std::move(w));
+      }
     if (!v.ok()) {
       if (first.empty())
-        first = s.name + " (" + s.kind + ")" +
+        first = s.name + " (" + s.kind + (in_bundle ? "" : ", kept by the app") + ")" +
                 (v.errors[0].line > 0 ? " line " + std::to_string(v.errors[0].line) + ", column " +
                                             std::to_string(v.errors[0].column)
                                       : std::string()) +
                 ": " + v.errors[0].message;
       failed.push_back(sdk::Value::object({{"name", s.name},
                                            {"kind", s.kind},
+                                           {"kept", !in_bundle},
                                            {"errors", diagnostics_json(v.errors)},
                                            {"warnings", diagnostics_json(v.warnings)}}));
     }
-    out.imports[s.name] = v.imports;
-  }
+    if (in_bundle) out.imports[s.name] = v.imports;
+  };
+  for (const auto& s : b.scripts) check(s, true);
+  for (const auto& s : kept) check(s, false);
   if (!failed.empty()) {
     std::string message = std::to_string(failed.size()) + (failed.size() == 1 ? " script does" : " scripts do") +
                           " not compile; nothing was changed. First: " + first;
@@ -373,8 +419,13 @@ std::string route_name(const std::string& methods, const std::string& path, cons
   return (methods == "*" ? std::string("*") : methods) + " " + path + (host.empty() ? "" : " on " + host);
 }
 
+// Methods sorted: GET,POST and POST,GET are one route.
 std::string route_key(const std::string& host, const std::string& shape, const std::string& methods) {
-  return host + '\n' + shape + '\n' + methods;
+  auto list = split_methods(methods);
+  std::sort(list.begin(), list.end());
+  std::string sorted;
+  for (const auto& m : list) sorted += (sorted.empty() ? "" : ",") + m;
+  return host + '\n' + shape + '\n' + sorted;
 }
 
 struct Plan {
@@ -395,6 +446,14 @@ struct Plan {
 };
 
 bool same_json(const sdk::Value& a, const sdk::Value& b) { return sdk::to_json(a) == sdk::to_json(b); }
+
+// Fields of [app] the bundle leaves out keep the app's values.
+void keep_unnamed_fields(AppFields& app, const AppFields& had) {
+  if (!app.has_name) app.name = had.name;
+  if (!app.has_description) app.description = had.description;
+  if (!app.has_hostnames) app.hostnames = had.hostnames;
+  if (!app.has_cors) app.cors = had.cors;
+}
 
 Plan make_plan(const Current* current, const Bundle& b, bool prune,
                const std::map<const ResourceKindRegistry::Entry*, std::map<std::string, sdk::Value>>* new_app_resources) {
@@ -474,6 +533,8 @@ Plan make_plan(const Current* current, const Bundle& b, bool prune,
   for (std::size_t i = 0; i < b.routes.size(); ++i) {
     const RouteSpec& r = b.routes[i];
     must_be_endpoint(item("routes", i) + ".script", r.script);
+    if (!r.host.empty() && !std::binary_search(b.app.hostnames.begin(), b.app.hostnames.end(), r.host))
+      fail_field(item("routes", i) + ".host", "'" + r.host + "' is not one of the app's hostnames");
     std::string key = route_key(r.host, r.shape, r.methods);
     if (!route_keys.insert(key).second)
       fail_field(item("routes", i), "another route of the deploy has the same host, path and methods");
@@ -651,13 +712,11 @@ struct Applied {
   std::set<std::string> modules_touched;   // names
 };
 
-// Writes the plan. Routing is bumped first: its row lock (PostgreSQL) or the
-// write lock (SQLite) orders this deploy against every other routing change.
+// Writes the plan (the caller has bumped routing, which locks).
 sdk::Result<void> apply_plan(AdminContext& ctx, sdk::Transaction& tx, const std::string& app_id, bool new_app,
                              const Bundle& b, const Plan& p, const Current* current, const Compiled& compiled,
                              Applied& out) {
   const std::int64_t now = now_ms();
-  if (auto r = bump_routing_version(tx); !r) return r;
   auto run = [&](std::string_view sql, const sdk::Params& params) -> sdk::Result<void> {
     auto r = tx.execute(sql, params);
     if (!r) return r.error();
@@ -781,10 +840,12 @@ sdk::Result<void> apply_plan(AdminContext& ctx, sdk::Transaction& tx, const std:
     error.message = type_of(e) + " '" + key + "': " + error.message;
     return error;
   };
-  for (const auto& [kind, key] : p.resources_gone)
-    if (auto r = kind->kind.remove(tx, app_id, key); !r) return named(*kind, key, r.error());
+  // Removals last: dropping an index locks its table until the commit,
+  // which then comes at once.
   for (const auto* r : p.resources_to_put)
     if (auto w = r->kind->kind.put(tx, app_id, r->key, r->item); !w) return named(*r->kind, r->key, w.error());
+  for (const auto& [kind, key] : p.resources_gone)
+    if (auto r = kind->kind.remove(tx, app_id, key); !r) return named(*kind, key, r.error());
   return {};
 }
 
@@ -803,22 +864,35 @@ sdk::Value deploy_bundle(AdminContext& ctx, const std::string& existing_app_id, 
   Applied applied;
   // Planned inside the transaction that applies it, so that nothing changes
   // between the plan and the writes.
+  bool nothing_to_do = false;
+  Current required;  // the required-only kinds' items, read first
+  OwnStatements own(ctx.db);
+  if (!new_app) load_resources(ctx, own, app_id, required, true);
   auto done = ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     try {
+      // Routing is bumped first: its row lock (PostgreSQL) or the write
+      // lock (SQLite) orders this deploy against every other routing
+      // change, so what the plan reads cannot change before the writes.
+      if (!options.dry_run)
+        if (auto r = bump_routing_version(tx); !r) return r;
       if (!new_app) current = load_current(tx, app_id);
-      load_resources(ctx, tx, app_id, current);  // a new app has none: every item is created
-      plan = make_plan(new_app ? nullptr : &current, bundle, options.prune, new_app ? &current.resources : nullptr);
-      if (options.dry_run || plan.changes.empty()) return {};
-      return apply_plan(ctx, tx, app_id, new_app, bundle, plan, new_app ? nullptr : &current, compiled, applied);
+      current.resources.insert(required.resources.begin(), required.resources.end());
+      load_resources(ctx, tx, app_id, current, false);  // a new app has none: every item is created
+      Bundle resolved = bundle;
+      if (!new_app) keep_unnamed_fields(resolved.app, current.app);
+      plan = make_plan(new_app ? nullptr : &current, resolved, options.prune, new_app ? &current.resources : nullptr);
+      nothing_to_do = options.dry_run || plan.changes.empty();
+      if (nothing_to_do) return sdk::make_error(sdk::ErrorKind::invalid_argument, "nothing to write");  // rolls back
+      return apply_plan(ctx, tx, app_id, new_app, resolved, plan, new_app ? nullptr : &current, compiled, applied);
     } catch (ApiError& e) {
       refused = std::move(e);
       return sdk::make_error(sdk::ErrorKind::invalid_argument, "refused");  // rolls back
     }
   });
   if (refused) throw *refused;
-  unwrap(std::move(done));
+  if (!nothing_to_do) unwrap(std::move(done));
 
-  const bool wrote = !options.dry_run && !plan.changes.empty();
+  const bool wrote = !nothing_to_do;
   if (wrote) {
     if (new_app) ctx.cache.invalidate();  // "no such app" may have been remembered
     routing_changed(ctx);
@@ -844,17 +918,22 @@ sdk::Value export_bundle(AdminContext& ctx, const std::string& app_id) {
   Current c;
   // One transaction: a consistent picture of the app.
   std::optional<ApiError> failed;
-  unwrap(ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+  Current required;
+  OwnStatements own(ctx.db);
+  load_resources(ctx, own, app_id, required, true);
+  auto read = ctx.db.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
     try {
       c = load_current(tx, app_id);
-      load_resources(ctx, tx, app_id, c);
+      c.resources.insert(required.resources.begin(), required.resources.end());
+      load_resources(ctx, tx, app_id, c, false);
     } catch (ApiError& e) {
       failed = std::move(e);
       return sdk::make_error(sdk::ErrorKind::internal, "failed");
     }
     return {};
-  }));
+  });
   if (failed) throw *failed;
+  unwrap(std::move(read));
 
   sdk::Array hostnames, origins, scripts, routes, triggers;
   for (const auto& h : c.app.hostnames) hostnames.emplace_back(h);
@@ -880,7 +959,12 @@ sdk::Value export_bundle(AdminContext& ctx, const std::string& app_id) {
     if (!t.name.empty()) taken.insert(t.name);
   for (auto& t : c.triggers) {
     if (!t.name.empty()) continue;
-    std::string base = t.script + "_" + t.kind, name = base;
+    // A trigger name starts with a letter or digit and has at most 64
+    // characters (room left for a number).
+    std::string base = t.script + "_" + t.kind;
+    base.erase(0, base.find_first_not_of('_'));
+    if (base.size() > 56) base.resize(56);
+    std::string name = base;
     for (int n = 2; taken.count(name); ++n) name = base + "_" + std::to_string(n);
     taken.insert(name);
     t.name = name;

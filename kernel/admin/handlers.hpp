@@ -68,9 +68,13 @@ class Registrar {
  public:
   Registrar(AdminContext& ctx, http::Router& router) : ctx_(ctx), router_(router) {}
   // `path` is relative to /api/v1/admin.
-  void add(const std::string& method, const std::string& path, const std::string& capability, AdminHandler handler);
+  // `spooled_body_bytes` > 0: the body goes to a spool file as it arrives
+  // (the handler gets it in HttpRequest::body_fd) and may be that large,
+  // past [server] max_body_bytes, which bounds bodies held in memory.
+  void add(const std::string& method, const std::string& path, const std::string& capability, AdminHandler handler,
+           std::int64_t spooled_body_bytes = 0);
   void add_absolute(const std::string& method, const std::string& path, const std::string& capability,
-                    AdminHandler handler);
+                    AdminHandler handler, std::int64_t spooled_body_bytes = 0);
   sdk::Result<void> result() const { return result_; }
 
  private:

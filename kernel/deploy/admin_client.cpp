@@ -39,7 +39,7 @@ std::string AdminReply::error_message() const {
   return "the server answered " + std::to_string(status);
 }
 
-sdk::Result<AdminClient> AdminClient::open(const std::string& server, std::string api_key) {
+sdk::Result<AdminClient> AdminClient::open(const std::string& server, std::string api_key, bool insecure) {
   AdminClient c;
   c.server_ = without_trailing_slash(server);
   try {
@@ -54,6 +54,14 @@ sdk::Result<AdminClient> AdminClient::open(const std::string& server, std::strin
       return usage_error("--server " + server + ": give the server's address without a path");
     c.host_ = uri.getHost();
     c.port_ = uri.getPort();
+    // The key would cross a network in the clear.
+    const bool loopback = c.host_ == "localhost" || c.host_.rfind("127.", 0) == 0 || c.host_ == "::1" ||
+                          c.host_ == "[::1]" || c.host_.ends_with(".localhost");
+    if (!loopback && !insecure)
+      return usage_error("--server " + server +
+                         ": the API key would travel unencrypted; reach the server through an SSH tunnel "
+                         "(ssh -L 8080:localhost:8080 HOST, then --server http://localhost:8080), or pass --insecure "
+                         "on a network you trust");
   } catch (const Poco::Exception& e) {
     return usage_error("--server " + server + ": " + e.displayText());
   }
@@ -76,11 +84,18 @@ sdk::Result<AdminReply> AdminClient::call(const std::string& method, const std::
     session.sendRequest(request) << text;
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
-    std::ostringstream answer;
-    answer << in.rdbuf();
+    // An admin answer is at most a whole app (the deploy's limit is 16 MiB).
+    constexpr std::size_t kMaxReply = 64 << 20;
+    std::string answer;
+    char chunk[65536];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      answer.append(chunk, static_cast<std::size_t>(in.gcount()));
+      if (answer.size() > kMaxReply)
+        return sdk::make_error(sdk::ErrorKind::unavailable, server_ + ": the answer is larger than 64 MiB");
+    }
     AdminReply reply;
     reply.status = static_cast<int>(response.getStatus());
-    if (auto parsed = kernel::parse_json(answer.str(), 64, JsonStrictness::stored)) reply.body = std::move(*parsed);
+    if (auto parsed = kernel::parse_json(answer, 64, JsonStrictness::stored)) reply.body = std::move(*parsed);
     return reply;
   } catch (const Poco::Exception& e) {
     return sdk::make_error(sdk::ErrorKind::unavailable, server_ + ": " + e.displayText());

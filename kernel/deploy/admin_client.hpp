@@ -21,7 +21,9 @@ class AdminClient {
  public:
   // `server` is "http://host[:port]" (the admin API's address, as the
   // browser would reach the dashboard); `api_key` an API key of a user.
-  static sdk::Result<AdminClient> open(const std::string& server, std::string api_key);
+  // A host other than loopback is refused unless `insecure`: the key would
+  // cross the network in the clear.
+  static sdk::Result<AdminClient> open(const std::string& server, std::string api_key, bool insecure = false);
 
   // METHOD /api/v1/admin + path, with a JSON body unless null. A reply of
   // any status is a success here; an error is a connection that failed.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "scripting/declarations.hpp"
@@ -249,11 +250,53 @@ std::string manifest_text(const sdk::Value& bundle) {
   return out;
 }
 
+namespace {
+
+// What a server sent, checked whole before anything is written: an export
+// never leaves a folder half replaced because of a bad answer.
+sdk::Result<void> check_bundle(const sdk::Value& bundle) {
+  if (!bundle.is_object() || !bundle["app"].is_object() || !bundle["scripts"].is_array())
+    return folder_error("the server's answer is not an app (no app or scripts)");
+  for (const char* list : {"routes", "triggers"})
+    if (!bundle[list].is_null() && !bundle[list].is_array())
+      return folder_error(std::string("the server's answer has ") + list + " that are not a list");
+  std::set<std::string> names;
+  for (const auto& s : bundle["scripts"].as_array()) {
+    if (!s.is_object() || !s["name"].is_string() || !s["source"].is_string() || !s["kind"].is_string())
+      return folder_error("the server's answer has a script without a name, kind or source");
+    const std::string& name = s["name"].as_string();
+    if (name.size() > 64 || !scripting::is_identifier(name))
+      return folder_error("the server sent a script named '" + name + "', which cannot be a file name here");
+    if (!names.insert(name).second) return folder_error("the server sent the script '" + name + "' twice");
+  }
+  return {};
+}
+
+// Whether `path` is a symbolic link (an export writes through none).
+bool is_link(const fs::path& path) {
+  std::error_code ec;
+  return fs::is_symlink(fs::symlink_status(path, ec));
+}
+
+}  // namespace
+
 sdk::Result<void> write_app_folder(const sdk::Value& bundle, const std::string& dir, bool overwrite) {
+  if (auto ok = check_bundle(bundle); !ok) return ok;
   fs::path root(dir);
   std::error_code ec;
-  if (fs::exists(root / kManifest, ec) && !overwrite)
-    return folder_error((root / kManifest).string() + ": already exists (export into an empty folder, or pass --force)");
+  for (const auto& p : {root / kManifest, root / "scripts", root / "modules"})
+    if (is_link(p)) return folder_error(p.string() + ": is a symbolic link; export writes only into plain folders");
+  if (!overwrite) {
+    if (fs::exists(root / kManifest, ec))
+      return folder_error((root / kManifest).string() + ": already exists (export into an empty folder, or pass --force)");
+    for (const char* sub : {"scripts", "modules"})
+      if (fs::is_directory(root / sub, ec))
+        for (const auto& entry : fs::directory_iterator(root / sub, ec))
+          if (entry.path().extension() == ".as")
+            return folder_error(entry.path().string() +
+                                ": the folder already holds scripts (export into an empty folder, or pass --force "
+                                "to replace them)");
+  }
   fs::create_directories(root, ec);
   if (ec) return folder_error(dir + ": " + ec.message());
   for (const char* sub : {"scripts", "modules"}) {
@@ -271,8 +314,6 @@ sdk::Result<void> write_app_folder(const sdk::Value& bundle, const std::string& 
   };
   for (const auto& s : bundle["scripts"].as_array()) {
     const std::string& name = s["name"].as_string();
-    if (name.size() > 64 || !scripting::is_identifier(name))
-      return folder_error("the server sent a script named '" + name + "', which cannot be a file name here");
     const char* sub = s["kind"].as_string() == "module" ? "modules" : "scripts";
     if (auto r = write(root / sub / (name + ".as"), s["source"].as_string()); !r) return r;
   }

@@ -26,10 +26,26 @@ std::string server_from(const std::string& given) {
   return kDefaultServer;
 }
 
-sdk::Result<AdminClient> connect(const std::string& server) {
+sdk::Result<AdminClient> connect(const std::string& server, bool insecure) {
   auto key = api_key_for(server);
   if (!key) return key.error();
-  return AdminClient::open(server, std::move(*key));
+  return AdminClient::open(server, std::move(*key), insecure);
+}
+
+// Whether a deploy's answer has the plan's shape (a server of another
+// version, or not a PiCloud at all, may answer anything).
+bool is_plan(const sdk::Value& v) {
+  if (!v.is_object()) return false;
+  for (const char* list : {"changes", "kept", "missing", "warnings", "setup"})
+    if (!v[list].is_array()) return false;
+  for (const auto& c : v["changes"].as_array())
+    if (!c.is_object() || !c["action"].is_string() || !c["type"].is_string() || !c["name"].is_string() ||
+        !c["fields"].is_array())
+      return false;
+  for (const char* list : {"kept", "missing"})
+    for (const auto& k : v[list].as_array())
+      if (!k.is_object() || !k["type"].is_string() || !k["name"].is_string()) return false;
+  return true;
 }
 
 // "scripts[3].name" → the script's file, when the path is about a script.
@@ -47,13 +63,14 @@ void print_refusal(const AppFolder& folder, const AdminReply& reply) {
   const sdk::Value& details = reply.body["error"]["details"];
   if (reply.error_code() == "deploy_invalid" && details["scripts"].is_array()) {
     for (const auto& script : details["scripts"].as_array()) {
-      const std::string& name = script["name"].as_string();
+      const std::string name = script["name"].string_or("?");
+      if (!script["errors"].is_array()) continue;
       for (const auto& d : script["errors"].as_array()) {
         // An error inside an imported module is reported where it is.
         std::string section = d["section"].string_or("main");
         std::string owner = section == "main" ? name : section;
         auto it = folder.script_files.find(owner);
-        std::string file = it == folder.script_files.end() ? owner + " (not in the folder)" : it->second;
+        std::string file = it == folder.script_files.end() ? owner + " (kept by the app, not in the folder)" : it->second;
         std::fprintf(stderr, "%s:%lld:%lld: error: %s%s\n", file.c_str(), static_cast<long long>(d["line"].int_or(0)),
                      static_cast<long long>(d["column"].int_or(0)), d["message"].string_or("").c_str(),
                      section == "main" ? "" : (" (imported by " + name + ")").c_str());
@@ -85,9 +102,11 @@ void print_plan(const sdk::Value& plan, const AppFolder& folder) {
   }
   for (const auto& c : plan["changes"].as_array()) {
     const std::string& action = c["action"].as_string();
+    // (fields hold strings; anything else is shown as JSON)
     const char* mark = action == "create" ? "+" : action == "delete" ? "-" : "~";
     std::string fields;
-    for (const auto& f : c["fields"].as_array()) fields += (fields.empty() ? " (" : ", ") + f.as_string();
+    for (const auto& f : c["fields"].as_array())
+      fields += (fields.empty() ? " (" : ", ") + (f.is_string() ? f.as_string() : sdk::to_json(f));
     if (!fields.empty()) fields += ")";
     std::printf("  %s %s %s %s%s\n", mark, action.c_str(), c["type"].as_string().c_str(), c["name"].as_string().c_str(),
                 fields.c_str());
@@ -103,21 +122,21 @@ void print_plan(const sdk::Value& plan, const AppFolder& folder) {
               static_cast<long long>(plan["unchanged"].int_or(0)), kept.size());
 }
 
-}  // namespace
-
-int run_deploy(const std::vector<std::string>& args) {
+int deploy_command(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "usage: picloud deploy DIR [--server URL] [--dry-run] [--prune]\n"
       "  makes the app on the server match the folder DIR (picloud.toml, scripts/, modules/)\n"
       "  --server URL  the admin API (default $PICLOUD_SERVER, else http://localhost:8080)\n"
       "  --dry-run     show what would change, change nothing\n"
       "  --prune       also delete what the folder does not name\n"
+      "  --insecure    allow a server that is not on this machine over plain http\n"
       "  The API key comes from $PICLOUD_API_KEY or ~/.config/picloud/credentials (docs/deploy.md).\n";
   std::string dir, server;
-  bool dry_run = false, prune = false;
+  bool dry_run = false, prune = false, insecure = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--dry-run") dry_run = true;
+    else if (a == "--insecure") insecure = true;
     else if (a == "--prune") prune = true;
     else if (a == "--server" && i + 1 < args.size()) server = args[++i];
     else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
@@ -131,7 +150,7 @@ int run_deploy(const std::vector<std::string>& args) {
     return 2;
   }
   server = server_from(server);
-  auto client = connect(server);
+  auto client = connect(server, insecure);
   if (!client) {
     std::fprintf(stderr, "picloud deploy: %s\n", client.error().message.c_str());
     return 2;
@@ -161,6 +180,11 @@ int run_deploy(const std::vector<std::string>& args) {
     return 1;
   }
   const sdk::Value& plan = reply->body;
+  if (!is_plan(plan)) {
+    std::fprintf(stderr, "picloud deploy: %s answered %d without a plan: is it a PiCloud of this version?\n",
+                 client->server().c_str(), reply->status);
+    return 1;
+  }
   std::printf("%s app '%s' on %s%s\n", dry_run ? "Plan for" : "Deployed", slug.c_str(), client->server().c_str(),
               plan["new_app"].bool_or(false) ? " (a new app)" : "");
   print_plan(plan, *folder);
@@ -171,16 +195,18 @@ int run_deploy(const std::vector<std::string>& args) {
   return 0;
 }
 
-int run_export(const std::vector<std::string>& args) {
+int export_command(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "usage: picloud export APP DIR [--server URL] [--force]\n"
       "  writes the app APP (slug or id) as the folder DIR, which `picloud deploy DIR` deploys\n"
-      "  --force  write into a DIR that already holds an app folder (its scripts are replaced)\n";
+      "  --force     write into a DIR that already holds an app folder (its scripts are replaced)\n"
+      "  --insecure  allow a server that is not on this machine over plain http\n";
   std::string app, dir, server;
-  bool force = false;
+  bool force = false, insecure = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--force") force = true;
+    else if (a == "--insecure") insecure = true;
     else if (a == "--server" && i + 1 < args.size()) server = args[++i];
     else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
     else if (a.rfind("--", 0) != 0 && app.empty()) app = a;
@@ -189,7 +215,7 @@ int run_export(const std::vector<std::string>& args) {
   }
   if (app.empty() || dir.empty()) return usage(kUsage);
   server = server_from(server);
-  auto client = connect(server);
+  auto client = connect(server, insecure);
   if (!client) {
     std::fprintf(stderr, "picloud export: %s\n", client.error().message.c_str());
     return 2;
@@ -216,5 +242,22 @@ int run_export(const std::vector<std::string>& args) {
               count(b["routes"].size(), "route", "routes").c_str(), count(b["triggers"].size(), "trigger", "triggers").c_str());
   return 0;
 }
+
+// A bad answer or a disk that fails must end the command with a message,
+// not an abort.
+template <typename Command>
+int guarded(const char* name, Command&& command, const std::vector<std::string>& args) {
+  try {
+    return command(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "picloud %s: %s\n", name, e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int run_deploy(const std::vector<std::string>& args) { return guarded("deploy", deploy_command, args); }
+int run_export(const std::vector<std::string>& args) { return guarded("export", export_command, args); }
 
 }  // namespace picloud::kernel::deploy

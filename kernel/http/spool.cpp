@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "kernel/private_directory.hpp"
+
 namespace picloud::kernel::http {
 namespace {
 
@@ -46,6 +48,10 @@ int Spool::open(std::int64_t expected) {
   used_.fetch_sub(expected);
   std::string dir = options_.dir.empty() ? "/tmp" : options_.dir;
   int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  // The data directory is made when something first needs it (on
+  // PostgreSQL with the master key given, maybe never before this).
+  if (fd < 0 && errno == ENOENT && make_private_directory(dir, false))
+    fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     std::string path = dir + "/.picloud-body-XXXXXX";
     fd = ::mkostemp(path.data(), O_CLOEXEC);

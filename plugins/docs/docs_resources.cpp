@@ -43,12 +43,23 @@ sdk::ResourceKind index_resources(DocStore& store) {
       return make_error(ErrorKind::invalid_argument, "unique: must be true or false");
     return item_of(item["collection"].as_string(), path->text, item["unique"].bool_or(false));
   };
-  // A changed index (unique or not) is dropped and made again.
+  // Only new indexes are made here. Turning an index unique or not means
+  // dropping it and building it again, and on PostgreSQL the drop locks the
+  // documents of every app until the deploy's transaction ends — through
+  // the whole build: that is left to the admin route (or a prune), where it
+  // is one short transaction.
   kind.put = [docs](sdk::Transaction& tx, std::string_view app, std::string_view, const Value& item) -> sdk::Result<void> {
     auto path = parse_path(item["path"].as_string());
     if (!path) return path.error();
     const std::string& collection = item["collection"].as_string();
-    if (auto dropped = docs->drop_index(tx, app, collection, *path); !dropped) return dropped.error();
+    auto existing = docs->app_indexes(tx, app);
+    if (!existing) return existing.error();
+    for (const auto& i : *existing)
+      if (i.collection == collection && i.path == path->text)
+        return make_error(ErrorKind::conflict,
+                          std::string("the index exists with unique = ") + (i.unique ? "true" : "false") +
+                              "; a deploy does not rebuild an index: drop it first (deploy without it with --prune, "
+                              "or DELETE it through the admin API), then deploy again");
     auto made = docs->create_index(tx, app, collection, *path, item["unique"].bool_or(false));
     if (!made) return made.error();
     return {};

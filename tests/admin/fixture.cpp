@@ -10,6 +10,8 @@ Instance::Instance(Backend backend, std::map<std::string, std::string> extra_env
   port_ = free_port();
   std::map<std::string, std::string> env{
       {"PICLOUD_SERVER_PORT", std::to_string(port_)},
+      // Its own: spooled request bodies and plugins' files land there.
+      {"PICLOUD_SERVER_DATA_DIR", dir_.path()},
       {"PICLOUD_DATABASE_URL", database_->url()},
       {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
       {"PICLOUD_PLUGINS_SEARCH_PATH", test_plugin_dir()},

@@ -409,6 +409,97 @@ TEST_P(Deploy, TheApiKeyComesFromTheEnvironmentOrAPrivateCredentialsFile) {
   EXPECT_NE(wrong.err.find("error:"), std::string::npos) << wrong.err;
 }
 
+TEST_P(Deploy, KeysNeedEveryScopeADeployOrExportUses) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "scshop");
+  ASSERT_EQ(picloud(pc, {"deploy", folder.string()}, pc.owner_key.key).code, 0);
+  const Creds only_admin = pc.make_key(pc.owner, "app:admin");
+  auto r = picloud(pc, {"deploy", folder.string(), "--dry-run"}, only_admin.key);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("lacks a scope needed to deploy (it needs app:write, app:admin, script:write)"), std::string::npos)
+      << r.err;
+  const Creds only_scripts = pc.make_key(pc.owner, "script:read");
+  EXPECT_EQ(pc.get("/apps/scshop/export", only_scripts).status, 403);
+  const Creds reader = pc.make_key(pc.owner, "script:read app:read");
+  EXPECT_EQ(pc.get("/apps/scshop/export", reader).status, 200);
+  const Creds deployer = pc.make_key(pc.owner, "app:admin app:write script:write");
+  EXPECT_EQ(picloud(pc, {"deploy", folder.string(), "--dry-run"}, deployer.key).code, 0);
+}
+
+TEST_P(Deploy, ScriptsTheAppKeepsMustStillCompile) {
+  Instance& pc = shared_instance(GetParam(), false);
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"kpshop","hostnames":["kpshop.localhost"]})").status, 201);
+  ASSERT_EQ(pc.post("/apps/kpshop/scripts", k,
+                    R"({"name":"lib","kind":"module","source":"string hello() { return \"hi\"; }"})").status,
+            201);
+  ASSERT_EQ(pc.post("/apps/kpshop/scripts", k,
+                    R"({"name":"page","source":"import \"lib\";\nvoid handle(request@ req, response@ res) { res.text(lib::hello()); }"})")
+                .status,
+            201);
+  // The deploy names only the module, and takes hello() away from it.
+  auto broken = pc.post("/apps/kpshop/deploy", k,
+                        R"({"app":{"slug":"kpshop"},"scripts":[{"name":"lib","kind":"module","source":"string hi() { return \"x\"; }"}]})");
+  EXPECT_EQ(broken.status, 422) << broken.body;
+  EXPECT_NE(broken.message().find("page (endpoint, kept by the app)"), std::string::npos) << broken.body;
+  EXPECT_TRUE(broken.json["error"]["details"]["scripts"][0]["kept"].as_bool());
+  // Nor may it make the module an endpoint while page imports it.
+  auto endpoint = pc.post("/apps/kpshop/deploy", k,
+                          R"({"app":{"slug":"kpshop"},"scripts":[{"name":"lib","source":"void handle(request@ req, response@ res) {}"}]})");
+  EXPECT_EQ(endpoint.status, 422) << endpoint.body;
+  EXPECT_EQ(app_text(pc, "kpshop.localhost", "/nothing").substr(0, 3), "404");
+  // What [app] leaves out is kept: no field but the slug changes nothing.
+  auto same = pc.post("/apps/kpshop/deploy?dry_run=true", k,
+                      R"({"app":{"slug":"kpshop"},"scripts":[{"name":"lib","kind":"module","source":"string hello() { return \"hi\"; }"}]})");
+  ASSERT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(same.json["changes"].size(), 0u) << same.body;
+}
+
+TEST_P(Deploy, ExportNeverClobbersAFolderAndItsNamesDeployBack) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  const Creds& k = pc.owner_key;
+  ASSERT_EQ(pc.post("/apps", k, R"({"slug":"exshop"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/exshop/scripts", k, R"({"name":"_helper","source":"void on_event(event@ e) {}"})").status, 201);
+  ASSERT_EQ(pc.post("/apps/exshop/triggers/cron", k, R"({"script":"_helper","filter":{"schedule":"@daily"}})").status, 201);
+  // A folder holding someone's work is left alone.
+  fs::path work = fs::path(dir.path()) / "work";
+  write(work / "scripts/precious.as", "// mine\n");
+  auto refused = picloud(pc, {"export", "exshop", work.string()}, k.key);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("already holds scripts"), std::string::npos) << refused.err;
+  EXPECT_EQ(slurp(work / "scripts/precious.as"), "// mine\n");
+  // The made-up trigger name is a valid one, so the folder deploys back.
+  fs::path out = fs::path(dir.path()) / "out";
+  ASSERT_EQ(picloud(pc, {"export", "exshop", out.string()}, k.key).code, 0);
+  EXPECT_NE(slurp(out / "picloud.toml").find("name = \"helper_cron\""), std::string::npos) << slurp(out / "picloud.toml");
+  auto back = picloud(pc, {"deploy", out.string()}, k.key);
+  EXPECT_EQ(back.code, 0) << back.err;
+  // Routes match whatever the order of their methods; a bundle over the
+  // server's 1 MiB body limit (three scripts of 400 KB) deploys.
+  auto big = pc.post("/apps/exshop/routes", k, R"({"script":"_helper","path":"/m","methods":["POST","GET"]})");
+  ASSERT_EQ(big.status, 201) << big.body;
+  std::string filler(400 * 1024, ' ');
+  filler = "// " + filler + "\nvoid handle(request@ req, response@ res) { res.text(\"big\"); }\n";
+  for (const char* name : {"big1", "big2", "big3"}) write(out / "scripts" / (std::string(name) + ".as"), filler);
+  std::string manifest = slurp(out / "picloud.toml") + "\n[[routes]]\npath = \"/m\"\nmethods = [\"GET\", \"POST\"]\nscript = \"_helper\"\n";
+  write(out / "picloud.toml", manifest);
+  auto bigger = picloud(pc, {"deploy", out.string()}, k.key);
+  EXPECT_EQ(bigger.code, 0) << bigger.err;
+  EXPECT_NE(bigger.out.find("3 to change"), std::string::npos) << bigger.out;  // the three scripts; the route is the same
+}
+
+TEST_P(Deploy, TheKeyIsNotSentInTheClearToAnotherMachine) {
+  Instance& pc = shared_instance(GetParam(), false);
+  TempDir dir;
+  auto folder = shop_folder(dir, "shop", "clshop");
+  Process p({{picloud_binary(), "deploy", folder.string(), "--dry-run", "--server", "http://192.0.2.1:8080"},
+             {{"PICLOUD_API_KEY", pc.owner_key.key}}, "", false});
+  EXPECT_EQ(p.wait(30s), 2);
+  EXPECT_NE(p.err().find("the API key would travel unencrypted"), std::string::npos) << p.err();
+}
+
 // A server with the plugins that declare resources: docs (indexes),
 // realtime (topics) and secrets (required names).
 Instance& resources_instance(Backend backend) {
@@ -480,12 +571,22 @@ auth_mode = "public"
   auto same = picloud(pc, {"deploy", exported.string()}, key);
   EXPECT_NE(same.out.find("0 to change"), std::string::npos) << same.out << same.err;
 
-  // A changed index is made again; what the folder leaves out is kept, then pruned.
+  // An index is not rebuilt by a deploy (its drop would lock every app's
+  // documents until the commit): changing `unique` is refused, and nothing
+  // of the deploy lands.
   std::string changed = manifest + "\n[[docs.indexes]]\ncollection = \"orders\"\npath = \"number\"\n";
   write(folder / "picloud.toml", changed);
+  auto rebuilt = picloud(pc, {"deploy", folder.string()}, key);
+  EXPECT_EQ(rebuilt.code, 1);
+  EXPECT_NE(rebuilt.err.find("docs.indexes 'orders/number': the index exists with unique = true"), std::string::npos)
+      << rebuilt.err;
+  EXPECT_TRUE(pc.get("/apps/rsshop/docs/orders/indexes", pc.owner_key).json["items"][1]["unique"].as_bool());
+  // Dropped through the admin API, it is made anew; what the folder leaves
+  // out is kept, then pruned.
+  ASSERT_EQ(pc.call("DELETE", "/apps/rsshop/docs/orders/indexes?path=number", pc.owner_key).status, 204);
   auto kept = picloud(pc, {"deploy", folder.string()}, key);
   ASSERT_EQ(kept.code, 0) << kept.err;
-  for (const char* line : {"~ update docs.indexes orders/number (unique)", "= keep docs.indexes orders/customer.id",
+  for (const char* line : {"+ create docs.indexes orders/number", "= keep docs.indexes orders/customer.id",
                            "= keep realtime.topics chat"})
     EXPECT_NE(kept.out.find(line), std::string::npos) << line << "\n" << kept.out;
   auto pruned = picloud(pc, {"deploy", folder.string(), "--prune"}, key);
