@@ -2,9 +2,10 @@
 // process with a self-signed certificate made for the test, and OpenSSL as
 // the client over loopback. Keep-alive and pipelining, a large file body
 // (sendfile's replacement) and a produced one, server-sent events through
-// the stream loop, /readyz; a plain HTTP request, a client that never
-// starts its handshake; SIGHUP with a new certificate, a broken one, and
-// with TLS off; start-up refusals of a missing, mismatched or exposed key.
+// the stream loop, /readyz, signing in (the Secure cookie); a plain HTTP
+// request, a client that never starts its handshake; SIGHUP with a new
+// certificate, a broken one, and with TLS off; start-up refusals of a
+// missing, mismatched or exposed key.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/bn.h>
@@ -271,6 +272,25 @@ TEST(Tls, ServerSentEventsThroughTheStreamLoop) {
   auto body = got.find("\r\n\r\n");
   ASSERT_NE(body, std::string::npos);
   EXPECT_TRUE(got.substr(body + 4) == events) << "the events arrived changed (" << got.size() - body - 4 << " bytes)";
+}
+
+TEST(Tls, SigningInFromTheDashboardsOriginGivesTheSecureCookie) {
+  const std::string password = "a long enough password for tls";
+  TlsServer s({{"PICLOUD_OWNER_USERNAME", "owner"}, {"PICLOUD_OWNER_PASSWORD", password}});
+  ASSERT_TRUE(s.ready(s.cert)) << s.process->err();
+  TlsClient client(s.port, s.cert);
+  ASSERT_TRUE(client.connected()) << client.error();
+  const std::string body = "{\"username\":\"owner\",\"password\":\"" + password + "\"}";
+  // As a browser on the dashboard sends it: its own https origin.
+  ASSERT_TRUE(client.send("POST /api/v1/admin/login HTTP/1.1\r\nHost: localhost:" + std::to_string(s.port) +
+                          "\r\nOrigin: https://localhost:" + std::to_string(s.port) +
+                          "\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body));
+  Response signed_in = read_response(client);
+  EXPECT_EQ(signed_in.status, 200) << signed_in.head << signed_in.body;
+  // [admin] cookie_secure = auto: every request on this listener is HTTPS.
+  EXPECT_NE(signed_in.head.find("__Host-picloud_session="), std::string::npos) << signed_in.head;
+  EXPECT_NE(signed_in.head.find("Secure"), std::string::npos) << signed_in.head;
 }
 
 TEST(Tls, PlainHttpIsAnsweredAndClosed) {
