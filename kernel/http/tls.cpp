@@ -192,7 +192,8 @@ TlsIo TlsConnection::fail(int code) {
     case SSL_ERROR_WANT_WRITE: return TlsIo::want_write;
     case SSL_ERROR_ZERO_RETURN: return TlsIo::closed;  // the peer's close_notify: ours may answer it
     case SSL_ERROR_SYSCALL: {
-      // EOF without close_notify, or a socket error: no TLS goodbye after it.
+      // EOF without close_notify, or a socket error (errno, cleared before
+      // each call): no TLS goodbye after it.
       const int e = errno;
       failed_ = true;
       const unsigned long queued = ERR_peek_error();
@@ -211,8 +212,17 @@ TlsIo TlsConnection::fail(int code) {
   }
 }
 
-TlsIo TlsConnection::handshake() {
+namespace {
+// Before each call: OpenSSL's error queue and errno, which SSL_get_error
+// and fail() read, hold nothing of an earlier call.
+void clear_errors() {
   ERR_clear_error();
+  errno = 0;
+}
+}  // namespace
+
+TlsIo TlsConnection::handshake() {
+  clear_errors();
   int r = SSL_do_handshake(ssl_);
   if (r == 1) return TlsIo::done;
   TlsIo io = fail(SSL_get_error(ssl_, r));
@@ -220,7 +230,7 @@ TlsIo TlsConnection::handshake() {
 }
 
 TlsResult TlsConnection::read(char* into, std::size_t capacity) {
-  ERR_clear_error();
+  clear_errors();
   read_wants_write_ = false;
   int n = SSL_read(ssl_, into, static_cast<int>(std::min<std::size_t>(capacity, 1 << 30)));
   if (n > 0) return {static_cast<std::size_t>(n), TlsIo::done};
@@ -231,13 +241,13 @@ TlsResult TlsConnection::read(char* into, std::size_t capacity) {
 
 TlsResult TlsConnection::write(const char* data, std::size_t size) {
   while (!owed_.empty()) {
-    ERR_clear_error();
+    clear_errors();
     int n = SSL_write(ssl_, owed_.data(), static_cast<int>(owed_.size()));
     if (n <= 0) return {0, fail(SSL_get_error(ssl_, n))};
     owed_.erase(0, static_cast<std::size_t>(n));
   }
   if (size == 0) return {0, TlsIo::done};
-  ERR_clear_error();
+  clear_errors();
   int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
   if (n > 0) return {static_cast<std::size_t>(n), TlsIo::done};
   return {0, fail(SSL_get_error(ssl_, n))};
@@ -249,7 +259,7 @@ void TlsConnection::send_now(std::string_view bytes) {
     return;
   }
   while (!bytes.empty()) {
-    ERR_clear_error();
+    clear_errors();
     int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
     if (n <= 0) {
       // OpenSSL holds part of these bytes now: the same bytes must be

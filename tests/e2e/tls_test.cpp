@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "raw_http.hpp"
 #include "support.hpp"
@@ -253,6 +254,40 @@ TEST(Tls, LargeBodiesArriveIntact) {
   std::uint64_t sum = 0;
   for (unsigned char ch : body) sum += ch;
   EXPECT_EQ(read_response(upload).body, std::to_string(body.size()) + " " + std::to_string(sum));
+}
+
+TEST(Tls, SlowReadersHoldNoWorkerAndGetWholeBodies) {
+  // Two worker threads at most; more stalled downloads than that, each far
+  // more than the sockets' buffers hold: the server's writes wait (OpenSSL
+  // wants to write) and go on later with the same bytes.
+  TlsServer s(std::map<std::string, std::string>{{"PICLOUD_SERVER_THREADS", "2"},
+                                                 {"PICLOUD_SERVER_ACTIVE_WORKERS", "1"}});
+  ASSERT_TRUE(s.ready(s.cert)) << s.process->err();
+  const std::int64_t size = 32 * test::raw_http::kMiB;
+  std::vector<std::unique_ptr<TlsClient>> stalled;
+  for (int i = 0; i < 4; ++i) {
+    auto client = std::make_unique<TlsClient>(s.port, s.cert);
+    ASSERT_TRUE(client->connected()) << client->error();
+    const std::string what = i % 2 ? "/t_stream/file" : "/t_stream/generated";
+    ASSERT_TRUE(client->send(get(what + "?size=" + std::to_string(size))));
+    stalled.push_back(std::move(client));
+  }
+  std::this_thread::sleep_for(300ms);
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    TlsClient quick(s.port, s.cert);
+    ASSERT_TRUE(quick.connected()) << quick.error();
+    ASSERT_TRUE(quick.send(get("/healthz", true)));
+    EXPECT_EQ(read_response(quick).body, "ok\n");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  // Read at last: whole and in order.
+  for (auto& client : stalled) {
+    Response r = read_response(*client, false);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.length, size);
+    EXPECT_TRUE(r.pattern_ok);
+  }
 }
 
 TEST(Tls, ServerSentEventsThroughTheStreamLoop) {
