@@ -365,7 +365,8 @@ Result<void> Kernel::start() {
     tls_ = std::move(*tls);
     const auto cert = tls_->certificate();
     write_log(cert.expired ? LogLevel::warn : LogLevel::info, "server",
-              cert.expired ? "TLS certificate loaded, and it has EXPIRED: clients will refuse it" : "TLS certificate loaded",
+              cert.expired ? "TLS certificate loaded, and it has EXPIRED: clients will refuse it"
+                           : "TLS certificate loaded",
               {{"file", settings_.http.tls_cert}, {"subject", cert.subject}, {"expires", cert.not_after},
                {"serial", cert.serial}});
   }
@@ -447,7 +448,7 @@ Result<void> Kernel::start() {
   for (const auto& p : plugins_->plugins()) names += (names.empty() ? "" : ",") + p.name;
   write_log(LogLevel::info, "kernel", "listening",
             {{"address", settings_.http.host + ":" + std::to_string(server_->port())},
-             {"scheme", tls_ ? "https" : "http"},
+             {"scheme", tls_ ? "https" : "http"},  // picloud-lint: not a plugin name (the URL scheme)
              {"database", settings_.database_url.display},
              {"plugins", names.empty() ? "none" : names}});
   return {};

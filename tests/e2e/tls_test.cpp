@@ -245,8 +245,8 @@ TEST(Tls, LargeBodiesArriveIntact) {
   TlsClient upload(s.port, s.cert);
   ASSERT_TRUE(upload.connected());
   const std::string body = test::raw_http::pattern(0, 3 << 20);
-  ASSERT_TRUE(upload.send("PUT /t_stream/spooled HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(upload.send("PUT /t_stream/spooled HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
   while (upload.pending.find("\r\n\r\n") == std::string::npos) ASSERT_TRUE(upload.fill());
   EXPECT_EQ(upload.pending.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0), 0u) << upload.pending;
   upload.pending.erase(0, upload.pending.find("\r\n\r\n") + 4);
@@ -396,9 +396,10 @@ TEST(Tls, SighupReloadsTheCertificateAndKeepsItWhenTheNewOneIsBroken) {
   ASSERT_EQ(std::rename(key_b.c_str(), s.key.c_str()), 0);
   s.process->signal(SIGHUP);
   std::string serial;
-  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(20ms)) {
+  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
     TlsClient probe(s.port, both);
     if (probe.connected() && (serial = probe.serial()) == "B2") break;
+    std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(serial, "B2") << s.process->err();
   EXPECT_NE(s.process->err().find("TLS certificate reloaded"), std::string::npos);
