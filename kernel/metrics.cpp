@@ -31,9 +31,11 @@ std::string with_label(const std::string& rendered, const std::string& extra) {
   return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
 }
 
+// 15 significant digits: every integer a gauge holds up to 10^15 (a Unix
+// time, a byte count) prints exactly, and 0.1 still prints as 0.1.
 std::string number(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
+  std::snprintf(buf, sizeof buf, "%.15g", v);
   return buf;
 }
 

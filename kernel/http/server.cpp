@@ -231,10 +231,14 @@ Server::~Server() { stop(0); }
 
 void Server::set_tls(TlsContext* tls) {
   tls_ = tls;
-  if (tls_ && !tls_failures_)
-    tls_failures_ = &metrics_.counter("picloud_tls_handshake_failures_total",
-                                      "TLS handshakes that failed (plain HTTP, no shared version or cipher, a client "
-                                      "that gave up or timed out)");
+  if (!tls_ || tls_failures_) return;
+  tls_failures_ = &metrics_.counter("picloud_tls_handshake_failures_total",
+                                    "TLS handshakes that failed (plain HTTP, no shared version or cipher, a client "
+                                    "that gave up or timed out)");
+  // For an alert when a renewal did not arrive.
+  metrics_.gauge("picloud_tls_certificate_expiry_timestamp_seconds",
+                 "when the certificate new TLS connections get expires (Unix time)",
+                 [tls] { return static_cast<double>(tls->certificate().not_after_unix); });
 }
 
 sdk::Result<void> Server::start() {

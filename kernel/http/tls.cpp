@@ -49,9 +49,10 @@ sdk::Result<void> check_key_file_mode(const std::string& key_file) {
   return {};
 }
 
-std::string rfc3339(const ASN1_TIME* time) {
+std::string rfc3339(const ASN1_TIME* time, std::int64_t& unix_seconds) {
   std::tm tm{};
   if (!time || ASN1_TIME_to_tm(time, &tm) != 1) return "unknown";
+  unix_seconds = static_cast<std::int64_t>(timegm(&tm));
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
@@ -68,7 +69,7 @@ CertificateInfo describe(SSL_CTX* ctx) {
     if (n > 0) info.subject.assign(data, static_cast<std::size_t>(n));
     BIO_free(bio);
   }
-  info.not_after = rfc3339(X509_get0_notAfter(cert));
+  info.not_after = rfc3339(X509_get0_notAfter(cert), info.not_after_unix);
   info.expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
   if (BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
     if (char* hex = BN_bn2hex(serial)) {

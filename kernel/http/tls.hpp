@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +40,7 @@ namespace picloud::kernel::http {
 struct CertificateInfo {
   std::string subject;    // RFC 2253, e.g. "CN=pi.example.com"
   std::string not_after;  // RFC 3339, UTC
+  std::int64_t not_after_unix = 0;  // the same, in seconds since 1970
   std::string serial;     // hex
   bool expired = false;
 };

@@ -37,8 +37,9 @@ namespace {
 // A self-signed certificate for localhost and 127.0.0.1, by the openssl
 // command (as an operator would make one for a LAN).
 void make_certificate(const std::string& cert, const std::string& key, const std::string& common_name,
-                      const std::string& serial) {
-  std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout '" +
+                      const std::string& serial, int days = 2) {
+  std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days " +
+                        std::to_string(days) + " -keyout '" +
                         key + "' -out '" + cert + "' -subj '/CN=" + common_name + "' -set_serial " + serial +
                         " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
@@ -162,6 +163,16 @@ Response read_response(TlsClient& client, bool keep = true) {
 
 std::string get(const std::string& target, bool close = false) {
   return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n";
+}
+
+// picloud_tls_certificate_expiry_timestamp_seconds, from /metrics.
+double certificate_expiry(int port, const std::string& ca) {
+  TlsClient client(port, ca);
+  if (!client.connected() || !client.send(get("/metrics", true))) return -1;
+  const std::string metrics = read_response(client).body;
+  const std::string name = "\npicloud_tls_certificate_expiry_timestamp_seconds ";
+  auto at = metrics.find(name);
+  return at == std::string::npos ? -1 : std::atof(metrics.c_str() + at + name.size());
 }
 
 struct TlsServer {
@@ -384,12 +395,14 @@ TEST(Tls, SighupReloadsTheCertificateAndKeepsItWhenTheNewOneIsBroken) {
   ASSERT_TRUE(s.ready(s.cert)) << s.process->err();
   // Both certificates are trusted by the clients from here on.
   const std::string cert_b = s.dir.file("b.pem"), key_b = s.dir.file("b.key"), both = s.dir.file("both.pem");
-  make_certificate(cert_b, key_b, "picloud-b", "0xB2");
+  make_certificate(cert_b, key_b, "picloud-b", "0xB2", /*days=*/5);
   s.dir.write("both.pem", test::read_file(s.cert) + test::read_file(cert_b));
 
   TlsClient before(s.port, both);  // a connection made before the reload
   ASSERT_TRUE(before.connected()) << before.error();
   EXPECT_EQ(before.serial(), "A1");
+  const double expiry_a = certificate_expiry(s.port, both);
+  EXPECT_GT(expiry_a, 0);
 
   // Replaced as a deploy hook would: new files renamed over the old ones.
   ASSERT_EQ(std::rename(cert_b.c_str(), s.cert.c_str()), 0);
@@ -404,6 +417,8 @@ TEST(Tls, SighupReloadsTheCertificateAndKeepsItWhenTheNewOneIsBroken) {
   EXPECT_EQ(serial, "B2") << s.process->err();
   EXPECT_NE(s.process->err().find("TLS certificate reloaded"), std::string::npos);
   EXPECT_NE(s.process->err().find("CN=picloud-b"), std::string::npos);
+  // Three days later than the first one's.
+  EXPECT_NEAR(certificate_expiry(s.port, both) - expiry_a, 3 * 86400, 120);
   // The older connection goes on with its certificate.
   ASSERT_TRUE(before.send(get("/healthz")));
   EXPECT_EQ(read_response(before).body, "ok\n");
