@@ -12,7 +12,9 @@
 // whichever thread owns the connection: the handshake, reads and writes
 // answer "want read" or "want write" instead of waiting, and the owner
 // re-arms its epoll registration for that. Nothing here waits or takes a
-// lock on the I/O path.
+// lock on the I/O path. OpenSSL writes with write(), not send(MSG_NOSIGNAL):
+// the process must ignore SIGPIPE (picloud's main() does), or a client
+// that went away would end it.
 //
 // OpenSSL is used directly. Poco's NetSSL wraps a socket it drives itself
 // (blocking, or its own reactor); the server's one-shot epoll workers,

@@ -174,6 +174,30 @@ TEST(Config, TheFileFormat) {
   refused("[kv]\n= 3\n", "line 2: a value without a key");
 }
 
+TEST(Config, TlsNeedsBothFilesAndMakesTheSessionCookieSecure) {
+  auto both_file = load("[server]\ntls_cert = /etc/picloud/cert.pem\ntls_key = /etc/picloud/key.pem\n");
+  auto both = read_settings(both_file, "/x");
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_EQ(both->http.tls_cert, "/etc/picloud/cert.pem");
+  EXPECT_EQ(both->http.tls_key, "/etc/picloud/key.pem");
+  // auto: every request on a TLS listener is HTTPS.
+  EXPECT_EQ(both->admin.identity.cookie_secure, admin::CookieSecure::always);
+  auto never_file = load("[server]\ntls_cert = c.pem\ntls_key = k.pem\n[admin]\ncookie_secure = never\n");
+  auto never = read_settings(never_file, "/x");
+  ASSERT_TRUE(never.ok());
+  EXPECT_EQ(never->admin.identity.cookie_secure, admin::CookieSecure::never);
+  auto plain_file = load("");
+  auto plain = read_settings(plain_file, "/x");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->admin.identity.cookie_secure, admin::CookieSecure::auto_detect);
+  for (const char* half : {"[server]\ntls_cert = c.pem\n", "[server]\ntls_key = k.pem\n"}) {
+    auto half_file = load(half);
+    auto r = read_settings(half_file, "/x");
+    ASSERT_FALSE(r.ok()) << half;
+    EXPECT_NE(r.error().message.find("set both"), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Config, MissingFileIsAnError) {
   auto c = Config::load("/nonexistent/picloud.ini", {});
   ASSERT_FALSE(c.ok());
