@@ -1,11 +1,11 @@
 // HTTPS without a proxy ([server] tls_cert, tls_key): a real picloud
 // process with a self-signed certificate made for the test, and OpenSSL as
 // the client over loopback. Keep-alive and pipelining, a large file body
-// (sendfile's replacement) and a produced one, server-sent events through
-// the stream loop, /readyz, signing in (the Secure cookie); a plain HTTP
-// request, a client that never starts its handshake; SIGHUP with a new
-// certificate, a broken one, and with TLS off; start-up refusals of a
-// missing, mismatched or exposed key.
+// (sendfile's replacement) and a produced one, slow readers, server-sent
+// events through the stream loop, /readyz, signing in (the Secure cookie),
+// a certificate chain; a plain HTTP request, a client that never starts
+// its handshake; SIGHUP with a new certificate, a broken one, and with TLS
+// off; start-up refusals of a missing, mismatched or exposed key.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/bn.h>
@@ -43,6 +43,28 @@ void make_certificate(const std::string& cert, const std::string& key, const std
                         key + "' -out '" + cert + "' -subj '/CN=" + common_name + "' -set_serial " + serial +
                         " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  ::chmod(key.c_str(), 0600);
+}
+
+// A root, an intermediate it signs, and a certificate for localhost the
+// intermediate signs: `chain` holds the certificate then the intermediate,
+// as an ACME client's fullchain.pem does; clients trust `root` alone.
+void make_chain(const test::TempDir& dir, const std::string& chain, const std::string& key, const std::string& root) {
+  dir.write("inter.ext", "basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  dir.write("leaf.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  const std::string d = "'" + dir.path() + "/";
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  const std::string commands[] = {
+      "openssl req -x509" + ec + "-days 2 -subj /CN=root -keyout " + d + "root.key' -out '" + root + "'",
+      "openssl req -new" + ec + "-subj /CN=intermediate -keyout " + d + "inter.key' -out " + d + "inter.csr'",
+      "openssl x509 -req -in " + d + "inter.csr' -CA '" + root + "' -CAkey " + d + "root.key' -set_serial 2 -days 2 " +
+          "-extfile " + d + "inter.ext' -out " + d + "inter.pem'",
+      "openssl req -new" + ec + "-subj /CN=picloud-leaf -keyout '" + key + "' -out " + d + "leaf.csr'",
+      "openssl x509 -req -in " + d + "leaf.csr' -CA " + d + "inter.pem' -CAkey " + d + "inter.key' -set_serial 0x1EAF " +
+          "-days 2 -extfile " + d + "leaf.ext' -out " + d + "leaf.pem'",
+      "cat " + d + "leaf.pem' " + d + "inter.pem' > '" + chain + "'",
+  };
+  for (const auto& command : commands) ASSERT_EQ(std::system((command + " 2>/dev/null").c_str()), 0) << command;
   ::chmod(key.c_str(), 0600);
 }
 
@@ -464,6 +486,19 @@ std::pair<int, std::string> start_with(const std::map<std::string, std::string>&
   Process p(Process::Options{{test::picloud_binary(), "serve"}, env, dir.path(), false});
   int code = p.wait(15s);
   return {code, p.err()};
+}
+
+TEST(Tls, ACertificateChainIsSentWhole) {
+  test::TempDir certs;
+  const std::string chain = certs.file("fullchain.pem"), key = certs.file("privkey.pem"), root = certs.file("root.pem");
+  make_chain(certs, chain, key, root);
+  TlsServer s(std::map<std::string, std::string>{{"PICLOUD_SERVER_TLS_CERT", chain}, {"PICLOUD_SERVER_TLS_KEY", key}},
+              /*tls=*/false);
+  // The client knows the root only: the intermediate must come from the server.
+  ASSERT_TRUE(s.ready(root)) << s.process->err();
+  TlsClient client(s.port, root);
+  ASSERT_TRUE(client.connected()) << client.error();
+  EXPECT_EQ(client.serial(), "1EAF");
 }
 
 TEST(Tls, StartUpRefusesMissingMismatchedOrExposedKeys) {
