@@ -19,11 +19,14 @@ struct AdminReply {
 
 class AdminClient {
  public:
-  // `server` is "http://host[:port]" (the admin API's address, as the
-  // browser would reach the dashboard); `api_key` an API key of a user.
-  // A host other than loopback is refused unless `insecure`: the key would
-  // cross the network in the clear.
-  static sdk::Result<AdminClient> open(const std::string& server, std::string api_key, bool insecure = false);
+  // `server` is "https://host[:port]" or "http://host[:port]" (the admin
+  // API's address, as the browser would reach the dashboard); `api_key` an
+  // API key of a user. Over https the server's certificate is checked
+  // against the system's CAs, or against `ca_file` when given (a
+  // self-signed one). Plain http to a host other than this machine is
+  // refused unless `insecure`: the key would cross the network in the clear.
+  static sdk::Result<AdminClient> open(const std::string& server, std::string api_key, bool insecure = false,
+                                       std::string ca_file = {});
 
   // METHOD /api/v1/admin + path, with a JSON body unless null. A reply of
   // any status is a success here; an error is a connection that failed.
@@ -32,8 +35,9 @@ class AdminClient {
   const std::string& server() const { return server_; }
 
  private:
-  std::string server_, host_, api_key_;
+  std::string server_, host_, api_key_, ca_file_;
   unsigned short port_ = 0;
+  bool tls_ = false;
 };
 
 // The API key for `server`: $PICLOUD_API_KEY, else the credentials file

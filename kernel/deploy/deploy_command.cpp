@@ -26,10 +26,10 @@ std::string server_from(const std::string& given) {
   return kDefaultServer;
 }
 
-sdk::Result<AdminClient> connect(const std::string& server, bool insecure) {
+sdk::Result<AdminClient> connect(const std::string& server, bool insecure, const std::string& ca_file) {
   auto key = api_key_for(server);
   if (!key) return key.error();
-  return AdminClient::open(server, std::move(*key), insecure);
+  return AdminClient::open(server, std::move(*key), insecure, ca_file);
 }
 
 // Whether a deploy's answer has the plan's shape (a server of another
@@ -126,17 +126,21 @@ int deploy_command(const std::vector<std::string>& args) {
   constexpr const char* kUsage =
       "usage: picloud deploy DIR [--server URL] [--dry-run] [--prune]\n"
       "  makes the app on the server match the folder DIR (picloud.toml, scripts/, modules/)\n"
-      "  --server URL  the admin API (default $PICLOUD_SERVER, else http://localhost:8080)\n"
+      "  --server URL  the admin API, https://HOST[:PORT] or http://localhost:PORT\n"
+      "                (default $PICLOUD_SERVER, else http://localhost:8080)\n"
       "  --dry-run     show what would change, change nothing\n"
       "  --prune       also delete what the folder does not name\n"
+      "  --ca FILE     trust this certificate (PEM) for an https server with a self-signed one\n"
       "  --insecure    allow a server that is not on this machine over plain http\n"
       "  The API key comes from $PICLOUD_API_KEY or ~/.config/picloud/credentials (docs/deploy.md).\n";
   std::string dir, server;
+  std::string ca_file;
   bool dry_run = false, prune = false, insecure = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--dry-run") dry_run = true;
     else if (a == "--insecure") insecure = true;
+    else if (a == "--ca" && i + 1 < args.size()) ca_file = args[++i];
     else if (a == "--prune") prune = true;
     else if (a == "--server" && i + 1 < args.size()) server = args[++i];
     else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
@@ -150,7 +154,7 @@ int deploy_command(const std::vector<std::string>& args) {
     return 2;
   }
   server = server_from(server);
-  auto client = connect(server, insecure);
+  auto client = connect(server, insecure, ca_file);
   if (!client) {
     std::fprintf(stderr, "picloud deploy: %s\n", client.error().message.c_str());
     return 2;
@@ -200,13 +204,16 @@ int export_command(const std::vector<std::string>& args) {
       "usage: picloud export APP DIR [--server URL] [--force]\n"
       "  writes the app APP (slug or id) as the folder DIR, which `picloud deploy DIR` deploys\n"
       "  --force     write into a DIR that already holds an app folder (its scripts are replaced)\n"
+      "  --ca FILE   trust this certificate (PEM) for an https server with a self-signed one\n"
       "  --insecure  allow a server that is not on this machine over plain http\n";
   std::string app, dir, server;
+  std::string ca_file;
   bool force = false, insecure = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--force") force = true;
     else if (a == "--insecure") insecure = true;
+    else if (a == "--ca" && i + 1 < args.size()) ca_file = args[++i];
     else if (a == "--server" && i + 1 < args.size()) server = args[++i];
     else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
     else if (a.rfind("--", 0) != 0 && app.empty()) app = a;
@@ -215,7 +222,7 @@ int export_command(const std::vector<std::string>& args) {
   }
   if (app.empty() || dir.empty()) return usage(kUsage);
   server = server_from(server);
-  auto client = connect(server, insecure);
+  auto client = connect(server, insecure, ca_file);
   if (!client) {
     std::fprintf(stderr, "picloud export: %s\n", client.error().message.c_str());
     return 2;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "fixture.hpp"
 
@@ -613,6 +614,76 @@ auth_mode = "public"
   refused("\n[files]\nbuckets = []\n", "no enabled plugin declares the resource kind 'files.buckets'");
   refused("\n[secrets]\nrequired = [\"bad name\"]\n", "resources.secrets.required[0]:");
   EXPECT_EQ(pc.get("/apps/rsshop/docs/orders/indexes", pc.owner_key).json["items"].size(), 1u);
+}
+
+// A server that speaks only TLS, with a self-signed certificate: the
+// command reaches it over https, trusting that certificate with --ca, and
+// refuses it without.
+TEST(DeployOverTls, AnHttpsServerIsReachedWithItsCertificate) {
+  TempDir dir;
+  const std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  std::string make = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout '" + key +
+                     "' -out '" + cert + "' -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null";
+  ASSERT_EQ(std::system(make.c_str()), 0);
+  ::chmod(key.c_str(), 0600);
+  const int port = free_port();
+  const std::string password = "correct horse battery staple";
+  Process server({{picloud_binary(), "serve"},
+                  {{"PICLOUD_SERVER_PORT", std::to_string(port)},
+                   {"PICLOUD_SERVER_DATA_DIR", dir.path() + "/data"},
+                   {"PICLOUD_SERVER_TLS_CERT", cert},
+                   {"PICLOUD_SERVER_TLS_KEY", key},
+                   {"PICLOUD_DATABASE_MIGRATIONS_PATH", source_dir() + "/migrations"},
+                   {"PICLOUD_PLUGINS_SEARCH_PATH", builtin_plugin_dir()},
+                   {"PICLOUD_PLUGINS_ENABLED", "kv"},
+                   {"PICLOUD_OWNER_USERNAME", "owner"},
+                   {"PICLOUD_OWNER_PASSWORD", password},
+                   {"PICLOUD_LOG_LEVEL", "warn"}},
+                  dir.path(),
+                  false});
+  const std::string base = "https://localhost:" + std::to_string(port);
+  const std::string curl = "curl -sS --cacert '" + cert + "' -c '" + dir.path() + "/jar' -b '" + dir.path() + "/jar' ";
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    up = std::system((curl + "-fo /dev/null " + base + "/readyz 2>/dev/null").c_str()) == 0;
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(up) << server.err();
+  ASSERT_EQ(std::system((curl + "-fo /dev/null -H 'Content-Type: application/json' -H 'Origin: " + base +
+                         "' -d '{\"username\":\"owner\",\"password\":\"" + password + "\"}' " + base + "/api/v1/admin/login")
+                            .c_str()),
+            0);
+  std::string key_file = dir.path() + "/apikey.json";
+  ASSERT_EQ(std::system((curl + "-fo '" + key_file + "' -H 'Content-Type: application/json' -H 'Origin: " + base +
+                         "' -d '{\"name\":\"ci\",\"scopes\":[\"app:admin\",\"app:write\",\"script:write\",\"app:read\",\"script:read\"]}' " +
+                         base + "/api/v1/admin/keys")
+                            .c_str()),
+            0);
+  const std::string made = read_file(key_file);
+  const auto at = made.find("\"key\":\"");
+  ASSERT_NE(at, std::string::npos) << made;
+  const std::string api_key = made.substr(at + 7, made.find('"', at + 7) - at - 7);
+  auto folder = shop_folder(dir, "shop", "tlshop");
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), picloud_binary());
+    Process p({args, {{"PICLOUD_API_KEY", api_key}}, "", false});
+    int code = p.wait(60s);
+    return Cli{code, p.out(), p.err()};
+  };
+  auto untrusted = run({"deploy", folder.string(), "--server", base});
+  EXPECT_EQ(untrusted.code, 1);
+  EXPECT_NE(untrusted.err.find("does not verify"), std::string::npos) << untrusted.err;
+  EXPECT_NE(untrusted.err.find("--ca FILE"), std::string::npos) << untrusted.err;
+  auto deployed = run({"deploy", folder.string(), "--server", base, "--ca", cert});
+  ASSERT_EQ(deployed.code, 0) << deployed.err;
+  EXPECT_NE(deployed.out.find("+ create app tlshop"), std::string::npos) << deployed.out;
+  // By address too (the certificate names 127.0.0.1), and export.
+  const std::string by_address = "https://127.0.0.1:" + std::to_string(port);
+  auto again = run({"deploy", folder.string(), "--server", by_address, "--ca", cert});
+  EXPECT_NE(again.out.find("0 to change"), std::string::npos) << again.out << again.err;
+  auto exported = run({"export", "tlshop", dir.path() + "/out", "--server", by_address, "--ca", cert});
+  EXPECT_EQ(exported.code, 0) << exported.err;
+  EXPECT_EQ(slurp(fs::path(dir.path()) / "out/scripts/greet.as"), kGreet);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Deploy, ::testing::Values(Backend::sqlite, Backend::postgres),

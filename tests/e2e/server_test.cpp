@@ -637,7 +637,8 @@ TEST(Commands, MigrateAppliesAndPrintsStatus) {
   EXPECT_NE(p->out().find("kernel           8        plugin_jobs"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           9        app_cors"), std::string::npos) << p->out();
   EXPECT_NE(p->out().find("kernel           10       nodes"), std::string::npos) << p->out();
-  EXPECT_NE(p->out().find("11 migration(s) applied now"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("kernel           11       trigger_names"), std::string::npos) << p->out();
+  EXPECT_NE(p->out().find("12 migration(s) applied now"), std::string::npos) << p->out();
   auto again = run({"migrate"}, {}, dir.path());
   EXPECT_EQ(again->wait(10s), 0);
   EXPECT_NE(again->out().find("0 migration(s) applied now"), std::string::npos) << again->out();
