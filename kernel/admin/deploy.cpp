@@ -859,6 +859,7 @@ sdk::Value deploy_bundle(AdminContext& ctx, const std::string& existing_app_id, 
   const Compiled compiled = compile_all(ctx, new_app ? std::string() : app_id, bundle, options.prune);
 
   std::optional<ApiError> refused;
+  Bundle resolved;  // the bundle with the app's values where it named none; the plan points into it
   Plan plan;
   Current current;
   Applied applied;
@@ -878,7 +879,7 @@ sdk::Value deploy_bundle(AdminContext& ctx, const std::string& existing_app_id, 
       if (!new_app) current = load_current(tx, app_id);
       current.resources.insert(required.resources.begin(), required.resources.end());
       load_resources(ctx, tx, app_id, current, false);  // a new app has none: every item is created
-      Bundle resolved = bundle;
+      resolved = bundle;
       if (!new_app) keep_unnamed_fields(resolved.app, current.app);
       plan = make_plan(new_app ? nullptr : &current, resolved, options.prune, new_app ? &current.resources : nullptr);
       nothing_to_do = options.dry_run || plan.changes.empty();
