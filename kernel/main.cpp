@@ -464,6 +464,10 @@ int cmd_serve(Config& config, Settings settings) {
   Kernel kernel(config, std::move(settings));
   write_log(LogLevel::info, "kernel", "starting", {{"version", PICLOUD_VERSION}, {"config", config.path().empty() ? "defaults" : config.path()}});
   if (auto r = kernel.start(); !r) return fail("start-up failed: " + r.error().message);
+  // Start-up (migrations, compiling plugins' declarations, reading the
+  // config) leaves freed memory in the heap that an idle server never uses
+  // again: about 0.2 MiB given back to the system here.
+  malloc_trim(0);
 
   int received = 0;
   for (;;) {
