@@ -289,8 +289,7 @@ void load_resources(AdminContext& ctx, sdk::Transaction& tx, const std::string& 
   }
 }
 
-template <typename Db>
-Current load_current(Db& db, const std::string& app_id) {
+Current load_current(sdk::Transaction& db, const std::string& app_id) {
   Current c;
   auto app = unwrap(db.query("SELECT slug, name, description, cors_origins FROM apps WHERE id = ?", {app_id}));
   if (app.empty()) not_found("app", app_id);

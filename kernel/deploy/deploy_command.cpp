@@ -20,16 +20,39 @@ int usage(const char* text) {
   return 2;
 }
 
-std::string server_from(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("PICLOUD_SERVER"); env && *env) return env;
-  return kDefaultServer;
-}
+// Where the admin API is and how to reach it: the options both commands take.
+struct ServerOptions {
+  std::string server, ca_file;
+  bool insecure = false;
 
-sdk::Result<AdminClient> connect(const std::string& server, bool insecure, const std::string& ca_file) {
+  // Takes args[i] (and its value) when it is one of these options.
+  bool take(const std::vector<std::string>& args, std::size_t& i) {
+    const std::string& a = args[i];
+    if (a == "--insecure") insecure = true;
+    else if (a == "--ca" && i + 1 < args.size()) ca_file = args[++i];
+    else if (a == "--server" && i + 1 < args.size()) server = args[++i];
+    else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
+    else return false;
+    return true;
+  }
+};
+
+sdk::Result<AdminClient> connect(const ServerOptions& options) {
+  std::string server = options.server;
+  if (server.empty())
+    if (const char* env = std::getenv("PICLOUD_SERVER"); env && *env) server = env;
+  if (server.empty()) server = kDefaultServer;
   auto key = api_key_for(server);
   if (!key) return key.error();
-  return AdminClient::open(server, std::move(*key), insecure, ca_file);
+  return AdminClient::open(server, std::move(*key), options.insecure, options.ca_file);
+}
+
+// A slug or id as one segment of a path; a bad one still reaches the
+// server, which names what is wrong with it.
+std::string path_segment(const std::string& text) {
+  std::string out;
+  Poco::URI::encode(text, "/?#%&=+", out);
+  return out;
 }
 
 // Whether a deploy's answer has the plan's shape (a server of another
@@ -133,17 +156,14 @@ int deploy_command(const std::vector<std::string>& args) {
       "  --ca FILE     trust this certificate (PEM) for an https server with a self-signed one\n"
       "  --insecure    allow a server that is not on this machine over plain http\n"
       "  The API key comes from $PICLOUD_API_KEY or ~/.config/picloud/credentials (docs/deploy.md).\n";
-  std::string dir, server;
-  std::string ca_file;
-  bool dry_run = false, prune = false, insecure = false;
+  std::string dir;
+  ServerOptions where;
+  bool dry_run = false, prune = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (where.take(args, i)) continue;
     if (a == "--dry-run") dry_run = true;
-    else if (a == "--insecure") insecure = true;
-    else if (a == "--ca" && i + 1 < args.size()) ca_file = args[++i];
     else if (a == "--prune") prune = true;
-    else if (a == "--server" && i + 1 < args.size()) server = args[++i];
-    else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
     else if (a.rfind("--", 0) != 0 && dir.empty()) dir = a;
     else return usage(kUsage);
   }
@@ -153,8 +173,7 @@ int deploy_command(const std::vector<std::string>& args) {
     std::fprintf(stderr, "%s\n", folder.error().message.c_str());
     return 2;
   }
-  server = server_from(server);
-  auto client = connect(server, insecure, ca_file);
+  auto client = connect(where);
   if (!client) {
     std::fprintf(stderr, "picloud deploy: %s\n", client.error().message.c_str());
     return 2;
@@ -166,10 +185,8 @@ int deploy_command(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string slug = app["slug"].as_string();
-  std::string slug_in_path;  // a bad slug still reaches the server, which names what is wrong with it
-  Poco::URI::encode(slug, "/?#%&=+", slug_in_path);
   std::string query = std::string("?dry_run=") + (dry_run ? "true" : "false") + "&prune=" + (prune ? "true" : "false");
-  auto reply = client->call("POST", "/apps/" + slug_in_path + "/deploy" + query, folder->bundle);
+  auto reply = client->call("POST", "/apps/" + path_segment(slug) + "/deploy" + query, folder->bundle);
   // An app the server does not have (or does not show this key) is created,
   // which only an owner may do.
   if (reply && reply->status == 404 && reply->error_code() == "not_found" &&
@@ -206,30 +223,24 @@ int export_command(const std::vector<std::string>& args) {
       "  --force     write into a DIR that already holds an app folder (its scripts are replaced)\n"
       "  --ca FILE   trust this certificate (PEM) for an https server with a self-signed one\n"
       "  --insecure  allow a server that is not on this machine over plain http\n";
-  std::string app, dir, server;
-  std::string ca_file;
-  bool force = false, insecure = false;
+  std::string app, dir;
+  ServerOptions where;
+  bool force = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (where.take(args, i)) continue;
     if (a == "--force") force = true;
-    else if (a == "--insecure") insecure = true;
-    else if (a == "--ca" && i + 1 < args.size()) ca_file = args[++i];
-    else if (a == "--server" && i + 1 < args.size()) server = args[++i];
-    else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
     else if (a.rfind("--", 0) != 0 && app.empty()) app = a;
     else if (a.rfind("--", 0) != 0 && dir.empty()) dir = a;
     else return usage(kUsage);
   }
   if (app.empty() || dir.empty()) return usage(kUsage);
-  server = server_from(server);
-  auto client = connect(server, insecure, ca_file);
+  auto client = connect(where);
   if (!client) {
     std::fprintf(stderr, "picloud export: %s\n", client.error().message.c_str());
     return 2;
   }
-  std::string app_in_path;
-  Poco::URI::encode(app, "/?#%&=+", app_in_path);
-  auto reply = client->call("GET", "/apps/" + app_in_path + "/export");
+  auto reply = client->call("GET", "/apps/" + path_segment(app) + "/export");
   if (!reply) {
     std::fprintf(stderr, "picloud export: %s\n", reply.error().message.c_str());
     return 1;
