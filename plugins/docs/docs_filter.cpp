@@ -370,7 +370,8 @@ class Compiler {
 }  // namespace
 
 sdk::Result<Sql> compile_filter(const DocSql& sql, const Value& filter, std::string_view app,
-                                std::string_view collection) {
+                                std::string_view collection, const KnownBracket* known) {
+  (void)known;  // not used yet: every condition compiles in full
   Compiler compiler(sql, app, collection);
   Sql out("d.app_id = ");
   out.bind(Value(std::string(app)));

@@ -38,11 +38,25 @@ inline constexpr std::int64_t kMaxFindLimit = 1000;
 inline constexpr std::int64_t kMaxSkip = 100000;
 inline constexpr std::size_t kMaxSortKeys = 8;
 
+// MongoDB's sort brackets of a single value (arrays sort as a whole, after
+// objects): the first ORDER BY term of a sort key is the bracket's rank.
+enum class Bracket { null_or_missing = 0, numbers = 1, strings = 2, objects = 3, arrays = 4, booleans = 5 };
+
+// What the caller knows of every document a query will see: the value read
+// straight at `path` (each segment an object's field) is in `bracket`, one
+// of numbers, strings, objects or booleans. Conditions on that path then
+// compile to the one comparison that can hold (no array alternatives), so a
+// query split by bracket can range-scan and read in the index's order.
+struct KnownBracket {
+  Path path;
+  Bracket bracket;
+};
+
 // The condition (to follow WHERE) selecting the documents of `collection`
 // of `app` that match `filter` (null or {} match all), table alias d. Errors
 // are invalid_argument naming the operator or the path.
 sdk::Result<Sql> compile_filter(const DocSql& sql, const sdk::Value& filter, std::string_view app,
-                                std::string_view collection);
+                                std::string_view collection, const KnownBracket* known = nullptr);
 
 struct SortKey {
   Path path;
