@@ -7,6 +7,7 @@
 #include "kernel/db/connection.hpp"
 #include "kernel/db/group_commit.hpp"
 #include "kernel/db/sql.hpp"
+#include "kernel/db/sqlite_functions.hpp"
 #include "picloud/sdk/json.hpp"
 
 namespace picloud::kernel::db {
@@ -217,6 +218,11 @@ sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUr
     return sdk::make_error(ErrorKind::unavailable, "cannot open SQLite database " + url.sqlite_path + ": " + why);
   }
   sqlite3_extended_result_codes(db, 1);
+  if (rc = register_sqlite_functions(db); rc != SQLITE_OK) {
+    std::string why = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    return sdk::make_error(ErrorKind::internal, "cannot add PiCloud's SQL functions to " + url.sqlite_path + ": " + why);
+  }
   auto conn = std::make_unique<SqliteConnection>(db);
   conn->refuse_writes_while(options.refuse_writes);
   // synchronous=FULL: each commit flushes the WAL before it returns, so a

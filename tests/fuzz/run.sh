@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Runs a fuzzer (framing: the kernel's request framing; url: the http
-# plugin's URL reading) for a bounded time; exits non-zero when it finds a
-# crash or a broken invariant (the input is kept as crash-* in the artifacts
-# directory, printed at the end).
+# plugin's URL reading; regex: the SDK's regular expressions) for a bounded
+# time; exits non-zero when it finds a crash or a broken invariant (the
+# input is kept as crash-* in the artifacts directory, printed at the end).
 #
-#   tests/fuzz/run.sh BUILD_DIR SECONDS [framing|url]
+#   tests/fuzz/run.sh BUILD_DIR SECONDS [framing|url|regex]
 #
 # BUILD_DIR is a build configured with clang and -DPICLOUD_FUZZ=ON, e.g.
 #   CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPICLOUD_FUZZ=ON -DPICLOUD_BUILD_TESTS=OFF
-#   cmake --build build-fuzz --target framing_fuzz url_fuzz
+#   cmake --build build-fuzz --target framing_fuzz url_fuzz regex_fuzz
 # The seed corpus in tests/fuzz/corpus/<name> is read, never written: what
 # the fuzzer finds goes to a scratch corpus in BUILD_DIR.
 set -euo pipefail
 
-[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 BUILD_DIR SECONDS [framing|url]" >&2; exit 2; }
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 BUILD_DIR SECONDS [framing|url|regex]" >&2; exit 2; }
 BUILD_DIR="$1"
 SECONDS_TO_RUN="$2"
 NAME="${3:-framing}"
