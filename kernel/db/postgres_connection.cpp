@@ -256,7 +256,10 @@ sdk::Result<std::unique_ptr<Connection>> open_postgres_connection(const Database
     return sdk::make_error(ErrorKind::unavailable,
                            "cannot connect to PostgreSQL at " + url.display + ": " + session.error().message);
   auto conn = std::make_unique<PostgresConnection>(**driver, std::move(*session));
-  auto r = conn->execute_script("SET client_min_messages = warning");
+  // JIT off: every query PiCloud runs is short, while the JIT compiler can
+  // spend seconds on one with many subqueries (a docs filter reaching into
+  // arrays), which the planner's row estimates make look expensive.
+  auto r = conn->execute_script("SET client_min_messages = warning; SET jit = off");
   if (!r) return r.error();
   return std::unique_ptr<Connection>(std::move(conn));
 }

@@ -1,21 +1,30 @@
 // The query language: filters and find options, compiled to SQL with every
 // operand bound as a parameter. Nothing is filtered in memory: the database
-// returns exactly the matching documents.
+// returns exactly the matching documents. docs/docs.md is the user's page;
+// what follows is the semantics the SQL implements on both databases.
 //
 // A filter is an object of conditions that must all hold:
-//   {"status": "open"}                       implicit equality
+//   {"status": "open"}                       equality (scalars by type bracket)
+//   {"tags": ["a", "b"]}, {"a": {"b": 3}}    a value compared whole
 //   {"age": {"$gte": 18, "$lt": 65}}        operator objects
-//   {"user.email": "a@b.c"}                  dotted paths (up to 5 levels)
-//   {"$or": [{...}, {...}], "$and": [...]}   non-empty arrays of filters
-// Operators: $eq $ne $gt $gte $lt $lte $in $nin $exists. Operands are
-// strings, numbers, booleans and null (arrays only for $in/$nin, of those).
+//   {"items.price": 5}                       dotted paths (up to 5 levels)
+//   {"$or": [...], "$and": [...], "$nor": [...]}  non-empty arrays of filters
+// Field operators: $eq $ne $gt $gte $lt $lte $in $nin $exists $type $size
+// $all $elemMatch $not $regex (+$options).
+//
+// Paths: each segment names an object's field; where a segment before the
+// last holds an array, the rest of the path is read in each of its elements
+// that is an object (arrays in arrays are not looked into). A condition
+// holds when any value so reached passes it; a value that is an array also
+// passes when one of its elements does (except $size, $exists and
+// $elemMatch, which look at the array itself). {"f": null} matches null and
+// a field missing along any way the path is read.
 //
 // Comparison follows MongoDB's type brackets: $gt/$gte/$lt/$lte match only
-// values of the operand's type (numbers, int or float, compare numerically;
-// strings bytewise; false < true); {"f": null} matches null and missing
-// fields; $ne and $nin match values of any other type, and missing fields.
-// When the field holds an array, a comparison matches if any element does.
-// Arrays are looked into at the last segment of a path only.
+// scalars of the operand's type (numbers, int or float, compare numerically;
+// strings bytewise; false < true); $ne, $nin and $not match what their
+// positive form does not, missing fields included. Arrays compare whole in
+// order, objects whole regardless of key order (jsonb keeps no key order).
 #pragma once
 
 #include <cstdint>
@@ -29,10 +38,13 @@
 
 namespace picloud::docs {
 
-inline constexpr int kMaxFilterDepth = 8;              // nested $and/$or
+inline constexpr int kMaxFilterDepth = 8;              // nested $and/$or/$nor/$elemMatch
+inline constexpr int kMaxValueDepth = 16;              // nesting of a value compared whole
 inline constexpr int kMaxFilterConditions = 200;       // comparisons in one filter
 inline constexpr std::size_t kMaxInValues = 1000;      // operands of one $in/$nin
-inline constexpr std::size_t kMaxFilterValues = 5000;  // operands in one filter (each is bound twice)
+inline constexpr std::size_t kMaxFilterValues = 5000;  // operands (scalars in values) in one filter
+inline constexpr std::size_t kMaxFilterSqlBytes = 512 * 1024;  // the SQL a filter compiles to
+inline constexpr int kMaxParserDepth = 92;  // parser_depth() of that SQL (SQLite failed from 106 up in a sample)
 inline constexpr std::int64_t kDefaultFindLimit = 100;
 inline constexpr std::int64_t kMaxFindLimit = 1000;
 inline constexpr std::int64_t kMaxSkip = 100000;
@@ -53,10 +65,19 @@ struct KnownBracket {
 };
 
 // The condition (to follow WHERE) selecting the documents of `collection`
-// of `app` that match `filter` (null or {} match all), table alias d. Errors
-// are invalid_argument naming the operator or the path.
+// of `app` that match `filter` (null or {} match all), table alias d; exactly
+// "FALSE" (no scope) when, under `known`, no document can match. Errors are
+// invalid_argument naming the operator or the path.
 sdk::Result<Sql> compile_filter(const DocSql& sql, const sdk::Value& filter, std::string_view app,
                                 std::string_view collection, const KnownBracket* known = nullptr);
+
+// An estimate, from above, of the parser stack SQLite needs for a query's
+// nesting (its parser's stack has a fixed 100 entries): parentheses,
+// subqueries and function calls weighted by what each holds open.
+int parser_depth(std::string_view sql);
+inline constexpr const char* kNestedTooDeeply =
+    "filter is nested too deeply for the database to parse (paths through arrays, $elemMatch, $not, $nor and $or "
+    "each add a level); simplify it";
 
 struct SortKey {
   Path path;

@@ -40,6 +40,72 @@ std::string DocSql::element_value() const { return sqlite() ? "e.value" : "NULLI
 
 std::string DocSql::element_type() const { return sqlite() ? "e.type" : "jsonb_typeof(e.v)"; }
 
+Loc DocSql::at(const Path& path) const {
+  Loc loc;
+  for (const auto& s : path.segments) loc = field(loc, s);
+  return loc;
+}
+
+Loc DocSql::field(const Loc& loc, std::string_view segment) const {
+  Loc out = loc;
+  if (sqlite())
+    out.suffix += ".\"" + std::string(segment) + "\"";
+  else
+    out.suffix += "->'" + std::string(segment) + "'::text";
+  return out;
+}
+
+Loc DocSql::position(const Loc& loc, std::size_t index) const {
+  Loc out = loc;
+  out.suffix += sqlite() ? "[" + std::to_string(index) + "]" : "->" + std::to_string(index);
+  return out;
+}
+
+// SQLite reads every place from the document's text with a JSON path: the
+// element's path (fullkey, e.g. '$."items"[2]') and what follows it.
+static std::string sqlite_path(const Loc& loc) {
+  if (loc.element.empty()) return "'$" + loc.suffix + "'";
+  return loc.element + ".fullkey || '" + loc.suffix + "'";
+}
+
+static std::string jsonb_of(const Loc& loc) { return (loc.element.empty() ? "d.data" : loc.element + ".v") + loc.suffix; }
+
+std::string DocSql::value(const Loc& loc) const {
+  if (sqlite())
+    return !loc.element.empty() && loc.suffix.empty() ? loc.element + ".value"
+                                                      : "json_extract(d.data, " + sqlite_path(loc) + ")";
+  return "NULLIF(" + jsonb_of(loc) + ", 'null'::jsonb)";
+}
+
+std::string DocSql::type(const Loc& loc) const {
+  if (sqlite())
+    return !loc.element.empty() && loc.suffix.empty() ? loc.element + ".type"
+                                                      : "json_type(d.data, " + sqlite_path(loc) + ")";
+  return "jsonb_typeof(" + jsonb_of(loc) + ")";
+}
+
+std::string DocSql::elements(const Loc& loc, const std::string& alias) const {
+  if (sqlite()) return "json_each(d.data, " + sqlite_path(loc) + ") AS " + alias;
+  const std::string at = jsonb_of(loc);
+  return "jsonb_array_elements(CASE WHEN jsonb_typeof(" + at + ") = 'array' THEN " + at + " ELSE '[]'::jsonb END) AS " +
+         alias + "(v)";
+}
+
+std::string DocSql::text(const Loc& loc) const { return jsonb_of(loc) + " #>> '{}'"; }
+
+std::string DocSql::array_length(const Loc& loc) const {
+  if (sqlite()) return "json_array_length(d.data, " + sqlite_path(loc) + ")";
+  const std::string at = jsonb_of(loc);
+  return "jsonb_array_length(CASE WHEN jsonb_typeof(" + at + ") = 'array' THEN " + at + " END)";
+}
+
+std::string DocSql::object_size(const Loc& loc) const {
+  if (sqlite()) return "(SELECT count(*) FROM json_each(d.data, " + sqlite_path(loc) + "))";
+  const std::string at = jsonb_of(loc);
+  return "(SELECT count(*) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(" + at + ") = 'object' THEN " + at +
+         " END))";
+}
+
 std::string DocSql::sort_terms(const Path& path, bool descending) const {
   const std::string dir = descending ? " DESC" : "";
   const std::string t = type(path, "d.data");

@@ -22,6 +22,8 @@ namespace picloud::docs {
 struct Sql {
   std::string text;
   sdk::Params params;
+  bool regex = false;     // runs a regular expression (PostgreSQL: under a statement time limit)
+  bool or_chain = false;  // terms joined by OR at the top, unparenthesized (AND around it needs parentheses)
 
   Sql() = default;
   explicit Sql(std::string t) : text(std::move(t)) {}
@@ -33,6 +35,7 @@ struct Sql {
   }
   Sql& operator+=(const Sql& other) {
     text += other.text;
+    regex = regex || other.regex;
     params.insert(params.end(), other.params.begin(), other.params.end());
     return *this;
   }
@@ -43,6 +46,15 @@ struct Sql {
     params.push_back(std::move(value));
     return *this;
   }
+};
+
+// A place in a document that SQL reads: a document's field (base empty,
+// suffix the path) or, inside a subquery over an array's elements, an
+// element (base its alias) or a field below it. Rendered per database by
+// DocSql; the document's own fields render exactly as index definitions do.
+struct Loc {
+  std::string element;  // the alias of the array element this is at or below; empty: the document
+  std::string suffix;   // the JSON path below it: SQLite '."a"."b"[0]', PostgreSQL ->'a'::text->'b'::text->0
 };
 
 class DocSql {
@@ -69,6 +81,25 @@ class DocSql {
   // The ORDER BY terms for one sort key: null and missing first, then
   // numbers, strings (bytewise), objects, arrays, booleans (MongoDB's order).
   std::string sort_terms(const Path& path, bool descending) const;
+
+  // Places: the document's field at `path`, a field or an array position
+  // below a place, and the element of an array a subquery iterates.
+  Loc at(const Path& path) const;
+  Loc field(const Loc& loc, std::string_view segment) const;
+  Loc position(const Loc& loc, std::size_t index) const;
+  static Loc element(std::string alias) { return Loc{std::move(alias), ""}; }
+  // The value and JSON type at a place, spelled as value() and type() are.
+  std::string value(const Loc& loc) const;
+  std::string type(const Loc& loc) const;
+  // A FROM item over the elements of the array at the place (no rows when it
+  // holds no array), its rows at element(alias).
+  std::string elements(const Loc& loc, const std::string& alias) const;
+  // PostgreSQL: the text of the string at the place (compare it COLLATE "C").
+  std::string text(const Loc& loc) const;
+  // The length of the array at the place, the number of fields of the object
+  // there (NULL, never an error, when it holds something else).
+  std::string array_length(const Loc& loc) const;
+  std::string object_size(const Loc& loc) const;
 
   // A JSON text parameter as the data column takes it.
   std::string json_param() const { return sqlite() ? "?" : "?::jsonb"; }

@@ -60,6 +60,28 @@ sdk::Result<Document> DocStore::document_of(const std::vector<Value>& row) {
   return Document{row[0].as_string(), std::move(*data), row[2].as_int(), row[3].as_int()};
 }
 
+sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
+  if (!query.regex || sql_.sqlite()) return db_.query(query.text, query.params);
+  // PostgreSQL's regular expressions are not linear in every case: a query
+  // running one is cut off after kRegexStatementTimeoutMs.
+  sdk::Result<sdk::Rows> rows = make_error(ErrorKind::internal, "not run");
+  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    if (auto r = tx.execute("SET LOCAL statement_timeout = " + std::to_string(kRegexStatementTimeoutMs)); !r)
+      return r.error();
+    rows = tx.query(query.text, query.params);
+    if (!rows) return rows.error();
+    return {};
+  });
+  if (!done) {
+    if (done.error().message.find("statement timeout") != std::string::npos)
+      return make_error(ErrorKind::invalid_argument, "the query's $regex ran longer than " +
+                                                          std::to_string(kRegexStatementTimeoutMs) +
+                                                          " ms; anchor the pattern (^...) or narrow the filter");
+    return done.error();
+  }
+  return rows;
+}
+
 sdk::Result<std::optional<Document>> DocStore::get(std::string_view app, std::string_view collection,
                                                    std::string_view id) {
   auto rows = db_.query("SELECT d.id, " + data_column_ +
@@ -83,7 +105,7 @@ sdk::Result<std::vector<Document>> DocStore::find(std::string_view app, std::str
   query.bind(Value(options.limit));
   query += " OFFSET ";
   query.bind(Value(options.skip));
-  auto rows = db_.query(query.text, query.params);
+  auto rows = read(query);
   if (!rows) return rows.error();
   std::vector<Document> out;
   out.reserve(rows->size());
@@ -100,7 +122,7 @@ sdk::Result<std::int64_t> DocStore::count(std::string_view app, std::string_view
   if (!where) return where.error();
   Sql query("SELECT COUNT(*) FROM docs_documents d WHERE ");
   query += *where;
-  auto rows = db_.query(query.text, query.params);
+  auto rows = read(query);
   if (!rows) return rows.error();
   return rows->rows[0][0].as_int();
 }

@@ -26,6 +26,8 @@
 
 namespace picloud::docs {
 
+inline constexpr int kRegexStatementTimeoutMs = 5000;  // PostgreSQL: a query running a $regex
+
 struct Document {
   std::string id;
   sdk::Value data;
@@ -114,6 +116,8 @@ class DocStore {
   // A unique-index conflict from the database, as an error naming the path.
   sdk::Error explain(const sdk::Error& error, std::string_view app, std::string_view collection);
   sdk::Result<Document> document_of(const std::vector<sdk::Value>& row);  // id, data, created_at, updated_at
+  // Runs a query that only reads (one with a $regex under a time limit).
+  sdk::Result<sdk::Rows> read(const Sql& query);
 
   sdk::Database& db_;
   sdk::EventSink& events_;
