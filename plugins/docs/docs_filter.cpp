@@ -768,6 +768,8 @@ class Compiler {
       if (!options->is_string()) return fail("at " + at + ": $options takes a string of flags (i, m, s)");
       flags = options->as_string();
     }
+    if (++regexes_ > kMaxRegexConditions)
+      return fail("filter has more than " + std::to_string(kMaxRegexConditions) + " $regex conditions");
     auto pattern = check_regex(operand.as_string(), flags);
     if (!pattern) return fail("at " + at + ": " + pattern.error().message);
     regex_ = true;
@@ -798,6 +800,7 @@ class Compiler {
   int conditions_ = 0;
   std::size_t values_ = 0;
   int aliases_ = 0;
+  int regexes_ = 0;
   bool regex_ = false;
 };
 

@@ -40,6 +40,7 @@ namespace picloud::docs {
 
 inline constexpr int kMaxFilterDepth = 8;              // nested $and/$or/$nor/$elemMatch
 inline constexpr int kMaxValueDepth = 16;              // nesting of a value compared whole
+inline constexpr int kMaxRegexConditions = 16;         // $regex in one filter (each reads every string it reaches)
 inline constexpr int kMaxFilterConditions = 200;       // comparisons in one filter
 inline constexpr std::size_t kMaxInValues = 1000;      // operands of one $in/$nin
 inline constexpr std::size_t kMaxFilterValues = 5000;  // operands (scalars in values) in one filter

@@ -539,6 +539,10 @@ TEST_P(Docs, BadFiltersAndOptionsAreScriptErrorsNamingTheProblem) {
   }
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", lists}})),
                        "filter has more than 5000 values in its operands"));
+  V patterns = V::object({});
+  for (int i = 0; i < 17; ++i) patterns.as_object()["f" + std::to_string(i)] = V::object({{"$regex", "^a"}});
+  EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", patterns}})),
+                       "filter has more than 16 $regex conditions"));
   V wide = V::object({});
   for (int i = 0; i < 201; ++i) wide.as_object()["f" + std::to_string(i)] = V(i);
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", wide}})),
