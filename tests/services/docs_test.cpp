@@ -1075,7 +1075,7 @@ int bracket(const V& v) {
 }
 
 // -1, 0, 1 for scalars of one bracket.
-int order(const V& a, const V& b) {
+int order_of(const V& a, const V& b) {
   if (a.is_number()) return a.as_number() < b.as_number() ? -1 : a.as_number() > b.as_number() ? 1 : 0;
   if (a.is_string()) return a.as_string() < b.as_string() ? -1 : a.as_string() > b.as_string() ? 1 : 0;
   return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
@@ -1099,7 +1099,7 @@ bool same(const V& a, const V& b) {
     }
     return true;
   }
-  return order(a, b) == 0;
+  return order_of(a, b) == 0;
 }
 
 // Whether a place passes `test` itself or, holding an array, by an element.
@@ -1195,7 +1195,7 @@ bool ref_condition(const std::vector<const V*>& places, const std::string& op, c
   // $gt $gte $lt $lte: scalars of the operand's bracket.
   auto holds = [&](int c) { return op == "$gt" ? c > 0 : op == "$gte" ? c >= 0 : op == "$lt" ? c < 0 : c <= 0; };
   if (operand.is_null()) return (op == "$gte" || op == "$lte") && eq(operand);
-  auto test = [&](const V& x) { return bracket(x) == bracket(operand) && holds(order(x, operand)); };
+  auto test = [&](const V& x) { return bracket(x) == bracket(operand) && holds(order_of(x, operand)); };
   return any_place([&](const V* p) { return p && (elements ? itself_or_element(p, test) : test(*p)); });
 }
 
@@ -1272,8 +1272,8 @@ class Generator {
   }
 
   std::string path() {
-    const char* paths[] = {"a", "b", "c", "o.a", "o.b", "a.a", "a.w", "x", "o.x.y", "o.a.a", "o.a.w", "a.a.a"};
-    return paths[pick(12)];
+    const char* paths[] = {"a", "b", "c", "o.a", "o.b", "a.a", "a.w", "x", "o.x.y", "o.a.a", "o.a.w", "a.a.a", "n"};
+    return paths[pick(13)];
   }
 
   // A value compared whole: a scalar, a short array or a small object.
@@ -1407,6 +1407,28 @@ class Generator {
   std::mt19937_64 rng_;
 };
 
+// The value a sort reads: the path straight through objects (never into arrays).
+const V* sort_value(const V& doc, const std::string& path) {
+  const V* at = &doc;
+  for (const auto& segment : split_path(path)) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->as_object().find(segment);
+    if (it == at->as_object().end()) return nullptr;
+    at = &it->second;
+  }
+  return at;
+}
+
+// The documented sort brackets: null and missing, numbers, strings, objects, arrays, booleans.
+int sort_rank(const V* v) {
+  if (!v || v->is_null()) return 0;
+  if (v->is_number()) return 1;
+  if (v->is_string()) return 2;
+  if (v->is_object()) return 3;
+  if (v->is_array()) return 4;
+  return 5;
+}
+
 std::set<std::string> reference_ids(const std::vector<std::pair<std::string, V>>& docs, const V& filter) {
   std::set<std::string> out;
   for (const auto& [id, doc] : docs)
@@ -1440,7 +1462,7 @@ TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
   }
   seed(pc, "docfuzz", "plain", docs);
   seed(pc, "docfuzz", "indexed", docs);
-  for (const char* path : {"a", "b", "o.a", "a.w"})
+  for (const char* path : {"a", "b", "o.a", "a.w", "n"})
     ASSERT_EQ(
         pc.post("/apps/docfuzz/docs/indexed/indexes", pc.owner_key, std::string(R"({"path":")") + path + "\"}").status,
         201);
@@ -1450,7 +1472,7 @@ TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
                    sdk::to_json(V::object({{"filter", filter}, {"limit", 1000}})));
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  long valid = 0, broken = 0, matched = 0, too_deep = 0;
+  long valid = 0, broken = 0, matched = 0, too_deep = 0, sorted = 0;
   while (std::chrono::steady_clock::now() < deadline && !HasFailure()) {
     V filter = gen.filter();
     const std::set<std::string> expected = reference_ids(docs, filter);
@@ -1466,6 +1488,51 @@ TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
                                << r.body;
       EXPECT_EQ(found_ids(r.json["items"]), expected)
           << "seed " << fuzz_seed << ", " << collection << ": " << sdk::to_json(filter);
+    }
+    // The same filter sorted by one path, a page of it: scalars in the
+    // documented order with ties by id; objects and arrays (whose order
+    // among themselves is unspecified) in their place.
+    if (gen.pick(2) == 0) {
+      const char* sort_paths[] = {"n", "a", "b", "o.a", "o.b", "a.w"};
+      const std::string path = sort_paths[gen.pick(6)];
+      const bool descending = gen.pick(2) == 1;
+      const std::int64_t limit = 1 + gen.pick(12), skip = gen.pick(4) == 0 ? gen.pick(6) : 0;
+      std::vector<std::string> order(expected.begin(), expected.end());
+      const std::map<std::string, V> by_id(docs.begin(), docs.end());
+      auto less = [&](const std::string& x, const std::string& y) {
+        const V *vx = sort_value(by_id.at(x), path), *vy = sort_value(by_id.at(y), path);
+        const int rx = sort_rank(vx), ry = sort_rank(vy);
+        if (rx != ry) return descending ? rx > ry : rx < ry;
+        if (rx == 1 || rx == 2 || rx == 5) {
+          const int c = order_of(*vx, *vy);
+          if (c != 0) return descending ? c > 0 : c < 0;
+        }
+        return x < y;
+      };
+      std::sort(order.begin(), order.end(), less);
+      order.erase(order.begin(), order.begin() + std::min<std::int64_t>(skip, static_cast<std::int64_t>(order.size())));
+      if (static_cast<std::int64_t>(order.size()) > limit) order.resize(static_cast<std::size_t>(limit));
+      const V body = V::object({{"filter", filter},
+                                {"sort", V((descending ? "-" : "") + path)},
+                                {"limit", limit},
+                                {"skip", skip}});
+      for (const char* collection : {"plain", "indexed"}) {
+        auto r = pc.post("/apps/docfuzz/docs/" + std::string(collection) + "/query", pc.owner_key, sdk::to_json(body));
+        if (r.status == 400 && contains(r.message(), "filter is nested too deeply")) break;
+        ASSERT_EQ(r.status, 200) << "seed " << fuzz_seed << ": " << sdk::to_json(body) << " -> " << r.body;
+        std::vector<std::string> got;
+        for (const auto& e : r.json["items"].as_array()) got.push_back(e["id"].string_or(""));
+        ASSERT_EQ(got.size(), order.size()) << "seed " << fuzz_seed << ", " << collection << ": " << sdk::to_json(body);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          const int rank = sort_rank(sort_value(by_id.at(order[i]), path));
+          EXPECT_EQ(sort_rank(sort_value(by_id.at(got[i]), path)), rank)
+              << "seed " << fuzz_seed << ", " << collection << ", position " << i << ": " << sdk::to_json(body);
+          if (rank != 3 && rank != 4)
+            EXPECT_EQ(got[i], order[i]) << "seed " << fuzz_seed << ", " << collection << ", position " << i << ": "
+                                        << sdk::to_json(body);
+        }
+      }
+      ++sorted;
     }
     ++valid;
     matched += static_cast<long>(expected.size());
@@ -1485,7 +1552,8 @@ TEST_P(Docs, GeneratedFiltersAgreeWithTheReferenceAndNeverLeakSqlErrors) {
   }
   std::cout << "[ fuzz     ] " << backend_name(GetParam()) << ": seed " << fuzz_seed << ", " << valid
             << " valid filters (" << matched << " matches checked, twice; " << too_deep
-            << " refused as nested too deeply) and " << broken << " broken ones in " << seconds << " s\n";
+            << " refused as nested too deeply; " << sorted << " also sorted and paged) and " << broken
+            << " broken ones in " << seconds << " s\n";
   EXPECT_GT(valid, 0);
   EXPECT_LT(too_deep * 20, valid) << "the generator should mostly make filters the databases can run";
 }
