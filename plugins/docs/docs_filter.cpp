@@ -225,6 +225,10 @@ class Compiler {
       // The prefixes shorter than this one hold no array.
       std::vector<Sql> parts(guards.begin(), guards.begin() + static_cast<std::ptrdiff_t>(k - from));
       parts.emplace_back(is_array(prefix));
+      // Implied (the path read straight meets the array and finds nothing),
+      // and what lets an index on the path find these documents too: its
+      // type index has them under NULL.
+      if (base.element.empty()) parts.emplace_back(sql_.type(loc) + " IS NULL");
       parts.push_back(exists(prefix, alias, all_of({Sql(is_object(element)), std::move(inner)})));
       out.push_back(all_of(std::move(parts)));
     }
