@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "docs_paths.hpp"
 #include "picloud/sdk/database.hpp"
@@ -69,6 +70,21 @@ class DocSql {
   // The ORDER BY terms for one sort key: null and missing first, then
   // numbers, strings (bytewise), objects, arrays, booleans (MongoDB's order).
   std::string sort_terms(const Path& path, bool descending) const;
+
+  // The same terms one by one, without a direction (column d.data). The
+  // first is the bracket's rank (0 null or missing, 1 numbers, 2 strings,
+  // 3 objects, 4 arrays, 5 booleans, as docs_filter.hpp's Bracket); each
+  // later one is NULL for every document of some brackets and never NULL
+  // for any of the others, so documents of one rank agree on which are NULL.
+  struct SortTerm {
+    std::string expression;
+    std::string cast;  // what a value read from this term needs to bind back as one ("::jsonb")
+  };
+  std::vector<SortTerm> sort_expressions(const Path& path) const;
+
+  // PostgreSQL: the string at the path as text in bytewise ("C") order, as
+  // the strings index holds it: (col->'a'::text #>> '{}') COLLATE "C".
+  std::string bytewise_text(const Path& path, std::string_view column) const;
 
   // A JSON text parameter as the data column takes it.
   std::string json_param() const { return sqlite() ? "?" : "?::jsonb"; }
