@@ -151,17 +151,23 @@ sdk::Result<void> add_admin_routes(sdk::PluginContext& ctx, DocStore& store) {
   if (auto r = add("POST", base + "/{collection}/query", kReadCapability,
                    [docs](const sdk::HttpRequest& req) {
                      const std::string& collection = collection_of(req);
-                     Value body = body_with(req, {"filter", "sort", "limit", "skip"});
+                     Value body = body_with(req, {"filter", "sort", "limit", "skip", "cursor"});
                      sdk::Object options;
-                     for (const char* k : {"sort", "limit", "skip"})
+                     for (const char* k : {"sort", "limit", "skip", "cursor"})
                        if (body.has(k)) options.emplace(k, body[k]);
-                     auto parsed = parse_find_options(Value(std::move(options)));
-                     if (!parsed) fail(400, "invalid_field", parsed.error().message);
-                     if (!body.has("limit")) parsed->limit = kDefaultPage;
-                     auto found = unwrap(docs->find(req.params.at("app"), collection, body["filter"], *parsed));
+                     auto page = find_page(*docs, req.params.at("app"), collection, body["filter"],
+                                           Value(std::move(options)), kDefaultPage);
+                     // The options' and the cursor's faults name the field; the filter's
+                     // are the compiler's own messages.
+                     if (!page && page.error().kind == sdk::ErrorKind::invalid_argument &&
+                         (page.error().message.rfind("options:", 0) == 0 ||
+                          page.error().message.find("cursor") != std::string::npos))
+                       fail(400, "invalid_field", page.error().message);
+                     auto found = unwrap(std::move(page));
                      sdk::Array items;
-                     for (const auto& d : found) items.push_back(document_json(d));
-                     return json_reply(200, Value::object({{"items", Value(std::move(items))}}));
+                     for (const auto& d : found.items) items.push_back(document_json(d));
+                     return json_reply(200, Value::object({{"items", Value(std::move(items))},
+                                                           {"next_cursor", sdk::next_cursor(found.next)}}));
                    });
       !r)
     return r;

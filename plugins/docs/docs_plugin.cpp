@@ -31,7 +31,11 @@ class DocsPlugin final : public sdk::Plugin {
     store_ = std::make_unique<docs::DocStore>(ctx.database(), *ctx.events(), *max_bytes);
     // An app's documents and indexes go with it, without events: the app
     // and its triggers are going too.
-    if (auto r = ctx.on_app_deleted(&docs::DocStore::delete_app); !r) return r;
+    if (auto r = ctx.on_app_deleted([store = store_.get()](sdk::Transaction& tx, std::string_view app) {
+          return store->delete_app(tx, app);
+        });
+        !r)
+      return r;
     if (auto r = ctx.trigger_kinds()->declare(docs::trigger_kind()); !r) return r;
     if (auto r = docs::add_admin_routes(ctx, *store_); !r) return r;
     if (auto r = sdk::add_admin_view_json(ctx, docs::admin_view_json()); !r) return r;

@@ -47,6 +47,25 @@ sdk::Result<void> check_id(std::string_view id) {
 
 std::string new_id() { return sdk::time_ordered_id(now_ms()); }
 
+namespace {
+
+std::size_t members(const sdk::Value& v) {
+  std::size_t n = 0;
+  if (v.is_array())
+    for (const auto& e : v.as_array()) n += 1 + members(e);
+  else if (v.is_object())
+    for (const auto& [k, e] : v.as_object()) n += 1 + members(e);
+  return n;
+}
+
+}  // namespace
+
+std::size_t indexed_size(const sdk::Value& value) { return sdk::to_json(value).size() + 16 * members(value); }
+
+std::size_t indexed_size_bound(const sdk::Value& data, std::size_t text_bytes) {
+  return text_bytes + 16 * members(data);
+}
+
 sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t max_bytes) {
   if (!data.is_object())
     return make_error(ErrorKind::invalid_argument,

@@ -29,6 +29,19 @@ std::string new_id();
 // of text ([docs] max_document_bytes).
 sdk::Result<std::string> encode_document(const sdk::Value& data, std::int64_t max_bytes);
 
+// A value at an indexed path takes at most this many bytes, counted as its
+// JSON text plus 16 for each array element and object member in it (about
+// what PostgreSQL's btree entry takes, whose limit is 2,704 bytes). SQLite
+// has no such limit; the rule is the same there, so an app moves between
+// the databases unchanged.
+inline constexpr std::size_t kMaxIndexedValueBytes = 2000;
+// What `value` counts for that limit.
+std::size_t indexed_size(const sdk::Value& value);
+// No value in the document `data` (`text_bytes` of JSON) counts more than
+// this, found without writing each out: within the limit, no index of the
+// collection can refuse the document.
+std::size_t indexed_size_bound(const sdk::Value& data, std::size_t text_bytes);
+
 // The `docs` trigger kind: filter {"collection": glob, "ops": [create,
 // update, delete]}; events {collection, id, data, prev_data}.
 sdk::TriggerKind trigger_kind();

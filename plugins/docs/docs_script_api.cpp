@@ -16,6 +16,33 @@ using Body = sdk::CollectionMethodBody;
 
 }  // namespace
 
+sdk::Result<Page<Document>> find_page(DocStore& store, std::string_view app, std::string_view collection,
+                                      const Value& filter, const Value& options, std::int64_t default_limit) {
+  // The options of find, and the cursor.
+  sdk::Object rest;
+  std::string cursor;
+  if (!options.is_null()) {
+    if (!options.is_object())
+      return make_error(ErrorKind::invalid_argument, "options: must be an object {sort, limit, cursor}");
+    for (const auto& [key, v] : options.as_object()) {
+      if (key == "cursor") {
+        if (!v.is_null() && !v.is_string())
+          return make_error(ErrorKind::invalid_argument,
+                            "options: cursor is the next_cursor of the page before (a string), or null for the first");
+        cursor = v.string_or("");
+      } else if (key == "sort" || key == "limit" || key == "skip") {
+        rest.emplace(key, v);
+      } else {
+        return make_error(ErrorKind::invalid_argument, "options: unknown option '" + key + "' (sort, limit, skip, cursor)");
+      }
+    }
+  }
+  auto parsed = parse_find_options(Value(std::move(rest)));
+  if (!parsed) return parsed.error();
+  if (!options.has("limit")) parsed->limit = default_limit;
+  return store.find_page(app, collection, filter, *parsed, cursor);
+}
+
 Value envelope(const Document& doc) {
   return Value::object(
       {{"id", doc.id}, {"data", doc.data}, {"created_at", doc.created_at}, {"updated_at", doc.updated_at}});
@@ -85,6 +112,17 @@ sdk::Result<void> declare_script_api(sdk::ScriptApi& api, DocStore& store_ref, s
         auto docs = find(call, c, a[0], a[1], true);
         if (!docs) return docs.error();
         return docs->empty() ? Value() : envelope(docs->front());
+      }));
+  m.push_back(method(
+      "find_page", {filter, options}, ScriptType::json, kReadCapability, false,
+      "{items, next_cursor}: a page of the documents matching the filter; options {sort, limit (100, at most "
+      "1000), cursor (the next_cursor of the page before)}",
+      [store](const sdk::CallContext& call, const std::string& c, std::span<const Value> a) -> sdk::Result<Value> {
+        auto page = find_page(*store, call.app_id, c, a[0], a[1], kDefaultFindLimit);
+        if (!page) return page.error();
+        sdk::Array items;
+        for (const auto& d : page->items) items.push_back(envelope(d));
+        return Value::object({{"items", Value(std::move(items))}, {"next_cursor", sdk::next_cursor(page->next)}});
       }));
   m.push_back(method(
       "count", {filter}, ScriptType::integer, kReadCapability, false, "how many documents match the filter",

@@ -106,19 +106,31 @@ std::string DocSql::object_size(const Loc& loc) const {
          " END))";
 }
 
-std::string DocSql::sort_terms(const Path& path, bool descending) const {
-  const std::string dir = descending ? " DESC" : "";
+std::vector<DocSql::SortTerm> DocSql::sort_expressions(const Path& path) const {
   const std::string t = type(path, "d.data");
   if (sqlite())
-    return "CASE " + t +
-           " WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'object' THEN 3"
-           " WHEN 'array' THEN 4 WHEN 'false' THEN 5 WHEN 'true' THEN 5 ELSE 0 END" +
-           dir + ", " + value(path, "d.data") + dir;
-  return "CASE " + t +
-         " WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4"
-         " WHEN 'boolean' THEN 5 ELSE 0 END" +
-         dir + ", (CASE WHEN " + t + " = 'string' THEN " + jsonb_at(path, "d.data") + " #>> '{}' END) COLLATE \"C\"" +
-         dir + ", " + value(path, "d.data") + dir;
+    return {{"CASE " + t +
+                 " WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'object' THEN 3"
+                 " WHEN 'array' THEN 4 WHEN 'false' THEN 5 WHEN 'true' THEN 5 ELSE 0 END",
+             ""},
+            {value(path, "d.data"), ""}};
+  return {{"CASE " + t +
+               " WHEN 'number' THEN 1 WHEN 'string' THEN 2 WHEN 'object' THEN 3 WHEN 'array' THEN 4"
+               " WHEN 'boolean' THEN 5 ELSE 0 END",
+           ""},
+          {"(CASE WHEN " + t + " = 'string' THEN " + jsonb_at(path, "d.data") + " #>> '{}' END) COLLATE \"C\"", ""},
+          {value(path, "d.data"), "::jsonb"}};
+}
+
+std::string DocSql::sort_terms(const Path& path, bool descending) const {
+  std::string out;
+  for (const auto& term : sort_expressions(path))
+    out += (out.empty() ? "" : ", ") + term.expression + (descending ? " DESC" : "");
+  return out;
+}
+
+std::string DocSql::bytewise_text(const Path& path, std::string_view column) const {
+  return "(" + jsonb_at(path, column) + " #>> '{}') COLLATE \"C\"";
 }
 
 }  // namespace picloud::docs

@@ -11,6 +11,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "docs_paths.hpp"
 #include "picloud/sdk/database.hpp"
@@ -100,6 +101,21 @@ class DocSql {
   // there (NULL, never an error, when it holds something else).
   std::string array_length(const Loc& loc) const;
   std::string object_size(const Loc& loc) const;
+
+  // The same terms one by one, without a direction (column d.data). The
+  // first is the bracket's rank (0 null or missing, 1 numbers, 2 strings,
+  // 3 objects, 4 arrays, 5 booleans, as docs_filter.hpp's Bracket); each
+  // later one is NULL for every document of some brackets and never NULL
+  // for any of the others, so documents of one rank agree on which are NULL.
+  struct SortTerm {
+    std::string expression;
+    std::string cast;  // what a value read from this term needs to bind back as one ("::jsonb")
+  };
+  std::vector<SortTerm> sort_expressions(const Path& path) const;
+
+  // PostgreSQL: the string at the path as text in bytewise ("C") order, as
+  // the strings index holds it: (col->'a'::text #>> '{}') COLLATE "C".
+  std::string bytewise_text(const Path& path, std::string_view column) const;
 
   // A JSON text parameter as the data column takes it.
   std::string json_param() const { return sqlite() ? "?" : "?::jsonb"; }

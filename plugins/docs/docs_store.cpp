@@ -95,26 +95,57 @@ sdk::Result<std::optional<Document>> DocStore::get(std::string_view app, std::st
   return std::optional<Document>(std::move(*doc));
 }
 
-sdk::Result<std::vector<Document>> DocStore::find(std::string_view app, std::string_view collection,
-                                                  const Value& filter, const FindOptions& options) {
-  auto where = compile_filter(sql_, filter, app, collection);
-  if (!where) return where.error();
-  Sql query("SELECT d.id, " + data_column_ + ", d.created_at, d.updated_at FROM docs_documents d WHERE ");
-  query += *where;
-  query += order_by(sql_, options) + " LIMIT ";
-  query.bind(Value(options.limit));
-  query += " OFFSET ";
-  query.bind(Value(options.skip));
-  auto rows = read(query);
-  if (!rows) return rows.error();
-  std::vector<Document> out;
-  out.reserve(rows->size());
-  for (const auto& row : rows->rows) {
+sdk::Result<DocStore::Found> DocStore::run_find(std::string_view app, std::string_view collection,
+                                               const Value& filter, const FindOptions& options, const Keyset* after,
+                                               std::int64_t rows, bool positions) {
+  auto query = find_query(sql_, filter, app, collection, options, after, rows);
+  if (!query) return query.error();
+  auto found = read(*query);
+  if (!found) return found.error();
+  Found out;
+  out.documents.reserve(found->size());
+  for (const auto& row : found->rows) {
     auto doc = document_of(row);
     if (!doc) return doc.error();
-    out.push_back(std::move(*doc));
+    out.documents.push_back(std::move(*doc));
   }
+  if (positions)
+    for (const auto& row : found->rows)
+      out.positions.push_back(Keyset{std::vector<Value>(row.begin() + 4, row.end()), row[0].as_string()});
   return out;
+}
+
+sdk::Result<std::vector<Document>> DocStore::find(std::string_view app, std::string_view collection,
+                                                  const Value& filter, const FindOptions& options) {
+  auto found = run_find(app, collection, filter, options, nullptr, options.limit, false);
+  if (!found) return found.error();
+  return std::move(found->documents);
+}
+
+sdk::Result<Page<Document>> DocStore::find_page(std::string_view app, std::string_view collection,
+                                                const Value& filter, const FindOptions& options,
+                                                std::string_view cursor) {
+  const std::string fingerprint = query_fingerprint(collection, filter, options);
+  std::optional<Keyset> after;
+  if (!cursor.empty()) {
+    if (options.skip != 0)
+      return make_error(ErrorKind::invalid_argument,
+                        "options: skip cannot be combined with a cursor (the cursor is the position already)");
+    auto decoded = decode_page_cursor(sql_, cursor, fingerprint, options);
+    if (!decoded) return decoded.error();
+    after = std::move(*decoded);
+  }
+  // One row more than the page tells whether another page follows.
+  auto found = run_find(app, collection, filter, options, after ? &*after : nullptr, options.limit + 1, true);
+  if (!found) return found.error();
+  Page<Document> page;
+  const auto limit = static_cast<std::size_t>(options.limit);
+  if (found->documents.size() > limit) {
+    found->documents.resize(limit);
+    page.next = encode_page_cursor(fingerprint, found->positions[limit - 1]);
+  }
+  page.items = std::move(found->documents);
+  return page;
 }
 
 sdk::Result<std::int64_t> DocStore::count(std::string_view app, std::string_view collection, const Value& filter) {
@@ -175,15 +206,51 @@ sdk::Result<int> DocStore::emit(sdk::Transaction& tx, const sdk::CallContext& ca
 }
 
 sdk::Error DocStore::explain(const sdk::Error& error, std::string_view app, std::string_view collection) {
-  if (error.kind != ErrorKind::conflict) return error;
+  // PostgreSQL's "index row size ... exceeds ... maximum" should a value
+  // ever pass the check above (an index made while the write ran).
+  const bool too_large = error.message.find("index row") != std::string::npos;
+  if (error.kind != ErrorKind::conflict && !too_large) return error;
   auto at = error.message.find("docs_ix_");
-  if (at == std::string::npos) return error;
-  std::string name = error.message.substr(at, 8 + 16);
+  if (at == std::string::npos) at = error.message.find("docs_is_");
+  if (at == std::string::npos || at + 8 + 16 > error.message.size()) return error;
+  std::string name = "docs_ix_" + error.message.substr(at + 8, 16);
   auto rows = db_.query("SELECT path FROM docs_indexes WHERE app_id = ? AND collection = ? AND index_name = ?",
                         {app, collection, name});
   std::string path = rows && !rows->empty() ? rows->rows[0][0].as_string() : name;
+  if (too_large)
+    return make_error(ErrorKind::invalid_argument, "the value at '" + path + "' is too large for the index of '" +
+                                                       std::string(collection) + "' on it (at most " +
+                                                       std::to_string(kMaxIndexedValueBytes) + " bytes)");
   return make_error(ErrorKind::conflict, "another document of '" + std::string(collection) +
                                              "' has the same value at '" + path + "' (a unique index)");
+}
+
+sdk::Result<void> DocStore::check_indexed_values(sdk::Transaction& tx, std::string_view app,
+                                                 std::string_view collection, const Value& data,
+                                                 std::size_t text_bytes) {
+  if (indexed_size_bound(data, text_bytes) <= kMaxIndexedValueBytes) return {};  // most documents
+  auto paths = tx.query("SELECT path FROM docs_indexes WHERE app_id = ? AND collection = ?", {app, collection});
+  if (!paths) return paths.error();
+  for (const auto& row : paths->rows) {
+    auto path = parse_path(row[0].string_or(""));
+    if (!path) continue;
+    const Value* at = &data;
+    for (const auto& segment : path->segments) {
+      if (!at->is_object() || !at->has(segment)) {
+        at = nullptr;
+        break;
+      }
+      at = &(*at)[segment];
+    }
+    if (!at || at->is_null()) continue;
+    if (std::size_t size = indexed_size(*at); size > kMaxIndexedValueBytes)
+      return make_error(ErrorKind::invalid_argument,
+                        "the value at '" + path->text + "' counts " + std::to_string(size) + " bytes; '" +
+                            std::string(collection) + "' has an index on '" + path->text +
+                            "', whose values take at most " + std::to_string(kMaxIndexedValueBytes) +
+                            " (JSON text plus 16 per array element and object member)");
+  }
+  return {};
 }
 
 sdk::Result<Document> DocStore::create(const sdk::CallContext& call, std::string_view collection, std::string_view id,
@@ -194,6 +261,7 @@ sdk::Result<Document> DocStore::create(const sdk::CallContext& call, std::string
   Document doc{generated ? new_id() : std::string(id), data, now_ms(), 0};
   doc.updated_at = doc.created_at;
   auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+    if (auto fits = check_indexed_values(tx, call.app_id, collection, data, text->size()); !fits) return fits.error();
     auto n = tx.execute(
         "INSERT INTO docs_documents (app_id, collection, id, data, created_at, updated_at) "
         "VALUES (?, ?, ?, " +
@@ -235,6 +303,8 @@ sdk::Result<std::optional<DocStore::Replaced>> DocStore::write(const sdk::CallCo
     if (!*next) return {};
     auto text = encode_document(**next, max_document_bytes_);
     if (!text) return text.error();
+    if (auto fits = check_indexed_values(tx, call.app_id, collection, **next, text->size()); !fits)
+      return fits.error();
     const std::int64_t now = now_ms();
     if (current) {
       auto n = tx.execute("UPDATE docs_documents SET data = " + sql_.json_param() +
@@ -314,25 +384,12 @@ sdk::Result<std::vector<IndexInfo>> DocStore::indexes(std::string_view app, std:
   return out;
 }
 
-sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_view collection, const Path& path,
-                                              bool unique) {
-  sdk::Result<IndexInfo> made = make_error(ErrorKind::internal, "not run");
-  auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    made = create_index(tx, app, collection, path, unique);
-    if (!made) return made.error();
-    return {};
-  });
-  if (!done) return done.error();
-  return made;
-}
-
-sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
-                                              const Path& path, bool unique) {
-  if (!literal_safe(app) || !literal_safe(collection))
-    return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
+std::vector<std::string> DocStore::index_statements(std::string_view app, std::string_view collection,
+                                                    const Path& path, bool unique, bool concurrently) const {
   const std::string suffix = index_suffix(app, collection, path.text);
   const std::string scope =
       " WHERE app_id = '" + std::string(app) + "' AND collection = '" + std::string(collection) + "'";
+  const std::string create = concurrently ? "INDEX CONCURRENTLY " : "INDEX ";
   // The value index: on SQLite with a second column telling booleans, arrays
   // and objects from the ints and text json_extract turns them into, so a
   // unique index tells true from 1 and ["a"] from the string "[\"a\"]".
@@ -341,27 +398,145 @@ sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_
                           " WHEN 'true' THEN 1 WHEN 'false' THEN 1 WHEN 'array' THEN 2 WHEN 'object' THEN 3 ELSE 0 END"
                     : "(" + sql_.value(path, "data") + ")";
   const std::string type_column = sql_.sqlite() ? sql_.type(path, "data") : "(" + sql_.type(path, "data") + ")";
-  IndexInfo info{path.text, unique, now_ms()};
-  {
-    auto n = tx.execute(
-        "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
-        {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, info.created_at});
-    if (!n) return n.error();
-    if (*n == 0)
-      return make_error(ErrorKind::conflict,
-                        "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
-    auto made = tx.execute(std::string("CREATE ") + (unique ? "UNIQUE " : "") + "INDEX docs_ix_" + suffix +
-                           " ON docs_documents (" + value_columns + ")" + scope);
-    if (!made) {
-      if (made.error().kind == ErrorKind::conflict || made.error().message.find("nique") != std::string::npos)
-        return make_error(ErrorKind::conflict, "documents of '" + std::string(collection) + "' share values at '" +
-                                                   path.text + "', so it cannot have a unique index");
-      return made.error();
-    }
-    auto typed = tx.execute("CREATE INDEX docs_it_" + suffix + " ON docs_documents (" + type_column + ")" + scope);
-    if (!typed) return typed.error();
+  std::vector<std::string> out{
+      std::string("CREATE ") + (unique ? "UNIQUE " : "") + create + "docs_ix_" + suffix + " ON docs_documents (" +
+          value_columns + ")" + scope,
+      "CREATE " + create + "docs_it_" + suffix + " ON docs_documents (" + type_column + ")" + scope};
+  // jsonb orders strings in the database's collation; sorts and ranges on
+  // strings are bytewise, so they read this one (only strings are in it).
+  if (!sql_.sqlite()) {
+    out.push_back("CREATE " + create + "docs_is_" + suffix + " ON docs_documents (" +
+                  sql_.bytewise_text(path, "data") + ")" + scope + " AND " + sql_.type(path, "data") + " = 'string'");
+    // PostgreSQL keeps no statistics for the expressions of partial indexes
+    // and guesses that a handful of documents hold a number there: a sort
+    // of "all of them" then looks cheaper than reading the index in order.
+    // Statistics on the expressions (whole table) give it real figures.
+    out.push_back("CREATE STATISTICS IF NOT EXISTS docs_st_" + suffix + " ON (" + sql_.type(path, "data") + "), (" +
+                  sql_.value(path, "data") + "), (" + sql_.bytewise_text(path, "data") + ") FROM docs_documents");
+    out.push_back("ANALYZE docs_documents");
   }
+  return out;
+}
+
+namespace {
+
+// A build refused by the database, as the error the API gives.
+sdk::Error index_refused(const sdk::Error& error, std::string_view collection, const Path& path) {
+  if (error.kind == ErrorKind::conflict || error.message.find("nique") != std::string::npos)
+    return make_error(ErrorKind::conflict, "documents of '" + std::string(collection) + "' share values at '" +
+                                               path.text + "', so it cannot have a unique index");
+  if (error.message.find("index row") != std::string::npos)
+    return make_error(ErrorKind::conflict, "a document of '" + std::string(collection) + "' holds a value at '" +
+                                               path.text + "' larger than an index entry takes (" +
+                                               std::to_string(kMaxIndexedValueBytes) + " bytes)");
+  return error;
+}
+
+// The first document (by id) whose value at the path is too large to index,
+// and how large it counts. Values shorter than a ninth of the limit cannot
+// be (each element and member takes at least two bytes of text), so only
+// the longer ones are read, a batch at a time.
+template <typename Reader>
+sdk::Result<std::optional<std::pair<std::string, std::size_t>>> oversized(Reader& reader, const DocSql& sql,
+                                                                          std::string_view app,
+                                                                          std::string_view collection,
+                                                                          const Path& path) {
+  const std::string text = sql.sqlite() ? "json_quote(" + sql.value(path, "d.data") + ")"
+                                        : "(" + sql.value(path, "d.data") + ")::text";
+  const std::string bytes = sql.sqlite() ? "length(CAST(" + text + " AS BLOB))" : "octet_length(" + text + ")";
+  std::string after;
+  for (;;) {
+    auto rows = reader.query("SELECT d.id, " + text +
+                                 " FROM docs_documents d WHERE d.app_id = ? AND d.collection = ? AND d.id > ? AND " +
+                                 bytes + " > ? ORDER BY d.id LIMIT 200",
+                             {app, collection, after, static_cast<std::int64_t>(kMaxIndexedValueBytes / 9)});
+    if (!rows) return rows.error();
+    for (const auto& row : rows->rows) {
+      auto value = sdk::parse_json(row[1].string_or("null"), 512);
+      if (!value) return value.error();
+      if (std::size_t size = indexed_size(*value); size > kMaxIndexedValueBytes)
+        return std::optional<std::pair<std::string, std::size_t>>(std::make_pair(row[0].as_string(), size));
+    }
+    if (rows->size() < 200) return std::optional<std::pair<std::string, std::size_t>>();
+    after = rows->rows.back()[0].as_string();
+  }
+}
+
+sdk::Error too_large_to_index(std::string_view collection, const Path& path, const std::string& id,
+                              std::size_t size) {
+  return make_error(ErrorKind::conflict, "document '" + id + "' of '" + std::string(collection) +
+                                             "' holds a value at '" + path.text + "' that counts " +
+                                             std::to_string(size) + " bytes; an indexed value takes at most " +
+                                             std::to_string(kMaxIndexedValueBytes) +
+                                             " (its JSON text plus 16 per array element and object member)");
+}
+
+}  // namespace
+
+sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_view collection, const Path& path,
+                                              bool unique) {
+  if (sql_.sqlite()) {
+    // SQLite builds an index holding the write lock, as every write does.
+    sdk::Result<IndexInfo> made = make_error(ErrorKind::internal, "not run");
+    auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
+      made = create_index(tx, app, collection, path, unique);
+      if (!made) return made.error();
+      return {};
+    });
+    if (!done) return done.error();
+    return made;
+  }
+  // PostgreSQL builds without blocking writers, which it can do only outside
+  // a transaction: the row first (so writes check their values against the
+  // index from now on), then the documents already there, then the build.
+  if (!literal_safe(app) || !literal_safe(collection))
+    return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
+  const std::string suffix = index_suffix(app, collection, path.text);
+  IndexInfo info{path.text, unique, now_ms()};
+  auto n = db_.execute(
+      "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
+      {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, info.created_at});
+  if (!n) return n.error();
+  if (*n == 0)
+    return make_error(ErrorKind::conflict,
+                      "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
+  auto undo = [&](sdk::Error error) -> sdk::Error {
+    // An interrupted concurrent build leaves an invalid index: dropped here.
+    for (const char* kind : {"docs_ix_", "docs_it_", "docs_is_"})
+      (void)db_.execute("DROP INDEX IF EXISTS " + std::string(kind) + suffix);
+    (void)db_.execute("DROP STATISTICS IF EXISTS docs_st_" + suffix);
+    (void)db_.execute("DELETE FROM docs_indexes WHERE app_id = ? AND collection = ? AND path = ?",
+                      {app, collection, path.text});
+    return error;
+  };
+  auto big = oversized(db_, sql_, app, collection, path);
+  if (!big) return undo(big.error());
+  if (*big) return undo(too_large_to_index(collection, path, (*big)->first, (*big)->second));
+  for (const auto& statement : index_statements(app, collection, path, unique, true))
+    if (auto made = db_.execute(statement); !made) return undo(index_refused(made.error(), collection, path));
+  return info;
+}
+
+sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
+                                              const Path& path, bool unique) {
+  if (!literal_safe(app) || !literal_safe(collection))
+    return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
+  const std::string suffix = index_suffix(app, collection, path.text);
+  IndexInfo info{path.text, unique, now_ms()};
+  auto n = tx.execute(
+      "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
+      {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, info.created_at});
+  if (!n) return n.error();
+  if (*n == 0)
+    return make_error(ErrorKind::conflict,
+                      "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
+  auto big = oversized(tx, sql_, app, collection, path);
+  if (!big) return big.error();
+  if (*big) return too_large_to_index(collection, path, (*big)->first, (*big)->second);
+  for (const auto& statement : index_statements(app, collection, path, unique, false))
+    if (auto made = tx.execute(statement); !made) return index_refused(made.error(), collection, path);
   return info;
 }
 
@@ -386,6 +561,9 @@ sdk::Result<bool> DocStore::drop_index(sdk::Transaction& tx, std::string_view ap
   if (*n == 0) return false;
   if (auto r = tx.execute("DROP INDEX IF EXISTS docs_ix_" + suffix); !r) return r.error();
   if (auto r = tx.execute("DROP INDEX IF EXISTS docs_it_" + suffix); !r) return r.error();
+  if (auto r = tx.execute("DROP INDEX IF EXISTS docs_is_" + suffix); !r) return r.error();
+  if (!sql_.sqlite())
+    if (auto r = tx.execute("DROP STATISTICS IF EXISTS docs_st_" + suffix); !r) return r.error();
   return true;
 }
 
@@ -398,16 +576,20 @@ sdk::Result<std::vector<AppIndex>> DocStore::app_indexes(sdk::Transaction& tx, s
   return out;
 }
 
-sdk::Result<void> DocStore::delete_app(sdk::Transaction& tx, std::string_view app) {
+sdk::Result<void> DocStore::delete_app(sdk::Transaction& tx, std::string_view app) const {
   auto indexes = tx.query("SELECT index_name FROM docs_indexes WHERE app_id = ?", {app});
   if (!indexes) return indexes.error();
   for (const auto& row : indexes->rows) {
-    // docs_ix_<suffix> is the value index; docs_it_<suffix> its type index.
+    // docs_ix_<suffix> is the value index; docs_it_<suffix> its type index,
+    // docs_is_<suffix> (PostgreSQL) its strings index.
     const std::string name = row[0].string_or("");
     if (name.rfind("docs_ix_", 0) != 0) continue;
     const std::string suffix = name.substr(8);
     if (auto r = tx.execute("DROP INDEX IF EXISTS docs_ix_" + suffix); !r) return r.error();
     if (auto r = tx.execute("DROP INDEX IF EXISTS docs_it_" + suffix); !r) return r.error();
+    if (auto r = tx.execute("DROP INDEX IF EXISTS docs_is_" + suffix); !r) return r.error();
+    if (!sql_.sqlite())
+      if (auto r = tx.execute("DROP STATISTICS IF EXISTS docs_st_" + suffix); !r) return r.error();
   }
   for (const char* sql : {"DELETE FROM docs_indexes WHERE app_id = ?", "DELETE FROM docs_documents WHERE app_id = ?"})
     if (auto r = tx.execute(sql, {app}); !r) return r.error();

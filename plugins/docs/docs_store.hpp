@@ -7,7 +7,10 @@
 //
 // Indexes on a path are expression indexes limited to one app's collection
 // (docs_indexes lists them): one on the value (unique on request), one on
-// the JSON type so that array-holding documents are found by index too.
+// the JSON type so that array-holding documents are found by index too,
+// and on PostgreSQL one on strings in bytewise order (jsonb compares
+// strings in the database's collation). A value too large for an index
+// entry (kMaxIndexedValueBytes) is refused before the database sees it.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +21,7 @@
 
 #include "docs_filter.hpp"
 #include "docs_patch.hpp"
+#include "docs_plan.hpp"
 #include "docs_sql.hpp"
 #include "picloud/sdk/database.hpp"
 #include "picloud/sdk/script.hpp"
@@ -64,6 +68,12 @@ class DocStore {
   sdk::Result<std::optional<Document>> get(std::string_view app, std::string_view collection, std::string_view id);
   sdk::Result<std::vector<Document>> find(std::string_view app, std::string_view collection, const sdk::Value& filter,
                                           const FindOptions& options);
+  // A page of a find: `cursor` is empty or the next_cursor of an earlier
+  // page of the same query (then options.skip must be 0); next is the
+  // position of the page's last item (for sdk::next_cursor) when another
+  // page follows.
+  sdk::Result<Page<Document>> find_page(std::string_view app, std::string_view collection, const sdk::Value& filter,
+                                        const FindOptions& options, std::string_view cursor);
   sdk::Result<std::int64_t> count(std::string_view app, std::string_view collection, const sdk::Value& filter);
   // Documents in id order after `after`.
   sdk::Result<Page<Document>> list(std::string_view app, std::string_view collection, std::string_view after,
@@ -90,9 +100,13 @@ class DocStore {
                                               std::string_view id);
 
   sdk::Result<std::vector<IndexInfo>> indexes(std::string_view app, std::string_view collection);
-  // Conflict when the path is indexed already or, for a unique index, when
-  // documents share a value at it.
+  // Conflict when the path is indexed already, when a document holds a value
+  // too large for the index at it, or, for a unique index, when documents
+  // share a value at it. On PostgreSQL the indexes are built without
+  // blocking writes (CREATE INDEX CONCURRENTLY; the docs_indexes row is
+  // there while they are built, and goes with them when the build fails).
   sdk::Result<IndexInfo> create_index(std::string_view app, std::string_view collection, const Path& path, bool unique);
+  // Inside `tx` (config as code): the build blocks writes to the table.
   sdk::Result<IndexInfo> create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,
                                       const Path& path, bool unique);
   // Whether there was such an index.
@@ -102,7 +116,7 @@ class DocStore {
   sdk::Result<std::vector<AppIndex>> app_indexes(sdk::Transaction& tx, std::string_view app);
   // Deletes every document and index of an app inside `tx` (the app's
   // deletion), without events.
-  static sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app);
+  sdk::Result<void> delete_app(sdk::Transaction& tx, std::string_view app) const;
 
  private:
   using Change = std::function<sdk::Result<std::optional<sdk::Value>>(const std::optional<Document>& current)>;
@@ -118,6 +132,19 @@ class DocStore {
   sdk::Result<Document> document_of(const std::vector<sdk::Value>& row);  // id, data, created_at, updated_at
   // Runs a query that only reads (one with a $regex under a time limit).
   sdk::Result<sdk::Rows> read(const Sql& query);
+  struct Found {
+    std::vector<Document> documents;
+    std::vector<Keyset> positions;  // each row's, when asked for
+  };
+  sdk::Result<Found> run_find(std::string_view app, std::string_view collection, const sdk::Value& filter,
+                              const FindOptions& options, const Keyset* after, std::int64_t rows, bool positions);
+  // invalid_argument when an index of the collection would refuse a value
+  // of `data` (the document's `text_bytes` of JSON).
+  sdk::Result<void> check_indexed_values(sdk::Transaction& tx, std::string_view app, std::string_view collection,
+                                         const sdk::Value& data, std::size_t text_bytes);
+  // The statements that make the path's indexes.
+  std::vector<std::string> index_statements(std::string_view app, std::string_view collection, const Path& path,
+                                            bool unique, bool concurrently) const;
 
   sdk::Database& db_;
   sdk::EventSink& events_;
