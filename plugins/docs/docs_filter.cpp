@@ -854,12 +854,21 @@ sdk::Result<Sql> compile_filter(const DocSql& sql, const Value& filter, std::str
   auto condition = compiler.filter(filter, Root{}, "filter", 0);
   if (!condition) return condition.error();
   if (is_false(*condition)) return Sql("FALSE");
-  if (condition->text.size() > kMaxFilterSqlBytes)
+  // The bounds are measured on SQLite's spelling on both databases, so that
+  // a filter is refused on both or on neither.
+  std::string sqlite_text;
+  if (!sql.sqlite()) {
+    const DocSql sqlite(sdk::Dialect::sqlite);
+    Compiler measure(sqlite, app, collection, known);
+    auto spelled = measure.filter(filter, Root{}, "filter", 0);
+    if (spelled) sqlite_text = std::move(spelled->text);
+  }
+  const std::string& measured = sql.sqlite() ? condition->text : sqlite_text;
+  if (measured.size() > kMaxFilterSqlBytes)
     return make_error(ErrorKind::invalid_argument,
                       "filter is too complex: paths through arrays and nested operators would make a query of over " +
                           std::to_string(kMaxFilterSqlBytes / 1024) + " KiB; simplify it");
-  if (auto depth = parser_depth(condition->text); depth > kMaxParserDepth)
-    return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
+  if (parser_depth(measured) > kMaxParserDepth) return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
   if (!is_true(*condition)) {
     out += " AND ";
     if (condition->or_chain) out += "(";
