@@ -10,8 +10,8 @@
 #   /eq-noidx  find({"handle": <random user>})                  the same, unindexed
 #   /range     find({"score": {"$gte": <random>}}, sort score, limit 20)  indexed range
 #   /items-eq  find({"items.price": <random 0-999>}, limit 20)  a path through an
-#              array of objects, indexed (matches once the filter compiler
-#              looks into arrays along a path; 0.1.0 finds nothing)
+#              array of objects, indexed (0.1.0 found nothing: its paths did
+#              not reach into arrays)
 # and /eq again with -t2 -c64 (throughput); then find_page through 1,000
 # pages of 20 sorted by score, one request a page (keep-alive): the whole
 # walk's time and a page's p50. The documents are written
