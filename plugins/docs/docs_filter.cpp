@@ -100,10 +100,11 @@ Sql negated(const Sql& positive) {
   if (is_true(positive)) return Sql("FALSE");
   if (is_false(positive)) return Sql("TRUE");
   // The positive form may be NULL (unknown) where it does not match; NOT
-  // of that is still NULL, so it is made false first.
-  Sql out("NOT COALESCE(");
+  // of that would still be NULL, while IS NOT TRUE is true for it (and
+  // costs SQLite's parser less nesting than NOT COALESCE(..., FALSE)).
+  Sql out("(");
   out += positive;
-  out += ", FALSE)";
+  out += ") IS NOT TRUE";
   return out;
 }
 
@@ -856,14 +857,20 @@ sdk::Result<Sql> compile_filter(const DocSql& sql, const Value& filter, std::str
   if (is_false(*condition)) return Sql("FALSE");
   // The bounds are measured on SQLite's spelling on both databases, so that
   // a filter is refused on both or on neither.
-  std::string sqlite_text;
+  Sql sqlite_spelling;
   if (!sql.sqlite()) {
     const DocSql sqlite(sdk::Dialect::sqlite);
     Compiler measure(sqlite, app, collection, known);
     auto spelled = measure.filter(filter, Root{}, "filter", 0);
-    if (spelled) sqlite_text = std::move(spelled->text);
+    if (spelled) sqlite_spelling = std::move(*spelled);
   }
-  const std::string& measured = sql.sqlite() ? condition->text : sqlite_text;
+  const Sql& measured_sql = sql.sqlite() ? *condition : sqlite_spelling;
+  const std::string& measured = measured_sql.text;
+  // Every way a path is read binds its operands again.
+  if (measured_sql.params.size() > kMaxFilterParameters)
+    return make_error(ErrorKind::invalid_argument,
+                      "filter is too complex: paths through arrays repeat its operands, which would make over " +
+                          std::to_string(kMaxFilterParameters) + " query parameters; use fewer values or shorter paths");
   if (measured.size() > kMaxFilterSqlBytes)
     return make_error(ErrorKind::invalid_argument,
                       "filter is too complex: paths through arrays and nested operators would make a query of over " +
@@ -920,10 +927,5 @@ sdk::Result<FindOptions> parse_find_options(const Value& options) {
   return out;
 }
 
-std::string order_by(const DocSql& sql, const FindOptions& options) {
-  std::string out = " ORDER BY ";
-  for (const auto& key : options.sort) out += sql.sort_terms(key.path, key.descending) + ", ";
-  return out + "d.id";
-}
 
 }  // namespace picloud::docs

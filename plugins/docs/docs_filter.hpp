@@ -44,8 +44,9 @@ inline constexpr int kMaxRegexConditions = 16;         // $regex in one filter (
 inline constexpr int kMaxFilterConditions = 200;       // comparisons in one filter
 inline constexpr std::size_t kMaxInValues = 1000;      // operands of one $in/$nin
 inline constexpr std::size_t kMaxFilterValues = 5000;  // operands (scalars in values) in one filter
-inline constexpr std::size_t kMaxFilterSqlBytes = 512 * 1024;  // the SQL a filter compiles to
-inline constexpr int kMaxParserDepth = 86;  // parser_depth() of a filter's SQLite SQL (see parser_depth)
+inline constexpr std::size_t kMaxFilterSqlBytes = 512 * 1024;  // the SQL a filter compiles to (SQLite's)
+inline constexpr std::size_t kMaxFilterParameters = 20000;     // its parameters (PostgreSQL takes 65,535)
+inline constexpr int kMaxParserDepth = 130;  // parser_depth() of a filter's SQLite SQL (see parser_depth)
 inline constexpr std::int64_t kDefaultFindLimit = 100;
 inline constexpr std::int64_t kMaxFindLimit = 1000;
 inline constexpr std::int64_t kMaxSkip = 100000;
@@ -72,16 +73,17 @@ struct KnownBracket {
 sdk::Result<Sql> compile_filter(const DocSql& sql, const sdk::Value& filter, std::string_view app,
                                 std::string_view collection, const KnownBracket* known = nullptr);
 
-// An estimate, from above, of the parser stack SQLite needs for a query's
-// nesting (its parser's stack has a fixed 100 entries): parentheses,
-// subqueries and function calls weighted by what each holds open. Measured
-// on random deep filters: SQLite failed from 106 up for a filter alone and
-// from 100 up inside a sorted find's branch subquery; kMaxParserDepth keeps
-// a margin below that.
+// An estimate of the parser stack SQLite needs for a query's nesting (its
+// parser's stack has a fixed 100 entries): parentheses, subqueries and
+// function calls weighted by what each holds open. Measured on random deep
+// filters, SQLite failed from about 100 up (inside a sorted find's branch
+// subquery) for some shapes and parsed others up to 117. Filters above
+// kMaxParserDepth are refused on both databases; between, SQLite's own
+// parser decides (DocStore answers its failure as kNestedTooDeeply).
 int parser_depth(std::string_view sql);
 inline constexpr const char* kNestedTooDeeply =
-    "filter is nested too deeply for the database to parse (paths through arrays, $elemMatch, $not, $nor and $or "
-    "each add a level); simplify it";
+    "filter is nested too deeply for the database to parse (each segment of a path, $elemMatch, $not, $nor and $or "
+    "add a level); simplify it";
 
 struct SortKey {
   Path path;
@@ -97,7 +99,5 @@ struct FindOptions {
 
 sdk::Result<FindOptions> parse_find_options(const sdk::Value& options);
 
-// ORDER BY text for the options (ending in the id, so the order is total).
-std::string order_by(const DocSql& sql, const FindOptions& options);
 
 }  // namespace picloud::docs

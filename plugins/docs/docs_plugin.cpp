@@ -43,7 +43,15 @@ class DocsPlugin final : public sdk::Plugin {
     return docs::declare_script_api(*ctx.script_api(), *store_, *ctx.access());
   }
 
-  Result<void> start(sdk::PluginContext&) override { return {}; }
+  Result<void> start(sdk::PluginContext& ctx) override {
+    auto removed = store_->remove_interrupted_builds();
+    if (!removed)
+      ctx.logger().warn("could not look for half-built indexes", {{"error", removed.error().message}});
+    else if (*removed > 0)
+      ctx.logger().warn("removed indexes a stop left half built; create them again",
+                     {{"indexes", std::to_string(*removed)}});
+    return {};
+  }
   void stop() override {}
 
  private:

@@ -27,25 +27,6 @@ std::string DocSql::type(const Path& path, std::string_view column) const {
   return "jsonb_typeof(" + jsonb_at(path, column) + ")";
 }
 
-std::string DocSql::elements(const Path& path, std::string_view column) const {
-  if (sqlite()) return "json_each(" + std::string(column) + ", " + json_path(path) + ") AS e";
-  // PostgreSQL raises an error for the elements of a non-array, whatever the
-  // surrounding type check, so non-arrays become the empty array first.
-  const std::string at = jsonb_at(path, column);
-  return "jsonb_array_elements(CASE WHEN jsonb_typeof(" + at + ") = 'array' THEN " + at +
-         " ELSE '[]'::jsonb END) AS e(v)";
-}
-
-std::string DocSql::element_value() const { return sqlite() ? "e.value" : "NULLIF(e.v, 'null'::jsonb)"; }
-
-std::string DocSql::element_type() const { return sqlite() ? "e.type" : "jsonb_typeof(e.v)"; }
-
-Loc DocSql::at(const Path& path) const {
-  Loc loc;
-  for (const auto& s : path.segments) loc = field(loc, s);
-  return loc;
-}
-
 Loc DocSql::field(const Loc& loc, std::string_view segment) const {
   Loc out = loc;
   if (sqlite())
@@ -120,13 +101,6 @@ std::vector<DocSql::SortTerm> DocSql::sort_expressions(const Path& path) const {
            ""},
           {"(CASE WHEN " + t + " = 'string' THEN " + jsonb_at(path, "d.data") + " #>> '{}' END) COLLATE \"C\"", ""},
           {value(path, "d.data"), "::jsonb"}};
-}
-
-std::string DocSql::sort_terms(const Path& path, bool descending) const {
-  std::string out;
-  for (const auto& term : sort_expressions(path))
-    out += (out.empty() ? "" : ", ") + term.expression + (descending ? " DESC" : "");
-  return out;
 }
 
 std::string DocSql::bytewise_text(const Path& path, std::string_view column) const {

@@ -72,20 +72,8 @@ class DocSql {
   // null true false integer real text array object; PostgreSQL: null boolean
   // number string array object.
   std::string type(const Path& path, std::string_view column) const;
-  // A FROM item over the elements of the array at the path (no rows unless it
-  // is an array), aliased e; element_value/element_type spell each element
-  // as value/type do.
-  std::string elements(const Path& path, std::string_view column) const;
-  std::string element_value() const;
-  std::string element_type() const;
-
-  // The ORDER BY terms for one sort key: null and missing first, then
-  // numbers, strings (bytewise), objects, arrays, booleans (MongoDB's order).
-  std::string sort_terms(const Path& path, bool descending) const;
-
-  // Places: the document's field at `path`, a field or an array position
-  // below a place, and the element of an array a subquery iterates.
-  Loc at(const Path& path) const;
+  // Places: a field or an array position below a place, and the element of
+  // an array a subquery iterates.
   Loc field(const Loc& loc, std::string_view segment) const;
   Loc position(const Loc& loc, std::size_t index) const;
   static Loc element(std::string alias) { return Loc{std::move(alias), ""}; }
@@ -102,8 +90,9 @@ class DocSql {
   std::string array_length(const Loc& loc) const;
   std::string object_size(const Loc& loc) const;
 
-  // The same terms one by one, without a direction (column d.data). The
-  // first is the bracket's rank (0 null or missing, 1 numbers, 2 strings,
+  // The ORDER BY terms of one sort key, without a direction (column d.data):
+  // null and missing first, then numbers, strings (bytewise), objects,
+  // arrays, booleans (MongoDB's order). The first is the bracket's rank (0 null or missing, 1 numbers, 2 strings,
   // 3 objects, 4 arrays, 5 booleans, as docs_filter.hpp's Bracket); each
   // later one is NULL for every document of some brackets and never NULL
   // for any of the others, so documents of one rank agree on which are NULL.

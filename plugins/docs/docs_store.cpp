@@ -61,7 +61,15 @@ sdk::Result<Document> DocStore::document_of(const std::vector<Value>& row) {
 }
 
 sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
-  if (!query.regex || sql_.sqlite()) return db_.query(query.text, query.params);
+  if (!query.regex || sql_.sqlite()) {
+    auto rows = db_.query(query.text, query.params);
+    // SQLite's parser running out of stack on a deep query (an error with
+    // no more detail than this) answers as compile_filter's bound does.
+    if (!rows && sql_.sqlite() && rows.error().message.find("SQL logic error") != std::string::npos &&
+        parser_depth(query.text) > kDeepForSqlite)
+      return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
+    return rows;
+  }
   // PostgreSQL's regular expressions are not linear in every case: a query
   // running one is cut off after kRegexStatementTimeoutMs.
   sdk::Result<sdk::Rows> rows = make_error(ErrorKind::internal, "not run");
@@ -73,7 +81,7 @@ sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
     return {};
   });
   if (!done) {
-    if (done.error().message.find("statement timeout") != std::string::npos)
+    if (done.error().message.find("57014") != std::string::npos)  // query_canceled: the time limit
       return make_error(ErrorKind::invalid_argument, "the query's $regex ran longer than " +
                                                           std::to_string(kRegexStatementTimeoutMs) +
                                                           " ms; anchor the pattern (^...) or narrow the filter");
@@ -208,7 +216,7 @@ sdk::Result<int> DocStore::emit(sdk::Transaction& tx, const sdk::CallContext& ca
 sdk::Error DocStore::explain(const sdk::Error& error, std::string_view app, std::string_view collection) {
   // PostgreSQL's "index row size ... exceeds ... maximum" should a value
   // ever pass the check above (an index made while the write ran).
-  const bool too_large = error.message.find("index row") != std::string::npos;
+  const bool too_large = error.message.find("54000") != std::string::npos;  // program_limit_exceeded
   if (error.kind != ErrorKind::conflict && !too_large) return error;
   auto at = error.message.find("docs_ix_");
   if (at == std::string::npos) at = error.message.find("docs_is_");
@@ -425,7 +433,7 @@ sdk::Error index_refused(const sdk::Error& error, std::string_view collection, c
   if (error.kind == ErrorKind::conflict || error.message.find("nique") != std::string::npos)
     return make_error(ErrorKind::conflict, "documents of '" + std::string(collection) + "' share values at '" +
                                                path.text + "', so it cannot have a unique index");
-  if (error.message.find("index row") != std::string::npos)
+  if (error.message.find("54000") != std::string::npos)  // program_limit_exceeded: an index entry too large
     return make_error(ErrorKind::conflict, "a document of '" + std::string(collection) + "' holds a value at '" +
                                                path.text + "' larger than an index entry takes (" +
                                                std::to_string(kMaxIndexedValueBytes) + " bytes)");
@@ -502,20 +510,64 @@ sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_
     return make_error(ErrorKind::conflict,
                       "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
   auto undo = [&](sdk::Error error) -> sdk::Error {
-    // An interrupted concurrent build leaves an invalid index: dropped here.
-    for (const char* kind : {"docs_ix_", "docs_it_", "docs_is_"})
-      (void)db_.execute("DROP INDEX IF EXISTS " + std::string(kind) + suffix);
-    (void)db_.execute("DROP STATISTICS IF EXISTS docs_st_" + suffix);
+    // An interrupted concurrent build leaves an invalid index: dropped here,
+    // concurrently too (a plain DROP would lock every app's documents).
+    drop_built_indexes(suffix);
     (void)db_.execute("DELETE FROM docs_indexes WHERE app_id = ? AND collection = ? AND path = ?",
                       {app, collection, path.text});
     return error;
   };
+  // A drop of this index (or the app's deletion) while it is built removes
+  // the row, and drops only what exists by then: what is built after that
+  // is dropped here.
+  auto still_wanted = [&]() -> sdk::Result<bool> {
+    auto rows = db_.query("SELECT 1 FROM docs_indexes WHERE app_id = ? AND collection = ? AND index_name = ?",
+                          {app, collection, "docs_ix_" + suffix});
+    if (!rows) return rows.error();
+    return !rows->empty();
+  };
   auto big = oversized(db_, sql_, app, collection, path);
   if (!big) return undo(big.error());
   if (*big) return undo(too_large_to_index(collection, path, (*big)->first, (*big)->second));
-  for (const auto& statement : index_statements(app, collection, path, unique, true))
+  for (const auto& statement : index_statements(app, collection, path, unique, true)) {
     if (auto made = db_.execute(statement); !made) return undo(index_refused(made.error(), collection, path));
+    auto wanted = still_wanted();
+    if (!wanted) return undo(wanted.error());
+    if (!*wanted)
+      return undo(make_error(ErrorKind::conflict, "the index on '" + path.text + "' of '" + std::string(collection) +
+                                                      "' was dropped while it was built"));
+  }
   return info;
+}
+
+void DocStore::drop_built_indexes(const std::string& suffix) {
+  for (const char* kind : {"docs_ix_", "docs_it_", "docs_is_"})
+    (void)db_.execute("DROP INDEX CONCURRENTLY IF EXISTS " + std::string(kind) + suffix);
+  (void)db_.execute("DROP STATISTICS IF EXISTS docs_st_" + suffix);
+}
+
+sdk::Result<int> DocStore::remove_interrupted_builds() {
+  if (sql_.sqlite()) return 0;
+  // A server stopped during a concurrent build leaves the index invalid (and
+  // its row listed): both go, so that the index can be created again. A
+  // build in progress elsewhere (another node) is invalid too until it
+  // ends, and is left alone.
+  auto rows = db_.query(
+      "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+      "WHERE NOT i.indisvalid AND c.relname LIKE 'docs\\_i%' "
+      "AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)");
+  if (!rows) return rows.error();
+  int removed = 0;
+  for (const auto& row : rows->rows) {
+    const std::string name = row[0].string_or("");
+    if (name.size() != 8 + 16) continue;  // docs_i?_ and the 16 hex digits of its suffix
+    const std::string suffix = name.substr(8);
+    auto dropped = db_.execute("DELETE FROM docs_indexes WHERE index_name = ?", {"docs_ix_" + suffix});
+    if (!dropped) return dropped.error();
+    drop_built_indexes(suffix);
+    ++removed;
+  }
+  return removed;
 }
 
 sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_view app, std::string_view collection,

@@ -31,6 +31,9 @@
 namespace picloud::docs {
 
 inline constexpr int kRegexStatementTimeoutMs = 5000;  // PostgreSQL: a query running a $regex
+// A query at least this deep (parser_depth) that SQLite cannot prepare ran
+// out of parser stack (no parse fails below it in measurements: about 100).
+inline constexpr int kDeepForSqlite = 80;
 
 struct Document {
   std::string id;
@@ -112,6 +115,9 @@ class DocStore {
   // Whether there was such an index.
   sdk::Result<bool> drop_index(std::string_view app, std::string_view collection, const Path& path);
   sdk::Result<bool> drop_index(sdk::Transaction& tx, std::string_view app, std::string_view collection, const Path& path);
+  // PostgreSQL: removes indexes a stopped server left half built (and their
+  // rows); how many. Run at start.
+  sdk::Result<int> remove_interrupted_builds();
   // Every index of the app, by collection and path (config as code).
   sdk::Result<std::vector<AppIndex>> app_indexes(sdk::Transaction& tx, std::string_view app);
   // Deletes every document and index of an app inside `tx` (the app's
@@ -130,6 +136,8 @@ class DocStore {
   // A unique-index conflict from the database, as an error naming the path.
   sdk::Error explain(const sdk::Error& error, std::string_view app, std::string_view collection);
   sdk::Result<Document> document_of(const std::vector<sdk::Value>& row);  // id, data, created_at, updated_at
+  // PostgreSQL: drops what a concurrent build of the index `suffix` made.
+  void drop_built_indexes(const std::string& suffix);
   // Runs a query that only reads (one with a $regex under a time limit).
   sdk::Result<sdk::Rows> read(const Sql& query);
   struct Found {

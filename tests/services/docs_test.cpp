@@ -333,6 +333,8 @@ std::vector<std::pair<std::string, V>> shaped_documents() {
       {"i10", o({{"items", V::array({o({{"price", "5"}})})}, {"s", "hello"}})},
       {"i11", o({{"name", "apple"}})},
       {"i12", o({{"name", "Banana"}})},
+      // Five segments, arrays of objects at two of them.
+      {"i13", o({{"p", o({{"q", V::array({o({{"r", o({{"s", V::array({o({{"t", 5}})})}})}})})}})}})},
   };
 }
 
@@ -348,7 +350,7 @@ std::vector<FilterCase> shape_table() {
   };
   return {
       {R"({"items.price": 5})", {"i1", "i2", "i3"}},
-      {R"({"items.price": null})", {"i4", "i6", "i7", "i8", "i9", "i11", "i12"}},
+      {R"({"items.price": null})", {"i4", "i6", "i7", "i8", "i9", "i11", "i12", "i13"}},
       {R"({"items.price": {"$gt": 7}})", {"i1"}},
       {R"({"items.qty": {"$in": [2, 3]}})", {"i1", "i2", "i3"}},
       {R"({"items": {"$elemMatch": {"price": 5, "qty": 2}}})", {"i2"}},
@@ -376,7 +378,12 @@ std::vector<FilterCase> shape_table() {
       {R"({"items": {"$type": "object"}})", {"i1", "i2", "i3", "i4", "i10"}},
       {R"({"items": {"$type": ["array", "null"]}})", {"i1", "i2", "i4", "i5", "i10"}},
       {R"({"items.price": {"$not": {"$gt": 7}}})", but({"i1"})},
-      {R"({"$nor": [{"tags": "a"}, {"name": {"$exists": true}}]})", {"i4", "i5", "i7", "i8", "i9", "i10"}},
+      {R"({"$nor": [{"tags": "a"}, {"name": {"$exists": true}}]})", {"i4", "i5", "i7", "i8", "i9", "i10", "i13"}},
+      {R"({"p.q.r.s.t": 5})", {"i13"}},
+      {R"({"p.q.r.s.t": {"$gt": 4, "$lt": 6}})", {"i13"}},
+      {R"({"p.q.r.s.t": {"$in": [5, "x", true]}})", {"i13"}},
+      {R"({"p.q.r.s.t": {"$type": "number"}})", {"i13"}},
+      {R"({"p.q.r.s.t": {"$ne": 5}})", but({"i13"})},
       {R"({"tags": {"$elemMatch": {"$gte": "b"}}})", {"i1", "i2"}},
       {R"({"name": {"$in": ["apple", {"x": 1}]}})", {"i11"}},
       {R"({"items": {"$elemMatch": {"price": {"$type": "string"}}}})", {"i10"}},
@@ -539,6 +546,18 @@ TEST_P(Docs, BadFiltersAndOptionsAreScriptErrorsNamingTheProblem) {
   }
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", lists}})),
                        "filter has more than 5000 values in its operands"));
+  V repeated = V::object({});
+  for (int f = 0; f < 5; ++f) {
+    sdk::Array values;
+    for (int i = 0; i < 1000; ++i) values.push_back(V(i));
+    repeated.as_object()["a.b.c." + std::to_string(f)] = V::object({{"$in", V(std::move(values))}});
+  }
+  EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", repeated}})),
+                       "filter is too complex: paths through arrays repeat its operands"));
+  // Deeper than SQLite's parser takes: refused alike on both databases.
+  V deep = V::object({{"a.b.c.d.e", V::object({{"$elemMatch", V::object({{"a.b.c.d.e", V::object({{"$ne", 1}})}})}})}});
+  EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", deep}})),
+                       "filter is nested too deeply for the database to parse"));
   V patterns = V::object({});
   for (int i = 0; i < 17; ++i) patterns.as_object()["f" + std::to_string(i)] = V::object({{"$regex", "^a"}});
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", patterns}})),
