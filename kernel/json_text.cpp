@@ -1,5 +1,7 @@
 #include "kernel/json_text.hpp"
 
+#include "scripting/json.hpp"
+
 #include <Poco/Exception.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Handler.h>
@@ -116,7 +118,18 @@ sdk::Result<sdk::Value> parse_json(std::string_view text, int max_depth, JsonStr
   wrapped.reserve(text.size() + 2);
   wrapped.append("[").append(text).append("]");
   try {
-    parser.parse(wrapped);
+    try {
+      parser.parse(wrapped);
+    } catch (const Poco::Exception&) {
+      // Retried only on failure: most text has no such integer.
+      std::string widened;
+      if (!scripting::widen_big_integers(wrapped, widened)) throw;
+      wrapped = std::move(widened);
+      parser.reset();
+      builder = new ValueBuilder(strict);
+      parser.setHandler(builder);
+      parser.parse(wrapped);
+    }
     sdk::Value outer = builder->take();
     if (!outer.is_array() || outer.size() != 1)
       return sdk::make_error(sdk::ErrorKind::invalid_argument, "malformed JSON: not one value");

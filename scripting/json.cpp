@@ -289,6 +289,8 @@ bool beyond_int64(std::string_view token) {
   return digits.size() > limit.size() || (digits.size() == limit.size() && digits > limit);
 }
 
+}  // namespace
+
 // Poco's parser refuses integers beyond uint64 and below int64 ("Not a valid
 // unsigned integer: 100000000000000000000"), though they are valid JSON.
 // Writing them with a fraction makes it read them as floats, the type such
@@ -322,7 +324,6 @@ bool widen_big_integers(const std::string& text, std::string& out) {
   return true;
 }
 
-}  // namespace
 
 JsonPtr parse_json(const std::string& original) {
   std::string widened;

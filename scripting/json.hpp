@@ -90,6 +90,12 @@ sdk::Value json_to_value(const JsonNode& node);
 
 // Strict JSON text (RFC 8259); throws ScriptException naming the problem.
 JsonPtr parse_json(const std::string& text);
+
+// Poco's parser refuses integers beyond uint64 and below int64, though they
+// are valid JSON (PostgreSQL writes 1e20 in jsonb as 100000000000000000000):
+// `out` gets the text with ".0" after each, so they read as floats. False
+// (and `out` untouched) when there are none.
+bool widen_big_integers(const std::string& text, std::string& out);
 std::string stringify_json(const JsonNode& node, bool pretty = false);
 
 // Registers `json` and the `json::` namespace. Needs string and array.

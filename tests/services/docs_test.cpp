@@ -426,6 +426,29 @@ TEST_P(Docs, PathsReachIntoArraysAndValuesCompareWholeOnBothDatabases) {
   check("indexed");
 }
 
+// PostgreSQL writes a jsonb number such as 1e20 as 100000000000000000000,
+// an integer past int64: such documents read back (as floats) and page.
+TEST_P(Docs, NumbersBeyondInt64ReadBackAndPage) {
+  Instance& pc = docs_instance(GetParam());
+  driven_app(pc, "docbig");
+  for (auto [id, a] : std::vector<std::pair<std::string, double>>{{"p1", 1e20}, {"p2", 2e20}, {"p3", 5}})
+    ok(pc, "docbig", V::object({{"op", "create"}, {"c", "big"}, {"id", id}, {"data", V::object({{"a", a}})}}));
+  V one = ok(pc, "docbig", V::object({{"op", "get"}, {"c", "big"}, {"id", "p2"}}));
+  ASSERT_TRUE(one["data"]["a"].is_number()) << sdk::to_json(one);
+  EXPECT_EQ(one["data"]["a"].as_number(), 2e20);
+  std::vector<std::string> walked;
+  std::string cursor;
+  for (int page = 0; page < 5; ++page) {
+    auto r = pc.post("/apps/docbig/docs/big/query", pc.owner_key,
+                     sdk::to_json(V::object({{"sort", "a"}, {"limit", 1}, {"cursor", cursor.empty() ? V() : V(cursor)}})));
+    ASSERT_EQ(r.status, 200) << r.body;
+    for (const auto& e : r.json["items"].as_array()) walked.push_back(e["id"].string_or(""));
+    if (r.json["next_cursor"].is_null()) break;
+    cursor = r.json["next_cursor"].as_string();
+  }
+  EXPECT_EQ(walked, (std::vector<std::string>{"p3", "p1", "p2"}));
+}
+
 TEST_P(Docs, SortsMixedTypesInOneOrderAndPagesWithLimitAndSkip) {
   Instance& pc = docs_instance(GetParam());
   driven_app(pc, "docsort");
