@@ -428,6 +428,22 @@ std::vector<std::string> DocStore::index_statements(std::string_view app, std::s
 
 namespace {
 
+// Lists the index in docs_indexes (through a transaction or the database);
+// a conflict when the path has one.
+template <typename Executor>
+sdk::Result<void> list_index(Executor& on, std::string_view app, std::string_view collection, const Path& path,
+                             bool unique, const std::string& suffix, std::int64_t created_at) {
+  auto n = on.execute(
+      "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
+      {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, created_at});
+  if (!n) return n.error();
+  if (*n == 0)
+    return make_error(ErrorKind::conflict,
+                      "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
+  return {};
+}
+
 // A build refused by the database, as the error the API gives.
 sdk::Error index_refused(const sdk::Error& error, std::string_view collection, const Path& path) {
   if (error.kind == ErrorKind::conflict || error.message.find("nique") != std::string::npos)
@@ -501,14 +517,8 @@ sdk::Result<IndexInfo> DocStore::create_index(std::string_view app, std::string_
     return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
   const std::string suffix = index_suffix(app, collection, path.text);
   IndexInfo info{path.text, unique, now_ms()};
-  auto n = db_.execute(
-      "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
-      {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, info.created_at});
-  if (!n) return n.error();
-  if (*n == 0)
-    return make_error(ErrorKind::conflict,
-                      "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
+  if (auto listed = list_index(db_, app, collection, path, unique, suffix, info.created_at); !listed)
+    return listed.error();
   auto undo = [&](sdk::Error error) -> sdk::Error {
     // An interrupted concurrent build leaves an invalid index: dropped here,
     // concurrently too (a plain DROP would lock every app's documents).
@@ -576,14 +586,8 @@ sdk::Result<IndexInfo> DocStore::create_index(sdk::Transaction& tx, std::string_
     return make_error(ErrorKind::invalid_argument, "app id or collection name cannot be spelled in an index");
   const std::string suffix = index_suffix(app, collection, path.text);
   IndexInfo info{path.text, unique, now_ms()};
-  auto n = tx.execute(
-      "INSERT INTO docs_indexes (app_id, collection, path, is_unique, index_name, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, collection, path) DO NOTHING",
-      {app, collection, path.text, unique ? 1 : 0, "docs_ix_" + suffix, info.created_at});
-  if (!n) return n.error();
-  if (*n == 0)
-    return make_error(ErrorKind::conflict,
-                      "'" + std::string(collection) + "' has an index on '" + path.text + "' already");
+  if (auto listed = list_index(tx, app, collection, path, unique, suffix, info.created_at); !listed)
+    return listed.error();
   auto big = oversized(tx, sql_, app, collection, path);
   if (!big) return big.error();
   if (*big) return too_large_to_index(collection, path, (*big)->first, (*big)->second);
