@@ -136,8 +136,9 @@ class Compiler {
       if (key == "$and" || key == "$or" || key == "$nor")
         part = combination(key, condition, root, where, depth);
       else if (!key.empty() && key[0] == '$')
-        return fail(where + ": unknown operator '" + key + "' (filters combine with $and, $or and $nor; field operators " +
-                    kOperators + " go inside a field's object)");
+        return fail(where + ": unknown operator '" + key +
+                    "' (filters combine with $and, $or and $nor; field operators " + kOperators +
+                    " go inside a field's object)");
       else
         part = field(key, condition, root, where, depth);
       if (!part) return part.error();
