@@ -76,8 +76,8 @@ sdk::Result<Sql> compile_filter(const DocSql& sql, const sdk::Value& filter, std
 // An estimate of the parser stack SQLite needs for a query's nesting (its
 // parser's stack has a fixed 100 entries): parentheses, subqueries and
 // function calls weighted by what each holds open. Measured on random deep
-// filters, SQLite failed from about 92 up (inside a sorted find's two
-// levels of subqueries) for some shapes and parsed others up to 117. Filters above
+// filters, SQLite failed from about 100 up (inside a sorted find's branch
+// subquery) for some shapes and parsed others up to 117. Filters above
 // kMaxParserDepth are refused on both databases; between, SQLite's own
 // parser decides (DocStore answers its failure as kNestedTooDeeply).
 int parser_depth(std::string_view sql);

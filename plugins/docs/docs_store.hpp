@@ -32,7 +32,7 @@ namespace picloud::docs {
 
 inline constexpr int kRegexStatementTimeoutMs = 5000;  // PostgreSQL: a query running a $regex
 // A query at least this deep (parser_depth) that SQLite cannot prepare ran
-// out of parser stack (none failed below about 92 in measurements).
+// out of parser stack (none failed below about 100 in measurements).
 inline constexpr int kDeepForSqlite = 80;
 
 struct Document {
