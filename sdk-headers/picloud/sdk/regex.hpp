@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "picloud/sdk/error.hpp"
+#include "picloud/sdk/text.hpp"
 
 namespace picloud::sdk::regex {
 
@@ -92,29 +93,9 @@ inline constexpr char32_t kMaxCode = 0x10FFFF;
 // Decodes the character at `i`; an invalid byte reads as U+DC80..U+DCFF
 // (one byte at a time), which no literal can match.
 inline char32_t decode(std::string_view s, std::size_t i, std::size_t& len) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  unsigned char c = p[i];
+  if (auto code = decode_utf8(s, i, len)) return *code;
   len = 1;
-  if (c < 0x80) return c;
-  std::size_t extra;
-  char32_t code;
-  if ((c & 0xE0) == 0xC0)
-    extra = 1, code = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0)
-    extra = 2, code = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0)
-    extra = 3, code = c & 0x07;
-  else
-    return 0xDC00 + c;
-  if (i + extra >= s.size()) return 0xDC00 + c;
-  for (std::size_t k = 1; k <= extra; ++k) {
-    if ((p[i + k] & 0xC0) != 0x80) return 0xDC00 + c;
-    code = (code << 6) | (p[i + k] & 0x3F);
-  }
-  static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-  if (code < kMin[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > kMaxCode) return 0xDC00 + c;
-  len = extra + 1;
-  return code;
+  return 0xDC00 + static_cast<unsigned char>(s[i]);
 }
 
 inline void append_utf8(std::string& out, char32_t c) {

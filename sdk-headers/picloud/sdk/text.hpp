@@ -14,35 +14,45 @@
 
 namespace picloud::sdk {
 
-// Whether `text` is well-formed UTF-8: no overlong forms, no surrogates,
-// nothing past U+10FFFF (PostgreSQL refuses anything else).
-inline bool is_utf8(std::string_view text) {
+// The character starting at byte `i` of `text` and, in `len`, its length
+// in bytes; nothing where no well-formed UTF-8 sequence starts there (an
+// overlong form, a surrogate, past U+10FFFF: PostgreSQL refuses those).
+inline std::optional<char32_t> decode_utf8(std::string_view text, std::size_t i, std::size_t& len) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  std::size_t i = 0;
+  const unsigned char c = s[i];
+  len = 1;
+  if (c < 0x80) return c;
+  std::size_t extra;
+  char32_t code;
+  if ((c & 0xE0) == 0xC0)
+    extra = 1, code = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0)
+    extra = 2, code = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0)
+    extra = 3, code = c & 0x07;
+  else
+    return std::nullopt;
+  if (i + extra >= text.size()) return std::nullopt;
+  for (std::size_t k = 1; k <= extra; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return std::nullopt;
+    code = (code << 6) | (s[i + k] & 0x3F);
+  }
+  static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (code < kMin[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return std::nullopt;
+  len = extra + 1;
+  return code;
+}
+
+// Whether `text` is well-formed UTF-8 (decode_utf8's rules).
+inline bool is_utf8(std::string_view text) {
+  std::size_t i = 0, len = 0;
   while (i < text.size()) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
       continue;
     }
-    std::size_t extra;
-    std::uint32_t code;
-    if ((c & 0xE0) == 0xC0)
-      extra = 1, code = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0)
-      extra = 2, code = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0)
-      extra = 3, code = c & 0x07;
-    else
-      return false;
-    if (i + extra >= text.size()) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      code = (code << 6) | (s[i + k] & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (code < kMin[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
-    i += extra + 1;
+    if (!decode_utf8(text, i, len)) return false;
+    i += len;
   }
   return true;
 }
