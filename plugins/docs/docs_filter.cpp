@@ -845,6 +845,36 @@ int parser_depth(std::string_view sql) {
   return deepest;
 }
 
+namespace {
+
+// The filter's query within what both databases take: its parameters, its
+// size and its nesting, all as SQLite spells it (`condition` is that
+// spelling when `sql` is SQLite's).
+sdk::Result<void> check_bounds(const DocSql& sql, const Sql& condition, const Value& filter, std::string_view app,
+                               std::string_view collection) {
+  Sql sqlite_spelling;
+  if (!sql.sqlite()) {
+    const DocSql sqlite(sdk::Dialect::sqlite);
+    Compiler measure(sqlite, app, collection, nullptr);
+    auto spelled = measure.filter(filter, Root{}, "filter", 0);
+    if (spelled) sqlite_spelling = std::move(*spelled);
+  }
+  const Sql& measured = sql.sqlite() ? condition : sqlite_spelling;
+  // Every way a path is read binds its operands again.
+  if (measured.params.size() > kMaxFilterParameters)
+    return make_error(ErrorKind::invalid_argument,
+                      "filter is too complex: paths through arrays repeat its operands, which would make over " +
+                          std::to_string(kMaxFilterParameters) + " query parameters; use fewer values or shorter paths");
+  if (measured.text.size() > kMaxFilterSqlBytes)
+    return make_error(ErrorKind::invalid_argument,
+                      "filter is too complex: paths through arrays and nested operators would make a query of over " +
+                          std::to_string(kMaxFilterSqlBytes / 1024) + " KiB; simplify it");
+  if (parser_depth(measured.text) > kMaxParserDepth) return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
+  return {};
+}
+
+}  // namespace
+
 sdk::Result<Sql> compile_filter(const DocSql& sql, const Value& filter, std::string_view app,
                                 std::string_view collection, const KnownBracket* known) {
   Compiler compiler(sql, app, collection, known);
@@ -857,26 +887,10 @@ sdk::Result<Sql> compile_filter(const DocSql& sql, const Value& filter, std::str
   if (!condition) return condition.error();
   if (is_false(*condition)) return Sql("FALSE");
   // The bounds are measured on SQLite's spelling on both databases, so that
-  // a filter is refused on both or on neither.
-  Sql sqlite_spelling;
-  if (!sql.sqlite()) {
-    const DocSql sqlite(sdk::Dialect::sqlite);
-    Compiler measure(sqlite, app, collection, known);
-    auto spelled = measure.filter(filter, Root{}, "filter", 0);
-    if (spelled) sqlite_spelling = std::move(*spelled);
-  }
-  const Sql& measured_sql = sql.sqlite() ? *condition : sqlite_spelling;
-  const std::string& measured = measured_sql.text;
-  // Every way a path is read binds its operands again.
-  if (measured_sql.params.size() > kMaxFilterParameters)
-    return make_error(ErrorKind::invalid_argument,
-                      "filter is too complex: paths through arrays repeat its operands, which would make over " +
-                          std::to_string(kMaxFilterParameters) + " query parameters; use fewer values or shorter paths");
-  if (measured.size() > kMaxFilterSqlBytes)
-    return make_error(ErrorKind::invalid_argument,
-                      "filter is too complex: paths through arrays and nested operators would make a query of over " +
-                          std::to_string(kMaxFilterSqlBytes / 1024) + " KiB; simplify it");
-  if (parser_depth(measured) > kMaxParserDepth) return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
+  // a filter is refused on both or on neither; under `known` not at all:
+  // that compile is a smaller form of one the caller made first.
+  if (!known)
+    if (auto bounded = check_bounds(sql, *condition, filter, app, collection); !bounded) return bounded.error();
   if (!is_true(*condition)) {
     out += " AND ";
     if (condition->or_chain) out += "(";

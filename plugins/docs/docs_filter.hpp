@@ -69,7 +69,9 @@ struct KnownBracket {
 // The condition (to follow WHERE) selecting the documents of `collection`
 // of `app` that match `filter` (null or {} match all), table alias d; exactly
 // "FALSE" (no scope) when, under `known`, no document can match. Errors are
-// invalid_argument naming the operator or the path.
+// invalid_argument naming the operator or the path. The bounds on the query
+// (size, parameters, nesting) are checked only without `known`: compile the
+// filter without it first.
 sdk::Result<Sql> compile_filter(const DocSql& sql, const sdk::Value& filter, std::string_view app,
                                 std::string_view collection, const KnownBracket* known = nullptr);
 
