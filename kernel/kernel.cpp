@@ -14,6 +14,7 @@
 
 #include "kernel/dashboard/dashboard_site.hpp"
 #include "kernel/db/migrations.hpp"
+#include "kernel/db/sqlite_holder.hpp"
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
@@ -94,7 +95,7 @@ Result<void> Kernel::open_database() {
   }
   auto db = db::Database::open(url, settings_.database);
   if (!db) {
-    std::string hint = url.dialect == sdk::Dialect::sqlite
+    std::string hint = url.dialect == sdk::Dialect::sqlite && db.error().code != db::kHeldExclusively
                            ? " (is " + url.sqlite_path + " a SQLite database? move it away to start afresh)"
                            : "";
     return sdk::make_error(db.error().kind, "database " + url.display + ": " + db.error().message + hint);

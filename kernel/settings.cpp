@@ -106,6 +106,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   s.database.group.max_wait = std::chrono::microseconds(n);
   TRY_ASSIGN(n, c.get_int("database", "group_commit_max_batch", 64, 1, 100000));
   s.database.group.max_batch = static_cast<std::uint32_t>(n);
+  TRY_ASSIGN(text, c.get_choice("database", "sqlite_locking", "shared", {"shared", "exclusive"}));
+  s.database.connection.exclusive_locking = text == "exclusive";
   TRY_ASSIGN(text, c.get_string("database", "migrations_path", ""));
   s.migrations_path = text.empty() ? std::vector<std::string>{exe_dir + "/migrations", exe_dir + "/../share/picloud/migrations"}
                                    : split(text, ':');

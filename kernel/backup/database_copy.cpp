@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "kernel/backup/file_copy.hpp"
+#include "kernel/db/sqlite_holder.hpp"
 
 extern char** environ;
 
@@ -52,6 +53,9 @@ struct SqliteCloser {
 using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 
 sdk::Result<SqliteHandle> open_sqlite(const std::string& path, int flags) {
+  // A server holding the file exclusively would leave the copy waiting out
+  // the busy timeout for "database is locked".
+  if (auto free = db::check_not_held_exclusively(path); !free) return free.error();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   SqliteHandle db(raw);

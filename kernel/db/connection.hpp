@@ -30,6 +30,11 @@ struct ConnectionOptions {
   // SQLite: while this is true, a statement that would write is refused
   // before it runs (group commit sets it once a flush failed).
   const std::atomic<bool>* refuse_writes = nullptr;
+  // SQLite: open through the "unix-excl" layer ([database] sqlite_locking =
+  // "exclusive", sqlite_holder.hpp): the process holds the file alone and
+  // its connections take turns in memory, with no lock system calls and no
+  // `-shm` file. Other processes cannot open the database meanwhile.
+  bool exclusive_locking = false;
 };
 
 class Connection {

@@ -51,21 +51,25 @@ std::string random_bytes(std::size_t n, unsigned seed) {
 
 // Where a server keeps its state: a database and a data directory.
 struct Place {
-  explicit Place(Backend backend) : db(backend) {}
+  explicit Place(Backend backend, std::map<std::string, std::string> settings = {})
+      : db(backend), env(std::move(settings)) {}
   test::TestDatabase db;
   test::TempDir dir;
+  std::map<std::string, std::string> env;  // more settings for its processes
   std::string data_dir() const { return dir.path() + "/data"; }
 };
 
 // The environment every picloud process of a place runs with.
 std::map<std::string, std::string> env_of(const Place& place, const std::string& key = test::kKeyringKey) {
-  return {{"PICLOUD_SERVER_DATA_DIR", place.data_dir()},
-          {"PICLOUD_DATABASE_URL", place.db.url()},
-          {"PICLOUD_DATABASE_MIGRATIONS_PATH", test::source_dir() + "/migrations"},
-          {"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
-          {"PICLOUD_PLUGINS_ENABLED", "kv,docs,files,secrets"},
-          {"PICLOUD_KEYRING_KEY", key},
-          {"PICLOUD_LOG_LEVEL", "warn"}};
+  std::map<std::string, std::string> env{{"PICLOUD_SERVER_DATA_DIR", place.data_dir()},
+                                         {"PICLOUD_DATABASE_URL", place.db.url()},
+                                         {"PICLOUD_DATABASE_MIGRATIONS_PATH", test::source_dir() + "/migrations"},
+                                         {"PICLOUD_PLUGINS_SEARCH_PATH", test::builtin_plugin_dir()},
+                                         {"PICLOUD_PLUGINS_ENABLED", "kv,docs,files,secrets"},
+                                         {"PICLOUD_KEYRING_KEY", key},
+                                         {"PICLOUD_LOG_LEVEL", "warn"}};
+  for (const auto& [k, v] : place.env) env[k] = v;
+  return env;
 }
 
 struct Run {
@@ -380,6 +384,56 @@ TEST(BackupSqliteTest, BacksUpAStoppedServerWithoutChangingItsFiles) {
   EXPECT_TRUE(test::read_file(db_path) == before);
   Place target(Backend::sqlite);
   ASSERT_EQ(picloud(target, {"restore", backups.file("b")}).status, 0);
+  Server restored(target);
+  expect_seeded(restored);
+}
+
+// [database] sqlite_locking = "exclusive": the server holds its database
+// alone (no -shm file; no other process can read it, not even one that does
+// not ask first), every service works, `picloud backup` is told who holds
+// it at once instead of waiting out the busy timeout, and once the server
+// stops the backup works and restores.
+TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnceStopped) {
+  Place source(Backend::sqlite, {{"PICLOUD_DATABASE_SQLITE_LOCKING", "exclusive"}});
+  const std::string db_path = source.db.url().substr(7);
+  test::TempDir backups;
+  const std::string dest = backups.file("b");
+  Server server(source);
+  seed(server);
+  expect_seeded(server);
+  EXPECT_FALSE(std::filesystem::exists(db_path + "-shm"));
+  EXPECT_TRUE(std::filesystem::exists(db_path + "-wal"));
+
+  auto began = std::chrono::steady_clock::now();
+  auto refused = picloud(source, {"backup", dest});
+  auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("is held exclusively by process " + std::to_string(server.process->pid())),
+            std::string::npos)
+      << refused.err;
+  EXPECT_LT(took, 4s) << "waited out a busy timeout";
+  EXPECT_FALSE(std::filesystem::exists(dest));
+  // A reader that does not ask first is locked out by SQLite itself.
+  Process reader({{"/usr/bin/python3", "-c",
+                   "import sqlite3, sys\n"
+                   "try:\n"
+                   "    sqlite3.connect(sys.argv[1], timeout=0).execute('SELECT count(*) FROM apps').fetchall()\n"
+                   "    print('read')\n"
+                   "except sqlite3.OperationalError as e:\n"
+                   "    print(e)\n",
+                   db_path},
+                  {}, backups.path()});
+  EXPECT_EQ(reader.wait(30s), 0) << reader.err();
+  EXPECT_NE(reader.out().find("database is locked"), std::string::npos) << reader.out();
+  // Another server on the same database is refused with the same words.
+  auto again = picloud(source, {"serve"}, test::kKeyringKey, {{"PICLOUD_SERVER_PORT", std::to_string(test::free_port())}});
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("held exclusively"), std::string::npos) << again.err;
+
+  server.stop();
+  ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
+  Place target(Backend::sqlite);
+  ASSERT_EQ(picloud(target, {"restore", dest}).status, 0);
   Server restored(target);
   expect_seeded(restored);
 }

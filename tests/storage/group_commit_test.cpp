@@ -618,13 +618,16 @@ TEST(GroupCommitDatabase, TheWalFlushedIsTheOneSqliteWritesThroughASymbolicLink)
 // newest finished flush must be in the database the disk would hold after
 // a power cut right then: the database file (no checkpoint runs here, so
 // it never changes) with copy k as its WAL. Failed parts must be in none.
-TEST(GroupCommitDatabase, EveryAcknowledgedCommitSurvivesAPowerLossAtTheMomentItWasAcknowledged) {
+// `exclusive`: [database] sqlite_locking = "exclusive" (the WAL's index in
+// the process's memory, no -shm file).
+void every_acknowledged_commit_survives_a_power_loss(bool exclusive) {
   test::TempDir dir;
   const std::string path = dir.file("db.sqlite");
   std::mutex mutex;
   std::vector<std::shared_ptr<const std::string>> durable;  // the WAL as each finished flush began
   kernel::db::DatabaseOptions options;
   options.pool_size = 8;
+  options.connection.exclusive_locking = exclusive;
   options.connection.wal_autocheckpoint_pages = 0;
   options.wrap_flush = [&](const GroupCommit::Flush& real) -> sdk::Result<void> {
     auto wal = std::make_shared<const std::string>(test::read_file(path + "-wal"));
@@ -706,6 +709,15 @@ TEST(GroupCommitDatabase, EveryAcknowledgedCommitSurvivesAPowerLossAtTheMomentIt
   EXPECT_LT(first_rows, last_rows);
   std::printf("[          ] %zu commits acknowledged, %zu failed, %zu flushes, %zu power-loss images checked\n",
               acknowledged.size(), failed.size(), durable.size(), by_copy.size());
+  EXPECT_EQ(std::filesystem::exists(path + "-shm"), !exclusive);
+}
+
+TEST(GroupCommitDatabase, EveryAcknowledgedCommitSurvivesAPowerLossAtTheMomentItWasAcknowledged) {
+  every_acknowledged_commit_survives_a_power_loss(false);
+}
+
+TEST(GroupCommitDatabase, HeldExclusivelyEveryAcknowledgedCommitSurvivesAPowerLoss) {
+  every_acknowledged_commit_survives_a_power_loss(true);
 }
 
 }  // namespace

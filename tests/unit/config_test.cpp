@@ -46,6 +46,7 @@ TEST(Config, ShippedDefaultFileMatchesBuiltInDefaults) {
   EXPECT_TRUE(s->database.group_commit);
   EXPECT_EQ(s->database.group.max_wait.count(), 0);
   EXPECT_EQ(s->database.group.max_batch, 64u);
+  EXPECT_FALSE(s->database.connection.exclusive_locking);
   EXPECT_TRUE(c->unread_keys().empty());
 }
 
@@ -63,6 +64,22 @@ TEST(Config, GroupCommitCanBeTurnedOffAndItsBoundsAreChecked) {
   auto not_bool = read_settings(sometimes, "/x");
   ASSERT_FALSE(not_bool.ok());
   EXPECT_NE(not_bool.error().message.find("group_commit"), std::string::npos) << not_bool.error().message;
+}
+
+TEST(Config, SqliteLockingIsSharedOrExclusive) {
+  auto exclusive = load("[database]\nsqlite_locking = exclusive\n");
+  auto s = read_settings(exclusive, "/x");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_TRUE(s->database.connection.exclusive_locking);
+  auto shared_config = load("[database]\nsqlite_locking = shared\n");
+  auto shared = read_settings(shared_config, "/x");
+  ASSERT_TRUE(shared.ok()) << shared.error().message;
+  EXPECT_FALSE(shared->database.connection.exclusive_locking);
+  auto private_config = load("[database]\nsqlite_locking = private\n");
+  auto bad = read_settings(private_config, "/x");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("sqlite_locking"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("exclusive"), std::string::npos) << bad.error().message;
 }
 
 TEST(Config, EnvironmentOverridesFile) {
