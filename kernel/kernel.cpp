@@ -14,7 +14,6 @@
 
 #include "kernel/dashboard/dashboard_site.hpp"
 #include "kernel/db/migrations.hpp"
-#include "kernel/db/sqlite_holder.hpp"
 #include "kernel/admin/api_support.hpp"
 #include "kernel/admin/secrets.hpp"
 #include "kernel/log.hpp"
@@ -95,7 +94,9 @@ Result<void> Kernel::open_database() {
   }
   auto db = db::Database::open(url, settings_.database);
   if (!db) {
-    std::string hint = url.dialect == sdk::Dialect::sqlite && db.error().code != db::kHeldExclusively
+    // Not for a database another process has (unavailable): moving that
+    // one away would be the worst advice.
+    std::string hint = url.dialect == sdk::Dialect::sqlite && db.error().kind != sdk::ErrorKind::unavailable
                            ? " (is " + url.sqlite_path + " a SQLite database? move it away to start afresh)"
                            : "";
     return sdk::make_error(db.error().kind, "database " + url.display + ": " + db.error().message + hint);
@@ -114,7 +115,12 @@ Result<void> Kernel::open_database() {
     metrics_.scraped_counters("picloud_db_group_flushes_total", "shared WAL flushes (commits per flush: the batch size)",
                               [group] { return MetricsRegistry::ScrapedSeries{{{}, static_cast<double>(group->flushes())}}; });
   }
-  write_log(LogLevel::info, "kernel", "database open", {{"url", url.display}});
+  if (url.dialect == sdk::Dialect::sqlite)
+    write_log(LogLevel::info, "kernel", "database open",
+              {{"url", url.display},
+               {"locking", settings_.database.connection.exclusive_locking ? "exclusive" : "shared"}});
+  else
+    write_log(LogLevel::info, "kernel", "database open", {{"url", url.display}});
   return {};
 }
 

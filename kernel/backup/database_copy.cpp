@@ -55,7 +55,7 @@ using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 sdk::Result<SqliteHandle> open_sqlite(const std::string& path, int flags) {
   // A server holding the file exclusively would leave the copy waiting out
   // the busy timeout for "database is locked".
-  if (auto free = db::check_not_held_exclusively(path); !free) return free.error();
+  if (auto r = db::check_sqlite_openable(path, false); !r) return r.error();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   SqliteHandle db(raw);

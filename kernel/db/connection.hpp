@@ -33,7 +33,8 @@ struct ConnectionOptions {
   // SQLite: open through the "unix-excl" layer ([database] sqlite_locking =
   // "exclusive", sqlite_holder.hpp): the process holds the file alone and
   // its connections take turns in memory, with no lock system calls and no
-  // `-shm` file. Other processes cannot open the database meanwhile.
+  // `-shm` file. Other processes cannot open the database meanwhile
+  // (Database::open asks first who holds it: sqlite_holder.hpp).
   bool exclusive_locking = false;
 };
 

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "kernel/db/deferred_acks.hpp"
+#include "kernel/db/sqlite_holder.hpp"
 
 namespace picloud::kernel::db {
 
@@ -73,6 +74,11 @@ sdk::Result<std::unique_ptr<Database>> Database::open(const DatabaseUrl& url, co
     db->group_ = std::make_unique<GroupCommit>(std::move(flush), options.group);
     db->options_.connection.refuse_writes = &db->group_->failed_flag();
   }
+  // Another process holding the file exclusively would make SQLite wait out
+  // its busy timeout and then say only "database is locked". Asked before
+  // this process holds any lock of its own on the file.
+  if (url.dialect == sdk::Dialect::sqlite)
+    if (auto r = check_sqlite_openable(url.sqlite_path, options.connection.exclusive_locking); !r) return r.error();
   auto first = open_connection(url, db->options_.connection);
   if (!first) return first.error();
   if (db->group_) {

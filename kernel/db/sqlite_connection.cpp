@@ -7,7 +7,6 @@
 #include "kernel/db/connection.hpp"
 #include "kernel/db/group_commit.hpp"
 #include "kernel/db/sql.hpp"
-#include "kernel/db/sqlite_holder.hpp"
 #include "kernel/db/sqlite_functions.hpp"
 #include "picloud/sdk/json.hpp"
 
@@ -211,9 +210,6 @@ sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUr
   // Opened with SQLite's own call rather than Poco::Data's SQLite connector:
   // every statement already runs on the native handle, and not mapping
   // libPocoData and libPocoDataSQLite keeps 1.6 MiB out of an idle server.
-  // Another process holding the file exclusively would make SQLite wait out
-  // its busy timeout and then say only "database is locked".
-  if (auto free = check_not_held_exclusively(url.sqlite_path); !free) return free.error();
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(url.sqlite_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                            options.exclusive_locking ? "unix-excl" : nullptr);

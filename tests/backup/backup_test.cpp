@@ -428,9 +428,36 @@ TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnc
   // Another server on the same database is refused with the same words.
   auto again = picloud(source, {"serve"}, test::kKeyringKey, {{"PICLOUD_SERVER_PORT", std::to_string(test::free_port())}});
   EXPECT_NE(again.status, 0);
-  EXPECT_NE(again.err.find("held exclusively"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("held exclusively by process " + std::to_string(server.process->pid()) + " (picloud)"),
+            std::string::npos)
+      << again.err;
+  EXPECT_EQ(again.err.find("move it away"), std::string::npos) << again.err;
 
   server.stop();
+  // The other way round: an exclusive server does not start while another
+  // process reads the database, and says which.
+  {
+    Process reading({{"/usr/bin/python3", "-c",
+                      "import sqlite3, sys, time\n"
+                      "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                      "c.execute('BEGIN')\n"
+                      "c.execute('SELECT count(*) FROM apps').fetchall()\n"
+                      "print('reading', flush=True)\n"
+                      "time.sleep(60)\n",
+                      db_path},
+                     {}, backups.path()});
+    for (int i = 0; i < 500 && reading.out().find("reading") == std::string::npos; ++i)
+      std::this_thread::sleep_for(10ms);
+    ASSERT_NE(reading.out().find("reading"), std::string::npos) << reading.err();
+    began = std::chrono::steady_clock::now();
+    auto blocked = picloud(source, {"serve"}, test::kKeyringKey,
+                           {{"PICLOUD_SERVER_PORT", std::to_string(test::free_port())}});
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 4s) << "waited out a busy timeout";
+    EXPECT_NE(blocked.status, 0);
+    EXPECT_NE(blocked.err.find("is in use by process " + std::to_string(reading.pid())), std::string::npos)
+        << blocked.err;
+    EXPECT_EQ(blocked.err.find("move it away"), std::string::npos) << blocked.err;
+  }
   ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
   Place target(Backend::sqlite);
   ASSERT_EQ(picloud(target, {"restore", dest}).status, 0);

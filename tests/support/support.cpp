@@ -225,6 +225,10 @@ TestDatabase::TestDatabase(Backend backend) : backend_(backend) {
   std::string admin = postgres_admin_url();
   pg_name_ = "picloud_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
   auto db = open_url(admin, 1);
+  // A test process killed before its destructors ran (a ctest timeout) left
+  // its databases behind; a later process given the same pid meets them.
+  // No live process has this pid but this one: whatever is there is stale.
+  (void)db->execute("DROP DATABASE IF EXISTS " + pg_name_ + " WITH (FORCE)");
   auto r = db->execute("CREATE DATABASE " + pg_name_);
   if (!r) throw std::runtime_error(r.error().message);
   auto slash = admin.rfind('/');
