@@ -386,6 +386,14 @@ Result<void> Kernel::start() {
     auto lock = cluster::SqliteServeLock::take(settings_.database_url.sqlite_path);
     if (!lock) return lock.error();
     serve_lock_ = std::move(*lock);
+    // Held exclusively, nobody else can copy it: `picloud backup` asks here.
+    if (settings_.database.connection.exclusive_locking) {
+      auto service = backup::SnapshotService::start(settings_.database_url.sqlite_path);
+      if (service) snapshots_ = std::move(*service);
+      else
+        write_log(LogLevel::warn, "backup", "picloud backup cannot copy this server's database while it runs",
+                  {{"error", service.error().message}});
+    }
   }
   register_kernel_routes();
   serving_ = true;
@@ -506,6 +514,7 @@ void Kernel::stop() {
   if (plugins_) plugins_->stop_all();
   // After the plugins: what they ran is still logged.
   if (admin_) admin_->stop();
+  snapshots_.reset();  // a copy under way finishes first
   if (database_) {
     database_.reset();
     write_log(LogLevel::info, "kernel", "database closed");

@@ -17,6 +17,7 @@
 #include "kernel/admin/admin_api.hpp"
 #include "kernel/admin/capabilities.hpp"
 #include "kernel/admin/run_access.hpp"
+#include "kernel/backup/snapshot_service.hpp"
 #include "kernel/cluster/node_registry.hpp"
 #include "kernel/cluster/notifier.hpp"
 #include "kernel/config.hpp"
@@ -106,6 +107,7 @@ class Kernel {
   std::unique_ptr<cluster::Notifier> notifier_;
   std::unique_ptr<cluster::NodeRegistry> nodes_;
   std::unique_ptr<cluster::SqliteServeLock> serve_lock_;  // SQLite: this process serves the database
+  std::unique_ptr<backup::SnapshotService> snapshots_;    // SQLite held exclusively: copies for `picloud backup`
   // Where another node's routing pokes go: the dispatcher while it runs.
   std::atomic<dispatch::Dispatcher*> poked_dispatcher_{nullptr};
   std::unique_ptr<dispatch::JobQueue> jobs_;

@@ -68,9 +68,8 @@ commands:
                    re-seal every value with it, in batches; run it again to
                    resume an interrupted rotation
   backup DEST      copy the database and the plugins' data (files) into the
-                   new directory DEST while the server runs (not one with
-                   sqlite_locking = exclusive), with a manifest of
-                   checksums; the master key is not copied (docs/backup.md)
+                   new directory DEST while the server runs, with a manifest
+                   of checksums; the master key is not copied (docs/backup.md)
   restore SRC      fill an empty database and data directory from a backup,
                    checked first; migrates it when it is older
   deploy DIR [--server URL] [--dry-run] [--prune]

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "kernel/backup/file_copy.hpp"
+#include "kernel/backup/snapshot_service.hpp"
 #include "kernel/db/sqlite_holder.hpp"
 
 extern char** environ;
@@ -52,12 +53,11 @@ struct SqliteCloser {
 };
 using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 
-sdk::Result<SqliteHandle> open_sqlite(const std::string& path, int flags) {
-  // A server holding the file exclusively would leave the copy waiting out
-  // the busy timeout for "database is locked".
-  if (auto r = db::check_sqlite_openable(path, false); !r) return r.error();
+// `vfs`: null for SQLite's default; "unix-excl" inside a process that holds
+// the database exclusively (snapshot_service.hpp).
+sdk::Result<SqliteHandle> open_sqlite(const std::string& path, int flags, const char* vfs = nullptr) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   SqliteHandle db(raw);
   if (rc != SQLITE_OK)
     return make_error(ErrorKind::unavailable,
@@ -201,10 +201,15 @@ Query transaction_query(sdk::Transaction& tx) {
 
 }  // namespace
 
-sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std::string& dest_file) {
+sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here) {
   std::error_code ec;
   if (!fs::is_regular_file(db_path, ec)) return make_error(ErrorKind::not_found, "there is no database at " + db_path);
-  auto source = open_sqlite(db_path, SQLITE_OPEN_READONLY);
+  // Held by this process through "unix-excl", the copy must go through the
+  // same layer, and read-write: a read-only handle would take a POSIX read
+  // lock of its own, which replaces this process's write lock, and its
+  // unlock would then drop it.
+  auto source = held_here ? open_sqlite(db_path, SQLITE_OPEN_READWRITE, "unix-excl")
+                          : open_sqlite(db_path, SQLITE_OPEN_READONLY);
   if (!source) return source.error();
   // One read transaction for the whole copy: every step reads the same
   // snapshot, so the server's commits meanwhile neither restart the copy
@@ -215,7 +220,12 @@ sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std
   if (!dest) return dest.error();
   if (auto r = copy_pages(source->get(), dest->get(), "database"); !r) return r.error();
   (void)sqlite_exec(source->get(), "COMMIT");
-  source->reset();
+  return {};
+}
+
+sdk::Result<DatabaseState> finish_sqlite_copy(const std::string& dest_file) {
+  auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE);
+  if (!dest) return dest.error();
   // One file, readable alone: the copy keeps the source's WAL mode.
   if (auto r = sqlite_exec(dest->get(), "PRAGMA journal_mode = DELETE"); !r) return r.error();
   auto check = sqlite_rows(dest->get(), "PRAGMA quick_check");
@@ -225,6 +235,28 @@ sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std
                                                (check->empty() ? std::string("no answer") : (*check)[0][0]));
   sqlite3* raw = dest->get();
   return read_state([raw](const std::string& sql) { return sqlite_rows(raw, sql); });
+}
+
+sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std::string& dest_file) {
+  auto openable = db::check_sqlite_openable(db_path, false);
+  if (openable) {
+    if (auto r = copy_sqlite(db_path, dest_file, false); !r) return r.error();
+    return finish_sqlite_copy(dest_file);
+  }
+  // Held exclusively by a running server: it makes the copy.
+  auto made = request_snapshot(db_path);
+  if (!made)
+    return make_error(openable.error().kind, openable.error().message + " (and it made no copy for the backup: " +
+                                                 made.error().message + ")");
+  std::error_code ec;
+  fs::rename(*made, dest_file, ec);
+  if (ec) {  // another file system: copied, then removed
+    Progress progress("database", static_cast<std::int64_t>(fs::file_size(*made, ec)));
+    auto copied = copy_file(*made, dest_file, progress);
+    fs::remove(*made, ec);
+    if (!copied) return copied.error();
+  }
+  return finish_sqlite_copy(dest_file);
 }
 
 sdk::Result<bool> sqlite_is_empty(const std::string& db_path) {

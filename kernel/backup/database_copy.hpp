@@ -4,7 +4,9 @@
 //               consistent snapshot while the server writes), into a
 //               single self-contained file (rollback journal, checked with
 //               quick_check). It takes neither the serve lock nor any
-//               write lock, and runs no migration.
+//               write lock, and runs no migration. A server holding the
+//               database exclusively makes that copy itself, on request
+//               (snapshot_service.hpp).
 //   PostgreSQL  pg_dump (custom format) of a snapshot this process exports
 //               from a REPEATABLE READ transaction, in which it also reads
 //               the schema versions and key ids: the manifest describes
@@ -29,6 +31,14 @@ struct DatabaseState {
   std::vector<std::string> sealed_key_ids;
 };
 
+// The SQLite snapshot in two steps: the consistent copy of the pages
+// (`held_here`: in the process that holds the database exclusively,
+// snapshot_service.hpp), then the copy made a self-contained file, checked,
+// and read for the manifest.
+sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here);
+sdk::Result<DatabaseState> finish_sqlite_copy(const std::string& dest_file);
+// Both, by this process, or by the running server that holds the database
+// exclusively (snapshot_service.hpp).
 sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std::string& dest_file);
 // Whether the SQLite file holds no table (or does not exist).
 sdk::Result<bool> sqlite_is_empty(const std::string& db_path);

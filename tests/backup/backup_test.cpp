@@ -5,10 +5,13 @@
 // through a new server; and every refusal, on SQLite and PostgreSQL.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-
-#include <csignal>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -390,29 +393,57 @@ TEST(BackupSqliteTest, BacksUpAStoppedServerWithoutChangingItsFiles) {
 
 // [database] sqlite_locking = "exclusive": the server holds its database
 // alone (no -shm file; no other process can read it, not even one that does
-// not ask first), every service works, `picloud backup` is told who holds
-// it at once instead of waiting out the busy timeout, and once the server
-// stops the backup works and restores.
-TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnceStopped) {
+// not ask first), every service works, and `picloud backup` gets its copy
+// from the server (over the socket beside the database, which answers
+// nothing else) and restores; a second server is told who holds the
+// database at once, and an exclusive server does not start beside a reader.
+TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsBackedUpThroughItself) {
   Place source(Backend::sqlite, {{"PICLOUD_DATABASE_SQLITE_LOCKING", "exclusive"}});
   const std::string db_path = source.db.url().substr(7);
+  const std::string socket_path = db_path + ".backup.sock";
   test::TempDir backups;
   const std::string dest = backups.file("b");
+  // A copy a killed server left behind goes when the next one starts.
+  { std::ofstream(db_path + ".snapshot-AbC123") << "stale"; }
   Server server(source);
+  EXPECT_FALSE(std::filesystem::exists(db_path + ".snapshot-AbC123"));
   seed(server);
   expect_seeded(server);
   EXPECT_FALSE(std::filesystem::exists(db_path + "-shm"));
   EXPECT_TRUE(std::filesystem::exists(db_path + "-wal"));
+  struct stat st {};
+  ASSERT_EQ(::stat(socket_path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  auto began = std::chrono::steady_clock::now();
-  auto refused = picloud(source, {"backup", dest});
-  auto took = std::chrono::steady_clock::now() - began;
-  EXPECT_EQ(refused.status, 1);
-  EXPECT_NE(refused.err.find("is held exclusively by process " + std::to_string(server.process->pid())),
-            std::string::npos)
-      << refused.err;
-  EXPECT_LT(took, 4s) << "waited out a busy timeout";
-  EXPECT_FALSE(std::filesystem::exists(dest));
+  // The socket answers "snapshot" and nothing else.
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    const std::string ask = "DROP TABLE apps\n";
+    ASSERT_EQ(::send(fd, ask.data(), ask.size(), 0), static_cast<ssize_t>(ask.size()));
+    char buf[256] = {};
+    ssize_t n = ::recv(fd, buf, sizeof buf - 1, MSG_WAITALL);
+    ::close(fd);
+    EXPECT_EQ(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0).rfind("error ", 0), 0u) << buf;
+  }
+
+  // A backup while it serves, with a writer going on.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i)
+      server.admin("PUT", "/apps/shop/kv/stats/entry?key=n" + std::to_string(i % 50), R"({"value":1})");
+  });
+  auto backup = picloud(source, {"backup", dest});
+  stop = true;
+  writer.join();
+  ASSERT_EQ(backup.status, 0) << backup.err;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(db_path).parent_path()))
+    EXPECT_EQ(entry.path().filename().string().find(".snapshot-"), std::string::npos) << entry.path() << " left behind";
+
   // A reader that does not ask first is locked out by SQLite itself.
   Process reader({{"/usr/bin/python3", "-c",
                    "import sqlite3, sys\n"
@@ -425,8 +456,10 @@ TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnc
                   {}, backups.path()});
   EXPECT_EQ(reader.wait(30s), 0) << reader.err();
   EXPECT_NE(reader.out().find("database is locked"), std::string::npos) << reader.out();
-  // Another server on the same database is refused with the same words.
+  // Another server on the same database is refused at once, naming it.
+  auto began = std::chrono::steady_clock::now();
   auto again = picloud(source, {"serve"}, test::kKeyringKey, {{"PICLOUD_SERVER_PORT", std::to_string(test::free_port())}});
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 4s) << "waited out a busy timeout";
   EXPECT_NE(again.status, 0);
   EXPECT_NE(again.err.find("held exclusively by process " + std::to_string(server.process->pid()) + " (picloud)"),
             std::string::npos)
@@ -434,6 +467,7 @@ TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnc
   EXPECT_EQ(again.err.find("move it away"), std::string::npos) << again.err;
 
   server.stop();
+  EXPECT_FALSE(std::filesystem::exists(socket_path));
   // The other way round: an exclusive server does not start while another
   // process reads the database, and says which.
   {
@@ -458,9 +492,9 @@ TEST(BackupSqliteTest, AServerHoldingItsDatabaseExclusivelyIsNamedAndBackedUpOnc
         << blocked.err;
     EXPECT_EQ(blocked.err.find("move it away"), std::string::npos) << blocked.err;
   }
-  ASSERT_EQ(picloud(source, {"backup", dest}).status, 0);
   Place target(Backend::sqlite);
-  ASSERT_EQ(picloud(target, {"restore", dest}).status, 0);
+  auto restore = picloud(target, {"restore", dest});
+  ASSERT_EQ(restore.status, 0) << restore.err;
   Server restored(target);
   expect_seeded(restored);
 }
