@@ -489,6 +489,7 @@ void Kernel::reload() {
 
 void Kernel::stop() {
   ready_ = false;
+  if (snapshots_) snapshots_->stop();  // a database copy under way ends now
   if (server_) {
     int cut = server_->stop(settings_.shutdown_grace_ms);
     if (cut > 0)

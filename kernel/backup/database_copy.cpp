@@ -90,9 +90,11 @@ sdk::Result<void> sqlite_exec(sqlite3* db, const std::string& sql) {
   return {};
 }
 
-// Copies `from` into `to` page by page, printing progress. Busy or locked
-// steps are tried again (SQLite's advice for the backup API).
-sdk::Result<void> copy_pages(sqlite3* from, sqlite3* to, const std::string& what) {
+// Copies `from` into `to` page by page, printing progress (none when `what`
+// is empty). Busy or locked steps are tried again (SQLite's advice for the
+// backup API). Stops with an error once `go_on` (when given) says no.
+sdk::Result<void> copy_pages(sqlite3* from, sqlite3* to, const std::string& what,
+                             const std::function<bool()>& go_on = {}) {
   sqlite3_backup* backup = sqlite3_backup_init(to, "main", from, "main");
   if (!backup) return make_error(ErrorKind::unavailable, std::string("cannot start the copy: ") + sqlite3_errmsg(to));
   auto page_size = sqlite_rows(from, "PRAGMA page_size");
@@ -102,11 +104,15 @@ sdk::Result<void> copy_pages(sqlite3* from, sqlite3* to, const std::string& what
   int rc;
   for (;;) {
     rc = sqlite3_backup_step(backup, kPagesPerStep);
-    if (!progress) progress = std::make_unique<Progress>(what, sqlite3_backup_pagecount(backup) * page);
+    if (!progress && !what.empty()) progress = std::make_unique<Progress>(what, sqlite3_backup_pagecount(backup) * page);
     const std::int64_t now = std::int64_t{sqlite3_backup_pagecount(backup) - sqlite3_backup_remaining(backup)} * page;
-    progress->add(now - copied);
+    if (progress) progress->add(now - copied);
     copied = now;
     if (rc == SQLITE_DONE) break;
+    if (go_on && !go_on()) {
+      sqlite3_backup_finish(backup);
+      return make_error(ErrorKind::unavailable, "the copy was stopped");
+    }
     if (rc == SQLITE_OK) continue;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -116,7 +122,7 @@ sdk::Result<void> copy_pages(sqlite3* from, sqlite3* to, const std::string& what
   }
   sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE) return make_error(ErrorKind::unavailable, std::string("copying the database failed: ") + sqlite3_errstr(rc));
-  progress->done();
+  if (progress) progress->done();
   return {};
 }
 
@@ -201,7 +207,8 @@ Query transaction_query(sdk::Transaction& tx) {
 
 }  // namespace
 
-sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here) {
+sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here,
+                              const std::function<bool()>& go_on) {
   std::error_code ec;
   if (!fs::is_regular_file(db_path, ec)) return make_error(ErrorKind::not_found, "there is no database at " + db_path);
   // Held by this process through "unix-excl", the copy must go through the
@@ -211,6 +218,9 @@ sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& des
   auto source = held_here ? open_sqlite(db_path, SQLITE_OPEN_READWRITE, "unix-excl")
                           : open_sqlite(db_path, SQLITE_OPEN_READONLY);
   if (!source) return source.error();
+  // SQLite falls back to read-only by itself when it may not write the file.
+  if (held_here && sqlite3_db_readonly(source->get(), "main") != 0)
+    return make_error(ErrorKind::unavailable, "the database " + db_path + " opened read-only: this process may not write it");
   // One read transaction for the whole copy: every step reads the same
   // snapshot, so the server's commits meanwhile neither restart the copy
   // nor tear it. (The WAL cannot be checkpointed past it until it ends.)
@@ -218,13 +228,13 @@ sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& des
   if (auto r = sqlite_exec(source->get(), "SELECT count(*) FROM sqlite_master"); !r) return r.error();
   auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!dest) return dest.error();
-  if (auto r = copy_pages(source->get(), dest->get(), "database"); !r) return r.error();
+  if (auto r = copy_pages(source->get(), dest->get(), held_here ? "" : "database", go_on); !r) return r.error();
   (void)sqlite_exec(source->get(), "COMMIT");
   return {};
 }
 
 sdk::Result<DatabaseState> finish_sqlite_copy(const std::string& dest_file) {
-  auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE);
+  auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW);
   if (!dest) return dest.error();
   // One file, readable alone: the copy keeps the source's WAL mode.
   if (auto r = sqlite_exec(dest->get(), "PRAGMA journal_mode = DELETE"); !r) return r.error();
@@ -243,15 +253,24 @@ sdk::Result<DatabaseState> snapshot_sqlite(const std::string& db_path, const std
     if (auto r = copy_sqlite(db_path, dest_file, false); !r) return r.error();
     return finish_sqlite_copy(dest_file);
   }
-  // Held exclusively by a running server: it makes the copy.
+  // Held exclusively by a running server: it makes the copy, beside the
+  // database, and this process takes it over. The server is the database
+  // owner's process (checked on the socket), yet the file is checked too
+  // before it is moved or opened: a regular file with one name, not a link
+  // to something else this process (maybe root) would then rewrite.
   auto made = request_snapshot(db_path);
   if (!made)
-    return make_error(openable.error().kind, openable.error().message + " (and it made no copy for the backup: " +
-                                                 made.error().message + ")");
+    return make_error(ErrorKind::unavailable, "the server holding the SQLite database " + db_path +
+                                                  " exclusively made no copy for the backup: " + made.error().message);
   std::error_code ec;
+  struct stat st {};
+  if (::lstat(made->c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    fs::remove(*made, ec);
+    return make_error(ErrorKind::internal, "the server's copy " + *made + " is not a plain file of its own");
+  }
   fs::rename(*made, dest_file, ec);
   if (ec) {  // another file system: copied, then removed
-    Progress progress("database", static_cast<std::int64_t>(fs::file_size(*made, ec)));
+    Progress progress("database", static_cast<std::int64_t>(st.st_size));
     auto copied = copy_file(*made, dest_file, progress);
     fs::remove(*made, ec);
     if (!copied) return copied.error();

@@ -35,7 +35,9 @@ struct DatabaseState {
 // (`held_here`: in the process that holds the database exclusively,
 // snapshot_service.hpp), then the copy made a self-contained file, checked,
 // and read for the manifest.
-sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here);
+// `go_on`, when given, is asked between steps; the copy stops once it says no.
+sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& dest_file, bool held_here,
+                              const std::function<bool()>& go_on = {});
 sdk::Result<DatabaseState> finish_sqlite_copy(const std::string& dest_file);
 // Both, by this process, or by the running server that holds the database
 // exclusively (snapshot_service.hpp).

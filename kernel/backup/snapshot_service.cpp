@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -33,13 +34,36 @@ sdk::Result<sockaddr_un> address_of(const std::string& path) {
   return addr;
 }
 
-void write_all(int fd, const std::string& text) {
+bool write_all(int fd, const std::string& text) {
   std::size_t sent = 0;
   while (sent < text.size()) {
     ssize_t n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The request line, within 10 s in all, unless `stop` becomes readable.
+sdk::Result<std::string> read_request(int fd, int stop) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string line;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return make_error(ErrorKind::invalid_argument, "no request within 10 s");
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR)
+      return make_error(ErrorKind::unavailable, std::strerror(errno));
+    if (fds[1].revents) return make_error(ErrorKind::unavailable, "the server is stopping");
+    if (!fds[0].revents) continue;
+    char buf[kMaxRequest];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return make_error(ErrorKind::unavailable, "the connection ended");
+    line.append(buf, static_cast<std::size_t>(n));
+    if (auto end = line.find('\n'); end != std::string::npos) return line.substr(0, end);
+    if (line.size() > kMaxRequest) return make_error(ErrorKind::invalid_argument, "the request is too long");
   }
 }
 
@@ -57,19 +81,38 @@ sdk::Result<std::string> read_line(int fd, std::size_t limit) {
   }
 }
 
+std::string directory_of(const std::string& db_path) {
+  auto dir = std::filesystem::path(db_path).parent_path();
+  return dir.empty() ? "." : dir.string();
+}
+
+std::string copy_prefix(const std::string& db_path) {
+  return std::filesystem::path(db_path).filename().string() + ".snapshot-";
+}
+
+// Whether `name` is `prefix` and mkstemp's six characters, as only this
+// service names files.
+bool made_here(const std::string& name, const std::string& prefix) {
+  return name.size() == prefix.size() + 6 && name.rfind(prefix, 0) == 0 &&
+         name.find('/', prefix.size()) == std::string::npos;
+}
+
 // Copies and staging directories a killed server or backup left beside the
-// database: nothing waits for them once a server starts anew.
+// database: nothing waits for them once a server starts anew. Only names
+// exactly as this service makes them.
 void remove_leftovers(const std::string& db_path) {
   std::error_code ec;
-  const std::filesystem::path db(db_path);
-  const std::string copy = db.filename().string() + ".snapshot-";
-  const std::string staging = db.filename().string() + ".backup-sock-";
-  for (const auto& entry : std::filesystem::directory_iterator(db.parent_path().empty() ? "." : db.parent_path(), ec)) {
+  const std::string dir = directory_of(db_path);
+  const std::string copy = copy_prefix(db_path);
+  const std::string staging = std::filesystem::path(db_path).filename().string() + ".backup-sock-";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(copy, 0) == 0 || name.rfind(staging, 0) == 0) {
-      std::filesystem::remove_all(entry.path(), ec);
-      write_log(LogLevel::info, "backup", "removed a backup copy left over", {{"path", entry.path().string()}});
-    }
+    std::error_code removed;
+    if (made_here(name, copy) && entry.is_regular_file(ec)) std::filesystem::remove(entry.path(), removed);
+    else if (made_here(name, staging) && entry.is_directory(ec)) std::filesystem::remove_all(entry.path(), removed);
+    else continue;
+    if (!removed)
+      write_log(LogLevel::info, "backup", "removed what a stopped backup left", {{"path", entry.path().string()}});
   }
 }
 
@@ -132,9 +175,14 @@ SnapshotService::SnapshotService(std::string db_path, int listener, int stop_rea
   thread_ = std::thread([this] { serve(); });
 }
 
-SnapshotService::~SnapshotService() {
+void SnapshotService::stop() {
+  if (stopping_.exchange(true)) return;
   char one = 1;
   (void)!::write(stop_write_, &one, 1);
+}
+
+SnapshotService::~SnapshotService() {
+  stop();
   if (thread_.joinable()) thread_.join();
   ::close(listener_);
   ::close(stop_read_);
@@ -146,13 +194,18 @@ void SnapshotService::serve() {
   pthread_setname_np(pthread_self(), "picloud-backup");
   for (;;) {
     pollfd fds[2] = {{listener_, POLLIN, 0}, {stop_read_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
+      write_log(LogLevel::warn, "backup", "waiting for backup requests failed", {{"error", std::strerror(errno)}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
     }
     if (fds[1].revents) return;
     int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
+    if (client < 0) {
+      // Out of descriptors, say: the request stays queued; no spinning.
+      if (errno != EINTR && errno != EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
     answer(client);
     ::close(client);
   }
@@ -164,23 +217,31 @@ void SnapshotService::answer(int client) {
   ucred peer{};
   socklen_t length = sizeof peer;
   if (::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || (peer.uid != ::geteuid() && peer.uid != 0))
-    return write_all(client, "error only the server's user may ask for a copy\n");
-  timeval timeout{10, 0};
-  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  auto request = read_line(client, kMaxRequest);
-  if (!request || *request != "snapshot") return write_all(client, "error the request must be \"snapshot\"\n");
+    return (void)write_all(client, "error only the server's user may ask for a copy\n");
+  auto request = read_request(client, stop_read_);
+  if (!request) return (void)write_all(client, "error " + request.error().message + "\n");
+  if (*request != "snapshot") return (void)write_all(client, "error the request must be \"snapshot\"\n");
   std::string file = db_path_ + ".snapshot-XXXXXX";
   int fd = ::mkstemp(file.data());
-  if (fd < 0) return write_all(client, std::string("error cannot make a file beside the database: ") + std::strerror(errno) + "\n");
+  if (fd < 0) return (void)write_all(client, std::string("error cannot make a file beside the database: ") + std::strerror(errno) + "\n");
   ::close(fd);
   write_log(LogLevel::info, "backup", "copying the database for a backup", {{"file", file}});
-  auto copied = copy_sqlite(db_path_, file, true);
+  // Stopped when the server stops or the client goes away (nobody would
+  // take the copy).
+  auto go_on = [&] {
+    pollfd gone{client, POLLRDHUP, 0};
+    return !stopping_.load() && ::poll(&gone, 1, 0) == 0;
+  };
+  auto copied = copy_sqlite(db_path_, file, true, go_on);
   if (!copied) {
     ::unlink(file.c_str());
     write_log(LogLevel::warn, "backup", "the database copy for a backup failed", {{"error", copied.error().message}});
-    return write_all(client, "error " + copied.error().message + "\n");
+    return (void)write_all(client, "error " + copied.error().message + "\n");
   }
-  write_all(client, "ok " + file + "\n");
+  if (!write_all(client, "ok " + std::filesystem::path(file).filename().string() + "\n")) {
+    ::unlink(file.c_str());
+    write_log(LogLevel::warn, "backup", "the backup that asked for a copy went away; the copy is removed");
+  }
 }
 
 sdk::Result<std::string> request_snapshot(const std::string& db_path) {
@@ -195,17 +256,24 @@ sdk::Result<std::string> request_snapshot(const std::string& db_path) {
   } closer{fd};
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(sockaddr_un)) != 0)
     return make_error(ErrorKind::unavailable, "cannot reach " + path + ": " + std::strerror(errno));
+  // Only the database owner's process (or root's) is taken at its word.
+  struct stat db {};
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (::stat(db_path.c_str(), &db) != 0 || ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 ||
+      (peer.uid != db.st_uid && peer.uid != 0))
+    return make_error(ErrorKind::unavailable, path + " is not served by the database's owner");
   write_all(fd, "snapshot\n");
   // No time limit: copying a large database takes as long as it takes.
   auto answer = read_line(fd, 64 * 1024);
   if (!answer) return make_error(ErrorKind::unavailable, "no answer from " + path + ": " + answer.error().message);
   if (answer->rfind("ok ", 0) == 0) {
-    // A file beside the database, as the server makes them, and nothing else.
-    std::string file = answer->substr(3);
-    const std::string prefix = db_path + ".snapshot-";
-    if (file.rfind(prefix, 0) != 0 || file.find('/', prefix.size()) != std::string::npos)
-      return make_error(ErrorKind::internal, "the server named a copy outside its database's directory: " + file);
-    return file;
+    // A file of the server's own naming in the database's directory, and
+    // nothing else.
+    std::string name = answer->substr(3);
+    if (!made_here(name, copy_prefix(db_path)))
+      return make_error(ErrorKind::internal, "the server named a copy that is not of its making: " + name);
+    return directory_of(db_path) + "/" + name;
   }
   if (answer->rfind("error ", 0) == 0) return make_error(ErrorKind::unavailable, answer->substr(6));
   return make_error(ErrorKind::internal, "an answer of another shape from " + path);

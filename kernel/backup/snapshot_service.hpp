@@ -10,8 +10,10 @@
 // backup and carries on as with a copy of its own. One copy at a time; the
 // socket exists only while such a server runs.
 //
-// Protocol, one request per connection: the client sends "snapshot\n"; the
-// server answers "ok <path>\n" or "error <message>\n".
+// Protocol, one request per connection: the client sends "snapshot\n"
+// within 10 s; the server answers "ok <file name>\n" (a file in the
+// database's directory) or "error <message>\n". A copy whose client went
+// away meanwhile is removed.
 #pragma once
 
 #include <atomic>
@@ -29,7 +31,10 @@ std::string snapshot_socket_path(const std::string& db_path);
 class SnapshotService {
  public:
   static sdk::Result<std::unique_ptr<SnapshotService>> start(const std::string& db_path);
-  // Stops listening, waits for a copy under way, removes the socket.
+  // Takes no more requests and ends a copy under way (its client hears an
+  // error), without waiting; the server calls it as it begins to stop.
+  void stop();
+  // stop(), then waits for the thread; removes the socket.
   ~SnapshotService();
   SnapshotService(const SnapshotService&) = delete;
   SnapshotService& operator=(const SnapshotService&) = delete;
@@ -40,6 +45,7 @@ class SnapshotService {
   void answer(int client);
   std::string db_path_;
   int listener_, stop_read_, stop_write_;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
