@@ -115,12 +115,10 @@ Result<void> Kernel::open_database() {
     metrics_.scraped_counters("picloud_db_group_flushes_total", "shared WAL flushes (commits per flush: the batch size)",
                               [group] { return MetricsRegistry::ScrapedSeries{{{}, static_cast<double>(group->flushes())}}; });
   }
+  LogFields fields{{"url", url.display}};
   if (url.dialect == sdk::Dialect::sqlite)
-    write_log(LogLevel::info, "kernel", "database open",
-              {{"url", url.display},
-               {"locking", settings_.database.connection.exclusive_locking ? "exclusive" : "shared"}});
-  else
-    write_log(LogLevel::info, "kernel", "database open", {{"url", url.display}});
+    fields.emplace_back("locking", settings_.database.connection.exclusive_locking ? "exclusive" : "shared");
+  write_log(LogLevel::info, "kernel", "database open", fields);
   return {};
 }
 

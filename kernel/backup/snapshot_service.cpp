@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "kernel/backup/database_copy.hpp"
 #include "kernel/log.hpp"
@@ -45,39 +46,29 @@ bool write_all(int fd, const std::string& text) {
   return true;
 }
 
-// The request line, within 10 s in all, unless `stop` becomes readable.
-sdk::Result<std::string> read_request(int fd, int stop) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+// A line of at most `limit` bytes (without its newline), or an error; given
+// a `deadline`, by then; given a `stop` descriptor, until it is readable.
+sdk::Result<std::string> read_line(int fd, std::size_t limit, int stop = -1,
+                                   std::optional<std::chrono::steady_clock::time_point> deadline = {}) {
   std::string line;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return make_error(ErrorKind::invalid_argument, "no request within 10 s");
-    pollfd fds[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR)
-      return make_error(ErrorKind::unavailable, std::strerror(errno));
+    int wait_ms = -1;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return make_error(ErrorKind::invalid_argument, "nothing came in time");
+      wait_ms = static_cast<int>(left.count());
+    }
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};  // a negative fd is left out
+    if (::poll(fds, 2, wait_ms) < 0 && errno != EINTR) return make_error(ErrorKind::unavailable, std::strerror(errno));
     if (fds[1].revents) return make_error(ErrorKind::unavailable, "the server is stopping");
     if (!fds[0].revents) continue;
-    char buf[kMaxRequest];
+    char buf[256];
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return make_error(ErrorKind::unavailable, "the connection ended");
+    if (n <= 0) return make_error(ErrorKind::unavailable, n == 0 ? "the connection ended" : std::strerror(errno));
     line.append(buf, static_cast<std::size_t>(n));
     if (auto end = line.find('\n'); end != std::string::npos) return line.substr(0, end);
-    if (line.size() > kMaxRequest) return make_error(ErrorKind::invalid_argument, "the request is too long");
-  }
-}
-
-// A line of at most `limit` bytes (without its newline), or an error.
-sdk::Result<std::string> read_line(int fd, std::size_t limit) {
-  std::string line;
-  char c;
-  for (;;) {
-    ssize_t n = ::recv(fd, &c, 1, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return make_error(ErrorKind::unavailable, n == 0 ? "the connection ended" : std::strerror(errno));
-    if (c == '\n') return line;
-    if (line.size() >= limit) return make_error(ErrorKind::invalid_argument, "the line is too long");
-    line.push_back(c);
+    if (line.size() > limit) return make_error(ErrorKind::invalid_argument, "the line is too long");
   }
 }
 
@@ -218,7 +209,7 @@ void SnapshotService::answer(int client) {
   socklen_t length = sizeof peer;
   if (::getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || (peer.uid != ::geteuid() && peer.uid != 0))
     return (void)write_all(client, "error only the server's user may ask for a copy\n");
-  auto request = read_request(client, stop_read_);
+  auto request = read_line(client, kMaxRequest, stop_read_, std::chrono::steady_clock::now() + std::chrono::seconds(10));
   if (!request) return (void)write_all(client, "error " + request.error().message + "\n");
   if (*request != "snapshot") return (void)write_all(client, "error the request must be \"snapshot\"\n");
   std::string file = db_path_ + ".snapshot-XXXXXX";
