@@ -104,6 +104,8 @@ Result<Settings> read_settings(Config& c, const std::string& exe_dir) {
   TRY_ASSIGN(s.database.group_commit, c.get_bool("database", "group_commit", true));
   TRY_ASSIGN(n, c.get_int("database", "group_commit_max_wait_us", 0, 0, 10000));
   s.database.group.max_wait = std::chrono::microseconds(n);
+  TRY_ASSIGN(n, c.get_int("database", "group_commit_interval_us", 1000, 0, 100000));
+  s.database.group.interval = std::chrono::microseconds(n);
   TRY_ASSIGN(n, c.get_int("database", "group_commit_max_batch", 64, 1, 100000));
   s.database.group.max_batch = static_cast<std::uint32_t>(n);
   TRY_ASSIGN(text, c.get_choice("database", "sqlite_locking", "shared", {"shared", "exclusive"}));

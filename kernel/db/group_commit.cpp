@@ -58,6 +58,14 @@ sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
   std::optional<BlockingWait> sleeping;
   if (recent_flush_us_.load(std::memory_order_relaxed) >= kLendFromUs) sleeping.emplace();
   std::unique_lock lock(mutex_);
+  // A thread waits: a flush held back by pacing begins now (its leader
+  // waits on changed_ too).
+  ++threads_waiting_;
+  struct Counted {
+    std::uint32_t& n;
+    ~Counted() { --n; }
+  } counted{threads_waiting_};
+  if (flushing_) changed_.notify_all();
   for (;;) {
     if (durable_ >= ticket) return {};  // made durable before any flush failed
     if (failed_) return sdk::make_error(sdk::ErrorKind::unavailable, *failed_);
@@ -127,12 +135,24 @@ void GroupCommit::lead_flush(std::unique_lock<std::mutex>& lock) {
       changed_.wait_until(lock, deadline,
                           [&] { return writing_ == 0 || last_ticket_ - durable_ >= options_.max_batch; });
     }
+    if (options_.interval.count() > 0 && last_flush_shared_) {
+      // Commits keep coming: the ones of the next moments share this flush
+      // instead of each few paying for one of their own. Only answers
+      // parked without a thread (callbacks, deferred acknowledgements)
+      // wait for it: a thread blocked on the flush would idle meanwhile.
+      changed_.wait_until(lock, last_flush_started_ + options_.interval, [&] {
+        return stopping_ || threads_waiting_ > 0 || last_ticket_ - durable_ >= options_.max_batch;
+      });
+    }
     const std::uint64_t covers = last_ticket_;  // every one of these committed before the flush starts
+    const std::uint64_t durable_before = durable_;
     lock.unlock();
     auto started = std::chrono::steady_clock::now();
     auto flushed = flush_();
     note_flush_time(std::chrono::steady_clock::now() - started);
     lock.lock();
+    last_flush_started_ = started;
+    last_flush_shared_ = covers - durable_before > 1;
     flushing_ = false;
     ++flushes_;
     if (flushed) {
@@ -185,14 +205,20 @@ WalFlusher::~WalFlusher() {
 }
 
 sdk::Result<void> WalFlusher::flush() {
-  struct stat named {};
-  if (::stat(path_.c_str(), &named) != 0) {
+  // statx() asking for the inode number alone: a stat() that asks for the
+  // times marks them as read, and the kernel (multigrain timestamps, Linux
+  // 6.13+) then gives the next write a new fine-grained mtime, which makes
+  // the inode dirty and, on some filesystems, costs fdatasync() a second
+  // synchronous write for it on every flush.
+  struct statx named {};
+  if (::statx(AT_FDCWD, path_.c_str(), 0, STATX_INO, &named) != 0) {
     if (errno == ENOENT && seen_) return {};
     return sdk::make_error(sdk::ErrorKind::internal, "stat " + path_ + ": " + std::strerror(errno));
   }
   seen_ = true;
-  struct stat open_file {};
-  if (fd_ >= 0 && (::fstat(fd_, &open_file) != 0 || open_file.st_ino != named.st_ino || open_file.st_dev != named.st_dev)) {
+  struct statx open_file {};
+  if (fd_ >= 0 && (::statx(fd_, "", AT_EMPTY_PATH, STATX_INO, &open_file) != 0 || open_file.stx_ino != named.stx_ino ||
+                   open_file.stx_dev_major != named.stx_dev_major || open_file.stx_dev_minor != named.stx_dev_minor)) {
     ::close(fd_);
     fd_ = -1;
   }

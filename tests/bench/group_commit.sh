@@ -14,6 +14,9 @@
 #   lone write   /getset from one connection, one request at a time: p50/p99
 #                (must not get worse by more than 1 ms)
 #   batch        commits per WAL flush over the run (SQLite, group commit on)
+# SQLite runs: group commit on (flushes paced, the default), on but unpaced
+# (group_commit_interval_us = 0), off, and on with sqlite_locking =
+# "exclusive".
 # The database lives in a directory on the disk that holds the build tree
 # (not /tmp, which may be a tmpfs where a flush costs nothing): set
 # BENCH_DB_DIR to measure another disk.
@@ -116,16 +119,23 @@ header() {
 machine_line
 echo "disk: $(df -T "$DB_DIR" | awk 'NR==2 {print $2, $1}')"
 header
-# "exclusive": group commit on and [database] sqlite_locking = "exclusive".
-for mode in on off exclusive; do
+# "unpaced": group commit on, group_commit_interval_us = 0 (each flush
+# begins as soon as the previous one ended); "exclusive": group commit on
+# and [database] sqlite_locking = "exclusive".
+for mode in on unpaced off exclusive; do
   mkdir -p "$DB_DIR/$mode"
   SQLITE_FILE="$DB_DIR/$mode/picloud.db"
   EXCLUSIVE=$([ "$mode" = exclusive ] && echo 1 || true)
   bench_picloud "sqlite-$mode" "sqlite:$SQLITE_FILE" PICLOUD_PLUGINS_ENABLED=kv PICLOUD_ADMIN_IP_HOSTS=false \
     PICLOUD_DATABASE_GROUP_COMMIT=$([ "$mode" = off ] && echo false || echo true) \
-    PICLOUD_DATABASE_SQLITE_LOCKING=$([ -n "$EXCLUSIVE" ] && echo exclusive || echo shared)
+    PICLOUD_DATABASE_SQLITE_LOCKING=$([ -n "$EXCLUSIVE" ] && echo exclusive || echo shared) \
+    PICLOUD_DATABASE_GROUP_COMMIT_INTERVAL_US=$([ "$mode" = unpaced ] && echo 0 || echo 1000)
   setup_app
-  measure "sqlite $([ -n "$EXCLUSIVE" ] && echo "exclusive, gc on" || echo "group_commit $mode")"
+  case "$mode" in
+    exclusive) measure "sqlite exclusive, gc on" ;;
+    unpaced) measure "sqlite gc on, unpaced" ;;
+    *) measure "sqlite group_commit $mode" ;;
+  esac
   kill "${BENCH_PIDS[-1]}"; wait "${BENCH_PIDS[-1]}" 2>/dev/null || true
 done
 SQLITE_FILE= EXCLUSIVE=

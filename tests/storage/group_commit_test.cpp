@@ -130,6 +130,71 @@ TEST(GroupCommit, ALeaderWaitsForWritesUnderWayButNeverForALoneOne) {
   EXPECT_LT(waited, 2s);
 }
 
+TEST(GroupCommit, WhileCommitsKeepComingParkedAnswersArePacedButALoneWriteOrAWaitingThreadIsNot) {
+  SlowFlush flush;
+  flush.takes = 0us;
+  GroupCommit group([&] { return flush(); }, {.interval = 300ms, .max_batch = 4});
+  using Clock = std::chrono::steady_clock;
+  // An answer parked until its commit is durable (no thread waits).
+  auto park = [&](std::uint64_t ticket) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    group.when_durable(ticket, [done] { done->set_value(); });
+    return future;
+  };
+  auto timed = [&](auto&& body) {
+    auto start = Clock::now();
+    body();
+    return Clock::now() - start;
+  };
+  // Lone writes one after another: each flush covers one commit, and none
+  // waits for the interval.
+  auto lone = timed([&] {
+    for (int i = 0; i < 5; ++i) park(group.committed()).wait();
+  });
+  EXPECT_LT(lone, 150ms) << "lone writes were paced";
+  EXPECT_EQ(flush.finished, 5);
+
+  // Two commits share a flush: commits keep coming, so the next flush
+  // begins no sooner than the interval after that one began.
+  auto a = group.committed();
+  auto b = group.committed();
+  auto first = park(a), second = park(b);
+  first.wait();
+  second.wait();
+  EXPECT_EQ(flush.finished, 6);
+  auto paced = timed([&] { park(group.committed()).wait(); });
+  EXPECT_GE(paced, 250ms) << "the flush after a shared one was not paced";
+  EXPECT_LT(paced, 2s);
+  EXPECT_EQ(flush.finished, 7);
+
+  // That flush covered one commit: the next is not paced.
+  EXPECT_LT(timed([&] { park(group.committed()).wait(); }), 150ms);
+
+  // Paced again, but a thread blocked on a flush does not wait for the
+  // interval, and the parked answer leaves with its flush.
+  a = group.committed();
+  b = group.committed();
+  first = park(a);
+  park(b).wait();
+  auto parked = park(group.committed());
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(parked.wait_for(0ms), std::future_status::timeout) << "not paced";
+  EXPECT_LT(timed([&] { ASSERT_TRUE(group.wait_durable(group.committed()).ok()); }), 150ms)
+      << "a waiting thread waited for the interval";
+  // (Its callback runs on the flushing thread just after the waiter woke.)
+  EXPECT_EQ(parked.wait_for(100ms), std::future_status::ready) << "the parked answer missed the flush";
+
+  // And max_batch commits end the wait.
+  a = group.committed();
+  b = group.committed();
+  first = park(a);
+  park(b).wait();
+  std::uint64_t last = 0;
+  for (int i = 0; i < 4; ++i) last = group.committed();
+  EXPECT_LT(timed([&] { park(last).wait(); }), 150ms) << "a full batch waited for the interval";
+}
+
 // when_durable: the callback form, for answers that wait without a thread.
 // The group's own thread leads the flush when no waiter does.
 TEST(GroupCommit, ACallbackRunsOnceAFlushThatBeganAfterItsCommitFinished) {

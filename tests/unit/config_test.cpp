@@ -45,6 +45,7 @@ TEST(Config, ShippedDefaultFileMatchesBuiltInDefaults) {
   EXPECT_EQ(s->database_url.sqlite_path, "./data/picloud.db");
   EXPECT_TRUE(s->database.group_commit);
   EXPECT_EQ(s->database.group.max_wait.count(), 0);
+  EXPECT_EQ(s->database.group.interval.count(), 1000);
   EXPECT_EQ(s->database.group.max_batch, 64u);
   EXPECT_FALSE(s->database.connection.exclusive_locking);
   EXPECT_TRUE(c->unread_keys().empty());
@@ -60,6 +61,14 @@ TEST(Config, GroupCommitCanBeTurnedOffAndItsBoundsAreChecked) {
   auto too_long = read_settings(long_wait, "/x");
   ASSERT_FALSE(too_long.ok());
   EXPECT_NE(too_long.error().message.find("group_commit_max_wait_us"), std::string::npos) << too_long.error().message;
+  auto unpaced_config = load("[database]\ngroup_commit_interval_us = 0\n");
+  auto unpaced = read_settings(unpaced_config, "/x");
+  ASSERT_TRUE(unpaced.ok()) << unpaced.error().message;
+  EXPECT_EQ(unpaced->database.group.interval.count(), 0);
+  auto slow_config = load("[database]\ngroup_commit_interval_us = 200000\n");
+  auto slow = read_settings(slow_config, "/x");
+  ASSERT_FALSE(slow.ok());
+  EXPECT_NE(slow.error().message.find("group_commit_interval_us"), std::string::npos) << slow.error().message;
   auto sometimes = load("[database]\ngroup_commit = sometimes\n");
   auto not_bool = read_settings(sometimes, "/x");
   ASSERT_FALSE(not_bool.ok());
