@@ -407,6 +407,11 @@ Result<void> Kernel::start() {
       *database_, *script_engine_, admin_->executions(), metrics_, settings_.dispatch,
       dispatch::Delivery{outbox_signal_, *dead_letters_, &plugins_->job_kinds(), nodes_->id()});
   dispatcher_->set_plugin_routes(&plugins_->app_host_routes());
+  // Flushes are paced only while runs that may commit are in progress.
+  if (auto* group = database_->group_commit()) {
+    dispatcher_->when_runs_pause([group] { group->work_paused(); });
+    group->pace_while([d = dispatcher_.get()] { return d->runs_in_progress() > 0; });
+  }
   if (auto r = dispatcher_->start(); !r) return fail(r.error());
   cron_ = std::make_unique<triggers::CronScheduler>(*database_, outbox_signal_, metrics_,
                                                     settings_.triggers.cron_poll_interval_ms);
@@ -504,7 +509,9 @@ void Kernel::stop() {
       admin_->set_script_runner(nullptr);
     }
     poked_dispatcher_ = nullptr;
+    if (auto* group = database_ ? database_->group_commit() : nullptr) group->pace_while(nullptr);
     dispatcher_->stop();
+    dispatcher_->when_runs_pause(nullptr);  // no run is left to leave
   }
   // Its work stopped: gone from every node's list.
   if (nodes_) nodes_->stop();

@@ -76,6 +76,7 @@ class Database final : public sdk::Database {
   std::size_t connections_open() const;
   // Group commit on this database, or null (PostgreSQL, or turned off).
   const GroupCommit* group_commit() const { return group_.get(); }
+  GroupCommit* group_commit() { return group_.get(); }
   // The WAL file group commit flushes (empty without group commit).
   std::string wal_path() const { return wal_ ? wal_->path() : std::string(); }
 

@@ -36,12 +36,29 @@ void GroupCommit::write_ended() {
   if (options_.max_wait.count() > 0) changed_.notify_all();
 }
 
+void GroupCommit::pace_while(std::function<bool()> busy) {
+  {
+    std::lock_guard lock(mutex_);
+    busy_ = std::move(busy);
+  }
+  changed_.notify_all();
+}
+
+void GroupCommit::work_paused() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!pacing_) return;
+  }
+  changed_.notify_all();
+}
+
 GroupCommit::~GroupCommit() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   flusher_wanted_.notify_all();
+  changed_.notify_all();  // a pacing leader flushes at once
   if (flusher_.joinable()) flusher_.join();
 }
 
@@ -139,10 +156,14 @@ void GroupCommit::lead_flush(std::unique_lock<std::mutex>& lock) {
       // Commits keep coming: the ones of the next moments share this flush
       // instead of each few paying for one of their own. Only answers
       // parked without a thread (callbacks, deferred acknowledgements)
-      // wait for it: a thread blocked on the flush would idle meanwhile.
+      // wait for it, and only while more commits may come: a thread
+      // blocked on the flush, or a CPU with nothing else to do, would idle.
+      pacing_ = true;
       changed_.wait_until(lock, last_flush_started_ + options_.interval, [&] {
-        return stopping_ || threads_waiting_ > 0 || last_ticket_ - durable_ >= options_.max_batch;
+        return stopping_ || threads_waiting_ > 0 || last_ticket_ - durable_ >= options_.max_batch ||
+               (busy_ && !busy_());
       });
+      pacing_ = false;
     }
     const std::uint64_t covers = last_ticket_;  // every one of these committed before the flush starts
     const std::uint64_t durable_before = durable_;

@@ -47,7 +47,8 @@ class GroupCommit {
     // that one flush covers the commits of the whole interval: fewer
     // flushes, each costing the same CPU time however many commits it
     // covers. Only answers parked without a thread (when_durable(),
-    // flush_soon()) wait for it: a flush a thread is blocked on in
+    // flush_soon()) wait for it, and only while pace_while()'s probe says
+    // more commits may come: a flush a thread is blocked on in
     // wait_durable() begins at once. A lone write (the last flush covered
     // its own commit alone) never waits, nor does any once the disk's
     // flush takes this long.
@@ -82,6 +83,15 @@ class GroupCommit {
   // sit readable but not durable for longer than about one flush.
   void flush_soon(std::uint64_t ticket);
 
+  // Pacing (Options::interval) waits only while `busy` says that work which
+  // may commit soon is under way (the kernel: script runs in progress).
+  // With none, the answers parked for the flush are all there is to wait
+  // for, and waiting would only leave the CPU idle and the clients waiting.
+  // Null (the default): always. work_paused() tells a pacing flush to look
+  // again. Thread-safe; `busy` is called with the group's lock held.
+  void pace_while(std::function<bool()> busy);
+  void work_paused();
+
   // Write transactions under way (waiting for or holding the writer's turn). A
   // leader with max_wait > 0 waits for them to commit and join its flush.
   void write_began();
@@ -107,6 +117,8 @@ class GroupCommit {
   std::chrono::steady_clock::time_point last_flush_started_{};
   bool last_flush_shared_ = false;
   std::uint32_t threads_waiting_ = 0;  // in wait_durable()
+  std::function<bool()> busy_;         // pace_while()'s
+  bool pacing_ = false;                // a leader waits for the interval
   std::uint32_t writing_ = 0;
   std::uint64_t flushes_ = 0;
   struct Callback {

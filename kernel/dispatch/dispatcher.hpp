@@ -109,6 +109,12 @@ class Dispatcher : public http::CorsLookup {
 
   const DispatchSettings& settings() const { return settings_; }
 
+  // Script runs in progress now (holding a gate slot), and what to call
+  // whenever the last one left (set before start()). Group commit paces its
+  // flushes only while runs are in progress (db/group_commit.hpp).
+  int runs_in_progress() const { return gate_.running(); }
+  void when_runs_pause(std::function<void()> paused) { gate_.when_idle(std::move(paused)); }
+
  private:
   sdk::HttpResponse serve_plugin_route(const sdk::HttpRequest& request);
   const http::Router* plugin_routes_ = nullptr;

@@ -66,16 +66,18 @@ void ExecutionGate::enter_blocking(std::string_view app) {
 }
 
 void ExecutionGate::leave(std::string_view app) {
-  bool waiters;
+  bool waiters, idle;
   {
     std::lock_guard lock(mutex_);
     --running_;
     --load_of(app).running;
     waiters = queued_ > 0 || returning_ > 0;
+    idle = running_ == 0 && !waiters;
   }
   // Every waiter looks: the first one in line may be of an app that is at
   // its share, and waking only it would leave the slot unused.
   if (waiters) freed_.notify_all();
+  if (idle && when_idle_) when_idle_();
 }
 
 bool ExecutionGate::lend(std::string_view app) {

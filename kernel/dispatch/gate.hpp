@@ -46,6 +46,9 @@ class ExecutionGate {
   // Still held to the app's share.
   void enter_blocking(std::string_view app);
   void leave(std::string_view app);
+  // Called, outside the gate's lock, whenever a run leaves and no run is in
+  // progress any more. Set before the gate is used.
+  void when_idle(std::function<void()> idle) { when_idle_ = std::move(idle); }
 
   // A run sleeping on I/O (a BlockingWait) lends its slot while it sleeps
   // when another app's run waits for one, which may then start in it. Its
@@ -134,6 +137,7 @@ class ExecutionGate {
   int lent_ = 0;
   int returning_ = 0;
   std::uint64_t rejected_ = 0;
+  std::function<void()> when_idle_;
   // Entries stay once made: one small struct per app that ever ran.
   std::unordered_map<std::string, AppLoad, Hash, std::equal_to<>> apps_;
 };

@@ -193,6 +193,29 @@ TEST(GroupCommit, WhileCommitsKeepComingParkedAnswersArePacedButALoneWriteOrAWai
   std::uint64_t last = 0;
   for (int i = 0; i < 4; ++i) last = group.committed();
   EXPECT_LT(timed([&] { park(last).wait(); }), 150ms) << "a full batch waited for the interval";
+
+  // Pacing waits only while work that may commit is under way.
+  std::atomic<bool> busy{false};
+  group.pace_while([&] { return busy.load(); });
+  auto shared_flush = [&] {
+    a = group.committed();
+    b = group.committed();
+    first = park(a);
+    park(b).wait();
+  };
+  shared_flush();
+  EXPECT_LT(timed([&] { park(group.committed()).wait(); }), 150ms) << "paced with nothing under way";
+  shared_flush();
+  busy = true;
+  auto start = Clock::now();
+  parked = park(group.committed());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(parked.wait_for(0ms), std::future_status::timeout) << "not paced while work was under way";
+  busy = false;
+  group.work_paused();
+  EXPECT_EQ(parked.wait_for(100ms), std::future_status::ready) << "the pause did not end the wait";
+  EXPECT_LT(Clock::now() - start, 250ms);
+  group.pace_while(nullptr);
 }
 
 // when_durable: the callback form, for answers that wait without a thread.

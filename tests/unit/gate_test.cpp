@@ -95,6 +95,21 @@ TEST(Gate, AFreedSlotReachesAWaiterThatMayUseIt) {
   gate.leave("other");
 }
 
+TEST(Gate, SaysWhenTheLastRunLeftAndNotBefore) {
+  ExecutionGate gate({.max_running = 4, .max_queued = 8});
+  int idle = 0;
+  gate.when_idle([&] { ++idle; });
+  ASSERT_TRUE(gate.enter("a", 0ms));
+  ASSERT_TRUE(gate.enter("b", 0ms));
+  gate.leave("a");
+  EXPECT_EQ(idle, 0) << "b still runs";
+  gate.leave("b");
+  EXPECT_EQ(idle, 1);
+  ASSERT_TRUE(gate.enter("a", 0ms));
+  gate.leave("a");
+  EXPECT_EQ(idle, 2);
+}
+
 TEST(Gate, OneAppCannotFillTheQueue) {
   ExecutionGate gate(GateLimits{1, 4, 1, 2});
   ASSERT_TRUE(gate.enter("hostile", 0ms));
