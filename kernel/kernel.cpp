@@ -509,7 +509,8 @@ void Kernel::stop() {
       admin_->set_script_runner(nullptr);
     }
     poked_dispatcher_ = nullptr;
-    if (auto* group = database_ ? database_->group_commit() : nullptr) group->pace_while(nullptr);
+    // Nothing is under way any more: no flush waits for more commits.
+    if (auto* group = database_ ? database_->group_commit() : nullptr) group->pace_while([] { return false; });
     dispatcher_->stop();
     dispatcher_->when_runs_pause(nullptr);  // no run is left to leave
   }

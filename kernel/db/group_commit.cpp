@@ -18,8 +18,15 @@ namespace picloud::kernel::db {
 GroupCommit::GroupCommit(Flush flush, Options options) : flush_(std::move(flush)), options_(options) {}
 
 std::uint64_t GroupCommit::committed() {
-  std::lock_guard lock(mutex_);
-  return ++last_ticket_;
+  std::uint64_t ticket;
+  bool batch_full;
+  {
+    std::lock_guard lock(mutex_);
+    ticket = ++last_ticket_;
+    batch_full = pacing_ && last_ticket_ - durable_ >= options_.max_batch;
+  }
+  if (batch_full) changed_.notify_all();  // the pacing leader flushes now
+  return ticket;
 }
 
 void GroupCommit::write_began() {
@@ -76,13 +83,11 @@ sdk::Result<void> GroupCommit::wait_durable(std::uint64_t ticket) {
   if (recent_flush_us_.load(std::memory_order_relaxed) >= kLendFromUs) sleeping.emplace();
   std::unique_lock lock(mutex_);
   // A thread waits: a flush held back by pacing begins now (its leader
-  // waits on changed_ too).
-  ++threads_waiting_;
-  struct Counted {
-    std::uint32_t& n;
-    ~Counted() { --n; }
-  } counted{threads_waiting_};
-  if (flushing_) changed_.notify_all();
+  // waits on changed_ too). A waiter leaves only once its ticket is durable,
+  // so the newest ticket waited for is above durable_ exactly while some
+  // waiter still waits.
+  newest_waited_ = std::max(newest_waited_, ticket);
+  if (pacing_) changed_.notify_all();
   for (;;) {
     if (durable_ >= ticket) return {};  // made durable before any flush failed
     if (failed_) return sdk::make_error(sdk::ErrorKind::unavailable, *failed_);
@@ -160,7 +165,7 @@ void GroupCommit::lead_flush(std::unique_lock<std::mutex>& lock) {
       // blocked on the flush, or a CPU with nothing else to do, would idle.
       pacing_ = true;
       changed_.wait_until(lock, last_flush_started_ + options_.interval, [&] {
-        return stopping_ || threads_waiting_ > 0 || last_ticket_ - durable_ >= options_.max_batch ||
+        return stopping_ || newest_waited_ > durable_ || last_ticket_ - durable_ >= options_.max_batch ||
                (busy_ && !busy_());
       });
       pacing_ = false;

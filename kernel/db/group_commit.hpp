@@ -49,8 +49,8 @@ class GroupCommit {
     // covers. Only answers parked without a thread (when_durable(),
     // flush_soon()) wait for it, and only while pace_while()'s probe says
     // more commits may come: a flush a thread is blocked on in
-    // wait_durable() begins at once. A lone write (the last flush covered
-    // its own commit alone) never waits, nor does any once the disk's
+    // wait_durable() begins at once. After a flush that covered one commit
+    // (a lone write's) the next is not paced, nor is any once the disk's
     // flush takes this long.
     // 0: a flush begins as soon as the previous one ended.
     std::chrono::microseconds interval{1000};
@@ -80,7 +80,8 @@ class GroupCommit {
   void when_durable(std::uint64_t ticket, std::function<void()> ready);
   // Asks for a flush covering `ticket` soon, without waiting for it: a
   // commit whose acknowledgement is deferred (deferred_acks.hpp) must not
-  // sit readable but not durable for longer than about one flush.
+  // sit readable but not durable for longer than about one flush (plus
+  // the pacing interval, under load).
   void flush_soon(std::uint64_t ticket);
 
   // Pacing (Options::interval) waits only while `busy` says that work which
@@ -116,7 +117,7 @@ class GroupCommit {
   // covered more than one commit.
   std::chrono::steady_clock::time_point last_flush_started_{};
   bool last_flush_shared_ = false;
-  std::uint32_t threads_waiting_ = 0;  // in wait_durable()
+  std::uint64_t newest_waited_ = 0;    // the newest ticket a thread waited for in wait_durable()
   std::function<bool()> busy_;         // pace_while()'s
   bool pacing_ = false;                // a leader waits for the interval
   std::uint32_t writing_ = 0;

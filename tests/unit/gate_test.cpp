@@ -98,7 +98,12 @@ TEST(Gate, AFreedSlotReachesAWaiterThatMayUseIt) {
 TEST(Gate, SaysWhenTheLastRunLeftAndNotBefore) {
   ExecutionGate gate({.max_running = 4, .max_queued = 8});
   int idle = 0;
-  gate.when_idle([&] { ++idle; });
+  // Called outside the gate's lock: it may ask the gate (the kernel's
+  // group commit does); under the lock this would deadlock.
+  gate.when_idle([&] {
+    EXPECT_EQ(gate.running(), 0);
+    ++idle;
+  });
   ASSERT_TRUE(gate.enter("a", 0ms));
   ASSERT_TRUE(gate.enter("b", 0ms));
   gate.leave("a");
@@ -108,6 +113,18 @@ TEST(Gate, SaysWhenTheLastRunLeftAndNotBefore) {
   ASSERT_TRUE(gate.enter("a", 0ms));
   gate.leave("a");
   EXPECT_EQ(idle, 2);
+
+  // A run waiting for a slot starts in the one that frees: not idle.
+  ExecutionGate one({.max_running = 1, .max_queued = 8});
+  int one_idle = 0;
+  one.when_idle([&] { ++one_idle; });
+  ASSERT_TRUE(one.enter("a", 0ms));
+  auto waiter = wait_for_slot(one, "b", 2000ms);
+  one.leave("a");
+  ASSERT_TRUE(waiter.get());
+  EXPECT_EQ(one_idle, 0) << "idle while a run waited for the slot";
+  one.leave("b");
+  EXPECT_EQ(one_idle, 1);
 }
 
 TEST(Gate, OneAppCannotFillTheQueue) {
