@@ -126,10 +126,11 @@ for mode in on unpaced off exclusive; do
   mkdir -p "$DB_DIR/$mode"
   SQLITE_FILE="$DB_DIR/$mode/picloud.db"
   EXCLUSIVE=$([ "$mode" = exclusive ] && echo 1 || true)
+  unpaced=()  # the other modes keep the default interval, whatever it is
+  [ "$mode" = unpaced ] && unpaced=(PICLOUD_DATABASE_GROUP_COMMIT_INTERVAL_US=0)
   bench_picloud "sqlite-$mode" "sqlite:$SQLITE_FILE" PICLOUD_PLUGINS_ENABLED=kv PICLOUD_ADMIN_IP_HOSTS=false \
     PICLOUD_DATABASE_GROUP_COMMIT=$([ "$mode" = off ] && echo false || echo true) \
-    PICLOUD_DATABASE_SQLITE_LOCKING=$([ -n "$EXCLUSIVE" ] && echo exclusive || echo shared) \
-    PICLOUD_DATABASE_GROUP_COMMIT_INTERVAL_US=$([ "$mode" = unpaced ] && echo 0 || echo 1000)
+    PICLOUD_DATABASE_SQLITE_LOCKING=$([ -n "$EXCLUSIVE" ] && echo exclusive || echo shared) "${unpaced[@]}"
   setup_app
   case "$mode" in
     exclusive) measure "sqlite exclusive, gc on" ;;
