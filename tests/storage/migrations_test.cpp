@@ -126,3 +126,58 @@ TEST_P(MigrationsTest, BadFileNamesAndDuplicatesAreRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, MigrationsTest, ::testing::Values(Backend::sqlite, Backend::postgres),
                          [](const auto& info) { return test::backend_name(info.param); });
+
+// kv's SQLite table rebuilt keyed by (app_id, collection, key) alone
+// (migrations/kv/sqlite/0002): what was written before is there after,
+// unchanged, and the key is still unique.
+TEST(KvSchemaUpgrade, TheKeyTableRebuiltWithoutRowidKeepsEveryEntry) {
+  test::TestDatabase tdb(Backend::sqlite);
+  auto db = tdb.open();
+  kernel::ComponentLogger log{"test"};
+  kernel::db::MigrationRunner runner(*db);
+  auto files = runner.discover(test::source_dir() + "/migrations/kv");
+  ASSERT_TRUE(files.ok()) << files.error().message;
+  ASSERT_GE(files->size(), 2u);
+  ASSERT_EQ((*files)[1].name, "entries_without_rowid");
+  std::vector<kernel::db::MigrationFile> before(files->begin(), files->begin() + 1);
+  ASSERT_TRUE(runner.apply("kv", before, log).ok());
+
+  const char* insert =
+      "INSERT INTO kv_entries (app_id, collection, key, value, version, expires_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)";
+  const std::vector<sdk::Params> rows{
+      {"app-a", "carts", "k1", R"({"n":1})", 3, 0, 1000},
+      {"app-a", "carts", "k2", "\"text\"", 1, 1767225600000, 1001},
+      {"app-a", "sessions", "k1", "42", 7, 0, 1002},
+      {"app-b", "carts", "k1", "null", 1, 0, 1003},
+  };
+  for (const auto& row : rows) ASSERT_TRUE(db->execute(insert, row).ok());
+
+  auto applied = runner.apply("kv", *files, log);
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_EQ(*applied, static_cast<int>(files->size()) - 1);
+
+  auto kept = db->query(
+      "SELECT app_id, collection, key, value, version, expires_at, updated_at FROM kv_entries "
+      "ORDER BY app_id, collection, key");
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  ASSERT_EQ(kept->size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t c = 0; c < rows[i].size(); ++c) EXPECT_EQ(kept->rows[i][c], rows[i][c]) << "row " << i << " column " << c;
+
+  auto table = db->query("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'kv_entries'");
+  ASSERT_TRUE(table.ok());
+  ASSERT_EQ(table->size(), 1u);
+  EXPECT_NE(table->rows[0][0].as_string().find("WITHOUT ROWID"), std::string::npos) << table->rows[0][0].as_string();
+  auto indexes = db->query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv_entries' ORDER BY name");
+  ASSERT_TRUE(indexes.ok());
+  ASSERT_EQ(indexes->size(), 1u);  // the one the sweeper reads; the key is the table's own order
+  EXPECT_EQ(indexes->rows[0][0], sdk::Value("kv_entries_expiring"));
+
+  EXPECT_FALSE(db->execute(insert, rows[0]).ok());  // the key is still unique
+  auto racing = db->execute(
+      "INSERT INTO kv_entries (app_id, collection, key, value, version, expires_at, updated_at) "
+      "VALUES ('app-a', 'carts', 'k1', '2', 1, 0, 2000) ON CONFLICT (app_id, collection, key) DO NOTHING");
+  ASSERT_TRUE(racing.ok()) << racing.error().message;
+  EXPECT_EQ(*racing, 0);
+}
