@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -67,8 +68,9 @@ sdk::Result<std::string> read_line(int fd, std::size_t limit, int stop = -1,
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return make_error(ErrorKind::unavailable, n == 0 ? "the connection ended" : std::strerror(errno));
     line.append(buf, static_cast<std::size_t>(n));
-    if (auto end = line.find('\n'); end != std::string::npos) return line.substr(0, end);
-    if (line.size() > limit) return make_error(ErrorKind::invalid_argument, "the line is too long");
+    auto end = line.find('\n');
+    if (std::min(end, line.size()) > limit) return make_error(ErrorKind::invalid_argument, "the line is too long");
+    if (end != std::string::npos) return line.substr(0, end);
   }
 }
 
