@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -128,7 +131,61 @@ int Process::wait(std::chrono::milliseconds timeout) {
 std::string Process::out() const { return read_file(io_->file("stdout")); }
 std::string Process::err() const { return read_file(io_->file("stderr")); }
 
+namespace {
+
+// The ports the kernel never hands out as the local end of an outgoing
+// connection: those below its ephemeral range (or above it, when the range
+// starts low). Empty when the range covers nearly everything.
+std::pair<int, int> ports_outside_the_ephemeral_range() {
+  int low = 32768, high = 60999;
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  in >> low >> high;
+  if (low - 1 >= 12000) return {10000, low - 1};
+  if (high + 1 <= 63535) return {high + 1, 65535};
+  return {0, -1};
+}
+
+// One lock file per port, held until this process ends: the other test
+// processes running in parallel skip a port one of them has handed out.
+bool claim(int port) {
+  static const fs::path dir = fs::temp_directory_path() / ("picloud-test-ports-" + std::to_string(::getuid()));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const std::string file = (dir / std::to_string(port)).string();
+  int fd = ::open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // the descriptor stays open: the lock lasts as long as we do
+}
+
+bool bindable(int port) {
+  try {
+    Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+    return true;
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+// A port from the ephemeral range could be taken, between this check and the
+// server's own bind, by the local end of any connection any test makes (that
+// is how a server once failed to start with "Address already in use"). Ports
+// outside it are only taken by servers that ask for them, and every test
+// server asks here.
 int free_port() {
+  static std::mutex mutex;
+  static std::mt19937 random{std::random_device{}()};
+  static const auto [low, high] = ports_outside_the_ephemeral_range();
+  std::lock_guard lock(mutex);
+  for (int attempt = 0; low <= high && attempt < 1000; ++attempt) {
+    const int port = std::uniform_int_distribution<int>(low, high)(random);
+    if (claim(port) && bindable(port)) return port;
+  }
   Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
   return s.address().port();
 }

@@ -72,6 +72,8 @@ class Process {
   std::unique_ptr<TempDir> io_;
 };
 
+// A loopback port for a server a test starts: outside the ephemeral range and
+// reserved against the other test processes for as long as this one lives.
 int free_port();
 
 struct HttpResult {
