@@ -1,8 +1,25 @@
 #include "kernel/admin/login_limiter.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 namespace picloud::kernel::admin {
+
+std::string LoginLimiter::address_group(const std::string& address) {
+  in6_addr v6{};
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &v6) != 1) return address;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char v4[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, &v6.s6_addr[12], v4, sizeof v4);
+    return v4;
+  }
+  // One host or one network is usually given a whole /64: count it as one.
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
+  char text[INET6_ADDRSTRLEN] = "";
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
+}
 
 std::string LoginLimiter::pair_key(const std::string& account, const std::string& address) {
   // A user name never holds a newline (nor does an address), so pairs cannot collide.
@@ -47,7 +64,8 @@ void LoginLimiter::uncount(Table& table, const std::string& key) {
   if (it != table.end() && --it->second.failures <= 0) table.erase(it);
 }
 
-std::int64_t LoginLimiter::admit(const std::string& account, const std::string& address, std::int64_t now_ms) {
+std::int64_t LoginLimiter::admit(const std::string& account, const std::string& client_address, std::int64_t now_ms) {
+  const std::string address = address_group(client_address);
   std::lock_guard lock(mutex_);
   std::string pair = pair_key(account, address);
   std::int64_t wait = 0;
@@ -66,14 +84,16 @@ std::int64_t LoginLimiter::admit(const std::string& account, const std::string& 
   return 0;
 }
 
-void LoginLimiter::succeeded(const std::string& account, const std::string& address) {
+void LoginLimiter::succeeded(const std::string& account, const std::string& client_address) {
+  const std::string address = address_group(client_address);
   std::lock_guard lock(mutex_);
   pairs_.erase(pair_key(account, address));
   uncount(addresses_, address);
   uncount(accounts_, account);
 }
 
-void LoginLimiter::withdrawn(const std::string& account, const std::string& address) {
+void LoginLimiter::withdrawn(const std::string& account, const std::string& client_address) {
+  const std::string address = address_group(client_address);
   std::lock_guard lock(mutex_);
   uncount(pairs_, pair_key(account, address));
   uncount(addresses_, address);

@@ -16,6 +16,10 @@
 //                        instead of five, while a correct password from an
 //                        address with no recent failure still goes through.
 //
+// An IPv6 address counts with the rest of its /64 (a host or a network is
+// usually handed a whole /64, so one attacker has 2^64 addresses in it); an
+// IPv4-mapped one as its IPv4 address.
+//
 // A refused attempt is answered 429 before any password is checked, so a
 // flood costs no hashing. An attempt counts as failed from the moment it is
 // admitted, and is taken back when it succeeds: otherwise many attempts sent
@@ -76,6 +80,8 @@ class LoginLimiter {
   void make_room(Table& table, std::int64_t now_ms);
   static void uncount(Table& table, const std::string& key);
   static std::string pair_key(const std::string& account, const std::string& address);
+  // What the counts are kept under for a client's address (see above).
+  static std::string address_group(const std::string& address);
 
   LoginLimits limits_;
   std::mutex mutex_;

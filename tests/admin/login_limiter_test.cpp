@@ -86,15 +86,38 @@ TEST(LoginLimiter, WithdrawnAttemptsDoNotCount) {
   EXPECT_EQ(limiter.entries(), 0u);
 }
 
-// An attacker sending made-up names from ever new addresses (an IPv6 prefix
-// has plenty) fills no more than the cap, and the limits still hold for the
+// "2001:db8:<n>::" — the n-th /64 of a /48.
+std::string ipv6_network(int n) {
+  char text[32];
+  std::snprintf(text, sizeof text, "2001:db8:0:%x::", n);
+  return text;
+}
+
+// An IPv6 /64 is one client: a host usually holds a whole one, so counting
+// its addresses apart would give an attacker 2^64 fresh ones.
+TEST(LoginLimiter, AnIpv6NetworkCountsAsOneAddress) {
+  LoginLimiter limiter(limits());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.admit("owner", ipv6_network(7) + std::to_string(i + 1), kStart), 0) << i;
+  EXPECT_GT(limiter.admit("owner", ipv6_network(7) + "abcd:1", kStart), 0);
+  EXPECT_GT(limiter.admit("owner", "2001:DB8:0:7:ffff:ffff:ffff:ffff", kStart), 0) << "any spelling of the network";
+  EXPECT_EQ(limiter.admit("owner", ipv6_network(8) + "1", kStart), 0) << "the next /64 is another client";
+  // An IPv4 client seen through an IPv6 socket is its IPv4 address.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.admit("admin", "203.0.113.9", kStart), 0) << i;
+  EXPECT_GT(limiter.admit("admin", "::ffff:203.0.113.9", kStart), 0);
+  // Success from the network forgets its failures on the name.
+  limiter.succeeded("owner", ipv6_network(7) + "99");
+  EXPECT_EQ(limiter.admit("owner", ipv6_network(7) + "2", kStart), 0);
+}
+
+// An attacker sending made-up names from ever new addresses (an IPv6 block
+// has plenty of /64s) fills no more than the cap, and the limits still hold for the
 // keys that are kept.
 TEST(LoginLimiter, MadeUpNamesCannotGrowMemoryWithoutBound) {
   auto l = limits();
   l.max_entries = 1000;
   LoginLimiter limiter(l);
   for (int i = 0; i < 20'000; ++i)
-    ASSERT_EQ(limiter.admit("random-" + std::to_string(i), "2001:db8::" + std::to_string(i), kStart + i), 0);
+    ASSERT_EQ(limiter.admit("random-" + std::to_string(i), ipv6_network(i) + "1", kStart + i), 0);
   EXPECT_LE(limiter.entries(), 3 * l.max_entries);
   for (int i = 0; i < 5; ++i) limiter.admit("owner", "203.0.113.7", kStart + 20'000);
   EXPECT_GT(limiter.admit("owner", "203.0.113.7", kStart + 20'001), 0) << "the newest windows are kept";
