@@ -19,6 +19,44 @@ bool token_char(unsigned char c) {
   return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
+// RFC 9110's media-type: type "/" subtype *( OWS ";" OWS [ token "="
+// ( token / quoted-string ) ] ). Held to the grammar because the value is
+// sent back as the Content-Type of the file: a browser reading
+// "image/png; x=1, text/html" takes the last type after a comma, so a
+// script that only lets image/* through would serve HTML.
+bool is_media_type(std::string_view text) {
+  std::size_t at = 0;
+  auto token = [&] {
+    std::size_t from = at;
+    while (at < text.size() && token_char(static_cast<unsigned char>(text[at]))) ++at;
+    return at > from;
+  };
+  auto spaces = [&] {
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
+  };
+  auto quoted_string = [&] {
+    if (at >= text.size() || text[at] != '"') return false;
+    for (++at; at < text.size(); ++at) {
+      unsigned char c = static_cast<unsigned char>(text[at]);
+      if (c == '"') return ++at, true;
+      if (c == ',') return false;  // allowed by the grammar; refused lest a reader split on it
+      if (c == '\\' && ++at >= text.size()) return false;
+    }
+    return false;
+  };
+  if (!token() || at >= text.size() || text[at++] != '/' || !token()) return false;
+  for (;;) {
+    spaces();
+    if (at == text.size()) return true;
+    if (text[at++] != ';') return false;
+    spaces();
+    if (at == text.size()) return true;
+    if (text[at] == ';') continue;
+    if (!token() || at >= text.size() || text[at++] != '=') return false;
+    if (!token() && !quoted_string()) return false;
+  }
+}
+
 // The types browsers need to show or play a file; anything else is
 // application/octet-stream unless the uploader names its type.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 30> kTypesByExtension{{
@@ -73,14 +111,10 @@ sdk::Result<std::string> content_type_for(std::string_view given, std::string_vi
   for (unsigned char c : given)
     if (c < 0x20 || c == 0x7f)
       return make_error(ErrorKind::invalid_argument, "content type contains a control character");
-  // type "/" subtype, both tokens; parameters after ';' are kept as given.
-  std::string_view essence = given.substr(0, given.find(';'));
-  while (!essence.empty() && essence.back() == ' ') essence.remove_suffix(1);
-  std::size_t slash = essence.find('/');
-  auto tokens = [](std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), token_char); };
-  if (slash == std::string_view::npos || !tokens(essence.substr(0, slash)) || !tokens(essence.substr(slash + 1)))
+  if (!is_media_type(given))
     return make_error(ErrorKind::invalid_argument,
-                      "content type '" + std::string(given) + "' is not a media type such as image/png");
+                      "content type '" + std::string(given) +
+                          "' is not a media type such as image/png or text/plain; charset=utf-8");
   return std::string(given);
 }
 

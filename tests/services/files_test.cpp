@@ -198,6 +198,10 @@ TEST_P(Files, ScriptsStoreReadListAndDeleteFilesOfEverySize) {
   EXPECT_EQ(second["content_type"], V("text/markdown"));
   EXPECT_EQ(second["metadata"], V::object());
   EXPECT_EQ(ok(pc, "frt", V::object({{"op", "get"}, {"name", "notes.txt"}})), V(hex("two!")));
+  // Parameters are kept as given, quoted ones too.
+  const std::string with_parameters = "text/plain;charset=\"utf-8\" ; format=flowed;";
+  EXPECT_EQ(put(pc, "frt", "notes.txt", "three", V::object({{"type", with_parameters}}))["content_type"],
+            V(with_parameters));
 
   // Listing: by prefix, a page at a time.
   for (const char* n : {"img/a.png", "img/b.png", "img/c.png", "imgx"}) put(pc, "frt", n, n);
@@ -236,6 +240,10 @@ TEST_P(Files, BadInputIsRefusedAndStoresNothing) {
   EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"c", "a b"}}))), "may hold only letters"));
   EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"type", "png"}}))), "not a media type"));
   EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"type", "text/plain\r\nx: y"}}))), "control character"));
+  // A browser takes the last type after a comma: no second type rides in a parameter.
+  for (const char* type : {"image/png; x=1, text/html", "image/png, text/html", "image/png; x=\"a,b\"",
+                           "image/png; x", "image/png; =1", "image/png x", "image/png; x=\"open", "/png"})
+    EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"type", type}}))), "not a media type")) << type;
   EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"meta", V::array({1})}}))), "metadata must be a JSON object"));
   EXPECT_TRUE(contains(refused(pc, "fbad", args(V::object({{"meta", V::object({{"x", std::string(9000, 'm')}})}}))),
                        "at most 8192"));
