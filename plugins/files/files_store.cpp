@@ -184,8 +184,10 @@ void FilesStore::abandon(const std::string& blob_id) {
 sdk::Result<std::int64_t> FilesStore::pending_bytes(sdk::Transaction* tx, std::string_view app) {
   if (blobs_.frees_dropped_at_once()) return std::int64_t{0};
   const std::string sql =
-      "SELECT COALESCE(SUM(size), 0) FROM files_blobs WHERE app_id = ? AND state IN ('dropped', 'doomed')";
-  auto rows = tx ? tx->query(sql, {app}) : db_.query(sql, {app});
+      "SELECT COALESCE(SUM(CASE WHEN size < ? THEN ? ELSE size END), 0) FROM files_blobs "
+      "WHERE app_id = ? AND state IN ('dropped', 'doomed')";
+  const sdk::Params params{kHeldVersionFloorBytes, kHeldVersionFloorBytes, std::string(app)};
+  auto rows = tx ? tx->query(sql, params) : db_.query(sql, params);
   if (!rows) return rows.error();
   return rows->rows[0][0].as_int();
 }
@@ -201,7 +203,8 @@ sdk::Result<void> FilesStore::check_quota(const Usage& used, std::int64_t pendin
   if (limits_.quota_bytes <= 0) return {};
   // A replaced version is held until the sweep frees it where a reader may
   // still be reading it (the database backend): it counts until then.
-  const std::int64_t held_old = replacing && !blobs_.frees_dropped_at_once() ? old_size : 0;
+  const std::int64_t held_old =
+      replacing && !blobs_.frees_dropped_at_once() ? std::max(old_size, kHeldVersionFloorBytes) : 0;
   const std::int64_t before = used.bytes + pending;
   const std::int64_t after = used.bytes - (replacing ? old_size : 0) + new_size + pending + held_old;
   if (after > limits_.quota_bytes && after > before)

@@ -174,6 +174,7 @@ class FilesStore {
   sdk::Result<Audit> audit(std::string_view after, std::int64_t batch);
 
  private:
+  static constexpr std::int64_t kHeldVersionFloorBytes = 512;
   sdk::Result<FileHead> commit_put(const sdk::CallContext& call, std::string_view collection, std::string_view name,
                                    const std::string& blob_id, const Written& written, const std::string& content_type,
                                    const std::string& metadata);
@@ -186,7 +187,9 @@ class FilesStore {
   // Removes an upload's bytes and row after it failed, unless it went live.
   void abandon(const std::string& blob_id);
   // The app's replaced and deleted versions not freed yet (0 where they go
-  // at once), which count against its quota.
+  // at once), which count against its quota: each as at least
+  // kHeldVersionFloorBytes, what its rows cost, or replacing an empty file
+  // in a loop would pile up rows the quota never sees.
   sdk::Result<std::int64_t> pending_bytes(sdk::Transaction* tx, std::string_view app);
   // Whether the app may hold `new_size` more bytes (replacing a file of
   // `old_size`, or -1 for a new file): quota_exceeded when not.

@@ -757,6 +757,10 @@ TEST_P(FilesLimits, SizeAndQuotaLimitsRefuseWithClearErrorsAndStoreNothing) {
     EXPECT_TRUE(contains(replaced, "5000 of them replaced or deleted versions the sweep has not freed yet")) << replaced;
     put(pc, "flimit", "c", "");  // an empty version fits: 25000 held either way
     EXPECT_TRUE(contains(refused(pc, "flimit", V::object({{"op", "put"}, {"name", "c"}, {"data", "eA"}})), "quota"));
+    // A held version counts at least 512 bytes (its rows): replacing the
+    // empty file again, and again, does not pile up rows past the quota.
+    auto empty_again = refused(pc, "flimit", V::object({{"op", "put"}, {"name", "c"}, {"data", ""}}));
+    EXPECT_TRUE(contains(empty_again, "would take 25512 bytes")) << empty_again;
   } else {
     put(pc, "flimit", "c", binary(4000));
     EXPECT_TRUE(contains(refused(pc, "flimit", V::object({{"op", "put"}, {"name", "c"}, {"data", sdk::base64url_encode(binary(6000))}})),
