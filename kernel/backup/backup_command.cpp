@@ -1,6 +1,7 @@
 #include "kernel/backup/backup_command.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,6 +160,12 @@ int run_backup(Config&, Settings settings, const std::vector<std::string>& args)
     return fail(dest + " exists and is not an empty directory: a backup goes into a new directory");
   const bool made = !fs::exists(dest, ec);
   if (auto r = make_private_directory(dest, false); !r) return fail(r.error().message);
+  // An empty directory given: made owner-only like a new one, so nobody
+  // else can swap the database or the manifest a restore will trust.
+  if (struct stat st {}; !made && (::stat(dest.c_str(), &st) != 0 || st.st_uid != ::geteuid() ||
+                                    ((st.st_mode & 077) != 0 && ::chmod(dest.c_str(), 0700) != 0)))
+    return fail(dest + " belongs to another user or cannot be made owner-only (0700): a backup goes into a directory only "
+                       "PiCloud's user can write");
   std::printf("backing up %s and %s/plugins to %s\n", settings.database_url.display.c_str(), settings.data_dir.c_str(),
               dest.c_str());
   std::fflush(stdout);

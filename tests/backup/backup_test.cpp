@@ -277,6 +277,34 @@ TEST_P(BackupTest, RefusesAnExistingNonEmptyDestination) {
   EXPECT_FALSE(std::filesystem::exists(dest.file("manifest.json")));
 }
 
+// An empty directory given as DEST is made owner-only like a new one, or
+// refused when it belongs to someone else: whoever can write it could swap
+// the database or the manifest a restore trusts.
+TEST_P(BackupTest, AnEmptyDestinationIsMadeOwnerOnlyOrRefusedWhenAnotherUsersDirectory) {
+  Place source(GetParam());
+  Server server(source);
+  seed(server);
+  test::TempDir dests;
+  const std::string shared = dests.file("shared");
+  ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(shared.c_str(), 0777), 0);  // past the umask
+  auto backup = picloud(source, {"backup", shared});
+  ASSERT_EQ(backup.status, 0) << backup.out << backup.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(shared.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(std::filesystem::exists(shared + "/manifest.json"));
+
+  if (::geteuid() != 0) GTEST_SKIP() << "giving a directory to another user needs root";
+  const std::string theirs = dests.file("theirs");
+  ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+  auto refused = picloud(source, {"backup", theirs});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("belongs to another user"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(theirs + "/manifest.json"));
+}
+
 TEST_P(BackupTest, RestoreRefusesANonEmptyDatabaseADamagedBackupAndANewerSchema) {
   Place source(GetParam());
   test::TempDir backups;
