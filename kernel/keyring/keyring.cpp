@@ -306,19 +306,34 @@ KeySet Keyring::keys() const {
   return keys_;
 }
 
+std::optional<Keyring::FileStamp> Keyring::stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+}
+
 std::optional<std::string> Keyring::key(const std::string& id) const {
+  std::string source;
   {
     std::shared_lock lock(mutex_);
     auto it = keys_.keys.find(id);
     if (it != keys_.keys.end()) return it->second;
     if (!keys_.from_file) return std::nullopt;
+    source = keys_.source;
   }
   // A key this node has not seen: after `picloud keys rotate` the key file
-  // holds it. Read it again (keys are only ever added here).
+  // holds it. Read it again (keys are only ever added here) — but only when
+  // it changed since the last time: the id may come from anyone (the first
+  // bytes of a signed URL's signature), and a stranger must not turn every
+  // request into a file read under the exclusive lock.
+  const auto stamp = stamp_of(source);
+  if (!stamp) return std::nullopt;
   std::unique_lock lock(mutex_);
   auto it = keys_.keys.find(id);
   if (it != keys_.keys.end()) return it->second;
-  auto fresh = read_key_file(keys_.source);
+  if (read_stamp_ == stamp) return std::nullopt;
+  read_stamp_ = stamp;
+  auto fresh = read_key_file(source);
   if (!fresh) {
     write_log(LogLevel::warn, "keyring", "the key file could not be read again", {{"error", fresh.error().message}});
     return std::nullopt;

@@ -31,6 +31,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "picloud/sdk/database.hpp"
@@ -107,11 +108,17 @@ class Keyring {
 
  private:
   Keyring(KeySet keys, sdk::Database& db) : keys_(std::move(keys)), db_(db) {}
-  // The key of this id; a key file is read again once when it lacks it.
+  // The key of this id; a key file is read again when it lacks it and the
+  // file changed since it was last read.
   std::optional<std::string> key(const std::string& id) const;
 
-  mutable std::shared_mutex mutex_;  // guards keys_ (a reload adds keys)
+  // What tells a key file's versions apart: device, inode, size, mtime.
+  using FileStamp = std::tuple<std::uint64_t, std::uint64_t, std::int64_t, std::int64_t, std::int64_t>;
+  static std::optional<FileStamp> stamp_of(const std::string& path);
+
+  mutable std::shared_mutex mutex_;  // guards keys_ (a reload adds keys) and read_stamp_
   mutable KeySet keys_;
+  mutable std::optional<FileStamp> read_stamp_;  // the key file as last read again
   sdk::Database& db_;
 };
 

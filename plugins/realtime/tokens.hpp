@@ -7,8 +7,8 @@
 //             "rt1." + the payload part (the key's id comes first, so the
 //             master key can rotate and old tokens still verify)
 //
-// Nothing is stored: a token is good until it expires (TTLs are short; a
-// master key rotation ends every token at once).
+// Nothing is stored: a token is good until it expires (TTLs are short), or
+// until the key that signed it leaves the key file (docs/realtime.md).
 #pragma once
 
 #include <cstdint>
