@@ -101,6 +101,7 @@ void add_execution_routes(AdminContext& ctx, Registrar& r);
 
 // Shared JSON shapes.
 sdk::Value user_json(const User& user);
+sdk::Value key_json(const ApiKey& key);  // never the secret
 sdk::Value time_or_null(const std::optional<std::int64_t>& ms);
 
 }  // namespace picloud::kernel::admin

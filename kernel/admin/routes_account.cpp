@@ -10,22 +10,6 @@ std::string session_cookie(const AdminContext& ctx, const sdk::HttpRequest& req,
   return ctx.identity.session_set_cookie(req, token, max_age_s);
 }
 
-sdk::Value key_json(const ApiKey& k) {
-  std::int64_t now = now_ms();
-  std::string status = k.revoked_at ? "revoked" : (k.expires_at && *k.expires_at <= now) ? "expired" : "active";
-  sdk::Array scopes;
-  for (auto& s : scope_names(k.scopes)) scopes.emplace_back(s);
-  return sdk::Value::object({{"id", k.id},
-                             {"name", k.name},
-                             {"prefix", std::string(kKeyPrefix) + k.lookup},
-                             {"scopes", std::move(scopes)},
-                             {"status", status},
-                             {"created_at", format_time(k.created_at)},
-                             {"expires_at", time_or_null(k.expires_at)},
-                             {"revoked_at", time_or_null(k.revoked_at)},
-                             {"last_used_at", time_or_null(k.last_used_at)}});
-}
-
 sdk::HttpResponse rate_limited(std::int64_t seconds) {
   auto r = error_body(429, "rate_limited",
                       "too many failed sign-ins; try again in " + std::to_string(seconds) + " seconds",
@@ -49,6 +33,22 @@ sdk::HttpResponse too_busy(AdminContext& ctx, const std::string& account, const 
 sdk::Value user_json(const User& user) {
   return sdk::Value::object(
       {{"id", user.id}, {"username", user.username}, {"owner", user.owner}, {"created_at", format_time(user.created_at)}});
+}
+
+sdk::Value key_json(const ApiKey& k) {
+  std::int64_t now = now_ms();
+  std::string status = k.revoked_at ? "revoked" : (k.expires_at && *k.expires_at <= now) ? "expired" : "active";
+  sdk::Array scopes;
+  for (auto& s : scope_names(k.scopes)) scopes.emplace_back(s);
+  return sdk::Value::object({{"id", k.id},
+                             {"name", k.name},
+                             {"prefix", std::string(kKeyPrefix) + k.lookup},
+                             {"scopes", std::move(scopes)},
+                             {"status", status},
+                             {"created_at", format_time(k.created_at)},
+                             {"expires_at", time_or_null(k.expires_at)},
+                             {"revoked_at", time_or_null(k.revoked_at)},
+                             {"last_used_at", time_or_null(k.last_used_at)}});
 }
 
 sdk::Value time_or_null(const std::optional<std::int64_t>& ms) {

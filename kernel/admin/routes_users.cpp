@@ -65,6 +65,24 @@ void add_user_routes(AdminContext& ctx, Registrar& r) {
     return json_response(200, user_json(user));
   });
 
+  // A user's API keys, for an owner cutting off an account without deleting
+  // it: a password reset ends the user's sessions, not their keys.
+  r.add("GET", "/users/{user}/keys", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    User user = find_or_404(ctx, req.params.at("user"));
+    auto page = read_page(query_params(req, {"limit", "cursor"}));
+    auto keys = unwrap(ctx.identity.list_keys(user.id, page.after, page.limit));
+    sdk::Array items;
+    for (const auto& k : keys) items.push_back(key_json(k));
+    return page_response(std::move(items), page, keys.size() == 0 ? std::string() : keys.back().id);
+  });
+
+  r.add("DELETE", "/users/{user}/keys/{key}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
+    User user = find_or_404(ctx, req.params.at("user"));
+    const auto& id = req.params.at("key");
+    if (!looks_like_id(id) || !unwrap(ctx.identity.revoke_key(user.id, id))) not_found("API key", id);
+    return no_content();
+  });
+
   r.add("DELETE", "/users/{user}", "instance.users", [&ctx](const sdk::HttpRequest& req) {
     User user = find_or_404(ctx, req.params.at("user"));
     if (user.id == current_access().principal.user.id) fail(409, "conflict", "you cannot delete yourself");

@@ -95,6 +95,8 @@ TEST_P(Authorization, EveryEndpointAgainstEveryCaller) {
       {"GET", "/users/" + owner_id, "", Level::owner, "users:admin"},
       {"PATCH", "/users/" + owner_id, bad, Level::owner, "users:admin"},
       {"DELETE", "/users/nobody", "", Level::owner, "users:admin"},
+      {"GET", "/users/" + owner_id + "/keys", "", Level::owner, "users:admin"},
+      {"DELETE", "/users/" + owner_id + "/keys/" + missing, "", Level::owner, "users:admin"},
       {"GET", "/apps", "", Level::signed_in, "app:read"},
       {"POST", "/apps", bad, Level::owner, "app:admin"},
       {"GET", "/apps/alpha", "", Level::viewer, "app:read"},

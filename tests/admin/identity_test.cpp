@@ -278,6 +278,26 @@ TEST_P(Identity, TheOwnerManagesUsers) {
   EXPECT_EQ(pc.call("PATCH", "/users/uma", pc.owner_key, R"({"password":"reset by the owner"})").status, 200);
   EXPECT_EQ(pc.get("/me", uma).status, 401);
   Creds uma_again = pc.login("uma", "reset by the owner");
+  // ...not the keys made before: the owner lists and revokes those.
+  Creds uma_key = pc.make_key(uma_again, "app:read");
+  EXPECT_EQ(pc.call("PATCH", "/users/uma", pc.owner_key, R"({"password":"reset by the owner again"})").status, 200);
+  EXPECT_EQ(pc.get("/me", uma_key).status, 200);
+  auto uma_keys = pc.get("/users/uma/keys", pc.owner_key);
+  ASSERT_EQ(uma_keys.status, 200) << uma_keys.body;
+  ASSERT_EQ(uma_keys.json["items"].size(), 1u) << uma_keys.body;
+  const sdk::Value listed = uma_keys.json["items"][0];
+  EXPECT_FALSE(listed.has("key")) << "a key's secret is shown once";
+  EXPECT_EQ(listed["status"].as_string(), "active");
+  EXPECT_EQ(uma_key.key.rfind(listed["prefix"].as_string(), 0), 0u);
+  const std::string uma_key_id = listed["id"].as_string();
+  pc.make_user("ulrich");
+  EXPECT_EQ(pc.call("DELETE", "/users/ulrich/keys/" + uma_key_id, pc.owner_key).status, 404) << "another user's key";
+  EXPECT_EQ(pc.call("DELETE", "/users/uma/keys/not-an-id", pc.owner_key).status, 404);
+  EXPECT_EQ(pc.call("DELETE", "/users/uma/keys/" + uma_key_id, pc.owner_key).status, 204);
+  EXPECT_EQ(pc.get("/me", uma_key).status, 401);
+  EXPECT_EQ(pc.get("/users/uma/keys", pc.owner_key).json["items"][0]["status"].as_string(), "revoked");
+  EXPECT_EQ(pc.get("/users/nobody/keys", pc.owner_key).status, 404);
+  uma_again = pc.login("uma", "reset by the owner again");
   EXPECT_EQ(pc.call("DELETE", "/users/uma", pc.owner_key).status, 204);
   EXPECT_EQ(pc.get("/me", uma_again).status, 401);
   EXPECT_EQ(pc.get("/users/uma", pc.owner_key).status, 404);
