@@ -309,7 +309,7 @@ KeySet Keyring::keys() const {
 std::optional<Keyring::FileStamp> Keyring::stamp_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
 }
 
 std::optional<std::string> Keyring::key(const std::string& id) const {

@@ -112,7 +112,8 @@ class Keyring {
   // file changed since it was last read.
   std::optional<std::string> key(const std::string& id) const;
 
-  // What tells a key file's versions apart: device, inode, size, mtime.
+  // What tells a key file's versions apart: device, inode, size, and the
+  // change time (which, unlike mtime, no one can set back).
   using FileStamp = std::tuple<std::uint64_t, std::uint64_t, std::int64_t, std::int64_t, std::int64_t>;
   static std::optional<FileStamp> stamp_of(const std::string& path);
 
