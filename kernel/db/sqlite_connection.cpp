@@ -9,6 +9,7 @@
 #include "kernel/db/sql.hpp"
 #include "kernel/db/sqlite_functions.hpp"
 #include "picloud/sdk/json.hpp"
+#include "picloud/sdk/regex.hpp"
 
 namespace picloud::kernel::db {
 namespace {
@@ -81,6 +82,10 @@ class SqliteConnection final : public Connection {
   sdk::Error fail(int rc, std::string_view sql) {
     if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) healthy_ = false;
     std::string detail = sqlite3_errmsg(db_);
+    // Our regular expression function ran out of time: the caller's to tell
+    // apart (PostgreSQL's statement_timeout shows as its code, 57014).
+    if (detail == sdk::regex::kTimeLimitError)
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, "regex_time_limit", detail);
     // "UNIQUE constraint failed: app_hostnames.hostname" or "...: index 'x'".
     std::string constraint;
     if ((rc & 0xff) == SQLITE_CONSTRAINT)

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <new>
 #include <string>
 #include <string_view>
@@ -22,11 +23,23 @@ std::string_view text_of(sqlite3_value* v) {
 // A pattern compiled for one statement, kept as SQLite's auxiliary data on
 // the pattern argument (SQLite drops it when the statement ends or the
 // argument changes); the options it was compiled with are kept to notice a
-// change of those alone.
+// change of those alone. Its deadline, set at the statement's first call,
+// bounds the time the statement spends in this pattern (regex::kTimeLimitMs,
+// as PostgreSQL's statement_timeout does there): a long text times a
+// complex pattern, row after row, would otherwise hold a thread for minutes
+// past the run's own time limit.
 struct Compiled {
   std::string options;
   regex::Program program;
+  std::chrono::steady_clock::time_point deadline;
 };
+
+void answer(sqlite3_context* ctx, const Compiled& compiled, std::string_view text) {
+  auto found = regex::search_until(compiled.program, text, compiled.deadline);
+  if (!found || std::chrono::steady_clock::now() >= compiled.deadline)
+    return sqlite3_result_error(ctx, regex::kTimeLimitError, -1);
+  sqlite3_result_int(ctx, *found ? 1 : 0);
+}
 
 void delete_compiled(void* p) { delete static_cast<Compiled*>(p); }
 
@@ -38,13 +51,14 @@ void regexp_body(sqlite3_context* ctx, sqlite3_value** argv) {
   if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) return sqlite3_result_null(ctx);
   std::string_view options = text_of(argv[1]);
   auto* kept = static_cast<Compiled*>(sqlite3_get_auxdata(ctx, 0));
-  if (kept && kept->options == options)
-    return sqlite3_result_int(ctx, regex::search(kept->program, text_of(argv[2])) ? 1 : 0);
+  if (kept && kept->options == options) return answer(ctx, *kept, text_of(argv[2]));
   auto program = regex::compile(text_of(argv[0]), options);
   if (!program) return sqlite3_result_error(ctx, program.error().message.c_str(), -1);
-  auto* compiled = new (std::nothrow) Compiled{std::string(options), std::move(*program)};
+  const auto deadline =
+      kept ? kept->deadline : std::chrono::steady_clock::now() + std::chrono::milliseconds(regex::kTimeLimitMs);
+  auto* compiled = new (std::nothrow) Compiled{std::string(options), std::move(*program), deadline};
   if (!compiled) return sqlite3_result_error_nomem(ctx);
-  sqlite3_result_int(ctx, regex::search(compiled->program, text_of(argv[2])) ? 1 : 0);
+  answer(ctx, *compiled, text_of(argv[2]));
   // Last: SQLite owns it from here and may delete it before this returns.
   sqlite3_set_auxdata(ctx, 0, compiled, delete_compiled);
 }

@@ -5,6 +5,7 @@
 
 #include "docs_rules.hpp"
 #include "picloud/sdk/json_parse.hpp"
+#include "picloud/sdk/regex.hpp"
 
 namespace picloud::docs {
 namespace {
@@ -60,6 +61,16 @@ sdk::Result<Document> DocStore::document_of(const std::vector<Value>& row) {
   return Document{row[0].as_string(), std::move(*data), row[2].as_int(), row[3].as_int()};
 }
 
+namespace {
+
+sdk::Error regex_ran_out() {
+  return make_error(ErrorKind::invalid_argument, "the query's $regex ran longer than " +
+                                                     std::to_string(sdk::regex::kTimeLimitMs) +
+                                                     " ms; anchor the pattern (^...) or narrow the filter");
+}
+
+}  // namespace
+
 sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
   if (!query.regex || sql_.sqlite()) {
     auto rows = db_.query(query.text, query.params);
@@ -68,23 +79,23 @@ sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
     if (!rows && sql_.sqlite() && rows.error().message.find("SQL logic error") != std::string::npos &&
         parser_depth(query.text) > kDeepForSqlite)
       return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
+    // The kernel's regular expression function bounds its own time there.
+    if (!rows && query.regex && rows.error().code == "regex_time_limit")
+      return regex_ran_out();
     return rows;
   }
   // PostgreSQL's regular expressions are not linear in every case: a query
-  // running one is cut off after kRegexStatementTimeoutMs.
+  // running one is cut off after regex::kTimeLimitMs.
   sdk::Result<sdk::Rows> rows = make_error(ErrorKind::internal, "not run");
   auto done = db_.transaction([&](sdk::Transaction& tx) -> sdk::Result<void> {
-    if (auto r = tx.execute("SET LOCAL statement_timeout = " + std::to_string(kRegexStatementTimeoutMs)); !r)
+    if (auto r = tx.execute("SET LOCAL statement_timeout = " + std::to_string(sdk::regex::kTimeLimitMs)); !r)
       return r.error();
     rows = tx.query(query.text, query.params);
     if (!rows) return rows.error();
     return {};
   });
   if (!done) {
-    if (done.error().message.find("57014") != std::string::npos)  // query_canceled: the time limit
-      return make_error(ErrorKind::invalid_argument, "the query's $regex ran longer than " +
-                                                          std::to_string(kRegexStatementTimeoutMs) +
-                                                          " ms; anchor the pattern (^...) or narrow the filter");
+    if (done.error().message.find("57014") != std::string::npos) return regex_ran_out();  // query_canceled
     return done.error();
   }
   return rows;

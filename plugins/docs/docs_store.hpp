@@ -30,7 +30,6 @@
 
 namespace picloud::docs {
 
-inline constexpr int kRegexStatementTimeoutMs = 5000;  // PostgreSQL: a query running a $regex
 // A query at least this deep (parser_depth) that SQLite cannot prepare ran
 // out of parser stack (none failed below about 100 in measurements).
 inline constexpr int kDeepForSqlite = 80;

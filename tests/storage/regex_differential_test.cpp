@@ -252,3 +252,29 @@ TEST(RegexDifferential, SqliteFunctionAnswersNullForNonTextAndFailsOnARefusedPat
   auto bad_options = lite->query("SELECT picloud_regexp('a', 'x', 'ab')", {});
   ASSERT_FALSE(bad_options);
 }
+
+// A statement spends at most regex::kTimeLimitMs in a pattern on SQLite, as
+// PostgreSQL's statement_timeout bounds it there: the most complex pattern
+// over a MiB of text, row after row, would otherwise take minutes.
+TEST(RegexDifferential, SqliteStatementsStopWhenTheirRegexTimeRunsOut) {
+  test::TestDatabase sqlite_file(test::Backend::sqlite);
+  auto lite = sqlite_file.open(1);
+  const std::string pattern = "(x?){255}(x?){255}(x?){255}(x?){250}y";
+  ASSERT_TRUE(regex::compile(pattern, ""));
+  const std::string text(1 << 20, 'x');
+  const auto started = std::chrono::steady_clock::now();
+  auto rows = lite->query(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) "
+      "SELECT count(*) FROM n WHERE picloud_regexp(?, '', ?)",
+      {pattern, text});
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(rows) << "20 rows of a MiB each cannot be searched within the limit";
+  EXPECT_EQ(rows.error().code, "regex_time_limit") << rows.error().message;
+  EXPECT_EQ(rows.error().message, regex::kTimeLimitError);
+  EXPECT_GE(took, std::chrono::milliseconds(regex::kTimeLimitMs));
+  EXPECT_LT(took, std::chrono::milliseconds(regex::kTimeLimitMs + 2000));
+  // The connection goes on, with a fresh limit for the next statement.
+  auto quick = lite->query("SELECT picloud_regexp(?, '', ?)", {pattern, std::string("xy")});
+  ASSERT_TRUE(quick) << quick.error().message;
+  EXPECT_EQ(quick->rows.at(0).at(0).as_int(), 1);
+}

@@ -19,7 +19,9 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,12 @@ namespace picloud::sdk::regex {
 // picloud_regexp(pattern, options, text) -> 1 or 0; NULL when an argument is
 // NULL or the text is not text; an SQL error when the pattern is refused.
 inline constexpr const char* kSqliteFunction = "picloud_regexp";
+// How long one statement may spend in its regular expressions: PostgreSQL
+// runs such a statement under this statement_timeout; on SQLite the
+// function fails with kTimeLimitError once its statement has spent this
+// long in it (a pattern of kMaxSteps over a MiB of text takes seconds).
+inline constexpr int kTimeLimitMs = 5000;
+inline constexpr const char* kTimeLimitError = "picloud_regexp: the statement's time limit for regular expressions ran out";
 
 inline constexpr std::size_t kMaxPatternBytes = 1024;
 // PostgreSQL's own limit on a repetition count.
@@ -845,7 +853,17 @@ inline Result<Program> compile(std::string_view pattern, std::string_view option
 // O(text characters x program steps), memory O(program steps); no recursion.
 // `text` is read as UTF-8; a byte that is not part of a valid UTF-8
 // sequence reads as one character that only `.`, [^...], \D, \W and \S match.
-inline bool search(const Program& p, std::string_view text) {
+inline bool search(const Program& p, std::string_view text);
+
+// search() that gives up once `deadline` has passed (checked every few
+// thousand characters): nullopt then.
+inline std::optional<bool> search_until(const Program& p, std::string_view text,
+                                        std::chrono::steady_clock::time_point deadline);
+
+namespace detail {
+
+template <typename GiveUp>
+std::optional<bool> search(const Program& p, std::string_view text, GiveUp give_up) {
   using Op = Step::Op;
   const std::size_t n = p.steps.size();
   // Two sparse sets of step indices (the current and next lists) and a
@@ -905,7 +923,8 @@ inline bool search(const Program& p, std::string_view text) {
   char32_t cur = next_char(0, len);
   int list = 0;
   if (add(list, 0, detail::kNone, cur)) return true;
-  while (cur != detail::kEnd) {
+  for (std::size_t read = 1; cur != detail::kEnd; ++read) {
+    if (read % 4096 == 0 && give_up()) return std::nullopt;
     std::size_t next_len;
     char32_t next = next_char(pos + len, next_len);
     int other = 1 - list;
@@ -922,6 +941,17 @@ inline bool search(const Program& p, std::string_view text) {
     cur = next;
   }
   return false;
+}
+
+}  // namespace detail
+
+inline bool search(const Program& p, std::string_view text) {
+  return *detail::search(p, text, [] { return false; });
+}
+
+inline std::optional<bool> search_until(const Program& p, std::string_view text,
+                                        std::chrono::steady_clock::time_point deadline) {
+  return detail::search(p, text, [deadline] { return std::chrono::steady_clock::now() >= deadline; });
 }
 
 // The same pattern as a PostgreSQL ARE, for `(text COLLATE "C") ~ are`; it
