@@ -21,6 +21,18 @@ using sdk::ValueType;
 
 enum class Cmp { gt, gte, lt, lte };
 
+// What a bound parameter weighs, for kMaxFilterBoundBytes: its text.
+std::size_t bound_weight(const Value& v) {
+  if (v.is_string()) return v.as_string().size();
+  if (v.is_array() || v.is_object()) return sdk::to_json(v).size();
+  return 8;
+}
+
+const std::string kBindsTooMuch =
+    "filter is too complex: paths through arrays and $elemMatch repeat its operands, which would bind over " +
+    std::to_string(kMaxFilterParameters) + " query parameters or " + std::to_string(kMaxFilterBoundBytes >> 20) +
+    " MiB of values; use fewer or shorter values, or shorter paths";
+
 const char* const kOperators =
     "$eq $ne $gt $gte $lt $lte $in $nin $exists $type $size $all $elemMatch $not $regex";
 
@@ -142,15 +154,30 @@ class Compiler {
       else
         part = field(key, condition, root, where, depth);
       if (!part) return part.error();
+      if (binds_too_much()) return fail(kBindsTooMuch);
       parts.push_back(std::move(*part));
     }
     return all_of(std::move(parts));
   }
 
   bool uses_regex() const { return regex_; }
+  // Whether what it binds went far past the bounds (check_bounds has the
+  // exact ones, on SQLite's spelling): compiling stops there. Paths through
+  // arrays and $elemMatch bind an operand once per place they reach, so a
+  // filter of a few KiB could otherwise bind gigabytes before being refused.
+  bool binds_too_much() const {
+    return bound_params_ > 2 * kMaxFilterParameters || bound_bytes_ > 2 * kMaxFilterBoundBytes;
+  }
 
  private:
   static sdk::Error fail(std::string message) { return make_error(ErrorKind::invalid_argument, std::move(message)); }
+
+  // Every parameter the compiled filter binds goes through here, counted.
+  void bound(Sql& s, Value v, std::string_view cast = "") const {
+    ++bound_params_;
+    bound_bytes_ += bound_weight(v);
+    s.bind(std::move(v), cast);
+  }
 
   sdk::Result<Sql> combination(const std::string& op, const Value& list, const Root& root, const std::string& where,
                                int depth) {
@@ -172,9 +199,9 @@ class Compiler {
   // index of its own (SQLite plans OR terms separately).
   Sql scope() const {
     Sql s("d.app_id = ");
-    s.bind(Value(std::string(app_)));
+    bound(s, Value(std::string(app_)));
     s += " AND d.collection = ";
-    s.bind(Value(std::string(collection_)));
+    bound(s, Value(std::string(collection_)));
     return s;
   }
 
@@ -335,6 +362,7 @@ class Compiler {
   }
 
   sdk::Result<void> counted() {
+    if (binds_too_much()) return fail(kBindsTooMuch);
     if (++conditions_ > kMaxFilterConditions)
       return fail("filter has more than " + std::to_string(kMaxFilterConditions) + " conditions");
     return {};
@@ -422,9 +450,9 @@ class Compiler {
   // Binds an operand as the value expression compares with it.
   void bind(Sql& s, const Value& operand) const {
     if (sql_.sqlite())
-      s.bind(operand);
+      bound(s, operand);
     else
-      s.bind(Value(sdk::to_json(operand)), "::jsonb");
+      bound(s, Value(sdk::to_json(operand)), "::jsonb");
   }
 
   // Whether alternatives for values of bracket `b` can match a place of
@@ -445,7 +473,7 @@ class Compiler {
     if (v.is_bool()) return Sql("(" + sql_.type(loc) + (v.as_bool() ? " = 'true')" : " = 'false')"));
     if (v.is_number() || v.is_string()) {
       Sql s("(" + sql_.value(loc) + " = ");
-      s.bind(v);
+      bound(s, v);
       s += " AND " + (v.is_string() ? strings(loc) : numbers(loc)) + ")";
       return s;
     }
@@ -538,10 +566,10 @@ class Compiler {
         Sql s("(");
         if (sql_.sqlite()) {
           s += value + std::string(spelled(cmp));
-          s.bind(operand);
+          bound(s, operand);
         } else {
           s += "(" + sql_.text(loc) + ") COLLATE \"C\"" + std::string(spelled(cmp));
-          s.bind(operand);
+          bound(s, operand);
         }
         s += " AND " + strings(loc) + ")";
         out.push_back(std::move(s));
@@ -785,13 +813,13 @@ class Compiler {
       Sql s("(");
       if (sql_.sqlite()) {
         s += "picloud_regexp(";
-        s.bind(Value(pattern.sqlite_pattern));
+        bound(s, Value(pattern.sqlite_pattern));
         s += ", ";
-        s.bind(Value(pattern.sqlite_flags));
+        bound(s, Value(pattern.sqlite_flags));
         s += ", " + sql_.value(loc) + ")";
       } else {
         s += "(" + sql_.text(loc) + ") COLLATE \"C\" ~ ";
-        s.bind(Value(pattern.postgres));
+        bound(s, Value(pattern.postgres));
       }
       s += " AND " + strings(loc) + ")";
       out.push_back(std::move(s));
@@ -808,6 +836,8 @@ class Compiler {
   int aliases_ = 0;
   int regexes_ = 0;
   bool regex_ = false;
+  mutable std::size_t bound_params_ = 0;
+  mutable std::size_t bound_bytes_ = 0;
 };
 
 }  // namespace
@@ -857,14 +887,15 @@ sdk::Result<void> check_bounds(const DocSql& sql, const Sql& condition, const Va
     const DocSql sqlite(sdk::Dialect::sqlite);
     Compiler measure(sqlite, app, collection, nullptr);
     auto spelled = measure.filter(filter, Root{}, "filter", 0);
-    if (spelled) sqlite_spelling = std::move(*spelled);
+    if (!spelled) return spelled.error();  // binding too much as SQLite spells it
+    sqlite_spelling = std::move(*spelled);
   }
   const Sql& measured = sql.sqlite() ? condition : sqlite_spelling;
   // Every way a path is read binds its operands again.
-  if (measured.params.size() > kMaxFilterParameters)
-    return make_error(ErrorKind::invalid_argument,
-                      "filter is too complex: paths through arrays repeat its operands, which would make over " +
-                          std::to_string(kMaxFilterParameters) + " query parameters; use fewer values or shorter paths");
+  std::size_t bytes = 0;
+  for (const auto& p : measured.params) bytes += bound_weight(p);
+  if (measured.params.size() > kMaxFilterParameters || bytes > kMaxFilterBoundBytes)
+    return make_error(ErrorKind::invalid_argument, kBindsTooMuch);
   if (measured.text.size() > kMaxFilterSqlBytes)
     return make_error(ErrorKind::invalid_argument,
                       "filter is too complex: paths through arrays and nested operators would make a query of over " +

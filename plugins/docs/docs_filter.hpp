@@ -46,6 +46,7 @@ inline constexpr std::size_t kMaxInValues = 1000;      // operands of one $in/$n
 inline constexpr std::size_t kMaxFilterValues = 5000;  // operands (scalars in values) in one filter
 inline constexpr std::size_t kMaxFilterSqlBytes = 512 * 1024;  // the SQL a filter compiles to (SQLite's)
 inline constexpr std::size_t kMaxFilterParameters = 20000;     // its parameters (PostgreSQL takes 65,535)
+inline constexpr std::size_t kMaxFilterBoundBytes = 4 << 20;   // the text its parameters bind (SQLite's)
 inline constexpr int kMaxParserDepth = 130;  // parser_depth() of a filter's SQLite SQL (see parser_depth)
 inline constexpr std::int64_t kDefaultFindLimit = 100;
 inline constexpr std::int64_t kMaxFindLimit = 1000;

@@ -3,6 +3,8 @@
 // docs triggers delivered through the outbox, and the admin API. The filter
 // table runs unchanged on SQLite and PostgreSQL, with and without indexes,
 // and a generated-input test holds both to a reference evaluator.
+#include <chrono>
+#include <fstream>
 #include <algorithm>
 #include <atomic>
 #include <random>
@@ -277,6 +279,14 @@ std::set<std::string> found_ids(const V& envelopes) {
   std::set<std::string> out;
   for (const auto& e : envelopes.as_array()) out.insert(e["id"].string_or(""));
   return out;
+}
+
+// This process's peak resident set (VmHWM) in KiB.
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
 }
 
 void seed(Instance& pc, const std::string& slug, const std::string& collection,
@@ -576,7 +586,22 @@ TEST_P(Docs, BadFiltersAndOptionsAreScriptErrorsNamingTheProblem) {
     repeated.as_object()["a.b.c." + std::to_string(f)] = V::object({{"$in", V(std::move(values))}});
   }
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", repeated}})),
-                       "filter is too complex: paths through arrays repeat its operands"));
+                       "filter is too complex: paths through arrays and $elemMatch repeat its operands, which would bind over "
+                       "20000 query parameters"));
+  // $elemMatch through paths that reach into arrays binds its operand once
+  // per place: a few KiB of filter would bind gigabytes. Refused as it
+  // compiles, before the memory is taken.
+  {
+    V inner = V::object({{"k.l.m.n.o", std::string(64 * 1024, 'v')}});
+    V middle = V::object({{"f.g.h.i", V::object({{"$elemMatch", inner}})}});
+    V amplified = V::object({{"a.b.c.d.e", V::object({{"$elemMatch", middle}})}});
+    { std::ofstream("/proc/self/clear_refs") << "5"; }  // the peak RSS starts again from here
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", amplified}})),
+                         "MiB of values; use fewer or shorter values, or shorter paths"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+    EXPECT_LT(peak_rss_kib(), 300 * 1024) << "compiling it took the memory anyway";
+  }
   // Deeper than SQLite's parser takes: refused alike on both databases.
   V deep = V::object({{"a.b.c.d.e", V::object({{"$elemMatch", V::object({{"a.b.c.d.e", V::object({{"$ne", 1}})}})}})}});
   EXPECT_TRUE(contains(refused(pc, "docbad", V::object({{"op", "count"}, {"c", "mixed"}, {"filter", deep}})),
