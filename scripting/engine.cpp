@@ -3,10 +3,13 @@
 
 #include <angelscript/scriptarray.h>
 #include <angelscript/scriptmath.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -197,6 +200,18 @@ void register_exception_routines(asIScriptEngine* e) {
 
 constexpr std::size_t kMaxSourceBytes = 512 * 1024;
 constexpr int kMaxNesting = 256;
+// Template types inside template types (array<array<...>>): AngelScript
+// 2.35's parser tries each level two ways, so its time doubles every level
+// or two (20 levels took seconds, 25 most of a minute, all under the lock
+// every compile takes).
+constexpr int kMaxTemplateNesting = 8;
+// What else the parser and compiler recurse on, per level: statements
+// in statements (`if (a) if (b) ...`, and `else if` ladders, braces or not)
+// and assignments or ?: in assignments (`a = b = c = ...`). Bounded where a
+// source within kMaxSourceBytes would otherwise need hundreds of MiB of
+// stack; a legitimate script stays far below both.
+constexpr int kMaxStatementsPerBlock = 4096;    // if/else/for/while/do/switch in one { } block
+constexpr int kMaxAssignmentsPerStatement = 1024;  // = += ... and ? between two ; { }
 
 // Why `shared` and `external` are refused, in every message about them.
 constexpr std::string_view kSharedRule =
@@ -204,6 +219,7 @@ constexpr std::string_view kSharedRule =
     "every app, so one app could run another's code; share code within an app with modules (import \"name\";)";
 
 // Walks the tokens once: size, bracket nesting (the parser recurses on it),
+// template types nested in template types (its time doubles per level),
 // shared funcdefs (which the module API does not list; `shared`/`external`
 // right before the keyword `funcdef` can mean nothing else), and a `?:`
 // standing directly in an initialization list, `{b ? 1.5 : 3}`: AngelScript
@@ -221,7 +237,12 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
   int depth = 0, line = 1, column = 1;
   std::size_t pos = 0;
   std::string_view previous;        // the last token that is not blank or a comment
+  std::string_view before_previous;  // and the one before it
+  bool previous_is_identifier = false;
   int previous_line = 0, previous_column = 0;
+  int template_depth = 0;  // of `name<` `name<` ... in a row
+  std::vector<int> statements{0};  // control statements per open block
+  int assignments = 0;             // since the statement began
   std::optional<Diagnostic> shared_funcdef;  // waiting for the funcdef's name
   std::string_view last_identifier;
   // The open brackets: '(', '[', 'L' for the brace of an initialization list
@@ -242,6 +263,9 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
         errors.push_back(*shared_funcdef);
         shared_funcdef.reset();
       }
+      if (c == ';' || c == '{' || c == '}') assignments = 0;
+      if (c == '{') statements.push_back(0);
+      if (c == '}' && statements.size() > 1) statements.pop_back();
       if (c == '(' || c == '[' || c == '{') {
         if (++depth > kMaxNesting) {
           errors.push_back({section, line, column, "brackets nested deeper than " + std::to_string(kMaxNesting)});
@@ -253,6 +277,14 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
       } else if (c == ')' || c == ']' || c == '}') {
         --depth;
         if (!open.empty()) open.pop_back();
+      } else if (c == '<' && previous_is_identifier) {
+        template_depth = before_previous == "<" ? template_depth + 1 : 1;
+        if (template_depth > kMaxTemplateNesting) {
+          errors.push_back({section, line, column,
+                            "template types nested deeper than " + std::to_string(kMaxTemplateNesting) +
+                                " (array<array<...>>)"});
+          return;
+        }
       } else if (c == '?' && !open.empty() && open.back() == 'L') {
         errors.push_back({section, line, column,
                           "a ?: cannot stand directly in an initialization list (the script compiler would fail on "
@@ -261,7 +293,26 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
     } else if (cls == asTC_IDENTIFIER) {
       last_identifier = token;
     }
+    if (cls == asTC_KEYWORD) {
+      static const std::set<std::string_view> kControl{"if", "else", "for", "while", "do", "switch"};
+      static const std::set<std::string_view> kAssigning{"=",  "+=", "-=", "*=", "/=",  "%=",  "**=", "&=",
+                                                         "|=", "^=", "<<=", ">>=", ">>>=", "?"};
+      if (kControl.count(token) && ++statements.back() > kMaxStatementsPerBlock) {
+        errors.push_back({section, line, column,
+                          "more than " + std::to_string(kMaxStatementsPerBlock) +
+                              " if/else/for/while/do/switch statements in one block: split it into functions"});
+        return;
+      }
+      if (kAssigning.count(token) && ++assignments > kMaxAssignmentsPerStatement) {
+        errors.push_back({section, line, column,
+                          "more than " + std::to_string(kMaxAssignmentsPerStatement) +
+                              " assignments or ?: in one statement"});
+        return;
+      }
+    }
     if (cls != asTC_WHITESPACE && cls != asTC_COMMENT) {
+      before_previous = previous;
+      previous_is_identifier = cls == asTC_IDENTIFIER;
       previous = token;
       previous_line = line;
       previous_column = column;
@@ -276,6 +327,45 @@ void check_source(const asIScriptEngine* engine, const std::string& code, const 
     }
     pos += length;
   }
+}
+
+// Runs `work` on a thread of its own with a stack of kCompileStackBytes, and
+// waits for it. AngelScript's parser and compiler recurse once per level of
+// nesting: check_source bounds each kind, and the bounds need a few MiB at
+// most, but the 8 MiB of a request's thread is shared with what called the
+// compiler (and a sanitizer's frames are larger): a source with nesting
+// past those bounds overflowed it and took the process down. The pages are
+// only reserved until the recursion reaches them, and go back when the
+// thread ends. False when no thread could be made.
+constexpr std::size_t kCompileStackBytes = std::size_t{64} << 20;
+
+bool run_with_deep_stack(const std::function<void()>& work) {
+  struct Call {
+    const std::function<void()>* work;
+    std::exception_ptr failure;
+  } call{&work, nullptr};
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  pthread_attr_setstacksize(&attr, kCompileStackBytes);
+  pthread_t thread;
+  const int rc = pthread_create(
+      &thread, &attr,
+      [](void* p) -> void* {
+        auto* c = static_cast<Call*>(p);
+        try {
+          (*c->work)();
+        } catch (...) {
+          c->failure = std::current_exception();
+        }
+        asThreadCleanup();  // AngelScript's thread-local data for this thread
+        return nullptr;
+      },
+      &call);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return false;
+  pthread_join(thread, nullptr);
+  if (call.failure) std::rethrow_exception(call.failure);
+  return true;
 }
 
 // --- isolation ---------------------------------------------------------------
@@ -569,11 +659,13 @@ struct Engine::Impl {
     asIScriptModule* mod = engine->GetModule(name.c_str(), asGM_ALWAYS_CREATE);
     for (const auto& s : prepared.sections)
       mod->AddScriptSection(s.name.c_str(), s.code.data(), s.code.size());
-    int r;
-    {
-      CollectMessages collect(result.errors, result.warnings, prepared.column_shift);
+    int r = asERROR;
+    const bool ran = run_with_deep_stack([&] {
+      CollectMessages collect(result.errors, result.warnings, prepared.column_shift);  // the thread's messages
       r = mod->Build();
-    }
+    });
+    if (!ran)
+      result.errors.push_back({"main", 0, 0, "the script could not be compiled now (no thread for the compiler); try again"});
     if (r < 0 && result.errors.empty()) result.errors.push_back({"main", 0, 0, "the script does not compile"});
     if (r < 0) {
       std::vector<SourceSection> sections;

@@ -271,6 +271,67 @@ TEST(Limits, SourceSizeAndNestingAreBounded) {
   EXPECT_NE(big.message.find("the limit is 524288"), std::string::npos) << big.message;
 }
 
+// Nesting AngelScript's parser and compiler recurse on, level by level,
+// beyond brackets: statements in statements without braces, and
+// assignments in assignments. Bounded from the tokens (a source within the
+// size limit needed hundreds of MiB of stack, and overflowed the request
+// thread's, taking the process down), and compiled on a deep stack of its
+// own: what the bounds allow compiles.
+TEST(Limits, DeeplyNestedStatementsAndAssignmentsAreBoundedAndCompileWithinTheBounds) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto ifs = [&](int n) {
+    std::string chain;
+    for (int i = 0; i < n; ++i) chain += "if(x==0)";
+    return run_script(*engine, source, handler("  int x = 0; " + chain + " x = 1; res.text('' + x);"), get(),
+                      "ifs" + std::to_string(n));
+  };
+  auto within = ifs(4000);
+  EXPECT_TRUE(within.ok()) << within.message;
+  EXPECT_EQ(within.response.body, "1");
+  auto beyond = ifs(40000);
+  EXPECT_EQ(beyond.error, RunError::compile_error);
+  EXPECT_NE(beyond.message.find("more than 4096 if/else/for/while/do/switch statements in one block"),
+            std::string::npos)
+      << beyond.message;
+  auto assignments = [&](int n) {
+    std::string chain;
+    for (int i = 0; i < n; ++i) chain += "a=";
+    return run_script(*engine, source, handler("  int a; " + chain + "7; res.text('' + a);"), get(),
+                      "assign" + std::to_string(n));
+  };
+  auto chained = assignments(1000);
+  EXPECT_TRUE(chained.ok()) << chained.message;
+  EXPECT_EQ(chained.response.body, "7");
+  auto too_many = assignments(100000);
+  EXPECT_EQ(too_many.error, RunError::compile_error);
+  EXPECT_NE(too_many.message.find("more than 1024 assignments or ?: in one statement"), std::string::npos)
+      << too_many.message;
+}
+
+// array<array<...>>: the parser's time doubles every level or two, and
+// every compile waits for the one running.
+TEST(Limits, TemplateTypesNestDeeperThanEightAreRefusedBeforeTheCompiler) {
+  auto engine = make_engine();
+  MemorySource source;
+  auto nested = [](int n) {
+    std::string type = "int";
+    for (int i = 0; i < n; ++i) type = "array<" + type + ">";
+    return handler("  " + type + " x; res.text('ok');");
+  };
+  const auto started = std::chrono::steady_clock::now();
+  auto deep = run_script(*engine, source, nested(5000), get(), "deep");
+  EXPECT_EQ(deep.error, RunError::compile_error);
+  EXPECT_NE(deep.message.find("template types nested deeper than 8"), std::string::npos) << deep.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  auto eight = run_script(*engine, source, nested(8), get(), "eight");
+  EXPECT_TRUE(eight.ok()) << eight.message;
+  // Not a template: comparisons in a row are no nesting.
+  auto compares = run_script(*engine, source, handler("  int a = 1, b = 2; bool c = a < b; res.text(c ? 'y' : 'n');"),
+                             get(), "compare");
+  EXPECT_TRUE(compares.ok()) << compares.message;
+}
+
 // AngelScript 2.35's compiler fails an assertion, aborting the process, on
 // a ?: whose operands differ in type standing directly in an
 // initialization list: such code is refused before it reaches the compiler.
