@@ -32,7 +32,8 @@ sdk::ErrorKind kind_of(int rc) {
 
 class SqliteConnection final : public Connection {
  public:
-  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  SqliteConnection(sqlite3* db, std::unique_ptr<RegexClock> regex_clock)
+      : db_(db), regex_clock_(std::move(regex_clock)) {}
 
   ~SqliteConnection() override {
     for (auto& [_, entry] : cache_) sqlite3_finalize(entry.stmt);
@@ -172,6 +173,7 @@ class SqliteConnection final : public Connection {
       if (rc != SQLITE_OK) return fail(rc, sql);
     }
     int columns = -1;
+    regex_clock_->restart();  // a statement of its own: its own time for regular expressions
     for (;;) {
       int rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(sqlite3_extended_errcode(db_), sql);
@@ -190,6 +192,7 @@ class SqliteConnection final : public Connection {
   }
 
   sqlite3* db_;
+  std::unique_ptr<RegexClock> regex_clock_;  // picloud_regexp's, for this connection
   bool healthy_ = true;
   bool last_wrote_ = false;
   const std::atomic<bool>* refuse_writes_ = nullptr;
@@ -224,12 +227,13 @@ sdk::Result<std::unique_ptr<Connection>> open_sqlite_connection(const DatabaseUr
     return sdk::make_error(ErrorKind::unavailable, "cannot open SQLite database " + url.sqlite_path + ": " + why);
   }
   sqlite3_extended_result_codes(db, 1);
-  if (rc = register_sqlite_functions(db); rc != SQLITE_OK) {
+  auto regex_clock = std::make_unique<RegexClock>();
+  if (rc = register_sqlite_functions(db, regex_clock.get()); rc != SQLITE_OK) {
     std::string why = sqlite3_errmsg(db);
     sqlite3_close(db);
     return sdk::make_error(ErrorKind::internal, "cannot add PiCloud's SQL functions to " + url.sqlite_path + ": " + why);
   }
-  auto conn = std::make_unique<SqliteConnection>(db);
+  auto conn = std::make_unique<SqliteConnection>(db, std::move(regex_clock));
   conn->refuse_writes_while(options.refuse_writes);
   // synchronous=FULL: each commit flushes the WAL before it returns, so a
   // commit that acknowledges work survives a power loss. NORMAL with group

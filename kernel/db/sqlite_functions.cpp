@@ -23,25 +23,28 @@ std::string_view text_of(sqlite3_value* v) {
 // A pattern compiled for one statement, kept as SQLite's auxiliary data on
 // the pattern argument (SQLite drops it when the statement ends or the
 // argument changes); the options it was compiled with are kept to notice a
-// change of those alone. Its deadline, set at the statement's first call,
-// bounds the time the statement spends in this pattern (regex::kTimeLimitMs,
-// as PostgreSQL's statement_timeout does there): a long text times a
-// complex pattern, row after row, would otherwise hold a thread for minutes
-// past the run's own time limit.
+// change of those alone.
 struct Compiled {
   std::string options;
   regex::Program program;
-  std::chrono::steady_clock::time_point deadline;
 };
 
+void delete_compiled(void* p) { delete static_cast<Compiled*>(p); }
+
+// The answer for `text`, within the statement's time for regular
+// expressions: a long text times a complex pattern, row after row, would
+// otherwise hold a thread for minutes past the run's own time limit.
 void answer(sqlite3_context* ctx, const Compiled& compiled, std::string_view text) {
-  auto found = regex::search_until(compiled.program, text, compiled.deadline);
-  if (!found || std::chrono::steady_clock::now() >= compiled.deadline)
+  auto* clock = static_cast<RegexClock*>(sqlite3_user_data(ctx));
+  if (!clock->started) {
+    clock->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(regex::kTimeLimitMs);
+    clock->started = true;
+  }
+  auto found = regex::search_until(compiled.program, text, clock->deadline);
+  if (!found || std::chrono::steady_clock::now() >= clock->deadline)
     return sqlite3_result_error(ctx, regex::kTimeLimitError, -1);
   sqlite3_result_int(ctx, *found ? 1 : 0);
 }
-
-void delete_compiled(void* p) { delete static_cast<Compiled*>(p); }
 
 void regexp_body(sqlite3_context* ctx, sqlite3_value** argv) {
   for (int i = 0; i < 3; ++i)
@@ -54,9 +57,7 @@ void regexp_body(sqlite3_context* ctx, sqlite3_value** argv) {
   if (kept && kept->options == options) return answer(ctx, *kept, text_of(argv[2]));
   auto program = regex::compile(text_of(argv[0]), options);
   if (!program) return sqlite3_result_error(ctx, program.error().message.c_str(), -1);
-  const auto deadline =
-      kept ? kept->deadline : std::chrono::steady_clock::now() + std::chrono::milliseconds(regex::kTimeLimitMs);
-  auto* compiled = new (std::nothrow) Compiled{std::string(options), std::move(*program), deadline};
+  auto* compiled = new (std::nothrow) Compiled{std::string(options), std::move(*program)};
   if (!compiled) return sqlite3_result_error_nomem(ctx);
   answer(ctx, *compiled, text_of(argv[2]));
   // Last: SQLite owns it from here and may delete it before this returns.
@@ -73,9 +74,9 @@ void regexp(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 }  // namespace
 
-int register_sqlite_functions(sqlite3* db) {
+int register_sqlite_functions(sqlite3* db, RegexClock* clock) {
   return sqlite3_create_function_v2(db, regex::kSqliteFunction, 3,
-                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr, regexp, nullptr,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, clock, regexp, nullptr,
                                     nullptr, nullptr);
 }
 

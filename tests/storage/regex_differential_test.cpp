@@ -7,6 +7,7 @@
 // prints the seed (PICLOUD_REGEX_SEED=<seed> runs that seed again).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <random>
@@ -273,6 +274,29 @@ TEST(RegexDifferential, SqliteStatementsStopWhenTheirRegexTimeRunsOut) {
   EXPECT_EQ(rows.error().message, regex::kTimeLimitError);
   EXPECT_GE(took, std::chrono::milliseconds(regex::kTimeLimitMs));
   EXPECT_LT(took, std::chrono::milliseconds(regex::kTimeLimitMs + 2000));
+  // The limit is the statement's, over all its calls: patterns that each
+  // run well within it, one after another, run out of it together.
+  const std::string slice(50'000, 'x');
+  const auto one_started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(lite->query("SELECT picloud_regexp(?, '', ?)", {pattern, slice}));
+  const auto one = std::chrono::steady_clock::now() - one_started;
+  // Rows enough for about 1.5 s per pattern, 16 patterns.
+  const long rows_each = std::max<long>(1, static_cast<long>(std::chrono::milliseconds(1500) / one));
+  std::string where;
+  sdk::Params params;
+  for (int p = 0; p < 16; ++p) {
+    where += std::string(p ? " OR " : "") + "(i / " + std::to_string(rows_each) + " = " + std::to_string(p) +
+             " AND picloud_regexp(?, '', ?))";
+    params.push_back(pattern + std::to_string(p));  // a pattern of its own: its own call site
+    params.push_back(slice);
+  }
+  const auto all_started = std::chrono::steady_clock::now();
+  auto together = lite->query("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+                                  std::to_string(16 * rows_each - 1) + ") SELECT count(*) FROM n WHERE " + where,
+                              params);
+  ASSERT_FALSE(together) << "16 patterns of about 1.5 s each";
+  EXPECT_EQ(together.error().code, "regex_time_limit") << together.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - all_started, std::chrono::milliseconds(regex::kTimeLimitMs + 2000));
   // The connection goes on, with a fresh limit for the next statement.
   auto quick = lite->query("SELECT picloud_regexp(?, '', ?)", {pattern, std::string("xy")});
   ASSERT_TRUE(quick) << quick.error().message;

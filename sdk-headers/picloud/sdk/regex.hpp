@@ -35,10 +35,12 @@ namespace picloud::sdk::regex {
 // picloud_regexp(pattern, options, text) -> 1 or 0; NULL when an argument is
 // NULL or the text is not text; an SQL error when the pattern is refused.
 inline constexpr const char* kSqliteFunction = "picloud_regexp";
-// How long one statement may spend in its regular expressions: PostgreSQL
+// How long one statement may take over its regular expressions: PostgreSQL
 // runs such a statement under this statement_timeout; on SQLite the
-// function fails with kTimeLimitError once its statement has spent this
-// long in it (a pattern of kMaxSteps over a MiB of text takes seconds).
+// function fails with kTimeLimitError once this long has passed since the
+// statement first called it (a pattern of kMaxSteps over a MiB of text
+// takes seconds). The kernel's SQLite connections report that failure
+// with the error code "regex_time_limit".
 inline constexpr int kTimeLimitMs = 5000;
 inline constexpr const char* kTimeLimitError = "picloud_regexp: the statement's time limit for regular expressions ran out";
 
