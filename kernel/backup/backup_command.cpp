@@ -166,6 +166,9 @@ int run_backup(Config&, Settings settings, const std::vector<std::string>& args)
                                     ((st.st_mode & 077) != 0 && ::chmod(dest.c_str(), 0700) != 0)))
     return fail(dest + " belongs to another user or cannot be made owner-only (0700): a backup goes into a directory only "
                        "PiCloud's user can write");
+  // Whoever could write it before may have put something in meanwhile.
+  if (!made && !fs::is_empty(dest, ec))
+    return fail(dest + " is no longer empty: something was put in it while it was made owner-only");
   std::printf("backing up %s and %s/plugins to %s\n", settings.database_url.display.c_str(), settings.data_dir.c_str(),
               dest.c_str());
   std::fflush(stdout);

@@ -226,7 +226,8 @@ sdk::Result<void> copy_sqlite(const std::string& db_path, const std::string& des
   // nor tear it. (The WAL cannot be checkpointed past it until it ends.)
   if (auto r = sqlite_exec(source->get(), "BEGIN"); !r) return r.error();
   if (auto r = sqlite_exec(source->get(), "SELECT count(*) FROM sqlite_master"); !r) return r.error();
-  auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  // Never through a symbolic link someone left where the copy goes.
+  auto dest = open_sqlite(dest_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW);
   if (!dest) return dest.error();
   if (auto r = copy_pages(source->get(), dest->get(), held_here ? "" : "database", go_on); !r) return r.error();
   (void)sqlite_exec(source->get(), "COMMIT");

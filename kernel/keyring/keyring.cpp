@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -331,10 +332,16 @@ std::optional<std::string> Keyring::key(const std::string& id) const {
   std::unique_lock lock(mutex_);
   auto it = keys_.keys.find(id);
   if (it != keys_.keys.end()) return it->second;
-  if (read_stamp_ == stamp) return std::nullopt;
+  // A read that failed is tried again after a while even when the file
+  // looks the same: it may have failed for want of a descriptor or memory.
+  const auto now = std::chrono::steady_clock::now();
+  if (read_stamp_ == stamp && (!read_failed_at_ || now - *read_failed_at_ < std::chrono::seconds(1)))
+    return std::nullopt;
   read_stamp_ = stamp;
   auto fresh = read_key_file(source);
+  read_failed_at_.reset();
   if (!fresh) {
+    read_failed_at_ = now;
     write_log(LogLevel::warn, "keyring", "the key file could not be read again", {{"error", fresh.error().message}});
     return std::nullopt;
   }

@@ -24,6 +24,7 @@
 // another app or name does not open.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -120,6 +121,7 @@ class Keyring {
   mutable std::shared_mutex mutex_;  // guards keys_ (a reload adds keys) and read_stamp_
   mutable KeySet keys_;
   mutable std::optional<FileStamp> read_stamp_;  // the key file as last read again
+  mutable std::optional<std::chrono::steady_clock::time_point> read_failed_at_;  // when that read failed
   sdk::Database& db_;
 };
 

@@ -28,6 +28,8 @@ std::size_t bound_weight(const Value& v) {
   return 8;
 }
 
+constexpr std::size_t kPostgresMaxParameters = 65535;
+
 const std::string kBindsTooMuch =
     "filter is too complex: paths through arrays and $elemMatch repeat its operands, which would bind over " +
     std::to_string(kMaxFilterParameters) + " query parameters or " + std::to_string(kMaxFilterBoundBytes >> 20) +
@@ -165,17 +167,20 @@ class Compiler {
   // exact ones, on SQLite's spelling): compiling stops there. Paths through
   // arrays and $elemMatch bind an operand once per place they reach, so a
   // filter of a few KiB could otherwise bind gigabytes before being refused.
+  // Counted alike on both databases: the operands' own weight (PostgreSQL
+  // binds their JSON text), and parameters past what PostgreSQL takes at all.
   bool binds_too_much() const {
-    return bound_params_ > 2 * kMaxFilterParameters || bound_bytes_ > 2 * kMaxFilterBoundBytes;
+    return bound_params_ > kPostgresMaxParameters || bound_bytes_ > 2 * kMaxFilterBoundBytes;
   }
 
  private:
   static sdk::Error fail(std::string message) { return make_error(ErrorKind::invalid_argument, std::move(message)); }
 
-  // Every parameter the compiled filter binds goes through here, counted.
-  void bound(Sql& s, Value v, std::string_view cast = "") const {
+  // Every parameter the compiled filter binds goes through here, counted
+  // (as `operand` weighs, when given: what it is the spelling of).
+  void bound(Sql& s, Value v, std::string_view cast = "", const Value* operand = nullptr) const {
     ++bound_params_;
-    bound_bytes_ += bound_weight(v);
+    bound_bytes_ += bound_weight(operand ? *operand : v);
     s.bind(std::move(v), cast);
   }
 
@@ -452,7 +457,7 @@ class Compiler {
     if (sql_.sqlite())
       bound(s, operand);
     else
-      bound(s, Value(sdk::to_json(operand)), "::jsonb");
+      bound(s, Value(sdk::to_json(operand)), "::jsonb", &operand);
   }
 
   // Whether alternatives for values of bracket `b` can match a place of

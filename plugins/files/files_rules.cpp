@@ -39,8 +39,8 @@ bool is_media_type(std::string_view text) {
     for (++at; at < text.size(); ++at) {
       unsigned char c = static_cast<unsigned char>(text[at]);
       if (c == '"') return ++at, true;
-      if (c == ',') return false;  // allowed by the grammar; refused lest a reader split on it
       if (c == '\\' && ++at >= text.size()) return false;
+      if (text[at] == ',') return false;  // allowed by the grammar, escaped or not; refused lest a reader split on it
     }
     return false;
   };

@@ -8,7 +8,8 @@
 //             master key can rotate and old tokens still verify)
 //
 // Nothing is stored: a token is good until it expires (TTLs are short), or
-// until the key that signed it leaves the key file (docs/realtime.md).
+// until the key that signed it leaves the key file and the nodes restart
+// (docs/realtime.md).
 #pragma once
 
 #include <cstdint>
