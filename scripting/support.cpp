@@ -92,7 +92,12 @@ CScriptArray* make_string_array(const std::vector<std::string>& items) {
     out->Release();
     throw std::bad_alloc();
   }
-  for (asUINT i = 0; i < items.size(); ++i) *static_cast<std::string*>(out->At(i)) = items[i];
+  try {
+    for (asUINT i = 0; i < items.size(); ++i) *static_cast<std::string*>(out->At(i)) = items[i];
+  } catch (...) {  // a copy the run's memory refused: the array goes with the exception
+    out->Release();
+    throw;
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 // The engine end to end: entry points, limits, errors, caching, modules and
 // validation, each through real compiled scripts.
+#include <malloc.h>
+
 #include <chrono>
 
 #include "harness.hpp"
@@ -257,6 +259,26 @@ TEST(Limits, CyclicGarbageIsCollectedWithinTheRun) {
   ASSERT_TRUE(r.ok()) << r.message;
   auto again = run_script(*engine, source, kHello, get(), "after");
   EXPECT_TRUE(again.ok());
+}
+
+// An array of strings built for the script (split, find_all, keys) whose
+// copies the run's memory refuses goes with the exception: 20 such runs
+// once kept some 3 MiB each.
+TEST(Limits, AStringArrayTheBudgetRefusesHalfWayIsGivenBack) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  const std::string script = handler(
+      "  string piece = 'abcdefghijklmnopqrstuvwxyz0123,';\n"
+      "  string s = '';\n"
+      "  for (int i = 0; i < 40000; i++) s += piece;\n"
+      "  array<string>@ parts = s.split(',');\n"
+      "  res.text('' + parts.length());");
+  auto first = run_script(*engine, source, script, get(), "split");
+  ASSERT_EQ(first.error, RunError::memory_limit) << first.message;
+  const auto before = mallinfo2().uordblks;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_script(*engine, source, script, get(), "split").error, RunError::memory_limit);
+  const auto grown = static_cast<long long>(mallinfo2().uordblks) - static_cast<long long>(before);
+  EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
 }
 
 TEST(Limits, SourceSizeAndNestingAreBounded) {
