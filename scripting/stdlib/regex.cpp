@@ -6,11 +6,13 @@
 
 #include <angelscript/scriptarray.h>
 
+#include <chrono>
 #include <iterator>
 
 #include "scripting/bytes.hpp"
 #include "scripting/json.hpp"
 #include "scripting/memory.hpp"
+#include "scripting/run_state.hpp"
 #include "scripting/stdlib/stdlib.hpp"
 
 namespace picloud::scripting {
@@ -34,6 +36,27 @@ boost::regex compile(const std::string& pattern) {
     throw ScriptException(std::string("regex: invalid pattern: ") + e.what());
   }
 }
+
+// One search is bounded by Boost's state limit, but a call may make up to
+// kMaxMatches of them, each near that limit: the run's clock is read
+// between matches, as it is between statements, and a run out of time ends
+// as one (504).
+class RunClock {
+ public:
+  void tick() {
+    if (++matches_ % 16 != 0 || !run_ || std::chrono::steady_clock::now() <= run_->deadline) return;
+    {
+      memory::Unaccounted ours;
+      run_->fail(RunError::timeout, "script ran longer than " + std::to_string(run_->limits->timeout_ms) +
+                                        " ms (in a regex:: call)");
+    }
+    throw ScriptException("regex: the run's time ran out");
+  }
+
+ private:
+  RunState* run_ = RunState::current();
+  std::size_t matches_ = 0;
+};
 
 template <typename F>
 auto guarded(F&& f) -> decltype(f()) {
@@ -72,7 +95,9 @@ CScriptArray* find_all(const std::string& pattern, const std::string& text) {
   auto re = compile(pattern);
   return guarded([&] {
     std::vector<std::string> found;
+    RunClock clock;
     for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) {
+      clock.tick();
       if (found.size() == kMaxMatches) throw ScriptException("regex: more than 100000 matches");
       found.push_back((*it)[0].str());
     }
@@ -132,7 +157,9 @@ std::string replace(const std::string& pattern, const std::string& text, const s
         BoundedOut sink(out.text, limit);
         std::size_t count = 0;
         auto last = text.cbegin();
+        RunClock clock;
         for (boost::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) {
+          clock.tick();
           if (++count > kMaxMatches) throw ScriptException("regex: more than 100000 matches");
           std::copy(last, (*it)[0].first, sink);
           it->format(sink, replacement, boost::format_perl);
@@ -158,7 +185,9 @@ CScriptArray* split(const std::string& pattern, const std::string& text) {
   auto re = compile(pattern);
   return guarded([&] {
     std::vector<std::string> parts;
+    RunClock clock;
     for (boost::sregex_token_iterator it(text.begin(), text.end(), re, -1), end; it != end; ++it) {
+      clock.tick();
       if (parts.size() == kMaxMatches) throw ScriptException("regex: more than 100000 parts");
       parts.push_back(*it);
     }

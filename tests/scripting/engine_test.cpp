@@ -281,6 +281,25 @@ TEST(Limits, AStringArrayTheBudgetRefusesHalfWayIsGivenBack) {
   EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
 }
 
+// One regex:: call may make many searches, each near Boost's state limit:
+// the run's clock is read between them, so the call ends with the run's
+// time (about a minute of matching here otherwise).
+TEST(Limits, ARegexCallWithManySlowMatchesEndsWhenTheRunsTimeDoes) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  const std::string script = handler(
+      "  string a = ''; for (int i = 0; i < 1000; i++) a += 'a';\n"
+      "  string b = 'b'; while (b.length() < 400000) b += b;\n"
+      "  string ahead = ''; for (int i = 0; i < 100; i++) ahead += '(?=[^!]*$)';\n"
+      "  array<string>@ found = regex::find_all('a' + ahead, a + b);\n"
+      "  res.text('' + found.length());");
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run_script(*engine, source, script, get(), "slow-regex");
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.error, RunError::timeout) << r.message;
+  EXPECT_LT(took, std::chrono::seconds(6));
+}
+
 TEST(Limits, SourceSizeAndNestingAreBounded) {
   auto engine = make_engine();
   MemorySource source;
