@@ -24,11 +24,13 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 
 #include "scripting/memory.hpp"
+#include "scripting/run_state.hpp"
 #include "scripting/stdlib/stdlib.hpp"
 
 namespace picloud::scripting {
@@ -84,13 +86,29 @@ StringConstants& string_constants() {
 
 void construct(asIScriptGeneric* gen) { new (gen->GetObject()) Str(); }
 
-// A copy that cannot be made (the run's memory) leaves a valid empty string
-// behind, whether or not the engine destroys the object while unwinding.
+// A copy the run's memory refuses ends the run rather than throwing: copies
+// are also made inside containers' own code (the array add-on copying a
+// default value into each new element), which an exception would leave
+// with what it had built never released. The context is aborted, so the
+// script runs no further instruction and the run ends with its memory
+// error; false outside a run (the caller throws then).
+bool end_run_for_memory() {
+  RunState* run = RunState::current();
+  if (!run) return false;
+  memory::Unaccounted ours;
+  run->fail(RunError::memory_limit, "");
+  return true;
+}
+
+// A copy that cannot be made leaves a valid empty string behind.
 void copy_construct(asIScriptGeneric* gen) {
   const auto& other = *static_cast<const Str*>(gen->GetArgAddress(0));
   void* self = gen->GetObject();
   try {
     new (self) Str(other);
+  } catch (const std::bad_alloc&) {
+    new (self) Str();
+    if (!end_run_for_memory()) throw;
   } catch (...) {
     new (self) Str();
     throw;
@@ -101,7 +119,15 @@ void destruct(asIScriptGeneric* gen) { static_cast<Str*>(gen->GetObject())->~Str
 
 // --- operators ---------------------------------------------------------------
 
-Str& assign(const Str& other, Str& self) { return self = other; }
+Str& assign(const Str& other, Str& self) {
+  try {
+    return self = other;
+  } catch (const std::bad_alloc&) {  // as copy_construct
+    Str().swap(self);
+    if (!end_run_for_memory()) throw;
+    return self;
+  }
+}
 Str& append(const Str& other, Str& self) { return self += other; }
 bool equals(const Str& other, const Str& self) { return self == other; }
 int compare(const Str& other, const Str& self) {

@@ -281,6 +281,32 @@ TEST(Limits, AStringArrayTheBudgetRefusesHalfWayIsGivenBack) {
   EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
 }
 
+// The array add-on copies a default value into each new element in its own
+// constructor: a copy the run's memory refuses there ends the run instead
+// of throwing through it, which left the half-built array unreleased
+// (megabytes per refused run).
+TEST(Limits, AnArrayFilledWithCopiesTheBudgetRefusesIsGivenBack) {
+  auto engine = make_engine(tight());
+  MemorySource source;
+  const std::string script = handler(
+      "  string s = 'x'; while (s.length() < 1000000) s += s;\n"
+      "  array<string> copies(50, s);\n"
+      "  res.text('' + copies.length());");
+  auto first = run_script(*engine, source, script, get(), "fill");
+  ASSERT_EQ(first.error, RunError::memory_limit) << first.message;
+  const auto before = mallinfo2().uordblks;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_script(*engine, source, script, get(), "fill").error, RunError::memory_limit);
+  const auto grown = static_cast<long long>(mallinfo2().uordblks) - static_cast<long long>(before);
+  EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
+  // A copy refused in the script's own statement ends the run the same way.
+  auto direct = run_script(*engine, source,
+                           handler("  string s = 'x'; while (s.length() < 1000000) s += s;\n"
+                                   "  string a = s; string b = s; string c = s; string d = s; string e = s;\n"
+                                   "  string f = s; string g = s; string h = s; string i = s; res.text(i);"),
+                           get(), "direct");
+  EXPECT_EQ(direct.error, RunError::memory_limit) << direct.message;
+}
+
 // One regex:: call may make many searches, each near Boost's state limit:
 // the run's clock is read between them, so the call ends with the run's
 // time (about a minute of matching here otherwise).
