@@ -262,6 +262,17 @@ TEST(Limits, CyclicGarbageIsCollectedWithinTheRun) {
   EXPECT_TRUE(again.ok());
 }
 
+// `script` ends with the run's memory error, and 20 more runs of it leave
+// the heap (malloc's bytes in use) as it was, within one budget.
+void expect_refused_runs_keep_nothing(scripting::Engine& engine, MemorySource& source, const std::string& script) {
+  auto first = run_script(engine, source, script, get(), "refused");
+  ASSERT_EQ(first.error, RunError::memory_limit) << first.message;
+  const auto before = mallinfo2().uordblks;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_script(engine, source, script, get(), "refused").error, RunError::memory_limit);
+  const auto grown = static_cast<long long>(mallinfo2().uordblks) - static_cast<long long>(before);
+  EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
+}
+
 // An array of strings built for the script (split, find_all, keys) whose
 // copies the run's memory refuses goes with the exception: 20 such runs
 // once kept some 3 MiB each.
@@ -274,12 +285,7 @@ TEST(Limits, AStringArrayTheBudgetRefusesHalfWayIsGivenBack) {
       "  for (int i = 0; i < 40000; i++) s += piece;\n"
       "  array<string>@ parts = s.split(',');\n"
       "  res.text('' + parts.length());");
-  auto first = run_script(*engine, source, script, get(), "split");
-  ASSERT_EQ(first.error, RunError::memory_limit) << first.message;
-  const auto before = mallinfo2().uordblks;
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_script(*engine, source, script, get(), "split").error, RunError::memory_limit);
-  const auto grown = static_cast<long long>(mallinfo2().uordblks) - static_cast<long long>(before);
-  EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
+  expect_refused_runs_keep_nothing(*engine, source, script);
 }
 
 // The array add-on copies a default value into each new element in its own
@@ -293,12 +299,7 @@ TEST(Limits, AnArrayFilledWithCopiesTheBudgetRefusesIsGivenBack) {
       "  string s = 'x'; while (s.length() < 1000000) s += s;\n"
       "  array<string> copies(50, s);\n"
       "  res.text('' + copies.length());");
-  auto first = run_script(*engine, source, script, get(), "fill");
-  ASSERT_EQ(first.error, RunError::memory_limit) << first.message;
-  const auto before = mallinfo2().uordblks;
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(run_script(*engine, source, script, get(), "fill").error, RunError::memory_limit);
-  const auto grown = static_cast<long long>(mallinfo2().uordblks) - static_cast<long long>(before);
-  EXPECT_LT(grown, 8LL << 20) << "the heap grew by " << grown << " bytes over 20 refused runs";
+  expect_refused_runs_keep_nothing(*engine, source, script);
   // A copy refused in the script's own statement ends the run the same way.
   auto direct = run_script(*engine, source,
                            handler("  string s = 'x'; while (s.length() < 1000000) s += s;\n"
