@@ -99,15 +99,6 @@ void* engine_alloc(std::size_t size) {
 void engine_free(void* pointer) { counted_free(pointer); }
 
 void* array_alloc(std::size_t size) {
-  // Past the budget the engine's allocations go on (the run ends at its
-  // next statement), but one statement can copy an array into thousands of
-  // elements (array<array<int>>(n, a), an initialization list): past twice
-  // the budget, plus one value, an array allocation is refused outright, so
-  // that a statement cannot take the machine's memory before it ends.
-  if (Budget* b = t_budget; b && b->live + static_cast<std::int64_t>(size) > 2 * b->limit + b->max_single) {
-    b->exceeded = true;
-    throw std::bad_alloc();
-  }
   if (void* p = engine_alloc(size)) return p;
   throw std::bad_alloc();
 }

@@ -57,9 +57,8 @@ void* engine_alloc(std::size_t size);
 void engine_free(void* pointer);
 
 // The array add-on's allocator (CScriptArray::SetMemoryFunctions): as
-// engine_alloc, but a value over the single-value limit, or one taking the
-// run past twice its budget plus one value, throws std::bad_alloc instead
-// of answering null or being admitted. The add-on's constructor with a
+// engine_alloc, but a value over the single-value limit throws
+// std::bad_alloc instead of answering null. The add-on's constructor with a
 // default value writes through the buffer it failed to get (a segmentation
 // fault); an exception ends the call cleanly and the run with its memory
 // error (the array object's few bytes are not given back).
