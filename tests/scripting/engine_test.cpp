@@ -281,7 +281,7 @@ TEST(Limits, AStringArrayTheBudgetRefusesHalfWayIsGivenBack) {
   const std::string script = handler(
       "  string piece = 'abcdefghijklmnopqrstuvwxyz0123,';\n"
       "  string s = '';\n"
-      "  for (int i = 0; i < 40000; i++) s += piece;\n"
+      "  for (int i = 0; i < 60000; i++) s += piece;\n"
       "  array<string>@ parts = s.split(',');\n"
       "  res.text('' + parts.length());");
   expect_refused_runs_keep_nothing(*engine, source, script);

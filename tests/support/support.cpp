@@ -131,6 +131,15 @@ int Process::wait(std::chrono::milliseconds timeout) {
 std::string Process::out() const { return read_file(io_->file("stdout")); }
 std::string Process::err() const { return read_file(io_->file("stderr")); }
 
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
 namespace {
 
 // The ports the kernel never hands out as the local end of an outgoing

@@ -72,6 +72,24 @@ class Process {
   std::unique_ptr<TempDir> io_;
 };
 
+// AddressSanitizer's shadow memory and quarantine count in the process's
+// resident set: peak-memory checks mean nothing under it.
+#if defined(__SANITIZE_ADDRESS__)
+#define PICLOUD_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PICLOUD_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef PICLOUD_TEST_UNDER_ASAN
+#define PICLOUD_TEST_UNDER_ASAN 0
+#endif
+
+// This process's peak resident set (VmHWM) in KiB; reset_peak_rss() starts
+// it again from the current resident set.
+long peak_rss_kib();
+void reset_peak_rss();
+
 // A loopback port for a server a test starts: outside the ephemeral range and
 // reserved against the other test processes for as long as this one lives.
 int free_port();
