@@ -86,7 +86,7 @@ class SqliteConnection final : public Connection {
     // Our regular expression function ran out of time: the caller's to tell
     // apart (PostgreSQL's statement_timeout shows as its code, 57014).
     if (detail == sdk::regex::kTimeLimitError)
-      return sdk::make_error(sdk::ErrorKind::invalid_argument, "regex_time_limit", detail);
+      return sdk::make_error(sdk::ErrorKind::invalid_argument, sdk::regex::kTimeLimitCode, detail);
     // "UNIQUE constraint failed: app_hostnames.hostname" or "...: index 'x'".
     std::string constraint;
     if ((rc & 0xff) == SQLITE_CONSTRAINT)

@@ -80,7 +80,7 @@ sdk::Result<sdk::Rows> DocStore::read(const Sql& query) {
         parser_depth(query.text) > kDeepForSqlite)
       return make_error(ErrorKind::invalid_argument, kNestedTooDeeply);
     // The kernel's regular expression function bounds its own time there.
-    if (!rows && query.regex && rows.error().code == "regex_time_limit")
+    if (!rows && query.regex && rows.error().code == sdk::regex::kTimeLimitCode)
       return regex_ran_out();
     return rows;
   }

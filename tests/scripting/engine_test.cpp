@@ -348,10 +348,14 @@ TEST(Limits, SourceSizeAndNestingAreBounded) {
 TEST(Limits, DeeplyNestedStatementsAndAssignmentsAreBoundedAndCompileWithinTheBounds) {
   auto engine = make_engine();
   MemorySource source;
+  auto repeated = [](const std::string& text, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += text;
+    return out;
+  };
   auto ifs = [&](int n) {
-    std::string chain;
-    for (int i = 0; i < n; ++i) chain += "if(x==0)";
-    return run_script(*engine, source, handler("  int x = 0; " + chain + " x = 1; res.text('' + x);"), get(),
+    return run_script(*engine, source,
+                      handler("  int x = 0; " + repeated("if(x==0)", n) + " x = 1; res.text('' + x);"), get(),
                       "ifs" + std::to_string(n));
   };
   auto within = ifs(4000);
@@ -363,9 +367,7 @@ TEST(Limits, DeeplyNestedStatementsAndAssignmentsAreBoundedAndCompileWithinTheBo
             std::string::npos)
       << beyond.message;
   auto assignments = [&](int n) {
-    std::string chain;
-    for (int i = 0; i < n; ++i) chain += "a=";
-    return run_script(*engine, source, handler("  int a; " + chain + "7; res.text('' + a);"), get(),
+    return run_script(*engine, source, handler("  int a; " + repeated("a=", n) + "7; res.text('' + a);"), get(),
                       "assign" + std::to_string(n));
   };
   auto chained = assignments(1000);

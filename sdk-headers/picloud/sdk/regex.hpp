@@ -40,9 +40,10 @@ inline constexpr const char* kSqliteFunction = "picloud_regexp";
 // function fails with kTimeLimitError once this long has passed since the
 // statement first called it (a pattern of kMaxSteps over a MiB of text
 // takes seconds). The kernel's SQLite connections report that failure
-// with the error code "regex_time_limit".
+// with the error code kTimeLimitCode.
 inline constexpr int kTimeLimitMs = 5000;
 inline constexpr const char* kTimeLimitError = "picloud_regexp: the statement's time limit for regular expressions ran out";
+inline constexpr const char* kTimeLimitCode = "regex_time_limit";
 
 inline constexpr std::size_t kMaxPatternBytes = 1024;
 // PostgreSQL's own limit on a repetition count.
